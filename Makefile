@@ -1,0 +1,45 @@
+# Two commands matter: `make lab` (the toolkit) and `make test` (every test). Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8765
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test sandbox install browser bench report clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+.env:
+	cp .env.example .env
+
+## Start the sandbox in the background and open JupyterLab on the notebooks.
+lab: install .env
+	@$(PY) -m helpers.dev start-sandbox --port $(PORT)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+## Run the sandbox in the foreground.
+sandbox: install
+	$(PY) -m sandbox --port $(PORT)
+
+## Debian's Chromium for the browser tests (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+## Every test: unit, sandbox over HTTP, helpers, notebooks, and JupyterLab in headless Chromium.
+test: install browser
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) sandbox/data .state test-artifacts
