@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 from typing import Any
 
@@ -63,7 +64,7 @@ class SandboxASGI:
             return await respond(send, 503, {"detail": "The service is temporarily unavailable (sandbox fault)."})
         if fault == "429":
             return await respond(send, 429, {"detail": "Request was throttled (sandbox fault)."},
-                                 [(b"retry-after", str(self.faults.retry_after).encode())])
+                                 [(b"retry-after", str(math.ceil(self.faults.retry_after)).encode())])
         if fault == "drop":
             return await self._drop_after_processing(scope, receive, send)
         return await self.app(scope, receive, send)

@@ -1,0 +1,42 @@
+"""What our client assumes about the API where the public documentation is silent ([assumed] in
+`cashlink-api.md`). Kept in this one place so that adapting to the real API is a one-file change."""
+
+from __future__ import annotations
+
+# Paths relative to the API prefix (/v2 or /distributor/v2). [doc] unless marked.
+INVESTORS = "/investors/"
+INVESTOR = "/investors/{id}/"
+IDENTIFICATIONS = "/investors/{id}/identifications/"
+BENEFITING_PERSONS = "/investors/{id}/benefiting-persons/"
+WALLETS_OF_INVESTOR = "/investors/{id}/wallets/"  # GET list: [assumed]
+MANAGED_WALLET = "/investors/{id}/wallets/eth-managed/"
+GENERIC_WALLET = "/investors/{id}/wallets/eth-generic/"
+DOCUMENTS = "/documents/"
+DOCUMENT = "/documents/{id}/"  # GET: [assumed]
+PRODUCTS = "/products/"  # [assumed]
+PRODUCT = "/products/{id}/"  # [assumed]
+CAMPAIGNS = "/campaigns/"  # [assumed], filter product_id
+CAMPAIGN = "/campaigns/{id}/"  # [assumed]
+INVESTMENTS = "/investments/"
+INVESTMENT = "/investments/{id}/"
+CREDITS = "/investments/{id}/credits/"  # [seed]
+REGISTRY_STATEMENTS = "/investments/{id}/registry-statements/"
+REDEMPTIONS = "/redemptions/"  # [seed]
+REDEMPTION = "/redemptions/{id}/"  # GET: [assumed]
+TRANSFERS = "/transfers/"
+TRANSFER = "/transfers/{id}/"  # GET: [assumed]
+
+# Pagination [assumed]: DRF page numbers; we only ever follow `next`, and ask for bigger pages where allowed.
+PAGE_SIZE_PARAM = "page_size"
+PAGE_SIZE = 500
+
+# Task statuses [doc]: redemptions say "success", transfers "succeeded"; "unknown" must never be retried.
+TASK_SUCCESS = frozenset({"success", "succeeded"})
+TASK_FAILED = frozenset({"failed"})
+TASK_UNKNOWN = frozenset({"unknown"})
+
+# Investment statuses [doc]; final ones never change again.
+FINAL_STATUSES = frozenset({"DELIVERED", "KYC_INSUFFICIENT", "ABORTION", "REJECTION", "CANCELLATION",
+                            "PAYMENT_MISSING"})
+INVESTMENT_STATUSES = ("KYC_PENDING", "REVIEW_PENDING", "WAITING_FOR_ACCEPTANCE", "ACCEPTED", "PAID", "DELIVERED",
+                       "KYC_INSUFFICIENT", "ABORTION", "REJECTION", "CANCELLATION", "PAYMENT_MISSING")

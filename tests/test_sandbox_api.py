@@ -1,0 +1,361 @@
+"""The sandbox over real HTTP: every endpoint's happy path and each convention of the API reference."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body
+
+
+class Api:
+    """Raw HTTP against the sandbox, the way the guide script calls it (no helpers)."""
+
+    def __init__(self, sandbox: Sandbox, tenant: dict[str, Any], prefix: str = "/v2") -> None:
+        self.url = sandbox.base_url + prefix
+        self.headers = {"Authorization": f"Bearer {sandbox.token(tenant['client_id'], tenant['client_secret'])}"}
+        self.key_number = 0
+
+    def key(self) -> str:
+        self.key_number += 1
+        return f"test-key-{self.key_number}-{id(self)}"
+
+    def post(self, path: str, key: str | None = "auto", **kwargs: Any) -> requests.Response:
+        headers = dict(self.headers)
+        if key:
+            headers["X-Idempotency-Key"] = self.key() if key == "auto" else key
+        return requests.post(self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(path if path.startswith("http") else self.url + path, headers=self.headers, timeout=10,
+                            **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.patch(self.url + path, headers={**self.headers, "X-Idempotency-Key": self.key()},
+                              timeout=10, **kwargs)
+
+    def document(self, name: str = "doc.pdf") -> str:
+        response = self.post("/documents/", files={"file": (name, b"%PDF-1.4 test", "application/pdf")})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def identified_investor(self, surname: str = "Parker") -> str:
+        investor = self.post("/investors/", json=investor_body(surname))
+        assert investor.status_code == 201, investor.text
+        investor_id = investor.json()["id"]
+        ident = self.post(f"/investors/{investor_id}/identifications/", json=identification_body(self.document()))
+        assert ident.status_code == 201, ident.text
+        return investor_id
+
+    def delivered(self, investor_id: str, wallet_id: str, units: int, campaign_id: str) -> dict[str, Any]:
+        investment = self.post("/investments/", json={
+            "campaign_id": campaign_id, "investor_id": investor_id, "units": units, "signed_at": SIGNED_AT,
+            "accepted_at": SIGNED_AT, "paid_at": SIGNED_AT, "wallet": wallet_id,
+            "signed_documents": [{"document_id": self.document(), "category": "c", "subject": "s"}],
+        })
+        assert investment.status_code == 201, investment.text
+        assert investment.json()["status"] == "PAID"
+        credit = self.post(f"/investments/{investment.json()['id']}/credits/")
+        assert credit.status_code == 201 and credit.json()["status"] == "success", credit.text
+        return self.get(f"/investments/{investment.json()['id']}/").json()
+
+
+@pytest.fixture
+def raw(sandbox: Sandbox, tenant: dict[str, Any]) -> Api:
+    return Api(sandbox, tenant)
+
+
+@pytest.fixture
+def seed(sandbox: Sandbox) -> dict[str, Any]:
+    return sandbox.health()["seed"]
+
+
+def test_token_is_rfc6749_shaped(sandbox: Sandbox) -> None:
+    response = requests.post(f"{sandbox.base_url}/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": "demo-distributor", "client_secret": "demo-secret",
+        "scope": "investors:read investors:write"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    assert body["scope"] == "investors:read investors:write"
+
+
+@pytest.mark.parametrize("data, status, error", [
+    ({"grant_type": "client_credentials", "client_id": "demo-distributor", "client_secret": "wrong"}, 401,
+     "invalid_client"),
+    ({"grant_type": "password", "client_id": "demo-distributor", "client_secret": "demo-secret"}, 400,
+     "unsupported_grant_type"),
+    ({"grant_type": "client_credentials", "client_id": "demo-distributor", "client_secret": "demo-secret",
+      "scope": "issuers:write"}, 400, "invalid_scope"),
+])
+def test_token_errors(sandbox: Sandbox, data: dict[str, str], status: int, error: str) -> None:
+    response = requests.post(f"{sandbox.base_url}/oauth/token", data=data)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+
+
+def test_401_without_or_with_bad_token_and_403_for_missing_scope(sandbox: Sandbox) -> None:
+    url = f"{sandbox.base_url}/v2/investors/"
+    assert requests.get(url).status_code == 401
+    assert requests.get(url, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    token = sandbox.token(scope="investments:read")
+    response = requests.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert "investors:read" in response.json()["detail"]
+
+
+def test_expired_token_is_refused(sandbox: Sandbox) -> None:
+    sandbox.admin("settings", {"token_ttl": -1})
+    token = sandbox.token()
+    response = requests.get(f"{sandbox.base_url}/v2/investors/", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_full_onboarding_to_redemption_flow(raw: Api, seed: dict[str, Any]) -> None:
+    investor_id = raw.identified_investor()
+    investor = raw.get(f"/investors/{investor_id}/").json()
+    assert investor["kyc_status"] == "SUCCESS"
+    assert investor["natural_person"]["is_subject_to_us_tax"] is False
+    wallet = raw.post(f"/investors/{investor_id}/wallets/eth-managed/")
+    assert wallet.status_code == 201 and re.fullmatch(r"0x[0-9a-fA-F]{40}", wallet.json()["address"])
+    wallet_id = wallet.json()["id"]
+    first = raw.delivered(investor_id, wallet_id, 300, seed["campaign_id"])
+    second = raw.delivered(investor_id, wallet_id, 200, seed["campaign_id"])
+    assert first["status"] == "DELIVERED" and first["remaining_units"] == 300
+    assert first["investment_amount"] == {"amount": "3000000", "decimals": 2, "currency": "EUR"}
+    redemption = raw.post("/redemptions/", json={"investor_id": investor_id, "product_id": seed["product_id"],
+                                                 "wallet_id": wallet_id, "units": 350})
+    assert redemption.status_code == 201, redemption.text
+    assert redemption.json()["status"] == "success"
+    # FIFO: the older investment is used up first.
+    assert redemption.json()["allocations"] == [{"investment_id": first["id"], "units": 300},
+                                                {"investment_id": second["id"], "units": 50}]
+    assert raw.get(f"/investments/{first['id']}/").json()["remaining_units"] == 0
+    assert raw.get(f"/investments/{second['id']}/").json()["remaining_units"] == 150
+    statements = raw.get(f"/investments/{second['id']}/registry-statements/").json()
+    assert [s["reason"] for s in statements] == ["ISSUANCE", "REDEMPTION"]
+    assert raw.get(f"/redemptions/{redemption.json()['id']}/").json()["units"] == 350
+    wallets = raw.get(f"/investors/{investor_id}/wallets/").json()
+    assert wallets[0]["balances"] == [{"product_id": seed["product_id"], "units": 150}]
+    too_much = raw.post("/redemptions/", json={"investor_id": investor_id, "product_id": seed["product_id"],
+                                               "wallet_id": wallet_id, "units": 151})
+    assert too_much.status_code == 400
+    assert "holds only 150" in too_much.json()["units"][0]
+
+
+def test_investment_status_machine(raw: Api, seed: dict[str, Any]) -> None:
+    investor_id = raw.post("/investors/", json=investor_body("Kyc")).json()["id"]
+    body = {"campaign_id": seed["campaign_id"], "investor_id": investor_id, "units": 10, "signed_at": SIGNED_AT,
+            "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}]}
+    investment = raw.post("/investments/", json=body).json()
+    assert investment["status"] == "KYC_PENDING"
+    raw.post(f"/investors/{investor_id}/identifications/", json=identification_body(raw.document()))
+    assert raw.get(f"/investments/{investment['id']}/").json()["status"] == "WAITING_FOR_ACCEPTANCE"
+    assert raw.patch(f"/investments/{investment['id']}/", json={"accepted_at": SIGNED_AT}).json()["status"] == \
+        "ACCEPTED"
+    credit_too_early = raw.post(f"/investments/{investment['id']}/credits/")
+    assert credit_too_early.status_code == 400 and "PAID" in credit_too_early.json()["detail"]
+    assert raw.patch(f"/investments/{investment['id']}/", json={"paid_at": SIGNED_AT}).json()["status"] == "PAID"
+    no_wallet = raw.post(f"/investments/{investment['id']}/credits/")
+    assert no_wallet.status_code == 400 and "wallet" in no_wallet.json()["detail"]
+    wallet_id = raw.post(f"/investors/{investor_id}/wallets/eth-managed/").json()["id"]
+    raw.patch(f"/investments/{investment['id']}/", json={"wallet": wallet_id})
+    assert raw.post(f"/investments/{investment['id']}/credits/").status_code == 201
+    assert raw.get(f"/investments/{investment['id']}/").json()["status"] == "DELIVERED"
+    again = raw.post(f"/investments/{investment['id']}/credits/")
+    assert again.status_code == 400 and "already credited" in again.json()["detail"]
+
+
+def test_legal_person_needs_a_benefiting_person(raw: Api, seed: dict[str, Any]) -> None:
+    company = raw.post("/investors/", json={
+        "legal_person": {"company_name": "Example AG", "legal_form": "AG", "registration_number": "HRB 1",
+                         "street": "Weg 1", "city": "Berlin", "zip": "10115", "country": "DEU"},
+        "tax_information": {"tax_identification_number": "1234"}, "is_beneficiary": True})
+    assert company.status_code == 201, company.text
+    company_id = company.json()["id"]
+    raw.post(f"/investors/{company_id}/identifications/", json=identification_body(raw.document()))
+    investment = raw.post("/investments/", json={
+        "campaign_id": seed["campaign_id"], "investor_id": company_id, "units": 5, "signed_at": SIGNED_AT,
+        "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}]}).json()
+    assert investment["status"] == "KYC_PENDING"
+    person = investor_body()["natural_person"]
+    assert raw.post(f"/investors/{company_id}/benefiting-persons/", json=person).status_code == 201
+    assert raw.get(f"/investments/{investment['id']}/").json()["status"] == "WAITING_FOR_ACCEPTANCE"
+
+
+def test_generic_wallet_checks_eip55_and_address_uniqueness(raw: Api) -> None:
+    investor_id = raw.identified_investor()
+    good = "0x52908400098527886E0F7030069857D2E4169EE7"  # EIP-55 test vector
+    assert raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": good}).status_code == 201
+    wrong_checksum = "0x52908400098527886E0F7030069857D2E4169Ee7"
+    response = raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": wrong_checksum})
+    assert response.status_code == 400 and "checksum" in response.json()["address"][0]
+    duplicate = raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": good.lower()})
+    assert duplicate.status_code == 400 and "already registered" in duplicate.json()["address"][0]
+    assert raw.post(f"/investors/{investor_id}/wallets/eth-managed/").status_code == 201
+    second_managed = raw.post(f"/investors/{investor_id}/wallets/eth-managed/")
+    assert second_managed.status_code == 400 and "only one" in second_managed.json()["detail"]
+
+
+def test_wallet_needs_kyc_first(raw: Api) -> None:
+    investor_id = raw.post("/investors/", json=investor_body()).json()["id"]
+    response = raw.post(f"/investors/{investor_id}/wallets/eth-managed/")
+    assert response.status_code == 400 and "identif" in response.json()["detail"]
+
+
+def test_video_identification_completes_later(raw: Api, sandbox: Sandbox) -> None:
+    investor_id = raw.post("/investors/", json=investor_body()).json()["id"]
+    ident = raw.post(f"/investors/{investor_id}/identifications/", json={}).json()
+    assert ident["status"] == "PENDING" and ident["url"].startswith("https://")
+    sandbox.admin(f"identifications/{ident['id']}/complete", {"result": "success"})
+    assert raw.get(f"/investors/{investor_id}/").json()["kyc_status"] == "SUCCESS"
+
+
+def test_products_and_campaigns_are_readable(raw: Api, seed: dict[str, Any]) -> None:
+    products = raw.get("/products/").json()
+    assert [p["id"] for p in products["results"]] == [seed["product_id"]]
+    campaigns = raw.get("/campaigns/", params={"product_id": seed["product_id"]}).json()["results"]
+    assert campaigns[0]["id"] == seed["campaign_id"]
+    assert raw.get(f"/products/{seed['product_id']}/campaigns/").json()["count"] == 1
+    campaign = raw.get(f"/campaigns/{seed['campaign_id']}/").json()
+    assert campaign["price_per_unit"] == {"amount": "10000", "decimals": 2, "currency": "EUR"}
+
+
+def test_transfer_moves_units_to_a_registered_address(raw: Api, sandbox: Sandbox, seed: dict[str, Any]) -> None:
+    sender = raw.identified_investor("Sender")
+    source = raw.post(f"/investors/{sender}/wallets/eth-managed/").json()
+    raw.delivered(sender, source["id"], 40, seed["campaign_id"])
+    receiver = raw.identified_investor("Receiver")
+    target = raw.post(f"/investors/{receiver}/wallets/eth-managed/").json()
+    transfer = raw.post("/transfers/", json={"product": seed["product_id"], "source_wallet": source["id"],
+                                             "target_address": target["address"], "amount": 15})
+    assert transfer.status_code == 201, transfer.text
+    assert transfer.json()["status"] == "succeeded"
+    received = raw.get(f"/investments/{transfer.json()['receiver_investment_id']}/").json()
+    assert received["investor_id"] == receiver and received["remaining_units"] == 15
+    assert raw.get(f"/transfers/{transfer.json()['id']}/").json()["amount"] == 15
+    assert raw.get("/transfers/").json()["count"] == 1
+
+
+def test_idempotency_replays_the_first_answer(raw: Api) -> None:
+    first = raw.post("/investors/", key="same-key", json=investor_body())
+    again = raw.post("/investors/", key="same-key", json=investor_body())
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert raw.get("/investors/").json()["count"] == 1
+    different = raw.post("/investors/", key="same-key", json=investor_body("Other"))
+    assert different.status_code == 422 and "different request body" in different.json()["detail"]
+    assert raw.get("/investors/").json()["count"] == 1
+
+
+def test_idempotency_of_uploads_ignores_the_multipart_boundary(raw: Api) -> None:
+    files = {"file": ("a.pdf", b"%PDF same", "application/pdf")}
+    first = raw.post("/documents/", key="upload-key", files=files)
+    second = raw.post("/documents/", key="upload-key", files=files)
+    assert first.json()["id"] == second.json()["id"]
+
+
+def test_pagination_is_oldest_first_with_full_links(raw: Api, seed: dict[str, Any]) -> None:
+    ids = [raw.post("/investors/", json=investor_body(f"P{n}")).json()["id"] for n in range(5)]
+    page = raw.get("/investors/", params={"page_size": 2}).json()
+    assert page["count"] == 5 and page["previous"] is None
+    assert page["next"].startswith("http://127.0.0.1:") and "/api/external/v2/investors/" in page["next"]
+    seen = [item["id"] for item in page["results"]]
+    while page["next"]:
+        page = raw.get(page["next"]).json()
+        seen += [item["id"] for item in page["results"]]
+    assert seen == ids
+    assert page["previous"] and page["next"] is None
+    assert raw.get("/investors/", params={"page": 9}).status_code == 404
+
+
+def test_list_filters(raw: Api, seed: dict[str, Any]) -> None:
+    investor_id = raw.identified_investor()
+    wallet_id = raw.post(f"/investors/{investor_id}/wallets/eth-managed/").json()["id"]
+    raw.delivered(investor_id, wallet_id, 5, seed["campaign_id"])
+    other = raw.post("/investors/", json=investor_body("NoKyc")).json()["id"]
+    raw.post("/investments/", json={"campaign_id": seed["campaign_id"], "investor_id": other, "units": 1,
+                                    "signed_at": SIGNED_AT,
+                                    "signed_documents": [{"document_id": raw.document(), "category": "c",
+                                                          "subject": "s"}]})
+    assert raw.get("/investments/", params={"status": "DELIVERED"}).json()["count"] == 1
+    assert raw.get("/investments/", params={"investor_id": other}).json()["results"][0]["status"] == "KYC_PENDING"
+    assert raw.get("/investments/", params={"product_id": seed["product_id"]}).json()["count"] == 2
+    assert raw.get("/investments/", params={"colour": "red"}).status_code == 400
+
+
+def test_distributor_prefix_and_missing_slash_are_the_same_routes(sandbox: Sandbox, tenant: dict[str, Any]) -> None:
+    api = Api(sandbox, tenant, prefix="/distributor/v2")
+    investor = api.post("/investors", json=investor_body())
+    assert investor.status_code == 201
+    assert Api(sandbox, tenant).get(f"/investors/{investor.json()['id']}").status_code == 200
+    token = requests.post(f"{sandbox.base_url}/distributor/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": tenant["client_id"],
+        "client_secret": tenant["client_secret"]})
+    assert token.status_code == 200
+
+
+def test_tenants_are_isolated(sandbox: Sandbox, tenant: dict[str, Any]) -> None:
+    mine = Api(sandbox, tenant)
+    investor_id = mine.post("/investors/", json=investor_body()).json()["id"]
+    theirs = Api(sandbox, sandbox.new_client())
+    assert theirs.get("/investors/").json()["count"] == 0
+    assert theirs.get(f"/investors/{investor_id}/").status_code == 404
+    assert theirs.post(f"/investors/{investor_id}/wallets/eth-managed/").status_code == 404
+    demo = Api(sandbox, {"client_id": "other-distributor", "client_secret": "other-secret"})
+    assert demo.get("/investors/").json()["count"] == 0
+
+
+def test_demo_seed_has_investors_in_various_states(sandbox: Sandbox, seed: dict[str, Any]) -> None:
+    demo = Api(sandbox, {"client_id": "demo-distributor", "client_secret": "demo-secret"})
+    statuses = {i["investor_id"]: i["status"] for i in demo.get("/investments/", params={"page_size": 100}).json()[
+        "results"] if i["investor_id"] in seed["investors"].values()}
+    assert statuses[seed["investors"]["grace"]] == "PAID"
+    assert statuses[seed["investors"]["alan"]] == "KYC_PENDING"
+    assert statuses[seed["investors"]["ada"]] == "DELIVERED"
+    acme = demo.get(f"/investors/{seed['investors']['acme']}/").json()
+    assert acme["legal_person"]["company_name"] == "ACME Holding GmbH"
+
+
+def test_settlement_delay_shows_processing(raw: Api, sandbox: Sandbox, seed: dict[str, Any]) -> None:
+    investor_id = raw.identified_investor()
+    wallet_id = raw.post(f"/investors/{investor_id}/wallets/eth-managed/").json()["id"]
+    raw.delivered(investor_id, wallet_id, 10, seed["campaign_id"])
+    sandbox.admin("settings", {"settle_delay": 0.3})
+    redemption = raw.post("/redemptions/", json={"investor_id": investor_id, "product_id": seed["product_id"],
+                                                 "wallet_id": wallet_id, "units": 10}).json()
+    assert redemption["status"] == "processing"
+    over = raw.post("/redemptions/", json={"investor_id": investor_id, "product_id": seed["product_id"],
+                                           "wallet_id": wallet_id, "units": 1})
+    assert over.status_code == 400, "units held back by a pending redemption cannot be redeemed twice"
+    import time
+
+    time.sleep(0.35)
+    assert raw.get(f"/redemptions/{redemption['id']}/").json()["status"] == "success"
+
+
+def test_state_survives_a_restart(tmp_path: Any) -> None:
+    from tests.conftest import free_port
+
+    box = Sandbox(port=free_port(), db_path=tmp_path / "r.sqlite3")
+    box.start()
+    try:
+        api = Api(box, {"client_id": "demo-distributor", "client_secret": "demo-secret"})
+        investor_id = api.post("/investors/", json=investor_body()).json()["id"]
+    finally:
+        box.stop()
+    box.start()
+    try:
+        api = Api(box, {"client_id": "demo-distributor", "client_secret": "demo-secret"})
+        assert api.get(f"/investors/{investor_id}/").status_code == 200
+        assert api.get("/investors/").json()["count"] == 5  # four demo investors, seeded once, and ours
+    finally:
+        box.stop()
+    with sqlite3.connect(tmp_path / "r.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM objects WHERE kind = 'product'").fetchone()[0] == 1
