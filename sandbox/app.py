@@ -394,6 +394,13 @@ def create_app(settings: Settings) -> FastAPI:
             setattr(settings, name, value)
         return {name: getattr(settings, name) for name in ("settle_delay", "task_outcome", "token_ttl")}
 
+    @app.post("/_sandbox/tokens/expire")
+    async def expire_tokens() -> dict[str, Any]:
+        """Expire every issued token now, as if their lifetime had run out (clients must renew transparently)."""
+        with store.transaction():
+            store.execute("UPDATE tokens SET expires_at = 0")
+        return {"expired": True}
+
     @app.post("/_sandbox/clients")
     async def create_client(request: Request) -> dict[str, Any]:
         body = await json_body(request)

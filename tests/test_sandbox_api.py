@@ -359,3 +359,15 @@ def test_state_survives_a_restart(tmp_path: Any) -> None:
         box.stop()
     with sqlite3.connect(tmp_path / "r.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM objects WHERE kind = 'product'").fetchone()[0] == 1
+
+
+def test_fault_knobs_do_what_they_say(raw: Api, sandbox: Sandbox) -> None:
+    sandbox.faults(queue=["error", "429", "drop"], retry_after=2)
+    assert raw.get("/investors/").status_code == 503
+    throttled = raw.get("/investors/")
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "2"
+    with pytest.raises(requests.ConnectionError):
+        raw.post("/investors/", key="dropped", json=investor_body())
+    # The dropped request was committed: the same key now replays it.
+    assert raw.get("/investors/").json()["count"] == 1
+    assert raw.post("/investors/", key="dropped", json=investor_body()).headers["Idempotent-Replayed"] == "true"

@@ -1,0 +1,287 @@
+"""The helpers client against the real sandbox over HTTP: flows, idempotent re-runs, faults, tokens, pages."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import helpers
+from helpers.config import Config
+from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body
+
+
+def onboard(client: helpers.Client, surname: str = "Parker") -> tuple[str, str]:
+    investor = client.investors.create(investor_body(surname))
+    protocol = client.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    client.investors.identify(investor.id, identification_body(protocol.id))
+    wallet = client.investors.create_managed_wallet(investor.id)
+    return investor.id, wallet.id
+
+
+def invest(client: helpers.Client, investor_id: str, wallet_id: str, units: int) -> helpers.Record:
+    document = client.documents.upload(b"%PDF-1.4 signed " + str(units).encode(), "signed.pdf")
+    return client.investments.create(
+        investor_id, units, SIGNED_AT, [{"document_id": document.id, "category": "c", "subject": "s"}],
+        accepted_at=SIGNED_AT, paid_at=SIGNED_AT, wallet=wallet_id)
+
+
+def counts(client: helpers.Client) -> dict[str, int]:
+    lists = {"investors": client.investors.list(), "investments": client.investments.list(),
+             "redemptions": client.redemptions.list()}
+    result = {}
+    for name, listing in lists.items():
+        next(listing.pages())
+        result[name] = listing.count
+    return result
+
+
+def test_onboarding_to_redemption(client: helpers.Client) -> None:
+    investor_id, wallet_id = onboard(client)
+    investment = invest(client, investor_id, wallet_id, 300)
+    assert investment["status"] == "PAID"
+    delivered = client.investments.credit(investment.id, progress=False)
+    assert delivered["status"] == "DELIVERED"
+    holdings = client.holdings(investor_id=investor_id)
+    assert holdings["units"].tolist() == [300]
+    redemption = client.redemptions.create(investor_id, wallet_id, 120, progress=False)
+    assert redemption["status"] == "success"
+    assert client.investments.get(investment.id)["remaining_units"] == 180
+    frame = client.investments.frame(investor_id=investor_id)
+    assert frame.loc[0, "remaining_amount"] == Decimal("18000.00")
+    assert frame["units"].dtype == "Int64"
+    assert isinstance(frame["created_at"].dtype, pd.DatetimeTZDtype)
+
+
+def test_running_the_same_calls_again_creates_nothing(client: helpers.Client, config: Config) -> None:
+    def run() -> list[str]:
+        investor_id, wallet_id = onboard(client)
+        investment = invest(client, investor_id, wallet_id, 50)
+        client.investments.credit(investment.id, progress=False)
+        redemption = client.redemptions.create(investor_id, wallet_id, 50, progress=False)
+        return [investor_id, wallet_id, investment.id, redemption.id]
+
+    first = run()
+    before = counts(client)
+    assert run() == first
+    # A new kernel with a new client (same journal) behaves the same.
+    assert helpers.Client(config).investors.create(investor_body()).replayed
+    assert counts(client) == before == {"investors": 1, "investments": 1, "redemptions": 1}
+
+
+def test_a_deliberate_repeat_is_explicit(client: helpers.Client) -> None:
+    first = client.investors.create(investor_body())
+    second = client.investors.create(investor_body(), repeat=True)
+    assert first.id != second.id and not second.replayed
+
+
+def test_the_journal_is_not_needed_for_safety(client: helpers.Client, config: Config, tmp_path: Path) -> None:
+    """Without the journal (another machine), the derived key still makes the registry replay the first answer."""
+    first = client.investors.create(investor_body())
+    other = helpers.Client(config.replace(journal_path=tmp_path / "elsewhere.sqlite3"))
+    assert other.investors.create(investor_body()).id == first.id
+    assert counts(client)["investors"] == 1
+
+
+@pytest.mark.parametrize("fault", ["error", "429", "drop"])
+def test_faults_are_retried_without_duplicates(client: helpers.Client, sandbox: Sandbox, fault: str) -> None:
+    client.check_connection()
+    sandbox.faults(queue=[fault, fault], retry_after=0)
+    investor = client.investors.create(investor_body())
+    assert counts(client)["investors"] == 1
+    assert client.investors.get(investor.id)["natural_person"]["surname"] == "Parker"
+
+
+def test_random_faults_over_a_whole_flow(client: helpers.Client, sandbox: Sandbox) -> None:
+    sandbox.faults(error_rate=0.15, rate_limit_rate=0.1, drop_rate=0.15, retry_after=0, seed=7)
+    investor_id, wallet_id = onboard(client)
+    investments = [invest(client, investor_id, wallet_id, units) for units in (10, 20, 30)]
+    for investment in investments:
+        client.investments.credit(investment.id, progress=False)
+    client.redemptions.create(investor_id, wallet_id, 25, progress=False)
+    sandbox.reset_faults()
+    assert counts(client) == {"investors": 1, "investments": 3, "redemptions": 1}
+    assert client.holdings(investor_id=investor_id)["units"].tolist() == [35]
+
+
+def test_rate_limit_honours_retry_after(client: helpers.Client, sandbox: Sandbox) -> None:
+    import time
+
+    client.check_connection()
+    sandbox.faults(queue=["429"], retry_after=1)
+    started = time.monotonic()
+    client.investors.list().to_list()
+    assert time.monotonic() - started >= 0.9
+
+
+def test_persistent_outage_reads_as_a_sentence(client: helpers.Client, sandbox: Sandbox) -> None:
+    client.check_connection()
+    sandbox.faults(error_rate=1.0, methods=["GET"])
+    client.transport.session.get_adapter("http://").max_retries.backoff_factor = 0
+    with pytest.raises(helpers.ServerError) as caught:
+        client.investors.get("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+    assert "could not read the investor, even after retries" in str(caught.value)
+
+
+def test_token_expiry_mid_run_is_invisible(client: helpers.Client, sandbox: Sandbox) -> None:
+    first = client.investors.create(investor_body())
+    old_token = client.transport.token()
+    sandbox.admin("tokens/expire")
+    assert client.investors.get(first.id).id == first.id
+    assert client.transport.token() != old_token
+
+
+def test_token_is_renewed_before_it_expires(sandbox: Sandbox, config: Config) -> None:
+    import time
+
+    sandbox.admin("settings", {"token_ttl": 2})
+    client = helpers.Client(config)
+    old_token = client.transport.token()
+    time.sleep(1.1)
+    client.investors.list().to_list()
+    assert client.transport.token() != old_token
+
+
+def test_listing_walks_every_page(client: helpers.Client, sandbox: Sandbox, config: Config) -> None:
+    sandbox.admin("bulk", {"client_id": config.client_id, "investors": 7, "investments": 1203})
+    frame = client.investments.frame()
+    assert len(frame) == 1203 and frame["id"].is_unique
+    small_pages = client.investors.list(page_size=2)
+    assert len(small_pages.to_list()) == 7 and small_pages.count == 7
+
+
+def test_wrong_credentials_read_as_a_sentence(config: Config) -> None:
+    with pytest.raises(helpers.AuthenticationError) as caught:
+        helpers.connect(config.replace(client_secret="wrong-secret-value"), quiet=True)
+    assert "did not accept our credentials" in str(caught.value)
+    assert "wrong-secret-value" not in str(caught.value)
+
+
+def test_missing_scope_reads_as_a_sentence(config: Config) -> None:
+    client = helpers.Client(config.replace(scopes="investments:read"))
+    with pytest.raises(helpers.PermissionDeniedError) as caught:
+        client.investors.list().to_list()
+    assert "not allowed to list the investors" in str(caught.value)
+
+
+def test_api_field_errors_become_a_table(client: helpers.Client) -> None:
+    with pytest.raises(helpers.ValidationError) as caught:
+        client.transport.request("POST", "/investors/", "create the investor", idempotency_key="k1",
+                                 json=investor_body(natural_person__country="DE"))
+    error = caught.value
+    assert not isinstance(error, helpers.InputError)
+    table = error.to_frame()
+    assert table.loc[0, "field"] == "natural_person.country"
+    assert "DEU" in table.loc[0, "message"]
+    assert "<table>" in error._repr_html_() and "country (natural person)" in error._repr_html_()
+
+
+BAD_INPUTS: list[tuple[str, Any, str]] = [
+    ("iban", lambda c: c.investors.create(investor_body(bank_account__iban="DE00123")), "not a valid IBAN"),
+    ("bic", lambda c: c.investors.create(investor_body(bank_account__bic="NOTABIC!")), "not a valid BIC"),
+    ("country", lambda c: c.investors.create(investor_body(natural_person__country="Germany")),
+     "three-letter ISO 3166"),
+    ("date", lambda c: c.investors.create(investor_body(natural_person__birth_date="2000-13-01")), "YYYY-MM-DD"),
+    ("email", lambda c: c.investors.create(investor_body(communication__email="peter@")), "not an e-mail"),
+    ("eth", lambda c: c.investors.create_generic_wallet("3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                                                        "0x52908400098527886E0F7030069857D2E4169Ee7"),
+     "wrong EIP-55 checksum"),
+    ("units float", lambda c: c.investments.create("3fa85f64-5717-4562-b3fc-2c963f66afa6", 1.5, SIGNED_AT, []),
+     "floating-point"),
+    ("units text", lambda c: c.redemptions.create("3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                                                  "3fa85f64-5717-4562-b3fc-2c963f66afa6", "ten"),
+     "not a number of units"),
+    ("datetime", lambda c: c.investments.create("3fa85f64-5717-4562-b3fc-2c963f66afa6", 1, "yesterday", []),
+     "not a date and time"),
+    ("upload type", lambda c: c.documents.upload(b"MZ", "virus.exe"), "not a PDF, PNG or JPEG"),
+    ("upload missing", lambda c: c.documents.upload(Path("/nonexistent/protocol.pdf")), "no file at"),
+    ("status filter", lambda c: c.investments.list(status="DONE"), "not an investment status"),
+]
+
+
+@pytest.mark.parametrize("name, call, text", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_refused_before_sending(client: helpers.Client, name: str, call: Any, text: str) -> None:
+    client.check_connection()
+    sent = client.transport.requests_sent
+    with pytest.raises(helpers.InputError) as caught:
+        call(client)
+    assert text in str(caught.value)
+    assert str(caught.value).startswith("Nothing was sent")
+    assert client.transport.requests_sent == sent
+
+
+def test_redeeming_more_than_the_balance_is_refused_before_sending(client: helpers.Client) -> None:
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id, progress=False)
+    with pytest.raises(helpers.InputError, match="holds 10 units"):
+        client.redemptions.create(investor_id, wallet_id, 11, progress=False)
+    assert counts(client)["redemptions"] == 0
+
+
+def test_tasks_that_fail_or_end_unknown_raise(client: helpers.Client, sandbox: Sandbox) -> None:
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id, progress=False)
+    sandbox.admin("settings", {"task_outcome": "unknown"})
+    with pytest.raises(helpers.TaskError, match="Do not retry"):
+        client.redemptions.create(investor_id, wallet_id, 5, progress=False)
+
+
+def test_waiting_times_out_with_a_sentence(client: helpers.Client, sandbox: Sandbox) -> None:
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id, progress=False)
+    sandbox.admin("settings", {"settle_delay": 30})
+    with pytest.raises(helpers.TaskError, match="still processing after 0.5 s"):
+        client.redemptions.create(investor_id, wallet_id, 5, timeout=0.5, progress=False)
+
+
+def test_settlement_delay_is_waited_for(client: helpers.Client, sandbox: Sandbox) -> None:
+    investor_id, wallet_id = onboard(client)
+    investment = invest(client, investor_id, wallet_id, 10)
+    sandbox.admin("settings", {"settle_delay": 0.5})
+    assert client.investments.credit(investment.id, progress=False)["status"] == "DELIVERED"
+
+
+def test_personal_data_is_masked_unless_asked(client: helpers.Client) -> None:
+    client.investors.create(investor_body())
+    masked = client.investors.frame()
+    assert masked.loc[0, "bank_account.iban"] == "DE53 •••• 6251"
+    assert masked.loc[0, "natural_person.birth_date"] == "••••-••-••"
+    assert "12345678" not in masked.to_string()
+    shown = client.investors.frame(show_personal_data=True)
+    assert shown.loc[0, "bank_account.iban"] == "DE53500105173569146251"
+
+
+def test_no_secret_in_reprs_logs_or_errors(config: Config, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = helpers.connect(config, quiet=True)
+    client.investors.create(investor_body())
+    token = client.transport.token()
+    texts = [repr(config), str(config), repr(client), repr(client.transport), client.describe(), caplog.text]
+    try:
+        helpers.connect(config.replace(client_secret=config.client_secret + "x"), quiet=True)
+    except helpers.AuthenticationError as exc:
+        texts += [str(exc), repr(exc), exc._repr_html_()]
+    for text in texts:
+        assert config.client_secret not in text
+        assert token not in text
+
+
+def test_connect_says_where_in_one_line(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    helpers.connect(config)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "Connected to the local sandbox" in out and config.client_id in out
+
+
+def test_sandbox_defaults_match_the_seed() -> None:
+    from helpers import config as defaults
+    from sandbox import seed
+
+    assert (defaults.SANDBOX_CLIENT_ID, defaults.SANDBOX_CLIENT_SECRET) == (seed.DEMO_CLIENT_ID,
+                                                                            seed.DEMO_CLIENT_SECRET)
+    assert (defaults.SANDBOX_CAMPAIGN_ID, defaults.SANDBOX_PRODUCT_ID) == (seed.CAMPAIGN_ID, seed.PRODUCT_ID)
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    assert helpers.load_config(example).campaign_id == seed.CAMPAIGN_ID
