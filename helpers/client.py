@@ -230,11 +230,12 @@ class Investments(Resource):
                            key=key)
 
     def list(self, *, product_id: str | None = None, campaign_id: str | None = None,
-             investor_id: str | None = None, status: str | None = None) -> ListResult:
+             investor_id: str | None = None, status: str | None = None, page_size: int | None = None) -> ListResult:
         if status and status not in api.INVESTMENT_STATUSES:
             raise input_error("the investment filter", {"status": [
                 f"'{status}' is not an investment status; use one of {', '.join(api.INVESTMENT_STATUSES)}."]})
-        filters = {"product_id": product_id, "campaign_id": campaign_id, "investor_id": investor_id, "status": status}
+        filters = {"product_id": product_id, "campaign_id": campaign_id, "investor_id": investor_id, "status": status,
+                   api.PAGE_SIZE_PARAM: page_size}
         return ListResult(self._client, api.INVESTMENTS, "list the investments", filters)
 
     def frame(self, **filters: Any) -> pd.DataFrame:

@@ -162,21 +162,24 @@ def create_app(settings: Settings) -> FastAPI:
         caller = authenticate(request, needs)
         page = page_number(request, "page", 1)
         size = page_number(request, "page_size", settings.page_size, settings.max_page_size)
+        after = page_number(request, "after", 0) if "after" in request.query_params else None
         with store.transaction():
             registry.settle_due()
-            items, count = store.page(kind, caller.tenant, (page - 1) * size, size, **filters)
+            items, count, last = store.page(kind, caller.tenant, (page - 1) * size, size, after, **filters)
             items = [present(item) for item in items]
         if page > 1 and not items:
             raise ApiError(404, {"detail": "Invalid page."})
         base = f"{request.url.scheme}://{request.url.netloc}{request.scope['state']['original_path']}"
-        query = dict(request.query_params)
+        query = {k: v for k, v in request.query_params.items() if k != "after"}
 
-        def link(number: int) -> str:
-            return f"{base}?{urlencode({**query, 'page': number})}"
+        def link(number: int, after: int | None = None) -> str:
+            extra = {"after": after} if after is not None else {}
+            return f"{base}?{urlencode({**query, 'page': number, **extra})}"
 
         return JSONResponse({
             "count": count,
-            "next": link(page + 1) if page * size < count else None,
+            # `next` also carries the position where this page ended, so following it is an index seek.
+            "next": link(page + 1, last) if page * size < count else None,
             "previous": link(page - 1) if page > 1 else None,
             "results": items,
         })
@@ -185,7 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
         """Query parameters that filter a list, mapped to store columns; unknown ones are refused."""
         chosen = {}
         for name, value in request.query_params.items():
-            if name in ("page", "page_size"):
+            if name in ("page", "page_size", "after"):
                 continue
             if name not in allowed:
                 raise ApiError(400, {name: [f"Unknown filter; use one of {', '.join(sorted(allowed))}."]})

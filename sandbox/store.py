@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 SHARED = "*"  # tenant of objects every distributor sees (the demo products and campaigns)
+SHARED_KINDS = frozenset({"product", "campaign"})
 
 REFERENCE_COLUMNS = ("parent_id", "investor_id", "product_id", "campaign_id", "wallet_id", "status", "address")
 
@@ -124,9 +125,12 @@ class Store:
 
     def _where(self, kind: str, tenant: str | None, filters: dict[str, Any]) -> tuple[str, list[Any]]:
         clauses, params = ["kind = ?"], [kind]
-        if tenant is not None:
+        if tenant is not None and kind in SHARED_KINDS:
             clauses.append("tenant IN (?, ?)")
             params += [tenant, SHARED]
+        elif tenant is not None:  # plain equality, so the (kind, tenant, ..., seq) indexes also give the order
+            clauses.append("tenant = ?")
+            params.append(tenant)
         for name, value in filters.items():
             if name not in REFERENCE_COLUMNS:
                 raise ValueError(f"cannot filter on {name}")
@@ -135,16 +139,23 @@ class Store:
         return " AND ".join(clauses), params
 
     def page(
-        self, kind: str, tenant: str | None, offset: int, limit: int, **filters: Any
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One page of objects, oldest first, and the total count."""
+        self, kind: str, tenant: str | None, offset: int, limit: int, after: int | None = None, **filters: Any
+    ) -> tuple[list[dict[str, Any]], int, int | None]:
+        """One page of objects, oldest first, the total count, and the position of the page's last object.
+
+        With ``after`` (the position ending the previous page) the page is found through the index, so page 500
+        costs what page 1 costs; without it, ``offset`` rows are skipped.
+        """
         where, params = self._where(kind, tenant, filters)
         with self.lock:
             count = self.db.execute(f"SELECT COUNT(*) FROM objects WHERE {where}", params).fetchone()[0]
-            rows = self.db.execute(
-                f"SELECT data FROM objects WHERE {where} ORDER BY seq LIMIT ? OFFSET ?", [*params, limit, offset]
-            ).fetchall()
-        return [json.loads(row["data"]) for row in rows], count
+            if after is not None:
+                rows = self.db.execute(f"SELECT seq, data FROM objects WHERE {where} AND seq > ? ORDER BY seq "
+                                       "LIMIT ?", [*params, after, limit]).fetchall()
+            else:
+                rows = self.db.execute(f"SELECT seq, data FROM objects WHERE {where} ORDER BY seq LIMIT ? OFFSET ?",
+                                       [*params, limit, offset]).fetchall()
+        return [json.loads(row["data"]) for row in rows], count, (rows[-1]["seq"] if rows else None)
 
     def all(self, kind: str, tenant: str | None = None, **filters: Any) -> list[dict[str, Any]]:
         where, params = self._where(kind, tenant, filters)

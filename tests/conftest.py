@@ -6,95 +6,17 @@ even though one sandbox serves the whole session.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 import helpers
 from helpers.config import Config
+from sandbox.runner import SandboxProcess, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Sandbox:
-    """A running sandbox process and its administration endpoints."""
-
-    port: int
-    db_path: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.root}/api/external"
-
-    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = requests.post(f"{self.root}/_sandbox/{path}", json=body or {}, timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-    def health(self) -> dict[str, Any]:
-        return requests.get(f"{self.root}/_sandbox/health", timeout=5).json()
-
-    def faults(self, **changes: Any) -> dict[str, Any]:
-        return self.admin("faults", changes)
-
-    def reset_faults(self) -> None:
-        self.faults(error_rate=0, rate_limit_rate=0, drop_rate=0, latency=0, queue=[], retry_after=0, seed=None,
-                    methods=["GET", "POST", "PATCH"])
-        self.admin("settings", {"settle_delay": 0, "task_outcome": "success", "token_ttl": 3600})
-
-    def new_client(self, **body: Any) -> dict[str, Any]:
-        return self.admin("clients", body)
-
-    def token(self, client_id: str = "demo-distributor", secret: str = "demo-secret", scope: str | None = None) -> str:
-        data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
-        if scope:
-            data["scope"] = scope
-        response = requests.post(f"{self.base_url}/oauth/token", data=data, timeout=10)
-        response.raise_for_status()
-        return response.json()["access_token"]
-
-    def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", str(self.port), "--db", str(self.db_path), "--quiet"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the sandbox exited: {self.process.stdout.read().decode()}")
-            try:
-                if requests.get(f"{self.root}/_sandbox/health", timeout=1).ok:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("the sandbox did not start within 30 s")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+Sandbox = SandboxProcess  # the name the tests use
 
 
 @pytest.fixture(scope="session")

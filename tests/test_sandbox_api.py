@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body
+from tests.conftest import SIGNED_AT, Sandbox, free_port, identification_body, investor_body
 
 
 class Api:
@@ -341,8 +341,6 @@ def test_settlement_delay_shows_processing(raw: Api, sandbox: Sandbox, seed: dic
 
 
 def test_state_survives_a_restart(tmp_path: Any) -> None:
-    from tests.conftest import free_port
-
     box = Sandbox(port=free_port(), db_path=tmp_path / "r.sqlite3")
     box.start()
     try:

@@ -1,0 +1,7 @@
+"""Run every benchmark: ``python -m bench`` (or ``make bench``)."""
+
+import importlib
+
+for name in ("list_investments",):
+    print(f"== {name}")
+    importlib.import_module(f"bench.{name}").main()
