@@ -97,6 +97,10 @@ class Record(dict):
         row = to_frame([self], show_personal_data=show_personal_data).iloc[0]
         return pd.DataFrame({"field": row.index, "value": row.values})
 
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
+        """Plain-text display in IPython: the same masked table as the HTML one."""
+        printer.text(self.to_frame().to_string(index=False))
+
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><th style='text-align:left'>{html.escape(str(f))}</th><td style='text-align:left'>"

@@ -1,0 +1,135 @@
+"""Widget logic without a browser: inline validation, review, submit, API errors next to fields, nothing lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import helpers
+from helpers import forms
+from tests.conftest import SIGNED_AT
+
+PERSON = {
+    "forename": "Ada", "surname": "Lovelace", "birth_date": "1985-12-10", "birth_place": "London",
+    "street": "Hauptstr. 1", "zip": "60316", "city": "Frankfurt", "phone": "+49 69 1234567",
+    "email": "ada@example.com", "account_holder": "Ada Lovelace", "iban": "DE89370400440532013000",
+    "bic": "COBADEFFXXX", "bank": "Commerzbank", "tax_id": "12345678901",
+}
+IDENT = {"document_id": "L01X00T47", "document_issuer": "Buergeramt Frankfurt", "document_valid_from": "2022-01-01",
+         "document_valid_to": "2032-01-01", "legitimation_process_id": "pi-1", "verified_on": "2024-01-15",
+         "protocol": b"%PDF-1.4 protocol"}
+
+
+def onboarded(client: helpers.Client) -> tuple[helpers.Record, helpers.Record]:
+    investor = forms.InvestorForm(client, PERSON).submit()
+    forms.IdentificationForm(client, investor.id, IDENT).submit()
+    wallet = forms.WalletForm(client, investor.id).submit()
+    return investor, wallet
+
+
+def test_investor_form_submits_and_shows_the_new_investor(client: helpers.Client) -> None:
+    form = forms.InvestorForm(client, PERSON)
+    assert form.review() and not form.submit_button.disabled
+    record = form.submit()
+    assert record is not None and record["natural_person"]["surname"] == "Lovelace"
+    assert record.id in form.status.value and "Created" in form.status.value
+    assert form.result is record and form.submit_button.disabled
+    again = forms.InvestorForm(client, PERSON).submit()
+    assert again.id == record.id and again.replayed
+
+
+def test_inline_validation_appears_as_you_type(client: helpers.Client) -> None:
+    form = forms.InvestorForm(client, PERSON)
+    iban = form.fields["bank_account.iban"]
+    iban.widget.value = "DE89370400440532013001"
+    assert "not a valid IBAN" in iban.error.value
+    iban.widget.value = "DE89 3704 0044 0532 0130 00"
+    assert iban.error.value == ""
+    form.fields["natural_person.country"].widget.value = "AUT"
+    assert form.fields["natural_person.country"].error.value == ""
+
+
+def test_bad_input_is_not_sent_and_nothing_typed_is_lost(client: helpers.Client) -> None:
+    form = forms.InvestorForm(client, PERSON)
+    form.fields["bank_account.bic"].widget.value = "NOPE"
+    form.fields["communication.email"].widget.value = "ada-at-example"
+    sent = client.transport.requests_sent
+    assert form.submit(raise_errors=False) is None
+    assert client.transport.requests_sent == sent
+    assert "not a valid BIC" in form.fields["bank_account.bic"].error.value
+    assert "not an e-mail" in form.fields["communication.email"].error.value
+    assert form.fields["natural_person.surname"].widget.value == "Lovelace"
+    assert form.fields["bank_account.bic"].widget.value == "NOPE"
+    assert isinstance(form.error, helpers.InputError)
+    with pytest.raises(helpers.InputError):
+        form.submit()
+
+
+def test_legal_person_variant(client: helpers.Client) -> None:
+    form = forms.InvestorForm(client, {**PERSON, "kind": "legal_person", "company_name": "ACME GmbH",
+                                       "legal_form": "GmbH", "registration_number": "HRB 1"})
+    assert form.fields["natural_person.forename"].row.layout.display == "none"
+    record = form.submit()
+    assert record["legal_person"]["company_name"] == "ACME GmbH" and "natural_person" not in record
+
+
+def test_review_masks_personal_data(client: helpers.Client) -> None:
+    form = forms.InvestorForm(client, PERSON)
+    summary = form.summary()
+    values = dict(zip(summary["field"], summary["value"]))
+    assert values["iban (bank account)"] == "DE89 •••• 3000"
+    assert values["birth date (natural person)"] == "••••-••-••"
+
+
+def test_api_errors_appear_next_to_their_fields(client: helpers.Client) -> None:
+    investor, _wallet = onboarded(client)
+    address = "0x52908400098527886E0F7030069857D2E4169EE7"
+    forms.WalletForm(client, investor.id, {"kind": "eth-generic", "address": address}).submit()
+    other = forms.InvestorForm(client, {**PERSON, "surname": "Byron"}).submit()
+    forms.IdentificationForm(client, other.id, IDENT).submit()
+    form = forms.WalletForm(client, other.id, {"kind": "eth-generic", "address": address})
+    assert form.submit(raise_errors=False) is None
+    assert "already registered" in form.fields["address"].error.value
+    assert form.fields["address"].widget.value == address
+
+
+def test_errors_without_a_field_show_above_the_buttons(client: helpers.Client) -> None:
+    investor = forms.InvestorForm(client, PERSON).submit()
+    form = forms.WalletForm(client, investor.id)  # no identification yet
+    assert form.submit(raise_errors=False) is None
+    assert "identif" in form.general_errors.value and "identif" in form.status.value
+
+
+def test_investment_and_redemption_forms(client: helpers.Client) -> None:
+    investor, wallet = onboarded(client)
+    form = forms.InvestmentForm(client, {"investor_id": investor.id, "units": 40, "signed_at": SIGNED_AT,
+                                         "document": b"%PDF-1.4 subscription"})
+    assert form.wallet.value == wallet.id
+    assert form.review()
+    assert "4,000.00 EUR" in form.summary()["value"].tolist()
+    investment = form.submit()
+    assert investment["status"] == "PAID"
+    client.investments.credit(investment.id, progress=False)
+    redeem = forms.RedemptionForm(client, {"investor_id": investor.id, "units": 41})
+    assert "holds <b>40</b>" in redeem.balance.value
+    assert redeem.submit(raise_errors=False) is None
+    assert "holds only 40" in redeem.fields["units"].error.value
+    redeem.units.value = 15
+    assert redeem.submit()["status"] == "success"
+
+
+def test_result_or_stop_explains_itself(client: helpers.Client) -> None:
+    form = forms.InvestorForm(client, PERSON)
+    with pytest.raises(forms.NotSubmittedYet) as caught:
+        form.result_or_stop()
+    assert caught.value._render_traceback_() == ["Fill in the 'New investor' form above and click Submit, then run "
+                                                 "the next cell."]
+
+
+@pytest.mark.parametrize("auto, expected", [(None, True), (False, False), (True, True)])
+def test_auto_submit_defaults_to_the_sandbox_only(client: helpers.Client, auto: Any, expected: bool) -> None:
+    assert forms.should_auto_submit(auto, client) is expected
+    real = helpers.Client(client.config.replace(base_url="https://demo.cashlink.de/api/external"),
+                          journal=client.journal)
+    assert forms.should_auto_submit(None, real) is False
