@@ -71,29 +71,22 @@ class Resource:
         return self._client.get(path, action, params)
 
 
-def _checked(action: str, result: tuple[dict[str, Any], checks.FieldErrors]) -> dict[str, Any]:
+def _checked(subject: str, result: tuple[dict[str, Any], checks.FieldErrors]) -> dict[str, Any]:
     cleaned, errors = result
     if errors:
-        raise input_error(action, errors)
+        raise input_error(subject, errors)
     return cleaned
-
-
-def _single(action: str, field: str, check: Callable[[Any], Any], value: Any) -> Any:
-    try:
-        return check(value)
-    except checks.CheckError as exc:
-        raise input_error(action, {field: [str(exc)]}) from None
 
 
 class Documents(Resource):
     def upload(self, source: str | Path | bytes, filename: str | None = None, content_type: str | None = None,
                *, key: str | None = None, repeat: bool = False) -> Record:
         """Upload a PDF/PNG/JPEG (a path or bytes) and return the document with its ``id``."""
-        action = "upload the document"
+        subject = "the document"
         if isinstance(source, (str, Path)):
             path = Path(source)
             if not path.is_file():
-                raise input_error(action, {"file": [f"There is no file at {path}."]})
+                raise input_error(subject, {"file": [f"There is no file at {path}."]})
             content, filename = path.read_bytes(), filename or path.name
         else:
             content, filename = bytes(source), filename or "document.pdf"
@@ -107,9 +100,9 @@ class Documents(Resource):
         if content_type not in UPLOAD_TYPES.values():
             problems.append(f"'{filename}' is not a PDF, PNG or JPEG file.")
         if problems:
-            raise input_error(action, {"file": problems})
+            raise input_error(subject, {"file": problems})
         fingerprint = {"name": filename, "type": content_type, "sha256": hashlib.sha256(content).hexdigest()}
-        return self._write("POST", api.DOCUMENTS, action, content=fingerprint,
+        return self._write("POST", api.DOCUMENTS, "upload the document", content=fingerprint,
                            files={"file": (filename, content, content_type)}, key=key, repeat=repeat,
                            verify=lambda doc: self._get(api.DOCUMENT.format(id=doc["id"]), "check the document"))
 
@@ -225,7 +218,8 @@ class Investments(Resource):
         body = _checked("the investment update", checks.clean(
             {"accepted_at": accepted_at, "paid_at": paid_at, "wallet": wallet}, checks.INVESTMENT_UPDATE))
         if not body:
-            raise input_error("the investment update", {"non_field_errors": ["Give accepted_at, paid_at or wallet."]})
+            raise input_error("the investment update",
+                              {"non_field_errors": ["Give accepted_at, paid_at or wallet."]})
         return self._write("PATCH", api.INVESTMENT.format(id=investment_id), "update the investment", body=body,
                            key=key)
 

@@ -61,6 +61,15 @@ class CashlinkError(Exception):
                 for message in messages]
         return pd.DataFrame(rows, columns=["field", "label", "message"])
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the sentence, then the field errors as a table."""
+        lines = [f"\033[1;31m{type(self).__name__}\033[0m: {self.message}"]
+        if self.field_errors:
+            width = max(len(field_label(path)) for path in self.field_errors)
+            lines += [f"  {field_label(path):<{width}}  {' '.join(messages)}"
+                      for path, messages in self.field_errors.items()]
+        return lines
+
     def _repr_html_(self) -> str:
         head = f"<p><strong>{html.escape(type(self).__name__)}</strong>: {html.escape(self.message)}</p>"
         if not self.field_errors:
@@ -116,10 +125,12 @@ class TaskError(CashlinkError):
         self.task = task or {}
 
 
-def input_error(action: str, errors: FieldErrors) -> InputError:
+def input_error(subject: str, errors: FieldErrors) -> InputError:
+    """A local refusal: ``subject`` names what was checked, e.g. "the investor"."""
     count = len(errors)
-    noun = "field needs" if count == 1 else "fields need"
-    return InputError(f"Nothing was sent: {action} has {count} {noun} attention.", field_errors=errors)
+    fields = "1 field" if count == 1 else f"{count} fields"
+    verb = "needs" if count == 1 else "need"
+    return InputError(f"Nothing was sent: {fields} of {subject} {verb} attention.", field_errors=errors)
 
 
 def _detail(body: Any) -> str:

@@ -28,6 +28,7 @@ from helpers import checks
 from helpers.client import Client
 from helpers.errors import CashlinkError, field_label, input_error
 from helpers.frames import Record, money_value, to_frame
+from helpers.lookup import latest_holder, latest_identified_investor
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
 LABEL_WIDTH = "190px"
@@ -241,7 +242,7 @@ class Form(widgets.VBox):
         self.error = None
         errors = self.check_all()
         if errors:
-            self.error = input_error(self.title.lower(), errors)
+            self.error = input_error(f"the '{self.title}' form", errors)
             self.status.value = f"<span style='{ERROR_STYLE}'>Nothing was sent: please correct the fields " \
                                 f"marked ⚠ above.</span>"
             if raise_errors:
@@ -490,7 +491,8 @@ class InvestmentForm(Form):
     def __init__(self, client: Client, defaults: Mapping[str, Any] | None = None) -> None:
         d = dict(defaults or {})
         campaigns = [(f"{c['name']} · {c['available_units']} units left", c["id"]) for c in client.campaigns.list()]
-        self.investor = widgets.Dropdown(options=_investor_options(client), value=d.get("investor_id"))
+        self.investor = widgets.Dropdown(options=_investor_options(client),
+                                         value=d.get("investor_id") or latest_identified_investor(client))
         self.wallet = widgets.Dropdown(options=[])
         self.document_file = widgets.FileUpload(accept=".pdf", multiple=False)
         fields = [
@@ -558,7 +560,8 @@ class RedemptionForm(Form):
     def __init__(self, client: Client, defaults: Mapping[str, Any] | None = None) -> None:
         d = dict(defaults or {})
         self.product_id = d.get("product_id") or client.config.product_id
-        self.investor = widgets.Dropdown(options=_investor_options(client), value=d.get("investor_id"))
+        self.investor = widgets.Dropdown(options=_investor_options(client),
+                                         value=d.get("investor_id") or latest_holder(client, self.product_id))
         self.wallet = widgets.Dropdown(options=[])
         self.balance = widgets.HTML("")
         self.units = widgets.IntText(value=d.get("units", 0))

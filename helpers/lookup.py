@@ -76,3 +76,17 @@ class LookupPanel(widgets.VBox):
             counts = status_counts(investments)
             display(status_chart(counts, f"Investments by status ({html.escape(self.search.value) or 'all'})"))
         return investors, investments
+
+
+def latest_identified_investor(client: Client) -> str | None:
+    """The most recently created investor whose identification succeeded (a sensible default for forms)."""
+    identified = [i["id"] for i in client.investors.list(kyc_status="SUCCESS")]
+    return identified[-1] if identified else None
+
+
+def latest_holder(client: Client, product_id: str | None = None) -> str | None:
+    """The investor of the most recent delivered investment that still holds units of the product."""
+    holders = [i["investor_id"] for i in client.investments.list(status="DELIVERED", product_id=product_id
+                                                                 or client.config.product_id)
+               if i.get("remaining_units")]
+    return holders[-1] if holders else None

@@ -9,6 +9,7 @@ import pytest
 import helpers
 from helpers import forms
 from tests.conftest import SIGNED_AT
+from tests.test_sandbox_api import random_address
 
 PERSON = {
     "forename": "Ada", "surname": "Lovelace", "birth_date": "1985-12-10", "birth_place": "London",
@@ -84,7 +85,7 @@ def test_review_masks_personal_data(client: helpers.Client) -> None:
 
 def test_api_errors_appear_next_to_their_fields(client: helpers.Client) -> None:
     investor, _wallet = onboarded(client)
-    address = "0x52908400098527886E0F7030069857D2E4169EE7"
+    address = random_address()
     forms.WalletForm(client, investor.id, {"kind": "eth-generic", "address": address}).submit()
     other = forms.InvestorForm(client, {**PERSON, "surname": "Byron"}).submit()
     forms.IdentificationForm(client, other.id, IDENT).submit()

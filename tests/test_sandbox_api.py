@@ -12,6 +12,18 @@ import requests
 from tests.conftest import SIGNED_AT, Sandbox, free_port, identification_body, investor_body
 
 
+def random_address() -> str:
+    """A fresh EIP-55 address (addresses are unique across the whole sandbox)."""
+    import secrets
+
+    from eth_utils import to_checksum_address
+
+    while True:
+        address = to_checksum_address("0x" + secrets.token_hex(20))
+        if any(c.isalpha() for c in address[2:]):
+            return address
+
+
 class Api:
     """Raw HTTP against the sandbox, the way the guide script calls it (no helpers)."""
 
@@ -190,9 +202,11 @@ def test_legal_person_needs_a_benefiting_person(raw: Api, seed: dict[str, Any]) 
 
 def test_generic_wallet_checks_eip55_and_address_uniqueness(raw: Api) -> None:
     investor_id = raw.identified_investor()
-    good = "0x52908400098527886E0F7030069857D2E4169EE7"  # EIP-55 test vector
+    good = random_address()
     assert raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": good}).status_code == 201
-    wrong_checksum = "0x52908400098527886E0F7030069857D2E4169Ee7"
+    wrong_checksum = good[:-1] + (good[-1].lower() if good[-1].isupper() else good[-1].upper())
+    if good[-1].isdigit():
+        wrong_checksum = good[:2] + good[2:].swapcase()
     response = raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": wrong_checksum})
     assert response.status_code == 400 and "checksum" in response.json()["address"][0]
     duplicate = raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": good.lower()})

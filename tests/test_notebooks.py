@@ -1,0 +1,97 @@
+"""Every notebook runs top to bottom, unattended, against its own sandbox; running them all again creates nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import papermill
+import pytest
+
+import helpers
+from sandbox.runner import SandboxProcess, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    assert NOTEBOOKS
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell["outputs"] and cell["execution_count"] is None, f"{path.name} has outputs"
+
+
+def test_every_notebook_has_a_parameters_cell() -> None:
+    for path in NOTEBOOKS:
+        tags = [cell.get("metadata", {}).get("tags", []) for cell in json.loads(path.read_text())["cells"]]
+        assert ["parameters"] in tags, f"{path.name} has no cell tagged 'parameters'"
+
+
+@pytest.fixture(scope="module")
+def notebook_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A fresh sandbox with the demo seed, and the environment a kernel needs to find it."""
+    tmp = tmp_path_factory.mktemp("notebooks")
+    box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
+    box.start()
+    env = {"CASHLINK_BASE_URL": box.base_url, "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
+           "MPLBACKEND": "Agg"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield {"box": box, "tmp": tmp}
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        box.stop()
+
+
+def execute(path: Path, run: int, parameters: dict[str, Any] | None = None) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    output = ARTIFACTS / f"{path.stem}.run{run}.ipynb"
+    papermill.execute_notebook(str(path), str(output), parameters=parameters or {}, cwd=str(path.parent),
+                               kernel_name="python3", progress_bar=False, execution_timeout=300)
+    return output
+
+
+def registry_counts() -> dict[str, int]:
+    client = helpers.Client(helpers.load_config())
+    counts = {}
+    for name, listing in (("investors", client.investors.list()), ("investments", client.investments.list()),
+                          ("redemptions", client.redemptions.list()), ("wallets", None)):
+        if listing is None:
+            counts[name] = sum(len(client.investors.wallets(i["id"])) for i in client.investors.list())
+            continue
+        next(listing.pages())
+        counts[name] = listing.count
+    return counts
+
+
+def test_notebooks_run_unattended_and_rerun_creates_nothing(notebook_sandbox: dict[str, Any]) -> None:
+    before = registry_counts()
+    for path in NOTEBOOKS:
+        execute(path, 1)
+    after_first = registry_counts()
+    assert after_first["investors"] > before["investors"], "the onboarding notebook should create an investor"
+    assert after_first["investments"] > before["investments"]
+    assert after_first["redemptions"] > before["redemptions"]
+    for path in NOTEBOOKS:
+        execute(path, 2)
+    assert registry_counts() == after_first
+
+
+def test_onboarding_notebook_shows_errors_as_sentences(notebook_sandbox: dict[str, Any]) -> None:
+    """A bad IBAN in the parameters stops the run with a sentence and a field table, not a traceback."""
+    path = ROOT / "notebooks" / "01_onboard_investor.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as caught:
+        execute(path, 9, {"SURNAME": "Typo", "IBAN": "DE53500105173569146252"})
+    assert caught.value.ename == "InputError"
+    assert "Nothing was sent" in caught.value.evalue and "not a valid IBAN" in caught.value.evalue
