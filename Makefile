@@ -21,8 +21,8 @@ install: $(STAMP)
 
 ## Start the sandbox in the background and open JupyterLab on the notebooks.
 lab: install .env
-	@$(PY) -m helpers.dev start-sandbox --port $(PORT)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	@$(PY) -m sandbox.background --port $(PORT)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
 
 ## Run the sandbox in the foreground.
 sandbox: install
