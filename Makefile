@@ -38,6 +38,12 @@ browser:
 test: install browser
 	$(PY) -m pytest
 
+## The reconciliation report for a ledger: make report LEDGER=path/to/ledger.csv
+LEDGER ?= samples/ledger_demo.csv
+report: install .env
+	@$(PY) -m sandbox.background --port $(PORT)
+	$(PY) -m helpers.report $(LEDGER)
+
 bench: install
 	$(PY) -m bench
 

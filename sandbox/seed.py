@@ -43,7 +43,7 @@ def add_client(store: Store, client_id: str, secret: str, tenant: str, scopes: s
 def demo_investor(forename: str, surname: str, birth_date: str, iban: str, email: str) -> dict[str, Any]:
     return {
         "natural_person": {
-            "salutation": "MS" if forename in ("Ada", "Grace") else "MR",
+            "salutation": "MS" if forename in ("Ada", "Grace", "Katherine") else "MR",
             "forename": forename, "surname": surname, "birth_date": birth_date, "birth_place": "London",
             "citizenship": "DEU", "street": "Hauptstr. 1", "city": "Frankfurt", "zip": "60316", "country": "DEU",
             "phone": "+49 69 1234567", "is_pep": False,
@@ -85,7 +85,7 @@ def ensure_seed(store: Store, registry: Registry) -> dict[str, Any]:
     ids = {
         "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET, "other_client_id": OTHER_CLIENT_ID,
         "product_id": PRODUCT_ID, "campaign_id": CAMPAIGN_ID,
-        "investors": {name: fixed_id(f"investor:{name}") for name in ("ada", "grace", "alan", "acme")},
+        "investors": {name: fixed_id(f"investor:{name}") for name in ("ada", "grace", "alan", "acme", "katherine")},
     }
     if store.get_meta("seeded"):
         return ids
@@ -113,15 +113,28 @@ def ensure_seed(store: Store, registry: Registry) -> dict[str, Any]:
     registry.credit(tenant, second["id"])
     registry.create_redemption(tenant, {"investor_id": ada["id"], "product_id": PRODUCT_ID,
                                         "wallet_id": wallet["id"], "units": 100})
+    for outcome, units in (("failed", 50), ("unknown", 25)):  # the ledger said no, or never answered
+        registry.settings.task_outcome = outcome
+        registry.create_redemption(tenant, {"investor_id": ada["id"], "product_id": PRODUCT_ID,
+                                            "wallet_id": wallet["id"], "units": units})
+    registry.settings.task_outcome = "success"
     grace = registry.create_investor(tenant, demo_investor(
         "Grace", "Hopper", "1976-12-09", "DE02120300000000202051", "grace@example.com"), fixed_id("investor:grace"))
     _identify(registry, tenant, grace["id"])
     generic = registry.create_wallet(tenant, grace["id"], "eth-generic",
                                      {"address": to_checksum_address("0x" + "5a" * 20)})
-    _invest(registry, tenant, grace["id"], 300, generic["id"], paid=True)  # PAID, not yet credited
+    paid = _invest(registry, tenant, grace["id"], 300, generic["id"], paid=True)  # PAID, never credited
+    registry.force_status(paid["id"], "PAID", "2024-02-03T09:00:00+00:00")
     alan = registry.create_investor(tenant, demo_investor(
         "Alan", "Turing", "1982-06-23", "DE44500105175407324931", "alan@example.com"), fixed_id("investor:alan"))
-    _invest(registry, tenant, alan["id"], 50, None, paid=False)  # KYC_PENDING: never identified
+    pending = _invest(registry, tenant, alan["id"], 50, None, paid=False)  # KYC_PENDING: never identified
+    registry.force_status(pending["id"], "KYC_PENDING", "2024-02-01T09:00:00+00:00")
+    katherine = registry.create_investor(tenant, demo_investor(
+        "Katherine", "Johnson", "1978-08-26", "DE52500105175819276415", "katherine@example.com"),
+        fixed_id("investor:katherine"))
+    _identify(registry, tenant, katherine["id"])
+    custody = registry.create_wallet(tenant, katherine["id"], "eth-managed", {}, fixed_id("wallet:katherine"))
+    registry.credit(tenant, _invest(registry, tenant, katherine["id"], 150, custody["id"], paid=True)["id"])
     registry.create_investor(tenant, {
         "legal_person": {"company_name": "ACME Holding GmbH", "legal_form": "GmbH",
                          "registration_number": "HRB 123456", "registration_court": "Amtsgericht Frankfurt",

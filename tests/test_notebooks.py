@@ -95,3 +95,16 @@ def test_onboarding_notebook_shows_errors_as_sentences(notebook_sandbox: dict[st
         execute(path, 9, {"SURNAME": "Typo", "IBAN": "DE53500105173569146252"})
     assert caught.value.ename == "InputError"
     assert "Nothing was sent" in caught.value.evalue and "not a valid IBAN" in caught.value.evalue
+
+
+def test_report_command_writes_html_csv_and_excel(notebook_sandbox: dict[str, Any], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers.report import main
+
+    main([str(ROOT / "samples" / "ledger_demo.csv"), "--output", str(tmp_path / "reports")])
+    printed = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines())
+    page = Path(printed["html"]).read_text()
+    assert "differences across" in page and "reconcile.reconcile(" not in page  # results, not code
+    differences = __import__("pandas").read_csv(printed["csv"])
+    assert {"in_ledger_only", "units_differ", "stuck", "redemption_failed"} <= set(differences["category"])
+    assert Path(printed["excel"]).stat().st_size > 0

@@ -1,0 +1,162 @@
+"""Reading the analyst's spreadsheets (CSV or Excel) with clear, row-and-column messages for every problem.
+
+Shared by the reconciliation (a ledger of holdings) and the bulk onboarding (a list of investors).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pandas as pd
+
+from helpers import checks
+from helpers.errors import InputError
+
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+
+
+class SpreadsheetError(InputError):
+    """A spreadsheet that cannot be used as it is; ``problems`` says where (row, column) and why."""
+
+    def __init__(self, message: str, problems: list[tuple[int | None, str | None, str]]) -> None:
+        field_errors: checks.FieldErrors = {}
+        for row, column, text in problems:
+            field_errors.setdefault(_where(row, column), []).append(text)
+        super().__init__(message, field_errors=field_errors)
+        self.problems = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.problems
+
+
+def _where(row: int | None, column: str | None) -> str:
+    return ".".join(part for part in (f"row {row}" if row else None, column) if part) or "file"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    check: Callable[[Any], Any] | None = None
+    required: bool = True  # the column must exist
+    allow_blank: bool = False  # a cell may be empty
+    description: str = ""
+
+
+def read_table(source: str | Path | bytes | BinaryIO, columns: list[Column], what: str,
+               name: str | None = None, sheet: str | int = 0) -> pd.DataFrame:
+    """Read a CSV (any of , ; tab, UTF-8) or Excel file into a DataFrame of checked values.
+
+    The returned frame has a ``row`` column with the row number as a spreadsheet program shows it (the header is
+    row 1). Every problem in the file is reported at once, as a :class:`SpreadsheetError`.
+    """
+    raw, name = _bytes(source, name)
+    if Path(name).suffix.lower() in EXCEL_SUFFIXES:
+        try:
+            frame = pd.read_excel(io.BytesIO(raw), sheet_name=sheet, dtype=str, keep_default_na=False)
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            raise SpreadsheetError(f"Could not read {name} as an Excel file: {exc}.", [(None, None, str(exc))]) \
+                from None
+    else:
+        frame = _read_csv(raw, name)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.dropna(how="all")
+    frame = frame[~(frame.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1)]
+    missing = [c.name for c in columns if c.required and c.name not in frame.columns]
+    if missing:
+        found = ", ".join(repr(c) for c in frame.columns)
+        hint = ""
+        if len(frame.columns) == 1:
+            hint = " The header has a single column: is the delimiter one of comma, semicolon or tab?"
+        raise SpreadsheetError(
+            f"The {what} {name} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(found {found}).{hint}",
+            [(1, column, "This column is required.") for column in missing])
+    checked = {"row": [int(index) + 2 for index in frame.index]}
+    problems: list[tuple[int | None, str | None, str]] = []
+    for column in columns:
+        values = []
+        for row, value in zip(checked["row"], frame[column.name] if column.name in frame.columns else
+                              [""] * len(frame)):
+            text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+            if not text:
+                if column.required and not column.allow_blank:
+                    problems.append((row, column.name, "This cell is empty."))
+                values.append(None)
+                continue
+            try:
+                values.append(column.check(text) if column.check else text)
+            except checks.CheckError as exc:
+                problems.append((row, column.name, str(exc)))
+                values.append(None)
+        checked[column.name] = values
+    if problems:
+        count = len(problems)
+        raise SpreadsheetError(f"The {what} {name} has {count} problem{'s' if count > 1 else ''}; nothing was sent. "
+                               "Fix the cells listed and read it again.", problems)
+    return pd.DataFrame(checked)
+
+
+def duplicates(frame: pd.DataFrame, keys: list[str], what: str, name: str) -> None:
+    """Refuse rows that repeat the same key (e.g. the same investor and product twice)."""
+    repeated = frame[frame.duplicated(keys, keep=False)]
+    if repeated.empty:
+        return
+    problems = []
+    for _key, group in repeated.groupby(keys, sort=False):
+        rows = group["row"].tolist()
+        for row in rows[1:]:
+            problems.append((row, ", ".join(keys), f"Repeats row {rows[0]} (same {', '.join(keys)})."))
+    raise SpreadsheetError(f"The {what} {name} has {len(problems)} duplicate row{'s' if len(problems) > 1 else ''}; "
+                           "each key may appear once.", problems)
+
+
+def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[bytes, str]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise SpreadsheetError(f"There is no file at {path}.", [(None, None, "File not found.")])
+        return path.read_bytes(), name or path.name
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), name or "upload.csv"
+    return source.read(), name or getattr(source, "name", "upload.csv")
+
+
+def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise SpreadsheetError(
+            f"{name} is not UTF-8 text (byte 0x{raw[exc.start]:02x} in row {line}). Save it as 'CSV UTF-8' "
+            "(Excel: File > Save As > CSV UTF-8) or as .xlsx.", [(line, None, "Not UTF-8 encoded.")]) from None
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    try:
+        return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                           skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        raise SpreadsheetError(f"{name} is not a well-formed CSV file: {exc}.", [(None, None, str(exc))]) from None
+
+
+def check_whole_units(value: Any) -> int:
+    """Units in a ledger: a whole number, zero allowed (a position fully redeemed)."""
+    return checks.check_units(value, minimum=0)
+
+
+def columns_doc(columns: list[Column]) -> pd.DataFrame:
+    """The documented columns of a spreadsheet, as a table for notebooks."""
+    return pd.DataFrame([{"column": c.name, "required": c.required and not c.allow_blank,
+                          "description": c.description} for c in columns])
+
+
+def as_records(frame: pd.DataFrame) -> list[Mapping[str, Any]]:
+    return frame.to_dict("records")

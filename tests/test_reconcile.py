@@ -1,0 +1,162 @@
+"""Reconciliation against the sandbox: known discrepancies are found exactly; a clean ledger is clean;
+bad ledger files get messages naming the row and column."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+
+import helpers
+from helpers import reconcile
+from helpers.ledger import SpreadsheetError
+from sandbox.runner import SandboxProcess, free_port
+from tests.conftest import Sandbox
+from tests.test_helpers_client import invest, onboard
+
+ROOT = Path(__file__).resolve().parents[1]
+UNKNOWN = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+def ledger_file(tmp_path: Path, rows: list[dict[str, Any]], name: str = "ledger.csv", **kwargs: Any) -> Path:
+    path = tmp_path / name
+    frame = pd.DataFrame(rows)
+    if name.endswith(".xlsx"):
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_csv(path, index=False, **kwargs)
+    return path
+
+
+@pytest.fixture
+def known_state(client: helpers.Client, sandbox: Sandbox) -> dict[str, Any]:
+    """Four investors: A holds 100 (after redeeming 20), B holds 70, C has a PAID investment stuck for 10 days,
+    D holds 30 and has a failed and an unknown redemption."""
+    ids: dict[str, Any] = {}
+    for name, units in (("A", 120), ("B", 70), ("D", 30)):
+        investor_id, wallet_id = onboard(client, f"Investor {name}")
+        client.investments.credit(invest(client, investor_id, wallet_id, units).id, progress=False)
+        ids[name] = (investor_id, wallet_id)
+    client.redemptions.create(*ids["A"], 20, progress=False)
+    investor_c, wallet_c = onboard(client, "Investor C")
+    stuck = invest(client, investor_c, wallet_c, 40)
+    sandbox.admin(f"investments/{stuck.id}/status", {"status": "PAID", "changed_at": "2020-01-01T00:00:00+00:00"})
+    ids["C"] = (investor_c, wallet_c)
+    ids["stuck"] = stuck.id
+    for outcome, units in (("failed", 5), ("unknown", 6)):
+        sandbox.admin("settings", {"task_outcome": outcome})
+        with pytest.raises(helpers.TaskError):
+            client.redemptions.create(*ids["D"], units, progress=False)
+    sandbox.admin("settings", {"task_outcome": "success"})
+    return ids
+
+
+def test_known_discrepancies_are_found_exactly(client: helpers.Client, known_state: dict[str, Any],
+                                               tmp_path: Path) -> None:
+    product = client.config.product_id
+    a, b, c, d = (known_state[k][0] for k in "ABCD")
+    path = ledger_file(tmp_path, [
+        {"investor_ref": "R-A", "investor_id": a, "product_id": product, "units": 100},  # matches
+        {"investor_ref": "R-B", "investor_id": b, "product_id": product, "units": 75},  # registry holds 5 fewer
+        {"investor_ref": "R-C", "investor_id": c, "product_id": product, "units": 0},  # matches (nothing held)
+        {"investor_ref": "R-X", "investor_id": UNKNOWN, "product_id": product, "units": 12},  # only in ledger
+        # D is missing from the ledger: only in the registry (30 units)
+    ])
+    report = reconcile.reconcile(client, reconcile.read_ledger(path), stuck_after=timedelta(days=3))
+    found = report.differences[["category", "investor_id", "ledger_units", "registry_units", "difference"]]
+    expected = [
+        ("in_ledger_only", UNKNOWN, 12, 0, -12),
+        ("in_registry_only", d, pd.NA, 30, 30),
+        ("units_differ", b, 75, 70, -5),
+        ("stuck", c, pd.NA, 40, pd.NA),
+        ("redemption_failed", d, pd.NA, 5, pd.NA),
+        ("redemption_unknown", d, pd.NA, 6, pd.NA),
+    ]
+    assert [tuple(None if pd.isna(v) else v for v in row) for row in found.itertuples(index=False)] == \
+        [tuple(None if v is pd.NA else v for v in row) for row in expected]
+    messages = report.differences.set_index("category")["message"]
+    assert messages["units_differ"] == "The registry holds 5 units fewer than the ledger (70 against 75)."
+    assert "PAID for" in messages["stuck"]
+    assert "Do not retry" in messages["redemption_unknown"]
+    assert report.differences.loc[report.differences["category"] == "units_differ", "investor_ref"].item() == "R-B"
+    assert report.summary()["count"].tolist() == [1, 1, 1, 1, 1, 1]
+
+
+def test_a_clean_ledger_gives_a_clean_report(client: helpers.Client, tmp_path: Path) -> None:
+    for name, units in (("P", 10), ("Q", 25)):
+        investor_id, wallet_id = onboard(client, f"Clean {name}")
+        client.investments.credit(invest(client, investor_id, wallet_id, units).id, progress=False)
+    holdings = client.holdings()
+    path = ledger_file(tmp_path, holdings.rename(columns={})[["investor_id", "product_id", "units"]].to_dict(
+        "records"), "clean.xlsx")
+    report = reconcile.reconcile(client, reconcile.read_ledger(path))
+    assert report.is_clean and report.differences.empty
+    assert report.headline().startswith("Clean: the registry matches the ledger for all 2")
+
+
+def test_exports(client: helpers.Client, known_state: dict[str, Any], tmp_path: Path) -> None:
+    path = ledger_file(tmp_path, [{"investor_id": known_state["B"][0], "product_id": client.config.product_id,
+                                   "units": 1}])
+    report = reconcile.reconcile(client, reconcile.read_ledger(path))
+    csv = pd.read_csv(report.to_csv(tmp_path / "out" / "r.csv"))
+    assert len(csv) == len(report.differences)
+    book = openpyxl.load_workbook(report.to_excel(tmp_path / "out" / "r.xlsx"))
+    assert book.sheetnames == ["summary", "differences"]
+    assert "<table" in report.styled().to_html()
+
+
+def test_sample_ledger_has_every_category_against_the_demo_seed(tmp_path: Path) -> None:
+    box = SandboxProcess(port=free_port(), db_path=tmp_path / "demo.sqlite3")
+    box.start()
+    try:
+        client = helpers.Client(helpers.load_config(base_url=box.base_url, journal_path=tmp_path / "j.sqlite3"))
+        report = reconcile.reconcile(client, reconcile.read_ledger(ROOT / "samples" / "ledger_demo.csv"))
+    finally:
+        box.stop()
+    assert report.summary().set_index("category")["count"].to_dict() == {
+        "in_ledger_only": 1, "in_registry_only": 1, "units_differ": 2, "stuck": 2, "redemption_failed": 1,
+        "redemption_unknown": 1}
+
+
+BAD_LEDGERS = [
+    ("missing column", "investor_id,units\n" + UNKNOWN + ",5\n", "lacks the column product_id", (1, "product_id")),
+    ("non-numeric units", f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},5\n{UNKNOWN[:-1]}0,{UNKNOWN},five\n",
+     "not a number of units", (3, "units")),
+    ("fractional units", f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},2.5\n", "has a fraction", (2, "units")),
+    ("negative units", f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},-3\n", "at least 0", (2, "units")),
+    ("bad id", f"investor_id,product_id,units\nnot-an-id,{UNKNOWN},3\n", "is not an id", (2, "investor_id")),
+    ("empty cell", f"investor_id,product_id,units\n{UNKNOWN},,3\n", "This cell is empty", (2, "product_id")),
+    ("duplicate rows", f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},3\n{UNKNOWN},{UNKNOWN},4\n",
+     "Repeats row 2", (3, "investor_id, product_id")),
+    ("wrong delimiter", f"investor_id|product_id|units\n{UNKNOWN}|{UNKNOWN}|3\n", "is the delimiter one of",
+     (1, "investor_id")),
+]
+
+
+@pytest.mark.parametrize("name, content, text, where", BAD_LEDGERS, ids=[b[0] for b in BAD_LEDGERS])
+def test_bad_ledgers_name_the_row_and_column(tmp_path: Path, name: str, content: str, text: str,
+                                             where: tuple[int, str]) -> None:
+    path = tmp_path / "ledger.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(path)
+    assert text in str(caught.value)
+    problems = caught.value.to_frame()
+    assert (int(problems.loc[0, "row"]), problems.loc[0, "column"]) == where
+
+
+def test_semicolon_ledger_from_a_german_excel_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.csv"
+    path.write_text(f"investor_id;product_id;units\n{UNKNOWN};{UNKNOWN};3\n", encoding="utf-8")
+    assert reconcile.read_ledger(path)["units"].tolist() == [3]
+
+
+def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(f"investor_id,product_id,units,investor_name\n{UNKNOWN},{UNKNOWN},3,Müller\n".encode("cp1252"))
+    with pytest.raises(SpreadsheetError, match=r"not UTF-8 text \(byte 0xfc in row 2\)"):
+        reconcile.read_ledger(path)
