@@ -2,6 +2,6 @@
 
 import importlib
 
-for name in ("list_investments",):
+for name in ("list_investments", "reconcile"):
     print(f"== {name}")
     importlib.import_module(f"bench.{name}").main()
