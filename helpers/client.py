@@ -21,9 +21,9 @@ import pandas as pd
 
 from helpers import api, checks
 from helpers.config import Config, load_config
-from helpers.errors import CashlinkError, InputError, NotFoundError, TaskError, input_error
+from helpers.errors import ConflictError, NotFoundError, TaskError, input_error
 from helpers.frames import Record, to_frame
-from helpers.journal import Journal, derive_key, fresh_key
+from helpers.journal import Journal, canonical, derive_key, fresh_key
 from helpers.transport import Transport
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -353,6 +353,9 @@ class Client:
         operation = f"{method} {path}"
         key = key or (fresh_key if repeat else derive_key)(self.namespace, operation, content)
         entry = self.journal.get(key)
+        if entry is not None and entry.request != canonical(content):
+            raise ConflictError(f"Could not {action}: its idempotency key was used before for different data. Use a "
+                                "new key (or reference) for a new object, or repeat=True.")
         if entry is not None and entry.state == "done":
             record = Record(entry.response)
             try:
@@ -440,4 +443,4 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["Client", "ListResult", "connect", "CashlinkError", "InputError"]
+__all__ = ["Client", "ListResult", "connect"]

@@ -51,6 +51,7 @@ class Entry:
     operation: str
     state: str
     response: Any
+    request: str  # canonical JSON of what was sent
 
 
 class Journal:
@@ -69,10 +70,11 @@ class Journal:
 
     def get(self, key: str) -> Entry | None:
         with self._lock:
-            row = self._db.execute("SELECT key, operation, state, response FROM writes WHERE key = ?", [key]).fetchone()
+            row = self._db.execute("SELECT key, operation, state, response, request FROM writes WHERE key = ?",
+                                   [key]).fetchone()
         if row is None:
             return None
-        return Entry(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None)
+        return Entry(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, row[4])
 
     def record_intent(self, key: str, namespace: str, operation: str, request: Any) -> None:
         """Before sending: remember the key, so a crash before the answer still retries with the same key."""

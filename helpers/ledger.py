@@ -18,12 +18,13 @@ from helpers import checks
 from helpers.errors import InputError
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+Problem = tuple[int | None, str | None, str]  # (row, column, what is wrong)
 
 
 class SpreadsheetError(InputError):
     """A spreadsheet that cannot be used as it is; ``problems`` says where (row, column) and why."""
 
-    def __init__(self, message: str, problems: list[tuple[int | None, str | None, str]]) -> None:
+    def __init__(self, message: str, problems: list[Problem]) -> None:
         field_errors: checks.FieldErrors = {}
         for row, column, text in problems:
             field_errors.setdefault(_where(row, column), []).append(text)
@@ -54,6 +55,20 @@ def read_table(source: str | Path | bytes | BinaryIO, columns: list[Column], wha
     The returned frame has a ``row`` column with the row number as a spreadsheet program shows it (the header is
     row 1). Every problem in the file is reported at once, as a :class:`SpreadsheetError`.
     """
+    frame, problems, name = parse_table(source, columns, what, name, sheet)
+    if problems:
+        count = len(problems)
+        raise SpreadsheetError(f"The {what} {name} has {count} problem{'s' if count > 1 else ''}; nothing was sent. "
+                               "Fix the cells listed and read it again.", problems)
+    return frame
+
+
+def parse_table(source: str | Path | bytes | BinaryIO, columns: list[Column], what: str,
+                name: str | None = None, sheet: str | int = 0) -> tuple[pd.DataFrame, list[Problem], str]:
+    """Like :func:`read_table`, but cell problems are returned (the cell's value is None) instead of raised.
+
+    Problems with the file as a whole (unreadable, wrong encoding, missing columns) are still raised.
+    """
     raw, name = _bytes(source, name)
     if Path(name).suffix.lower() in EXCEL_SUFFIXES:
         try:
@@ -76,8 +91,8 @@ def read_table(source: str | Path | bytes | BinaryIO, columns: list[Column], wha
             f"The {what} {name} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"(found {found}).{hint}",
             [(1, column, "This column is required.") for column in missing])
-    checked = {"row": [int(index) + 2 for index in frame.index]}
-    problems: list[tuple[int | None, str | None, str]] = []
+    checked: dict[str, list[Any]] = {"row": [int(index) + 2 for index in frame.index]}
+    problems: list[Problem] = []
     for column in columns:
         values = []
         for row, value in zip(checked["row"], frame[column.name] if column.name in frame.columns else
@@ -94,11 +109,7 @@ def read_table(source: str | Path | bytes | BinaryIO, columns: list[Column], wha
                 problems.append((row, column.name, str(exc)))
                 values.append(None)
         checked[column.name] = values
-    if problems:
-        count = len(problems)
-        raise SpreadsheetError(f"The {what} {name} has {count} problem{'s' if count > 1 else ''}; nothing was sent. "
-                               "Fix the cells listed and read it again.", problems)
-    return pd.DataFrame(checked)
+    return pd.DataFrame(checked), problems, name
 
 
 def duplicates(frame: pd.DataFrame, keys: list[str], what: str, name: str) -> None:

@@ -1,0 +1,131 @@
+"""Bulk onboarding against the sandbox: dry run, concurrent import under injected faults, resumable runs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from schwifty import IBAN
+
+import helpers
+from helpers import bulk
+from helpers.config import Config
+from helpers.transport import Transport, make_retry
+from tests.conftest import Sandbox
+
+
+def spreadsheet(path: Path, count: int, start: int = 1, **overrides: Any) -> Path:
+    template = next(csv.DictReader(bulk.TEMPLATE.open()))
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(template))
+        writer.writeheader()
+        for number in range(start, start + count):
+            writer.writerow({**template, "reference": f"REF-{number:05d}", "surname": f"Investor {number:05d}",
+                             "iban": IBAN.generate("DE", bank_code="37040044", account_code=str(5320130000 + number))
+                             .compact, "id_document_number": f"X{number:07d}", **overrides})
+    return path
+
+
+def investors_in_registry(client: helpers.Client) -> list[str]:
+    return [i["natural_person"]["surname"] for i in client.investors.list()]
+
+
+def test_template_is_a_valid_one_row_import() -> None:
+    plan = bulk.read_investors(bulk.TEMPLATE, placeholder_protocols=True)
+    assert plan.valid == 1 and plan.problems.empty
+
+
+def test_dry_run_lists_row_problems_and_sends_nothing(client: helpers.Client) -> None:
+    root = Path(__file__).resolve().parents[1]
+    plan = bulk.read_investors(root / "samples" / "investors_demo.csv", placeholder_protocols=True)
+    assert plan.valid == 18
+    assert plan.problems[["row", "column"]].values.tolist() == [[8, "iban"], [15, "birth_date"]]
+    assert "18 rows ready to import, 2 rows with problems" in plan.summary()
+    assert client.transport.requests_sent == 0
+
+
+def test_dry_run_catches_duplicates_and_missing_protocols(tmp_path: Path) -> None:
+    path = spreadsheet(tmp_path / "dup.csv", 2)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines, lines[1]]) + "\n")  # row 4 repeats row 2
+    plan = bulk.read_investors(path)
+    assert plan.problems.values.tolist()[-1] == [4, "reference", "Repeats the reference of row 2; each row needs "
+                                                                 "its own."]
+    assert "protocol file" in plan.problems.loc[0, "problem"]
+
+
+def test_missing_columns_refuse_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("reference,forename\nA,B\n")
+    with pytest.raises(helpers.InputError, match="lacks the columns surname"):
+        bulk.read_investors(path)
+
+
+def test_import_200_rows_under_faults_creates_exactly_200(client: helpers.Client, sandbox: Sandbox,
+                                                          tmp_path: Path) -> None:
+    plan = bulk.read_investors(spreadsheet(tmp_path / "200.csv", 200), placeholder_protocols=True)
+    client.check_connection()
+    sandbox.faults(error_rate=0.08, rate_limit_rate=0.05, drop_rate=0.08, retry_after=0, seed=11)
+    results = bulk.import_investors(client, plan, workers=8, progress=False)
+    sandbox.reset_faults()
+    assert results["error"].isna().all(), results[results["error"].notna()]
+    assert results["investor_id"].is_unique and results["wallet_id"].notna().all()
+    surnames = investors_in_registry(client)
+    assert len(surnames) == 200 and len(set(surnames)) == 200
+
+
+def test_interrupted_import_resumes_without_duplicates(client: helpers.Client, tmp_path: Path) -> None:
+    plan = bulk.read_investors(spreadsheet(tmp_path / "120.csv", 120), placeholder_protocols=True)
+
+    def interrupt(done: int) -> None:
+        if done == 40:
+            raise KeyboardInterrupt
+
+    partial = bulk.import_investors(client, plan, workers=4, progress=False, on_row_done=interrupt)
+    assert (partial["status"] == "not started").sum() > 0
+    assert 40 <= len(investors_in_registry(client)) < 120
+    resumed = bulk.import_investors(client, plan, workers=4, progress=False)
+    assert set(resumed["status"]) <= {"created", "already there"}
+    assert (resumed["status"] == "already there").sum() >= 40
+    surnames = investors_in_registry(client)
+    assert len(surnames) == 120 and len(set(surnames)) == 120
+
+
+def test_network_outage_halfway_then_rerun_finishes(config: Config, sandbox: Sandbox, tmp_path: Path) -> None:
+    client = helpers.Client(config, transport=Transport(config, retry=make_retry(total=2, backoff=0)))
+    plan = bulk.read_investors(spreadsheet(tmp_path / "60.csv", 60), placeholder_protocols=True)
+
+    def outage(done: int) -> None:
+        if done == 20:
+            sandbox.faults(error_rate=1.0)
+
+    first = bulk.import_investors(client, plan, workers=4, progress=False, on_row_done=outage)
+    sandbox.reset_faults()
+    failed = first[first["status"] == "failed"]
+    assert len(failed) > 0 and failed["error"].str.contains("Running the cell again is safe").all()
+    second = bulk.import_investors(client, plan, workers=4, progress=False)
+    assert (second["status"] != "failed").all()
+    assert sorted(investors_in_registry(client)) == sorted(f"Investor {n:05d}" for n in range(1, 61))
+
+
+def test_same_reference_with_changed_data_is_reported(client: helpers.Client, tmp_path: Path) -> None:
+    bulk.import_investors(client, bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True),
+                          progress=False)
+    changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
+    result = bulk.import_investors(client, changed, progress=False)
+    assert result.loc[0, "status"] == "failed"
+    assert "used before for different data" in result.loc[0, "error"]
+    elsewhere = helpers.Client(client.config.replace(journal_path=tmp_path / "other.sqlite3"))  # no journal
+    result = bulk.import_investors(elsewhere, changed, progress=False)
+    assert "different request body" in result.loc[0, "error"]  # the registry refuses it too
+    assert len(investors_in_registry(client)) == 1
+
+
+def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path) -> None:
+    panel = bulk.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    plan = panel.dry_run(spreadsheet(tmp_path / "p.csv", 3).read_bytes(), "p.csv")
+    assert plan.valid == 3 and not panel.confirm.disabled
+    results = panel.run_import()
+    assert list(results["status"]) == ["created"] * 3
