@@ -2,6 +2,6 @@
 
 import importlib
 
-for name in ("list_investments", "reconcile"):
+for name in ("list_investments", "reconcile", "bulk_import"):
     print(f"== {name}")
     importlib.import_module(f"bench.{name}").main()

@@ -90,3 +90,14 @@ def latest_holder(client: Client, product_id: str | None = None) -> str | None:
                                                                  or client.config.product_id)
                if i.get("remaining_units")]
     return holders[-1] if holders else None
+
+
+def investor_by_email(client: Client, email: str | None) -> str | None:
+    """The id of the first (oldest) investor with this e-mail address, or None (e-mails need not be unique)."""
+    if not email:
+        return None
+    wanted = email.strip().lower()
+    for investor in client.investors.list():
+        if str((investor.get("communication") or {}).get("email", "")).lower() == wanted:
+            return investor["id"]
+    return None
