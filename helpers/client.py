@@ -13,7 +13,7 @@ import hashlib
 import mimetypes
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -437,10 +437,6 @@ def connect(config: Config | None = None, *, quiet: bool = False, **overrides: A
     if not quiet:
         print(client.describe())
     return client
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 __all__ = ["Client", "ListResult", "connect"]

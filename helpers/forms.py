@@ -195,10 +195,9 @@ class Form(widgets.VBox):
     def show_errors(self, errors: checks.FieldErrors, message: str = "") -> None:
         """Show each error next to its field; the ones that belong to no field go above the buttons, as a table."""
         unplaced = {}
-        for path, form_field in self.fields.items():
-            if path not in errors and not any(p.startswith(path + ".") for p in errors):
-                if errors:
-                    form_field.show_error(None)
+        for path, form_field in self.fields.items():  # fields that are fine now lose their old message
+            if errors and path not in errors and not any(p.startswith(path + ".") for p in errors):
+                form_field.show_error(None)
         for path, messages in errors.items():
             target = self.fields.get(path) or next((f for p, f in self.fields.items() if path.startswith(p + ".")),
                                                    None)

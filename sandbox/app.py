@@ -354,7 +354,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     for kind, plural, create in (("redemption", "redemptions", registry.create_redemption),
                                  ("transfer", "transfers", registry.create_transfer)):
-        def routes(kind: str = kind, create: Callable[..., dict[str, Any]] = create) -> None:
+        def routes(kind: str = kind, plural: str = plural, create: Callable[..., dict[str, Any]] = create) -> None:
             async def create_task(request: Request) -> Response:
                 return await write(request, INVESTMENTS_WRITE, lambda c, body: create(c.tenant, body))
 

@@ -64,6 +64,13 @@ class Registry:
         self.store = store
         self.settings = settings
 
+    def _existing(self, kind: str, object_id: str, tenant: str, label: str) -> dict[str, Any]:
+        """The tenant's object, or a 404 that names what was not found."""
+        found = self.store.get(kind, object_id, tenant)
+        if found is None:
+            raise not_found(label)
+        return found
+
     # --- documents ----------------------------------------------------------------------------------------------
 
     def upload_document(self, tenant: str, filename: str, content_type: str, content: bytes) -> dict[str, Any]:
@@ -118,10 +125,7 @@ class Registry:
         return self.store.insert("investor", tenant, investor, status="PENDING")
 
     def investor(self, tenant: str, investor_id: str) -> dict[str, Any]:
-        investor = self.store.get("investor", investor_id, tenant)
-        if investor is None:
-            raise not_found("Investor")
-        return investor
+        return self._existing("investor", investor_id, tenant, "Investor")
 
     def update_investor(self, tenant: str, investor_id: str, body: dict[str, Any]) -> dict[str, Any]:
         investor = self.investor(tenant, investor_id)
@@ -231,10 +235,7 @@ class Registry:
         return self.store.insert("wallet", tenant, wallet, parent_id=investor_id, status=kind, address=address)
 
     def wallet(self, tenant: str, wallet_id: str) -> dict[str, Any]:
-        wallet = self.store.get("wallet", wallet_id, tenant)
-        if wallet is None:
-            raise not_found("Wallet")
-        return self.with_balances(wallet)
+        return self.with_balances(self._existing("wallet", wallet_id, tenant, "Wallet"))
 
     def with_balances(self, wallet: dict[str, Any]) -> dict[str, Any]:
         rows = self.store.execute(
@@ -266,16 +267,10 @@ class Registry:
     # --- products and campaigns ---------------------------------------------------------------------------------
 
     def product(self, tenant: str, product_id: str) -> dict[str, Any]:
-        product = self.store.get("product", product_id, tenant)
-        if product is None:
-            raise not_found("Product")
-        return product
+        return self._existing("product", product_id, tenant, "Product")
 
     def campaign(self, tenant: str, campaign_id: str) -> dict[str, Any]:
-        campaign = self.store.get("campaign", campaign_id, tenant)
-        if campaign is None:
-            raise not_found("Campaign")
-        return campaign
+        return self._existing("campaign", campaign_id, tenant, "Campaign")
 
     # --- investments --------------------------------------------------------------------------------------------
 
@@ -337,10 +332,7 @@ class Registry:
         return self._advance(investment, investor)
 
     def investment(self, tenant: str, investment_id: str) -> dict[str, Any]:
-        investment = self.store.get("investment", investment_id, tenant)
-        if investment is None:
-            raise not_found("Investment")
-        return investment
+        return self._existing("investment", investment_id, tenant, "Investment")
 
     def update_investment(self, tenant: str, investment_id: str, body: dict[str, Any]) -> dict[str, Any]:
         investment = self.investment(tenant, investment_id)
@@ -493,10 +485,7 @@ class Registry:
                           product_id=cleaned["product"], wallet_id=source["id"])
 
     def task(self, tenant: str, kind: str, task_id: str) -> dict[str, Any]:
-        task = self.store.get(kind, task_id, tenant)
-        if task is None:
-            raise not_found(kind.capitalize())
-        return task
+        return self._existing(kind, task_id, tenant, kind.capitalize())
 
     def settle_due(self) -> None:
         """Finish the tasks whose settlement delay has passed (called before every request)."""

@@ -44,11 +44,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     token, port = secrets.token_hex(16), free_port()
     env = {**os.environ, "CASHLINK_BASE_URL": box.base_url, "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
            "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}
+    log = (tmp / "lab.log").open("wb")  # noqa: SIM115 - the server writes to it until the fixture ends
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workdir}", "--allow-root",
          "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=open(tmp / "lab.log", "wb"), stderr=subprocess.STDOUT,
+        env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -66,6 +67,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     finally:
         server.terminate()
         server.wait(15)
+        log.close()
         box.stop()
 
 

@@ -285,3 +285,15 @@ def test_sandbox_defaults_match_the_seed() -> None:
     assert (defaults.SANDBOX_CAMPAIGN_ID, defaults.SANDBOX_PRODUCT_ID) == (seed.CAMPAIGN_ID, seed.PRODUCT_ID)
     example = Path(__file__).resolve().parents[1] / ".env.example"
     assert helpers.load_config(example).campaign_id == seed.CAMPAIGN_ID
+
+
+def test_transfer_between_investors(client: helpers.Client) -> None:
+    sender, source = onboard(client, "Sender")
+    client.investments.credit(invest(client, sender, source, 30).id, progress=False)
+    receiver, target = onboard(client, "Receiver")
+    address = next(w["address"] for w in client.investors.wallets(receiver) if w["id"] == target)
+    transfer = client.transfers.create(source, address, 12, progress=False)
+    assert transfer["status"] == "succeeded"
+    held = client.holdings().set_index("investor_id")["units"].to_dict()
+    assert held == {sender: 18, receiver: 12}
+    assert client.transfers.create(source, address, 12, progress=False).id == transfer.id  # a re-run: same one

@@ -384,3 +384,17 @@ def test_fault_knobs_do_what_they_say(raw: Api, sandbox: Sandbox) -> None:
     # The dropped request was committed: the same key now replays it.
     assert raw.get("/investors/").json()["count"] == 1
     assert raw.post("/investors/", key="dropped", json=investor_body()).headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize("filters", [{}, {"status": "DELIVERED"}, {"investor_id": "x"}, {"product_id": "x"}])
+def test_following_next_is_an_index_seek_not_a_scan(tmp_path: Any, filters: dict[str, str]) -> None:
+    """Page 500 must cost what page 1 costs: the list query searches an index and needs no sort."""
+    from sandbox.store import Store
+
+    store = Store(tmp_path / "plan.sqlite3")
+    where, params = store._where("investment", "tenant", filters)
+    plan = " ".join(row[3] for row in store.execute(
+        f"EXPLAIN QUERY PLAN SELECT seq, data FROM objects WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
+        [*params, 10_000, 20]))
+    assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
+    assert "SCAN objects" not in plan, plan
