@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8765
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test sandbox install browser bench report clean
+.PHONY: lab test sandbox install browser bench report strip clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ install: $(STAMP)
 ## Start the sandbox in the background and open JupyterLab on the notebooks.
 lab: install .env
 	@$(PY) -m sandbox.background --port $(PORT)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## Run the sandbox in the foreground.
 sandbox: install
@@ -43,6 +43,10 @@ LEDGER ?= samples/ledger_demo.csv
 report: install .env
 	@$(PY) -m sandbox.background --port $(PORT)
 	$(PY) -m helpers.report $(LEDGER)
+
+## Remove outputs from the notebooks before committing (a test refuses committed outputs).
+strip: install
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 bench: install
 	$(PY) -m bench
