@@ -610,5 +610,11 @@ class RedemptionForm(Form):
         return self.client.redemptions.create(body["investor_id"], body["wallet_id"], body["units"],
                                               product_id=self.product_id)
 
+    def submit(self, raise_errors: bool = True) -> Record | None:
+        record = super().submit(raise_errors)
+        if record is not None:  # show the balance after the redemption
+            self._load_wallets(self.wallet.value)
+        return record
+
     def success_message(self, record: Record) -> str:
         return super().success_message(record) + f" Status: <b>{html.escape(str(record.get('status')))}</b>."

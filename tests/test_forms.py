@@ -118,6 +118,7 @@ def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     assert "holds only 40" in redeem.fields["units"].error.value
     redeem.units.value = 15
     assert redeem.submit()["status"] == "success"
+    assert "holds <b>25</b>" in redeem.balance.value
 
 
 def test_result_or_stop_explains_itself(client: helpers.Client) -> None:

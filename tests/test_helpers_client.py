@@ -297,3 +297,10 @@ def test_transfer_between_investors(client: helpers.Client) -> None:
     held = client.holdings().set_index("investor_id")["units"].to_dict()
     assert held == {sender: 18, receiver: 12}
     assert client.transfers.create(source, address, 12, progress=False).id == transfer.id  # a re-run: same one
+
+
+def test_distributor_prefix_is_a_setting(config: Config) -> None:
+    client = helpers.Client(config.replace(api_prefix="/distributor/v2"))
+    investor = client.investors.create(investor_body())
+    assert client.investors.get(investor.id).id == investor.id
+    assert client.transport.url("/investors/").endswith("/api/external/distributor/v2/investors/")
