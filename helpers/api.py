@@ -40,3 +40,11 @@ FINAL_STATUSES = frozenset({"DELIVERED", "KYC_INSUFFICIENT", "ABORTION", "REJECT
                             "PAYMENT_MISSING"})
 INVESTMENT_STATUSES = ("KYC_PENDING", "REVIEW_PENDING", "WAITING_FOR_ACCEPTANCE", "ACCEPTED", "PAID", "DELIVERED",
                        "KYC_INSUFFICIENT", "ABORTION", "REJECTION", "CANCELLATION", "PAYMENT_MISSING")
+
+# Columns of an empty list's DataFrame (so code that filters on them works for a distributor without data).
+INVESTOR_COLUMNS = ("id", "natural_person.forename", "natural_person.surname", "legal_person.company_name",
+                    "communication.email", "kyc_status", "created_at")
+INVESTMENT_COLUMNS = ("id", "investor_id", "campaign_id", "product_id", "status", "units", "remaining_units",
+                      "investment_amount", "investment_amount_currency", "signed_at", "accepted_at", "paid_at",
+                      "delivered_at", "wallet", "created_at", "status_changed_at")
+TASK_COLUMNS = ("id", "investor_id", "product_id", "wallet_id", "units", "status", "error", "created_at")

@@ -33,10 +33,12 @@ UPLOAD_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/j
 class ListResult:
     """All objects of a list endpoint, fetched page by page (following ``next``) only as they are iterated."""
 
-    def __init__(self, client: Client, path: str, action: str, params: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, client: Client, path: str, action: str, params: Mapping[str, Any] | None = None,
+                 columns: tuple[str, ...] = ("id",)) -> None:
         self._client = client
         self._path = path
         self._action = action
+        self._columns = columns  # of the DataFrame when the list is empty
         self._params = {api.PAGE_SIZE_PARAM: api.PAGE_SIZE, **{k: v for k, v in (params or {}).items() if v}}
         self.count: int | None = None
 
@@ -57,7 +59,8 @@ class ListResult:
         return list(self)
 
     def to_frame(self, show_personal_data: bool = False) -> pd.DataFrame:
-        return to_frame(self, show_personal_data=show_personal_data)
+        frame = to_frame(self, show_personal_data=show_personal_data)
+        return frame if len(frame) else pd.DataFrame(columns=list(self._columns))
 
 
 class Resource:
@@ -122,7 +125,7 @@ class Investors(Resource):
                            key=key)
 
     def list(self, **filters: Any) -> ListResult:
-        return ListResult(self._client, api.INVESTORS, "list the investors", filters)
+        return ListResult(self._client, api.INVESTORS, "list the investors", filters, api.INVESTOR_COLUMNS)
 
     def frame(self, show_personal_data: bool = False, **filters: Any) -> pd.DataFrame:
         return self.list(**filters).to_frame(show_personal_data)
@@ -230,7 +233,7 @@ class Investments(Resource):
                 f"'{status}' is not an investment status; use one of {', '.join(api.INVESTMENT_STATUSES)}."]})
         filters = {"product_id": product_id, "campaign_id": campaign_id, "investor_id": investor_id, "status": status,
                    api.PAGE_SIZE_PARAM: page_size}
-        return ListResult(self._client, api.INVESTMENTS, "list the investments", filters)
+        return ListResult(self._client, api.INVESTMENTS, "list the investments", filters, api.INVESTMENT_COLUMNS)
 
     def frame(self, **filters: Any) -> pd.DataFrame:
         frame = self.list(**filters).to_frame()
@@ -289,7 +292,7 @@ class Redemptions(Resource):
     def list(self, *, investor_id: str | None = None, product_id: str | None = None,
              status: str | None = None) -> ListResult:
         return ListResult(self._client, api.REDEMPTIONS, "list the redemptions",
-                          {"investor_id": investor_id, "product_id": product_id, "status": status})
+                          {"investor_id": investor_id, "product_id": product_id, "status": status}, api.TASK_COLUMNS)
 
     def frame(self, **filters: Any) -> pd.DataFrame:
         return self.list(**filters).to_frame().drop(columns=["allocations"], errors="ignore")

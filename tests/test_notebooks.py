@@ -108,3 +108,18 @@ def test_report_command_writes_html_csv_and_excel(notebook_sandbox: dict[str, An
     differences = __import__("pandas").read_csv(printed["csv"])
     assert {"in_ledger_only", "units_differ", "stuck", "redemption_failed"} <= set(differences["category"])
     assert Path(printed["excel"]).stat().st_size > 0
+
+
+def test_lookup_notebooks_work_for_a_distributor_without_data(notebook_sandbox: dict[str, Any]) -> None:
+    fresh = notebook_sandbox["box"].new_client()
+    saved = {name: os.environ.get(name) for name in ("CASHLINK_CLIENT_ID", "CASHLINK_CLIENT_SECRET")}
+    os.environ.update({"CASHLINK_CLIENT_ID": fresh["client_id"], "CASHLINK_CLIENT_SECRET": fresh["client_secret"]})
+    try:
+        for name in ("00_connect_and_check", "03_lookup_status"):
+            execute(ROOT / "notebooks" / f"{name}.ipynb", 0, {"SEARCH": "nobody"} if name.startswith("03") else {})
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
