@@ -398,3 +398,23 @@ def test_following_next_is_an_index_seek_not_a_scan(tmp_path: Any, filters: dict
         [*params, 10_000, 20]))
     assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
     assert "SCAN objects" not in plan, plan
+
+
+def test_background_start_used_by_make_lab(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from sandbox import background
+    from sandbox.runner import is_up
+
+    port, db = free_port(), tmp_path / "bg" / "registry.sqlite3"
+    background.main(["--port", str(port), "--db", str(db)])
+    try:
+        assert is_up(port)
+        background.main(["--port", str(port), "--db", str(db)])  # a second start finds it running
+        assert "already running" in capsys.readouterr().out
+    finally:
+        background.main(["--port", str(port), "--db", str(db), "--stop"])
+    import time
+
+    deadline = time.monotonic() + 10
+    while is_up(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not is_up(port)
