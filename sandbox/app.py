@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from sandbox import seed
+from sandbox import seed, webhooks
 from sandbox.registry import ApiError, Registry, now_iso
 from sandbox.settings import Settings
 from sandbox.store import Store
@@ -48,8 +48,10 @@ def oauth_error(status: int, error: str, description: str) -> JSONResponse:
 def create_app(settings: Settings) -> FastAPI:
     store = Store(settings.db_path)
     registry = Registry(store, settings)
+    store.db.executescript(webhooks.SCHEMA)
     with store.transaction():
         seeded = seed.ensure_seed(store, registry) if settings.seed_demo else {}
+    webhooks.Dispatcher(store).start()
     app = FastAPI(title="Cashlink registry sandbox", redirect_slashes=False, docs_url="/_sandbox/docs",
                   openapi_url="/_sandbox/openapi.json")
     app.state.store, app.state.registry, app.state.settings, app.state.seeded = store, registry, settings, seeded
@@ -414,6 +416,23 @@ def create_app(settings: Settings) -> FastAPI:
             seed.add_client(store, client_id, secret, body.get("tenant") or client_id, scopes)
         return {"client_id": client_id, "client_secret": secret, "tenant": body.get("tenant") or client_id,
                 "scopes": scopes}
+
+    @app.post("/_sandbox/webhooks")
+    async def set_webhook(request: Request) -> dict[str, Any]:
+        """``{"client_id", "url", "token", "max_attempts", "backoff"}``; ``url: null`` removes the target."""
+        body = await json_body(request)
+        rows = store.execute("SELECT tenant FROM clients WHERE client_id = ?", [str(body.get("client_id"))])
+        if not rows:
+            raise ApiError(400, {"client_id": ["No such client."]})
+        with store.transaction():
+            webhooks.configure(store, rows[0]["tenant"], body.get("url"), body.get("token"),
+                               int(body.get("max_attempts", 8)), float(body.get("backoff", 1.0)))
+        return {"tenant": rows[0]["tenant"], "url": body.get("url")}
+
+    @app.get("/_sandbox/webhooks/{client_id}/deliveries")
+    async def webhook_deliveries(client_id: str) -> list[dict[str, Any]]:
+        rows = store.execute("SELECT tenant FROM clients WHERE client_id = ?", [client_id])
+        return webhooks.deliveries(store, rows[0]["tenant"]) if rows else []
 
     @app.post("/_sandbox/identifications/{identification_id}/complete")
     async def complete_identification(request: Request, identification_id: str) -> dict[str, Any]:

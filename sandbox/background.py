@@ -14,7 +14,6 @@ from sandbox.runner import SandboxProcess, is_up
 from sandbox.settings import DEFAULT_DB, DEFAULT_PORT
 
 
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox.background", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("SANDBOX_PORT", DEFAULT_PORT)))

@@ -12,6 +12,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from helpers import checks
+from sandbox import webhooks
 from sandbox.settings import Settings
 from sandbox.store import SHARED, Store
 
@@ -329,7 +330,9 @@ class Registry:
         self.store.insert("investment", tenant, investment, investor_id=investor["id"],
                           product_id=campaign["product_id"], campaign_id=campaign["id"], wallet_id=wallet_id,
                           status="KYC_PENDING")
-        return self._advance(investment, investor)
+        if self._advance(investment, investor)["status"] == "KYC_PENDING":
+            self._set_status(investment, "KYC_PENDING", announce=True)
+        return investment
 
     def investment(self, tenant: str, investment_id: str) -> dict[str, Any]:
         return self._existing("investment", investment_id, tenant, "Investment")
@@ -371,13 +374,16 @@ class Registry:
             status = "PAID"
         return self._set_status(investment, status)
 
-    def _set_status(self, investment: dict[str, Any], status: str) -> dict[str, Any]:
-        if status != investment["status"]:
+    def _set_status(self, investment: dict[str, Any], status: str, announce: bool = False) -> dict[str, Any]:
+        """Store a status; a change (or ``announce``, for a new investment) is sent as a webhook event."""
+        if status != investment["status"] or announce:
             investment["status"] = status
             investment["status_changed_at"] = now_iso()
             if status in {"ABORTION", "REJECTION", "CANCELLATION", "PAYMENT_MISSING", "KYC_INSUFFICIENT"}:
                 investment["cancellation_date"] = investment["status_changed_at"][:10]
                 investment["cancellation_reason"] = status
+            webhooks.enqueue(self.store, self.store.tenant_of(investment["id"]) or SHARED, investment["id"],
+                             status, investment["status_changed_at"])
         self.store.update(investment["id"], investment, status=status)
         return investment
 

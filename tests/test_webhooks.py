@@ -1,0 +1,80 @@
+"""Webhooks from the sandbox to a real HTTP receiver: payload, bearer auth, retries; and the client's parser."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+import helpers
+from helpers.webhooks import parse_webhook
+from tests.conftest import Sandbox
+from tests.test_helpers_client import invest, onboard
+
+
+class Receiver(HTTPServer):
+    """Answers 500 to the first ``failures`` calls, then 200; keeps every call."""
+
+    def __init__(self, failures: int) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.failures = failures
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(handler) -> None:  # noqa: N805
+                body = handler.rfile.read(int(handler.headers["Content-Length"]))
+                self.calls.append({"body": json.loads(body), "auth": handler.headers.get("Authorization")})
+                handler.send_response(500 if len(self.calls) <= self.failures else 200)
+                handler.end_headers()
+
+            def log_message(handler, *_args: Any) -> None:  # noqa: N805
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def receiver() -> Any:
+    server = Receiver(failures=1)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def test_status_changes_are_delivered_with_retries(client: helpers.Client, sandbox: Sandbox, receiver: Receiver,
+                                                   tenant: dict[str, Any]) -> None:
+    sandbox.admin("webhooks", {"client_id": tenant["client_id"], "url": f"http://127.0.0.1:{receiver.server_port}/",
+                               "token": "receiver-token", "backoff": 0.05})
+    investor_id, wallet_id = onboard(client)
+    investment = invest(client, investor_id, wallet_id, 10)
+    client.investments.credit(investment.id, progress=False)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        events = [parse_webhook(call["body"]) for call in receiver.calls]
+        if {e.status for e in events} >= {"PAID", "DELIVERED"}:
+            break
+        time.sleep(0.05)
+    assert [e.status for e in events][-2:] == ["PAID", "DELIVERED"]
+    assert {e.investment_id for e in events} == {investment.id}
+    assert set(receiver.calls[0]["body"]) == {"investment_id", "status", "changed_at"}
+    assert all(call["auth"] == "Bearer receiver-token" for call in receiver.calls)
+    assert events[0].key == events[1].key, "the first call failed (500) and was delivered again"
+    log = requests.get(f"{sandbox.root}/_sandbox/webhooks/{tenant['client_id']}/deliveries", timeout=5).json()
+    assert [d["state"] for d in log] == ["delivered", "delivered"] and log[0]["attempts"] == 2
+    sandbox.admin("webhooks", {"client_id": tenant["client_id"], "url": None})
+
+
+@pytest.mark.parametrize("body, text", [
+    (b"not json", "not JSON"),
+    ({"investment_id": "x", "status": "PAID", "changed_at": "2024-01-01T00:00:00+00:00"}, "is not an id"),
+    ({"investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "DONE",
+      "changed_at": "2024-01-01T00:00:00+00:00"}, "is not one of"),
+])
+def test_malformed_webhooks_are_explained(body: Any, text: str) -> None:
+    with pytest.raises(helpers.InputError, match=text):
+        parse_webhook(body)
