@@ -297,6 +297,38 @@ def run(form: Form, auto_submit: bool | None) -> Record | None:
 # --- onboarding -------------------------------------------------------------------------------------------------
 
 
+def address_fields(prefix: str, d: Mapping[str, Any], group: str | None = None) -> list[FormField]:
+    return [
+        FormField(f"{prefix}street", "Street and number", text(d.get("street")), checks.check_text, group=group),
+        FormField(f"{prefix}zip", "Postcode", text(d.get("zip")), checks.check_text, group=group),
+        FormField(f"{prefix}city", "City", text(d.get("city")), checks.check_text, group=group),
+        FormField(f"{prefix}country", "Country", country_dropdown(d.get("country", "DEU")), checks.check_country,
+                  group=group),
+    ]
+
+
+def person_fields(prefix: str, d: Mapping[str, Any], group: str | None = None) -> list[FormField]:
+    """The fields of a natural person (an investor or a legal person's benefiting person)."""
+    return [
+        FormField(f"{prefix}salutation", "Salutation", widgets.Dropdown(
+            options=[("Mr", "MR"), ("Ms", "MS"), ("Mrs", "MRS"), ("Diverse", "DIVERSE")],
+            value=d.get("salutation", "MR")), group=group),
+        FormField(f"{prefix}forename", "First name", text(d.get("forename")), checks.check_text, group=group),
+        FormField(f"{prefix}surname", "Last name", text(d.get("surname")), checks.check_text, group=group),
+        FormField(f"{prefix}birth_date", "Birth date", date_picker(d.get("birth_date")), checks.check_birth_date,
+                  group=group),
+        FormField(f"{prefix}birth_place", "Birth place", text(d.get("birth_place")), checks.check_text,
+                  required=False, group=group),
+        FormField(f"{prefix}citizenship", "Citizenship", country_dropdown(d.get("citizenship", "DEU")),
+                  checks.check_country, group=group),
+        FormField(f"{prefix}is_pep", "Politically exposed", checkbox(d.get("is_pep", False)), required=False,
+                  group=group),
+        *address_fields(prefix, d, group),
+        FormField(f"{prefix}phone", "Phone", text(d.get("phone"), "+49 69 1234567"), checks.check_phone,
+                  required=False, group=group),
+    ]
+
+
 class InvestorForm(Form):
     title = "New investor"
     submit_label = "Create investor"
@@ -308,19 +340,7 @@ class InvestorForm(Form):
                                           value=d.get("kind", "natural_person"))
         n, lp = "natural_person", "legal_person"
         fields = [
-            FormField(f"{n}.salutation", "Salutation", widgets.Dropdown(
-                options=[("Mr", "MR"), ("Ms", "MS"), ("Mrs", "MRS"), ("Diverse", "DIVERSE")],
-                value=d.get("salutation", "MR")), group=n),
-            FormField(f"{n}.forename", "First name", text(d.get("forename")), checks.check_text, group=n),
-            FormField(f"{n}.surname", "Last name", text(d.get("surname")), checks.check_text, group=n),
-            FormField(f"{n}.birth_date", "Birth date", date_picker(d.get("birth_date")), checks.check_birth_date,
-                      group=n),
-            FormField(f"{n}.birth_place", "Birth place", text(d.get("birth_place")), checks.check_text,
-                      required=False, group=n),
-            FormField(f"{n}.citizenship", "Citizenship", country_dropdown(d.get("citizenship", "DEU")),
-                      checks.check_country, group=n),
-            FormField(f"{n}.is_pep", "Politically exposed", checkbox(d.get("is_pep", False)), group=n,
-                      required=False),
+            *person_fields(f"{n}.", d, group=n),
             FormField(f"{lp}.company_name", "Company name", text(d.get("company_name")), checks.check_text, group=lp),
             FormField(f"{lp}.legal_form", "Legal form", text(d.get("legal_form"), "GmbH, AG, ..."),
                       checks.check_text, group=lp),
@@ -328,15 +348,7 @@ class InvestorForm(Form):
                                                                           "HRB 123456"), checks.check_text, group=lp),
             FormField(f"{lp}.registration_court", "Register court", text(d.get("registration_court")),
                       checks.check_text, required=False, group=lp),
-            *[FormField(f"{group}.{name}", label, widget_factory(), check, group=group)
-              for group in (n, lp)
-              for name, label, widget_factory, check in (
-                  ("street", "Street and number", lambda: text(d.get("street")), checks.check_text),
-                  ("zip", "Postcode", lambda: text(d.get("zip")), checks.check_text),
-                  ("city", "City", lambda: text(d.get("city")), checks.check_text),
-                  ("country", "Country", lambda: country_dropdown(d.get("country", "DEU")), checks.check_country))],
-            FormField(f"{n}.phone", "Phone", text(d.get("phone"), "+49 69 1234567"), checks.check_phone,
-                      required=False, group=n),
+            *address_fields(f"{lp}.", d, group=lp),
             FormField("communication.email", "E-mail", text(d.get("email"), "name@example.com"),
                       checks.check_email),
             FormField("bank_account.account_holder", "Account holder", text(d.get("account_holder")),
@@ -374,6 +386,25 @@ class InvestorForm(Form):
 
     def send(self, body: dict[str, Any]) -> Record:
         return self.client.investors.create(body)
+
+
+class BenefitingPersonForm(Form):
+    """A natural person who ultimately owns or controls a legal-person investor (at least one is needed before the
+    company's investments leave KYC_PENDING)."""
+
+    title = "Benefiting person"
+    submit_label = "Add benefiting person"
+
+    def __init__(self, client: Client, investor_id: str, defaults: Mapping[str, Any] | None = None) -> None:
+        self.investor_id = investor_id
+        super().__init__(client, person_fields("", dict(defaults or {})),
+                         "The person who ultimately owns or controls the company.")
+
+    def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
+        return checks.clean(body, checks.BENEFITING_PERSON)[1]
+
+    def send(self, body: dict[str, Any]) -> Record:
+        return self.client.investors.add_benefiting_person(self.investor_id, body)
 
 
 def _investor_options(client: Client) -> list[tuple[str, str]]:

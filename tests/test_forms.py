@@ -135,3 +135,15 @@ def test_auto_submit_defaults_to_the_sandbox_only(client: helpers.Client, auto: 
     real = helpers.Client(client.config.replace(base_url="https://demo.cashlink.de/api/external"),
                           journal=client.journal)
     assert forms.should_auto_submit(None, real) is False
+
+
+def test_benefiting_person_completes_a_legal_persons_kyc(client: helpers.Client) -> None:
+    company = forms.InvestorForm(client, {**PERSON, "kind": "legal_person", "company_name": "Beneficial AG",
+                                          "legal_form": "AG", "registration_number": "HRB 2"}).submit()
+    forms.IdentificationForm(client, company.id, IDENT).submit()
+    form = forms.BenefitingPersonForm(client, company.id, {**PERSON, "birth_date": "2015-01-01"})
+    assert form.submit(raise_errors=False) is None
+    assert "at least 18" in form.fields["birth_date"].error.value
+    form.fields["birth_date"].widget.value = __import__("datetime").date(1970, 5, 4)
+    assert form.submit()["surname"] == "Lovelace"
+    assert client.investors.get(company.id)["benefiting_persons"] == 1

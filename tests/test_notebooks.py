@@ -123,3 +123,14 @@ def test_lookup_notebooks_work_for_a_distributor_without_data(notebook_sandbox: 
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def test_onboarding_notebook_for_a_legal_person(notebook_sandbox: dict[str, Any]) -> None:
+    execute(ROOT / "notebooks" / "01_onboard_investor.ipynb", 3, {
+        "KIND": "legal_person", "COMPANY_NAME": "Notebook Holding AG", "LEGAL_FORM": "AG", "EMAIL": "ag@example.com",
+        "ID_DOCUMENT_NUMBER": "AG000001"})
+    client = helpers.Client(helpers.load_config())
+    company = next(i for i in client.investors.list() if (i.get("legal_person") or {}).get("company_name") ==
+                   "Notebook Holding AG")
+    assert company["benefiting_persons"] == 1 and company["kyc_status"] == "SUCCESS"
+    assert len(client.investors.wallets(company["id"])) == 1
