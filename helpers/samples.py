@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def minimal_pdf(text: str) -> bytes:
     """A one-page PDF showing ``text`` (enough for the registry's uploads)."""
@@ -24,3 +26,15 @@ def minimal_pdf(text: str) -> bytes:
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def file_or_sample(path: str | Path | None, sample_text: str) -> bytes:
+    """The file's bytes, or a sample PDF when no path is given; a wrong path is explained, not a traceback."""
+    if not path:
+        return minimal_pdf(sample_text)
+    file = Path(path).expanduser()
+    if not file.is_file():
+        from helpers.errors import input_error
+
+        raise input_error("the parameters", {"file": [f"There is no file at {file.resolve()}."]})
+    return file.read_bytes()

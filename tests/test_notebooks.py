@@ -134,3 +134,9 @@ def test_onboarding_notebook_for_a_legal_person(notebook_sandbox: dict[str, Any]
                    "Notebook Holding AG")
     assert company["benefiting_persons"] == 1 and company["kyc_status"] == "SUCCESS"
     assert len(client.investors.wallets(company["id"])) == 1
+
+
+def test_a_wrong_file_parameter_reads_as_a_sentence(notebook_sandbox: dict[str, Any]) -> None:
+    with pytest.raises(papermill.PapermillExecutionError) as caught:
+        execute(ROOT / "notebooks" / "02_invest_and_credit.ipynb", 8, {"SIGNED_PDF": "/nowhere/signed.pdf"})
+    assert caught.value.ename == "InputError" and "There is no file at /nowhere/signed.pdf" in caught.value.evalue
