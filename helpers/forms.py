@@ -148,8 +148,8 @@ class Form(widgets.VBox):
         self.review_box = widgets.Output()
         self.result_box = widgets.Output()
         self.status = widgets.HTML("")
-        self.review_button.on_click(lambda _b: self.review())
-        self.submit_button.on_click(lambda _b: self.submit(raise_errors=False))
+        self.review_button.on_click(lambda _b: self._safely(self.review))
+        self.submit_button.on_click(lambda _b: self._safely(lambda: self.submit(raise_errors=False)))
         for form_field in fields:
             form_field.widget.observe(lambda _c: self._invalidate_review(), names="value")
         header = widgets.HTML(f"<h3>{html.escape(self.title)}</h3><p>{intro}</p>")
@@ -158,6 +158,15 @@ class Form(widgets.VBox):
                           self.result_box])
         self.add_class("cl-form")
         self._apply_groups()
+
+    def _safely(self, action: Callable[[], Any]) -> None:
+        """Run a button's action; an unexpected error is shown in the form (a click has no cell to print into)."""
+        try:
+            action()
+        except Exception as exc:  # shown to the analyst, typed values kept
+            self.error = exc if isinstance(exc, CashlinkError) else None
+            self.status.value = (f"<span style='{ERROR_STYLE}'>Something went wrong: {html.escape(type(exc).__name__)}"
+                                 f": {html.escape(str(exc))}. Nothing you typed was lost; try again.</span>")
 
     # --- values and checks ------------------------------------------------------------------------------------
 

@@ -147,3 +147,12 @@ def test_benefiting_person_completes_a_legal_persons_kyc(client: helpers.Client)
     form.fields["birth_date"].widget.value = __import__("datetime").date(1970, 5, 4)
     assert form.submit()["surname"] == "Lovelace"
     assert client.investors.get(company.id)["benefiting_persons"] == 1
+
+
+def test_a_click_never_loses_an_unexpected_error(client: helpers.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    form = forms.InvestorForm(client, PERSON)
+    assert form.review()
+    monkeypatch.setattr(client.investors, "create", lambda body: (_ for _ in ()).throw(RuntimeError("boom")))
+    form.submit_button.click()
+    assert "Something went wrong: RuntimeError: boom" in form.status.value
+    assert form.fields["natural_person.surname"].widget.value == "Lovelace"
