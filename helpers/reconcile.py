@@ -24,11 +24,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 from helpers import api, checks
 from helpers.client import Client
+from helpers.errors import CashlinkError
 from helpers.ledger import Column, check_whole_units, duplicates, read_table
 
 LEDGER_COLUMNS = [
@@ -228,3 +231,41 @@ def _names(names: pd.DataFrame, investor_id: str, product_id: str) -> dict[str, 
     except KeyError:
         return {}
     return {key: found[key] for key in names.columns}
+
+
+class ReconciliationPanel(widgets.VBox):
+    """Upload a ledger, choose the threshold for 'stuck', and see the report; exports go to ``output_dir``."""
+
+    def __init__(self, client: Client, output_dir: str | Path = "reports", stuck_after_days: int = 3) -> None:
+        self.client = client
+        self.output_dir = Path(output_dir)
+        self.report: Reconciliation | None = None
+        self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Ledger")
+        self.days = widgets.BoundedIntText(value=stuck_after_days, min=0, max=3650, description="Stuck after (days)",
+                                           style={"description_width": "initial"})
+        self.button = widgets.Button(description="Reconcile", icon="balance-scale", button_style="primary")
+        self.output = widgets.Output()
+        self.button.on_click(lambda _b: self._run_upload())
+        super().__init__([widgets.HBox([self.upload, self.days, self.button]), self.output])
+
+    def _run_upload(self) -> None:
+        if self.upload.value:
+            item = self.upload.value[0]
+            self.run(bytes(item["content"]), item["name"])
+
+    def run(self, source: str | Path | bytes, name: str | None = None) -> Reconciliation | None:
+        """Read the ledger, reconcile, and show summary, chart, details and the exported files."""
+        self.output.clear_output()
+        with self.output:
+            try:
+                ledger = read_ledger(source, name)
+                self.report = reconcile(self.client, ledger, stuck_after=timedelta(days=self.days.value))
+            except CashlinkError as exc:
+                display(exc)
+                return None
+            stem = Path(name).stem if name else Path(source).stem if isinstance(source, (str, Path)) else "ledger"
+            print(self.report.headline())
+            display(self.report.summary(), self.report.chart(), self.report.styled())
+            print("Exported:", self.report.to_csv(self.output_dir / f"reconciliation-{stem}.csv"), "and",
+                  self.report.to_excel(self.output_dir / f"reconciliation-{stem}.xlsx"))
+        return self.report

@@ -160,3 +160,15 @@ def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
     path.write_bytes(f"investor_id,product_id,units,investor_name\n{UNKNOWN},{UNKNOWN},3,Müller\n".encode("cp1252"))
     with pytest.raises(SpreadsheetError, match=r"not UTF-8 text \(byte 0xfc in row 2\)"):
         reconcile.read_ledger(path)
+
+
+def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(client: helpers.Client,
+                                                                    known_state: dict[str, Any],
+                                                                    tmp_path: Path) -> None:
+    panel = reconcile.ReconciliationPanel(client, tmp_path / "out")
+    good = ledger_file(tmp_path, [{"investor_id": known_state["B"][0], "product_id": client.config.product_id,
+                                   "units": 70}])
+    report = panel.run(good.read_bytes(), "books.csv")
+    assert report is not None and (tmp_path / "out" / "reconciliation-books.xlsx").is_file()
+    assert panel.run(b"investor_id,units\nx,1\n", "broken.csv") is None
+    assert panel.report is report  # the previous report stays available
