@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,18 +38,13 @@ def notebook_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     tmp = tmp_path_factory.mktemp("notebooks")
     box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
     box.start()
-    env = {"CASHLINK_BASE_URL": box.base_url, "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
-           "MPLBACKEND": "Agg"}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
     try:
-        yield {"box": box, "tmp": tmp}
+        with pytest.MonkeyPatch.context() as patch:  # the kernels inherit this environment
+            patch.setenv("CASHLINK_BASE_URL", box.base_url)
+            patch.setenv("CASHLINK_JOURNAL", str(tmp / "journal.sqlite3"))
+            patch.setenv("MPLBACKEND", "Agg")
+            yield {"box": box, "tmp": tmp}
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         box.stop()
 
 
@@ -110,19 +104,13 @@ def test_report_command_writes_html_csv_and_excel(notebook_sandbox: dict[str, An
     assert Path(printed["excel"]).stat().st_size > 0
 
 
-def test_lookup_notebooks_work_for_a_distributor_without_data(notebook_sandbox: dict[str, Any]) -> None:
+def test_lookup_notebooks_work_for_a_distributor_without_data(notebook_sandbox: dict[str, Any],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     fresh = notebook_sandbox["box"].new_client()
-    saved = {name: os.environ.get(name) for name in ("CASHLINK_CLIENT_ID", "CASHLINK_CLIENT_SECRET")}
-    os.environ.update({"CASHLINK_CLIENT_ID": fresh["client_id"], "CASHLINK_CLIENT_SECRET": fresh["client_secret"]})
-    try:
-        for name in ("00_connect_and_check", "03_lookup_status"):
-            execute(ROOT / "notebooks" / f"{name}.ipynb", 0, {"SEARCH": "nobody"} if name.startswith("03") else {})
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    monkeypatch.setenv("CASHLINK_CLIENT_ID", fresh["client_id"])
+    monkeypatch.setenv("CASHLINK_CLIENT_SECRET", fresh["client_secret"])
+    for name in ("00_connect_and_check", "03_lookup_status"):
+        execute(ROOT / "notebooks" / f"{name}.ipynb", 0, {"SEARCH": "nobody"} if name.startswith("03") else {})
 
 
 def test_onboarding_notebook_for_a_legal_person(notebook_sandbox: dict[str, Any]) -> None:
