@@ -2,31 +2,57 @@
 
     python -m helpers.report path/to/ledger.csv [--output reports/] [--stuck-after-days 3]
 
-Runs notebooks/05_reconciliation_report.ipynb with papermill and writes, in the output folder, the executed
-notebook, an HTML version (without code), and the differences as CSV and Excel.
+Runs notebooks/05_reconciliation_report.ipynb (parameters injected as papermill does) and writes, in the output
+folder, the executed notebook, an HTML version (without code), and the differences as CSV and Excel.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-import papermill
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_reconciliation_report.ipynb"
 
 
-def produce(ledger: Path, output: Path, stuck_after_days: int = 3) -> dict[str, Path]:
+def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = None,
+                 timeout: float | None = None) -> nbformat.NotebookNode:
+    """Execute a notebook top to bottom with ``parameters`` injected after its cell tagged 'parameters' (as papermill
+    does) and write it, with its outputs, to ``output`` (also when a cell fails).
+
+    The kernel's channels are opened inside the running event loop (``asyncio.run``): papermill's synchronous
+    wrapper opens them outside it, and zmq then sometimes misses an answer until the cell's timeout (pyzmq#1558).
+    A failing cell raises :class:`nbclient.exceptions.CellExecutionError` (with ``ename`` and ``evalue``).
+    """
+    notebook = parameterize_notebook(load_notebook_node(str(path)), dict(parameters or {}))
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        asyncio.run(client.async_execute())
+    finally:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, output)
+    return notebook
+
+
+def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout: float = 600) -> dict[str, Path]:
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     executed = output / f"reconciliation-{stamp}.ipynb"
-    papermill.execute_notebook(str(NOTEBOOK), str(executed), cwd=str(NOTEBOOK.parent), progress_bar=False,
-                               parameters={"LEDGER_PATH": str(ledger.resolve()), "OUTPUT_DIR": str(output),
-                                           "STUCK_AFTER_DAYS": stuck_after_days, "REPORT_NAME": f"reconciliation-{stamp}"})
+    run_notebook(NOTEBOOK, executed, {"LEDGER_PATH": str(ledger.resolve()), "OUTPUT_DIR": str(output),
+                                      "STUCK_AFTER_DAYS": stuck_after_days, "REPORT_NAME": f"reconciliation-{stamp}"},
+                 timeout=cell_timeout)
     html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))
     page = executed.with_suffix(".html")
     page.write_text(html, encoding="utf-8")
@@ -40,10 +66,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("ledger", type=Path, help="the ledger, CSV or Excel")
     parser.add_argument("--output", type=Path, default=ROOT / "reports", help="folder for the report files")
     parser.add_argument("--stuck-after-days", type=int, default=3)
+    parser.add_argument("--cell-timeout", type=float, default=600, help="seconds one notebook cell may take")
     args = parser.parse_args(argv)
     if not args.ledger.is_file():
         parser.error(f"there is no ledger file at {args.ledger}")
-    for kind, path in produce(args.ledger, args.output, args.stuck_after_days).items():
+    try:
+        files = produce(args.ledger, args.output, args.stuck_after_days, args.cell_timeout)
+    except CellExecutionError as exc:  # e.g. a ledger with bad rows: say what, not a traceback
+        raise SystemExit(f"No report: {exc.ename}: {exc.evalue}") from None
+    for kind, path in files.items():
         print(f"{kind:9} {path}")
 
 

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import papermill
 import pytest
+from nbclient.exceptions import CellExecutionError
 
 import helpers
+from helpers.report import run_notebook
 from sandbox.runner import SandboxProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,10 +50,9 @@ def notebook_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 
 
 def execute(path: Path, run: int, parameters: dict[str, Any] | None = None) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    """Run a notebook unattended (parameters injected as papermill does); its executed copy is kept as an artifact."""
     output = ARTIFACTS / f"{path.stem}.run{run}.ipynb"
-    papermill.execute_notebook(str(path), str(output), parameters=parameters or {}, cwd=str(path.parent),
-                               kernel_name="python3", progress_bar=False, execution_timeout=300)
+    run_notebook(path, output, parameters, timeout=120)
     return output
 
 
@@ -85,7 +85,7 @@ def test_notebooks_run_unattended_and_rerun_creates_nothing(notebook_sandbox: di
 def test_onboarding_notebook_shows_errors_as_sentences(notebook_sandbox: dict[str, Any]) -> None:
     """A bad IBAN in the parameters stops the run with a sentence and a field table, not a traceback."""
     path = ROOT / "notebooks" / "01_onboard_investor.ipynb"
-    with pytest.raises(papermill.PapermillExecutionError) as caught:
+    with pytest.raises(CellExecutionError) as caught:
         execute(path, 9, {"SURNAME": "Typo", "IBAN": "DE53500105173569146252"})
     assert caught.value.ename == "InputError"
     assert "Nothing was sent" in caught.value.evalue and "not a valid IBAN" in caught.value.evalue
@@ -125,6 +125,16 @@ def test_onboarding_notebook_for_a_legal_person(notebook_sandbox: dict[str, Any]
 
 
 def test_a_wrong_file_parameter_reads_as_a_sentence(notebook_sandbox: dict[str, Any]) -> None:
-    with pytest.raises(papermill.PapermillExecutionError) as caught:
+    with pytest.raises(CellExecutionError) as caught:
         execute(ROOT / "notebooks" / "02_invest_and_credit.ipynb", 8, {"SIGNED_PDF": "/nowhere/signed.pdf"})
     assert caught.value.ename == "InputError" and "There is no file at /nowhere/signed.pdf" in caught.value.evalue
+
+
+def test_report_command_explains_a_bad_ledger(notebook_sandbox: dict[str, Any], tmp_path: Path) -> None:
+    from helpers.report import main
+
+    ledger = tmp_path / "bad.csv"
+    ledger.write_text("investor_id,product_id,units\nnot-an-id,also-not,ten\n")
+    with pytest.raises(SystemExit) as caught:
+        main([str(ledger), "--output", str(tmp_path / "reports")])
+    assert str(caught.value).startswith("No report: SpreadsheetError: The ledger bad.csv has 3 problems")
