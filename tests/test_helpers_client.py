@@ -304,3 +304,11 @@ def test_distributor_prefix_is_a_setting(config: Config) -> None:
     investor = client.investors.create(investor_body())
     assert client.investors.get(investor.id).id == investor.id
     assert client.transport.url("/investors/").endswith("/api/external/distributor/v2/investors/")
+
+
+def test_a_rerun_without_read_scope_trusts_the_journal(config: Config) -> None:
+    """A write-only client cannot check the journal's answer with a GET; the re-run still creates nothing."""
+    client = helpers.Client(config.replace(scopes="investors:write"))
+    first = client.investors.create(investor_body())
+    again = client.investors.create(investor_body())
+    assert again.replayed and again.id == first.id
