@@ -24,9 +24,14 @@ def spreadsheet(path: Path, count: int) -> Path:
         writer = csv.DictWriter(handle, list(template))
         writer.writeheader()
         for number in range(count):
-            writer.writerow({**template, "reference": f"B-{number:05d}", "surname": f"Bench {number:05d}",
-                             "iban": IBAN.generate("DE", bank_code="37040044",
-                                                   account_code=str(5320130000 + number)).compact})
+            writer.writerow(
+                {
+                    **template,
+                    "reference": f"B-{number:05d}",
+                    "surname": f"Bench {number:05d}",
+                    "iban": IBAN.generate("DE", bank_code="37040044", account_code=str(5320130000 + number)).compact,
+                }
+            )
     return path
 
 
@@ -47,9 +52,11 @@ def main() -> None:
     for latency in (0.0, 0.02):
         serial = timed_import(1, latency, plan)
         concurrent = timed_import(WORKERS, latency, plan)
-        print(f"  latency {latency * 1000:2.0f} ms: one by one {serial:6.2f} s ({ROWS / serial:5.1f} rows/s), "
-              f"{WORKERS} workers {concurrent:6.2f} s ({ROWS / concurrent:5.1f} rows/s), "
-              f"speed-up {serial / concurrent:4.1f}x")
+        print(
+            f"  latency {latency * 1000:2.0f} ms: one by one {serial:6.2f} s ({ROWS / serial:5.1f} rows/s), "
+            f"{WORKERS} workers {concurrent:6.2f} s ({ROWS / concurrent:5.1f} rows/s), "
+            f"speed-up {serial / concurrent:4.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import helpers
 from helpers.config import Config
+
+import helpers
 from sandbox.runner import SandboxProcess, free_port
 
 
@@ -22,13 +23,19 @@ def sandbox_with_tenant(investors: int = 0, investments: int = 0) -> Iterator[tu
         try:
             tenant = box.new_client()
             if investments:
-                box.admin("bulk", {"client_id": tenant["client_id"], "investors": investors,
-                                   "investments": investments})
+                box.admin(
+                    "bulk", {"client_id": tenant["client_id"], "investors": investors, "investments": investments}
+                )
             seed = box.health()["seed"]
-            config = Config(base_url=box.base_url, client_id=tenant["client_id"],
-                            client_secret=tenant["client_secret"], campaign_id=seed["campaign_id"],
-                            product_id=seed["product_id"], journal_path=Path(tmp) / "journal.sqlite3",
-                            source="benchmark")
+            config = Config(
+                base_url=box.base_url,
+                client_id=tenant["client_id"],
+                client_secret=tenant["client_secret"],
+                campaign_id=seed["campaign_id"],
+                product_id=seed["product_id"],
+                journal_path=Path(tmp) / "journal.sqlite3",
+                source="benchmark",
+            )
             yield box, config
         finally:
             box.stop()

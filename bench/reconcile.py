@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pandas as pd
 import requests
+from helpers.config import Config
 
 from bench.common import best_of, client_for, sandbox_with_tenant
 from helpers import reconcile
-from helpers.config import Config
 
 INVESTMENTS = 10_000
 INVESTORS = 1_000
@@ -21,9 +21,15 @@ INVESTORS = 1_000
 
 def naive(config: Config, ledger: pd.DataFrame) -> int:
     """Per ledger row: one plain requests.get of that investor's investments (all pages), summed in Python."""
-    token = requests.post(config.token_url, data={
-        "grant_type": "client_credentials", "scope": config.scopes, "client_id": config.client_id,
-        "client_secret": config.client_secret}).json()["access_token"]
+    token = requests.post(
+        config.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "scope": config.scopes,
+            "client_id": config.client_id,
+            "client_secret": config.client_secret,
+        },
+    ).json()["access_token"]
     headers, differences = {"Authorization": f"Bearer {token}"}, 0
     for row in ledger.itertuples(index=False):
         url, held = f"{config.api_url}/investments/?investor_id={row.investor_id}&product_id={row.product_id}", 0
@@ -43,10 +49,15 @@ def main() -> None:
         expected = len(ledger.index[::50])
         ours_time, report = best_of(3, lambda: reconcile.reconcile(client, ledger, stuck_after=timedelta(days=3)))
         assert len(report.differences) == expected, report.summary()
-        pull_time, (investments, redemptions) = best_of(3, lambda: reconcile.registry_frames(
-            client, [config.product_id]))
-        compare_time, _ = best_of(3, lambda: reconcile.compare(ledger, investments, redemptions, timedelta(days=3),
-                                                               pd.Timestamp.now(tz="UTC").to_pydatetime()))
+        pull_time, (investments, redemptions) = best_of(
+            3, lambda: reconcile.registry_frames(client, [config.product_id])
+        )
+        compare_time, _ = best_of(
+            3,
+            lambda: reconcile.compare(
+                ledger, investments, redemptions, timedelta(days=3), pd.Timestamp.now(tz="UTC").to_pydatetime()
+            ),
+        )
         naive_time, naive_differences = best_of(1, lambda: naive(config, ledger))
         assert naive_differences == expected
     print(f"reconcile {INVESTMENTS} investments of {INVESTORS} investors against a ledger ({expected} differences)")

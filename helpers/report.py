@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_reconciliation_report.ipynb"
 
 
-def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = None,
-                 timeout: float | None = None) -> nbformat.NotebookNode:
+def run_notebook(
+    path: Path, output: Path, parameters: dict[str, Any] | None = None, timeout: float | None = None
+) -> nbformat.NotebookNode:
     """Execute a notebook top to bottom with ``parameters`` injected after its cell tagged 'parameters' (as papermill
     does) and write it, with its outputs, to ``output`` (also when a cell fails).
 
@@ -35,8 +36,9 @@ def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = N
     A failing cell raises :class:`nbclient.exceptions.CellExecutionError` (with ``ename`` and ``evalue``).
     """
     notebook = parameterize_notebook(load_notebook_node(str(path)), dict(parameters or {}))
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     try:
         asyncio.run(client.async_execute())
     finally:
@@ -48,21 +50,34 @@ def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = N
 def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout: float = 600) -> dict[str, Path]:
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     executed = output / f"reconciliation-{stamp}.ipynb"
-    run_notebook(NOTEBOOK, executed, {"LEDGER_PATH": str(ledger.resolve()), "OUTPUT_DIR": str(output),
-                                      "STUCK_AFTER_DAYS": stuck_after_days, "REPORT_NAME": f"reconciliation-{stamp}"},
-                 timeout=cell_timeout)
+    run_notebook(
+        NOTEBOOK,
+        executed,
+        {
+            "LEDGER_PATH": str(ledger.resolve()),
+            "OUTPUT_DIR": str(output),
+            "STUCK_AFTER_DAYS": stuck_after_days,
+            "REPORT_NAME": f"reconciliation-{stamp}",
+        },
+        timeout=cell_timeout,
+    )
     html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))
     page = executed.with_suffix(".html")
     page.write_text(html, encoding="utf-8")
-    return {"notebook": executed, "html": page, "csv": output / f"reconciliation-{stamp}.csv",
-            "excel": output / f"reconciliation-{stamp}.xlsx"}
+    return {
+        "notebook": executed,
+        "html": page,
+        "csv": output / f"reconciliation-{stamp}.csv",
+        "excel": output / f"reconciliation-{stamp}.xlsx",
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m helpers.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("ledger", type=Path, help="the ledger, CSV or Excel")
     parser.add_argument("--output", type=Path, default=ROOT / "reports", help="folder for the report files")
     parser.add_argument("--stuck-after-days", type=int, default=3)

@@ -11,7 +11,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from helpers import checks
+from sandbox import legacy_checks as checks
 from sandbox import webhooks
 from sandbox.settings import Settings
 from sandbox.store import SHARED, Store

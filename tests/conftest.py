@@ -6,6 +6,7 @@ even though one sandbox serves the whole session.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 import helpers
-from helpers.config import Config
+from helpers.core.config import Config
 from sandbox.runner import SandboxProcess, free_port
 
 Sandbox = SandboxProcess  # the name the tests use
@@ -44,9 +45,16 @@ def tenant(sandbox: Sandbox) -> dict[str, Any]:
 @pytest.fixture
 def config(sandbox: Sandbox, tenant: dict[str, Any], tmp_path: Path) -> Config:
     seeded = sandbox.health()["seed"]
-    return Config(base_url=sandbox.base_url, client_id=tenant["client_id"], client_secret=tenant["client_secret"],
-                  campaign_id=seeded["campaign_id"], product_id=seeded["product_id"],
-                  journal_path=tmp_path / "journal.sqlite3", timeout=10, source="test")
+    return Config(
+        base_url=sandbox.base_url,
+        client_id=tenant["client_id"],
+        client_secret=tenant["client_secret"],
+        campaign_id=seeded["campaign_id"],
+        product_id=seeded["product_id"],
+        journal_path=tmp_path / "journal.sqlite3",
+        timeout=10,
+        source="test",
+    )
 
 
 @pytest.fixture
@@ -56,17 +64,42 @@ def client(config: Config) -> helpers.Client:
 
 # --- sample data ------------------------------------------------------------------------------------------------
 
+
+def unique_iban(seed: str) -> str:
+    """A valid German IBAN of its own for each ``seed`` (investors with the same IBAN are duplicates)."""
+    from schwifty import IBAN
+
+    number = int(hashlib.sha256(seed.encode()).hexdigest()[:9], 16) % 10**9
+    return IBAN.generate("DE", bank_code="37040044", account_code=str(5_300_000_000 + number)).compact
+
+
 def investor_body(surname: str = "Parker", **changes: Any) -> dict[str, Any]:
+    """The guide's investor; another surname gives another person (own e-mail and IBAN)."""
     body = {
         "natural_person": {
-            "salutation": "MR", "forename": "Peter", "surname": surname, "birth_date": "2000-08-10",
-            "birth_place": "New York", "citizenship": "DEU", "street": "Hauptstr. 37", "city": "Frankfurt",
-            "zip": "60316", "country": "DEU", "phone": "+49 123 456 789", "is_pep": False,
+            "salutation": "MR",
+            "forename": "Peter",
+            "surname": surname,
+            "birth_date": "2000-08-10",
+            "birth_place": "New York",
+            "citizenship": "DEU",
+            "street": "Hauptstr. 37",
+            "city": "Frankfurt",
+            "zip": "60316",
+            "country": "DEU",
+            "phone": "+49 123 456 789",
+            "is_pep": False,
         },
-        "bank_account": {"account_holder": f"Peter {surname}", "iban": "DE53500105173569146251",
-                         "bic": "GENODEF1ERG", "bank": "Commerzbank Frankfurt", "country": "DEU", "currency": "EUR"},
+        "bank_account": {
+            "account_holder": f"Peter {surname}",
+            "iban": "DE53500105173569146251" if surname == "Parker" else unique_iban(surname),
+            "bic": "GENODEF1ERG",
+            "bank": "Commerzbank Frankfurt",
+            "country": "DEU",
+            "currency": "EUR",
+        },
         "tax_information": {"tax_identification_number": "12345678", "non_assessment_certificate": True},
-        "communication": {"email": "peter@example.com", "email_confirmed": True},
+        "communication": {"email": f"peter.{surname.lower().replace(' ', '.')}@example.com", "email_confirmed": True},
         "is_beneficiary": True,
     }
     for path, value in changes.items():
@@ -80,9 +113,14 @@ def investor_body(surname: str = "Parker", **changes: Any) -> dict[str, Any]:
 
 def identification_body(protocol_id: str) -> dict[str, Any]:
     return {
-        "document_type": "IDCARD", "document_id": "ID123456", "document_issuer": "Buergeramt Frankfurt",
-        "document_valid_from": "2020-08-10", "document_valid_to": "2025-08-10", "identity_provider": "POSTIDENT",
-        "legitimation_process_id": "string", "legitimation_protocol_id": protocol_id,
+        "document_type": "IDCARD",
+        "document_id": "ID123456",
+        "document_issuer": "Buergeramt Frankfurt",
+        "document_valid_from": "2020-08-10",
+        "document_valid_to": "2025-08-10",
+        "identity_provider": "POSTIDENT",
+        "legitimation_process_id": "string",
+        "legitimation_protocol_id": protocol_id,
         "verified_at": "2020-08-10T14:06:22.134Z",
     }
 

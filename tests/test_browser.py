@@ -23,13 +23,23 @@ from sandbox.runner import SandboxProcess, free_port
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-dev-shm-usage",
+]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                       reason="Debian's chromium is not installed (make test installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason="Debian's chromium is not installed (make test installs it)",
+    ),
 ]
 
 
@@ -45,14 +55,31 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     token, port = secrets.token_hex(16), free_port()
-    env = {**os.environ, "CASHLINK_BASE_URL": box.base_url, "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
-           "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}
-    log = (tmp / "lab.log").open("wb")  # noqa: SIM115 - the server writes to it until the fixture ends
+    env = {
+        **os.environ,
+        "CASHLINK_BASE_URL": box.base_url,
+        "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
+        "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+    }
+    log = (tmp / "lab.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workdir}", "--allow-root",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={workdir}",
+            "--allow-root",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -84,8 +111,7 @@ def test_onboarding_form_in_a_real_browser(lab: dict[str, Any]) -> None:
         try:
             page.goto(f"{lab['url']}/lab/tree/01_onboard_investor.ipynb?token={lab['token']}")
             page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-                1, timeout=60_000)
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
             form = page.locator(".cl-form").first
@@ -109,8 +135,9 @@ def test_onboarding_form_in_a_real_browser(lab: dict[str, Any]) -> None:
             new_id = re.search(r"[0-9a-f-]{36}", status.inner_text()).group(0)
         finally:
             browser.close()
-    client = helpers.Client(helpers.load_config(base_url=lab["box"].base_url,
-                                                journal_path=lab["tmp"] / "check.sqlite3"))
+    client = helpers.Client(
+        helpers.load_config(base_url=lab["box"].base_url, journal_path=lab["tmp"] / "check.sqlite3")
+    )
     investor = client.investors.get(new_id)
     assert investor["natural_person"]["surname"] == "Hopper"
     assert investor["communication"]["email"] == "grace.hopper@example.com"

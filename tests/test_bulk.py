@@ -10,9 +10,10 @@ import pytest
 from schwifty import IBAN
 
 import helpers
-from helpers import bulk
-from helpers.config import Config
-from helpers.transport import Transport, make_retry
+from helpers.core.config import Config
+from helpers.core.transport import Transport, make_retry
+from helpers.data import bulk
+from helpers.ui import panels
 from tests.conftest import Sandbox
 
 
@@ -22,9 +23,17 @@ def spreadsheet(path: Path, count: int, start: int = 1, **overrides: Any) -> Pat
         writer = csv.DictWriter(handle, list(template))
         writer.writeheader()
         for number in range(start, start + count):
-            writer.writerow({**template, "reference": f"REF-{number:05d}", "surname": f"Investor {number:05d}",
-                             "iban": IBAN.generate("DE", bank_code="37040044", account_code=str(5320130000 + number))
-                             .compact, "id_document_number": f"X{number:07d}", **overrides})
+            writer.writerow(
+                {
+                    **template,
+                    "reference": f"REF-{number:05d}",
+                    "surname": f"Investor {number:05d}",
+                    "iban": IBAN.generate("DE", bank_code="37040044", account_code=str(5320130000 + number)).compact,
+                    "id_document_number": f"X{number:07d}",
+                    "email": f"investor.{number:05d}@example.com",
+                    **overrides,
+                }
+            )
     return path
 
 
@@ -42,7 +51,7 @@ def test_dry_run_lists_row_problems_and_sends_nothing(client: helpers.Client) ->
     plan = bulk.read_investors(root / "samples" / "investors_demo.csv", placeholder_protocols=True)
     assert plan.valid == 18
     assert plan.problems[["row", "column"]].values.tolist() == [[8, "iban"], [15, "birth_date"]]
-    assert "18 rows ready to import, 2 rows with problems" in plan.summary()
+    assert "18 rows ready to import; 2 rows with problems" in plan.summary()
     assert client.transport.requests_sent == 0
 
 
@@ -51,8 +60,11 @@ def test_dry_run_catches_duplicates_and_missing_protocols(tmp_path: Path) -> Non
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines, lines[1]]) + "\n")  # row 4 repeats row 2
     plan = bulk.read_investors(path)
-    assert plan.problems.values.tolist()[-1] == [4, "reference", "Repeats the reference of row 2; each row needs "
-                                                                 "its own."]
+    assert plan.problems.values.tolist()[-1] == [
+        4,
+        "reference",
+        "Repeats the reference of row 2; each row needs its own.",
+    ]
     assert "protocol file" in plan.problems.loc[0, "problem"]
 
 
@@ -63,8 +75,9 @@ def test_missing_columns_refuse_the_whole_file(tmp_path: Path) -> None:
         bulk.read_investors(path)
 
 
-def test_import_200_rows_under_faults_creates_exactly_200(client: helpers.Client, sandbox: Sandbox,
-                                                          tmp_path: Path) -> None:
+def test_import_200_rows_under_faults_creates_exactly_200(
+    client: helpers.Client, sandbox: Sandbox, tmp_path: Path
+) -> None:
     plan = bulk.read_investors(spreadsheet(tmp_path / "200.csv", 200), placeholder_protocols=True)
     client.check_connection()
     sandbox.faults(error_rate=0.08, rate_limit_rate=0.05, drop_rate=0.08, retry_after=0, seed=11)
@@ -111,20 +124,22 @@ def test_network_outage_halfway_then_rerun_finishes(config: Config, sandbox: San
 
 
 def test_same_reference_with_changed_data_is_reported(client: helpers.Client, tmp_path: Path) -> None:
-    bulk.import_investors(client, bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True),
-                          progress=False)
+    bulk.import_investors(
+        client, bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True), progress=False
+    )
     changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
     result = bulk.import_investors(client, changed, progress=False)
     assert result.loc[0, "status"] == "failed"
-    assert "used before for different data" in result.loc[0, "error"]
+    assert "changed since it was imported" in result.loc[0, "error"]
     elsewhere = helpers.Client(client.config.replace(journal_path=tmp_path / "other.sqlite3"))  # no journal
     result = bulk.import_investors(elsewhere, changed, progress=False)
-    assert "different request body" in result.loc[0, "error"]  # the registry refuses it too
+    assert result.loc[0, "status"] == "needs a decision"  # the registry has a near-equal investor: asked
+    assert "A similar investor" in result.loc[0, "error"]
     assert len(investors_in_registry(client)) == 1
 
 
 def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path) -> None:
-    panel = bulk.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
     plan = panel.dry_run(spreadsheet(tmp_path / "p.csv", 3).read_bytes(), "p.csv")
     assert plan.valid == 3 and not panel.confirm.disabled
     results = panel.run_import()

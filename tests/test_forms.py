@@ -7,19 +7,37 @@ from typing import Any
 import pytest
 
 import helpers
-from helpers import forms
+from helpers.ui import forms
 from tests.conftest import SIGNED_AT
 from tests.test_sandbox_api import random_address
 
 PERSON = {
-    "forename": "Ada", "surname": "Lovelace", "birth_date": "1985-12-10", "birth_place": "London",
-    "street": "Hauptstr. 1", "zip": "60316", "city": "Frankfurt", "phone": "+49 69 1234567",
-    "email": "ada@example.com", "account_holder": "Ada Lovelace", "iban": "DE89370400440532013000",
-    "bic": "COBADEFFXXX", "bank": "Commerzbank", "tax_id": "12345678901",
+    "forename": "Ada",
+    "surname": "Lovelace",
+    "birth_date": "1985-12-10",
+    "birth_place": "London",
+    "citizenship": "DEU",
+    "country": "DEU",
+    "street": "Hauptstr. 1",
+    "zip": "60316",
+    "city": "Frankfurt",
+    "phone": "+49 69 1234567",
+    "email": "ada@example.com",
+    "account_holder": "Ada Lovelace",
+    "iban": "DE89370400440532013000",
+    "bic": "COBADEFFXXX",
+    "bank": "Commerzbank",
+    "tax_id": "12345678901",
 }
-IDENT = {"document_id": "L01X00T47", "document_issuer": "Buergeramt Frankfurt", "document_valid_from": "2022-01-01",
-         "document_valid_to": "2032-01-01", "legitimation_process_id": "pi-1", "verified_on": "2024-01-15",
-         "protocol": b"%PDF-1.4 protocol"}
+IDENT = {
+    "document_id": "L01X00T47",
+    "document_issuer": "Buergeramt Frankfurt",
+    "document_valid_from": "2022-01-01",
+    "document_valid_to": "2032-01-01",
+    "id_process_id": "pi-1",
+    "identified_on": "2024-01-15",
+    "protocol": b"%PDF-1.4 protocol",
+}
 
 
 def onboarded(client: helpers.Client) -> tuple[helpers.Record, helpers.Record]:
@@ -68,26 +86,35 @@ def test_bad_input_is_not_sent_and_nothing_typed_is_lost(client: helpers.Client)
 
 
 def test_legal_person_variant(client: helpers.Client) -> None:
-    form = forms.InvestorForm(client, {**PERSON, "kind": "legal_person", "company_name": "ACME GmbH",
-                                       "legal_form": "GmbH", "registration_number": "HRB 1"})
+    form = forms.InvestorForm(
+        client,
+        {
+            **PERSON,
+            "kind": "legal_person",
+            "company_name": "ACME GmbH",
+            "legal_form": "GmbH",
+            "registration_number": "HRB 1",
+        },
+    )
     assert form.fields["natural_person.forename"].row.layout.display == "none"
     record = form.submit()
     assert record["legal_person"]["company_name"] == "ACME GmbH" and "natural_person" not in record
 
 
-def test_review_masks_personal_data(client: helpers.Client) -> None:
+def test_review_shows_what_was_typed_with_the_forms_labels(client: helpers.Client) -> None:
     form = forms.InvestorForm(client, PERSON)
-    summary = form.summary()
-    values = dict(zip(summary["field"], summary["value"]))
-    assert values["iban (bank account)"] == "DE89 •••• 3000"
-    assert values["birth date (natural person)"] == "••••-••-••"
+    values = dict(form.summary())
+    assert values["IBAN"] == "DE89370400440532013000" and values["Birth date"] == "1985-12-10"
+    assert set(values) <= {f.label for f in form.fields.values()}
 
 
 def test_api_errors_appear_next_to_their_fields(client: helpers.Client) -> None:
     investor, _wallet = onboarded(client)
     address = random_address()
     forms.WalletForm(client, investor.id, {"kind": "eth-generic", "address": address}).submit()
-    other = forms.InvestorForm(client, {**PERSON, "surname": "Byron"}).submit()
+    other = forms.InvestorForm(
+        client, {**PERSON, "surname": "Byron", "email": "ada.byron@example.com", "iban": "DE02120300000000202051"}
+    ).submit()
     forms.IdentificationForm(client, other.id, IDENT).submit()
     form = forms.WalletForm(client, other.id, {"kind": "eth-generic", "address": address})
     assert form.submit(raise_errors=False) is None
@@ -99,24 +126,25 @@ def test_errors_without_a_field_show_above_the_buttons(client: helpers.Client) -
     investor = forms.InvestorForm(client, PERSON).submit()
     form = forms.WalletForm(client, investor.id)  # no identification yet
     assert form.submit(raise_errors=False) is None
-    assert "identif" in form.general_errors.value and "identif" in form.status.value
+    assert "identif" in form.status.value and "identif" not in form.general_errors.value  # shown once
 
 
 def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     investor, wallet = onboarded(client)
-    form = forms.InvestmentForm(client, {"investor_id": investor.id, "units": 40, "signed_at": SIGNED_AT,
-                                         "document": b"%PDF-1.4 subscription"})
+    form = forms.InvestmentForm(
+        client, {"investor_id": investor.id, "units": 40, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 subscription"}
+    )
     assert form.wallet.value == wallet.id
     assert form.review()
-    assert "4,000.00 EUR" in form.summary()["value"].tolist()
+    assert ("Investment amount", "EUR 4,000.00") in form.summary()
     investment = form.submit()
     assert investment["status"] == "PAID"
-    client.investments.credit(investment.id, progress=False)
+    client.investments.credit(investment.id)
     redeem = forms.RedemptionForm(client, {"investor_id": investor.id, "units": 41})
     assert "holds <b>40</b>" in redeem.balance.value
     assert redeem.submit(raise_errors=False) is None
     assert "holds only 40" in redeem.fields["units"].error.value
-    redeem.units.value = 15
+    redeem.units.value = "15"
     assert redeem.submit()["status"] == "success"
     assert "holds <b>25</b>" in redeem.balance.value
 
@@ -125,26 +153,36 @@ def test_result_or_stop_explains_itself(client: helpers.Client) -> None:
     form = forms.InvestorForm(client, PERSON)
     with pytest.raises(forms.NotSubmittedYet) as caught:
         form.result_or_stop()
-    assert caught.value._render_traceback_() == ["Fill in the 'New investor' form above and click Submit, then run "
-                                                 "the next cell."]
+    assert caught.value._render_traceback_() == [
+        "Fill in the 'New investor' form above and click Create investor; the next steps continue from its result."
+    ]
 
 
 @pytest.mark.parametrize("auto, expected", [(None, True), (False, False), (True, True)])
 def test_auto_submit_defaults_to_the_sandbox_only(client: helpers.Client, auto: Any, expected: bool) -> None:
     assert forms.should_auto_submit(auto, client) is expected
-    real = helpers.Client(client.config.replace(base_url="https://demo.cashlink.de/api/external"),
-                          journal=client.journal)
+    real = helpers.Client(
+        client.config.replace(base_url="https://demo.cashlink.de/api/external"), journal=client.journal
+    )
     assert forms.should_auto_submit(None, real) is False
 
 
 def test_benefiting_person_completes_a_legal_persons_kyc(client: helpers.Client) -> None:
-    company = forms.InvestorForm(client, {**PERSON, "kind": "legal_person", "company_name": "Beneficial AG",
-                                          "legal_form": "AG", "registration_number": "HRB 2"}).submit()
+    company = forms.InvestorForm(
+        client,
+        {
+            **PERSON,
+            "kind": "legal_person",
+            "company_name": "Beneficial AG",
+            "legal_form": "AG",
+            "registration_number": "HRB 2",
+        },
+    ).submit()
     forms.IdentificationForm(client, company.id, IDENT).submit()
     form = forms.BenefitingPersonForm(client, company.id, {**PERSON, "birth_date": "2015-01-01"})
     assert form.submit(raise_errors=False) is None
     assert "at least 18" in form.fields["birth_date"].error.value
-    form.fields["birth_date"].widget.value = __import__("datetime").date(1970, 5, 4)
+    form.fields["birth_date"].widget.value = "1970-05-04"
     assert form.submit()["surname"] == "Lovelace"
     assert client.investors.get(company.id)["benefiting_persons"] == 1
 
@@ -152,7 +190,7 @@ def test_benefiting_person_completes_a_legal_persons_kyc(client: helpers.Client)
 def test_a_click_never_loses_an_unexpected_error(client: helpers.Client, monkeypatch: pytest.MonkeyPatch) -> None:
     form = forms.InvestorForm(client, PERSON)
     assert form.review()
-    monkeypatch.setattr(client.investors, "create", lambda body: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(client.investors, "create", lambda body, **kw: (_ for _ in ()).throw(RuntimeError("boom")))
     form.submit_button.click()
     assert "Something went wrong: RuntimeError: boom" in form.status.value
     assert form.fields["natural_person.surname"].widget.value == "Lovelace"

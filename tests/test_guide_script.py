@@ -22,8 +22,8 @@ def test_committed_script_is_the_guide_with_only_the_syntax_fix() -> None:
     if not GUIDE.is_file():
         pytest.skip("the shared API guide is not beside this checkout")
     text = GUIDE.read_text()
-    full = text[text.index("Full script"):]
-    full = full[full.index("import binascii"):full.rindex("Last updated")].rstrip() + "\n"
+    full = text[text.index("Full script") :]
+    full = full[full.index("import binascii") : full.rindex("Last updated")].rstrip() + "\n"
     assert BROKEN in full
     assert SCRIPT.read_text() == full.replace(BROKEN, FIXED)
 
@@ -31,8 +31,11 @@ def test_committed_script_is_the_guide_with_only_the_syntax_fix() -> None:
 def test_guide_script_runs_unchanged_against_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
     seed = sandbox.health()["seed"]
     account = {  # "Remember to insert your account specific information before running the script."
-        "URL": sandbox.base_url, "CLIENT_ID": seed["client_id"], "CLIENT_SECRET": seed["client_secret"],
-        "CAMPAIGN_ID": seed["campaign_id"], "PRODUCT_ID": seed["product_id"],
+        "URL": sandbox.base_url,
+        "CLIENT_ID": seed["client_id"],
+        "CLIENT_SECRET": seed["client_secret"],
+        "CAMPAIGN_ID": seed["campaign_id"],
+        "PRODUCT_ID": seed["product_id"],
     }
     source = SCRIPT.read_text()
     for name, value in account.items():

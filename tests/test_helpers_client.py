@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import helpers
-from helpers.config import Config
+from helpers.core.config import Config
 from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body
 
 
@@ -26,13 +26,22 @@ def onboard(client: helpers.Client, surname: str = "Parker") -> tuple[str, str]:
 def invest(client: helpers.Client, investor_id: str, wallet_id: str, units: int) -> helpers.Record:
     document = client.documents.upload(b"%PDF-1.4 signed " + str(units).encode(), "signed.pdf")
     return client.investments.create(
-        investor_id, units, SIGNED_AT, [{"document_id": document.id, "category": "c", "subject": "s"}],
-        accepted_at=SIGNED_AT, paid_at=SIGNED_AT, wallet=wallet_id)
+        investor_id,
+        units,
+        SIGNED_AT,
+        [{"document_id": document.id, "category": "c", "subject": "s"}],
+        accepted_at=SIGNED_AT,
+        paid_at=SIGNED_AT,
+        wallet=wallet_id,
+    )
 
 
 def counts(client: helpers.Client) -> dict[str, int]:
-    lists = {"investors": client.investors.list(), "investments": client.investments.list(),
-             "redemptions": client.redemptions.list()}
+    lists = {
+        "investors": client.investors.list(),
+        "investments": client.investments.list(),
+        "redemptions": client.redemptions.list(),
+    }
     result = {}
     for name, listing in lists.items():
         next(listing.pages())
@@ -44,11 +53,11 @@ def test_onboarding_to_redemption(client: helpers.Client) -> None:
     investor_id, wallet_id = onboard(client)
     investment = invest(client, investor_id, wallet_id, 300)
     assert investment["status"] == "PAID"
-    delivered = client.investments.credit(investment.id, progress=False)
+    delivered = client.investments.credit(investment.id)
     assert delivered["status"] == "DELIVERED"
     holdings = client.holdings(investor_id=investor_id)
     assert holdings["units"].tolist() == [300]
-    redemption = client.redemptions.create(investor_id, wallet_id, 120, progress=False)
+    redemption = client.redemptions.create(investor_id, wallet_id, 120)
     assert redemption["status"] == "success"
     assert client.investments.get(investment.id)["remaining_units"] == 180
     frame = client.investments.frame(investor_id=investor_id)
@@ -61,8 +70,8 @@ def test_running_the_same_calls_again_creates_nothing(client: helpers.Client, co
     def run() -> list[str]:
         investor_id, wallet_id = onboard(client)
         investment = invest(client, investor_id, wallet_id, 50)
-        client.investments.credit(investment.id, progress=False)
-        redemption = client.redemptions.create(investor_id, wallet_id, 50, progress=False)
+        client.investments.credit(investment.id)
+        redemption = client.redemptions.create(investor_id, wallet_id, 50)
         return [investor_id, wallet_id, investment.id, redemption.id]
 
     first = run()
@@ -101,8 +110,8 @@ def test_random_faults_over_a_whole_flow(client: helpers.Client, sandbox: Sandbo
     investor_id, wallet_id = onboard(client)
     investments = [invest(client, investor_id, wallet_id, units) for units in (10, 20, 30)]
     for investment in investments:
-        client.investments.credit(investment.id, progress=False)
-    client.redemptions.create(investor_id, wallet_id, 25, progress=False)
+        client.investments.credit(investment.id)
+    client.redemptions.create(investor_id, wallet_id, 25)
     sandbox.reset_faults()
     assert counts(client) == {"investors": 1, "investments": 3, "redemptions": 1}
     assert client.holdings(investor_id=investor_id)["units"].tolist() == [35]
@@ -121,7 +130,7 @@ def test_rate_limit_honours_retry_after(client: helpers.Client, sandbox: Sandbox
 def test_persistent_outage_reads_as_a_sentence(client: helpers.Client, sandbox: Sandbox) -> None:
     client.check_connection()
     sandbox.faults(error_rate=1.0, methods=["GET"])
-    client.transport.session.get_adapter("http://").max_retries.backoff_factor = 0
+    client.transport.reads.get_adapter("http://").max_retries.backoff_factor = 0
     with pytest.raises(helpers.ServerError) as caught:
         client.investors.get("3fa85f64-5717-4562-b3fc-2c963f66afa6")
     assert "could not read the investor, even after retries" in str(caught.value)
@@ -156,7 +165,7 @@ def test_listing_walks_every_page(client: helpers.Client, sandbox: Sandbox, conf
 
 def test_wrong_credentials_read_as_a_sentence(config: Config) -> None:
     with pytest.raises(helpers.AuthenticationError) as caught:
-        helpers.connect(config.replace(client_secret="wrong-secret-value"), quiet=True)
+        helpers.connect(config.replace(client_secret="wrong-secret-value"))
     assert "did not accept our credentials" in str(caught.value)
     assert "wrong-secret-value" not in str(caught.value)
 
@@ -170,33 +179,55 @@ def test_missing_scope_reads_as_a_sentence(config: Config) -> None:
 
 def test_api_field_errors_become_a_table(client: helpers.Client) -> None:
     with pytest.raises(helpers.ValidationError) as caught:
-        client.transport.request("POST", "/investors/", "create the investor", idempotency_key="k1",
-                                 json=investor_body(natural_person__country="DE"))
+        client.transport.request(
+            "POST",
+            "/investors/",
+            "create the investor",
+            idempotency_key="k1",
+            json=investor_body(natural_person__country="DE"),
+        )
     error = caught.value
     assert not isinstance(error, helpers.InputError)
-    table = error.to_frame()
-    assert table.loc[0, "field"] == "natural_person.country"
-    assert "DEU" in table.loc[0, "message"]
-    assert "<table>" in error._repr_html_() and "country (natural person)" in error._repr_html_()
+    ((path, label, message),) = error.rows()
+    assert (path, label) == ("natural_person.country", "Country") and "DEU" in message
+    assert "<table class='cl-errors'>" in error._repr_html_() and "<td>Country</td>" in error._repr_html_()
+    assert error.status == 400 and "HTTP 400" in error.support() and "UTC" in error.support()
 
 
 BAD_INPUTS: list[tuple[str, Any, str]] = [
     ("iban", lambda c: c.investors.create(investor_body(bank_account__iban="DE00123")), "not a valid IBAN"),
     ("bic", lambda c: c.investors.create(investor_body(bank_account__bic="NOTABIC!")), "not a valid BIC"),
-    ("country", lambda c: c.investors.create(investor_body(natural_person__country="Germany")),
-     "three-letter ISO 3166"),
+    (
+        "country",
+        lambda c: c.investors.create(investor_body(natural_person__country="Germany")),
+        "three-letter ISO 3166",
+    ),
     ("date", lambda c: c.investors.create(investor_body(natural_person__birth_date="2000-13-01")), "YYYY-MM-DD"),
     ("email", lambda c: c.investors.create(investor_body(communication__email="peter@")), "not an e-mail"),
-    ("eth", lambda c: c.investors.create_generic_wallet("3fa85f64-5717-4562-b3fc-2c963f66afa6",
-                                                        "0x52908400098527886E0F7030069857D2E4169Ee7"),
-     "wrong EIP-55 checksum"),
-    ("units float", lambda c: c.investments.create("3fa85f64-5717-4562-b3fc-2c963f66afa6", 1.5, SIGNED_AT, []),
-     "floating-point"),
-    ("units text", lambda c: c.redemptions.create("3fa85f64-5717-4562-b3fc-2c963f66afa6",
-                                                  "3fa85f64-5717-4562-b3fc-2c963f66afa6", "ten"),
-     "not a number of units"),
-    ("datetime", lambda c: c.investments.create("3fa85f64-5717-4562-b3fc-2c963f66afa6", 1, "yesterday", []),
-     "not a date and time"),
+    (
+        "eth",
+        lambda c: c.investors.create_generic_wallet(
+            "3fa85f64-5717-4562-b3fc-2c963f66afa6", "0x52908400098527886E0F7030069857D2E4169Ee7"
+        ),
+        "wrong EIP-55 checksum",
+    ),
+    (
+        "units float",
+        lambda c: c.investments.create("3fa85f64-5717-4562-b3fc-2c963f66afa6", 1.5, SIGNED_AT, []),
+        "floating-point",
+    ),
+    (
+        "units text",
+        lambda c: c.redemptions.create(
+            "3fa85f64-5717-4562-b3fc-2c963f66afa6", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "ten"
+        ),
+        "not a number of units",
+    ),
+    (
+        "datetime",
+        lambda c: c.investments.create("3fa85f64-5717-4562-b3fc-2c963f66afa6", 1, "yesterday", []),
+        "not a date and time",
+    ),
     ("upload type", lambda c: c.documents.upload(b"MZ", "virus.exe"), "not a PDF, PNG or JPEG"),
     ("upload missing", lambda c: c.documents.upload(Path("/nonexistent/protocol.pdf")), "no file at"),
     ("status filter", lambda c: c.investments.list(status="DONE"), "not an investment status"),
@@ -216,33 +247,33 @@ def test_bad_input_is_refused_before_sending(client: helpers.Client, name: str, 
 
 def test_redeeming_more_than_the_balance_is_refused_before_sending(client: helpers.Client) -> None:
     investor_id, wallet_id = onboard(client)
-    client.investments.credit(invest(client, investor_id, wallet_id, 10).id, progress=False)
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id)
     with pytest.raises(helpers.InputError, match="holds 10 units"):
-        client.redemptions.create(investor_id, wallet_id, 11, progress=False)
+        client.redemptions.create(investor_id, wallet_id, 11)
     assert counts(client)["redemptions"] == 0
 
 
 def test_tasks_that_fail_or_end_unknown_raise(client: helpers.Client, sandbox: Sandbox) -> None:
     investor_id, wallet_id = onboard(client)
-    client.investments.credit(invest(client, investor_id, wallet_id, 10).id, progress=False)
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id)
     sandbox.admin("settings", {"task_outcome": "unknown"})
     with pytest.raises(helpers.TaskError, match="Do not retry"):
-        client.redemptions.create(investor_id, wallet_id, 5, progress=False)
+        client.redemptions.create(investor_id, wallet_id, 5)
 
 
 def test_waiting_times_out_with_a_sentence(client: helpers.Client, sandbox: Sandbox) -> None:
     investor_id, wallet_id = onboard(client)
-    client.investments.credit(invest(client, investor_id, wallet_id, 10).id, progress=False)
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id)
     sandbox.admin("settings", {"settle_delay": 30})
-    with pytest.raises(helpers.TaskError, match="still processing after 0.5 s"):
-        client.redemptions.create(investor_id, wallet_id, 5, timeout=0.5, progress=False)
+    with pytest.raises(helpers.TaskError, match=r"still processing after 0\.5 s"):
+        client.redemptions.create(investor_id, wallet_id, 5, timeout=0.5)
 
 
 def test_settlement_delay_is_waited_for(client: helpers.Client, sandbox: Sandbox) -> None:
     investor_id, wallet_id = onboard(client)
     investment = invest(client, investor_id, wallet_id, 10)
     sandbox.admin("settings", {"settle_delay": 0.5})
-    assert client.investments.credit(investment.id, progress=False)["status"] == "DELIVERED"
+    assert client.investments.credit(investment.id)["status"] == "DELIVERED"
 
 
 def test_personal_data_is_masked_unless_asked(client: helpers.Client) -> None:
@@ -257,31 +288,43 @@ def test_personal_data_is_masked_unless_asked(client: helpers.Client) -> None:
 
 def test_no_secret_in_reprs_logs_or_errors(config: Config, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    client = helpers.connect(config, quiet=True)
+    client = helpers.connect(config)
     client.investors.create(investor_body())
     token = client.transport.token()
-    texts = [repr(config), str(config), repr(client), repr(client.transport), client.describe(), caplog.text]
+    secret = config.client_secret.get_secret_value()
+    texts = [
+        repr(config),
+        str(config),
+        repr(client),
+        repr(client.transport),
+        client.describe(),
+        caplog.text,
+        client._repr_html_(),
+    ]
     try:
-        helpers.connect(config.replace(client_secret=config.client_secret + "x"), quiet=True)
+        helpers.connect(config.replace(client_secret=secret + "x"))
     except helpers.AuthenticationError as exc:
         texts += [str(exc), repr(exc), exc._repr_html_()]
     for text in texts:
-        assert config.client_secret not in text
+        assert secret not in text
         assert token not in text
 
 
-def test_connect_says_where_in_one_line(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
-    helpers.connect(config)
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1 and "Connected to the local sandbox" in out and config.client_id in out
+def test_connect_prints_nothing_and_shows_where(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    client = helpers.connect(config)
+    assert capsys.readouterr().out == ""
+    assert "Connected to the local sandbox" in client.describe() and config.client_id in client.describe()
+    assert "SANDBOX · 127.0.0.1" in client._repr_html_()
 
 
 def test_sandbox_defaults_match_the_seed() -> None:
-    from helpers import config as defaults
+    from helpers.core import config as defaults
     from sandbox import seed
 
-    assert (defaults.SANDBOX_CLIENT_ID, defaults.SANDBOX_CLIENT_SECRET) == (seed.DEMO_CLIENT_ID,
-                                                                            seed.DEMO_CLIENT_SECRET)
+    assert (defaults.SANDBOX_CLIENT_ID, defaults.SANDBOX_CLIENT_SECRET) == (
+        seed.DEMO_CLIENT_ID,
+        seed.DEMO_CLIENT_SECRET,
+    )
     assert (defaults.SANDBOX_CAMPAIGN_ID, defaults.SANDBOX_PRODUCT_ID) == (seed.CAMPAIGN_ID, seed.PRODUCT_ID)
     example = Path(__file__).resolve().parents[1] / ".env.example"
     assert helpers.load_config(example).campaign_id == seed.CAMPAIGN_ID
@@ -289,14 +332,14 @@ def test_sandbox_defaults_match_the_seed() -> None:
 
 def test_transfer_between_investors(client: helpers.Client) -> None:
     sender, source = onboard(client, "Sender")
-    client.investments.credit(invest(client, sender, source, 30).id, progress=False)
+    client.investments.credit(invest(client, sender, source, 30).id)
     receiver, target = onboard(client, "Receiver")
     address = next(w["address"] for w in client.investors.wallets(receiver) if w["id"] == target)
-    transfer = client.transfers.create(source, address, 12, progress=False)
+    transfer = client.transfers.create(source, address, 12)
     assert transfer["status"] == "succeeded"
     held = client.holdings().set_index("investor_id")["units"].to_dict()
     assert held == {sender: 18, receiver: 12}
-    assert client.transfers.create(source, address, 12, progress=False).id == transfer.id  # a re-run: same one
+    assert client.transfers.create(source, address, 12).id == transfer.id  # a re-run: same one
 
 
 def test_distributor_prefix_is_a_setting(config: Config) -> None:

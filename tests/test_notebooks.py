@@ -59,8 +59,12 @@ def execute(path: Path, run: int, parameters: dict[str, Any] | None = None) -> P
 def registry_counts() -> dict[str, int]:
     client = helpers.Client(helpers.load_config())
     counts = {}
-    for name, listing in (("investors", client.investors.list()), ("investments", client.investments.list()),
-                          ("redemptions", client.redemptions.list()), ("wallets", None)):
+    for name, listing in (
+        ("investors", client.investors.list()),
+        ("investments", client.investments.list()),
+        ("redemptions", client.redemptions.list()),
+        ("wallets", None),
+    ):
         if listing is None:
             counts[name] = sum(len(client.investors.wallets(i["id"])) for i in client.investors.list())
             continue
@@ -91,8 +95,9 @@ def test_onboarding_notebook_shows_errors_as_sentences(notebook_sandbox: dict[st
     assert "Nothing was sent" in caught.value.evalue and "not a valid IBAN" in caught.value.evalue
 
 
-def test_report_command_writes_html_csv_and_excel(notebook_sandbox: dict[str, Any], tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_command_writes_html_csv_and_excel(
+    notebook_sandbox: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from helpers.report import main
 
     main([str(ROOT / "samples" / "ledger_demo.csv"), "--output", str(tmp_path / "reports")])
@@ -104,8 +109,9 @@ def test_report_command_writes_html_csv_and_excel(notebook_sandbox: dict[str, An
     assert Path(printed["excel"]).stat().st_size > 0
 
 
-def test_lookup_notebooks_work_for_a_distributor_without_data(notebook_sandbox: dict[str, Any],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lookup_notebooks_work_for_a_distributor_without_data(
+    notebook_sandbox: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fresh = notebook_sandbox["box"].new_client()
     monkeypatch.setenv("CASHLINK_CLIENT_ID", fresh["client_id"])
     monkeypatch.setenv("CASHLINK_CLIENT_SECRET", fresh["client_secret"])
@@ -114,12 +120,22 @@ def test_lookup_notebooks_work_for_a_distributor_without_data(notebook_sandbox: 
 
 
 def test_onboarding_notebook_for_a_legal_person(notebook_sandbox: dict[str, Any]) -> None:
-    execute(ROOT / "notebooks" / "01_onboard_investor.ipynb", 3, {
-        "KIND": "legal_person", "COMPANY_NAME": "Notebook Holding AG", "LEGAL_FORM": "AG", "EMAIL": "ag@example.com",
-        "ID_DOCUMENT_NUMBER": "AG000001"})
+    execute(
+        ROOT / "notebooks" / "01_onboard_investor.ipynb",
+        3,
+        {
+            "KIND": "legal_person",
+            "COMPANY_NAME": "Notebook Holding AG",
+            "LEGAL_FORM": "AG",
+            "EMAIL": "ag@example.com",
+            "IBAN": "DE57370400445320130777",
+            "ID_DOCUMENT_NUMBER": "AG000001",
+        },
+    )
     client = helpers.Client(helpers.load_config())
-    company = next(i for i in client.investors.list() if (i.get("legal_person") or {}).get("company_name") ==
-                   "Notebook Holding AG")
+    company = next(
+        i for i in client.investors.list() if (i.get("legal_person") or {}).get("company_name") == "Notebook Holding AG"
+    )
     assert company["benefiting_persons"] == 1 and company["kyc_status"] == "SUCCESS"
     assert len(client.investors.wallets(company["id"])) == 1
 
@@ -127,7 +143,7 @@ def test_onboarding_notebook_for_a_legal_person(notebook_sandbox: dict[str, Any]
 def test_a_wrong_file_parameter_reads_as_a_sentence(notebook_sandbox: dict[str, Any]) -> None:
     with pytest.raises(CellExecutionError) as caught:
         execute(ROOT / "notebooks" / "02_invest_and_credit.ipynb", 8, {"SIGNED_PDF": "/nowhere/signed.pdf"})
-    assert caught.value.ename == "InputError" and "There is no file at /nowhere/signed.pdf" in caught.value.evalue
+    assert caught.value.ename == "InputError" and "There is no file at '/nowhere/signed.pdf'" in caught.value.evalue
 
 
 def test_report_command_explains_a_bad_ledger(notebook_sandbox: dict[str, Any], tmp_path: Path) -> None:

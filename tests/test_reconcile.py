@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 import helpers
-from helpers import reconcile
-from helpers.ledger import SpreadsheetError
+from helpers.data import reconcile
+from helpers.data.ledger import SpreadsheetError
+from helpers.ui import panels
 from sandbox.runner import SandboxProcess, free_port
 from tests.conftest import Sandbox
 from tests.test_helpers_client import invest, onboard
@@ -39,9 +40,9 @@ def known_state(client: helpers.Client, sandbox: Sandbox) -> dict[str, Any]:
     ids: dict[str, Any] = {}
     for name, units in (("A", 120), ("B", 70), ("D", 30)):
         investor_id, wallet_id = onboard(client, f"Investor {name}")
-        client.investments.credit(invest(client, investor_id, wallet_id, units).id, progress=False)
+        client.investments.credit(invest(client, investor_id, wallet_id, units).id)
         ids[name] = (investor_id, wallet_id)
-    client.redemptions.create(*ids["A"], 20, progress=False)
+    client.redemptions.create(*ids["A"], 20)
     investor_c, wallet_c = onboard(client, "Investor C")
     stuck = invest(client, investor_c, wallet_c, 40)
     sandbox.admin(f"investments/{stuck.id}/status", {"status": "PAID", "changed_at": "2020-01-01T00:00:00+00:00"})
@@ -50,22 +51,26 @@ def known_state(client: helpers.Client, sandbox: Sandbox) -> dict[str, Any]:
     for outcome, units in (("failed", 5), ("unknown", 6)):
         sandbox.admin("settings", {"task_outcome": outcome})
         with pytest.raises(helpers.TaskError):
-            client.redemptions.create(*ids["D"], units, progress=False)
+            client.redemptions.create(*ids["D"], units)
     sandbox.admin("settings", {"task_outcome": "success"})
     return ids
 
 
-def test_known_discrepancies_are_found_exactly(client: helpers.Client, known_state: dict[str, Any],
-                                               tmp_path: Path) -> None:
+def test_known_discrepancies_are_found_exactly(
+    client: helpers.Client, known_state: dict[str, Any], tmp_path: Path
+) -> None:
     product = client.config.product_id
     a, b, c, d = (known_state[k][0] for k in "ABCD")
-    path = ledger_file(tmp_path, [
-        {"investor_ref": "R-A", "investor_id": a, "product_id": product, "units": 100},  # matches
-        {"investor_ref": "R-B", "investor_id": b, "product_id": product, "units": 75},  # registry holds 5 fewer
-        {"investor_ref": "R-C", "investor_id": c, "product_id": product, "units": 0},  # matches (nothing held)
-        {"investor_ref": "R-X", "investor_id": UNKNOWN, "product_id": product, "units": 12},  # only in ledger
-        # D is missing from the ledger: only in the registry (30 units)
-    ])
+    path = ledger_file(
+        tmp_path,
+        [
+            {"investor_ref": "R-A", "investor_id": a, "product_id": product, "units": 100},  # matches
+            {"investor_ref": "R-B", "investor_id": b, "product_id": product, "units": 75},  # registry holds 5 fewer
+            {"investor_ref": "R-C", "investor_id": c, "product_id": product, "units": 0},  # matches (nothing held)
+            {"investor_ref": "R-X", "investor_id": UNKNOWN, "product_id": product, "units": 12},  # only in ledger
+            # D is missing from the ledger: only in the registry (30 units)
+        ],
+    )
     report = reconcile.reconcile(client, reconcile.read_ledger(path), stuck_after=timedelta(days=3))
     found = report.differences[["category", "investor_id", "ledger_units", "registry_units", "difference"]]
     expected = [
@@ -76,8 +81,9 @@ def test_known_discrepancies_are_found_exactly(client: helpers.Client, known_sta
         ("redemption_failed", d, pd.NA, 5, pd.NA),
         ("redemption_unknown", d, pd.NA, 6, pd.NA),
     ]
-    assert [tuple(None if pd.isna(v) else v for v in row) for row in found.itertuples(index=False)] == \
-        [tuple(None if v is pd.NA else v for v in row) for row in expected]
+    assert [tuple(None if pd.isna(v) else v for v in row) for row in found.itertuples(index=False)] == [
+        tuple(None if v is pd.NA else v for v in row) for row in expected
+    ]
     messages = report.differences.set_index("category")["message"]
     assert messages["units_differ"] == "The registry holds 5 units fewer than the ledger (70 against 75)."
     assert "PAID for" in messages["stuck"]
@@ -89,18 +95,20 @@ def test_known_discrepancies_are_found_exactly(client: helpers.Client, known_sta
 def test_a_clean_ledger_gives_a_clean_report(client: helpers.Client, tmp_path: Path) -> None:
     for name, units in (("P", 10), ("Q", 25)):
         investor_id, wallet_id = onboard(client, f"Clean {name}")
-        client.investments.credit(invest(client, investor_id, wallet_id, units).id, progress=False)
+        client.investments.credit(invest(client, investor_id, wallet_id, units).id)
     holdings = client.holdings()
-    path = ledger_file(tmp_path, holdings.rename(columns={})[["investor_id", "product_id", "units"]].to_dict(
-        "records"), "clean.xlsx")
+    path = ledger_file(
+        tmp_path, holdings.rename(columns={})[["investor_id", "product_id", "units"]].to_dict("records"), "clean.xlsx"
+    )
     report = reconcile.reconcile(client, reconcile.read_ledger(path))
     assert report.is_clean and report.differences.empty
     assert report.headline().startswith("Clean: the registry matches the ledger for all 2")
 
 
 def test_exports(client: helpers.Client, known_state: dict[str, Any], tmp_path: Path) -> None:
-    path = ledger_file(tmp_path, [{"investor_id": known_state["B"][0], "product_id": client.config.product_id,
-                                   "units": 1}])
+    path = ledger_file(
+        tmp_path, [{"investor_id": known_state["B"][0], "product_id": client.config.product_id, "units": 1}]
+    )
     report = reconcile.reconcile(client, reconcile.read_ledger(path))
     csv = pd.read_csv(report.to_csv(tmp_path / "out" / "r.csv"))
     assert len(csv) == len(report.differences)
@@ -118,28 +126,46 @@ def test_sample_ledger_has_every_category_against_the_demo_seed(tmp_path: Path) 
     finally:
         box.stop()
     assert report.summary().set_index("category")["count"].to_dict() == {
-        "in_ledger_only": 1, "in_registry_only": 1, "units_differ": 2, "stuck": 2, "redemption_failed": 1,
-        "redemption_unknown": 1}
+        "in_ledger_only": 1,
+        "in_registry_only": 1,
+        "units_differ": 2,
+        "stuck": 2,
+        "redemption_failed": 1,
+        "redemption_unknown": 1,
+    }
 
 
 BAD_LEDGERS = [
     ("missing column", "investor_id,units\n" + UNKNOWN + ",5\n", "lacks the column product_id", (1, "product_id")),
-    ("non-numeric units", f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},5\n{UNKNOWN[:-1]}0,{UNKNOWN},five\n",
-     "not a number of units", (3, "units")),
+    (
+        "non-numeric units",
+        f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},5\n{UNKNOWN[:-1]}0,{UNKNOWN},five\n",
+        "not a number of units",
+        (3, "units"),
+    ),
     ("fractional units", f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},2.5\n", "has a fraction", (2, "units")),
     ("negative units", f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},-3\n", "at least 0", (2, "units")),
     ("bad id", f"investor_id,product_id,units\nnot-an-id,{UNKNOWN},3\n", "is not an id", (2, "investor_id")),
     ("empty cell", f"investor_id,product_id,units\n{UNKNOWN},,3\n", "This cell is empty", (2, "product_id")),
-    ("duplicate rows", f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},3\n{UNKNOWN},{UNKNOWN},4\n",
-     "Repeats row 2", (3, "investor_id, product_id")),
-    ("wrong delimiter", f"investor_id|product_id|units\n{UNKNOWN}|{UNKNOWN}|3\n", "is the delimiter one of",
-     (1, "investor_id")),
+    (
+        "duplicate rows",
+        f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},3\n{UNKNOWN},{UNKNOWN},4\n",
+        "Repeats row 2",
+        (3, "investor_id, product_id"),
+    ),
+    (
+        "wrong delimiter",
+        f"investor_id|product_id|units\n{UNKNOWN}|{UNKNOWN}|3\n",
+        "is the delimiter one of",
+        (1, "investor_id"),
+    ),
 ]
 
 
 @pytest.mark.parametrize("name, content, text, where", BAD_LEDGERS, ids=[b[0] for b in BAD_LEDGERS])
-def test_bad_ledgers_name_the_row_and_column(tmp_path: Path, name: str, content: str, text: str,
-                                             where: tuple[int, str]) -> None:
+def test_bad_ledgers_name_the_row_and_column(
+    tmp_path: Path, name: str, content: str, text: str, where: tuple[int, str]
+) -> None:
     path = tmp_path / "ledger.csv"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(SpreadsheetError) as caught:
@@ -162,12 +188,13 @@ def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
         reconcile.read_ledger(path)
 
 
-def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(client: helpers.Client,
-                                                                    known_state: dict[str, Any],
-                                                                    tmp_path: Path) -> None:
-    panel = reconcile.ReconciliationPanel(client, tmp_path / "out")
-    good = ledger_file(tmp_path, [{"investor_id": known_state["B"][0], "product_id": client.config.product_id,
-                                   "units": 70}])
+def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(
+    client: helpers.Client, known_state: dict[str, Any], tmp_path: Path
+) -> None:
+    panel = panels.ReconciliationPanel(client, tmp_path / "out")
+    good = ledger_file(
+        tmp_path, [{"investor_id": known_state["B"][0], "product_id": client.config.product_id, "units": 70}]
+    )
     report = panel.run(good.read_bytes(), "books.csv")
     assert report is not None and (tmp_path / "out" / "reconciliation-books.xlsx").is_file()
     assert panel.run(b"investor_id,units\nx,1\n", "broken.csv") is None

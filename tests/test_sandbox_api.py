@@ -43,12 +43,14 @@ class Api:
         return requests.post(self.url + path, headers=headers, timeout=10, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return requests.get(path if path.startswith("http") else self.url + path, headers=self.headers, timeout=10,
-                            **kwargs)
+        return requests.get(
+            path if path.startswith("http") else self.url + path, headers=self.headers, timeout=10, **kwargs
+        )
 
     def patch(self, path: str, **kwargs: Any) -> requests.Response:
-        return requests.patch(self.url + path, headers={**self.headers, "X-Idempotency-Key": self.key()},
-                              timeout=10, **kwargs)
+        return requests.patch(
+            self.url + path, headers={**self.headers, "X-Idempotency-Key": self.key()}, timeout=10, **kwargs
+        )
 
     def document(self, name: str = "doc.pdf") -> str:
         response = self.post("/documents/", files={"file": (name, b"%PDF-1.4 test", "application/pdf")})
@@ -64,11 +66,19 @@ class Api:
         return investor_id
 
     def delivered(self, investor_id: str, wallet_id: str, units: int, campaign_id: str) -> dict[str, Any]:
-        investment = self.post("/investments/", json={
-            "campaign_id": campaign_id, "investor_id": investor_id, "units": units, "signed_at": SIGNED_AT,
-            "accepted_at": SIGNED_AT, "paid_at": SIGNED_AT, "wallet": wallet_id,
-            "signed_documents": [{"document_id": self.document(), "category": "c", "subject": "s"}],
-        })
+        investment = self.post(
+            "/investments/",
+            json={
+                "campaign_id": campaign_id,
+                "investor_id": investor_id,
+                "units": units,
+                "signed_at": SIGNED_AT,
+                "accepted_at": SIGNED_AT,
+                "paid_at": SIGNED_AT,
+                "wallet": wallet_id,
+                "signed_documents": [{"document_id": self.document(), "category": "c", "subject": "s"}],
+            },
+        )
         assert investment.status_code == 201, investment.text
         assert investment.json()["status"] == "PAID"
         credit = self.post(f"/investments/{investment.json()['id']}/credits/")
@@ -87,23 +97,46 @@ def seed(sandbox: Sandbox) -> dict[str, Any]:
 
 
 def test_token_is_rfc6749_shaped(sandbox: Sandbox) -> None:
-    response = requests.post(f"{sandbox.base_url}/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": "demo-distributor", "client_secret": "demo-secret",
-        "scope": "investors:read investors:write"})
+    response = requests.post(
+        f"{sandbox.base_url}/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "demo-distributor",
+            "client_secret": "demo-secret",
+            "scope": "investors:read investors:write",
+        },
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
     assert body["scope"] == "investors:read investors:write"
 
 
-@pytest.mark.parametrize("data, status, error", [
-    ({"grant_type": "client_credentials", "client_id": "demo-distributor", "client_secret": "wrong"}, 401,
-     "invalid_client"),
-    ({"grant_type": "password", "client_id": "demo-distributor", "client_secret": "demo-secret"}, 400,
-     "unsupported_grant_type"),
-    ({"grant_type": "client_credentials", "client_id": "demo-distributor", "client_secret": "demo-secret",
-      "scope": "issuers:write"}, 400, "invalid_scope"),
-])
+@pytest.mark.parametrize(
+    "data, status, error",
+    [
+        (
+            {"grant_type": "client_credentials", "client_id": "demo-distributor", "client_secret": "wrong"},
+            401,
+            "invalid_client",
+        ),
+        (
+            {"grant_type": "password", "client_id": "demo-distributor", "client_secret": "demo-secret"},
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            {
+                "grant_type": "client_credentials",
+                "client_id": "demo-distributor",
+                "client_secret": "demo-secret",
+                "scope": "issuers:write",
+            },
+            400,
+            "invalid_scope",
+        ),
+    ],
+)
 def test_token_errors(sandbox: Sandbox, data: dict[str, str], status: int, error: str) -> None:
     response = requests.post(f"{sandbox.base_url}/oauth/token", data=data)
     assert response.status_code == status
@@ -140,13 +173,17 @@ def test_full_onboarding_to_redemption_flow(raw: Api, seed: dict[str, Any]) -> N
     second = raw.delivered(investor_id, wallet_id, 200, seed["campaign_id"])
     assert first["status"] == "DELIVERED" and first["remaining_units"] == 300
     assert first["investment_amount"] == {"amount": "3000000", "decimals": 2, "currency": "EUR"}
-    redemption = raw.post("/redemptions/", json={"investor_id": investor_id, "product_id": seed["product_id"],
-                                                 "wallet_id": wallet_id, "units": 350})
+    redemption = raw.post(
+        "/redemptions/",
+        json={"investor_id": investor_id, "product_id": seed["product_id"], "wallet_id": wallet_id, "units": 350},
+    )
     assert redemption.status_code == 201, redemption.text
     assert redemption.json()["status"] == "success"
     # FIFO: the older investment is used up first.
-    assert redemption.json()["allocations"] == [{"investment_id": first["id"], "units": 300},
-                                                {"investment_id": second["id"], "units": 50}]
+    assert redemption.json()["allocations"] == [
+        {"investment_id": first["id"], "units": 300},
+        {"investment_id": second["id"], "units": 50},
+    ]
     assert raw.get(f"/investments/{first['id']}/").json()["remaining_units"] == 0
     assert raw.get(f"/investments/{second['id']}/").json()["remaining_units"] == 150
     statements = raw.get(f"/investments/{second['id']}/registry-statements/").json()
@@ -154,22 +191,30 @@ def test_full_onboarding_to_redemption_flow(raw: Api, seed: dict[str, Any]) -> N
     assert raw.get(f"/redemptions/{redemption.json()['id']}/").json()["units"] == 350
     wallets = raw.get(f"/investors/{investor_id}/wallets/").json()
     assert wallets[0]["balances"] == [{"product_id": seed["product_id"], "units": 150}]
-    too_much = raw.post("/redemptions/", json={"investor_id": investor_id, "product_id": seed["product_id"],
-                                               "wallet_id": wallet_id, "units": 151})
+    too_much = raw.post(
+        "/redemptions/",
+        json={"investor_id": investor_id, "product_id": seed["product_id"], "wallet_id": wallet_id, "units": 151},
+    )
     assert too_much.status_code == 400
     assert "holds only 150" in too_much.json()["units"][0]
 
 
 def test_investment_status_machine(raw: Api, seed: dict[str, Any]) -> None:
     investor_id = raw.post("/investors/", json=investor_body("Kyc")).json()["id"]
-    body = {"campaign_id": seed["campaign_id"], "investor_id": investor_id, "units": 10, "signed_at": SIGNED_AT,
-            "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}]}
+    body = {
+        "campaign_id": seed["campaign_id"],
+        "investor_id": investor_id,
+        "units": 10,
+        "signed_at": SIGNED_AT,
+        "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}],
+    }
     investment = raw.post("/investments/", json=body).json()
     assert investment["status"] == "KYC_PENDING"
     raw.post(f"/investors/{investor_id}/identifications/", json=identification_body(raw.document()))
     assert raw.get(f"/investments/{investment['id']}/").json()["status"] == "WAITING_FOR_ACCEPTANCE"
-    assert raw.patch(f"/investments/{investment['id']}/", json={"accepted_at": SIGNED_AT}).json()["status"] == \
-        "ACCEPTED"
+    assert (
+        raw.patch(f"/investments/{investment['id']}/", json={"accepted_at": SIGNED_AT}).json()["status"] == "ACCEPTED"
+    )
     credit_too_early = raw.post(f"/investments/{investment['id']}/credits/")
     assert credit_too_early.status_code == 400 and "PAID" in credit_too_early.json()["detail"]
     assert raw.patch(f"/investments/{investment['id']}/", json={"paid_at": SIGNED_AT}).json()["status"] == "PAID"
@@ -184,16 +229,35 @@ def test_investment_status_machine(raw: Api, seed: dict[str, Any]) -> None:
 
 
 def test_legal_person_needs_a_benefiting_person(raw: Api, seed: dict[str, Any]) -> None:
-    company = raw.post("/investors/", json={
-        "legal_person": {"company_name": "Example AG", "legal_form": "AG", "registration_number": "HRB 1",
-                         "street": "Weg 1", "city": "Berlin", "zip": "10115", "country": "DEU"},
-        "tax_information": {"tax_identification_number": "1234"}, "is_beneficiary": True})
+    company = raw.post(
+        "/investors/",
+        json={
+            "legal_person": {
+                "company_name": "Example AG",
+                "legal_form": "AG",
+                "registration_number": "HRB 1",
+                "street": "Weg 1",
+                "city": "Berlin",
+                "zip": "10115",
+                "country": "DEU",
+            },
+            "tax_information": {"tax_identification_number": "1234"},
+            "is_beneficiary": True,
+        },
+    )
     assert company.status_code == 201, company.text
     company_id = company.json()["id"]
     raw.post(f"/investors/{company_id}/identifications/", json=identification_body(raw.document()))
-    investment = raw.post("/investments/", json={
-        "campaign_id": seed["campaign_id"], "investor_id": company_id, "units": 5, "signed_at": SIGNED_AT,
-        "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}]}).json()
+    investment = raw.post(
+        "/investments/",
+        json={
+            "campaign_id": seed["campaign_id"],
+            "investor_id": company_id,
+            "units": 5,
+            "signed_at": SIGNED_AT,
+            "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}],
+        },
+    ).json()
     assert investment["status"] == "KYC_PENDING"
     person = investor_body()["natural_person"]
     assert raw.post(f"/investors/{company_id}/benefiting-persons/", json=person).status_code == 201
@@ -246,8 +310,15 @@ def test_transfer_moves_units_to_a_registered_address(raw: Api, sandbox: Sandbox
     raw.delivered(sender, source["id"], 40, seed["campaign_id"])
     receiver = raw.identified_investor("Receiver")
     target = raw.post(f"/investors/{receiver}/wallets/eth-managed/").json()
-    transfer = raw.post("/transfers/", json={"product": seed["product_id"], "source_wallet": source["id"],
-                                             "target_address": target["address"], "amount": 15})
+    transfer = raw.post(
+        "/transfers/",
+        json={
+            "product": seed["product_id"],
+            "source_wallet": source["id"],
+            "target_address": target["address"],
+            "amount": 15,
+        },
+    )
     assert transfer.status_code == 201, transfer.text
     assert transfer.json()["status"] == "succeeded"
     received = raw.get(f"/investments/{transfer.json()['receiver_investment_id']}/").json()
@@ -294,10 +365,16 @@ def test_list_filters(raw: Api, seed: dict[str, Any]) -> None:
     wallet_id = raw.post(f"/investors/{investor_id}/wallets/eth-managed/").json()["id"]
     raw.delivered(investor_id, wallet_id, 5, seed["campaign_id"])
     other = raw.post("/investors/", json=investor_body("NoKyc")).json()["id"]
-    raw.post("/investments/", json={"campaign_id": seed["campaign_id"], "investor_id": other, "units": 1,
-                                    "signed_at": SIGNED_AT,
-                                    "signed_documents": [{"document_id": raw.document(), "category": "c",
-                                                          "subject": "s"}]})
+    raw.post(
+        "/investments/",
+        json={
+            "campaign_id": seed["campaign_id"],
+            "investor_id": other,
+            "units": 1,
+            "signed_at": SIGNED_AT,
+            "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}],
+        },
+    )
     assert raw.get("/investments/", params={"status": "DELIVERED"}).json()["count"] == 1
     assert raw.get("/investments/", params={"investor_id": other}).json()["results"][0]["status"] == "KYC_PENDING"
     assert raw.get("/investments/", params={"product_id": seed["product_id"]}).json()["count"] == 2
@@ -309,9 +386,14 @@ def test_distributor_prefix_and_missing_slash_are_the_same_routes(sandbox: Sandb
     investor = api.post("/investors", json=investor_body())
     assert investor.status_code == 201
     assert Api(sandbox, tenant).get(f"/investors/{investor.json()['id']}").status_code == 200
-    token = requests.post(f"{sandbox.base_url}/distributor/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": tenant["client_id"],
-        "client_secret": tenant["client_secret"]})
+    token = requests.post(
+        f"{sandbox.base_url}/distributor/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": tenant["client_id"],
+            "client_secret": tenant["client_secret"],
+        },
+    )
     assert token.status_code == 200
 
 
@@ -328,8 +410,11 @@ def test_tenants_are_isolated(sandbox: Sandbox, tenant: dict[str, Any]) -> None:
 
 def test_demo_seed_has_investors_in_various_states(sandbox: Sandbox, seed: dict[str, Any]) -> None:
     demo = Api(sandbox, {"client_id": "demo-distributor", "client_secret": "demo-secret"})
-    statuses = {i["investor_id"]: i["status"] for i in demo.get("/investments/", params={"page_size": 100}).json()[
-        "results"] if i["investor_id"] in seed["investors"].values()}
+    statuses = {
+        i["investor_id"]: i["status"]
+        for i in demo.get("/investments/", params={"page_size": 100}).json()["results"]
+        if i["investor_id"] in seed["investors"].values()
+    }
     assert statuses[seed["investors"]["grace"]] == "PAID"
     assert statuses[seed["investors"]["alan"]] == "KYC_PENDING"
     assert statuses[seed["investors"]["ada"]] == "DELIVERED"
@@ -342,11 +427,15 @@ def test_settlement_delay_shows_processing(raw: Api, sandbox: Sandbox, seed: dic
     wallet_id = raw.post(f"/investors/{investor_id}/wallets/eth-managed/").json()["id"]
     raw.delivered(investor_id, wallet_id, 10, seed["campaign_id"])
     sandbox.admin("settings", {"settle_delay": 0.3})
-    redemption = raw.post("/redemptions/", json={"investor_id": investor_id, "product_id": seed["product_id"],
-                                                 "wallet_id": wallet_id, "units": 10}).json()
+    redemption = raw.post(
+        "/redemptions/",
+        json={"investor_id": investor_id, "product_id": seed["product_id"], "wallet_id": wallet_id, "units": 10},
+    ).json()
     assert redemption["status"] == "processing"
-    over = raw.post("/redemptions/", json={"investor_id": investor_id, "product_id": seed["product_id"],
-                                           "wallet_id": wallet_id, "units": 1})
+    over = raw.post(
+        "/redemptions/",
+        json={"investor_id": investor_id, "product_id": seed["product_id"], "wallet_id": wallet_id, "units": 1},
+    )
     assert over.status_code == 400, "units held back by a pending redemption cannot be redeemed twice"
     import time
 
@@ -393,9 +482,13 @@ def test_following_next_is_an_index_seek_not_a_scan(tmp_path: Any, filters: dict
 
     store = Store(tmp_path / "plan.sqlite3")
     where, params = store._where("investment", "tenant", filters)
-    plan = " ".join(row[3] for row in store.execute(
-        f"EXPLAIN QUERY PLAN SELECT seq, data FROM objects WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
-        [*params, 10_000, 20]))
+    plan = " ".join(
+        row[3]
+        for row in store.execute(
+            f"EXPLAIN QUERY PLAN SELECT seq, data FROM objects WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
+            [*params, 10_000, 20],
+        )
+    )
     assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
     assert "SCAN objects" not in plan, plan
 

@@ -1,7 +1,13 @@
-"""Pure functions: checks, money and frames, configuration, error sentences (no network)."""
+"""Pure parts, no network: checks, models, masking, money, configuration, errors, the journal, and the layers."""
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -9,40 +15,88 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import checks, load_config
-from helpers.errors import field_label, input_error
-from helpers.frames import mask, money_value, to_frame
+from helpers import load_config
+from helpers.core import checks, models
+from helpers.core.config import Config, split_base_url
+from helpers.core.errors import ConfigurationError, InputError, JournalError, field_label, input_error, shorten_quoted
+from helpers.core.journal import Journal, derive_key
+from helpers.core.records import Record, mask, money_value
+from helpers.core.transport import Transport
+from helpers.data.frames import to_frame
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("check, raw, expected", [
-    (checks.check_iban, "de89 3704 0044 0532 0130 00", "DE89370400440532013000"),
-    (checks.check_bic, "cobadeffxxx", "COBADEFFXXX"),
-    (checks.check_country, "deu", "DEU"),
-    (checks.check_date, date(2000, 8, 10), "2000-08-10"),
-    (checks.check_datetime, "2020-08-10T14:06:22.134Z", "2020-08-10T14:06:22.134000+00:00"),
-    (checks.check_datetime, "2021-03-12T08:14:13+01:00", "2021-03-12T07:14:13.000000+00:00"),
-    (checks.check_eth_address, "0x52908400098527886e0f7030069857d2e4169ee7",
-     "0x52908400098527886E0F7030069857D2E4169EE7"),
-    (checks.check_units, "1_000", 1000),
-    (checks.check_units, Decimal("300"), 300),
-    (checks.check_units, "300.0", 300),
-])
+@pytest.mark.parametrize(
+    "check, raw, expected",
+    [
+        (checks.check_iban, "de89 3704 0044 0532 0130 00", "DE89370400440532013000"),
+        (checks.check_bic, "cobadeffxxx", "COBADEFFXXX"),
+        (checks.check_country, "deu", "DEU"),
+        (checks.check_date, date(2000, 8, 10), "2000-08-10"),
+        (checks.check_datetime, "2020-08-10T14:06:22.134Z", "2020-08-10T14:06:22.134000+00:00"),
+        (checks.check_datetime, "2021-03-12T08:14:13+01:00", "2021-03-12T07:14:13.000000+00:00"),
+        (checks.check_datetime, "2024-08-10", "2024-08-10T12:00:00.000000+00:00"),
+        (
+            checks.check_eth_address,
+            "0x52908400098527886e0f7030069857d2e4169ee7",
+            "0x52908400098527886E0F7030069857D2E4169EE7",
+        ),
+        (checks.check_units, "1_000", 1000),
+        (checks.check_units, Decimal("300"), 300),
+        (checks.check_units, "300.0", 300),
+        (checks.check_bool, "yes", True),
+    ],
+)
 def test_checks_normalise(check, raw, expected) -> None:
     assert check(raw) == expected
 
 
-@pytest.mark.parametrize("check, raw, message", [
-    (checks.check_country, "AT", "three-letter ISO 3166 code AUT for Austria"),
-    (checks.check_units, True, "not true/false"),
-    (checks.check_units, 0.1 + 0.2, "floating-point"),
-    (lambda v: checks.check_units(v, step_size=10), 15, "multiple of the step size 10"),
-    (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "2010-01-01", "at least 18 years old"),
-    (checks.check_datetime, "2021-03-12 07:14", "no time zone"),
-    (checks.check_uuid, "123", "is not an id"),
-])
+@pytest.mark.parametrize(
+    "check, raw, message",
+    [
+        (checks.check_country, "AT", "three-letter ISO 3166 code AUT for Austria"),
+        (checks.check_units, True, "not true/false"),
+        (checks.check_units, 0.1 + 0.2, "floating-point"),
+        (checks.check_units, "2.5", "has a fraction"),
+        (checks.check_units, Decimal("Infinity"), "not a number of units"),
+        (checks.check_units, "-inf", "not a number of units"),
+        (checks.check_units, "1e5000", "far more units"),
+        (checks.check_units, None, "not NoneType"),
+        (lambda v: checks.check_units(v, step_size=10), 15, "multiple of the step size 10"),
+        (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "2010-01-01", "at least 18 years old"),
+        (checks.check_datetime, "2021-03-12 07:14", "no time zone"),
+        (checks.check_uuid, "123", "is not an id"),
+        (checks.check_uuid, "../investments", "is not an id"),
+    ],
+)
 def test_checks_explain_themselves(check, raw, message) -> None:
     with pytest.raises(checks.CheckError, match=message):
         check(raw)
+
+
+@pytest.mark.parametrize(
+    "check, secret",
+    [
+        (checks.check_iban, "DE89370400440532013001"),
+        (checks.check_iban, "DE00" + "9" * 10_000),
+        (checks.check_birth_date, "1999-13-45"),
+        (checks.check_phone, "call me maybe 0049"),
+    ],
+)
+def test_checks_of_personal_data_never_repeat_it(check, secret: str) -> None:
+    with pytest.raises(checks.CheckError) as caught:
+        check(secret)
+    assert secret not in str(caught.value) and secret[:10] not in str(caught.value)
+    assert str(caught.value).endswith(".")
+
+
+def test_quoted_input_is_shortened_never_the_sentence() -> None:
+    with pytest.raises(checks.CheckError) as caught:
+        checks.check_email("x" * 10_000)
+    message = str(caught.value)
+    assert len(message) < 150 and "(10,000 characters)" in message and message.endswith("name@example.com.")
+    assert shorten_quoted("The address " + "a" * 500 + " is bad.").endswith("(500 characters) is bad.")
 
 
 def test_money_is_exact() -> None:
@@ -52,34 +106,180 @@ def test_money_is_exact() -> None:
     assert frame["units"].dtype == "Int64" and frame["price"].dtype == object
 
 
-def test_masking() -> None:
+def test_masking_by_the_models_personal_fields() -> None:
     assert mask("DE89370400440532013000", "iban") == "DE89 •••• 3000"
     assert mask("12345678901", "tax_identification_number") == "••••••••901"
     assert mask(None, "iban") is None
+    assert {
+        "bank_account.iban",
+        "natural_person.birth_date",
+        "tax_information.tax_identification_number",
+        "document_id",
+        "legitimation_process_id",
+    } <= models.PERSONAL_PATHS
+    assert not models.is_personal("signed_documents.0.document_id")  # an upload's id is not an ID card number
 
 
-def test_nested_errors_round_trip() -> None:
-    errors = {"natural_person.zip": ["Too long."], "signed_documents.0.document_id": ["Unknown."]}
-    assert checks.flatten(checks.nest(errors)) == errors
-    assert field_label("natural_person.birth_date") == "birth date (natural person)"
-    assert field_label("signed_documents.0.document_id") == "document id of item 1 (signed documents)"
-    assert str(input_error("the investor", {"iban": ["Bad."]})) == \
-        "Nothing was sent: 1 field of the investor needs attention. iban: Bad."
+def test_a_record_never_shows_personal_data() -> None:
+    record = Record(
+        {
+            "id": "i",
+            "natural_person": {"forename": "Peter", "birth_date": "2000-08-10"},
+            "bank_account": {"iban": "DE53500105173569146251"},
+            "tax_information": {"tax_identification_number": "12345678"},
+            "document_id": "L01X00T47",
+            "legitimation_process_id": "process-L01X00T47",
+        }
+    )
+    for text in (repr(record), str(record), record._repr_html_(), str(record.rows())):
+        assert "2000-08-10" not in text and "DE53500105173569146251" not in text and "L01X00T47" not in text
+        assert "12345678" not in text and "Peter" in text
+    assert record["bank_account"]["iban"] == "DE53500105173569146251"  # the data itself is intact for code
+
+
+def test_labels_come_from_the_models() -> None:
+    assert field_label("natural_person.birth_date") == "Birth date"
+    assert field_label("legal_person.zip") == field_label("natural_person.zip") == "Postcode"
+    assert field_label("signed_documents.0.document_id") == "Document (item 1 of signed documents)"
+    assert field_label("non_field_errors") == "The request as a whole"
+    assert (
+        str(input_error("the investor", {"bank_account.iban": ["Bad."]}))
+        == "Nothing was sent: 1 field of the investor needs attention. Correct it and try again. IBAN: Bad."
+    )
+
+
+def test_adding_a_field_is_one_change_in_one_model() -> None:
+    """Columns, labels, form widgets and masking all read the model (no second list to keep in step)."""
+    spec = models.columns(
+        models.Investor, (None, "natural_person", "bank_account", "tax_information", "communication")
+    )["iban"]
+    assert (spec.path, spec.label, spec.meta.personal) == ("bank_account.iban", "IBAN", True)
+    from helpers.data import bulk
+    from helpers.ui import forms
+
+    assert {c.name for c in bulk.COLUMNS} >= {"iban", "tax_id", "id_document_number", "identified_on"}
+    form_fields = forms.model_fields(models.Investor, {"iban": "DE89370400440532013000"})
+    iban = next(f for f in form_fields if f.path == "bank_account.iban")
+    assert iban.label == "IBAN" and iban.personal and iban.widget.value == "DE89370400440532013000"
+
+
+@pytest.mark.parametrize(
+    "body, path, message",
+    [
+        ("Peter Parker", "non_field_errors", "not a str"),
+        ([{"natural_person": {}}], "non_field_errors", "not a list"),
+        (None, "non_field_errors", "not nothing"),
+        ({"natural_person": "Peter", "bank_account": {}, "communication": {}}, "natural_person", "not a str"),
+    ],
+)
+def test_bad_arguments_become_sentences_naming_the_field(body, path: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        models.parse(models.Investor, body, "the investor")
+    assert message in " ".join(caught.value.field_errors[path])
 
 
 def test_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("CASHLINK_BASE_URL=https://demo.cashlink.de/api/external\nCASHLINK_CLIENT_ID=from-file\n"
-                        "CASHLINK_CLIENT_SECRET=s3cret\n")
+    env_file.write_text(
+        "CASHLINK_BASE_URL=https://demo.cashlink.de/api/external\nCASHLINK_CLIENT_ID=from-file\n"
+        "CASHLINK_CLIENT_SECRET=s3cret\n"
+    )
     monkeypatch.delenv("CASHLINK_BASE_URL", raising=False)
     monkeypatch.setenv("CASHLINK_CLIENT_ID", "from-environment")
     config = load_config(env_file)
     assert config.client_id == "from-environment" and config.base_url.startswith("https://demo")
-    assert not config.is_sandbox and config.token_url == "https://demo.cashlink.de/api/external/oauth/token"
-    assert "s3cret" not in repr(config)
-    monkeypatch.chdir(tmp_path / "..")
-    defaults = load_config(tmp_path / "missing.env")
-    assert defaults.is_sandbox and defaults.source in ("environment", "built-in sandbox defaults")
+    assert not config.is_sandbox and config.environment == "demo"
+    assert config.token_url == "https://demo.cashlink.de/api/external/oauth/token"
+    assert "s3cret" not in repr(config) and "s3cret" not in str(config)
+    assert config.client_secret.get_secret_value() == "s3cret"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://Demo.Cashlink.de/api/external",
+        "https://demo.cashlink.de/api/external/",
+        "https://demo.cashlink.de:443/api/external/v2",
+        "https://demo.cashlink.de/api/external/distributor/v2/",
+    ],
+)
+def test_one_namespace_per_registry_whatever_the_spelling(url: str) -> None:
+    config = Config(base_url=url, client_id="c")
+    assert config.namespace == "https://demo.cashlink.de/api/external|c"
+    assert split_base_url(url)[0] == "https://demo.cashlink.de/api/external"
+
+
+def test_prefix_in_the_base_url_is_understood() -> None:
+    config = Config(base_url="https://demo.cashlink.de/api/external/distributor")
+    assert config.api_url == "https://demo.cashlink.de/api/external/distributor/v2"
+
+
+def test_no_credentials_over_plain_http_to_another_host() -> None:
+    with pytest.raises(ConfigurationError, match="plain http://"):
+        Transport(Config(base_url="http://registry.example.com/api/external"))
+    Transport(Config(base_url="http://127.0.0.1:9/api/external"))  # the local sandbox is fine
+    assert Config(base_url="https://connect.cashlink.de/api/external").environment == "production"
+
+
+def test_journal_is_private_and_keeps_no_personal_data(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state" / "journal.sqlite3")
+    journal.record_intent("k1", "k1", "ns", "create investor", "hash")
+    journal.record_done("k1", "investor-id")
+    journal.audit("https://r", "client", "create investor", "content k1", "investor-id", "created")
+    assert stat.S_IMODE(os.stat(tmp_path / "state").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "state" / "journal.sqlite3").st_mode) == 0o600
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        journal._db.execute("DELETE FROM audit")
+    assert journal.get("k1").registry_id == "investor-id"
+
+
+def test_a_journal_of_version_0_1_is_migrated_without_its_bodies(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE writes (key TEXT PRIMARY KEY, namespace TEXT NOT NULL, operation TEXT NOT NULL, "
+        "request TEXT NOT NULL, state TEXT NOT NULL, response TEXT, created_at TEXT NOT NULL, "
+        "updated_at TEXT NOT NULL);"
+    )
+    body = {"bank_account": {"iban": "DE53500105173569146251"}}
+    namespace = "http://127.0.0.1:8765/api/external/|demo"  # spelled with a trailing slash back then
+    key = derive_key(namespace, "POST /investors/", body)
+    old.execute(
+        "INSERT INTO writes VALUES (?, ?, 'POST /investors/', ?, 'done', ?, '2026-11-01', '2026-11-01')",
+        [key, namespace, json.dumps(body), json.dumps({"id": "inv-1", **body})],
+    )
+    old.commit()
+    old.close()
+    journal = Journal(path)
+    new_identity = derive_key("http://127.0.0.1:8765/api/external|demo", "POST /investors/", body)
+    assert journal.get(key).registry_id == "inv-1"
+    assert journal.get(new_identity).key == key  # the old key is sent again: the registry replays it
+    journal.close()
+    assert b"DE53500105173569146251" not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
+
+
+def test_a_corrupt_journal_gives_the_safe_fix(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(JournalError) as caught:
+        Journal(path)
+    assert "Move it aside" in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_the_core_imports_without_pandas_or_ipywidgets() -> None:
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('pandas', 'ipywidgets', 'matplotlib', 'IPython'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import helpers.core.client, helpers.core.resources, helpers.core.probe, helpers.core.webhooks\n"
+        "c = helpers.core.client.Client(helpers.core.config.Config(journal_path=':memory:'))\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
 
 
 def test_empty_frame() -> None:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 import helpers
-from helpers.webhooks import parse_webhook
+from helpers.core.webhooks import parse_webhook
 from tests.conftest import Sandbox
 from tests.test_helpers_client import invest, onboard
 
@@ -25,13 +25,13 @@ class Receiver(HTTPServer):
         self.failures = failures
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(handler) -> None:  # noqa: N805
+            def do_POST(handler) -> None:
                 body = handler.rfile.read(int(handler.headers["Content-Length"]))
                 self.calls.append({"body": json.loads(body), "auth": handler.headers.get("Authorization")})
                 handler.send_response(500 if len(self.calls) <= self.failures else 200)
                 handler.end_headers()
 
-            def log_message(handler, *_args: Any) -> None:  # noqa: N805
+            def log_message(handler, *_args: Any) -> None:
                 pass
 
         super().__init__(("127.0.0.1", 0), Handler)
@@ -46,13 +46,21 @@ def receiver() -> Any:
     server.shutdown()
 
 
-def test_status_changes_are_delivered_with_retries(client: helpers.Client, sandbox: Sandbox, receiver: Receiver,
-                                                   tenant: dict[str, Any]) -> None:
-    sandbox.admin("webhooks", {"client_id": tenant["client_id"], "url": f"http://127.0.0.1:{receiver.server_port}/",
-                               "token": "receiver-token", "backoff": 0.05})
+def test_status_changes_are_delivered_with_retries(
+    client: helpers.Client, sandbox: Sandbox, receiver: Receiver, tenant: dict[str, Any]
+) -> None:
+    sandbox.admin(
+        "webhooks",
+        {
+            "client_id": tenant["client_id"],
+            "url": f"http://127.0.0.1:{receiver.server_port}/",
+            "token": "receiver-token",
+            "backoff": 0.05,
+        },
+    )
     investor_id, wallet_id = onboard(client)
     investment = invest(client, investor_id, wallet_id, 10)
-    client.investments.credit(investment.id, progress=False)
+    client.investments.credit(investment.id)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         events = [parse_webhook(call["body"]) for call in receiver.calls]
@@ -69,12 +77,31 @@ def test_status_changes_are_delivered_with_retries(client: helpers.Client, sandb
     sandbox.admin("webhooks", {"client_id": tenant["client_id"], "url": None})
 
 
-@pytest.mark.parametrize("body, text", [
-    (b"not json", "not JSON"),
-    ({"investment_id": "x", "status": "PAID", "changed_at": "2024-01-01T00:00:00+00:00"}, "is not an id"),
-    ({"investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "DONE",
-      "changed_at": "2024-01-01T00:00:00+00:00"}, "is not one of"),
-])
+@pytest.mark.parametrize(
+    "body, text",
+    [
+        (b"not json", "not JSON"),
+        ({"investment_id": "x", "status": "PAID", "changed_at": "2024-01-01T00:00:00+00:00"}, "is not an id"),
+        (
+            {"investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "PAID", "changed_at": "yesterday"},
+            "is not a date and time",
+        ),
+    ],
+)
 def test_malformed_webhooks_are_explained(body: Any, text: str) -> None:
     with pytest.raises(helpers.InputError, match=text):
         parse_webhook(body)
+
+
+def test_an_undocumented_status_is_accepted_with_a_warning() -> None:
+    from helpers.core.checks import UndocumentedValueWarning
+
+    with pytest.warns(UndocumentedValueWarning, match="DONE"):
+        event = parse_webhook(
+            {
+                "investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                "status": "DONE",
+                "changed_at": "2024-01-01T00:00:00+00:00",
+            }
+        )
+    assert event.status == "DONE"

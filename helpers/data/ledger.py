@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pandas as pd
 
-from helpers import checks
-from helpers.errors import InputError
+from helpers.core import checks
+from helpers.core.errors import InputError
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 Problem = tuple[int | None, str | None, str]  # (row, column, what is wrong)
@@ -48,8 +48,13 @@ class Column:
     description: str = ""
 
 
-def read_table(source: str | Path | bytes | BinaryIO, columns: list[Column], what: str,
-               name: str | None = None, sheet: str | int = 0) -> pd.DataFrame:
+def read_table(
+    source: str | Path | bytes | BinaryIO,
+    columns: list[Column],
+    what: str,
+    name: str | None = None,
+    sheet: str | int = 0,
+) -> pd.DataFrame:
     """Read a CSV (any of , ; tab, UTF-8) or Excel file into a DataFrame of checked values.
 
     The returned frame has a ``row`` column with the row number as a spreadsheet program shows it (the header is
@@ -58,13 +63,21 @@ def read_table(source: str | Path | bytes | BinaryIO, columns: list[Column], wha
     frame, problems, name = parse_table(source, columns, what, name, sheet)
     if problems:
         count = len(problems)
-        raise SpreadsheetError(f"The {what} {name} has {count} problem{'s' if count > 1 else ''}; nothing was sent. "
-                               "Fix the cells listed and read it again.", problems)
+        raise SpreadsheetError(
+            f"The {what} {name} has {count} problem{'s' if count > 1 else ''}; nothing was sent. "
+            "Fix the cells listed and read it again.",
+            problems,
+        )
     return frame
 
 
-def parse_table(source: str | Path | bytes | BinaryIO, columns: list[Column], what: str,
-                name: str | None = None, sheet: str | int = 0) -> tuple[pd.DataFrame, list[Problem], str]:
+def parse_table(
+    source: str | Path | bytes | BinaryIO,
+    columns: list[Column],
+    what: str,
+    name: str | None = None,
+    sheet: str | int = 0,
+) -> tuple[pd.DataFrame, list[Problem], str]:
     """Like :func:`read_table`, but cell problems are returned (the cell's value is None) instead of raised.
 
     Problems with the file as a whole (unreadable, wrong encoding, missing columns) are still raised.
@@ -74,8 +87,11 @@ def parse_table(source: str | Path | bytes | BinaryIO, columns: list[Column], wh
         try:
             frame = pd.read_excel(io.BytesIO(raw), sheet_name=sheet, dtype=str, keep_default_na=False)
         except Exception as exc:  # openpyxl raises many kinds for a broken file
-            raise SpreadsheetError(f"Could not read {name} as an Excel file: {exc}.", [(None, None, str(exc))]) \
-                from None
+            raise SpreadsheetError(
+                f"Could not read {name} as an Excel file ({type(exc).__name__}). Open it in Excel "
+                "and save it again as .xlsx, or save it as CSV UTF-8.",
+                [(None, None, str(exc))],
+            ) from None
     else:
         frame = _read_csv(raw, name)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -90,13 +106,15 @@ def parse_table(source: str | Path | bytes | BinaryIO, columns: list[Column], wh
         raise SpreadsheetError(
             f"The {what} {name} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"(found {found}).{hint}",
-            [(1, column, "This column is required.") for column in missing])
+            [(1, column, "This column is required.") for column in missing],
+        )
     checked: dict[str, list[Any]] = {"row": [int(index) + 2 for index in frame.index]}
     problems: list[Problem] = []
     for column in columns:
-        values = []
-        for row, value in zip(checked["row"], frame[column.name] if column.name in frame.columns else
-                              [""] * len(frame)):
+        values: list[Any] = []
+        for row, value in zip(
+            checked["row"], frame[column.name] if column.name in frame.columns else [""] * len(frame)
+        ):
             text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
             if not text:
                 if column.required and not column.allow_blank:
@@ -117,13 +135,16 @@ def duplicates(frame: pd.DataFrame, keys: list[str], what: str, name: str) -> No
     repeated = frame[frame.duplicated(keys, keep=False)]
     if repeated.empty:
         return
-    problems = []
+    problems: list[Problem] = []
     for _key, group in repeated.groupby(keys, sort=False):
         rows = group["row"].tolist()
         for row in rows[1:]:
             problems.append((row, ", ".join(keys), f"Repeats row {rows[0]} (same {', '.join(keys)})."))
-    raise SpreadsheetError(f"The {what} {name} has {len(problems)} duplicate row{'s' if len(problems) > 1 else ''}; "
-                           "each key may appear once.", problems)
+    raise SpreadsheetError(
+        f"The {what} {name} has {len(problems)} duplicate row{'s' if len(problems) > 1 else ''}; "
+        "each key may appear once.",
+        problems,
+    )
 
 
 def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[bytes, str]:
@@ -134,17 +155,19 @@ def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[byt
         return path.read_bytes(), name or path.name
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name or "upload.csv"
-    return source.read(), name or getattr(source, "name", "upload.csv")
+    return source.read(), name or str(getattr(source, "name", "upload.csv"))
 
 
 def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise SpreadsheetError(
             f"{name} is not UTF-8 text (byte 0x{raw[exc.start]:02x} in row {line}). Save it as 'CSV UTF-8' "
-            "(Excel: File > Save As > CSV UTF-8) or as .xlsx.", [(line, None, "Not UTF-8 encoded.")]) from None
+            "(Excel: File > Save As > CSV UTF-8) or as .xlsx.",
+            [(line, None, "Not UTF-8 encoded.")],
+        ) from None
     sample = "\n".join(text.splitlines()[:20])
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
@@ -152,22 +175,16 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
     except csv.Error:
         delimiter = ","
     try:
-        return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                           skipinitialspace=True)
+        return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.ParserError as exc:
         raise SpreadsheetError(f"{name} is not a well-formed CSV file: {exc}.", [(None, None, str(exc))]) from None
 
 
-def check_whole_units(value: Any) -> int:
-    """Units in a ledger: a whole number, zero allowed (a position fully redeemed)."""
-    return checks.check_units(value, minimum=0)
-
-
 def columns_doc(columns: list[Column]) -> pd.DataFrame:
     """The documented columns of a spreadsheet, as a table for notebooks."""
-    return pd.DataFrame([{"column": c.name, "required": c.required and not c.allow_blank,
-                          "description": c.description} for c in columns])
-
-
-def as_records(frame: pd.DataFrame) -> list[Mapping[str, Any]]:
-    return frame.to_dict("records")
+    return pd.DataFrame(
+        [
+            {"column": c.name, "required": c.required and not c.allow_blank, "description": c.description}
+            for c in columns
+        ]
+    )

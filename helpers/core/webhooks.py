@@ -7,12 +7,14 @@ idempotently, e.g. by remembering :attr:`WebhookEvent.key`.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from helpers import api, checks
-from helpers.errors import input_error
+from helpers.core import api, models
+from helpers.core.checks import UndocumentedValueWarning
+from helpers.core.errors import input_error
 
 
 @dataclass(frozen=True)
@@ -34,16 +36,11 @@ def parse_webhook(body: bytes | str | dict[str, Any]) -> WebhookEvent:
             body = json.loads(body)
         except ValueError:
             raise input_error("the webhook", {"body": ["The body is not JSON."]}) from None
-    if not isinstance(body, dict):
-        raise input_error("the webhook", {"body": ["The body is not a JSON object."]})
-    errors: checks.FieldErrors = {}
-    values: dict[str, Any] = {}
-    for name, check in (("investment_id", checks.check_uuid), ("changed_at", checks.check_datetime),
-                        ("status", checks.check_choice(*api.INVESTMENT_STATUSES))):
-        try:
-            values[name] = check(body.get(name))
-        except checks.CheckError as exc:
-            errors[name] = [str(exc)]
-    if errors:
-        raise input_error("the webhook", errors)
-    return WebhookEvent(values["investment_id"], values["status"], datetime.fromisoformat(values["changed_at"]))
+    event = models.parse(models.Webhook, body, "the webhook")
+    if event.status not in api.INVESTMENT_STATUSES:
+        warnings.warn(
+            f"The webhook names the status {event.status}, which the documentation does not list.",
+            UndocumentedValueWarning,
+            stacklevel=2,
+        )
+    return WebhookEvent(event.investment_id, event.status, datetime.fromisoformat(event.changed_at))

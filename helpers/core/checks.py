@@ -1,0 +1,360 @@
+"""Checks of single values, run before anything is sent (they are the validators of :mod:`helpers.core.models`).
+
+Each ``check_*`` function takes a raw value (as typed into a form or read from a spreadsheet), returns it in the form
+the API expects, or raises :class:`CheckError` with one sentence that says what is wrong and how to fix it. A check
+of personal data (IBAN, birth date, tax id, phone, ID document number) never repeats the value it was given, and any
+quoted input is shortened (:func:`quote`), never the sentence.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import warnings
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+FieldErrors = dict[str, list[str]]
+
+CURRENCIES = ("EUR",)
+MINIMUM_INVESTOR_AGE = 18
+MAX_UNITS = 10**15  # far above any product's allocation; bigger numbers are typing mistakes
+QUOTE_LENGTH = 40
+
+
+class CheckError(ValueError):
+    """A value that the API would refuse; the message is a sentence meant for the person who typed it."""
+
+
+class UndocumentedValueWarning(UserWarning):
+    """A value the public documentation does not mention: sent anyway, as the registry may know it."""
+
+
+def quote(value: Any, limit: int = QUOTE_LENGTH) -> str:
+    """The input as a message quotes it: in quotes, shortened to ``limit`` characters with its length."""
+    text = str(value)
+    if len(text) <= limit:
+        return f"'{text}'"
+    return f"'{text[: limit - 1]}…' ({len(text):,} characters)"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def check_text(value: Any, max_length: int = 255) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise CheckError(f"Enter text here, not {type(value).__name__}.")
+    text = _text(value)
+    if not text:
+        raise CheckError("This field may not be blank.")
+    if len(text) > max_length:
+        raise CheckError(f"Use at most {max_length} characters (this has {len(text):,}).")
+    return text
+
+
+def text_of(max_length: int) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        return check_text(value, max_length)
+
+    return check
+
+
+IBAN_PROBLEMS = {
+    "InvalidChecksumDigits": "its check digits do not match (a typo?)",
+    "InvalidCountryCode": "it does not start with a known country code such as DE",
+    "InvalidLength": "it has the wrong length for its country",
+    "InvalidStructure": "it contains characters that do not belong in an IBAN of its country",
+    "InvalidBankCode": "its bank code is not valid",
+    "InvalidAccountCode": "its account number is not valid",
+    "InvalidBBANChecksum": "its national check digits do not match (a typo?)",
+}
+
+
+def check_iban(value: Any) -> str:
+    """An IBAN with a valid checksum and country format, returned without spaces. Never echoes the value."""
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    text = _text(value).replace(" ", "").upper()
+    if not text:
+        raise CheckError("Enter an IBAN, e.g. DE89 3704 0044 0532 0130 00.")
+    if len(text) > 34:
+        raise CheckError(f"An IBAN has at most 34 characters; this one has {len(text):,}.")
+    try:
+        return IBAN(text).compact
+    except SchwiftyException as exc:  # schwifty's own messages repeat the IBAN: say what is wrong in our words
+        problem = IBAN_PROBLEMS.get(type(exc).__name__, "its format does not match its country")
+        raise CheckError(f"This is not a valid IBAN: {problem}. Check it against the bank's documents.") from None
+
+
+def check_bic(value: Any) -> str:
+    """A BIC (SWIFT code) of 8 or 11 characters with a known country."""
+    from schwifty import BIC
+    from schwifty.exceptions import SchwiftyException
+
+    text = _text(value).replace(" ", "").upper()
+    if not text:
+        raise CheckError("Enter a BIC, e.g. COBADEFFXXX.")
+    try:
+        return str(BIC(text))
+    except SchwiftyException as exc:
+        raise CheckError(f"{quote(text)} is not a valid BIC: {_sentence(exc)}") from None
+
+
+def check_country(value: Any) -> str:
+    """An ISO 3166-1 alpha-3 country code such as DEU."""
+    import pycountry
+
+    text = _text(value).upper()
+    if len(text) == 2 and (country := pycountry.countries.get(alpha_2=text)):
+        raise CheckError(f"Use the three-letter ISO 3166 code {country.alpha_3} for {country.name}, not '{text}'.")
+    if len(text) != 3 or not pycountry.countries.get(alpha_3=text):
+        raise CheckError(f"{quote(_text(value))} is not a three-letter ISO 3166 country code such as DEU.")
+    return text
+
+
+def check_currency(value: Any) -> str:
+    text = _text(value).upper()
+    if text not in CURRENCIES:
+        raise CheckError(f"The currency must be one of {', '.join(CURRENCIES)}, not {quote(_text(value))}.")
+    return text
+
+
+def _parse_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text(value)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return None
+    return None
+
+
+def check_date(value: Any) -> str:
+    """A calendar date, returned as YYYY-MM-DD."""
+    day = _parse_date(value)
+    if day is None:
+        raise CheckError(f"{quote(_text(value))} is not a date; write it as YYYY-MM-DD, e.g. 2000-08-10.")
+    return day.isoformat()
+
+
+def check_birth_date(value: Any, today: date | None = None) -> str:
+    """A birth date of an adult, in the past. Never echoes the value."""
+    born = _parse_date(value)
+    if born is None:
+        raise CheckError("This is not a date; write the birth date as YYYY-MM-DD, e.g. 2000-08-10.")
+    today = today or date.today()
+    if born >= today:
+        raise CheckError("The birth date is not in the past; check the year.")
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if age < MINIMUM_INVESTOR_AGE:
+        raise CheckError(
+            f"The investor must be at least {MINIMUM_INVESTOR_AGE} years old; this birth date makes them {age}."
+        )
+    return born.isoformat()
+
+
+def check_datetime(value: Any) -> str:
+    """A point in time with a time zone, in ISO 8601 (``2021-03-12T07:14:13.630308+00:00``).
+
+    A plain date (YYYY-MM-DD) means noon UTC of that day, as forms and spreadsheets give only the day.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif (day := _parse_date(value)) is not None:
+        moment = datetime.combine(day, time(12), UTC)
+    else:
+        text = _text(value)
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise CheckError(
+                f"{quote(text)} is not a date and time; write it as ISO 8601, e.g. 2021-03-12T07:14:13+00:00."
+            ) from None
+    if moment.tzinfo is None:
+        raise CheckError(f"{quote(value)} has no time zone; add one, e.g. +00:00 for UTC.")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def check_eth_address(value: Any) -> str:
+    """An Ethereum address: 0x and 40 hex digits; mixed case must carry a valid EIP-55 checksum."""
+    from eth_utils import is_checksum_address, to_checksum_address
+
+    text = _text(value)
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", text):
+        raise CheckError(f"{quote(text)} is not an Ethereum address: it must be 0x followed by 40 hexadecimal digits.")
+    digits = text[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(text):
+        raise CheckError(
+            f"'{text}' has a wrong EIP-55 checksum (a typo?); the checksummed form would be "
+            f"{to_checksum_address(text)} if the digits are right."
+        )
+    return str(to_checksum_address(text))
+
+
+def check_units(value: Any, step_size: int = 1, minimum: int = 1) -> int:
+    """A whole number of units (at least ``minimum``, a multiple of the step size). Never a float."""
+    if isinstance(value, bool):
+        raise CheckError("Units must be a whole number, not true/false.")
+    if isinstance(value, float):
+        raise CheckError(f"Units must be a whole number; {value!r} is a floating-point number.")
+    if isinstance(value, int):
+        units = value
+    elif isinstance(value, (str, Decimal)):
+        text = _text(value).replace("_", "").replace(",", "")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise CheckError(f"{quote(text)} is not a number of units; enter a whole number such as 300.") from None
+        if not number.is_finite():
+            raise CheckError(f"{quote(text)} is not a number of units; enter a whole number such as 300.")
+        if number.adjusted() > 18:
+            raise CheckError(f"{quote(text)} is far more units than any product has; check the number.")
+        if number != number.to_integral_value():
+            raise CheckError(f"Units must be a whole number; {quote(text)} has a fraction.")
+        units = int(number)
+    else:
+        raise CheckError(f"Units must be a whole number, not {type(value).__name__}.")
+    if abs(units) > MAX_UNITS:
+        raise CheckError(f"{units:,} is far more units than any product has; check the number.")
+    if units < minimum:
+        raise CheckError(f"Units must be at least {minimum}; got {units}.")
+    if step_size > 1 and units % step_size:
+        raise CheckError(f"Units must be a multiple of the step size {step_size}; {units} is not.")
+    return units
+
+
+def check_ledger_units(value: Any) -> int:
+    """Units in a ledger: a whole number, zero allowed (a position fully redeemed)."""
+    return check_units(value, minimum=0)
+
+
+def check_email(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", text) or len(text) > 254:
+        raise CheckError(f"{quote(text)} is not an e-mail address such as name@example.com.")
+    return text
+
+
+def check_uuid(value: Any) -> str:
+    text = _text(value)
+    try:
+        return str(uuid.UUID(text)) if len(text) <= 45 else _bad_uuid(text)
+    except ValueError:
+        return _bad_uuid(text)
+
+
+def _bad_uuid(text: str) -> str:
+    raise CheckError(f"{quote(text)} is not an id (a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6).")
+
+
+def check_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in {"yes", "y", "true", "1", "ja", "x"}:
+        return True
+    if text in {"no", "n", "false", "0", "nein"}:
+        return False
+    raise CheckError(f"Must be yes or no, not {quote(value)}.")
+
+
+def check_choice(*choices: str) -> Callable[[Any], str]:
+    """One of ``choices`` (case-insensitive): anything else is refused."""
+
+    def check(value: Any) -> str:
+        text = _text(value).upper()
+        if text not in choices:
+            raise CheckError(f"{quote(_text(value))} is not one of {', '.join(choices)}.")
+        return text
+
+    return check
+
+
+def check_known(*known: str, what: str) -> Callable[[Any], str]:
+    """Where the documentation names only some values: a known one, or another one sent with a warning."""
+
+    def check(value: Any) -> str:
+        text = check_text(value, 64).upper()
+        if not re.fullmatch(r"[A-Z0-9_]+", text):
+            raise CheckError(f"{quote(text)} is not a {what}; use capital letters, digits and _, e.g. {known[0]}.")
+        if text not in known:
+            warnings.warn(
+                f"{text} is not a {what} the documentation names ({', '.join(known)}); it is sent as it "
+                "is, and the registry decides.",
+                UndocumentedValueWarning,
+                stacklevel=2,
+            )
+        return text
+
+    return check
+
+
+def check_phone(value: Any) -> str:
+    """A phone number in international form. Never echoes the value."""
+    text = _text(value)
+    if not re.fullmatch(r"\+?[0-9 ()/-]{6,25}", text):
+        raise CheckError("This is not a phone number; use digits, spaces and a leading +, e.g. +49 69 1234567.")
+    return text
+
+
+def check_personal_text(max_length: int) -> Callable[[Any], str]:
+    """Free text that is personal data (tax id, ID document number): checked without repeating it."""
+
+    def check(value: Any) -> str:
+        text = _text(value)
+        if not text:
+            raise CheckError("This field may not be blank.")
+        if len(text) > max_length:
+            raise CheckError(f"Use at most {max_length} characters (this has {len(text):,}).")
+        return text
+
+    return check
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc).strip().rstrip(".")
+    return (text[:1].lower() + text[1:] + ".") if text else "it is malformed."
+
+
+def not_us_taxable(value: Any) -> bool:
+    if check_bool(value):
+        raise CheckError("Persons subject to US tax cannot be onboarded as investors.")
+    return False
+
+
+def nest(errors: FieldErrors) -> dict[str, Any]:
+    """Turn dotted field errors into the API's nested shape: ``{"natural_person": {"zip": ["..."]}}``."""
+    nested: dict[str, Any] = {}
+    for path, messages in errors.items():
+        node = nested
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = list(messages)
+    return nested
+
+
+def flatten(errors: Any, prefix: str = "") -> FieldErrors:
+    """Turn the API's nested error body into dotted field errors (the inverse of :func:`nest`)."""
+    flat: FieldErrors = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            flat.update(flatten(value, f"{prefix}{key}."))
+    elif isinstance(errors, list) and all(isinstance(item, str) for item in errors):
+        flat[prefix.rstrip(".") or "non_field_errors"] = list(errors)
+    elif isinstance(errors, list):
+        for position, item in enumerate(errors):
+            flat.update(flatten(item, f"{prefix}{position}."))
+    else:
+        flat[prefix.rstrip(".") or "non_field_errors"] = [str(errors)]
+    return flat

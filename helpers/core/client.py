@@ -1,0 +1,639 @@
+"""The core client: lists that tolerate every plausible page shape, and writes whose identity is the analyst's intent.
+
+Every write is an *operation* with an identity (its idempotency key):
+
+* by default, its content: running the same step with the same data again is the same operation, never sent twice;
+* ``reference=``: your own id for the operation (a spreadsheet row's reference, a form submission): the same
+  reference is the same operation, a new reference a new one;
+* ``repeat=True``: a deliberate new operation, even when an identical one exists.
+
+Before a new operation creates a person or moves units, the registry is searched for an equal or near-equal object
+(:class:`~helpers.core.errors.PossibleDuplicate` asks; ``on_duplicate`` answers in advance). Every result says what
+happened (:meth:`Record.happened`): created now, already existed, or replayed by the registry.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from helpers.core import api, checks
+from helpers.core.config import Config, load_config
+from helpers.core.errors import (
+    CashlinkError,
+    ConfigurationError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    PossibleDuplicate,
+    TaskError,
+    ValidationError,
+    input_error,
+)
+from helpers.core.journal import Journal, canonical, content_hash, derive_key
+from helpers.core.records import Outcome, Record
+from helpers.core.transport import AmbiguousWrite, Answer, Transport
+
+if TYPE_CHECKING:
+    from helpers.core.resources import (
+        Campaigns,
+        Documents,
+        Investments,
+        Investors,
+        Products,
+        Redemptions,
+        Transfers,
+    )
+
+log = logging.getLogger("helpers")
+OnDuplicate = Literal["ask", "use", "update", "create"]
+Progress = Callable[[str, Record, float], None]  # (what, current object, seconds waited)
+LOST_ANSWER_ATTEMPTS = 4
+CLOCK_TOLERANCE = timedelta(minutes=5)  # between this machine's clock and the registry's
+
+
+class FilterIgnoredWarning(UserWarning):
+    """The registry returned objects that do not match a filter (it does not support it): filtered here instead."""
+
+
+class ConfirmationRequired(CashlinkError):
+    """A write that moves units on the production registry, not yet confirmed."""
+
+
+# --- lists --------------------------------------------------------------------------------------------------------
+
+
+def page_items(body: Any, action: str) -> tuple[list[Any], int | None, str | None]:
+    """The items, total count and next link of one page: a DRF envelope or a bare array (section 6, A)."""
+    if isinstance(body, list):
+        return body, len(body), None
+    if isinstance(body, dict) and isinstance(body.get("results"), list):
+        count = body.get("count")
+        return body["results"], count if isinstance(count, int) else None, body.get("next") or None
+    raise ValidationError(
+        f"Could not {action}: the registry answered with neither a list nor a page of results. "
+        "Check CASHLINK_BASE_URL and CASHLINK_API_PREFIX."
+    )
+
+
+def numbered_pages(next_url: str | None) -> tuple[str, int] | None:
+    """When ``next`` is page-number style (``?page=2``, nothing else that moves), its URL pattern and number."""
+    if not next_url:
+        return None
+    parts = urlsplit(next_url)
+    query = parse_qs(parts.query)
+    if (
+        list(query.get("page", []))
+        and len(query["page"]) == 1
+        and query["page"][0].isdigit()
+        and not ({"after", "cursor", "offset"} & set(query))
+    ):
+        return next_url, int(query["page"][0])
+    return None
+
+
+def with_page(url: str, number: int) -> str:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    query["page"] = [str(number)]
+    return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+
+
+@dataclass
+class ListResult:
+    """All objects of a list endpoint, fetched page by page only as they are iterated.
+
+    Filters are sent to the registry and applied again here: an object that does not match is dropped, and a
+    :class:`FilterIgnoredWarning` says once that the registry ignored the filter (section 6, B).
+    """
+
+    client: Client
+    path: str
+    action: str
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    local_filters: Mapping[str, Callable[[Record], bool]] = field(default_factory=dict)
+    count: int | None = None  # the registry's count, known after the first page
+
+    def _params(self) -> dict[str, Any]:
+        params = {key: value for key, value in self.filters.items() if value not in (None, "")}
+        params[api.PAGE_SIZE_PARAM] = self.client.config.page_size
+        return params
+
+    def raw_pages(self) -> Iterator[list[Any]]:
+        """The registry's pages as lists of plain objects, unfiltered. After the first page, when ``next`` is
+        page-number style, the remaining pages are fetched concurrently (bounded by ``config.concurrency``)."""
+        transport = self.client.transport
+        first = transport.get(self.path, self.action, self._params())
+        items, self.count, next_url = page_items(first.body, self.action)
+        yield items
+        numbered = numbered_pages(next_url)
+        if numbered and self.count and items and self.client.config.concurrency > 1:
+            pattern, start = numbered
+            last = -(-self.count // len(items))
+            urls = [with_page(pattern, number) for number in range(start, last + 1)]
+            with ThreadPoolExecutor(self.client.config.concurrency) as pool:
+                for answer in pool.map(lambda url: transport.get(url, self.action), urls):
+                    yield page_items(answer.body, self.action)[0]
+            return
+        while next_url:
+            items, _count, next_url = page_items(transport.get(next_url, self.action).body, self.action)
+            yield items
+
+    def pages(self) -> Iterator[list[Record]]:
+        checks_ = self._checks()
+        for items in self.raw_pages():
+            records = [Record(item) for item in items]
+            if checks_:
+                kept = [record for record in records if all(check(record) for check in checks_.values())]
+                if len(kept) < len(records):
+                    self._warn_ignored(records, checks_)
+                records = kept
+            yield records
+
+    def _checks(self) -> dict[str, Callable[[Record], bool]]:
+        result: dict[str, Callable[[Record], bool]] = dict(self.local_filters)
+        for name, value in self.filters.items():
+            if value not in (None, "") and name not in result:
+                result[name] = _matches(name, value)
+        return result
+
+    def _warn_ignored(self, records: list[Record], checks_: dict[str, Callable[[Record], bool]]) -> None:
+        for name, check in checks_.items():
+            if any(not check(record) for record in records):
+                self.client.note_ignored_filter(self.path, name)
+
+    def __iter__(self) -> Iterator[Record]:
+        for page in self.pages():
+            yield from page
+
+    def to_list(self) -> list[Record]:
+        return list(self)
+
+    def first(self) -> Record | None:
+        return next(iter(self), None)
+
+    def frame(self, **options: Any) -> Any:
+        """Every object as a DataFrame (needs the data layer: ``helpers.connect()`` gives a client that has it)."""
+        return self.client.tabulate(self, **options)
+
+
+def _matches(name: str, value: Any) -> Callable[[Record], bool]:
+    """A filter applied here: the object's field equals the value (objects without the field are kept)."""
+    return lambda record: name not in record or str(record[name]) == str(value)
+
+
+# --- operations -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Match:
+    """An object in the registry equal or near-equal to what a write would create."""
+
+    existing: Record
+    equal: bool  # the same content, not only the same e-mail, IBAN or name
+    reason: str  # e.g. "the same e-mail and IBAN"
+
+
+@dataclass
+class Operation:
+    """One write, as the client sends it (see the module documentation)."""
+
+    name: str  # e.g. "create investor" (journal and audit)
+    method: str
+    path: str
+    action: str  # completes "could not ...": "create the investor"
+    what: str  # "investor"
+    body: Any = None
+    files: Any = None
+    content: Any = None  # what identifies the content when there is no JSON body (an upload's fingerprint)
+    reference: str | None = None
+    key: str | None = None
+    repeat: bool = False
+    on_duplicate: OnDuplicate = "ask"
+    moves_units: bool = False
+    confirm_production: bool = False
+    similar: Callable[[], Match | None] | None = None
+    sent: Callable[[datetime], Record | None] | None = None
+    verify: Callable[[str], Record] | None = None
+    before_send: Callable[[], None] | None = None
+    update: Callable[[Record], Record] | None = None
+    describe: Callable[[], str] | None = None  # "a redemption of 50 units" for questions
+
+    @property
+    def identity_content(self) -> Any:
+        return self.body if self.content is None else self.content
+
+    @property
+    def explicit(self) -> bool:
+        """True when the caller named the operation (reference, key, repeat), not only its content."""
+        return bool(self.reference or self.key or self.repeat)
+
+
+def _created_at(record: Mapping[str, Any]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(record.get("created_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def is_recent(record: Mapping[str, Any], days: int = api.DUPLICATE_WINDOW_DAYS) -> bool:
+    created = _created_at(record)
+    return created is None or created >= datetime.now(UTC) - timedelta(days=days)
+
+
+def _when(record: Mapping[str, Any]) -> str:
+    created = _created_at(record)
+    if created is None:
+        return "earlier"
+    today = datetime.now(UTC).date()
+    day = "today" if created.date() == today else f"on {created:%Y-%m-%d}"
+    return f"{day} at {created:%H:%M} UTC"
+
+
+class Client:
+    """A connection to the registry API: one transport, one token, one journal (core: no pandas, no widgets)."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        journal: Journal | None = None,
+        transport: Transport | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        from helpers.core import resources
+
+        self.config = config or load_config()
+        self.transport = transport or Transport(self.config)
+        self._journal = journal
+        self.namespace = self.config.namespace
+        self.progress = progress
+        self.capabilities: dict[str, Any] = {}
+        self._ignored_filters: set[tuple[str, str]] = set()
+        self.documents: Documents = resources.Documents(self)
+        self.investors: Investors = resources.Investors(self)
+        self.products: Products = resources.Products(self)
+        self.campaigns: Campaigns = resources.Campaigns(self)
+        self.investments: Investments = resources.Investments(self)
+        self.redemptions: Redemptions = resources.Redemptions(self)
+        self.transfers: Transfers = resources.Transfers(self)
+
+    @property
+    def journal(self) -> Journal:
+        """The journal, opened on first use (so read-only work never touches the disk)."""
+        if self._journal is None:
+            self._journal = Journal(self.config.journal_file, self.config.journal_days)
+        return self._journal
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.config.root_url!r}, client_id={self.config.client_id!r})"
+
+    def describe(self) -> str:
+        where = {"sandbox": "the local sandbox", "demo": "a demo registry", "production": "the PRODUCTION registry"}[
+            self.config.environment
+        ]
+        return (
+            f"Connected to {where} at {self.config.root_url} as {self.config.client_id} "
+            f"(settings: {self.config.source})."
+        )
+
+    # --- reads ----------------------------------------------------------------------------------------------------
+
+    def get(self, path: str, action: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.transport.get(path, action, dict(params or {})).body
+
+    def items(self, path: str, action: str) -> builtins.list[Record]:
+        """A sub-resource list (wallets, identifications, ...): a bare array or pages, every page."""
+        return ListResult(self, path, action).to_list()
+
+    def list(
+        self,
+        path: str,
+        action: str,
+        filters: Mapping[str, Any] | None = None,
+        local_filters: Mapping[str, Callable[[Record], bool]] | None = None,
+    ) -> ListResult:
+        return ListResult(self, path, action, dict(filters or {}), dict(local_filters or {}))
+
+    def note_ignored_filter(self, path: str, name: str) -> None:
+        if (path, name) in self._ignored_filters:
+            return
+        self._ignored_filters.add((path, name))
+        self.capabilities.setdefault("filters_ignored", set()).add(f"{path}?{name}")
+        warnings.warn(
+            f"The registry ignored the filter '{name}' on {path} (it is not documented there); the toolkit "
+            "applied it itself, so the results are right.",
+            FilterIgnoredWarning,
+            stacklevel=4,
+        )
+
+    def tabulate(self, records: Any, **options: Any) -> Any:
+        raise ConfigurationError(
+            "DataFrames come from the data layer: use helpers.connect() or helpers.Client (not helpers.core's client)."
+        )
+
+    # --- writes ---------------------------------------------------------------------------------------------------
+
+    def key_of(self, operation: Operation) -> str:
+        """The idempotency key: from the raw key, the reference, a fresh id (repeat), or the content."""
+        if operation.key:
+            return operation.key
+        op = f"{operation.method} {operation.path}"
+        if operation.reference:
+            return derive_key(self.namespace, op, {"reference": operation.reference})
+        if operation.repeat:
+            return derive_key(self.namespace, op, {"reference": uuid.uuid4().hex})
+        return derive_key(self.namespace, op, operation.identity_content)
+
+    def _reference_label(self, operation: Operation, key: str) -> str:
+        if operation.reference:
+            return checks.quote(operation.reference, 60).strip("'")
+        if operation.key:
+            return f"key {key[:12]}"
+        return f"{'repeat' if operation.repeat else 'content'} {key[:8]}"
+
+    def write(self, operation: Operation) -> Record:
+        """Send ``operation`` at most once per identity, and return the registry's object with its outcome."""
+        key = self.key_of(operation)
+        hashed = content_hash(self.namespace, operation.identity_content)
+        entry = self.journal.get(key)
+        if entry is not None and entry.content_hash != hashed:
+            raise ConflictError(
+                f"Could not {operation.action}: its reference (or key) was used on {entry.created_at[:10]} for "
+                "different data. Nothing was sent. Give a new reference for a new operation, or repeat=True."
+            )
+        if entry is not None and entry.state == "done":
+            found = self._verify(operation, entry.registry_id)
+            if found is not None:
+                return found
+            entry = None
+        if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
+            resolved = self._resolve_duplicate(operation, key, entry is not None)
+            if resolved is not None:
+                return resolved
+        if operation.moves_units and self.config.environment == "production" and not operation.confirm_production:
+            what = operation.describe() if operation.describe else operation.what
+            raise ConfirmationRequired(
+                f"This would make {what} on the PRODUCTION registry {self.config.host}: real units move. Nothing was "
+                "sent. Confirm with confirm_production=True (forms ask with a second button)."
+            )
+        if operation.before_send is not None and entry is None:
+            try:
+                operation.before_send()
+            except PermissionDeniedError:  # cannot read the balance: the registry checks it itself
+                log.info("cannot check %s before sending (no read scope)", operation.what)
+        self.journal.record_intent(key, key, self.namespace, operation.name, hashed)
+        answer, record = self._send(operation, key)
+        outcome: Outcome = "created"
+        if answer is not None and (answer.replayed or self._older_than_request(record, answer)):
+            outcome = "replayed"
+        record.outcome, record.what = outcome, operation.what
+        self.journal.record_done(key, record.get("id"))
+        self._audit(operation, key, record.get("id"), outcome)
+        return record
+
+    def _verify(self, operation: Operation, registry_id: str | None) -> Record | None:
+        """An operation the journal says is done: its object as the registry has it now (None if it is gone)."""
+        record = Record({"id": registry_id} if registry_id else {})
+        if operation.verify is not None and registry_id:
+            try:
+                record = Record(operation.verify(registry_id))
+            except NotFoundError:  # the registry no longer knows it (e.g. a reset sandbox): send again
+                return None
+            except (PermissionDeniedError, CashlinkError) as exc:  # cannot check (no read scope): trust the journal
+                log.info("could not check %s %s in the registry: %s", operation.what, registry_id, type(exc).__name__)
+        record.outcome, record.what = "existed", operation.what
+        return record
+
+    def _resolve_duplicate(self, operation: Operation, key: str, was_sent: bool) -> Record | None:
+        try:
+            match = operation.similar() if operation.similar else None
+        except PermissionDeniedError:  # a client without read scopes cannot look: the idempotency key still guards
+            log.info("cannot look for an existing %s (no read scope)", operation.what)
+            return None
+        if match is None:
+            return None
+        same_operation = match.equal and (not operation.explicit or was_sent)
+        if same_operation or operation.on_duplicate == "use":
+            record = match.existing
+            record.outcome, record.what = "existed", operation.what
+            self.journal.record_intent(
+                key, key, self.namespace, operation.name, content_hash(self.namespace, operation.identity_content)
+            )
+            self.journal.record_done(key, record.get("id"))
+            return record
+        if operation.on_duplicate == "update" and operation.update is not None:
+            record = Record(operation.update(match.existing))
+            record.outcome, record.what = "existed", operation.what
+            self._audit(operation, key, record.get("id"), "updated the existing one")
+            return record
+        what = operation.describe() if operation.describe else f"a {operation.what}"
+        kind = "An identical" if match.equal else "A similar"
+        existing = match.existing
+        advice = (
+            "Update that investor instead (on_duplicate='update'), use it (on_duplicate='use'), or create "
+            "another one anyway (on_duplicate='create')."
+            if operation.update is not None
+            else "Make another one anyway with repeat=True (a new operation), or use that one (on_duplicate='use')."
+        )
+        raise PossibleDuplicate(
+            f"{kind} {operation.what} ({match.reason}) was made {_when(existing)} (id {existing.get('id')}). Nothing "
+            f"was sent for {what}. {advice}",
+            existing,
+            equal=match.equal,
+            what=operation.what,
+        )
+
+    def _send(self, operation: Operation, key: str) -> tuple[Answer | None, Record]:
+        """Send with the same key until there is an answer; after a lost answer, first look for the object."""
+        started = datetime.now(UTC) - CLOCK_TOLERANCE
+        json_body = operation.body if operation.files is None else None
+        last: AmbiguousWrite | None = None
+        for attempt in range(LOST_ANSWER_ATTEMPTS):
+            if attempt and operation.sent is not None:
+                found = operation.sent(started)
+                if found is not None:
+                    return None, Record(found)
+            try:
+                answer = self.transport.request(
+                    operation.method,
+                    operation.path,
+                    operation.action,
+                    json=json_body,
+                    files=operation.files,
+                    idempotency_key=key,
+                )
+            except AmbiguousWrite as exc:
+                log.info("lost answer for %s (attempt %d)", operation.name, attempt + 1)
+                last = exc
+                time.sleep(min(0.2 * 2**attempt, 2))
+                continue
+            except CashlinkError as exc:
+                self._audit(
+                    operation, key, None, f"refused: {type(exc).__name__}" + (f" {exc.status}" if exc.status else "")
+                )
+                raise
+            body = answer.body if isinstance(answer.body, dict) else {"result": answer.body}
+            return answer, Record(body)
+        self._audit(operation, key, None, "answer lost")
+        assert last is not None
+        raise last
+
+    @staticmethod
+    def _older_than_request(record: Record, answer: Answer) -> bool:
+        """A create answered with an object made well before the request: the registry replayed an earlier answer
+        (for registries that do not send ``Idempotent-Replayed``)."""
+        created = _created_at(record)
+        sent = datetime.fromtimestamp(answer.sent_at, UTC)
+        return created is not None and created < sent - CLOCK_TOLERANCE
+
+    def _audit(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> None:
+        self.journal.audit(
+            self.config.root_url,
+            self.config.client_id,
+            operation.name,
+            self._reference_label(operation, key),
+            registry_id,
+            outcome,
+        )
+
+    def audit(self) -> builtins.list[dict[str, Any]]:
+        """Every write this toolkit sent to this registry: time, client, operation, reference, id, outcome."""
+        return self.journal.audit_rows(self.config.root_url)
+
+    # --- waiting for tasks ----------------------------------------------------------------------------------------
+
+    def wait(
+        self,
+        fetch: Callable[[], Record],
+        what: str,
+        *,
+        done: Callable[[Record], bool],
+        failed: Callable[[Record], bool],
+        timeout: float = 60,
+        interval: float = 0.25,
+    ) -> Record:
+        """Poll ``fetch`` until ``done`` (returned) or ``failed``/timeout (raised as :class:`TaskError`)."""
+        started = time.monotonic()
+        while True:
+            current = fetch()
+            waited = time.monotonic() - started
+            if self.progress is not None:
+                self.progress(what, current, waited)
+            if done(current):
+                return current
+            if failed(current):
+                error = current.get("error") or "the registry gives no reason"
+                raise TaskError(
+                    f"The {what} {current.get('id')} ended as {current.get('status')}: "
+                    f"{str(error).rstrip('.')}. It is not done; see the registry's answer above.",
+                    current,
+                )
+            if waited >= timeout:
+                raise TaskError(
+                    f"The {what} is still {current.get('status')} after {timeout:g} s. It goes on in "
+                    f"the registry; check again later (id {current.get('id')}).",
+                    current,
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+
+    def wait_for_task(
+        self, fetch: Callable[[], Record], what: str, *, timeout: float = 60, retry_hint: str = ""
+    ) -> Record:
+        """Wait for a credit/redemption/transfer task. 'unknown' is raised, never retried (the docs forbid it)."""
+        try:
+            return self.wait(
+                fetch,
+                what,
+                timeout=timeout,
+                done=lambda t: t.get("status") in api.TASK_SUCCESS,
+                failed=lambda t: t.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN,
+            )
+        except TaskError as exc:
+            task = exc.task
+            if task.get("status") in api.TASK_UNKNOWN:
+                raise TaskError(
+                    f"The {what} {task.get('id')} ended as 'unknown': the ledger has not said whether it "
+                    "happened, so it may still move the units. Do not retry it; ask Cashlink to check it "
+                    "on the ledger.",
+                    task,
+                ) from None
+            if task.get("status") in api.TASK_FAILED:
+                error = str(task.get("error") or "the registry gives no reason").rstrip(".")
+                raise TaskError(
+                    f"The {what} {task.get('id')} failed: {error}. It is not done. Once the cause is "
+                    f"fixed, {retry_hint or 'make it again with repeat=True'}.",
+                    task,
+                ) from None
+            raise
+
+    # --- views across resources -----------------------------------------------------------------------------------
+
+    def holding_rows(
+        self, *, investor_id: str | None = None, product_id: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Units held per investor, wallet and product, from delivered investments' remaining holdings (documented
+        ``remaining_amount``; ``remaining_units`` where the registry sends it)."""
+        from helpers.core.resources import remaining_units
+
+        totals: dict[tuple[str, str | None, str], int] = {}
+        for investment in self.investments.list(investor_id=investor_id, product_id=product_id, status="DELIVERED"):
+            units = remaining_units(investment)
+            if units is None:
+                raise ValidationError(
+                    f"The registry's investment {investment.get('id')} has neither "
+                    "remaining_units nor remaining_amount with investment_amount: its holding "
+                    "cannot be computed. Run client.check_api() and report the table to the team."
+                )
+            where = (str(investment.get("investor_id")), investment.get("wallet"), str(investment.get("product_id")))
+            totals[where] = totals.get(where, 0) + units
+        return [{"investor_id": i, "wallet_id": w, "product_id": p, "units": u} for (i, w, p), u in totals.items()]
+
+    def balance(self, investor_id: str, wallet_id: str, product_id: str) -> int:
+        return sum(
+            row["units"]
+            for row in self.holding_rows(investor_id=investor_id, product_id=product_id)
+            if row["wallet_id"] == wallet_id
+        )
+
+    def check_connection(self) -> None:
+        """Fetch a token now, so that wrong credentials show up at once rather than at the first call."""
+        self.transport.token()
+
+    def check_api(self) -> builtins.list[dict[str, str]]:
+        """Probe the registry read-only and say what holds there; the client adapts to what it finds."""
+        from helpers.core.probe import probe
+
+        return probe(self)
+
+
+def parse_input(model: Any, data: Any, subject: str) -> Any:
+    """``data`` checked by ``model`` (an :class:`InputError` naming each bad field otherwise)."""
+    from helpers.core.models import parse
+
+    return parse(model, data, subject)
+
+
+__all__ = [
+    "Client",
+    "ConfirmationRequired",
+    "FilterIgnoredWarning",
+    "InputError",
+    "ListResult",
+    "Match",
+    "Operation",
+    "canonical",
+    "input_error",
+]

@@ -1,0 +1,175 @@
+"""Where the toolkit connects: settings from (in order) arguments, the environment, then `.env` (pydantic-settings).
+
+Without any configuration it targets the local sandbox with its demo credentials, so every notebook runs on a fresh
+machine. Put the real API's base URL and credentials into `.env` and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The local sandbox and its demo seed (see sandbox/seed.py; a test keeps the two in step).
+SANDBOX_BASE_URL = "http://127.0.0.1:8765/api/external"
+SANDBOX_CLIENT_ID = "demo-distributor"
+SANDBOX_CLIENT_SECRET = "demo-secret"
+SANDBOX_CAMPAIGN_ID = "dd97156f-1bc2-5ac4-ac37-299b7843555e"
+SANDBOX_PRODUCT_ID = "1785a98d-63d0-57b7-8c63-2213f5ea275d"
+GUIDE_SCOPES = "investors:write investors:read investments:write investments:read documents:write"
+PREFIXES = ("/distributor/v2", "/v2")
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+Environment = Literal["sandbox", "demo", "production"]
+
+
+def find_env_file() -> Path | None:
+    """The `.env` of the current folder or the nearest parent (notebooks in ``notebooks/`` find the project's)."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".env").is_file():
+            return folder / ".env"
+    return None
+
+
+def split_base_url(url: str) -> tuple[str, str | None]:
+    """``https://Host:443/api/external/distributor/v2/`` -> (``https://host/api/external``, ``/distributor/v2``).
+
+    One registry has one root, whatever the spelling: the case of scheme and host, a default port, a trailing slash,
+    or a resource prefix (``/v2``, ``/distributor/v2``, ``/distributor``) left in the base URL.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = f"[{host}]" if ":" in host else host
+    if port and not (scheme == "https" and port == 443) and not (scheme == "http" and port == 80):
+        netloc += f":{port}"
+    path = parts.path.rstrip("/")
+    prefix = None
+    for candidate in (*PREFIXES, "/distributor"):
+        if path.endswith(candidate):
+            path, prefix = path[: -len(candidate)], candidate if candidate != "/distributor" else "/distributor/v2"
+            break
+    return f"{scheme}://{netloc}{path}", prefix
+
+
+class Config(BaseSettings):
+    """Connection settings (``CASHLINK_*`` in the environment or `.env`). The secret is a ``SecretStr``."""
+
+    model_config = SettingsConfigDict(env_prefix="CASHLINK_", extra="ignore", frozen=True, env_ignore_empty=True)
+
+    base_url: str = SANDBOX_BASE_URL
+    client_id: str = SANDBOX_CLIENT_ID
+    client_secret: SecretStr = SecretStr(SANDBOX_CLIENT_SECRET)
+    scopes: str = GUIDE_SCOPES
+    campaign_id: str | None = SANDBOX_CAMPAIGN_ID
+    product_id: str | None = SANDBOX_PRODUCT_ID
+    api_prefix: str = "/v2"
+    timeout: float = Field(30.0, gt=0)
+    journal_path: Path | None = None  # default: .state/journal.sqlite3 of the project (see journal_file)
+    journal_days: int = Field(30, ge=1)  # journal entries expire after this many days; the audit trail stays
+    page_size: int = Field(500, ge=1, le=10_000)  # asked for; the registry may serve fewer
+    concurrency: int = Field(8, ge=1, le=64)  # parallel page fetches and bulk writes
+    source: str = "built-in sandbox defaults"
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"CASHLINK_BASE_URL must be an http(s) address such as "
+                f"https://demo.cashlink.de/api/external, not {value[:60]!r}."
+            )
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _prefix_from_url(self) -> Config:
+        _root, prefix = split_base_url(self.base_url)
+        if prefix and "api_prefix" not in self.model_fields_set:
+            object.__setattr__(self, "api_prefix", prefix)
+        return self
+
+    # --- derived ------------------------------------------------------------------------------------------------
+
+    @property
+    def root_url(self) -> str:
+        """The registry's base URL in one canonical spelling (no resource prefix, no trailing slash)."""
+        return split_base_url(self.base_url)[0]
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.root_url).hostname or ""
+
+    @property
+    def is_sandbox(self) -> bool:
+        """True when the API is on this machine (the local sandbox)."""
+        return self.host in LOOPBACK
+
+    @property
+    def environment(self) -> Environment:
+        """Which registry writes go to: the local sandbox, a demo/staging registry, or production."""
+        if self.is_sandbox:
+            return "sandbox"
+        if any(word in self.host for word in ("demo", "staging", "sandbox", "test")):
+            return "demo"
+        return "production"
+
+    @property
+    def api_url(self) -> str:
+        return self.root_url + "/" + self.api_prefix.strip("/")
+
+    @property
+    def token_url(self) -> str:
+        return self.root_url + "/oauth/token"
+
+    @property
+    def namespace(self) -> str:
+        """One namespace per registry and client: the identity of every operation is scoped to it."""
+        return f"{self.root_url}|{self.client_id}"
+
+    @property
+    def journal_file(self) -> Path:
+        """Where the journal lives: ``CASHLINK_JOURNAL``; else ``.state/`` of the project (the folder of `.env`, or
+        this checkout); else one folder per registry under ``~/.local/state/cashlink-toolkit``."""
+        if self.journal_path is not None:
+            return self.journal_path.expanduser()
+        env_file = find_env_file()
+        if env_file is not None:
+            return env_file.parent / ".state" / "journal.sqlite3"
+        checkout = Path(__file__).resolve().parents[2]
+        if (checkout / "pyproject.toml").is_file() and os.access(checkout, os.W_OK):
+            return checkout / ".state" / "journal.sqlite3"
+        digest = hashlib.sha256(self.namespace.encode()).hexdigest()[:16]
+        return Path("~/.local/state/cashlink-toolkit").expanduser() / digest / "journal.sqlite3"
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some settings changed (validated again)."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        if "api_prefix" not in self.model_fields_set and "base_url" in changes:
+            values.pop("api_prefix")  # derived again from the new base URL
+        values.update(changes)
+        return type(self)(_env_file=None, **values)
+
+    def __repr__(self) -> str:
+        return (
+            f"Config(base_url={self.base_url!r}, client_id={self.client_id!r}, environment="
+            f"{self.environment!r}, source={self.source!r})"
+        )
+
+    __str__ = __repr__
+
+
+def load_config(env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
+    """Settings from (in order of precedence) ``overrides``, the process environment, then `.env`."""
+    path = Path(env_file) if env_file else find_env_file()
+    given = {key: value for key, value in overrides.items() if value is not None}
+    from_env = any(key.startswith("CASHLINK_") and value for key, value in os.environ.items())
+    source = str(path) if path and path.is_file() else ("environment" if from_env else "built-in sandbox defaults")
+    given.setdefault("source", source)
+    return Config(_env_file=path if path and path.is_file() else None, **given)

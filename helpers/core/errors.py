@@ -1,0 +1,239 @@
+"""Typed errors whose messages read as sentences and say what to do next; field errors show as a table.
+
+The hierarchy follows stripe-python's::
+
+    CashlinkError
+    ├── ValidationError            400/422 from the registry, with field errors
+    │   └── InputError             refused locally, before anything was sent
+    ├── AuthenticationError        401: wrong client id/secret or token
+    ├── PermissionDeniedError      403: a scope is missing
+    ├── NotFoundError              404
+    ├── ConflictError              409, and an idempotency key reused with different data
+    ├── PossibleDuplicate          the registry already has an equal or near-equal object: asked before sending
+    ├── RateLimitError             429 after the retries ran out
+    ├── ServerError                5xx after the retries ran out
+    ├── APIConnectionError         no answer at all (network) after the retries ran out
+    ├── ConfigurationError         settings that cannot work (e.g. a secret over plain HTTP)
+    ├── JournalError               the local journal cannot be read
+    └── TaskError                  a credit/redemption/transfer that failed, is unknown, or did not finish in time
+
+Every error keeps the HTTP status, the registry's request id (when it sends one) and the time: :meth:`support`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from helpers.core.checks import FieldErrors, flatten
+
+if TYPE_CHECKING:
+    from helpers.core.records import Record
+
+LONG_TOKEN = re.compile(r"\S{61,}")
+
+
+def shorten_quoted(text: str) -> str:
+    """Shorten what a message quotes (any run of more than 60 characters without a space), never the sentence."""
+    return LONG_TOKEN.sub(lambda m: f"{m.group(0)[:40]}…({len(m.group(0)):,} characters)", text)
+
+
+def field_label(path: str) -> str:
+    from helpers.core.models import label
+
+    return label(path)
+
+
+class CashlinkError(Exception):
+    """Base of every error the toolkit raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field_errors: FieldErrors | None = None,
+        status: int | None = None,
+        body: Any = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field_errors: FieldErrors = field_errors or {}
+        self.status = status
+        self.body = body
+        self.request_id = request_id
+        self.at = datetime.now(UTC)
+
+    def __str__(self) -> str:
+        if not self.field_errors:
+            return self.message
+        details = "; ".join(f"{field_label(path)}: {' '.join(msgs)}" for path, msgs in self.field_errors.items())
+        return f"{self.message} {details}"
+
+    def support(self) -> str:
+        """What a support ticket needs: HTTP status, the registry's request id, and when it happened."""
+        parts = [f"at {self.at:%Y-%m-%d %H:%M:%S} UTC"]
+        if self.status is not None:
+            parts.insert(0, f"HTTP {self.status}")
+        if self.request_id:
+            parts.insert(1 if self.status is not None else 0, f"request id {self.request_id}")
+        return f"{type(self).__name__}: " + ", ".join(parts)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """The field errors as (field, label, message) rows."""
+        return [
+            (path, field_label(path), message) for path, messages in self.field_errors.items() for message in messages
+        ]
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the sentence, then the field errors as a table."""
+        lines = [f"\033[1;31m{type(self).__name__}\033[0m: {self.message}"]
+        if self.field_errors:
+            width = max(len(field_label(path)) for path in self.field_errors)
+            lines += [
+                f"  {field_label(path):<{width}}  {' '.join(messages)}" for path, messages in self.field_errors.items()
+            ]
+        if self.status is not None:
+            lines.append(f"  ({self.support()})")
+        return lines
+
+    def _repr_html_(self) -> str:
+        head = f"<p><strong>{html.escape(type(self).__name__)}</strong>: {html.escape(self.message)}</p>"
+        if not self.field_errors:
+            return head
+        rows = "".join(
+            f"<tr><td>{html.escape(label)}</td><td>{html.escape(message)}</td></tr>"
+            for _path, label, message in self.rows()
+        )
+        return (
+            f"{head}<table class='cl-errors'><thead><tr><th>Field</th><th>Problem</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
+
+class ValidationError(CashlinkError):
+    """The registry refused the request because of its content."""
+
+
+class InputError(ValidationError):
+    """Refused locally before sending: nothing reached the registry."""
+
+
+class AuthenticationError(CashlinkError):
+    pass
+
+
+class PermissionDeniedError(CashlinkError):
+    pass
+
+
+class NotFoundError(CashlinkError):
+    pass
+
+
+class ConflictError(CashlinkError):
+    pass
+
+
+class RateLimitError(CashlinkError):
+    pass
+
+
+class ServerError(CashlinkError):
+    pass
+
+
+class APIConnectionError(CashlinkError):
+    pass
+
+
+class ConfigurationError(CashlinkError):
+    pass
+
+
+class JournalError(CashlinkError):
+    pass
+
+
+class PossibleDuplicate(CashlinkError):
+    """The registry already holds an equal or near-equal object; the write was not sent.
+
+    ``existing`` is that object; ``equal`` is True when it matches exactly (not only e-mail, IBAN or name).
+    """
+
+    def __init__(self, message: str, existing: Record, *, equal: bool, what: str) -> None:
+        super().__init__(message)
+        self.existing = existing
+        self.equal = equal
+        self.what = what
+
+
+class TaskError(CashlinkError):
+    """A task (credit, redemption, transfer) that failed, ended 'unknown', or did not finish in time."""
+
+    def __init__(self, message: str, task: dict[str, Any] | None = None) -> None:
+        super().__init__(message, body=task)
+        self.task = task or {}
+
+
+def input_error(subject: str, errors: FieldErrors) -> InputError:
+    """A local refusal: ``subject`` names what was checked, e.g. "the investor"."""
+    count = len(errors)
+    fields = "1 field" if count == 1 else f"{count} fields"
+    verb = "needs" if count == 1 else "need"
+    return InputError(
+        f"Nothing was sent: {fields} of {subject} {verb} attention. Correct "
+        f"{'it' if count == 1 else 'them'} and try again.",
+        field_errors=errors,
+    )
+
+
+def _detail(body: Any) -> str:
+    if isinstance(body, dict):
+        for key in ("detail", "error_description", "error"):
+            if isinstance(body.get(key), str):
+                return shorten_quoted(body[key])
+    return ""
+
+
+def from_answer(status: int, body: Any, action: str, request_id: str | None = None) -> CashlinkError:
+    """The error that a non-2xx answer means, with a sentence that names the action and what to do next."""
+    detail = _detail(body).rstrip(".")
+    reason = f": {detail}." if detail else "."
+    extra = {"status": status, "body": body, "request_id": request_id}
+    if status == 401:
+        return AuthenticationError(
+            f"The registry did not accept our credentials while trying to {action}{reason} Check "
+            "CASHLINK_CLIENT_ID and CASHLINK_CLIENT_SECRET in .env.",
+            **extra,
+        )
+    if status == 403:
+        return PermissionDeniedError(
+            f"Our API client is not allowed to {action}{reason} Ask Cashlink for the missing scope or add it to "
+            "CASHLINK_SCOPES.",
+            **extra,
+        )
+    if status == 404:
+        return NotFoundError(f"Could not {action}: the registry has no such object{reason} Check the id.", **extra)
+    if status == 409 or (status == 422 and "idempotency" in detail.lower()):
+        return ConflictError(f"Could not {action}{reason} Nothing new was created.", **extra)
+    if status == 429:
+        return RateLimitError(
+            f"The registry is throttling us; could not {action} after several retries. Wait a "
+            "minute and run the cell again.",
+            **extra,
+        )
+    if status >= 500:
+        return ServerError(
+            f"The registry had a problem ({status}) and could not {action}, even after retries. "
+            "Running the cell again is safe.",
+            **extra,
+        )
+    errors = {} if detail and isinstance(body, dict) and set(body) <= {"detail"} else flatten(body)
+    errors = {path: [shorten_quoted(m) for m in messages] for path, messages in errors.items()}
+    hint = " Correct the fields listed and try again." if errors else " Check the request and try again."
+    return ValidationError(
+        f"The registry refused to {action}{reason if detail else '.'}{hint}", field_errors=errors, **extra
+    )

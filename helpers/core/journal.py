@@ -1,0 +1,281 @@
+"""The local journal (SQLite) of the writes the toolkit sent, and the append-only audit trail.
+
+* ``operations``: one row per operation identity: the idempotency key sent, a hash of what was sent, the state
+  (``sent``: intent recorded, answer not yet seen; ``done``: answered) and the registry's id. Ids, hashes and states
+  only: no personal data. Entries expire after ``days`` (30 by default); the registry's own idempotency and the
+  client's duplicate checks do not depend on them.
+* ``audit``: every write the toolkit sent and what came of it (time, registry, client id, operation, reference,
+  registry id, outcome). Append-only (SQLite triggers refuse updates and deletes); no personal data.
+
+The file is created 0600 in a 0700 folder. A journal written by version 0.1 (table ``writes``, which kept full
+bodies) is migrated on first open: its keys are kept, the bodies dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from helpers.core.errors import JournalError
+
+VERSION = 2
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS operations (
+    identity TEXT PRIMARY KEY,      -- hash of (registry and client, operation, reference or content)
+    key TEXT NOT NULL,              -- the X-Idempotency-Key sent
+    namespace TEXT NOT NULL,        -- registry root URL | client id
+    operation TEXT NOT NULL,        -- e.g. 'create investor'
+    content_hash TEXT NOT NULL,     -- hash of what was sent under this key
+    state TEXT NOT NULL,            -- 'sent' | 'done'
+    registry_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS operations_expiry ON operations (expires_at);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    registry TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    registry_id TEXT,
+    outcome TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+AUDIT_COLUMNS = ("at", "registry", "client_id", "operation", "reference", "registry_id", "outcome")
+
+
+def canonical(content: Any) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def derive_key(namespace: str, operation: str, identity: Any) -> str:
+    """A stable key: the same namespace, operation and identity (a reference, or the content) give the same key.
+
+    Version 0.1 derived its keys the same way, so re-runs after an upgrade send the keys they sent before.
+    """
+    return hashlib.sha256(canonical([namespace, operation, identity]).encode()).hexdigest()[:32]
+
+
+def content_hash(namespace: str, content: Any) -> str:
+    return hashlib.sha256(canonical([namespace, content]).encode()).hexdigest()
+
+
+@dataclass
+class Entry:
+    identity: str
+    key: str
+    operation: str
+    content_hash: str
+    state: str
+    registry_id: str | None
+    created_at: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _private_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if folder.stat().st_uid == os.getuid():
+            folder.chmod(0o700)
+    except OSError:
+        pass
+
+
+class Journal:
+    """Thread-safe access to the journal file (or ``":memory:"``)."""
+
+    def __init__(self, path: Path | str, days: int = 30) -> None:
+        self.path = Path(path).expanduser() if str(path) != ":memory:" else Path(":memory:")
+        self.days = days
+        self._lock = threading.Lock()
+        if str(self.path) != ":memory:":
+            _private_folder(self.path.parent)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self.path.chmod(0o600)
+        try:
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, consistent always
+            self._migrate()
+            self._db.execute("DELETE FROM operations WHERE expires_at < ?", [_now().isoformat()])
+        except sqlite3.DatabaseError as exc:
+            raise self._broken(exc) from None
+
+    def _broken(self, exc: Exception) -> JournalError:
+        return JournalError(
+            f"The journal at {self.path} cannot be read ({exc}). It only lets re-runs skip writes already made; "
+            f"the registry does not depend on it. Move it aside (mv '{self.path}' '{self.path}.broken') and run "
+            "again: the registry's idempotency and the duplicate checks still keep writes from being made twice."
+        )
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise self._broken(exc) from None
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= VERSION:
+            return
+        self._db.executescript(SCHEMA)
+        old = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone()
+        if old:
+            self._migrate_v1()
+        self._db.execute(f"PRAGMA user_version = {VERSION}")
+
+    def _migrate_v1(self) -> None:
+        """Keep version 0.1's keys (so a re-run sends nothing again) and drop the bodies it kept in clear."""
+        from helpers.core.config import split_base_url
+
+        expires = (_now() + timedelta(days=self.days)).isoformat()
+        rows = self._db.execute("SELECT key, namespace, operation, request, state, response, created_at FROM writes")
+        for key, namespace, operation, request, state, response, created in rows.fetchall():
+            url, _sep, client_id = namespace.rpartition("|")
+            normalised = f"{split_base_url(url)[0]}|{client_id}"
+            content = json.loads(request)
+            registry_id = None
+            if response:
+                answer = json.loads(response)
+                registry_id = answer.get("id") if isinstance(answer, dict) else None
+            identities = {key, derive_key(normalised, operation, content)}
+            for identity in identities:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        identity,
+                        key,
+                        normalised,
+                        operation,
+                        content_hash(normalised, content),
+                        "done" if state == "done" else "sent",
+                        registry_id,
+                        created,
+                        _now().isoformat(),
+                        expires,
+                    ],
+                )
+        self._db.execute("DROP TABLE writes")
+        self._db.execute("VACUUM")  # the old bodies must not survive in free pages or the write-ahead log
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # --- operations ---------------------------------------------------------------------------------------------
+
+    def get(self, identity: str) -> Entry | None:
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT identity, key, operation, content_hash, state, registry_id, created_at FROM operations "
+                    "WHERE identity = ? AND expires_at >= ?",
+                    [identity, _now().isoformat()],
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise self._broken(exc) from None
+        return Entry(*row) if row else None
+
+    def record_intent(self, identity: str, key: str, namespace: str, operation: str, hashed: str) -> None:
+        """Before sending: remember the key, so a crash before the answer still retries with the same key."""
+        now = _now()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO operations VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?) ON CONFLICT(identity) DO "
+                "UPDATE SET updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                [
+                    identity,
+                    key,
+                    namespace,
+                    operation,
+                    hashed,
+                    now.isoformat(),
+                    now.isoformat(),
+                    (now + timedelta(days=self.days)).isoformat(),
+                ],
+            )
+
+    def record_done(self, identity: str, registry_id: str | None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE operations SET state = 'done', registry_id = ?, updated_at = ? WHERE identity = ?",
+                [registry_id, _now().isoformat(), identity],
+            )
+
+    def forget(self, identity: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM operations WHERE identity = ?", [identity])
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT operation, state, registry_id, created_at, expires_at FROM operations ORDER BY created_at"
+            ).fetchall()
+        return [dict(zip(("operation", "state", "registry_id", "created_at", "expires_at"), row)) for row in rows]
+
+    # --- audit trail --------------------------------------------------------------------------------------------
+
+    def audit(
+        self, registry: str, client_id: str, operation: str, reference: str, registry_id: str | None, outcome: str
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO audit (at, registry, client_id, operation, reference, registry_id, outcome) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [_now().isoformat(timespec="seconds"), registry, client_id, operation, reference, registry_id, outcome],
+            )
+
+    def audit_rows(self, registry: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit"
+        params: list[Any] = []
+        if registry:
+            sql += " WHERE registry = ?"
+            params.append(registry)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq", params).fetchall()
+        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
+
+    def export_audit(self, path: str | Path, registry: str | None = None) -> Path:
+        """The audit trail as CSV (written to a temporary name, then moved into place)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, AUDIT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.audit_rows(registry))
+        partial.replace(target)
+        return target
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,541 @@
+"""One model per API request object: the single definition of every field the toolkit sends.
+
+A field's type and check (a ``check_*`` function of :mod:`helpers.core.checks` as its validator), its label, its
+spreadsheet column (also the notebooks' parameter name), whether it is personal data, and the widget a form shows
+for it live here and nowhere else. Forms, review tables, bulk import columns and their messages, masking and error
+labels all read them from these models (:func:`fields_of`, :func:`label`, :data:`PERSONAL_FIELDS`).
+
+    >>> body = parse(Investor, {"natural_person": {...}, ...}, "the investor")   # InputError naming each field
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+
+from helpers.core import checks
+from helpers.core.checks import FieldErrors
+
+Widget = Literal["text", "date", "country", "choice", "checkbox", "units", "id", "address"]
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    """What the toolkit knows about a field beyond its type: how people see and enter it."""
+
+    label: str
+    column: str | None = None  # spreadsheet column and notebook parameter name
+    personal: bool = False  # masked in tables, reprs and messages
+    widget: Widget = "text"
+    placeholder: str = ""
+    choices: tuple[str, ...] = ()  # for widget "choice": the documented (or usual) values
+
+
+def field(
+    label: str,
+    *,
+    default: Any = ...,
+    column: str | None = None,
+    personal: bool = False,
+    widget: Widget = "text",
+    placeholder: str = "",
+    choices: tuple[str, ...] = (),
+    help: str = "",
+) -> Any:
+    """A model field with its :class:`FieldMeta` (read back with :func:`meta`)."""
+    info: Any = Field(default, title=label, description=help or None)
+    info.metadata.append(FieldMeta(label, column, personal, widget, placeholder, choices))
+    return info
+
+
+def _checked(check: Any) -> Any:
+    return BeforeValidator(check)
+
+
+Text = Annotated[str, _checked(checks.check_text)]
+ShortText = Annotated[str, _checked(checks.text_of(16))]
+Iban = Annotated[str, _checked(checks.check_iban)]
+Bic = Annotated[str, _checked(checks.check_bic)]
+Country = Annotated[str, _checked(checks.check_country)]
+Currency = Annotated[str, _checked(checks.check_currency)]
+Day = Annotated[str, _checked(checks.check_date)]
+BirthDate = Annotated[str, _checked(checks.check_birth_date)]
+Moment = Annotated[str, _checked(checks.check_datetime)]
+EthAddress = Annotated[str, _checked(checks.check_eth_address)]
+Units = Annotated[int, _checked(checks.check_units)]
+Email = Annotated[str, _checked(checks.check_email)]
+Id = Annotated[str, _checked(checks.check_uuid)]
+Flag = Annotated[bool, _checked(checks.check_bool)]
+Phone = Annotated[str, _checked(checks.check_phone)]
+TaxId = Annotated[str, _checked(checks.check_personal_text(32))]
+DocumentNumber = Annotated[str, _checked(checks.check_personal_text(64))]
+
+SALUTATIONS = ("MR", "MS", "MRS", "DIVERSE")  # MR [seed]; the others [assumed]
+DOCUMENT_TYPES = ("IDCARD", "PASSPORT")  # IDCARD [doc]; PASSPORT [assumed]
+IDENTITY_PROVIDERS = ("POSTIDENT", "IDNOW", "WEBID")  # POSTIDENT [doc]; others [assumed]
+Salutation = Annotated[str, _checked(checks.check_known(*SALUTATIONS, what="salutation"))]
+DocumentType = Annotated[str, _checked(checks.check_known(*DOCUMENT_TYPES, what="document type"))]
+IdentityProvider = Annotated[str, _checked(checks.check_known(*IDENTITY_PROVIDERS, what="identity provider"))]
+NotUSTaxable = Annotated[bool, _checked(checks.not_us_taxable)]
+
+
+class Model(BaseModel):
+    """Base of the request models: unknown fields pass through (the API ignores what it does not know), and an
+    empty value means the field is absent."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {key: value for key, value in data.items() if value is not None and value != ""}
+        return data
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body the API expects."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# --- people -----------------------------------------------------------------------------------------------------
+# Pydantic lists the fields of the last base class first, so ``(_Contact, _Address, _Name)`` reads in form order:
+# name, then address, then contact.
+
+
+class _Name(Model):
+    salutation: Salutation | None = field(
+        "Salutation", default=None, column="salutation", widget="choice", choices=SALUTATIONS
+    )
+    forename: Text = field("First name", column="forename")
+    surname: Text = field("Last name", column="surname")
+    birth_date: BirthDate = field("Birth date", column="birth_date", personal=True, widget="date")
+    birth_place: Text | None = field("Birth place", default=None, column="birth_place")
+    citizenship: Country = field("Citizenship", column="citizenship", widget="country")
+
+
+class _Address(Model):
+    street: Text = field("Street and number", column="street")
+    zip: ShortText = field("Postcode", column="zip")
+    city: Text = field("City", column="city")
+    country: Country = field("Country", column="country", widget="country")
+
+
+class _Contact(Model):
+    phone: Phone | None = field("Phone", default=None, column="phone", personal=True, placeholder="+49 69 1234567")
+    is_pep: Flag = field("Politically exposed person", default=False, column="is_pep", widget="checkbox")
+
+
+class BenefitingPerson(_Contact, _Address, _Name):
+    """A natural person who ultimately owns or controls a legal-person investor."""
+
+
+class NaturalPerson(BenefitingPerson):
+    is_subject_to_us_tax: NotUSTaxable = field("Subject to US tax", default=False, widget="checkbox")
+
+
+class LegalPerson(_Address):
+    company_name: Text = field("Company name", column="company_name")
+    legal_form: Text = field("Legal form", column="legal_form", placeholder="GmbH")
+    registration_number: Text = field("Registration number", column="registration_number", placeholder="HRB 123456")
+    registration_court: Text | None = field("Registration court", default=None, column="registration_court")
+    is_custodian_bank: Flag = field("Custodian bank", default=False, widget="checkbox")
+    commercial_register_document_id: Id | None = field(
+        "Commercial register extract (document id)", default=None, widget="id"
+    )
+
+
+class BankAccount(Model):
+    account_holder: Text = field("Account holder", column="account_holder")
+    iban: Iban = field("IBAN", column="iban", personal=True, placeholder="DE89 3704 0044 0532 0130 00")
+    bic: Bic = field("BIC", column="bic", placeholder="COBADEFFXXX")
+    bank: Text | None = field("Bank", default=None, column="bank")
+    country: Country | None = field("Bank's country", default=None, widget="country")
+    currency: Currency = field("Currency", default="EUR", widget="choice", choices=checks.CURRENCIES)
+
+
+class TaxInformation(Model):
+    tax_identification_number: TaxId | None = field("Tax id", default=None, column="tax_id", personal=True)
+    non_assessment_certificate: Flag = field("Non-assessment certificate", default=False, widget="checkbox")
+    is_subject_to_german_tax: Flag | None = field("Subject to German tax", default=None, widget="checkbox")
+
+
+class Communication(Model):
+    email: Email = field("E-mail", column="email", placeholder="name@example.com")
+    email_confirmed: Flag = field("E-mail confirmed", default=True, widget="checkbox")
+
+
+class Investor(Model):
+    """``POST /investors/``: a natural or a legal person, with bank account, tax data and e-mail."""
+
+    natural_person: NaturalPerson | None = field("Natural person", default=None)
+    legal_person: LegalPerson | None = field("Legal person", default=None)
+    is_beneficiary: Flag = field("Acts on own account", default=True, widget="checkbox")
+    bank_account: BankAccount = field("Bank account")
+    tax_information: TaxInformation | None = field("Tax information", default=None)
+    communication: Communication = field("Communication")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "bank_account_information" in data and "bank_account" not in data:
+            data = {**data, "bank_account": data["bank_account_information"]}
+            data.pop("bank_account_information")
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Investor:
+        if (self.natural_person is None) == (self.legal_person is None):
+            raise ValueError("Give exactly one of natural_person or legal_person.")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "natural_person" if self.natural_person is not None else "legal_person"
+
+
+class InvestorUpdate(Model):
+    """``PATCH /investors/{id}/``: a partial update; only the parts given change."""
+
+    natural_person: dict[str, Any] | None = None
+    legal_person: dict[str, Any] | None = None
+    bank_account: dict[str, Any] | None = None
+    tax_information: dict[str, Any] | None = None
+    communication: dict[str, Any] | None = None
+
+
+# --- identification and wallets --------------------------------------------------------------------------------
+
+
+class Identification(Model):
+    """An identification performed elsewhere (variant A), imported with the provider's protocol."""
+
+    document_type: DocumentType = field(
+        "ID document", column="id_document_type", widget="choice", choices=DOCUMENT_TYPES
+    )
+    document_id: DocumentNumber = field("Document number", column="id_document_number", personal=True)
+    document_issuer: Text = field("Issued by", column="id_issuer", placeholder="Bürgeramt Frankfurt")
+    document_valid_from: Day = field("Valid from", column="id_valid_from", widget="date")
+    document_valid_to: Day = field("Valid to", column="id_valid_to", widget="date")
+    identity_provider: IdentityProvider = field(
+        "Identified by", column="identity_provider", widget="choice", choices=IDENTITY_PROVIDERS
+    )
+    legitimation_process_id: DocumentNumber = field("Provider's process id", column="id_process_id", personal=True)
+    legitimation_protocol_id: Id = field("Protocol document", widget="id")
+    verified_at: Moment = field("Identified on", column="identified_on", widget="date")
+
+    @model_validator(mode="after")
+    def _valid_in_order(self) -> Identification:
+        if self.document_valid_to < self.document_valid_from:
+            raise ValueError(
+                f"The document cannot expire ({self.document_valid_to}) before it is valid "
+                f"({self.document_valid_from})."
+            )
+        return self
+
+
+class GenericWallet(Model):
+    address: EthAddress = field("Ethereum address", column="wallet_address", widget="address", placeholder="0x…")
+    receiving_enabled: Flag = field("Receives transfers", default=True, widget="checkbox")
+
+
+# --- investments and tasks --------------------------------------------------------------------------------------
+
+
+class SignedDocument(Model):
+    document_id: Id = field("Document", widget="id")
+    category: Text = field("Category", default="subscription")
+    subject: Text = field("Subject", default="Signed subscription")
+
+
+class Investment(Model):
+    """``POST /investments/``: a signed subscription imported into the registry."""
+
+    investor_id: Id = field("Investor", widget="id")
+    campaign_id: Id = field("Campaign", widget="id")
+    units: Units = field("Units", widget="units")
+    signed_at: Moment = field("Signed at", placeholder="2024-03-12T09:30:00+00:00")
+    accepted_at: Moment | None = field("Accepted by the issuer at", default=None)
+    paid_at: Moment | None = field("Paid at", default=None)
+    signed_documents: list[SignedDocument] = field("Signed documents")
+    wallet: Id | None = field("Delivery wallet", default=None, widget="id")
+
+    @model_validator(mode="after")
+    def _documents(self) -> Investment:
+        if not self.signed_documents:
+            raise ValueError("Attach at least one signed document as {document_id, category, subject}.")
+        return self
+
+
+class InvestmentUpdate(Model):
+    """``PATCH /investments/{id}/``: accept, mark as paid, or set the delivery wallet later."""
+
+    accepted_at: Moment | None = field("Accepted by the issuer at", default=None)
+    paid_at: Moment | None = field("Paid at", default=None)
+    wallet: Id | None = field("Delivery wallet", default=None, widget="id")
+
+    @model_validator(mode="after")
+    def _something(self) -> InvestmentUpdate:
+        if not self.body():
+            raise ValueError("Give accepted_at, paid_at or wallet.")
+        return self
+
+
+class Redemption(Model):
+    investor_id: Id = field("Investor", widget="id")
+    product_id: Id = field("Product", widget="id")
+    wallet_id: Id = field("Wallet", widget="id")
+    units: Units = field("Units to redeem", widget="units")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _amount_alias(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "units" not in data and "amount" in data:
+            data = {**data, "units": data["amount"]}
+            data.pop("amount")
+        return data
+
+
+class Transfer(Model):
+    product: Id = field("Product", widget="id")
+    source_wallet: Id = field("From wallet", widget="id")
+    target_address: EthAddress = field("To address", widget="address")
+    amount: Units = field("Units to transfer", widget="units")
+
+
+class Webhook(Model):
+    """The documented webhook payload."""
+
+    investment_id: Id = field("Investment", widget="id")
+    status: Text = field("Status")
+    changed_at: Moment = field("Changed at")
+
+
+# --- reading the models -----------------------------------------------------------------------------------------
+
+M = TypeVar("M", bound=Model)
+REQUEST_MODELS: tuple[type[Model], ...] = (
+    Investor,
+    Identification,
+    BenefitingPerson,
+    GenericWallet,
+    Investment,
+    InvestmentUpdate,
+    Redemption,
+    Transfer,
+)
+
+
+def meta(info: FieldInfo) -> FieldMeta | None:
+    return next((m for m in info.metadata if isinstance(m, FieldMeta)), None)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field of a model, reached by its dotted path (``natural_person.birth_date``)."""
+
+    path: str
+    info: FieldInfo
+    meta: FieldMeta
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def required(self) -> bool:
+        return self.info.is_required()
+
+    @property
+    def label(self) -> str:
+        return self.meta.label
+
+    @property
+    def default(self) -> Any:
+        return None if self.info.is_required() else self.info.get_default(call_default_factory=True)
+
+    @property
+    def group(self) -> str | None:
+        """The top-level part a field belongs to (``natural_person``), or None for a top-level field."""
+        return self.path.split(".", 1)[0] if "." in self.path else None
+
+
+def _nested_model(annotation: Any) -> type[Model] | None:
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, Model):
+            return candidate
+    return None
+
+
+@cache
+def fields_of(model: type[Model], prefix: str = "") -> tuple[FieldSpec, ...]:
+    """Every leaf field of ``model`` (nested models walked), in form order."""
+    specs: list[FieldSpec] = []
+    for name, info in model.model_fields.items():
+        nested = _nested_model(info.annotation) if get_origin(info.annotation) is not list else None
+        if nested is not None:
+            specs += fields_of(nested, f"{prefix}{name}.")
+            continue
+        found = meta(info)
+        if found is not None:
+            specs.append(FieldSpec(f"{prefix}{name}", info, found))
+    return tuple(specs)
+
+
+def _all_specs() -> Iterator[FieldSpec]:
+    for model in REQUEST_MODELS:
+        yield from fields_of(model)
+
+
+@cache
+def _labels() -> dict[str, str]:
+    labels: dict[str, str] = {f"signed_documents.{spec.path}": spec.label for spec in fields_of(SignedDocument)}
+    for spec in _all_specs():
+        labels.setdefault(spec.path, spec.label)
+        labels.setdefault(spec.name, spec.label)
+    return labels
+
+
+def label(path: str) -> str:
+    """How a field is named to people: its model label, else its name in words.
+
+    ``natural_person.birth_date`` -> ``Birth date``; ``signed_documents.0.document_id`` -> ``Document (item 1 of
+    signed documents)``; an unknown ``foo_bar`` -> ``foo bar``.
+    """
+    parts = [p for p in path.split(".") if p and p != "non_field_errors"]
+    if not parts:
+        return "The request as a whole"
+    labels = _labels()
+    items = [int(p) + 1 for p in parts if p.isdigit()]
+    named = [p for p in parts if not p.isdigit()]
+    text = labels.get(".".join(named)) or labels.get(named[-1]) or named[-1].replace("_", " ")
+    if items:
+        return f"{text} (item {items[-1]} of {named[0].replace('_', ' ')})"
+    return text
+
+
+PERSONAL_PATHS: frozenset[str] = frozenset(spec.path for spec in _all_specs() if spec.meta.personal)
+PERSONAL_FIELDS: frozenset[str] = frozenset(path.rsplit(".", 1)[-1] for path in PERSONAL_PATHS)
+_NOT_ALWAYS_PERSONAL = (
+    frozenset(spec.name for spec in (*_all_specs(), *fields_of(SignedDocument)) if not spec.meta.personal)
+    & PERSONAL_FIELDS
+)  # e.g. a signed document's id
+
+
+def is_personal(path: str) -> bool:
+    """Whether the field at ``path`` (``natural_person.birth_date``, ``0.iban``, ``bank_account.iban``) is personal
+    data: by its full path, else by its name where that name is personal wherever it appears."""
+    named = ".".join(part for part in path.split(".") if not part.isdigit())
+    leaf = named.rsplit(".", 1)[-1]
+    if named in PERSONAL_PATHS or any(named.endswith("." + known) for known in PERSONAL_PATHS if "." in known):
+        return True
+    return leaf in PERSONAL_FIELDS and leaf not in _NOT_ALWAYS_PERSONAL
+
+
+def columns(model: type[Model], groups: tuple[str | None, ...] | None = None) -> dict[str, FieldSpec]:
+    """The spreadsheet columns (and notebook parameter names) of a model: column -> field. ``groups`` keeps only
+    the fields of those parts (``natural_person``, ``bank_account``, ... ; None for top-level fields); a column
+    name used by two parts (``street`` of a natural and of a legal person) names the first."""
+    found: dict[str, FieldSpec] = {}
+    for spec in fields_of(model):
+        if spec.meta.column and (groups is None or spec.group in groups):
+            found.setdefault(spec.meta.column, spec)
+    return found
+
+
+def from_columns(
+    model: type[Model], values: Mapping[str, Any], groups: tuple[str | None, ...] | None = None
+) -> dict[str, Any]:
+    """A nested body from values keyed by column (as in a spreadsheet row or a notebook's parameters)."""
+    return nest_values(
+        {
+            spec.path: values[column]
+            for column, spec in columns(model, groups).items()
+            if values.get(column) not in (None, "")
+        }
+    )
+
+
+def nest_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
+    body: dict[str, Any] = {}
+    for path, value in values.items():
+        node = body
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return body
+
+
+def field_errors(error: ValidationError) -> FieldErrors:
+    """A pydantic error as the toolkit's field errors: dotted path -> sentences (never pydantic's jargon)."""
+    errors: FieldErrors = {}
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"]) or "non_field_errors"
+        kind = item["type"]
+        if kind in ("value_error", "assertion_error") and item.get("ctx", {}).get("error") is not None:
+            message = str(item["ctx"]["error"])
+        elif kind == "missing":
+            message = "This field is required."
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            message = f"Give this as an object of fields (a dict), not {_kind_of(item.get('input'))}."
+        elif kind == "list_type":
+            message = f"Give this as a list, not {_kind_of(item.get('input'))}."
+        elif kind == "too_short":
+            message = "Give at least one."
+        else:
+            message = f"{item['msg']}."
+        errors.setdefault(path, []).append(message)
+    return errors
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return f"a {type(value).__name__}"
+
+
+def validate(model: type[M], data: Any) -> tuple[M | None, FieldErrors]:
+    """``model`` checked from ``data`` (a mapping, or an instance), or None and the field errors."""
+    if isinstance(data, model):
+        data = data.model_dump(exclude_none=True)
+    try:
+        return model.model_validate(data), {}
+    except ValidationError as exc:
+        return None, field_errors(exc)
+
+
+def parse(model: type[M], data: Any, subject: str) -> M:
+    """``model`` from ``data``, or an :class:`~helpers.core.errors.InputError` naming every bad field."""
+    from helpers.core.errors import input_error
+
+    checked, errors = validate(model, data)
+    if checked is None:
+        raise input_error(subject, errors)
+    return checked
+
+
+@cache
+def _adapter(spec: FieldSpec) -> Any:
+    from pydantic import TypeAdapter
+
+    annotation: Any = spec.info.annotation
+    validators = [m for m in spec.info.metadata if not isinstance(m, FieldMeta)]
+    return TypeAdapter(Annotated[(annotation, *validators)] if validators else annotation)
+
+
+def check_field(spec: FieldSpec, value: Any) -> Any:
+    """Check one field's value alone, as the model would: the cleaned value, or a :class:`CheckError`."""
+    if value is None or value == "":
+        if spec.required:
+            raise checks.CheckError("This field is required.")
+        return None
+    try:
+        return _adapter(spec).validate_python(value)
+    except ValidationError as exc:
+        raise checks.CheckError(" ".join(" ".join(m) for m in field_errors(exc).values())) from None

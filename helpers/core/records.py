@@ -1,0 +1,167 @@
+"""API objects as :class:`Record` (a dict) that never shows personal data unmasked, and what a write did.
+
+Personal fields are those the models mark ``personal`` (IBAN, birth date, tax id, phone, ID document number, the
+provider's process id); their values are masked in ``repr()``, ``str()`` and the notebook display. The dict itself
+keeps the real values for code that needs them.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from helpers.core.models import is_personal, label
+
+MASK = "•"
+Outcome = Literal["created", "existed", "replayed"]
+
+
+def mask(value: Any, field: str) -> Any:
+    """Hide most of a personal value, keeping enough to recognise it (the last characters)."""
+    if value is None or value == "" or value != value:  # noqa: PLR0124 - value != value is NaN
+        return value
+    text = str(value)
+    if field == "iban":
+        return f"{text[:4]} {MASK * 4} {text[-4:]}" if len(text) > 8 else MASK * 4
+    if field == "birth_date":
+        return f"{MASK * 4}-{MASK * 2}-{MASK * 2}"
+    return MASK * max(len(text) - 3, 3) + text[-3:] if len(text) > 6 else MASK * 4
+
+
+def masked(value: Any, path: str = "") -> Any:
+    """A copy of an API object with every personal field masked (nested objects and lists included)."""
+    if isinstance(value, Mapping):
+        return {key: masked(item, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item, path) for item in value]
+    return mask(value, path.rsplit(".", 1)[-1]) if path and is_personal(path) else value
+
+
+def is_money(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) == 3
+        and "amount" in value
+        and "decimals" in value
+        and "currency" in value
+    )
+
+
+def money_value(value: Mapping[str, Any]) -> Decimal:
+    """The exact value of a Money object: ``Decimal(amount) * 10**-decimals``."""
+    return Decimal(str(value["amount"])).scaleb(-int(value["decimals"]))
+
+
+def format_money(value: Mapping[str, Any]) -> str:
+    """``{"amount": "4000000", "decimals": 3, "currency": "EUR"}`` -> ``EUR 4,000.00`` (exact; more decimals only
+    where they are not zero)."""
+    amount = money_value(value)
+    shown = amount.quantize(Decimal("0.01")) if amount == amount.quantize(Decimal("0.01")) else amount
+    return f"{value['currency']} {shown:,}"
+
+
+def _when(text: Any) -> str:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return str(text)
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment.utcoffset() is not None else f"{moment:%Y-%m-%d %H:%M}"
+
+
+class Record(dict[str, Any]):
+    """An API object (a plain dict) that shows itself masked, and says what a write did (:attr:`outcome`)."""
+
+    outcome: Outcome | None = None  # set on the result of a write
+    what: str = "object"  # e.g. "investor", for sentences
+
+    @property
+    def id(self) -> str:
+        return str(self["id"])
+
+    @property
+    def replayed(self) -> bool:
+        """True when nothing new was created: the object already existed or the registry replayed the answer."""
+        return self.outcome in ("existed", "replayed")
+
+    def happened(self) -> str:
+        """What the write did, in one sentence, from the registry's answer."""
+        ident = f"id {self.get('id')}"
+        created = f"created on {_when(self['created_at'])}, " if self.get("created_at") else ""
+        if self.outcome == "existed":
+            return f"Already existed ({created}{ident}): nothing new was sent."
+        if self.outcome == "replayed":
+            return (
+                f"Replayed by the registry: this operation was already done ({created}{ident}); nothing new "
+                "was created."
+            )
+        if self.outcome == "created":
+            return f"Created now: {self.what} {ident}."
+        return f"The {self.what} as the registry has it ({ident})."
+
+    def masked(self) -> dict[str, Any]:
+        return masked(dict(self))
+
+    def __repr__(self) -> str:
+        return f"Record({self.masked()!r})"
+
+    __str__ = __repr__
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for people: nested objects flattened, money formatted, personal data masked, empty
+        values left out."""
+        result: list[tuple[str, str]] = []
+
+        def walk(value: Any, path: str) -> None:
+            if is_money(value):
+                result.append((label(path), format_money(value)))
+            elif isinstance(value, Mapping):
+                for key, item in value.items():
+                    walk(item, f"{path}.{key}" if path else str(key))
+            elif isinstance(value, list):
+                if value:
+                    result.append((label(path), f"{len(value)} item{'s' if len(value) != 1 else ''}"))
+            elif value not in (None, ""):
+                leaf = path.rsplit(".", 1)[-1]
+                shown = mask(value, leaf) if is_personal(path) else value
+                if isinstance(shown, bool):
+                    shown = "yes" if shown else "no"
+                elif leaf.endswith("_at"):
+                    shown = _when(shown)
+                result.append((label(path), str(shown)))
+
+        walk(dict(self), "")
+        return result
+
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
+        width = max((len(name) for name, _value in self.rows()), default=0)
+        printer.text("\n".join(f"{name:<{width}}  {value}" for name, value in self.rows()))
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+            f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
+            for name, value in self.rows()
+        )
+        caption = html.escape(self.happened())
+        return f"<table class='cl-record'><caption style='text-align:left'>{caption}</caption>{rows}</table>"
+
+
+BADGE_COLOURS = {"sandbox": "#2e7d32", "demo": "#b26a00", "production": "#b00020"}
+
+
+def badge_text(config: Any) -> str:
+    """Which registry writes go to, in two words: ``SANDBOX · 127.0.0.1``, ``PRODUCTION · connect.cashlink.de``."""
+    return f"{str(config.environment).upper()} · {config.host}"
+
+
+def html_badge(config: Any) -> str:
+    """The registry as a coloured mark, shown wherever a write can start."""
+    colour = BADGE_COLOURS.get(str(config.environment), "#555")
+    return (
+        f"<span class='cl-badge cl-badge-{html.escape(str(config.environment))}' style='background:{colour};"
+        f"color:white;border-radius:4px;padding:2px 8px;font-weight:bold;font-size:0.85em'>"
+        f"{html.escape(badge_text(config))}</span>"
+    )

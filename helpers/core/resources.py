@@ -1,0 +1,972 @@
+"""The API's resources: documents, investors (identifications, benefiting persons, wallets), products, campaigns,
+investments (credits, registry statements), redemptions and transfers.
+
+Every argument is checked through :mod:`helpers.core.models` before anything is sent (an
+:class:`~helpers.core.errors.InputError` names the field), ids are checked as UUIDs before a URL is built, and every
+write goes through :meth:`Client.write` (see :mod:`helpers.core.client` for what makes two writes the same).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import mimetypes
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from helpers.core import api, checks, models
+from helpers.core.client import Client, ListResult, Match, OnDuplicate, Operation, is_recent
+from helpers.core.errors import ConfigurationError, InputError, NotFoundError, TaskError, input_error
+from helpers.core.records import Record, money_value
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+UPLOAD_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def checked_id(value: Any, name: str, subject: str) -> str:
+    """A UUID, or an :class:`InputError` naming the argument (ids are never put into a URL unchecked)."""
+    try:
+        return checks.check_uuid(value)
+    except checks.CheckError as exc:
+        raise input_error(subject, {name: [str(exc)]}) from None
+
+
+def path(template: str, subject: str, **ids: Any) -> str:
+    """``/investors/{investor_id}/`` with each id checked and escaped."""
+    return template.format(**{name: quote(checked_id(value, name, subject), safe="") for name, value in ids.items()})
+
+
+def remaining_units(investment: Mapping[str, Any]) -> int | None:
+    """Units an investment still holds, from documented fields: ``remaining_amount`` against ``investment_amount``
+    and ``units`` (section 6, D), or ``remaining_units`` where the registry sends it. None when neither is there."""
+    if isinstance(investment.get("remaining_units"), int):
+        return int(investment["remaining_units"])
+    remaining, total, units = (
+        investment.get("remaining_amount"),
+        investment.get("investment_amount"),
+        investment.get("units"),
+    )
+    if not (isinstance(remaining, Mapping) and isinstance(total, Mapping) and isinstance(units, int)):
+        return None
+    whole = money_value(total)
+    if whole == 0:
+        return 0 if money_value(remaining) == 0 else None
+    share = Fraction(money_value(remaining)) / Fraction(whole) * units
+    if share.denominator != 1:
+        raise InputError(
+            f"The registry's investment {investment.get('id')} holds {float(share):.4f} units by its "
+            "remaining amount, which is not a whole number. Report this investment to Cashlink."
+        )
+    return int(share)
+
+
+def status_since(investment: Mapping[str, Any]) -> str | None:
+    """When the investment entered its status: ``status_changed_at`` where sent, else the documented timestamp of
+    that status (``paid_at`` for PAID, ...; section 6, E)."""
+    if investment.get("status_changed_at"):
+        return str(investment["status_changed_at"])
+    name = api.STATUS_SINCE.get(str(investment.get("status")))
+    value = investment.get(name) if name else None
+    return str(value) if value else (str(investment["created_at"]) if investment.get("created_at") else None)
+
+
+class Resource:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _get(self, path_: str, action: str) -> Record:
+        return Record(self._client.get(path_, action))
+
+
+# --- documents ------------------------------------------------------------------------------------------------------
+
+
+def placeholder_pdf(text: str) -> bytes:
+    """A one-page PDF showing ``text``: only for the local sandbox (see :meth:`Documents.placeholder`)."""
+    safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    stream = f"BT /F1 14 Tf 72 720 Td ({safe}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+class Documents(Resource):
+    def upload(
+        self,
+        source: str | Path | bytes,
+        filename: str | None = None,
+        content_type: str | None = None,
+        *,
+        reference: str | None = None,
+        key: str | None = None,
+        repeat: bool = False,
+    ) -> Record:
+        """Upload a PDF/PNG/JPEG (a path or bytes) and return the document with its ``id``."""
+        subject = "the document"
+        if isinstance(source, (str, Path)):
+            file = Path(source).expanduser()
+            if not file.is_file():
+                raise input_error(subject, {"file": [f"There is no file at {checks.quote(file, 120)}."]})
+            content, filename = file.read_bytes(), filename or file.name
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            content, filename = bytes(source), filename or "document.pdf"
+        else:
+            raise input_error(
+                subject, {"file": [f"Give a file path or the file's bytes, not {type(source).__name__}."]}
+            )
+        content_type = (
+            content_type or UPLOAD_TYPES.get(Path(filename).suffix.lower()) or mimetypes.guess_type(filename)[0] or ""
+        )
+        problems = []
+        if not content:
+            problems.append("The file is empty.")
+        if len(content) > MAX_UPLOAD_BYTES:
+            problems.append(f"The file has {len(content) / 1048576:.1f} MiB; the limit is 10 MiB.")
+        if content_type not in UPLOAD_TYPES.values():
+            problems.append(f"{checks.quote(filename)} is not a PDF, PNG or JPEG file.")
+        if problems:
+            raise input_error(subject, {"file": problems})
+        fingerprint = {"name": filename, "type": content_type, "sha256": hashlib.sha256(content).hexdigest()}
+        return self._client.write(
+            Operation(
+                "upload document",
+                "POST",
+                api.DOCUMENTS,
+                "upload the document",
+                "document",
+                content=fingerprint,
+                files={"file": (filename, content, content_type)},
+                reference=reference,
+                key=key,
+                repeat=repeat,
+            )
+        )
+
+    def file_or_placeholder(self, path_: str | Path | None, text: str) -> bytes:
+        """The file's bytes; without a path, a placeholder PDF on the local sandbox (refused elsewhere)."""
+        if not path_:
+            if not self._client.config.is_sandbox:
+                raise input_error(
+                    "the parameters",
+                    {
+                        "file": [
+                            "Give the path of the document: generated placeholders exist only for the local sandbox."
+                        ]
+                    },
+                )
+            return self.placeholder(text)
+        file = Path(path_).expanduser()
+        if not file.is_file():
+            raise input_error("the parameters", {"file": [f"There is no file at {checks.quote(file.resolve(), 120)}."]})
+        return file.read_bytes()
+
+    def placeholder(self, text: str) -> bytes:
+        """A generated one-page PDF for demos: refused outside the local sandbox (the registry must get real
+        documents)."""
+        if not self._client.config.is_sandbox:
+            raise ConfigurationError(
+                "Placeholder documents exist only for the local sandbox. Give the path of the "
+                "real document (the signed subscription, the provider's protocol)."
+            )
+        return placeholder_pdf(text)
+
+
+# --- investors ------------------------------------------------------------------------------------------------------
+
+
+def _person_key(investor: Mapping[str, Any]) -> tuple[str, ...] | None:
+    person = investor.get("natural_person") or {}
+    if person.get("surname"):
+        return (
+            "natural",
+            str(person.get("forename", "")).casefold(),
+            str(person["surname"]).casefold(),
+            str(person.get("birth_date", "")),
+        )
+    company = investor.get("legal_person") or {}
+    if company.get("company_name"):
+        return ("legal", str(company["company_name"]).casefold(), str(company.get("registration_number", "")))
+    return None
+
+
+def _subset_equal(wanted: Any, have: Any) -> bool:
+    """True when every field of ``wanted`` has the same value in ``have`` (fields the registry adds are ignored)."""
+    if isinstance(wanted, Mapping):
+        return isinstance(have, Mapping) and all(_subset_equal(v, have.get(k)) for k, v in wanted.items())
+    if isinstance(wanted, str) and isinstance(have, str):
+        return wanted.replace(" ", "").casefold() == have.replace(" ", "").casefold()
+    return bool(wanted == have)
+
+
+def investor_name(investor: Mapping[str, Any]) -> str:
+    """``Peter Parker`` or ``ACME Holding GmbH``."""
+    company = (investor.get("legal_person") or {}).get("company_name")
+    if company:
+        return str(company)
+    person = investor.get("natural_person") or {}
+    return f"{person.get('forename', '')} {person.get('surname', '')}".strip() or str(investor.get("id", ""))
+
+
+def similar_investor(candidates: builtins.list[Record], body: Mapping[str, Any]) -> Match | None:
+    """The first investor with the same e-mail, IBAN, or name and birth date (company and register number)."""
+    email = str((body.get("communication") or {}).get("email", "")).casefold()
+    iban = str((body.get("bank_account") or {}).get("iban", "")).replace(" ", "").upper()
+    person = _person_key(body)
+    wanted = {k: v for k, v in body.items() if k in ("natural_person", "legal_person", "bank_account", "communication")}
+    for investor in candidates:
+        reasons = []
+        if email and str((investor.get("communication") or {}).get("email", "")).casefold() == email:
+            reasons.append("e-mail")
+        if iban and str((investor.get("bank_account") or {}).get("iban", "")).replace(" ", "").upper() == iban:
+            reasons.append("IBAN")
+        if person and _person_key(investor) == person:
+            reasons.append("name and birth date" if person[0] == "natural" else "company and register number")
+        if reasons:
+            return Match(investor, _subset_equal(wanted, investor), "the same " + " and ".join(reasons))
+    return None
+
+
+def _changes(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of ``wanted`` that differ from ``have``, as a PATCH body (changed sections only)."""
+    return {
+        section: value
+        for section, value in wanted.items()
+        if section in ("natural_person", "legal_person", "bank_account", "tax_information", "communication")
+        and not _subset_equal(value, have.get(section))
+    }
+
+
+class Investors(Resource):
+    def create(
+        self,
+        body: Mapping[str, Any] | models.Investor,
+        *,
+        reference: str | None = None,
+        key: str | None = None,
+        repeat: bool = False,
+        on_duplicate: OnDuplicate = "ask",
+    ) -> Record:
+        """Create an investor (natural or legal person). Running the same call again returns the same investor;
+        an investor with the same e-mail, IBAN, or name and birth date is found first (see ``on_duplicate``)."""
+        investor = models.parse(models.Investor, body, "the investor").body()
+        return self._client.write(
+            Operation(
+                "create investor",
+                "POST",
+                api.INVESTORS,
+                "create the investor",
+                "investor",
+                body=investor,
+                reference=reference,
+                key=key,
+                repeat=repeat,
+                on_duplicate=on_duplicate,
+                similar=lambda: similar_investor(self.list().to_list(), investor),
+                sent=lambda since: self._created_since(investor, since),
+                verify=self.get,
+                update=lambda existing: self.update(
+                    existing.id, _changes(investor, existing) or {"communication": investor["communication"]}
+                ),
+                describe=lambda: f"an investor named {investor_name(investor)}",
+            )
+        )
+
+    def _created_since(self, body: Mapping[str, Any], since: datetime) -> Record | None:
+        match = similar_investor([i for i in self.list() if _created_after(i, since)], body)
+        return match.existing if match and match.equal else None
+
+    def find_similar(self, body: Mapping[str, Any] | models.Investor) -> Match | None:
+        """The registry's investor that a new ``body`` would duplicate (same e-mail, IBAN, or name and birth
+        date), if any."""
+        investor = models.parse(models.Investor, body, "the investor").body()
+        return similar_investor(self.list().to_list(), investor)
+
+    def get(self, investor_id: str) -> Record:
+        return self._get(path(api.INVESTOR, "the investor", investor_id=investor_id), "read the investor")
+
+    def update(
+        self, investor_id: str, changes: Mapping[str, Any], *, reference: str | None = None, key: str | None = None
+    ) -> Record:
+        """Change parts of an investor (PATCH): e.g. ``{"communication": {"email": ...}}``."""
+        target = path(api.INVESTOR, "the investor update", investor_id=investor_id)
+        body = models.parse(models.InvestorUpdate, changes, "the investor update").body()
+        if not body:
+            raise input_error(
+                "the investor update",
+                {
+                    "non_field_errors": [
+                        "Give the parts to change: natural_person, legal_person, bank_account, tax_information or "
+                        "communication."
+                    ]
+                },
+            )
+        return self._client.write(
+            Operation(
+                "update investor",
+                "PATCH",
+                target,
+                "update the investor",
+                "investor",
+                body=body,
+                reference=reference,
+                key=key,
+                content={"investor": investor_id, "changes": body},
+            )
+        )
+
+    def list(self, **filters: Any) -> ListResult:
+        return self._client.list(api.INVESTORS, "list the investors", filters)
+
+    def frame(self, **options: Any) -> DataFrame:
+        """Every investor as a DataFrame (personal data masked unless ``show_personal_data=True``)."""
+        filters = {k: v for k, v in options.items() if k != "show_personal_data"}
+        return self.list(**filters).frame(show_personal_data=options.get("show_personal_data", False))
+
+    def kyc_status(self, investor: str | Mapping[str, Any]) -> str:
+        """SUCCESS, PENDING, FAILED or NONE: the investor's ``kyc_status`` where the registry sends it, else from
+        its identifications (section 6, F)."""
+        record = self.get(investor) if isinstance(investor, str) else investor
+        if isinstance(record.get("kyc_status"), str):
+            return str(record["kyc_status"])
+        statuses = {
+            str(i.get("status", "SUCCESS" if i.get("verified_at") else "PENDING"))
+            for i in self.identifications(str(record["id"]))
+        }
+        for status in ("SUCCESS", "PENDING", "FAILED"):
+            if status in statuses:
+                return status
+        return "NONE"
+
+    def identify(
+        self,
+        investor_id: str,
+        identification: Mapping[str, Any] | models.Identification | None = None,
+        *,
+        reference: str | None = None,
+        key: str | None = None,
+        repeat: bool = False,
+    ) -> Record:
+        """Import an identification done elsewhere (with an uploaded protocol), or start a video identification
+        (``identification=None``)."""
+        target = path(api.IDENTIFICATIONS, "the identification", investor_id=investor_id)
+        body = (
+            models.parse(models.Identification, identification, "the identification").body() if identification else {}
+        )
+        listing = path(api.IDENTIFICATIONS, "the identification", investor_id=investor_id)
+        return self._client.write(
+            Operation(
+                "create identification",
+                "POST",
+                target,
+                "create the identification",
+                "identification",
+                body=body,
+                reference=reference,
+                key=key,
+                repeat=repeat,
+                sent=lambda since: self._find(
+                    listing,
+                    lambda i: (
+                        bool(body)
+                        and _subset_equal({k: body[k] for k in ("document_id", "document_type")}, i)
+                        and _created_after(i, since)
+                    ),
+                    "read the identifications",
+                ),
+                verify=lambda ident_id: self._find_required(
+                    listing, lambda i: i.get("id") == ident_id, "read the identifications"
+                ),
+            )
+        )
+
+    def identifications(self, investor_id: str) -> builtins.list[Record]:
+        return self._client.items(
+            path(api.IDENTIFICATIONS, "the investor", investor_id=investor_id), "read the identifications"
+        )
+
+    def add_benefiting_person(
+        self,
+        investor_id: str,
+        person: Mapping[str, Any] | models.BenefitingPerson,
+        *,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Record:
+        """A natural person who owns or controls a legal-person investor (needed before its investments leave
+        KYC_PENDING)."""
+        target = path(api.BENEFITING_PERSONS, "the benefiting person", investor_id=investor_id)
+        body = models.parse(models.BenefitingPerson, person, "the benefiting person").body()
+        return self._client.write(
+            Operation(
+                "add benefiting person",
+                "POST",
+                target,
+                "add the benefiting person",
+                "benefiting person",
+                body=body,
+                reference=reference,
+                key=key,
+            )
+        )
+
+    def wallets(self, investor_id: str) -> builtins.list[Record]:
+        return self._client.items(
+            path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id), "read the wallets"
+        )
+
+    def create_managed_wallet(
+        self, investor_id: str, *, reference: str | None = None, key: str | None = None
+    ) -> Record:
+        """The investor's wallet in Cashlink's custody (at most one per investor; re-runs return it)."""
+        target = path(api.MANAGED_WALLET, "the wallet", investor_id=investor_id)
+        return self._client.write(
+            Operation(
+                "create managed wallet",
+                "POST",
+                target,
+                "create the managed wallet",
+                "wallet",
+                content={"investor": investor_id},
+                reference=reference,
+                key=key,
+                sent=lambda since: self._wallet(investor_id, lambda w: w.get("type") == "eth-managed"),
+                verify=lambda wallet_id: self._wallet_by_id(investor_id, wallet_id),
+            )
+        )
+
+    def create_generic_wallet(
+        self,
+        investor_id: str,
+        address: str,
+        receiving_enabled: bool = True,
+        *,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Record:
+        """Register the investor's own Ethereum address (checked for its EIP-55 checksum before sending)."""
+        target = path(api.GENERIC_WALLET, "the wallet", investor_id=investor_id)
+        body = models.parse(
+            models.GenericWallet, {"address": address, "receiving_enabled": receiving_enabled}, "the wallet"
+        ).body()
+        return self._client.write(
+            Operation(
+                "create generic wallet",
+                "POST",
+                target,
+                "register the wallet",
+                "wallet",
+                body=body,
+                reference=reference,
+                key=key,
+                sent=lambda since: self._wallet(
+                    investor_id, lambda w: str(w.get("address")).lower() == body["address"].lower()
+                ),
+                verify=lambda wallet_id: self._wallet_by_id(investor_id, wallet_id),
+            )
+        )
+
+    def _wallet(self, investor_id: str, wanted: Callable[[Record], bool]) -> Record | None:
+        return self._find(
+            path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id), wanted, "read the wallets"
+        )
+
+    def _wallet_by_id(self, investor_id: str, wallet_id: str) -> Record:
+        return self._find_required(
+            path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id),
+            lambda w: w.get("id") == wallet_id,
+            "read the wallets",
+        )
+
+    def _find(self, path_: str, wanted: Callable[[Record], bool], action: str) -> Record | None:
+        return next((item for item in self._client.items(path_, action) if wanted(item)), None)
+
+    def _find_required(self, path_: str, wanted: Callable[[Record], bool], action: str) -> Record:
+        found = self._find(path_, wanted, action)
+        if found is None:
+            raise NotFoundError(f"Could not {action}: the object is no longer there.")
+        return found
+
+
+def _created_after(record: Mapping[str, Any], since: datetime) -> bool:
+    from helpers.core.client import _created_at
+
+    created = _created_at(record)
+    return created is None or created >= since
+
+
+# --- products and campaigns -----------------------------------------------------------------------------------------
+
+
+class Products(Resource):
+    def list(self) -> ListResult:
+        return self._client.list(api.PRODUCTS, "list the products")
+
+    def get(self, product_id: str) -> Record:
+        return self._get(path(api.PRODUCT, "the product", product_id=product_id), "read the product")
+
+    def frame(self) -> DataFrame:
+        return self.list().frame()
+
+
+class Campaigns(Resource):
+    def list(self, product_id: str | None = None) -> ListResult:
+        if product_id:
+            product_id = checked_id(product_id, "product_id", "the campaign filter")
+        return self._client.list(api.CAMPAIGNS, "list the campaigns", {"product_id": product_id})
+
+    def get(self, campaign_id: str) -> Record:
+        return self._get(path(api.CAMPAIGN, "the campaign", campaign_id=campaign_id), "read the campaign")
+
+    def frame(self, product_id: str | None = None) -> DataFrame:
+        return self.list(product_id).frame()
+
+
+# --- investments ----------------------------------------------------------------------------------------------------
+
+
+def _status_filter(status: str | None) -> str | None:
+    if status and status not in api.INVESTMENT_STATUSES:
+        raise input_error(
+            "the investment filter",
+            {
+                "status": [
+                    f"{checks.quote(status)} is not an investment status; use one of "
+                    f"{', '.join(api.INVESTMENT_STATUSES)}."
+                ]
+            },
+        )
+    return status
+
+
+class Investments(Resource):
+    def create(
+        self,
+        investor_id: str,
+        units: int | str,
+        signed_at: str | datetime,
+        signed_documents: builtins.list[Mapping[str, str]],
+        *,
+        campaign_id: str | None = None,
+        accepted_at: str | datetime | None = None,
+        paid_at: str | datetime | None = None,
+        wallet: str | None = None,
+        reference: str | None = None,
+        key: str | None = None,
+        repeat: bool = False,
+        on_duplicate: OnDuplicate = "ask",
+    ) -> Record:
+        """Import a signed investment. ``signed_at`` is the binding order time (required: without it the registry
+        would start a web-based subscription). Running the same call again returns the same investment."""
+        body = models.parse(
+            models.Investment,
+            {
+                "investor_id": investor_id,
+                "campaign_id": campaign_id or self._client.config.campaign_id,
+                "units": units,
+                "signed_at": signed_at,
+                "accepted_at": accepted_at,
+                "paid_at": paid_at,
+                "signed_documents": signed_documents,
+                "wallet": wallet,
+            },
+            "the investment",
+        ).body()
+
+        def same(item: Record) -> bool:
+            return (
+                item.get("investor_id") == body["investor_id"]
+                and item.get("units") == body["units"]
+                and item.get("campaign_id", body["campaign_id"]) == body["campaign_id"]
+                and item.get("status") not in ("ABORTION", "CANCELLATION", "REJECTION")
+            )
+
+        def similar() -> Match | None:
+            for item in self.list(investor_id=body["investor_id"]):
+                if same(item) and is_recent(item):
+                    equal = _same_moment(item.get("signed_at"), body["signed_at"])
+                    return Match(item, equal, "the same investor, campaign and units")
+            return None
+
+        return self._client.write(
+            Operation(
+                "create investment",
+                "POST",
+                api.INVESTMENTS,
+                "create the investment",
+                "investment",
+                body=body,
+                reference=reference,
+                key=key,
+                repeat=repeat,
+                on_duplicate=on_duplicate,
+                similar=similar,
+                sent=lambda since: next(
+                    (i for i in self.list(investor_id=body["investor_id"]) if same(i) and _created_after(i, since)),
+                    None,
+                ),
+                verify=self.get,
+                describe=lambda: f"an investment of {body['units']} units",
+            )
+        )
+
+    def get(self, investment_id: str) -> Record:
+        return self._get(path(api.INVESTMENT, "the investment", investment_id=investment_id), "read the investment")
+
+    def update(
+        self,
+        investment_id: str,
+        *,
+        accepted_at: str | datetime | None = None,
+        paid_at: str | datetime | None = None,
+        wallet: str | None = None,
+        key: str | None = None,
+    ) -> Record:
+        """Accept, mark as paid, or set the delivery wallet later (PATCH)."""
+        target = path(api.INVESTMENT, "the investment update", investment_id=investment_id)
+        body = models.parse(
+            models.InvestmentUpdate,
+            {"accepted_at": accepted_at, "paid_at": paid_at, "wallet": wallet},
+            "the investment update",
+        ).body()
+        return self._client.write(
+            Operation(
+                "update investment",
+                "PATCH",
+                target,
+                "update the investment",
+                "investment",
+                body=body,
+                key=key,
+                content={"investment": investment_id, "changes": body},
+            )
+        )
+
+    def list(
+        self,
+        *,
+        product_id: str | None = None,
+        campaign_id: str | None = None,
+        investor_id: str | None = None,
+        status: str | None = None,
+    ) -> ListResult:
+        ids = {
+            name: checked_id(value, name, "the investment filter")
+            for name, value in (("product_id", product_id), ("campaign_id", campaign_id), ("investor_id", investor_id))
+            if value
+        }
+        return self._client.list(api.INVESTMENTS, "list the investments", {**ids, "status": _status_filter(status)})
+
+    def frame(self, **filters: Any) -> DataFrame:
+        return self.list(**filters).frame()
+
+    def credit(
+        self,
+        investment_id: str,
+        *,
+        wait: bool = True,
+        timeout: float = 60,
+        key: str | None = None,
+        confirm_production: bool = False,
+    ) -> Record:
+        """Start crediting the digital securities to the investment's wallet; by default wait until DELIVERED.
+
+        Returns the investment (when waiting) or the credit task."""
+        target = path(api.CREDITS, "the credit", investment_id=investment_id)
+        investment = self.get(investment_id)
+
+        def delivered(_since: datetime) -> Record | None:
+            current = self.get(investment_id)
+            return current if current.get("status") == "DELIVERED" else None
+
+        task = self._client.write(
+            Operation(
+                "credit investment",
+                "POST",
+                target,
+                "credit the investment",
+                "credit",
+                content={"investment": investment_id},
+                key=key,
+                moves_units=True,
+                confirm_production=confirm_production,
+                sent=delivered,
+                describe=lambda: f"a credit of {investment.get('units')} units",
+            )
+        )
+        if not wait:
+            return task
+        return self.wait_for_status(investment_id, "DELIVERED", timeout=timeout)
+
+    def wait_for_status(
+        self, investment_id: str, statuses: set[str] | str = "DELIVERED", *, timeout: float = 60
+    ) -> Record:
+        wanted = {statuses} if isinstance(statuses, str) else set(statuses)
+        return self._client.wait(
+            lambda: self.get(investment_id),
+            "investment",
+            timeout=timeout,
+            done=lambda inv: inv.get("status") in wanted,
+            failed=lambda inv: inv.get("status") in api.FINAL_STATUSES - wanted,
+        )
+
+    def registry_statements(self, investment_id: str) -> builtins.list[Record]:
+        return self._client.items(
+            path(api.REGISTRY_STATEMENTS, "the investment", investment_id=investment_id), "read the registry statements"
+        )
+
+
+def _same_moment(a: Any, b: Any) -> bool:
+    try:
+        return checks.check_datetime(a) == checks.check_datetime(b)
+    except checks.CheckError:
+        return False
+
+
+# --- tasks: redemptions and transfers -------------------------------------------------------------------------------
+
+
+class Redemptions(Resource):
+    def create(
+        self,
+        investor_id: str,
+        wallet_id: str,
+        units: int | str,
+        *,
+        product_id: str | None = None,
+        wait: bool = True,
+        timeout: float = 60,
+        reference: str | None = None,
+        key: str | None = None,
+        repeat: bool = False,
+        on_duplicate: OnDuplicate = "ask",
+        confirm_production: bool = False,
+    ) -> Record:
+        """Redeem units of a product from a wallet. The registry takes them from the oldest investments first (FIFO).
+
+        More units than the wallet holds are refused here, before anything is sent. Running the same call again
+        returns the same redemption; an identical redemption made recently is found first (see ``on_duplicate``)."""
+        body = models.parse(
+            models.Redemption,
+            {
+                "investor_id": investor_id,
+                "product_id": product_id or self._client.config.product_id,
+                "wallet_id": wallet_id,
+                "units": units,
+            },
+            "the redemption",
+        ).body()
+
+        def same(item: Record) -> bool:
+            return (
+                all(item.get(name) == body[name] for name in ("investor_id", "product_id", "wallet_id", "units"))
+                and item.get("status") not in api.TASK_FAILED
+            )
+
+        def similar() -> Match | None:
+            found = next((r for r in self.list(investor_id=body["investor_id"]) if same(r) and is_recent(r)), None)
+            return Match(found, True, f"{body['units']} units from the same wallet") if found else None
+
+        def enough() -> None:
+            held = self._client.balance(body["investor_id"], body["wallet_id"], body["product_id"])
+            if body["units"] > held:
+                raise input_error(
+                    "the redemption",
+                    {"units": [f"The wallet holds {held} units of this product; cannot redeem {body['units']}."]},
+                )
+
+        task = self._client.write(
+            Operation(
+                "create redemption",
+                "POST",
+                api.REDEMPTIONS,
+                "create the redemption",
+                "redemption",
+                body=body,
+                reference=reference,
+                key=key,
+                repeat=repeat,
+                on_duplicate=on_duplicate,
+                moves_units=True,
+                confirm_production=confirm_production,
+                similar=similar,
+                before_send=enough,
+                sent=lambda since: next(
+                    (r for r in self.list(investor_id=body["investor_id"]) if same(r) and _created_after(r, since)),
+                    None,
+                ),
+                verify=self.get,
+                describe=lambda: f"a redemption of {body['units']} units",
+            )
+        )
+        return self._settled(task, wait, timeout)
+
+    def _settled(self, task: Record, wait: bool, timeout: float) -> Record:
+        hint = f"retry it with client.redemptions.retry('{task.get('id')}') (or the form's Retry button)"
+        if task.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN or wait:
+            final = (
+                self._client.wait_for_task(lambda: self.get(task.id), "redemption", timeout=timeout, retry_hint=hint)
+                if wait
+                else task
+            )
+            final.outcome, final.what = task.outcome, task.what
+            return final
+        return task
+
+    def retry(
+        self, redemption_id: str, *, wait: bool = True, timeout: float = 60, confirm_production: bool = False
+    ) -> Record:
+        """A new attempt at a failed redemption (a new operation, made once). An 'unknown' one is never retried."""
+        failed = self.get(redemption_id)
+        status = failed.get("status")
+        if status in api.TASK_UNKNOWN:
+            raise TaskError(
+                f"The redemption {redemption_id} ended as 'unknown': it may still move the units, so it "
+                "is not retried. Ask Cashlink to check it on the ledger; if they confirm it failed, make "
+                "a new redemption with repeat=True.",
+                failed,
+            )
+        if status not in api.TASK_FAILED:
+            raise input_error(
+                "the retry", {"redemption_id": [f"The redemption is {status}, not failed: there is nothing to retry."]}
+            )
+        return self.create(
+            str(failed["investor_id"]),
+            str(failed["wallet_id"]),
+            int(failed["units"]),
+            product_id=str(failed["product_id"]),
+            wait=wait,
+            timeout=timeout,
+            reference=f"retry of {redemption_id}",
+            on_duplicate="create",
+            confirm_production=confirm_production,
+        )
+
+    def get(self, redemption_id: str) -> Record:
+        return self._get(path(api.REDEMPTION, "the redemption", redemption_id=redemption_id), "read the redemption")
+
+    def wait(self, redemption_id: str, *, timeout: float = 60) -> Record:
+        return self._client.wait_for_task(lambda: self.get(redemption_id), "redemption", timeout=timeout)
+
+    def list(
+        self, *, investor_id: str | None = None, product_id: str | None = None, status: str | None = None
+    ) -> ListResult:
+        ids = {
+            name: checked_id(value, name, "the redemption filter")
+            for name, value in (("investor_id", investor_id), ("product_id", product_id))
+            if value
+        }
+        return self._client.list(api.REDEMPTIONS, "list the redemptions", {**ids, "status": status})
+
+    def frame(self, **filters: Any) -> DataFrame:
+        return self.list(**filters).frame()
+
+
+class Transfers(Resource):
+    def create(
+        self,
+        source_wallet: str,
+        target_address: str,
+        amount: int | str,
+        *,
+        product_id: str | None = None,
+        investor_id: str | None = None,
+        wait: bool = True,
+        timeout: float = 60,
+        reference: str | None = None,
+        key: str | None = None,
+        repeat: bool = False,
+        on_duplicate: OnDuplicate = "ask",
+        confirm_production: bool = False,
+    ) -> Record:
+        """Move units from a managed wallet to a registered address. The amount must be lower than the wallet's
+        available balance (the documentation says "lower than")."""
+        body = models.parse(
+            models.Transfer,
+            {
+                "product": product_id or self._client.config.product_id,
+                "source_wallet": source_wallet,
+                "target_address": target_address,
+                "amount": amount,
+            },
+            "the transfer",
+        ).body()
+
+        def same(item: Record) -> bool:
+            return (
+                all(item.get(name) == body[name] for name in ("product", "source_wallet", "amount"))
+                and str(item.get("target_address", "")).lower() == body["target_address"].lower()
+                and item.get("status") not in api.TASK_FAILED
+            )
+
+        def similar() -> Match | None:
+            found = next((t for t in self.list() if same(t) and is_recent(t)), None)
+            return Match(found, True, f"{body['amount']} units to the same address") if found else None
+
+        def enough() -> None:
+            if investor_id is None:
+                return
+            held = self._client.balance(investor_id, body["source_wallet"], body["product"])
+            if body["amount"] >= held:
+                raise input_error(
+                    "the transfer",
+                    {
+                        "amount": [
+                            f"The wallet holds {held} units; a transfer must be lower than that (the documented "
+                            f"rule), so at most {held - 1}."
+                        ]
+                    },
+                )
+
+        task = self._client.write(
+            Operation(
+                "create transfer",
+                "POST",
+                api.TRANSFERS,
+                "create the transfer",
+                "transfer",
+                body=body,
+                reference=reference,
+                key=key,
+                repeat=repeat,
+                on_duplicate=on_duplicate,
+                moves_units=True,
+                confirm_production=confirm_production,
+                similar=similar,
+                before_send=enough,
+                sent=lambda since: next((t for t in self.list() if same(t) and _created_after(t, since)), None),
+                verify=self.get,
+                describe=lambda: f"a transfer of {body['amount']} units",
+            )
+        )
+        if not wait:
+            return task
+        final = self._client.wait_for_task(lambda: self.get(task.id), "transfer", timeout=timeout)
+        final.outcome, final.what = task.outcome, task.what
+        return final
+
+    def get(self, transfer_id: str) -> Record:
+        return self._get(path(api.TRANSFER, "the transfer", transfer_id=transfer_id), "read the transfer")
+
+    def list(self, **filters: Any) -> ListResult:
+        return self._client.list(api.TRANSFERS, "list the transfers", filters)

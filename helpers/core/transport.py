@@ -1,0 +1,244 @@
+"""HTTP for every call: OAuth2 client-credentials token (cached, renewed), timeouts, and retries that are safe.
+
+Reads are retried (urllib3's ``Retry``) on connection errors, lost answers, 429 (honouring ``Retry-After``) and
+502/503/504. Writes are retried only where the request provably did not take effect: a connection that never opened,
+429 and 503. When a write's answer is lost (a reset connection, a read timeout, 502/504) the request may or may not
+have taken effect: :class:`AmbiguousWrite` is raised, and the client looks the object up before sending again (the
+registry may not honour idempotency keys on every endpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from helpers.core.config import Config
+from helpers.core.errors import APIConnectionError, AuthenticationError, ConfigurationError, from_answer
+
+log = logging.getLogger("helpers")
+
+READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+WRITE_RETRY_STATUSES = frozenset({429, 503})  # the registry did not act on the request
+TOKEN_MARGIN = 60  # seconds before expiry at which the token is renewed
+REQUEST_ID_HEADERS = ("X-Request-ID", "Request-Id", "X-Correlation-ID", "X-Amzn-Trace-Id")
+
+
+class AmbiguousWrite(APIConnectionError):
+    """A write whose answer was lost: it may or may not have taken effect."""
+
+
+def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -> Retry:
+    return Retry(
+        total=total,
+        connect=total,
+        read=0 if writes else total,
+        status=total,
+        other=0,
+        backoff_factor=backoff,
+        backoff_max=8,
+        status_forcelist=WRITE_RETRY_STATUSES if writes else READ_RETRY_STATUSES,
+        # the reads' session also fetches tokens (a POST that is safe to repeat); writes have their own session
+        allowed_methods=frozenset({"POST", "PATCH"} if writes else {"GET", "HEAD", "POST"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+@dataclass
+class Answer:
+    """A decoded answer of the registry."""
+
+    status: int
+    body: Any
+    replayed: bool  # the registry says it replayed an earlier answer (``Idempotent-Replayed: true``)
+    request_id: str | None
+    sent_at: float  # time.time() when the request was sent
+
+
+def environment_network_settings(url: str) -> tuple[dict[str, str], str | bool]:
+    """Proxies and the CA bundle that ``requests`` would take from the environment for ``url`` (``HTTPS_PROXY``,
+    ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``), read once instead of on every request."""
+    proxies = requests.utils.get_environ_proxies(url)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return dict(proxies), (bundle or True)
+
+
+class Transport:
+    """Authenticated JSON over ``requests`` sessions (thread-safe; connection pool sized for concurrent work)."""
+
+    def __init__(
+        self, config: Config, retry: Retry | None = None, pool_size: int = 16, write_retry: Retry | None = None
+    ) -> None:
+        if urlsplit_scheme(config.root_url) == "http" and not config.is_sandbox:
+            raise ConfigurationError(
+                f"The registry at {config.root_url} is reached over plain http://, which would send the client "
+                "secret and investors' data unencrypted. Use its https:// address (plain http is only for a "
+                "sandbox on this machine)."
+            )
+        self.config = config
+        proxies, verify = environment_network_settings(config.root_url)
+        self.reads = self._session(retry or make_retry(), pool_size, proxies, verify)
+        self.writes = self._session(write_retry or make_retry(writes=True), pool_size, proxies, verify)
+        self._token: str | None = None
+        self._token_expires_at = 0.0
+        self._token_scopes: str | None = None
+        self._token_lock = threading.Lock()
+        self.requests_sent = 0
+
+    @staticmethod
+    def _session(retry: Retry, pool_size: int, proxies: dict[str, str], verify: str | bool) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # proxies and CA bundle were read once from the environment (see above)
+        session.proxies.update(proxies)
+        session.verify = verify
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"Accept": "application/json", "User-Agent": "cashlink-notebook-toolkit/0.2"})
+        return session
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.config.root_url!r}, client_id={self.config.client_id!r})"
+
+    # --- token --------------------------------------------------------------------------------------------------
+
+    def token(self, force: bool = False) -> str:
+        """A valid access token, fetched once and renewed shortly before it expires."""
+        with self._token_lock:
+            if force or not self._token or time.monotonic() >= self._token_expires_at:
+                self._token, lifetime = self._fetch_token()
+                self._token_expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN, lifetime / 2)
+            return self._token
+
+    @property
+    def granted_scopes(self) -> str | None:
+        """The scopes the token endpoint said it granted (None when it did not say)."""
+        return self._token_scopes
+
+    def _fetch_token(self) -> tuple[str, float]:
+        data = {
+            "grant_type": "client_credentials",
+            "scope": self.config.scopes,
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret.get_secret_value(),
+        }
+        answer = self._send(self.reads, "POST", self.config.token_url, "get an access token", data=data)
+        body = answer.body if isinstance(answer.body, dict) else {}
+        if answer.status != 200 or not isinstance(body.get("access_token"), str):
+            if answer.status == 200:
+                raise AuthenticationError(
+                    "The registry's token endpoint answered without an access token. Check CASHLINK_BASE_URL.",
+                    status=200,
+                    request_id=answer.request_id,
+                )
+            raise from_answer(answer.status, answer.body, "get an access token", answer.request_id)
+        self._token_scopes = body.get("scope") if isinstance(body.get("scope"), str) else None
+        try:
+            lifetime = float(body.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        log.info("access token obtained for %s (expires in %s s)", self.config.client_id, body.get("expires_in"))
+        return body["access_token"], max(lifetime, 1.0)
+
+    # --- requests -----------------------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.config.api_url + path
+
+    def get(self, path: str, action: str, params: dict[str, Any] | None = None) -> Answer:
+        return self.request("GET", path, action, params=params)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        action: str,
+        *,
+        json: Any = None,
+        files: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Answer:
+        """Send one API call and return the decoded answer; raise a typed error otherwise.
+
+        ``action`` completes the sentence "could not ..." in error messages, e.g. "create the investor".
+        """
+        writing = method in ("POST", "PATCH", "PUT", "DELETE")
+        if writing and not idempotency_key:
+            raise ConfigurationError(f"{method} {path} needs an idempotency key, or it could not be retried safely.")
+        headers = {"X-Idempotency-Key": idempotency_key} if idempotency_key else {}
+        url = self.url(path)
+        session = self.writes if writing else self.reads
+        for attempt in (1, 2):
+            headers["Authorization"] = f"Bearer {self.token(force=attempt == 2)}"
+            answer = self._send(
+                session, method, url, action, json=json, files=files, params=params, headers=headers, writing=writing
+            )
+            if answer.status != 401 or attempt == 2:
+                break
+            log.info("401 on %s %s: renewing the access token once", method, path)
+        if answer.status >= 300:
+            if writing and answer.status in (502, 504):
+                raise AmbiguousWrite(
+                    f"The registry's gateway answered {answer.status} while trying to {action}: "
+                    "it may or may not have acted.",
+                    status=answer.status,
+                )
+            error = from_answer(answer.status, answer.body, action, answer.request_id)
+            if isinstance(error, AuthenticationError):
+                self._token = None
+            raise error
+        return answer
+
+    def _send(
+        self, session: requests.Session, method: str, url: str, action: str, *, writing: bool = False, **kwargs: Any
+    ) -> Answer:
+        started = time.perf_counter()
+        sent_at = time.time()
+        try:
+            response = session.request(method, url, timeout=(5, self.config.timeout), **kwargs)
+        except requests.exceptions.RequestException as exc:
+            if writing and not _never_sent(exc):
+                raise AmbiguousWrite(
+                    f"The answer to '{action}' was lost ({type(exc).__name__}): the registry may or may not have acted."
+                ) from None
+            raise APIConnectionError(
+                f"Could not reach the registry at {self.config.root_url} to {action}, even after retries "
+                f"({type(exc).__name__}). Is the sandbox running (make lab) or the network up? Running the cell "
+                "again is safe."
+            ) from None
+        self.requests_sent += 1
+        log.debug(
+            "%s %s -> %s in %.0f ms",
+            method,
+            url.split("?", maxsplit=1)[0],
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = response.text[:500]
+        request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
+        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return Answer(response.status_code, body, replayed, request_id, sent_at)
+
+
+def _never_sent(exc: requests.exceptions.RequestException) -> bool:
+    """True when the request cannot have reached the registry (the connection never opened)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return type(reason).__name__ in ("NewConnectionError", "NameResolutionError")
+
+
+def urlsplit_scheme(url: str) -> str:
+    return url.split(":", 1)[0].lower()

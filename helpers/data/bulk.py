@@ -1,0 +1,361 @@
+"""Bulk onboarding from a spreadsheet: check every row locally (dry run), then create the investors and, where the
+row asks for it, their identifications and wallets, concurrently and safely.
+
+The spreadsheet's columns are the models' columns (:func:`helpers.core.models.columns`), plus ``reference`` (your
+own id of the row), ``protocol_file`` and ``wallet``. Each row's idempotency keys are derived from its reference, so
+an import that stopped halfway (kernel interrupt, network fault) can simply be run again: finished rows are answered
+from the journal or replayed by the registry, and only the rest is created. Rows that describe an investor the
+registry already has (same e-mail, IBAN, or name and birth date) are flagged by the dry run, and the import does
+with them what ``on_duplicate`` says. The template is ``helpers/templates/investors_template.csv``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pandas as pd
+
+from helpers.core import checks, models
+from helpers.core.client import Client, OnDuplicate
+from helpers.core.errors import CashlinkError, ConflictError, PossibleDuplicate, input_error
+from helpers.core.journal import derive_key
+from helpers.core.records import Record
+from helpers.core.resources import investor_name, similar_investor
+from helpers.data.ledger import Column, parse_table
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "investors_template.csv"
+PERSON_GROUPS = (None, "natural_person", "bank_account", "tax_information", "communication")
+PLACEHOLDER_PROTOCOL_ID = "00000000-0000-4000-8000-000000000000"  # stands in for the upload during the dry run
+
+
+def _wallet_kind(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in {"managed", "generic"}:
+        raise checks.CheckError(f"{checks.quote(value)} is not a wallet type; use managed, generic, or leave it empty.")
+    return text
+
+
+def _model_columns(model: type[models.Model], groups: tuple[str | None, ...], optional: bool = False) -> list[Column]:
+    """The spreadsheet columns of a model's fields: required where the model requires the field (and the part is
+    not optional as a whole); checked with the model when the row is checked."""
+    result = []
+    for name, spec in models.columns(model, groups).items():
+        required = spec.required and not optional
+        hint = f"e.g. {spec.meta.placeholder}" if spec.meta.placeholder else ""
+        result.append(
+            Column(
+                name,
+                required=required,
+                allow_blank=not required,
+                description="; ".join(p for p in (spec.label, hint) if p),
+            )
+        )
+    return result
+
+
+IDENTIFICATION_COLUMNS = _model_columns(models.Identification, (None,), optional=True)
+COLUMNS = [
+    Column("reference", checks.text_of(64), description="your own unique id of the row (makes re-runs safe)"),
+    *_model_columns(models.Investor, PERSON_GROUPS),
+    *IDENTIFICATION_COLUMNS,
+    Column(
+        "protocol_file",
+        required=False,
+        allow_blank=True,
+        description="path of the identification protocol PDF (relative to the spreadsheet)",
+    ),
+    Column("wallet", _wallet_kind, required=False, allow_blank=True, description="managed, generic, or empty"),
+    *_model_columns(models.GenericWallet, (None,), optional=True),
+]
+COLUMN_OF = {
+    spec.path: column
+    for model, groups in ((models.Investor, PERSON_GROUPS), (models.Identification, None), (models.GenericWallet, None))
+    for column, spec in models.columns(model, groups).items()
+}
+RESULT_COLUMNS = ["row", "reference", "name", "status", "investor_id", "identification_id", "wallet_id", "error"]
+MATCH_COLUMNS = ["row", "reference", "name", "existing_investor_id", "existing_name", "reason", "identical"]
+
+
+@dataclass
+class Plan:
+    """The outcome of the dry run: what would be sent for each valid row, every problem found, and the rows that
+    match an investor the registry already has."""
+
+    rows: list[dict[str, Any]]
+    problems: pd.DataFrame
+    source: str
+    matches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MATCH_COLUMNS))
+
+    @property
+    def valid(self) -> int:
+        return len(self.rows)
+
+    def preview(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "row": r["row"],
+                    "reference": r["reference"],
+                    "name": investor_name(r["investor"]),
+                    "identification": "yes" if r["identification"] is not None else "no",
+                    "wallet": r["wallet"] or "none",
+                }
+                for r in self.rows
+            ],
+            columns=["row", "reference", "name", "identification", "wallet"],
+        )
+
+    def summary(self) -> str:
+        bad = self.problems["row"].nunique() if len(self.problems) else 0
+        known = f", {len(self.matches)} of them match investors the registry already has" if len(self.matches) else ""
+        return (
+            f"{self.source}: {self.valid} rows ready to import{known}; {bad} rows with problems "
+            f"({len(self.problems)} problems). Nothing has been sent yet."
+        )
+
+
+def read_investors(
+    source: str | Path | bytes | BinaryIO,
+    name: str | None = None,
+    placeholder_protocols: bool = False,
+    client: Client | None = None,
+) -> Plan:
+    """Dry run: read the spreadsheet and check every row locally; nothing is sent. With a ``client``, the
+    registry's investors are read (only read) to flag rows that would duplicate one of them."""
+    frame, problems, source_name = parse_table(source, COLUMNS, "investor list", name)
+    base = Path(source).parent if isinstance(source, (str, Path)) else Path.cwd()
+    bad_rows = {row for row, _column, _problem in problems}
+    seen: dict[str, int] = {}
+    rows = []
+    for record in _records(frame):
+        row, reference = record["row"], record["reference"]
+        if reference in seen:
+            problems.append(
+                (row, "reference", f"Repeats the reference of row {seen[reference]}; each row needs its own.")
+            )
+            continue
+        if reference:
+            seen[reference] = row
+        if row in bad_rows:
+            continue
+        planned, row_problems = _plan_row(record, base, placeholder_protocols)
+        if row_problems:
+            problems += [(row, column, message) for column, message in row_problems]
+        else:
+            rows.append(planned)
+    problem_frame = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
+    plan = Plan(rows, problem_frame.sort_values("row", kind="stable").reset_index(drop=True), source_name)
+    if client is not None:
+        plan.matches = find_matches(client, plan)
+    return plan
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
+
+
+def _plan_row(
+    record: dict[str, Any], base: Path, placeholder_protocols: bool
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    values = {
+        **record,
+        "account_holder": record.get("account_holder")
+        or f"{record.get('forename') or ''} {record.get('surname') or ''}".strip(),
+    }
+    body = models.from_columns(models.Investor, values, PERSON_GROUPS)
+    body.setdefault("bank_account", {})["country"] = record.get("country")
+    body["is_beneficiary"] = True
+    investor, errors = models.validate(models.Investor, body)
+    problems = [(COLUMN_OF.get(path, path), " ".join(messages)) for path, messages in errors.items()]
+    identification, protocol = None, None
+    if any(record.get(c.name) for c in IDENTIFICATION_COLUMNS):
+        ident_values = {**record, "id_process_id": record.get("id_process_id") or f"bulk-{record['reference']}"}
+        ident_body = {
+            **models.from_columns(models.Identification, ident_values),
+            "legitimation_protocol_id": PLACEHOLDER_PROTOCOL_ID,
+        }
+        checked, id_errors = models.validate(models.Identification, ident_body)
+        identification = checked.body() if checked else None
+        problems += [(COLUMN_OF.get(path, path), " ".join(messages)) for path, messages in id_errors.items()]
+        if record.get("protocol_file"):
+            protocol = base / record["protocol_file"]
+            if not protocol.is_file():
+                problems.append(("protocol_file", f"There is no file at {checks.quote(protocol, 120)}."))
+        elif not placeholder_protocols:
+            problems.append(("protocol_file", "An identification needs the provider's protocol file."))
+    wallet = record.get("wallet") or None
+    if wallet and not any(record.get(c.name) for c in IDENTIFICATION_COLUMNS):
+        problems.append(("wallet", "A wallet needs a successful identification: fill the id_* columns too."))
+    if wallet and not record.get("tax_id"):
+        problems.append(("tax_id", "A wallet needs the investor's tax id."))
+    address = None
+    if wallet == "generic":
+        checked_wallet, wallet_errors = models.validate(models.GenericWallet, {"address": record.get("wallet_address")})
+        address = checked_wallet.address if checked_wallet else None
+        problems += [("wallet_address", " ".join(m)) for m in wallet_errors.values()]
+    planned = {
+        "row": record["row"],
+        "reference": record["reference"],
+        "investor": investor.body() if investor else body,
+        "identification": identification,
+        "protocol": protocol,
+        "placeholder": identification is not None and protocol is None,
+        "wallet": wallet,
+        "address": address,
+    }
+    return planned, problems
+
+
+def find_matches(client: Client, plan: Plan) -> pd.DataFrame:
+    """Rows that describe an investor the registry already has (read once, compared here)."""
+    existing = client.investors.list().to_list()
+    rows = []
+    for row in plan.rows:
+        match = similar_investor(existing, row["investor"])
+        if match is not None:
+            rows.append(
+                {
+                    "row": row["row"],
+                    "reference": row["reference"],
+                    "name": investor_name(row["investor"]),
+                    "existing_investor_id": match.existing.get("id"),
+                    "existing_name": investor_name(match.existing),
+                    "reason": match.reason,
+                    "identical": "yes" if match.equal else "no",
+                }
+            )
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS).astype({"row": "Int64"})
+
+
+def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate) -> dict[str, Any]:
+    """Create one row's investor, identification and wallet; every key derives from the row's reference."""
+    result: dict[str, Any] = {
+        "row": row["row"],
+        "reference": row["reference"],
+        "name": investor_name(row["investor"]),
+        "investor_id": None,
+        "identification_id": None,
+        "wallet_id": None,
+        "status": "failed",
+        "error": None,
+    }
+
+    def key(step: str) -> str:
+        return derive_key(client.namespace, f"bulk {step}", row["reference"])
+
+    try:
+        investor = client.investors.create(row["investor"], key=key("investor"), on_duplicate=on_duplicate)
+        result["investor_id"] = investor.id
+        already = investor.outcome in ("existed", "replayed")
+        if row["identification"] is not None and not (
+            already and client.investors.kyc_status(investor.id) == "SUCCESS"
+        ):
+            result["identification_id"] = _identify(client, row, investor, key("identification")).id
+        if row["wallet"]:
+            result["wallet_id"] = _wallet(client, row, investor, key("wallet"), already)
+        result["status"] = "already there" if already else "created"
+    except PossibleDuplicate as exc:
+        result.update(
+            status="needs a decision",
+            investor_id=exc.existing.get("id"),
+            error=f"{exc.message} Choose what to do with such rows and import again.",
+        )
+    except ConflictError:
+        result["error"] = (
+            f"Row {row['reference']} changed since it was imported. Nothing was sent. To apply the "
+            "changes to that investor, import again choosing to update existing investors."
+        )
+    except CashlinkError as exc:
+        result["error"] = str(exc)
+    return result
+
+
+def _identify(client: Client, row: dict[str, Any], investor: Record, key: str) -> Record:
+    protocol = row["protocol"]
+    if protocol is not None:
+        document = client.documents.upload(protocol)
+    elif row["placeholder"]:  # a dry run that allowed placeholders: only the local sandbox accepts them
+        document = client.documents.upload(client.documents.placeholder(f"Protocol {row['reference']}"), "protocol.pdf")
+    else:
+        raise input_error("the row", {"protocol_file": ["An identification needs the provider's protocol file."]})
+    return client.investors.identify(
+        investor.id, {**row["identification"], "legitimation_protocol_id": document.id}, key=key
+    )
+
+
+def _wallet(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool) -> str:
+    if already:
+        for wallet in client.investors.wallets(investor.id):
+            if (row["wallet"] == "managed" and wallet.get("type") == "eth-managed") or str(
+                wallet.get("address", "")
+            ).lower() == str(row["address"] or "").lower():
+                return str(wallet["id"])
+    if row["wallet"] == "managed":
+        return client.investors.create_managed_wallet(investor.id, key=key).id
+    return client.investors.create_generic_wallet(investor.id, row["address"], key=key).id
+
+
+def import_investors(
+    client: Client,
+    plan: Plan,
+    workers: int = 8,
+    progress: bool = True,
+    on_row_done: Callable[[int], None] | None = None,
+    on_duplicate: OnDuplicate = "ask",
+) -> pd.DataFrame:
+    """Create the plan's rows with ``workers`` concurrent requests; return one result row per spreadsheet row.
+
+    Safe to run again after any stop: rows already done are not created twice. A kernel interrupt stops starting
+    new rows, waits for the running ones, and returns what was done (the rest marked 'not started'). A row that
+    matches an investor the registry already has is handled as ``on_duplicate`` says ('ask': left for a decision).
+    """
+    from tqdm.std import tqdm
+
+    results: dict[int, dict[str, Any]] = {}
+    lock = threading.Lock()
+    bar = tqdm(total=plan.valid, desc="importing investors", unit=" rows", disable=not progress)
+    executor = ThreadPoolExecutor(max_workers=max(1, workers))
+    pending: set[Future[dict[str, Any]]] = set()
+    queue = list(plan.rows)
+    interrupted = False
+    try:
+        while queue or pending:
+            while queue and len(pending) < workers * 2:
+                pending.add(executor.submit(_import_row, client, queue.pop(0), on_duplicate))
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                with lock:
+                    results[result["row"]] = result
+                bar.update()
+                if on_row_done:
+                    on_row_done(len(results))
+    except KeyboardInterrupt:
+        interrupted = True
+        for future in pending:
+            future.cancel()
+        for future in pending:
+            if not future.cancelled():
+                result = future.result()
+                results[result["row"]] = result
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    for row in plan.rows:
+        results.setdefault(
+            row["row"],
+            {
+                "row": row["row"],
+                "reference": row["reference"],
+                "name": investor_name(row["investor"]),
+                "status": "not started",
+                "error": "Interrupted before this row; import again to finish it." if interrupted else None,
+            },
+        )
+    ordered: list[dict[str, Any]] = [results[number] for number in sorted(results)]
+    return pd.DataFrame(ordered, columns=RESULT_COLUMNS)

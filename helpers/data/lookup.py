@@ -1,0 +1,68 @@
+"""Status lookups for analysts: search investors, filter investments, count statuses (pandas; no widgets)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers.core import api
+from helpers.core.client import Client
+from helpers.core.resources import remaining_units
+
+
+def search_investors(client: Client, text: str = "", show_personal_data: bool = False) -> pd.DataFrame:
+    """Investors whose name, company, e-mail or id contains ``text`` (case-insensitive); all when empty."""
+    frame = client.investors.frame(show_personal_data=show_personal_data)
+    if frame.empty or not text.strip():
+        return frame
+    searchable = [
+        c
+        for c in (
+            "id",
+            "natural_person.forename",
+            "natural_person.surname",
+            "legal_person.company_name",
+            "communication.email",
+        )
+        if c in frame.columns
+    ]
+    haystack = frame[searchable].fillna("").astype(str).agg(" ".join, axis=1).str.lower()
+    return frame[haystack.str.contains(text.strip().lower(), regex=False)].reset_index(drop=True)
+
+
+def status_counts(investments: pd.DataFrame) -> pd.DataFrame:
+    """How many investments, and units, are in each status (every known status, zeros included)."""
+    columns = ["status", "investments", "units"]
+    if investments.empty:
+        return pd.DataFrame({"status": list(api.INVESTMENT_STATUSES), "investments": 0, "units": 0})[columns]
+    grouped = investments.groupby("status").agg(investments=("id", "size"), units=("units", "sum"))
+    grouped = grouped.reindex(list(api.INVESTMENT_STATUSES), fill_value=0).reset_index()
+    return grouped.astype({"investments": "int64", "units": "int64"})[columns]
+
+
+def latest_identified_investor(client: Client) -> str | None:
+    """The most recently created investor whose identification succeeded (a sensible default for forms)."""
+    for investor in reversed(client.investors.list().to_list()):
+        if client.investors.kyc_status(investor) == "SUCCESS":
+            return str(investor["id"])
+    return None
+
+
+def latest_holder(client: Client, product_id: str | None = None) -> str | None:
+    """The investor of the most recent delivered investment that still holds units of the product."""
+    holders = [
+        i["investor_id"]
+        for i in client.investments.list(status="DELIVERED", product_id=product_id or client.config.product_id)
+        if remaining_units(i)
+    ]
+    return str(holders[-1]) if holders else None
+
+
+def investor_by_email(client: Client, email: str | None) -> str | None:
+    """The id of the first (oldest) investor with this e-mail address, or None (e-mails need not be unique)."""
+    if not email:
+        return None
+    wanted = email.strip().lower()
+    for investor in client.investors.list():
+        if str((investor.get("communication") or {}).get("email", "")).lower() == wanted:
+            return str(investor["id"])
+    return None

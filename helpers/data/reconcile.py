@@ -1,0 +1,322 @@
+"""Reconciliation: does the registry hold what our books say?
+
+The ledger (CSV or Excel) has one row per investor and product with the units the books say the investor holds:
+
+=================  ========  =====================================================================
+column             required  meaning
+=================  ========  =====================================================================
+investor_id        yes       the registry's id of the investor (UUID)
+product_id         yes       the registry's id of the product (UUID)
+units              yes       units held according to the books (whole number, 0 allowed)
+investor_ref       no        your own reference, carried into the report
+investor_name      no        shown in the report
+as_of              no        date of the books (YYYY-MM-DD), shown in the report
+=================  ========  =====================================================================
+
+The registry side: all investments and redemptions of the products. "Held" means the remaining units of delivered
+investments (what the wallets hold). All arithmetic is on integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, BinaryIO
+
+import pandas as pd
+
+from helpers.core import api, checks
+from helpers.core.client import Client
+from helpers.core.resources import remaining_units, status_since
+from helpers.data.ledger import Column, duplicates, read_table
+
+LEDGER_COLUMNS = [
+    Column("investor_id", checks.check_uuid, description="the registry's id of the investor (UUID)"),
+    Column("product_id", checks.check_uuid, description="the registry's id of the product (UUID)"),
+    Column(
+        "units", checks.check_ledger_units, description="units held according to the books (whole number, 0 allowed)"
+    ),
+    Column("investor_ref", required=False, allow_blank=True, description="your own reference"),
+    Column("investor_name", required=False, allow_blank=True, description="shown in the report"),
+    Column("as_of", checks.check_date, required=False, allow_blank=True, description="date of the books"),
+]
+
+CATEGORIES = {
+    "in_ledger_only": "in the ledger but not in the registry",
+    "in_registry_only": "in the registry but not in the ledger",
+    "units_differ": "units differ",
+    "stuck": "investment stuck in a status",
+    "redemption_failed": "redemption failed",
+    "redemption_unknown": "redemption outcome unknown",
+}
+DETAIL_COLUMNS = [
+    "category",
+    "investor_id",
+    "investor_ref",
+    "investor_name",
+    "product_id",
+    "ledger_units",
+    "registry_units",
+    "difference",
+    "investment_id",
+    "redemption_id",
+    "status",
+    "since",
+    "message",
+]
+
+
+def read_ledger(source: str | Path | bytes | BinaryIO, name: str | None = None) -> pd.DataFrame:
+    """The ledger as a checked DataFrame (see the module doc for its columns); problems name row and column."""
+    frame = read_table(source, LEDGER_COLUMNS, "ledger", name)
+    duplicates(
+        frame,
+        ["investor_id", "product_id"],
+        "ledger",
+        name or str(source) if not isinstance(source, (bytes, bytearray)) else name or "ledger",
+    )
+    frame["units"] = frame["units"].astype("Int64")
+    return frame
+
+
+@dataclass
+class Reconciliation:
+    """The differences between the ledger and the registry, with a summary and exports."""
+
+    differences: pd.DataFrame
+    checked_pairs: int
+    investments: int
+    redemptions: int
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def is_clean(self) -> bool:
+        return self.differences.empty
+
+    def summary(self) -> pd.DataFrame:
+        """Number of differences per category (every category, zeros included)."""
+        counts = self.differences["category"].value_counts()
+        return pd.DataFrame(
+            {
+                "category": list(CATEGORIES),
+                "meaning": list(CATEGORIES.values()),
+                "count": [int(counts.get(c, 0)) for c in CATEGORIES],
+            }
+        )
+
+    def headline(self) -> str:
+        if self.is_clean:
+            return (
+                f"Clean: the registry matches the ledger for all {self.checked_pairs} investor/product positions "
+                f"({self.investments} investments, {self.redemptions} redemptions checked)."
+            )
+        return (
+            f"{len(self.differences)} differences across {self.checked_pairs} investor/product positions "
+            f"({self.investments} investments, {self.redemptions} redemptions checked)."
+        )
+
+    def styled(self) -> Any:
+        """The detail table with the difference column highlighted (red: registry holds fewer; blue: more)."""
+        return self.differences.style.map(_highlight, subset=["difference"]).set_properties(
+            subset=["category"], **{"font-weight": "bold"}
+        )
+
+    def to_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.differences.to_csv(path, index=False)
+        return path
+
+    def to_excel(self, path: str | Path) -> Path:
+        """Two sheets: the summary and the highlighted differences."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pd.ExcelWriter(path, engine="openpyxl") as writer:
+            self.summary().to_excel(writer, sheet_name="summary", index=False)
+            detail = self.differences.copy()
+            detail["since"] = detail["since"].dt.tz_localize(None)  # Excel cannot store time zones
+            detail.style.map(_highlight, subset=["difference"]).to_excel(writer, sheet_name="differences", index=False)
+        return path
+
+
+def _highlight(value: Any) -> str:
+    if pd.isna(value) or value == 0:
+        return ""
+    return "background-color: #f8d7da" if value < 0 else "background-color: #d6eaf8"
+
+
+INVESTMENT_COLUMNS = ["id", "investor_id", "product_id", "status", "units", "held_units", "since"]
+
+
+def registry_frames(client: Client, product_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All investments and redemptions of the products (every page). Investments carry ``held_units`` (what they
+    still hold, from the documented ``remaining_amount``) and ``since`` (when they entered their status)."""
+    rows = [
+        {
+            "id": i.get("id"),
+            "investor_id": i.get("investor_id"),
+            "product_id": i.get("product_id"),
+            "status": i.get("status"),
+            "units": i.get("units"),
+            "held_units": remaining_units(i) if i.get("status") == "DELIVERED" else 0,
+            "since": status_since(i),
+        }
+        for product in product_ids
+        for i in client.investments.list(product_id=product)
+    ]
+    investments = pd.DataFrame(rows, columns=INVESTMENT_COLUMNS)
+    investments["since"] = pd.to_datetime(investments["since"], utc=True, format="ISO8601")
+    redemptions = (
+        pd.concat([client.redemptions.list(product_id=p).frame() for p in product_ids], ignore_index=True)
+        if product_ids
+        else pd.DataFrame()
+    )
+    return investments, redemptions
+
+
+def reconcile(
+    client: Client,
+    ledger: pd.DataFrame,
+    product_ids: list[str] | None = None,
+    stuck_after: timedelta = timedelta(days=3),
+    now: datetime | None = None,
+) -> Reconciliation:
+    """Compare the ledger with the registry, per investor and product, and list every difference."""
+    products = sorted(set(product_ids or []) | set(ledger["product_id"]))
+    investments, redemptions = registry_frames(client, products)
+    return compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC))
+
+
+def compare(
+    ledger: pd.DataFrame, investments: pd.DataFrame, redemptions: pd.DataFrame, stuck_after: timedelta, now: datetime
+) -> Reconciliation:
+    """The pure comparison (no I/O), so it can be checked and timed on its own."""
+    keys = ["investor_id", "product_id"]
+    if investments.empty:
+        investments = pd.DataFrame(columns=INVESTMENT_COLUMNS)
+    delivered = investments[investments["status"] == "DELIVERED"]
+    held = delivered.groupby(keys)["held_units"].sum().astype("int64").rename("registry_units")
+    known = investments.groupby(keys).size().rename("registry_investments")
+    registry = pd.concat([held, known], axis=1).reset_index()
+    registry["registry_units"] = registry["registry_units"].fillna(0).astype("int64")
+    books = ledger.rename(columns={"units": "ledger_units"})
+    books = books[
+        [
+            c
+            for c in ("investor_id", "product_id", "ledger_units", "investor_ref", "investor_name")
+            if c in books.columns
+        ]
+    ]
+    merged = books.merge(registry, on=keys, how="outer", indicator="side")
+    rows: list[dict[str, Any]] = []
+    for pair in _rows(merged):
+        ledger_units = None if pd.isna(pair.ledger_units) else int(pair.ledger_units)
+        registry_units = 0 if pd.isna(pair.registry_units) else int(pair.registry_units)
+        base = {
+            "investor_id": pair.investor_id,
+            "product_id": pair.product_id,
+            "investor_ref": getattr(pair, "investor_ref", None),
+            "investor_name": getattr(pair, "investor_name", None),
+        }
+        if pair.side == "left_only":
+            if ledger_units:
+                rows.append(
+                    {
+                        **base,
+                        "category": "in_ledger_only",
+                        "ledger_units": ledger_units,
+                        "registry_units": 0,
+                        "difference": -ledger_units,
+                        "message": f"The ledger says {ledger_units} units; the registry has no investment of "
+                        "this investor in this product.",
+                    }
+                )
+        elif pair.side == "right_only":
+            if registry_units:
+                rows.append(
+                    {
+                        **base,
+                        "category": "in_registry_only",
+                        "ledger_units": None,
+                        "registry_units": registry_units,
+                        "difference": registry_units,
+                        "message": f"The registry holds {registry_units} units that the ledger does not list.",
+                    }
+                )
+        elif ledger_units != registry_units:
+            difference = registry_units - (ledger_units or 0)
+            more_or_fewer = "more" if difference > 0 else "fewer"
+            rows.append(
+                {
+                    **base,
+                    "category": "units_differ",
+                    "ledger_units": ledger_units,
+                    "registry_units": registry_units,
+                    "difference": difference,
+                    "message": f"The registry holds {abs(difference)} units {more_or_fewer} than the ledger "
+                    f"({registry_units} against {ledger_units}).",
+                }
+            )
+    names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
+    waiting = investments[~investments["status"].isin(api.FINAL_STATUSES)]
+    for investment in _rows(waiting):
+        since = investment.since
+        if pd.isna(since) or now - since.to_pydatetime() < stuck_after:
+            continue
+        days = (now - since.to_pydatetime()).days
+        rows.append(
+            {
+                **_names(names, investment.investor_id, investment.product_id),
+                "category": "stuck",
+                "investor_id": investment.investor_id,
+                "product_id": investment.product_id,
+                "investment_id": investment.id,
+                "status": investment.status,
+                "since": since,
+                "registry_units": int(investment.units),
+                "message": f"Investment of {int(investment.units)} units has been {investment.status} for "
+                f"{days} days (since {since:%Y-%m-%d}).",
+            }
+        )
+    if not redemptions.empty:
+        for redemption in _rows(redemptions[redemptions["status"].isin(["failed", "unknown"])]):
+            category = f"redemption_{redemption.status}"
+            error = f": {redemption.error}" if getattr(redemption, "error", None) else ""
+            advice = " Do not retry it; ask Cashlink to check it." if redemption.status == "unknown" else ""
+            rows.append(
+                {
+                    **_names(names, redemption.investor_id, redemption.product_id),
+                    "category": category,
+                    "investor_id": redemption.investor_id,
+                    "product_id": redemption.product_id,
+                    "redemption_id": redemption.id,
+                    "status": redemption.status,
+                    "since": redemption.created_at,
+                    "registry_units": int(redemption.units),
+                    "message": f"Redemption of {int(redemption.units)} units is {redemption.status}{error}.{advice}",
+                }
+            )
+    detail = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
+    for column in ("ledger_units", "registry_units", "difference"):
+        detail[column] = detail[column].astype("Int64")
+    detail["since"] = pd.to_datetime(detail["since"], utc=True)
+    order = {category: position for position, category in enumerate(CATEGORIES)}
+    detail = detail.sort_values(
+        ["category", "investor_id"], key=lambda s: s.map(order) if s.name == "category" else s, kind="stable"
+    ).reset_index(drop=True)
+    return Reconciliation(detail, checked_pairs=len(merged), investments=len(investments), redemptions=len(redemptions))
+
+
+def _rows(frame: pd.DataFrame) -> list[Any]:
+    """The rows of a frame as objects with attributes (typed loosely: pandas gives any cell type)."""
+    return [SimpleNamespace(**{str(k): v for k, v in row.items()}) for row in frame.to_dict("records")]
+
+
+def _names(names: pd.DataFrame, investor_id: str, product_id: str) -> dict[str, Any]:
+    try:
+        found: Any = names.loc[(investor_id, product_id)]
+    except KeyError:
+        return {}
+    return {str(key): found[key] for key in names.columns}

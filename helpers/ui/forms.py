@@ -1,0 +1,896 @@
+"""ipywidgets forms built from the models: labelled fields, inline checks, a review step, submit, and the result.
+
+Every field's widget, label, check and placeholder come from :mod:`helpers.core.models`; a form only chooses which
+fields it shows. Every form works the same way:
+
+* each field checks its value as it is typed and shows the message next to the field;
+* **Review** checks everything, shows what will be sent (as typed: it is your own screen) and enables **Submit**;
+* **Submit** sends it once. A second submission is a new operation: when the registry already has an equal or
+  near-equal object, the form asks first (use it, update it, or make another one). The result says what happened
+  (created now, already existed, replayed). API errors appear next to their fields; nothing typed is ever cleared.
+
+``form.submit()`` does the same without a click for unattended runs: its identity is its content, so running the
+notebook again sends nothing again, and a similar object in the registry is handled as ``on_duplicate`` says.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from helpers.core import api, checks, models
+from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
+from helpers.core.errors import CashlinkError, PossibleDuplicate, TaskError, field_label, input_error
+from helpers.core.records import Record, format_money, html_badge
+from helpers.core.resources import investor_name
+from helpers.data.lookup import latest_holder, latest_identified_investor
+
+ERROR_STYLE = "color:#b00020;font-size:0.9em"
+LABEL_WIDTH = "200px"
+
+
+class NotSubmittedYet(Exception):
+    """Raised by :meth:`Form.result_or_stop` when the form above has not been submitted yet."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [str(self)]
+
+
+def _countries() -> list[tuple[str, str]]:
+    import pycountry
+
+    return sorted(((f"{c.name} ({c.alpha_3})", c.alpha_3) for c in pycountry.countries), key=lambda p: p[0])
+
+
+def widget_for(spec: models.FieldSpec, value: Any = None) -> widgets.ValueWidget:
+    """The widget the model names for a field, holding ``value`` (or the field's default)."""
+    value = spec.default if value is None else value
+    kind = spec.meta.widget
+    if kind == "country":
+        return widgets.Dropdown(options=[("", None), *_countries()], value=value or None)
+    if kind == "choice":
+        options = list(spec.meta.choices)
+        if value and value not in options:
+            options.append(str(value))
+        return widgets.Dropdown(
+            options=([("", None)] if not spec.required else []) + [(o, o) for o in options],
+            value=value if value is not None or not spec.required else options[0],
+        )
+    if kind == "checkbox":
+        return widgets.Checkbox(value=bool(value), indent=False)
+    placeholder = {"date": "YYYY-MM-DD"}.get(kind, spec.meta.placeholder)
+    return widgets.Text(value="" if value is None else str(value), placeholder=placeholder)
+
+
+class FormField:
+    """One labelled input bound to a model field (or to a form-only value with its own check)."""
+
+    def __init__(
+        self,
+        path: str,
+        label: str,
+        widget: widgets.ValueWidget,
+        check: Callable[[Any], Any] | None = None,
+        required: bool = True,
+        group: str | None = None,
+        personal: bool = False,
+    ) -> None:
+        self.path, self.label, self.widget, self.check = path, label, widget, check
+        self.required, self.group, self.personal = required, group, personal
+        self.error = widgets.HTML("")
+        caption = widgets.HTML(
+            f"<b>{html.escape(label)}</b>{'' if required else ' <i>(optional)</i>'}",
+            layout=widgets.Layout(width=LABEL_WIDTH),
+        )
+        self.widget.layout.width = self.widget.layout.width or "320px"
+        self.widget.add_class(f"cl-field-{path.replace('.', '-')}")
+        self.row = widgets.HBox([caption, self.widget, self.error])
+        self.widget.observe(lambda _change: self.check_now(), names="value")
+
+    @classmethod
+    def of(cls, spec: models.FieldSpec, value: Any = None, required: bool | None = None) -> FormField:
+        """The field as the model defines it."""
+        return cls(
+            spec.path,
+            spec.label,
+            widget_for(spec, value),
+            lambda v: models.check_field(spec, v),
+            spec.required if required is None else required,
+            spec.group,
+            spec.meta.personal,
+        )
+
+    @property
+    def value(self) -> Any:
+        value = self.widget.value
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, str):
+            return value.strip()
+        if isinstance(value, tuple):  # FileUpload
+            return value[0] if value else None
+        return value
+
+    @property
+    def shown(self) -> str:
+        """The value as the review shows it: as typed (an uploaded file by its name)."""
+        value = self.value
+        if isinstance(value, Mapping):
+            return str(value.get("name", ""))
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return "" if value is None else str(value)
+
+    def is_empty(self) -> bool:
+        return self.value in (None, "")
+
+    def check_now(self) -> str | None:
+        """Check this field alone; show and return the message (None when fine)."""
+        message = None
+        if self.is_empty():
+            message = "This field is required." if self.required else None
+        elif self.check is not None:
+            try:
+                self.check(self.value)
+            except checks.CheckError as exc:
+                message = str(exc)
+        self.show_error(message)
+        return message
+
+    def show_error(self, message: str | None) -> None:
+        self.error.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(message)}</span>" if message else ""
+
+
+def model_fields(
+    model: type[models.Model],
+    defaults: Mapping[str, Any],
+    *,
+    groups: tuple[str | None, ...] | None = None,
+    hide: tuple[str, ...] = (),
+    required: tuple[str, ...] = (),
+) -> list[FormField]:
+    """Form fields for a model's fields (optionally only some groups), with values from ``defaults`` keyed by
+    column name or path."""
+    fields = []
+    for spec in models.fields_of(model):
+        if spec.path in hide or (groups is not None and spec.group not in groups):
+            continue
+        value = defaults.get(spec.path, defaults.get(spec.meta.column or "", None))
+        fields.append(FormField.of(spec, value, True if spec.path in required else None))
+    return fields
+
+
+class Form(widgets.VBox):
+    """A form: fields, Review, Submit, and the result. Subclasses give the fields and :meth:`send`."""
+
+    title = "Form"
+    submit_label = "Submit"
+    moves_units = False
+
+    def __init__(
+        self,
+        client: Client,
+        fields: list[FormField],
+        intro: str = "",
+        on_duplicate: OnDuplicate = "ask",
+        *,
+        above: tuple[widgets.Widget, ...] = (),
+        below: tuple[widgets.Widget, ...] = (),
+    ) -> None:
+        self.client = client
+        self.fields = {f.path: f for f in fields}
+        self.on_duplicate = on_duplicate
+        self.result: Record | None = None
+        self.error: CashlinkError | None = None
+        self.submission: str | None = None  # the reference of the submission in progress (kept for re-sends)
+        self.general_errors = widgets.HTML("")
+        self.review_button = widgets.Button(description="Review", icon="eye", button_style="info")
+        self.submit_button = widgets.Button(
+            description=self.submit_label,
+            icon="check",
+            button_style="success",
+            disabled=True,
+            layout=widgets.Layout(width="auto"),
+        )
+        self.review_button.add_class("cl-review")
+        self.submit_button.add_class("cl-submit")
+        self.choices = widgets.HBox([])
+        self.choices.add_class("cl-choices")
+        self.review_box = widgets.Output()
+        self.result_box = widgets.Output()
+        self.status = widgets.HTML("")
+        self.status.add_class("cl-status")
+        self.review_button.on_click(lambda _b: self._safely(self.review))
+        self.submit_button.on_click(lambda _b: self._safely(self.click_submit))
+        for form_field in fields:
+            form_field.widget.observe(lambda _c: self._invalidate_review(), names="value")
+        self.header = widgets.HTML(f"<h3>{html.escape(self.title)} {html_badge(client.config)}</h3><p>{intro}</p>")
+        super().__init__(
+            [
+                self.header,
+                *above,
+                *[f.row for f in fields],
+                *below,
+                self.general_errors,
+                widgets.HBox([self.review_button, self.submit_button]),
+                self.status,
+                self.choices,
+                self.review_box,
+                self.result_box,
+            ]
+        )
+        self.add_class("cl-form")
+        self._apply_groups()
+
+    def _safely(self, action: Callable[[], Any]) -> None:
+        """Run a button's action; an unexpected error is shown in the form (a click has no cell to print into)."""
+        try:
+            action()
+        except Exception as exc:  # shown to the analyst, typed values kept
+            self.error = exc if isinstance(exc, CashlinkError) else None
+            self.status.value = (
+                f"<span style='{ERROR_STYLE}'>Something went wrong: {html.escape(type(exc).__name__)}"
+                f": {html.escape(str(exc))}. Nothing you typed was lost; try again.</span>"
+            )
+
+    # --- values and checks ------------------------------------------------------------------------------------
+
+    def active_groups(self) -> set[str]:
+        return set()
+
+    def active_fields(self) -> list[FormField]:
+        hidden_groups = self.variant_groups() - self.active_groups()
+        return [f for f in self.fields.values() if f.group not in hidden_groups]
+
+    def variant_groups(self) -> set[str]:
+        """Groups shown only when chosen (e.g. natural_person / legal_person)."""
+        return set()
+
+    def _apply_groups(self) -> None:
+        active = {f.path for f in self.active_fields()}
+        for path, form_field in self.fields.items():
+            form_field.row.layout.display = None if path in active else "none"
+
+    def body(self) -> dict[str, Any]:
+        """The request body built from the visible, filled-in fields."""
+        return models.nest_values({f.path: f.value for f in self.active_fields() if not f.is_empty()})
+
+    def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
+        """Errors of the whole body (cross-field rules). Field checks already ran."""
+        return {}
+
+    def check_all(self) -> checks.FieldErrors:
+        errors: checks.FieldErrors = {}
+        for form_field in self.active_fields():
+            message = form_field.check_now()
+            if message:
+                errors[form_field.path] = [message]
+        for path, messages in self.validate(self.body()).items():
+            errors.setdefault(path, messages)
+        self.show_errors(errors)
+        return errors
+
+    def show_errors(self, errors: checks.FieldErrors, message: str = "") -> None:
+        """Show each error next to its field; the ones that belong to no field go above the buttons, as a table."""
+        unplaced = {}
+        for path, form_field in self.fields.items():
+            if errors and path not in errors and not any(p.startswith(path + ".") for p in errors):
+                form_field.show_error(None)
+        active = self.active_fields()
+        for path, messages in errors.items():
+            target = self.fields.get(path) or next(
+                (f for p, f in self.fields.items() if path.startswith(p + ".")), None
+            )
+            if target is not None and target in active:
+                target.show_error(" ".join(messages))
+            else:
+                unplaced[path] = messages
+        rows = "".join(
+            f"<tr><td>{html.escape(field_label(p))}</td><td>{html.escape(' '.join(m))}</td></tr>"
+            for p, m in unplaced.items()
+        )
+        table = f"<table class='cl-errors'><tr><th>Field</th><th>Problem</th></tr>{rows}</table>" if rows else ""
+        text = f"<p style='{ERROR_STYLE}'>{html.escape(message)}</p>" if message else ""
+        self.general_errors.value = text + table
+
+    # --- review and submit ------------------------------------------------------------------------------------
+
+    def _variant_changed(self) -> None:
+        self._apply_groups()
+        self._invalidate_review()
+
+    def _invalidate_review(self) -> None:
+        self.submit_button.disabled = True
+        self.review_box.clear_output()
+        self.choices.children = ()
+
+    def review(self) -> bool:
+        """Check everything; when fine, show what will be sent and enable Submit."""
+        errors = self.check_all()
+        self.review_box.clear_output()
+        if errors:
+            self.status.value = f"<span style='{ERROR_STYLE}'>Please correct the fields marked ⚠ above.</span>"
+            return False
+        self.status.value = f"Check the summary below, then click <b>{html.escape(self.submit_label)}</b>."
+        with self.review_box:
+            display(widgets.HTML(self.summary_html()))
+        self.submit_button.disabled = False
+        return True
+
+    def summary(self) -> list[tuple[str, str]]:
+        """What will be sent, as (label, value) rows, with the same labels as the form, as typed."""
+        return [(f.label, f.shown) for f in self.active_fields() if not f.is_empty()]
+
+    def summary_html(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in self.summary()
+        )
+        return f"<table class='cl-review-table'>{rows}</table>"
+
+    def click_submit(self) -> Record | None:
+        """A person's Submit: one submission is one operation (sent again only if it has no answer yet)."""
+        if self.submission is None:
+            self.submission = f"form {uuid.uuid4().hex[:12]}"
+        return self.submit(raise_errors=False, reference=self.submission, on_duplicate="ask")
+
+    def submit(
+        self,
+        raise_errors: bool = True,
+        *,
+        reference: str | None = None,
+        on_duplicate: OnDuplicate | None = None,
+        confirm_production: bool = False,
+    ) -> Record | None:
+        """Check, send once, and show the result or the errors (next to their fields). Returns the object."""
+        self.error = None
+        self.choices.children = ()
+        errors = self.check_all()
+        if errors:
+            self.error = input_error(f"the '{self.title}' form", errors)
+            self.status.value = (
+                f"<span style='{ERROR_STYLE}'>Nothing was sent: please correct the fields marked ⚠ above.</span>"
+            )
+            if raise_errors:
+                raise self.error
+            return None
+        self.status.value = "Sending…"
+        try:
+            record = self.send(
+                self.body(),
+                reference=reference,
+                on_duplicate=on_duplicate or self.on_duplicate,
+                confirm_production=confirm_production,
+            )
+        except PossibleDuplicate as exc:
+            self.error = exc
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            self.choices.children = tuple(self.duplicate_choices(exc, reference))
+            if raise_errors:
+                raise
+            return None
+        except ConfirmationRequired as exc:
+            self.error = exc
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            confirm = widgets.Button(
+                description="Confirm on production", button_style="danger", layout=widgets.Layout(width="auto")
+            )
+            confirm.on_click(
+                lambda _b: self._safely(
+                    lambda: self.submit(False, reference=reference, on_duplicate=on_duplicate, confirm_production=True)
+                )
+            )
+            self.choices.children = (confirm,)
+            if raise_errors:
+                raise
+            return None
+        except CashlinkError as exc:
+            self.error = exc
+            self.show_errors(exc.field_errors, exc.message if exc.field_errors else "")
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            self.after_error(exc)
+            if raise_errors:
+                raise
+            return None
+        self.result = record
+        self.submission = None  # the next Submit is a new operation
+        self.submit_button.disabled = True
+        self.review_box.clear_output()
+        self.status.value = self.success_message(record)
+        self.result_box.clear_output()
+        with self.result_box:
+            display(record)
+        return record
+
+    def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
+        """Buttons that answer the duplicate question: use the existing object, or make another one."""
+
+        def resend(answer: OnDuplicate) -> Callable[[Any], None]:
+            return lambda _b: self._safely(lambda: self.submit(False, reference=reference, on_duplicate=answer))
+
+        use = widgets.Button(description=f"Use the existing {exc.what}", layout=widgets.Layout(width="auto"))
+        another = widgets.Button(
+            description=f"Make another {exc.what}", button_style="warning", layout=widgets.Layout(width="auto")
+        )
+        use.on_click(resend("use"))
+        another.on_click(resend("create"))
+        use.add_class("cl-use-existing")
+        another.add_class("cl-make-another")
+        return [use, another]
+
+    def after_error(self, exc: CashlinkError) -> None:
+        """Hook: offer what can be done after an error (e.g. retry a failed task)."""
+
+    def success_message(self, record: Record) -> str:
+        mark = "✔" if record.outcome == "created" else "ℹ"
+        return f"{mark} {html.escape(record.happened())}"
+
+    def send(
+        self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, confirm_production: bool
+    ) -> Record:
+        raise NotImplementedError
+
+    def result_or_stop(self) -> Record:
+        """The submitted object; stops a Run-All politely when the form was not submitted yet."""
+        if self.result is None:
+            raise NotSubmittedYet(
+                f"Fill in the '{self.title}' form above and click {self.submit_label}; the next "
+                "steps continue from its result."
+            )
+        return self.result
+
+
+def should_auto_submit(auto_submit: bool | None, client: Client) -> bool:
+    """The parameters cell's AUTO_SUBMIT: None means 'only against the local sandbox' (never the real API)."""
+    return client.config.is_sandbox if auto_submit is None else bool(auto_submit)
+
+
+def run(form: Form, auto_submit: bool | None) -> Record | None:
+    """Show the form; submit it at once when unattended (see :func:`should_auto_submit`)."""
+    display(form)
+    if should_auto_submit(auto_submit, form.client):
+        return form.submit()
+    return None
+
+
+# --- onboarding -------------------------------------------------------------------------------------------------
+
+INVESTOR_HIDDEN = (
+    "natural_person.is_subject_to_us_tax",
+    "bank_account.country",
+    "bank_account.currency",
+    "tax_information.is_subject_to_german_tax",
+    "communication.email_confirmed",
+    "legal_person.commercial_register_document_id",
+)
+
+
+class InvestorForm(Form):
+    """A natural or legal person with bank account, tax data and e-mail. ``defaults`` are keyed by the models'
+    column names (as in a spreadsheet or the notebook's parameters) or by field path."""
+
+    title = "New investor"
+    submit_label = "Create investor"
+
+    def __init__(
+        self, client: Client, defaults: Mapping[str, Any] | None = None, on_duplicate: OnDuplicate = "ask"
+    ) -> None:
+        d = dict(defaults or {})
+        d.setdefault("account_holder", f"{d.get('forename', '')} {d.get('surname', '')}".strip() or None)
+        self.kind = widgets.ToggleButtons(
+            options=[("Natural person", "natural_person"), ("Legal person", "legal_person")],
+            value=d.get("kind", "natural_person"),
+        )
+        fields = model_fields(models.Investor, d, hide=INVESTOR_HIDDEN)
+        super().__init__(
+            client,
+            fields,
+            "The investor's personal data, bank account, tax data and e-mail. IBAN and BIC are checked as you type.",
+            on_duplicate,
+            above=(self.kind,),
+        )
+        self.kind.observe(lambda _c: self._variant_changed(), names="value")
+        self._apply_groups()
+
+    def variant_groups(self) -> set[str]:
+        return {"natural_person", "legal_person"}
+
+    def active_groups(self) -> set[str]:
+        return {self.kind.value} if hasattr(self, "kind") else {"natural_person"}
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body.setdefault("communication", {})["email_confirmed"] = True
+        body.setdefault("bank_account", {})["currency"] = "EUR"
+        if "country" in body.get(self.kind.value, {}):
+            body["bank_account"].setdefault("country", body[self.kind.value]["country"])
+        return body
+
+    def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
+        return models.validate(models.Investor, body)[1]
+
+    def send(self, body: dict[str, Any], **options: Any) -> Record:
+        options.pop("confirm_production", None)
+        return self.client.investors.create(body, **options)
+
+    def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
+        update = widgets.Button(
+            description="Update the existing investor", button_style="primary", layout=widgets.Layout(width="auto")
+        )
+        update.add_class("cl-update-existing")
+        update.on_click(lambda _b: self._safely(lambda: self.submit(False, reference=reference, on_duplicate="update")))
+        return [update, *super().duplicate_choices(exc, reference)]
+
+
+class BenefitingPersonForm(Form):
+    """A natural person who ultimately owns or controls a legal-person investor (at least one is needed before the
+    company's investments leave KYC_PENDING)."""
+
+    title = "Benefiting person"
+    submit_label = "Add benefiting person"
+
+    def __init__(self, client: Client, investor_id: str, defaults: Mapping[str, Any] | None = None) -> None:
+        self.investor_id = investor_id
+        super().__init__(
+            client,
+            model_fields(models.BenefitingPerson, dict(defaults or {})),
+            "The person who ultimately owns or controls the company.",
+        )
+
+    def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
+        return models.validate(models.BenefitingPerson, body)[1]
+
+    def send(self, body: dict[str, Any], *, reference: str | None, **_options: Any) -> Record:
+        return self.client.investors.add_benefiting_person(self.investor_id, body, reference=reference)
+
+
+def investor_options(client: Client) -> list[tuple[str, str]]:
+    """Investors for a dropdown: name first, then a short id."""
+    return [(f"{investor_name(i)} · {str(i['id'])[:8]}", str(i["id"])) for i in client.investors.list()]
+
+
+def _upload(client: Client, value: Any) -> str:
+    """Upload a FileUpload value (or pass through a document id) and return the document id."""
+    if isinstance(value, Mapping):
+        return client.documents.upload(bytes(value["content"]), value["name"], value.get("type") or None).id
+    return checks.check_uuid(value)
+
+
+def _check_upload(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        name = str(value.get("name", ""))
+        if not name.lower().endswith((".pdf", ".png", ".jpg", ".jpeg")):
+            raise checks.CheckError(f"{checks.quote(name)} is not a PDF, PNG or JPEG file.")
+        if value.get("size", 0) > 10 * 1024 * 1024:
+            raise checks.CheckError("The file is larger than 10 MiB.")
+    return value
+
+
+class IdentificationForm(Form):
+    """An identification performed elsewhere (e.g. POSTIDENT), with the provider's protocol (required; a
+    generated placeholder is used only on the local sandbox, and only when ``defaults['protocol']`` gives one)."""
+
+    title = "Identification"
+    submit_label = "Save identification"
+
+    def __init__(self, client: Client, investor_id: str, defaults: Mapping[str, Any] | None = None) -> None:
+        d = dict(defaults or {})
+        self.investor_id = investor_id
+        self.protocol_file = widgets.FileUpload(accept=".pdf,.png,.jpg,.jpeg", multiple=False)
+        self.default_protocol: bytes | None = d.get("protocol") if client.config.is_sandbox else None
+        fields = model_fields(models.Identification, d, hide=("legitimation_protocol_id",))
+        fields.append(
+            FormField(
+                "legitimation_protocol_id",
+                "Protocol document (PDF)",
+                self.protocol_file,
+                _check_upload,
+                required=self.default_protocol is None,
+            )
+        )
+        super().__init__(client, fields, "The identification you already performed, with the provider's protocol.")
+
+    def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
+        probe = {**body, "legitimation_protocol_id": "00000000-0000-4000-8000-000000000000"}
+        return models.validate(models.Identification, probe)[1]
+
+    def send(self, body: dict[str, Any], *, reference: str | None, **_options: Any) -> Record:
+        protocol = body.get("legitimation_protocol_id")
+        if protocol is None and self.default_protocol is not None:
+            protocol = {"name": "protocol.pdf", "content": self.default_protocol, "type": "application/pdf"}
+        if protocol is None:
+            raise input_error(
+                "the identification", {"legitimation_protocol_id": ["Upload the identification provider's protocol."]}
+            )
+        body["legitimation_protocol_id"] = _upload(self.client, protocol)
+        return self.client.investors.identify(self.investor_id, body, reference=reference)
+
+
+class WalletForm(Form):
+    title = "Wallet"
+    submit_label = "Create wallet"
+
+    def __init__(self, client: Client, investor_id: str, defaults: Mapping[str, Any] | None = None) -> None:
+        d = dict(defaults or {})
+        self.investor_id = investor_id
+        self.kind = widgets.ToggleButtons(
+            options=[("Managed by Cashlink", "eth-managed"), ("Investor's own address", "eth-generic")],
+            value=d.get("kind", "eth-managed"),
+        )
+        fields = model_fields(
+            models.GenericWallet, {"wallet_address": d.get("address"), **d}, hide=("receiving_enabled",)
+        )
+        for form_field in fields:
+            form_field.group = "eth-generic"
+        super().__init__(
+            client,
+            fields,
+            "A managed wallet is kept in Cashlink's custody; an own address must carry a valid EIP-55 checksum.",
+            above=(self.kind,),
+        )
+        self.kind.observe(lambda _c: self._variant_changed(), names="value")
+        self._apply_groups()
+
+    def variant_groups(self) -> set[str]:
+        return {"eth-generic"}
+
+    def active_groups(self) -> set[str]:
+        return {self.kind.value} if hasattr(self, "kind") else {"eth-managed"}
+
+    def summary(self) -> list[tuple[str, str]]:
+        kind = "Managed by Cashlink" if self.kind.value == "eth-managed" else "Investor's own address"
+        return [("Wallet", kind), *super().summary()]
+
+    def send(self, body: dict[str, Any], *, reference: str | None, **_options: Any) -> Record:
+        if self.kind.value == "eth-managed":
+            return self.client.investors.create_managed_wallet(self.investor_id, reference=reference)
+        return self.client.investors.create_generic_wallet(self.investor_id, body["address"], reference=reference)
+
+
+# --- investing --------------------------------------------------------------------------------------------------
+
+
+def _check_units(value: Any) -> int:
+    return checks.check_units(value)
+
+
+class InvestmentForm(Form):
+    title = "New investment"
+    submit_label = "Create investment"
+
+    def __init__(
+        self, client: Client, defaults: Mapping[str, Any] | None = None, on_duplicate: OnDuplicate = "ask"
+    ) -> None:
+        d = dict(defaults or {})
+        campaigns = [
+            (f"{c['name']} · {c.get('available_units', '?')} units left", str(c["id"])) for c in client.campaigns.list()
+        ]
+        options = investor_options(client)
+        wanted = d.get("investor_id") or latest_identified_investor(client)
+        self.investor = widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
+        self.wallet = widgets.Dropdown(options=[])
+        self.document_file = widgets.FileUpload(accept=".pdf", multiple=False)
+        self.default_document: bytes | None = d.get("document") if client.config.is_sandbox else None
+        spec = {s.path: s for s in models.fields_of(models.Investment)}
+        campaign_ids = [value for _label, value in campaigns]
+        fields = [
+            FormField("investor_id", spec["investor_id"].label, self.investor),
+            FormField(
+                "campaign_id",
+                spec["campaign_id"].label,
+                widgets.Dropdown(
+                    options=campaigns,
+                    value=d.get("campaign_id")
+                    if d.get("campaign_id") in campaign_ids
+                    else (
+                        client.config.campaign_id
+                        if client.config.campaign_id in campaign_ids
+                        else (campaign_ids[0] if campaign_ids else None)
+                    ),
+                ),
+            ),
+            FormField(
+                "units",
+                spec["units"].label,
+                widgets.Text(value=str(d.get("units") or ""), placeholder="300"),
+                _check_units,
+            ),
+            FormField.of(spec["signed_at"], d.get("signed_at")),
+            FormField(
+                "accepted",
+                "Accepted by the issuer",
+                widgets.Checkbox(value=bool(d.get("accepted", True)), indent=False),
+                required=False,
+            ),
+            FormField(
+                "paid",
+                "Payment received",
+                widgets.Checkbox(value=bool(d.get("paid", True)), indent=False),
+                required=False,
+            ),
+            FormField("wallet", spec["wallet"].label, self.wallet, required=False),
+            FormField(
+                "signed_document",
+                "Signed subscription (PDF)",
+                self.document_file,
+                _check_upload,
+                required=self.default_document is None,
+            ),
+        ]
+        super().__init__(
+            client,
+            fields,
+            "A signed subscription: the investor, the campaign, how many units, and "
+            "when it was signed. Accepted and paid investments can be credited at once.",
+            on_duplicate,
+        )
+        self.investor.observe(lambda _c: self._load_wallets(), names="value")
+        self._load_wallets(d.get("wallet"))
+
+    def _load_wallets(self, preferred: str | None = None) -> None:
+        options: list[tuple[str, str | None]] = [("(none yet)", None)]
+        if self.investor.value:
+            options += [
+                (f"{w.get('type')} · {str(w.get('address', ''))[:10]}…", str(w["id"]))
+                for w in self.client.investors.wallets(self.investor.value)
+            ]
+        self.wallet.options = options
+        ids = [value for _label, value in options]
+        self.wallet.value = preferred if preferred is not None and preferred in ids else ids[-1]
+
+    def body(self) -> dict[str, Any]:
+        raw = super().body()
+        body: dict[str, Any] = {
+            k: raw[k] for k in ("investor_id", "campaign_id", "units", "signed_at", "wallet") if k in raw
+        }
+        if raw.get("accepted"):
+            body["accepted_at"] = raw.get("signed_at")
+        if raw.get("paid"):
+            body["paid_at"] = raw.get("signed_at")
+        return body
+
+    def summary(self) -> list[tuple[str, str]]:
+        """The fields, plus the exact amount the units cost at the campaign's price."""
+        rows = super().summary()
+        body = self.body()
+        price = self.client.campaigns.get(body["campaign_id"]).get("price_per_unit")
+        if isinstance(price, Mapping):
+            total = {**price, "amount": str(int(price["amount"]) * checks.check_units(body["units"]))}
+            rows.append(("Investment amount", format_money(total)))
+        return rows
+
+    def send(
+        self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, **_options: Any
+    ) -> Record:
+        document = self.fields["signed_document"].value
+        if document is None and self.default_document is not None:
+            document = {"name": "subscription.pdf", "content": self.default_document, "type": "application/pdf"}
+        if document is None:
+            raise input_error("the investment", {"signed_document": ["Upload the signed subscription (PDF)."]})
+        document_id = _upload(self.client, document)
+        return self.client.investments.create(
+            body["investor_id"],
+            body["units"],
+            body["signed_at"],
+            [{"document_id": document_id, "category": "subscription", "subject": "Signed subscription"}],
+            campaign_id=body["campaign_id"],
+            accepted_at=body.get("accepted_at"),
+            paid_at=body.get("paid_at"),
+            wallet=body.get("wallet"),
+            reference=reference,
+            on_duplicate=on_duplicate,
+        )
+
+
+class RedemptionForm(Form):
+    title = "Redemption"
+    submit_label = "Redeem"
+    moves_units = True
+
+    def __init__(
+        self, client: Client, defaults: Mapping[str, Any] | None = None, on_duplicate: OnDuplicate = "ask"
+    ) -> None:
+        d = dict(defaults or {})
+        self.product_id = d.get("product_id") or client.config.product_id
+        options = investor_options(client)
+        wanted = d.get("investor_id") or latest_holder(client, self.product_id)
+        self.investor = widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
+        self.wallet = widgets.Dropdown(options=[])
+        self.balance = widgets.HTML("")
+        self.units = widgets.Text(value=str(d.get("units") or ""), placeholder="100")
+        spec = {s.path: s for s in models.fields_of(models.Redemption)}
+        fields = [
+            FormField("investor_id", spec["investor_id"].label, self.investor),
+            FormField("wallet_id", spec["wallet_id"].label, self.wallet),
+            FormField("units", spec["units"].label, self.units, self._check_units),
+        ]
+        self.holdings: list[dict[str, Any]] = []
+        super().__init__(
+            client,
+            fields,
+            "Units are taken from the investor's oldest investments first (FIFO). "
+            "You cannot redeem more than the wallet holds.",
+            on_duplicate,
+            below=(self.balance,),
+        )
+        self.investor.observe(lambda _c: self._load_wallets(), names="value")
+        self.wallet.observe(lambda _c: self._show_balance(), names="value")
+        self._load_wallets(d.get("wallet_id"))
+
+    def _load_wallets(self, preferred: str | None = None) -> None:
+        if not self.investor.value:
+            self.wallet.options = []
+            return
+        self.holdings = self.client.holding_rows(investor_id=self.investor.value, product_id=self.product_id)
+        wallets = self.client.investors.wallets(self.investor.value)
+        self.wallet.options = [
+            (f"{w.get('type')} · {str(w.get('address', ''))[:10]}… · {self.held(str(w['id']))} units", str(w["id"]))
+            for w in wallets
+        ]
+        ids = [str(w["id"]) for w in wallets]
+        self.wallet.value = preferred if preferred in ids else (ids[0] if ids else None)
+        self._show_balance()
+
+    def held(self, wallet_id: str | None) -> int:
+        return sum(row["units"] for row in self.holdings if row["wallet_id"] == wallet_id) if wallet_id else 0
+
+    def _show_balance(self) -> None:
+        self.balance.value = f"<p>The wallet holds <b>{self.held(self.wallet.value)}</b> units of the product.</p>"
+        if hasattr(self, "fields"):
+            self.fields["units"].check_now()
+
+    def _check_units(self, value: Any) -> int:
+        units = checks.check_units(value)
+        held = self.held(self.wallet.value)
+        if units > held:
+            raise checks.CheckError(f"The wallet holds only {held} units; you cannot redeem {units}.")
+        return units
+
+    def send(
+        self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, confirm_production: bool
+    ) -> Record:
+        return self.client.redemptions.create(
+            body["investor_id"],
+            body["wallet_id"],
+            body["units"],
+            product_id=self.product_id,
+            reference=reference,
+            on_duplicate=on_duplicate,
+            confirm_production=confirm_production,
+        )
+
+    def submit(self, raise_errors: bool = True, **options: Any) -> Record | None:
+        record = super().submit(raise_errors, **options)
+        self._load_wallets(self.wallet.value)  # the balance after the redemption (or its failure)
+        return record
+
+    def after_error(self, exc: CashlinkError) -> None:
+        task = exc.task if isinstance(exc, TaskError) else {}
+        if task.get("status") in api.TASK_FAILED and task.get("id"):
+            retry = widgets.Button(
+                description="Try this redemption again", button_style="warning", layout=widgets.Layout(width="auto")
+            )
+            retry.add_class("cl-retry")
+            retry.on_click(lambda _b: self._safely(lambda: self._retry(str(task["id"]))))
+            self.choices.children = (retry,)
+
+    def _retry(self, redemption_id: str) -> None:
+        self.choices.children = ()
+        try:
+            record = self.client.redemptions.retry(redemption_id)
+        except CashlinkError as exc:
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            self.after_error(exc)
+            return
+        self.result = record
+        self.status.value = self.success_message(record) + f" Status: <b>{html.escape(str(record.get('status')))}</b>."
+        self._load_wallets(self.wallet.value)
+
+    def success_message(self, record: Record) -> str:
+        return super().success_message(record) + f" Status: <b>{html.escape(str(record.get('status')))}</b>."
