@@ -132,6 +132,8 @@ class Registry:
         investor = self.investor(tenant, investor_id)
         schemas = {"communication": checks.LENIENT_COMMUNICATION, "bank_account": checks.BANK_ACCOUNT,
                    "tax_information": checks.TAX_INFORMATION}
+        kind = "natural_person" if "natural_person" in investor else "legal_person"  # a partial update [doc]
+        schemas[kind] = checks.NATURAL_PERSON if kind == "natural_person" else checks.LEGAL_PERSON
         unknown = set(body) - set(schemas)
         if unknown:
             raise invalid({name: ["This field cannot be changed through the API."] for name in sorted(unknown)})

@@ -365,6 +365,12 @@ class Client:
 
     def write(self, operation: Operation) -> Record:
         """Send ``operation`` at most once per identity, and return the registry's object with its outcome."""
+        if operation.moves_units and self.config.environment == "production" and not operation.confirm_production:
+            what = operation.describe() if operation.describe else operation.what
+            raise ConfirmationRequired(
+                f"This would make {what} on the PRODUCTION registry {self.config.host}: real units move. Nothing was "
+                "sent. Confirm with confirm_production=True (forms ask with a second button)."
+            )
         key = self.key_of(operation)
         hashed = content_hash(self.namespace, operation.identity_content)
         entry = self.journal.get(key)
@@ -382,12 +388,6 @@ class Client:
             resolved = self._resolve_duplicate(operation, key, entry is not None)
             if resolved is not None:
                 return resolved
-        if operation.moves_units and self.config.environment == "production" and not operation.confirm_production:
-            what = operation.describe() if operation.describe else operation.what
-            raise ConfirmationRequired(
-                f"This would make {what} on the PRODUCTION registry {self.config.host}: real units move. Nothing was "
-                "sent. Confirm with confirm_production=True (forms ask with a second button)."
-            )
         if operation.before_send is not None and entry is None:
             try:
                 operation.before_send()

@@ -1,0 +1,257 @@
+"""A write's identity is the analyst's intent, not its content (issue 9), over HTTP against the sandbox.
+
+Each test is one case of the issue: a re-run is the same operation and sends nothing; a person asking again is a new
+operation after a clear question; a failed task can be retried; a correction offers an update; every result says
+what happened, from the registry's answer; the journal keeps no personal data; every write is in the audit trail.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+import helpers
+from helpers.core.client import ConfirmationRequired
+from helpers.core.config import Config
+from helpers.data import bulk
+from helpers.ui import forms
+from tests.conftest import Sandbox, investor_body
+from tests.test_helpers_client import counts, invest, onboard
+
+
+def holding(client: helpers.Client, investor_id: str) -> int:
+    return int(client.holdings(investor_id=investor_id)["units"].sum())
+
+
+@pytest.fixture
+def holder(client: helpers.Client) -> tuple[str, str]:
+    """An investor with 200 units delivered to a managed wallet."""
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 200).id)
+    return investor_id, wallet_id
+
+
+def test_an_identical_redemption_asked_again_is_a_new_operation_after_a_question(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    investor_id, _wallet_id = holder
+    form = forms.RedemptionForm(client, {"investor_id": investor_id, "units": 50})
+    first = form.click_submit()
+    assert first is not None and first.outcome == "created" and "Created now" in form.status.value
+    again = form.click_submit()  # the same person, the same 50 units, a second time
+    assert again is None and holding(client, investor_id) == 150
+    assert isinstance(form.error, helpers.PossibleDuplicate)
+    assert "An identical redemption (50 units from the same wallet) was made today at" in form.error.message
+    assert first.id in form.error.message and "Nothing was sent" in form.error.message
+    make_another = next(b for b in form.choices.children if "cl-make-another" in b._dom_classes)
+    make_another.click()
+    assert form.result is not None and form.result.id != first.id and form.result.outcome == "created"
+    assert holding(client, investor_id) == 100
+    assert counts(client)["redemptions"] == 2
+
+
+def test_a_rerun_of_the_same_step_sends_nothing_and_says_so(
+    client: helpers.Client, config: Config, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    first = client.redemptions.create(investor_id, wallet_id, 50)
+    assert first.outcome == "created"
+    rerun = helpers.Client(config).redemptions.create(investor_id, wallet_id, 50)  # a fresh Python session
+    assert rerun.id == first.id and rerun.outcome == "existed"
+    assert rerun.happened().startswith("Already existed (created on ") and "nothing new was sent" in rerun.happened()
+    assert holding(client, investor_id) == 150
+    with pytest.raises(helpers.PossibleDuplicate, match="An identical redemption"):
+        client.redemptions.create(investor_id, wallet_id, 50, reference="payout 2026-12")  # a new operation: asked
+    deliberate = client.redemptions.create(investor_id, wallet_id, 50, repeat=True)  # said in advance: made
+    assert deliberate.outcome == "created" and holding(client, investor_id) == 100
+
+
+def test_a_failed_redemption_can_be_retried_once_and_unknown_never(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    with pytest.raises(helpers.TaskError, match=r"failed: .*It is not done.*redemptions\.retry\(") as caught:
+        client.redemptions.create(investor_id, wallet_id, 50)
+    failed_id = caught.value.task["id"]
+    with pytest.raises(helpers.TaskError, match="failed"):  # running the cell again shows the same failure
+        client.redemptions.create(investor_id, wallet_id, 50)
+    sandbox.admin("settings", {"task_outcome": "success"})  # the cause is fixed
+    retried = client.redemptions.retry(failed_id)
+    assert retried["status"] == "success" and retried.id != failed_id and retried.outcome == "created"
+    assert client.redemptions.retry(failed_id).id == retried.id  # the retry itself is one operation
+    assert holding(client, investor_id) == 150
+    sandbox.admin("settings", {"task_outcome": "unknown"})
+    with pytest.raises(helpers.TaskError, match="Do not retry it"):
+        client.redemptions.create(investor_id, wallet_id, 10)
+    unknown = next(r for r in client.redemptions.list(investor_id=investor_id) if r["status"] == "unknown")
+    with pytest.raises(helpers.TaskError, match=r"is not retried\. Ask Cashlink"):
+        client.redemptions.retry(unknown["id"])
+
+
+def test_a_failed_redemption_offers_a_retry_button(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    investor_id, _wallet_id = holder
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    form = forms.RedemptionForm(client, {"investor_id": investor_id, "units": 20})
+    assert form.click_submit() is None
+    assert form.status.value.count("failed") == 1  # said once
+    sandbox.admin("settings", {"task_outcome": "success"})
+    retry = next(b for b in form.choices.children if "cl-retry" in b._dom_classes)
+    retry.click()
+    assert form.result is not None and form.result["status"] == "success"
+    assert holding(client, investor_id) == 180
+
+
+def test_a_correction_offers_an_update_not_a_duplicate(client: helpers.Client) -> None:
+    first = client.investors.create(investor_body())
+    corrected = investor_body(natural_person__salutation="MS")
+    with pytest.raises(helpers.PossibleDuplicate) as caught:
+        client.investors.create(corrected)
+    assert "A similar investor (the same e-mail and IBAN and name and birth date)" in caught.value.message
+    assert "on_duplicate='update'" in caught.value.message and caught.value.existing.id == first.id
+    updated = client.investors.create(corrected, on_duplicate="update")
+    assert updated.id == first.id and client.investors.get(first.id)["natural_person"]["salutation"] == "MS"
+    assert counts(client)["investors"] == 1
+
+
+def test_the_investor_form_offers_to_update_the_existing_investor(client: helpers.Client) -> None:
+    from tests.test_forms import PERSON
+
+    forms.InvestorForm(client, PERSON).click_submit()
+    form = forms.InvestorForm(client, {**PERSON, "salutation": "MS"})
+    assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
+    update = next(b for b in form.choices.children if "cl-update-existing" in b._dom_classes)
+    update.click()
+    assert form.result is not None and form.result["natural_person"]["salutation"] == "MS"
+    assert counts(client)["investors"] == 1
+
+
+def test_bulk_import_flags_rows_that_match_an_existing_investor(client: helpers.Client, tmp_path: Path) -> None:
+    existing = client.investors.create(investor_body("Lovelace"))
+    template = next(csv.DictReader(bulk.TEMPLATE.open()))
+    path = tmp_path / "rows.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(template))
+        writer.writeheader()
+        writer.writerow(
+            {
+                **template,
+                "reference": "NEW-REF-1",
+                "iban": existing["bank_account"]["iban"],
+                "email": "someone.else@example.com",
+            }
+        )
+    plan = bulk.read_investors(path, placeholder_protocols=True, client=client)
+    assert plan.matches[["reference", "existing_investor_id", "reason"]].values.tolist() == [
+        ["NEW-REF-1", existing.id, "the same IBAN"]
+    ]
+    assert "1 of them match investors the registry already has" in plan.summary()
+    asked = bulk.import_investors(client, plan, progress=False)
+    assert asked.loc[0, "status"] == "needs a decision" and counts(client)["investors"] == 1
+    used = bulk.import_investors(client, plan, progress=False, on_duplicate="use")
+    assert used.loc[0, "status"] == "already there" and used.loc[0, "investor_id"] == existing.id
+    assert counts(client)["investors"] == 1
+
+
+@pytest.mark.parametrize("spelling", ["{root}/", "{root}/v2", "{root}/distributor/v2/", "{root}"])
+def test_one_namespace_whatever_the_spelling_of_the_base_url(
+    client: helpers.Client, config: Config, spelling: str
+) -> None:
+    first = client.investors.create(investor_body())
+    other = helpers.Client(config.replace(base_url=spelling.format(root=config.base_url)))
+    again = other.investors.create(investor_body())
+    assert again.id == first.id and again.outcome == "existed"
+    assert counts(client)["investors"] == 1
+
+
+def test_with_the_journal_lost_a_full_balance_redemption_is_found_not_refused(
+    client: helpers.Client, config: Config, holder: tuple[str, str], tmp_path: Path
+) -> None:
+    investor_id, wallet_id = holder
+    first = client.redemptions.create(investor_id, wallet_id, 200)
+    assert holding(client, investor_id) == 0
+    elsewhere = helpers.Client(config.replace(journal_path=tmp_path / "lost.sqlite3"))
+    again = elsewhere.redemptions.create(investor_id, wallet_id, 200)
+    assert again.id == first.id and again.outcome == "existed"
+
+
+def test_two_machines_agree_on_what_happened(client: helpers.Client, config: Config, tmp_path: Path) -> None:
+    """Machine B (its own journal) re-runs machine A's onboarding: nothing is created twice, and B says so from the
+    registry's answers (the investor found, the identification and wallet replayed by the registry)."""
+    investor_id, wallet_id = onboard(client)
+    machine_b = helpers.Client(config.replace(journal_path=tmp_path / "machine-b.sqlite3"))
+    investor = machine_b.investors.create(investor_body())
+    protocol = machine_b.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    from tests.conftest import identification_body
+
+    identification = machine_b.investors.identify(investor.id, identification_body(protocol.id))
+    wallet = machine_b.investors.create_managed_wallet(investor.id)
+    assert (investor.id, wallet.id) == (investor_id, wallet_id)
+    assert [investor.outcome, protocol.outcome, identification.outcome, wallet.outcome] == [
+        "existed",
+        "replayed",
+        "replayed",
+        "replayed",
+    ]
+    assert counts(client)["investors"] == 1 and len(client.investors.wallets(investor_id)) == 1
+
+
+def test_the_journal_holds_no_personal_data_and_the_audit_trail_every_write(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 30).id)
+    client.redemptions.create(investor_id, wallet_id, 10)
+    client.redemptions.create(investor_id, wallet_id, 10)  # a re-run: not sent, not in the audit trail
+    body = investor_body()
+    on_disk = b"".join(p.read_bytes() for p in Path(config.journal_file).parent.iterdir())
+    for secret in (
+        body["bank_account"]["iban"],
+        body["natural_person"]["birth_date"],
+        body["tax_information"]["tax_identification_number"],
+        "ID123456",
+        body["communication"]["email"],
+    ):
+        assert secret.encode() not in on_disk
+    audit = client.audit_frame()
+    assert audit["operation"].tolist() == [
+        "create investor",
+        "upload document",
+        "create identification",
+        "create managed wallet",
+        "upload document",
+        "create investment",
+        "credit investment",
+        "create redemption",
+    ]
+    assert set(audit["outcome"]) == {"created"} and audit["registry"].eq(config.root_url).all()
+    assert audit["client_id"].eq(config.client_id).all() and audit["registry_id"].notna().all()
+    exported = client.export_audit(tmp_path / "audit.csv").read_text()
+    assert body["bank_account"]["iban"] not in exported and "create redemption" in exported
+
+
+def test_moving_units_on_production_needs_a_second_confirmation(tmp_path: Path) -> None:
+    production = helpers.Client(
+        Config(base_url="https://connect.cashlink.de/api/external", journal_path=tmp_path / "j.sqlite3")
+    )
+    investor_id, wallet_id = "3fa85f64-5717-4562-b3fc-2c963f66afa6", "4fa85f64-5717-4562-b3fc-2c963f66afa6"
+    with pytest.raises(ConfirmationRequired, match=r"PRODUCTION registry connect\.cashlink\.de: real units move"):
+        production.redemptions.create(investor_id, wallet_id, 50)
+    assert production.transport.requests_sent == 0  # asked before anything was sent
+
+
+@pytest.mark.parametrize("fault", ["error", "429", "drop"])
+def test_fault_runs_end_with_exactly_n_objects(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str], fault: str
+) -> None:
+    investor_id, wallet_id = holder
+    sandbox.faults(queue=[fault, fault], retry_after=0)
+    first = client.redemptions.create(investor_id, wallet_id, 30)
+    sandbox.faults(queue=[fault], retry_after=0)
+    second = client.redemptions.create(investor_id, wallet_id, 30, repeat=True)
+    sandbox.reset_faults()
+    assert first.id != second.id and counts(client)["redemptions"] == 2 and holding(client, investor_id) == 140
