@@ -192,6 +192,8 @@ def test_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert config.token_url == "https://demo.cashlink.de/api/external/oauth/token"
     assert "s3cret" not in repr(config) and "s3cret" not in str(config)
     assert config.client_secret.get_secret_value() == "s3cret"
+    monkeypatch.setenv("CASHLINK_JOURNAL", str(tmp_path / "journal.sqlite3"))
+    assert load_config(env_file).journal_file == tmp_path / "journal.sqlite3"
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The local sandbox and its demo seed (see sandbox/seed.py; a test keeps the two in step).
@@ -61,7 +61,9 @@ def split_base_url(url: str) -> tuple[str, str | None]:
 class Config(BaseSettings):
     """Connection settings (``CASHLINK_*`` in the environment or `.env`). The secret is a ``SecretStr``."""
 
-    model_config = SettingsConfigDict(env_prefix="CASHLINK_", extra="ignore", frozen=True, env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CASHLINK_", extra="ignore", frozen=True, env_ignore_empty=True, populate_by_name=True
+    )
 
     base_url: str = SANDBOX_BASE_URL
     client_id: str = SANDBOX_CLIENT_ID
@@ -71,7 +73,9 @@ class Config(BaseSettings):
     product_id: str | None = SANDBOX_PRODUCT_ID
     api_prefix: str = "/v2"
     timeout: float = Field(30.0, gt=0)
-    journal_path: Path | None = None  # default: .state/journal.sqlite3 of the project (see journal_file)
+    journal_path: Path | None = Field(  # default: .state/journal.sqlite3 of the project (see journal_file)
+        None, validation_alias=AliasChoices("journal_path", "CASHLINK_JOURNAL", "CASHLINK_JOURNAL_PATH")
+    )
     journal_days: int = Field(30, ge=1)  # journal entries expire after this many days; the audit trail stays
     page_size: int = Field(500, ge=1, le=10_000)  # asked for; the registry may serve fewer
     concurrency: int = Field(8, ge=1, le=64)  # parallel page fetches and bulk writes
