@@ -281,6 +281,7 @@ class Client:
         self.progress = progress
         self.capabilities: dict[str, Any] = {}
         self._ignored_filters: set[tuple[str, str]] = set()
+        self.created_here: set[str] = set()  # investors this client created: they have no sub-objects yet
         self.documents: Documents = resources.Documents(self)
         self.investors: Investors = resources.Investors(self)
         self.products: Products = resources.Products(self)
@@ -399,6 +400,8 @@ class Client:
         if answer is not None and (answer.replayed or self._older_than_request(record, answer)):
             outcome = "replayed"
         record.outcome, record.what = outcome, operation.what
+        if outcome == "created" and operation.name == "create investor" and record.get("id"):
+            self.created_here.add(str(record["id"]))
         self.journal.record_done(key, record.get("id"))
         self._audit(operation, key, record.get("id"), outcome)
         return record

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from pandas import DataFrame
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+_READ_IDS = "read the identifications"
+_READ_WALLETS = "read the wallets"
 UPLOAD_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
@@ -373,7 +375,10 @@ class Investors(Resource):
         body = (
             models.parse(models.Identification, identification, "the identification").body() if identification else {}
         )
-        listing = path(api.IDENTIFICATIONS, "the identification", investor_id=investor_id)
+
+        def same(item: Record) -> bool:
+            return bool(body) and _subset_equal({k: body[k] for k in ("document_id", "document_type")}, item)
+
         return self._client.write(
             Operation(
                 "create identification",
@@ -385,20 +390,19 @@ class Investors(Resource):
                 reference=reference,
                 key=key,
                 repeat=repeat,
-                sent=lambda since: self._find(
-                    listing,
-                    lambda i: (
-                        bool(body)
-                        and _subset_equal({k: body[k] for k in ("document_id", "document_type")}, i)
-                        and _created_after(i, since)
-                    ),
-                    "read the identifications",
-                ),
-                verify=lambda ident_id: self._find_required(
-                    listing, lambda i: i.get("id") == ident_id, "read the identifications"
-                ),
+                similar=lambda: self._existing(investor_id, target, same, "the same ID document"),
+                sent=lambda since: self._find(target, lambda i: same(i) and _created_after(i, since), _READ_IDS),
+                verify=lambda ident_id: self._find_required(target, lambda i: i.get("id") == ident_id, _READ_IDS),
             )
         )
+
+    def _existing(self, investor_id: str, listing: str, same: Callable[[Record], bool], reason: str) -> Match | None:
+        """An object of the investor's sub-list equal to what a write would create (none for an investor this
+        client created moments ago: it cannot have any yet)."""
+        if investor_id in self._client.created_here:
+            return None
+        found = self._find(listing, same, "read the investor's objects")
+        return Match(found, True, reason) if found is not None else None
 
     def identifications(self, investor_id: str) -> builtins.list[Record]:
         return self._client.items(
@@ -440,6 +444,11 @@ class Investors(Resource):
     ) -> Record:
         """The investor's wallet in Cashlink's custody (at most one per investor; re-runs return it)."""
         target = path(api.MANAGED_WALLET, "the wallet", investor_id=investor_id)
+        wallets = path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id)
+
+        def managed(wallet: Record) -> bool:
+            return wallet.get("type") == "eth-managed"
+
         return self._client.write(
             Operation(
                 "create managed wallet",
@@ -450,8 +459,11 @@ class Investors(Resource):
                 content={"investor": investor_id},
                 reference=reference,
                 key=key,
-                sent=lambda since: self._wallet(investor_id, lambda w: w.get("type") == "eth-managed"),
-                verify=lambda wallet_id: self._wallet_by_id(investor_id, wallet_id),
+                similar=lambda: self._existing(investor_id, wallets, managed, "a managed wallet: there is one at most"),
+                sent=lambda since: self._find(wallets, managed, _READ_WALLETS),
+                verify=lambda wallet_id: self._find_required(
+                    wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
+                ),
             )
         )
 
@@ -466,9 +478,14 @@ class Investors(Resource):
     ) -> Record:
         """Register the investor's own Ethereum address (checked for its EIP-55 checksum before sending)."""
         target = path(api.GENERIC_WALLET, "the wallet", investor_id=investor_id)
+        wallets = path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id)
         body = models.parse(
             models.GenericWallet, {"address": address, "receiving_enabled": receiving_enabled}, "the wallet"
         ).body()
+
+        def same(wallet: Record) -> bool:
+            return str(wallet.get("address", "")).lower() == body["address"].lower()
+
         return self._client.write(
             Operation(
                 "create generic wallet",
@@ -479,23 +496,12 @@ class Investors(Resource):
                 body=body,
                 reference=reference,
                 key=key,
-                sent=lambda since: self._wallet(
-                    investor_id, lambda w: str(w.get("address")).lower() == body["address"].lower()
+                similar=lambda: self._existing(investor_id, wallets, same, "the same address"),
+                sent=lambda since: self._find(wallets, same, _READ_WALLETS),
+                verify=lambda wallet_id: self._find_required(
+                    wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
                 ),
-                verify=lambda wallet_id: self._wallet_by_id(investor_id, wallet_id),
             )
-        )
-
-    def _wallet(self, investor_id: str, wanted: Callable[[Record], bool]) -> Record | None:
-        return self._find(
-            path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id), wanted, "read the wallets"
-        )
-
-    def _wallet_by_id(self, investor_id: str, wallet_id: str) -> Record:
-        return self._find_required(
-            path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id),
-            lambda w: w.get("id") == wallet_id,
-            "read the wallets",
         )
 
     def _find(self, path_: str, wanted: Callable[[Record], bool], action: str) -> Record | None:
@@ -695,9 +701,13 @@ class Investments(Resource):
         target = path(api.CREDITS, "the credit", investment_id=investment_id)
         investment = self.get(investment_id)
 
-        def delivered(_since: datetime) -> Record | None:
+        def delivered(_since: datetime | None = None) -> Record | None:
             current = self.get(investment_id)
             return current if current.get("status") == "DELIVERED" else None
+
+        def already() -> Match | None:
+            found = delivered()
+            return Match(found, True, "the investment is already delivered") if found is not None else None
 
         task = self._client.write(
             Operation(
@@ -710,6 +720,7 @@ class Investments(Resource):
                 key=key,
                 moves_units=True,
                 confirm_production=confirm_production,
+                similar=already,
                 sent=delivered,
                 describe=lambda: f"a credit of {investment.get('units')} units",
             )
