@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -155,7 +155,7 @@ def test_stuck_investments_are_found_from_documented_timestamps(registry: Sandbo
     ledger = reconcile.read_ledger(
         f"investor_id,product_id,units\n{investor_id},{api.config.product_id},40\n".encode(), "ledger.csv"
     )
-    report = reconcile.reconcile(api, ledger, now=datetime.now(timezone.utc) + timedelta(days=10))
+    report = reconcile.reconcile(api, ledger, now=datetime.now(UTC) + timedelta(days=10))
     stuck = report.differences[report.differences["category"] == "stuck"]
     assert stuck["investment_id"].tolist() == [paid.id]
 
