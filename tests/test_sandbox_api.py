@@ -12,6 +12,12 @@ import requests
 from tests.conftest import SIGNED_AT, Sandbox, free_port, identification_body, investor_body
 
 
+@pytest.fixture
+def sandbox(strict_sandbox: Sandbox) -> Sandbox:
+    """These tests pin the strict profile's answers (the drf ones: tests/test_sandbox_profiles.py)."""
+    return strict_sandbox
+
+
 def random_address() -> str:
     """A fresh EIP-55 address (addresses are unique across the whole sandbox)."""
     import secrets
