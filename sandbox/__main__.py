@@ -23,8 +23,9 @@ from sandbox.store import DatabaseMismatch
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (env SANDBOX_PORT, default 8765)")
     parser.add_argument("--db", type=Path, help="SQLite file (env SANDBOX_DB)")
     parser.add_argument("--profile", choices=["strict", "drf"], help="answers to the open points (env SANDBOX_PROFILE)")
@@ -42,8 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     except DatabaseMismatch as exc:
         sys.exit(f"sandbox: {exc}")
     seeded = inner.state.sandbox.seeded
-    print(f"Cashlink registry sandbox ({settings.profile} profile) on http://127.0.0.1:{settings.port}/api/external"
-          f"  (database {settings.db})")
+    print(
+        f"Cashlink registry sandbox ({settings.profile} profile) on http://127.0.0.1:{settings.port}/api/external"
+        f"  (database {settings.db})"
+    )
     if seeded:
         print(f"  demo client   {seeded['client_id']}  (its secret is in .env.example)")
         print(f"  product id    {seeded['product_id']}")

@@ -27,7 +27,7 @@ def normalise(path: str) -> str:
     """Map every alias of a route to its one registered form: ``/v2/investors/``."""
     for prefix in PREFIXES:
         if path.startswith(prefix + "/"):
-            path = path[len(prefix):]
+            path = path[len(prefix) :]
     if path.startswith("/v2/") and not path.endswith("/"):
         path += "/"
     return path
@@ -58,8 +58,12 @@ class SandboxASGI:
             return await self.app(scope, receive, send)
         original = scope["path"]
         path = normalise(original)
-        scope = {**scope, "path": path, "raw_path": path.encode(),
-                 "state": {**scope.get("state", {}), "original_path": original}}
+        scope = {
+            **scope,
+            "path": path,
+            "raw_path": path.encode(),
+            "state": {**scope.get("state", {}), "original_path": original},
+        }
         if not (path.startswith("/v2/") or path == "/oauth/token"):
             return await self.app(scope, receive, send)
         faults = self.sandbox.settings.faults
@@ -69,8 +73,12 @@ class SandboxASGI:
         if fault == "error":
             return await respond(send, 503, {"detail": "The service is temporarily unavailable (sandbox fault)."})
         if fault == "429":
-            return await respond(send, 429, {"detail": "Request was throttled (sandbox fault)."},
-                                 [(b"retry-after", str(math.ceil(faults.retry_after)).encode())])
+            return await respond(
+                send,
+                429,
+                {"detail": "Request was throttled (sandbox fault)."},
+                [(b"retry-after", str(math.ceil(faults.retry_after)).encode())],
+            )
         if fault == "drop":
             return await self._drop_after_processing(scope, receive, send)
         return await self.app(scope, receive, send)
@@ -89,12 +97,21 @@ class SandboxASGI:
         await asyncio.sleep(0)
 
 
-async def respond(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
-                  ) -> None:
+async def respond(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 

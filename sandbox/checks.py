@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -27,9 +27,9 @@ MAX_UNITS = 10**12
 
 def _scalar(value: Any) -> str:
     if isinstance(value, (dict, list)):
-        raise ValueError("Expected a text value, not a list or an object.")
+        raise ValueError("Expected a text value, not a list or an object.")  # noqa: TRY004 - pydantic turns ValueError only into a field error
     if isinstance(value, bool):
-        raise ValueError("Expected a text value, not true/false.")
+        raise ValueError("Expected a text value, not true/false.")  # noqa: TRY004 - pydantic turns ValueError only into a field error
     return str(value).strip()
 
 
@@ -108,12 +108,13 @@ def timestamp(value: Any) -> str:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValueError(f"'{raw}' is not a date and time; write it as ISO 8601, e.g. 2021-03-12T07:14:13+00:00.") \
-            from None
+        raise ValueError(
+            f"'{raw}' is not a date and time; write it as ISO 8601, e.g. 2021-03-12T07:14:13+00:00."
+        ) from None
     if moment.tzinfo is None:
         raise ValueError(f"'{raw}' has no time zone; add one, e.g. +00:00 for UTC.")
     try:
-        return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
     except OverflowError:
         raise ValueError(f"'{raw}' is out of range.") from None
 
@@ -139,9 +140,9 @@ def eth_address(value: Any) -> str:
 def units(value: Any) -> int:
     """A whole, positive number of units; never a float (JSON numbers with a fraction or exponent)."""
     if isinstance(value, bool):
-        raise ValueError("Units must be a whole number, not true/false.")
+        raise ValueError("Units must be a whole number, not true/false.")  # noqa: TRY004 - pydantic turns ValueError only into a field error
     if isinstance(value, float):
-        raise ValueError(f"Units must be a whole number; {value!r} is a floating-point number.")
+        raise ValueError(f"Units must be a whole number; {value!r} is a floating-point number.")  # noqa: TRY004 - pydantic turns ValueError only into a field error
     if isinstance(value, int):
         number = value
     else:
@@ -200,8 +201,9 @@ Timestamp = Annotated[str, BeforeValidator(timestamp), _schema(format="date-time
 Id = Annotated[str, BeforeValidator(object_id), _schema(format="uuid")]
 EthAddress = Annotated[str, BeforeValidator(eth_address), _schema(pattern="^0x[0-9a-fA-F]{40}$")]
 Phone = Annotated[str, BeforeValidator(phone), _schema(examples=["+49 69 1234567"])]
-Salutation = Annotated[str, BeforeValidator(choice("MR", "MS", "MRS", "DIVERSE")),
-                       _schema(enum=["MR", "MS", "MRS", "DIVERSE"])]
+Salutation = Annotated[
+    str, BeforeValidator(choice("MR", "MS", "MRS", "DIVERSE")), _schema(enum=["MR", "MS", "MRS", "DIVERSE"])
+]
 Units = Annotated[int, BeforeValidator(units), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_UNITS})]
 Bool = Annotated[bool, BeforeValidator(strict_bool), WithJsonSchema({"type": "boolean"})]
 

@@ -67,7 +67,9 @@ class Scopes:
         self.needs = needs
 
     def __call__(
-        self, request: Request, sandbox: SandboxDep,
+        self,
+        request: Request,
+        sandbox: SandboxDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
         if credentials is None:
@@ -81,8 +83,13 @@ class Scopes:
             raise ApiError(401, {"detail": "The access token has expired."})
         caller = Caller(rows[0]["client_id"], rows[0]["tenant"], frozenset(rows[0]["scopes"].split()))
         if not caller.scopes & set(self.needs):
-            raise ApiError(403, {"detail": "You do not have permission to perform this action "
-                                           f"(needs scope {' or '.join(self.needs)})."})
+            raise ApiError(
+                403,
+                {
+                    "detail": "You do not have permission to perform this action "
+                    f"(needs scope {' or '.join(self.needs)})."
+                },
+            )
         return caller
 
 
@@ -110,13 +117,19 @@ async def json_only(request: Request) -> None:
 JsonOnly = Depends(json_only)
 
 
-def admin(request: Request, sandbox: SandboxDep,
-          credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+def admin(
+    request: Request, sandbox: SandboxDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
     """Administration needs the sandbox's admin token (``Authorization: Bearer <admin token>``)."""
     given = credentials.credentials if credentials else ""
     if not secrets.compare_digest(given.encode(), sandbox.admin_token.encode()):
-        raise ApiError(401, {"detail": "Sandbox administration needs the admin token the sandbox printed at start "
-                                       "(or SANDBOX_ADMIN_TOKEN)."})
+        raise ApiError(
+            401,
+            {
+                "detail": "Sandbox administration needs the admin token the sandbox printed at start "
+                "(or SANDBOX_ADMIN_TOKEN)."
+            },
+        )
     if request.method == "POST" and not is_json(request.headers.get("content-type")):
         raise ApiError(415, {"detail": "Sandbox administration accepts only application/json bodies."})
 
@@ -124,8 +137,15 @@ def admin(request: Request, sandbox: SandboxDep,
 # --- writes -------------------------------------------------------------------------------------------------------
 
 
-def write(request: Request, sandbox: Sandbox, caller: Caller, kind: str, action: Callable[[], dict[str, Any]],
-          fingerprint: Any, status: int = 201) -> Response:
+def write(
+    request: Request,
+    sandbox: Sandbox,
+    caller: Caller,
+    kind: str,
+    action: Callable[[], dict[str, Any]],
+    fingerprint: Any,
+    status: int = 201,
+) -> Response:
     """Run a write; under idempotency the same key replays the first answer and a different body is refused."""
     profile, store = sandbox.profile, sandbox.store
     routes = profile.idempotent_routes
@@ -137,19 +157,29 @@ def write(request: Request, sandbox: Sandbox, caller: Caller, kind: str, action:
         retention = profile.idempotency_retention
     with sandbox.registry.work():
         if key:
-            rows = store.execute("SELECT * FROM idempotency WHERE client_id = ? AND method = ? AND path = ? "
-                                 "AND key = ?", [caller.client_id, request.method, path, key])
+            rows = store.execute(
+                "SELECT * FROM idempotency WHERE client_id = ? AND method = ? AND path = ? AND key = ?",
+                [caller.client_id, request.method, path, key],
+            )
             if rows and (retention is None or rows[0]["stored_at"] >= time.time() - retention):
                 if rows[0]["body_sha256"] != digest:
-                    raise ApiError(422, {"detail": "This idempotency key was already used with a different request "
-                                                   "body; use a new key for a new request."})
+                    raise ApiError(
+                        422,
+                        {
+                            "detail": "This idempotency key was already used with a different request "
+                            "body; use a new key for a new request."
+                        },
+                    )
                 headers = {"Idempotent-Replayed": "true"} if profile.replay_header else None
-                return Response(rows[0]["body"], status_code=rows[0]["status"], media_type="application/json",
-                                headers=headers)
+                return Response(
+                    rows[0]["body"], status_code=rows[0]["status"], media_type="application/json", headers=headers
+                )
         payload = json.dumps(sandbox.registry.public(kind, action()))
         if key:
-            store.execute("INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          [caller.client_id, request.method, path, key, digest, status, payload, time.time()])
+            store.execute(
+                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [caller.client_id, request.method, path, key, digest, status, payload, time.time()],
+            )
     return Response(payload, status_code=status, media_type="application/json")
 
 
@@ -200,10 +230,18 @@ PagingDep = Annotated[Paging, Depends()]
 PAGING = ("page", "page_size", "after")
 
 
-def listing(request: Request, sandbox: Sandbox, caller: Caller, paging: Paging, kind: str,
-            filters: Mapping[str, str | None] | None = None, columns: Mapping[str, str] | None = None,
-            fixed: Mapping[str, str] | None = None, bare: bool = False,
-            decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Response:
+def listing(
+    request: Request,
+    sandbox: Sandbox,
+    caller: Caller,
+    paging: Paging,
+    kind: str,
+    filters: Mapping[str, str | None] | None = None,
+    columns: Mapping[str, str] | None = None,
+    fixed: Mapping[str, str] | None = None,
+    bare: bool = False,
+    decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Response:
     """A list answer: the envelope ``{count, next, previous, results}`` (or, for ``bare`` lists under the strict
     profile, an array), built from the stored JSON text without parsing it.
 
@@ -216,11 +254,15 @@ def listing(request: Request, sandbox: Sandbox, caller: Caller, paging: Paging, 
         unknown = sorted(set(request.query_params) - set(PAGING) - set(declared))
         if unknown:
             allowed = ", ".join(sorted(declared)) or "none"
-            raise ApiError(400, {name: [f"Unknown query parameter; the filters here are: {allowed}."]
-                                 for name in unknown})
+            raise ApiError(
+                400, {name: [f"Unknown query parameter; the filters here are: {allowed}."] for name in unknown}
+            )
     honoured = profile.honoured_filters
-    chosen = {(columns or {}).get(name, name): value for name, value in declared.items()
-              if value is not None and (honoured is None or name in honoured)}
+    chosen = {
+        (columns or {}).get(name, name): value
+        for name, value in declared.items()
+        if value is not None and (honoured is None or name in honoured)
+    }
     chosen.update(fixed or {})
     tenant = caller.tenant
 
@@ -256,6 +298,8 @@ def listing(request: Request, sandbox: Sandbox, caller: Caller, paging: Paging, 
     if more:
         next_link = link(page + 1, after=rows[-1]["seq"]) if profile.seek_links else link(page + 1)
     previous = link(page - 1) if page > 1 else None
-    body = (f'{{"count": {count}, "next": {json.dumps(next_link)}, "previous": {json.dumps(previous)}, '
-            f'"results": [{",".join(results)}]}}')
+    body = (
+        f'{{"count": {count}, "next": {json.dumps(next_link)}, "previous": {json.dumps(previous)}, '
+        f'"results": [{",".join(results)}]}}'
+    )
     return Response(body, media_type="application/json")

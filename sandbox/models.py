@@ -29,15 +29,25 @@ from sandbox.checks import (
     OptText,
     OptTimestamp,
     Text,
-    Timestamp,
     Units,
     Zip,
     strict_bool,
 )
 
 EXTRA = "Sandbox extra: strict profile only."
-InvestmentStatus = Literal["KYC_PENDING", "REVIEW_PENDING", "WAITING_FOR_ACCEPTANCE", "ACCEPTED", "PAID",
-                           "DELIVERED", "KYC_INSUFFICIENT", "ABORTION", "REJECTION", "CANCELLATION", "PAYMENT_MISSING"]
+InvestmentStatus = Literal[
+    "KYC_PENDING",
+    "REVIEW_PENDING",
+    "WAITING_FOR_ACCEPTANCE",
+    "ACCEPTED",
+    "PAID",
+    "DELIVERED",
+    "KYC_INSUFFICIENT",
+    "ABORTION",
+    "REJECTION",
+    "CANCELLATION",
+    "PAYMENT_MISSING",
+]
 TaskStatus = Literal["processing", "success", "succeeded", "failed", "unknown"]
 
 
@@ -162,12 +172,12 @@ class InvestorUpdate(BaseModel):
 class IdentificationCreate(Body):
     """Variant A (all fields: an identification done elsewhere) or variant B (empty body: video identification)."""
 
-    document_type: OptText = Field(None, examples=["IDCARD"])
+    document_type: OptText = Field(default=None, examples=["IDCARD"])
     document_id: OptText = None
     document_issuer: OptText = None
     document_valid_from: Annotated[Date | None, BeforeValidator(lambda v: v or None)] = None
     document_valid_to: Annotated[Date | None, BeforeValidator(lambda v: v or None)] = None
-    identity_provider: OptText = Field(None, examples=["POSTIDENT"])
+    identity_provider: OptText = Field(default=None, examples=["POSTIDENT"])
     legitimation_process_id: OptText = None
     legitimation_protocol_id: OptId = None
     verified_at: OptTimestamp = None
@@ -262,14 +272,14 @@ class Investor(Out):
     tax_information: dict[str, Any] | None = None
     communication: dict[str, Any] | None = None
     created_at: str
-    kyc_status: Literal["PENDING", "SUCCESS", "FAILED"] | None = Field(None, description=EXTRA)
+    kyc_status: Literal["PENDING", "SUCCESS", "FAILED"] | None = Field(default=None, description=EXTRA)
 
 
 class Identification(Out):
     id: str
     investor_id: str
     status: Literal["PENDING", "SUCCESS", "FAILED"]
-    url: str | None = Field(None, description="video identification (variant B): the link for the investor")
+    url: str | None = Field(default=None, description="video identification (variant B): the link for the investor")
     created_at: str
 
 
@@ -292,7 +302,7 @@ class Wallet(Out):
     frozen: bool
     investor_id: str
     created_at: str
-    balances: list[Balance] | None = Field(None, description=EXTRA)
+    balances: list[Balance] | None = Field(default=None, description=EXTRA)
 
 
 class Product(Out):
@@ -332,8 +342,8 @@ class Investment(Out):
     signed_documents: list[SignedDocument]
     wallet: str | None
     created_at: str
-    remaining_units: int | None = Field(None, description=EXTRA)
-    status_changed_at: str | None = Field(None, description=EXTRA)
+    remaining_units: int | None = Field(default=None, description=EXTRA)
+    status_changed_at: str | None = Field(default=None, description=EXTRA)
 
 
 class Task(Out):

@@ -12,20 +12,20 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from eth_utils import to_checksum_address
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sandbox import webhooks
 from sandbox.checks import DOCUMENT_TYPES, IDENTITY_PROVIDERS
 from sandbox.errors import ApiError, drf_body, invalid, not_found, refused
 from sandbox.models import (
     BankAccount,
-    Communication,
     BenefitingPersonCreate,
+    Communication,
     GenericWalletCreate,
     IdentificationCreate,
     InvestmentCreate,
@@ -43,9 +43,17 @@ FINAL_STATUSES = {"DELIVERED", "KYC_INSUFFICIENT", "ABORTION", "REJECTION", "CAN
 ALL_STATUSES = FINAL_STATUSES | {"KYC_PENDING", "REVIEW_PENDING", "WAITING_FOR_ACCEPTANCE", "ACCEPTED", "PAID"}
 ALLOWED_UPLOAD_TYPES = {"application/pdf", "image/png", "image/jpeg"}
 TASK_SUCCESS = {"credit": "success", "redemption": "success", "transfer": "succeeded"}
-IDENTIFICATION_FIELDS = ("document_type", "document_id", "document_issuer", "document_valid_from",
-                         "document_valid_to", "identity_provider", "legitimation_process_id",
-                         "legitimation_protocol_id", "verified_at")
+IDENTIFICATION_FIELDS = (
+    "document_type",
+    "document_id",
+    "document_issuer",
+    "document_valid_from",
+    "document_valid_to",
+    "identity_provider",
+    "legitimation_process_id",
+    "legitimation_protocol_id",
+    "verified_at",
+)
 
 # Fields the sandbox keeps (the business rules read them) but the API documentation does not name: the strict
 # profile answers with them, the drf profile leaves them out (section 6, D-F).
@@ -60,7 +68,7 @@ UNDOCUMENTED: dict[str, tuple[str, ...]] = {
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def now_iso() -> str:
@@ -121,7 +129,7 @@ class Registry:
         if content_type not in ALLOWED_UPLOAD_TYPES:
             allowed = ", ".join(sorted(ALLOWED_UPLOAD_TYPES))
             raise invalid("file", f"Files of type {content_type or 'unknown'} are not accepted; use {allowed}.")
-        document = {
+        document: dict[str, Any] = {
             "id": new_id(),
             "name": filename or "document",
             "content_type": content_type,
@@ -165,9 +173,14 @@ class Registry:
     def update_investor(self, tenant: str, investor_id: str, body: InvestorUpdate) -> dict[str, Any]:
         investor = self.investor(tenant, investor_id)
         if body.model_extra:
-            raise ApiError(400, {name: ["This field cannot be changed through the API."]
-                                 for name in sorted(body.model_extra)})
-        full = {"bank_account": BankAccount, "tax_information": TaxInformation, "communication": Communication}
+            raise ApiError(
+                400, {name: ["This field cannot be changed through the API."] for name in sorted(body.model_extra)}
+            )
+        full: dict[str, type[BaseModel]] = {
+            "bank_account": BankAccount,
+            "tax_information": TaxInformation,
+            "communication": Communication,
+        }
         for name in body.model_fields_set:
             change = getattr(body, name)
             if change is None:
@@ -198,14 +211,18 @@ class Registry:
                     if given[name] not in allowed:
                         raise invalid(name, f"'{given[name]}' is not one of {', '.join(allowed)}.")
             if given["document_valid_to"] < given["document_valid_from"]:
-                raise invalid("document_valid_to", f"The document cannot expire ({given['document_valid_to']}) "
-                                                   f"before it is valid ({given['document_valid_from']}).")
+                raise invalid(
+                    "document_valid_to",
+                    f"The document cannot expire ({given['document_valid_to']}) "
+                    f"before it is valid ({given['document_valid_from']}).",
+                )
             self._document(tenant, given["legitimation_protocol_id"], "legitimation_protocol_id")
             identification.update(given, status="SUCCESS")
         else:  # variant B: video identification run by the registry; completes later
             identification.update(status="PENDING", url=f"https://ident.sandbox.invalid/{identification['id']}")
-        self.store.insert("identification", tenant, identification, parent_id=investor_id,
-                          status=identification["status"])
+        self.store.insert(
+            "identification", tenant, identification, parent_id=investor_id, status=identification["status"]
+        )
         if identification["status"] == "SUCCESS":
             self._set_kyc(tenant, investor, "SUCCESS")
         return identification
@@ -239,8 +256,9 @@ class Registry:
 
     # --- wallets ------------------------------------------------------------------------------------------------
 
-    def create_wallet(self, tenant: str, investor_id: str, kind: str, body: GenericWalletCreate | None,
-                      object_id: str | None = None) -> dict[str, Any]:
+    def create_wallet(
+        self, tenant: str, investor_id: str, kind: str, body: GenericWalletCreate | None, object_id: str | None = None
+    ) -> dict[str, Any]:
         investor = self.investor(tenant, investor_id)
         if kind == "eth-generic":
             if body is None:
@@ -283,7 +301,10 @@ class Registry:
             "ORDER BY product_id",
             [wallet["id"]],
         )
-        return {**wallet, "balances": [{"product_id": r["product_id"], "units": r["units"]} for r in rows if r["units"]]}
+        return {
+            **wallet,
+            "balances": [{"product_id": r["product_id"], "units": r["units"]} for r in rows if r["units"]],
+        }
 
     def _balance(self, wallet_id: str, product_id: str) -> int:
         """Units in the wallet for the product, minus what pending redemptions and transfers hold back."""
@@ -303,8 +324,11 @@ class Registry:
 
     def create_investment(self, tenant: str, body: InvestmentCreate) -> dict[str, Any]:
         if not body.signed_at:
-            raise invalid("signed_at", "Web-based subscriptions (without signed_at) are not enabled for this "
-                                       "account; give the time the investor signed.")
+            raise invalid(
+                "signed_at",
+                "Web-based subscriptions (without signed_at) are not enabled for this "
+                "account; give the time the investor signed.",
+            )
         investor = self.store.get("investor", body.investor_id, tenant)
         if investor is None:
             raise invalid("investor_id", f"No investor has the id {body.investor_id}.")
@@ -349,9 +373,16 @@ class Registry:
         }
         campaign["available_units"] -= units
         self.store.update(campaign["id"], campaign)
-        self.store.insert("investment", tenant, investment, investor_id=investor["id"],
-                          product_id=campaign["product_id"], campaign_id=campaign["id"], wallet_id=body.wallet,
-                          status="KYC_PENDING")
+        self.store.insert(
+            "investment",
+            tenant,
+            investment,
+            investor_id=investor["id"],
+            product_id=campaign["product_id"],
+            campaign_id=campaign["id"],
+            wallet_id=body.wallet,
+            status="KYC_PENDING",
+        )
         if self._advance(investment, investor)["status"] == "KYC_PENDING":
             self._set_status(investment, "KYC_PENDING", announce=True)
         return investment
@@ -362,8 +393,13 @@ class Registry:
     def update_investment(self, tenant: str, investment_id: str, body: InvestmentUpdate) -> dict[str, Any]:
         investment = self.investment(tenant, investment_id)
         if body.model_extra:
-            raise ApiError(400, {name: ["This field cannot be changed after the investment is created."]
-                                 for name in sorted(body.model_extra)})
+            raise ApiError(
+                400,
+                {
+                    name: ["This field cannot be changed after the investment is created."]
+                    for name in sorted(body.model_extra)
+                },
+            )
         if investment["status"] in FINAL_STATUSES:
             raise refused(f"The investment is {investment['status']} and can no longer be changed.")
         changes = {name: getattr(body, name) for name in body.model_fields_set if getattr(body, name) is not None}
@@ -401,8 +437,13 @@ class Registry:
             if status in {"ABORTION", "REJECTION", "CANCELLATION", "PAYMENT_MISSING", "KYC_INSUFFICIENT"}:
                 investment["cancellation_date"] = investment["status_changed_at"][:10]
                 investment["cancellation_reason"] = status
-            webhooks.enqueue(self.store, self.store.tenant_of(investment["id"]) or SHARED, investment["id"],
-                             status, investment["status_changed_at"])
+            webhooks.enqueue(
+                self.store,
+                self.store.tenant_of(investment["id"]) or SHARED,
+                investment["id"],
+                status,
+                investment["status_changed_at"],
+            )
         self.store.update(investment["id"], investment, status=status)
         return investment
 
@@ -441,8 +482,14 @@ class Registry:
     # --- tasks: credits, redemptions, transfers -----------------------------------------------------------------
 
     def _task(self, tenant: str, kind: str, data: dict[str, Any], **refs: Any) -> dict[str, Any]:
-        task = {"id": new_id(), **data, "status": "processing", "error": None, "created_at": now_iso(),
-                "settled_at": None}
+        task = {
+            "id": new_id(),
+            **data,
+            "status": "processing",
+            "error": None,
+            "created_at": now_iso(),
+            "settled_at": None,
+        }
         self.store.insert(kind, tenant, task, status="processing", **refs)
         if self.settings.settle_delay <= 0:
             return self._settle(kind, task)
@@ -457,8 +504,14 @@ class Registry:
             raise refused(f"Only PAID investments can be credited; this one is {investment['status']}.")
         if not investment["wallet"]:
             raise refused("The investment has no wallet; set one with PATCH before crediting.")
-        return self._task(tenant, "credit", {"investment_id": investment_id}, parent_id=investment_id,
-                          investor_id=investment["investor_id"], product_id=investment["product_id"])
+        return self._task(
+            tenant,
+            "credit",
+            {"investment_id": investment_id},
+            parent_id=investment_id,
+            investor_id=investment["investor_id"],
+            product_id=investment["product_id"],
+        )
 
     def create_redemption(self, tenant: str, body: RedemptionCreate) -> dict[str, Any]:
         if not self.store.get("investor", body.investor_id, tenant):
@@ -468,11 +521,18 @@ class Registry:
         wallet = self._investor_wallet(tenant, body.wallet_id, body.investor_id, "wallet_id")
         available = self._balance(wallet["id"], body.product_id)
         if body.units > available:
-            raise invalid("units", f"The wallet holds only {available} units of this product; "
-                                   f"cannot redeem {body.units}.")
+            raise invalid(
+                "units", f"The wallet holds only {available} units of this product; cannot redeem {body.units}."
+            )
         data = {**body.model_dump(), "allocations": []}
-        return self._task(tenant, "redemption", data, investor_id=body.investor_id, product_id=body.product_id,
-                          wallet_id=body.wallet_id)
+        return self._task(
+            tenant,
+            "redemption",
+            data,
+            investor_id=body.investor_id,
+            product_id=body.product_id,
+            wallet_id=body.wallet_id,
+        )
 
     def create_transfer(self, tenant: str, body: TransferCreate) -> dict[str, Any]:
         if not self.store.get("product", body.product, tenant):
@@ -491,11 +551,15 @@ class Registry:
         too_much = body.amount > available if self.profile.transfer_allows_equal else body.amount >= available
         if too_much:
             rule = "at most" if self.profile.transfer_allows_equal else "lower than"
-            raise invalid("amount", f"The wallet holds only {available} units of this product; the amount must be "
-                                    f"{rule} that, so {body.amount} cannot be transferred.")
+            raise invalid(
+                "amount",
+                f"The wallet holds only {available} units of this product; the amount must be "
+                f"{rule} that, so {body.amount} cannot be transferred.",
+            )
         data = {**body.model_dump(), "units": body.amount, "receiver_investment_id": None}
-        return self._task(tenant, "transfer", data, investor_id=source["investor_id"], product_id=body.product,
-                          wallet_id=source["id"])
+        return self._task(
+            tenant, "transfer", data, investor_id=source["investor_id"], product_id=body.product, wallet_id=source["id"]
+        )
 
     def settle_due(self) -> None:
         """Finish the tasks whose settlement delay has passed (called before every request)."""
@@ -517,7 +581,9 @@ class Registry:
                 task["status"], task["error"] = "failed", exc.body.get("detail", str(exc.body))
         else:
             task["status"] = outcome
-            task["error"] = "The ledger rejected the transaction (sandbox task_outcome)." if outcome == "failed" else None
+            task["error"] = (
+                "The ledger rejected the transaction (sandbox task_outcome)." if outcome == "failed" else None
+            )
         task["settled_at"] = now_iso()
         self.store.update(task["id"], task, status=task["status"])
         return task
@@ -529,11 +595,13 @@ class Registry:
         self._set_status(investment, "DELIVERED")
         self._statement(tenant, investment, "ISSUANCE")
 
-    def _consume_fifo(self, tenant: str, wallet_id: str, product_id: str, units: int,
-                      reason: str) -> list[dict[str, Any]]:
+    def _consume_fifo(
+        self, tenant: str, wallet_id: str, product_id: str, units: int, reason: str
+    ) -> list[dict[str, Any]]:
         allocations = []
-        for investment in self.store.all("investment", None, wallet_id=wallet_id, product_id=product_id,
-                                         status="DELIVERED"):
+        for investment in self.store.all(
+            "investment", None, wallet_id=wallet_id, product_id=product_id, status="DELIVERED"
+        ):
             if units == 0:
                 break
             take = min(units, investment["remaining_units"])
@@ -549,12 +617,14 @@ class Registry:
         return allocations
 
     def _settle_redemption(self, tenant: str, task: dict[str, Any]) -> None:
-        task["allocations"] = self._consume_fifo(tenant, task["wallet_id"], task["product_id"], task["units"],
-                                                 "REDEMPTION")
+        task["allocations"] = self._consume_fifo(
+            tenant, task["wallet_id"], task["product_id"], task["units"], "REDEMPTION"
+        )
 
     def _settle_transfer(self, tenant: str, task: dict[str, Any]) -> None:
-        source_allocations = self._consume_fifo(tenant, task["source_wallet"], task["product"], task["amount"],
-                                                "TRANSFER")
+        source_allocations = self._consume_fifo(
+            tenant, task["source_wallet"], task["product"], task["amount"], "TRANSFER"
+        )
         found = self.store.find_by_address(task["target_address"])
         if found is None:
             raise refused("The receiving wallet is gone.")
@@ -574,8 +644,15 @@ class Registry:
             "status_changed_at": now_iso(),
         }
         self._set_remaining(received, task["amount"])
-        self.store.insert("investment", target_tenant, received, investor_id=target["investor_id"],
-                          product_id=first["product_id"], campaign_id=first["campaign_id"], wallet_id=target["id"],
-                          status="DELIVERED")
+        self.store.insert(
+            "investment",
+            target_tenant,
+            received,
+            investor_id=target["investor_id"],
+            product_id=first["product_id"],
+            campaign_id=first["campaign_id"],
+            wallet_id=target["id"],
+            status="DELIVERED",
+        )
         self._statement(target_tenant, received, "TRANSFER")
         task["receiver_investment_id"] = received["id"]

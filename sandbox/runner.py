@@ -64,8 +64,9 @@ class SandboxProcess:
     def admin(self, path: str, body: dict[str, Any] | None = None, method: str = "POST") -> Any:
         """Call ``/_sandbox/<path>`` with the admin token (a JSON body for POST)."""
         kwargs: dict[str, Any] = {"json": body or {}} if method == "POST" else {}
-        response = requests.request(method, f"{self.root}/_sandbox/{path}", headers=self.admin_headers, timeout=120,
-                                    **kwargs)
+        response = requests.request(
+            method, f"{self.root}/_sandbox/{path}", headers=self.admin_headers, timeout=120, **kwargs
+        )
         response.raise_for_status()
         return response.json()
 
@@ -78,10 +79,19 @@ class SandboxProcess:
         return answer
 
     def reset_faults(self) -> None:
-        self.faults(error_rate=0, rate_limit_rate=0, drop_rate=0, latency=0, queue=[], retry_after=0, seed=None,
-                    methods=["GET", "POST", "PATCH"])
-        self.admin("settings", {"settle_delay": 0, "task_outcome": "success", "token_ttl": 3600,
-                                "idempotency_retention": None})
+        self.faults(
+            error_rate=0,
+            rate_limit_rate=0,
+            drop_rate=0,
+            latency=0,
+            queue=[],
+            retry_after=0,
+            seed=None,
+            methods=["GET", "POST", "PATCH"],
+        )
+        self.admin(
+            "settings", {"settle_delay": 0, "task_outcome": "success", "token_ttl": 3600, "idempotency_retention": None}
+        )
 
     def new_client(self, **body: Any) -> dict[str, Any]:
         """Credentials of a brand-new distributor (an empty tenant that sees the shared demo product)."""
@@ -99,18 +109,36 @@ class SandboxProcess:
 
     def start(self, log: Path | None = None, detach: bool = False) -> None:
         output: IO[bytes] | int = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "SANDBOX_ADMIN_TOKEN": self.admin_token,
-               "SANDBOX_PROFILE": str(self.profile)}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "SANDBOX_ADMIN_TOKEN": self.admin_token,
+            "SANDBOX_PROFILE": str(self.profile),
+        }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", str(self.port), "--db", str(self.db_path), "--quiet",
-             *self.extra_args],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=detach,
+            [
+                sys.executable,
+                "-m",
+                "sandbox",
+                "--port",
+                str(self.port),
+                "--db",
+                str(self.db_path),
+                "--quiet",
+                *self.extra_args,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=detach,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the sandbox exited with code {self.process.returncode}" +
-                                   (f"; see {log}" if log else ""))
+                raise RuntimeError(
+                    f"the sandbox exited with code {self.process.returncode}" + (f"; see {log}" if log else "")
+                )
             if is_up(self.port):
                 return
             time.sleep(0.1)

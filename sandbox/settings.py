@@ -20,6 +20,7 @@ MiB = 1024 * 1024
 ProfileName = Literal["strict", "drf"]
 FaultKind = Literal["error", "429", "drop"]
 Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
+DEFAULT_METHODS: list[Method] = ["GET", "POST", "PATCH"]
 
 
 class Faults(BaseModel):
@@ -27,13 +28,13 @@ class Faults(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    error_rate: float = Field(0.0, ge=0, le=1, description="503 before the request is processed")
-    rate_limit_rate: float = Field(0.0, ge=0, le=1, description="429 with Retry-After before processing")
-    retry_after: float = Field(1.0, ge=0, le=3600, description="seconds sent in Retry-After")
-    drop_rate: float = Field(0.0, ge=0, le=1, description="processed and committed, then the connection is cut")
-    latency: float = Field(0.0, ge=0, le=60, description="seconds added to every API request")
-    methods: list[Method] = Field(default_factory=lambda: ["GET", "POST", "PATCH"])
-    seed: int | None = Field(None, description="random seed, for repeatable fault sequences")
+    error_rate: float = Field(default=0.0, ge=0, le=1, description="503 before the request is processed")
+    rate_limit_rate: float = Field(default=0.0, ge=0, le=1, description="429 with Retry-After before processing")
+    retry_after: float = Field(default=1.0, ge=0, le=3600, description="seconds sent in Retry-After")
+    drop_rate: float = Field(default=0.0, ge=0, le=1, description="processed and committed, then the connection is cut")
+    latency: float = Field(default=0.0, ge=0, le=60, description="seconds added to every API request")
+    methods: list[Method] = Field(default_factory=lambda: list(DEFAULT_METHODS))
+    seed: int | None = Field(default=None, description="random seed, for repeatable fault sequences")
     queue: list[FaultKind] = Field(default_factory=list, description="forced faults for the next API requests")
 
 
@@ -42,30 +43,35 @@ class RuntimeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    token_ttl: int = Field(3600, ge=-86_400, le=10 * 365 * 86_400, description="access token lifetime, seconds")
-    settle_delay: float = Field(0.0, ge=0, le=3600, description="seconds credits and redemptions stay processing")
+    token_ttl: int = Field(default=3600, ge=-86_400, le=10 * 365 * 86_400, description="access token lifetime, seconds")
+    settle_delay: float = Field(
+        default=0.0, ge=0, le=3600, description="seconds credits and redemptions stay processing"
+    )
     task_outcome: Literal["success", "failed", "unknown"] = "success"
-    max_upload_bytes: int = Field(10 * MiB, ge=1, le=100 * MiB)
+    max_upload_bytes: int = Field(default=10 * MiB, ge=1, le=100 * MiB)
     idempotency_retention: float | None = Field(
-        None, ge=0, description="seconds an idempotency key is kept; null: the profile's default"
+        default=None, ge=0, description="seconds an idempotency key is kept; null: the profile's default"
     )
 
 
 class Settings(BaseSettings, RuntimeSettings):
     """Everything the sandbox can be told at start; environment variables are ``SANDBOX_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="SANDBOX_", env_nested_delimiter="__", extra="ignore",
-                                      validate_assignment=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SANDBOX_", env_nested_delimiter="__", extra="ignore", validate_assignment=True
+    )
 
     profile: ProfileName = "strict"
-    port: int = Field(DEFAULT_PORT, ge=1, le=65_535)
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65_535)
     db: Path = DEFAULT_DB
-    admin_token: SecretStr | None = Field(None, description="token for /_sandbox/*; random per start when unset")
+    admin_token: SecretStr | None = Field(
+        default=None, description="token for /_sandbox/*; random per start when unset"
+    )
     page_size: int = 20
     max_page_size: int = 1000
-    max_json_bytes: int = Field(1 * MiB, ge=1024, description="largest request body except uploads")
+    max_json_bytes: int = Field(default=1 * MiB, ge=1024, description="largest request body except uploads")
     seed_demo: bool = True
-    faults: Faults = Field(default_factory=Faults)
+    faults: Faults = Field(default_factory=lambda: Faults())
 
     def runtime(self) -> RuntimeSettings:
         return RuntimeSettings(**{name: getattr(self, name) for name in RuntimeSettings.model_fields})
@@ -96,17 +102,35 @@ class Profile(BaseModel):
 # (the OpenAPI excerpt), investments, redemptions and transfers (the guides); keys live a day.
 PROFILES: dict[str, Profile] = {
     "strict": Profile(
-        name="strict", bare_sub_lists=True, refuse_unknown_params=True, honoured_filters=None, page_size_param=True,
-        seek_links=True, money_decimals=2, undocumented_fields=True, lenient_enums=False,
-        transfer_allows_equal=True, webhook_auth="bearer", idempotent_routes=None, idempotency_retention=None,
+        name="strict",
+        bare_sub_lists=True,
+        refuse_unknown_params=True,
+        honoured_filters=None,
+        page_size_param=True,
+        seek_links=True,
+        money_decimals=2,
+        undocumented_fields=True,
+        lenient_enums=False,
+        transfer_allows_equal=True,
+        webhook_auth="bearer",
+        idempotent_routes=None,
+        idempotency_retention=None,
         replay_header=True,
     ),
     "drf": Profile(
-        name="drf", bare_sub_lists=False, refuse_unknown_params=False, honoured_filters=frozenset({"product_id"}),
-        page_size_param=False, seek_links=False, money_decimals=3, undocumented_fields=False, lenient_enums=True,
-        transfer_allows_equal=False, webhook_auth="oauth",
-        idempotent_routes=frozenset({"create_investor", "create_investment", "create_redemption",
-                                     "create_transfer"}),
-        idempotency_retention=86_400.0, replay_header=False,
+        name="drf",
+        bare_sub_lists=False,
+        refuse_unknown_params=False,
+        honoured_filters=frozenset({"product_id"}),
+        page_size_param=False,
+        seek_links=False,
+        money_decimals=3,
+        undocumented_fields=False,
+        lenient_enums=True,
+        transfer_allows_equal=False,
+        webhook_auth="oauth",
+        idempotent_routes=frozenset({"create_investor", "create_investment", "create_redemption", "create_transfer"}),
+        idempotency_retention=86_400.0,
+        replay_header=False,
     ),
 }

@@ -100,8 +100,10 @@ class Store:
         if stored is None:
             self.set_meta("profile", profile)
         elif stored != profile:
-            raise DatabaseMismatch(f"{self.path} holds data of the {stored} profile; start with --profile {stored} "
-                                   f"or use another --db for {profile}.")
+            raise DatabaseMismatch(
+                f"{self.path} holds data of the {stored} profile; start with --profile {stored} "
+                f"or use another --db for {profile}."
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -126,12 +128,16 @@ class Store:
     # --- objects ------------------------------------------------------------------------------------------------
 
     def _next_positions(self, kind: str, tenant: str, product_id: str | None, count: int = 1) -> tuple[int, int | None]:
-        pos = self.db.execute("SELECT COALESCE(MAX(pos), 0) FROM objects WHERE kind = ? AND tenant = ?",
-                              [kind, tenant]).fetchone()[0]
+        pos = self.db.execute(
+            "SELECT COALESCE(MAX(pos), 0) FROM objects WHERE kind = ? AND tenant = ?", [kind, tenant]
+        ).fetchone()[0]
         ppos = None
         if product_id is not None:
-            ppos = self.db.execute("SELECT COALESCE(MAX(ppos), 0) FROM objects WHERE kind = ? AND tenant = ? "
-                                   "AND product_id = ? AND ppos IS NOT NULL", [kind, tenant, product_id]).fetchone()[0]
+            ppos = self.db.execute(
+                "SELECT COALESCE(MAX(ppos), 0) FROM objects WHERE kind = ? AND tenant = ? "
+                "AND product_id = ? AND ppos IS NOT NULL",
+                [kind, tenant, product_id],
+            ).fetchone()[0]
         return pos + 1, (ppos + 1 if ppos is not None else None)
 
     def insert(self, kind: str, tenant: str, data: dict[str, Any], **refs: Any) -> dict[str, Any]:
@@ -162,8 +168,9 @@ class Store:
                         product_next[product] = self._next_positions(kind, tenant, product)[1] or 1
                     ppos = product_next[product]
                     product_next[product] += 1
-                batch.append([kind, data["id"], tenant, json.dumps(data), pos + offset, ppos,
-                              *(refs[name] for name in names)])
+                batch.append(
+                    [kind, data["id"], tenant, json.dumps(data), pos + offset, ppos, *(refs[name] for name in names)]
+                )
             columns = ["kind", "id", "tenant", "data", "pos", "ppos", *names]
             self.db.executemany(
                 f"INSERT INTO objects ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", batch
@@ -183,8 +190,9 @@ class Store:
     def get(self, kind: str, object_id: str, tenant: str | None = None) -> dict[str, Any] | None:
         clause, params = self._tenant_clause(tenant)
         with self.lock:
-            row = self.db.execute(f"SELECT data FROM objects WHERE id = ? AND kind = ?{clause}",
-                                  [object_id, kind, *params]).fetchone()
+            row = self.db.execute(
+                f"SELECT data FROM objects WHERE id = ? AND kind = ?{clause}", [object_id, kind, *params]
+            ).fetchone()
         return json.loads(row["data"]) if row else None
 
     def public(self, kind: str) -> str:
@@ -198,8 +206,9 @@ class Store:
         """The stored answer, as JSON text."""
         clause, params = self._tenant_clause(tenant)
         with self.lock:
-            row = self.db.execute(f"SELECT {self.public(kind)} FROM objects WHERE id = ? AND kind = ?{clause}",
-                                  [object_id, kind, *params]).fetchone()
+            row = self.db.execute(
+                f"SELECT {self.public(kind)} FROM objects WHERE id = ? AND kind = ?{clause}", [object_id, kind, *params]
+            ).fetchone()
         return row[0] if row else None
 
     def tenant_of(self, object_id: str) -> str | None:
@@ -228,7 +237,12 @@ class Store:
         return " AND ".join(clauses), params
 
     def page(
-        self, kind: str, tenant: str | None, filters: Mapping[str, Any], number: int, size: int,
+        self,
+        kind: str,
+        tenant: str | None,
+        filters: Mapping[str, Any],
+        number: int,
+        size: int,
         after: int | None = None,
     ) -> tuple[list[sqlite3.Row], bool]:
         """Rows ``(seq, json)`` of page ``number`` (1-based) and whether more follow.

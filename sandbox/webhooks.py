@@ -41,8 +41,16 @@ def configure(store: Store, tenant: str, target: dict[str, Any] | None) -> None:
     if target is not None:
         store.execute(
             "INSERT INTO webhook_targets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [tenant, target["url"], target.get("token"), target.get("token_url"), target.get("oauth_client_id"),
-             target.get("oauth_client_secret"), target["max_attempts"], target["backoff"]],
+            [
+                tenant,
+                target["url"],
+                target.get("token"),
+                target.get("token_url"),
+                target.get("oauth_client_id"),
+                target.get("oauth_client_secret"),
+                target["max_attempts"],
+                target["backoff"],
+            ],
         )
 
 
@@ -51,15 +59,26 @@ def enqueue(store: Store, tenant: str, investment_id: str, status: str, changed_
     if not store.execute("SELECT 1 FROM webhook_targets WHERE tenant = ?", [tenant]):
         return
     payload = json.dumps({"investment_id": investment_id, "status": status, "changed_at": changed_at})
-    store.execute("INSERT INTO webhook_outbox (id, tenant, payload, state, next_at) VALUES (?, ?, ?, 'pending', ?)",
-                  [str(uuid.uuid4()), tenant, payload, time.time()])
+    store.execute(
+        "INSERT INTO webhook_outbox (id, tenant, payload, state, next_at) VALUES (?, ?, ?, 'pending', ?)",
+        [str(uuid.uuid4()), tenant, payload, time.time()],
+    )
 
 
 def deliveries(store: Store, tenant: str) -> list[dict[str, Any]]:
-    rows = store.execute("SELECT id, payload, state, attempts, last_result FROM webhook_outbox WHERE tenant = ? "
-                         "ORDER BY seq", [tenant])
-    return [{"id": r["id"], "payload": json.loads(r["payload"]), "state": r["state"], "attempts": r["attempts"],
-             "last_result": r["last_result"]} for r in rows]
+    rows = store.execute(
+        "SELECT id, payload, state, attempts, last_result FROM webhook_outbox WHERE tenant = ? ORDER BY seq", [tenant]
+    )
+    return [
+        {
+            "id": r["id"],
+            "payload": json.loads(r["payload"]),
+            "state": r["state"],
+            "attempts": r["attempts"],
+            "last_result": r["last_result"],
+        }
+        for r in rows
+    ]
 
 
 class Dispatcher(threading.Thread):
@@ -91,9 +110,15 @@ class Dispatcher(threading.Thread):
         cached = self.tokens.get(tenant)
         if cached and cached[1] > time.time():
             return cached[0]
-        answer = self.session.post(target["token_url"], timeout=5, data={
-            "grant_type": "client_credentials", "client_id": target["oauth_client_id"],
-            "client_secret": target["oauth_client_secret"]})
+        answer = self.session.post(
+            target["token_url"],
+            timeout=5,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": target["oauth_client_id"],
+                "client_secret": target["oauth_client_secret"],
+            },
+        )
         if not answer.ok:
             raise requests.RequestException(f"token URL answered HTTP {answer.status_code}")
         body = answer.json()
@@ -110,8 +135,9 @@ class Dispatcher(threading.Thread):
                 headers["Authorization"] = f"Bearer {row['token']}"
             answer = self.session.post(row["url"], data=row["payload"], headers=headers, timeout=5)
         except (requests.RequestException, ValueError, KeyError) as exc:
-            return False, f"{type(exc).__name__}: {exc}" if isinstance(exc, requests.RequestException) else \
-                type(exc).__name__
+            return False, f"{type(exc).__name__}: {exc}" if isinstance(exc, requests.RequestException) else type(
+                exc
+            ).__name__
         if answer.status_code == 401:
             self.tokens.pop(row["tenant"], None)  # fetch a new token for the next attempt
         return answer.ok, f"HTTP {answer.status_code}"
@@ -123,7 +149,9 @@ class Dispatcher(threading.Thread):
             "JOIN webhook_targets t ON t.tenant = o.tenant WHERE o.state = 'pending' AND o.next_at <= ? "
             # in order per distributor: a later event waits while an earlier one is being retried
             "AND o.seq = (SELECT MIN(seq) FROM webhook_outbox e WHERE e.tenant = o.tenant AND e.state = 'pending') "
-            "ORDER BY o.seq", [time.time()])
+            "ORDER BY o.seq",
+            [time.time()],
+        )
         for row in due:
             ok, result = self._post(row)
             attempts = row["attempts"] + 1
@@ -134,5 +162,7 @@ class Dispatcher(threading.Thread):
             else:
                 state, next_at = "pending", time.time() + row["backoff"] * 2 ** (attempts - 1)
             with self.store.transaction():
-                self.store.execute("UPDATE webhook_outbox SET state = ?, attempts = ?, next_at = ?, last_result = ? "
-                                   "WHERE seq = ?", [state, attempts, next_at, result, row["seq"]])
+                self.store.execute(
+                    "UPDATE webhook_outbox SET state = ?, attempts = ?, next_at = ?, last_result = ? WHERE seq = ?",
+                    [state, attempts, next_at, result, row["seq"]],
+                )

@@ -68,10 +68,11 @@ def any_sandbox(request: pytest.FixtureRequest) -> Sandbox:
 @pytest.fixture(autouse=True)
 def _calm_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tests that turn fault knobs get them turned off again afterwards."""
+    boxes = [request.getfixturevalue(name) for name in ("sandbox", "any_sandbox", "drf_sandbox", "strict_sandbox")
+             if name in request.fixturenames]
     yield
-    for name in ("sandbox", "any_sandbox", "drf_sandbox", "strict_sandbox"):
-        if name in request.fixturenames:
-            request.getfixturevalue(name).reset_faults()
+    for box in boxes:
+        box.reset_faults()
 
 
 @pytest.fixture

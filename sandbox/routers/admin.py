@@ -28,9 +28,9 @@ class Request(BaseModel):
 
 
 class NewClient(Request):
-    client_id: str | None = Field(None, min_length=1, max_length=100)
-    client_secret: str | None = Field(None, min_length=1, max_length=200)
-    tenant: str | None = Field(None, min_length=1, max_length=100)
+    client_id: str | None = Field(default=None, min_length=1, max_length=100)
+    client_secret: str | None = Field(default=None, min_length=1, max_length=200)
+    tenant: str | None = Field(default=None, min_length=1, max_length=100)
     scopes: str | None = None
 
 
@@ -43,8 +43,8 @@ class WebhookTarget(Request):
     token_url: HttpUrl | None = None
     oauth_client_id: str | None = None
     oauth_client_secret: str | None = None
-    max_attempts: int = Field(8, ge=1, le=100)
-    backoff: float = Field(1.0, ge=0, le=3600)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff: float = Field(default=1.0, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _oauth_complete(self) -> WebhookTarget:
@@ -64,8 +64,8 @@ class ForcedStatus(Request):
 
 class Bulk(Request):
     client_id: str
-    investors: int = Field(100, ge=1, le=100_000)
-    investments: int = Field(1000, ge=0, le=1_000_000)
+    investors: int = Field(default=100, ge=1, le=100_000)
+    investments: int = Field(default=1000, ge=0, le=1_000_000)
 
 
 def _tenant(sandbox: SandboxDep, client_id: str) -> str:
@@ -85,8 +85,13 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
 @health_router.get("/health")
 def health(sandbox: SandboxDep) -> dict[str, Any]:
     """Public: the profile, the knobs and the seed's public ids (never a secret)."""
-    return {"status": "ok", "profile": sandbox.profile.name, "seed": sandbox.seeded,
-            "faults": sandbox.settings.faults.model_dump(), **sandbox.settings.runtime().model_dump()}
+    return {
+        "status": "ok",
+        "profile": sandbox.profile.name,
+        "seed": sandbox.seeded,
+        "faults": sandbox.settings.faults.model_dump(),
+        **sandbox.settings.runtime().model_dump(),
+    }
 
 
 @router.post("/faults")
@@ -133,16 +138,43 @@ def set_webhook(sandbox: SandboxDep, body: dict[str, Any]) -> dict[str, Any]:
     if target.url is not None:
         wanted = sandbox.profile.webhook_auth
         if wanted == "oauth" and not target.token_url:
-            raise ApiError(400, {"token_url": ["The drf profile authenticates webhooks with OAuth client "
-                                               "credentials: give token_url, oauth_client_id, oauth_client_secret."]})
+            raise ApiError(
+                400,
+                {
+                    "token_url": [
+                        (
+                            "The drf profile authenticates webhooks with OAuth client "
+                            "credentials: give token_url, oauth_client_id, oauth_client_secret."
+                        )
+                    ]
+                },
+            )
         if wanted == "bearer" and target.token_url:
-            raise ApiError(400, {"token_url": ["The strict profile authenticates webhooks with a static bearer "
-                                               "token: give token instead."]})
+            raise ApiError(
+                400,
+                {
+                    "token_url": [
+                        "The strict profile authenticates webhooks with a static bearer token: give token instead."
+                    ]
+                },
+            )
     with sandbox.store.transaction():
-        webhooks.configure(sandbox.store, tenant, None if target.url is None else {
-            **target.model_dump(), "url": str(target.url),
-            "token_url": str(target.token_url) if target.token_url else None})
-    return {"tenant": tenant, "url": None if target.url is None else str(target.url), "auth": sandbox.profile.webhook_auth}
+        webhooks.configure(
+            sandbox.store,
+            tenant,
+            None
+            if target.url is None
+            else {
+                **target.model_dump(),
+                "url": str(target.url),
+                "token_url": str(target.token_url) if target.token_url else None,
+            },
+        )
+    return {
+        "tenant": tenant,
+        "url": None if target.url is None else str(target.url),
+        "auth": sandbox.profile.webhook_auth,
+    }
 
 
 @router.get("/webhooks/{client_id}/deliveries")
@@ -166,5 +198,4 @@ def force_status(sandbox: SandboxDep, investment_id: str, body: ForcedStatus) ->
 def bulk(sandbox: SandboxDep, body: Bulk) -> dict[str, Any]:
     """Fast fixture: ``{"client_id", "investors", "investments"}`` delivered investments spread over investors."""
     with sandbox.store.transaction():
-        return seed.bulk_delivered(sandbox.store, sandbox.registry, body.client_id, body.investors,
-                                   body.investments)
+        return seed.bulk_delivered(sandbox.store, sandbox.registry, body.client_id, body.investors, body.investments)

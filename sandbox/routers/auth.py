@@ -31,10 +31,15 @@ def _basic(header: str) -> tuple[str, str] | None:
     return client_id, secret
 
 
-@router.post("/oauth/token", response_model=Token, operation_id="oauth_token",
-             responses={400: {"model": OAuthError}, 401: {"model": OAuthError}})
+@router.post(
+    "/oauth/token",
+    response_model=Token,
+    operation_id="oauth_token",
+    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}},
+)
 def token(
-    request: Request, sandbox: SandboxDep,
+    request: Request,
+    sandbox: SandboxDep,
     grant_type: Annotated[str, Form()] = "",
     client_id: Annotated[str, Form()] = "",
     client_secret: Annotated[str, Form()] = "",
@@ -60,7 +65,11 @@ def token(
     access_token = secrets.token_urlsafe(32)
     granted = " ".join(sorted(requested))
     with store.transaction():
-        store.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, ?)",
-                      [sha256(access_token), client_id, rows[0]["tenant"], granted, time.time() + settings.token_ttl])
-    return JSONResponse({"access_token": access_token, "token_type": "Bearer", "expires_in": settings.token_ttl,
-                         "scope": granted}, headers={"Cache-Control": "no-store"})
+        store.execute(
+            "INSERT INTO tokens VALUES (?, ?, ?, ?, ?)",
+            [sha256(access_token), client_id, rows[0]["tenant"], granted, time.time() + settings.token_ttl],
+        )
+    return JSONResponse(
+        {"access_token": access_token, "token_type": "Bearer", "expires_in": settings.token_ttl, "scope": granted},
+        headers={"Cache-Control": "no-store"},
+    )

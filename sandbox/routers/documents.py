@@ -18,7 +18,9 @@ MAX_UPLOAD_BODY = 101 * 1024 * 1024  # the largest max_upload_bytes setting plus
 
 @router.post("/", response_model=Document, status_code=201, max_body_size=MAX_UPLOAD_BODY)
 def upload_document(
-    request: Request, sandbox: SandboxDep, caller: DocumentsWriter,
+    request: Request,
+    sandbox: SandboxDep,
+    caller: DocumentsWriter,
     file: Annotated[UploadFile | None, File(description="the document (PDF, PNG or JPEG)")] = None,
 ) -> Response:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -29,8 +31,14 @@ def upload_document(
     content_type = (file.content_type or "").split(";")[0].strip()
     name = file.filename or ""
     fingerprint = [name, content_type, hashlib.sha256(content).hexdigest()]
-    return write(request, sandbox, caller, "document",
-                 lambda: sandbox.registry.upload_document(caller.tenant, name, content_type, content), fingerprint)
+    return write(
+        request,
+        sandbox,
+        caller,
+        "document",
+        lambda: sandbox.registry.upload_document(caller.tenant, name, content_type, content),
+        fingerprint,
+    )
 
 
 @router.get("/{document_id}/", response_model=Document)

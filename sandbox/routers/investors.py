@@ -32,17 +32,22 @@ def _dump(body: object) -> object:
 
 @router.post("/investors/", response_model=Investor, status_code=201, dependencies=[JsonOnly])
 def create_investor(request: Request, sandbox: SandboxDep, caller: InvestorsWriter, body: InvestorCreate) -> Response:
-    return write(request, sandbox, caller, "investor",
-                 lambda: sandbox.registry.create_investor(caller.tenant, body), _dump(body))
+    return write(
+        request, sandbox, caller, "investor", lambda: sandbox.registry.create_investor(caller.tenant, body), _dump(body)
+    )
 
 
 @router.get("/investors/", response_model=Page[Investor])
 def list_investors(
-    request: Request, sandbox: SandboxDep, caller: InvestorsReader, paging: PagingDep,
+    request: Request,
+    sandbox: SandboxDep,
+    caller: InvestorsReader,
+    paging: PagingDep,
     kyc_status: Annotated[str | None, Query(description="strict profile only")] = None,
 ) -> Response:
-    return listing(request, sandbox, caller, paging, "investor", {"kyc_status": kyc_status},
-                   columns={"kyc_status": "status"})
+    return listing(
+        request, sandbox, caller, paging, "investor", {"kyc_status": kyc_status}, columns={"kyc_status": "status"}
+    )
 
 
 @router.get("/investors/{investor_id}/", response_model=Investor)
@@ -54,20 +59,37 @@ def get_investor(sandbox: SandboxDep, caller: InvestorsReader, investor_id: str)
 def update_investor(
     request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str, body: InvestorUpdate
 ) -> Response:
-    return write(request, sandbox, caller, "investor",
-                 lambda: sandbox.registry.update_investor(caller.tenant, investor_id, body), _dump(body), status=200)
+    return write(
+        request,
+        sandbox,
+        caller,
+        "investor",
+        lambda: sandbox.registry.update_investor(caller.tenant, investor_id, body),
+        _dump(body),
+        status=200,
+    )
 
 
-@router.post("/investors/{investor_id}/identifications/", response_model=Identification, status_code=201,
-             dependencies=[JsonOnly])
+@router.post(
+    "/investors/{investor_id}/identifications/", response_model=Identification, status_code=201, dependencies=[JsonOnly]
+)
 def create_identification(
-    request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str,
+    request: Request,
+    sandbox: SandboxDep,
+    caller: InvestorsWriter,
+    investor_id: str,
     body: Annotated[IdentificationCreate | None, Body()] = None,
 ) -> Response:
     """Import an identification done elsewhere (all fields), or start a video identification (empty body)."""
-    given = body or IdentificationCreate()
-    return write(request, sandbox, caller, "identification",
-                 lambda: sandbox.registry.create_identification(caller.tenant, investor_id, given), _dump(given))
+    given = body or IdentificationCreate.model_validate({})
+    return write(
+        request,
+        sandbox,
+        caller,
+        "identification",
+        lambda: sandbox.registry.create_identification(caller.tenant, investor_id, given),
+        _dump(given),
+    )
 
 
 @router.get("/investors/{investor_id}/identifications/", response_model=list[Identification] | Page[Identification])
@@ -79,30 +101,53 @@ def list_identifications(
     return listing(request, sandbox, caller, paging, "identification", fixed={"parent_id": investor_id}, bare=True)
 
 
-@router.post("/investors/{investor_id}/benefiting-persons/", response_model=BenefitingPerson, status_code=201,
-             dependencies=[JsonOnly])
+@router.post(
+    "/investors/{investor_id}/benefiting-persons/",
+    response_model=BenefitingPerson,
+    status_code=201,
+    dependencies=[JsonOnly],
+)
 def create_benefiting_person(
     request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str, body: BenefitingPersonCreate
 ) -> Response:
-    return write(request, sandbox, caller, "benefiting_person",
-                 lambda: sandbox.registry.create_benefiting_person(caller.tenant, investor_id, body), _dump(body))
+    return write(
+        request,
+        sandbox,
+        caller,
+        "benefiting_person",
+        lambda: sandbox.registry.create_benefiting_person(caller.tenant, investor_id, body),
+        _dump(body),
+    )
 
 
 @router.post("/investors/{investor_id}/wallets/eth-managed/", response_model=Wallet, status_code=201)
 def create_managed_wallet(request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str) -> Response:
     """A wallet in Cashlink's custody (no body); at most one per investor."""
-    return write(request, sandbox, caller, "wallet",
-                 lambda: sandbox.registry.create_wallet(caller.tenant, investor_id, "eth-managed", None), {})
+    return write(
+        request,
+        sandbox,
+        caller,
+        "wallet",
+        lambda: sandbox.registry.create_wallet(caller.tenant, investor_id, "eth-managed", None),
+        {},
+    )
 
 
-@router.post("/investors/{investor_id}/wallets/eth-generic/", response_model=Wallet, status_code=201,
-             dependencies=[JsonOnly])
+@router.post(
+    "/investors/{investor_id}/wallets/eth-generic/", response_model=Wallet, status_code=201, dependencies=[JsonOnly]
+)
 def create_generic_wallet(
     request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str, body: GenericWalletCreate
 ) -> Response:
     """The investor's own Ethereum address (EIP-55 checksum checked when mixed case)."""
-    return write(request, sandbox, caller, "wallet",
-                 lambda: sandbox.registry.create_wallet(caller.tenant, investor_id, "eth-generic", body), _dump(body))
+    return write(
+        request,
+        sandbox,
+        caller,
+        "wallet",
+        lambda: sandbox.registry.create_wallet(caller.tenant, investor_id, "eth-generic", body),
+        _dump(body),
+    )
 
 
 @router.post("/investors/{investor_id}/wallets/{kind}/", include_in_schema=False)
@@ -116,18 +161,36 @@ def list_wallets(
 ) -> Response:
     with sandbox.registry.work():
         sandbox.registry.investor(caller.tenant, investor_id)
-    return listing(request, sandbox, caller, paging, "wallet", fixed={"parent_id": investor_id}, bare=True,
-                   decorate=sandbox.registry.with_balances if sandbox.profile.undocumented_fields else None)
+    return listing(
+        request,
+        sandbox,
+        caller,
+        paging,
+        "wallet",
+        fixed={"parent_id": investor_id},
+        bare=True,
+        decorate=sandbox.registry.with_balances if sandbox.profile.undocumented_fields else None,
+    )
 
 
 @router.get("/wallets/", response_model=Page[Wallet])
 def list_all_wallets(
-    request: Request, sandbox: SandboxDep, caller: InvestorsReader, paging: PagingDep,
+    request: Request,
+    sandbox: SandboxDep,
+    caller: InvestorsReader,
+    paging: PagingDep,
     investor_id: str | None = None,
 ) -> Response:
-    return listing(request, sandbox, caller, paging, "wallet", {"investor_id": investor_id},
-                   columns={"investor_id": "parent_id"},
-                   decorate=sandbox.registry.with_balances if sandbox.profile.undocumented_fields else None)
+    return listing(
+        request,
+        sandbox,
+        caller,
+        paging,
+        "wallet",
+        {"investor_id": investor_id},
+        columns={"investor_id": "parent_id"},
+        decorate=sandbox.registry.with_balances if sandbox.profile.undocumented_fields else None,
+    )
 
 
 @router.get("/wallets/{wallet_id}/", response_model=Wallet)

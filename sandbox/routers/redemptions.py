@@ -17,13 +17,22 @@ router = APIRouter(prefix="/v2/redemptions", tags=["redemptions"], responses=ERR
 def create_redemption(
     request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, body: RedemptionCreate
 ) -> Response:
-    return write(request, sandbox, caller, "redemption",
-                 lambda: sandbox.registry.create_redemption(caller.tenant, body), body.model_dump(mode="json"))
+    return write(
+        request,
+        sandbox,
+        caller,
+        "redemption",
+        lambda: sandbox.registry.create_redemption(caller.tenant, body),
+        body.model_dump(mode="json"),
+    )
 
 
 @router.get("/", response_model=Page[Redemption])
 def list_redemptions(
-    request: Request, sandbox: SandboxDep, caller: InvestmentsReader, paging: PagingDep,
+    request: Request,
+    sandbox: SandboxDep,
+    caller: InvestmentsReader,
+    paging: PagingDep,
     investor_id: Annotated[str | None, Query(description="strict profile only")] = None,
     product_id: Annotated[str | None, Query(description="strict profile only")] = None,
     status: Annotated[TaskStatus | None, Query(description="strict profile only")] = None,

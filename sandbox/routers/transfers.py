@@ -8,22 +8,29 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from sandbox.deps import InvestmentsReader, InvestmentsWriter, JsonOnly, PagingDep, SandboxDep, listing, stored, write
-from sandbox.models import ERRORS, Page, Transfer, TransferCreate, TaskStatus
+from sandbox.models import ERRORS, Page, TaskStatus, Transfer, TransferCreate
 
 router = APIRouter(prefix="/v2/transfers", tags=["transfers"], responses=ERRORS)
 
 
 @router.post("/", response_model=Transfer, status_code=201, dependencies=[JsonOnly])
-def create_transfer(
-    request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, body: TransferCreate
-) -> Response:
-    return write(request, sandbox, caller, "transfer",
-                 lambda: sandbox.registry.create_transfer(caller.tenant, body), body.model_dump(mode="json"))
+def create_transfer(request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, body: TransferCreate) -> Response:
+    return write(
+        request,
+        sandbox,
+        caller,
+        "transfer",
+        lambda: sandbox.registry.create_transfer(caller.tenant, body),
+        body.model_dump(mode="json"),
+    )
 
 
 @router.get("/", response_model=Page[Transfer])
 def list_transfers(
-    request: Request, sandbox: SandboxDep, caller: InvestmentsReader, paging: PagingDep,
+    request: Request,
+    sandbox: SandboxDep,
+    caller: InvestmentsReader,
+    paging: PagingDep,
     investor_id: Annotated[str | None, Query(description="strict profile only")] = None,
     product_id: Annotated[str | None, Query(description="strict profile only")] = None,
     status: Annotated[TaskStatus | None, Query(description="strict profile only")] = None,
