@@ -251,23 +251,17 @@ class Store:
         unfiltered or product-filtered list is an index seek on its position; other filters skip rows (OFFSET).
         """
         where, params = self._where(kind, tenant, filters)
-        start = (number - 1) * size
+        start = min((number - 1) * size, MAX_POSITION)
         select = f"SELECT seq, {self.public(kind)} AS json FROM objects WHERE {where}"
         if after is not None:
-            sql, extra = f"{select} AND seq > ? ORDER BY seq LIMIT ?", [min(after, MAX_POSITION)]
+            sql, params = f"{select} AND seq > ? ORDER BY seq LIMIT ?", [*params, min(after, MAX_POSITION), size + 1]
         elif kind not in SHARED_KINDS and tenant is not None and set(filters) <= SEEKABLE_FILTERS:
             column = "ppos" if filters else "pos"
-            sql, extra = f"{select} AND {column} > ? ORDER BY {column} LIMIT ?", [min(start, MAX_POSITION)]
+            sql, params = f"{select} AND {column} > ? ORDER BY {column} LIMIT ?", [*params, start, size + 1]
         else:
-            if start > MAX_POSITION:
-                return [], False
-            sql, extra = f"{select} ORDER BY seq LIMIT ? OFFSET ?", []
-            params = [*params, size + 1, start]
-            with self.lock:
-                rows = self.db.execute(sql, params).fetchall()
-            return rows[:size], len(rows) > size
+            sql, params = f"{select} ORDER BY seq LIMIT ? OFFSET ?", [*params, size + 1, start]
         with self.lock:
-            rows = self.db.execute(sql, [*params, *extra, size + 1]).fetchall()
+            rows = self.db.execute(sql, params).fetchall()
         return rows[:size], len(rows) > size
 
     def count(self, kind: str, tenant: str | None, filters: Mapping[str, Any]) -> int:
