@@ -16,6 +16,12 @@ from tests.conftest import Sandbox
 from tests.test_helpers_client import invest, onboard
 
 
+@pytest.fixture
+def sandbox(strict_sandbox: Sandbox) -> Sandbox:
+    """Bearer-token webhooks are the strict profile's (OAuth ones: tests/test_sandbox_profiles.py)."""
+    return strict_sandbox
+
+
 class Receiver(HTTPServer):
     """Answers 500 to the first ``failures`` calls, then 200; keeps every call."""
 
