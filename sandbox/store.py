@@ -87,7 +87,9 @@ class Store:
         self._counts: dict[tuple[Any, ...], tuple[int, int]] = {}
         existing = self.db.execute("SELECT name FROM sqlite_master WHERE name = 'objects'").fetchone()
         if existing and self.get_meta("schema_version") != SCHEMA_VERSION:
-            raise DatabaseMismatch(f"{path} was written by an older sandbox; delete it (make clean) or use --db.")
+            raise DatabaseMismatch(
+                f"{path} was written by an older sandbox; delete it (rm {path}) or use another --db."
+            )
         self.db.executescript(SCHEMA)
         self.set_meta("schema_version", SCHEMA_VERSION)
 
