@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import WithJsonSchema
 
 from sandbox.errors import ApiError
 from sandbox.registry import Registry
@@ -201,20 +201,18 @@ def stored(sandbox: Sandbox, kind: str, object_id: str, tenant: str, label: str)
 # --- lists --------------------------------------------------------------------------------------------------------
 
 
-def _number(minimum: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        text = str(value).strip()
-        if not re.fullmatch(r"[0-9]{1,30}", text) or int(text) < minimum:
-            raise ValueError(f"'{text}' is not a {'positive' if minimum else 'non-negative'} whole number.")
-        if int(text) > MAX_POSITION:
-            raise ValueError(f"'{text}' is larger than any page or position ({MAX_POSITION}).")
-        return int(text)
-
-    return check
+def _number(name: str, text: str, minimum: int) -> int:
+    if not re.fullmatch(r"[0-9]{1,30}", text.strip()) or int(text) < minimum:
+        raise ApiError(400, {name: [f"'{text}' is not a {'positive' if minimum else 'non-negative'} whole number."]})
+    if int(text) > MAX_POSITION:
+        raise ApiError(400, {name: [f"'{text}' is larger than any page or position ({MAX_POSITION})."]})
+    return int(text)
 
 
-PageNumber = Annotated[int, BeforeValidator(_number(1)), WithJsonSchema({"type": "integer", "minimum": 1})]
-Position = Annotated[int, BeforeValidator(_number(0)), WithJsonSchema({"type": "integer", "minimum": 0})]
+# Taken as text and read by the profile: the strict one refuses a bad number with 400 naming the parameter; the drf
+# one answers 404 "Invalid page." for a bad page (as DRF does) and ignores page_size and after altogether.
+PageNumber = Annotated[str, WithJsonSchema({"type": "integer", "minimum": 1})]
+Position = Annotated[str, WithJsonSchema({"type": "integer", "minimum": 0})]
 
 
 @dataclass
@@ -224,6 +222,22 @@ class Paging:
     page: Annotated[PageNumber | None, Query(description="page number, 1-based")] = None
     page_size: Annotated[PageNumber | None, Query(description="items per page (strict profile; capped)")] = None
     after: Annotated[Position | None, Query(description="where the previous page ended (strict profile's next)")] = None
+
+    def read(self, profile: Profile, settings: Settings) -> tuple[int, int, int | None]:
+        """Page number, page size and ``after`` position as the profile reads them."""
+        try:
+            page = _number("page", self.page, 1) if self.page is not None else 1
+        except ApiError:
+            if profile.page_size_param:
+                raise
+            raise ApiError(404, {"detail": "Invalid page."}) from None
+        if not profile.page_size_param:
+            return page, settings.page_size, None
+        size = settings.page_size
+        if self.page_size is not None:
+            size = min(_number("page_size", self.page_size, 1), settings.max_page_size)
+        after = _number("after", self.after, 0) if self.after is not None and profile.seek_links else None
+        return page, size, after
 
 
 PagingDep = Annotated[Paging, Depends()]
@@ -275,11 +289,7 @@ def listing(
         if bare and profile.bare_sub_lists:
             rows, _ = store.page(kind, tenant, chosen, 1, 1_000_000)
             return Response("[" + ",".join(texts(rows)) + "]", media_type="application/json")
-        page = paging.page or 1
-        size = settings.page_size
-        if profile.page_size_param and paging.page_size:
-            size = min(paging.page_size, settings.max_page_size)
-        after = paging.after if profile.seek_links else None
+        page, size, after = paging.read(profile, settings)
         rows, more = store.page(kind, tenant, chosen, page, size, after)
         if page > 1 and not rows:
             raise ApiError(404, {"detail": "Invalid page."})

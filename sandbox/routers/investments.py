@@ -101,7 +101,7 @@ def signed_documents(
         items: list[dict[str, Any]] = sandbox.registry.investment(caller.tenant, investment_id)["signed_documents"]
     if sandbox.profile.bare_sub_lists:
         return Response(json.dumps(items), media_type="application/json")
-    page, size = paging.page or 1, sandbox.settings.page_size
+    page, size, _after = paging.read(sandbox.profile, sandbox.settings)
     chunk = items[(page - 1) * size : page * size]
     if page > 1 and not chunk:
         raise ApiError(404, {"detail": "Invalid page."})
