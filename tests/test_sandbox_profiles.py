@@ -90,6 +90,7 @@ def test_b_unknown_parameters_and_undocumented_filters_are_ignored(api: Api, hol
     assert api.get("/investments/", params={"status": "DELIVERED"}).json()["count"] == 2  # not filtered
     assert api.get("/investments/", params={"investor_id": other}).json()["count"] == 2
     assert api.get("/investments/", params={"colour": "red"}).json()["count"] == 2  # no 400
+    assert api.get("/investments/", params={"status": "NOT_A_STATUS"}).json()["count"] == 2
     assert api.get("/investments/", params={"product_id": seed["product_id"]}).json()["count"] == 2
     assert api.get("/investments/", params={"product_id": other}).json()["count"] == 0  # documented: honoured
 

@@ -24,7 +24,6 @@ from sandbox.models import (
     Credit,
     Investment,
     InvestmentCreate,
-    InvestmentStatus,
     InvestmentUpdate,
     Page,
     RegistryStatement,
@@ -57,7 +56,7 @@ def list_investments(
     product_id: Annotated[str | None, Query(description="documented filter")] = None,
     campaign_id: Annotated[str | None, Query(description="strict profile only")] = None,
     investor_id: Annotated[str | None, Query(description="strict profile only")] = None,
-    status: Annotated[InvestmentStatus | None, Query(description="strict profile only")] = None,
+    status: Annotated[str | None, Query(description="strict profile only")] = None,
     wallet: Annotated[str | None, Query(description="strict profile only")] = None,
 ) -> Response:
     filters = {

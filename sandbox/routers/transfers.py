@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from sandbox.deps import InvestmentsReader, InvestmentsWriter, JsonOnly, PagingDep, SandboxDep, listing, stored, write
-from sandbox.models import ERRORS, Page, TaskStatus, Transfer, TransferCreate
+from sandbox.models import ERRORS, Page, Transfer, TransferCreate
 
 router = APIRouter(prefix="/v2/transfers", tags=["transfers"], responses=ERRORS)
 
@@ -33,7 +33,7 @@ def list_transfers(
     paging: PagingDep,
     investor_id: Annotated[str | None, Query(description="strict profile only")] = None,
     product_id: Annotated[str | None, Query(description="strict profile only")] = None,
-    status: Annotated[TaskStatus | None, Query(description="strict profile only")] = None,
+    status: Annotated[str | None, Query(description="strict profile only")] = None,
     wallet_id: Annotated[str | None, Query(description="strict profile only")] = None,
 ) -> Response:
     filters = {"investor_id": investor_id, "product_id": product_id, "status": status, "wallet_id": wallet_id}
