@@ -2,6 +2,6 @@
 
 import importlib
 
-for name in ("list_investments", "reconcile", "bulk_import"):
+for name in ("list_investments", "reconcile", "bulk_import", "sandbox_pages"):
     print(f"== {name}")
     importlib.import_module(f"bench.{name}").main()

@@ -1,6 +1,8 @@
-"""The outermost layer of the sandbox: path aliases, simulated latency and fault injection.
+"""The outermost layers of the sandbox: loopback ``Host`` only, path aliases, simulated latency and faults.
 
 Faults apply to API requests only (``/oauth/token`` and ``/v2/...``), never to ``/_sandbox/`` administration.
+Latency is an ``asyncio.sleep`` before the request reaches the application, so concurrent requests wait
+concurrently (8 requests with 100 ms latency take about 100 ms, not 800 ms).
 """
 
 from __future__ import annotations
@@ -11,68 +13,80 @@ import math
 import random
 from typing import Any
 
-from sandbox.settings import Faults
+from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-Scope = dict[str, Any]
+from sandbox.deps import Sandbox
+
 PREFIXES = ("/api/external", "/distributor")  # stripped in this order; what remains is /oauth/token or /v2/...
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 
 def normalise(path: str) -> str:
     """Map every alias of a route to its one registered form: ``/v2/investors/``."""
     for prefix in PREFIXES:
         if path.startswith(prefix + "/"):
-            path = path[len(prefix):]
+            path = path[len(prefix) :]
     if path.startswith("/v2/") and not path.endswith("/"):
         path += "/"
     return path
 
 
 class SandboxASGI:
-    def __init__(self, app: Any, faults: Faults) -> None:
+    def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self.faults = faults
-        self.rng: random.Random | None = None
-        self.state = app.state
+        self.sandbox: Sandbox = app.state.sandbox
 
     def _draw(self, method: str) -> str | None:
-        faults = self.faults
+        faults = self.sandbox.settings.faults
         if faults.queue:
             return faults.queue.pop(0)
         if method not in faults.methods:
             return None
-        if getattr(self.state, "fault_rng", None) is None:
-            self.state.fault_rng = random.Random(faults.seed)
-        roll = self.state.fault_rng.random()
+        if self.sandbox.fault_rng is None:
+            self.sandbox.fault_rng = random.Random(faults.seed)
+        roll = self.sandbox.fault_rng.random()
         for kind, rate in (("error", faults.error_rate), ("429", faults.rate_limit_rate), ("drop", faults.drop_rate)):
             if roll < rate:
                 return kind
             roll -= rate
         return None
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         original = scope["path"]
         path = normalise(original)
-        scope = {**scope, "path": path, "raw_path": path.encode(), "state": {"original_path": original}}
+        scope = {
+            **scope,
+            "path": path,
+            "raw_path": path.encode(),
+            "state": {**scope.get("state", {}), "original_path": original},
+        }
         if not (path.startswith("/v2/") or path == "/oauth/token"):
             return await self.app(scope, receive, send)
-        if self.faults.latency:
-            await asyncio.sleep(self.faults.latency)
+        faults = self.sandbox.settings.faults
+        if faults.latency:
+            await asyncio.sleep(faults.latency)
         fault = self._draw(scope["method"])
         if fault == "error":
             return await respond(send, 503, {"detail": "The service is temporarily unavailable (sandbox fault)."})
         if fault == "429":
-            return await respond(send, 429, {"detail": "Request was throttled (sandbox fault)."},
-                                 [(b"retry-after", str(math.ceil(self.faults.retry_after)).encode())])
+            return await respond(
+                send,
+                429,
+                {"detail": "Request was throttled (sandbox fault)."},
+                [(b"retry-after", str(math.ceil(faults.retry_after)).encode())],
+            )
         if fault == "drop":
             return await self._drop_after_processing(scope, receive, send)
         return await self.app(scope, receive, send)
 
-    async def _drop_after_processing(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def _drop_after_processing(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let the request commit, then cut the connection before any byte of the answer is sent."""
 
-        async def swallow(_message: dict[str, Any]) -> None:
+        async def swallow(_message: Any) -> None:
             return None
 
         await self.app(scope, receive, swallow)
@@ -83,9 +97,24 @@ class SandboxASGI:
         await asyncio.sleep(0)
 
 
-async def respond(send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def respond(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode()), *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
+
+
+def wrap(app: FastAPI) -> ASGIApp:
+    """The application behind the sandbox's outer layers (DNS rebinding protection outermost)."""
+    return TrustedHostMiddleware(SandboxASGI(app), allowed_hosts=LOOPBACK_HOSTS, www_redirect=False)

@@ -20,20 +20,64 @@ from sandbox.runner import SandboxProcess, free_port
 Sandbox = SandboxProcess  # the name the tests use
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    box = Sandbox(port=free_port(), db_path=tmp_path_factory.mktemp("sandbox") / "registry.sqlite3")
+def started(tmp_path_factory: pytest.TempPathFactory, profile: str | None) -> Iterator[Sandbox]:
+    box = Sandbox(port=free_port(), db_path=tmp_path_factory.mktemp("sandbox") / "registry.sqlite3", profile=profile)
     box.start()
     yield box
     box.stop()
 
 
+@pytest.fixture(scope="session")
+def session_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The session's sandbox, in the profile SANDBOX_PROFILE names (default strict)."""
+    yield from started(tmp_path_factory, None)
+
+
+@pytest.fixture(scope="session")
+def sandbox(session_sandbox: Sandbox) -> Sandbox:
+    return session_sandbox
+
+
+def _profiled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, profile: str
+) -> Iterator[Sandbox]:
+    shared: Sandbox = request.getfixturevalue("session_sandbox")
+    if shared.profile == profile:
+        yield shared
+    else:
+        yield from started(tmp_path_factory, profile)
+
+
+@pytest.fixture(scope="session")
+def strict_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox answering as the strict profile (the session's one when that is strict)."""
+    yield from _profiled(request, tmp_path_factory, "strict")
+
+
+@pytest.fixture(scope="session")
+def drf_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox answering as the drf profile (the session's one when that is drf)."""
+    yield from _profiled(request, tmp_path_factory, "drf")
+
+
+@pytest.fixture(scope="session", params=["strict", "drf"])
+def any_sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    """Each profile in turn: for conventions both profiles share."""
+    box: Sandbox = request.getfixturevalue(f"{request.param}_sandbox")
+    return box
+
+
 @pytest.fixture(autouse=True)
 def _calm_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tests that turn fault knobs get them turned off again afterwards."""
+    boxes = [
+        request.getfixturevalue(name)
+        for name in ("sandbox", "any_sandbox", "drf_sandbox", "strict_sandbox")
+        if name in request.fixturenames
+    ]
     yield
-    if "sandbox" in request.fixturenames:
-        request.getfixturevalue("sandbox").reset_faults()
+    for box in boxes:
+        box.reset_faults()
 
 
 @pytest.fixture

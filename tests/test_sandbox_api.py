@@ -12,6 +12,12 @@ import requests
 from tests.conftest import SIGNED_AT, Sandbox, free_port, identification_body, investor_body
 
 
+@pytest.fixture
+def sandbox(strict_sandbox: Sandbox) -> Sandbox:
+    """These tests pin the strict profile's answers (the drf ones: tests/test_sandbox_profiles.py)."""
+    return strict_sandbox
+
+
 def random_address() -> str:
     """A fresh EIP-55 address (addresses are unique across the whole sandbox)."""
     import secrets
@@ -92,13 +98,19 @@ def raw(sandbox: Sandbox, tenant: dict[str, Any]) -> Api:
 
 
 @pytest.fixture
+def both(any_sandbox: Sandbox) -> Api:
+    """A fresh distributor on a sandbox of each profile: for conventions the profiles share."""
+    return Api(any_sandbox, any_sandbox.new_client())
+
+
+@pytest.fixture
 def seed(sandbox: Sandbox) -> dict[str, Any]:
     return sandbox.health()["seed"]
 
 
-def test_token_is_rfc6749_shaped(sandbox: Sandbox) -> None:
+def test_token_is_rfc6749_shaped(any_sandbox: Sandbox) -> None:
     response = requests.post(
-        f"{sandbox.base_url}/oauth/token",
+        f"{any_sandbox.base_url}/oauth/token",
         data={
             "grant_type": "client_credentials",
             "client_id": "demo-distributor",
@@ -137,26 +149,26 @@ def test_token_is_rfc6749_shaped(sandbox: Sandbox) -> None:
         ),
     ],
 )
-def test_token_errors(sandbox: Sandbox, data: dict[str, str], status: int, error: str) -> None:
-    response = requests.post(f"{sandbox.base_url}/oauth/token", data=data)
+def test_token_errors(any_sandbox: Sandbox, data: dict[str, str], status: int, error: str) -> None:
+    response = requests.post(f"{any_sandbox.base_url}/oauth/token", data=data)
     assert response.status_code == status
     assert response.json()["error"] == error
 
 
-def test_401_without_or_with_bad_token_and_403_for_missing_scope(sandbox: Sandbox) -> None:
-    url = f"{sandbox.base_url}/v2/investors/"
+def test_401_without_or_with_bad_token_and_403_for_missing_scope(any_sandbox: Sandbox) -> None:
+    url = f"{any_sandbox.base_url}/v2/investors/"
     assert requests.get(url).status_code == 401
     assert requests.get(url, headers={"Authorization": "Bearer nonsense"}).status_code == 401
-    token = sandbox.token(scope="investments:read")
+    token = any_sandbox.token(scope="investments:read")
     response = requests.get(url, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert "investors:read" in response.json()["detail"]
 
 
-def test_expired_token_is_refused(sandbox: Sandbox) -> None:
-    sandbox.admin("settings", {"token_ttl": -1})
-    token = sandbox.token()
-    response = requests.get(f"{sandbox.base_url}/v2/investors/", headers={"Authorization": f"Bearer {token}"})
+def test_expired_token_is_refused(any_sandbox: Sandbox) -> None:
+    any_sandbox.admin("settings", {"token_ttl": -1})
+    token = any_sandbox.token()
+    response = requests.get(f"{any_sandbox.base_url}/v2/investors/", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
 
@@ -199,37 +211,37 @@ def test_full_onboarding_to_redemption_flow(raw: Api, seed: dict[str, Any]) -> N
     assert "holds only 150" in too_much.json()["units"][0]
 
 
-def test_investment_status_machine(raw: Api, seed: dict[str, Any]) -> None:
-    investor_id = raw.post("/investors/", json=investor_body("Kyc")).json()["id"]
+def test_investment_status_machine(both: Api, seed: dict[str, Any]) -> None:
+    investor_id = both.post("/investors/", json=investor_body("Kyc")).json()["id"]
     body = {
         "campaign_id": seed["campaign_id"],
         "investor_id": investor_id,
         "units": 10,
         "signed_at": SIGNED_AT,
-        "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}],
+        "signed_documents": [{"document_id": both.document(), "category": "c", "subject": "s"}],
     }
-    investment = raw.post("/investments/", json=body).json()
+    investment = both.post("/investments/", json=body).json()
     assert investment["status"] == "KYC_PENDING"
-    raw.post(f"/investors/{investor_id}/identifications/", json=identification_body(raw.document()))
-    assert raw.get(f"/investments/{investment['id']}/").json()["status"] == "WAITING_FOR_ACCEPTANCE"
+    both.post(f"/investors/{investor_id}/identifications/", json=identification_body(both.document()))
+    assert both.get(f"/investments/{investment['id']}/").json()["status"] == "WAITING_FOR_ACCEPTANCE"
     assert (
-        raw.patch(f"/investments/{investment['id']}/", json={"accepted_at": SIGNED_AT}).json()["status"] == "ACCEPTED"
+        both.patch(f"/investments/{investment['id']}/", json={"accepted_at": SIGNED_AT}).json()["status"] == "ACCEPTED"
     )
-    credit_too_early = raw.post(f"/investments/{investment['id']}/credits/")
+    credit_too_early = both.post(f"/investments/{investment['id']}/credits/")
     assert credit_too_early.status_code == 400 and "PAID" in credit_too_early.json()["detail"]
-    assert raw.patch(f"/investments/{investment['id']}/", json={"paid_at": SIGNED_AT}).json()["status"] == "PAID"
-    no_wallet = raw.post(f"/investments/{investment['id']}/credits/")
+    assert both.patch(f"/investments/{investment['id']}/", json={"paid_at": SIGNED_AT}).json()["status"] == "PAID"
+    no_wallet = both.post(f"/investments/{investment['id']}/credits/")
     assert no_wallet.status_code == 400 and "wallet" in no_wallet.json()["detail"]
-    wallet_id = raw.post(f"/investors/{investor_id}/wallets/eth-managed/").json()["id"]
-    raw.patch(f"/investments/{investment['id']}/", json={"wallet": wallet_id})
-    assert raw.post(f"/investments/{investment['id']}/credits/").status_code == 201
-    assert raw.get(f"/investments/{investment['id']}/").json()["status"] == "DELIVERED"
-    again = raw.post(f"/investments/{investment['id']}/credits/")
+    wallet_id = both.post(f"/investors/{investor_id}/wallets/eth-managed/").json()["id"]
+    both.patch(f"/investments/{investment['id']}/", json={"wallet": wallet_id})
+    assert both.post(f"/investments/{investment['id']}/credits/").status_code == 201
+    assert both.get(f"/investments/{investment['id']}/").json()["status"] == "DELIVERED"
+    again = both.post(f"/investments/{investment['id']}/credits/")
     assert again.status_code == 400 and "already credited" in again.json()["detail"]
 
 
-def test_legal_person_needs_a_benefiting_person(raw: Api, seed: dict[str, Any]) -> None:
-    company = raw.post(
+def test_legal_person_needs_a_benefiting_person(both: Api, seed: dict[str, Any]) -> None:
+    company = both.post(
         "/investors/",
         json={
             "legal_person": {
@@ -247,42 +259,42 @@ def test_legal_person_needs_a_benefiting_person(raw: Api, seed: dict[str, Any]) 
     )
     assert company.status_code == 201, company.text
     company_id = company.json()["id"]
-    raw.post(f"/investors/{company_id}/identifications/", json=identification_body(raw.document()))
-    investment = raw.post(
+    both.post(f"/investors/{company_id}/identifications/", json=identification_body(both.document()))
+    investment = both.post(
         "/investments/",
         json={
             "campaign_id": seed["campaign_id"],
             "investor_id": company_id,
             "units": 5,
             "signed_at": SIGNED_AT,
-            "signed_documents": [{"document_id": raw.document(), "category": "c", "subject": "s"}],
+            "signed_documents": [{"document_id": both.document(), "category": "c", "subject": "s"}],
         },
     ).json()
     assert investment["status"] == "KYC_PENDING"
     person = investor_body()["natural_person"]
-    assert raw.post(f"/investors/{company_id}/benefiting-persons/", json=person).status_code == 201
-    assert raw.get(f"/investments/{investment['id']}/").json()["status"] == "WAITING_FOR_ACCEPTANCE"
+    assert both.post(f"/investors/{company_id}/benefiting-persons/", json=person).status_code == 201
+    assert both.get(f"/investments/{investment['id']}/").json()["status"] == "WAITING_FOR_ACCEPTANCE"
 
 
-def test_generic_wallet_checks_eip55_and_address_uniqueness(raw: Api) -> None:
-    investor_id = raw.identified_investor()
+def test_generic_wallet_checks_eip55_and_address_uniqueness(both: Api) -> None:
+    investor_id = both.identified_investor()
     good = random_address()
-    assert raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": good}).status_code == 201
+    assert both.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": good}).status_code == 201
     wrong_checksum = good[:-1] + (good[-1].lower() if good[-1].isupper() else good[-1].upper())
     if good[-1].isdigit():
         wrong_checksum = good[:2] + good[2:].swapcase()
-    response = raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": wrong_checksum})
+    response = both.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": wrong_checksum})
     assert response.status_code == 400 and "checksum" in response.json()["address"][0]
-    duplicate = raw.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": good.lower()})
+    duplicate = both.post(f"/investors/{investor_id}/wallets/eth-generic/", json={"address": good.lower()})
     assert duplicate.status_code == 400 and "already registered" in duplicate.json()["address"][0]
-    assert raw.post(f"/investors/{investor_id}/wallets/eth-managed/").status_code == 201
-    second_managed = raw.post(f"/investors/{investor_id}/wallets/eth-managed/")
+    assert both.post(f"/investors/{investor_id}/wallets/eth-managed/").status_code == 201
+    second_managed = both.post(f"/investors/{investor_id}/wallets/eth-managed/")
     assert second_managed.status_code == 400 and "only one" in second_managed.json()["detail"]
 
 
-def test_wallet_needs_kyc_first(raw: Api) -> None:
-    investor_id = raw.post("/investors/", json=investor_body()).json()["id"]
-    response = raw.post(f"/investors/{investor_id}/wallets/eth-managed/")
+def test_wallet_needs_kyc_first(both: Api) -> None:
+    investor_id = both.post("/investors/", json=investor_body()).json()["id"]
+    response = both.post(f"/investors/{investor_id}/wallets/eth-managed/")
     assert response.status_code == 400 and "identif" in response.json()["detail"]
 
 
@@ -381,13 +393,14 @@ def test_list_filters(raw: Api, seed: dict[str, Any]) -> None:
     assert raw.get("/investments/", params={"colour": "red"}).status_code == 400
 
 
-def test_distributor_prefix_and_missing_slash_are_the_same_routes(sandbox: Sandbox, tenant: dict[str, Any]) -> None:
-    api = Api(sandbox, tenant, prefix="/distributor/v2")
+def test_distributor_prefix_and_missing_slash_are_the_same_routes(any_sandbox: Sandbox) -> None:
+    tenant = any_sandbox.new_client()
+    api = Api(any_sandbox, tenant, prefix="/distributor/v2")
     investor = api.post("/investors", json=investor_body())
     assert investor.status_code == 201
-    assert Api(sandbox, tenant).get(f"/investors/{investor.json()['id']}").status_code == 200
+    assert Api(any_sandbox, tenant).get(f"/investors/{investor.json()['id']}").status_code == 200
     token = requests.post(
-        f"{sandbox.base_url}/distributor/oauth/token",
+        f"{any_sandbox.base_url}/distributor/oauth/token",
         data={
             "grant_type": "client_credentials",
             "client_id": tenant["client_id"],
@@ -397,14 +410,14 @@ def test_distributor_prefix_and_missing_slash_are_the_same_routes(sandbox: Sandb
     assert token.status_code == 200
 
 
-def test_tenants_are_isolated(sandbox: Sandbox, tenant: dict[str, Any]) -> None:
-    mine = Api(sandbox, tenant)
+def test_tenants_are_isolated(any_sandbox: Sandbox) -> None:
+    mine = Api(any_sandbox, any_sandbox.new_client())
     investor_id = mine.post("/investors/", json=investor_body()).json()["id"]
-    theirs = Api(sandbox, sandbox.new_client())
+    theirs = Api(any_sandbox, any_sandbox.new_client())
     assert theirs.get("/investors/").json()["count"] == 0
     assert theirs.get(f"/investors/{investor_id}/").status_code == 404
     assert theirs.post(f"/investors/{investor_id}/wallets/eth-managed/").status_code == 404
-    demo = Api(sandbox, {"client_id": "other-distributor", "client_secret": "other-secret"})
+    demo = Api(any_sandbox, {"client_id": "other-distributor", "client_secret": "other-secret"})
     assert demo.get("/investors/").json()["count"] == 0
 
 

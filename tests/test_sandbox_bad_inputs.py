@@ -11,6 +11,12 @@ from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_bod
 from tests.test_sandbox_api import Api
 
 
+@pytest.fixture
+def sandbox(strict_sandbox: Sandbox) -> Sandbox:
+    """These tests pin the strict profile's answers (the drf ones: tests/test_sandbox_profiles.py)."""
+    return strict_sandbox
+
+
 def snapshot(sandbox: Sandbox) -> tuple[int, int]:
     with sqlite3.connect(sandbox.db_path) as db:
         return db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM objects").fetchone()

@@ -9,12 +9,17 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-import requests
 
 import helpers
 from helpers.core.webhooks import parse_webhook
 from tests.conftest import Sandbox
 from tests.test_helpers_client import invest, onboard
+
+
+@pytest.fixture
+def sandbox(strict_sandbox: Sandbox) -> Sandbox:
+    """Bearer-token webhooks are the strict profile's (OAuth ones: tests/test_sandbox_profiles.py)."""
+    return strict_sandbox
 
 
 class Receiver(HTTPServer):
@@ -72,7 +77,7 @@ def test_status_changes_are_delivered_with_retries(
     assert set(receiver.calls[0]["body"]) == {"investment_id", "status", "changed_at"}
     assert all(call["auth"] == "Bearer receiver-token" for call in receiver.calls)
     assert events[0].key == events[1].key, "the first call failed (500) and was delivered again"
-    log = requests.get(f"{sandbox.root}/_sandbox/webhooks/{tenant['client_id']}/deliveries", timeout=5).json()
+    log = sandbox.admin(f"webhooks/{tenant['client_id']}/deliveries", method="GET")
     assert [d["state"] for d in log] == ["delivered", "delivered"] and log[0]["attempts"] == 2
     sandbox.admin("webhooks", {"client_id": tenant["client_id"], "url": None})
 

@@ -1,0 +1,1 @@
+"""One router per resource of the API, plus the sandbox's own administration."""
