@@ -12,6 +12,7 @@ import pytest
 
 import helpers
 from helpers.core.config import Config
+from helpers.core.resources import remaining_units
 from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body
 
 
@@ -59,7 +60,7 @@ def test_onboarding_to_redemption(client: helpers.Client) -> None:
     assert holdings["units"].tolist() == [300]
     redemption = client.redemptions.create(investor_id, wallet_id, 120)
     assert redemption["status"] == "success"
-    assert client.investments.get(investment.id)["remaining_units"] == 180
+    assert remaining_units(client.investments.get(investment.id)) == 180  # documented remaining_amount
     frame = client.investments.frame(investor_id=investor_id)
     assert frame.loc[0, "remaining_amount"] == Decimal("18000.00")
     assert frame["units"].dtype == "Int64"
