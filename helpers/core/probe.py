@@ -76,7 +76,7 @@ def probe(client: Client) -> list[dict[str, str]]:
             + {
                 None: "cannot tell (2 investments or fewer)",
                 True: "honoured",
-                False: f"ignored ({len(items)} per page)",
+                False: f"ignored ({len(items)} per page)" if next_url else f"ignored (all {len(items)} on one page)",
             }[honoured],
             f"asks for {config.page_size} per page; follows next either way",
         )
