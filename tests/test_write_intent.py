@@ -251,3 +251,47 @@ def test_fault_runs_end_with_exactly_n_objects(
     second = client.redemptions.create(investor_id, wallet_id, 30, repeat=True)
     sandbox.reset_faults()
     assert first.id != second.id and counts(client)["redemptions"] == 2 and holding(client, investor_id) == 140
+
+
+def test_the_first_rerun_after_the_upgrade_sends_nothing_again(
+    client: helpers.Client, config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 0.1 kept one journal per machine in ~/.cache, with bodies in clear, and derived its keys from the
+    body it sent: the journal is adopted (keys kept, bodies dropped), then removed, and the re-run finds its key."""
+    import json
+    import sqlite3
+
+    from helpers.core.journal import derive_key
+
+    body = investor_body()
+    investor = client.investors.create(body)  # as version 0.1 made it: the same body, the same key
+    namespace = f"{config.base_url}|{config.client_id}"
+    key = derive_key(namespace, "POST /investors/", body)
+    legacy = tmp_path / "home" / ".cache" / "cashlink-toolkit" / "journal.sqlite3"
+    legacy.parent.mkdir(parents=True)
+    old = sqlite3.connect(legacy)
+    old.execute(
+        "CREATE TABLE writes (key TEXT PRIMARY KEY, namespace TEXT NOT NULL, operation TEXT NOT NULL, "
+        "request TEXT NOT NULL, state TEXT NOT NULL, response TEXT, created_at TEXT NOT NULL, "
+        "updated_at TEXT NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO writes VALUES (?, ?, 'POST /investors/', ?, 'done', ?, '2026-11-01', '2026-11-01')",
+        [key, namespace, json.dumps(body), json.dumps({"id": investor.id, **body})],
+    )
+    old.commit()
+    old.close()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(
+        f"CASHLINK_BASE_URL={config.base_url}\nCASHLINK_CLIENT_ID={config.client_id}\n"
+        f"CASHLINK_CLIENT_SECRET={config.client_secret.get_secret_value()}\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CASHLINK_JOURNAL", raising=False)
+    monkeypatch.chdir(project)
+    upgraded = helpers.Client(helpers.load_config())
+    assert upgraded.journal.get(key).registry_id == investor.id and not legacy.exists()
+    assert b"DE53500105173569146251" not in (project / ".state" / "journal.sqlite3").read_bytes()
+    again = upgraded.investors.create(body)
+    assert again.id == investor.id and again.outcome == "existed" and upgraded.audit() == []  # nothing sent

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -59,6 +60,7 @@ log = logging.getLogger("helpers")
 OnDuplicate = Literal["ask", "use", "update", "create"]
 Progress = Callable[[str, Record, float], None]  # (what, current object, seconds waited)
 LOST_ANSWER_ATTEMPTS = 4
+LEGACY_JOURNAL = Path("~/.cache/cashlink-toolkit/journal.sqlite3")  # version 0.1: one per machine, bodies in clear
 CLOCK_TOLERANCE = timedelta(minutes=5)  # between this machine's clock and the registry's
 
 
@@ -295,6 +297,8 @@ class Client:
         """The journal, opened on first use (so read-only work never touches the disk)."""
         if self._journal is None:
             self._journal = Journal(self.config.journal_file, self.config.journal_days)
+            if self.config.journal_path is None:  # the default place: adopt version 0.1's machine-wide journal
+                self._journal.adopt(LEGACY_JOURNAL)
         return self._journal
 
     def __repr__(self) -> str:

@@ -158,11 +158,38 @@ class Journal:
 
     def _migrate_v1(self) -> None:
         """Keep version 0.1's keys (so a re-run sends nothing again) and drop the bodies it kept in clear."""
+        self._keep_v1_keys(self._db)
+        self._db.execute("DROP TABLE writes")
+        self._db.execute("VACUUM")  # the old bodies must not survive in free pages or the write-ahead log
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def adopt(self, legacy: Path) -> int:
+        """Take over the keys of version 0.1's machine-wide journal (``~/.cache/cashlink-toolkit/journal.sqlite3``),
+        then delete it: it kept request bodies (IBAN, birth date, tax id) in clear. Returns the entries adopted."""
+        legacy = legacy.expanduser()
+        if not legacy.is_file() or legacy.resolve() == self.path.resolve():
+            return 0
+        try:
+            old = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)
+            with self._lock:
+                count = self._keep_v1_keys(old)
+            old.close()
+        except sqlite3.DatabaseError:
+            return 0
+        for part in (legacy, legacy.with_name(legacy.name + "-wal"), legacy.with_name(legacy.name + "-shm")):
+            part.unlink(missing_ok=True)
+        return count
+
+    def _keep_v1_keys(self, source: sqlite3.Connection) -> int:
         from helpers.core.config import split_base_url
 
+        if not source.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone():
+            return 0
         expires = (_now() + timedelta(days=self.days)).isoformat()
-        rows = self._db.execute("SELECT key, namespace, operation, request, state, response, created_at FROM writes")
+        rows = source.execute("SELECT key, namespace, operation, request, state, response, created_at FROM writes")
+        count = 0
         for key, namespace, operation, request, state, response, created in rows.fetchall():
+            count += 1
             url, _sep, client_id = namespace.rpartition("|")
             normalised = f"{split_base_url(url)[0]}|{client_id}"
             content = json.loads(request)
@@ -187,9 +214,7 @@ class Journal:
                         expires,
                     ],
                 )
-        self._db.execute("DROP TABLE writes")
-        self._db.execute("VACUUM")  # the old bodies must not survive in free pages or the write-ahead log
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return count
 
     # --- operations ---------------------------------------------------------------------------------------------
 

@@ -98,8 +98,9 @@ class Model(BaseModel):
         return data
 
     def body(self) -> dict[str, Any]:
-        """The JSON body the API expects."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The JSON body the API expects: what was given, checked and normalised (defaults are for forms; they are
+        not sent unless given, so the same input always gives the same body and the same operation key)."""
+        return self.model_dump(mode="json", exclude_none=True, exclude_unset=True)
 
 
 # --- people -----------------------------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ class BankAccount(Model):
     bic: Bic = field("BIC", column="bic", placeholder="COBADEFFXXX")
     bank: Text | None = field("Bank", default=None, column="bank")
     country: Country | None = field("Bank's country", default=None, widget="country")
-    currency: Currency = field("Currency", default="EUR", widget="choice", choices=checks.CURRENCIES)
+    currency: Currency = field("Currency", widget="choice", choices=checks.CURRENCIES)  # required with IBAN, BIC [doc]
 
 
 class TaxInformation(Model):
@@ -174,7 +175,7 @@ class Investor(Model):
 
     natural_person: NaturalPerson | None = field("Natural person", default=None)
     legal_person: LegalPerson | None = field("Legal person", default=None)
-    is_beneficiary: Flag = field("Acts on own account", default=True, widget="checkbox")
+    is_beneficiary: Flag = field("Acts on own account", widget="checkbox")  # required [doc]
     bank_account: BankAccount = field("Bank account")
     tax_information: TaxInformation | None = field("Tax information", default=None)
     communication: Communication = field("Communication")

@@ -168,7 +168,8 @@ def _plan_row(
         or f"{record.get('forename') or ''} {record.get('surname') or ''}".strip(),
     }
     body = models.from_columns(models.Investor, values, PERSON_GROUPS)
-    body.setdefault("bank_account", {})["country"] = record.get("country")
+    body.setdefault("bank_account", {}).update(country=record.get("country"), currency="EUR")
+    body.setdefault("communication", {})["email_confirmed"] = True
     body["is_beneficiary"] = True
     investor, errors = models.validate(models.Investor, body)
     problems = [(COLUMN_OF.get(path, path), " ".join(messages)) for path, messages in errors.items()]
