@@ -114,6 +114,7 @@ def test_a_correction_offers_an_update_not_a_duplicate(client: helpers.Client) -
     assert "A similar investor (the same e-mail and IBAN and name and birth date)" in caught.value.message
     assert "on_duplicate='update'" in caught.value.message and caught.value.existing.id == first.id
     updated = client.investors.create(corrected, on_duplicate="update")
+    assert updated.outcome == "updated" and updated.happened().startswith("Updated now: investor")
     assert updated.id == first.id and client.investors.get(first.id)["natural_person"]["salutation"] == "MS"
     assert counts(client)["investors"] == 1
 

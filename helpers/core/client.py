@@ -400,7 +400,7 @@ class Client:
                 log.info("cannot check %s before sending (no read scope)", operation.what)
         self.journal.record_intent(key, key, self.namespace, operation.name, hashed)
         answer, record = self._send(operation, key)
-        outcome: Outcome = "created"
+        outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
         if answer is not None and (answer.replayed or self._older_than_request(record, answer)):
             outcome = "replayed"
         record.outcome, record.what = outcome, operation.what
@@ -441,10 +441,7 @@ class Client:
             self.journal.record_done(key, record.get("id"))
             return record
         if operation.on_duplicate == "update" and operation.update is not None:
-            record = Record(operation.update(match.existing))
-            record.outcome, record.what = "existed", operation.what
-            self._audit(operation, key, record.get("id"), "updated the existing one")
-            return record
+            return operation.update(match.existing)  # a write of its own: outcome "updated", audited
         what = operation.describe() if operation.describe else f"a {operation.what}"
         kind = "An identical" if match.equal else "A similar"
         existing = match.existing

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from helpers.core.models import is_personal, label
 
 MASK = "•"
-Outcome = Literal["created", "existed", "replayed"]
+Outcome = Literal["created", "updated", "existed", "replayed"]
 
 
 def mask(value: Any, field: str) -> Any:
@@ -99,6 +99,8 @@ class Record(dict[str, Any]):
             )
         if self.outcome == "created":
             return f"Created now: {self.what} {ident}."
+        if self.outcome == "updated":
+            return f"Updated now: {self.what} {ident}."
         return f"The {self.what} as the registry has it ({ident})."
 
     def masked(self) -> dict[str, Any]:
