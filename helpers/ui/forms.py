@@ -226,8 +226,10 @@ class Form(widgets.VBox):
         self.submit_button.add_class("cl-submit")
         self.choices = widgets.HBox([])
         self.choices.add_class("cl-choices")
-        self.review_box = widgets.Output()
-        self.result_box = widgets.Output()
+        self.review_box = widgets.HTML("")
+        self.review_box.add_class("cl-msg")
+        self.result_box = widgets.HTML("")
+        self.result_box.add_class("cl-msg")
         self.status = widgets.HTML("", layout=widgets.Layout(width="auto"))
         self.status.add_class("cl-status")
         self.status.add_class("cl-msg")
@@ -339,19 +341,18 @@ class Form(widgets.VBox):
 
     def _invalidate_review(self) -> None:
         self.submit_button.disabled = True
-        self.review_box.clear_output()
+        self.review_box.value = ""
         self.choices.children = ()
 
     def review(self) -> bool:
         """Check everything; when fine, show what will be sent and enable Submit."""
         errors = self.check_all()
-        self.review_box.clear_output()
+        self.review_box.value = ""
         if errors:
             self.status.value = f"<span style='{ERROR_STYLE}'>Please correct the fields marked ⚠ above.</span>"
             return False
         self.status.value = f"Check the summary below, then click <b>{html.escape(self.submit_label)}</b>."
-        with self.review_box:
-            display(widgets.HTML(self.summary_html()))
+        self.review_box.value = self.summary_html()
         self.submit_button.disabled = False
         return True
 
@@ -441,12 +442,11 @@ class Form(widgets.VBox):
         self.result = record
         self.submission = None  # the next Submit is a new operation
         self.submit_button.disabled = True
-        self.review_box.clear_output()
+        self.review_box.value = ""
         self.general_errors.value = ""
         self.status.value = self.success_message(record)
-        self.result_box.clear_output()
-        with self.result_box:
-            display(widgets.HTML(record_card(self.result_rows(record))))
+        self.result_box.value = ""
+        self.result_box.value = record_card(self.result_rows(record))
         for form_field in self.fields.values():
             form_field.clear_personal()
         self.inputs.layout.display = "none"
@@ -466,8 +466,8 @@ class Form(widgets.VBox):
         self.inputs.layout.display = None
         self.again_button.layout.display = "none"
         self.status.value = ""
-        self.result_box.clear_output()
-        self.review_box.clear_output()
+        self.result_box.value = ""
+        self.review_box.value = ""
         self.choices.children = ()
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
