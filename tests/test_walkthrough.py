@@ -127,7 +127,7 @@ def onboard(client: helpers.Client) -> tuple[helpers.Record, helpers.Record]:
 
 
 def test_investing_unattended_credits_and_shows_statements(client: helpers.Client) -> None:
-    investor, wallet = onboard(client)
+    investor, _wallet = onboard(client)
     wizard = walkthrough.Investing(client, "unattended", {"investor_id": investor.id, "units": 30})
     wizard.run_unattended()
     assert wizard.result("Credit")["status"] == "DELIVERED"
@@ -137,7 +137,7 @@ def test_investing_unattended_credits_and_shows_statements(client: helpers.Clien
 
 
 def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None:
-    investor, wallet = onboard(client)
+    investor, _wallet = onboard(client)
     wizard = walkthrough.Investing(client, "by hand")
     form = wizard.body.children[0]
     assert isinstance(form, forms.InvestmentForm) and form.investor.value is None  # nobody chosen for the analyst
@@ -172,7 +172,7 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
 
 
 def test_a_repeated_redemption_asks_first_and_a_confirm_makes_the_second(client: helpers.Client) -> None:
-    investor, wallet = onboard(client)
+    investor, _wallet = onboard(client)
     investment = forms.InvestmentForm(
         client, {"investor_id": investor.id, "units": 40, "signed_at": "2024-03-12", "document": b"%PDF-1.4 x"}
     ).submit()
