@@ -41,7 +41,7 @@ def test_people_tables_show_no_nan_none_or_lists() -> None:
         {"id": "de568dc8-552b-50c2-96a0-96c43d89c33e", "legal_person": {"company_name": "ACME GmbH"}},
     ]
     frame = tables.people_frame(records, tables.INVESTOR_COLUMNS)
-    assert list(frame.columns)[0] == "Name" and len(frame.columns) <= 8
+    assert frame.columns[0] == "Name" and len(frame.columns) <= 8
     assert frame["Name"].tolist() == ["Ada Lovelace", "ACME GmbH"]
     assert frame.loc[0, "Created"] == "2024-02-03"
     assert "title='7b6d79ea-fef5-515e-9b74-94f68fc63ef3'" in frame.loc[0, "Id"] and "7b6d79ea…" in frame.loc[0, "Id"]
@@ -186,7 +186,7 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     assert panel.status.value == "any" and panel.status.label == "any status"
     panel.search.value = "Grace"  # what Enter does in the browser (continuous_update=False)
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
-    assert "1 investor matching 'Grace'" in shown
+    assert "1 investor matching “Grace”" in shown
     panel.search.value = "nobody at all"
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "No investor matches" in shown and "no chart" in shown

@@ -136,7 +136,7 @@ class LookupPanel(widgets.VBox):
         ]
         self.investors = to_frame(records, show_personal_data=self.show_personal.value)
         self.investments = to_frame(investments)
-        where = f"matching {text!r}" if text else "in the registry"
+        where = f"matching “{text}”" if text else "in the registry"
         parts: list[widgets.Widget] = [
             _html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
