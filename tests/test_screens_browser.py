@@ -158,7 +158,7 @@ def open_and_run(page: Any, servers: dict[str, Any], notebook: str) -> Any:
             break
         except PlaywrightTimeout:
             continue
-    wizard = page.locator(".cl-wizard, .cl-panel").first
+    wizard = page.locator(".cl-wizard:visible, .cl-panel:visible").first
     expect(wizard).to_be_visible(timeout=60_000)
     return wizard
 
@@ -205,7 +205,7 @@ def test_onboarding_by_hand(page: Any, servers: dict[str, Any]) -> None:
         field(wizard, path).fill(value)
     for path in ("natural_person.citizenship", "natural_person.country"):
         choose(field(wizard, path, "select"), "(DEU)")
-    error = wizard.locator(".cl-row-bank_account-iban .cl-msg").first
+    error = wizard.locator(".cl-row-bank_account-iban .cl-error").first
     expect(error).to_contain_text("Check it against the bank's documents.")  # the whole sentence
     assert error.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the message is cut"
     field(wizard, "bank_account.iban").fill("DE89 3704 0044 0532 0130 00")
@@ -307,7 +307,9 @@ def test_redemption_by_hand_asks_before_a_repeat(page: Any, servers: dict[str, A
     assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 2
     page.get_by_role("menuitem", name="Run", exact=True).click()  # run the notebook again: it sends nothing
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
-    expect(page.locator(".cl-wizard").first.get_by_text("Step 1 of 2: Redemption")).to_be_visible(timeout=60_000)
+    expect(page.locator(".cl-wizard:visible").first.get_by_text("Step 1 of 2: Redemption")).to_be_visible(
+        timeout=60_000
+    )
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
     assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 2
 

@@ -96,6 +96,7 @@ class FormField:
         self.required, self.group, self.personal = required, group, personal
         self.error = widgets.HTML("", layout=widgets.Layout(width="auto"))
         self.error.add_class("cl-msg")
+        self.error.add_class("cl-error")
         self.caption = widgets.HTML(
             f"<b>{html.escape(label)}</b>{'' if required else ' <i>(optional)</i>'}",
             layout=widgets.Layout(width=LABEL_WIDTH, min_width=LABEL_WIDTH),
