@@ -53,3 +53,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) sandbox/data .state test-artifacts
+
+## The walkthroughs as an app with the code hidden (Voilà), beside `make lab`: open http://127.0.0.1:$(APP_PORT)/
+APP_PORT ?= 8866
+.PHONY: app
+app: install .env
+	@$(PY) -m sandbox.background --port $(PORT)
+	$(VENV)/bin/voila notebooks --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1 --show_tracebacks=False

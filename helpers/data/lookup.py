@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from helpers.core import api
@@ -27,6 +29,23 @@ def search_investors(client: Client, text: str = "", show_personal_data: bool = 
     ]
     haystack = frame[searchable].fillna("").astype(str).agg(" ".join, axis=1).str.lower()
     return frame[haystack.str.contains(text.strip().lower(), regex=False)].reset_index(drop=True)
+
+
+def searchable(investor: dict[str, Any] | Any) -> list[str]:
+    """The texts a search looks in: id, names, company, e-mail (never personal data)."""
+    person = investor.get("natural_person") or {}
+    company = investor.get("legal_person") or {}
+    return [
+        str(v)
+        for v in (
+            investor.get("id"),
+            person.get("forename"),
+            person.get("surname"),
+            company.get("company_name"),
+            (investor.get("communication") or {}).get("email"),
+        )
+        if v
+    ]
 
 
 def status_counts(investments: pd.DataFrame) -> pd.DataFrame:

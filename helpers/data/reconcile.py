@@ -19,6 +19,7 @@ investments (what the wallets hold). All arithmetic is on integers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +52,30 @@ CATEGORIES = {
     "redemption_failed": "redemption failed",
     "redemption_unknown": "redemption outcome unknown",
 }
+# What each category means and what to do about it (the summary's columns; the detail rows say it per case).
+MEANINGS = {
+    "in_ledger_only": "The books list units for an investor and product of which the registry has no investment.",
+    "in_registry_only": "The registry holds units for an investor and product that the books do not list.",
+    "units_differ": "Both list the position, with different units: a booking, a credit or a redemption is missing.",
+    "stuck": "An investment has waited in one status longer than the threshold; its units are not delivered yet.",
+    "redemption_failed": "A redemption failed on the ledger: no units moved, but the books may have booked it.",
+    "redemption_unknown": "The ledger never said whether a redemption happened: the units may or may not have moved.",
+}
+ACTIONS = {
+    "in_ledger_only": "Check the investor id in the books; if it is right, import the signed investment (notebook 2).",
+    "in_registry_only": "Add the position to the books, or find why the registry delivered units the books miss.",
+    "units_differ": "Look at the likely cause in the row; correct the books or finish the missing step.",
+    "stuck": "Finish the step it waits for (see the row), or ask Cashlink why it does not move.",
+    "redemption_failed": "Fix the cause and retry the redemption (notebook 4); reverse it in the books if booked.",
+    "redemption_unknown": "Do not retry it. Ask Cashlink to check it on the ledger before booking anything.",
+}
+WAITING_FOR = {  # status -> (what it waits for, what to do)
+    "PAID": ("paid but not yet credited", "Credit it (notebook 2, step Credit)."),
+    "ACCEPTED": ("accepted, waiting for the payment", "Mark it paid once the money arrived, then credit it."),
+    "WAITING_FOR_ACCEPTANCE": ("waiting for the issuer's acceptance", "Ask the issuer to accept it."),
+    "REVIEW_PENDING": ("waiting for Cashlink's review", "Ask Cashlink about the review."),
+    "KYC_PENDING": ("waiting for the investor's identification", "Complete the identification (notebook 1)."),
+}
 DETAIL_COLUMNS = [
     "category",
     "investor_id",
@@ -65,6 +90,9 @@ DETAIL_COLUMNS = [
     "status",
     "since",
     "message",
+    "cause",
+    "action",
+    "related",
 ]
 
 
@@ -96,12 +124,14 @@ class Reconciliation:
         return self.differences.empty
 
     def summary(self) -> pd.DataFrame:
-        """Number of differences per category (every category, zeros included)."""
+        """Number of differences per category (every category, zeros included), what it means and what to do."""
         counts = self.differences["category"].value_counts()
         return pd.DataFrame(
             {
                 "category": list(CATEGORIES),
-                "meaning": list(CATEGORIES.values()),
+                "label": list(CATEGORIES.values()),
+                "meaning": [MEANINGS[c] for c in CATEGORIES],
+                "what_to_do": [ACTIONS[c] for c in CATEGORIES],
                 "count": [int(counts.get(c, 0)) for c in CATEGORIES],
             }
         )
@@ -148,6 +178,7 @@ def _highlight(value: Any) -> str:
 
 
 INVESTMENT_COLUMNS = ["id", "investor_id", "product_id", "status", "units", "held_units", "since"]
+SANDBOX_NOTE = re.compile(r"\s*\((?:sandbox|set by) [^)]*\)")
 
 
 def registry_frames(client: Client, product_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -186,7 +217,26 @@ def reconcile(
     """Compare the ledger with the registry, per investor and product, and list every difference."""
     products = sorted(set(product_ids or []) | set(ledger["product_id"]))
     investments, redemptions = registry_frames(client, products)
-    return compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC))
+    report = compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC))
+    if not report.is_clean:
+        report.differences = with_names(report.differences, registry_names(client))
+    return report
+
+
+def registry_names(client: Client) -> dict[str, str]:
+    """Investor id -> name as the registry has it (for rows the ledger does not name)."""
+    from helpers.core.resources import investor_name
+
+    return {str(i["id"]): investor_name(i) for i in client.investors.list()}
+
+
+def with_names(differences: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The ledger's name where it gives one, else the registry's."""
+    frame = differences.copy()
+    frame["investor_name"] = frame["investor_name"].astype(object)
+    missing = frame["investor_name"].isna() | (frame["investor_name"].astype(str).str.strip() == "")
+    frame.loc[missing, "investor_name"] = frame.loc[missing, "investor_id"].map(lambda i: names.get(str(i)))
+    return frame
 
 
 def compare(
@@ -231,6 +281,9 @@ def compare(
                         "difference": -ledger_units,
                         "message": f"The ledger says {ledger_units} units; the registry has no investment of "
                         "this investor in this product.",
+                        "cause": "The registry does not know this investor and product: a wrong id in the books, "
+                        "or an investment never imported.",
+                        "action": ACTIONS["in_ledger_only"],
                     }
                 )
         elif pair.side == "right_only":
@@ -243,6 +296,8 @@ def compare(
                         "registry_units": registry_units,
                         "difference": registry_units,
                         "message": f"The registry holds {registry_units} units that the ledger does not list.",
+                        "cause": "The books miss this position (a booking not made yet?).",
+                        "action": ACTIONS["in_registry_only"],
                     }
                 )
         elif ledger_units != registry_units:
@@ -257,6 +312,13 @@ def compare(
                     "difference": difference,
                     "message": f"The registry holds {abs(difference)} units {more_or_fewer} than the ledger "
                     f"({registry_units} against {ledger_units}).",
+                    "cause": "The books booked units the registry has not delivered (a credit or an investment "
+                    "missing?)."
+                    if difference < 0
+                    else "The registry delivered units the books do not show (a booking missing, or a redemption "
+                    "booked but not made?).",
+                    "action": "Check the investor's investments and redemptions against the books; correct the books "
+                    "or finish the missing step.",
                 }
             )
     names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
@@ -278,12 +340,17 @@ def compare(
                 "registry_units": int(investment.units),
                 "message": f"Investment of {int(investment.units)} units has been {investment.status} for "
                 f"{days} days (since {since:%Y-%m-%d}).",
+                "cause": f"The investment is {WAITING_FOR.get(investment.status, ('waiting', ''))[0]}.",
+                "action": WAITING_FOR.get(investment.status, ("", ACTIONS["stuck"]))[1] or ACTIONS["stuck"],
             }
         )
     if not redemptions.empty:
         for redemption in _rows(redemptions[redemptions["status"].isin(["failed", "unknown"])]):
             category = f"redemption_{redemption.status}"
-            error = f": {redemption.error}" if getattr(redemption, "error", None) else ""
+            reason = getattr(redemption, "error", None)
+            reason = None if reason is None or pd.isna(reason) or not str(reason).strip() else str(reason)
+            reason = SANDBOX_NOTE.sub("", reason).rstrip(".") if reason else None
+            error = f": {reason}" if reason else ""
             advice = " Do not retry it; ask Cashlink to check it." if redemption.status == "unknown" else ""
             rows.append(
                 {
@@ -296,6 +363,10 @@ def compare(
                     "since": redemption.created_at,
                     "registry_units": int(redemption.units),
                     "message": f"Redemption of {int(redemption.units)} units is {redemption.status}{error}.{advice}",
+                    "cause": f"The ledger refused it{error}."
+                    if redemption.status == "failed"
+                    else "The ledger has not answered whether the units moved.",
+                    "action": ACTIONS[category],
                 }
             )
     detail = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
@@ -306,7 +377,62 @@ def compare(
     detail = detail.sort_values(
         ["category", "investor_id"], key=lambda s: s.map(order) if s.name == "category" else s, kind="stable"
     ).reset_index(drop=True)
+    detail = group_related(detail)
     return Reconciliation(detail, checked_pairs=len(merged), investments=len(investments), redemptions=len(redemptions))
+
+
+def group_related(detail: pd.DataFrame) -> pd.DataFrame:
+    """A shortfall (registry holds fewer) explained by investments of the same investor and product that are stuck
+    before delivery (e.g. 300 units PAID, never credited): the cause and action name them, the stuck rows follow
+    the shortfall they explain, and both carry the same ``related`` mark."""
+    if detail.empty:
+        return detail
+    detail = detail.copy()
+    for column in ("cause", "action", "related"):
+        detail[column] = detail[column].astype(object)
+    shortfalls = detail[detail["category"].isin(["units_differ", "in_ledger_only"]) & (detail["difference"] < 0)]
+    moved: list[int] = []
+    for index in [int(i) for i in shortfalls.index]:
+        row: Any = detail.loc[index]
+        stuck = detail[
+            (detail["category"] == "stuck")
+            & (detail["investor_id"] == row["investor_id"])
+            & (detail["product_id"] == row["product_id"])
+        ]
+        if stuck.empty or int(stuck["registry_units"].sum()) != -int(row["difference"]):
+            continue
+        mark = f"{str(row['investor_id'])[:8]}-{row['product_id']!s:.8}"
+        ids = ", ".join(str(i) for i in stuck["investment_id"])
+        statuses = ", ".join(sorted(set(stuck["status"])))
+        detail.loc[index, "cause"] = (
+            f"Explained by {len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {-int(row['difference'])} units "
+            f"stuck in {statuses} ({ids}): the books booked them, the registry has not delivered them yet."
+        )
+        detail.loc[index, "action"] = (
+            "Finish the stuck investment (see the row below: "
+            f"{detail.loc[stuck.index[0], 'action'].rstrip('.')}); the difference then disappears."
+        )
+        detail.loc[[index, *stuck.index], "related"] = mark
+        for stuck_index in stuck.index:
+            detail.loc[stuck_index, "cause"] = (
+                f"{detail.loc[stuck_index, 'cause']} It explains the difference of {int(row['difference'])} units "
+                "above."
+            )
+        moved.append(index)
+    if not moved:
+        return detail
+    order: list[int] = []
+    for index in detail.index:
+        if index in order:
+            continue
+        if pd.notna(detail.loc[index, "related"]) and index not in moved:
+            continue  # placed after the shortfall it explains
+        order.append(index)
+        if index in moved:
+            order += [
+                i for i in detail.index if detail.loc[i, "related"] == detail.loc[index, "related"] and i != index
+            ]
+    return detail.loc[order].reset_index(drop=True)
 
 
 def _rows(frame: pd.DataFrame) -> list[Any]:

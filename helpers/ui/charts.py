@@ -28,7 +28,7 @@ def status_chart(counts: pd.DataFrame, title: str = "Investments by status") -> 
 def reconciliation_chart(report: Reconciliation) -> plt.Figure:
     summary = report.summary()
     figure, axes = plt.subplots(figsize=(7, 2.8))
-    axes.barh(summary["meaning"], summary["count"], color=["#c0392b" if c else "#95a5a6" for c in summary["count"]])
+    axes.barh(summary["label"], summary["count"], color=["#c0392b" if c else "#95a5a6" for c in summary["count"]])
     axes.invert_yaxis()
     axes.set_xlabel("differences")
     axes.set_title("Reconciliation: differences by category")

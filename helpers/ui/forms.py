@@ -16,9 +16,10 @@ notebook again sends nothing again, and a similar object in the registry is hand
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import ipywidgets as widgets
@@ -29,10 +30,20 @@ from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
 from helpers.core.errors import CashlinkError, PossibleDuplicate, TaskError, field_label, input_error
 from helpers.core.records import Record, format_money, html_badge
 from helpers.core.resources import investor_name
-from helpers.data.lookup import latest_holder, latest_identified_investor
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
 LABEL_WIDTH = "200px"
+# Messages wrap instead of being cut, buttons are as wide as their label, inputs keep a sensible width.
+STYLE = """<style>
+.cl-msg .widget-html-content, .cl-msg.widget-html .widget-html-content {white-space: normal !important;
+  height: auto !important; line-height: 1.45 !important; overflow: visible !important; overflow-wrap: anywhere;}
+.cl-msg {height: auto !important; overflow: visible !important;}
+.cl-form button, .cl-wizard button, .cl-panel button {width: auto !important; min-width: 7em;}
+.cl-form .widget-label, .cl-wizard .widget-label {white-space: normal;}
+.cl-id code {font-size: 0.9em;}
+.cl-record th, .cl-review-table th {text-align: left; padding-right: 1.5em; font-weight: 600;}
+.cl-record td, .cl-review-table td {text-align: left;}
+</style>"""
 
 
 class NotSubmittedYet(Exception):
@@ -83,14 +94,18 @@ class FormField:
     ) -> None:
         self.path, self.label, self.widget, self.check = path, label, widget, check
         self.required, self.group, self.personal = required, group, personal
-        self.error = widgets.HTML("")
-        caption = widgets.HTML(
+        self.error = widgets.HTML("", layout=widgets.Layout(width="auto"))
+        self.error.add_class("cl-msg")
+        self.error.add_class("cl-error")
+        self.caption = widgets.HTML(
             f"<b>{html.escape(label)}</b>{'' if required else ' <i>(optional)</i>'}",
-            layout=widgets.Layout(width=LABEL_WIDTH),
+            layout=widgets.Layout(width=LABEL_WIDTH, min_width=LABEL_WIDTH),
         )
+        self.caption.add_class("cl-msg")
         self.widget.layout.width = self.widget.layout.width or "320px"
         self.widget.add_class(f"cl-field-{path.replace('.', '-')}")
-        self.row = widgets.HBox([caption, self.widget, self.error])
+        self.row = widgets.HBox([self.caption, widgets.VBox([self.widget, self.error])])
+        self.row.add_class(f"cl-row-{path.replace('.', '-')}")
         self.widget.observe(lambda _change: self.check_now(), names="value")
 
     @classmethod
@@ -129,6 +144,12 @@ class FormField:
 
     def is_empty(self) -> bool:
         return self.value in (None, "")
+
+    def clear_personal(self) -> None:
+        """Forget a personal value once it was sent (so no saved or executed notebook keeps it in widget state)."""
+        if self.personal and isinstance(self.widget, widgets.Text):
+            self.widget.value = ""
+            self.error.value = ""
 
     def check_now(self) -> str | None:
         """Check this field alone; show and return the message (None when fine)."""
@@ -189,8 +210,12 @@ class Form(widgets.VBox):
         self.result: Record | None = None
         self.error: CashlinkError | None = None
         self.submission: str | None = None  # the reference of the submission in progress (kept for re-sends)
+        self.on_done: list[Callable[[Record], None]] = []  # called with the result of each successful submission
         self.general_errors = widgets.HTML("")
-        self.review_button = widgets.Button(description="Review", icon="eye", button_style="info")
+        self.general_errors.add_class("cl-msg")
+        self.review_button = widgets.Button(
+            description="Review", icon="eye", button_style="info", layout=widgets.Layout(width="auto")
+        )
         self.submit_button = widgets.Button(
             description=self.submit_label,
             icon="check",
@@ -202,27 +227,37 @@ class Form(widgets.VBox):
         self.submit_button.add_class("cl-submit")
         self.choices = widgets.HBox([])
         self.choices.add_class("cl-choices")
-        self.review_box = widgets.Output()
-        self.result_box = widgets.Output()
-        self.status = widgets.HTML("")
+        self.review_box = widgets.HTML("")
+        self.review_box.add_class("cl-msg")
+        self.result_box = widgets.HTML("")
+        self.result_box.add_class("cl-msg")
+        self.status = widgets.HTML("", layout=widgets.Layout(width="auto"))
         self.status.add_class("cl-status")
+        self.status.add_class("cl-msg")
         self.review_button.on_click(lambda _b: self._safely(self.review))
         self.submit_button.on_click(lambda _b: self._safely(self.click_submit))
         for form_field in fields:
             form_field.widget.observe(lambda _c: self._invalidate_review(), names="value")
-        self.header = widgets.HTML(f"<h3>{html.escape(self.title)} {html_badge(client.config)}</h3><p>{intro}</p>")
+        self.header = widgets.HTML(
+            f"{STYLE}<h3>{html.escape(self.title)} {html_badge(client.config)}</h3><p>{intro}</p>"
+        )
+        self.header.add_class("cl-msg")
+        self.buttons = widgets.HBox([self.review_button, self.submit_button])
+        self.inputs = widgets.VBox([*above, *[f.row for f in fields], *below, self.general_errors, self.buttons])
+        self.again_button = widgets.Button(
+            description=f"Another {self.what_label()}", icon="plus", layout=widgets.Layout(width="auto", display="none")
+        )
+        self.again_button.add_class("cl-again")
+        self.again_button.on_click(lambda _b: self._safely(self.start_again))
         super().__init__(
             [
                 self.header,
-                *above,
-                *[f.row for f in fields],
-                *below,
-                self.general_errors,
-                widgets.HBox([self.review_button, self.submit_button]),
+                self.inputs,
                 self.status,
                 self.choices,
                 self.review_box,
                 self.result_box,
+                self.again_button,
             ]
         )
         self.add_class("cl-form")
@@ -236,7 +271,7 @@ class Form(widgets.VBox):
             self.error = exc if isinstance(exc, CashlinkError) else None
             self.status.value = (
                 f"<span style='{ERROR_STYLE}'>Something went wrong: {html.escape(type(exc).__name__)}"
-                f": {html.escape(str(exc))}. Nothing you typed was lost; try again.</span>"
+                f": {html.escape(error_sentence(exc).rstrip('.'))}. Nothing you typed was lost; try again.</span>"
             )
 
     # --- values and checks ------------------------------------------------------------------------------------
@@ -307,19 +342,18 @@ class Form(widgets.VBox):
 
     def _invalidate_review(self) -> None:
         self.submit_button.disabled = True
-        self.review_box.clear_output()
+        self.review_box.value = ""
         self.choices.children = ()
 
     def review(self) -> bool:
         """Check everything; when fine, show what will be sent and enable Submit."""
         errors = self.check_all()
-        self.review_box.clear_output()
+        self.review_box.value = ""
         if errors:
             self.status.value = f"<span style='{ERROR_STYLE}'>Please correct the fields marked ⚠ above.</span>"
             return False
         self.status.value = f"Check the summary below, then click <b>{html.escape(self.submit_label)}</b>."
-        with self.review_box:
-            display(widgets.HTML(self.summary_html()))
+        self.review_box.value = self.summary_html()
         self.submit_button.disabled = False
         return True
 
@@ -370,17 +404,20 @@ class Form(widgets.VBox):
             )
         except PossibleDuplicate as exc:
             self.error = exc
-            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(self.duplicate_question(exc))}</span>"
             self.choices.children = tuple(self.duplicate_choices(exc, reference))
             if raise_errors:
                 raise
             return None
         except ConfirmationRequired as exc:
             self.error = exc
-            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            self.status.value = (
+                f"<span style='{ERROR_STYLE}'>{html_badge(self.client.config)} {html.escape(exc.message)}</span>"
+            )
             confirm = widgets.Button(
                 description="Confirm on production", button_style="danger", layout=widgets.Layout(width="auto")
             )
+            confirm.add_class("cl-confirm-production")
             confirm.on_click(
                 lambda _b: self._safely(
                     lambda: self.submit(False, reference=reference, on_duplicate=on_duplicate, confirm_production=True)
@@ -392,21 +429,65 @@ class Form(widgets.VBox):
             return None
         except CashlinkError as exc:
             self.error = exc
-            self.show_errors(exc.field_errors, exc.message if exc.field_errors else "")
-            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            self.show_errors(exc.field_errors)  # each next to its field; the sentence once, below
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
             self.after_error(exc)
             if raise_errors:
                 raise
             return None
+        self.done(record)
+        return record
+
+    def done(self, record: Record) -> None:
+        """Show the result once (what happened, then the object), fold the inputs away, and tell the listeners."""
         self.result = record
         self.submission = None  # the next Submit is a new operation
         self.submit_button.disabled = True
-        self.review_box.clear_output()
+        self.review_box.value = ""
+        self.general_errors.value = ""
         self.status.value = self.success_message(record)
-        self.result_box.clear_output()
-        with self.result_box:
-            display(record)
-        return record
+        self.result_box.value = ""
+        self.result_box.value = record_card(self.result_rows(record))
+        for form_field in self.fields.values():
+            form_field.clear_personal()
+        self.inputs.layout.display = "none"
+        self.again_button.layout.display = None if self.repeatable() else "none"
+        for listener in self.on_done:
+            listener(record)
+
+    def repeatable(self) -> bool:
+        """Whether 'Another …' is offered after a result (forms inside a walkthrough start again there)."""
+        return not self.on_done
+
+    def what_label(self) -> str:
+        return self.title.lower().removeprefix("new ")
+
+    def start_again(self) -> None:
+        """Show the inputs again for a new submission (a new operation); personal values were already cleared."""
+        self.inputs.layout.display = None
+        self.again_button.layout.display = "none"
+        self.status.value = ""
+        self.result_box.value = ""
+        self.review_box.value = ""
+        self.choices.children = ()
+
+    def result_rows(self, record: Record) -> list[tuple[str, str]]:
+        """What the result card shows: the object's fields for people (masked, formatted, no empty values)."""
+        return record.rows()
+
+    def duplicate_question(self, exc: PossibleDuplicate) -> str:
+        """The duplicate question for a person (the buttons answer it; no code to type)."""
+        existing = exc.existing
+        kind = "An identical" if exc.equal else "A similar"
+        what = self.describe_existing(existing) or exc.what
+        return (
+            f"{kind} {what} was made {made_when(existing)} (id {existing.get('id')}). Nothing was sent yet. "
+            f"Make another one, or use that one?"
+        )
+
+    def describe_existing(self, existing: Mapping[str, Any]) -> str:
+        units = existing.get("units")
+        return f"{self.what_label()} of {units} units" if units is not None else ""
 
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
         """Buttons that answer the duplicate question: use the existing object, or make another one."""
@@ -429,7 +510,7 @@ class Form(widgets.VBox):
 
     def success_message(self, record: Record) -> str:
         mark = "✔" if record.outcome == "created" else "ℹ"
-        return f"{mark} {html.escape(record.happened())}"
+        return f"<b>{mark} {html.escape(record.happened())}</b>"
 
     def send(
         self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, confirm_production: bool
@@ -444,6 +525,33 @@ class Form(widgets.VBox):
                 "steps continue from its result."
             )
         return self.result
+
+
+def record_card(rows: list[tuple[str, str]]) -> str:
+    """(label, value) rows as a compact two-column table (values already masked and formatted)."""
+    body = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in rows)
+    return f"<table class='cl-record'>{body}</table>"
+
+
+def made_when(record: Mapping[str, Any]) -> str:
+    """'today at 10:02 UTC' or 'on 2024-02-03 at 10:02 UTC' (or 'earlier')."""
+    try:
+        moment = datetime.fromisoformat(str(record.get("created_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return "earlier"
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    day = "today" if moment.date() == datetime.now(UTC).date() else f"on {moment:%Y-%m-%d}"
+    return f"{day} at {moment:%H:%M} UTC"
+
+
+SANDBOX_JARGON = re.compile(r"\s*\((?:sandbox|set by) [^)]*\)")
+
+
+def error_sentence(exc: BaseException) -> str:
+    """An error's message for a person: whole (never cut), once, without doubled full stops or sandbox jargon."""
+    message = exc.message if isinstance(exc, CashlinkError) else str(exc)
+    message = SANDBOX_JARGON.sub("", message)
+    return re.sub(r"\.{2,}(?!\.)", ".", message).replace(" .", ".")
 
 
 def should_auto_submit(auto_submit: bool | None, client: Client) -> bool:
@@ -519,6 +627,22 @@ class InvestorForm(Form):
         options.pop("confirm_production", None)
         return self.client.investors.create(body, **options)
 
+    def result_rows(self, record: Record) -> list[tuple[str, str]]:
+        wanted = {"Company name", "First name", "Last name", "E-mail", "IBAN", "City"}
+        rows = [(name, value) for name, value in record.rows() if name in wanted]
+        return [("Name", investor_name(record)), *rows, ("Investor id", str(record.get("id", "")))]
+
+    def describe_existing(self, existing: Mapping[str, Any]) -> str:
+        return f"investor named {investor_name(existing)}"
+
+    def duplicate_question(self, exc: PossibleDuplicate) -> str:
+        kind = "An identical" if exc.equal else "A similar"
+        return (
+            f"{kind} {self.describe_existing(exc.existing)} is already in the registry (made "
+            f"{made_when(exc.existing)}, id {exc.existing.get('id')}). Nothing was sent yet. Use that investor, "
+            "update it with what you typed, or make another one?"
+        )
+
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
         update = widgets.Button(
             description="Update the existing investor", button_style="primary", layout=widgets.Layout(width="auto")
@@ -550,9 +674,13 @@ class BenefitingPersonForm(Form):
         return self.client.investors.add_benefiting_person(self.investor_id, body, reference=reference)
 
 
-def investor_options(client: Client) -> list[tuple[str, str]]:
-    """Investors for a dropdown: name first, then a short id."""
-    return [(f"{investor_name(i)} · {str(i['id'])[:8]}", str(i["id"])) for i in client.investors.list()]
+def investor_options(client: Client) -> list[tuple[str, str | None]]:
+    """Investors for a dropdown: name first, then a short id; the first option asks to choose (nothing chosen)."""
+    investors = sorted(client.investors.list(), key=lambda i: investor_name(i).casefold())
+    return [
+        ("— choose the investor —", None),
+        *[(f"{investor_name(i)} · {str(i['id'])[:8]}", str(i["id"])) for i in investors],
+    ]
 
 
 def _upload(client: Client, value: Any) -> str:
@@ -656,8 +784,18 @@ class WalletForm(Form):
 # --- investing --------------------------------------------------------------------------------------------------
 
 
+THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+")
+
+
 def _check_units(value: Any) -> int:
-    return checks.check_units(value)
+    """Whole units as a person types them: 1,500 is fifteen hundred; 2.5 or 2,5 is refused (never read as 25)."""
+    text = str(value).strip().replace(" ", "").replace("_", "")
+    if ("," in text and not THOUSANDS.fullmatch(text)) or "." in text:
+        raise checks.CheckError(
+            f"Units are whole numbers; {checks.quote(value)} has a fraction or a decimal separator. "
+            "Enter a whole number such as 300."
+        )
+    return checks.check_units(text)
 
 
 class InvestmentForm(Form):
@@ -672,7 +810,7 @@ class InvestmentForm(Form):
             (f"{c['name']} · {c.get('available_units', '?')} units left", str(c["id"])) for c in client.campaigns.list()
         ]
         options = investor_options(client)
-        wanted = d.get("investor_id") or latest_identified_investor(client)
+        wanted = d.get("investor_id")
         self.investor = widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
         self.wallet = widgets.Dropdown(options=[])
         self.document_file = widgets.FileUpload(accept=".pdf", multiple=False)
@@ -799,7 +937,7 @@ class RedemptionForm(Form):
         d = dict(defaults or {})
         self.product_id = d.get("product_id") or client.config.product_id
         options = investor_options(client)
-        wanted = d.get("investor_id") or latest_holder(client, self.product_id)
+        wanted = d.get("investor_id")
         self.investor = widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
         self.wallet = widgets.Dropdown(options=[])
         self.balance = widgets.HTML("")
@@ -846,7 +984,7 @@ class RedemptionForm(Form):
             self.fields["units"].check_now()
 
     def _check_units(self, value: Any) -> int:
-        units = checks.check_units(value)
+        units = _check_units(value)
         held = self.held(self.wallet.value)
         if units > held:
             raise checks.CheckError(f"The wallet holds only {held} units; you cannot redeem {units}.")
@@ -865,14 +1003,43 @@ class RedemptionForm(Form):
             confirm_production=confirm_production,
         )
 
+    def _refresh_balance(self) -> None:
+        """The balance after a redemption (or its failure), without touching what is chosen."""
+        if self.investor.value:
+            self.holdings = self.client.holding_rows(investor_id=self.investor.value, product_id=self.product_id)
+        self.balance.value = f"<p>The wallet holds <b>{self.held(self.wallet.value)}</b> units of the product.</p>"
+
+    def done(self, record: Record) -> None:
+        self._refresh_balance()
+        super().done(record)
+
+    def start_again(self) -> None:
+        super().start_again()
+        self._load_wallets(self.wallet.value)
+
     def submit(self, raise_errors: bool = True, **options: Any) -> Record | None:
-        record = super().submit(raise_errors, **options)
-        self._load_wallets(self.wallet.value)  # the balance after the redemption (or its failure)
+        try:
+            record = super().submit(raise_errors, **options)
+        finally:
+            if self.result is None or self.error is not None:
+                self._refresh_balance()
         return record
 
     def after_error(self, exc: CashlinkError) -> None:
         task = exc.task if isinstance(exc, TaskError) else {}
+        if task.get("status") in api.TASK_UNKNOWN:
+            self.status.value = (
+                f"<span style='{ERROR_STYLE}'>The redemption {html.escape(str(task.get('id')))} ended as "
+                "'unknown': the ledger has not said whether the units moved. Do not redeem again; ask Cashlink "
+                "to check it on the ledger.</span>"
+            )
         if task.get("status") in api.TASK_FAILED and task.get("id"):
+            reason = error_sentence(TaskError(str(task.get("error") or "the registry gives no reason"))).rstrip(".")
+            self.status.value = (
+                f"<span style='{ERROR_STYLE}'>The redemption {html.escape(str(task['id']))} failed: "
+                f"{html.escape(reason)}. No units moved. Once the cause is fixed, click "
+                "<b>Try this redemption again</b>.</span>"
+            )
             retry = widgets.Button(
                 description="Try this redemption again", button_style="warning", layout=widgets.Layout(width="auto")
             )
@@ -885,12 +1052,18 @@ class RedemptionForm(Form):
         try:
             record = self.client.redemptions.retry(redemption_id)
         except CashlinkError as exc:
-            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
             self.after_error(exc)
             return
-        self.result = record
-        self.status.value = self.success_message(record) + f" Status: <b>{html.escape(str(record.get('status')))}</b>."
-        self._load_wallets(self.wallet.value)
+        self.error = None
+        self.done(record)
 
-    def success_message(self, record: Record) -> str:
-        return super().success_message(record) + f" Status: <b>{html.escape(str(record.get('status')))}</b>."
+    def result_rows(self, record: Record) -> list[tuple[str, str]]:
+        rows = [("Units redeemed", str(record.get("units", ""))), ("Status", str(record.get("status", "")))]
+        allocations = record.get("allocations") or []
+        if allocations:
+            rows.append(
+                ("Taken from", f"{len(allocations)} investment{'s' if len(allocations) != 1 else ''}, oldest first")
+            )
+        rows.append(("Wallet now holds", f"{self.held(str(record.get('wallet_id')))} units"))
+        return [*rows, ("Redemption id", str(record.get("id", "")))]

@@ -8,52 +8,165 @@ from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
-from IPython.display import display
+from IPython.display import HTML, display
 
 from helpers.core import api
 from helpers.core.client import Client, OnDuplicate
 from helpers.core.errors import CashlinkError
 from helpers.core.records import html_badge
+from helpers.core.resources import investor_name
 from helpers.data import bulk, lookup, reconcile
+from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
+from helpers.ui import tables
 from helpers.ui.charts import reconciliation_chart, status_chart
+from helpers.ui.forms import STYLE
+
+
+def _html(value: str) -> widgets.HTML:
+    shown = widgets.HTML(value)
+    shown.add_class("cl-msg")
+    return shown
+
+
+class Overview(widgets.VBox):
+    """Where the toolkit is connected, the products and campaigns, and the investments so far by status."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        products = client.products.list().to_list()
+        campaigns = client.campaigns.list().to_list()
+        investments = client.investments.frame()
+        self.counts = lookup.status_counts(investments)
+        product_table = tables.people_frame(
+            products,
+            [
+                ("Product", tables.field("name")),
+                ("Type", tables.field("product_type")),
+                ("Price per unit", tables.field("price_per_unit")),
+                ("Product id", tables.id_of()),
+            ],
+        )
+        campaign_table = tables.people_frame(
+            campaigns,
+            [
+                ("Campaign", tables.field("name")),
+                ("Units available", tables.field("available_units")),
+                ("Price per unit", tables.field("price_per_unit")),
+                ("Campaign id", tables.id_of()),
+            ],
+        )
+        shown = self.counts[self.counts["investments"] > 0]
+        parts: list[widgets.Widget] = [
+            _html(f"{STYLE}<h2>Connection {html_badge(client.config)}</h2><p>{html.escape(client.describe())}</p>"),
+            _html("<h3>Products</h3>"),
+            tables.interactive(product_table) if len(product_table) else _html(tables.empty_note("products")),
+            _html("<h3>Campaigns</h3>"),
+            tables.interactive(campaign_table) if len(campaign_table) else _html(tables.empty_note("campaigns")),
+            _html("<h3>Investments so far, by status</h3>"),
+        ]
+        if shown.empty:
+            parts.append(_html(tables.empty_note("investments yet")))
+        else:
+            chart = widgets.Output()
+            with chart:
+                display(status_chart(self.counts))
+            parts += [
+                _html(
+                    tables.static_html(
+                        tables.humanize(shown, {"status": "Status", "investments": "Investments", "units": "Units"})
+                    )
+                ),
+                chart,
+            ]
+        super().__init__(parts)
+        self.add_class("cl-panel")
 
 
 class LookupPanel(widgets.VBox):
-    """Search investors and see their investments and a chart of statuses."""
+    """Search investors (Enter or the button) and see their investments, holdings and a chart of statuses."""
+
+    ANY = "any"
 
     def __init__(self, client: Client, text: str = "", status: str | None = None) -> None:
         self.client = client
         self.search = widgets.Text(
-            value=text, placeholder="name, e-mail or id", description="Search", continuous_update=False
+            value=text, placeholder="name, e-mail or id; empty: everyone", description="Search", continuous_update=False
         )
+        self.search.add_class("cl-search")
         self.status = widgets.Dropdown(
-            options=[("any status", None), *[(s, s) for s in api.INVESTMENT_STATUSES]],
-            value=status,
+            options=[("any status", self.ANY), *[(s, s) for s in api.INVESTMENT_STATUSES]],
+            value=status or self.ANY,
             description="Status",
         )
+        self.status.add_class("cl-status-filter")
         self.show_personal = widgets.Checkbox(value=False, description="show personal data", indent=False)
-        self.button = widgets.Button(description="Look up", icon="search", button_style="info")
-        self.output = widgets.Output()
+        self.button = widgets.Button(
+            description="Look up", icon="search", button_style="info", layout=widgets.Layout(width="auto")
+        )
+        self.button.add_class("cl-lookup")
+        self.output = widgets.VBox([])
+        self.investors: pd.DataFrame = pd.DataFrame()
+        self.investments: pd.DataFrame = pd.DataFrame()
         self.button.on_click(lambda _b: self.refresh())
         self.search.observe(lambda _c: self.refresh(), names="value")  # Enter (or leaving the box) searches
-        super().__init__([widgets.HBox([self.search, self.status, self.show_personal, self.button]), self.output])
+        self.status.observe(lambda _c: self.refresh(), names="value")
+        super().__init__(
+            [
+                _html(f"{STYLE}<p>{html_badge(client.config)} Read-only: nothing here changes the registry.</p>"),
+                widgets.HBox([self.search, self.status, self.show_personal, self.button]),
+                self.output,
+            ]
+        )
+        self.add_class("cl-panel")
 
     def refresh(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        investors = lookup.search_investors(self.client, self.search.value, show_personal_data=self.show_personal.value)
-        investments = self.client.investments.frame(status=self.status.value)
-        if self.search.value.strip():
-            investments = investments[investments["investor_id"].isin(investors.get("id", []))]
-        self.output.clear_output()
-        with self.output:
-            display(widgets.HTML(f"<h4>{len(investors)} investors</h4>"), investors)
-            display(widgets.HTML(f"<h4>{len(investments)} investments</h4>"), investments)
-            chart = status_chart(
-                lookup.status_counts(investments), f"Investments by status ({html.escape(self.search.value) or 'all'})"
-            )
+        """Search now; the tidy frames (for programs) are returned, people see formatted tables."""
+        text = self.search.value.strip()
+        status = None if self.status.value == self.ANY else self.status.value
+        records = [
+            r
+            for r in self.client.investors.list()
+            if not text or text.lower() in " ".join(lookup.searchable(r)).lower()
+        ]
+        ids = {str(r["id"]) for r in records}
+        names = {str(r["id"]): investor_name(r) for r in records}
+        investments = [
+            i for i in self.client.investments.list(status=status) if not text or str(i.get("investor_id")) in ids
+        ]
+        self.investors = to_frame(records, show_personal_data=self.show_personal.value)
+        self.investments = to_frame(investments)
+        where = f"matching “{text}”" if text else "in the registry"
+        parts: list[widgets.Widget] = [
+            _html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
+        ]
+        if records:
+            columns = list(tables.INVESTOR_COLUMNS)
+            if self.show_personal.value:
+                columns.insert(3, ("IBAN", lambda r: str((r.get("bank_account") or {}).get("iban", ""))))
+            parts.append(tables.interactive(tables.people_frame(records, columns)))
+        else:
+            parts.append(_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))
+        label = f" in status {status}" if status else ""
+        parts.append(_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>"))
+        if investments:
+            parts.append(tables.interactive(tables.people_frame(investments, tables.investment_columns(names))))
+            chart = status_chart(lookup.status_counts(self.investments), "Investments by status")
             if chart is not None:
-                display(chart)
-        return investors, investments
+                box = widgets.Output()
+                with box:
+                    display(chart)
+                parts.append(box)
+            holdings = self.client.holding_rows()
+            held = [h for h in holdings if not text or h["investor_id"] in ids]
+            parts.append(_html(f"<h4>Holdings ({len(held)} wallet{'s' if len(held) != 1 else ''})</h4>"))
+            if held:
+                all_names = names if text else tables.investor_names(self.client)
+                parts.append(tables.interactive(tables.people_frame(held, tables.holding_columns(all_names))))
+        else:
+            parts.append(_html("<p>No investments to show (so no chart).</p>"))
+        self.output.children = tuple(parts)
+        return self.investors, self.investments
 
 
 class BulkImportPanel(widgets.VBox):
@@ -92,8 +205,8 @@ class BulkImportPanel(widgets.VBox):
         self.confirm.on_click(lambda _b: self.run_import())
         super().__init__(
             [
-                widgets.HTML(
-                    f"<p>{html_badge(client.config)} Upload a CSV or Excel file in the template's "
+                _html(
+                    f"{STYLE}<p>{html_badge(client.config)} Upload a CSV or Excel file in the template's "
                     "format. Nothing is sent until you confirm.</p>"
                 ),
                 self.upload,
@@ -102,6 +215,7 @@ class BulkImportPanel(widgets.VBox):
                 self.confirm,
             ]
         )
+        self.add_class("cl-panel")
 
     def _on_upload(self) -> None:
         if self.upload.value:
@@ -117,20 +231,28 @@ class BulkImportPanel(widgets.VBox):
                 display(exc)
                 self.confirm.disabled = True
                 return None
-            print(self.plan.summary())
+            display(HTML(f"<p><b>{html.escape(self.plan.summary())}</b></p>"))
             if len(self.plan.problems):
                 display(
-                    widgets.HTML("<b>Rows with problems</b> (they will be skipped; fix and re-upload)"),
-                    self.plan.problems,
+                    HTML(
+                        tables.static_html(
+                            tables.humanize(
+                                self.plan.problems, {"row": "Row", "column": "Column", "problem": "Problem"}
+                            ),
+                            "Rows with problems (they will be skipped; fix and re-upload)",
+                        )
+                    )
                 )
             if len(self.plan.matches):
                 display(
-                    widgets.HTML(
-                        "<b>Rows that match investors the registry already has</b> (choose below what to do with them)"
-                    ),
-                    self.plan.matches,
+                    HTML(
+                        tables.static_html(
+                            tables.humanize(self.plan.matches, ids=("existing_investor_id",)),
+                            "Rows that match investors the registry already has (choose below what to do with them)",
+                        )
+                    )
                 )
-            display(widgets.HTML("<b>Rows ready to import</b>"), self.plan.preview())
+            display(HTML(tables.static_html(tables.humanize(self.plan.preview()), "Rows ready to import")))
         self.confirm.disabled = not self.plan.valid
         return self.plan
 
@@ -143,10 +265,74 @@ class BulkImportPanel(widgets.VBox):
                 self.client, self.plan, workers=self.workers, on_duplicate=self.duplicates.value
             )
             counts = self.results["status"].value_counts().to_dict()
-            print("Done: " + ", ".join(f"{n} {status}" for status, n in counts.items()) + ".")
-            display(self.results)
+            done = "Done: " + ", ".join(f"{n} {status}" for status, n in counts.items()) + "."
+            display(HTML(f"<p><b>{html.escape(done)}</b></p>"))
+            shown = tables.humanize(self.results, ids=("investor_id", "identification_id", "wallet_id"))
+            display(tables.interactive(shown))
         self.confirm.disabled = False  # running again is safe: it completes what is missing
         return self.results
+
+
+RECONCILIATION_LABELS = {
+    "investor_name": "Investor",
+    "label": "Difference",
+    "ledger_units": "Books",
+    "registry_units": "Registry",
+    "difference": "Registry − books",
+    "cause": "Likely cause",
+    "action": "What to do",
+    "status": "Status",
+    "since": "Since",
+    "investor_ref": "Your reference",
+}
+
+
+def reconciliation_table(report: reconcile.Reconciliation) -> pd.DataFrame:
+    """The differences for people: name first, the category in words, cause and action, related rows together."""
+    detail = report.differences.copy()
+    detail["label"] = detail["category"].map(reconcile.CATEGORIES)
+    detail["investor_name"] = [
+        name if not tables.is_blank(name) else tables.short_id(investor)
+        for name, investor in zip(detail["investor_name"], detail["investor_id"])
+    ]
+    detail["ids"] = [
+        " ".join(tables.short_id(v) for v in (inv, inv_id, red) if not tables.is_blank(v))
+        for inv, inv_id, red in zip(detail["investor_id"], detail["investment_id"], detail["redemption_id"])
+    ]
+    detail["difference"] = [
+        f"<b style='color:{'#b00020' if d < 0 else '#1f5fa8'}'>{d:+,}</b>" if not tables.is_blank(d) and d else ""
+        for d in detail["difference"]
+    ]
+    detail["label"] = [
+        f"↳ {label} (explains the row above)" if cat == "stuck" and not tables.is_blank(rel) else label
+        for label, cat, rel in zip(detail["label"], detail["category"], detail["related"])
+    ]
+    columns = ["investor_name", "label", "ledger_units", "registry_units", "difference", "cause", "action", "ids"]
+    shown = detail[columns]
+    return tables.humanize(shown, {**RECONCILIATION_LABELS, "ids": "Ids (hover for the full id)"})
+
+
+def summary_table(report: reconcile.Reconciliation) -> pd.DataFrame:
+    summary = report.summary()
+    return tables.humanize(
+        summary[["label", "count", "meaning", "what_to_do"]],
+        {"label": "Category", "count": "Found", "meaning": "What it means", "what_to_do": "What to do"},
+    )
+
+
+def show_report(report: reconcile.Reconciliation) -> None:
+    """The report as plain outputs (they read in the exported HTML, without JavaScript): headline, summary with
+    meaning and action, a chart, and every difference with its cause and action."""
+    display(HTML(f"{STYLE}<p><b>{html.escape(report.headline())}</b></p>"))
+    display(HTML(tables.static_html(summary_table(report), "Summary")))
+    if not report.is_clean:
+        display(reconciliation_chart(report))
+        display(HTML(tables.static_html(reconciliation_table(report), "Every difference")))
+
+
+def show_exports(*paths: Path) -> None:
+    """Where the exported files are (one line)."""
+    display(HTML("<p>Exported: " + " and ".join(f"<code>{html.escape(str(p))}</code>" for p in paths) + "</p>"))
 
 
 class ReconciliationPanel(widgets.VBox):
@@ -164,10 +350,14 @@ class ReconciliationPanel(widgets.VBox):
             description="Stuck after (days)",
             style={"description_width": "initial"},
         )
-        self.button = widgets.Button(description="Reconcile", icon="balance-scale", button_style="primary")
+        self.button = widgets.Button(
+            description="Reconcile", icon="balance-scale", button_style="primary", layout=widgets.Layout(width="auto")
+        )
         self.output = widgets.Output()
         self.button.on_click(lambda _b: self._run_upload())
+        self.upload.observe(lambda _c: self._run_upload(), names="value")
         super().__init__([widgets.HBox([self.upload, self.days, self.button]), self.output])
+        self.add_class("cl-panel")
 
     def _run_upload(self) -> None:
         if self.upload.value:
@@ -185,12 +375,12 @@ class ReconciliationPanel(widgets.VBox):
                 display(exc)
                 return None
             stem = Path(name).stem if name else Path(source).stem if isinstance(source, (str, Path)) else "ledger"
-            print(self.report.headline())
-            display(self.report.summary(), reconciliation_chart(self.report), self.report.styled())
-            print(
-                "Exported:",
-                self.report.to_csv(self.output_dir / f"reconciliation-{stem}.csv"),
-                "and",
-                self.report.to_excel(self.output_dir / f"reconciliation-{stem}.xlsx"),
+            show_report(self.report)
+            csv = self.report.to_csv(self.output_dir / f"reconciliation-{stem}.csv")
+            excel = self.report.to_excel(self.output_dir / f"reconciliation-{stem}.xlsx")
+            display(
+                HTML(
+                    f"<p>Exported: <code>{html.escape(str(csv))}</code> and <code>{html.escape(str(excel))}</code></p>"
+                )
             )
         return self.report

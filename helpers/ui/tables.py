@@ -1,0 +1,253 @@
+"""Tables for people, apart from the tidy ``.frame()`` for programs.
+
+Names first, few labelled columns, short ids (the full id on hover, and in the search), dates and money formatted,
+nothing shown as NaN, NaT, None or a Python list. :func:`people_frame` builds such a table (a DataFrame of text);
+:func:`interactive` shows it with sort, search and paging (itables' ``ITable`` widget, which works in JupyterLab and
+in the Voilà app); :func:`static_html` renders it for reports that must read without JavaScript.
+
+    >>> people_frame(client.investors.list(), INVESTOR_COLUMNS)
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from helpers.core.models import is_personal
+from helpers.core.records import format_money, is_money, mask
+from helpers.core.resources import investor_name, remaining_units
+
+Getter = Callable[[Mapping[str, Any]], Any]
+Columns = Sequence[tuple[str, Getter]]
+SHORT_ID = 8
+
+
+def is_blank(value: Any) -> bool:
+    """None, NaN, NaT, pd.NA, an empty string or an empty list: shown as an empty cell."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip() or value.strip().lower() in ("nan", "nat", "none", "<na>")
+    if isinstance(value, (list, tuple, dict, set)):
+        return not value
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def when(value: Any, with_time: bool = True) -> str:
+    """A date or moment as ``2024-02-03 09:00 UTC`` (or ``2024-02-03``); empty when there is none."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                value = date.fromisoformat(value[:10])
+            except ValueError:
+                return value
+    if isinstance(value, datetime):
+        if not with_time:
+            return f"{value:%Y-%m-%d}"
+        zone = " UTC" if value.utcoffset() is not None and not value.utcoffset() else ""
+        return f"{value:%Y-%m-%d %H:%M}{zone}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def text(value: Any, path: str = "") -> str:
+    """Any cell value as people read it: money formatted, lists counted, booleans as yes/no, personal data masked."""
+    if is_blank(value):
+        return ""
+    if path and is_personal(path):
+        return str(mask(value, path.rsplit(".", 1)[-1]))
+    if is_money(value):
+        return format_money(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return when(value)
+    if isinstance(value, Decimal):
+        return f"{value:,}"
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple, set)):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {text(v)}" for k, v in value.items() if not is_blank(v))
+    return str(value)
+
+
+def short_id(value: Any) -> str:
+    """An id as a short mark with the full id on hover (and in the cell, hidden, so that search finds it)."""
+    if is_blank(value):
+        return ""
+    full = html.escape(str(value))
+    return (
+        f"<span class='cl-id' title='{full}'><code>{full[:SHORT_ID]}…</code>"
+        f"<span style='display:none'>{full}</span></span>"
+        if len(full) > SHORT_ID + 1
+        else f"<code>{full}</code>"
+    )
+
+
+def field(path: str) -> Getter:
+    """The value at a dotted path (``natural_person.city``), as text."""
+
+    def get(record: Mapping[str, Any]) -> Any:
+        node: Any = record
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        return text(node, path)
+
+    return get
+
+
+def id_of(path: str = "id") -> Getter:
+    return lambda record: short_id(field(path)(record))
+
+
+def people_frame(records: Iterable[Mapping[str, Any]], columns: Columns) -> pd.DataFrame:
+    """A table for people: one row per record, the given (label, getter) columns, every cell text ('' if empty)."""
+    rows = [[_cell(getter(record)) for _label, getter in columns] for record in records]
+    return pd.DataFrame(rows, columns=[label for label, _getter in columns], dtype=object)
+
+
+def _cell(value: Any) -> str:
+    return "" if is_blank(value) else value if isinstance(value, str) else text(value)
+
+
+def humanize(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, ids: Iterable[str] = ()) -> pd.DataFrame:
+    """Any DataFrame as text for people: labelled columns, ids short, dates and numbers formatted, no NaN/NaT."""
+    shown = pd.DataFrame(index=frame.index)
+    id_columns = set(ids)
+    for column in frame.columns:
+        name = str(column)
+        values = frame[column]
+        if name in id_columns:
+            shown[(labels or {}).get(name, name)] = [short_id(v) for v in values]
+        else:
+            shown[(labels or {}).get(name, name)] = [text(v, name) for v in values]
+    return shown.reset_index(drop=True).astype(object)
+
+
+# --- the toolkit's tables ---------------------------------------------------------------------------------------
+
+
+def _kind(record: Mapping[str, Any]) -> str:
+    return "Company" if record.get("legal_person") else "Person"
+
+
+INVESTOR_COLUMNS: Columns = (
+    ("Name", investor_name),
+    ("Type", _kind),
+    ("E-mail", field("communication.email")),
+    ("City", lambda r: field("natural_person.city")(r) or field("legal_person.city")(r)),
+    ("Identification", field("kyc_status")),
+    ("Created", lambda r: when(r.get("created_at"), with_time=False)),
+    ("Id", id_of()),
+)
+
+
+def investment_columns(names: Mapping[str, str]) -> Columns:
+    """Investments with their investor's name (``names``: investor id -> name)."""
+    return (
+        ("Investor", lambda r: names.get(str(r.get("investor_id")), "") or short_id(r.get("investor_id"))),
+        ("Status", field("status")),
+        ("Units", field("units")),
+        ("Units held", lambda r: text(remaining_units(r)) if r.get("status") == "DELIVERED" else ""),
+        ("Amount", field("investment_amount")),
+        ("Signed", lambda r: when(r.get("signed_at"), with_time=False)),
+        ("Delivered", lambda r: when(r.get("delivered_at"), with_time=False)),
+        ("Investment id", id_of()),
+    )
+
+
+def redemption_columns(names: Mapping[str, str]) -> Columns:
+    return (
+        ("Investor", lambda r: names.get(str(r.get("investor_id")), "") or short_id(r.get("investor_id"))),
+        ("Units", field("units")),
+        ("Status", field("status")),
+        ("Made", lambda r: when(r.get("created_at"))),
+        ("Reason", field("error")),
+        ("Redemption id", id_of()),
+    )
+
+
+ALLOCATION_COLUMNS: Columns = (
+    ("Investment", id_of("investment_id")),
+    ("Units taken", lambda r: text(r.get("units", r.get("amount")))),
+    ("Invested on", lambda r: when(r.get("created_at") or r.get("signed_at"), with_time=False)),
+)
+
+STATEMENT_COLUMNS: Columns = (
+    ("Issued", lambda r: when(r.get("created_at"))),
+    ("Reason", field("reason")),
+    ("Remaining", lambda r: text(r.get("remaining_units", r.get("remaining_amount")))),
+    ("Statement id", id_of()),
+)
+
+
+def holding_columns(names: Mapping[str, str], wallets: Mapping[str, str] | None = None) -> Columns:
+    return (
+        ("Investor", lambda r: names.get(str(r.get("investor_id")), "") or short_id(r.get("investor_id"))),
+        ("Wallet", lambda r: (wallets or {}).get(str(r.get("wallet_id")), "") or short_id(r.get("wallet_id"))),
+        ("Units held", field("units")),
+        ("Product", id_of("product_id")),
+    )
+
+
+def investor_names(client: Any) -> dict[str, str]:
+    """Investor id -> name, for tables of investments, holdings and redemptions."""
+    return {str(i["id"]): investor_name(i) for i in client.investors.list()}
+
+
+# --- showing them -----------------------------------------------------------------------------------------------
+
+TABLE_STYLE = "table-layout:auto;width:100%;margin:0"
+
+
+def interactive(frame: pd.DataFrame, caption: str = "", page_length: int = 10) -> Any:
+    """The table with sort, search and paging (itables' widget): long tables stay short on screen."""
+    from itables.widget import ITable
+
+    return ITable(
+        frame,
+        caption=caption,
+        allow_html=True,
+        showIndex=False,
+        pageLength=page_length,
+        lengthMenu=[10, 25, 100],
+        classes="display compact cell-border",
+        style=TABLE_STYLE,
+        autoWidth=False,
+        maxBytes=0,
+    )
+
+
+def static_html(frame: pd.DataFrame, caption: str = "") -> str:
+    """The table as plain HTML (for reports read without JavaScript); cells are already text."""
+    head = f"<caption style='text-align:left;font-weight:bold'>{html.escape(caption)}</caption>" if caption else ""
+    table = frame.to_html(index=False, escape=False, na_rep="", classes="cl-table", border=0)
+    return table.replace("<table ", "<table style='border-collapse:collapse' ", 1).replace(
+        "<thead>", f"{head}<thead>", 1
+    )
+
+
+def empty_note(what: str) -> str:
+    return f"<p class='cl-empty'><i>No {html.escape(what)}.</i></p>"

@@ -1,0 +1,603 @@
+"""Guided walkthroughs: each flow as a step-by-step wizard (steps, Back and Next, where am I) in one output.
+
+An analyst completes them without reading or editing code. The mode is chosen without editing code:
+
+* ``"auto"`` (the notebooks' default): *by hand* when a person runs the notebook (JupyterLab, Jupyter Notebook, the
+  Voilà app), *unattended* when a program runs it (papermill, nbclient, ``make report``) against the local sandbox;
+* ``"by hand"``: empty forms, nothing is sent until a person clicks;
+* ``"unattended"``: every step is submitted with the given values (completed by demo values on the local sandbox
+  only), and the first error stops the run with a sentence.
+
+On the sandbox the wizard's header also offers the switch between the two, so a person can watch a demo run.
+
+    wizard = walkthrough.Onboarding(client, MODE, walkthrough.parameters(globals()))
+    wizard.run()
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
+from helpers.core.errors import CashlinkError, InputError
+from helpers.core.records import Record, html_badge
+from helpers.core.resources import investor_name
+from helpers.data import lookup
+from helpers.ui import demo, forms, tables
+from helpers.ui.forms import ERROR_STYLE, STYLE, error_sentence
+
+Mode = Literal["by hand", "unattended"]
+MODES = ("auto", "by hand", "unattended")
+
+
+def person_at_screen() -> bool:
+    """True when a person's front end runs this code: the Voilà app, or a cell executed from JupyterLab or Jupyter
+    Notebook (their execute requests carry ``deletedCells``/``recordTiming`` metadata; nbclient's and papermill's do
+    not)."""
+    if os.environ.get("VOILA_SERVER_URL") or os.environ.get("VOILA_BASE_URL") or os.environ.get("VOILA_KERNEL_ID"):
+        return True
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        kernel = getattr(shell, "kernel", None)
+        parent = kernel.get_parent("shell") if kernel is not None else {}
+    except Exception:  # no kernel (a plain Python process): nobody is at a screen
+        return False
+    metadata = (parent or {}).get("metadata") or {}
+    return "deletedCells" in metadata or "recordTiming" in metadata
+
+
+def resolve_mode(mode: str | None, client: Client) -> Mode:
+    """The mode a walkthrough runs in (see the module documentation)."""
+    chosen = (mode or "auto").strip().lower().replace("_", " ").replace("-", " ")
+    if chosen in ("by hand", "hand", "manual"):
+        return "by hand"
+    if chosen == "unattended":
+        return "unattended"
+    if chosen != "auto":
+        raise InputError(f"MODE must be one of {', '.join(repr(m) for m in MODES)}, not {chosen[:40]!r}.")
+    if person_at_screen() or not client.config.is_sandbox:
+        return "by hand"
+    return "unattended"
+
+
+def parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """A notebook's parameters (its UPPERCASE names) as lower-case keys, for a walkthrough's ``values``."""
+    return {
+        name.lower(): value
+        for name, value in namespace.items()
+        if name.isupper() and not name.startswith("_") and name not in ("MODE", "IF_EXISTS")
+    }
+
+
+class Step:
+    """One step of a walkthrough: its title, how its screen is built, and how it is done unattended."""
+
+    def __init__(
+        self,
+        title: str,
+        build: Callable[[dict[str, Any]], widgets.Widget],
+        *,
+        auto: Callable[[widgets.Widget], Record | None] | None = None,
+        applies: Callable[[], bool] = lambda: True,
+        final: bool = False,
+    ) -> None:
+        self.title, self.build, self.auto, self.applies, self.final = title, build, auto, applies, final
+        self.screen: widgets.Widget | None = None
+        self.result: Record | None = None
+
+
+class Walkthrough(widgets.VBox):
+    """Steps shown one at a time in one output, with where-am-I, Back and Next, and the registry's badge."""
+
+    title = "Walkthrough"
+    intro = ""
+
+    def __init__(
+        self,
+        client: Client,
+        mode: str | None = "auto",
+        values: Mapping[str, Any] | None = None,
+        if_exists: OnDuplicate = "use",
+    ) -> None:
+        self.client = client
+        self.mode: Mode = resolve_mode(mode, client)
+        self.given = dict(values or {})
+        self.if_exists = if_exists
+        self.steps: list[Step] = self.make_steps()
+        self.current = 0
+        self._switching = False
+        self.header = widgets.HTML()
+        self.header.add_class("cl-msg")
+        self.where = widgets.HTML()
+        self.where.add_class("cl-where")
+        self.where.add_class("cl-msg")
+        self.body = widgets.VBox([])
+        self.back_button = widgets.Button(description="Back", icon="arrow-left", layout=widgets.Layout(width="auto"))
+        self.next_button = widgets.Button(
+            description="Next", icon="arrow-right", button_style="primary", layout=widgets.Layout(width="auto")
+        )
+        self.again_button = widgets.Button(
+            description="Start again", icon="refresh", layout=widgets.Layout(width="auto", display="none")
+        )
+        self.again_button.add_class("cl-start-again")
+        self.again_button.on_click(lambda _b: self.restart())
+        self.back_button.add_class("cl-back")
+        self.next_button.add_class("cl-next")
+        self.back_button.on_click(lambda _b: self.go(self._neighbour(-1)))
+        self.next_button.on_click(lambda _b: self.go(self._neighbour(+1)))
+        self.mode_switch = widgets.ToggleButtons(
+            options=[("By hand", "by hand"), ("Demo data (sandbox)", "unattended")],
+            value=self.mode,
+            style={"button_width": "auto"},
+        )
+        self.mode_switch.add_class("cl-mode")
+        self.mode_switch.observe(lambda change: self._mode_changed(change["new"]), names="value")
+        self.error = widgets.HTML()
+        self.error.add_class("cl-msg")
+        mode_row: list[widgets.Widget] = (
+            [widgets.HTML("<b>How:</b>"), self.mode_switch] if client.config.is_sandbox else []
+        )
+        super().__init__(
+            [
+                self.header,
+                widgets.HBox(mode_row),
+                self.where,
+                self.body,
+                self.error,
+                widgets.HBox([self.back_button, self.next_button, self.again_button]),
+            ]
+        )
+        self.add_class("cl-wizard")
+        self._render_header()
+        self.go(0)
+
+    # --- to be given by each flow ---------------------------------------------------------------------------------
+
+    def make_steps(self) -> list[Step]:
+        raise NotImplementedError
+
+    def demo_values(self) -> dict[str, Any]:
+        return {}
+
+    # --- values ---------------------------------------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        """What the forms start with: nothing by hand; unattended, the parameters and (sandbox only) demo values."""
+        if self.mode == "by hand":
+            return {}
+        return demo.values(self.demo_values(), self.given, self.client.config.is_sandbox)
+
+    def result(self, title: str) -> Record | None:
+        step = next((s for s in self.steps if s.title == title), None)
+        return step.result if step else None
+
+    # --- navigation -----------------------------------------------------------------------------------------------
+
+    def visible(self) -> list[int]:
+        return [i for i, step in enumerate(self.steps) if step.applies()]
+
+    def _neighbour(self, direction: int) -> int:
+        shown = self.visible()
+        position = shown.index(self.current) if self.current in shown else 0
+        return shown[max(0, min(len(shown) - 1, position + direction))]
+
+    def go(self, index: int) -> None:
+        """Show step ``index`` (building its screen the first time)."""
+        self.current = index
+        step = self.steps[index]
+        if step.screen is None:
+            step.screen = self._build(step)
+        self.body.children = (step.screen,) if step.screen is not None else ()
+        self.error.value = ""
+        self._render_where()
+
+    def _build(self, step: Step) -> widgets.Widget | None:
+        try:
+            screen = step.build(self.values())
+        except CashlinkError as exc:
+            if self.mode == "unattended":
+                raise
+            self.error.value = f"<p style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</p>"
+            return None
+        if isinstance(screen, forms.Form):
+            screen.on_done.append(self._listener(step))
+        return screen
+
+    def _listener(self, step: Step) -> Callable[[Record], None]:
+        return lambda record: self._step_done(step, record)
+
+    def _step_done(self, step: Step, record: Record | None) -> None:
+        """A step has its result: later steps start afresh (they depend on it), and Next is offered."""
+        step.result = record
+        later = self.steps.index(step) + 1
+        for other in self.steps[later:]:
+            other.screen, other.result = None, None
+        self._render_where()
+
+    def _render_header(self) -> None:
+        self.header.value = (
+            f"{STYLE}<h2 style='margin-bottom:0.2em'>{html.escape(self.title)} {html_badge(self.client.config)}</h2>"
+            f"<p>{self.intro}</p>"
+        )
+
+    def _render_where(self) -> None:
+        shown = self.visible()
+        position = shown.index(self.current) + 1 if self.current in shown else 1
+        items = []
+        for number, index in enumerate(shown, start=1):
+            step = self.steps[index]
+            mark = "✔" if step.result is not None or (step.final and index == self.current) else str(number)
+            style = "font-weight:bold;text-decoration:underline" if index == self.current else "color:#555"
+            items.append(f"<span style='{style}'>{mark} {html.escape(step.title)}</span>")
+        step = self.steps[self.current]
+        self.where.value = (
+            f"<p><b>Step {position} of {len(shown)}: {html.escape(step.title)}</b>"
+            f" &nbsp;·&nbsp; {' → '.join(items)}</p>"
+        )
+        self.back_button.disabled = position == 1
+        last = position == len(shown)
+        self.next_button.layout.display = "none" if last else None
+        self.again_button.layout.display = None if last and self.mode == "by hand" else "none"
+        self.next_button.disabled = step.result is None and not step.final
+        next_title = self.steps[shown[position]].title if not last else ""
+        self.next_button.description = f"Next: {next_title}" if next_title else "Next"
+
+    # --- modes ----------------------------------------------------------------------------------------------------
+
+    def _mode_changed(self, mode: Mode) -> None:
+        if self._switching:
+            return
+        self.mode = mode
+        self.restart()
+        if mode == "unattended":
+            try:
+                self.run_unattended()
+            except Exception as exc:  # shown in the step that failed; a click has no cell to print into
+                self.error.value = f"<p style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</p>"
+
+    def restart(self) -> None:
+        """Back to the first step with every screen built afresh (empty forms by hand)."""
+        for step in self.steps:
+            step.screen, step.result = None, None
+        self.go(0)
+
+    def run(self) -> None:
+        """Show the walkthrough; unattended, go through every step at once (the first error stops the run)."""
+        display(self)
+        if self.mode == "unattended":
+            self.run_unattended()
+
+    def run_unattended(self) -> None:
+        for index in range(len(self.steps)):
+            step = self.steps[index]
+            if not step.applies():
+                continue
+            self.go(index)
+            if step.auto is not None and step.screen is not None:
+                try:
+                    step.result = step.auto(step.screen)
+                except BaseException:
+                    if isinstance(step.screen, forms.Form):
+                        for form_field in step.screen.fields.values():
+                            form_field.clear_personal()  # nobody will correct them: keep no personal data
+                    raise
+            if step.final:
+                break
+        self._render_where()
+
+
+def _submit(if_exists: OnDuplicate) -> Callable[[widgets.Widget], Record | None]:
+    def auto(screen: widgets.Widget) -> Record | None:
+        assert isinstance(screen, forms.Form)
+        screen.on_duplicate = if_exists
+        return screen.result or screen.submit()
+
+    return auto
+
+
+def _note(text: str) -> widgets.HTML:
+    note = widgets.HTML(text)
+    note.add_class("cl-msg")
+    return note
+
+
+# --- onboarding -------------------------------------------------------------------------------------------------
+
+
+class Onboarding(Walkthrough):
+    """The investor, a benefiting person (companies only), the identification, a wallet."""
+
+    title = "Onboard an investor"
+    intro = (
+        "Fill in each step and click <b>Review</b>, then the step's submit button; the result appears in the step "
+        "and <b>Next</b> takes you on. Nothing is sent before you submit."
+    )
+
+    def demo_values(self) -> dict[str, Any]:
+        return demo.ONBOARDING
+
+    def investor(self) -> Record | None:
+        return self.result("Investor")
+
+    def make_steps(self) -> list[Step]:
+        auto = _submit(self.if_exists)
+        return [
+            Step("Investor", self._investor, auto=auto),
+            Step(
+                "Benefiting person",
+                lambda v: forms.BenefitingPersonForm(self.client, self._investor_id(), v),
+                auto=auto,
+                applies=self._is_company,
+            ),
+            Step("Identification", self._identification, auto=auto),
+            Step("Wallet", self._wallet, auto=auto),
+            Step("Done", self._done, final=True),
+        ]
+
+    def _is_company(self) -> bool:
+        """A benefiting person is needed for a company only (the investor's kind, as created or as chosen)."""
+        investor, screen = self.investor(), self.steps[0].screen
+        if investor is not None:
+            return "legal_person" in investor
+        if isinstance(screen, forms.InvestorForm):
+            return bool(screen.kind.value == "legal_person")
+        return bool(self.values().get("kind") == "legal_person")
+
+    def _investor_id(self) -> str:
+        investor = self.investor()
+        if investor is None:
+            raise InputError("Create the investor first (step 1); the next steps continue from it.")
+        return investor.id
+
+    def _investor(self, values: dict[str, Any]) -> forms.Form:
+        values = dict(values)
+        if values:
+            holder = values.get("company_name") if values.get("kind") == "legal_person" else None
+            values.setdefault("account_holder", holder or f"{values.get('forename', '')} {values.get('surname', '')}")
+        form = forms.InvestorForm(self.client, values, on_duplicate=self.if_exists if values else "ask")
+        form.kind.observe(lambda _c: self._render_where(), names="value")  # a company has one step more
+        return form
+
+    def _identification(self, values: dict[str, Any]) -> forms.Form:
+        investor_id = self._investor_id()
+        values = dict(values)
+        if values:
+            values["protocol"] = self.client.documents.file_or_placeholder(
+                values.get("protocol_pdf"), "Identification protocol (sandbox placeholder)"
+            )
+        return forms.IdentificationForm(self.client, investor_id, values)
+
+    def _wallet(self, values: dict[str, Any]) -> forms.Form:
+        investor_id = self._investor_id()
+        wanted = {"kind": values["wallet_kind"], "address": values.get("wallet_address")} if values else {}
+        return forms.WalletForm(self.client, investor_id, wanted)
+
+    def _done(self, _values: dict[str, Any]) -> widgets.Widget:
+        investor = self.client.investors.get(self._investor_id())
+        wallet: Mapping[str, Any] = self.result("Wallet") or {}
+        rows = [
+            ("Investor", investor_name(investor)),
+            ("Identification", str(self.client.investors.kyc_status(investor))),
+            ("Wallet", f"{wallet.get('type', '')} {wallet.get('address', '')}".strip()),
+            ("Investor id", investor.id),
+        ]
+        return _note(
+            f"<p><b>✔ {html.escape(investor_name(investor))} is onboarded.</b> Next: an investment for this investor "
+            "(<i>2 · Invest and credit</i>).</p>" + forms.record_card(rows)
+        )
+
+
+# --- investing and crediting ------------------------------------------------------------------------------------
+
+
+class CreditScreen(widgets.VBox):
+    """Credit a paid investment to its wallet and watch it until DELIVERED (a sentence, not a progress bar)."""
+
+    def __init__(self, client: Client, investment: Record, timeout: float = 120) -> None:
+        self.client, self.investment, self.timeout = client, investment, timeout
+        self.result: Record | None = None
+        self.on_done: list[Callable[[Record], None]] = []
+        self.status = _note("")
+        self.status.add_class("cl-status")
+        self.button = widgets.Button(
+            description="Credit the securities",
+            icon="check",
+            button_style="success",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.button.add_class("cl-credit")
+        self.button.on_click(lambda _b: self._click())
+        self.choices = widgets.HBox([])
+        status = investment.get("status")
+        if status == "DELIVERED":
+            intro = "The investment is already <b>DELIVERED</b>: nothing to credit."
+            self.button.layout.display = "none"
+        elif status == "PAID":
+            intro = (
+                f"The investment of <b>{investment.get('units')}</b> units is <b>PAID</b>. Crediting moves the digital "
+                "securities to the investor's wallet; this page shows the registry's status until it is DELIVERED."
+            )
+        else:
+            intro = (
+                f"The investment is <b>{html.escape(str(status))}</b>: only a PAID investment with a wallet can be "
+                "credited. Once the issuer accepted it and the payment arrived, open this step again."
+            )
+            self.button.layout.display = "none"
+        super().__init__(
+            [
+                _note(f"{STYLE}<h3>Credit {html_badge(client.config)}</h3><p>{intro}</p>"),
+                self.button,
+                self.status,
+                self.choices,
+            ]
+        )
+        self.add_class("cl-credit-screen")
+
+    def _progress(self, _what: str, current: Record, waited: float) -> None:
+        self.status.value = (
+            f"Waiting for the registry: the investment is <b>{html.escape(str(current.get('status')))}</b> "
+            f"({waited:.0f} s so far; it usually takes a few seconds)…"
+        )
+
+    def _click(self, confirm_production: bool = False) -> None:
+        self.choices.children = ()
+        try:
+            self.credit(confirm_production=confirm_production)
+        except ConfirmationRequired as exc:
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
+            confirm = widgets.Button(
+                description="Confirm on production", button_style="danger", layout=widgets.Layout(width="auto")
+            )
+            confirm.add_class("cl-confirm-production")
+            confirm.on_click(lambda _b: self._click(confirm_production=True))
+            self.choices.children = (confirm,)
+        except Exception as exc:  # shown here: a click has no cell to print into
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
+
+    def credit(self, confirm_production: bool = False) -> Record:
+        if self.investment.get("status") != "PAID":
+            record = self.client.investments.get(self.investment.id)
+        else:
+            self.button.disabled = True
+            previous, self.client.progress = self.client.progress, self._progress
+            try:
+                record = self.client.investments.credit(
+                    self.investment.id, timeout=self.timeout, confirm_production=confirm_production
+                )
+            finally:
+                self.client.progress = previous
+                self.button.disabled = False
+        self.result = record
+        self.button.layout.display = "none"
+        self.status.value = (
+            f"<b>✔ The investment is {html.escape(str(record.get('status')))}</b>: {record.get('units')} units in "
+            f"wallet {html.escape(str(record.get('wallet') or '(none)'))} (investment id {record.get('id')})."
+        )
+        for listener in self.on_done:
+            listener(record)
+        return record
+
+
+class Investing(Walkthrough):
+    """A signed investment, its credit to the wallet, and the registry's statements."""
+
+    title = "Invest and credit"
+    intro = (
+        "Import a signed subscription for an identified investor, then credit the digital securities to the "
+        "investor's wallet. Submitting the same subscription again never creates a second investment."
+    )
+
+    def demo_values(self) -> dict[str, Any]:
+        return demo.INVESTMENT
+
+    def make_steps(self) -> list[Step]:
+        return [
+            Step("Investment", self._investment, auto=_submit(self.if_exists)),
+            Step(
+                "Credit",
+                self._credit,
+                auto=lambda screen: screen.credit() if isinstance(screen, CreditScreen) else None,
+            ),
+            Step("Done", self._done, final=True),
+        ]
+
+    def _investment(self, values: dict[str, Any]) -> forms.Form:
+        if not values:
+            return forms.InvestmentForm(self.client)
+        values = dict(values)
+        values["document"] = self.client.documents.file_or_placeholder(
+            values.get("signed_pdf"), f"Subscription {values.get('units')} units (sandbox placeholder)"
+        )
+        values.setdefault(
+            "investor_id",
+            lookup.investor_by_email(self.client, values.get("investor_email"))
+            or lookup.latest_identified_investor(self.client),
+        )
+        return forms.InvestmentForm(self.client, values, on_duplicate=self.if_exists)
+
+    def _credit(self, values: dict[str, Any]) -> widgets.Widget:
+        investment = self.result("Investment")
+        if investment is None:
+            raise InputError("Create the investment first (step 1); the credit continues from it.")
+        screen = CreditScreen(
+            self.client, self.client.investments.get(investment.id), values.get("credit_timeout") or 120
+        )
+        screen.on_done.append(lambda record: self._step_done(self.steps[1], record))
+        if investment.get("status") != "PAID" and screen.investment.get("status") != "PAID":
+            self.steps[1].result = screen.investment  # nothing to credit: the step is done as it is
+        return screen
+
+    def _done(self, _values: dict[str, Any]) -> widgets.Widget:
+        investment = self.result("Credit") or self.result("Investment")
+        assert investment is not None
+        statements = self.client.investments.registry_statements(investment.id)
+        frame = tables.people_frame(statements, tables.STATEMENT_COLUMNS)
+        head = _note(
+            f"<p><b>✔ Investment of {investment.get('units')} units: {html.escape(str(investment.get('status')))}.</b>"
+            " Registry statements (one per change of the holding):</p>"
+        )
+        return widgets.VBox(
+            [head, tables.interactive(frame) if len(frame) else _note(tables.empty_note("statements yet"))]
+        )
+
+
+# --- redeeming --------------------------------------------------------------------------------------------------
+
+
+class Redeeming(Walkthrough):
+    """A redemption (never more than the wallet holds), then where its units came from (FIFO)."""
+
+    title = "Redeem units"
+    intro = (
+        "A redemption takes units from the investor's <b>oldest investments first (FIFO)</b> and burns them. The "
+        "form shows the wallet's balance and refuses more than it holds, before anything is sent."
+    )
+
+    def demo_values(self) -> dict[str, Any]:
+        return demo.REDEMPTION
+
+    def make_steps(self) -> list[Step]:
+        return [
+            Step("Redemption", self._redemption, auto=_submit(self.if_exists)),
+            Step("Done", self._done, final=True),
+        ]
+
+    def _redemption(self, values: dict[str, Any]) -> forms.Form:
+        if not values:
+            return forms.RedemptionForm(self.client)
+        values = dict(values)
+        values.setdefault(
+            "investor_id",
+            lookup.investor_by_email(self.client, values.get("investor_email"))
+            or lookup.latest_holder(self.client, self.client.config.product_id),
+        )
+        return forms.RedemptionForm(self.client, values, on_duplicate=self.if_exists)
+
+    def _done(self, _values: dict[str, Any]) -> widgets.Widget:
+        redemption = self.result("Redemption")
+        assert redemption is not None
+        allocations = redemption.get("allocations") or []
+        names = {
+            str(redemption.get("investor_id")): investor_name(self.client.investors.get(str(redemption["investor_id"])))
+        }
+        investments = self.client.investments.list(investor_id=str(redemption["investor_id"])).to_list()
+        parts: list[widgets.Widget] = [
+            _note(
+                f"<p><b>Redemption of {redemption.get('units')} units: {html.escape(str(redemption.get('status')))}."
+                "</b> Where the units came from, oldest investment first:</p>"
+            ),
+            tables.interactive(tables.people_frame(allocations, tables.ALLOCATION_COLUMNS))
+            if allocations
+            else _note(tables.empty_note("allocations reported by the registry")),
+            _note("<p>The investor's investments now:</p>"),
+            tables.interactive(tables.people_frame(investments, tables.investment_columns(names))),
+        ]
+        return widgets.VBox(parts)

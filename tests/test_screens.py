@@ -1,0 +1,229 @@
+"""The display layer for people, the reconciliation's causes and actions, the lookup panel, production confirmation,
+and no personal data in executed notebooks (widget state included) or in the HTML report."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import helpers
+from helpers.core.records import Record
+from helpers.data import reconcile
+from helpers.ui import demo, forms, panels, tables
+from sandbox.runner import SandboxProcess, free_port
+from tests.test_forms import PERSON
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "screens"
+
+
+# --- tables for people --------------------------------------------------------------------------------------------
+
+
+def test_people_tables_show_no_nan_none_or_lists() -> None:
+    records = [
+        {
+            "id": "7b6d79ea-fef5-515e-9b74-94f68fc63ef3",
+            "natural_person": {"forename": "Ada", "surname": "Lovelace", "city": "London"},
+            "communication": {"email": "ada@example.com"},
+            "kyc_status": "SUCCESS",
+            "created_at": "2024-02-03T09:00:00+00:00",
+            "signed_documents": [{"document_id": "x"}],
+        },
+        {"id": "de568dc8-552b-50c2-96a0-96c43d89c33e", "legal_person": {"company_name": "ACME GmbH"}},
+    ]
+    frame = tables.people_frame(records, tables.INVESTOR_COLUMNS)
+    assert frame.columns[0] == "Name" and len(frame.columns) <= 8
+    assert frame["Name"].tolist() == ["Ada Lovelace", "ACME GmbH"]
+    assert frame.loc[0, "Created"] == "2024-02-03"
+    assert "title='7b6d79ea-fef5-515e-9b74-94f68fc63ef3'" in frame.loc[0, "Id"] and "7b6d79ea…" in frame.loc[0, "Id"]
+    html = tables.static_html(frame)
+    for bad in ("nan", "NaN", "NaT", "None", "[{"):
+        assert bad not in html.replace("display:none", "")
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (None, ""),
+        (math.nan, ""),
+        (pd.NaT, ""),
+        (pd.NA, ""),
+        ([1, 2], "2 items"),
+        ({"amount": "4000000", "decimals": 3, "currency": "EUR"}, "EUR 4,000.00"),
+        (True, "yes"),
+        (Decimal("1234.5"), "1,234.5"),
+        (datetime(2024, 2, 3, 9, 0, tzinfo=UTC), "2024-02-03 09:00 UTC"),
+        (1500, "1,500"),
+    ],
+)
+def test_cells_read_as_text(value: Any, shown: str) -> None:
+    assert tables.text(value) == shown
+
+
+def test_personal_values_are_masked_in_tables_and_reprs() -> None:
+    assert tables.text("DE89370400440532013000", "bank_account.iban") == "DE89 •••• 3000"
+    record = Record(
+        {"bank_account": {"iban": "DE89370400440532013000"}, "natural_person": {"birth_date": "1985-12-10"}}
+    )
+    assert "DE89370400440532013000" not in repr(record) and "1985-12-10" not in str(record)
+
+
+def test_humanize_any_frame() -> None:
+    frame = pd.DataFrame(
+        {"units": pd.array([1, None], dtype="Int64"), "since": [pd.Timestamp("2024-01-01", tz="UTC"), pd.NaT]}
+    )
+    shown = tables.humanize(frame, {"units": "Units"})
+    assert shown.to_dict("list") == {"Units": ["1", ""], "since": ["2024-01-01 00:00 UTC", ""]}
+
+
+def test_interactive_tables_sort_search_and_page() -> None:
+    widget = tables.interactive(pd.DataFrame({"Name": ["a", "b"]}), page_length=25)
+    assert type(widget).__name__ == "ITable" and widget._dt_args["pageLength"] == 25
+
+
+# --- messages ---------------------------------------------------------------------------------------------------
+
+
+def test_messages_are_whole_once_and_without_jargon() -> None:
+    error = helpers.TaskError(
+        "The redemption x failed: The ledger rejected it (sandbox task_outcome).. It is not done."
+    )
+    assert forms.error_sentence(error) == "The redemption x failed: The ledger rejected it. It is not done."
+    long_iban = "DE89" + "3" * 200
+    from helpers.core import checks
+
+    with pytest.raises(checks.CheckError) as caught:
+        checks.check_iban(long_iban)
+    assert long_iban not in str(caught.value) and str(caught.value).endswith(".")
+
+
+# --- reconciliation ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A sandbox with the demo seed (the sample ledger matches it), and the environment a kernel needs to find it."""
+    tmp = tmp_path_factory.mktemp("screens")
+    box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
+    box.start()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("CASHLINK_BASE_URL", box.base_url)
+            patch.setenv("CASHLINK_JOURNAL", str(tmp / "journal.sqlite3"))
+            patch.setenv("MPLBACKEND", "Agg")
+            yield {"box": box, "tmp": tmp}
+    finally:
+        box.stop()
+
+
+@pytest.fixture
+def demo_client(demo_sandbox: dict[str, Any]) -> helpers.Client:
+    return helpers.Client(helpers.load_config())
+
+
+def test_reconciliation_says_who_why_and_what_to_do(demo_client: helpers.Client) -> None:
+    report = reconcile.reconcile(demo_client, reconcile.read_ledger(ROOT / "samples" / "ledger_demo.csv"))
+    detail = report.differences
+    assert detail["investor_name"].notna().all()  # the registry's name where the ledger has none
+    assert "Katherine Johnson" in set(detail.loc[detail["category"] == "in_registry_only", "investor_name"])
+    assert detail["cause"].notna().all() and detail["action"].notna().all()
+    grace = detail[detail["investor_name"] == "Grace Hopper"]
+    assert grace["category"].tolist() == ["units_differ", "stuck"]  # together, in this order
+    assert grace.index[1] == grace.index[0] + 1 and grace["related"].nunique() == 1
+    assert "stuck in PAID" in grace["cause"].iloc[0] and "Credit it" in grace["action"].iloc[0]
+    messages = " ".join(detail["message"])
+    assert "nan" not in messages and "(sandbox" not in messages
+    summary = report.summary()
+    assert (summary["meaning"] != summary["label"]).all() and summary["what_to_do"].str.len().min() > 20
+    page = tables.static_html(panels.reconciliation_table(report)) + tables.static_html(panels.summary_table(report))
+    assert "NaN" not in page and "NaT" not in page and ">nan<" not in page and "None" not in page
+
+
+def test_html_report_shows_no_nan_or_nat(demo_sandbox: dict[str, Any], tmp_path: Path) -> None:
+    from helpers.report import produce
+
+    files = produce(ROOT / "samples" / "ledger_demo.csv", tmp_path / "reports", cell_timeout=120)
+    page = files["html"].read_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "reconciliation-report.html").write_text(page)
+    visible = page.split("<body", 1)[1]
+    for bad in (">nan<", ">NaN<", ">NaT<", ">None<", "unknown: nan", "(sandbox"):
+        assert bad not in visible, bad
+    assert "Likely cause" in visible and "What to do" in visible and "Grace Hopper" in visible
+
+
+# --- personal data in executed notebooks ------------------------------------------------------------------------
+
+
+def test_an_executed_onboarding_notebook_keeps_no_personal_data(demo_sandbox: dict[str, Any]) -> None:
+    from helpers.report import run_notebook
+
+    output = ARTIFACTS / "01_onboard_investor.executed.ipynb"
+    run_notebook(ROOT / "notebooks" / "01_onboard_investor.ipynb", output, timeout=120)
+    saved = output.read_text()
+    notebook = json.loads(saved)
+    assert notebook["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]  # widgets saved
+    assert "Peter Parker" in saved  # the walkthrough ran (names are not personal data in the models' sense)
+    for key in ("iban", "birth_date", "tax_id", "id_document_number", "id_process_id"):
+        value = str(demo.ONBOARDING[key])
+        assert value not in saved, f"{key} is in the executed notebook"
+
+
+# --- lookup -----------------------------------------------------------------------------------------------------
+
+
+def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: helpers.Client) -> None:
+    panel = panels.LookupPanel(demo_client)
+    assert panel.status.value == "any" and panel.status.label == "any status"
+    panel.search.value = "Grace"  # what Enter does in the browser (continuous_update=False)
+    shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
+    assert "1 investor matching “Grace”" in shown
+    panel.search.value = "nobody at all"
+    shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
+    assert "No investor matches" in shown and "no chart" in shown
+    assert not any(type(w).__name__ == "Output" for w in panel.output.children)  # no empty chart
+
+
+# --- production -------------------------------------------------------------------------------------------------
+
+
+def test_production_writes_that_move_units_ask_for_a_stronger_confirmation(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    investor = forms.InvestorForm(client, PERSON).submit()
+    forms.IdentificationForm(
+        client,
+        investor.id,
+        {
+            "document_id": "L01X00T47",
+            "document_issuer": "Amt",
+            "document_valid_from": "2022-01-01",
+            "document_valid_to": "2032-01-01",
+            "id_process_id": "p",
+            "identified_on": "2024-01-15",
+            "protocol": b"%PDF-1.4 p",
+        },
+    ).submit()
+    forms.WalletForm(client, investor.id).submit()
+    investment = forms.InvestmentForm(
+        client, {"investor_id": investor.id, "units": 10, "signed_at": "2024-03-12", "document": b"%PDF-1.4 s"}
+    ).submit()
+    client.investments.credit(investment.id)
+    monkeypatch.setattr(type(client.config), "environment", property(lambda _self: "production"))
+    form = forms.RedemptionForm(client, {"investor_id": investor.id, "units": 3})
+    assert "cl-badge-production" in form.header.value  # which registry: visible where the write starts
+    assert form.click_submit() is None and "PRODUCTION" in form.status.value
+    [confirm] = form.choices.children
+    assert confirm.description == "Confirm on production"
+    confirm.click()
+    assert form.result is not None and form.result["status"] == "success"
+    assert "Created now" in form.status.value and form.status.value.count("Created now") == 1

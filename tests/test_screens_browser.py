@@ -1,0 +1,330 @@
+"""The walkthroughs by hand in a real browser (Playwright, Debian's chromium): onboarding, invest and credit,
+redemption (a repeated one asks first), and the Voilà app. Screenshots are kept in test-artifacts/screens/."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+import helpers
+from sandbox.runner import SandboxProcess, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "screens"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage", "--disable-background-networking"]
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make browser)"),
+]
+
+
+def _serve(command: list[str], env: dict[str, str], log: Path, url: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # wait until the server answers (its state), bounded
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return process
+        except requests.RequestException:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.3)
+    process.terminate()
+    raise RuntimeError(f"{command[2]} did not start: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A sandbox, JupyterLab and Voilà on a copy of the notebooks (the committed ones stay without outputs)."""
+    tmp = tmp_path_factory.mktemp("screens-browser")
+    box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
+    box.start()
+    workdir = tmp / "notebooks"
+    shutil.copytree(ROOT / "notebooks", workdir)
+    (tmp / "protocol.pdf").write_bytes(PDF)
+    settings = tmp / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    env = {
+        **os.environ,
+        "CASHLINK_BASE_URL": box.base_url,
+        "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
+        "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+        "MPLBACKEND": "Agg",
+    }
+    token, lab_port, app_port = secrets.token_hex(16), free_port(), free_port()
+    lab = _serve(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={lab_port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={workdir}",
+            "--allow-root",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env,
+        tmp / "lab.log",
+        f"http://127.0.0.1:{lab_port}/api/status?token={token}",
+    )
+    app = _serve(
+        [sys.executable, "-m", "voila", str(workdir), "--no-browser", f"--port={app_port}", "--Voila.ip=127.0.0.1"],
+        env,
+        tmp / "voila.log",
+        f"http://127.0.0.1:{app_port}/",
+    )
+    try:
+        yield {
+            "lab": f"http://127.0.0.1:{lab_port}",
+            "token": token,
+            "app": f"http://127.0.0.1:{app_port}",
+            "box": box,
+            "tmp": tmp,
+        }
+    finally:
+        for process in (lab, app):
+            process.terminate()
+            process.wait(15)
+        box.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for name in ("lab.log", "voila.log"):
+            if (tmp / name).exists():
+                shutil.copy(tmp / name, ARTIFACTS / name)
+
+
+@pytest.fixture
+def page(servers: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A browser page; its screenshot is kept as <test>-passed.png or <test>-failed.png."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = request.node.name.removeprefix("test_")
+    for stale in ARTIFACTS.glob(f"{name}-*.png"):
+        stale.unlink()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        console: list[str] = []
+        tab.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        failures = request.session.testsfailed
+        try:
+            yield tab
+        finally:
+            outcome = "failed" if request.session.testsfailed > failures else "passed"
+            try:
+                tab.screenshot(path=str(ARTIFACTS / f"{name}-{outcome}.png"), full_page=True)
+            finally:
+                (ARTIFACTS / f"{name}-console.txt").write_text("\n".join(console))
+                browser.close()
+
+
+def open_and_run(page: Any, servers: dict[str, Any], notebook: str) -> Any:
+    """Open a notebook in JupyterLab, run all cells once the kernel is idle, and return the walkthrough."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    page.goto(f"{servers['lab']}/lab/tree/{notebook}?token={servers['token']}")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
+    for _attempt in range(4):  # re-issue Run All when it did not start (a notebook not fully ready yet)
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():  # "Select Kernel" after a Run All that came too early: accept the notebook's kernel
+            dialog.locator(".jp-mod-accept").first.click()
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+        try:
+            page.wait_for_selector(".cl-wizard, .cl-panel", timeout=30_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    wizard = page.locator(".cl-wizard:visible, .cl-panel:visible").first
+    expect(wizard).to_be_visible(timeout=60_000)
+    return wizard
+
+
+def field(scope: Any, path: str, kind: str = "input") -> Any:
+    return scope.locator(f".cl-field-{path.replace('.', '-')} {kind}").first
+
+
+def choose(select: Any, part: str) -> None:
+    """Pick the option whose label contains ``part``."""
+    labels = select.evaluate("s => Array.from(s.options).map(o => o.label)")
+    select.select_option(label=next(label for label in labels if part in label))
+
+
+def review_and_submit(page: Any, scope: Any) -> None:
+    from playwright.sync_api import expect
+
+    form = scope.locator(".cl-form:visible").first
+    form.locator(".cl-review").click()
+    expect(form.locator(".cl-submit")).to_be_enabled(timeout=20_000)
+    form.locator(".cl-submit").click()
+
+
+def test_onboarding_by_hand(page: Any, servers: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    wizard = open_and_run(page, servers, "01_onboard_investor.ipynb")
+    expect(wizard.get_by_text("Step 1 of 4: Investor")).to_be_visible()
+    expect(wizard.locator(".cl-mode .mod-active, .cl-mode button[aria-pressed='true']").first).to_have_text("By hand")
+    assert field(wizard, "bank_account.iban").input_value() == ""  # empty for a person: no demo data
+    for path, value in {
+        "natural_person.forename": "Grace",
+        "natural_person.surname": "Hopper-Browser",
+        "natural_person.birth_date": "1976-12-09",
+        "natural_person.street": "Hauptstr. 2",
+        "natural_person.zip": "60316",
+        "natural_person.city": "Frankfurt",
+        "bank_account.account_holder": "Grace Hopper",
+        "bank_account.iban": "DE89370400440532013001",
+        "bank_account.bic": "COBADEFFXXX",
+        "tax_information.tax_identification_number": "12345678901",
+        "communication.email": "grace.browser@example.com",
+    }.items():
+        field(wizard, path).fill(value)
+    for path in ("natural_person.citizenship", "natural_person.country"):
+        choose(field(wizard, path, "select"), "(DEU)")
+    error = wizard.locator(".cl-row-bank_account-iban .cl-error").first
+    expect(error).to_contain_text("Check it against the bank's documents.")  # the whole sentence
+    assert error.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the message is cut"
+    field(wizard, "bank_account.iban").fill("DE89 3704 0044 0532 0130 00")
+    review_and_submit(page, wizard)
+    expect(wizard.get_by_text(re.compile(r"Created now: investor id"))).to_be_visible(timeout=30_000)
+    expect(wizard.locator(".cl-review-table")).to_have_count(0)
+    wizard.locator(".cl-next").click()
+    expect(wizard.get_by_text("Step 2 of 4: Identification")).to_be_visible()
+    assert field(wizard, "document_id").input_value() == ""  # not pre-filled with anybody's document
+    for path, value in {
+        "document_id": "L01X00T47",
+        "document_issuer": "Buergeramt Frankfurt",
+        "document_valid_from": "2022-01-01",
+        "document_valid_to": "2032-01-01",
+        "legitimation_process_id": "pi-77",
+        "verified_at": "2024-01-15",
+    }.items():
+        field(wizard, path).fill(value)
+    field(wizard, "legitimation_protocol_id", "input[type=file]").set_input_files(str(servers["tmp"] / "protocol.pdf"))
+    review_and_submit(page, wizard)
+    expect(wizard.get_by_text(re.compile(r"Created now: identification"))).to_be_visible(timeout=30_000)
+    wizard.locator(".cl-next").click()
+    review_and_submit(page, wizard)
+    expect(wizard.get_by_text(re.compile(r"Created now: wallet"))).to_be_visible(timeout=30_000)
+    wizard.locator(".cl-next").click()
+    expect(wizard.get_by_text("Grace Hopper-Browser is onboarded")).to_be_visible(timeout=30_000)
+    assert page.evaluate("document.documentElement.scrollHeight") < 4000  # one output, each result once
+
+
+def onboarded_investor(servers: dict[str, Any], surname: str, units: int = 0) -> tuple[helpers.Client, str]:
+    from helpers.ui import forms
+    from tests.test_forms import IDENT, PERSON
+
+    client = helpers.Client(
+        helpers.load_config(base_url=servers["box"].base_url, journal_path=servers["tmp"] / f"{surname}.sqlite3")
+    )
+    person = {**PERSON, "surname": surname, "email": f"{surname.lower()}@example.com", "account_holder": surname}
+    from tests.conftest import unique_iban
+
+    person["iban"] = unique_iban(surname)
+    investor = forms.InvestorForm(client, person).submit()
+    forms.IdentificationForm(client, investor.id, IDENT).submit()
+    forms.WalletForm(client, investor.id).submit()
+    if units:
+        investment = forms.InvestmentForm(
+            client, {"investor_id": investor.id, "units": units, "signed_at": "2024-03-12", "document": PDF}
+        ).submit()
+        client.investments.credit(investment.id)
+    return client, investor.id
+
+
+def test_invest_and_credit_by_hand(page: Any, servers: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    client, investor_id = onboarded_investor(servers, "Investbrowser")
+    wizard = open_and_run(page, servers, "02_invest_and_credit.ipynb")
+    expect(wizard.get_by_text("Step 1 of 3: Investment")).to_be_visible()
+    choose(field(wizard, "investor_id", "select"), "Investbrowser")
+    field(wizard, "units").fill("2.5")
+    expect(wizard.get_by_text("Units are whole numbers")).to_be_visible()
+    field(wizard, "units").fill("120")
+    field(wizard, "signed_at").fill("2024-03-12")
+    field(wizard, "signed_document", "input[type=file]").set_input_files(str(servers["tmp"] / "protocol.pdf"))
+    review_and_submit(page, wizard)
+    expect(wizard.get_by_text(re.compile(r"Created now: investment"))).to_be_visible(timeout=30_000)
+    wizard.locator(".cl-next").click()
+    wizard.locator(".cl-credit").click()
+    expect(wizard.get_by_text("The investment is DELIVERED")).to_be_visible(timeout=60_000)
+    expect(wizard.get_by_text("checks/s")).to_have_count(0)
+    wizard.locator(".cl-next").click()
+    expect(wizard.get_by_text("Registry statements")).to_be_visible(timeout=30_000)
+    delivered = client.investments.list(investor_id=investor_id, status="DELIVERED").to_list()
+    assert [i["units"] for i in delivered] == [120]
+
+
+def test_redemption_by_hand_asks_before_a_repeat(page: Any, servers: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    client, investor_id = onboarded_investor(servers, "Redeembrowser", units=200)
+    wizard = open_and_run(page, servers, "04_redeem.ipynb")
+
+    def redeem() -> None:
+        choose(field(wizard, "investor_id", "select"), "Redeembrowser")
+        expect(wizard.get_by_text("The wallet holds")).to_be_visible()
+        field(wizard, "units").fill("50")
+        review_and_submit(page, wizard)
+
+    redeem()
+    expect(wizard.get_by_text(re.compile(r"Created now: redemption"))).to_be_visible(timeout=60_000)
+    wizard.locator(".cl-next").click()
+    expect(wizard.get_by_text("Where the units came from")).to_be_visible(timeout=30_000)
+    wizard.locator(".cl-start-again").click()
+    redeem()
+    question = wizard.get_by_text(re.compile(r"An identical redemption of 50 units was made today at \d\d:\d\d"))
+    expect(question).to_be_visible(timeout=30_000)
+    assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 1  # asked before sending
+    wizard.locator(".cl-make-another").click()
+    expect(wizard.get_by_text(re.compile(r"Created now: redemption"))).to_be_visible(timeout=60_000)
+    assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 2
+    page.get_by_role("menuitem", name="Run", exact=True).click()  # run the notebook again: it sends nothing
+    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+    expect(page.locator(".cl-wizard:visible").first.get_by_text("Step 1 of 2: Redemption")).to_be_visible(
+        timeout=60_000
+    )
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
+    assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 2
+
+
+def test_voila_app_shows_the_walkthrough_without_code(page: Any, servers: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{servers['app']}/")
+    expect(page.get_by_text("01_onboard_investor.ipynb")).to_be_visible(timeout=60_000)
+    page.goto(f"{servers['app']}/voila/render/01_onboard_investor.ipynb")
+    wizard = page.locator(".cl-wizard").first
+    expect(wizard).to_be_visible(timeout=120_000)
+    expect(wizard.get_by_text("Step 1 of 4: Investor")).to_be_visible()
+    expect(wizard.locator(".cl-badge-sandbox").first).to_be_visible()
+    assert "walkthrough.Onboarding(" not in page.content()  # the code is hidden
+    assert field(wizard, "bank_account.iban").input_value() == ""  # by hand in the app
+    field(wizard, "communication.email").fill("not-an-address")
+    expect(wizard.get_by_text("is not an e-mail address such as name@example.com.")).to_be_visible()

@@ -1,0 +1,204 @@
+"""The walkthroughs without a browser: modes, steps, Back/Next, empty forms by hand, demo values only unattended on
+the sandbox, personal values forgotten once sent, the repeated redemption asks first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import helpers
+from helpers.ui import forms, walkthrough
+from tests.test_forms import IDENT, PERSON
+
+
+def text_of(widget: Any) -> str:
+    """Every HTML value inside a widget tree (what a person reads)."""
+    found = [str(getattr(widget, "value", ""))] if hasattr(widget, "value") and isinstance(widget.value, str) else []
+    for child in getattr(widget, "children", ()):
+        found.append(text_of(child))
+    return " ".join(found)
+
+
+def fill(form: forms.Form, values: dict[str, Any]) -> None:
+    for path, value in values.items():
+        form.fields[path].widget.value = value
+
+
+def test_modes_are_chosen_without_editing_code(client: helpers.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert walkthrough.resolve_mode("auto", client) == "unattended"  # a program runs this, on the sandbox
+    assert walkthrough.resolve_mode(None, client) == "unattended"
+    assert walkthrough.resolve_mode("by hand", client) == "by hand"
+    assert walkthrough.resolve_mode("by_hand", client) == "by hand"
+    real = helpers.Client(
+        client.config.replace(base_url="https://demo.cashlink.de/api/external"), journal=client.journal
+    )
+    assert walkthrough.resolve_mode("auto", real) == "by hand"  # never unattended against a real registry by default
+    with pytest.raises(helpers.InputError):
+        walkthrough.resolve_mode("sometimes", client)
+    monkeypatch.setenv("VOILA_SERVER_URL", "http://127.0.0.1:8866/")
+    assert walkthrough.person_at_screen() and walkthrough.resolve_mode("auto", client) == "by hand"
+
+
+def test_parameters_become_values(client: helpers.Client) -> None:
+    assert walkthrough.parameters({"MODE": "auto", "IF_EXISTS": "use", "IBAN": None, "UNITS": 3, "client": 1}) == {
+        "iban": None,
+        "units": 3,
+    }
+
+
+def test_onboarding_by_hand_starts_empty_and_goes_step_by_step(client: helpers.Client) -> None:
+    wizard = walkthrough.Onboarding(client, "by hand", {"iban": "DE53500105173569146251", "surname": "Parker"})
+    form = wizard.body.children[0]
+    assert isinstance(form, forms.InvestorForm)
+    assert all(f.is_empty() or isinstance(f.value, bool) for f in form.fields.values())  # checkboxes: their default
+    assert "Step 1 of 4: Investor" in wizard.where.value  # a natural person: no benefiting person step
+    assert wizard.back_button.disabled and wizard.next_button.disabled
+    fill(
+        form,
+        {
+            "natural_person.forename": "Ada",
+            "natural_person.surname": "Lovelace",
+            "natural_person.birth_date": "1985-12-10",
+            "natural_person.citizenship": "DEU",
+            "natural_person.street": "Hauptstr. 1",
+            "natural_person.zip": "60316",
+            "natural_person.city": "Frankfurt",
+            "natural_person.country": "DEU",
+            "bank_account.account_holder": "Ada Lovelace",
+            "bank_account.iban": "DE89370400440532013000",
+            "bank_account.bic": "COBADEFFXXX",
+            "tax_information.tax_identification_number": "12345678901",
+            "communication.email": "ada@example.com",
+        },
+    )
+    assert form.review() and "<td>DE89370400440532013000</td>" in form.review_box.value  # as typed, to check it
+    form.click_submit()
+    assert form.result is not None and "Created now" in form.status.value
+    assert form.fields["bank_account.iban"].widget.value == ""  # forgotten once sent (no personal widget state)
+    assert form.inputs.layout.display == "none"  # the inputs fold away; the result shows once
+    assert not wizard.next_button.disabled and wizard.next_button.description == "Next: Identification"
+    wizard.next_button.click()
+    ident = wizard.body.children[0]
+    assert isinstance(ident, forms.IdentificationForm)
+    assert ident.fields["document_id"].widget.value == "" and ident.fields["legitimation_protocol_id"].required
+    assert "Step 2 of 4: Identification" in wizard.where.value
+    wizard.back_button.click()
+    assert wizard.body.children[0] is form and "Created now" in form.status.value
+
+
+def test_onboarding_unattended_with_demo_values(client: helpers.Client) -> None:
+    wizard = walkthrough.Onboarding(client, "unattended", {"surname": "Walkthrough", "iban": "DE02120300000000202051"})
+    wizard.run_unattended()
+    investor = wizard.result("Investor")
+    assert investor is not None and investor["natural_person"]["surname"] == "Walkthrough"
+    assert wizard.result("Identification") is not None and wizard.result("Wallet") is not None
+    assert "Step 4 of 4: Done" in wizard.where.value and "is onboarded" in text_of(wizard)
+    assert "DE02120300000000202051" not in text_of(wizard)
+    assert client.investors.kyc_status(investor.id) == "SUCCESS"
+    again = walkthrough.Onboarding(client, "unattended", {"surname": "Walkthrough", "iban": "DE02120300000000202051"})
+    again.run_unattended()
+    assert again.result("Investor").id == investor.id and again.result("Investor").replayed
+
+
+def test_unattended_errors_stop_with_a_sentence_and_keep_no_personal_value(client: helpers.Client) -> None:
+    wizard = walkthrough.Onboarding(client, "unattended", {"surname": "Typo", "iban": "DE53500105173569146252"})
+    with pytest.raises(helpers.InputError) as caught:
+        wizard.run_unattended()
+    assert "Nothing was sent" in str(caught.value) and "not a valid IBAN" in str(caught.value)
+    form = wizard.body.children[0]
+    assert form.fields["bank_account.iban"].widget.value == ""
+    assert form.fields["natural_person.birth_date"].widget.value == ""
+
+
+def test_no_demo_values_outside_the_sandbox(client: helpers.Client) -> None:
+    from helpers.ui import demo
+
+    assert demo.values(demo.ONBOARDING, {"surname": "X", "iban": None}, sandbox=False) == {"surname": "X"}
+    assert demo.values(demo.ONBOARDING, {"surname": "X"}, sandbox=True)["iban"] == demo.ONBOARDING["iban"]
+
+
+def onboard(client: helpers.Client) -> tuple[helpers.Record, helpers.Record]:
+    investor = forms.InvestorForm(client, PERSON).submit()
+    forms.IdentificationForm(client, investor.id, IDENT).submit()
+    wallet = forms.WalletForm(client, investor.id).submit()
+    return investor, wallet
+
+
+def test_investing_unattended_credits_and_shows_statements(client: helpers.Client) -> None:
+    investor, _wallet = onboard(client)
+    wizard = walkthrough.Investing(client, "unattended", {"investor_id": investor.id, "units": 30})
+    wizard.run_unattended()
+    assert wizard.result("Credit")["status"] == "DELIVERED"
+    assert "Investment of 30 units: DELIVERED" in text_of(wizard)
+    screen = wizard.steps[1].screen
+    assert isinstance(screen, walkthrough.CreditScreen) and "DELIVERED" in screen.status.value
+
+
+def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None:
+    investor, _wallet = onboard(client)
+    wizard = walkthrough.Investing(client, "by hand")
+    form = wizard.body.children[0]
+    assert isinstance(form, forms.InvestmentForm) and form.investor.value is None  # nobody chosen for the analyst
+    form.investor.value = investor.id
+    form.fields["units"].widget.value = "2.5"
+    assert "whole numbers" in form.fields["units"].error.value  # never read as 25
+    form.fields["units"].widget.value = "2,5"
+    assert "whole numbers" in form.fields["units"].error.value
+    form.fields["units"].widget.value = "1,500"
+    assert form.fields["units"].error.value == ""
+    form.fields["units"].widget.value = "20"
+    form.fields["signed_at"].widget.value = "2024-03-12"
+    form.document_file.value = (
+        {
+            "name": "signed.pdf",
+            "type": "application/pdf",
+            "size": 10,
+            "content": memoryview(b"%PDF-1.4 s"),
+            "last_modified": datetime.now(UTC),
+        },
+    )
+    form.click_submit()
+    assert form.result is not None and form.result["status"] == "PAID", form.status.value
+    wizard.next_button.click()
+    credit = wizard.body.children[0]
+    assert isinstance(credit, walkthrough.CreditScreen) and wizard.next_button.disabled
+    credit.button.click()
+    assert "DELIVERED" in credit.status.value and "checks/s" not in credit.status.value
+    assert not wizard.next_button.disabled
+    wizard.next_button.click()
+    assert "Registry statements" in text_of(wizard)
+
+
+def test_a_repeated_redemption_asks_first_and_a_confirm_makes_the_second(client: helpers.Client) -> None:
+    investor, _wallet = onboard(client)
+    investment = forms.InvestmentForm(
+        client, {"investor_id": investor.id, "units": 40, "signed_at": "2024-03-12", "document": b"%PDF-1.4 x"}
+    ).submit()
+    client.investments.credit(investment.id)
+    wizard = walkthrough.Redeeming(client, "by hand")
+
+    def redeem() -> forms.RedemptionForm:
+        form = wizard.body.children[0]
+        assert isinstance(form, forms.RedemptionForm) and form.investor.value is None
+        form.investor.value = investor.id
+        form.units.value = "5"
+        form.click_submit()
+        return form
+
+    first = redeem()
+    assert first.result is not None and first.result.outcome == "created"
+    wizard.next_button.click()
+    assert "Where the units came from" in text_of(wizard)
+    wizard.again_button.click()
+    second = redeem()
+    assert second.result is None
+    assert "An identical redemption of 5 units was made today at" in second.status.value
+    assert "Make another one" in second.status.value and "repeat=True" not in second.status.value
+    assert len(client.redemptions.list(investor_id=investor.id).to_list()) == 1
+    [make_another] = [b for b in second.choices.children if "cl-make-another" in b._dom_classes]
+    make_another.click()
+    assert second.result is not None and second.result.outcome == "created"
+    assert len(client.redemptions.list(investor_id=investor.id).to_list()) == 2
+    assert "30 units" in second.status.value or "holds <b>30</b>" in second.balance.value
