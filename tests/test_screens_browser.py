@@ -197,7 +197,7 @@ def test_onboarding_by_hand(page: Any, servers: dict[str, Any]) -> None:
         "natural_person.zip": "60316",
         "natural_person.city": "Frankfurt",
         "bank_account.account_holder": "Grace Hopper",
-        "bank_account.iban": "DE89370400440532013001",
+        "bank_account.iban": "DE57370400445320130777"[:-1] + "8",  # a typo first: the check digits do not match
         "bank_account.bic": "COBADEFFXXX",
         "tax_information.tax_identification_number": "12345678901",
         "communication.email": "grace.browser@example.com",
@@ -208,7 +208,7 @@ def test_onboarding_by_hand(page: Any, servers: dict[str, Any]) -> None:
     error = wizard.locator(".cl-row-bank_account-iban .cl-error").first
     expect(error).to_contain_text("Check it against the bank's documents.")  # the whole sentence
     assert error.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the message is cut"
-    field(wizard, "bank_account.iban").fill("DE89 3704 0044 0532 0130 00")
+    field(wizard, "bank_account.iban").fill("DE57 3704 0044 5320 1307 77")  # nobody's in the registry
     review_and_submit(page, wizard)
     expect(wizard.get_by_text(re.compile(r"Created now: investor id"))).to_be_visible(timeout=30_000)
     expect(wizard.locator(".cl-review-table")).to_have_count(0)

@@ -591,6 +591,7 @@ class InvestorForm(Form):
     ) -> None:
         d = dict(defaults or {})
         d.setdefault("account_holder", f"{d.get('forename', '')} {d.get('surname', '')}".strip() or None)
+        d.setdefault("is_beneficiary", True)  # most investors act on their own account; untick it otherwise
         self.kind = widgets.ToggleButtons(
             options=[("Natural person", "natural_person"), ("Legal person", "legal_person")],
             value=d.get("kind", "natural_person"),
