@@ -9,13 +9,14 @@ float) plus a ``<name>_currency`` column. Personal data (the fields the models m
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
 from helpers.core import api
+from helpers.core.client import ListResult
 from helpers.core.models import is_personal
 from helpers.core.records import mask, money_value
 
@@ -65,6 +66,9 @@ EMPTY_COLUMNS = {
 }
 
 
+MONEY_KEYS = frozenset({"amount", "decimals", "currency"})
+
+
 def _flatten(record: Mapping[str, Any], prefix: str, row: dict[str, Any]) -> None:
     for key, value in record.items():
         name = prefix + key
@@ -85,18 +89,154 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+class _Columns:
+    """Flat columns built a page at a time, for pages whose objects all have the shape of the first one (the same
+    keys, the same nested objects, money in the same places): then each column is one list, filled without building
+    a row per object. The result is what :func:`flatten_record` per object would give; an object of another shape
+    turns the columns back into rows (:meth:`rows`) and the rest is flattened object by object."""
+
+    def __init__(self, first: Mapping[str, Any]) -> None:
+        self.plan = self._plan(first)
+        self.columns: dict[str, list[Any]] = {name: [] for name in self._names(self.plan, "")}
+        self.length = 0
+
+    @classmethod
+    def _plan(cls, record: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+        """(key, kind, sub-plan) per key: kind is 'plain', 'money' or 'nested'."""
+        plan: list[tuple[str, str, Any]] = []
+        for key, value in record.items():
+            if type(value) is dict:
+                if value.keys() == MONEY_KEYS:
+                    plan.append((key, "money", None))
+                else:
+                    plan.append((key, "nested", (frozenset(value), cls._plan(value))))
+            else:
+                plan.append((key, "plain", None))
+        return plan
+
+    @classmethod
+    def _names(cls, plan: list[tuple[str, str, Any]], prefix: str) -> Iterator[str]:
+        for key, kind, sub in plan:
+            if kind == "money":
+                yield prefix + key
+                yield prefix + key + "_currency"
+            elif kind == "nested":
+                yield from cls._names(sub[1], prefix + key + ".")
+            else:
+                yield prefix + key
+
+    def add(self, page: Sequence[Mapping[str, Any]]) -> bool:
+        """Add a page's objects (True), or add nothing when one of them has another shape (False)."""
+        if not page:
+            return True
+        extracted: dict[str, list[Any]] = {}
+        if not self._extract(self.plan, page, "", extracted):
+            return False
+        for name, values in extracted.items():
+            self.columns[name] += values
+        self.length += len(page)
+        return True
+
+    @classmethod
+    def _extract(
+        cls,
+        plan: list[tuple[str, str, Any]],
+        items: Sequence[Mapping[str, Any]],
+        prefix: str,
+        out: dict[str, list[Any]],
+    ) -> bool:
+        """Each planned key's values into ``out``; False when an object lacks one or has other keys too (every
+        object has as many keys as the plan, and each of them)."""
+        if set(map(len, items)) != {len(plan)}:
+            return False
+        for key, kind, sub in plan:
+            try:
+                values = [item[key] for item in items]
+            except KeyError:
+                return False
+            kinds = set(map(type, values))
+            name = prefix + key
+            if kind == "plain":
+                if dict in kinds:
+                    return False
+                out[name] = values
+            elif kinds != {dict}:
+                return False
+            elif kind == "money":
+                if set(map(len, values)) != {3}:
+                    return False
+                try:
+                    amounts = [value["amount"] for value in values]
+                    decimals = [value["decimals"] for value in values]
+                    out[name + "_currency"] = [value["currency"] for value in values]
+                except KeyError:
+                    return False
+                out[name] = _money_values(amounts, decimals, values)
+                out[name + "_currency"] = out.pop(name + "_currency")  # after the value, as flatten_record has it
+            elif not cls._extract(sub[1], values, name + ".", out):
+                return False
+        return True
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The objects added so far as flat rows (as :func:`flatten_record` makes them)."""
+        names = list(self.columns)
+        if not names:
+            return [{} for _ in range(self.length)]
+        return [dict(zip(names, values)) for values in zip(*self.columns.values())]
+
+
+def _money_values(amounts: list[Any], decimals: list[Any], values: list[Any]) -> list[Decimal]:
+    """``money_value`` of each Money object; one exponent for the whole column where the amounts are text and the
+    decimals all the same (the usual case), and each distinct amount converted once (a Decimal is immutable)."""
+    try:
+        scales = set(decimals)
+    except TypeError:  # unhashable decimals: let money_value say what is wrong
+        scales = set()
+    if len(scales) == 1 and set(map(type, amounts)) == {str}:
+        scale = -int(scales.pop())
+        exact = {amount: Decimal(amount).scaleb(scale) for amount in set(amounts)}
+        return [exact[amount] for amount in amounts]
+    return [money_value(value) for value in values]
+
+
+def _pages(records: Iterable[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
+    if isinstance(records, ListResult):
+        yield from records.plain_pages()  # plain dicts, no Record per object
+    else:
+        yield records if isinstance(records, list) else list(records)
+
+
+def _flat(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The flat DataFrame of ``records`` (one row each, columns in the order they first appear)."""
+    builder: _Columns | None = None
+    rows: list[dict[str, Any]] | None = None
+    for page in _pages(records):
+        if rows is None:
+            if builder is None and page:
+                builder = _Columns(page[0])
+            if builder is None or builder.add(page):
+                continue
+            rows = builder.rows()
+        rows += [flatten_record(r) for r in page]
+    if rows is None and builder is not None and builder.columns:
+        return pd.DataFrame(builder.columns)
+    return pd.DataFrame(rows if rows is not None else (builder.rows() if builder is not None else []))
+
+
 def to_frame(
     records: Iterable[Mapping[str, Any]], show_personal_data: bool = False, columns: Iterable[str] | None = None
 ) -> pd.DataFrame:
     """A tidy, typed DataFrame of API objects (one row each)."""
     enabled = gc.isenabled()
-    gc.disable()  # many small dicts: the cyclic collector only costs time here
+    gc.disable()  # many small objects that live on: the cyclic collector would only walk them again and again
     try:
-        rows = [flatten_record(r) for r in records]
+        return _typed(_flat(records), show_personal_data, columns)
     finally:
         if enabled:
             gc.enable()
-    frame = pd.DataFrame(rows)
+
+
+def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str] | None) -> pd.DataFrame:
     if columns is not None:
         frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, *columns])) if len(frame) else list(columns))
     for column in frame.columns:
@@ -113,6 +253,16 @@ def to_frame(
 
 
 def _all_ints(series: pd.Series) -> bool:
+    """Whether every value is a whole number or missing (no bools, no fractions)."""
+    if series.dtype.kind in "iu":
+        return True
+    if series.dtype.kind == "f":
+        return bool(series.isna().all())
+    if series.dtype != object:
+        return False
+    kinds = set(map(type, series.to_numpy()))
+    if kinds <= {int, type(None)}:
+        return True
     return all(
         v is None or (isinstance(v, float) and pd.isna(v)) or (isinstance(v, int) and not isinstance(v, bool))
         for v in series
