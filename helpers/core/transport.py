@@ -1,10 +1,12 @@
 """HTTP for every call: OAuth2 client-credentials token (cached, renewed), timeouts, and retries that are safe.
 
 Reads are retried (urllib3's ``Retry``) on connection errors, lost answers, 429 (honouring ``Retry-After``) and
-502/503/504. Writes are retried only where the request provably did not take effect: a connection that never opened,
-429 and 503. When a write's answer is lost (a reset connection, a read timeout, 502/504) the request may or may not
-have taken effect: :class:`AmbiguousWrite` is raised, and the client looks the object up before sending again (the
-registry may not honour idempotency keys on every endpoint).
+502/503/504. A ``Retry-After`` holds every request of the transport, not only the one refused: concurrent page
+fetches and bulk writes all pause until the registry said to come back. Writes are retried only where the request
+provably did not take effect: a connection that never opened, 429 and 503. When a write's answer is lost (a reset
+connection, a read timeout, 502/504) the request may or may not have taken effect: :class:`AmbiguousWrite` is
+raised, and the client looks the object up before sending again (the registry may not honour idempotency keys on
+every endpoint).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from helpers.core.config import Config
@@ -35,8 +38,48 @@ class AmbiguousWrite(APIConnectionError):
     """A write whose answer was lost: it may or may not have taken effect."""
 
 
-def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -> Retry:
-    return Retry(
+class Throttle:
+    """The registry's ``Retry-After``, shared by every thread of a transport: after a 429 (or a 503 that says when
+    to come back) no new request starts before that time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0  # time.monotonic() before which nothing is sent
+        self.holds = 0  # how often the registry asked to wait
+        self.waits = 0  # how often a request waited for a hold another request was given
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+            self.holds += 1
+
+    def wait(self) -> None:
+        delay = self._until - time.monotonic()
+        if delay > 0:
+            with self._lock:
+                self.waits += 1
+            time.sleep(delay)
+
+
+class SharedRetry(Retry):
+    """urllib3's ``Retry`` that also tells the transport's :class:`Throttle` when the registry says ``Retry-After``."""
+
+    throttle: Throttle | None = None
+
+    def new(self, **changes: Any) -> SharedRetry:
+        retry = super().new(**changes)
+        retry.throttle = self.throttle
+        return retry
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        seconds = self.get_retry_after(response)
+        if seconds and self.throttle is not None:
+            self.throttle.hold(seconds)
+        return super().sleep_for_retry(response)
+
+
+def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -> SharedRetry:
+    return SharedRetry(
         total=total,
         connect=total,
         read=0 if writes else total,
@@ -85,13 +128,22 @@ class Transport:
             )
         self.config = config
         proxies, verify = environment_network_settings(config.root_url)
-        self.reads = self._session(retry or make_retry(), pool_size, proxies, verify)
-        self.writes = self._session(write_retry or make_retry(writes=True), pool_size, proxies, verify)
+        self.throttle = Throttle()
+        self.reads = self._session(self._shared(retry or make_retry()), pool_size, proxies, verify)
+        self.writes = self._session(self._shared(write_retry or make_retry(writes=True)), pool_size, proxies, verify)
         self._token: str | None = None
         self._token_expires_at = 0.0
         self._token_scopes: str | None = None
         self._token_lock = threading.Lock()
         self.requests_sent = 0
+        self._count_lock = threading.Lock()
+
+    def _shared(self, retry: Retry) -> Retry:
+        """``retry`` (a copy) reporting ``Retry-After`` to this transport's throttle, when it can."""
+        if isinstance(retry, SharedRetry):
+            retry = retry.new()
+            retry.throttle = self.throttle
+        return retry
 
     @staticmethod
     def _session(retry: Retry, pool_size: int, proxies: dict[str, str], verify: str | bool) -> requests.Session:
@@ -201,6 +253,7 @@ class Transport:
     def _send(
         self, session: requests.Session, method: str, url: str, action: str, *, writing: bool = False, **kwargs: Any
     ) -> Answer:
+        self.throttle.wait()
         started = time.perf_counter()
         sent_at = time.time()
         try:
@@ -215,7 +268,8 @@ class Transport:
                 f"({type(exc).__name__}). Is the sandbox running (make lab) or the network up? Running the cell "
                 "again is safe."
             ) from None
-        self.requests_sent += 1
+        with self._count_lock:  # pages are fetched from several threads
+            self.requests_sent += 1
         log.debug(
             "%s %s -> %s in %.0f ms",
             method,
