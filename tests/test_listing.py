@@ -144,3 +144,14 @@ def test_columns_give_what_rows_give(records: list[dict[str, Any]]) -> None:
     by_rows = pd.DataFrame([frames.flatten_record(r) for r in records])
     by_rows = frames._typed(by_rows, False, None)
     pd.testing.assert_frame_equal(by_columns, by_rows)
+
+
+def test_a_long_list_shows_a_progress_bar(any_config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    client = connected(any_config)
+    listing = client.investments.list()
+    with frames.progress_bar(listing, delay=0):
+        frame = frames.to_frame(listing)
+    assert len(frame) == INVESTMENTS and listing.progress is None
+    assert f"{INVESTMENTS}/{INVESTMENTS}" in capsys.readouterr().err
+    client.investments.frame(progress=False)
+    assert capsys.readouterr().err == ""

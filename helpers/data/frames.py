@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -221,6 +222,30 @@ def _flat(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     if rows is None and builder is not None and builder.columns:
         return pd.DataFrame(builder.columns)
     return pd.DataFrame(rows if rows is not None else (builder.rows() if builder is not None else []))
+
+
+@contextmanager
+def progress_bar(records: Any, enabled: bool = True, delay: float = 2.0) -> Iterator[None]:
+    """While a list is read: a progress bar (tqdm, on stderr) once it has taken ``delay`` seconds, so only a long
+    list shows one. The core only calls ``ListResult.progress``; the bar is filled here."""
+    if not enabled or not isinstance(records, ListResult) or records.progress is not None:
+        yield
+        return
+    from tqdm.std import tqdm
+
+    bar = tqdm(desc=records.action.capitalize(), unit=" objects", delay=delay, dynamic_ncols=True)
+
+    def update(fetched: int, total: int | None) -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(fetched - bar.n)
+
+    records.progress = update
+    try:
+        yield
+    finally:
+        records.progress = None
+        bar.close()
 
 
 def to_frame(
