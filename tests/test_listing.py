@@ -153,5 +153,5 @@ def test_a_long_list_shows_a_progress_bar(any_config: Config, capsys: pytest.Cap
         frame = frames.to_frame(listing)
     assert len(frame) == INVESTMENTS and listing.progress is None
     assert f"{INVESTMENTS}/{INVESTMENTS}" in capsys.readouterr().err
-    client.investments.frame(progress=False)
+    client.investments.list().frame(progress=False)
     assert capsys.readouterr().err == ""
