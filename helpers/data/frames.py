@@ -12,6 +12,7 @@ import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import pandas as pd
@@ -130,7 +131,7 @@ class _Columns:
         """Add a page's objects (True), or add nothing when one of them has another shape (False)."""
         if not page:
             return True
-        extracted: dict[str, list[Any]] = {}
+        extracted: dict[str, Sequence[Any]] = {}
         if not self._extract(self.plan, page, "", extracted):
             return False
         for name, values in extracted.items():
@@ -144,17 +145,16 @@ class _Columns:
         plan: list[tuple[str, str, Any]],
         items: Sequence[Mapping[str, Any]],
         prefix: str,
-        out: dict[str, list[Any]],
+        out: dict[str, Sequence[Any]],
     ) -> bool:
         """Each planned key's values into ``out``; False when an object lacks one or has other keys too (every
         object has as many keys as the plan, and each of them)."""
         if set(map(len, items)) != {len(plan)}:
             return False
-        for key, kind, sub in plan:
-            try:
-                values = [item[key] for item in items]
-            except KeyError:
-                return False
+        columns = _transposed(items, [key for key, _kind, _sub in plan])
+        if columns is None:
+            return False
+        for (key, kind, sub), values in zip(plan, columns):
             kinds = set(map(type, values))
             name = prefix + key
             if kind == "plain":
@@ -164,16 +164,11 @@ class _Columns:
             elif kinds != {dict}:
                 return False
             elif kind == "money":
-                if set(map(len, values)) != {3}:
+                parts = _transposed(values, ["amount", "decimals", "currency"])
+                if set(map(len, values)) != {3} or parts is None:
                     return False
-                try:
-                    amounts = [value["amount"] for value in values]
-                    decimals = [value["decimals"] for value in values]
-                    out[name + "_currency"] = [value["currency"] for value in values]
-                except KeyError:
-                    return False
-                out[name] = _money_values(amounts, decimals, values)
-                out[name + "_currency"] = out.pop(name + "_currency")  # after the value, as flatten_record has it
+                out[name] = _money_values(parts[0], parts[1], values)
+                out[name + "_currency"] = parts[2]
             elif not cls._extract(sub[1], values, name + ".", out):
                 return False
         return True
@@ -186,7 +181,17 @@ class _Columns:
         return [dict(zip(names, values)) for values in zip(*self.columns.values())]
 
 
-def _money_values(amounts: list[Any], decimals: list[Any], values: list[Any]) -> list[Decimal]:
+def _transposed(items: Sequence[Mapping[str, Any]], keys: list[str]) -> list[tuple[Any, ...]] | None:
+    """The values of ``keys`` as one tuple per key (in C: itemgetter and zip), or None when an object lacks one."""
+    try:
+        if len(keys) == 1:
+            return [tuple(map(itemgetter(keys[0]), items))]
+        return list(zip(*map(itemgetter(*keys), items))) if keys else []
+    except KeyError:
+        return None
+
+
+def _money_values(amounts: Sequence[Any], decimals: Sequence[Any], values: Sequence[Any]) -> list[Decimal]:
     """``money_value`` of each Money object; one exponent for the whole column where the amounts are text and the
     decimals all the same (the usual case), and each distinct amount converted once (a Decimal is immutable)."""
     try:
@@ -263,7 +268,9 @@ def to_frame(
 
 def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str] | None) -> pd.DataFrame:
     if columns is not None:
-        frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, *columns])) if len(frame) else list(columns))
+        wanted = list(dict.fromkeys([*frame.columns, *columns])) if len(frame) else list(columns)
+        if wanted != list(frame.columns):  # (a reindex copies every column)
+            frame = frame.reindex(columns=wanted)
     for column in frame.columns:
         leaf = column.rsplit(".", 1)[-1]
         if not show_personal_data and is_personal(column):
@@ -272,7 +279,7 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
         elif leaf in UNIT_FIELDS and _all_ints(frame[column]):
             frame[column] = frame[column].astype("Int64")
-    if "id" in frame.columns:
+    if "id" in frame.columns and frame.columns[0] != "id":
         frame = frame[["id", *[c for c in frame.columns if c != "id"]]]
     return frame
 
