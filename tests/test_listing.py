@@ -155,3 +155,24 @@ def test_a_long_list_shows_a_progress_bar(any_config: Config, capsys: pytest.Cap
     assert f"{INVESTMENTS}/{INVESTMENTS}" in capsys.readouterr().err
     client.investments.list().frame(progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_following_next_fetches_each_page_once_in_order(strict_sandbox: Sandbox, tmp_path: Path) -> None:
+    """The strict profile's ``next`` links (an index position): each page is asked for as soon as the previous
+    page's bytes arrive, never twice."""
+    config = config_for(strict_sandbox, tmp_path)
+    expected = ids(connected(config, page_size=1000).investments.list().pages())
+    client = connected(config, page_size=100)
+    sent = client.transport.requests_sent
+    assert ids(client.investments.list().pages()) == expected
+    assert client.transport.requests_sent - sent == -(-INVESTMENTS // 100)
+
+
+def test_next_link_is_read_from_the_undecoded_page() -> None:
+    from helpers.core.client import next_link_ahead
+
+    page = b'{"count": 3, "next": "http://x/v2/a/?after=5&page=2", "previous": null, "results": [{"next": "no"}]}'
+    assert next_link_ahead(page) == "http://x/v2/a/?after=5&page=2"
+    assert next_link_ahead(b'{"count": 3, "next": null, "previous": null, "results": []}') is None
+    assert next_link_ahead(b'{"results": [{"next": "http://y"}], "next": null}') is None  # only before the results
+    assert next_link_ahead(b'{"next": "http://x/a\\u0041\\"b", "results": []}') == 'http://x/aA"b'

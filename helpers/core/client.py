@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import json
 import logging
+import re
 import time
 import uuid
 import warnings
@@ -106,6 +108,31 @@ def numbered_pages(next_url: str | None) -> tuple[str, int] | None:
     return None
 
 
+NEXT_LINK = re.compile(rb'"next"\s*:\s*("(?:[^"\\]|\\.)*"|null)')
+
+
+def next_link_ahead(content: bytes) -> str | None:
+    """A page's ``next`` link read from its undecoded bytes: DRF puts ``count``, ``next`` and ``previous`` before
+    ``results``, so the link is found without decoding the page. None when it is not found there."""
+    head = content.find(b'"results"')
+    match = NEXT_LINK.search(content, 0, head) if head > 0 else None
+    if match is None or match.group(1) == b"null":
+        return None
+    try:
+        link = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return link if isinstance(link, str) and link else None
+
+
+def decoded(content: bytes) -> Any:
+    """A JSON answer's body (its first 500 characters as text when it is no JSON, as the transport does)."""
+    try:
+        return json.loads(content) if content else None
+    except ValueError:
+        return content[:500].decode("utf-8", "replace")
+
+
 def with_page(url: str, number: int) -> str:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
@@ -182,14 +209,26 @@ class ListResult:
         except NotFoundError:  # a page past the end ("Invalid page."): the list shrank since the count
             return [], None
 
+    def _fetch_undecoded(self, url: str) -> bytes:
+        content: bytes = self.client.transport.get(url, self.action, undecoded=True).body
+        return content
+
     def _following(self, url: str) -> Iterator[list[Any]]:
-        """Follow ``next`` from ``url``; each page is fetched while the previous one is being used."""
+        """Follow ``next`` from ``url``. Each page's ``next`` is read from its bytes as they arrive and asked for at
+        once, so the registry prepares the next page while this one is decoded and used (the decoded link is the
+        one that counts: should it differ, that page is fetched instead)."""
         with ThreadPoolExecutor(1, thread_name_prefix="helpers-page") as pool:
-            future: Future[tuple[list[Any], str | None]] | None = pool.submit(self._fetch, url)
+            future: Future[bytes] | None = pool.submit(self._fetch_undecoded, url)
             try:
                 while future is not None:
-                    items, next_url = future.result()
-                    future = pool.submit(self._fetch, next_url) if next_url else None
+                    content = future.result()
+                    ahead = next_link_ahead(content)
+                    future = pool.submit(self._fetch_undecoded, ahead) if ahead else None
+                    items, _count, next_url = page_items(decoded(content), self.action)
+                    if next_url != ahead:
+                        if future is not None:
+                            future.cancel()
+                        future = pool.submit(self._fetch_undecoded, next_url) if next_url else None
                     yield items
             finally:
                 if future is not None:
