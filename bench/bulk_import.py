@@ -12,7 +12,9 @@ Run: ``python -m bench.bulk_import [--quick]``
 from __future__ import annotations
 
 import csv
+import os
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from helpers.data import bulk
 from sandbox.runner import SandboxProcess
 
 WORKERS = 8
+SANDBOX_PIDS: dict[str, int] = {}  # base URL -> process id, for CPU accounting
 LATENCY = 0.02
 
 
@@ -57,7 +60,18 @@ def fresh(box: SandboxProcess, config: Config, tmp: Path, run: int) -> Config:
     )
 
 
-def import_once(config: Config, plan: bulk.Plan, workers: int) -> tuple[float, Counter[str]]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (0 where there is no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def import_once(
+    config: Config, plan: bulk.Plan, workers: int, cpu: dict[str, float] | None = None
+) -> tuple[float, Counter[str]]:
     client = client_for(config)
     sent: Counter[str] = Counter()
 
@@ -68,7 +82,11 @@ def import_once(config: Config, plan: bulk.Plan, workers: int) -> tuple[float, C
 
     for session in (client.transport.reads, client.transport.writes):
         session.hooks["response"].append(count)
+    pid = SANDBOX_PIDS.get(config.base_url, 0)
+    own, sandbox = time.process_time(), cpu_seconds(pid)
     seconds, results = timed(lambda: bulk.import_investors(client, plan, workers=workers, progress=False))
+    if cpu is not None:
+        cpu["client"], cpu["sandbox"] = time.process_time() - own, cpu_seconds(pid) - sandbox
     assert (results["status"] == "created").all(), results["error"].dropna().head()
     return seconds, sent
 
@@ -81,6 +99,8 @@ def main() -> None:
         plan = bulk.read_investors(spreadsheet(tmp / "rows.csv", rows), placeholder_protocols=True)
         assert plan.valid == rows, plan.summary()
         with sandbox_with_tenant() as (box, config):
+            assert box.process is not None
+            SANDBOX_PIDS[config.base_url] = box.process.pid
             times: dict[str, list[float]] = {"one by one": [], f"{WORKERS} workers": []}
             for run in range(runs):
                 for name, workers in (("one by one", 1), (f"{WORKERS} workers", WORKERS)):
@@ -88,7 +108,8 @@ def main() -> None:
                         import_once(fresh(box, config, tmp, len(times[name]) + 10 * run), plan, workers)[0]
                     )
             box.faults(latency=LATENCY)
-            far, sent = import_once(fresh(box, config, tmp, 99), plan, WORKERS)
+            cpu: dict[str, float] = {}
+            far, sent = import_once(fresh(box, config, tmp, 99), plan, WORKERS, cpu)
     serial, concurrent = Timings(times["one by one"]), Timings(times[f"{WORKERS} workers"])
     requests_sent = sum(sent.values())
     per_row = requests_sent / rows
@@ -101,6 +122,11 @@ def main() -> None:
     print(
         f"  {LATENCY * 1000:.0f} ms latency, {WORKERS} workers: {far:6.2f} s; ideal bound rows x requests per row x "
         f"latency / workers = {rows} x {per_row:.2f} x {LATENCY} / {WORKERS} = {ideal:6.2f} s: {far / ideal:4.2f}x"
+    )
+    print(
+        f"  CPU per request at {LATENCY * 1000:.0f} ms: client {cpu['client'] / requests_sent * 1000:.2f} ms, sandbox "
+        f"{cpu['sandbox'] / requests_sent * 1000:.2f} ms (the sandbox's one process: {cpu['sandbox']:.2f} s in all, "
+        f"{cpu['sandbox'] / ideal:.0%} of the ideal bound; the client: {cpu['client']:.2f} s)"
     )
     goal(
         f"bulk import within 1.1x the ideal bound at {LATENCY * 1000:.0f} ms",
