@@ -176,3 +176,19 @@ def test_next_link_is_read_from_the_undecoded_page() -> None:
     assert next_link_ahead(b'{"count": 3, "next": null, "previous": null, "results": []}') is None
     assert next_link_ahead(b'{"results": [{"next": "http://y"}], "next": null}') is None  # only before the results
     assert next_link_ahead(b'{"next": "http://x/a\\u0041\\"b", "results": []}') == 'http://x/aA"b'
+
+
+@pytest.mark.parametrize("read", ["to_list", "frame", "pages"])
+def test_an_ignored_filter_is_reported_at_the_callers_line(drf_config: Config, read: str) -> None:
+    import warnings
+
+    client = connected(drf_config)
+    listing = client.investments.list(status="PAID")  # the drf profile ignores it: filtered here
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if read == "pages":
+            next(listing.pages())
+        else:
+            getattr(listing, read)()
+    (warning,) = [w for w in caught if issubclass(w.category, helpers.core.client.FilterIgnoredWarning)]
+    assert warning.filename == __file__

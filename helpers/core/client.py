@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 import warnings
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -303,6 +305,16 @@ def in_order(fetch: Callable[[str], T], urls: Iterable[str], workers: int, windo
                 future.cancel()
 
 
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package (the analyst's code), however
+    deep in pages, iterators and frames the list was read."""
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _on_record(check: Callable[[Record], bool]) -> Callable[[Mapping[str, Any]], bool]:
     return lambda item: check(item if isinstance(item, Record) else Record(item))
 
@@ -456,7 +468,7 @@ class Client:
             f"The registry ignored the filter '{name}' on {path} (it is not documented there); the toolkit "
             "applied it itself, so the results are right.",
             FilterIgnoredWarning,
-            stacklevel=4,
+            stacklevel=_caller_level(),
         )
 
     def tabulate(self, records: Any, **options: Any) -> Any:
