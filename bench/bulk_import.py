@@ -12,9 +12,7 @@ Run: ``python -m bench.bulk_import [--quick]``
 from __future__ import annotations
 
 import csv
-import os
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import requests
 from schwifty import IBAN
 
-from bench.common import OPTIONS, Timings, client_for, goal, sandbox_with_tenant, timed
+from bench.common import OPTIONS, Timings, client_for, cpu_seconds, goal, sandbox_with_tenant, timed
 from helpers.core.config import Config
 from helpers.data import bulk
 from sandbox.runner import SandboxProcess
@@ -60,15 +58,6 @@ def fresh(box: SandboxProcess, config: Config, tmp: Path, run: int) -> Config:
     )
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, from /proc (0 where there is no /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def import_once(
     config: Config, plan: bulk.Plan, workers: int, cpu: dict[str, float] | None = None
 ) -> tuple[float, Counter[str]]:
@@ -83,10 +72,10 @@ def import_once(
     for session in (client.transport.reads, client.transport.writes):
         session.hooks["response"].append(count)
     pid = SANDBOX_PIDS.get(config.base_url, 0)
-    own, sandbox = time.process_time(), cpu_seconds(pid)
+    own, sandbox = cpu_seconds(), cpu_seconds(pid)
     seconds, results = timed(lambda: bulk.import_investors(client, plan, workers=workers, progress=False))
     if cpu is not None:
-        cpu["client"], cpu["sandbox"] = time.process_time() - own, cpu_seconds(pid) - sandbox
+        cpu["client"], cpu["sandbox"] = cpu_seconds() - own, cpu_seconds(pid) - sandbox
     assert (results["status"] == "created").all(), results["error"].dropna().head()
     return seconds, sent
 

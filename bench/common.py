@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +85,11 @@ def best_of(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
 
 @dataclass
 class Timings:
-    """Seconds of one variant over several interleaved runs."""
+    """Seconds of one variant over several interleaved runs (and, where measured, the CPU seconds it cost this
+    process and the sandbox's together: on a shared machine that cost is steadier than the time)."""
 
     seconds: list[float]
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def min(self) -> float:
@@ -96,6 +98,11 @@ class Timings:
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def mean_cpu(self) -> float:
+        """The mean CPU seconds of a run (the sandbox's are counted in ticks of 10 ms: a mean, not a minimum)."""
+        return statistics.mean(self.cpu) if self.cpu else float("nan")
 
     def ms(self) -> str:
         return f"{self.min * 1000:7.0f} / {self.median * 1000:7.0f} ms"
@@ -108,13 +115,31 @@ class Timings:
         return f"{self.min / other.min:4.2f}x / {self.median / other.median:4.2f}x"
 
 
-def interleaved(runs: int, variants: dict[str, Callable[[], Any]]) -> dict[str, Timings]:
-    """Each variant ``runs`` times, in turn (A, B, C, A, B, C, ...), so load on the machine hits them alike."""
-    seconds: dict[str, list[float]] = {name: [] for name in variants}
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) used so far by process ``pid`` (this one by default), from /proc where needed."""
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def interleaved(
+    runs: int, variants: dict[str, Callable[[], Any]], box: SandboxProcess | None = None
+) -> dict[str, Timings]:
+    """Each variant ``runs`` times, in turn (A, B, C, A, B, C, ...), so load on the machine hits them alike; with
+    ``box``, also the CPU time of this process and of the sandbox's."""
+    timings = {name: Timings([]) for name in variants}
+    pid = box.process.pid if box is not None and box.process is not None else None
     for _ in range(runs):
         for name, work in variants.items():
-            seconds[name].append(timed(work)[0])
-    return {name: Timings(values) for name, values in seconds.items()}
+            cpu = cpu_seconds() + (cpu_seconds(pid) if pid else 0.0)
+            timings[name].seconds.append(timed(work)[0])
+            if pid:
+                timings[name].cpu.append(cpu_seconds() + cpu_seconds(pid) - cpu)
+    return timings
 
 
 def goal(name: str, met: bool, figure: str) -> None:
