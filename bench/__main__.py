@@ -12,7 +12,15 @@ import time
 
 from bench import common
 
-BENCHMARKS = ("startup", "list_investments", "concurrent_pages", "bulk_import", "reconcile", "sandbox_pages")
+BENCHMARKS = (
+    "startup",
+    "list_investments",
+    "concurrent_pages",
+    "bulk_import",
+    "transport",
+    "reconcile",
+    "sandbox_pages",
+)
 
 
 def main(argv: list[str] | None = None) -> None:

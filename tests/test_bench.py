@@ -22,6 +22,6 @@ def test_every_benchmark_runs_in_quick_mode() -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for name in ("startup", "list_investments", "concurrent_pages", "bulk_import", "reconcile", "sandbox_pages"):
+    for name in ("startup", "list_investments", "concurrent_pages", "bulk_import", "transport", "reconcile"):
         assert f"== {name}" in done.stdout
     assert "== goals:" in done.stdout and "goal " in done.stdout
