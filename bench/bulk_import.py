@@ -60,14 +60,16 @@ def fresh(box: SandboxProcess, config: Config, tmp: Path, run: int) -> Config:
 
 def import_once(
     config: Config, plan: bulk.Plan, workers: int, cpu: dict[str, float] | None = None
-) -> tuple[float, Counter[str]]:
+) -> tuple[float, Counter[str], Counter[str]]:
     client = client_for(config)
     sent: Counter[str] = Counter()
+    spent: Counter[str] = Counter()  # seconds from sending to the answer's headers, per kind of request
 
     def count(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
         path = response.request.path_url.split("?")[0].rstrip("/").split("/")
         kind = "/".join(part if len(part) < 30 else "{id}" for part in path[-3:])
         sent[f"{response.request.method} {kind}"] += 1
+        spent[f"{response.request.method} {kind}"] += response.elapsed.total_seconds()
 
     for session in (client.transport.reads, client.transport.writes):
         session.hooks["response"].append(count)
@@ -77,7 +79,7 @@ def import_once(
     if cpu is not None:
         cpu["client"], cpu["sandbox"] = cpu_seconds() - own, cpu_seconds(pid) - sandbox
     assert (results["status"] == "created").all(), results["error"].dropna().head()
-    return seconds, sent
+    return seconds, sent, spent
 
 
 def main() -> None:
@@ -98,16 +100,18 @@ def main() -> None:
                     )
             box.faults(latency=LATENCY)
             cpu: dict[str, float] = {}
-            far, sent = import_once(fresh(box, config, tmp, 99), plan, WORKERS, cpu)
+            far, sent, spent = import_once(fresh(box, config, tmp, 99), plan, WORKERS, cpu)
     serial, concurrent = Timings(times["one by one"]), Timings(times[f"{WORKERS} workers"])
     requests_sent = sum(sent.values())
     per_row = requests_sent / rows
     ideal = rows * per_row * LATENCY / WORKERS
     print(f"import {rows} rows ({OPTIONS.profile} profile): investor + protocol upload + identification + wallet")
     print(f"  loopback: one by one {serial.s()}, {WORKERS} workers {concurrent.s()}: {serial.ratio(concurrent)} faster")
-    print(f"  requests per row: {per_row:.2f} ({requests_sent} in all):")
+    print(
+        f"  requests per row: {per_row:.2f} ({requests_sent} in all; mean time to answer at {LATENCY * 1000:.0f} ms):"
+    )
     for kind, number in sorted(sent.items(), key=lambda item: -item[1]):
-        print(f"    {number / rows:5.2f}  {kind}")
+        print(f"    {number / rows:5.2f}  {kind:40} {spent[kind] / number * 1000:6.1f} ms")
     print(
         f"  {LATENCY * 1000:.0f} ms latency, {WORKERS} workers: {far:6.2f} s; ideal bound rows x requests per row x "
         f"latency / workers = {rows} x {per_row:.2f} x {LATENCY} / {WORKERS} = {ideal:6.2f} s: {far / ideal:4.2f}x"
