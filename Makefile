@@ -48,8 +48,11 @@ report: install .env
 strip: install
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
+## Benchmarks of issue 14's goals, each a ratio against a baseline measured in the same run (minutes).
+## BENCH="--quick" runs every benchmark on small data in seconds; BENCH="--profile drf list_investments" picks.
+BENCH ?=
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) sandbox/data .state test-artifacts

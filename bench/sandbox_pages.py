@@ -2,12 +2,11 @@
 
 Walks every page of ``/v2/investments/`` by following ``next`` (500 per page, strict profile), times the first and
 the last page, and in the drf profile (20 per page, page numbers) times page 1 against the deepest page and fetches
-every page concurrently with 100 ms latency. Run: ``python -m bench.sandbox_pages``
+every page concurrently with 100 ms latency. Run: ``python -m bench.sandbox_pages [--quick]``
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from typing import Any
 
 import requests
 
+from bench.common import OPTIONS
 from sandbox.runner import SandboxProcess, free_port
 
 
@@ -30,12 +30,13 @@ def timed(work: Any, runs: int = 5) -> float:
 
 def measure(investments: int, profile: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["SANDBOX_PROFILE"] = profile  # an older runner knows no profile argument
-        box = SandboxProcess(port=free_port(), db_path=Path(tmp) / "pages.sqlite3")
+        box = SandboxProcess(port=free_port(), db_path=Path(tmp) / "pages.sqlite3", profile=profile)
         box.start()
         try:
             tenant = box.new_client()
-            box.admin("bulk", {"client_id": tenant["client_id"], "investors": 1000, "investments": investments})
+            box.admin(
+                "bulk", {"client_id": tenant["client_id"], "investors": investments // 10, "investments": investments}
+            )
             session = requests.Session()
             session.headers["Authorization"] = f"Bearer {box.token(tenant['client_id'], tenant['client_secret'])}"
             url = f"{box.base_url}/v2/investments/"
@@ -75,7 +76,7 @@ def measure(investments: int, profile: str) -> dict[str, float]:
 
 def main() -> None:
     for profile in ("strict", "drf"):
-        for investments in (10_000, 100_000):
+        for investments in (2_000,) if OPTIONS.quick else (10_000, 100_000):
             numbers = measure(investments, profile)
             print(
                 f"{profile:6} {investments:>7} investments: "

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
-from nbconvert import HTMLExporter
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
+if TYPE_CHECKING:
+    import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_reconciliation_report.ipynb"
@@ -35,6 +32,12 @@ def run_notebook(
     wrapper opens them outside it, and zmq then sometimes misses an answer until the cell's timeout (pyzmq#1558).
     A failing cell raises :class:`nbclient.exceptions.CellExecutionError` (with ``ename`` and ``evalue``).
     """
+    _without_iri_grammar()
+    import nbformat
+    from nbclient import NotebookClient
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
     notebook = parameterize_notebook(load_notebook_node(str(path)), dict(parameters or {}))
     client = NotebookClient(
         notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
@@ -45,6 +48,13 @@ def run_notebook(
         output.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, output)
     return notebook
+
+
+def _without_iri_grammar() -> None:
+    """jsonschema (imported by nbformat) imports ``rfc3987_syntax`` where it is installed, and that builds a parser
+    for IRIs at import: a second of the report's start-up. Notebook schemas check no IRI format, so the report's
+    process goes without it (the kernel that runs the notebook is another process and keeps it)."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout: float = 600) -> dict[str, Path]:
@@ -63,6 +73,8 @@ def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout:
         },
         timeout=cell_timeout,
     )
+    from nbconvert import HTMLExporter
+
     html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))
     page = executed.with_suffix(".html")
     page.write_text(html, encoding="utf-8")
@@ -85,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.ledger.is_file():
         parser.error(f"there is no ledger file at {args.ledger}")
+    from nbclient.exceptions import CellExecutionError
+
     try:
         files = produce(args.ledger, args.output, args.stuck_after_days, args.cell_timeout)
     except CellExecutionError as exc:  # e.g. a ledger with bad rows: say what, not a traceback

@@ -15,16 +15,21 @@ happened (:meth:`Record.happened`): created now, already existed, or replayed by
 from __future__ import annotations
 
 import builtins
+import itertools
+import json
 import logging
+import re
+import sys
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from helpers.core import api, checks
@@ -59,6 +64,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("helpers")
 OnDuplicate = Literal["ask", "use", "update", "create"]
 Progress = Callable[[str, Record, float], None]  # (what, current object, seconds waited)
+PageProgress = Callable[[int, int | None], None]  # (objects fetched so far, the registry's count if it gave one)
+T = TypeVar("T")
 LOST_ANSWER_ATTEMPTS = 4
 LEGACY_JOURNAL = Path("~/.cache/cashlink-toolkit/journal.sqlite3")  # version 0.1: one per machine, bodies in clear
 CLOCK_TOLERANCE = timedelta(minutes=5)  # between this machine's clock and the registry's
@@ -104,6 +111,31 @@ def numbered_pages(next_url: str | None) -> tuple[str, int] | None:
     return None
 
 
+NEXT_LINK = re.compile(rb'"next"\s*:\s*("(?:[^"\\]|\\.)*"|null)')
+
+
+def next_link_ahead(content: bytes) -> str | None:
+    """A page's ``next`` link read from its undecoded bytes: DRF puts ``count``, ``next`` and ``previous`` before
+    ``results``, so the link is found without decoding the page. None when it is not found there."""
+    head = content.find(b'"results"')
+    match = NEXT_LINK.search(content, 0, head) if head > 0 else None
+    if match is None or match.group(1) == b"null":
+        return None
+    try:
+        link = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return link if isinstance(link, str) and link else None
+
+
+def decoded(content: bytes) -> Any:
+    """A JSON answer's body (its first 500 characters as text when it is no JSON, as the transport does)."""
+    try:
+        return json.loads(content) if content else None
+    except ValueError:
+        return content[:500].decode("utf-8", "replace")
+
+
 def with_page(url: str, number: int) -> str:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
@@ -117,6 +149,12 @@ class ListResult:
 
     Filters are sent to the registry and applied again here: an object that does not match is dropped, and a
     :class:`FilterIgnoredWarning` says once that the registry ignored the filter (section 6, B).
+
+    Pages come in the registry's order, each fetched once. Nothing beyond the first page is fetched until it is
+    asked for (``first()`` sends one request). After that, the next page is fetched while the current one is being
+    used; when ``next`` carries page numbers and the first page gave the count, the remaining pages are fetched
+    concurrently (``config.concurrency`` at a time, at most twice that many pages held at once). ``progress`` (if
+    set) is called after every page with the objects fetched so far and the registry's count.
     """
 
     client: Client
@@ -125,6 +163,7 @@ class ListResult:
     filters: Mapping[str, Any] = field(default_factory=dict)
     local_filters: Mapping[str, Callable[[Record], bool]] = field(default_factory=dict)
     count: int | None = None  # the registry's count, known after the first page
+    progress: PageProgress | None = None
 
     def _params(self) -> dict[str, Any]:
         params = {key: value for key, value in self.filters.items() if value not in (None, "")}
@@ -132,46 +171,103 @@ class ListResult:
         return params
 
     def raw_pages(self) -> Iterator[list[Any]]:
-        """The registry's pages as lists of plain objects, unfiltered. After the first page, when ``next`` is
-        page-number style, the remaining pages are fetched concurrently (bounded by ``config.concurrency``)."""
+        """The registry's pages as lists of plain objects, unfiltered, in order."""
         transport = self.client.transport
         first = transport.get(self.path, self.action, self._params())
         items, self.count, next_url = page_items(first.body, self.action)
+        fetched = len(items)
+        self._report(fetched)
         yield items
+        if not next_url:
+            return
         numbered = numbered_pages(next_url)
-        if numbered and self.count and items and self.client.config.concurrency > 1:
+        workers = self.client.config.concurrency
+        if numbered and self.count and items and workers > 1:
             pattern, start = numbered
             last = -(-self.count // len(items))
-            urls = [with_page(pattern, number) for number in range(start, last + 1)]
-            with ThreadPoolExecutor(self.client.config.concurrency) as pool:
-                for answer in pool.map(lambda url: transport.get(url, self.action), urls):
-                    yield page_items(answer.body, self.action)[0]
-            return
-        while next_url:
-            items, _count, next_url = page_items(transport.get(next_url, self.action).body, self.action)
+            urls = (with_page(pattern, number) for number in range(start, last + 1))
+            next_url = None
+            for items, following in in_order(self._fetch_numbered, urls, workers, 2 * workers):
+                if not items:  # the list shrank while it was read: nothing follows
+                    return
+                next_url = following
+                fetched += len(items)
+                self._report(fetched)
+                yield items
+            if not next_url:
+                return
+            # the list grew while it was read: what follows the counted pages, one by one
+        for items in self._following(next_url):
+            fetched += len(items)
+            self._report(fetched)
+            yield items
+
+    def _fetch(self, url: str) -> tuple[list[Any], str | None]:
+        items, _count, next_url = page_items(self.client.transport.get(url, self.action).body, self.action)
+        return items, next_url
+
+    def _fetch_numbered(self, url: str) -> tuple[list[Any], str | None]:
+        try:
+            return self._fetch(url)
+        except NotFoundError:  # a page past the end ("Invalid page."): the list shrank since the count
+            return [], None
+
+    def _fetch_undecoded(self, url: str) -> bytes:
+        content: bytes = self.client.transport.get(url, self.action, undecoded=True).body
+        return content
+
+    def _following(self, url: str) -> Iterator[list[Any]]:
+        """Follow ``next`` from ``url``. Each page's ``next`` is read from its bytes as they arrive and asked for at
+        once, so the registry prepares the next page while this one is decoded and used (the decoded link is the
+        one that counts: should it differ, that page is fetched instead)."""
+        with ThreadPoolExecutor(1, thread_name_prefix="helpers-page") as pool:
+            future: Future[bytes] | None = pool.submit(self._fetch_undecoded, url)
+            try:
+                while future is not None:
+                    content = future.result()
+                    ahead = next_link_ahead(content)
+                    future = pool.submit(self._fetch_undecoded, ahead) if ahead else None
+                    items, _count, next_url = page_items(decoded(content), self.action)
+                    if next_url != ahead:
+                        if future is not None:
+                            future.cancel()
+                        future = pool.submit(self._fetch_undecoded, next_url) if next_url else None
+                    yield items
+            finally:
+                if future is not None:
+                    future.cancel()
+
+    def _report(self, fetched: int) -> None:
+        if self.progress is not None:
+            self.progress(fetched, self.count)
+
+    def plain_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The pages as plain objects (dicts), with the filters applied here too."""
+        checks_ = self._checks()
+        for items in self.raw_pages():
+            if checks_:
+                kept = [item for item in items if all(check(item) for check in checks_.values())]
+                if len(kept) < len(items):
+                    self._warn_ignored(items, checks_)
+                items = kept
             yield items
 
     def pages(self) -> Iterator[list[Record]]:
-        checks_ = self._checks()
-        for items in self.raw_pages():
-            records = [Record(item) for item in items]
-            if checks_:
-                kept = [record for record in records if all(check(record) for check in checks_.values())]
-                if len(kept) < len(records):
-                    self._warn_ignored(records, checks_)
-                records = kept
-            yield records
+        for items in self.plain_pages():
+            yield [Record(item) for item in items]
 
-    def _checks(self) -> dict[str, Callable[[Record], bool]]:
-        result: dict[str, Callable[[Record], bool]] = dict(self.local_filters)
+    def _checks(self) -> dict[str, Callable[[Mapping[str, Any]], bool]]:
+        result = {name: _on_record(check) for name, check in self.local_filters.items()}
         for name, value in self.filters.items():
             if value not in (None, "") and name not in result:
                 result[name] = _matches(name, value)
         return result
 
-    def _warn_ignored(self, records: list[Record], checks_: dict[str, Callable[[Record], bool]]) -> None:
+    def _warn_ignored(
+        self, items: list[Mapping[str, Any]], checks_: dict[str, Callable[[Mapping[str, Any]], bool]]
+    ) -> None:
         for name, check in checks_.items():
-            if any(not check(record) for record in records):
+            if any(not check(item) for item in items):
                 self.client.note_ignored_filter(self.path, name)
 
     def __iter__(self) -> Iterator[Record]:
@@ -185,11 +281,46 @@ class ListResult:
         return next(iter(self), None)
 
     def frame(self, **options: Any) -> Any:
-        """Every object as a DataFrame (needs the data layer: ``helpers.connect()`` gives a client that has it)."""
+        """Every object as a DataFrame (needs the data layer: ``helpers.connect()`` gives a client that has it).
+        ``progress=False`` hides the progress bar a long list shows."""
         return self.client.tabulate(self, **options)
 
 
-def _matches(name: str, value: Any) -> Callable[[Record], bool]:
+def in_order(fetch: Callable[[str], T], urls: Iterable[str], workers: int, window: int) -> Iterator[T]:
+    """``fetch(url)`` for every url with ``workers`` threads, yielded in the order of ``urls``; at most ``window``
+    results are fetched or held ahead of the consumer (memory stays bounded however long the list)."""
+    pending: deque[Future[T]] = deque()
+    queue = iter(urls)
+    with ThreadPoolExecutor(workers, thread_name_prefix="helpers-pages") as pool:
+        try:
+            for url in itertools.islice(queue, max(window, 1)):
+                pending.append(pool.submit(fetch, url))
+            while pending:
+                result = pending.popleft().result()
+                following = next(queue, None)
+                if following is not None:
+                    pending.append(pool.submit(fetch, following))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package (the analyst's code), however
+    deep in pages, iterators and frames the list was read."""
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _on_record(check: Callable[[Record], bool]) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda item: check(item if isinstance(item, Record) else Record(item))
+
+
+def _matches(name: str, value: Any) -> Callable[[Mapping[str, Any]], bool]:
     """A filter applied here: the object's field equals the value (objects without the field are kept)."""
     return lambda record: name not in record or str(record[name]) == str(value)
 
@@ -340,7 +471,7 @@ class Client:
             f"The registry ignored the filter '{name}' on {path} (it is not documented there); the toolkit "
             "applied it itself, so the results are right.",
             FilterIgnoredWarning,
-            stacklevel=4,
+            stacklevel=_caller_level(),
         )
 
     def tabulate(self, records: Any, **options: Any) -> Any:

@@ -1,10 +1,12 @@
 """HTTP for every call: OAuth2 client-credentials token (cached, renewed), timeouts, and retries that are safe.
 
 Reads are retried (urllib3's ``Retry``) on connection errors, lost answers, 429 (honouring ``Retry-After``) and
-502/503/504. Writes are retried only where the request provably did not take effect: a connection that never opened,
-429 and 503. When a write's answer is lost (a reset connection, a read timeout, 502/504) the request may or may not
-have taken effect: :class:`AmbiguousWrite` is raised, and the client looks the object up before sending again (the
-registry may not honour idempotency keys on every endpoint).
+502/503/504. A ``Retry-After`` holds every request of the transport, not only the one refused: concurrent page
+fetches and bulk writes all pause until the registry said to come back. Writes are retried only where the request
+provably did not take effect: a connection that never opened, 429 and 503. When a write's answer is lost (a reset
+connection, a read timeout, 502/504) the request may or may not have taken effect: :class:`AmbiguousWrite` is
+raised, and the client looks the object up before sending again (the registry may not honour idempotency keys on
+every endpoint).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from helpers.core.config import Config
@@ -35,8 +39,48 @@ class AmbiguousWrite(APIConnectionError):
     """A write whose answer was lost: it may or may not have taken effect."""
 
 
-def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -> Retry:
-    return Retry(
+class Throttle:
+    """The registry's ``Retry-After``, shared by every thread of a transport: after a 429 (or a 503 that says when
+    to come back) no new request starts before that time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0  # time.monotonic() before which nothing is sent
+        self.holds = 0  # how often the registry asked to wait
+        self.waits = 0  # how often a request waited for a hold another request was given
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+            self.holds += 1
+
+    def wait(self) -> None:
+        delay = self._until - time.monotonic()
+        if delay > 0:
+            with self._lock:
+                self.waits += 1
+            time.sleep(delay)
+
+
+class SharedRetry(Retry):
+    """urllib3's ``Retry`` that also tells the transport's :class:`Throttle` when the registry says ``Retry-After``."""
+
+    throttle: Throttle | None = None
+
+    def new(self, **changes: Any) -> SharedRetry:
+        retry = super().new(**changes)
+        retry.throttle = self.throttle
+        return retry
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        seconds = self.get_retry_after(response)
+        if seconds and self.throttle is not None:
+            self.throttle.hold(seconds)
+        return super().sleep_for_retry(response)
+
+
+def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -> SharedRetry:
+    return SharedRetry(
         total=total,
         connect=total,
         read=0 if writes else total,
@@ -85,13 +129,22 @@ class Transport:
             )
         self.config = config
         proxies, verify = environment_network_settings(config.root_url)
-        self.reads = self._session(retry or make_retry(), pool_size, proxies, verify)
-        self.writes = self._session(write_retry or make_retry(writes=True), pool_size, proxies, verify)
+        self.throttle = Throttle()
+        self.reads = self._session(self._shared(retry or make_retry()), pool_size, proxies, verify)
+        self.writes = self._session(self._shared(write_retry or make_retry(writes=True)), pool_size, proxies, verify)
         self._token: str | None = None
         self._token_expires_at = 0.0
         self._token_scopes: str | None = None
         self._token_lock = threading.Lock()
         self.requests_sent = 0
+        self._count_lock = threading.Lock()
+
+    def _shared(self, retry: Retry) -> Retry:
+        """``retry`` (a copy) reporting ``Retry-After`` to this transport's throttle, when it can."""
+        if isinstance(retry, SharedRetry):
+            retry = retry.new()
+            retry.throttle = self.throttle
+        return retry
 
     @staticmethod
     def _session(retry: Retry, pool_size: int, proxies: dict[str, str], verify: str | bool) -> requests.Session:
@@ -153,8 +206,9 @@ class Transport:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.config.api_url + path
 
-    def get(self, path: str, action: str, params: dict[str, Any] | None = None) -> Answer:
-        return self.request("GET", path, action, params=params)
+    def get(self, path: str, action: str, params: dict[str, Any] | None = None, *, undecoded: bool = False) -> Answer:
+        """``undecoded``: a successful answer's body is left as the bytes received (the caller decodes it)."""
+        return self.request("GET", path, action, params=params, undecoded=undecoded)
 
     def request(
         self,
@@ -166,6 +220,7 @@ class Transport:
         files: Any = None,
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        undecoded: bool = False,
     ) -> Answer:
         """Send one API call and return the decoded answer; raise a typed error otherwise.
 
@@ -180,7 +235,16 @@ class Transport:
         for attempt in (1, 2):
             headers["Authorization"] = f"Bearer {self.token(force=attempt == 2)}"
             answer = self._send(
-                session, method, url, action, json=json, files=files, params=params, headers=headers, writing=writing
+                session,
+                method,
+                url,
+                action,
+                json=json,
+                files=files,
+                params=params,
+                headers=headers,
+                writing=writing,
+                undecoded=undecoded,
             )
             if answer.status != 401 or attempt == 2:
                 break
@@ -199,13 +263,23 @@ class Transport:
         return answer
 
     def _send(
-        self, session: requests.Session, method: str, url: str, action: str, *, writing: bool = False, **kwargs: Any
+        self,
+        session: requests.Session,
+        method: str,
+        url: str,
+        action: str,
+        *,
+        writing: bool = False,
+        undecoded: bool = False,
+        **kwargs: Any,
     ) -> Answer:
+        self.throttle.wait()
         started = time.perf_counter()
         sent_at = time.time()
         try:
-            response = session.request(method, url, timeout=(5, self.config.timeout), **kwargs)
-        except requests.exceptions.RequestException as exc:
+            response = session.request(method, url, timeout=(5, self.config.timeout), stream=True, **kwargs)
+            _read_body(response)
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             if writing and not _never_sent(exc):
                 raise AmbiguousWrite(
                     f"The answer to '{action}' was lost ({type(exc).__name__}): the registry may or may not have acted."
@@ -215,7 +289,8 @@ class Transport:
                 f"({type(exc).__name__}). Is the sandbox running (make lab) or the network up? Running the cell "
                 "again is safe."
             ) from None
-        self.requests_sent += 1
+        with self._count_lock:  # pages are fetched from several threads
+            self.requests_sent += 1
         log.debug(
             "%s %s -> %s in %.0f ms",
             method,
@@ -223,16 +298,28 @@ class Transport:
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
-        try:
-            body = response.json() if response.content else None
-        except ValueError:
-            body = response.text[:500]
+        body: Any
+        if undecoded and 200 <= response.status_code < 300:
+            body = response.content
+        else:
+            try:
+                body = response.json() if response.content else None
+            except ValueError:
+                body = response.text[:500]
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         return Answer(response.status_code, body, replayed, request_id, sent_at)
 
 
-def _never_sent(exc: requests.exceptions.RequestException) -> bool:
+def _read_body(response: requests.Response) -> None:
+    """Read the whole body at once (``response.content`` would read it in 10 KB pieces, which costs a tenth of the
+    time of a large page); a body cut short raises urllib3's error, as reading it through ``requests`` would have
+    raised the same as a ``requests`` exception."""
+    response._content = response.raw.read(decode_content=True) or b""
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def _never_sent(exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError) -> bool:
     """True when the request cannot have reached the registry (the connection never opened)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True

@@ -16,7 +16,7 @@ import pandas as pd
 from helpers.core import client as core
 from helpers.core.config import Config, load_config
 from helpers.core.records import Record
-from helpers.data.frames import EMPTY_COLUMNS, to_frame
+from helpers.data.frames import EMPTY_COLUMNS, progress_bar, to_frame
 
 ListResult = core.ListResult
 log = logging.getLogger("helpers")
@@ -25,9 +25,13 @@ log = logging.getLogger("helpers")
 class Client(core.Client):
     """A connection to the registry API whose lists become DataFrames (``.frame()``)."""
 
-    def tabulate(self, records: Any, show_personal_data: bool = False, **_options: Any) -> pd.DataFrame:
+    def tabulate(
+        self, records: Any, show_personal_data: bool = False, progress: bool = True, **_options: Any
+    ) -> pd.DataFrame:
+        """``records`` as a tidy DataFrame; a list that takes more than two seconds shows a progress bar."""
         columns = EMPTY_COLUMNS.get(getattr(records, "path", ""), ("id",))
-        return to_frame(records, show_personal_data=show_personal_data, columns=columns)
+        with progress_bar(records, progress):
+            return to_frame(records, show_personal_data=show_personal_data, columns=columns)
 
     def holdings(self, *, investor_id: str | None = None, product_id: str | None = None) -> pd.DataFrame:
         """Units held per investor, wallet and product (delivered investments' remaining holdings)."""

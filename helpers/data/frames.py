@@ -9,13 +9,16 @@ float) plus a ``<name>_currency`` column. Personal data (the fields the models m
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import pandas as pd
 
 from helpers.core import api
+from helpers.core.client import ListResult
 from helpers.core.models import is_personal
 from helpers.core.records import mask, money_value
 
@@ -65,6 +68,9 @@ EMPTY_COLUMNS = {
 }
 
 
+MONEY_KEYS = frozenset({"amount", "decimals", "currency"})
+
+
 def _flatten(record: Mapping[str, Any], prefix: str, row: dict[str, Any]) -> None:
     for key, value in record.items():
         name = prefix + key
@@ -85,20 +91,186 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+class _Columns:
+    """Flat columns built a page at a time, for pages whose objects all have the shape of the first one (the same
+    keys, the same nested objects, money in the same places): then each column is one list, filled without building
+    a row per object. The result is what :func:`flatten_record` per object would give; an object of another shape
+    turns the columns back into rows (:meth:`rows`) and the rest is flattened object by object."""
+
+    def __init__(self, first: Mapping[str, Any]) -> None:
+        self.plan = self._plan(first)
+        self.columns: dict[str, list[Any]] = {name: [] for name in self._names(self.plan, "")}
+        self.length = 0
+
+    @classmethod
+    def _plan(cls, record: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+        """(key, kind, sub-plan) per key: kind is 'plain', 'money' or 'nested'."""
+        plan: list[tuple[str, str, Any]] = []
+        for key, value in record.items():
+            if type(value) is dict:
+                if value.keys() == MONEY_KEYS:
+                    plan.append((key, "money", None))
+                else:
+                    plan.append((key, "nested", (frozenset(value), cls._plan(value))))
+            else:
+                plan.append((key, "plain", None))
+        return plan
+
+    @classmethod
+    def _names(cls, plan: list[tuple[str, str, Any]], prefix: str) -> Iterator[str]:
+        for key, kind, sub in plan:
+            if kind == "money":
+                yield prefix + key
+                yield prefix + key + "_currency"
+            elif kind == "nested":
+                yield from cls._names(sub[1], prefix + key + ".")
+            else:
+                yield prefix + key
+
+    def add(self, page: Sequence[Mapping[str, Any]]) -> bool:
+        """Add a page's objects (True), or add nothing when one of them has another shape (False)."""
+        if not page:
+            return True
+        extracted: dict[str, Sequence[Any]] = {}
+        if not self._extract(self.plan, page, "", extracted):
+            return False
+        for name, values in extracted.items():
+            self.columns[name] += values
+        self.length += len(page)
+        return True
+
+    @classmethod
+    def _extract(
+        cls,
+        plan: list[tuple[str, str, Any]],
+        items: Sequence[Mapping[str, Any]],
+        prefix: str,
+        out: dict[str, Sequence[Any]],
+    ) -> bool:
+        """Each planned key's values into ``out``; False when an object lacks one or has other keys too (every
+        object has as many keys as the plan, and each of them)."""
+        if set(map(len, items)) != {len(plan)}:
+            return False
+        columns = _transposed(items, [key for key, _kind, _sub in plan])
+        if columns is None:
+            return False
+        for (key, kind, sub), values in zip(plan, columns):
+            kinds = set(map(type, values))
+            name = prefix + key
+            if kind == "plain":
+                if dict in kinds:
+                    return False
+                out[name] = values
+            elif kinds != {dict}:
+                return False
+            elif kind == "money":
+                parts = _transposed(values, ["amount", "decimals", "currency"])
+                if set(map(len, values)) != {3} or parts is None:
+                    return False
+                out[name] = _money_values(parts[0], parts[1], values)
+                out[name + "_currency"] = parts[2]
+            elif not cls._extract(sub[1], values, name + ".", out):
+                return False
+        return True
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The objects added so far as flat rows (as :func:`flatten_record` makes them)."""
+        names = list(self.columns)
+        if not names:
+            return [{} for _ in range(self.length)]
+        return [dict(zip(names, values)) for values in zip(*self.columns.values())]
+
+
+def _transposed(items: Sequence[Mapping[str, Any]], keys: list[str]) -> list[tuple[Any, ...]] | None:
+    """The values of ``keys`` as one tuple per key (in C: itemgetter and zip), or None when an object lacks one."""
+    try:
+        if len(keys) == 1:
+            return [tuple(map(itemgetter(keys[0]), items))]
+        return list(zip(*map(itemgetter(*keys), items))) if keys else []
+    except KeyError:
+        return None
+
+
+def _money_values(amounts: Sequence[Any], decimals: Sequence[Any], values: Sequence[Any]) -> list[Decimal]:
+    """``money_value`` of each Money object; one exponent for the whole column where the amounts are text and the
+    decimals all the same (the usual case), and each distinct amount converted once (a Decimal is immutable)."""
+    try:
+        scales = set(decimals)
+    except TypeError:  # unhashable decimals: let money_value say what is wrong
+        scales = set()
+    if len(scales) == 1 and set(map(type, amounts)) == {str}:
+        scale = -int(scales.pop())
+        exact = {amount: Decimal(amount).scaleb(scale) for amount in set(amounts)}
+        return [exact[amount] for amount in amounts]
+    return [money_value(value) for value in values]
+
+
+def _pages(records: Iterable[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
+    if isinstance(records, ListResult):
+        yield from records.plain_pages()  # plain dicts, no Record per object
+    else:
+        yield records if isinstance(records, list) else list(records)
+
+
+def _flat(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The flat DataFrame of ``records`` (one row each, columns in the order they first appear)."""
+    builder: _Columns | None = None
+    rows: list[dict[str, Any]] | None = None
+    for page in _pages(records):
+        if rows is None:
+            if builder is None and page:
+                builder = _Columns(page[0])
+            if builder is None or builder.add(page):
+                continue
+            rows = builder.rows()
+        rows += [flatten_record(r) for r in page]
+    if rows is None and builder is not None and builder.columns:
+        return pd.DataFrame(builder.columns)
+    return pd.DataFrame(rows if rows is not None else (builder.rows() if builder is not None else []))
+
+
+@contextmanager
+def progress_bar(records: Any, enabled: bool = True, delay: float = 2.0) -> Iterator[None]:
+    """While a list is read: a progress bar (tqdm, on stderr) once it has taken ``delay`` seconds, so only a long
+    list shows one. The core only calls ``ListResult.progress``; the bar is filled here."""
+    if not enabled or not isinstance(records, ListResult) or records.progress is not None:
+        yield
+        return
+    from tqdm.std import tqdm
+
+    bar = tqdm(desc=records.action.capitalize(), unit=" objects", delay=delay, dynamic_ncols=True)
+
+    def update(fetched: int, total: int | None) -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(fetched - bar.n)
+
+    records.progress = update
+    try:
+        yield
+    finally:
+        records.progress = None
+        bar.close()
+
+
 def to_frame(
     records: Iterable[Mapping[str, Any]], show_personal_data: bool = False, columns: Iterable[str] | None = None
 ) -> pd.DataFrame:
     """A tidy, typed DataFrame of API objects (one row each)."""
     enabled = gc.isenabled()
-    gc.disable()  # many small dicts: the cyclic collector only costs time here
+    gc.disable()  # many small objects that live on: the cyclic collector would only walk them again and again
     try:
-        rows = [flatten_record(r) for r in records]
+        return _typed(_flat(records), show_personal_data, columns)
     finally:
         if enabled:
             gc.enable()
-    frame = pd.DataFrame(rows)
+
+
+def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str] | None) -> pd.DataFrame:
     if columns is not None:
-        frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, *columns])) if len(frame) else list(columns))
+        wanted = list(dict.fromkeys([*frame.columns, *columns])) if len(frame) else list(columns)
+        if wanted != list(frame.columns):  # (a reindex copies every column)
+            frame = frame.reindex(columns=wanted)
     for column in frame.columns:
         leaf = column.rsplit(".", 1)[-1]
         if not show_personal_data and is_personal(column):
@@ -107,12 +279,22 @@ def to_frame(
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
         elif leaf in UNIT_FIELDS and _all_ints(frame[column]):
             frame[column] = frame[column].astype("Int64")
-    if "id" in frame.columns:
+    if "id" in frame.columns and frame.columns[0] != "id":
         frame = frame[["id", *[c for c in frame.columns if c != "id"]]]
     return frame
 
 
 def _all_ints(series: pd.Series) -> bool:
+    """Whether every value is a whole number or missing (no bools, no fractions)."""
+    if series.dtype.kind in "iu":
+        return True
+    if series.dtype.kind == "f":
+        return bool(series.isna().all())
+    if series.dtype != object:
+        return False
+    kinds = set(map(type, series.to_numpy()))
+    if kinds <= {int, type(None)}:
+        return True
     return all(
         v is None or (isinstance(v, float) and pd.isna(v)) or (isinstance(v, int) and not isinstance(v, bool))
         for v in series

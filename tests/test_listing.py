@@ -1,0 +1,194 @@
+"""Lists against a real sandbox: every page once and in order, concurrent page fetches bounded in memory, 429 and
+Retry-After honoured by every worker, progress reported, and the tidy frame the same whichever way it is built."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import helpers
+from helpers.core.config import Config
+from helpers.data import frames
+from tests.conftest import Sandbox
+
+INVESTMENTS = 1203  # 61 pages of 20 in the drf profile, 3 pages of 500 in the strict one
+
+
+def config_for(box: Sandbox, tmp_path: Path, **changes: Any) -> Config:
+    tenant = box.new_client()
+    box.admin("bulk", {"client_id": tenant["client_id"], "investors": 40, "investments": INVESTMENTS})
+    return Config(
+        base_url=box.base_url,
+        client_id=tenant["client_id"],
+        client_secret=tenant["client_secret"],
+        journal_path=tmp_path / "journal.sqlite3",
+        timeout=10,
+        source="test",
+        **changes,
+    )
+
+
+@pytest.fixture
+def drf_config(drf_sandbox: Sandbox, tmp_path: Path) -> Config:
+    return config_for(drf_sandbox, tmp_path)
+
+
+@pytest.fixture
+def any_config(any_sandbox: Sandbox, tmp_path: Path) -> Config:
+    return config_for(any_sandbox, tmp_path)
+
+
+def connected(config: Config, **changes: Any) -> helpers.Client:
+    client = helpers.Client(config.replace(**changes) if changes else config)
+    client.check_connection()
+    return client
+
+
+def ids(pages: Iterator[list[helpers.Record]]) -> list[str]:
+    return [record.id for page in pages for record in page]
+
+
+def test_concurrent_pages_are_each_fetched_once_and_in_order(drf_config: Config) -> None:
+    sequential = connected(drf_config, concurrency=1)
+    expected = ids(sequential.investments.list().pages())
+    client = connected(drf_config, concurrency=8)
+    sent = client.transport.requests_sent
+    listing = client.investments.list()
+    got = ids(listing.pages())
+    assert got == expected and len(set(got)) == INVESTMENTS == listing.count
+    assert client.transport.requests_sent - sent == -(-INVESTMENTS // 20)  # one request per page, none again
+
+
+def test_first_sends_one_request(any_config: Config) -> None:
+    client = connected(any_config)
+    sent = client.transport.requests_sent
+    assert client.investments.list().first() is not None
+    time.sleep(0.2)  # nothing fetched behind our back either
+    assert client.transport.requests_sent - sent == 1
+
+
+def test_pages_ahead_of_the_reader_are_bounded(drf_config: Config) -> None:
+    client = connected(drf_config, concurrency=4)
+    sent = client.transport.requests_sent
+    pages = client.investments.list().pages()
+    next(pages), next(pages)
+    time.sleep(0.5)  # a slow reader: the fetchers wait for it instead of holding the whole list
+    assert client.transport.requests_sent - sent <= 2 + 2 * 4
+    assert len(ids(pages)) == INVESTMENTS - 40
+
+
+def test_429_with_retry_after_pauses_every_worker(drf_config: Config, drf_sandbox: Sandbox) -> None:
+    client = connected(drf_config, concurrency=8)
+    listing = client.investments.list()
+    pages = listing.pages()
+    first = next(pages)
+    drf_sandbox.faults(queue=["429"], retry_after=1)  # the next request is refused: come back in a second
+    rest = ids(pages)
+    expected = ids(connected(drf_config, concurrency=1).investments.list().pages())
+    assert [r.id for r in first] + rest == expected
+    assert client.transport.throttle.holds == 1
+    assert client.transport.throttle.waits >= 1  # other workers waited for the registry's Retry-After too
+
+
+def test_progress_is_reported_after_every_page(any_config: Config) -> None:
+    client = connected(any_config)
+    seen: list[tuple[int, int | None]] = []
+    listing = client.investments.list()
+    listing.progress = lambda fetched, total: seen.append((fetched, total))
+    assert len(listing.to_list()) == INVESTMENTS
+    assert seen[-1] == (INVESTMENTS, INVESTMENTS)
+    assert [fetched for fetched, _total in seen] == sorted({fetched for fetched, _total in seen})
+
+
+def test_a_list_that_grows_while_it_is_read_is_read_to_its_end(any_config: Config, any_sandbox: Sandbox) -> None:
+    client = connected(any_config)
+    pages = client.investments.list().pages()
+    got = [record.id for record in next(pages)]
+    any_sandbox.admin("bulk", {"client_id": any_config.client_id, "investors": 2, "investments": 45})
+    got += ids(pages)
+    assert len(got) == len(set(got)) == INVESTMENTS + 45
+
+
+def test_the_frame_is_the_same_built_by_columns_or_by_rows(any_config: Config) -> None:
+    client = connected(any_config)
+    fast = client.investments.frame()
+    rows = frames.to_frame(iter(client.investments.list().to_list()), columns=frames.EMPTY_COLUMNS["/investments/"])
+    pd.testing.assert_frame_equal(fast, rows)
+    assert fast["units"].dtype == "Int64" and isinstance(fast["created_at"].dtype, pd.DatetimeTZDtype)
+
+
+MONEY = {"amount": "1000", "decimals": 2, "currency": "EUR"}
+SHAPES = [
+    [{"id": "a", "units": 1, "m": MONEY}, {"id": "b", "units": 2, "m": MONEY}],
+    [{"id": "a", "units": 1}, {"id": "b", "units": None}],
+    [{"id": "a", "units": 1}, {"id": "b", "units": True}],
+    [{"id": "a", "n": {"x": 1}}, {"id": "b", "n": None}],
+    [{"id": "a", "n": None}, {"id": "b", "n": {"x": {"y": "2020-01-01"}}}],
+    [{"id": "a", "m": MONEY}, {"id": "b", "m": {"amount": "1"}}],
+    [{"id": "a", "b": 1}, {"b": 2, "id": "c"}],
+    [{"id": "a", "m": MONEY}, {"id": "b", "m": {"amount": "5", "decimals": 3, "currency": "EUR"}}],
+    [{"id": "a", "n": {}}, {"id": "b", "n": {}}],
+    [{}, {}],
+]
+
+
+@pytest.mark.parametrize("records", SHAPES)
+def test_columns_give_what_rows_give(records: list[dict[str, Any]]) -> None:
+    """Objects of one shape are turned into columns directly; any other shape gives what one row per object gave."""
+    by_columns = frames.to_frame(records)
+    by_rows = pd.DataFrame([frames.flatten_record(r) for r in records])
+    by_rows = frames._typed(by_rows, False, None)
+    pd.testing.assert_frame_equal(by_columns, by_rows)
+
+
+def test_a_long_list_shows_a_progress_bar(any_config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    client = connected(any_config)
+    listing = client.investments.list()
+    with frames.progress_bar(listing, delay=0):
+        frame = frames.to_frame(listing)
+    assert len(frame) == INVESTMENTS and listing.progress is None
+    assert f"{INVESTMENTS}/{INVESTMENTS}" in capsys.readouterr().err
+    client.investments.list().frame(progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_following_next_fetches_each_page_once_in_order(strict_sandbox: Sandbox, tmp_path: Path) -> None:
+    """The strict profile's ``next`` links (an index position): each page is asked for as soon as the previous
+    page's bytes arrive, never twice."""
+    config = config_for(strict_sandbox, tmp_path)
+    expected = ids(connected(config, page_size=1000).investments.list().pages())
+    client = connected(config, page_size=100)
+    sent = client.transport.requests_sent
+    assert ids(client.investments.list().pages()) == expected
+    assert client.transport.requests_sent - sent == -(-INVESTMENTS // 100)
+
+
+def test_next_link_is_read_from_the_undecoded_page() -> None:
+    from helpers.core.client import next_link_ahead
+
+    page = b'{"count": 3, "next": "http://x/v2/a/?after=5&page=2", "previous": null, "results": [{"next": "no"}]}'
+    assert next_link_ahead(page) == "http://x/v2/a/?after=5&page=2"
+    assert next_link_ahead(b'{"count": 3, "next": null, "previous": null, "results": []}') is None
+    assert next_link_ahead(b'{"results": [{"next": "http://y"}], "next": null}') is None  # only before the results
+    assert next_link_ahead(b'{"next": "http://x/a\\u0041\\"b", "results": []}') == 'http://x/aA"b'
+
+
+@pytest.mark.parametrize("read", ["to_list", "frame", "pages"])
+def test_an_ignored_filter_is_reported_at_the_callers_line(drf_config: Config, read: str) -> None:
+    import warnings
+
+    client = connected(drf_config)
+    listing = client.investments.list(status="PAID")  # the drf profile ignores it: filtered here
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if read == "pages":
+            next(listing.pages())
+        else:
+            getattr(listing, read)()
+    (warning,) = [w for w in caught if issubclass(w.category, helpers.core.client.FilterIgnoredWarning)]
+    assert warning.filename == __file__

@@ -1,0 +1,169 @@
+"""Proxies and certificate bundles from the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) are
+still honoured although the transport reads them once instead of on every request (``trust_env`` is off).
+
+A forwarding proxy and a TLS front (a self-signed certificate made with openssl) run on loopback in front of the real
+sandbox; the client talks HTTP(S) through them."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+import helpers
+from helpers.core.config import Config
+from tests.conftest import Sandbox
+
+HOP_BY_HOP = {"connection", "proxy-connection", "keep-alive", "transfer-encoding", "host", "content-length"}
+
+
+class Forwarder(http.server.ThreadingHTTPServer):
+    """An HTTP proxy (absolute URLs and CONNECT tunnels) or, with ``upstream``, a reverse proxy; it notes each
+    request it forwarded."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.upstream = upstream
+        self.seen: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Forwarder
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def do_CONNECT(self) -> None:
+        self.server.seen.append(f"CONNECT {self.path}")
+        host, port = self.path.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)), timeout=30)
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        sockets = [self.connection, upstream]
+        while True:
+            readable, _, _ = select.select(sockets, [], [], 30)
+            if not readable:
+                break
+            for sock in readable:
+                data = sock.recv(65536)
+                if not data:
+                    upstream.close()
+                    self.close_connection = True
+                    return
+                (upstream if sock is self.connection else self.connection).sendall(data)
+
+    def forward(self) -> None:
+        url = self.path if self.path.startswith("http") else f"{self.server.upstream}{self.path}"
+        self.server.seen.append(f"{self.command} {url}")
+        parts = urlsplit(url)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        connection.request(self.command, parts.path + (f"?{parts.query}" if parts.query else ""), body, headers)
+        answer = connection.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        connection.close()
+
+    do_GET = do_POST = do_PATCH = forward
+
+
+def serving(server: Forwarder) -> Iterator[Forwarder]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[Forwarder]:
+    yield from serving(Forwarder())
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subject = ["-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), *subject],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_front(sandbox: Sandbox, certificate: tuple[Path, Path]) -> Iterator[Forwarder]:
+    """HTTPS on loopback, with the self-signed certificate, in front of the sandbox."""
+    server = Forwarder(upstream=sandbox.root)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    yield from serving(server)
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+def test_http_proxy_is_used(config: Config, proxy: Forwarder, clean_environment: pytest.MonkeyPatch) -> None:
+    clean_environment.setenv("HTTP_PROXY", proxy.url)
+    client = helpers.Client(config)
+    assert client.investors.list().to_list() == []
+    assert any(seen.startswith("POST ") and seen.endswith("/oauth/token") for seen in proxy.seen)
+    assert any(seen.startswith("GET ") and "/investors/" in seen for seen in proxy.seen)
+
+
+def test_no_proxy_is_honoured(config: Config, proxy: Forwarder, clean_environment: pytest.MonkeyPatch) -> None:
+    clean_environment.setenv("HTTP_PROXY", proxy.url)
+    clean_environment.setenv("NO_PROXY", "127.0.0.1")
+    assert helpers.Client(config).investors.list().to_list() == []
+    assert proxy.seen == []
+
+
+def test_ca_bundle_and_https_proxy_are_used(
+    config: Config,
+    tls_front: Forwarder,
+    proxy: Forwarder,
+    certificate: tuple[Path, Path],
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    https = config.replace(base_url=f"https://127.0.0.1:{tls_front.server_address[1]}/api/external")
+    with pytest.raises(helpers.APIConnectionError):  # a certificate nobody vouches for
+        helpers.Client(https).check_connection()
+    clean_environment.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    clean_environment.setenv("HTTPS_PROXY", proxy.url)
+    client = helpers.Client(https)
+    assert client.investors.list().to_list() == []
+    assert proxy.seen and all(seen == f"CONNECT 127.0.0.1:{tls_front.server_address[1]}" for seen in proxy.seen)
+    assert any("/investors/" in seen for seen in tls_front.seen)
