@@ -14,7 +14,7 @@ from helpers.core.config import Config
 from helpers.core.transport import Transport, make_retry
 from helpers.data import bulk
 from helpers.ui import panels
-from tests.conftest import Sandbox
+from tests.conftest import Sandbox, investor_body
 
 
 def spreadsheet(path: Path, count: int, start: int = 1, **overrides: Any) -> Path:
@@ -144,3 +144,31 @@ def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path) -> No
     assert plan.valid == 3 and not panel.confirm.disabled
     results = panel.run_import()
     assert list(results["status"]) == ["created"] * 3
+
+
+def test_dry_run_flags_the_same_person_twice_in_one_file(tmp_path: Path) -> None:
+    path = spreadsheet(tmp_path / "twice.csv", 3)
+    lines = path.read_text().splitlines()
+    third = lines[3].split(",")
+    third[0] = "REF-OTHER"  # another reference, the same person (same e-mail and IBAN as row 3)
+    path.write_text("\n".join([*lines, ",".join(third)]) + "\n")
+    plan = bulk.read_investors(path, placeholder_protocols=True)
+    assert plan.valid == 3
+    assert plan.problems.values.tolist() == [
+        [
+            5,
+            "reference",
+            "Describes the same person as row 4 (e-mail and IBAN and name and birth date); import each person once.",
+        ]
+    ]
+
+
+def test_an_import_reads_the_registrys_investors_once(client: helpers.Client, tmp_path: Path) -> None:
+    client.investors.create(investor_body("Already"))
+    plan = bulk.read_investors(spreadsheet(tmp_path / "40.csv", 40), placeholder_protocols=True)
+    client.check_connection()
+    sent = client.transport.requests_sent
+    results = bulk.import_investors(client, plan, workers=4, progress=False)
+    assert (results["status"] == "created").all()
+    per_row = (client.transport.requests_sent - sent) / 40
+    assert per_row <= 4.2, per_row  # investor, protocol, identification, wallet; the investors read once

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import mimetypes
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -230,23 +230,58 @@ def investor_name(investor: Mapping[str, Any]) -> str:
     return f"{person.get('forename', '')} {person.get('surname', '')}".strip() or str(investor.get("id", ""))
 
 
-def similar_investor(candidates: builtins.list[Record], body: Mapping[str, Any]) -> Match | None:
+def _email(investor: Mapping[str, Any]) -> str:
+    return str((investor.get("communication") or {}).get("email", "")).casefold()
+
+
+def _iban(investor: Mapping[str, Any]) -> str:
+    return str((investor.get("bank_account") or {}).get("iban", "")).replace(" ", "").upper()
+
+
+class InvestorIndex:
+    """Investors by e-mail, IBAN, and name and birth date (company and register number): finds the one a new
+    investor would duplicate without comparing it with every investor."""
+
+    def __init__(self, investors: Iterable[Mapping[str, Any]] = ()) -> None:
+        self._keys: builtins.list[dict[Any, tuple[int, Mapping[str, Any]]]] = [{}, {}, {}]
+        self._count = 0
+        for investor in investors:
+            self.add(investor)
+
+    @staticmethod
+    def _key_values(investor: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        return _email(investor), _iban(investor), _person_key(investor)
+
+    def add(self, investor: Mapping[str, Any]) -> None:
+        for index, value in zip(self._keys, self._key_values(investor)):
+            if value:
+                index.setdefault(value, (self._count, investor))
+        self._count += 1
+
+    def match(self, body: Mapping[str, Any]) -> Match | None:
+        """The earliest investor with the same e-mail, IBAN, or name and birth date as ``body``, if any."""
+        values = self._key_values(body)
+        hits = [index[value] for index, value in zip(self._keys, values) if value and value in index]
+        if not hits:
+            return None
+        _position, investor = min(hits, key=lambda hit: hit[0])
+        found = self._key_values(investor)
+        person = values[2]
+        names = (
+            "e-mail",
+            "IBAN",
+            "name and birth date" if person and person[0] == "natural" else "company and register number",
+        )
+        reasons = [name for name, mine, theirs in zip(names, values, found) if mine and mine == theirs]
+        wanted = {
+            k: v for k, v in body.items() if k in ("natural_person", "legal_person", "bank_account", "communication")
+        }
+        return Match(Record(investor), _subset_equal(wanted, investor), "the same " + " and ".join(reasons))
+
+
+def similar_investor(candidates: Iterable[Mapping[str, Any]], body: Mapping[str, Any]) -> Match | None:
     """The first investor with the same e-mail, IBAN, or name and birth date (company and register number)."""
-    email = str((body.get("communication") or {}).get("email", "")).casefold()
-    iban = str((body.get("bank_account") or {}).get("iban", "")).replace(" ", "").upper()
-    person = _person_key(body)
-    wanted = {k: v for k, v in body.items() if k in ("natural_person", "legal_person", "bank_account", "communication")}
-    for investor in candidates:
-        reasons = []
-        if email and str((investor.get("communication") or {}).get("email", "")).casefold() == email:
-            reasons.append("e-mail")
-        if iban and str((investor.get("bank_account") or {}).get("iban", "")).replace(" ", "").upper() == iban:
-            reasons.append("IBAN")
-        if person and _person_key(investor) == person:
-            reasons.append("name and birth date" if person[0] == "natural" else "company and register number")
-        if reasons:
-            return Match(investor, _subset_equal(wanted, investor), "the same " + " and ".join(reasons))
-    return None
+    return InvestorIndex(candidates).match(body)
 
 
 def _changes(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> dict[str, Any]:
@@ -268,9 +303,13 @@ class Investors(Resource):
         key: str | None = None,
         repeat: bool = False,
         on_duplicate: OnDuplicate = "ask",
+        known_investors: InvestorIndex | None = None,
     ) -> Record:
         """Create an investor (natural or legal person). Running the same call again returns the same investor;
-        an investor with the same e-mail, IBAN, or name and birth date is found first (see ``on_duplicate``)."""
+        an investor with the same e-mail, IBAN, or name and birth date is found first (see ``on_duplicate``).
+
+        ``known_investors``: the registry's investors, read once for many creates (a bulk import), instead of
+        being read again for each one."""
         investor = models.parse(models.Investor, body, "the investor").body()
         return self._client.write(
             Operation(
@@ -284,7 +323,7 @@ class Investors(Resource):
                 key=key,
                 repeat=repeat,
                 on_duplicate=on_duplicate,
-                similar=lambda: similar_investor(self.list().to_list(), investor),
+                similar=lambda: (known_investors or InvestorIndex(self.list())).match(investor),
                 sent=lambda since: self._created_since(investor, since),
                 verify=self.get,
                 update=lambda existing: self.update(

@@ -25,7 +25,7 @@ from helpers.core.client import Client, OnDuplicate
 from helpers.core.errors import CashlinkError, ConflictError, PossibleDuplicate, input_error
 from helpers.core.journal import derive_key
 from helpers.core.records import Record
-from helpers.core.resources import investor_name, similar_investor
+from helpers.core.resources import InvestorIndex, investor_name
 from helpers.data.ledger import Column, parse_table
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "investors_template.csv"
@@ -90,6 +90,7 @@ class Plan:
     problems: pd.DataFrame
     source: str
     matches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MATCH_COLUMNS))
+    registry: InvestorIndex | None = None  # the registry's investors when the dry run read them
 
     @property
     def valid(self) -> int:
@@ -131,7 +132,8 @@ def read_investors(
     base = Path(source).parent if isinstance(source, (str, Path)) else Path.cwd()
     bad_rows = {row for row, _column, _problem in problems}
     seen: dict[str, int] = {}
-    rows = []
+    rows: list[dict[str, Any]] = []
+    in_file = InvestorIndex()
     for record in _records(frame):
         row, reference = record["row"], record["reference"]
         if reference in seen:
@@ -144,14 +146,23 @@ def read_investors(
         if row in bad_rows:
             continue
         planned, row_problems = _plan_row(record, base, placeholder_protocols)
+        if not row_problems and (earlier := in_file.match(planned["investor"])):
+            row_problems = [
+                (
+                    "reference",
+                    f"Describes the same person as row {earlier.existing['row']} "
+                    f"({earlier.reason.removeprefix('the same ')}); import each person once.",
+                )
+            ]
         if row_problems:
             problems += [(row, column, message) for column, message in row_problems]
         else:
             rows.append(planned)
+            in_file.add({**planned["investor"], "row": row})
     problem_frame = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
     plan = Plan(rows, problem_frame.sort_values("row", kind="stable").reset_index(drop=True), source_name)
     if client is not None:
-        plan.matches = find_matches(client, plan)
+        plan.matches, plan.registry = find_matches(client, plan)
     return plan
 
 
@@ -212,12 +223,14 @@ def _plan_row(
     return planned, problems
 
 
-def find_matches(client: Client, plan: Plan) -> pd.DataFrame:
-    """Rows that describe an investor the registry already has (read once, compared here)."""
+def find_matches(client: Client, plan: Plan) -> tuple[pd.DataFrame, InvestorIndex]:
+    """Rows that describe an investor the registry already has (its investors read once, compared here), and the
+    investors read."""
     existing = client.investors.list().to_list()
+    index = InvestorIndex(existing)
     rows = []
     for row in plan.rows:
-        match = similar_investor(existing, row["investor"])
+        match = index.match(row["investor"])
         if match is not None:
             rows.append(
                 {
@@ -230,10 +243,10 @@ def find_matches(client: Client, plan: Plan) -> pd.DataFrame:
                     "identical": "yes" if match.equal else "no",
                 }
             )
-    return pd.DataFrame(rows, columns=MATCH_COLUMNS).astype({"row": "Int64"})
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS).astype({"row": "Int64"}), index
 
 
-def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate) -> dict[str, Any]:
+def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, known: InvestorIndex) -> dict[str, Any]:
     """Create one row's investor, identification and wallet; every key derives from the row's reference."""
     result: dict[str, Any] = {
         "row": row["row"],
@@ -250,7 +263,9 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate) 
         return derive_key(client.namespace, f"bulk {step}", row["reference"])
 
     try:
-        investor = client.investors.create(row["investor"], key=key("investor"), on_duplicate=on_duplicate)
+        investor = client.investors.create(
+            row["investor"], key=key("investor"), on_duplicate=on_duplicate, known_investors=known
+        )
         result["investor_id"] = investor.id
         already = investor.outcome in ("existed", "replayed")
         if row["identification"] is not None and not (
@@ -324,10 +339,11 @@ def import_investors(
     pending: set[Future[dict[str, Any]]] = set()
     queue = list(plan.rows)
     interrupted = False
+    known = plan.registry if plan.registry is not None else InvestorIndex(client.investors.list())  # read once
     try:
         while queue or pending:
             while queue and len(pending) < workers * 2:
-                pending.add(executor.submit(_import_row, client, queue.pop(0), on_duplicate))
+                pending.add(executor.submit(_import_row, client, queue.pop(0), on_duplicate, known))
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 result = future.result()
