@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +26,27 @@ NOTEBOOK = ROOT / "notebooks" / "05_reconciliation_report.ipynb"
 
 
 def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = None,
-                 timeout: float | None = None) -> nbformat.NotebookNode:
+                 timeout: float | None = None, **client_options: Any) -> nbformat.NotebookNode:
     """Execute a notebook top to bottom with ``parameters`` injected after its cell tagged 'parameters' (as papermill
     does) and write it, with its outputs, to ``output`` (also when a cell fails).
 
-    The kernel's channels are opened inside the running event loop (``asyncio.run``): papermill's synchronous
-    wrapper opens them outside it, and zmq then sometimes misses an answer until the cell's timeout (pyzmq#1558).
-    A failing cell raises :class:`nbclient.exceptions.CellExecutionError` (with ``ename`` and ``evalue``).
+    A failing cell raises :class:`nbclient.exceptions.CellExecutionError` (with ``ename`` and ``evalue``);
+    ``client_options`` go to :class:`nbclient.NotebookClient` (e.g. hooks).
     """
     notebook = parameterize_notebook(load_notebook_node(str(path)), dict(parameters or {}))
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(path.parent)}}, **client_options)
+    # No emulation of ipywidgets' Output widget. nbclient's emulation answers the kernel's widget messages with
+    # comm_msg on the *shell* socket while it awaits the cell's execute_reply on that same socket: jupyter_client's
+    # Session.send writes through a synchronous shadow of the asyncio socket, and that send lets libzmq consume the
+    # edge-triggered wake-up of a reply that has just arrived, without pyzmq's asyncio poller knowing. The reply
+    # then sits unread until the poll's timeout (the cell timeout: 120 s in the tests, 600 s for a report), when a
+    # last zmq_poll finds it. Seen with py-spy (client idle in epoll_wait with a 'poll' future pending on the shell
+    # socket whose ZMQ_EVENTS already said POLLIN, kernel idle) and by tracing: only cells that show Output widgets
+    # (forms, panels) stalled. Without the emulation nothing else is sent while a reply is awaited; what a cell
+    # prints inside an Output widget lands in the cell's own outputs, which suits an unattended run.
+    # (Measured with `python -m tests.soak_notebooks`; not a pyzmq#1558 or ipykernel 7 issue.)
+    client.widget_registry = {}
     try:
         asyncio.run(client.async_execute())
     finally:
@@ -48,7 +58,7 @@ def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = N
 def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout: float = 600) -> dict[str, Path]:
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     executed = output / f"reconciliation-{stamp}.ipynb"
     run_notebook(NOTEBOOK, executed, {"LEDGER_PATH": str(ledger.resolve()), "OUTPUT_DIR": str(output),
                                       "STUCK_AFTER_DAYS": stuck_after_days, "REPORT_NAME": f"reconciliation-{stamp}"},
