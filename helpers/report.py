@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,18 +58,30 @@ def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = N
 
 
 def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout: float = 600) -> dict[str, Path]:
+    """Run the reconciliation notebook for ``ledger`` and put its files into ``output``.
+
+    Everything is written into a temporary folder beside ``output`` first and moved into place only when the whole
+    report succeeded, so a failed run leaves nothing half-written behind.
+    """
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    executed = output / f"reconciliation-{stamp}.ipynb"
-    run_notebook(NOTEBOOK, executed, {"LEDGER_PATH": str(ledger.resolve()), "OUTPUT_DIR": str(output),
-                                      "STUCK_AFTER_DAYS": stuck_after_days, "REPORT_NAME": f"reconciliation-{stamp}"},
-                 timeout=cell_timeout)
-    html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))
-    page = executed.with_suffix(".html")
-    page.write_text(html, encoding="utf-8")
-    return {"notebook": executed, "html": page, "csv": output / f"reconciliation-{stamp}.csv",
-            "excel": output / f"reconciliation-{stamp}.xlsx"}
+    name = f"reconciliation-{stamp}"
+    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=output) as scratch:
+        work = Path(scratch)
+        executed = work / f"{name}.ipynb"
+        run_notebook(NOTEBOOK, executed, {"LEDGER_PATH": str(ledger.resolve()), "OUTPUT_DIR": str(work),
+                                          "STUCK_AFTER_DAYS": stuck_after_days, "REPORT_NAME": name},
+                     timeout=cell_timeout)
+        html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))
+        executed.with_suffix(".html").write_text(html, encoding="utf-8")
+        files = {"notebook": f"{name}.ipynb", "html": f"{name}.html", "csv": f"{name}.csv", "excel": f"{name}.xlsx"}
+        missing = [file for file in files.values() if not (work / file).is_file()]
+        if missing:
+            raise RuntimeError(f"the report notebook did not write {', '.join(missing)}")
+        for file in files.values():
+            os.replace(work / file, output / file)
+    return {kind: output / file for kind, file in files.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
