@@ -47,8 +47,9 @@ def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = N
     # socket whose ZMQ_EVENTS already said POLLIN, kernel idle) and by tracing: only cells that show Output widgets
     # (forms, panels) stalled. Without the emulation nothing else is sent while a reply is awaited; what a cell
     # prints inside an Output widget lands in the cell's own outputs, which suits an unattended run.
-    # Measured with `python -m tests.soak_notebooks`: 11 stalls in 60 runs before, none after. It happens with
-    # ipykernel 6 too; asyncio.run and the ipykernel<7 pin were earlier attempts at this same stall.
+    # Measured with `python -m tests.soak_notebooks`: 11 stalls in 60 runs before, none after. Upstream: nbclient
+    # issue #312 (open). It happens with ipykernel 6; the ipykernel<7 pin guards against a kernel-side twin (a raw
+    # send on the kernel's shell socket eating the edge of the next request, ipykernel PR #1529).
     client.widget_registry = {}
     try:
         asyncio.run(client.async_execute())
