@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
+from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_reconciliation_report.ipynb"
@@ -36,7 +38,12 @@ def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = N
     ``client_options`` go to :class:`nbclient.NotebookClient` (e.g. hooks).
     """
     notebook = parameterize_notebook(load_notebook_node(str(path)), dict(parameters or {}))
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    sockets = tempfile.mkdtemp(prefix="kernel-")
+    # The kernel listens on Unix sockets in a folder of its own, not on TCP ports: jupyter_client picks free ports,
+    # releases them and the kernel binds them a moment later, and on a busy machine another process sometimes takes
+    # one in between ("Address already in use", the kernel dies before replying to kernel_info: 1 run in 300).
+    config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", config=config,
                             resources={"metadata": {"path": str(path.parent)}}, **client_options)
     # No emulation of ipywidgets' Output widget. nbclient's emulation answers the kernel's widget messages with
     # comm_msg on the *shell* socket while it awaits the cell's execute_reply on that same socket: jupyter_client's
@@ -55,6 +62,7 @@ def run_notebook(path: Path, output: Path, parameters: dict[str, Any] | None = N
     try:
         asyncio.run(client.async_execute())
     finally:
+        shutil.rmtree(sockets, ignore_errors=True)
         output.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, output)
     return notebook

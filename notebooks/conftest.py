@@ -16,7 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import nbval.kernel
 import pytest
+from jupyter_client.manager import KernelManager
+from traitlets import default
 
 from sandbox.runner import SandboxProcess, free_port
 
@@ -40,6 +43,29 @@ def kernel_environment(box: SandboxProcess, workdir: Path) -> dict[str, str]:
         "CASHLINK_JOURNAL": str(workdir / "journal.sqlite3"),
         "MPLBACKEND": "Agg",
     }
+
+
+class UnixSocketKernelManager(KernelManager):
+    """nbval's kernels listen on Unix sockets in a folder of this session instead of TCP ports that another process
+    can take between jupyter_client picking them and the kernel binding them (see helpers.report.run_notebook).
+    nbval has no setting for its kernel manager, so its module's name for the class is pointed at this one."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return os.path.join(_state["sockets"], "kernel")  # jupyter_client numbers the socket files after it
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _state["sockets"] = tempfile.mkdtemp(prefix="nbval-kernels-")
+    nbval.kernel.KernelManager = UnixSocketKernelManager
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_state.pop("sockets", ""), ignore_errors=True)
 
 
 def _is_notebook_item(item: pytest.Item) -> bool:

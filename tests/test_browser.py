@@ -90,6 +90,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workdir}", "--allow-root",
          "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
+         # Kernels on Unix sockets: a TCP port picked for a kernel can be taken by another process before the
+         # kernel binds it on a busy machine (see helpers.report.run_notebook).
+         "--KernelManager.transport=ipc", f"--KernelManager.ip={tmp / 'runtime' / 'kernel'}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
