@@ -21,6 +21,7 @@ import pytest
 from jupyter_client.manager import KernelManager
 from traitlets import default
 
+from helpers.config import GUIDE_SCOPES
 from sandbox.runner import SandboxProcess, free_port
 
 _state: dict[str, Any] = {}
@@ -39,7 +40,9 @@ def kernel_environment(box: SandboxProcess, workdir: Path) -> dict[str, str]:
         "CASHLINK_CLIENT_SECRET": seed["client_secret"],
         "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
         "CASHLINK_PRODUCT_ID": seed["product_id"],
+        "CASHLINK_SCOPES": GUIDE_SCOPES,
         "CASHLINK_API_PREFIX": "/v2",
+        "CASHLINK_TIMEOUT": "30",
         "CASHLINK_JOURNAL": str(workdir / "journal.sqlite3"),
         "MPLBACKEND": "Agg",
     }
@@ -86,13 +89,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="nbval-"))
     box = SandboxProcess(port=free_port(), db_path=workdir / "registry.sqlite3")
     box.start()
-    _state.update(box=box, workdir=workdir, saved={name: os.environ.get(name) for name in kernel_environment_names()})
-    os.environ.update(kernel_environment(box, workdir))
-
-
-def kernel_environment_names() -> list[str]:
-    return ["CASHLINK_BASE_URL", "CASHLINK_CLIENT_ID", "CASHLINK_CLIENT_SECRET", "CASHLINK_CAMPAIGN_ID",
-            "CASHLINK_PRODUCT_ID", "CASHLINK_API_PREFIX", "CASHLINK_JOURNAL", "MPLBACKEND"]
+    environment = kernel_environment(box, workdir)
+    _state.update(box=box, workdir=workdir, saved={name: os.environ.get(name) for name in environment})
+    os.environ.update(environment)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

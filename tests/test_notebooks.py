@@ -17,6 +17,7 @@ import pytest
 from nbclient.exceptions import CellExecutionError
 
 import helpers
+from helpers.config import GUIDE_SCOPES
 from helpers.report import run_notebook
 from sandbox.runner import SandboxProcess, free_port
 
@@ -52,7 +53,8 @@ def notebook_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         environment = {  # every setting, so that a developer's .env cannot send a test elsewhere
             "CASHLINK_BASE_URL": box.base_url, "CASHLINK_CLIENT_ID": seed["client_id"],
             "CASHLINK_CLIENT_SECRET": seed["client_secret"], "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
-            "CASHLINK_PRODUCT_ID": seed["product_id"], "CASHLINK_API_PREFIX": "/v2",
+            "CASHLINK_PRODUCT_ID": seed["product_id"], "CASHLINK_SCOPES": GUIDE_SCOPES, "CASHLINK_API_PREFIX": "/v2",
+            "CASHLINK_TIMEOUT": "30",
             "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"), "MPLBACKEND": "Agg"}
         with pytest.MonkeyPatch.context() as patch:  # the kernels inherit this environment
             for name, value in environment.items():
