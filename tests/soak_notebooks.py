@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nbclient.exceptions import CellExecutionError
 
+    from helpers.config import GUIDE_SCOPES
     from helpers.report import run_notebook
     from sandbox.runner import SandboxProcess, free_port
 
@@ -47,8 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
     box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
     box.start()
-    os.environ.update(CASHLINK_BASE_URL=box.base_url, CASHLINK_JOURNAL=str(tmp / "journal.sqlite3"),
-                      MPLBACKEND="Agg")
+    seed = box.health()["seed"]
+    os.environ.update(CASHLINK_BASE_URL=box.base_url, CASHLINK_CLIENT_ID=seed["client_id"],
+                      CASHLINK_CLIENT_SECRET=seed["client_secret"], CASHLINK_CAMPAIGN_ID=seed["campaign_id"],
+                      CASHLINK_PRODUCT_ID=seed["product_id"], CASHLINK_SCOPES=GUIDE_SCOPES, CASHLINK_API_PREFIX="/v2",
+                      CASHLINK_TIMEOUT="30", CASHLINK_JOURNAL=str(tmp / "journal.sqlite3"), MPLBACKEND="Agg")
     durations: list[float] = []
     stalls = failures = 0
     worst_lag = 0.0

@@ -23,6 +23,7 @@ import requests
 from urllib3.util.retry import Retry
 
 import helpers
+from helpers.config import GUIDE_SCOPES, Config
 from sandbox.runner import SandboxProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +81,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     token, port = secrets.token_hex(16), free_port()
-    env = {**os.environ, "CASHLINK_BASE_URL": box.base_url, "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
+    seed = box.health()["seed"]
+    env = {**os.environ,  # every CASHLINK_* setting, so that a developer's .env cannot send the kernel elsewhere
+           "CASHLINK_BASE_URL": box.base_url, "CASHLINK_CLIENT_ID": seed["client_id"],
+           "CASHLINK_CLIENT_SECRET": seed["client_secret"], "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
+           "CASHLINK_PRODUCT_ID": seed["product_id"], "CASHLINK_SCOPES": GUIDE_SCOPES, "CASHLINK_API_PREFIX": "/v2",
+           "CASHLINK_TIMEOUT": "30", "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
            "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "MPLBACKEND": "Agg"}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -163,8 +169,10 @@ def test_onboarding_form_in_a_real_browser(lab: dict[str, Any]) -> None:
                 page.screenshot(path=str(ARTIFACTS / f"onboarding-form-{outcome}.png"), full_page=True)
             finally:
                 browser.close()
-    client = helpers.Client(helpers.load_config(base_url=lab["box"].base_url,
-                                                journal_path=lab["tmp"] / "check.sqlite3"))
+    seed = lab["box"].health()["seed"]
+    client = helpers.Client(Config(base_url=lab["box"].base_url, client_id=seed["client_id"],
+                                   client_secret=seed["client_secret"], journal_path=lab["tmp"] / "check.sqlite3",
+                                   source="test"))
     investor = client.investors.get(new_id)
     assert investor["natural_person"]["surname"] == "Hopper"
     assert investor["communication"]["email"] == "grace.hopper@example.com"
