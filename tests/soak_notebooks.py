@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
     finally:
         box.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     total = time.monotonic() - started
     print(f"notebook soak: {len(durations)} runs of {len(notebooks)} notebooks, {stalls} stalls, {failures} failures; "
           f"per run median {statistics.median(durations):.1f} s, max {max(durations):.1f} s; worst lag {worst_lag:.2f} s; "
