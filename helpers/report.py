@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the notebook libraries are imported when used: --help and argument errors answer at once
     import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,28 +26,57 @@ NOTEBOOK = ROOT / "notebooks" / "05_reconciliation_report.ipynb"
 
 
 def run_notebook(
-    path: Path, output: Path, parameters: dict[str, Any] | None = None, timeout: float | None = None
+    path: Path,
+    output: Path,
+    parameters: dict[str, Any] | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
 ) -> nbformat.NotebookNode:
     """Execute a notebook top to bottom with ``parameters`` injected after its cell tagged 'parameters' (as papermill
     does) and write it, with its outputs, to ``output`` (also when a cell fails).
 
-    The kernel's channels are opened inside the running event loop (``asyncio.run``): papermill's synchronous
-    wrapper opens them outside it, and zmq then sometimes misses an answer until the cell's timeout (pyzmq#1558).
-    A failing cell raises :class:`nbclient.exceptions.CellExecutionError` (with ``ename`` and ``evalue``).
+    A failing cell raises :class:`nbclient.exceptions.CellExecutionError` (with ``ename`` and ``evalue``);
+    ``client_options`` go to :class:`nbclient.NotebookClient` (e.g. hooks).
     """
     _without_iri_grammar()
     import nbformat
     from nbclient import NotebookClient
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
+    from traitlets.config import Config
 
     notebook = parameterize_notebook(load_notebook_node(str(path)), dict(parameters or {}))
+    sockets = tempfile.mkdtemp(prefix="kernel-")
+    # The kernel listens on Unix sockets in a folder of its own, not on TCP ports: jupyter_client picks free ports,
+    # releases them and the kernel binds them a moment later, and on a busy machine another process sometimes takes
+    # one in between ("Address already in use", the kernel dies before replying to kernel_info: 1 run in 300).
+    config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        config=config,
+        resources={"metadata": {"path": str(path.parent)}},
+        **client_options,
     )
+    # No emulation of ipywidgets' Output widget. nbclient's emulation answers the kernel's widget messages with
+    # comm_msg on the *shell* socket while it awaits the cell's execute_reply on that same socket: jupyter_client's
+    # Session.send writes through a synchronous shadow of the asyncio socket, and that send lets libzmq consume the
+    # edge-triggered wake-up of a reply that has just arrived, without pyzmq's asyncio poller knowing. The reply
+    # then sits unread until the poll's timeout (the cell timeout: 120 s in the tests, 600 s for a report), when a
+    # last zmq_poll finds it. Seen with py-spy (client idle in epoll_wait with a 'poll' future pending on the shell
+    # socket whose ZMQ_EVENTS already said POLLIN, kernel idle) and by tracing: only cells that show Output widgets
+    # (forms, panels) stalled. Without the emulation nothing else is sent while a reply is awaited; what a cell
+    # prints inside an Output widget lands in the cell's own outputs, which suits an unattended run.
+    # Measured with `python -m tests.soak_notebooks`: 11 stalls in 60 runs before, none after. Upstream: nbclient
+    # issue #312 (open). It happens with ipykernel 6. The ipykernel<7 pin was set for the same symptom; with this
+    # change ipykernel 7.4 ran 140 soak runs without a stall, though ipykernel 7 had a kernel-side variant on
+    # Windows (a raw send on the kernel's shell socket eating the edge of the next request, ipykernel PR #1529).
+    client.widget_registry = {}
     try:
         asyncio.run(client.async_execute())
     finally:
+        shutil.rmtree(sockets, ignore_errors=True)
         output.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, output)
     return notebook
@@ -58,32 +90,40 @@ def _without_iri_grammar() -> None:
 
 
 def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout: float = 600) -> dict[str, Path]:
+    """Run the reconciliation notebook for ``ledger`` and put its files into ``output``.
+
+    Everything is written into a temporary folder beside ``output`` first and moved into place only when the whole
+    report succeeded, so a failed run leaves nothing half-written behind.
+    """
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    executed = output / f"reconciliation-{stamp}.ipynb"
-    run_notebook(
-        NOTEBOOK,
-        executed,
-        {
-            "LEDGER_PATH": str(ledger.resolve()),
-            "OUTPUT_DIR": str(output),
-            "STUCK_AFTER_DAYS": stuck_after_days,
-            "REPORT_NAME": f"reconciliation-{stamp}",
-        },
-        timeout=cell_timeout,
-    )
-    from nbconvert import HTMLExporter
+    name = f"reconciliation-{stamp}"
+    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=output) as scratch:
+        work = Path(scratch)
+        executed = work / f"{name}.ipynb"
+        run_notebook(
+            NOTEBOOK,
+            executed,
+            {
+                "LEDGER_PATH": str(ledger.resolve()),
+                "OUTPUT_DIR": str(work),
+                "STUCK_AFTER_DAYS": stuck_after_days,
+                "REPORT_NAME": name,
+            },
+            timeout=cell_timeout,
+        )
+        from nbconvert import HTMLExporter
 
-    html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))
-    page = executed.with_suffix(".html")
-    page.write_text(html, encoding="utf-8")
-    return {
-        "notebook": executed,
-        "html": page,
-        "csv": output / f"reconciliation-{stamp}.csv",
-        "excel": output / f"reconciliation-{stamp}.xlsx",
-    }
+        html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))
+        executed.with_suffix(".html").write_text(html, encoding="utf-8")
+        files = {"notebook": f"{name}.ipynb", "html": f"{name}.html", "csv": f"{name}.csv", "excel": f"{name}.xlsx"}
+        missing = [file for file in files.values() if not (work / file).is_file()]
+        if missing:
+            raise RuntimeError(f"the report notebook did not write {', '.join(missing)}")
+        for file in files.values():
+            os.replace(work / file, output / file)
+    return {kind: output / file for kind, file in files.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,10 @@
-"""Every notebook runs top to bottom, unattended, against its own sandbox; running them all again creates nothing."""
+"""What nbval (``pytest --nbval-lax notebooks/``, see notebooks/conftest.py) cannot check about the notebooks.
+
+nbval runs each notebook once, top to bottom, with its committed parameters, and looks at nothing outside the
+kernel. These tests need what it lacks: a second pass over every notebook with the registry counted before and
+after (running them all again creates nothing), parameters injected as papermill does (error cases that must stop
+with a sentence, parameter variants), another distributor's credentials, and the report command.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,15 @@ import pytest
 from nbclient.exceptions import CellExecutionError
 
 import helpers
+from helpers.core.config import GUIDE_SCOPES
 from helpers.report import run_notebook
 from sandbox.runner import SandboxProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+
+pytestmark = pytest.mark.notebooks
 
 
 def test_notebooks_are_committed_without_outputs() -> None:
@@ -40,10 +49,22 @@ def notebook_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
     box.start()
     try:
+        seed = box.health()["seed"]
+        environment = {  # every setting, so that a developer's .env cannot send a test elsewhere
+            "CASHLINK_BASE_URL": box.base_url,
+            "CASHLINK_CLIENT_ID": seed["client_id"],
+            "CASHLINK_CLIENT_SECRET": seed["client_secret"],
+            "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
+            "CASHLINK_PRODUCT_ID": seed["product_id"],
+            "CASHLINK_SCOPES": GUIDE_SCOPES,
+            "CASHLINK_API_PREFIX": "/v2",
+            "CASHLINK_TIMEOUT": "30",
+            "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
+            "MPLBACKEND": "Agg",
+        }
         with pytest.MonkeyPatch.context() as patch:  # the kernels inherit this environment
-            patch.setenv("CASHLINK_BASE_URL", box.base_url)
-            patch.setenv("CASHLINK_JOURNAL", str(tmp / "journal.sqlite3"))
-            patch.setenv("MPLBACKEND", "Agg")
+            for name, value in environment.items():
+                patch.setenv(name, value)
             yield {"box": box, "tmp": tmp}
     finally:
         box.stop()
@@ -154,3 +175,4 @@ def test_report_command_explains_a_bad_ledger(notebook_sandbox: dict[str, Any], 
     with pytest.raises(SystemExit) as caught:
         main([str(ledger), "--output", str(tmp_path / "reports")])
     assert str(caught.value).startswith("No report: SpreadsheetError: The ledger bad.csv has 3 problems")
+    assert not list((tmp_path / "reports").iterdir()), "a failed report leaves nothing half-written"
