@@ -23,6 +23,7 @@ from traitlets import default
 
 from helpers.core.config import GUIDE_SCOPES
 from sandbox.runner import SandboxProcess, free_port
+from sandbox.seed import DEMO_CLIENT_SECRET
 
 _state: dict[str, Any] = {}
 
@@ -37,7 +38,7 @@ def kernel_environment(box: SandboxProcess, workdir: Path) -> dict[str, str]:
     return {
         "CASHLINK_BASE_URL": box.base_url,
         "CASHLINK_CLIENT_ID": seed["client_id"],
-        "CASHLINK_CLIENT_SECRET": seed["client_secret"],
+        "CASHLINK_CLIENT_SECRET": DEMO_CLIENT_SECRET,
         "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
         "CASHLINK_PRODUCT_ID": seed["product_id"],
         "CASHLINK_SCOPES": GUIDE_SCOPES,

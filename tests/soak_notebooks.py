@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.core.config import GUIDE_SCOPES
     from helpers.report import run_notebook
     from sandbox.runner import SandboxProcess, free_port
+    from sandbox.seed import DEMO_CLIENT_SECRET
 
     notebooks = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if args.only in p.name]
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(
         CASHLINK_BASE_URL=box.base_url,
         CASHLINK_CLIENT_ID=seed["client_id"],
-        CASHLINK_CLIENT_SECRET=seed["client_secret"],
+        CASHLINK_CLIENT_SECRET=DEMO_CLIENT_SECRET,
         CASHLINK_CAMPAIGN_ID=seed["campaign_id"],
         CASHLINK_PRODUCT_ID=seed["product_id"],
         CASHLINK_SCOPES=GUIDE_SCOPES,

@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 import helpers
 from helpers.core.config import GUIDE_SCOPES, Config
 from sandbox.runner import SandboxProcess, free_port
+from sandbox.seed import DEMO_CLIENT_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -98,7 +99,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         **os.environ,  # every CASHLINK_* setting, so that a developer's .env cannot send the kernel elsewhere
         "CASHLINK_BASE_URL": box.base_url,
         "CASHLINK_CLIENT_ID": seed["client_id"],
-        "CASHLINK_CLIENT_SECRET": seed["client_secret"],
+        "CASHLINK_CLIENT_SECRET": DEMO_CLIENT_SECRET,
         "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
         "CASHLINK_PRODUCT_ID": seed["product_id"],
         "CASHLINK_SCOPES": GUIDE_SCOPES,
@@ -207,7 +208,7 @@ def test_onboarding_form_in_a_real_browser(lab: dict[str, Any]) -> None:
         Config(
             base_url=lab["box"].base_url,
             client_id=seed["client_id"],
-            client_secret=seed["client_secret"],
+            client_secret=DEMO_CLIENT_SECRET,
             journal_path=lab["tmp"] / "check.sqlite3",
             source="test",
         )

@@ -20,6 +20,7 @@ import helpers
 from helpers.core.config import GUIDE_SCOPES
 from helpers.report import run_notebook
 from sandbox.runner import SandboxProcess, free_port
+from sandbox.seed import DEMO_CLIENT_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -53,7 +54,7 @@ def notebook_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         environment = {  # every setting, so that a developer's .env cannot send a test elsewhere
             "CASHLINK_BASE_URL": box.base_url,
             "CASHLINK_CLIENT_ID": seed["client_id"],
-            "CASHLINK_CLIENT_SECRET": seed["client_secret"],
+            "CASHLINK_CLIENT_SECRET": DEMO_CLIENT_SECRET,
             "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
             "CASHLINK_PRODUCT_ID": seed["product_id"],
             "CASHLINK_SCOPES": GUIDE_SCOPES,
