@@ -80,6 +80,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={workdir}",
             "--allow-root",
+            "--LabApp.expose_app_in_browser=True",  # the tests wait on JupyterLab's state (window.jupyterapp)
             "--LabApp.news_url=",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
@@ -138,26 +139,71 @@ def page(servers: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[An
                 browser.close()
 
 
-def open_and_run(page: Any, servers: dict[str, Any], notebook: str) -> Any:
-    """Open a notebook in JupyterLab, run all cells once the kernel is idle, and return the walkthrough."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect
+# JupyterLab's own state (the app is exposed to the page: --LabApp.expose_app_in_browser). A Run All issued before
+# the notebook, its session and its kernel are ready does nothing (or asks for a kernel), so it is issued only when
+# ready, and again when no cell started.
+NOTEBOOK_READY = """(path) => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const session = panel && panel.sessionContext;
+  const kernel = session && session.session && session.session.kernel;
+  return Boolean(panel && panel.context && panel.context.isReady && panel.context.path === path
+    && panel.content && panel.content.widgets.length
+    && session.isReady && !session.pendingInput && kernel && kernel.connectionStatus === 'connected'
+    && kernel.status === 'idle');
+}"""
+# The code cells' execution counts, to tell a new run from an earlier one.
+EXECUTION_COUNTS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .filter(cell => cell.model.type === 'code').map(cell => cell.model.executionCount)"""
+# A cell of this run was scheduled ('running', prompt [*]) or has finished since (its count changed). The prompt of a
+# cell whose code is collapsed is not in the page, hence the model's state first.
+EXECUTION_STARTED = """(before) => {
+  const cells = window.jupyterapp.shell.currentWidget.content.widgets.filter(cell => cell.model.type === 'code');
+  return cells.some((cell, i) => {
+    const prompt = cell.promptNode || cell.node.querySelector('.jp-InputPrompt');
+    return cell.model.executionState === 'running' || cell.model.executionCount !== before[i]
+      || Boolean(prompt && prompt.textContent.includes('*'));
+  });
+}"""
+# No code cell is scheduled or running any more (Run All schedules them all at once) and the kernel is idle: the
+# run is over (or stopped at an error).
+RUN_FINISHED = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return Boolean(kernel && kernel.status === 'idle') && panel.content.widgets
+    .every(cell => cell.model.type !== 'code' || cell.model.executionState !== 'running');
+}"""
 
-    page.goto(f"{servers['lab']}/lab/tree/{notebook}?token={servers['token']}")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
-    for _attempt in range(4):  # re-issue Run All when it did not start (a notebook not fully ready yet)
-        dialog = page.locator(".jp-Dialog")
-        if dialog.count():  # "Select Kernel" after a Run All that came too early: accept the notebook's kernel
-            dialog.locator(".jp-mod-accept").first.click()
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
+
+def run_all_cells(page: Any, notebook: str) -> None:
+    """Run → Run All Cells once the notebook is ready (and the current tab); re-issued when no cell started (at most
+    three times)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    before = None
+    for _attempt in range(3):
+        page.wait_for_function(NOTEBOOK_READY, arg=notebook, timeout=90_000)
+        if before is not None and page.evaluate(EXECUTION_STARTED, before):
+            return  # the previous Run All started late (and is over): not a second run
+        before = page.evaluate(EXECUTION_COUNTS)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
         try:
-            page.wait_for_selector(".cl-wizard, .cl-panel", timeout=30_000)
-            break
+            page.wait_for_function(EXECUTION_STARTED, arg=before, timeout=20_000)
+            return
         except PlaywrightTimeout:
-            continue
+            page.keyboard.press("Escape")  # a menu or dialog left open
+    raise AssertionError("Run All Cells was issued three times and no cell started")
+
+
+def open_and_run(page: Any, servers: dict[str, Any], notebook: str) -> Any:
+    """Open a notebook in JupyterLab, run all its cells, and return the walkthrough once the run is over."""
+    from playwright.sync_api import expect
+
+    # A workspace of its own: JupyterLab would otherwise reopen the notebooks of earlier tests beside this one.
+    workspace = f"screens-{secrets.token_hex(4)}"
+    page.goto(f"{servers['lab']}/lab/workspaces/{workspace}/tree/{notebook}?token={servers['token']}")
+    run_all_cells(page, notebook)
+    page.wait_for_function(RUN_FINISHED, timeout=120_000)
     wizard = page.locator(".cl-wizard:visible, .cl-panel:visible").first
     expect(wizard).to_be_visible(timeout=60_000)
     return wizard
@@ -305,12 +351,11 @@ def test_redemption_by_hand_asks_before_a_repeat(page: Any, servers: dict[str, A
     wizard.locator(".cl-make-another").click()
     expect(wizard.get_by_text(re.compile(r"Created now: redemption"))).to_be_visible(timeout=60_000)
     assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 2
-    page.get_by_role("menuitem", name="Run", exact=True).click()  # run the notebook again: it sends nothing
-    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+    run_all_cells(page, "04_redeem.ipynb")  # run the notebook again: it sends nothing
+    page.wait_for_function(RUN_FINISHED, timeout=120_000)
     expect(page.locator(".cl-wizard:visible").first.get_by_text("Step 1 of 2: Redemption")).to_be_visible(
         timeout=60_000
     )
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
     assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 2
 
 
