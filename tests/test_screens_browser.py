@@ -213,6 +213,19 @@ def field(scope: Any, path: str, kind: str = "input") -> Any:
     return scope.locator(f".cl-field-{path.replace('.', '-')} {kind}").first
 
 
+def upload(page: Any, scope: Any, path: str, file: Path) -> None:
+    """Choose a file in a FileUpload field as a person does: click its button and answer the browser's file chooser.
+    (ipywidgets 8's upload view is the button itself; its <input type=file> is never put into the page.) Done when
+    the button counts the file: the widget has read it and sent it to the kernel."""
+    from playwright.sync_api import expect
+
+    button = scope.locator(f"button.cl-field-{path.replace('.', '-')}").first
+    with page.expect_file_chooser() as chooser:
+        button.click()
+    chooser.value.set_files(str(file))
+    expect(button).to_contain_text("(1)", timeout=20_000)
+
+
 def choose(select: Any, part: str) -> None:
     """Pick the option whose label contains ``part``."""
     labels = select.evaluate("s => Array.from(s.options).map(o => o.label)")
@@ -270,7 +283,7 @@ def test_onboarding_by_hand(page: Any, servers: dict[str, Any]) -> None:
         "verified_at": "2024-01-15",
     }.items():
         field(wizard, path).fill(value)
-    field(wizard, "legitimation_protocol_id", "input[type=file]").set_input_files(str(servers["tmp"] / "protocol.pdf"))
+    upload(page, wizard, "legitimation_protocol_id", servers["tmp"] / "protocol.pdf")
     review_and_submit(page, wizard)
     expect(wizard.get_by_text(re.compile(r"Created now: identification"))).to_be_visible(timeout=30_000)
     wizard.locator(".cl-next").click()
@@ -314,7 +327,7 @@ def test_invest_and_credit_by_hand(page: Any, servers: dict[str, Any]) -> None:
     expect(wizard.get_by_text("Units are whole numbers")).to_be_visible()
     field(wizard, "units").fill("120")
     field(wizard, "signed_at").fill("2024-03-12")
-    field(wizard, "signed_document", "input[type=file]").set_input_files(str(servers["tmp"] / "protocol.pdf"))
+    upload(page, wizard, "signed_document", servers["tmp"] / "protocol.pdf")
     review_and_submit(page, wizard)
     expect(wizard.get_by_text(re.compile(r"Created now: investment"))).to_be_visible(timeout=30_000)
     wizard.locator(".cl-next").click()
