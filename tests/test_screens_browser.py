@@ -33,7 +33,8 @@ pytestmark = [
 
 
 def _serve(command: list[str], env: dict[str, str], log: Path, url: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    # From the project, as `make lab` and `make app` run (Voilà reads the project's voila.json there).
+    process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:  # wait until the server answers (its state), bounded
         try:
@@ -387,7 +388,7 @@ def test_redemption_by_hand_asks_before_a_repeat(page: Any, servers: dict[str, A
 def test_voila_app_shows_the_walkthrough_without_code(page: Any, servers: dict[str, Any]) -> None:
     from playwright.sync_api import expect
 
-    page.goto(f"{servers['app']}/")
+    page.goto(f"{servers['app']}/")  # the app's home page lists the notebooks (rendered by the server: voila.json)
     expect(page.get_by_text("01_onboard_investor.ipynb")).to_be_visible(timeout=60_000)
     page.goto(f"{servers['app']}/voila/render/01_onboard_investor.ipynb")
     wizard = page.locator(".cl-wizard").first
