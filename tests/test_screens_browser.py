@@ -359,18 +359,19 @@ def test_redemption_by_hand_asks_before_a_repeat(page: Any, servers: dict[str, A
     client, investor_id = onboarded_investor(servers, "Redeembrowser", units=200)
     wizard = open_and_run(page, servers, "04_redeem.ipynb")
 
-    def redeem() -> None:
+    def redeem(held: int) -> None:
         choose(field(wizard, "investor_id", "select"), "Redeembrowser")
-        expect(wizard.get_by_text("The wallet holds")).to_be_visible()
+        # The balance of the chosen investor's wallet (not the intro's "more than the wallet holds").
+        expect(wizard.get_by_text(f"The wallet holds {held} units of the product.")).to_be_visible(timeout=30_000)
         field(wizard, "units").fill("50")
         review_and_submit(page, wizard)
 
-    redeem()
+    redeem(200)
     expect(wizard.get_by_text(re.compile(r"Created now: redemption"))).to_be_visible(timeout=60_000)
     wizard.locator(".cl-next").click()
     expect(wizard.get_by_text("Where the units came from")).to_be_visible(timeout=30_000)
     wizard.locator(".cl-start-again").click()
-    redeem()
+    redeem(150)
     question = wizard.get_by_text(re.compile(r"An identical redemption of 50 units was made today at \d\d:\d\d"))
     expect(question).to_be_visible(timeout=30_000)
     assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 1  # asked before sending
