@@ -163,8 +163,9 @@ NOTEBOOK_READY = """(path) => {
 # The code cells' execution counts, to tell a new run from an earlier one.
 EXECUTION_COUNTS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .filter(cell => cell.model.type === 'code').map(cell => cell.model.executionCount)"""
-# A cell of this run was scheduled ('running', prompt [*]) or has finished since (its count changed). The prompt of a
-# cell whose code is collapsed is not in the page, hence the model's state first.
+# A cell of this run is scheduled or running (its model's state, or the prompt's [*]) or has finished since (its count
+# differs from before this Run All: on a re-run the cells already have counts). A busy kernel alone is no evidence: it
+# is busy for widget messages too.
 EXECUTION_STARTED = """(before) => {
   const cells = window.jupyterapp.shell.currentWidget.content.widgets.filter(cell => cell.model.type === 'code');
   return cells.some((cell, i) => {
