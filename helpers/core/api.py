@@ -13,7 +13,6 @@ WALLETS_OF_INVESTOR = "/investors/{investor_id}/wallets/"  # GET list: [assumed]
 MANAGED_WALLET = "/investors/{investor_id}/wallets/eth-managed/"
 GENERIC_WALLET = "/investors/{investor_id}/wallets/eth-generic/"
 DOCUMENTS = "/documents/"
-DOCUMENT = "/documents/{document_id}/"  # GET: [assumed]
 PRODUCTS = "/products/"  # [assumed]
 PRODUCT = "/products/{product_id}/"  # [assumed]
 CAMPAIGNS = "/campaigns/"  # [assumed], filter product_id

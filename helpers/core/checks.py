@@ -268,18 +268,6 @@ def check_bool(value: Any) -> bool:
     raise CheckError(f"Must be yes or no, not {quote(value)}.")
 
 
-def check_choice(*choices: str) -> Callable[[Any], str]:
-    """One of ``choices`` (case-insensitive): anything else is refused."""
-
-    def check(value: Any) -> str:
-        text = _text(value).upper()
-        if text not in choices:
-            raise CheckError(f"{quote(_text(value))} is not one of {', '.join(choices)}.")
-        return text
-
-    return check
-
-
 def check_known(*known: str, what: str) -> Callable[[Any], str]:
     """Where the documentation names only some values: a known one, or another one sent with a warning."""
 
@@ -330,18 +318,6 @@ def not_us_taxable(value: Any) -> bool:
     if check_bool(value):
         raise CheckError("Persons subject to US tax cannot be onboarded as investors.")
     return False
-
-
-def nest(errors: FieldErrors) -> dict[str, Any]:
-    """Turn dotted field errors into the API's nested shape: ``{"natural_person": {"zip": ["..."]}}``."""
-    nested: dict[str, Any] = {}
-    for path, messages in errors.items():
-        node = nested
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = list(messages)
-    return nested
 
 
 def flatten(errors: Any, prefix: str = "") -> FieldErrors:

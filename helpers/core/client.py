@@ -38,15 +38,13 @@ from helpers.core.errors import (
     CashlinkError,
     ConfigurationError,
     ConflictError,
-    InputError,
     NotFoundError,
     PermissionDeniedError,
     PossibleDuplicate,
     TaskError,
     ValidationError,
-    input_error,
 )
-from helpers.core.journal import Journal, canonical, content_hash, derive_key
+from helpers.core.journal import Journal, content_hash, derive_key
 from helpers.core.records import Outcome, Record
 from helpers.core.transport import AmbiguousWrite, Answer, Transport
 
@@ -754,21 +752,4 @@ class Client:
         return probe(self)
 
 
-def parse_input(model: Any, data: Any, subject: str) -> Any:
-    """``data`` checked by ``model`` (an :class:`InputError` naming each bad field otherwise)."""
-    from helpers.core.models import parse
-
-    return parse(model, data, subject)
-
-
-__all__ = [
-    "Client",
-    "ConfirmationRequired",
-    "FilterIgnoredWarning",
-    "InputError",
-    "ListResult",
-    "Match",
-    "Operation",
-    "canonical",
-    "input_error",
-]
+__all__ = ["Client", "ConfirmationRequired", "FilterIgnoredWarning", "ListResult", "Match", "Operation"]

@@ -256,17 +256,6 @@ class Journal:
                 [registry_id, _now().isoformat(), identity],
             )
 
-    def forget(self, identity: str) -> None:
-        with self._transaction() as db:
-            db.execute("DELETE FROM operations WHERE identity = ?", [identity])
-
-    def entries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT operation, state, registry_id, created_at, expires_at FROM operations ORDER BY created_at"
-            ).fetchall()
-        return [dict(zip(("operation", "state", "registry_id", "created_at", "expires_at"), row)) for row in rows]
-
     # --- audit trail --------------------------------------------------------------------------------------------
 
     def audit(

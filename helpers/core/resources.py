@@ -552,6 +552,12 @@ class Investors(Resource):
         return found
 
 
+def _made_since(listing: Iterable[Record], same: Callable[[Record], bool], since: datetime) -> Record | None:
+    """The first object of ``listing`` equal to what a write sent (``same``) and made after ``since``: the object a
+    write whose answer was lost created, if it did."""
+    return next((item for item in listing if same(item) and _created_after(item, since)), None)
+
+
 def _created_after(record: Mapping[str, Any], since: datetime) -> bool:
     from helpers.core.client import _created_at
 
@@ -665,10 +671,7 @@ class Investments(Resource):
                 repeat=repeat,
                 on_duplicate=on_duplicate,
                 similar=similar,
-                sent=lambda since: next(
-                    (i for i in self.list(investor_id=body["investor_id"]) if same(i) and _created_after(i, since)),
-                    None,
-                ),
+                sent=lambda since: _made_since(self.list(investor_id=body["investor_id"]), same, since),
                 verify=self.get,
                 describe=lambda: f"an investment of {body['units']} units",
             )
@@ -859,10 +862,7 @@ class Redemptions(Resource):
                 confirm_production=confirm_production,
                 similar=similar,
                 before_send=enough,
-                sent=lambda since: next(
-                    (r for r in self.list(investor_id=body["investor_id"]) if same(r) and _created_after(r, since)),
-                    None,
-                ),
+                sent=lambda since: _made_since(self.list(investor_id=body["investor_id"]), same, since),
                 verify=self.get,
                 describe=lambda: f"a redemption of {body['units']} units",
             )
@@ -1002,7 +1002,7 @@ class Transfers(Resource):
                 confirm_production=confirm_production,
                 similar=similar,
                 before_send=enough,
-                sent=lambda since: next((t for t in self.list() if same(t) and _created_after(t, since)), None),
+                sent=lambda since: _made_since(self.list(), same, since),
                 verify=self.get,
                 describe=lambda: f"a transfer of {body['amount']} units",
             )
