@@ -227,3 +227,10 @@ def test_production_writes_that_move_units_ask_for_a_stronger_confirmation(
     confirm.click()
     assert form.result is not None and form.result["status"] == "success"
     assert "Created now" in form.status.value and form.status.value.count("Created now") == 1
+
+
+def test_the_overview_shows_what_holds_on_the_registry(demo_client: helpers.Client) -> None:
+    overview = panels.Overview(demo_client)
+    shown = " ".join(getattr(child, "value", "") for child in overview.children)
+    assert "What holds on this registry" in shown and "page_size=2" in shown and "SANDBOX" in shown
+    assert {row["check"] for row in overview.findings} >= {"API prefix", "page size", "investment filters", "fields"}

@@ -30,10 +30,12 @@ def _html(value: str) -> widgets.HTML:
 
 
 class Overview(widgets.VBox):
-    """Where the toolkit is connected, the products and campaigns, and the investments so far by status."""
+    """Where the toolkit is connected, what holds on that registry (``client.check_api()``, read-only), the
+    products and campaigns, and the investments so far by status."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, probe: bool = True) -> None:
         self.client = client
+        self.findings = client.check_api() if probe else []
         products = client.products.list().to_list()
         campaigns = client.campaigns.list().to_list()
         investments = client.investments.frame()
@@ -59,6 +61,17 @@ class Overview(widgets.VBox):
         shown = self.counts[self.counts["investments"] > 0]
         parts: list[widgets.Widget] = [
             _html(f"{STYLE}<h2>Connection {html_badge(client.config)}</h2><p>{html.escape(client.describe())}</p>"),
+        ]
+        if self.findings:
+            found = pd.DataFrame(self.findings).rename(columns=str.capitalize).map(html.escape)
+            parts += [
+                _html(
+                    "<h3>What holds on this registry</h3><p>A read-only first contact: where the documentation "
+                    "leaves a point open, what this registry answers, and what the toolkit does about it.</p>"
+                ),
+                _html(tables.static_html(found)),
+            ]
+        parts += [
             _html("<h3>Products</h3>"),
             tables.interactive(product_table) if len(product_table) else _html(tables.empty_note("products")),
             _html("<h3>Campaigns</h3>"),
