@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -266,6 +267,30 @@ def test_a_corrupt_journal_gives_the_safe_fix(tmp_path: Path) -> None:
     with pytest.raises(JournalError) as caught:
         Journal(path)
     assert "Move it aside" in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_many_openers_of_a_new_journal_at_once_all_succeed(tmp_path: Path) -> None:
+    """A bulk import's workers, or two notebooks, may open the same new journal at the same moment."""
+    for attempt in range(30):
+        path = tmp_path / f"journal-{attempt}.sqlite3"
+        start = threading.Barrier(6)
+        errors: list[Exception] = []
+
+        def open_it(path: Path = path, start: threading.Barrier = start, errors: list[Exception] = errors) -> None:
+            start.wait()
+            try:
+                Journal(path).close()
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_the_core_imports_without_pandas_or_ipywidgets() -> None:

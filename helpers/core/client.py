@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -408,6 +409,7 @@ class Client:
         self.config = config or load_config()
         self.transport = transport or Transport(self.config)
         self._journal = journal
+        self._journal_opening = threading.Lock()  # a bulk import's workers may all ask for it at once
         self.namespace = self.config.namespace
         self.progress = progress
         self.capabilities: dict[str, Any] = {}
@@ -424,11 +426,13 @@ class Client:
     @property
     def journal(self) -> Journal:
         """The journal, opened on first use (so read-only work never touches the disk)."""
-        if self._journal is None:
-            self._journal = Journal(self.config.journal_file, self.config.journal_days)
-            if self.config.journal_path is None:  # the default place: adopt version 0.1's machine-wide journal
-                self._journal.adopt(LEGACY_JOURNAL)
-        return self._journal
+        with self._journal_opening:
+            if self._journal is None:
+                journal = Journal(self.config.journal_file, self.config.journal_days)
+                if self.config.journal_path is None:  # the default place: adopt version 0.1's machine-wide journal
+                    journal.adopt(LEGACY_JOURNAL)
+                self._journal = journal
+            return self._journal
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.config.root_url!r}, client_id={self.config.client_id!r})"

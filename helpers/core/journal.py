@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +89,16 @@ class Entry:
     created_at: str
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script`` one by one (``executescript`` would commit the transaction they belong to)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement.strip()
+            statement = ""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -115,7 +126,7 @@ class Journal:
             self.path.chmod(0o600)
         try:
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._switch_to_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, consistent always
             self._migrate()
             self._db.execute("DELETE FROM operations WHERE expires_at < ?", [_now().isoformat()])
@@ -146,22 +157,49 @@ class Journal:
             except sqlite3.DatabaseError as exc:
                 raise self._broken(exc) from None
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version >= VERSION:
-            return
-        self._db.executescript(SCHEMA)
-        old = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone()
-        if old:
-            self._migrate_v1()
-        self._db.execute(f"PRAGMA user_version = {VERSION}")
+    def _switch_to_wal(self, timeout: float = 30.0) -> None:
+        """Switch to write-ahead logging. Two connections opening the same new file at once make SQLite answer
+        "locked" at once instead of waiting (its busy timeout does not cover this switch): try again until it is
+        done."""
+        deadline = time.monotonic() + timeout
+        pause = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
 
-    def _migrate_v1(self) -> None:
-        """Keep version 0.1's keys (so a re-run sends nothing again) and drop the bodies it kept in clear."""
-        self._keep_v1_keys(self._db)
-        self._db.execute("DROP TABLE writes")
-        self._db.execute("VACUUM")  # the old bodies must not survive in free pages or the write-ahead log
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        """Create the tables, or migrate version 0.1's. One opener migrates; others opening at the same moment wait
+        for its write lock, then find the work done."""
+        if self._version() >= VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._version() >= VERSION:
+                self._db.execute("COMMIT")
+                return
+            for statement in _statements(SCHEMA):
+                self._db.execute(statement)
+            old = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone()
+            if old:  # keep version 0.1's keys (so a re-run sends nothing again), drop the bodies it kept in clear
+                self._keep_v1_keys(self._db)
+                self._db.execute("DROP TABLE writes")
+            self._db.execute(f"PRAGMA user_version = {VERSION}")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        if old:
+            self._db.execute("VACUUM")  # the old bodies must not survive in free pages or the write-ahead log
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def adopt(self, legacy: Path) -> int:
         """Take over the keys of version 0.1's machine-wide journal (``~/.cache/cashlink-toolkit/journal.sqlite3``),
