@@ -10,6 +10,7 @@ COMMIT=${COMMIT:-$(git -C "$REPO" rev-parse --short HEAD)}
 STREAMS=${STREAMS:-2}
 RUNS=${RUNS:-10}
 OUT=${OUT:-$(mktemp -d /tmp/clean-clone-runs.XXXX)}
+mkdir -p "$OUT"
 echo "runs of $COMMIT: $STREAMS streams x $RUNS; summary in $OUT/summary.txt"
 
 stream() {
