@@ -23,30 +23,12 @@ from traitlets import default
 
 from helpers.core.config import GUIDE_SCOPES
 from sandbox.runner import SandboxProcess, free_port
-from sandbox.seed import DEMO_CLIENT_SECRET
 
 _state: dict[str, Any] = {}
 
 # Seconds nbval waits for the next output message of a cell after the kernel's reply (its default, 5 s, is short
 # on a busy machine; the kernel's reply itself is awaited up to --nbval-cell-timeout).
 OUTPUT_TIMEOUT = 60
-
-
-def kernel_environment(box: SandboxProcess, workdir: Path) -> dict[str, str]:
-    """Everything a kernel needs to use ``box`` and nothing from a developer's `.env`."""
-    seed = box.health()["seed"]
-    return {
-        "CASHLINK_BASE_URL": box.base_url,
-        "CASHLINK_CLIENT_ID": seed["client_id"],
-        "CASHLINK_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-        "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
-        "CASHLINK_PRODUCT_ID": seed["product_id"],
-        "CASHLINK_SCOPES": GUIDE_SCOPES,
-        "CASHLINK_API_PREFIX": "/v2",
-        "CASHLINK_TIMEOUT": "30",
-        "CASHLINK_JOURNAL": str(workdir / "journal.sqlite3"),
-        "MPLBACKEND": "Agg",
-    }
 
 
 class UnixSocketKernelManager(KernelManager):
@@ -90,7 +72,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="nbval-"))
     box = SandboxProcess(port=free_port(), db_path=workdir / "registry.sqlite3")
     box.start()
-    environment = kernel_environment(box, workdir)
+    environment = {**box.client_environment(workdir / "journal.sqlite3", GUIDE_SCOPES), "MPLBACKEND": "Agg"}
     _state.update(box=box, workdir=workdir, saved={name: os.environ.get(name) for name in environment})
     os.environ.update(environment)
 

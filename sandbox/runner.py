@@ -70,6 +70,25 @@ class SandboxProcess:
         response.raise_for_status()
         return response.json()
 
+    def client_environment(self, journal: Path, scopes: str) -> dict[str, str]:
+        """Every ``CASHLINK_*`` setting a client (a kernel, a notebook server) needs to use this sandbox as the demo
+        distributor, with its journal at ``journal``: all of them, so that a developer's `.env` cannot send a test
+        elsewhere. ``scopes`` is what the client asks for."""
+        from sandbox.seed import DEMO_CLIENT_SECRET
+
+        seed = self.health()["seed"]
+        return {
+            "CASHLINK_BASE_URL": self.base_url,
+            "CASHLINK_CLIENT_ID": seed["client_id"],
+            "CASHLINK_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+            "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
+            "CASHLINK_PRODUCT_ID": seed["product_id"],
+            "CASHLINK_SCOPES": scopes,
+            "CASHLINK_API_PREFIX": "/v2",
+            "CASHLINK_TIMEOUT": "30",
+            "CASHLINK_JOURNAL": str(journal),
+        }
+
     def health(self) -> dict[str, Any]:
         answer: dict[str, Any] = requests.get(f"{self.root}/_sandbox/health", timeout=5).json()
         return answer

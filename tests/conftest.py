@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import helpers
-from helpers.core.config import Config
+from helpers.core.config import GUIDE_SCOPES, Config
 from sandbox.runner import SandboxProcess, free_port
 
 Sandbox = SandboxProcess  # the name the tests use
@@ -78,6 +78,23 @@ def _calm_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     for box in boxes:
         box.reset_faults()
+
+
+@pytest.fixture(scope="module")
+def demo_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A fresh sandbox of the module's own with the demo seed (notebook parameters and the sample ledger match it),
+    and, exported for kernels and notebooks to inherit, every setting a client needs to use it."""
+    tmp = tmp_path_factory.mktemp("demo")
+    box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
+    box.start()
+    try:
+        environment = {**box.client_environment(tmp / "journal.sqlite3", GUIDE_SCOPES), "MPLBACKEND": "Agg"}
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in environment.items():
+                patch.setenv(name, value)
+            yield {"box": box, "tmp": tmp}
+    finally:
+        box.stop()
 
 
 @pytest.fixture

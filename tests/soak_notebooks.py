@@ -44,25 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.core.config import GUIDE_SCOPES
     from helpers.report import run_notebook
     from sandbox.runner import SandboxProcess, free_port
-    from sandbox.seed import DEMO_CLIENT_SECRET
 
     notebooks = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if args.only in p.name]
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
     box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
     box.start()
-    seed = box.health()["seed"]
-    os.environ.update(
-        CASHLINK_BASE_URL=box.base_url,
-        CASHLINK_CLIENT_ID=seed["client_id"],
-        CASHLINK_CLIENT_SECRET=DEMO_CLIENT_SECRET,
-        CASHLINK_CAMPAIGN_ID=seed["campaign_id"],
-        CASHLINK_PRODUCT_ID=seed["product_id"],
-        CASHLINK_SCOPES=GUIDE_SCOPES,
-        CASHLINK_API_PREFIX="/v2",
-        CASHLINK_TIMEOUT="30",
-        CASHLINK_JOURNAL=str(tmp / "journal.sqlite3"),
-        MPLBACKEND="Agg",
-    )
+    os.environ.update(box.client_environment(tmp / "journal.sqlite3", GUIDE_SCOPES), MPLBACKEND="Agg")
     durations: list[float] = []
     stalls = failures = 0
     worst_lag = 0.0

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 import helpers
+from helpers.core.config import GUIDE_SCOPES
 from sandbox.runner import SandboxProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +64,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     env = {
         **os.environ,
-        "CASHLINK_BASE_URL": box.base_url,
-        "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
+        **box.client_environment(tmp / "journal.sqlite3", GUIDE_SCOPES),
         "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
         "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
         "MPLBACKEND": "Agg",

@@ -9,7 +9,6 @@ with a sentence, parameter variants), another distributor's credentials, and the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,7 @@ import pytest
 from nbclient.exceptions import CellExecutionError
 
 import helpers
-from helpers.core.config import GUIDE_SCOPES
 from helpers.report import run_notebook
-from sandbox.runner import SandboxProcess, free_port
-from sandbox.seed import DEMO_CLIENT_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -41,34 +37,6 @@ def test_every_notebook_has_a_parameters_cell() -> None:
     for path in NOTEBOOKS:
         tags = [cell.get("metadata", {}).get("tags", []) for cell in json.loads(path.read_text())["cells"]]
         assert ["parameters"] in tags, f"{path.name} has no cell tagged 'parameters'"
-
-
-@pytest.fixture(scope="module")
-def notebook_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A fresh sandbox with the demo seed, and the environment a kernel needs to find it."""
-    tmp = tmp_path_factory.mktemp("notebooks")
-    box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
-    box.start()
-    try:
-        seed = box.health()["seed"]
-        environment = {  # every setting, so that a developer's .env cannot send a test elsewhere
-            "CASHLINK_BASE_URL": box.base_url,
-            "CASHLINK_CLIENT_ID": seed["client_id"],
-            "CASHLINK_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-            "CASHLINK_CAMPAIGN_ID": seed["campaign_id"],
-            "CASHLINK_PRODUCT_ID": seed["product_id"],
-            "CASHLINK_SCOPES": GUIDE_SCOPES,
-            "CASHLINK_API_PREFIX": "/v2",
-            "CASHLINK_TIMEOUT": "30",
-            "CASHLINK_JOURNAL": str(tmp / "journal.sqlite3"),
-            "MPLBACKEND": "Agg",
-        }
-        with pytest.MonkeyPatch.context() as patch:  # the kernels inherit this environment
-            for name, value in environment.items():
-                patch.setenv(name, value)
-            yield {"box": box, "tmp": tmp}
-    finally:
-        box.stop()
 
 
 def execute(path: Path, run: int, parameters: dict[str, Any] | None = None) -> Path:
@@ -95,7 +63,7 @@ def registry_counts() -> dict[str, int]:
     return counts
 
 
-def test_notebooks_run_unattended_and_rerun_creates_nothing(notebook_sandbox: dict[str, Any]) -> None:
+def test_notebooks_run_unattended_and_rerun_creates_nothing(demo_sandbox: dict[str, Any]) -> None:
     before = registry_counts()
     for path in NOTEBOOKS:
         execute(path, 1)
@@ -108,7 +76,7 @@ def test_notebooks_run_unattended_and_rerun_creates_nothing(notebook_sandbox: di
     assert registry_counts() == after_first
 
 
-def test_onboarding_notebook_shows_errors_as_sentences(notebook_sandbox: dict[str, Any]) -> None:
+def test_onboarding_notebook_shows_errors_as_sentences(demo_sandbox: dict[str, Any]) -> None:
     """A bad IBAN in the parameters stops the run with a sentence and a field table, not a traceback."""
     path = ROOT / "notebooks" / "01_onboard_investor.ipynb"
     with pytest.raises(CellExecutionError) as caught:
@@ -118,7 +86,7 @@ def test_onboarding_notebook_shows_errors_as_sentences(notebook_sandbox: dict[st
 
 
 def test_report_command_writes_html_csv_and_excel(
-    notebook_sandbox: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    demo_sandbox: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from helpers.report import main
 
@@ -132,16 +100,16 @@ def test_report_command_writes_html_csv_and_excel(
 
 
 def test_lookup_notebooks_work_for_a_distributor_without_data(
-    notebook_sandbox: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    demo_sandbox: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fresh = notebook_sandbox["box"].new_client()
+    fresh = demo_sandbox["box"].new_client()
     monkeypatch.setenv("CASHLINK_CLIENT_ID", fresh["client_id"])
     monkeypatch.setenv("CASHLINK_CLIENT_SECRET", fresh["client_secret"])
     for name in ("00_connect_and_check", "03_lookup_status"):
         execute(ROOT / "notebooks" / f"{name}.ipynb", 0, {"SEARCH": "nobody"} if name.startswith("03") else {})
 
 
-def test_onboarding_notebook_for_a_legal_person(notebook_sandbox: dict[str, Any]) -> None:
+def test_onboarding_notebook_for_a_legal_person(demo_sandbox: dict[str, Any]) -> None:
     execute(
         ROOT / "notebooks" / "01_onboard_investor.ipynb",
         3,
@@ -162,13 +130,13 @@ def test_onboarding_notebook_for_a_legal_person(notebook_sandbox: dict[str, Any]
     assert len(client.investors.wallets(company["id"])) == 1
 
 
-def test_a_wrong_file_parameter_reads_as_a_sentence(notebook_sandbox: dict[str, Any]) -> None:
+def test_a_wrong_file_parameter_reads_as_a_sentence(demo_sandbox: dict[str, Any]) -> None:
     with pytest.raises(CellExecutionError) as caught:
         execute(ROOT / "notebooks" / "02_invest_and_credit.ipynb", 8, {"SIGNED_PDF": "/nowhere/signed.pdf"})
     assert caught.value.ename == "InputError" and "There is no file at '/nowhere/signed.pdf'" in caught.value.evalue
 
 
-def test_report_command_explains_a_bad_ledger(notebook_sandbox: dict[str, Any], tmp_path: Path) -> None:
+def test_report_command_explains_a_bad_ledger(demo_sandbox: dict[str, Any], tmp_path: Path) -> None:
     from helpers.report import main
 
     ledger = tmp_path / "bad.csv"
@@ -177,3 +145,4 @@ def test_report_command_explains_a_bad_ledger(notebook_sandbox: dict[str, Any], 
         main([str(ledger), "--output", str(tmp_path / "reports")])
     assert str(caught.value).startswith("No report: SpreadsheetError: The ledger bad.csv has 3 problems")
     assert not list((tmp_path / "reports").iterdir()), "a failed report leaves nothing half-written"
+

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,6 @@ import helpers
 from helpers.core.records import Record
 from helpers.data import reconcile
 from helpers.ui import demo, forms, panels, tables
-from sandbox.runner import SandboxProcess, free_port
 from tests.test_forms import PERSON
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,22 +105,6 @@ def test_messages_are_whole_once_and_without_jargon() -> None:
 
 
 # --- reconciliation ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A sandbox with the demo seed (the sample ledger matches it), and the environment a kernel needs to find it."""
-    tmp = tmp_path_factory.mktemp("screens")
-    box = SandboxProcess(port=free_port(), db_path=tmp / "registry.sqlite3")
-    box.start()
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("CASHLINK_BASE_URL", box.base_url)
-            patch.setenv("CASHLINK_JOURNAL", str(tmp / "journal.sqlite3"))
-            patch.setenv("MPLBACKEND", "Agg")
-            yield {"box": box, "tmp": tmp}
-    finally:
-        box.stop()
 
 
 @pytest.fixture

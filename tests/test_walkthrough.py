@@ -10,7 +10,7 @@ import pytest
 
 import helpers
 from helpers.ui import forms, walkthrough
-from tests.test_forms import IDENT, PERSON
+from tests.test_forms import onboarded
 
 
 def text_of(widget: Any) -> str:
@@ -119,15 +119,8 @@ def test_no_demo_values_outside_the_sandbox(client: helpers.Client) -> None:
     assert demo.values(demo.ONBOARDING, {"surname": "X"}, sandbox=True)["iban"] == demo.ONBOARDING["iban"]
 
 
-def onboard(client: helpers.Client) -> tuple[helpers.Record, helpers.Record]:
-    investor = forms.InvestorForm(client, PERSON).submit()
-    forms.IdentificationForm(client, investor.id, IDENT).submit()
-    wallet = forms.WalletForm(client, investor.id).submit()
-    return investor, wallet
-
-
 def test_investing_unattended_credits_and_shows_statements(client: helpers.Client) -> None:
-    investor, _wallet = onboard(client)
+    investor, _wallet = onboarded(client)
     wizard = walkthrough.Investing(client, "unattended", {"investor_id": investor.id, "units": 30})
     wizard.run_unattended()
     assert wizard.result("Credit")["status"] == "DELIVERED"
@@ -137,7 +130,7 @@ def test_investing_unattended_credits_and_shows_statements(client: helpers.Clien
 
 
 def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None:
-    investor, _wallet = onboard(client)
+    investor, _wallet = onboarded(client)
     wizard = walkthrough.Investing(client, "by hand")
     form = wizard.body.children[0]
     assert isinstance(form, forms.InvestmentForm) and form.investor.value is None  # nobody chosen for the analyst
@@ -172,7 +165,7 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
 
 
 def test_a_repeated_redemption_asks_first_and_a_confirm_makes_the_second(client: helpers.Client) -> None:
-    investor, _wallet = onboard(client)
+    investor, _wallet = onboarded(client)
     investment = forms.InvestmentForm(
         client, {"investor_id": investor.id, "units": 40, "signed_at": "2024-03-12", "document": b"%PDF-1.4 x"}
     ).submit()
