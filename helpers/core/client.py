@@ -47,7 +47,7 @@ from helpers.core.errors import (
 )
 from helpers.core.journal import Journal, content_hash, derive_key
 from helpers.core.records import Outcome, Record
-from helpers.core.transport import AmbiguousWrite, Answer, Transport
+from helpers.core.transport import AmbiguousWrite, Answer, Transport, decode_body
 
 if TYPE_CHECKING:
     from helpers.core.resources import (
@@ -125,14 +125,6 @@ def next_link_ahead(content: bytes) -> str | None:
     except ValueError:
         return None
     return link if isinstance(link, str) and link else None
-
-
-def decoded(content: bytes) -> Any:
-    """A JSON answer's body (its first 500 characters as text when it is no JSON, as the transport does)."""
-    try:
-        return json.loads(content) if content else None
-    except ValueError:
-        return content[:500].decode("utf-8", "replace")
 
 
 def with_page(url: str, number: int) -> str:
@@ -226,7 +218,7 @@ class ListResult:
                     content = future.result()
                     ahead = next_link_ahead(content)
                     future = pool.submit(self._fetch_undecoded, ahead) if ahead else None
-                    items, _count, next_url = page_items(decoded(content), self.action)
+                    items, _count, next_url = page_items(decode_body(content), self.action)
                     if next_url != ahead:
                         if future is not None:
                             future.cancel()

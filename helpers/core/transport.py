@@ -11,6 +11,7 @@ every endpoint).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -298,17 +299,19 @@ class Transport:
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
-        body: Any
-        if undecoded and 200 <= response.status_code < 300:
-            body = response.content
-        else:
-            try:
-                body = response.json() if response.content else None
-            except ValueError:
-                body = response.text[:500]
+        leave_undecoded = undecoded and 200 <= response.status_code < 300
+        body: Any = response.content if leave_undecoded else decode_body(response.content)
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         return Answer(response.status_code, body, replayed, request_id, sent_at)
+
+
+def decode_body(content: bytes) -> Any:
+    """An answer's body: its JSON, or its first 500 characters as text when it is no JSON (an HTML error page)."""
+    try:
+        return json.loads(content) if content else None
+    except ValueError:
+        return content[:500].decode("utf-8", "replace")
 
 
 def _read_body(response: requests.Response) -> None:

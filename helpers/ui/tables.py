@@ -164,10 +164,15 @@ INVESTOR_COLUMNS: Columns = (
 )
 
 
+def investor_named(names: Mapping[str, str]) -> Getter:
+    """The investor's name (``names``: investor id -> name), or the short id of one without a name."""
+    return lambda r: names.get(str(r.get("investor_id")), "") or short_id(r.get("investor_id"))
+
+
 def investment_columns(names: Mapping[str, str]) -> Columns:
     """Investments with their investor's name (``names``: investor id -> name)."""
     return (
-        ("Investor", lambda r: names.get(str(r.get("investor_id")), "") or short_id(r.get("investor_id"))),
+        ("Investor", investor_named(names)),
         ("Status", field("status")),
         ("Units", field("units")),
         ("Units held", lambda r: text(remaining_units(r)) if r.get("status") == "DELIVERED" else ""),
@@ -180,7 +185,7 @@ def investment_columns(names: Mapping[str, str]) -> Columns:
 
 def redemption_columns(names: Mapping[str, str]) -> Columns:
     return (
-        ("Investor", lambda r: names.get(str(r.get("investor_id")), "") or short_id(r.get("investor_id"))),
+        ("Investor", investor_named(names)),
         ("Units", field("units")),
         ("Status", field("status")),
         ("Made", lambda r: when(r.get("created_at"))),
@@ -205,7 +210,7 @@ STATEMENT_COLUMNS: Columns = (
 
 def holding_columns(names: Mapping[str, str], wallets: Mapping[str, str] | None = None) -> Columns:
     return (
-        ("Investor", lambda r: names.get(str(r.get("investor_id")), "") or short_id(r.get("investor_id"))),
+        ("Investor", investor_named(names)),
         ("Wallet", lambda r: (wallets or {}).get(str(r.get("wallet_id")), "") or short_id(r.get("wallet_id"))),
         ("Units held", field("units")),
         ("Product", id_of("product_id")),
