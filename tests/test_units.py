@@ -293,6 +293,21 @@ def test_many_openers_of_a_new_journal_at_once_all_succeed(tmp_path: Path) -> No
             assert db.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
+def test_a_journal_held_by_another_program_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    Journal(path).close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another kernel in the middle of a write
+    try:
+        with pytest.raises(JournalError) as caught:
+            Journal(path, wait=0.2).record_intent("identity", "key", "namespace", "POST /investors/", "hash")
+    finally:
+        other.execute("ROLLBACK")
+    message = str(caught.value)
+    assert "in use by another program" in message and "Move it aside" not in message, message
+    Journal(path).record_intent("identity", "key", "namespace", "POST /investors/", "hash")  # free again: it works
+
+
 def test_the_core_imports_without_pandas_or_ipywidgets() -> None:
     code = (
         "import sys\n"

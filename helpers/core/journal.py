@@ -115,9 +115,10 @@ def _private_folder(folder: Path) -> None:
 class Journal:
     """Thread-safe access to the journal file (or ``":memory:"``)."""
 
-    def __init__(self, path: Path | str, days: int = 30) -> None:
+    def __init__(self, path: Path | str, days: int = 30, wait: float = 30.0) -> None:
         self.path = Path(path).expanduser() if str(path) != ":memory:" else Path(":memory:")
         self.days = days
+        self.wait = wait  # seconds to wait for another process that is writing to the same journal
         self._lock = threading.Lock()
         if str(self.path) != ":memory:":
             _private_folder(self.path.parent)
@@ -125,7 +126,7 @@ class Journal:
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self.path.chmod(0o600)
         try:
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=wait)
             self._switch_to_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, consistent always
             self._migrate()
@@ -134,6 +135,12 @@ class Journal:
             raise self._broken(exc) from None
 
     def _broken(self, exc: Exception) -> JournalError:
+        if "locked" in str(exc):
+            return JournalError(
+                f"The journal at {self.path} stayed in use by another program for {self.wait:g} s (database is "
+                "locked): another notebook or Python session is writing to it. Let it finish, or restart its kernel, "
+                "then run again."
+            )
         return JournalError(
             f"The journal at {self.path} cannot be read ({exc}). It only lets re-runs skip writes already made; "
             f"the registry does not depend on it. Move it aside (mv '{self.path}' '{self.path}.broken') and run "
@@ -157,11 +164,11 @@ class Journal:
             except sqlite3.DatabaseError as exc:
                 raise self._broken(exc) from None
 
-    def _switch_to_wal(self, timeout: float = 30.0) -> None:
+    def _switch_to_wal(self) -> None:
         """Switch to write-ahead logging. Two connections opening the same new file at once make SQLite answer
         "locked" at once instead of waiting (its busy timeout does not cover this switch): try again until it is
         done."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.wait
         pause = 0.005
         while True:
             try:
