@@ -120,7 +120,10 @@ def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout:
         files = {"notebook": f"{name}.ipynb", "html": f"{name}.html", "csv": f"{name}.csv", "excel": f"{name}.xlsx"}
         missing = [file for file in files.values() if not (work / file).is_file()]
         if missing:
-            raise RuntimeError(f"the report notebook did not write {', '.join(missing)}")
+            raise RuntimeError(
+                f"{NOTEBOOK.name} ran but did not write {', '.join(missing)}. Check that it still saves its files "
+                "as REPORT_NAME into OUTPUT_DIR (its last cells), then run the report again."
+            )
         for file in files.values():
             os.replace(work / file, output / file)
     return {kind: output / file for kind, file in files.items()}
@@ -143,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         files = produce(args.ledger, args.output, args.stuck_after_days, args.cell_timeout)
     except CellExecutionError as exc:  # e.g. a ledger with bad rows: say what, not a traceback
         raise SystemExit(f"No report: {exc.ename}: {exc.evalue}") from None
+    except RuntimeError as exc:  # the notebook was changed and no longer writes every file
+        raise SystemExit(f"No report: {exc}") from None
     for kind, path in files.items():
         print(f"{kind:9} {path}")
 

@@ -146,3 +146,26 @@ def test_report_command_explains_a_bad_ledger(demo_sandbox: dict[str, Any], tmp_
     assert str(caught.value).startswith("No report: SpreadsheetError: The ledger bad.csv has 3 problems")
     assert not list((tmp_path / "reports").iterdir()), "a failed report leaves nothing half-written"
 
+
+def test_a_report_notebook_that_writes_nothing_leaves_nothing(
+    demo_sandbox: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nbformat
+
+    import helpers.report
+
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    notebook = nbformat.v4.new_notebook(metadata={**kernel, "language_info": {"name": "python"}})
+    parameters = nbformat.v4.new_code_cell("LEDGER_PATH = OUTPUT_DIR = REPORT_NAME = STUCK_AFTER_DAYS = None")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell("print('a changed report that saves no files')")]
+    changed = tmp_path / "changed.ipynb"
+    nbformat.write(notebook, changed)
+    monkeypatch.setattr(helpers.report, "NOTEBOOK", changed)
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("investor_id,product_id,units\n")
+    with pytest.raises(SystemExit) as caught:
+        helpers.report.main([str(ledger), "--output", str(tmp_path / "reports")])
+    assert str(caught.value).startswith("No report: changed.ipynb ran but did not write reconciliation-")
+    assert str(caught.value).endswith("then run the report again.")
+    assert not list((tmp_path / "reports").iterdir())
