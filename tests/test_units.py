@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
         (checks.check_units, "1_000", 1000),
         (checks.check_units, Decimal("300"), 300),
         (checks.check_units, "300.0", 300),
+        (checks.check_units, "1,500", 1500),
+        (checks.check_units, "12,000,000", 12_000_000),
         (checks.check_bool, "yes", True),
     ],
 )
@@ -60,6 +62,9 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_units, True, "not true/false"),
         (checks.check_units, 0.1 + 0.2, "floating-point"),
         (checks.check_units, "2.5", "has a fraction"),
+        (checks.check_units, "2,5", "has a decimal comma"),  # never 25
+        (checks.check_units, "12,50", "has a decimal comma"),  # never 1250
+        (checks.check_units, "1,5000", "has a decimal comma"),
         (checks.check_units, Decimal("Infinity"), "not a number of units"),
         (checks.check_units, "-inf", "not a number of units"),
         (checks.check_units, "1e5000", "far more units"),

@@ -136,9 +136,9 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
     assert isinstance(form, forms.InvestmentForm) and form.investor.value is None  # nobody chosen for the analyst
     form.investor.value = investor.id
     form.fields["units"].widget.value = "2.5"
-    assert "whole numbers" in form.fields["units"].error.value  # never read as 25
+    assert "whole number" in form.fields["units"].error.value  # never read as 25
     form.fields["units"].widget.value = "2,5"
-    assert "whole numbers" in form.fields["units"].error.value
+    assert "decimal comma" in form.fields["units"].error.value
     form.fields["units"].widget.value = "1,500"
     assert form.fields["units"].error.value == ""
     form.fields["units"].widget.value = "20"

@@ -201,6 +201,9 @@ def check_eth_address(value: Any) -> str:
     return str(to_checksum_address(text))
 
 
+THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+")  # 1,500 and 12,000,000: commas that group thousands
+
+
 def check_units(value: Any, step_size: int = 1, minimum: int = 1) -> int:
     """A whole number of units (at least ``minimum``, a multiple of the step size). Never a float."""
     if isinstance(value, bool):
@@ -210,7 +213,13 @@ def check_units(value: Any, step_size: int = 1, minimum: int = 1) -> int:
     if isinstance(value, int):
         units = value
     elif isinstance(value, (str, Decimal)):
-        text = _text(value).replace("_", "").replace(",", "")
+        text = _text(value).replace("_", "")
+        if "," in text and not THOUSANDS.fullmatch(text.lstrip("+-")):  # 2,5 is two and a half, never 25
+            raise CheckError(
+                f"Units must be a whole number; {quote(text)} has a decimal comma. Enter a whole number such as 300 "
+                "(1,500 is read as fifteen hundred)."
+            )
+        text = text.replace(",", "")
         try:
             number = Decimal(text)
         except InvalidOperation:

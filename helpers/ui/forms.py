@@ -785,20 +785,6 @@ class WalletForm(Form):
 # --- investing --------------------------------------------------------------------------------------------------
 
 
-THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+")
-
-
-def _check_units(value: Any) -> int:
-    """Whole units as a person types them: 1,500 is fifteen hundred; 2.5 or 2,5 is refused (never read as 25)."""
-    text = str(value).strip().replace(" ", "").replace("_", "")
-    if ("," in text and not THOUSANDS.fullmatch(text)) or "." in text:
-        raise checks.CheckError(
-            f"Units are whole numbers; {checks.quote(value)} has a fraction or a decimal separator. "
-            "Enter a whole number such as 300."
-        )
-    return checks.check_units(text)
-
-
 class InvestmentForm(Form):
     title = "New investment"
     submit_label = "Create investment"
@@ -838,7 +824,7 @@ class InvestmentForm(Form):
                 "units",
                 spec["units"].label,
                 widgets.Text(value=str(d.get("units") or ""), placeholder="300"),
-                _check_units,
+                checks.check_units,
             ),
             FormField.of(spec["signed_at"], d.get("signed_at")),
             FormField(
@@ -985,7 +971,7 @@ class RedemptionForm(Form):
             self.fields["units"].check_now()
 
     def _check_units(self, value: Any) -> int:
-        units = _check_units(value)
+        units = checks.check_units(value)
         held = self.held(self.wallet.value)
         if units > held:
             raise checks.CheckError(f"The wallet holds only {held} units; you cannot redeem {units}.")
