@@ -199,3 +199,102 @@ def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(
     assert report is not None and (tmp_path / "out" / "reconciliation-books.xlsx").is_file()
     assert panel.run(b"investor_id,units\nx,1\n", "broken.csv") is None
     assert panel.report is report  # the previous report stays available
+
+
+def _detail(rows: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame([{column: None for column in reconcile.DETAIL_COLUMNS} | row for row in rows])
+    return frame[reconcile.DETAIL_COLUMNS]
+
+
+def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
+    detail = _detail(
+        [
+            {"category": "units_differ", "investor_id": "i1", "product_id": "p", "difference": -300},
+            {"category": "units_differ", "investor_id": "i2", "product_id": "p", "difference": -50},
+            {
+                "category": "stuck",
+                "investor_id": "i2",
+                "product_id": "p",
+                "registry_units": 40,
+                "investment_id": "x",
+                "status": "PAID",
+                "cause": "Paid, not credited.",
+                "action": "Credit it.",
+            },
+            {
+                "category": "stuck",
+                "investor_id": "i1",
+                "product_id": "p",
+                "registry_units": 100,
+                "investment_id": "a",
+                "status": "PAID",
+                "cause": "Paid, not credited.",
+                "action": "Credit it.",
+            },
+            {
+                "category": "stuck",
+                "investor_id": "i1",
+                "product_id": "p",
+                "registry_units": 200,
+                "investment_id": "b",
+                "status": "ACCEPTED",
+                "cause": "Not paid.",
+                "action": "Wait for the payment.",
+            },
+        ]
+    )
+    grouped = reconcile.group_related(detail)
+    assert list(zip(grouped["investor_id"], grouped["category"], grouped["investment_id"].fillna(""))) == [
+        ("i1", "units_differ", ""),
+        ("i1", "stuck", "a"),  # both stuck investments of i1 explain its 300 units, and follow it
+        ("i1", "stuck", "b"),
+        ("i2", "units_differ", ""),
+        ("i2", "stuck", "x"),  # 40 units do not explain 50: left where it was, without a mark
+    ]
+    assert grouped["related"].tolist()[:3] == ["i1/p"] * 3 and grouped["related"][3:].isna().all()
+    assert grouped["cause"][0].startswith("Explained by 2 investments of 300 units stuck in ACCEPTED, PAID (a, b)")
+    assert grouped["cause"][1] == "Paid, not credited. It explains the difference of -300 units above."
+    assert (
+        grouped["action"][0]
+        == "Finish the stuck investment (see the row below: Credit it); the difference then disappears."
+    )
+
+
+def test_grouping_thousands_of_shortfalls_takes_one_pass() -> None:
+    """Each shortfall looks up its own stuck rows (not the whole table): 3,000 pairs group without a quadratic cost."""
+    pairs = 3000
+    detail = _detail(
+        [
+            {"category": "units_differ", "investor_id": f"i{n}", "product_id": "p", "difference": -10}
+            for n in range(pairs)
+        ]
+        + [
+            {
+                "category": "stuck",
+                "investor_id": f"i{n}",
+                "product_id": "p",
+                "registry_units": 10,
+                "investment_id": f"s{n}",
+                "status": "PAID",
+                "cause": "c.",
+                "action": "a.",
+            }
+            for n in range(pairs)
+        ]
+    )
+    lookups = 0
+    original = pd.DataFrame.groupby
+
+    def counted(self: pd.DataFrame, *args: object, **kwargs: object) -> object:
+        nonlocal lookups
+        lookups += 1
+        return original(self, *args, **kwargs)
+
+    pd.DataFrame.groupby = counted  # type: ignore[method-assign]
+    try:
+        grouped = reconcile.group_related(detail)
+    finally:
+        pd.DataFrame.groupby = original  # type: ignore[method-assign]
+    assert lookups == 1  # the stuck rows are grouped once
+    assert grouped["category"].tolist() == ["units_differ", "stuck"] * pairs
+    assert (grouped["investor_id"][::2].to_numpy() == grouped["investor_id"][1::2].to_numpy()).all()

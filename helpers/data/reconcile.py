@@ -391,17 +391,18 @@ def group_related(detail: pd.DataFrame) -> pd.DataFrame:
     for column in ("cause", "action", "related"):
         detail[column] = detail[column].astype(object)
     shortfalls = detail[detail["category"].isin(["units_differ", "in_ledger_only"]) & (detail["difference"] < 0)]
-    moved: list[int] = []
-    for index in [int(i) for i in shortfalls.index]:
+    stuck_rows = detail[detail["category"] == "stuck"]
+    stuck_by_pair = {pair: rows.index for pair, rows in stuck_rows.groupby(["investor_id", "product_id"], sort=False)}
+    # where each row goes: its own place, and the stuck rows that explain a shortfall just after that shortfall
+    position = pd.Series(detail.index, index=detail.index, dtype=float)
+    for index in shortfalls.index:
         row: Any = detail.loc[index]
-        stuck = detail[
-            (detail["category"] == "stuck")
-            & (detail["investor_id"] == row["investor_id"])
-            & (detail["product_id"] == row["product_id"])
-        ]
-        if stuck.empty or int(stuck["registry_units"].sum()) != -int(row["difference"]):
+        found = stuck_by_pair.get((row["investor_id"], row["product_id"]))
+        if found is None:
             continue
-        mark = f"{str(row['investor_id'])[:8]}-{row['product_id']!s:.8}"
+        stuck = detail.loc[found]
+        if int(stuck["registry_units"].sum()) != -int(row["difference"]):
+            continue
         ids = ", ".join(str(i) for i in stuck["investment_id"])
         statuses = ", ".join(sorted(set(stuck["status"])))
         detail.loc[index, "cause"] = (
@@ -410,29 +411,14 @@ def group_related(detail: pd.DataFrame) -> pd.DataFrame:
         )
         detail.loc[index, "action"] = (
             "Finish the stuck investment (see the row below: "
-            f"{detail.loc[stuck.index[0], 'action'].rstrip('.')}); the difference then disappears."
+            f"{stuck['action'].iloc[0].rstrip('.')}); the difference then disappears."
         )
-        detail.loc[[index, *stuck.index], "related"] = mark
-        for stuck_index in stuck.index:
-            detail.loc[stuck_index, "cause"] = (
-                f"{detail.loc[stuck_index, 'cause']} It explains the difference of {int(row['difference'])} units "
-                "above."
-            )
-        moved.append(index)
-    if not moved:
-        return detail
-    order: list[int] = []
-    for index in detail.index:
-        if index in order:
-            continue
-        if pd.notna(detail.loc[index, "related"]) and index not in moved:
-            continue  # placed after the shortfall it explains
-        order.append(index)
-        if index in moved:
-            order += [
-                i for i in detail.index if detail.loc[i, "related"] == detail.loc[index, "related"] and i != index
-            ]
-    return detail.loc[order].reset_index(drop=True)
+        detail.loc[[index, *found], "related"] = f"{row['investor_id']}/{row['product_id']}"
+        detail.loc[found, "cause"] = [
+            f"{cause} It explains the difference of {int(row['difference'])} units above." for cause in stuck["cause"]
+        ]
+        position[found] = [index + step / (len(found) + 1) for step in range(1, len(found) + 1)]
+    return detail.loc[position.sort_values(kind="stable").index].reset_index(drop=True)
 
 
 def _rows(frame: pd.DataFrame) -> list[Any]:
