@@ -331,3 +331,11 @@ def test_the_core_imports_without_pandas_or_ipywidgets() -> None:
 
 def test_empty_frame() -> None:
     assert to_frame([]).empty and isinstance(to_frame([]), pd.DataFrame)
+
+
+def test_times_in_questions_are_said_in_utc() -> None:
+    from helpers.core.client import made_when
+
+    assert made_when({"created_at": "2024-02-03T01:02:00+02:00"}) == "on 2024-02-02 at 23:02 UTC"
+    assert made_when({"created_at": "2024-02-03T10:02:00Z"}) == "on 2024-02-03 at 10:02 UTC"
+    assert made_when({"created_at": None}) == "earlier"

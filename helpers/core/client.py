@@ -368,7 +368,7 @@ def _created_at(record: Mapping[str, Any]) -> datetime | None:
         moment = datetime.fromisoformat(str(record.get("created_at")).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def is_recent(record: Mapping[str, Any], days: int = api.DUPLICATE_WINDOW_DAYS) -> bool:
@@ -376,7 +376,8 @@ def is_recent(record: Mapping[str, Any], days: int = api.DUPLICATE_WINDOW_DAYS) 
     return created is None or created >= datetime.now(UTC) - timedelta(days=days)
 
 
-def _when(record: Mapping[str, Any]) -> str:
+def made_when(record: Mapping[str, Any]) -> str:
+    """'today at 10:02 UTC' or 'on 2024-02-03 at 10:02 UTC' (or 'earlier'), from the record's ``created_at``."""
     created = _created_at(record)
     if created is None:
         return "earlier"
@@ -577,8 +578,8 @@ class Client:
             else "Make another one anyway with repeat=True (a new operation), or use that one (on_duplicate='use')."
         )
         raise PossibleDuplicate(
-            f"{kind} {operation.what} ({match.reason}) was made {_when(existing)} (id {existing.get('id')}). Nothing "
-            f"was sent for {what}. {advice}",
+            f"{kind} {operation.what} ({match.reason}) was made {made_when(existing)} (id {existing.get('id')}). "
+            f"Nothing was sent for {what}. {advice}",
             existing,
             equal=match.equal,
             what=operation.what,

@@ -19,14 +19,14 @@ import html
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import ipywidgets as widgets
 from IPython.display import display
 
 from helpers.core import api, checks, models
-from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
+from helpers.core.client import Client, ConfirmationRequired, OnDuplicate, made_when
 from helpers.core.errors import CashlinkError, PossibleDuplicate, TaskError, field_label, input_error
 from helpers.core.records import Record, format_money, html_badge
 from helpers.core.resources import investor_name
@@ -531,17 +531,6 @@ def record_card(rows: list[tuple[str, str]]) -> str:
     """(label, value) rows as a compact two-column table (values already masked and formatted)."""
     body = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in rows)
     return f"<table class='cl-record'>{body}</table>"
-
-
-def made_when(record: Mapping[str, Any]) -> str:
-    """'today at 10:02 UTC' or 'on 2024-02-03 at 10:02 UTC' (or 'earlier')."""
-    try:
-        moment = datetime.fromisoformat(str(record.get("created_at")).replace("Z", "+00:00"))
-    except ValueError:
-        return "earlier"
-    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    day = "today" if moment.date() == datetime.now(UTC).date() else f"on {moment:%Y-%m-%d}"
-    return f"{day} at {moment:%H:%M} UTC"
 
 
 SANDBOX_JARGON = re.compile(r"\s*\((?:sandbox|set by) [^)]*\)")
