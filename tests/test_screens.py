@@ -15,6 +15,7 @@ import pytest
 
 import helpers
 from helpers.core.records import Record
+from helpers.core.transport import Transport, make_retry
 from helpers.data import reconcile
 from helpers.ui import demo, forms, panels, tables
 from tests.test_forms import PERSON
@@ -173,6 +174,19 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "No investor matches" in shown and "no chart" in shown
     assert not any(type(w).__name__ == "Output" for w in panel.output.children)  # no empty chart
+
+
+def test_lookup_panel_shows_a_registry_error_as_a_sentence(demo_sandbox: dict[str, Any]) -> None:
+    transport = Transport(helpers.load_config(), retry=make_retry(total=0))  # the error at once, not after retries
+    panel = panels.LookupPanel(helpers.Client(helpers.load_config(), transport=transport))
+    demo_sandbox["box"].faults(error_rate=1.0)
+    try:
+        panel.search.value = "Grace"  # a search started from the panel (a widget callback)
+    finally:
+        demo_sandbox["box"].reset_faults()
+    (shown,) = panel.output.children
+    text = shown.value
+    assert "The registry had a problem (503)" in text and "Traceback" not in text
 
 
 # --- production -------------------------------------------------------------------------------------------------

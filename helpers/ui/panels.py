@@ -121,9 +121,9 @@ class LookupPanel(widgets.VBox):
         self.output = widgets.VBox([])
         self.investors: pd.DataFrame = pd.DataFrame()
         self.investments: pd.DataFrame = pd.DataFrame()
-        self.button.on_click(lambda _b: self.refresh())
-        self.search.observe(lambda _c: self.refresh(), names="value")  # Enter (or leaving the box) searches
-        self.status.observe(lambda _c: self.refresh(), names="value")
+        self.button.on_click(lambda _b: self._refresh_shown())
+        self.search.observe(lambda _c: self._refresh_shown(), names="value")  # Enter (or leaving the box) searches
+        self.status.observe(lambda _c: self._refresh_shown(), names="value")
         super().__init__(
             [
                 _html(f"{STYLE}<p>{html_badge(client.config)} Read-only: nothing here changes the registry.</p>"),
@@ -132,6 +132,14 @@ class LookupPanel(widgets.VBox):
             ]
         )
         self.add_class("cl-panel")
+
+    def _refresh_shown(self) -> None:
+        """A search started from the panel: a registry or network error is shown in it as a sentence (in a widget's
+        callback it would only reach the kernel's log, and the panel would not change)."""
+        try:
+            self.refresh()
+        except CashlinkError as exc:
+            self.output.children = (_html(exc._repr_html_()),)  # the sentence, and a table of field errors
 
     def refresh(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Search now; the tidy frames (for programs) are returned, people see formatted tables."""
@@ -174,8 +182,8 @@ class LookupPanel(widgets.VBox):
             held = [h for h in holdings if not text or h["investor_id"] in ids]
             parts.append(_html(f"<h4>Holdings ({len(held)} wallet{'s' if len(held) != 1 else ''})</h4>"))
             if held:
-                all_names = names if text else tables.investor_names(self.client)
-                parts.append(tables.interactive(tables.people_frame(held, tables.holding_columns(all_names))))
+                # every holder shown is among the investors read above (all of them when nothing is searched)
+                parts.append(tables.interactive(tables.people_frame(held, tables.holding_columns(names))))
         else:
             parts.append(_html("<p>No investments to show (so no chart).</p>"))
         self.output.children = tuple(parts)
@@ -391,9 +399,5 @@ class ReconciliationPanel(widgets.VBox):
             show_report(self.report)
             csv = self.report.to_csv(self.output_dir / f"reconciliation-{stem}.csv")
             excel = self.report.to_excel(self.output_dir / f"reconciliation-{stem}.xlsx")
-            display(
-                HTML(
-                    f"<p>Exported: <code>{html.escape(str(csv))}</code> and <code>{html.escape(str(excel))}</code></p>"
-                )
-            )
+            show_exports(csv, excel)
         return self.report
