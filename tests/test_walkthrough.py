@@ -195,3 +195,39 @@ def test_a_repeated_redemption_asks_first_and_a_confirm_makes_the_second(client:
     assert second.result is not None and second.result.outcome == "created"
     assert len(client.redemptions.list(investor_id=investor.id).to_list()) == 2
     assert "30 units" in second.status.value or "holds <b>30</b>" in second.balance.value
+
+
+def test_credit_screen_for_an_unpaid_investment_checks_again_then_credits(client: helpers.Client) -> None:
+    investor, wallet = onboarded(client)
+    document = client.documents.upload(b"%PDF-1.4 signed", "signed.pdf")
+    investment = client.investments.create(
+        investor.id,
+        40,
+        "2024-03-12",
+        [{"document_id": document.id, "category": "c", "subject": "s"}],
+        accepted_at="2024-03-12",
+        wallet=wallet.id,
+    )
+    assert investment["status"] == "ACCEPTED"
+    screen = walkthrough.CreditScreen(client, investment)
+    assert screen.button.description == "Check again" and "click <b>Check again</b>" in screen.intro.value
+    screen.button.click()  # not paid yet: it says so, and nothing is credited
+    assert "the investment is <b>ACCEPTED</b>" in screen.status.value and screen.result is None
+    client.investments.update(investment.id, paid_at="2024-03-13")
+    screen.button.click()  # paid now: the same button credits
+    assert screen.button.description == "Credit the securities" and "is <b>PAID</b>" in screen.intro.value
+    screen.button.click()
+    assert screen.result is not None and screen.result["status"] == "DELIVERED", screen.status.value
+
+
+def test_investing_with_an_already_delivered_investment_is_not_stuck(client: helpers.Client) -> None:
+    investor, _wallet = onboarded(client)
+    wizard = walkthrough.Investing(client, "unattended", {"investor_id": investor.id, "units": 30})
+    wizard.run_unattended()
+    assert wizard.result("Investment")["status"] == "PAID"  # the form's answer (a replay would say the same)
+    assert wizard.result("Credit")["status"] == "DELIVERED"
+    wizard.steps[1].screen, wizard.steps[1].result = None, None  # the credit step built again from that answer
+    wizard.go(1)
+    screen = wizard.body.children[0]
+    assert isinstance(screen, walkthrough.CreditScreen) and "already <b>DELIVERED</b>" in screen.intro.value
+    assert not wizard.next_button.disabled  # the registry says DELIVERED: the step is done, Next goes on

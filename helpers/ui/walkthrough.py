@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import ipywidgets as widgets
@@ -416,30 +417,41 @@ class CreditScreen(widgets.VBox):
         self.button.add_class("cl-credit")
         self.button.on_click(lambda _b: self._click())
         self.choices = widgets.HBox([])
-        status = investment.get("status")
-        if status == "DELIVERED":
-            intro = "The investment is already <b>DELIVERED</b>: nothing to credit."
-            self.button.layout.display = "none"
-        elif status == "PAID":
-            intro = (
-                f"The investment of <b>{investment.get('units')}</b> units is <b>PAID</b>. Crediting moves the digital "
-                "securities to the investor's wallet; this page shows the registry's status until it is DELIVERED."
-            )
-        else:
-            intro = (
-                f"The investment is <b>{html.escape(str(status))}</b>: only a PAID investment with a wallet can be "
-                "credited. Once the issuer accepted it and the payment arrived, open this step again."
-            )
-            self.button.layout.display = "none"
+        self.intro = _note("")
+        self._explain()
         super().__init__(
             [
-                _note(f"{STYLE}<h3>Credit {html_badge(client.config)}</h3><p>{intro}</p>"),
+                _note(f"{STYLE}<h3>Credit {html_badge(client.config)}</h3>"),
+                self.intro,
                 self.button,
                 self.status,
                 self.choices,
             ]
         )
         self.add_class("cl-credit-screen")
+
+    def _explain(self) -> None:
+        """What can be done with the investment in its status: credit it (PAID), nothing (DELIVERED), or check again
+        later (any other status)."""
+        status = self.investment.get("status")
+        self.button.layout.display = None
+        if status == "DELIVERED":
+            intro = "The investment is already <b>DELIVERED</b>: nothing to credit."
+            self.button.layout.display = "none"
+        elif status == "PAID":
+            intro = (
+                f"The investment of <b>{self.investment.get('units')}</b> units is <b>PAID</b>. Crediting moves the "
+                "digital securities to the investor's wallet; this page shows the registry's status until it is "
+                "DELIVERED."
+            )
+            self.button.description, self.button.icon = "Credit the securities", "check"
+        else:
+            intro = (
+                f"The investment is <b>{html.escape(str(status))}</b>: only a PAID investment with a wallet can be "
+                "credited. Once the issuer accepted it and the payment arrived, click <b>Check again</b>."
+            )
+            self.button.description, self.button.icon = "Check again", "refresh"
+        self.intro.value = f"<p>{intro}</p>"
 
     def _progress(self, _what: str, current: Record, waited: float) -> None:
         self.status.value = (
@@ -463,8 +475,18 @@ class CreditScreen(widgets.VBox):
             self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
 
     def credit(self, confirm_production: bool = False) -> Record:
+        """Credit a PAID investment and wait until it is DELIVERED; in another status, read it again (it may have
+        been paid since) and say what can be done now."""
         if self.investment.get("status") != "PAID":
-            record = self.client.investments.get(self.investment.id)
+            self.investment = self.client.investments.get(self.investment.id)
+            self._explain()
+            status = self.investment.get("status")
+            if status != "DELIVERED":
+                self.status.value = (
+                    f"Checked at {datetime.now(UTC):%H:%M:%S} UTC: the investment is <b>{html.escape(str(status))}</b>."
+                )
+                return self.investment
+            record = self.investment
         else:
             self.button.disabled = True
             previous, self.client.progress = self.client.progress, self._progress
@@ -531,8 +553,8 @@ class Investing(Walkthrough):
             self.client, self.client.investments.get(investment.id), values.get("credit_timeout") or 120
         )
         screen.on_done.append(lambda record: self._step_done(self.steps[1], record))
-        if investment.get("status") != "PAID" and screen.investment.get("status") != "PAID":
-            self.steps[1].result = screen.investment  # nothing to credit: the step is done as it is
+        if screen.investment.get("status") != "PAID":  # the registry's status now, not the form's answer
+            self.steps[1].result = screen.investment  # nothing to credit now: the step is done as it is
         return screen
 
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
