@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from helpers.core.records import Record
 
 LONG_TOKEN = re.compile(r"\S{61,}")
+SANDBOX_NOTE = re.compile(r"\s*\((?:sandbox|set by) [^)]*\)")  # "(sandbox: set by task_outcome)" and the like
+
+
+def without_sandbox_notes(text: str) -> str:
+    """``text`` without the sandbox's notes in brackets, which mean nothing to an analyst."""
+    return SANDBOX_NOTE.sub("", text)
 
 
 def shorten_quoted(text: str) -> str:

@@ -19,7 +19,6 @@ investments (what the wallets hold). All arithmetic is on integers.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,8 @@ import pandas as pd
 
 from helpers.core import api, checks
 from helpers.core.client import Client
-from helpers.core.resources import remaining_units, status_since
+from helpers.core.errors import without_sandbox_notes
+from helpers.core.resources import investor_name, remaining_units, status_since
 from helpers.data.ledger import Column, duplicates, read_table
 
 LEDGER_COLUMNS = [
@@ -178,7 +178,6 @@ def _highlight(value: Any) -> str:
 
 
 INVESTMENT_COLUMNS = ["id", "investor_id", "product_id", "status", "units", "held_units", "since"]
-SANDBOX_NOTE = re.compile(r"\s*\((?:sandbox|set by) [^)]*\)")
 
 
 def registry_frames(client: Client, product_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -225,8 +224,6 @@ def reconcile(
 
 def registry_names(client: Client) -> dict[str, str]:
     """Investor id -> name as the registry has it (for rows the ledger does not name)."""
-    from helpers.core.resources import investor_name
-
     return {str(i["id"]): investor_name(i) for i in client.investors.list()}
 
 
@@ -349,7 +346,7 @@ def compare(
             category = f"redemption_{redemption.status}"
             reason = getattr(redemption, "error", None)
             reason = None if reason is None or pd.isna(reason) or not str(reason).strip() else str(reason)
-            reason = SANDBOX_NOTE.sub("", reason).rstrip(".") if reason else None
+            reason = without_sandbox_notes(reason).rstrip(".") if reason else None
             error = f": {reason}" if reason else ""
             advice = " Do not retry it; ask Cashlink to check it." if redemption.status == "unknown" else ""
             rows.append(

@@ -27,7 +27,14 @@ from IPython.display import display
 
 from helpers.core import api, checks, models
 from helpers.core.client import Client, ConfirmationRequired, OnDuplicate, made_when
-from helpers.core.errors import CashlinkError, PossibleDuplicate, TaskError, field_label, input_error
+from helpers.core.errors import (
+    CashlinkError,
+    PossibleDuplicate,
+    TaskError,
+    field_label,
+    input_error,
+    without_sandbox_notes,
+)
 from helpers.core.records import Record, format_money, html_badge
 from helpers.core.resources import investor_name
 
@@ -533,13 +540,10 @@ def record_card(rows: list[tuple[str, str]]) -> str:
     return f"<table class='cl-record'>{body}</table>"
 
 
-SANDBOX_JARGON = re.compile(r"\s*\((?:sandbox|set by) [^)]*\)")
-
-
 def error_sentence(exc: BaseException) -> str:
     """An error's message for a person: whole (never cut), once, without doubled full stops or sandbox jargon."""
     message = exc.message if isinstance(exc, CashlinkError) else str(exc)
-    message = SANDBOX_JARGON.sub("", message)
+    message = without_sandbox_notes(message)
     return re.sub(r"\.{2,}(?!\.)", ".", message).replace(" .", ".")
 
 

@@ -217,11 +217,6 @@ def holding_columns(names: Mapping[str, str], wallets: Mapping[str, str] | None 
     )
 
 
-def investor_names(client: Any) -> dict[str, str]:
-    """Investor id -> name, for tables of investments, holdings and redemptions."""
-    return {str(i["id"]): investor_name(i) for i in client.investors.list()}
-
-
 # --- showing them -----------------------------------------------------------------------------------------------
 
 TABLE_STYLE = "table-layout:auto;width:100%;margin:0"
