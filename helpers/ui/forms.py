@@ -534,6 +534,13 @@ class Form(widgets.VBox):
         return self.result
 
 
+def message_html(value: str = "") -> widgets.HTML:
+    """An HTML widget for a message: it wraps and grows with its text, never cut (see STYLE's .cl-msg)."""
+    shown = widgets.HTML(value)
+    shown.add_class("cl-msg")
+    return shown
+
+
 def record_card(rows: list[tuple[str, str]]) -> str:
     """(label, value) rows as a compact two-column table (values already masked and formatted)."""
     body = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in rows)

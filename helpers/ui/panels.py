@@ -20,13 +20,7 @@ from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import tables
 from helpers.ui.charts import reconciliation_chart, status_chart
-from helpers.ui.forms import STYLE
-
-
-def _html(value: str) -> widgets.HTML:
-    shown = widgets.HTML(value)
-    shown.add_class("cl-msg")
-    return shown
+from helpers.ui.forms import STYLE, message_html
 
 
 class Overview(widgets.VBox):
@@ -60,32 +54,34 @@ class Overview(widgets.VBox):
         )
         shown = self.counts[self.counts["investments"] > 0]
         parts: list[widgets.Widget] = [
-            _html(f"{STYLE}<h2>Connection {html_badge(client.config)}</h2><p>{html.escape(client.describe())}</p>"),
+            message_html(
+                f"{STYLE}<h2>Connection {html_badge(client.config)}</h2><p>{html.escape(client.describe())}</p>"
+            ),
         ]
         if self.findings:
             found = pd.DataFrame(self.findings).rename(columns=str.capitalize).map(html.escape)
             parts += [
-                _html(
+                message_html(
                     "<h3>What holds on this registry</h3><p>A read-only first contact: where the documentation "
                     "leaves a point open, what this registry answers, and what the toolkit does about it.</p>"
                 ),
-                _html(tables.static_html(found)),
+                message_html(tables.static_html(found)),
             ]
         parts += [
-            _html("<h3>Products</h3>"),
-            tables.interactive(product_table) if len(product_table) else _html(tables.empty_note("products")),
-            _html("<h3>Campaigns</h3>"),
-            tables.interactive(campaign_table) if len(campaign_table) else _html(tables.empty_note("campaigns")),
-            _html("<h3>Investments so far, by status</h3>"),
+            message_html("<h3>Products</h3>"),
+            tables.interactive(product_table) if len(product_table) else message_html(tables.empty_note("products")),
+            message_html("<h3>Campaigns</h3>"),
+            tables.interactive(campaign_table) if len(campaign_table) else message_html(tables.empty_note("campaigns")),
+            message_html("<h3>Investments so far, by status</h3>"),
         ]
         if shown.empty:
-            parts.append(_html(tables.empty_note("investments yet")))
+            parts.append(message_html(tables.empty_note("investments yet")))
         else:
             chart = widgets.Output()
             with chart:
                 display(status_chart(self.counts))
             parts += [
-                _html(
+                message_html(
                     tables.static_html(
                         tables.humanize(shown, {"status": "Status", "investments": "Investments", "units": "Units"})
                     )
@@ -126,7 +122,9 @@ class LookupPanel(widgets.VBox):
         self.status.observe(lambda _c: self._refresh_shown(), names="value")
         super().__init__(
             [
-                _html(f"{STYLE}<p>{html_badge(client.config)} Read-only: nothing here changes the registry.</p>"),
+                message_html(
+                    f"{STYLE}<p>{html_badge(client.config)} Read-only: nothing here changes the registry.</p>"
+                ),
                 widgets.HBox([self.search, self.status, self.show_personal, self.button]),
                 self.output,
             ]
@@ -139,7 +137,7 @@ class LookupPanel(widgets.VBox):
         try:
             self.refresh()
         except CashlinkError as exc:
-            self.output.children = (_html(exc._repr_html_()),)  # the sentence, and a table of field errors
+            self.output.children = (message_html(exc._repr_html_()),)  # the sentence, and a table of field errors
 
     def refresh(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Search now; the tidy frames (for programs) are returned, people see formatted tables."""
@@ -159,7 +157,7 @@ class LookupPanel(widgets.VBox):
         self.investments = to_frame(investments)
         where = f"matching “{text}”" if text else "in the registry"
         parts: list[widgets.Widget] = [
-            _html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
+            message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
         if records:
             columns = list(tables.INVESTOR_COLUMNS)
@@ -167,9 +165,11 @@ class LookupPanel(widgets.VBox):
                 columns.insert(3, ("IBAN", lambda r: str((r.get("bank_account") or {}).get("iban", ""))))
             parts.append(tables.interactive(tables.people_frame(records, columns)))
         else:
-            parts.append(_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))
+            parts.append(message_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))
         label = f" in status {status}" if status else ""
-        parts.append(_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>"))
+        parts.append(
+            message_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>")
+        )
         if investments:
             parts.append(tables.interactive(tables.people_frame(investments, tables.investment_columns(names))))
             chart = status_chart(lookup.status_counts(self.investments), "Investments by status")
@@ -180,12 +180,12 @@ class LookupPanel(widgets.VBox):
                 parts.append(box)
             holdings = self.client.holding_rows()
             held = [h for h in holdings if not text or h["investor_id"] in ids]
-            parts.append(_html(f"<h4>Holdings ({len(held)} wallet{'s' if len(held) != 1 else ''})</h4>"))
+            parts.append(message_html(f"<h4>Holdings ({len(held)} wallet{'s' if len(held) != 1 else ''})</h4>"))
             if held:
                 # every holder shown is among the investors read above (all of them when nothing is searched)
                 parts.append(tables.interactive(tables.people_frame(held, tables.holding_columns(names))))
         else:
-            parts.append(_html("<p>No investments to show (so no chart).</p>"))
+            parts.append(message_html("<p>No investments to show (so no chart).</p>"))
         self.output.children = tuple(parts)
         return self.investors, self.investments
 
@@ -226,7 +226,7 @@ class BulkImportPanel(widgets.VBox):
         self.confirm.on_click(lambda _b: self.run_import())
         super().__init__(
             [
-                _html(
+                message_html(
                     f"{STYLE}<p>{html_badge(client.config)} Upload a CSV or Excel file in the template's "
                     "format. Nothing is sent until you confirm.</p>"
                 ),

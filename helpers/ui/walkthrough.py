@@ -31,7 +31,7 @@ from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import lookup
 from helpers.ui import demo, forms, tables
-from helpers.ui.forms import ERROR_STYLE, STYLE, error_sentence
+from helpers.ui.forms import ERROR_STYLE, STYLE, error_sentence, message_html
 
 Mode = Literal["by hand", "unattended"]
 MODES = ("auto", "by hand", "unattended")
@@ -304,12 +304,6 @@ def _submit(if_exists: OnDuplicate) -> Callable[[widgets.Widget], Record | None]
     return auto
 
 
-def _note(text: str) -> widgets.HTML:
-    note = widgets.HTML(text)
-    note.add_class("cl-msg")
-    return note
-
-
 # --- onboarding -------------------------------------------------------------------------------------------------
 
 
@@ -390,7 +384,7 @@ class Onboarding(Walkthrough):
             ("Wallet", f"{wallet.get('type', '')} {wallet.get('address', '')}".strip()),
             ("Investor id", investor.id),
         ]
-        return _note(
+        return message_html(
             f"<p><b>✔ {html.escape(investor_name(investor))} is onboarded.</b> Next: an investment for this investor "
             "(<i>2 · Invest and credit</i>).</p>" + forms.record_card(rows)
         )
@@ -406,7 +400,7 @@ class CreditScreen(widgets.VBox):
         self.client, self.investment, self.timeout = client, investment, timeout
         self.result: Record | None = None
         self.on_done: list[Callable[[Record], None]] = []
-        self.status = _note("")
+        self.status = message_html("")
         self.status.add_class("cl-status")
         self.button = widgets.Button(
             description="Credit the securities",
@@ -417,11 +411,11 @@ class CreditScreen(widgets.VBox):
         self.button.add_class("cl-credit")
         self.button.on_click(lambda _b: self._click())
         self.choices = widgets.HBox([])
-        self.intro = _note("")
+        self.intro = message_html("")
         self._explain()
         super().__init__(
             [
-                _note(f"{STYLE}<h3>Credit {html_badge(client.config)}</h3>"),
+                message_html(f"{STYLE}<h3>Credit {html_badge(client.config)}</h3>"),
                 self.intro,
                 self.button,
                 self.status,
@@ -562,12 +556,12 @@ class Investing(Walkthrough):
         assert investment is not None
         statements = self.client.investments.registry_statements(investment.id)
         frame = tables.people_frame(statements, tables.STATEMENT_COLUMNS)
-        head = _note(
+        head = message_html(
             f"<p><b>✔ Investment of {investment.get('units')} units: {html.escape(str(investment.get('status')))}.</b>"
             " Registry statements (one per change of the holding):</p>"
         )
         return widgets.VBox(
-            [head, tables.interactive(frame) if len(frame) else _note(tables.empty_note("statements yet"))]
+            [head, tables.interactive(frame) if len(frame) else message_html(tables.empty_note("statements yet"))]
         )
 
 
@@ -612,14 +606,14 @@ class Redeeming(Walkthrough):
         }
         investments = self.client.investments.list(investor_id=str(redemption["investor_id"])).to_list()
         parts: list[widgets.Widget] = [
-            _note(
+            message_html(
                 f"<p><b>Redemption of {redemption.get('units')} units: {html.escape(str(redemption.get('status')))}."
                 "</b> Where the units came from, oldest investment first:</p>"
             ),
             tables.interactive(tables.people_frame(allocations, tables.ALLOCATION_COLUMNS))
             if allocations
-            else _note(tables.empty_note("allocations reported by the registry")),
-            _note("<p>The investor's investments now:</p>"),
+            else message_html(tables.empty_note("allocations reported by the registry")),
+            message_html("<p>The investor's investments now:</p>"),
             tables.interactive(tables.people_frame(investments, tables.investment_columns(names))),
         ]
         return widgets.VBox(parts)
