@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print("  admin token   from SANDBOX_ADMIN_TOKEN")
     print("  stop with Ctrl-C", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=settings.port, http="h11", log_level="warning", access_log=not args.quiet)
+    uvicorn.run(
+        app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=not args.quiet, proxy_headers=False
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ class Sandbox:
     fault_rng: random.Random | None = None
 
 
-def get_sandbox(request: Request) -> Sandbox:
+async def get_sandbox(request: Request) -> Sandbox:
     sandbox: Sandbox = request.app.state.sandbox
     return sandbox
 
@@ -66,7 +66,7 @@ class Scopes:
     def __init__(self, *needs: str) -> None:
         self.needs = needs
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         sandbox: SandboxDep,
@@ -117,7 +117,7 @@ async def json_only(request: Request) -> None:
 JsonOnly = Depends(json_only)
 
 
-def admin(
+async def admin(
     request: Request, sandbox: SandboxDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
     """Administration needs the sandbox's admin token (``Authorization: Bearer <admin token>``)."""
@@ -219,9 +219,9 @@ Position = Annotated[str, WithJsonSchema({"type": "integer", "minimum": 0})]
 class Paging:
     """``?page=N`` (1-based); the strict profile also takes ``page_size`` (capped) and ``after`` (from ``next``)."""
 
-    page: Annotated[PageNumber | None, Query(description="page number, 1-based")] = None
-    page_size: Annotated[PageNumber | None, Query(description="items per page (strict profile; capped)")] = None
-    after: Annotated[Position | None, Query(description="where the previous page ended (strict profile's next)")] = None
+    page: str | None = None
+    page_size: str | None = None
+    after: str | None = None
 
     def read(self, profile: Profile, settings: Settings) -> tuple[int, int, int | None]:
         """Page number, page size and ``after`` position as the profile reads them."""
@@ -240,7 +240,18 @@ class Paging:
         return page, size, after
 
 
-PagingDep = Annotated[Paging, Depends()]
+async def paging(
+    page: Annotated[PageNumber | None, Query(description="page number, 1-based")] = None,
+    page_size: Annotated[PageNumber | None, Query(description="items per page (strict profile; capped)")] = None,
+    after: Annotated[
+        Position | None, Query(description="where the previous page ended (strict profile's next)")
+    ] = None,
+) -> Paging:
+    """The paging query parameters (a coroutine, so FastAPI reads them on the event loop, not in a thread)."""
+    return Paging(page, page_size, after)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
 PAGING = ("page", "page_size", "after")
 
 

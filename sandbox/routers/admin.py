@@ -83,7 +83,7 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
 
 
 @health_router.get("/health")
-def health(sandbox: SandboxDep) -> dict[str, Any]:
+async def health(sandbox: SandboxDep) -> dict[str, Any]:
     """Public: the profile, the knobs and the seed's public ids (never a secret)."""
     return {
         "status": "ok",
@@ -95,7 +95,7 @@ def health(sandbox: SandboxDep) -> dict[str, Any]:
 
 
 @router.post("/faults")
-def set_faults(sandbox: SandboxDep, changes: dict[str, Any]) -> dict[str, Any]:
+async def set_faults(sandbox: SandboxDep, changes: dict[str, Any]) -> dict[str, Any]:
     current = sandbox.settings.faults
     updated = _validated(Faults, {**current.model_dump(), **changes})
     for name in Faults.model_fields:
@@ -105,7 +105,7 @@ def set_faults(sandbox: SandboxDep, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/settings")
-def set_settings(sandbox: SandboxDep, changes: dict[str, Any]) -> dict[str, Any]:
+async def set_settings(sandbox: SandboxDep, changes: dict[str, Any]) -> dict[str, Any]:
     updated = _validated(RuntimeSettings, {**sandbox.settings.runtime().model_dump(), **changes})
     for name in changes:
         setattr(sandbox.settings, name, getattr(updated, name))
@@ -113,7 +113,7 @@ def set_settings(sandbox: SandboxDep, changes: dict[str, Any]) -> dict[str, Any]
 
 
 @router.post("/tokens/expire")
-def expire_tokens(sandbox: SandboxDep) -> dict[str, Any]:
+async def expire_tokens(sandbox: SandboxDep) -> dict[str, Any]:
     """Expire every issued token now, as if their lifetime had run out (clients must renew transparently)."""
     with sandbox.store.transaction():
         sandbox.store.execute("UPDATE tokens SET expires_at = 0")
@@ -121,7 +121,7 @@ def expire_tokens(sandbox: SandboxDep) -> dict[str, Any]:
 
 
 @router.post("/clients")
-def create_client(sandbox: SandboxDep, body: NewClient) -> dict[str, Any]:
+async def create_client(sandbox: SandboxDep, body: NewClient) -> dict[str, Any]:
     client_id = body.client_id or f"client-{secrets.token_hex(6)}"
     secret = body.client_secret or secrets.token_urlsafe(24)
     scopes = body.scopes or seed.ALL_SCOPES
@@ -132,7 +132,7 @@ def create_client(sandbox: SandboxDep, body: NewClient) -> dict[str, Any]:
 
 
 @router.post("/webhooks")
-def set_webhook(sandbox: SandboxDep, body: dict[str, Any]) -> dict[str, Any]:
+async def set_webhook(sandbox: SandboxDep, body: dict[str, Any]) -> dict[str, Any]:
     target: WebhookTarget = _validated(WebhookTarget, body)
     tenant = _tenant(sandbox, target.client_id)
     if target.url is not None:
@@ -178,24 +178,24 @@ def set_webhook(sandbox: SandboxDep, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/webhooks/{client_id}/deliveries")
-def webhook_deliveries(sandbox: SandboxDep, client_id: str) -> list[dict[str, Any]]:
+async def webhook_deliveries(sandbox: SandboxDep, client_id: str) -> list[dict[str, Any]]:
     return webhooks.deliveries(sandbox.store, _tenant(sandbox, client_id))
 
 
 @router.post("/identifications/{identification_id}/complete")
-def complete_identification(sandbox: SandboxDep, identification_id: str, body: Completion) -> dict[str, Any]:
+async def complete_identification(sandbox: SandboxDep, identification_id: str, body: Completion) -> dict[str, Any]:
     with sandbox.store.transaction():
         return sandbox.registry.complete_identification(identification_id, body.result == "success")
 
 
 @router.post("/investments/{investment_id}/status")
-def force_status(sandbox: SandboxDep, investment_id: str, body: ForcedStatus) -> dict[str, Any]:
+async def force_status(sandbox: SandboxDep, investment_id: str, body: ForcedStatus) -> dict[str, Any]:
     with sandbox.store.transaction():
         return sandbox.registry.force_status(investment_id, body.status, body.changed_at)
 
 
 @router.post("/bulk")
-def bulk(sandbox: SandboxDep, body: Bulk) -> dict[str, Any]:
+async def bulk(sandbox: SandboxDep, body: Bulk) -> dict[str, Any]:
     """Fast fixture: ``{"client_id", "investors", "investments"}`` delivered investments spread over investors."""
     with sandbox.store.transaction():
         return seed.bulk_delivered(sandbox.store, sandbox.registry, body.client_id, body.investors, body.investments)

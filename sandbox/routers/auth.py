@@ -37,7 +37,7 @@ def _basic(header: str) -> tuple[str, str] | None:
     operation_id="oauth_token",
     responses={400: {"model": OAuthError}, 401: {"model": OAuthError}},
 )
-def token(
+async def token(
     request: Request,
     sandbox: SandboxDep,
     grant_type: Annotated[str, Form()] = "",

@@ -17,7 +17,7 @@ MAX_UPLOAD_BODY = 101 * 1024 * 1024  # the largest max_upload_bytes setting plus
 
 
 @router.post("/", response_model=Document, status_code=201, max_body_size=MAX_UPLOAD_BODY)
-def upload_document(
+async def upload_document(
     request: Request,
     sandbox: SandboxDep,
     caller: DocumentsWriter,
@@ -42,5 +42,5 @@ def upload_document(
 
 
 @router.get("/{document_id}/", response_model=Document)
-def get_document(sandbox: SandboxDep, caller: DocumentsReader, document_id: str) -> Response:
+async def get_document(sandbox: SandboxDep, caller: DocumentsReader, document_id: str) -> Response:
     return stored(sandbox, "document", document_id, caller.tenant, "Document")

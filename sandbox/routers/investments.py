@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v2", tags=["investments"], responses=ERRORS)
 
 
 @router.post("/investments/", response_model=Investment, status_code=201, dependencies=[JsonOnly])
-def create_investment(
+async def create_investment(
     request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, body: InvestmentCreate
 ) -> Response:
     return write(
@@ -48,7 +48,7 @@ def create_investment(
 
 
 @router.get("/investments/", response_model=Page[Investment])
-def list_investments(
+async def list_investments(
     request: Request,
     sandbox: SandboxDep,
     caller: InvestmentsReader,
@@ -70,12 +70,12 @@ def list_investments(
 
 
 @router.get("/investments/{investment_id}/", response_model=Investment)
-def get_investment(sandbox: SandboxDep, caller: InvestmentsReader, investment_id: str) -> Response:
+async def get_investment(sandbox: SandboxDep, caller: InvestmentsReader, investment_id: str) -> Response:
     return stored(sandbox, "investment", investment_id, caller.tenant, "Investment")
 
 
 @router.patch("/investments/{investment_id}/", response_model=Investment, dependencies=[JsonOnly])
-def update_investment(
+async def update_investment(
     request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, investment_id: str, body: InvestmentUpdate
 ) -> Response:
     """Set ``accepted_at``, ``paid_at`` or ``wallet`` later; the status moves on as far as the data allows."""
@@ -93,7 +93,7 @@ def update_investment(
 @router.get(
     "/investments/{investment_id}/signed-documents/", response_model=list[SignedDocument] | Page[SignedDocument]
 )
-def signed_documents(
+async def signed_documents(
     request: Request, sandbox: SandboxDep, caller: InvestmentsReader, paging: PagingDep, investment_id: str
 ) -> Response:
     with sandbox.registry.work():
@@ -115,13 +115,13 @@ def signed_documents(
 
 
 @router.post("/investments/{investment_id}/credits/", response_model=Credit, status_code=201)
-def credit(request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, investment_id: str) -> Response:
+async def credit(request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, investment_id: str) -> Response:
     """Deliver a PAID investment's units to its wallet (a task; immediate unless a settle delay is set)."""
     return write(request, sandbox, caller, "credit", lambda: sandbox.registry.credit(caller.tenant, investment_id), {})
 
 
 @router.get("/investments/{investment_id}/credits/", response_model=list[Credit] | Page[Credit])
-def list_credits(
+async def list_credits(
     request: Request, sandbox: SandboxDep, caller: InvestmentsReader, paging: PagingDep, investment_id: str
 ) -> Response:
     with sandbox.registry.work():
@@ -130,7 +130,7 @@ def list_credits(
 
 
 @router.get("/credits/{task_id}/", response_model=Credit)
-def get_credit(sandbox: SandboxDep, caller: InvestmentsReader, task_id: str) -> Response:
+async def get_credit(sandbox: SandboxDep, caller: InvestmentsReader, task_id: str) -> Response:
     return stored(sandbox, "credit", task_id, caller.tenant, "Credit")
 
 
@@ -138,7 +138,7 @@ def get_credit(sandbox: SandboxDep, caller: InvestmentsReader, task_id: str) -> 
     "/investments/{investment_id}/registry-statements/",
     response_model=list[RegistryStatement] | Page[RegistryStatement],
 )
-def registry_statements(
+async def registry_statements(
     request: Request, sandbox: SandboxDep, caller: InvestmentsReader, paging: PagingDep, investment_id: str
 ) -> Response:
     with sandbox.registry.work():

@@ -31,14 +31,16 @@ def _dump(body: object) -> object:
 
 
 @router.post("/investors/", response_model=Investor, status_code=201, dependencies=[JsonOnly])
-def create_investor(request: Request, sandbox: SandboxDep, caller: InvestorsWriter, body: InvestorCreate) -> Response:
+async def create_investor(
+    request: Request, sandbox: SandboxDep, caller: InvestorsWriter, body: InvestorCreate
+) -> Response:
     return write(
         request, sandbox, caller, "investor", lambda: sandbox.registry.create_investor(caller.tenant, body), _dump(body)
     )
 
 
 @router.get("/investors/", response_model=Page[Investor])
-def list_investors(
+async def list_investors(
     request: Request,
     sandbox: SandboxDep,
     caller: InvestorsReader,
@@ -51,12 +53,12 @@ def list_investors(
 
 
 @router.get("/investors/{investor_id}/", response_model=Investor)
-def get_investor(sandbox: SandboxDep, caller: InvestorsReader, investor_id: str) -> Response:
+async def get_investor(sandbox: SandboxDep, caller: InvestorsReader, investor_id: str) -> Response:
     return answer(sandbox, "investor", lambda: sandbox.registry.investor(caller.tenant, investor_id))
 
 
 @router.patch("/investors/{investor_id}/", response_model=Investor, dependencies=[JsonOnly])
-def update_investor(
+async def update_investor(
     request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str, body: InvestorUpdate
 ) -> Response:
     return write(
@@ -73,7 +75,7 @@ def update_investor(
 @router.post(
     "/investors/{investor_id}/identifications/", response_model=Identification, status_code=201, dependencies=[JsonOnly]
 )
-def create_identification(
+async def create_identification(
     request: Request,
     sandbox: SandboxDep,
     caller: InvestorsWriter,
@@ -93,7 +95,7 @@ def create_identification(
 
 
 @router.get("/investors/{investor_id}/identifications/", response_model=list[Identification] | Page[Identification])
-def list_identifications(
+async def list_identifications(
     request: Request, sandbox: SandboxDep, caller: InvestorsReader, paging: PagingDep, investor_id: str
 ) -> Response:
     with sandbox.registry.work():
@@ -107,7 +109,7 @@ def list_identifications(
     status_code=201,
     dependencies=[JsonOnly],
 )
-def create_benefiting_person(
+async def create_benefiting_person(
     request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str, body: BenefitingPersonCreate
 ) -> Response:
     return write(
@@ -121,7 +123,9 @@ def create_benefiting_person(
 
 
 @router.post("/investors/{investor_id}/wallets/eth-managed/", response_model=Wallet, status_code=201)
-def create_managed_wallet(request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str) -> Response:
+async def create_managed_wallet(
+    request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str
+) -> Response:
     """A wallet in Cashlink's custody (no body); at most one per investor."""
     return write(
         request,
@@ -136,7 +140,7 @@ def create_managed_wallet(request: Request, sandbox: SandboxDep, caller: Investo
 @router.post(
     "/investors/{investor_id}/wallets/eth-generic/", response_model=Wallet, status_code=201, dependencies=[JsonOnly]
 )
-def create_generic_wallet(
+async def create_generic_wallet(
     request: Request, sandbox: SandboxDep, caller: InvestorsWriter, investor_id: str, body: GenericWalletCreate
 ) -> Response:
     """The investor's own Ethereum address (EIP-55 checksum checked when mixed case)."""
@@ -151,12 +155,12 @@ def create_generic_wallet(
 
 
 @router.post("/investors/{investor_id}/wallets/{kind}/", include_in_schema=False)
-def unknown_wallet_type(caller: InvestorsWriter, investor_id: str, kind: str) -> Response:
+async def unknown_wallet_type(caller: InvestorsWriter, investor_id: str, kind: str) -> Response:
     raise ApiError(404, {"detail": "Wallet type not found; use eth-managed or eth-generic."})
 
 
 @router.get("/investors/{investor_id}/wallets/", response_model=list[Wallet] | Page[Wallet])
-def list_wallets(
+async def list_wallets(
     request: Request, sandbox: SandboxDep, caller: InvestorsReader, paging: PagingDep, investor_id: str
 ) -> Response:
     with sandbox.registry.work():
@@ -174,7 +178,7 @@ def list_wallets(
 
 
 @router.get("/wallets/", response_model=Page[Wallet])
-def list_all_wallets(
+async def list_all_wallets(
     request: Request,
     sandbox: SandboxDep,
     caller: InvestorsReader,
@@ -194,5 +198,5 @@ def list_all_wallets(
 
 
 @router.get("/wallets/{wallet_id}/", response_model=Wallet)
-def get_wallet(sandbox: SandboxDep, caller: InvestorsReader, wallet_id: str) -> Response:
+async def get_wallet(sandbox: SandboxDep, caller: InvestorsReader, wallet_id: str) -> Response:
     return answer(sandbox, "wallet", lambda: sandbox.registry.wallet(caller.tenant, wallet_id))

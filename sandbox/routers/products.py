@@ -12,29 +12,29 @@ router = APIRouter(prefix="/v2", tags=["products"], responses=ERRORS)
 
 
 @router.get("/products/", response_model=Page[Product])
-def list_products(request: Request, sandbox: SandboxDep, caller: ProductsReader, paging: PagingDep) -> Response:
+async def list_products(request: Request, sandbox: SandboxDep, caller: ProductsReader, paging: PagingDep) -> Response:
     return listing(request, sandbox, caller, paging, "product")
 
 
 @router.get("/products/{product_id}/", response_model=Product)
-def get_product(sandbox: SandboxDep, caller: ProductsReader, product_id: str) -> Response:
+async def get_product(sandbox: SandboxDep, caller: ProductsReader, product_id: str) -> Response:
     return stored(sandbox, "product", product_id, caller.tenant, "Product")
 
 
 @router.get("/products/{product_id}/campaigns/", response_model=Page[Campaign])
-def list_product_campaigns(
+async def list_product_campaigns(
     request: Request, sandbox: SandboxDep, caller: ProductsReader, paging: PagingDep, product_id: str
 ) -> Response:
     return listing(request, sandbox, caller, paging, "campaign", fixed={"product_id": product_id})
 
 
 @router.get("/campaigns/", response_model=Page[Campaign])
-def list_campaigns(
+async def list_campaigns(
     request: Request, sandbox: SandboxDep, caller: ProductsReader, paging: PagingDep, product_id: str | None = None
 ) -> Response:
     return listing(request, sandbox, caller, paging, "campaign", {"product_id": product_id})
 
 
 @router.get("/campaigns/{campaign_id}/", response_model=Campaign)
-def get_campaign(sandbox: SandboxDep, caller: ProductsReader, campaign_id: str) -> Response:
+async def get_campaign(sandbox: SandboxDep, caller: ProductsReader, campaign_id: str) -> Response:
     return stored(sandbox, "campaign", campaign_id, caller.tenant, "Campaign")

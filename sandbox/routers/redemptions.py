@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v2/redemptions", tags=["redemptions"], responses=ERR
 
 
 @router.post("/", response_model=Redemption, status_code=201, dependencies=[JsonOnly])
-def create_redemption(
+async def create_redemption(
     request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, body: RedemptionCreate
 ) -> Response:
     return write(
@@ -28,7 +28,7 @@ def create_redemption(
 
 
 @router.get("/", response_model=Page[Redemption])
-def list_redemptions(
+async def list_redemptions(
     request: Request,
     sandbox: SandboxDep,
     caller: InvestmentsReader,
@@ -43,5 +43,5 @@ def list_redemptions(
 
 
 @router.get("/{task_id}/", response_model=Redemption)
-def get_redemption(sandbox: SandboxDep, caller: InvestmentsReader, task_id: str) -> Response:
+async def get_redemption(sandbox: SandboxDep, caller: InvestmentsReader, task_id: str) -> Response:
     return stored(sandbox, "redemption", task_id, caller.tenant, "Redemption")

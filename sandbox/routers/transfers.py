@@ -14,7 +14,9 @@ router = APIRouter(prefix="/v2/transfers", tags=["transfers"], responses=ERRORS)
 
 
 @router.post("/", response_model=Transfer, status_code=201, dependencies=[JsonOnly])
-def create_transfer(request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, body: TransferCreate) -> Response:
+async def create_transfer(
+    request: Request, sandbox: SandboxDep, caller: InvestmentsWriter, body: TransferCreate
+) -> Response:
     return write(
         request,
         sandbox,
@@ -26,7 +28,7 @@ def create_transfer(request: Request, sandbox: SandboxDep, caller: InvestmentsWr
 
 
 @router.get("/", response_model=Page[Transfer])
-def list_transfers(
+async def list_transfers(
     request: Request,
     sandbox: SandboxDep,
     caller: InvestmentsReader,
@@ -41,5 +43,5 @@ def list_transfers(
 
 
 @router.get("/{task_id}/", response_model=Transfer)
-def get_transfer(sandbox: SandboxDep, caller: InvestmentsReader, task_id: str) -> Response:
+async def get_transfer(sandbox: SandboxDep, caller: InvestmentsReader, task_id: str) -> Response:
     return stored(sandbox, "transfer", task_id, caller.tenant, "Transfer")
