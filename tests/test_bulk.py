@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,55 @@ from helpers.core.transport import Transport, make_retry
 from helpers.data import bulk
 from helpers.ui import panels
 from tests.conftest import Sandbox, investor_body
+
+
+class OnTheWire:
+    """Counts the requests a transport has on the wire at once (wraps its adapters' send, which still sends)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.now = self.most = 0
+        self.lock = threading.Lock()
+        for session in (transport.reads, transport.writes):
+            for adapter in set(session.adapters.values()):
+                adapter.send = self._counting(adapter.send)  # type: ignore[method-assign]
+
+    def _counting(self, send: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            try:
+                return send(*args, **kwargs)  # until the answer's headers: within the time a place is held
+            finally:
+                with self.lock:
+                    self.now -= 1
+
+        return counted
+
+
+def test_an_import_keeps_at_most_workers_requests_on_the_wire(
+    client: helpers.Client, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    plan = bulk.read_investors(spreadsheet(tmp_path / "20.csv", 20), placeholder_protocols=True)
+    client.check_connection()
+    wire = OnTheWire(client.transport)
+    sandbox.faults(latency=0.03)
+    results = bulk.import_investors(client, plan, workers=4, progress=False)  # 5 rows at once, 4 places
+    sandbox.reset_faults()
+    assert (results["status"] == "created").all()
+    assert 2 <= wire.most <= 4, wire.most
+    assert len(investors_in_registry(client)) == 20
+
+
+def test_a_transport_limit_holds_for_any_number_of_threads(client: helpers.Client, sandbox: Sandbox) -> None:
+    client.check_connection()
+    wire = OnTheWire(client.transport)
+    sandbox.faults(latency=0.03)
+    with client.transport.in_flight(2), ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: client.transport.get("/products/", "list the products"), range(12)))
+    sandbox.reset_faults()
+    assert [answer.status for answer in answers] == [200] * 12
+    assert 1 <= wire.most <= 2, wire.most
 
 
 def spreadsheet(path: Path, count: int, start: int = 1, **overrides: Any) -> Path:

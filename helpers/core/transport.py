@@ -16,6 +16,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +141,7 @@ class Transport:
         self._token_lock = threading.Lock()
         self.requests_sent = 0
         self._count_lock = threading.Lock()
+        self._slots: threading.BoundedSemaphore | None = None  # see in_flight()
 
     def _shared(self, retry: Retry) -> Retry:
         """``retry`` (a copy) reporting ``Retry-After`` to this transport's throttle, when it can."""
@@ -203,6 +206,21 @@ class Transport:
         return body["access_token"], max(lifetime, 1.0)
 
     # --- requests -----------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def in_flight(self, limit: int) -> Iterator[None]:
+        """While inside: at most ``limit`` requests of this transport on the wire at once, whatever the number of
+        threads calling it. A request holds its place only from sending to the last byte of its answer; preparing
+        it and using the answer happen outside, so a bulk import with a few more threads than places keeps every
+        place busy while the registry sees ``limit`` concurrent requests. (Inside an outer limit: that one.)"""
+        if self._slots is not None:
+            yield
+            return
+        self._slots = threading.BoundedSemaphore(max(1, limit))
+        try:
+            yield
+        finally:
+            self._slots = None
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.config.api_url + path
@@ -278,8 +296,10 @@ class Transport:
         started = time.perf_counter()
         sent_at = time.time()
         try:
-            response = session.request(method, url, timeout=(5, self.config.timeout), stream=True, **kwargs)
-            _read_body(response)
+            prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+            with self._slots or nullcontext():
+                response = session.send(prepared, timeout=(5, self.config.timeout), stream=True)
+                _read_body(response)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             if writing and not _never_sent(exc):
                 raise AmbiguousWrite(
