@@ -12,6 +12,7 @@ Run: ``python -m bench.bulk_import [--quick]``
 from __future__ import annotations
 
 import csv
+import os
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -70,6 +71,11 @@ def import_once(
         kind = "/".join(part if len(part) < 30 else "{id}" for part in path[-3:])
         sent[f"{response.request.method} {kind}"] += 1
         spent[f"{response.request.method} {kind}"] += response.elapsed.total_seconds()
+        spent["all"] += response.elapsed.total_seconds()
+        for part in response.headers.get("Server-Timing", "").split(","):  # the sandbox's view, with latency
+            name, _, duration = part.strip().partition(";dur=")
+            if duration:
+                spent[f"sandbox {name}"] += float(duration) / 1000
 
     for session in (client.transport.reads, client.transport.writes):
         session.hooks["response"].append(count)
@@ -93,11 +99,19 @@ def main() -> None:
             assert box.process is not None
             SANDBOX_PIDS[config.base_url] = box.process.pid
             times: dict[str, list[float]] = {"one by one": [], f"{WORKERS} workers": []}
+            serial_cpu: dict[str, float] = {"client": 0.0, "sandbox": 0.0}  # summed over the one-by-one runs
+            serial_requests = 0
             for run in range(runs):
                 for name, workers in (("one by one", 1), (f"{WORKERS} workers", WORKERS)):
-                    times[name].append(
-                        import_once(fresh(box, config, tmp, len(times[name]) + 10 * run), plan, workers)[0]
+                    used: dict[str, float] = {}
+                    seconds, sent_now, _spent = import_once(
+                        fresh(box, config, tmp, len(times[name]) + 10 * run), plan, workers, used
                     )
+                    times[name].append(seconds)
+                    if workers == 1:
+                        serial_requests += sum(sent_now.values())
+                        for side in serial_cpu:
+                            serial_cpu[side] += used[side]
             box.faults(latency=LATENCY)
             cpu: dict[str, float] = {}
             far, sent, spent = import_once(fresh(box, config, tmp, 99), plan, WORKERS, cpu)
@@ -107,11 +121,26 @@ def main() -> None:
     ideal = rows * per_row * LATENCY / WORKERS
     print(f"import {rows} rows ({OPTIONS.profile} profile): investor + protocol upload + identification + wallet")
     print(f"  loopback: one by one {serial.s()}, {WORKERS} workers {concurrent.s()}: {serial.ratio(concurrent)} faster")
+    client_ms, sandbox_ms = (serial_cpu[side] / serial_requests * 1000 for side in ("client", "sandbox"))
+    cores = os.cpu_count() or 1
+    # each side is one process whose Python runs one thread at a time: it uses at most one core
+    best = (client_ms + sandbox_ms) / max(client_ms, sandbox_ms, (client_ms + sandbox_ms) / cores)
+    print(
+        f"  CPU per request one by one: client {client_ms:.2f} ms, sandbox {sandbox_ms:.2f} ms; with {cores} cores "
+        f"and one core at most per process, {WORKERS} workers can be at most {best:4.2f}x faster on this machine"
+    )
     print(
         f"  requests per row: {per_row:.2f} ({requests_sent} in all; mean time to answer at {LATENCY * 1000:.0f} ms):"
     )
     for kind, number in sorted(sent.items(), key=lambda item: -item[1]):
         print(f"    {number / rows:5.2f}  {kind:40} {spent[kind] / number * 1000:6.1f} ms")
+    latency, work = (spent[f"sandbox {name}"] / requests_sent * 1000 for name in ("latency", "app"))
+    answer = spent["all"] / requests_sent * 1000
+    print(
+        f"  a request's {answer:.1f} ms to its answer: the sandbox's latency {latency:.1f} ms (its one event loop "
+        f"wakes a sleeper only once it is free), its work and queue {work:.1f} ms, HTTP on both sides and waiting "
+        f"for a core {answer - latency - work:.1f} ms"
+    )
     print(
         f"  {LATENCY * 1000:.0f} ms latency, {WORKERS} workers: {far:6.2f} s; ideal bound rows x requests per row x "
         f"latency / workers = {rows} x {per_row:.2f} x {LATENCY} / {WORKERS} = {ideal:6.2f} s: {far / ideal:4.2f}x"

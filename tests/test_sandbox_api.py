@@ -488,6 +488,17 @@ def test_fault_knobs_do_what_they_say(raw: Api, sandbox: Sandbox) -> None:
     assert raw.post("/investors/", key="dropped", json=investor_body()).headers["Idempotent-Replayed"] == "true"
 
 
+def test_latency_is_timed_and_a_drop_still_cuts_the_connection(raw: Api, sandbox: Sandbox) -> None:
+    sandbox.faults(latency=0.05)
+    timing = dict(part.strip().split(";dur=") for part in raw.get("/investors/").headers["Server-Timing"].split(","))
+    assert float(timing["latency"]) >= 50 and float(timing["app"]) >= 0
+    sandbox.faults(queue=["drop"])
+    with pytest.raises(requests.ConnectionError):  # not a 502: the connection itself is cut
+        raw.post("/investors/", key="dropped late", json=investor_body())
+    sandbox.faults(latency=0)
+    assert "Server-Timing" not in raw.get("/investors/").headers
+
+
 @pytest.mark.parametrize("filters", [{}, {"status": "DELIVERED"}, {"investor_id": "x"}, {"product_id": "x"}])
 def test_following_next_is_an_index_seek_not_a_scan(tmp_path: Any, filters: dict[str, str]) -> None:
     """Page 500 must cost what page 1 costs: the list query searches an index and needs no sort."""
