@@ -20,7 +20,7 @@ from helpers import load_config
 from helpers.core import checks, models
 from helpers.core.config import Config, split_base_url
 from helpers.core.errors import ConfigurationError, InputError, JournalError, field_label, input_error, shorten_quoted
-from helpers.core.journal import Journal, derive_key
+from helpers.core.journal import AuditLine, Journal, derive_key
 from helpers.core.records import Record, mask, money_value
 from helpers.core.transport import Transport
 from helpers.data.frames import to_frame
@@ -233,7 +233,7 @@ def test_journal_is_private_and_keeps_no_personal_data(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "state" / "journal.sqlite3")
     journal.record_intent("k1", "k1", "ns", "create investor", "hash")
     journal.record_done("k1", "investor-id")
-    journal.audit("https://r", "client", "create investor", "content k1", "investor-id", "created")
+    journal.audit(AuditLine("https://r", "client", "create investor", "content k1", "investor-id", "created"))
     assert stat.S_IMODE(os.stat(tmp_path / "state").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(tmp_path / "state" / "journal.sqlite3").st_mode) == 0o600
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):

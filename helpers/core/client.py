@@ -45,7 +45,7 @@ from helpers.core.errors import (
     TaskError,
     ValidationError,
 )
-from helpers.core.journal import Journal, content_hash, derive_key
+from helpers.core.journal import AuditLine, Journal, content_hash, derive_key
 from helpers.core.records import Outcome, Record
 from helpers.core.transport import AmbiguousWrite, Answer, Transport, decode_body
 
@@ -536,8 +536,7 @@ class Client:
         record.outcome, record.what = outcome, operation.what
         if outcome == "created" and operation.name == "create investor" and record.get("id"):
             self.created_here.add(str(record["id"]))
-        self.journal.record_done(key, record.get("id"))
-        self._audit(operation, key, record.get("id"), outcome)
+        self.journal.record_done(key, record.get("id"), self._audit_line(operation, key, record.get("id"), outcome))
         return record
 
     def _verify(self, operation: Operation, registry_id: str | None) -> Record | None:
@@ -632,8 +631,8 @@ class Client:
         sent = datetime.fromtimestamp(answer.sent_at, UTC)
         return created is not None and created < sent - CLOCK_TOLERANCE
 
-    def _audit(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> None:
-        self.journal.audit(
+    def _audit_line(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> AuditLine:
+        return AuditLine(
             self.config.root_url,
             self.config.client_id,
             operation.name,
@@ -641,6 +640,9 @@ class Client:
             registry_id,
             outcome,
         )
+
+    def _audit(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> None:
+        self.journal.audit(self._audit_line(operation, key, registry_id, outcome))
 
     def audit(self) -> builtins.list[dict[str, Any]]:
         """Every write this toolkit sent to this registry: time, client, operation, reference, id, outcome."""

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from helpers.core.errors import JournalError
 
@@ -76,6 +76,17 @@ def derive_key(namespace: str, operation: str, identity: Any) -> str:
 
 def content_hash(namespace: str, content: Any) -> str:
     return hashlib.sha256(canonical([namespace, content]).encode()).hexdigest()
+
+
+class AuditLine(NamedTuple):
+    """A line of the audit trail (its time is added when it is written). No personal data: ids and labels only."""
+
+    registry: str
+    client_id: str
+    operation: str
+    reference: str
+    registry_id: str | None
+    outcome: str
 
 
 @dataclass
@@ -294,24 +305,29 @@ class Journal:
                 ],
             )
 
-    def record_done(self, identity: str, registry_id: str | None) -> None:
+    def record_done(self, identity: str, registry_id: str | None, audit: AuditLine | None = None) -> None:
+        """The operation is done; with ``audit``, its line of the audit trail in the same transaction."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE operations SET state = 'done', registry_id = ?, updated_at = ? WHERE identity = ?",
                 [registry_id, _now().isoformat(), identity],
             )
+            if audit is not None:
+                self._insert_audit(db, audit)
 
     # --- audit trail --------------------------------------------------------------------------------------------
 
-    def audit(
-        self, registry: str, client_id: str, operation: str, reference: str, registry_id: str | None, outcome: str
-    ) -> None:
+    def audit(self, line: AuditLine) -> None:
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO audit (at, registry, client_id, operation, reference, registry_id, outcome) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [_now().isoformat(timespec="seconds"), registry, client_id, operation, reference, registry_id, outcome],
-            )
+            self._insert_audit(db, line)
+
+    @staticmethod
+    def _insert_audit(db: sqlite3.Connection, line: AuditLine) -> None:
+        db.execute(
+            "INSERT INTO audit (at, registry, client_id, operation, reference, registry_id, outcome) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_now().isoformat(timespec="seconds"), *line],
+        )
 
     def audit_rows(self, registry: str | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit"
