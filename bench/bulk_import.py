@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +61,10 @@ def fresh(box: SandboxProcess, config: Config, tmp: Path, run: int) -> Config:
 
 def import_once(
     config: Config, plan: bulk.Plan, workers: int, cpu: dict[str, float] | None = None
-) -> tuple[float, Counter[str], Counter[str]]:
+) -> tuple[float, Counter[str], defaultdict[str, float]]:
     client = client_for(config)
     sent: Counter[str] = Counter()
-    spent: Counter[str] = Counter()  # seconds from sending to the answer's headers, per kind of request
+    spent: defaultdict[str, float] = defaultdict(float)  # seconds from sending to the answer's headers, per kind
 
     def count(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
         path = response.request.path_url.split("?")[0].rstrip("/").split("/")

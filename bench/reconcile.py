@@ -41,7 +41,7 @@ def main() -> None:
         ours_time, report = best_of(runs, lambda: reconcile.reconcile(client, ledger, stuck_after=timedelta(days=3)))
         assert len(report.differences) == expected, report.summary()
         pull_time, (investments, redemptions) = best_of(
-            runs, lambda: reconcile.registry_frames(client, [config.product_id])
+            runs, lambda: reconcile.registry_frames(client, [str(config.product_id)])
         )
         compare_time, _ = best_of(
             runs,

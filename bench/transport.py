@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from bench.common import OPTIONS, client_for, sandbox_with_tenant
-from helpers.core.journal import Journal
+from helpers.core.journal import AuditLine, Journal
 
 
 def request_cpu(session: requests.Session, url: str, count: int) -> float:
@@ -32,8 +32,7 @@ def journal_write(journal: Journal, count: int, offset: int) -> float:
     for number in range(offset, offset + count):
         key = f"bench-{number}"
         journal.record_intent(key, key, "bench", "create investor", "0" * 64)
-        journal.record_done(key, "id")
-        journal.audit("bench", "client", "create investor", key, "id", "created")
+        journal.record_done(key, "id", AuditLine("bench", "client", "create investor", key, "id", "created"))
     return (time.perf_counter() - started) / count
 
 
