@@ -2,7 +2,7 @@
 
 * requests' ``trust_env`` looks up proxies and certificate settings in the environment on every request; the
   transport reads them once and turns it off: client CPU per request with it on and off, same sandbox, interleaved;
-* the journal commits every write (intent, done, audit: three transactions); with WAL and ``synchronous=NORMAL``
+* the journal commits every write (the intent, then its done state with its audit line: two transactions); with WAL and ``synchronous=NORMAL``
   a commit does not wait for the disk: time per write against ``synchronous=FULL`` (a sync per commit) on the same
   file, interleaved. Run: ``python -m bench.transport [--quick]``
 """
@@ -64,7 +64,7 @@ def main() -> None:
         journal.close()
     normal, full = statistics.median(seconds["NORMAL"]), statistics.median(seconds["FULL"])
     print(
-        f"journal, per write (3 commits; median of {runs} x {count}), WAL: synchronous=NORMAL {normal * 1000:.3f} ms, "
+        f"journal, per write (2 commits; median of {runs} x {count}), WAL: synchronous=NORMAL {normal * 1000:.3f} ms, "
         f"FULL {full * 1000:.3f} ms ({full / normal:4.1f}x)"
     )
 
