@@ -2,9 +2,9 @@
 
 * requests' ``trust_env`` looks up proxies and certificate settings in the environment on every request; the
   transport reads them once and turns it off: client CPU per request with it on and off, same sandbox, interleaved;
-* the journal commits every write (the intent, then its done state with its audit line: two transactions); with WAL and ``synchronous=NORMAL``
-  a commit does not wait for the disk: time per write against ``synchronous=FULL`` (a sync per commit) on the same
-  file, interleaved. Run: ``python -m bench.transport [--quick]``
+* the journal commits every write twice (the intent; then its done state with its audit line); with WAL and
+  ``synchronous=NORMAL`` a commit does not wait for the disk: time per write against ``synchronous=FULL`` (a sync
+  per commit) on the same file, interleaved. Run: ``python -m bench.transport [--quick]``
 """
 
 from __future__ import annotations
