@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -67,6 +68,72 @@ def test_a_transport_limit_holds_for_any_number_of_threads(client: helpers.Clien
     sandbox.reset_faults()
     assert [answer.status for answer in answers] == [200] * 12
     assert 1 <= wire.most <= 2, wire.most
+
+
+def test_overlapping_limits_share_the_first_until_the_last_ends(client: helpers.Client) -> None:
+    transport = client.transport
+    entered, leave = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        with transport.in_flight(5):
+            entered.set()
+            assert leave.wait(30)
+
+    with ThreadPoolExecutor(1) as pool:
+        with transport.in_flight(2):
+            first = transport._slots
+            other = pool.submit(other_thread)
+            assert entered.wait(30)
+            assert transport._slots is first  # the other thread's use shares this limit
+        assert transport._slots is first  # still limited: the other thread is inside
+        leave.set()
+        other.result()
+    assert transport._slots is None
+
+
+def test_a_retry_after_also_holds_a_request_that_waited_for_a_place(client: helpers.Client, sandbox: Sandbox) -> None:
+    """Two places: one held by a slow request, one by a request the registry answers 429 (Retry-After 1). A third
+    request, started before that 429, waits for a place; when it gets one, the pause is on: it must wait it out."""
+    transport = client.transport
+    client.check_connection()
+    slow_in, throttled_in, go_on, held = (threading.Event() for _ in range(4))
+    hold_ends: list[float] = []
+    sent: dict[str, float] = {}
+    hold = transport.throttle.hold
+
+    def recorded_hold(seconds: float) -> None:
+        hold_ends.append(time.monotonic() + seconds)
+        hold(seconds)
+        held.set()
+
+    transport.throttle.hold = recorded_hold  # type: ignore[method-assign]
+
+    def gated(send: Callable[..., Any]) -> Callable[..., Any]:
+        def send_when_let(request: Any, *args: Any, **kwargs: Any) -> Any:
+            for path, arrived, let in (("/campaigns/", slow_in, held), ("/products/", throttled_in, go_on)):
+                if path in request.path_url and not arrived.is_set():
+                    arrived.set()
+                    assert let.wait(30)
+            sent.setdefault(request.path_url.split("/v2")[-1], time.monotonic())
+            return send(request, *args, **kwargs)
+
+        return send_when_let
+
+    for session in (transport.reads, transport.writes):
+        for adapter in set(session.adapters.values()):
+            adapter.send = gated(adapter.send)  # type: ignore[method-assign]
+    sandbox.faults(queue=["429"], retry_after=1)
+    with transport.in_flight(2), ThreadPoolExecutor(3) as pool:
+        slow = pool.submit(transport.get, "/campaigns/", "list the campaigns")  # holds a place until the 429
+        assert slow_in.wait(30)
+        throttled = pool.submit(transport.get, "/products/", "list the products")  # the other place
+        assert throttled_in.wait(30)
+        waiting = pool.submit(transport.get, "/investors/", "list the investors")  # no place free
+        time.sleep(0.2)  # lets a wrong transport check the pause before it has a place (the test passes either way)
+        go_on.set()  # the products request is sent: 429, Retry-After 1; then the campaigns request goes on
+        assert [future.result().status for future in (slow, throttled, waiting)] == [200] * 3
+    sandbox.reset_faults()
+    assert held.is_set() and sent["/investors/"] >= hold_ends[0], (sent, hold_ends)
 
 
 def spreadsheet(path: Path, count: int, start: int = 1, **overrides: Any) -> Path:

@@ -142,6 +142,8 @@ class Transport:
         self.requests_sent = 0
         self._count_lock = threading.Lock()
         self._slots: threading.BoundedSemaphore | None = None  # see in_flight()
+        self._slots_lock = threading.Lock()
+        self._slot_users = 0
 
     def _shared(self, retry: Retry) -> Retry:
         """``retry`` (a copy) reporting ``Retry-After`` to this transport's throttle, when it can."""
@@ -210,17 +212,22 @@ class Transport:
     @contextmanager
     def in_flight(self, limit: int) -> Iterator[None]:
         """While inside: at most ``limit`` requests of this transport on the wire at once, whatever the number of
-        threads calling it. A request holds its place only from sending to the last byte of its answer; preparing
-        it and using the answer happen outside, so a bulk import with a few more threads than places keeps every
-        place busy while the registry sees ``limit`` concurrent requests. (Inside an outer limit: that one.)"""
-        if self._slots is not None:
-            yield
-            return
-        self._slots = threading.BoundedSemaphore(max(1, limit))
+        threads calling it. A request holds its place from the moment it may leave (after any ``Retry-After``
+        pause) to the last byte of its answer, retries included; preparing it and using the answer happen outside,
+        so a bulk import with a few more threads than places keeps every place busy while the registry sees
+        ``limit`` concurrent requests. Uses that overlap (nested, or from other threads) share the first limit,
+        until the last of them ends."""
+        with self._slots_lock:
+            if self._slots is None:
+                self._slots = threading.BoundedSemaphore(max(1, limit))
+            self._slot_users += 1
         try:
             yield
         finally:
-            self._slots = None
+            with self._slots_lock:
+                self._slot_users -= 1
+                if self._slot_users == 0:
+                    self._slots = None
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.config.api_url + path
@@ -292,12 +299,12 @@ class Transport:
         undecoded: bool = False,
         **kwargs: Any,
     ) -> Answer:
-        self.throttle.wait()
-        started = time.perf_counter()
-        sent_at = time.time()
         try:
             prepared = session.prepare_request(requests.Request(method, url, **kwargs))
             with self._slots or nullcontext():
+                self.throttle.wait()  # with its place: a request that waited for one still honours a Retry-After
+                started = time.perf_counter()
+                sent_at = time.time()
                 response = session.send(prepared, timeout=(5, self.config.timeout), stream=True)
                 _read_body(response)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
