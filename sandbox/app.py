@@ -1,9 +1,12 @@
 """The FastAPI application: one router per resource, errors in the API's shape, the webhook dispatcher in the
 lifespan. Routes are registered once under ``/v2/``; :mod:`sandbox.asgi` maps the aliases onto them.
 
-Routes and dependencies are coroutines although they use SQLite: each request's work is a short transaction under
+Routes and dependencies are coroutines although they use SQLite: most requests' work is a short transaction under
 the store's one lock, so it runs on the event loop. Run in FastAPI's thread pool, two hops per request cost more
-CPU than the work itself (bulk import: 2.2 ms of sandbox CPU per request with threads and h11, 1.1 ms now)."""
+CPU than the work itself (bulk import: 2.2 ms of sandbox CPU per request with threads and h11, 1.1 ms now). Two
+rules follow: a route that can work for long (a large upload, the admin bulk fixture) is a plain function, which
+FastAPI runs in its thread pool; and nothing awaits inside a transaction (the store's lock lets the thread that
+holds it in again, and every coroutine runs on the loop's one thread)."""
 
 from __future__ import annotations
 

@@ -325,8 +325,8 @@ def import_investors(
     on_duplicate: OnDuplicate = "ask",
 ) -> pd.DataFrame:
     """Create the plan's rows with at most ``workers`` requests on the wire at once; return one result row per
-    spreadsheet row. A few more rows than that are worked on at once, so that while some prepare a request or use
-    an answer, the others keep every one of the ``workers`` places busy.
+    spreadsheet row. ``workers + workers // 4`` rows are worked on at once (10 for 8), so that while some prepare a
+    request or use an answer, the others keep every one of the ``workers`` places busy.
 
     Safe to run again after any stop: rows already done are not created twice. A kernel interrupt stops starting
     new rows, waits for the running ones, and returns what was done (the rest marked 'not started'). A row that

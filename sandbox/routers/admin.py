@@ -195,7 +195,9 @@ async def force_status(sandbox: SandboxDep, investment_id: str, body: ForcedStat
 
 
 @router.post("/bulk")
-async def bulk(sandbox: SandboxDep, body: Bulk) -> dict[str, Any]:
-    """Fast fixture: ``{"client_id", "investors", "investments"}`` delivered investments spread over investors."""
+def bulk(sandbox: SandboxDep, body: Bulk) -> dict[str, Any]:
+    """Fast fixture: ``{"client_id", "investors", "investments"}`` delivered investments spread over investors.
+    Seconds of work for large numbers: a plain function, so FastAPI runs it in its thread pool and the event loop
+    goes on answering (``health`` among others) meanwhile."""
     with sandbox.store.transaction():
         return seed.bulk_delivered(sandbox.store, sandbox.registry, body.client_id, body.investors, body.investments)

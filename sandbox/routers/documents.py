@@ -16,8 +16,9 @@ router = APIRouter(prefix="/v2/documents", tags=["documents"], responses=ERRORS)
 MAX_UPLOAD_BODY = 101 * 1024 * 1024  # the largest max_upload_bytes setting plus multipart overhead
 
 
+# A plain function: reading, hashing and storing up to 100 MB runs in FastAPI's thread pool, not on the event loop.
 @router.post("/", response_model=Document, status_code=201, max_body_size=MAX_UPLOAD_BODY)
-async def upload_document(
+def upload_document(
     request: Request,
     sandbox: SandboxDep,
     caller: DocumentsWriter,
