@@ -99,8 +99,7 @@ def main() -> None:
             assert box.process is not None
             SANDBOX_PIDS[config.base_url] = box.process.pid
             times: dict[str, list[float]] = {"one by one": [], f"{WORKERS} workers": []}
-            serial_cpu: dict[str, float] = {"client": 0.0, "sandbox": 0.0}  # summed over the one-by-one runs
-            serial_requests = 0
+            used_cpu: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name in times}  # client, sandbox, requests
             for run in range(runs):
                 for name, workers in (("one by one", 1), (f"{WORKERS} workers", WORKERS)):
                     used: dict[str, float] = {}
@@ -108,10 +107,8 @@ def main() -> None:
                         fresh(box, config, tmp, len(times[name]) + 10 * run), plan, workers, used
                     )
                     times[name].append(seconds)
-                    if workers == 1:
-                        serial_requests += sum(sent_now.values())
-                        for side in serial_cpu:
-                            serial_cpu[side] += used[side]
+                    for index, amount in enumerate((used["client"], used["sandbox"], sum(sent_now.values()))):
+                        used_cpu[name][index] += amount
             box.faults(latency=LATENCY)
             cpu: dict[str, float] = {}
             far, sent, spent = import_once(fresh(box, config, tmp, 99), plan, WORKERS, cpu)
@@ -121,14 +118,11 @@ def main() -> None:
     ideal = rows * per_row * LATENCY / WORKERS
     print(f"import {rows} rows ({OPTIONS.profile} profile): investor + protocol upload + identification + wallet")
     print(f"  loopback: one by one {serial.s()}, {WORKERS} workers {concurrent.s()}: {serial.ratio(concurrent)} faster")
-    client_ms, sandbox_ms = (serial_cpu[side] / serial_requests * 1000 for side in ("client", "sandbox"))
-    cores = os.cpu_count() or 1
-    # each side is one process whose Python runs one thread at a time: it uses at most one core
-    best = (client_ms + sandbox_ms) / max(client_ms, sandbox_ms, (client_ms + sandbox_ms) / cores)
-    print(
-        f"  CPU per request one by one: client {client_ms:.2f} ms, sandbox {sandbox_ms:.2f} ms; with {cores} cores "
-        f"and one core at most per process, {WORKERS} workers can be at most {best:4.2f}x faster on this machine"
-    )
+    for name, (client_cpu, sandbox_cpu, count) in used_cpu.items():
+        print(
+            f"  CPU per request {name}: client {client_cpu / count * 1000:.2f} ms, sandbox "
+            f"{sandbox_cpu / count * 1000:.2f} ms (each side one process: one core at most, {os.cpu_count()} here)"
+        )
     print(
         f"  requests per row: {per_row:.2f} ({requests_sent} in all; mean time to answer at {LATENCY * 1000:.0f} ms):"
     )

@@ -358,6 +358,16 @@ def test_idempotency_of_uploads_ignores_the_multipart_boundary(raw: Api) -> None
     assert first.json()["id"] == second.json()["id"]
 
 
+@pytest.mark.parametrize("size", [10, 3 * 1024 * 1024])  # stored on the event loop; in the thread pool
+def test_an_upload_of_any_size_is_stored_once(raw: Api, size: int) -> None:
+    content = b"%PDF-1.4 " + b"x" * size
+    files = {"file": ("big.pdf", content, "application/pdf")}
+    first = raw.post("/documents/", key=f"upload-{size}", files=files)
+    assert first.status_code == 201 and first.json()["size"] == len(content)
+    again = raw.post("/documents/", key=f"upload-{size}", files=files)
+    assert again.json()["id"] == first.json()["id"] and again.headers.get("Idempotent-Replayed") == "true"
+
+
 def test_pagination_is_oldest_first_with_full_links(raw: Api, seed: dict[str, Any]) -> None:
     ids = [raw.post("/investors/", json=investor_body(f"P{n}")).json()["id"] for n in range(5)]
     page = raw.get("/investors/", params={"page_size": 2}).json()

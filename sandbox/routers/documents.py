@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from sandbox.deps import DocumentsReader, DocumentsWriter, SandboxDep, stored, write
+from sandbox.deps import Caller, DocumentsReader, DocumentsWriter, Sandbox, SandboxDep, stored, write
 from sandbox.errors import ApiError
 from sandbox.models import ERRORS, Document
 
@@ -16,9 +17,11 @@ router = APIRouter(prefix="/v2/documents", tags=["documents"], responses=ERRORS)
 MAX_UPLOAD_BODY = 101 * 1024 * 1024  # the largest max_upload_bytes setting plus multipart overhead
 
 
-# A plain function: reading, hashing and storing up to 100 MB runs in FastAPI's thread pool, not on the event loop.
+SMALL_UPLOAD = 1024 * 1024  # up to this size an upload is stored on the event loop (a hop to a thread costs more)
+
+
 @router.post("/", response_model=Document, status_code=201, max_body_size=MAX_UPLOAD_BODY)
-def upload_document(
+async def upload_document(
     request: Request,
     sandbox: SandboxDep,
     caller: DocumentsWriter,
@@ -28,6 +31,13 @@ def upload_document(
         raise ApiError(415, {"detail": "Upload the file as multipart/form-data in a part named 'file'."})
     if file is None:
         raise ApiError(400, {"file": ["No file was submitted (multipart part 'file')."]})
+    if file.size is not None and file.size <= SMALL_UPLOAD:
+        return _store(request, sandbox, caller, file)
+    return await run_in_threadpool(_store, request, sandbox, caller, file)  # up to 100 MB: not on the event loop
+
+
+def _store(request: Request, sandbox: Sandbox, caller: Caller, file: UploadFile) -> Response:
+    """Read, hash and store an upload (the same content, name and type under the same key replay the answer)."""
     content = file.file.read()
     content_type = (file.content_type or "").split(";")[0].strip()
     name = file.filename or ""
