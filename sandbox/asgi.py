@@ -71,7 +71,7 @@ class SandboxASGI:
         connection_send = send  # the drop fault reaches the connection through it
         if faults.latency:
             arrived = time.perf_counter()
-            await asyncio.sleep(faults.latency)
+            await sleep_until(arrived + faults.latency)
             send = timed(send, arrived, time.perf_counter())
         fault = self._draw(scope["method"])
         if fault == "error":
@@ -99,6 +99,14 @@ class SandboxASGI:
             return await respond(send, 502, {"detail": "The response was lost (sandbox fault)."})
         transport.abort()
         await asyncio.sleep(0)
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until ``deadline`` (``time.perf_counter``). uvloop counts a timer from the time it cached at the start
+    of the loop's turn, so a sleep can end a little early: the rest is slept again, and latency is never shorter
+    than asked."""
+    while (left := deadline - time.perf_counter()) > 0:
+        await asyncio.sleep(left)
 
 
 def timed(send: Send, arrived: float, slept: float) -> Send:

@@ -501,9 +501,7 @@ def test_fault_knobs_do_what_they_say(raw: Api, sandbox: Sandbox) -> None:
 def test_latency_is_timed_and_a_drop_still_cuts_the_connection(raw: Api, sandbox: Sandbox) -> None:
     sandbox.faults(latency=0.05)
     timing = dict(part.strip().split(";dur=") for part in raw.get("/investors/").headers["Server-Timing"].split(","))
-    # uvloop counts a timer from the time it cached at the start of the loop's turn: a 50 ms sleep can measure a
-    # little less (49.6 ms seen); a busy machine only makes it longer
-    assert float(timing["latency"]) >= 45 and float(timing["app"]) >= 0
+    assert float(timing["latency"]) >= 50 and float(timing["app"]) >= 0  # never shorter than asked
     sandbox.faults(queue=["drop"])
     with pytest.raises(requests.ConnectionError):  # not a 502: the connection itself is cut
         raw.post("/investors/", key="dropped late", json=investor_body())
