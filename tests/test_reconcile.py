@@ -206,41 +206,34 @@ def _detail(rows: list[dict[str, object]]) -> pd.DataFrame:
     return frame[reconcile.DETAIL_COLUMNS]
 
 
+def _shortfall(investor: str, difference: int) -> dict[str, Any]:
+    return {"category": "units_differ", "investor_id": investor, "product_id": "p", "difference": difference}
+
+
+def _stuck(
+    investor: str, units: int, investment: str, status: str = "PAID", cause: str = "c.", action: str = "a."
+) -> dict[str, Any]:
+    return {
+        "category": "stuck",
+        "investor_id": investor,
+        "product_id": "p",
+        "registry_units": units,
+        "investment_id": investment,
+        "status": status,
+        "cause": cause,
+        "action": action,
+    }
+
+
 def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
+    paid = {"cause": "Paid, not credited.", "action": "Credit it."}
     detail = _detail(
         [
-            {"category": "units_differ", "investor_id": "i1", "product_id": "p", "difference": -300},
-            {"category": "units_differ", "investor_id": "i2", "product_id": "p", "difference": -50},
-            {
-                "category": "stuck",
-                "investor_id": "i2",
-                "product_id": "p",
-                "registry_units": 40,
-                "investment_id": "x",
-                "status": "PAID",
-                "cause": "Paid, not credited.",
-                "action": "Credit it.",
-            },
-            {
-                "category": "stuck",
-                "investor_id": "i1",
-                "product_id": "p",
-                "registry_units": 100,
-                "investment_id": "a",
-                "status": "PAID",
-                "cause": "Paid, not credited.",
-                "action": "Credit it.",
-            },
-            {
-                "category": "stuck",
-                "investor_id": "i1",
-                "product_id": "p",
-                "registry_units": 200,
-                "investment_id": "b",
-                "status": "ACCEPTED",
-                "cause": "Not paid.",
-                "action": "Wait for the payment.",
-            },
+            _shortfall("i1", -300),
+            _shortfall("i2", -50),
+            _stuck("i2", 40, "x", **paid),
+            _stuck("i1", 100, "a", **paid),
+            _stuck("i1", 200, "b", "ACCEPTED", "Not paid.", "Wait for the payment."),
         ]
     )
     grouped = reconcile.group_related(detail)
@@ -264,23 +257,7 @@ def test_grouping_thousands_of_shortfalls_takes_one_pass() -> None:
     """Each shortfall looks up its own stuck rows (not the whole table): 3,000 pairs group without a quadratic cost."""
     pairs = 3000
     detail = _detail(
-        [
-            {"category": "units_differ", "investor_id": f"i{n}", "product_id": "p", "difference": -10}
-            for n in range(pairs)
-        ]
-        + [
-            {
-                "category": "stuck",
-                "investor_id": f"i{n}",
-                "product_id": "p",
-                "registry_units": 10,
-                "investment_id": f"s{n}",
-                "status": "PAID",
-                "cause": "c.",
-                "action": "a.",
-            }
-            for n in range(pairs)
-        ]
+        [_shortfall(f"i{n}", -10) for n in range(pairs)] + [_stuck(f"i{n}", 10, f"s{n}") for n in range(pairs)]
     )
     lookups = 0
     original = pd.DataFrame.groupby
