@@ -131,9 +131,9 @@ def main() -> None:
     latency, work = (spent[f"sandbox {name}"] / requests_sent * 1000 for name in ("latency", "app"))
     answer = spent["all"] / requests_sent * 1000
     print(
-        f"  a request's {answer:.1f} ms to its answer: the sandbox's latency {latency:.1f} ms (its one event loop "
-        f"wakes a sleeper only once it is free), its work and queue {work:.1f} ms, HTTP on both sides and waiting "
-        f"for a core {answer - latency - work:.1f} ms"
+        f"  a request's {answer:.1f} ms to its answer: the sandbox held it {latency:.1f} ms from its arrival (its work "
+        f"and queue, {work:.1f} ms, within that; more than {LATENCY * 1000:.0f} ms when its one event loop is busy as "
+        f"the time comes), HTTP on both sides and waiting for a core {answer - latency:.1f} ms"
     )
     print(
         f"  {LATENCY * 1000:.0f} ms latency, {WORKERS} workers: {far:6.2f} s; ideal bound rows x requests per row x "

@@ -32,7 +32,12 @@ class Faults(BaseModel):
     rate_limit_rate: float = Field(default=0.0, ge=0, le=1, description="429 with Retry-After before processing")
     retry_after: float = Field(default=1.0, ge=0, le=3600, description="seconds sent in Retry-After")
     drop_rate: float = Field(default=0.0, ge=0, le=1, description="processed and committed, then the connection is cut")
-    latency: float = Field(default=0.0, ge=0, le=60, description="seconds added to every API request")
+    latency: float = Field(
+        default=0.0,
+        ge=0,
+        le=60,
+        description="seconds from an API request's arrival to its answer (the sandbox's work happens within them)",
+    )
     methods: list[Method] = Field(default_factory=lambda: list(DEFAULT_METHODS))
     seed: int | None = Field(default=None, description="random seed, for repeatable fault sequences")
     queue: list[FaultKind] = Field(default_factory=list, description="forced faults for the next API requests")
