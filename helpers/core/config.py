@@ -6,6 +6,7 @@ machine. Put the real API's base URL and credentials into `.env` and nothing els
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -36,6 +37,7 @@ def find_env_file() -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)  # every request builds its URL from the base URL
 def split_base_url(url: str) -> tuple[str, str | None]:
     """``https://Host:443/api/external/distributor/v2/`` -> (``https://host/api/external``, ``/distributor/v2``).
 

