@@ -346,8 +346,8 @@ def prepare(
 ) -> requests.PreparedRequest:
     """What ``session.prepare_request(requests.Request(...))`` prepares, in under half its time (45 us less per
     request here): the session's headers, parameters, auth, cookies and hooks, the request's own on top (a ``None``
-    drops a session's value). Only for a session that does not read the environment (``trust_env`` off, as the transport's
-    are: it would look for ``~/.netrc`` credentials)."""
+    drops a session's value). Only for a session that does not read the environment (``trust_env`` off, as the
+    transport's are: it would look for ``~/.netrc`` credentials)."""
     if session.trust_env:
         return session.prepare_request(
             requests.Request(method, url, headers=headers, json=json, data=data, files=files, params=params)

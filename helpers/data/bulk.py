@@ -12,10 +12,12 @@ with them what ``on_duplicate`` says. The template is ``helpers/templates/invest
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any, BinaryIO
 
 import pandas as pd
@@ -341,22 +343,25 @@ def import_investors(
     rows_at_once = workers + workers // 4  # 8 places: 10 rows (a place is idle for ~10% of a request's time)
     executor = ThreadPoolExecutor(max_workers=rows_at_once)
     pending: set[Future[dict[str, Any]]] = set()
-    queue = list(plan.rows)
+    finished: SimpleQueue[Future[dict[str, Any]]] = SimpleQueue()  # each row's future, as it ends
+    queue = deque(plan.rows)
     interrupted = False
     known = plan.registry if plan.registry is not None else InvestorIndex(client.investors.list())  # read once
     with client.transport.in_flight(workers):
         try:
             while queue or pending:
                 while queue and len(pending) < rows_at_once * 2:
-                    pending.add(executor.submit(_import_row, client, queue.pop(0), on_duplicate, known))
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()
-                    with lock:
-                        results[result["row"]] = result
-                    bar.update()
-                    if on_row_done:
-                        on_row_done(len(results))
+                    future = executor.submit(_import_row, client, queue.popleft(), on_duplicate, known)
+                    future.add_done_callback(finished.put)
+                    pending.add(future)
+                future = finished.get()
+                pending.discard(future)
+                result = future.result()
+                with lock:
+                    results[result["row"]] = result
+                bar.update()
+                if on_row_done:
+                    on_row_done(len(results))
         except KeyboardInterrupt:
             interrupted = True
             for future in pending:
