@@ -5,7 +5,8 @@ The ideal bound is rows x requests per row x latency / workers: what the import 
 its latency and the workers were never idle. Requests per row are counted, not assumed: the four writes, and the
 look-ups for duplicates a write does where needed (a new investor is looked for among the registry's investors; an
 investor this client has just created is known to have no identifications or wallets yet, so those look-ups are
-skipped). Goals: within 1.1x the ideal bound at 20 ms, at least 2x faster than one by one on loopback.
+skipped). Goals: within 1.1x the ideal bound at 20 ms, at least 2x faster than one by one on loopback; both by the
+fastest run (min / median are printed), as every benchmark here: a machine shared with other work only ever adds time.
 Run: ``python -m bench.bulk_import [--quick]``
 """
 
@@ -110,9 +111,16 @@ def main() -> None:
                     for index, amount in enumerate((used["client"], used["sandbox"], sum(sent_now.values()))):
                         used_cpu[name][index] += amount
             box.faults(latency=LATENCY)
-            cpu: dict[str, float] = {}
-            far, sent, spent = import_once(fresh(box, config, tmp, 99), plan, WORKERS, cpu)
+            far_times: list[float] = []
+            for run in range(runs + 1):  # a shared machine only ever adds time: the fastest run is described
+                used = {}
+                seconds, sent_now, spent_now = import_once(fresh(box, config, tmp, 99 - run), plan, WORKERS, used)
+                far_times.append(seconds)
+                if seconds <= min(far_times):
+                    sent, spent, cpu = sent_now, spent_now, used
     serial, concurrent = Timings(times["one by one"]), Timings(times[f"{WORKERS} workers"])
+    far_away = Timings(far_times)
+    far = far_away.min
     requests_sent = sum(sent.values())
     per_row = requests_sent / rows
     ideal = rows * per_row * LATENCY / WORKERS
@@ -124,7 +132,8 @@ def main() -> None:
             f"{sandbox_cpu / count * 1000:.2f} ms (each side one process: one core at most, {os.cpu_count()} here)"
         )
     print(
-        f"  requests per row: {per_row:.2f} ({requests_sent} in all; mean time to answer at {LATENCY * 1000:.0f} ms):"
+        f"  requests per row: {per_row:.2f} ({requests_sent} in all; mean time to answer at {LATENCY * 1000:.0f} ms, "
+        "fastest run):"
     )
     for kind, number in sorted(sent.items(), key=lambda item: -item[1]):
         print(f"    {number / rows:5.2f}  {kind:40} {spent[kind] / number * 1000:6.1f} ms")
@@ -136,8 +145,9 @@ def main() -> None:
         f"the time comes), HTTP on both sides and waiting for a core {answer - latency:.1f} ms"
     )
     print(
-        f"  {LATENCY * 1000:.0f} ms latency, {WORKERS} workers: {far:6.2f} s; ideal bound rows x requests per row x "
-        f"latency / workers = {rows} x {per_row:.2f} x {LATENCY} / {WORKERS} = {ideal:6.2f} s: {far / ideal:4.2f}x"
+        f"  {LATENCY * 1000:.0f} ms latency, {WORKERS} workers: {far_away.s()}; ideal bound rows x requests per row x "
+        f"latency / workers = {rows} x {per_row:.2f} x {LATENCY} / {WORKERS} = {ideal:6.2f} s: {far / ideal:4.2f}x / "
+        f"{far_away.median / ideal:4.2f}x"
     )
     if latency:
         delivered = ideal * latency / (LATENCY * 1000)
@@ -153,7 +163,7 @@ def main() -> None:
     goal(
         f"bulk import within 1.1x the ideal bound at {LATENCY * 1000:.0f} ms",
         far / ideal <= 1.1,
-        f"{far / ideal:4.2f}x",
+        f"{far / ideal:4.2f}x / {far_away.median / ideal:4.2f}x",
     )
     goal(
         "bulk import at least 2x faster than one by one on loopback",
