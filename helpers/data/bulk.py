@@ -352,8 +352,8 @@ def import_investors(
             while queue or pending:
                 while queue and len(pending) < rows_at_once * 2:
                     future = executor.submit(_import_row, client, queue.popleft(), on_duplicate, known)
-                    future.add_done_callback(finished.put)
                     pending.add(future)
+                    future.add_done_callback(finished.put)
                 future = finished.get()
                 pending.discard(future)
                 result = future.result()
