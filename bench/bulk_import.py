@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from schwifty import IBAN
 
-from bench.common import OPTIONS, Timings, client_for, cpu_seconds, goal, sandbox_with_tenant, timed
+from bench.common import OPTIONS, Timings, client_for, cpu_seconds, goal, run_alone, sandbox_with_tenant, timed
 from helpers.core.config import Config
 from helpers.data import bulk
 from sandbox.runner import SandboxProcess
@@ -173,4 +173,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_alone("bulk_import")

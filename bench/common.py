@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,14 @@ class Options:
 
 OPTIONS = Options()
 GOALS: list[tuple[str, bool, str]] = []  # (name, met, figure) of every goal checked in this run
+
+
+def run_alone(name: str) -> None:
+    """``python -m bench.NAME [--quick] [--profile P]``: the same as ``python -m bench [--quick] [--profile P] NAME``
+    (its options read, its goals summed up)."""
+    from bench.__main__ import main
+
+    main([*sys.argv[1:], name])
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 
-from bench.common import OPTIONS, client_for, goal, sandbox_with_tenant, timed
+from bench.common import OPTIONS, client_for, goal, run_alone, sandbox_with_tenant, timed
 
 LATENCY = 0.1
 PAGE = 20  # the drf profile's page size
@@ -50,4 +50,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_alone("concurrent_pages")

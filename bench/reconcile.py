@@ -11,7 +11,7 @@ from datetime import timedelta
 import pandas as pd
 import requests
 
-from bench.common import OPTIONS, best_of, client_for, naive_token, sandbox_with_tenant
+from bench.common import OPTIONS, best_of, client_for, naive_token, run_alone, sandbox_with_tenant
 from helpers.core.config import Config
 from helpers.core.resources import remaining_units
 from helpers.data import reconcile
@@ -65,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_alone("reconcile")

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from bench.common import OPTIONS
+from bench.common import OPTIONS, run_alone
 from sandbox.runner import SandboxProcess, free_port
 
 
@@ -86,4 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_alone("sandbox_pages")

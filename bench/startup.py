@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import OPTIONS, Timings, goal, sandbox_with_tenant
+from bench.common import OPTIONS, Timings, goal, run_alone, sandbox_with_tenant
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_alone("startup")

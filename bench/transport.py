@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import OPTIONS, client_for, sandbox_with_tenant
+from bench.common import OPTIONS, client_for, run_alone, sandbox_with_tenant
 from helpers.core.journal import AuditLine, Journal
 
 
@@ -70,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_alone("transport")
