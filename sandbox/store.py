@@ -96,10 +96,6 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    @property
-    def on_disk(self) -> bool:
-        return str(self.path) != ":memory:"
-
     def claim(self, profile: str) -> None:
         """Bind the database to a profile: money and stored answers are written in that profile's form."""
         stored = self.get_meta("profile")
@@ -315,40 +311,3 @@ class Store:
     def execute(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self.lock:
             return self.db.execute(sql, params).fetchall()
-
-
-class Checkpointer(threading.Thread):
-    """Copies the write-ahead log into the database file beside the event loop. Left to SQLite, every thousandth
-    page a write commits copies the log and waits for the disk inside that request, holding up every answer of the
-    one event loop for about 5 ms (38 times in a 500-row import). Started and stopped by the app."""
-
-    def __init__(self, store: Store, interval: float = 0.5) -> None:
-        super().__init__(name="wal-checkpointer", daemon=True)
-        self.store = store
-        self.interval = interval
-        self.stopping = threading.Event()
-        self.db = sqlite3.connect(str(store.path), check_same_thread=False, isolation_level=None)
-        with store.lock:
-            store.db.execute("PRAGMA wal_autocheckpoint=0")
-
-    def run(self) -> None:
-        while not self.stopping.wait(self.interval):
-            self.checkpoint()
-
-    def checkpoint(self) -> tuple[int, int, int] | None:
-        """Copy as much of the log as no reader still needs, never waiting for the writer (PASSIVE): SQLite's
-        (busy, pages in the log, pages copied), or None when it could not run."""
-        try:
-            busy, pages, copied = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error:  # busy or closing: the next round (or SQLite's own, after stop) catches up
-            return None
-        return busy, pages, copied
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self.is_alive():
-            self.join(10)
-        self.checkpoint()
-        self.db.close()
-        with self.store.lock:
-            self.store.db.execute("PRAGMA wal_autocheckpoint=1000")

@@ -528,30 +528,6 @@ def test_following_next_is_an_index_seek_not_a_scan(tmp_path: Any, filters: dict
     assert "SCAN objects" not in plan, plan
 
 
-def test_the_write_ahead_log_is_copied_beside_the_requests(tmp_path: Any) -> None:
-    """While the app runs, SQLite's own checkpoints (inside a request's commit) are off and a thread copies the log;
-    afterwards SQLite's are on again, and every write is in the database file."""
-    from sandbox.store import Checkpointer, Store
-
-    store = Store(tmp_path / "wal.sqlite3")
-    checkpointer = Checkpointer(store, interval=3600)  # rounds by hand below: no waiting on time
-    assert store.execute("PRAGMA wal_autocheckpoint")[0][0] == 0
-    for number in range(600):
-        with store.transaction():
-            store.insert("investor", "t", {"id": f"i-{number}", "note": "x" * 2000})
-    page = store.execute("PRAGMA page_size")[0][0]
-    assert (tmp_path / "wal.sqlite3-wal").stat().st_size > 2000 * page  # SQLite would have copied at 1,000 pages
-    busy, pages, copied = checkpointer.checkpoint() or (1, 0, 0)
-    assert busy == 0 and pages > 2000 and copied == pages
-    checkpointer.start()
-    checkpointer.stop()
-    assert store.execute("PRAGMA wal_autocheckpoint")[0][0] == 1000
-    store.close()
-    copy = sqlite3.connect(tmp_path / "wal.sqlite3")
-    assert copy.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 600
-    copy.close()
-
-
 def test_background_start_used_by_make_lab(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from sandbox import background
     from sandbox.runner import is_up

@@ -20,7 +20,7 @@ from helpers import load_config
 from helpers.core import checks, models
 from helpers.core.config import Config, split_base_url
 from helpers.core.errors import ConfigurationError, InputError, JournalError, field_label, input_error, shorten_quoted
-from helpers.core.journal import CHECKPOINT_EVERY, AuditLine, Journal, derive_key
+from helpers.core.journal import AuditLine, Journal, derive_key
 from helpers.core.records import Record, mask, money_value
 from helpers.core.transport import Transport
 from helpers.data.frames import to_frame
@@ -239,20 +239,6 @@ def test_journal_is_private_and_keeps_no_personal_data(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         journal._db.execute("DELETE FROM audit")
     assert journal.get("k1").registry_id == "investor-id"
-
-
-def test_the_journal_copies_its_log_beside_its_writers(tmp_path: Path) -> None:
-    """No commit copies the write-ahead log (waiting for the disk while other threads wait for the journal): every
-    CHECKPOINT_EVERY commits, a thread of its own does."""
-    journal = Journal(tmp_path / "journal.sqlite3")
-    assert journal._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-    for number in range(CHECKPOINT_EVERY):
-        journal.record_intent(f"k{number}", f"k{number}", "ns", "create investor", "hash")
-    assert journal._checkpointing is not None
-    journal._checkpointing.join()
-    busy, pages, copied = journal.last_checkpoint or (1, 0, 0)
-    assert busy == 0 and pages > 0 and copied == pages
-    journal.close()
 
 
 def test_a_journal_of_version_0_1_is_migrated_without_its_bodies(tmp_path: Path) -> None:

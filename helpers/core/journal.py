@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 from helpers.core.errors import JournalError
 
 VERSION = 2
-CHECKPOINT_EVERY = 200  # commits (of 2 to 5 pages each); SQLite itself would copy the log at 1,000 pages
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
     identity TEXT PRIMARY KEY,      -- hash of (registry and client, operation, reference or content)
@@ -132,9 +131,6 @@ class Journal:
         self.days = days
         self.wait = wait  # seconds to wait for another process that is writing to the same journal
         self._lock = threading.Lock()
-        self._commits = 0
-        self._checkpointing: threading.Thread | None = None
-        self.last_checkpoint: tuple[int, int, int] | None = None  # SQLite's (busy, pages in the log, pages copied)
         if str(self.path) != ":memory:":
             _private_folder(self.path.parent)
             if not self.path.exists():
@@ -144,7 +140,6 @@ class Journal:
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=wait)
             self._switch_to_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, consistent always
-            self._db.execute("PRAGMA wal_autocheckpoint=0")  # copied beside the writers instead (_checkpoint_beside)
             self._migrate()
             self._db.execute("DELETE FROM operations WHERE expires_at < ?", [_now().isoformat()])
         except sqlite3.DatabaseError as exc:
@@ -177,32 +172,8 @@ class Journal:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
-                self._commits += 1
-                if self._commits % CHECKPOINT_EVERY == 0:
-                    self._checkpoint_beside()
             except sqlite3.DatabaseError as exc:
                 raise self._broken(exc) from None
-
-    def _checkpoint_beside(self) -> None:
-        """Copy the log into the journal file in a thread of its own. SQLite would copy it inside the commit that
-        brings it to 1,000 pages, waiting for the disk while every other thread of an import waits for the journal
-        (5 ms; 150 ms on a busy disk). Called with the lock held."""
-        if str(self.path) == ":memory:" or (self._checkpointing is not None and self._checkpointing.is_alive()):
-            return
-        self._checkpointing = threading.Thread(target=self.checkpoint, name="journal-checkpoint", daemon=True)
-        self._checkpointing.start()
-
-    def checkpoint(self) -> None:
-        """Copy as much of the log as no reader still needs, without waiting for writers (PASSIVE)."""
-        try:
-            db = sqlite3.connect(str(self.path), timeout=self.wait)
-            try:
-                busy, pages, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                self.last_checkpoint = (busy, pages, copied)
-            finally:
-                db.close()
-        except sqlite3.Error:  # the journal was closed or is busy: the next round, or SQLite on close, copies it
-            pass
 
     def _switch_to_wal(self) -> None:
         """Switch to write-ahead logging. Two connections opening the same new file at once make SQLite answer
@@ -382,6 +353,4 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
-            if self._checkpointing is not None:
-                self._checkpointing.join()
             self._db.close()
