@@ -21,7 +21,7 @@ from sandbox.deps import Sandbox
 from sandbox.registry import UNDOCUMENTED, Registry
 from sandbox.routers import admin, auth, documents, investments, investors, products, redemptions, transfers
 from sandbox.settings import PROFILES, Settings
-from sandbox.store import Checkpointer, Store
+from sandbox.store import Store
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -40,15 +40,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         dispatcher = webhooks.Dispatcher(store)
         dispatcher.start()
-        checkpointer = Checkpointer(store) if store.on_disk else None
-        if checkpointer:
-            checkpointer.start()
         try:
             yield
         finally:
             dispatcher.stop()
-            if checkpointer:
-                checkpointer.stop()
             store.close()
 
     app = FastAPI(

@@ -96,10 +96,6 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    @property
-    def on_disk(self) -> bool:
-        return str(self.path) != ":memory:"
-
     def claim(self, profile: str) -> None:
         """Bind the database to a profile: money and stored answers are written in that profile's form."""
         stored = self.get_meta("profile")
@@ -315,59 +311,3 @@ class Store:
     def execute(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self.lock:
             return self.db.execute(sql, params).fetchall()
-
-
-class Checkpointer(threading.Thread):
-    """Copies the write-ahead log into the database file beside the event loop. Left to SQLite, the commit that
-    brings the log to 1,000 pages copies it and waits for the disk inside that request, holding up every answer of
-    the one event loop for 5-8 ms (38 times in a 500-row import). Started and stopped by the app.
-
-    Each round copies in two steps: first the whole log on the checkpointer's own connection, beside the writers
-    (the slow part); then, holding the store's lock so that no write is under way, the few pages written meanwhile.
-    The log is then wholly copied when the next write begins, and SQLite starts it over: it stays about the size of
-    what is written during a round and the pause before it. SQLite's own checkpoint stays on, at 10,000 pages, should
-    a round not run."""
-
-    def __init__(self, store: Store, interval: float = 0.5) -> None:
-        super().__init__(name="wal-checkpointer", daemon=True)
-        self.store = store
-        self.interval = interval
-        self.stopping = threading.Event()
-        self.db = sqlite3.connect(  # mode=rw: never creates a database where the file was moved away
-            Path(store.path).resolve().as_uri() + "?mode=rw", uri=True, check_same_thread=False, isolation_level=None
-        )
-        with store.lock:
-            store.db.execute("PRAGMA wal_autocheckpoint=10000")
-
-    def run(self) -> None:
-        while not self.stopping.wait(self.interval):
-            self.checkpoint()
-
-    def checkpoint(self) -> tuple[int, int, int] | None:
-        """One round: SQLite's (busy, pages in the log, pages copied) after its second step, or None when it could
-        not run (the next round catches up)."""
-        try:
-            self.copy_beside()
-            return self.copy_rest()
-        except sqlite3.Error:
-            return None
-
-    def copy_beside(self) -> None:
-        """Step 1: the whole log, on this thread's connection, while requests go on writing."""
-        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def copy_rest(self) -> tuple[int, int, int]:
-        """Step 2: what was written during step 1, with no write under way (the store's lock), so that the next
-        write finds the log wholly copied and starts it over."""
-        with self.store.lock:
-            ((busy, pages, copied),) = self.store.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        return busy, pages, copied
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self.is_alive():
-            self.join(10)
-        self.checkpoint()
-        self.db.close()
-        with self.store.lock:
-            self.store.db.execute("PRAGMA wal_autocheckpoint=1000")

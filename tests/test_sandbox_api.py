@@ -528,44 +528,6 @@ def test_following_next_is_an_index_seek_not_a_scan(tmp_path: Any, filters: dict
     assert "SCAN objects" not in plan, plan
 
 
-def test_the_write_ahead_log_is_copied_beside_the_requests_and_starts_over(tmp_path: Any) -> None:
-    """While the app runs, a thread copies the log in rounds (SQLite's own copy, inside a commit, only at 10,000
-    pages). A write that lands while a round copies the log beside the requests is copied in the round's second
-    step, so the log starts over at the next write instead of growing for good."""
-    from sandbox.store import Checkpointer, Store
-
-    def write(first: int, count: int) -> None:
-        for number in range(first, first + count):
-            with store.transaction():
-                store.insert("investor", "t", {"id": f"i-{number}", "note": "x" * 2000})
-
-    def pages_in_log() -> int:
-        return int(store.execute("PRAGMA wal_checkpoint(PASSIVE)")[0][1])
-
-    store = Store(tmp_path / "wal.sqlite3")
-    checkpointer = Checkpointer(store, interval=3600)  # rounds by hand below: no waiting on time
-    assert store.execute("PRAGMA wal_autocheckpoint")[0][0] == 10_000
-    write(0, 300)
-    reader = sqlite3.connect(tmp_path / "wal.sqlite3")  # its snapshot stands for the moment step 1 begins
-    reader.execute("BEGIN")
-    reader.execute("SELECT COUNT(*) FROM objects").fetchall()
-    write(300, 50)  # lands during step 1, which copies the log as it was when it began
-    checkpointer.copy_beside()
-    reader.rollback()
-    reader.close()
-    busy, pages, copied = checkpointer.copy_rest()
-    assert busy == 0 and pages > 600 and copied == pages
-    write(350, 1)
-    assert pages_in_log() < 20  # started over: only the last write's pages (without step 2: over 600)
-    checkpointer.start()
-    checkpointer.stop()
-    assert store.execute("PRAGMA wal_autocheckpoint")[0][0] == 1000
-    store.close()
-    copy = sqlite3.connect(tmp_path / "wal.sqlite3")
-    assert copy.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 351
-    copy.close()
-
-
 def test_background_start_used_by_make_lab(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from sandbox import background
     from sandbox.runner import is_up
