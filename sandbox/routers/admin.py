@@ -198,6 +198,7 @@ async def force_status(sandbox: SandboxDep, investment_id: str, body: ForcedStat
 def bulk(sandbox: SandboxDep, body: Bulk) -> dict[str, Any]:
     """Fast fixture: ``{"client_id", "investors", "investments"}`` delivered investments spread over investors.
     Seconds of work for large numbers: a plain function, so FastAPI runs it in its thread pool and the event loop
-    goes on answering (``health`` among others) meanwhile."""
+    goes on answering (``health`` among others) meanwhile. An API request that needs the database waits for this
+    transaction on the event loop, though, and every other request with it: seed before sending API traffic."""
     with sandbox.store.transaction():
         return seed.bulk_delivered(sandbox.store, sandbox.registry, body.client_id, body.investors, body.investments)
