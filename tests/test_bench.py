@@ -25,3 +25,11 @@ def test_every_benchmark_runs_in_quick_mode() -> None:
     for name in ("startup", "list_investments", "concurrent_pages", "bulk_import", "transport", "reconcile"):
         assert f"== {name}" in done.stdout
     assert "== goals:" in done.stdout and "goal " in done.stdout
+
+
+def test_one_benchmark_run_alone_reads_its_options() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.startup", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "== startup" in done.stdout and "(quick: small sizes)" in done.stdout
