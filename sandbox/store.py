@@ -28,6 +28,16 @@ SHARED_KINDS = frozenset({"product", "campaign"})
 REFERENCE_COLUMNS = ("parent_id", "investor_id", "product_id", "campaign_id", "wallet_id", "status", "address")
 SEEKABLE_FILTERS = frozenset({"product_id"})  # filters that have a dense position column (none, or these)
 MAX_POSITION = 2**62  # beyond any real position; larger page numbers are simply past the end
+# A filter on an identifier seeks on that identifier's index, and only on its columns: the other columns are written
+# ``+column``, which SQLite's planner cannot seek on. Left to itself, the planner takes the index with the most
+# equal columns (kind, tenant, status) and reads every managed wallet of a distributor to find one investor's:
+# a write that grows with the registry.
+SEEK_BY = {
+    "address": ("address",),
+    "parent_id": ("parent_id",),
+    "investor_id": ("tenant", "investor_id"),
+    "wallet_id": ("wallet_id", "product_id"),
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clients (
@@ -224,17 +234,22 @@ class Store:
         return (row["tenant"], json.loads(row["data"])) if row else None
 
     def _where(self, kind: str, tenant: str | None, filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        seek = next((columns for name, columns in SEEK_BY.items() if name in filters), None)
+
+        def column(name: str) -> str:
+            return name if seek is None or name in seek else f"+{name}"
+
         clauses, params = ["kind = ?"], [kind]
         if tenant is not None and kind in SHARED_KINDS:
-            clauses.append("tenant IN (?, ?)")
+            clauses.append(f"{column('tenant')} IN (?, ?)")
             params += [tenant, SHARED]
         elif tenant is not None:  # plain equality, so the (kind, tenant, ..., seq) indexes also give the order
-            clauses.append("tenant = ?")
+            clauses.append(f"{column('tenant')} = ?")
             params.append(tenant)
         for name, value in filters.items():
             if name not in REFERENCE_COLUMNS:
                 raise ValueError(f"cannot filter on {name}")
-            clauses.append(f"{name} = ?")
+            clauses.append(f"{column(name)} = ?")
             params.append(value)
         return " AND ".join(clauses), params
 

@@ -540,6 +540,37 @@ def test_following_next_is_an_index_seek_not_a_scan(tmp_path: Any, filters: dict
     assert "SCAN objects" not in plan, plan
 
 
+@pytest.mark.parametrize(
+    ("kind", "filters", "index"),
+    [
+        ("wallet", {"parent_id": "x", "status": "eth-managed"}, "objects_parent"),  # an investor's managed wallet
+        ("investment", {"investor_id": "x", "status": "KYC_PENDING"}, "objects_investor"),
+        ("investment", {"wallet_id": "x", "product_id": "p", "status": "DELIVERED"}, "objects_wallet"),
+        ("investment", {"investor_id": "x", "product_id": "p", "status": "DELIVERED"}, "objects_investor"),
+        ("credit", {"parent_id": "x", "campaign_id": "c"}, "objects_parent"),
+    ],
+)
+def test_a_look_up_by_an_identifier_seeks_on_its_index(
+    tmp_path: Any, kind: str, filters: dict[str, str], index: str
+) -> None:
+    """A write's look-ups (an investor's managed wallet, its pending investments) must not read every object of the
+    distributor with that status: with 50,000 managed wallets that took 9 ms per wallet created."""
+    from sandbox.store import Store
+
+    store = Store(tmp_path / "plan.sqlite3")
+    where, params = store._where(kind, "tenant", filters)
+    plan = " ".join(
+        row[3]
+        for row in store.execute(f"EXPLAIN QUERY PLAN SELECT data FROM objects WHERE {where} ORDER BY seq", params)
+    )
+    assert f"USING INDEX {index} " in plan, plan
+    store.db.execute(
+        "INSERT INTO objects (kind, id, tenant, pos, data, status, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [kind, "a", "tenant", 1, "{}", filters.get("status"), filters.get("parent_id")],
+    )
+    assert len(store.all(kind, "tenant", **filters)) == (1 if set(filters) <= {"parent_id", "status"} else 0)
+
+
 def test_background_start_used_by_make_lab(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from sandbox import background
     from sandbox.runner import is_up
