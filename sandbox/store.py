@@ -8,6 +8,9 @@ and the columns the API filters or sums on. Lists are ordered by creation (oldes
 - ``pos`` numbers a distributor's objects of one kind 1, 2, 3, ... and ``ppos`` those of one product, so page
   *N* of a list (unfiltered or by product) starts at a known position: also an index seek, without OFFSET.
 
+An index on a reference column holds only the objects that have that reference (partial, ``IS NOT NULL``): a write
+touches the pages of the indexes its object belongs in, not all of them.
+
 Pages are served as stored: the page body is built from the stored JSON text, never parsed and re-encoded.
 Counts are computed once per data version (every write bumps it) and reused while nothing changes.
 """
@@ -22,7 +25,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+# Version 2 had the same tables; its indexes on reference columns also held the objects without that reference.
+PARTIAL_SINCE_3 = (
+    "objects_parent",
+    "objects_investor",
+    "objects_product",
+    "objects_campaign",
+    "objects_status",
+    "objects_wallet",
+)
 SHARED = "*"  # tenant of objects every distributor sees (the demo products and campaigns)
 SHARED_KINDS = frozenset({"product", "campaign"})
 REFERENCE_COLUMNS = ("parent_id", "investor_id", "product_id", "campaign_id", "wallet_id", "status", "address")
@@ -58,12 +70,12 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, content BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS objects_kind ON objects (kind, tenant, seq);
-CREATE INDEX IF NOT EXISTS objects_parent ON objects (kind, parent_id, seq);
-CREATE INDEX IF NOT EXISTS objects_investor ON objects (kind, tenant, investor_id, seq);
-CREATE INDEX IF NOT EXISTS objects_product ON objects (kind, tenant, product_id, seq);
-CREATE INDEX IF NOT EXISTS objects_campaign ON objects (kind, tenant, campaign_id, seq);
-CREATE INDEX IF NOT EXISTS objects_status ON objects (kind, tenant, status, seq);
-CREATE INDEX IF NOT EXISTS objects_wallet ON objects (kind, wallet_id, product_id, seq);
+CREATE INDEX IF NOT EXISTS objects_parent ON objects (kind, parent_id, seq) WHERE parent_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_investor ON objects (kind, tenant, investor_id, seq) WHERE investor_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_product ON objects (kind, tenant, product_id, seq) WHERE product_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_campaign ON objects (kind, tenant, campaign_id, seq) WHERE campaign_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_status ON objects (kind, tenant, status, seq) WHERE status IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_wallet ON objects (kind, wallet_id, product_id, seq) WHERE wallet_id IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS objects_pos ON objects (kind, tenant, pos);
 CREATE UNIQUE INDEX IF NOT EXISTS objects_ppos ON objects (kind, tenant, product_id, ppos) WHERE ppos IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS objects_address ON objects (address) WHERE address IS NOT NULL;
@@ -96,7 +108,9 @@ class Store:
         self.version = 0  # bumped by every write to objects; counts are cached per version
         self._counts: dict[tuple[Any, ...], tuple[int, int]] = {}
         existing = self.db.execute("SELECT name FROM sqlite_master WHERE name = 'objects'").fetchone()
-        if existing and self.get_meta("schema_version") != SCHEMA_VERSION:
+        if existing and self.get_meta("schema_version") == "2":  # the same data: rebuilt partial, the indexes
+            self.db.executescript("".join(f"DROP INDEX IF EXISTS {name};" for name in PARTIAL_SINCE_3))
+        elif existing and self.get_meta("schema_version") != SCHEMA_VERSION:
             raise DatabaseMismatch(
                 f"{path} was written by an older sandbox; delete it (rm {path}) or use another --db."
             )

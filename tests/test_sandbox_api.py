@@ -540,6 +540,28 @@ def test_following_next_is_an_index_seek_not_a_scan(tmp_path: Any, filters: dict
     assert "SCAN objects" not in plan, plan
 
 
+def test_a_database_of_the_previous_version_gets_partial_indexes_and_keeps_its_data(tmp_path: Any) -> None:
+    """Version 2 indexed every object in every reference index; opening it rebuilds those indexes, data unchanged."""
+    from sandbox.store import PARTIAL_SINCE_3, Store
+
+    path = tmp_path / "v2.sqlite3"
+    store = Store(path)
+    store.insert("investor", "tenant", {"id": "i1"}, status="PENDING")
+    store.insert("document", "tenant", {"id": "d1"})
+    for name in PARTIAL_SINCE_3:  # as version 2 had them: no WHERE
+        sql = store.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name])[0][0]
+        store.db.executescript(f"DROP INDEX {name}; {sql.split(' WHERE ')[0]};")
+    store.set_meta("schema_version", "2")
+    store.close()
+
+    reopened = Store(path)
+    indexes = dict(reopened.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+    assert all(" IS NOT NULL" in indexes[name] for name in PARTIAL_SINCE_3), indexes
+    assert reopened.get_meta("schema_version") == "3"
+    assert [row["id"] for row in reopened.all("investor", "tenant", status="PENDING")] == ["i1"]
+    assert reopened.get("document", "d1", "tenant") == {"id": "d1"}
+
+
 @pytest.mark.parametrize(
     ("kind", "filters", "index"),
     [
