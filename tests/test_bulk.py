@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import helpers
 from helpers.core.config import Config
 from helpers.core.transport import Transport, make_retry
 from helpers.data import bulk
+from helpers.data.ledger import SpreadsheetError
 from helpers.ui import panels
 from tests.conftest import Sandbox, investor_body
 
@@ -246,19 +248,54 @@ def test_network_outage_halfway_then_rerun_finishes(config: Config, sandbox: San
     assert sorted(investors_in_registry(client)) == sorted(f"Investor {n:05d}" for n in range(1, 61))
 
 
-def test_same_reference_with_changed_data_is_reported(client: helpers.Client, tmp_path: Path) -> None:
-    bulk.import_investors(
-        client, bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True), progress=False
-    )
+def test_same_reference_with_changed_data_is_offered_as_an_update(client: helpers.Client, tmp_path: Path) -> None:
+    original = bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True)
+    bulk.import_investors(client, original, progress=False)
     changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
     result = bulk.import_investors(client, changed, progress=False)
-    assert result.loc[0, "status"] == "failed"
-    assert "changed since it was imported" in result.loc[0, "error"]
+    assert result.loc[0, "status"] == "needs a decision"  # a correction: offered as an update, never a duplicate
+    assert "was made on" in result.loc[0, "error"] and "Update it with the new data" in result.loc[0, "error"]
+    kept = bulk.import_investors(client, changed, progress=False, on_duplicate="use")
+    assert kept.loc[0, "status"] == "already there"
+    updated = bulk.import_investors(client, changed, progress=False, on_duplicate="update")
+    assert updated.loc[0, "status"] == "updated" and updated.loc[0, "investor_id"] == kept.loc[0, "investor_id"]
+    assert client.investors.get(updated.loc[0, "investor_id"])["natural_person"]["city"] == "Berlin"
     elsewhere = helpers.Client(client.config.replace(journal_path=tmp_path / "other.sqlite3"))  # no journal
-    result = bulk.import_investors(elsewhere, changed, progress=False)
+    result = bulk.import_investors(elsewhere, original, progress=False)
     assert result.loc[0, "status"] == "needs a decision"  # the registry has a near-equal investor: asked
     assert "A similar investor" in result.loc[0, "error"]
     assert len(investors_in_registry(client)) == 1
+
+
+def test_a_row_that_failed_can_be_corrected_and_imported(config: Config, sandbox: Sandbox, tmp_path: Path) -> None:
+    """The registry answered 503 to every try: nothing was made, so the corrected row is sent, once."""
+    quick = Transport(config, write_retry=make_retry(total=1, backoff=0, writes=True))
+    client = helpers.Client(config, transport=quick)
+    plan = bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True)
+    known = bulk.InvestorIndex(client.investors.list())  # read before the outage (as the dry run does)
+    sandbox.faults(error_rate=1.0)
+    first = bulk.import_investors(client, dataclasses.replace(plan, registry=known), progress=False)
+    sandbox.reset_faults()
+    assert first.loc[0, "status"] == "failed" and "503" in first.loc[0, "error"]
+    corrected = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
+    second = bulk.import_investors(client, corrected, progress=False)
+    assert second.loc[0, "status"] == "created", second.loc[0, "error"]
+    again = bulk.import_investors(client, corrected, progress=False)
+    assert again.loc[0, "status"] == "already there"
+    assert investors_in_registry(client) == ["Investor 00001"]
+
+
+def test_a_refused_row_can_be_corrected_and_imported(client: helpers.Client, tmp_path: Path) -> None:
+    """The registry refused the wallet (4xx: it made nothing); the corrected row gets its own key and is sent."""
+    row = spreadsheet(tmp_path / "a.csv", 1)
+    plan = bulk.read_investors(row, placeholder_protocols=True)
+    plan.rows[0]["investor"]["tax_information"] = None  # the registry refuses a wallet without tax information
+    first = bulk.import_investors(client, plan, progress=False)
+    assert first.loc[0, "status"] == "failed" and "tax information" in first.loc[0, "error"]
+    corrected = bulk.read_investors(row, placeholder_protocols=True)
+    second = bulk.import_investors(client, corrected, progress=False, on_duplicate="update")
+    assert second.loc[0, "status"] == "updated", second.loc[0, "error"]
+    assert second.loc[0, "wallet_id"] and investors_in_registry(client) == ["Investor 00001"]
 
 
 def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path) -> None:
@@ -267,6 +304,42 @@ def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path) -> No
     assert plan.valid == 3 and not panel.confirm.disabled
     results = panel.run_import()
     assert list(results["status"]) == ["created"] * 3
+
+
+def test_rows_that_end_in_a_delimiter_read_as_the_same_rows(tmp_path: Path) -> None:
+    """Some programs export every row with a trailing comma: the first column must stay a column."""
+    path = spreadsheet(tmp_path / "trailing.csv", 3)
+    path.write_text("".join(line + ",\n" for line in path.read_text().splitlines()))
+    plan = bulk.read_investors(path, placeholder_protocols=True)
+    assert plan.valid == 3 and plan.problems.empty
+    assert list(plan.preview()["reference"]) == ["REF-00001", "REF-00002", "REF-00003"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty. Upload the spreadsheet with its header row"),
+        (b"  \n\n", "is empty."),
+        (b"reference,email,email\nA,a@example.com,b@example.com\n", "has the column email more than once"),
+        (
+            b"reference,surname\nA,B\nC,D,E,F\n",
+            "is not a well-formed CSV file (Error tokenizing data. C error: Expected",
+        ),
+    ],
+)
+def test_a_file_that_cannot_be_read_says_why_in_a_sentence(content: bytes, message: str) -> None:
+    with pytest.raises(SpreadsheetError) as raised:
+        bulk.read_investors(content, "upload.csv", placeholder_protocols=True)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_panel_forgets_the_previous_file_when_a_new_one_cannot_be_read(client: helpers.Client, tmp_path: Path) -> None:
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    panel.dry_run(spreadsheet(tmp_path / "p.csv", 3).read_bytes(), "p.csv")
+    assert not panel.confirm.disabled
+    assert panel.dry_run(b"", "empty.csv") is None
+    assert panel.plan is None and panel.confirm.disabled
+    assert panel.run_import() is None and client.investors.list().frame().empty
 
 
 def test_dry_run_flags_the_same_person_twice_in_one_file(tmp_path: Path) -> None:

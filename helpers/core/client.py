@@ -45,7 +45,7 @@ from helpers.core.errors import (
     TaskError,
     ValidationError,
 )
-from helpers.core.journal import AuditLine, Journal, content_hash, derive_key
+from helpers.core.journal import AuditLine, Entry, Journal, content_hash, derive_key
 from helpers.core.records import Outcome, Record
 from helpers.core.transport import AmbiguousWrite, Answer, Transport, decode_body
 
@@ -506,21 +506,21 @@ class Client:
                 f"This would make {what} on the PRODUCTION registry {self.config.host}: real units move. Nothing was "
                 "sent. Confirm with confirm_production=True (forms ask with a second button)."
             )
-        key = self.key_of(operation)
+        identity = self.key_of(operation)
         hashed = content_hash(self.namespace, operation.identity_content)
-        entry = self.journal.get(key)
+        entry = self.journal.get(identity)
         if entry is not None and entry.content_hash != hashed:
-            raise ConflictError(
-                f"Could not {operation.action}: its reference (or key) was used on {entry.created_at[:10]} for "
-                "different data. Nothing was sent. Give a new reference for a new operation, or repeat=True."
-            )
+            corrected = self._corrected(operation, identity, hashed, entry)
+            if isinstance(corrected, Record):
+                return corrected
+            entry = corrected
         if entry is not None and entry.state == "done":
             found = self._verify(operation, entry.registry_id)
             if found is not None:
                 return found
             entry = None
         if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
-            resolved = self._resolve_duplicate(operation, key, entry is not None)
+            resolved = self._resolve_duplicate(operation, identity, entry is not None and entry.state != "refused")
             if resolved is not None:
                 return resolved
         if operation.before_send is not None and entry is None:
@@ -528,16 +528,57 @@ class Client:
                 operation.before_send()
             except PermissionDeniedError:  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
-        self.journal.record_intent(key, key, self.namespace, operation.name, hashed)
-        answer, record = self._send(operation, key)
+        key = entry.key if entry is not None else identity  # a new attempt with other content has a key of its own
+        self.journal.record_intent(identity, key, self.namespace, operation.name, hashed)
+        answer, record = self._send(operation, key, identity)
         outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
         if answer is not None and (answer.replayed or self._older_than_request(record, answer)):
             outcome = "replayed"
         record.outcome, record.what = outcome, operation.what
         if outcome == "created" and operation.name == "create investor" and record.get("id"):
             self.created_here.add(str(record["id"]))
-        self.journal.record_done(key, record.get("id"), self._audit_line(operation, key, record.get("id"), outcome))
+        self.journal.record_done(
+            identity, record.get("id"), self._audit_line(operation, key, record.get("id"), outcome)
+        )
         return record
+
+    def _corrected(self, operation: Operation, identity: str, hashed: str, entry: Entry) -> Record | Entry | None:
+        """The operation's reference (or key) was used before for other content: a correction. Made before: offered
+        as an update. Refused before, or unanswered where a duplicate check will look first: sent again, under a key
+        of its own (the registry may keep the first key for the first content). Otherwise refused: the earlier
+        attempt may have made something that nothing here can find."""
+        made = entry.created_at[:10]
+        what = operation.describe() if operation.describe else f"a {operation.what}"
+        if entry.state == "done" and not operation.repeat:
+            existing = self._verify(operation, entry.registry_id) if entry.registry_id else None
+            if existing is not None and operation.update is not None:
+                if operation.on_duplicate == "update":
+                    return operation.update(existing)
+                if operation.on_duplicate == "use":
+                    return existing
+                raise PossibleDuplicate(
+                    f"This {operation.what} was made on {made} under the same reference (id {existing.get('id')}), "
+                    f"with other data than now. Nothing was sent for {what}. Update it with the new data "
+                    "(on_duplicate='update'), or keep it as it is (on_duplicate='use').",
+                    existing,
+                    equal=False,
+                    what=operation.what,
+                )
+            if existing is not None:
+                raise ConflictError(
+                    f"Could not {operation.action}: its reference (or key) made {operation.what} "
+                    f"{existing.get('id')} on {made}, with other data than now. Nothing was sent. Give a new "
+                    "reference for a new operation."
+                )
+        elif entry.state == "sent" and (operation.similar is None or operation.repeat):
+            raise ConflictError(
+                f"Could not {operation.action}: an attempt on {made} under the same reference (or key) sent other "
+                "data, and whether the registry acted on it is unknown (its answer never came). Nothing was sent. "
+                f"Look in the registry for {what}; then give a new reference for the new data."
+            )
+        key = derive_key(self.namespace, "new attempt", [identity, hashed])
+        self.journal.record_new_attempt(identity, key, hashed)
+        return self.journal.get(identity)
 
     def _verify(self, operation: Operation, registry_id: str | None) -> Record | None:
         """An operation the journal says is done: its object as the registry has it now (None if it is gone)."""
@@ -588,7 +629,7 @@ class Client:
             what=operation.what,
         )
 
-    def _send(self, operation: Operation, key: str) -> tuple[Answer | None, Record]:
+    def _send(self, operation: Operation, key: str, identity: str) -> tuple[Answer | None, Record]:
         """Send with the same key until there is an answer; after a lost answer, first look for the object."""
         started = datetime.now(UTC) - CLOCK_TOLERANCE
         json_body = operation.body if operation.files is None else None
@@ -616,6 +657,8 @@ class Client:
                 self._audit(
                     operation, key, None, f"refused: {type(exc).__name__}" + (f" {exc.status}" if exc.status else "")
                 )
+                if exc.status and 400 <= exc.status < 500 and exc.status not in (409, 422):  # it did not act
+                    self.journal.record_refused(identity)  # (409 and 422 may be about an earlier attempt's answer)
                 raise
             body = answer.body if isinstance(answer.body, dict) else {"result": answer.body}
             return answer, Record(body)

@@ -1,7 +1,8 @@
 """The local journal (SQLite) of the writes the toolkit sent, and the append-only audit trail.
 
 * ``operations``: one row per operation identity: the idempotency key sent, a hash of what was sent, the state
-  (``sent``: intent recorded, answer not yet seen; ``done``: answered) and the registry's id. Ids, hashes and states
+  (``sent``: intent recorded, answer not yet seen; ``done``: answered; ``refused``: the registry answered 4xx, so
+  it made nothing) and the registry's id. Ids, hashes and states
   only: no personal data. Entries expire after ``days`` (30 by default); the registry's own idempotency and the
   client's duplicate checks do not depend on them.
 * ``audit``: every write the toolkit sent and what came of it (time, registry, client id, operation, reference,
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS operations (
     namespace TEXT NOT NULL,        -- registry root URL | client id
     operation TEXT NOT NULL,        -- e.g. 'create investor'
     content_hash TEXT NOT NULL,     -- hash of what was sent under this key
-    state TEXT NOT NULL,            -- 'sent' | 'done'
+    state TEXT NOT NULL,            -- 'sent' | 'done' | 'refused' (the registry answered 4xx: it did not act)
     registry_id TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
@@ -292,7 +293,8 @@ class Journal:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO operations VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?) ON CONFLICT(identity) DO "
-                "UPDATE SET updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                "UPDATE SET updated_at = excluded.updated_at, expires_at = excluded.expires_at, "
+                "state = CASE state WHEN 'refused' THEN 'sent' ELSE state END",
                 [
                     identity,
                     key,
@@ -303,6 +305,23 @@ class Journal:
                     now.isoformat(),
                     (now + timedelta(days=self.days)).isoformat(),
                 ],
+            )
+
+    def record_refused(self, identity: str) -> None:
+        """The registry refused the operation's last attempt (a 4xx answer): nothing was made."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE operations SET state = 'refused', updated_at = ? WHERE identity = ? AND state = 'sent'",
+                [_now().isoformat(), identity],
+            )
+
+    def record_new_attempt(self, identity: str, key: str, hashed: str) -> None:
+        """The same operation, sent again with other content under its own key (the last attempt made nothing)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ? "
+                "WHERE identity = ?",
+                [key, hashed, _now().isoformat(), identity],
             )
 
     def record_done(self, identity: str, registry_id: str | None, audit: AuditLine | None = None) -> None:

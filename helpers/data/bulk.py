@@ -114,11 +114,21 @@ class Plan:
 
     def summary(self) -> str:
         bad = self.problems["row"].nunique() if len(self.problems) else 0
-        known = f", {len(self.matches)} of them match investors the registry already has" if len(self.matches) else ""
-        return (
-            f"{self.source}: {self.valid} rows ready to import{known}; {bad} rows with problems "
-            f"({len(self.problems)} problems). Nothing has been sent yet."
+        known = len(self.matches)
+        matching = (
+            f", {known} of them {'match investors' if known > 1 else 'matches an investor'} the registry already has"
         )
+        problems = (
+            f"{bad} {plural(bad, 'row')} with problems ({len(self.problems)} {plural(len(self.problems), 'problem')})"
+        )
+        return (
+            f"{self.source}: {self.valid} {plural(self.valid, 'row')} ready to import{matching if known else ''}; "
+            f"{problems if bad else 'no row has a problem'}. Nothing has been sent yet."
+        )
+
+
+def plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
 
 
 def read_investors(
@@ -268,25 +278,22 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
             row["investor"], key=key("investor"), on_duplicate=on_duplicate, known_investors=known
         )
         result["investor_id"] = investor.id
-        already = investor.outcome in ("existed", "replayed")
+        already = investor.outcome in ("existed", "replayed", "updated")  # made before this import
         if row["identification"] is not None and not (
             already and client.investors.kyc_status(investor.id) == "SUCCESS"
         ):
             result["identification_id"] = _identify(client, row, investor, key("identification")).id
         if row["wallet"]:
             result["wallet_id"] = _wallet(client, row, investor, key("wallet"), already)
-        result["status"] = "already there" if already else "created"
+        result["status"] = {"created": "created", "updated": "updated"}.get(str(investor.outcome), "already there")
     except PossibleDuplicate as exc:
         result.update(
             status="needs a decision",
             investor_id=exc.existing.get("id"),
             error=f"{exc.message} Choose what to do with such rows and import again.",
         )
-    except ConflictError:
-        result["error"] = (
-            f"Row {row['reference']} changed since it was imported. Nothing was sent. To apply the "
-            "changes to that investor, import again choosing to update existing investors."
-        )
+    except ConflictError as exc:
+        result["error"] = f"Row {row['reference']} changed since it was last sent. {exc.message}"
     except CashlinkError as exc:
         result["error"] = str(exc)
     return result

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,13 @@ def parse_table(
     else:
         frame = _read_csv(raw, name)
     frame.columns = [str(c).strip() for c in frame.columns]
+    repeated = sorted({c for c in frame.columns if frame.columns.tolist().count(c) > 1} | _renamed_repeats(frame))
+    if repeated:
+        raise SpreadsheetError(
+            f"The {what} {name} has the column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} more than "
+            "once; keep one of each and read it again.",
+            [(1, column, "This column appears more than once.") for column in repeated],
+        )
     frame = frame.dropna(how="all")
     frame = frame[~(frame.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1)]
     missing = [c.name for c in columns if c.required and c.name not in frame.columns]
@@ -147,6 +155,12 @@ def duplicates(frame: pd.DataFrame, keys: list[str], what: str, name: str) -> No
     )
 
 
+def _renamed_repeats(frame: pd.DataFrame) -> set[str]:
+    """Columns pandas read twice: it names the second ``email.1``."""
+    names = set(frame.columns)
+    return {match[1] for c in names if (match := re.fullmatch(r"(.+)\.\d+", c)) and match[1] in names}
+
+
 def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[bytes, str]:
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -174,10 +188,28 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
-    try:
-        return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True)
+    if not text.strip():
+        raise SpreadsheetError(
+            f"{name} is empty. Upload the spreadsheet with its header row and one row per investor.",
+            [(None, None, "The file is empty.")],
+        )
+    try:  # index_col=False: rows that end in a delimiter (as some programs export) keep their first column
+        return pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            index_col=False,
+        )
     except pd.errors.ParserError as exc:
-        raise SpreadsheetError(f"{name} is not a well-formed CSV file: {exc}.", [(None, None, str(exc))]) from None
+        detail = " ".join(str(exc).split()).rstrip(".")
+        found = re.search(r"line (\d+)", detail)
+        raise SpreadsheetError(
+            f"{name} is not a well-formed CSV file ({detail}). A cell that holds the delimiter "
+            f"'{delimiter}' needs quotes around it; save the file again from your spreadsheet program.",
+            [(int(found[1]) if found else None, None, detail + ".")],
+        ) from None
 
 
 def columns_doc(columns: list[Column]) -> pd.DataFrame:

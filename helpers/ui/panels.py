@@ -245,6 +245,7 @@ class BulkImportPanel(widgets.VBox):
 
     def dry_run(self, source: str | Path | bytes, name: str | None = None) -> bulk.Plan | None:
         self.output.clear_output()
+        self.plan, self.confirm.disabled = None, True  # a file that cannot be read leaves nothing to import
         with self.output:
             try:
                 self.plan = bulk.read_investors(source, name, self.placeholder_protocols, client=self.client)
