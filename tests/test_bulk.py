@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +268,26 @@ def test_same_reference_with_changed_data_is_offered_as_an_update(client: helper
     assert len(investors_in_registry(client)) == 1
 
 
+def test_another_person_who_shares_an_iban_is_never_merged(client: helpers.Client, tmp_path: Path) -> None:
+    """A joint account: same IBAN, another name, e-mail and birth date. 'use' and 'update' are for the same person."""
+    bulk.import_investors(
+        client, bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True), progress=False
+    )
+    iban = IBAN.generate("DE", bank_code="37040044", account_code=str(5320130001)).compact  # row 1's IBAN
+    partner = spreadsheet(tmp_path / "b.csv", 1, start=2, iban=iban, forename="Alana", birth_date="1990-01-02")
+    for choice in ("use", "update"):
+        result = bulk.import_investors(
+            client, bulk.read_investors(partner, placeholder_protocols=True), progress=False, on_duplicate=choice
+        )
+        assert result.loc[0, "status"] == "needs a decision", result.loc[0, "error"]
+        assert "perhaps another person who shares it" in result.loc[0, "error"]
+    result = bulk.import_investors(
+        client, bulk.read_investors(partner, placeholder_protocols=True), progress=False, on_duplicate="create"
+    )
+    assert result.loc[0, "status"] == "created"
+    assert sorted(investors_in_registry(client)) == ["Investor 00001", "Investor 00002"]
+
+
 def test_a_row_that_failed_can_be_corrected_and_imported(config: Config, sandbox: Sandbox, tmp_path: Path) -> None:
     """The registry answered 503 to every try: nothing was made, so the corrected row is sent, once."""
     quick = Transport(config, write_retry=make_retry(total=1, backoff=0, writes=True))
@@ -368,3 +389,21 @@ def test_an_import_reads_the_registrys_investors_once(client: helpers.Client, tm
     assert (results["status"] == "created").all()
     per_row = (client.transport.requests_sent - sent) / 40
     assert per_row <= 4.2, per_row  # investor, protocol, identification, wallet; the investors read once
+
+
+def test_the_panel_reads_an_uploaded_spreadsheet_once_and_keeps_it_out_of_the_widget(
+    client: helpers.Client, tmp_path: Path
+) -> None:
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    content = spreadsheet(tmp_path / "p.csv", 2).read_bytes()
+    panel.upload.value = (
+        {
+            "name": "p.csv",
+            "type": "text/csv",
+            "size": len(content),
+            "content": content,
+            "last_modified": datetime(2026, 1, 1, tzinfo=UTC),
+        },
+    )
+    assert panel.plan is not None and panel.plan.valid == 2 and not panel.confirm.disabled
+    assert panel.upload.value == ()  # the people in the file are not kept in the saved widget state

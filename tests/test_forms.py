@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -195,3 +196,23 @@ def test_a_click_never_loses_an_unexpected_error(client: helpers.Client, monkeyp
     form.submit_button.click()
     assert "Something went wrong: RuntimeError: boom" in form.status.value
     assert form.fields["natural_person.surname"].widget.value == "Lovelace"
+
+
+def test_an_uploaded_protocol_leaves_the_widget_once_sent(client: helpers.Client) -> None:
+    """The protocol of an identification is personal: once uploaded to the registry, the widget forgets it, so the
+    saved widget state of a notebook does not keep it."""
+    investor = forms.InvestorForm(client, PERSON).submit()
+    form = forms.IdentificationForm(client, investor.id, {k: v for k, v in IDENT.items() if k != "protocol"})
+    content = b"%PDF-1.4 Passport scan of Ada Lovelace"
+    form.protocol_file.value = (
+        {
+            "name": "passport Ada Lovelace.pdf",
+            "type": "application/pdf",
+            "size": len(content),
+            "content": content,
+            "last_modified": datetime(2026, 1, 1, tzinfo=UTC),
+        },
+    )
+    assert form.submit() is not None
+    assert form.protocol_file.value == ()
+    assert "Lovelace" not in repr(form.protocol_file.get_state())

@@ -40,7 +40,9 @@ def test_an_identical_redemption_asked_again_is_a_new_operation_after_a_question
     form = forms.RedemptionForm(client, {"investor_id": investor_id, "units": 50})
     first = form.click_submit()
     assert first is not None and first.outcome == "created" and "Created now" in form.status.value
-    again = form.click_submit()  # the same person, the same 50 units, a second time
+    assert form.click_submit() is first  # a double-click's second click: nothing sent, nothing asked
+    form.again_button.click()  # "Another redemption": the same person, the same 50 units, a second time
+    again = form.click_submit()
     assert again is None and holding(client, investor_id) == 150
     assert isinstance(form.error, helpers.PossibleDuplicate)
     assert "An identical redemption (50 units from the same wallet) was made today at" in form.error.message
@@ -153,9 +155,11 @@ def test_bulk_import_flags_rows_that_match_an_existing_investor(client: helpers.
     assert "1 row ready to import, 1 of them matches an investor the registry already has" in plan.summary()
     asked = bulk.import_investors(client, plan, progress=False)
     assert asked.loc[0, "status"] == "needs a decision" and counts(client)["investors"] == 1
-    used = bulk.import_investors(client, plan, progress=False, on_duplicate="use")
-    assert used.loc[0, "status"] == "already there" and used.loc[0, "investor_id"] == existing.id
+    used = bulk.import_investors(client, plan, progress=False, on_duplicate="use")  # Ada is not Peter: not merged
+    assert used.loc[0, "status"] == "needs a decision" and "another person" in used.loc[0, "error"]
     assert counts(client)["investors"] == 1
+    created = bulk.import_investors(client, plan, progress=False, on_duplicate="create")
+    assert created.loc[0, "status"] == "created" and counts(client)["investors"] == 2
 
 
 @pytest.mark.parametrize("spelling", ["{root}/", "{root}/v2", "{root}/distributor/v2/", "{root}"])
@@ -296,3 +300,29 @@ def test_the_first_rerun_after_the_upgrade_sends_nothing_again(
     assert b"DE53500105173569146251" not in (project / ".state" / "journal.sqlite3").read_bytes()
     again = upgraded.investors.create(body)
     assert again.id == investor.id and again.outcome == "existed" and upgraded.audit() == []  # nothing sent
+
+
+def test_the_investor_form_never_merges_another_person_who_shares_an_iban(client: helpers.Client) -> None:
+    from tests.test_forms import PERSON
+
+    forms.InvestorForm(client, PERSON).click_submit()
+    partner = {**PERSON, "forename": "Alana", "birth_date": "1990-01-02", "email": "alana@example.com"}
+    form = forms.InvestorForm(client, partner)
+    assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
+    assert "perhaps another person who shares it" in form.status.value
+    choices = [b for b in form.choices.children]
+    assert [c._dom_classes for c in choices] == [("cl-make-another",)]  # no 'use' or 'update' of Ada for Alana
+    choices[0].click()
+    assert form.result is not None and form.result.outcome == "created"
+    assert counts(client)["investors"] == 2
+
+
+def test_a_double_click_on_submit_leaves_the_result_as_it_is(client: helpers.Client, holder: tuple[str, str]) -> None:
+    from tests.test_forms import PERSON
+
+    form = forms.InvestorForm(client, PERSON)
+    record = form.click_submit()
+    shown, sent = form.status.value, client.transport.requests_sent
+    assert record is not None and "Created now" in shown
+    assert form.click_submit() is record  # the second click of a double-click, queued behind the first
+    assert form.status.value == shown and client.transport.requests_sent == sent

@@ -330,6 +330,7 @@ class Match:
     existing: Record
     equal: bool  # the same content, not only the same e-mail, IBAN or name
     reason: str  # e.g. "the same e-mail and IBAN"
+    same_party: bool = True  # False: only an e-mail or IBAN in common (a joint account), another name or birth date
 
 
 @dataclass
@@ -556,6 +557,12 @@ class Client:
                     return operation.update(existing)
                 if operation.on_duplicate == "use":
                     return existing
+                if operation.on_duplicate == "create":
+                    raise ConflictError(
+                        f"Could not {operation.action}: its reference made {operation.what} {existing.get('id')} on "
+                        f"{made}, with other data than now. Nothing was sent. To make another one, give it a new "
+                        "reference; to change that one, update it (on_duplicate='update')."
+                    )
                 raise PossibleDuplicate(
                     f"This {operation.what} was made on {made} under the same reference (id {existing.get('id')}), "
                     f"with other data than now. Nothing was sent for {what}. Update it with the new data "
@@ -602,6 +609,18 @@ class Client:
         if match is None:
             return None
         same_operation = match.equal and (not operation.explicit or was_sent)
+        if not match.same_party and not same_operation:  # 'use' and 'update' are for the same person or company
+            raise PossibleDuplicate(
+                f"An {operation.what} with {match.reason} exists (id {match.existing.get('id')}, made "
+                f"{made_when(match.existing)}), but with another name or birth date (company or register number): "
+                f"perhaps another person who shares it. Nothing was sent for "
+                f"{operation.describe() if operation.describe else 'it'}. Create it anyway (on_duplicate='create'), "
+                "or correct the data if it is the same person.",
+                match.existing,
+                equal=False,
+                what=operation.what,
+                same_party=False,
+            )
         if same_operation or operation.on_duplicate == "use":
             record = match.existing
             record.outcome, record.what = "existed", operation.what

@@ -169,11 +169,12 @@ class PossibleDuplicate(CashlinkError):
     ``existing`` is that object; ``equal`` is True when it matches exactly (not only e-mail, IBAN or name).
     """
 
-    def __init__(self, message: str, existing: Record, *, equal: bool, what: str) -> None:
+    def __init__(self, message: str, existing: Record, *, equal: bool, what: str, same_party: bool = True) -> None:
         super().__init__(message)
         self.existing = existing
         self.equal = equal
         self.what = what
+        self.same_party = same_party  # False: only an e-mail or IBAN in common; 'use' and 'update' do not apply
 
 
 class TaskError(CashlinkError):

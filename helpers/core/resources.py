@@ -276,7 +276,8 @@ class InvestorIndex:
         wanted = {
             k: v for k, v in body.items() if k in ("natural_person", "legal_person", "bank_account", "communication")
         }
-        return Match(Record(investor), _subset_equal(wanted, investor), "the same " + " and ".join(reasons))
+        same_party = bool(person) and person == found[2]
+        return Match(Record(investor), _subset_equal(wanted, investor), "the same " + " and ".join(reasons), same_party)
 
 
 def similar_investor(candidates: Iterable[Mapping[str, Any]], body: Mapping[str, Any]) -> Match | None:

@@ -157,6 +157,8 @@ class FormField:
         if self.personal and isinstance(self.widget, widgets.Text):
             self.widget.value = ""
             self.error.value = ""
+        if isinstance(self.widget, widgets.FileUpload):  # a document sent (an ID protocol): its bytes go too
+            self.widget.value = ()
 
     def check_now(self) -> str | None:
         """Check this field alone; show and return the message (None when fine)."""
@@ -376,7 +378,10 @@ class Form(widgets.VBox):
         return f"<table class='cl-review-table'>{rows}</table>"
 
     def click_submit(self) -> Record | None:
-        """A person's Submit: one submission is one operation (sent again only if it has no answer yet)."""
+        """A person's Submit: one submission is one operation (sent again only if it has no answer yet). A click
+        that arrives once the result is shown (the second click of a double-click) changes nothing."""
+        if self.result is not None and self.inputs.layout.display == "none":
+            return self.result
         if self.submission is None:
             self.submission = f"form {uuid.uuid4().hex[:12]}"
         return self.submit(raise_errors=False, reference=self.submission, on_duplicate="ask")
@@ -637,6 +642,13 @@ class InvestorForm(Form):
         return f"investor named {investor_name(existing)}"
 
     def duplicate_question(self, exc: PossibleDuplicate) -> str:
+        if not exc.same_party:
+            return (
+                f"An {self.describe_existing(exc.existing)} (made {made_when(exc.existing)}, id "
+                f"{exc.existing.get('id')}) has the same e-mail or IBAN as what you typed, but another name or "
+                "birth date: perhaps another person who shares it. Nothing was sent yet. Make a new investor, or "
+                "correct what you typed if it is the same person."
+            )
         kind = "An identical" if exc.equal else "A similar"
         return (
             f"{kind} {self.describe_existing(exc.existing)} is already in the registry (made "
@@ -650,7 +662,10 @@ class InvestorForm(Form):
         )
         update.add_class("cl-update-existing")
         update.on_click(lambda _b: self._safely(lambda: self.submit(False, reference=reference, on_duplicate="update")))
-        return [update, *super().duplicate_choices(exc, reference)]
+        choices = super().duplicate_choices(exc, reference)
+        if not exc.same_party:  # another person: only a new investor (use and update are for the same person)
+            return [button for button in choices if "cl-make-another" in button._dom_classes]
+        return [update, *choices]
 
 
 class BenefitingPersonForm(Form):

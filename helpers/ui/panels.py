@@ -241,7 +241,9 @@ class BulkImportPanel(widgets.VBox):
     def _on_upload(self) -> None:
         if self.upload.value:
             item = self.upload.value[0]
-            self.dry_run(bytes(item["content"]), item["name"])
+            content, name = bytes(item["content"]), item["name"]
+            self.upload.value = ()  # read once: the people in it are not kept in the widget's (saved) state
+            self.dry_run(content, name)
 
     def dry_run(self, source: str | Path | bytes, name: str | None = None) -> bulk.Plan | None:
         self.output.clear_output()
@@ -376,15 +378,19 @@ class ReconciliationPanel(widgets.VBox):
             description="Reconcile", icon="balance-scale", button_style="primary", layout=widgets.Layout(width="auto")
         )
         self.output = widgets.Output()
+        self._ledger: tuple[bytes, str] | None = None
         self.button.on_click(lambda _b: self._run_upload())
-        self.upload.observe(lambda _c: self._run_upload(), names="value")
+        self.upload.observe(lambda change: self._run_upload() if change["new"] else None, names="value")
         super().__init__([widgets.HBox([self.upload, self.days, self.button]), self.output])
         self.add_class("cl-panel")
 
     def _run_upload(self) -> None:
-        if self.upload.value:
+        if self.upload.value:  # kept here, not in the widget's (saved) state; the button runs it again
             item = self.upload.value[0]
-            self.run(bytes(item["content"]), item["name"])
+            self._ledger = (bytes(item["content"]), str(item["name"]))
+            self.upload.value = ()
+        if self._ledger is not None:
+            self.run(*self._ledger)
 
     def run(self, source: str | Path | bytes, name: str | None = None) -> reconcile.Reconciliation | None:
         """Read the ledger, reconcile, and show summary, chart, details and the exported files."""
