@@ -55,8 +55,8 @@ def sandbox_with_tenant(
     investments spread over ``investors`` investors."""
     with tempfile.TemporaryDirectory() as tmp:
         box = SandboxProcess(port=free_port(), db_path=Path(tmp) / "bench.sqlite3", profile=profile or OPTIONS.profile)
-        box.start()
         try:
+            box.start()  # inside: a sandbox that fails to start is stopped too
             tenant = box.new_client()
             if investments:
                 box.admin(

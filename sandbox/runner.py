@@ -166,4 +166,8 @@ class SandboxProcess:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:  # stuck: it must not outlive its caller
+                self.process.kill()
+                self.process.wait(10)

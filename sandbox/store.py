@@ -48,7 +48,7 @@ SEEK_BY = {
     "address": ("address",),
     "parent_id": ("parent_id",),
     "investor_id": ("tenant", "investor_id"),
-    "wallet_id": ("wallet_id", "product_id"),
+    "wallet_id": ("wallet_id",),
 }
 
 SCHEMA = """
@@ -75,7 +75,9 @@ CREATE INDEX IF NOT EXISTS objects_investor ON objects (kind, tenant, investor_i
 CREATE INDEX IF NOT EXISTS objects_product ON objects (kind, tenant, product_id, seq) WHERE product_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS objects_campaign ON objects (kind, tenant, campaign_id, seq) WHERE campaign_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS objects_status ON objects (kind, tenant, status, seq) WHERE status IS NOT NULL;
-CREATE INDEX IF NOT EXISTS objects_wallet ON objects (kind, wallet_id, product_id, seq) WHERE wallet_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_wallet ON objects (kind, wallet_id, seq) WHERE wallet_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_product_status ON objects (kind, tenant, product_id, status, seq)
+    WHERE product_id IS NOT NULL AND status IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS objects_pos ON objects (kind, tenant, pos);
 CREATE UNIQUE INDEX IF NOT EXISTS objects_ppos ON objects (kind, tenant, product_id, ppos) WHERE ppos IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS objects_address ON objects (address) WHERE address IS NOT NULL;
@@ -303,7 +305,14 @@ class Store:
             if cached and cached[0] == self.version:
                 return cached[1]
             where, params = self._where(kind, tenant, filters)
-            total = self.db.execute(f"SELECT COUNT(*) FROM objects WHERE {where}", params).fetchone()[0]
+            if kind not in SHARED_KINDS and tenant is not None and set(filters) <= SEEKABLE_FILTERS:
+                # objects are never deleted and positions are dense: the last position is the count (a seek,
+                # where COUNT(*) reads the whole index: 11 ms at 230,000 investments, after every write)
+                column = "ppos" if filters else "pos"
+                sql = f"SELECT COALESCE(MAX({column}), 0) FROM objects WHERE {where} AND {column} IS NOT NULL"
+            else:
+                sql = f"SELECT COUNT(*) FROM objects WHERE {where}"
+            total = self.db.execute(sql, params).fetchone()[0]
             if len(self._counts) > 1000:
                 self._counts.clear()
             self._counts[key] = (self.version, total)

@@ -32,7 +32,16 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, tenant TEXT NOT NULL, payload TEXT NOT NULL,
     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, last_result TEXT);
 CREATE INDEX IF NOT EXISTS webhook_due ON webhook_outbox (state, next_at);
+CREATE INDEX IF NOT EXISTS webhook_pending ON webhook_outbox (tenant, seq) WHERE state = 'pending';
 """
+# Each distributor's first pending event, if due: one index seek per distributor with a target, however many
+# events wait (it was a scan of every pending event for each pending event, under the store's lock).
+DUE = (
+    "SELECT o.seq, o.tenant, o.payload, o.attempts, t.url, t.token, t.token_url, t.oauth_client_id, "
+    "t.oauth_client_secret, t.max_attempts, t.backoff FROM webhook_targets t JOIN webhook_outbox o "
+    "ON o.seq = (SELECT MIN(e.seq) FROM webhook_outbox e WHERE e.tenant = t.tenant AND e.state = 'pending') "
+    "WHERE o.next_at <= ? ORDER BY o.seq"
+)
 
 
 def configure(store: Store, tenant: str, target: dict[str, Any] | None) -> None:
@@ -143,15 +152,8 @@ class Dispatcher(threading.Thread):
         return answer.ok, f"HTTP {answer.status_code}"
 
     def deliver_due(self) -> None:
-        due = self.store.execute(
-            "SELECT o.seq, o.tenant, o.payload, o.attempts, t.url, t.token, t.token_url, t.oauth_client_id, "
-            "t.oauth_client_secret, t.max_attempts, t.backoff FROM webhook_outbox o "
-            "JOIN webhook_targets t ON t.tenant = o.tenant WHERE o.state = 'pending' AND o.next_at <= ? "
-            # in order per distributor: a later event waits while an earlier one is being retried
-            "AND o.seq = (SELECT MIN(seq) FROM webhook_outbox e WHERE e.tenant = o.tenant AND e.state = 'pending') "
-            "ORDER BY o.seq",
-            [time.time()],
-        )
+        # in order per distributor: a later event waits while an earlier one is being retried
+        due = self.store.execute(DUE, [time.time()])
         for row in due:
             ok, result = self._post(row)
             attempts = row["attempts"] + 1
