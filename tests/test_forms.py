@@ -216,3 +216,21 @@ def test_an_uploaded_protocol_leaves_the_widget_once_sent(client: helpers.Client
     assert form.submit() is not None
     assert form.protocol_file.value == ()
     assert "Lovelace" not in repr(form.protocol_file.get_state())
+
+
+def test_the_investment_form_refuses_more_units_than_the_campaign_has_left_before_any_upload(
+    client: helpers.Client,
+) -> None:
+    investor, _wallet = onboarded(client)
+    defaults = {"investor_id": investor.id, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 subscription"}
+    form = forms.InvestmentForm(client, {**defaults, "units": 40})
+    left = form.units_left[form.fields["campaign_id"].value]
+    form.fields["units"].widget.value = str(left + 1)
+    sent = client.transport.requests_sent
+    assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent
+    assert f"has {left:,} units left" in form.fields["units"].error.value
+    form.fields["signed_at"].widget.value = "2099-01-01"
+    form.fields["units"].widget.value = "1e2"
+    assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent
+    assert "in the future" in form.fields["signed_at"].error.value
+    assert "not a number of units" in form.fields["units"].error.value

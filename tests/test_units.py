@@ -43,7 +43,6 @@ ROOT = Path(__file__).resolve().parents[1]
             "0x52908400098527886e0f7030069857d2e4169ee7",
             "0x52908400098527886E0F7030069857D2E4169EE7",
         ),
-        (checks.check_units, "1_000", 1000),
         (checks.check_units, Decimal("300"), 300),
         (checks.check_units, "300.0", 300),
         (checks.check_units, "1,500", 1500),
@@ -67,7 +66,14 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_units, "1,5000", "has a decimal comma"),
         (checks.check_units, Decimal("Infinity"), "not a number of units"),
         (checks.check_units, "-inf", "not a number of units"),
-        (checks.check_units, "1e5000", "far more units"),
+        (checks.check_units, Decimal("1e5000"), "far more units"),
+        (checks.check_units, "1e2", "not a number of units"),  # Excel's scientific notation: never 100
+        (checks.check_units, "1_000", "not a number of units"),
+        (checks.check_units, "\u0663", "not a number of units"),  # an Arabic-Indic 3: digits are 0-9
+        (checks.check_text, "Ze\x00d", "control character"),
+        (checks.check_text, "Ada\nX", "line break"),
+        (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "1800-01-01", "226 years old"),
+        (checks.check_past_datetime, "2099-01-01", "2099-01-01 12:00 UTC is in the future"),
         (checks.check_units, None, "not NoneType"),
         (lambda v: checks.check_units(v, step_size=10), 15, "multiple of the step size 10"),
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "2010-01-01", "at least 18 years old"),
@@ -339,3 +345,26 @@ def test_times_in_questions_are_said_in_utc() -> None:
     assert made_when({"created_at": "2024-02-03T01:02:00+02:00"}) == "on 2024-02-02 at 23:02 UTC"
     assert made_when({"created_at": "2024-02-03T10:02:00Z"}) == "on 2024-02-03 at 10:02 UTC"
     assert made_when({"created_at": None}) == "earlier"
+
+
+def test_an_identification_must_have_happened_with_a_document_valid_that_day() -> None:
+    from helpers.core import models
+
+    good = {
+        "document_type": "IDCARD",
+        "document_id": "L01X00T47",
+        "document_issuer": "Buergeramt Frankfurt",
+        "document_valid_from": "2022-01-01",
+        "document_valid_to": "2032-01-01",
+        "identity_provider": "POSTIDENT",
+        "legitimation_process_id": "pi-1",
+        "legitimation_protocol_id": "00000000-0000-4000-8000-000000000000",
+        "verified_at": "2024-01-15",
+    }
+    assert models.validate(models.Identification, good)[1] == {}
+    future = models.validate(models.Identification, {**good, "verified_at": "2099-01-01"})[1]
+    assert "is in the future" in future["verified_at"][0]
+    expired = models.validate(models.Identification, {**good, "document_valid_to": "2023-01-01"})[1]
+    assert "was not valid on the day of the identification (2024-01-15)" in expired["non_field_errors"][0]
+    early = models.validate(models.Identification, {**good, "document_valid_from": "2024-02-01"})[1]
+    assert "was not valid on the day" in early["non_field_errors"][0]

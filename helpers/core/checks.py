@@ -9,10 +9,11 @@ quoted input is shortened (:func:`quote`), never the sentence.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 import warnings
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -52,6 +53,8 @@ def check_text(value: Any, max_length: int = 255) -> str:
     text = _text(value)
     if not text:
         raise CheckError("This field may not be blank.")
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise CheckError("This has a line break or another control character; remove it and keep the text on one line.")
     if len(text) > max_length:
         raise CheckError(f"Use at most {max_length} characters (this has {len(text):,}).")
     return text
@@ -156,6 +159,8 @@ def check_birth_date(value: Any, today: date | None = None) -> str:
     if born >= today:
         raise CheckError("The birth date is not in the past; check the year.")
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if age > 120:
+        raise CheckError(f"This birth date makes the investor {age} years old; check the year.")
     if age < MINIMUM_INVESTOR_AGE:
         raise CheckError(
             f"The investor must be at least {MINIMUM_INVESTOR_AGE} years old; this birth date makes them {age}."
@@ -185,6 +190,19 @@ def check_datetime(value: Any) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+CLOCK_SKEW = timedelta(minutes=5)  # this computer's clock may be a little ahead of the registry's
+
+
+def check_past_datetime(value: Any, now: datetime | None = None) -> str:
+    """A point in time that has happened (an identification, a signature, a payment): not in the future."""
+    moment = check_datetime(value)
+    if datetime.fromisoformat(moment) > (now or datetime.now(UTC)) + CLOCK_SKEW:
+        raise CheckError(
+            f"{moment[:16].replace('T', ' ')} UTC is in the future; this has happened already: check the year."
+        )
+    return moment
+
+
 def check_eth_address(value: Any) -> str:
     """An Ethereum address: 0x and 40 hex digits; mixed case must carry a valid EIP-55 checksum."""
     from eth_utils import is_checksum_address, to_checksum_address
@@ -202,6 +220,7 @@ def check_eth_address(value: Any) -> str:
 
 
 THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+")  # 1,500 and 12,000,000: commas that group thousands
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9,]*(\.[0-9]*)?", re.ASCII)
 
 
 def check_units(value: Any, step_size: int = 1, minimum: int = 1) -> int:
@@ -213,7 +232,9 @@ def check_units(value: Any, step_size: int = 1, minimum: int = 1) -> int:
     if isinstance(value, int):
         units = value
     elif isinstance(value, (str, Decimal)):
-        text = _text(value).replace("_", "")
+        text = _text(value)
+        if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(text):  # not 1e2, 1_000 or other digits than 0-9
+            raise CheckError(f"{quote(text)} is not a number of units; enter a whole number such as 300.")
         if "," in text and not THOUSANDS.fullmatch(text.lstrip("+-")):  # 2,5 is two and a half, never 25
             raise CheckError(
                 f"Units must be a whole number; {quote(text)} has a decimal comma. Enter a whole number such as 300 "

@@ -66,6 +66,7 @@ Currency = Annotated[str, _checked(checks.check_currency)]
 Day = Annotated[str, _checked(checks.check_date)]
 BirthDate = Annotated[str, _checked(checks.check_birth_date)]
 Moment = Annotated[str, _checked(checks.check_datetime)]
+PastMoment = Annotated[str, _checked(checks.check_past_datetime)]  # has happened: not in the future
 EthAddress = Annotated[str, _checked(checks.check_eth_address)]
 Units = Annotated[int, _checked(checks.check_units)]
 Email = Annotated[str, _checked(checks.check_email)]
@@ -227,7 +228,7 @@ class Identification(Model):
     )
     legitimation_process_id: DocumentNumber = field("Provider's process id", column="id_process_id", personal=True)
     legitimation_protocol_id: Id = field("Protocol document", widget="id")
-    verified_at: Moment = field("Identified on", column="identified_on", widget="date")
+    verified_at: PastMoment = field("Identified on", column="identified_on", widget="date")
 
     @model_validator(mode="after")
     def _valid_in_order(self) -> Identification:
@@ -235,6 +236,13 @@ class Identification(Model):
             raise ValueError(
                 f"The document cannot expire ({self.document_valid_to}) before it is valid "
                 f"({self.document_valid_from})."
+            )
+        identified = self.verified_at[:10]
+        if not self.document_valid_from <= identified <= self.document_valid_to:
+            raise ValueError(
+                f"The document was not valid on the day of the identification ({identified}): it is valid from "
+                f"{self.document_valid_from} to {self.document_valid_to}. Check the dates, or identify the "
+                "investor again with a valid document."
             )
         return self
 
@@ -259,9 +267,9 @@ class Investment(Model):
     investor_id: Id = field("Investor", widget="id")
     campaign_id: Id = field("Campaign", widget="id")
     units: Units = field("Units", widget="units")
-    signed_at: Moment = field("Signed at", placeholder="2024-03-12T09:30:00+00:00")
-    accepted_at: Moment | None = field("Accepted by the issuer at", default=None)
-    paid_at: Moment | None = field("Paid at", default=None)
+    signed_at: PastMoment = field("Signed at", placeholder="2024-03-12T09:30:00+00:00")
+    accepted_at: PastMoment | None = field("Accepted by the issuer at", default=None)
+    paid_at: PastMoment | None = field("Paid at", default=None)
     signed_documents: list[SignedDocument] = field("Signed documents")
     wallet: Id | None = field("Delivery wallet", default=None, widget="id")
 
@@ -275,8 +283,8 @@ class Investment(Model):
 class InvestmentUpdate(Model):
     """``PATCH /investments/{id}/``: accept, mark as paid, or set the delivery wallet later."""
 
-    accepted_at: Moment | None = field("Accepted by the issuer at", default=None)
-    paid_at: Moment | None = field("Paid at", default=None)
+    accepted_at: PastMoment | None = field("Accepted by the issuer at", default=None)
+    paid_at: PastMoment | None = field("Paid at", default=None)
     wallet: Id | None = field("Delivery wallet", default=None, widget="id")
 
     @model_validator(mode="after")

@@ -808,9 +808,9 @@ class InvestmentForm(Form):
         self, client: Client, defaults: Mapping[str, Any] | None = None, on_duplicate: OnDuplicate = "ask"
     ) -> None:
         d = dict(defaults or {})
-        campaigns = [
-            (f"{c['name']} · {c.get('available_units', '?')} units left", str(c["id"])) for c in client.campaigns.list()
-        ]
+        listed = client.campaigns.list().to_list()
+        campaigns = [(f"{c['name']} · {c.get('available_units', '?')} units left", str(c["id"])) for c in listed]
+        self.units_left = {str(c["id"]): c.get("available_units") for c in listed}  # as listed; the registry decides
         options = investor_options(client)
         wanted = d.get("investor_id")
         self.investor = widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
@@ -883,6 +883,17 @@ class InvestmentForm(Form):
         self.wallet.options = options
         ids = [value for _label, value in options]
         self.wallet.value = preferred if preferred is not None and preferred in ids else ids[-1]
+
+    def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
+        """More units than the campaign has left are refused here, before the subscription is uploaded."""
+        left = self.units_left.get(str(body.get("campaign_id")))
+        try:
+            units = checks.check_units(body.get("units"))
+        except checks.CheckError:
+            return {}  # the units field says why
+        if isinstance(left, int) and units > left:
+            return {"units": [f"The campaign has {left:,} units left; enter at most {left:,}."]}
+        return {}
 
     def body(self) -> dict[str, Any]:
         raw = super().body()
