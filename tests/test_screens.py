@@ -230,3 +230,21 @@ def test_the_overview_shows_what_holds_on_the_registry(demo_client: helpers.Clie
     shown = " ".join(getattr(child, "value", "") for child in overview.children)
     assert "What holds on this registry" in shown and "page_size=2" in shown and "SANDBOX" in shown
     assert {row["check"] for row in overview.findings} >= {"API prefix", "page size", "investment filters", "fields"}
+
+
+def test_a_column_empty_in_every_row_is_left_out_of_a_screen() -> None:
+    from helpers.ui import tables
+
+    records = [{"id": "a", "communication": {"email": "a@example.com"}}, {"id": "b"}]
+    frame = tables.people_frame(records, tables.INVESTOR_COLUMNS)  # no kyc_status (drf), no city, no name
+    assert "Identification" not in frame.columns and "City" not in frame.columns
+    assert list(frame["E-mail"]) == ["a@example.com", ""]
+    assert "Name" in tables.people_frame([], tables.INVESTOR_COLUMNS).columns  # no rows: every header
+    statements = [
+        {"id": "s", "remaining_units": 300},
+        {"id": "t", "remaining_amount": {"amount": "30000000", "currency": "EUR", "decimals": 3}},
+    ]
+    assert list(tables.people_frame(statements, tables.STATEMENT_COLUMNS)["Remaining"]) == [
+        "300 units",
+        "EUR 30,000.00",
+    ]

@@ -39,7 +39,7 @@ class Overview(widgets.VBox):
             [
                 ("Product", tables.field("name")),
                 ("Type", tables.field("product_type")),
-                ("Price per unit", tables.field("price_per_unit")),
+                ("Issuance price", lambda r: tables.field("issuance_price")(r) or tables.field("price_per_unit")(r)),
                 ("Product id", tables.id_of()),
             ],
         )

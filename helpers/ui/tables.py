@@ -123,9 +123,13 @@ def id_of(path: str = "id") -> Getter:
 
 
 def people_frame(records: Iterable[Mapping[str, Any]], columns: Columns) -> pd.DataFrame:
-    """A table for people: one row per record, the given (label, getter) columns, every cell text ('' if empty)."""
+    """A table for people: one row per record, the given (label, getter) columns, every cell text ('' if empty).
+    A column empty in every row is left out (e.g. a field this registry does not send)."""
     rows = [[_cell(getter(record)) for _label, getter in columns] for record in records]
-    return pd.DataFrame(rows, columns=[label for label, _getter in columns], dtype=object)
+    frame = pd.DataFrame(rows, columns=[label for label, _getter in columns], dtype=object)
+    if rows:
+        frame = frame.loc[:, [bool((frame[label] != "").any()) for label in frame.columns]]
+    return frame
 
 
 def _cell(value: Any) -> str:
@@ -200,10 +204,18 @@ ALLOCATION_COLUMNS: Columns = (
     ("Invested on", lambda r: when(r.get("created_at") or r.get("signed_at"), with_time=False)),
 )
 
+
+def _remaining(statement: Mapping[str, Any]) -> str:
+    """What an investment still holds after the statement: in units where the registry says so, else in money."""
+    if isinstance(statement.get("remaining_units"), int):
+        return f"{statement['remaining_units']:,} units"
+    return text(statement.get("remaining_amount"))
+
+
 STATEMENT_COLUMNS: Columns = (
     ("Issued", lambda r: when(r.get("created_at"))),
     ("Reason", field("reason")),
-    ("Remaining", lambda r: text(r.get("remaining_units", r.get("remaining_amount")))),
+    ("Remaining", _remaining),
     ("Statement id", id_of()),
 )
 
