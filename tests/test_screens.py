@@ -161,6 +161,37 @@ def test_an_executed_onboarding_notebook_keeps_no_personal_data(demo_sandbox: di
         assert value not in saved, f"{key} is in the executed notebook"
 
 
+def test_personal_values_from_a_values_file_stay_out_of_the_executed_notebook(
+    demo_sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    """papermill writes -p values into the notebook; VALUES_FILE's content is read by the kernel, never written."""
+    from helpers.report import run_notebook
+
+    values = {
+        "FORENAME": "Valerie",
+        "SURNAME": "Filed",
+        "BIRTH_DATE": "1977-07-17",
+        "EMAIL": "valerie.filed@example.com",
+        "IBAN": "DE74370400447777770001",
+        "TAX_ID": "98765432109",
+        "ID_DOCUMENT_NUMBER": "T22000129",
+    }
+    (tmp_path / "person.json").write_text(json.dumps(values))
+    output = ARTIFACTS / "01_onboard_investor.values_file.ipynb"
+    run_notebook(
+        ROOT / "notebooks" / "01_onboard_investor.ipynb",
+        output,
+        {"MODE": "unattended", "VALUES_FILE": str(tmp_path / "person.json")},
+        timeout=120,
+    )
+    saved = output.read_text()
+    assert "Valerie Filed" in saved  # onboarded from the file (names are shown, as everywhere)
+    for key in ("BIRTH_DATE", "IBAN", "TAX_ID", "ID_DOCUMENT_NUMBER"):
+        assert values[key] not in saved, f"{key} is in the executed notebook"
+    client = helpers.Client(helpers.load_config())
+    assert any(i["communication"]["email"] == values["EMAIL"] for i in client.investors.list())
+
+
 # --- lookup -----------------------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ the sandbox, personal values forgotten once sent, the repeated redemption asks f
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,3 +232,15 @@ def test_investing_with_an_already_delivered_investment_is_not_stuck(client: hel
     screen = wizard.body.children[0]
     assert isinstance(screen, walkthrough.CreditScreen) and "already <b>DELIVERED</b>" in screen.intro.value
     assert not wizard.next_button.disabled  # the registry says DELIVERED: the step is done, Next goes on
+
+
+def test_a_values_file_fills_the_parameters_left_none(tmp_path: Path) -> None:
+    (tmp_path / "v.json").write_text('{"IBAN": "DE53500105173569146251", "UNITS": 5}')
+    namespace = {"MODE": "auto", "IBAN": None, "UNITS": 3, "VALUES_FILE": str(tmp_path / "v.json")}
+    assert walkthrough.parameters(namespace) == {"iban": "DE53500105173569146251", "units": 3}  # -p values win
+    for content, message in (("[1, 2]", "one JSON object"), ("{nope", "is not a JSON file")):
+        (tmp_path / "bad.json").write_text(content)
+        with pytest.raises(helpers.InputError, match=message):
+            walkthrough.parameters({"VALUES_FILE": str(tmp_path / "bad.json")})
+    with pytest.raises(helpers.InputError, match="There is no file at"):
+        walkthrough.parameters({"VALUES_FILE": str(tmp_path / "nowhere.json")})

@@ -359,8 +359,11 @@ def compare(
                     "status": redemption.status,
                     "since": redemption.created_at,
                     "registry_units": int(redemption.units),
-                    "message": f"Redemption of {int(redemption.units)} units is {redemption.status}{error}.{advice}",
-                    "cause": f"The ledger refused it{error}."
+                    "message": f"The redemption of {int(redemption.units)} units "
+                    f"{'failed' if redemption.status == 'failed' else 'has an unknown outcome'}{error}.{advice}",
+                    "cause": "The blockchain ledger refused the redemption"
+                    + (f" ({reason[0].lower() + reason[1:]})" if reason else "")
+                    + "."
                     if redemption.status == "failed"
                     else "The ledger has not answered whether the units moved.",
                     "action": ACTIONS[category],

@@ -271,12 +271,13 @@ class BulkImportPanel(widgets.VBox):
                 display(
                     HTML(
                         tables.static_html(
-                            tables.humanize(self.plan.matches, ids=("existing_investor_id",)),
+                            tables.humanize(self.plan.matches, BULK_MATCH_LABELS, ids=("existing_investor_id",)),
                             "Rows that match investors the registry already has (choose below what to do with them)",
                         )
                     )
                 )
-            display(HTML(tables.static_html(tables.humanize(self.plan.preview()), "Rows ready to import")))
+            preview = tables.humanize(self.plan.preview(), {c: c.capitalize() for c in self.plan.preview().columns})
+            display(HTML(tables.static_html(preview, "Rows ready to import")))
         self.confirm.disabled = not self.plan.valid
         return self.plan
 
@@ -289,13 +290,40 @@ class BulkImportPanel(widgets.VBox):
                 self.client, self.plan, workers=self.workers, on_duplicate=self.duplicates.value
             )
             counts = self.results["status"].value_counts().to_dict()
-            done = "Done: " + ", ".join(f"{n} {status}" for status, n in counts.items()) + "."
-            display(HTML(f"<p><b>{html.escape(done)}</b></p>"))
-            shown = tables.humanize(self.results, ids=("investor_id", "identification_id", "wallet_id"))
+            done = "Done: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+            skipped = self.plan.problems["row"].nunique() if len(self.plan.problems) else 0
+            if skipped:
+                done += (
+                    f"; {skipped} {'row' if skipped == 1 else 'rows'} with problems not imported (fix and re-upload)"
+                )
+            display(HTML(f"<p><b>{html.escape(done)}.</b></p>"))
+            shown = tables.humanize(
+                self.results, BULK_RESULT_LABELS, ids=("investor_id", "identification_id", "wallet_id")
+            )
             display(tables.interactive(shown))
         self.confirm.disabled = False  # running again is safe: it completes what is missing
         return self.results
 
+
+BULK_RESULT_LABELS = {
+    "row": "Row",
+    "reference": "Reference",
+    "name": "Name",
+    "status": "Status",
+    "investor_id": "Investor id",
+    "identification_id": "Identification id",
+    "wallet_id": "Wallet id",
+    "error": "What to do",
+}
+BULK_MATCH_LABELS = {
+    "row": "Row",
+    "reference": "Reference",
+    "name": "Name",
+    "existing_investor_id": "Registry's investor id",
+    "existing_name": "Registry's investor",
+    "reason": "In common",
+    "identical": "Identical",
+}
 
 RECONCILIATION_LABELS = {
     "investor_name": "Investor",

@@ -20,6 +20,7 @@ import html
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import ipywidgets as widgets
@@ -70,12 +71,42 @@ def resolve_mode(mode: str | None, client: Client) -> Mode:
 
 
 def parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """A notebook's parameters (its UPPERCASE names) as lower-case keys, for a walkthrough's ``values``."""
-    return {
+    """A notebook's parameters (its UPPERCASE names) as lower-case keys, for a walkthrough's ``values``.
+
+    ``VALUES_FILE``: a JSON object of more values (``{"IBAN": "...", "BIRTH_DATE": "..."}``) for those still None.
+    papermill writes the values it is given with ``-p`` into the executed notebook; a file's content stays out."""
+    values = {
         name.lower(): value
         for name, value in namespace.items()
-        if name.isupper() and not name.startswith("_") and name not in ("MODE", "IF_EXISTS")
+        if name.isupper() and not name.startswith("_") and name not in ("MODE", "IF_EXISTS", "VALUES_FILE")
     }
+    path = namespace.get("VALUES_FILE")
+    if path:
+        for name, value in _values_file(str(path)).items():
+            if values.get(name.lower()) is None:
+                values[name.lower()] = value
+    return values
+
+
+def _values_file(path: str) -> dict[str, Any]:
+    import json
+
+    from helpers.core.checks import quote
+    from helpers.core.errors import input_error
+
+    try:
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise input_error("VALUES_FILE", {"VALUES_FILE": [f"There is no file at {quote(path, 120)}."]}) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise input_error(
+            "VALUES_FILE", {"VALUES_FILE": [f"{quote(path, 120)} is not a JSON file ({type(exc).__name__})."]}
+        ) from None
+    if not isinstance(content, dict):
+        raise input_error(
+            "VALUES_FILE", {"VALUES_FILE": ['It must hold one JSON object, e.g. {"IBAN": "DE89...", "EMAIL": "..."}.']}
+        )
+    return {str(name): value for name, value in content.items()}
 
 
 class Step:
