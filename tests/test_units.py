@@ -74,6 +74,7 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_text, "Ada\nX", "line break"),
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "1800-01-01", "226 years old"),
         (checks.check_past_datetime, "2099-01-01", "2099-01-01 12:00 UTC is in the future"),
+        (checks.check_eth_address, "0x" + "0" * 40, "zero address"),
         (checks.check_units, None, "not NoneType"),
         (lambda v: checks.check_units(v, step_size=10), 15, "multiple of the step size 10"),
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "2010-01-01", "at least 18 years old"),

@@ -211,6 +211,8 @@ def check_eth_address(value: Any) -> str:
     if not re.fullmatch(r"0x[0-9a-fA-F]{40}", text):
         raise CheckError(f"{quote(text)} is not an Ethereum address: it must be 0x followed by 40 hexadecimal digits.")
     digits = text[2:]
+    if not digits.strip("0"):
+        raise CheckError("This is the zero address, which nobody holds: units sent there are lost. Check the address.")
     if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(text):
         raise CheckError(
             f"'{text}' has a wrong EIP-55 checksum (a typo?); the checksummed form would be "
