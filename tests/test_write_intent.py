@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -311,8 +312,9 @@ def test_the_investor_form_never_merges_another_person_who_shares_an_iban(client
     assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
     assert "perhaps another person who shares it" in form.status.value
     choices = [b for b in form.choices.children]
-    assert [c._dom_classes for c in choices] == [("cl-make-another",)]  # no 'use' or 'update' of Ada for Alana
-    choices[0].click()
+    assert [c._dom_classes for c in choices] == [("cl-update-existing",), ("cl-make-another",)]  # never 'use'
+    assert choices[0].description == "Same person, details changed: update it"
+    choices[1].click()
     assert form.result is not None and form.result.outcome == "created"
     assert counts(client)["investors"] == 2
 
@@ -326,3 +328,139 @@ def test_a_double_click_on_submit_leaves_the_result_as_it_is(client: helpers.Cli
     assert record is not None and "Created now" in shown
     assert form.click_submit() is record  # the second click of a double-click, queued behind the first
     assert form.status.value == shown and client.transport.requests_sent == sent
+
+
+# --- corrections: what a changed write under the same reference does (a fresh-clone review's reproductions) ----
+
+
+def lose_the_answer_then_die(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    """The registry acts on the POST, its answer is cut, and the kernel dies while the client waits to look."""
+    from helpers.core import client as core_client
+
+    sandbox.faults(drop_rate=1.0, methods=["POST"])
+
+    def die(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(core_client.time, "sleep", die)
+
+
+def test_a_correction_of_an_unanswered_write_is_refused_until_its_outcome_is_known(
+    client: helpers.Client, config: Config, sandbox: Sandbox, holder: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    investor_id, wallet_id = holder
+    lose_the_answer_then_die(monkeypatch, sandbox)
+    with pytest.raises(KeyboardInterrupt):
+        client.redemptions.create(investor_id, wallet_id, 50, reference="payout 7")
+    monkeypatch.undo()
+    sandbox.reset_faults()
+    again = helpers.Client(config)  # a new session; the analyst corrects the amount of the same payout
+    with pytest.raises(helpers.ConflictError, match="whether the registry acted on it is unknown"):
+        again.redemptions.create(investor_id, wallet_id, 60, reference="payout 7")
+    assert counts(client)["redemptions"] == 1 and holding(client, investor_id) == 150
+    first = again.redemptions.create(investor_id, wallet_id, 50, reference="payout 7")  # the advice: learn what came
+    assert first.outcome in ("replayed", "existed") and counts(client)["redemptions"] == 1
+
+
+def test_two_sessions_sharing_a_journal_never_send_one_reference_twice(config: Config, sandbox: Sandbox) -> None:
+    a, b = helpers.Client(config), helpers.Client(config)  # two kernels, one journal file
+    send = a.transport.request
+    corrected = investor_body("Shared", natural_person__city="Berlin")
+    refused: list[Exception] = []
+
+    def b_writes_first(*args: Any, **kwargs: Any) -> Any:  # A has recorded its intent; B tries before A's POST
+        if args[0] == "POST" and not refused:
+            with pytest.raises(helpers.ConflictError) as caught:
+                b.investors.create(corrected, reference="row 7")
+            refused.append(caught.value)
+        return send(*args, **kwargs)
+
+    a.transport.request = b_writes_first  # type: ignore[method-assign]
+    made = a.investors.create(investor_body("Shared"), reference="row 7")
+    assert made.outcome == "created" and refused and counts(a)["investors"] == 1
+
+
+def test_a_failed_redemption_corrected_in_the_form_is_sent_as_a_new_attempt(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    investor_id, _wallet_id = holder
+    form = forms.RedemptionForm(client, {"investor_id": investor_id, "units": 50})
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        form.click_submit()
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    assert holding(client, investor_id) == 200
+    form.units.value = "40"
+    done = form.click_submit()
+    assert done is not None and done.outcome == "created" and holding(client, investor_id) == 160, form.status.value
+
+
+def test_the_same_person_whose_details_changed_can_be_updated(client: helpers.Client) -> None:
+    before = client.investors.create(investor_body("Smith"))
+    married = investor_body("Smith", natural_person__surname="Jones", bank_account__account_holder="Peter Jones")
+    with pytest.raises(helpers.PossibleDuplicate) as asked:  # 'use' would file Jones under Smith: asked
+        client.investors.create(married, on_duplicate="use")
+    assert not asked.value.same_party and "update that one (on_duplicate='update')" in asked.value.message
+    updated = client.investors.create(married, on_duplicate="update")
+    assert updated.outcome == "updated" and updated.id == before.id and updated["natural_person"]["surname"] == "Jones"
+
+
+def test_the_same_person_is_found_before_another_who_shares_an_e_mail(client: helpers.Client) -> None:
+    alice = investor_body("Alice")
+    client.investors.create(alice)
+    bob = client.investors.create(investor_body("Bob"))
+    joint = investor_body("Bob", communication__email=alice["communication"]["email"])
+    again = client.investors.create(joint, on_duplicate="use")
+    assert again.id == bob.id and again.outcome == "existed" and counts(client)["investors"] == 2
+
+
+def test_an_update_with_nothing_to_change_sends_nothing_and_says_so(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    from tests.test_bulk import spreadsheet
+
+    def updates() -> int:
+        return sum(1 for line in client.audit() if line.get("operation") == "update investor")
+
+    bulk.import_investors(
+        client, bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True), progress=False
+    )
+    changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
+    statuses = [bulk.import_investors(client, changed, progress=False, on_duplicate="update").loc[0, "status"]]
+    sent = updates()
+    statuses.append(bulk.import_investors(client, changed, progress=False, on_duplicate="update").loc[0, "status"])
+    assert statuses == ["updated", "already there"] and updates() == sent == 1
+    elsewhere = helpers.Client(config.replace(journal_path=tmp_path / "other.sqlite3"))  # a colleague's machine
+    again = bulk.import_investors(elsewhere, changed, progress=False, on_duplicate="update")
+    assert again.loc[0, "status"] == "already there" and updates() == 1
+
+
+def test_a_registry_that_keeps_its_refusal_under_the_key_still_takes_the_corrected_row(
+    client: helpers.Client, tmp_path: Path
+) -> None:
+    """Some registries answer a key with its first answer, a 400 included: a new attempt has a key of its own."""
+    from helpers.core.errors import CashlinkError
+    from tests.test_bulk import spreadsheet
+
+    send, kept = client.transport.request, {}
+
+    def keeping_refusals(method: str, path: str, action: str, **options: Any) -> Any:
+        key = options.get("idempotency_key")
+        if key in kept:
+            raise kept[key]
+        try:
+            return send(method, path, action, **options)
+        except CashlinkError as exc:
+            if exc.status == 400 and key:
+                kept[key] = exc
+            raise
+
+    client.transport.request = keeping_refusals  # type: ignore[method-assign]
+    row = spreadsheet(tmp_path / "a.csv", 1)
+    plan = bulk.read_investors(row, placeholder_protocols=True)
+    plan.rows[0]["investor"]["tax_information"] = None  # the registry refuses a wallet without tax information
+    assert bulk.import_investors(client, plan, progress=False).loc[0, "status"] == "failed"
+    corrected = bulk.read_investors(row, placeholder_protocols=True)
+    result = bulk.import_investors(client, corrected, progress=False, on_duplicate="update")
+    assert result.loc[0, "status"] == "updated" and result.loc[0, "wallet_id"], result.loc[0, "error"]

@@ -333,6 +333,12 @@ class Match:
     same_party: bool = True  # False: only an e-mail or IBAN in common (a joint account), another name or birth date
 
 
+def _did_not_act(error: CashlinkError) -> bool:
+    """The registry's answer says it made nothing: a 4xx (not a conflict with an earlier request), or a 503."""
+    status = error.status or 0
+    return not isinstance(error, ConflictError) and (400 <= status < 500 or status == 503)
+
+
 @dataclass
 class Operation:
     """One write, as the client sends it (see the module documentation)."""
@@ -512,26 +518,31 @@ class Client:
         entry = self.journal.get(identity)
         if entry is not None and entry.content_hash != hashed:
             corrected = self._corrected(operation, identity, hashed, entry)
-            if isinstance(corrected, Record):
+            if corrected is not None:
                 return corrected
-            entry = corrected
-        if entry is not None and entry.state == "done":
+            entry = self._new_attempt(identity, hashed, entry)
+        elif entry is not None and entry.state == "done":
             found = self._verify(operation, entry.registry_id)
             if found is not None:
                 return found
-            entry = None
+            entry = self._new_attempt(identity, hashed, entry)  # gone from the registry (e.g. a reset sandbox)
+        elif entry is not None and entry.state == "refused":
+            # the registry made nothing: a new attempt, under a key of its own (a registry may keep its refusal
+            # under the first key and answer it again to the same key, even once the cause was put right)
+            entry = self._new_attempt(identity, hashed, entry)
+        unanswered = entry is not None and entry.state == "sent" and entry.content_hash == hashed and not entry.fresh
         if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
-            resolved = self._resolve_duplicate(operation, identity, entry is not None and entry.state != "refused")
+            resolved = self._resolve_duplicate(operation, identity, unanswered)
             if resolved is not None:
                 return resolved
-        if operation.before_send is not None and entry is None:
+        if operation.before_send is not None and not unanswered:
             try:
                 operation.before_send()
             except PermissionDeniedError:  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
-        key = entry.key if entry is not None else identity  # a new attempt with other content has a key of its own
+        key = entry.key if entry is not None else identity
         self.journal.record_intent(identity, key, self.namespace, operation.name, hashed)
-        answer, record = self._send(operation, key, identity)
+        answer, record = self._send(operation, key, identity, may_have_acted=unanswered)
         outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
         if answer is not None and (answer.replayed or self._older_than_request(record, answer)):
             outcome = "replayed"
@@ -543,26 +554,46 @@ class Client:
         )
         return record
 
-    def _corrected(self, operation: Operation, identity: str, hashed: str, entry: Entry) -> Record | Entry | None:
-        """The operation's reference (or key) was used before for other content: a correction. Made before: offered
-        as an update. Refused before, or unanswered where a duplicate check will look first: sent again, under a key
-        of its own (the registry may keep the first key for the first content). Otherwise refused: the earlier
-        attempt may have made something that nothing here can find."""
+    def _new_attempt(self, identity: str, hashed: str, entry: Entry) -> Entry:
+        """The operation's next attempt, under a key derived from the last one (the same every run, so a crash
+        before the answer sends the same key again). Compare-and-set: if another session changed the journal's row
+        meanwhile, that session is sending this operation and nothing is sent here."""
+        key = derive_key(self.namespace, "new attempt", [identity, hashed, entry.key])
+        if not self.journal.record_new_attempt(identity, entry, key, hashed):
+            raise ConflictError(
+                "Another session is sending this operation right now (the journal changed while this one looked). "
+                "Nothing was sent. Run it again in a moment: it will find that session's result."
+            )
+        return Entry(identity, key, entry.operation, hashed, "sent", None, entry.created_at, fresh=True)
+
+    def _corrected(self, operation: Operation, identity: str, hashed: str, entry: Entry) -> Record | None:
+        """The operation's reference (or key) was used before for other content: a correction.
+
+        Made before: offered as an update (or kept); a failed task may be sent again. Refused before: sent again
+        (None: the caller makes a new attempt). Unanswered: refused here, because the earlier attempt may have made
+        something that the new content's duplicate check cannot find."""
         made = entry.created_at[:10]
         what = operation.describe() if operation.describe else f"a {operation.what}"
-        if entry.state == "done" and not operation.repeat:
-            existing = self._verify(operation, entry.registry_id) if entry.registry_id else None
-            if existing is not None and operation.update is not None:
-                if operation.on_duplicate == "update":
-                    return operation.update(existing)
-                if operation.on_duplicate == "use":
-                    return existing
-                if operation.on_duplicate == "create":
-                    raise ConflictError(
-                        f"Could not {operation.action}: its reference made {operation.what} {existing.get('id')} on "
-                        f"{made}, with other data than now. Nothing was sent. To make another one, give it a new "
-                        "reference; to change that one, update it (on_duplicate='update')."
-                    )
+        if entry.state == "sent":
+            raise ConflictError(
+                f"Could not {operation.action}: an attempt on {made} under the same reference (or key) sent other "
+                "data, and whether the registry acted on it is unknown (its answer never came). Nothing was sent. "
+                f"Run it again with the earlier data to learn what came of it, or look in the registry for {what}; "
+                "to send the new data as another operation, give it a new reference."
+            )
+        if entry.state != "done" or operation.repeat:
+            return None
+        existing = self._verify(operation, entry.registry_id) if entry.registry_id else None
+        if existing is None or str(existing.get("status")) == "failed":  # gone, or a task that failed: send again
+            return None
+        if operation.update is not None:
+            if operation.on_duplicate == "update":
+                updated = operation.update(existing)
+                self.journal.record_corrected(identity, hashed)  # a re-run of the corrected data: already there
+                return updated
+            if operation.on_duplicate == "use":
+                return existing
+            if operation.on_duplicate == "ask":
                 raise PossibleDuplicate(
                     f"This {operation.what} was made on {made} under the same reference (id {existing.get('id')}), "
                     f"with other data than now. Nothing was sent for {what}. Update it with the new data "
@@ -571,21 +602,11 @@ class Client:
                     equal=False,
                     what=operation.what,
                 )
-            if existing is not None:
-                raise ConflictError(
-                    f"Could not {operation.action}: its reference (or key) made {operation.what} "
-                    f"{existing.get('id')} on {made}, with other data than now. Nothing was sent. Give a new "
-                    "reference for a new operation."
-                )
-        elif entry.state == "sent" and (operation.similar is None or operation.repeat):
-            raise ConflictError(
-                f"Could not {operation.action}: an attempt on {made} under the same reference (or key) sent other "
-                "data, and whether the registry acted on it is unknown (its answer never came). Nothing was sent. "
-                f"Look in the registry for {what}; then give a new reference for the new data."
-            )
-        key = derive_key(self.namespace, "new attempt", [identity, hashed])
-        self.journal.record_new_attempt(identity, key, hashed)
-        return self.journal.get(identity)
+        raise ConflictError(
+            f"Could not {operation.action}: its reference made {operation.what} {existing.get('id')} on {made}, with "
+            "other data than now. Nothing was sent. To make another one, give it a new reference"
+            + ("; to change that one, update it (on_duplicate='update')." if operation.update is not None else ".")
+        )
 
     def _verify(self, operation: Operation, registry_id: str | None) -> Record | None:
         """An operation the journal says is done: its object as the registry has it now (None if it is gone)."""
@@ -609,13 +630,14 @@ class Client:
         if match is None:
             return None
         same_operation = match.equal and (not operation.explicit or was_sent)
-        if not match.same_party and not same_operation:  # 'use' and 'update' are for the same person or company
+        if not match.same_party and not same_operation and operation.on_duplicate != "update":
+            # 'use' would file this person under another one: asked, whatever was chosen in advance
             raise PossibleDuplicate(
                 f"An {operation.what} with {match.reason} exists (id {match.existing.get('id')}, made "
                 f"{made_when(match.existing)}), but with another name or birth date (company or register number): "
                 f"perhaps another person who shares it. Nothing was sent for "
-                f"{operation.describe() if operation.describe else 'it'}. Create it anyway (on_duplicate='create'), "
-                "or correct the data if it is the same person.",
+                f"{operation.describe() if operation.describe else 'it'}. Create it anyway (on_duplicate='create'); "
+                "if it is the same person, whose details changed, update that one (on_duplicate='update').",
                 match.existing,
                 equal=False,
                 what=operation.what,
@@ -648,7 +670,9 @@ class Client:
             what=operation.what,
         )
 
-    def _send(self, operation: Operation, key: str, identity: str) -> tuple[Answer | None, Record]:
+    def _send(
+        self, operation: Operation, key: str, identity: str, may_have_acted: bool = False
+    ) -> tuple[Answer | None, Record]:
         """Send with the same key until there is an answer; after a lost answer, first look for the object."""
         started = datetime.now(UTC) - CLOCK_TOLERANCE
         json_body = operation.body if operation.files is None else None
@@ -676,8 +700,8 @@ class Client:
                 self._audit(
                     operation, key, None, f"refused: {type(exc).__name__}" + (f" {exc.status}" if exc.status else "")
                 )
-                if exc.status and 400 <= exc.status < 500 and exc.status not in (409, 422):  # it did not act
-                    self.journal.record_refused(identity)  # (409 and 422 may be about an earlier attempt's answer)
+                if _did_not_act(exc) and last is None and not may_have_acted:  # no earlier attempt could have
+                    self.journal.record_refused(identity, key)
                 raise
             body = answer.body if isinstance(answer.body, dict) else {"result": answer.body}
             return answer, Record(body)

@@ -99,6 +99,7 @@ class Entry:
     state: str
     registry_id: str | None
     created_at: str
+    fresh: bool = False  # a new attempt this client has just recorded (not one found in the journal)
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -307,21 +308,32 @@ class Journal:
                 ],
             )
 
-    def record_refused(self, identity: str) -> None:
-        """The registry refused the operation's last attempt (a 4xx answer): nothing was made."""
+    def record_refused(self, identity: str, key: str) -> None:
+        """The registry refused the attempt sent with ``key`` (4xx, 503): nothing was made."""
         with self._transaction() as db:
             db.execute(
-                "UPDATE operations SET state = 'refused', updated_at = ? WHERE identity = ? AND state = 'sent'",
-                [_now().isoformat(), identity],
+                "UPDATE operations SET state = 'refused', updated_at = ? WHERE identity = ? AND key = ? "
+                "AND state = 'sent'",
+                [_now().isoformat(), identity, key],
             )
 
-    def record_new_attempt(self, identity: str, key: str, hashed: str) -> None:
-        """The same operation, sent again with other content under its own key (the last attempt made nothing)."""
+    def record_new_attempt(self, identity: str, last: Entry, key: str, hashed: str) -> bool:
+        """The operation's next attempt, under ``key``: only if its row is still as ``last`` (compare-and-set; False
+        when another session changed it meanwhile)."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ? "
+                "WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
+                [key, hashed, _now().isoformat(), identity, last.key, last.state, last.content_hash],
+            ).rowcount
+        return changed == 1
+
+    def record_corrected(self, identity: str, hashed: str) -> None:
+        """A done operation whose object was updated to new content: running it again with that content is done."""
         with self._transaction() as db:
             db.execute(
-                "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ? "
-                "WHERE identity = ?",
-                [key, hashed, _now().isoformat(), identity],
+                "UPDATE operations SET content_hash = ?, updated_at = ? WHERE identity = ? AND state = 'done'",
+                [hashed, _now().isoformat(), identity],
             )
 
     def record_done(self, identity: str, registry_id: str | None, audit: AuditLine | None = None) -> None:

@@ -264,9 +264,10 @@ class InvestorIndex:
         hits = [index[value] for index, value in zip(self._keys, values) if value and value in index]
         if not hits:
             return None
-        _position, investor = min(hits, key=lambda hit: hit[0])
-        found = self._key_values(investor)
         person = values[2]
+        same = self._keys[2].get(person) if person else None  # the same person (name and birth date) comes first
+        _position, investor = same or min(hits, key=lambda hit: hit[0])
+        found = self._key_values(investor)
         names = (
             "e-mail",
             "IBAN",
@@ -327,12 +328,18 @@ class Investors(Resource):
                 similar=lambda: (known_investors or InvestorIndex(self.list())).match(investor),
                 sent=lambda since: self._created_since(investor, since),
                 verify=self.get,
-                update=lambda existing: self.update(
-                    existing.id, _changes(investor, existing) or {"communication": investor["communication"]}
-                ),
+                update=lambda existing: self._update_from(existing, investor),
                 describe=lambda: f"an investor named {investor_name(investor)}",
             )
         )
+
+    def _update_from(self, existing: Record, body: Mapping[str, Any]) -> Record:
+        """``existing`` changed to what ``body`` says; nothing sent (outcome 'existed') when nothing differs."""
+        changes = _changes(body, existing)
+        if not changes:
+            existing.outcome = "existed"
+            return existing
+        return self.update(existing.id, changes)
 
     def _created_since(self, body: Mapping[str, Any], since: datetime) -> Record | None:
         match = similar_investor([i for i in self.list() if _created_after(i, since)], body)

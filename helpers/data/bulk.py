@@ -274,6 +274,20 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         return derive_key(client.namespace, f"bulk {step}", row["reference"])
 
     try:
+        match = known.match(row["investor"]) if on_duplicate == "update" else None
+        made_by_this_row = client.journal.get(key("investor"))
+        if match is not None and made_by_this_row is not None and made_by_this_row.registry_id == match.existing.id:
+            match = None  # this row's own investor: its correction is an update
+        if match is not None and not match.same_party and not match.equal:  # a batch never renames another person
+            result.update(
+                status="needs a decision",
+                investor_id=match.existing.get("id"),
+                error=f"The registry's investor {match.existing.get('id')} has {match.reason[len('the ') :]} as this "
+                "row, but another name or birth date: perhaps another person who shares it. Nothing was sent. If it "
+                "is the same person whose details changed, update that investor in the investor form (notebook 01) "
+                "or with client.investors.update; to create this one, import again choosing to create another.",
+            )
+            return result
         investor = client.investors.create(
             row["investor"], key=key("investor"), on_duplicate=on_duplicate, known_investors=known
         )

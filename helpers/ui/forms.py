@@ -646,8 +646,8 @@ class InvestorForm(Form):
             return (
                 f"An {self.describe_existing(exc.existing)} (made {made_when(exc.existing)}, id "
                 f"{exc.existing.get('id')}) has the same e-mail or IBAN as what you typed, but another name or "
-                "birth date: perhaps another person who shares it. Nothing was sent yet. Make a new investor, or "
-                "correct what you typed if it is the same person."
+                "birth date: perhaps another person who shares it. Nothing was sent yet. Make a new investor, or, "
+                "if it is the same person whose details changed, update that one."
             )
         kind = "An identical" if exc.equal else "A similar"
         return (
@@ -663,8 +663,9 @@ class InvestorForm(Form):
         update.add_class("cl-update-existing")
         update.on_click(lambda _b: self._safely(lambda: self.submit(False, reference=reference, on_duplicate="update")))
         choices = super().duplicate_choices(exc, reference)
-        if not exc.same_party:  # another person: only a new investor (use and update are for the same person)
-            return [button for button in choices if "cl-make-another" in button._dom_classes]
+        if not exc.same_party:  # perhaps another person: never 'use'; update only as the same person, said so
+            update.description = "Same person, details changed: update it"
+            return [update, *(button for button in choices if "cl-make-another" in button._dom_classes)]
         return [update, *choices]
 
 
