@@ -279,3 +279,20 @@ def test_a_column_empty_in_every_row_is_left_out_of_a_screen() -> None:
         "300 units",
         "EUR 30,000.00",
     ]
+
+
+def test_the_toolkits_warning_prints_as_a_sentence_without_a_path_or_code() -> None:
+    """In a notebook or a Voilà app, Python's default format shows the kernel's temporary file and a code line."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, helpers.ui\n"
+        "from helpers.core.client import FilterIgnoredWarning\n"
+        "warnings.warn('The registry ignored the filter.', FilterIgnoredWarning)\n"
+        "warnings.warn('other warnings keep their form', UserWarning)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    lines = done.stderr.splitlines()
+    assert lines[0] == "Note: The registry ignored the filter."
+    assert "<string>:4: UserWarning: other warnings keep their form" in lines[1]

@@ -1,0 +1,37 @@
+"""Widgets for people: forms, panels, walkthroughs and the tables they show.
+
+Importing it makes the toolkit's own warnings (:class:`~helpers.core.client.FilterIgnoredWarning`) print as a
+sentence: in a notebook or a Voilà app, Python's default shows a file path and a line of code with them."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import TextIO
+
+from helpers.core.client import FilterIgnoredWarning
+
+
+def _warnings_as_sentences() -> None:
+    previous = warnings.showwarning
+    if getattr(previous, "toolkit", False):
+        return
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, FilterIgnoredWarning):
+            print(f"Note: {message}", file=file or sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    show.toolkit = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
+_warnings_as_sentences()
