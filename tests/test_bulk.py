@@ -280,7 +280,7 @@ def test_another_person_who_shares_an_iban_is_never_merged(client: helpers.Clien
             client, bulk.read_investors(partner, placeholder_protocols=True), progress=False, on_duplicate=choice
         )
         assert result.loc[0, "status"] == "needs a decision", result.loc[0, "error"]
-        assert "perhaps another person who shares it" in result.loc[0, "error"]
+        assert "has the same IBAN as this row" in result.loc[0, "error"]
     result = bulk.import_investors(
         client, bulk.read_investors(partner, placeholder_protocols=True), progress=False, on_duplicate="create"
     )

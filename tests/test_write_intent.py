@@ -401,9 +401,12 @@ def test_the_same_person_whose_details_changed_can_be_updated(client: helpers.Cl
     married = investor_body("Smith", natural_person__surname="Jones", bank_account__account_holder="Peter Jones")
     with pytest.raises(helpers.PossibleDuplicate) as asked:  # 'use' would file Jones under Smith: asked
         client.investors.create(married, on_duplicate="use")
-    assert not asked.value.same_party and "update that one (on_duplicate='update')" in asked.value.message
-    updated = client.investors.create(married, on_duplicate="update")
+    assert not asked.value.same_party and f"client.investors.update_to('{before.id}'" in asked.value.message
+    with pytest.raises(helpers.PossibleDuplicate):  # 'update' chosen in advance never renames another person either
+        client.investors.create(married, on_duplicate="update")
+    updated = client.investors.update_to(before.id, married)  # the analyst says it is the same person
     assert updated.outcome == "updated" and updated.id == before.id and updated["natural_person"]["surname"] == "Jones"
+    assert client.investors.update_to(before.id, married).outcome == "existed"  # nothing left to change: nothing sent
 
 
 def test_the_same_person_is_found_before_another_who_shares_an_e_mail(client: helpers.Client) -> None:
@@ -464,3 +467,114 @@ def test_a_registry_that_keeps_its_refusal_under_the_key_still_takes_the_correct
     corrected = bulk.read_investors(row, placeholder_protocols=True)
     result = bulk.import_investors(client, corrected, progress=False, on_duplicate="update")
     assert result.loc[0, "status"] == "updated" and result.loc[0, "wallet_id"], result.loc[0, "error"]
+
+
+def test_the_investor_forms_same_person_button_updates_the_one_found(client: helpers.Client) -> None:
+    from tests.test_forms import PERSON
+
+    first = forms.InvestorForm(client, PERSON).submit()
+    married = forms.InvestorForm(client, {**PERSON, "surname": "King", "account_holder": "Ada King"})
+    assert married.click_submit() is None and not married.error.same_party
+    same_person = next(b for b in married.choices.children if "cl-update-existing" in b._dom_classes)
+    same_person.click()
+    assert married.result is not None and married.result.outcome == "updated" and married.result.id == first.id
+    assert client.investors.get(first.id)["natural_person"]["surname"] == "King" and counts(client)["investors"] == 1
+
+
+def test_a_namesake_with_another_e_mail_and_iban_is_asked_about(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    """Two people of the same name and birth date: neither 'use' nor 'update' may file one under the other."""
+    first = client.investors.create(investor_body("Twin"))
+    namesake = investor_body("Twin", communication__email="other.twin@example.com")
+    namesake["bank_account"]["iban"] = "DE74370400447777770001"
+    elsewhere = helpers.Client(config.replace(journal_path=tmp_path / "other.sqlite3"))
+    for choice in ("use", "update"):
+        with pytest.raises(helpers.PossibleDuplicate) as asked:
+            elsewhere.investors.create(namesake, on_duplicate=choice)  # type: ignore[arg-type]
+        assert not asked.value.same_party and asked.value.existing.id == first.id
+    assert client.investors.get(first.id)["communication"]["email"] == investor_body("Twin")["communication"]["email"]
+
+
+def test_changing_a_value_back_and_forth_sends_each_change(client: helpers.Client) -> None:
+    investor = client.investors.create(investor_body("Mover"))
+    cities = ["Berlin", "Frankfurt", "Berlin"]
+    for city in cities:
+        moved = client.investors.update(investor.id, {"natural_person": {"city": city}}, reference="row 1")
+        assert moved.outcome == "updated" and moved["natural_person"]["city"] == city
+    assert client.investors.get(investor.id)["natural_person"]["city"] == "Berlin"
+    again = client.investors.update(investor.id, {"natural_person": {"city": "Berlin"}}, reference="row 1")
+    assert again.outcome == "existed"  # a re-run of the last step: nothing to change, nothing sent
+
+
+def test_a_correction_after_a_request_that_never_left_is_sent(client: helpers.Client, holder: tuple[str, str]) -> None:
+    """The connection never opened (the transport says APIConnectionError, not a lost answer, for such a write):
+    nothing reached the registry, so the corrected amount is simply sent."""
+    investor_id, wallet_id = holder
+    send = client.transport.request
+
+    def network_down(method: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST":
+            raise helpers.APIConnectionError("Could not reach the registry (ConnectionError).")
+        return send(method, *args, **kwargs)
+
+    client.transport.request = network_down  # type: ignore[method-assign]
+    with pytest.raises(helpers.APIConnectionError):
+        client.redemptions.create(investor_id, wallet_id, 50, reference="payout 9")
+    client.transport.request = send  # type: ignore[method-assign]
+    made = client.redemptions.create(investor_id, wallet_id, 60, reference="payout 9")
+    assert made.outcome == "created" and holding(client, investor_id) == 140 and counts(client)["redemptions"] == 1
+
+
+def test_a_lost_answer_where_nothing_can_look_is_not_sent_blind_again(client: helpers.Client, sandbox: Sandbox) -> None:
+    """There is no documented list of a company's benefiting persons: after a lost answer nothing is sent again."""
+    from tests.test_forms import PERSON
+
+    investor = forms.InvestorForm(client, PERSON).submit()
+    fields = ("salutation", "forename", "surname", "birth_date", "birth_place", "citizenship", "street", "city", "zip")
+    person = {name: investor_body()["natural_person"][name] for name in (*fields, "country")}
+    sandbox.faults(queue=["drop"])
+    try:
+        with pytest.raises(helpers.APIConnectionError, match="Nothing more was sent"):
+            client.investors.add_benefiting_person(investor.id, person, reference="owner 1")
+    finally:
+        sandbox.reset_faults()
+    lines = [line for line in client.audit() if line["operation"] == "add benefiting person"]
+    assert [line["outcome"] for line in lines] == ["answer lost"]  # one attempt, no blind second one
+
+
+def test_an_expired_journal_row_is_a_new_operation(client: helpers.Client) -> None:
+    journal = client.journal
+    journal.record_intent("identity-1", "key-1", "ns", "create investor", "hash-1")
+    journal.record_done("identity-1", "old-id")
+    with journal._transaction() as db:
+        db.execute("UPDATE operations SET expires_at = '2000-01-01T00:00:00+00:00' WHERE identity = 'identity-1'")
+    assert journal.get("identity-1") is None
+    journal.record_intent("identity-1", "key-2", "ns", "create investor", "hash-2")
+    entry = journal.get("identity-1")
+    assert entry is not None and (entry.key, entry.content_hash, entry.state, entry.registry_id) == (
+        "key-2",
+        "hash-2",
+        "sent",
+        None,
+    )
+
+
+def test_the_form_offers_to_send_new_data_as_a_new_operation_when_the_first_outcome_is_unknown(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    investor_id, _wallet_id = holder
+    form = forms.RedemptionForm(client, {"investor_id": investor_id, "units": 50})
+    form.submission = "form fixed-for-this-test"
+    lose_the_answer_then_die(monkeypatch, sandbox)
+    with pytest.raises(KeyboardInterrupt):
+        form.submit(reference=form.submission)
+    monkeypatch.undo()
+    sandbox.reset_faults()
+    assert holding(client, investor_id) == 150  # the first 50 were redeemed; its answer never came
+    form.units.value = "20"
+    assert form.click_submit() is None and isinstance(form.error, helpers.OutcomeUnknown)
+    (send_as_new,) = form.choices.children
+    assert "cl-send-as-new" in send_as_new._dom_classes and send_as_new.description == "Send as a new redemption"
+    send_as_new.click()  # the person looked in the registry and wants the 20 as well
+    assert form.result is not None and form.result.outcome == "created" and holding(client, investor_id) == 130

@@ -36,10 +36,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from helpers.core import api, checks
 from helpers.core.config import Config, load_config
 from helpers.core.errors import (
+    APIConnectionError,
     CashlinkError,
     ConfigurationError,
     ConflictError,
     NotFoundError,
+    OutcomeUnknown,
     PermissionDeniedError,
     PossibleDuplicate,
     TaskError,
@@ -334,8 +336,11 @@ class Match:
 
 
 def _did_not_act(error: CashlinkError) -> bool:
-    """The registry's answer says it made nothing: a 4xx (not a conflict with an earlier request), or a 503."""
+    """The registry made nothing: it answered 4xx (not a conflict with an earlier request) or 503, or the request
+    never left (the transport says APIConnectionError for a write only when the connection never opened)."""
     status = error.status or 0
+    if isinstance(error, APIConnectionError):
+        return not isinstance(error, AmbiguousWrite)
     return not isinstance(error, ConflictError) and (400 <= status < 500 or status == 503)
 
 
@@ -358,6 +363,7 @@ class Operation:
     moves_units: bool = False
     confirm_production: bool = False
     similar: Callable[[], Match | None] | None = None
+    resend_unseen: bool = True  # after a lost answer, send again though nothing can look for the object first
     sent: Callable[[datetime], Record | None] | None = None
     verify: Callable[[str], Record] | None = None
     before_send: Callable[[], None] | None = None
@@ -574,12 +580,14 @@ class Client:
         something that the new content's duplicate check cannot find."""
         made = entry.created_at[:10]
         what = operation.describe() if operation.describe else f"a {operation.what}"
+        if operation.method == "PATCH":  # a corrected change is the next change: sent, whatever came of the last
+            return None
         if entry.state == "sent":
-            raise ConflictError(
+            raise OutcomeUnknown(
                 f"Could not {operation.action}: an attempt on {made} under the same reference (or key) sent other "
                 "data, and whether the registry acted on it is unknown (its answer never came). Nothing was sent. "
-                f"Run it again with the earlier data to learn what came of it, or look in the registry for {what}; "
-                "to send the new data as another operation, give it a new reference."
+                f"Look in the registry for {what} as first sent: if it is there, update or keep it; if not, send the "
+                "new data as a new operation (a new reference; in a form, the button 'Send as a new …')."
             )
         if entry.state != "done" or operation.repeat:
             return None
@@ -630,18 +638,21 @@ class Client:
         if match is None:
             return None
         same_operation = match.equal and (not operation.explicit or was_sent)
-        if not match.same_party and not same_operation and operation.on_duplicate != "update":
-            # 'use' would file this person under another one: asked, whatever was chosen in advance
+        if not match.same_party and not same_operation:
+            # 'use' or 'update' would file this person under another one: asked, whatever was chosen in advance
             raise PossibleDuplicate(
                 f"An {operation.what} with {match.reason} exists (id {match.existing.get('id')}, made "
-                f"{made_when(match.existing)}), but with another name or birth date (company or register number): "
-                f"perhaps another person who shares it. Nothing was sent for "
+                f"{made_when(match.existing)}), but not with the same name and birth date (company and register "
+                f"number) as well: perhaps another person. Nothing was sent for "
                 f"{operation.describe() if operation.describe else 'it'}. Create it anyway (on_duplicate='create'); "
-                "if it is the same person, whose details changed, update that one (on_duplicate='update').",
+                f"if it is the same person, whose details changed, update that one: "
+                f"client.investors.update_to('{match.existing.get('id')}', the new data), or the investor form's "
+                "button.",
                 match.existing,
                 equal=False,
                 what=operation.what,
                 same_party=False,
+                reason=match.reason,
             )
         if same_operation or operation.on_duplicate == "use":
             record = match.existing
@@ -682,6 +693,14 @@ class Client:
                 found = operation.sent(started)
                 if found is not None:
                     return None, Record(found)
+            elif attempt and not operation.resend_unseen:  # nothing to look for it by: never sent blind again
+                assert last is not None
+                self._audit(operation, key, None, "answer lost")
+                raise AmbiguousWrite(
+                    f"{last.message} Nothing more was sent: look in the registry whether it was done before running "
+                    "this again (running it again sends it again).",
+                    status=last.status,
+                )
             try:
                 answer = self.transport.request(
                     operation.method,

@@ -9,6 +9,7 @@ The hierarchy follows stripe-python's::
     ├── PermissionDeniedError      403: a scope is missing
     ├── NotFoundError              404
     ├── ConflictError              409, and an idempotency key reused with different data
+    │   └── OutcomeUnknown         new data for an operation whose earlier attempt was never answered
     ├── PossibleDuplicate          the registry already has an equal or near-equal object: asked before sending
     ├── RateLimitError             429 after the retries ran out
     ├── ServerError                5xx after the retries ran out
@@ -143,6 +144,11 @@ class ConflictError(CashlinkError):
     pass
 
 
+class OutcomeUnknown(ConflictError):
+    """New data for an operation whose earlier attempt was never answered: refused until its outcome is known (it
+    may have made something the new data's duplicate check cannot find). Send the new data as a new operation."""
+
+
 class RateLimitError(CashlinkError):
     pass
 
@@ -169,12 +175,15 @@ class PossibleDuplicate(CashlinkError):
     ``existing`` is that object; ``equal`` is True when it matches exactly (not only e-mail, IBAN or name).
     """
 
-    def __init__(self, message: str, existing: Record, *, equal: bool, what: str, same_party: bool = True) -> None:
+    def __init__(
+        self, message: str, existing: Record, *, equal: bool, what: str, same_party: bool = True, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.existing = existing
         self.equal = equal
         self.what = what
-        self.same_party = same_party  # False: only an e-mail or IBAN in common; 'use' and 'update' do not apply
+        self.same_party = same_party  # False: perhaps another person; 'use' and 'update' do not apply
+        self.reason = reason  # what it has in common, e.g. "the same IBAN"
 
 
 class TaskError(CashlinkError):

@@ -291,7 +291,8 @@ class Journal:
     def record_intent(self, identity: str, key: str, namespace: str, operation: str, hashed: str) -> None:
         """Before sending: remember the key, so a crash before the answer still retries with the same key."""
         now = _now()
-        with self._transaction() as db:
+        with self._transaction() as db:  # an expired row is forgotten first: this is a new operation
+            db.execute("DELETE FROM operations WHERE identity = ? AND expires_at < ?", [identity, now.isoformat()])
             db.execute(
                 "INSERT INTO operations VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?) ON CONFLICT(identity) DO "
                 "UPDATE SET updated_at = excluded.updated_at, expires_at = excluded.expires_at, "

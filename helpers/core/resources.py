@@ -259,26 +259,38 @@ class InvestorIndex:
         self._count += 1
 
     def match(self, body: Mapping[str, Any]) -> Match | None:
-        """The earliest investor with the same e-mail, IBAN, or name and birth date as ``body``, if any."""
+        """The investor ``body`` would duplicate: one with the same e-mail, IBAN, or name and birth date (an equal one
+        first, then the one with most of these in common, then the earliest). It is the same person (``same_party``)
+        when the name and birth date (company and register number) match and so does the e-mail or the IBAN."""
         values = self._key_values(body)
-        hits = [index[value] for index, value in zip(self._keys, values) if value and value in index]
-        if not hits:
+        candidates = dict(index[value] for index, value in zip(self._keys, values) if value and value in index)
+        if not candidates:
             return None
-        person = values[2]
-        same = self._keys[2].get(person) if person else None  # the same person (name and birth date) comes first
-        _position, investor = same or min(hits, key=lambda hit: hit[0])
-        found = self._key_values(investor)
-        names = (
-            "e-mail",
-            "IBAN",
-            "name and birth date" if person and person[0] == "natural" else "company and register number",
-        )
-        reasons = [name for name, mine, theirs in zip(names, values, found) if mine and mine == theirs]
         wanted = {
             k: v for k, v in body.items() if k in ("natural_person", "legal_person", "bank_account", "communication")
         }
-        same_party = bool(person) and person == found[2]
-        return Match(Record(investor), _subset_equal(wanted, investor), "the same " + " and ".join(reasons), same_party)
+
+        def in_common(investor: Mapping[str, Any]) -> list[bool]:
+            return [bool(mine) and mine == theirs for mine, theirs in zip(values, self._key_values(investor))]
+
+        def rank(candidate: tuple[int, Mapping[str, Any]]) -> tuple[bool, int, int]:
+            position, investor = candidate
+            return (not _subset_equal(wanted, investor), -sum(in_common(investor)), position)
+
+        _position, investor = min(candidates.items(), key=rank)
+        email, iban, person = in_common(investor)
+        names = (
+            "e-mail",
+            "IBAN",
+            "name and birth date" if values[2] and values[2][0] == "natural" else "company and register number",
+        )
+        reasons = [name for name, same in zip(names, (email, iban, person)) if same]
+        return Match(
+            Record(investor),
+            _subset_equal(wanted, investor),
+            "the same " + " and ".join(reasons),
+            same_party=person and (email or iban),
+        )
 
 
 def similar_investor(candidates: Iterable[Mapping[str, Any]], body: Mapping[str, Any]) -> Match | None:
@@ -328,18 +340,25 @@ class Investors(Resource):
                 similar=lambda: (known_investors or InvestorIndex(self.list())).match(investor),
                 sent=lambda since: self._created_since(investor, since),
                 verify=self.get,
-                update=lambda existing: self._update_from(existing, investor),
+                update=lambda existing: self.update_to(existing, investor),
                 describe=lambda: f"an investor named {investor_name(investor)}",
             )
         )
 
-    def _update_from(self, existing: Record, body: Mapping[str, Any]) -> Record:
-        """``existing`` changed to what ``body`` says; nothing sent (outcome 'existed') when nothing differs."""
-        changes = _changes(body, existing)
-        if not changes:
-            existing.outcome = "existed"
-            return existing
-        return self.update(existing.id, changes)
+    def update_to(
+        self,
+        investor: str | Mapping[str, Any],
+        body: Mapping[str, Any] | models.Investor,
+        *,
+        reference: str | None = None,
+    ) -> Record:
+        """Change an investor to what ``body`` (a whole investor, as for :meth:`create`) says: the sections that
+        differ are sent (PATCH); nothing when none does (outcome 'existed'). For the same person whose details
+        changed (a new surname), which a create would ask about."""
+        investor_id = investor if isinstance(investor, str) else str(investor["id"])
+        wanted = models.parse(models.Investor, body, "the investor").body()
+        current = self.get(investor_id)
+        return self.update(investor_id, _changes(wanted, current), reference=reference, current=current)
 
     def _created_since(self, body: Mapping[str, Any], since: datetime) -> Record | None:
         match = similar_investor([i for i in self.list() if _created_after(i, since)], body)
@@ -355,11 +374,28 @@ class Investors(Resource):
         return self._get(path(api.INVESTOR, "the investor", investor_id=investor_id), "read the investor")
 
     def update(
-        self, investor_id: str, changes: Mapping[str, Any], *, reference: str | None = None, key: str | None = None
+        self,
+        investor_id: str,
+        changes: Mapping[str, Any],
+        *,
+        reference: str | None = None,
+        key: str | None = None,
+        current: Mapping[str, Any] | None = None,
     ) -> Record:
-        """Change parts of an investor (PATCH): e.g. ``{"communication": {"email": ...}}``."""
+        """Change parts of an investor (PATCH): e.g. ``{"communication": {"email": ...}}``. The investor is read
+        first: changes it already has send nothing (outcome 'existed'), and an operation is the change from what it
+        is now (changing a value back and forth sends each change)."""
         target = path(api.INVESTOR, "the investor update", investor_id=investor_id)
-        body = models.parse(models.InvestorUpdate, changes, "the investor update").body()
+        body = models.parse(models.InvestorUpdate, changes, "the investor update").body() if changes else {}
+        now = Record(current) if current is not None else (self.get(investor_id) if body else None)
+        if body and now is not None and _subset_equal(body, now):
+            now.outcome, now.what = "existed", "investor"
+            return now
+        if not body and current is not None:
+            now = Record(current)
+            now.outcome, now.what = "existed", "investor"
+            return now
+        before: Mapping[str, Any] = now if now is not None else {}
         if not body:
             raise input_error(
                 "the investor update",
@@ -380,7 +416,7 @@ class Investors(Resource):
                 body=body,
                 reference=reference,
                 key=key,
-                content={"investor": investor_id, "changes": body},
+                content={"investor": investor_id, "changes": body, "from": {k: before.get(k) for k in body}},
             )
         )
 
@@ -478,6 +514,7 @@ class Investors(Resource):
                 body=body,
                 reference=reference,
                 key=key,
+                resend_unseen=False,  # no documented list of them; a second one would be a second owner
             )
         )
 

@@ -274,20 +274,6 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         return derive_key(client.namespace, f"bulk {step}", row["reference"])
 
     try:
-        match = known.match(row["investor"]) if on_duplicate == "update" else None
-        made_by_this_row = client.journal.get(key("investor"))
-        if match is not None and made_by_this_row is not None and made_by_this_row.registry_id == match.existing.id:
-            match = None  # this row's own investor: its correction is an update
-        if match is not None and not match.same_party and not match.equal:  # a batch never renames another person
-            result.update(
-                status="needs a decision",
-                investor_id=match.existing.get("id"),
-                error=f"The registry's investor {match.existing.get('id')} has {match.reason[len('the ') :]} as this "
-                "row, but another name or birth date: perhaps another person who shares it. Nothing was sent. If it "
-                "is the same person whose details changed, update that investor in the investor form (notebook 01) "
-                "or with client.investors.update; to create this one, import again choosing to create another.",
-            )
-            return result
         investor = client.investors.create(
             row["investor"], key=key("investor"), on_duplicate=on_duplicate, known_investors=known
         )
@@ -301,11 +287,15 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
             result["wallet_id"] = _wallet(client, row, investor, key("wallet"), already)
         result["status"] = {"created": "created", "updated": "updated"}.get(str(investor.outcome), "already there")
     except PossibleDuplicate as exc:
-        result.update(
-            status="needs a decision",
-            investor_id=exc.existing.get("id"),
-            error=f"{exc.message} Choose what to do with such rows and import again.",
+        advice = (
+            f"{exc.message} Choose what to do with such rows and import again."
+            if exc.same_party
+            else f"The registry's investor {exc.existing.get('id')} has {exc.reason} as this "
+            "row, but not the same name and birth date as well: perhaps another person. Nothing was sent. "
+            "If it is the same person whose details changed, update that investor in the investor form (notebook "
+            "01) or with client.investors.update_to; to create this one, import again choosing to create another."
         )
+        result.update(status="needs a decision", investor_id=exc.existing.get("id"), error=advice)
     except ConflictError as exc:
         result["error"] = f"Row {row['reference']} changed since it was last sent. {exc.message}"
     except CashlinkError as exc:

@@ -29,6 +29,7 @@ from helpers.core import api, checks, models
 from helpers.core.client import Client, ConfirmationRequired, OnDuplicate, made_when
 from helpers.core.errors import (
     CashlinkError,
+    OutcomeUnknown,
     PossibleDuplicate,
     TaskError,
     field_label,
@@ -443,12 +444,23 @@ class Form(widgets.VBox):
             self.error = exc
             self.show_errors(exc.field_errors)  # each next to its field; the sentence once, below
             self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
+            if isinstance(exc, OutcomeUnknown):  # the person checked the registry: the new data as a new operation
+                again = widgets.Button(
+                    description=f"Send as a new {self.what_label()}", layout=widgets.Layout(width="auto")
+                )
+                again.add_class("cl-send-as-new")
+                again.on_click(lambda _b: self._safely(self._send_as_new))
+                self.choices.children = (again,)
             self.after_error(exc)
             if raise_errors:
                 raise
             return None
         self.done(record)
         return record
+
+    def _send_as_new(self) -> None:
+        self.submission = None  # a new submission: a new operation, checked for duplicates as any other
+        self.click_submit()
 
     def done(self, record: Record) -> None:
         """Show the result once (what happened, then the object), fold the inputs away, and tell the listeners."""
@@ -663,10 +675,17 @@ class InvestorForm(Form):
         update.add_class("cl-update-existing")
         update.on_click(lambda _b: self._safely(lambda: self.submit(False, reference=reference, on_duplicate="update")))
         choices = super().duplicate_choices(exc, reference)
-        if not exc.same_party:  # perhaps another person: never 'use'; update only as the same person, said so
+        if not exc.same_party:  # perhaps another person: never 'use'; an update only as this person's own choice
             update.description = "Same person, details changed: update it"
+            update._click_handlers.callbacks.clear()
+            update.on_click(lambda _b: self._safely(lambda: self._update_same_person(exc.existing)))
             return [update, *(button for button in choices if "cl-make-another" in button._dom_classes)]
         return [update, *choices]
+
+    def _update_same_person(self, existing: Record) -> None:
+        """The person said the investor found is them, with changed details: update it to what the form says."""
+        self.choices.children = ()
+        self.done(self.client.investors.update_to(existing, self.body()))
 
 
 class BenefitingPersonForm(Form):
