@@ -310,7 +310,9 @@ def test_the_investor_form_never_merges_another_person_who_shares_an_iban(client
     partner = {**PERSON, "forename": "Alana", "birth_date": "1990-01-02", "email": "alana@example.com"}
     form = forms.InvestorForm(client, partner)
     assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
-    assert "perhaps another person who shares it" in form.status.value
+    assert "has the same IBAN as what you typed, but another e-mail and name and birth date: perhaps another" in (
+        form.status.value
+    )
     choices = [b for b in form.choices.children]
     assert [c._dom_classes for c in choices] == [("cl-update-existing",), ("cl-make-another",)]  # never 'use'
     assert choices[0].description == "Same person, details changed: update it"
@@ -331,6 +333,9 @@ def test_a_double_click_on_submit_leaves_the_result_as_it_is(client: helpers.Cli
 
 
 # --- corrections: what a changed write under the same reference does (a fresh-clone review's reproductions) ----
+
+
+COMPANY = {"kind": "legal_person", "company_name": "Owners AG", "legal_form": "AG", "registration_number": "HRB 7"}
 
 
 def lose_the_answer_then_die(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
@@ -530,7 +535,7 @@ def test_a_lost_answer_where_nothing_can_look_is_not_sent_blind_again(client: he
     """There is no documented list of a company's benefiting persons: after a lost answer nothing is sent again."""
     from tests.test_forms import PERSON
 
-    investor = forms.InvestorForm(client, PERSON).submit()
+    investor = forms.InvestorForm(client, {**PERSON, **COMPANY}).submit()
     fields = ("salutation", "forename", "surname", "birth_date", "birth_place", "citizenship", "street", "city", "zip")
     person = {name: investor_body()["natural_person"][name] for name in (*fields, "country")}
     sandbox.faults(queue=["drop"])
@@ -578,3 +583,92 @@ def test_the_form_offers_to_send_new_data_as_a_new_operation_when_the_first_outc
     assert "cl-send-as-new" in send_as_new._dom_classes and send_as_new.description == "Send as a new redemption"
     send_as_new.click()  # the person looked in the registry and wants the 20 as well
     assert form.result is not None and form.result.outcome == "created" and holding(client, investor_id) == 130
+
+
+# --- a third review's reproductions -------------------------------------------------------------------------------
+
+
+def test_a_value_changed_back_and_forth_by_create_or_update_to_is_applied_each_time(client: helpers.Client) -> None:
+    client.investors.create(investor_body("Roamer"), reference="row 1")
+    for city in ("Berlin", "Frankfurt", "Berlin"):
+        moved = client.investors.create(
+            investor_body("Roamer", natural_person__city=city), reference="row 1", on_duplicate="update"
+        )
+        assert moved["natural_person"]["city"] == city, (city, moved.outcome)
+    investor_id = moved.id
+    for city in ("Hamburg", "Berlin", "Hamburg"):
+        assert client.investors.update_to(investor_id, investor_body("Roamer", natural_person__city=city)).outcome == (
+            "updated"
+        )
+    assert client.investors.get(investor_id)["natural_person"]["city"] == "Hamburg"
+
+
+def test_an_update_that_only_changes_capitals_is_sent(client: helpers.Client) -> None:
+    investor = client.investors.create(investor_body("Mcdonald"))
+    fixed = investor_body("Mcdonald", natural_person__surname="McDonald")
+    assert client.investors.update_to(investor.id, fixed).outcome == "updated"
+    assert client.investors.get(investor.id)["natural_person"]["surname"] == "McDonald"
+
+
+def test_a_reference_reused_for_another_person_never_changes_the_first(client: helpers.Client) -> None:
+    alice = client.investors.create(investor_body("Alice"), reference="r1")
+    bob = investor_body("Stranger", natural_person__forename="Bob", natural_person__birth_date="1970-01-01")
+    for choice in ("ask", "use", "update"):
+        with pytest.raises(helpers.PossibleDuplicate) as asked:
+            client.investors.create(bob, reference="r1", on_duplicate=choice)  # type: ignore[arg-type]
+        assert not asked.value.same_party and "perhaps the reference was reused" in asked.value.message
+    assert client.investors.get(alice.id)["natural_person"]["surname"] == "Alice" and counts(client)["investors"] == 1
+
+
+def test_a_namesake_is_told_what_differs(client: helpers.Client) -> None:
+    client.investors.create(investor_body("Twin"))
+    namesake = investor_body("Twin", communication__email="other.twin@example.com")
+    namesake["bank_account"]["iban"] = "DE74370400447777770001"
+    with pytest.raises(helpers.PossibleDuplicate) as asked:
+        client.investors.create(namesake)
+    assert "with the same name and birth date exists" in asked.value.message
+    assert "but with another e-mail and IBAN: perhaps another person" in asked.value.message
+
+
+def test_a_rerun_after_a_lost_answer_where_nothing_can_look_asks_for_repeat(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    from tests.test_forms import PERSON
+
+    investor = forms.InvestorForm(client, {**PERSON, **COMPANY}).submit()
+    fields = ("salutation", "forename", "surname", "birth_date", "birth_place", "citizenship", "street", "city", "zip")
+    person = {name: investor_body()["natural_person"][name] for name in (*fields, "country")}
+    sandbox.faults(queue=["drop"])
+    try:
+        with pytest.raises(helpers.APIConnectionError):
+            client.investors.add_benefiting_person(investor.id, person, reference="owner 2")
+    finally:
+        sandbox.reset_faults()
+    with pytest.raises(helpers.OutcomeUnknown, match="repeat=True"):
+        client.investors.add_benefiting_person(investor.id, person, reference="owner 2")
+    sent = client.investors.add_benefiting_person(investor.id, person, reference="owner 2", repeat=True)
+    assert sent.outcome == "created"
+
+
+def test_an_update_without_read_scope_is_still_sent(client: helpers.Client, config: Config) -> None:
+    investor = client.investors.create(investor_body("Writer"))
+    write_only = helpers.Client(config.replace(scopes="investors:write"))
+    moved = write_only.investors.update(investor.id, {"natural_person": {"city": "Bonn"}})
+    assert moved.outcome == "updated" and client.investors.get(investor.id)["natural_person"]["city"] == "Bonn"
+
+
+def test_a_bulk_row_updated_through_a_match_is_already_there_on_the_next_run(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    from tests.test_bulk import spreadsheet
+
+    bulk.import_investors(
+        client, bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True), progress=False
+    )
+    colleague = helpers.Client(config.replace(journal_path=tmp_path / "other.sqlite3"))
+    changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
+    assert (
+        bulk.import_investors(colleague, changed, progress=False, on_duplicate="update").loc[0, "status"] == "updated"
+    )
+    changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
+    assert bulk.import_investors(colleague, changed, progress=False).loc[0, "status"] == "already there"

@@ -333,6 +333,7 @@ class Match:
     equal: bool  # the same content, not only the same e-mail, IBAN or name
     reason: str  # e.g. "the same e-mail and IBAN"
     same_party: bool = True  # False: only an e-mail or IBAN in common (a joint account), another name or birth date
+    differs: str = ""  # what is not the same, e.g. "another e-mail and IBAN"
 
 
 def _did_not_act(error: CashlinkError) -> bool:
@@ -364,6 +365,8 @@ class Operation:
     confirm_production: bool = False
     similar: Callable[[], Match | None] | None = None
     resend_unseen: bool = True  # after a lost answer, send again though nothing can look for the object first
+    holds: Callable[[Record], bool] | None = None  # a done operation's object still shows its effect (an update)
+    same_party: Callable[[Record], bool] | None = None  # new data under a used reference describes the same party
     sent: Callable[[datetime], Record | None] | None = None
     verify: Callable[[str], Record] | None = None
     before_send: Callable[[], None] | None = None
@@ -529,14 +532,25 @@ class Client:
             entry = self._new_attempt(identity, hashed, entry)
         elif entry is not None and entry.state == "done":
             found = self._verify(operation, entry.registry_id)
-            if found is not None:
+            if found is not None and (operation.holds is None or operation.holds(found)):
                 return found
-            entry = self._new_attempt(identity, hashed, entry)  # gone from the registry (e.g. a reset sandbox)
+            # gone from the registry (e.g. a reset sandbox), or changed since (an update made again)
+            entry = self._new_attempt(identity, hashed, entry)
         elif entry is not None and entry.state == "refused":
             # the registry made nothing: a new attempt, under a key of its own (a registry may keep its refusal
             # under the first key and answer it again to the same key, even once the cause was put right)
             entry = self._new_attempt(identity, hashed, entry)
         unanswered = entry is not None and entry.state == "sent" and entry.content_hash == hashed and not entry.fresh
+        blind = operation.sent is None and not operation.resend_unseen  # nothing can look for its object
+        if unanswered and entry is not None and blind and operation.repeat:  # the analyst looked: send it again,
+            entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
+        if unanswered and entry is not None and operation.sent is None and not operation.resend_unseen:
+            what = operation.describe() if operation.describe else f"the {operation.what}"
+            raise OutcomeUnknown(
+                f"Could not {operation.action}: an attempt on {entry.created_at[:10]} was never answered, and nothing "
+                f"here can look for {what} in the registry. Nothing was sent. Look for it in Cashlink Studio; to "
+                "send it again, run this with repeat=True."
+            )
         if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
             resolved = self._resolve_duplicate(operation, identity, unanswered)
             if resolved is not None:
@@ -594,6 +608,19 @@ class Client:
         existing = self._verify(operation, entry.registry_id) if entry.registry_id else None
         if existing is None or str(existing.get("status")) == "failed":  # gone, or a task that failed: send again
             return None
+        if operation.same_party is not None and not operation.same_party(existing):
+            raise PossibleDuplicate(
+                f"This reference made {operation.what} {existing.get('id')} on {made}, and the new data describes "
+                f"someone else (another name, birth date, e-mail and IBAN): perhaps the reference was reused. Nothing "
+                f"was sent for {what}. Give this one a new reference to create it; if it is the same person, whose "
+                f"details changed, update that one: client.investors.update_to('{existing.get('id')}', the new data).",
+                existing,
+                equal=False,
+                what=operation.what,
+                same_party=False,
+                reason="the same reference",
+                differs="another name, birth date, e-mail and IBAN",
+            )
         if operation.update is not None:
             if operation.on_duplicate == "update":
                 updated = operation.update(existing)
@@ -642,8 +669,7 @@ class Client:
             # 'use' or 'update' would file this person under another one: asked, whatever was chosen in advance
             raise PossibleDuplicate(
                 f"An {operation.what} with {match.reason} exists (id {match.existing.get('id')}, made "
-                f"{made_when(match.existing)}), but not with the same name and birth date (company and register "
-                f"number) as well: perhaps another person. Nothing was sent for "
+                f"{made_when(match.existing)}), but with {match.differs}: perhaps another person. Nothing was sent for "
                 f"{operation.describe() if operation.describe else 'it'}. Create it anyway (on_duplicate='create'); "
                 f"if it is the same person, whose details changed, update that one: "
                 f"client.investors.update_to('{match.existing.get('id')}', the new data), or the investor form's "
@@ -653,6 +679,7 @@ class Client:
                 what=operation.what,
                 same_party=False,
                 reason=match.reason,
+                differs=match.differs,
             )
         if same_operation or operation.on_duplicate == "use":
             record = match.existing
@@ -663,7 +690,12 @@ class Client:
             self.journal.record_done(key, record.get("id"))
             return record
         if operation.on_duplicate == "update" and operation.update is not None:
-            return operation.update(match.existing)  # a write of its own: outcome "updated", audited
+            updated = operation.update(match.existing)  # a write of its own: outcome "updated", audited
+            self.journal.record_intent(
+                key, key, self.namespace, operation.name, content_hash(self.namespace, operation.identity_content)
+            )
+            self.journal.record_done(key, match.existing.get("id"))  # this operation is that investor now
+            return updated
         what = operation.describe() if operation.describe else f"a {operation.what}"
         kind = "An identical" if match.equal else "A similar"
         existing = match.existing

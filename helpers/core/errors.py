@@ -176,7 +176,15 @@ class PossibleDuplicate(CashlinkError):
     """
 
     def __init__(
-        self, message: str, existing: Record, *, equal: bool, what: str, same_party: bool = True, reason: str = ""
+        self,
+        message: str,
+        existing: Record,
+        *,
+        equal: bool,
+        what: str,
+        same_party: bool = True,
+        reason: str = "",
+        differs: str = "",
     ) -> None:
         super().__init__(message)
         self.existing = existing
@@ -184,6 +192,7 @@ class PossibleDuplicate(CashlinkError):
         self.what = what
         self.same_party = same_party  # False: perhaps another person; 'use' and 'update' do not apply
         self.reason = reason  # what it has in common, e.g. "the same IBAN"
+        self.differs = differs  # what is not the same, e.g. "another e-mail and IBAN"
 
 
 class TaskError(CashlinkError):

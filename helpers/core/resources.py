@@ -20,7 +20,14 @@ from urllib.parse import quote
 
 from helpers.core import api, checks, models
 from helpers.core.client import Client, ListResult, Match, OnDuplicate, Operation, is_recent
-from helpers.core.errors import ConfigurationError, InputError, NotFoundError, TaskError, input_error
+from helpers.core.errors import (
+    ConfigurationError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    TaskError,
+    input_error,
+)
 from helpers.core.records import Record, money_value
 
 if TYPE_CHECKING:
@@ -221,6 +228,18 @@ def _subset_equal(wanted: Any, have: Any) -> bool:
     return bool(wanted == have)
 
 
+def _subset_same(wanted: Any, have: Any, field: str = "") -> bool:
+    """Like :func:`_subset_equal`, but exact: what an update must change (a capital letter too). Only an IBAN's spaces
+    and an e-mail's case do not count."""
+    if isinstance(wanted, Mapping):
+        return isinstance(have, Mapping) and all(_subset_same(v, have.get(k), k) for k, v in wanted.items())
+    if isinstance(wanted, str) and isinstance(have, str) and field == "iban":
+        return wanted.replace(" ", "").upper() == have.replace(" ", "").upper()
+    if isinstance(wanted, str) and isinstance(have, str) and field == "email":
+        return wanted.casefold() == have.casefold()
+    return bool(wanted == have)
+
+
 def investor_name(investor: Mapping[str, Any]) -> str:
     """``Peter Parker`` or ``ACME Holding GmbH``."""
     company = (investor.get("legal_person") or {}).get("company_name")
@@ -278,19 +297,28 @@ class InvestorIndex:
             return (not _subset_equal(wanted, investor), -sum(in_common(investor)), position)
 
         _position, investor = min(candidates.items(), key=rank)
-        email, iban, person = in_common(investor)
+        common = in_common(investor)
+        email, iban, person = common
         names = (
             "e-mail",
             "IBAN",
             "name and birth date" if values[2] and values[2][0] == "natural" else "company and register number",
         )
-        reasons = [name for name, same in zip(names, (email, iban, person)) if same]
+        reasons = [name for name, same in zip(names, common) if same]
+        differ = [name for name, same in zip(names, common) if not same]
         return Match(
             Record(investor),
             _subset_equal(wanted, investor),
             "the same " + " and ".join(reasons),
             same_party=person and (email or iban),
+            differs="another " + " and ".join(differ) if differ else "",
         )
+
+
+def _is_same_party(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """Whether ``body`` describes the person (company) ``existing`` is: equal, or the same as :class:`Match` says."""
+    match = InvestorIndex([existing]).match(body)
+    return match is not None and (match.equal or match.same_party)
 
 
 def similar_investor(candidates: Iterable[Mapping[str, Any]], body: Mapping[str, Any]) -> Match | None:
@@ -304,7 +332,7 @@ def _changes(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> dict[str, An
         section: value
         for section, value in wanted.items()
         if section in ("natural_person", "legal_person", "bank_account", "tax_information", "communication")
-        and not _subset_equal(value, have.get(section))
+        and not _subset_same(value, have.get(section))
     }
 
 
@@ -341,6 +369,7 @@ class Investors(Resource):
                 sent=lambda since: self._created_since(investor, since),
                 verify=self.get,
                 update=lambda existing: self.update_to(existing, investor),
+                same_party=lambda existing: _is_same_party(existing, investor),
                 describe=lambda: f"an investor named {investor_name(investor)}",
             )
         )
@@ -387,8 +416,13 @@ class Investors(Resource):
         is now (changing a value back and forth sends each change)."""
         target = path(api.INVESTOR, "the investor update", investor_id=investor_id)
         body = models.parse(models.InvestorUpdate, changes, "the investor update").body() if changes else {}
-        now = Record(current) if current is not None else (self.get(investor_id) if body else None)
-        if body and now is not None and _subset_equal(body, now):
+        now = Record(current) if current is not None else None
+        if body and now is None:
+            try:
+                now = self.get(investor_id)
+            except PermissionDeniedError:  # a client that may write but not read: the PATCH by its content alone
+                now = None
+        if body and now is not None and _subset_same(body, now):
             now.outcome, now.what = "existed", "investor"
             return now
         if not body and current is not None:
@@ -417,6 +451,8 @@ class Investors(Resource):
                 reference=reference,
                 key=key,
                 content={"investor": investor_id, "changes": body, "from": {k: before.get(k) for k in body}},
+                verify=self.get,
+                holds=lambda record: _subset_same(body, record),  # done only while the investor has the change
             )
         )
 
@@ -499,9 +535,10 @@ class Investors(Resource):
         *,
         reference: str | None = None,
         key: str | None = None,
+        repeat: bool = False,
     ) -> Record:
         """A natural person who owns or controls a legal-person investor (needed before its investments leave
-        KYC_PENDING)."""
+        KYC_PENDING). ``repeat=True``: send it although an earlier attempt's answer never came."""
         target = path(api.BENEFITING_PERSONS, "the benefiting person", investor_id=investor_id)
         body = models.parse(models.BenefitingPerson, person, "the benefiting person").body()
         return self._client.write(
@@ -514,6 +551,7 @@ class Investors(Resource):
                 body=body,
                 reference=reference,
                 key=key,
+                repeat=repeat,
                 resend_unseen=False,  # no documented list of them; a second one would be a second owner
             )
         )

@@ -657,9 +657,9 @@ class InvestorForm(Form):
         if not exc.same_party:
             return (
                 f"An {self.describe_existing(exc.existing)} (made {made_when(exc.existing)}, id "
-                f"{exc.existing.get('id')}) has the same e-mail or IBAN as what you typed, but another name or "
-                "birth date: perhaps another person who shares it. Nothing was sent yet. Make a new investor, or, "
-                "if it is the same person whose details changed, update that one."
+                f"{exc.existing.get('id')}) has {exc.reason} as what you typed, but {exc.differs}: perhaps another "
+                "person. Nothing was sent yet. Make a new investor, or, if it is the same person whose details "
+                "changed, update that one."
             )
         kind = "An identical" if exc.equal else "A similar"
         return (
