@@ -61,6 +61,7 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
 AUDIT_COLUMNS = ("at", "registry", "client_id", "operation", "reference", "registry_id", "outcome")
+AUDIT_INSERT = f"INSERT INTO audit ({', '.join(AUDIT_COLUMNS)}) VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})"
 
 
 def canonical(content: Any) -> str:
@@ -100,6 +101,12 @@ class Entry:
     registry_id: str | None
     created_at: str
     fresh: bool = False  # a new attempt this client has just recorded (not one found in the journal)
+
+
+_RENEWED_IF_EXPIRED = ", ".join(
+    f"{column} = CASE WHEN expires_at < excluded.updated_at THEN excluded.{column} ELSE {column} END"
+    for column in ("key", "namespace", "operation", "content_hash", "registry_id", "created_at")
+)
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -174,6 +181,15 @@ class Journal:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise self._broken(exc) from None
+
+    def _write_one(self, sql: str, params: list[Any]) -> int:
+        """One statement, its own transaction (SQLite's autocommit): a third of the calls of BEGIN, it, COMMIT, each
+        of which lets go of Python's lock while an import's threads wait for it. Returns the rows it changed."""
+        with self._lock:
+            try:
+                return int(self._db.execute(sql, params).rowcount)
             except sqlite3.DatabaseError as exc:
                 raise self._broken(exc) from None
 
@@ -291,51 +307,45 @@ class Journal:
     def record_intent(self, identity: str, key: str, namespace: str, operation: str, hashed: str) -> None:
         """Before sending: remember the key, so a crash before the answer still retries with the same key."""
         now = _now()
-        with self._transaction() as db:  # an expired row is forgotten first: this is a new operation
-            db.execute("DELETE FROM operations WHERE identity = ? AND expires_at < ?", [identity, now.isoformat()])
-            db.execute(
-                "INSERT INTO operations VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?) ON CONFLICT(identity) DO "
-                "UPDATE SET updated_at = excluded.updated_at, expires_at = excluded.expires_at, "
-                "state = CASE state WHEN 'refused' THEN 'sent' ELSE state END",
-                [
-                    identity,
-                    key,
-                    namespace,
-                    operation,
-                    hashed,
-                    now.isoformat(),
-                    now.isoformat(),
-                    (now + timedelta(days=self.days)).isoformat(),
-                ],
-            )
+        self._write_one(  # an expired row is a new operation: every value renewed
+            "INSERT INTO operations VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?) ON CONFLICT(identity) DO UPDATE "
+            f"SET {_RENEWED_IF_EXPIRED}, updated_at = excluded.updated_at, expires_at = excluded.expires_at, "
+            "state = CASE WHEN expires_at < excluded.updated_at OR state = 'refused' THEN 'sent' ELSE state END",
+            [
+                identity,
+                key,
+                namespace,
+                operation,
+                hashed,
+                now.isoformat(),
+                now.isoformat(),
+                (now + timedelta(days=self.days)).isoformat(),
+            ],
+        )
 
     def record_refused(self, identity: str, key: str) -> None:
         """The registry refused the attempt sent with ``key`` (4xx, 503): nothing was made."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE operations SET state = 'refused', updated_at = ? WHERE identity = ? AND key = ? "
-                "AND state = 'sent'",
-                [_now().isoformat(), identity, key],
-            )
+        self._write_one(
+            "UPDATE operations SET state = 'refused', updated_at = ? WHERE identity = ? AND key = ? AND state = 'sent'",
+            [_now().isoformat(), identity, key],
+        )
 
     def record_new_attempt(self, identity: str, last: Entry, key: str, hashed: str) -> bool:
         """The operation's next attempt, under ``key``: only if its row is still as ``last`` (compare-and-set; False
         when another session changed it meanwhile)."""
-        with self._transaction() as db:
-            changed = db.execute(
-                "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ? "
-                "WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
-                [key, hashed, _now().isoformat(), identity, last.key, last.state, last.content_hash],
-            ).rowcount
+        changed = self._write_one(
+            "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ? "
+            "WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
+            [key, hashed, _now().isoformat(), identity, last.key, last.state, last.content_hash],
+        )
         return changed == 1
 
     def record_corrected(self, identity: str, hashed: str) -> None:
         """A done operation whose object was updated to new content: running it again with that content is done."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE operations SET content_hash = ?, updated_at = ? WHERE identity = ? AND state = 'done'",
-                [hashed, _now().isoformat(), identity],
-            )
+        self._write_one(
+            "UPDATE operations SET content_hash = ?, updated_at = ? WHERE identity = ? AND state = 'done'",
+            [hashed, _now().isoformat(), identity],
+        )
 
     def record_done(self, identity: str, registry_id: str | None, audit: AuditLine | None = None) -> None:
         """The operation is done; with ``audit``, its line of the audit trail in the same transaction."""
@@ -350,16 +360,11 @@ class Journal:
     # --- audit trail --------------------------------------------------------------------------------------------
 
     def audit(self, line: AuditLine) -> None:
-        with self._transaction() as db:
-            self._insert_audit(db, line)
+        self._write_one(AUDIT_INSERT, [_now().isoformat(timespec="seconds"), *line])
 
     @staticmethod
     def _insert_audit(db: sqlite3.Connection, line: AuditLine) -> None:
-        db.execute(
-            "INSERT INTO audit (at, registry, client_id, operation, reference, registry_id, outcome) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [_now().isoformat(timespec="seconds"), *line],
-        )
+        db.execute(AUDIT_INSERT, [_now().isoformat(timespec="seconds"), *line])
 
     def audit_rows(self, registry: str | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit"
