@@ -672,3 +672,44 @@ def test_a_bulk_row_updated_through_a_match_is_already_there_on_the_next_run(
     )
     changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
     assert bulk.import_investors(colleague, changed, progress=False).loc[0, "status"] == "already there"
+
+
+# --- a fourth review's reproductions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"natural_person": {"city": "Berlin "}},  # the registry trims it
+        {"natural_person": {"country": "aut"}},  # ... upper-cases a code
+        {"bank_account": {"bic": "cobadeffxxx"}},
+    ],
+)
+def test_a_rerun_update_sends_nothing_when_the_registry_normalised_the_value(
+    client: helpers.Client, changes: dict[str, Any]
+) -> None:
+    investor = client.investors.create(investor_body("Normal"))
+
+    def patches() -> int:
+        return sum(1 for line in client.audit() if line["operation"] == "update investor")
+
+    outcomes = [client.investors.update(investor.id, changes).outcome for _run in range(3)]
+    assert outcomes[0] == "updated" and outcomes[1:] == ["existed", "existed"] and patches() == 1, outcomes
+
+
+def test_a_typo_fixed_under_the_same_reference_is_an_update(client: helpers.Client, tmp_path: Path) -> None:
+    from tests.test_bulk import spreadsheet
+
+    typo = spreadsheet(tmp_path / "a.csv", 1, surname="Investr 00001")
+    first = bulk.import_investors(client, bulk.read_investors(typo, placeholder_protocols=True), progress=False)
+    fixed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1), placeholder_protocols=True)
+    asked = bulk.import_investors(client, fixed, progress=False)
+    assert asked.loc[0, "status"] == "needs a decision" and "Update it with the new data" in asked.loc[0, "error"]
+    updated = bulk.import_investors(client, fixed, progress=False, on_duplicate="update")
+    assert updated.loc[0, "status"] == "updated" and updated.loc[0, "investor_id"] == first.loc[0, "investor_id"]
+    again = bulk.import_investors(client, fixed, progress=False, on_duplicate="update")
+    assert again.loc[0, "status"] == "already there" and investors_in_registry_of(client) == ["Investor 00001"]
+
+
+def investors_in_registry_of(client: helpers.Client) -> list[str]:
+    return [i["natural_person"]["surname"] for i in client.investors.list()]

@@ -228,15 +228,25 @@ def _subset_equal(wanted: Any, have: Any) -> bool:
     return bool(wanted == have)
 
 
-def _subset_same(wanted: Any, have: Any, field: str = "") -> bool:
-    """Like :func:`_subset_equal`, but exact: what an update must change (a capital letter too). Only an IBAN's spaces
-    and an e-mail's case do not count."""
+CODE_FIELDS = frozenset({"country", "citizenship", "bic", "salutation", "currency", "legal_form"})  # any case
+
+
+def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = False) -> bool:
+    """Like :func:`_subset_equal`, but exact, as an update must be (a capital letter in a name is a change); only
+    surrounding spaces, an IBAN's spaces and the case of an e-mail or a code (country, BIC) do not count, as the
+    registry normalises them. ``kept_only``: a field the registry does not keep (absent from ``have``) is ignored."""
     if isinstance(wanted, Mapping):
-        return isinstance(have, Mapping) and all(_subset_same(v, have.get(k), k) for k, v in wanted.items())
-    if isinstance(wanted, str) and isinstance(have, str) and field == "iban":
-        return wanted.replace(" ", "").upper() == have.replace(" ", "").upper()
-    if isinstance(wanted, str) and isinstance(have, str) and field == "email":
-        return wanted.casefold() == have.casefold()
+        return isinstance(have, Mapping) and all(
+            (kept_only and k not in have) or _subset_same(v, have.get(k), k, kept_only=kept_only)
+            for k, v in wanted.items()
+        )
+    if isinstance(wanted, str) and isinstance(have, str):
+        mine, theirs = wanted.strip(), have.strip()
+        if field == "iban":
+            mine, theirs = mine.replace(" ", ""), theirs.replace(" ", "")
+        if field in CODE_FIELDS or field in ("iban", "email"):
+            return mine.casefold() == theirs.casefold()
+        return mine == theirs
     return bool(wanted == have)
 
 
@@ -316,9 +326,9 @@ class InvestorIndex:
 
 
 def _is_same_party(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    """Whether ``body`` describes the person (company) ``existing`` is: equal, or the same as :class:`Match` says."""
-    match = InvestorIndex([existing]).match(body)
-    return match is not None and (match.equal or match.same_party)
+    """Whether new data under the reference that made ``existing`` can be a correction of it: it shares the name
+    and birth date, the e-mail or the IBAN (a typo in one of them is a correction; nothing shared is someone else)."""
+    return InvestorIndex([existing]).match(body) is not None
 
 
 def similar_investor(candidates: Iterable[Mapping[str, Any]], body: Mapping[str, Any]) -> Match | None:
@@ -452,7 +462,7 @@ class Investors(Resource):
                 key=key,
                 content={"investor": investor_id, "changes": body, "from": {k: before.get(k) for k in body}},
                 verify=self.get,
-                holds=lambda record: _subset_same(body, record),  # done only while the investor has the change
+                holds=lambda record: _subset_same(body, record, kept_only=True),  # done while the investor has it
             )
         )
 
