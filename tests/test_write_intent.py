@@ -713,3 +713,43 @@ def test_a_typo_fixed_under_the_same_reference_is_an_update(client: helpers.Clie
 
 def investors_in_registry_of(client: helpers.Client) -> list[str]:
     return [i["natural_person"]["surname"] for i in client.investors.list()]
+
+
+# --- a fifth review's reproductions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared", ["iban", "email"])
+def test_a_reused_reference_sharing_one_identifier_never_overwrites_the_first_person(
+    client: helpers.Client, shared: str
+) -> None:
+    alice = client.investors.create(investor_body("Alice"), reference="r1")
+    bob = investor_body("Bob", natural_person__forename="Bob", natural_person__birth_date="1969-05-06")
+    if shared == "iban":
+        bob["bank_account"]["iban"] = alice["bank_account"]["iban"]  # a joint account
+    else:
+        bob["communication"]["email"] = alice["communication"]["email"]
+    for choice in ("ask", "use", "update"):
+        with pytest.raises(helpers.PossibleDuplicate) as asked:
+            client.investors.create(bob, reference="r1", on_duplicate=choice)  # type: ignore[arg-type]
+        assert not asked.value.same_party
+    assert client.investors.get(alice.id)["natural_person"]["surname"] == "Alice"
+
+
+def test_an_update_the_registry_answers_from_an_earlier_identical_one_is_applied(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    investor = client.investors.create(investor_body("Replay"))
+    client.investors.update(investor.id, {"natural_person": {"city": "Berlin"}})
+    client.investors.update(investor.id, {"natural_person": {"city": "Frankfurt"}})
+    colleague = helpers.Client(config.replace(journal_path=tmp_path / "other.sqlite3"))  # no journal of ours
+    moved = colleague.investors.update(investor.id, {"natural_person": {"city": "Berlin"}})
+    assert moved["natural_person"]["city"] == "Berlin" and moved.outcome in ("updated", "replayed")
+    assert client.investors.get(investor.id)["natural_person"]["city"] == "Berlin"
+
+
+def test_capitals_in_a_legal_form_are_a_change(client: helpers.Client) -> None:
+    from tests.test_forms import PERSON
+
+    company = forms.InvestorForm(client, {**PERSON, **COMPANY, "legal_form": "Gmbh"}).submit()
+    fixed = client.investors.update(company.id, {"legal_person": {"legal_form": "GmbH"}})
+    assert fixed.outcome == "updated" and client.investors.get(company.id)["legal_person"]["legal_form"] == "GmbH"

@@ -599,7 +599,8 @@ class Client:
         if entry.state == "sent":
             raise OutcomeUnknown(
                 f"Could not {operation.action}: an attempt on {made} under the same reference (or key) sent other "
-                "data, and whether the registry acted on it is unknown (its answer never came). Nothing was sent. "
+                "data, and whether the registry acted on it is unknown (its answer never came, or it is still being "
+                "sent from another session). Nothing was sent. "
                 f"Look in the registry for {what} as first sent: if it is there, update or keep it; if not, send the "
                 "new data as a new operation (a new reference; in a form, the button 'Send as a new …')."
             )
@@ -729,8 +730,8 @@ class Client:
                 assert last is not None
                 self._audit(operation, key, None, "answer lost")
                 raise AmbiguousWrite(
-                    f"{last.message} Nothing more was sent: look in the registry whether it was done before running "
-                    "this again (running it again sends it again).",
+                    f"{last.message} Nothing more was sent: look in the registry whether it was done; running this "
+                    "again asks first, and repeat=True sends it again.",
                     status=last.status,
                 )
             try:
