@@ -753,3 +753,39 @@ def test_capitals_in_a_legal_form_are_a_change(client: helpers.Client) -> None:
     company = forms.InvestorForm(client, {**PERSON, **COMPANY, "legal_form": "Gmbh"}).submit()
     fixed = client.investors.update(company.id, {"legal_person": {"legal_form": "GmbH"}})
     assert fixed.outcome == "updated" and client.investors.get(company.id)["legal_person"]["legal_form"] == "GmbH"
+
+
+# --- a sixth review's reproductions --------------------------------------------------------------------------------
+
+
+def test_a_couple_sharing_an_e_mail_and_an_account_is_never_a_correction(client: helpers.Client) -> None:
+    alice = client.investors.create(investor_body("Alice"), reference="r1")
+    bob = investor_body("Bob", natural_person__forename="Bob", natural_person__birth_date="1969-05-06")
+    bob["bank_account"]["iban"], bob["communication"]["email"] = (
+        alice["bank_account"]["iban"],
+        alice["communication"]["email"],
+    )
+    with pytest.raises(helpers.PossibleDuplicate) as asked:
+        client.investors.create(bob, reference="r1", on_duplicate="update")
+    assert not asked.value.same_party and "another name and birth date" in asked.value.message
+    assert client.investors.get(alice.id)["natural_person"]["forename"] == "Peter"
+
+
+def test_a_replayed_update_under_a_reference_is_sent_as_a_change_of_its_own(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    investor = client.investors.create(investor_body("Replayed"))
+    for city in ("Berlin", "Frankfurt", "Berlin", "Frankfurt"):
+        client.investors.update(investor.id, {"natural_person": {"city": city}}, reference="R")
+    colleague = helpers.Client(config.replace(journal_path=tmp_path / "other.sqlite3"))
+    moved = colleague.investors.update(investor.id, {"natural_person": {"city": "Berlin"}}, reference="R")
+    assert client.investors.get(investor.id)["natural_person"]["city"] == "Berlin", moved.outcome
+
+
+def test_an_update_of_an_older_investor_says_updated(client: helpers.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.core import client as core_client
+
+    investor = client.investors.create(investor_body("Older"))
+    monkeypatch.setattr(core_client, "CLOCK_TOLERANCE", core_client.timedelta(0))  # as if made long ago
+    moved = client.investors.update(investor.id, {"natural_person": {"city": "Bonn"}})
+    assert moved.outcome == "updated"

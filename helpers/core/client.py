@@ -367,6 +367,7 @@ class Operation:
     resend_unseen: bool = True  # after a lost answer, send again though nothing can look for the object first
     holds: Callable[[Record], bool] | None = None  # a done operation's object still shows its effect (an update)
     same_party: Callable[[Record], bool] | None = None  # new data under a used reference describes the same party
+    differs: Callable[[Record], str] | None = None  # what of the new data differs from that object, in words
     sent: Callable[[datetime], Record | None] | None = None
     verify: Callable[[str], Record] | None = None
     before_send: Callable[[], None] | None = None
@@ -564,7 +565,9 @@ class Client:
         self.journal.record_intent(identity, key, self.namespace, operation.name, hashed)
         answer, record = self._send(operation, key, identity, may_have_acted=unanswered)
         outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
-        if answer is not None and (answer.replayed or self._older_than_request(record, answer)):
+        if answer is not None and (
+            answer.replayed or (operation.method == "POST" and self._older_than_request(record, answer))
+        ):
             outcome = "replayed"
         record.outcome, record.what = outcome, operation.what
         if outcome == "created" and operation.name == "create investor" and record.get("id"):
@@ -612,7 +615,8 @@ class Client:
         if operation.same_party is not None and not operation.same_party(existing):
             raise PossibleDuplicate(
                 f"This reference made {operation.what} {existing.get('id')} on {made}, and the new data describes "
-                f"someone else (another name, birth date, e-mail and IBAN): perhaps the reference was reused. Nothing "
+                f"someone else ({operation.differs(existing) if operation.differs else 'other data'}): perhaps the "
+                "reference was reused. Nothing "
                 f"was sent for {what}. Give this one a new reference to create it; if it is the same person, whose "
                 f"details changed, update that one: client.investors.update_to('{existing.get('id')}', the new data).",
                 existing,
@@ -620,7 +624,7 @@ class Client:
                 what=operation.what,
                 same_party=False,
                 reason="the same reference",
-                differs="another name, birth date, e-mail and IBAN",
+                differs=operation.differs(existing) if operation.differs else "other data",
             )
         if operation.update is not None:
             if operation.on_duplicate == "update":

@@ -332,9 +332,23 @@ def _is_same_party(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool
     person = _person_key(body)
     if person is not None and person == _person_key(existing):
         return True
-    return (
+    shared = (
         bool(_email(body)) and _email(body) == _email(existing) and bool(_iban(body)) and _iban(body) == _iban(existing)
     )
+    return shared and _born_or_registered(body) == _born_or_registered(existing) != ""
+
+
+def _differs(existing: Mapping[str, Any], body: Mapping[str, Any]) -> str:
+    """What identifies ``body`` and differs from ``existing``, in words ("another name and birth date")."""
+    match = InvestorIndex([existing]).match(body)
+    return match.differs if match is not None and match.differs else "another name, birth date, e-mail and IBAN"
+
+
+def _born_or_registered(investor: Mapping[str, Any]) -> str:
+    """The birth date of a person, or the register number of a company (what a typo in the name leaves as it is)."""
+    person = investor.get("natural_person") or {}
+    company = investor.get("legal_person") or {}
+    return str(person.get("birth_date") or company.get("registration_number") or "")
 
 
 def similar_investor(candidates: Iterable[Mapping[str, Any]], body: Mapping[str, Any]) -> Match | None:
@@ -386,6 +400,7 @@ class Investors(Resource):
                 verify=self.get,
                 update=lambda existing: self.update_to(existing, investor),
                 same_party=lambda existing: _is_same_party(existing, investor),
+                differs=lambda existing: _differs(existing, investor),
                 describe=lambda: f"an investor named {investor_name(investor)}",
             )
         )
@@ -465,7 +480,7 @@ class Investors(Resource):
                 "update the investor",
                 "investor",
                 body=body,
-                reference=reference,
+                reference=None if repeat else reference,  # a change of its own: a fresh key, even with a reference
                 key=None if repeat else key,
                 repeat=repeat,
                 content={"investor": investor_id, "changes": body, "from": {k: before.get(k) for k in body}},
