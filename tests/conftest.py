@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,12 @@ def investor_body(surname: str = "Parker", **changes: Any) -> dict[str, Any]:
             node = node[part]
         node[leaf] = value
     return body
+
+
+def uploaded(name: str, content: bytes, kind: str) -> tuple[dict[str, Any], ...]:
+    """A FileUpload widget's value after a person chose ``name`` (ipywidgets 8)."""
+    modified = datetime(2026, 1, 1, tzinfo=UTC)
+    return ({"name": name, "type": kind, "size": len(content), "content": content, "last_modified": modified},)
 
 
 def identification_body(protocol_id: str) -> dict[str, Any]:

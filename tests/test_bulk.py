@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from helpers.core.transport import Transport, make_retry
 from helpers.data import bulk
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import panels
-from tests.conftest import Sandbox, investor_body
+from tests.conftest import Sandbox, investor_body, uploaded
 
 
 class OnTheWire:
@@ -396,14 +395,6 @@ def test_the_panel_reads_an_uploaded_spreadsheet_once_and_keeps_it_out_of_the_wi
 ) -> None:
     panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
     content = spreadsheet(tmp_path / "p.csv", 2).read_bytes()
-    panel.upload.value = (
-        {
-            "name": "p.csv",
-            "type": "text/csv",
-            "size": len(content),
-            "content": content,
-            "last_modified": datetime(2026, 1, 1, tzinfo=UTC),
-        },
-    )
+    panel.upload.value = uploaded("p.csv", content, "text/csv")
     assert panel.plan is not None and panel.plan.valid == 2 and not panel.confirm.disabled
     assert panel.upload.value == ()  # the people in the file are not kept in the saved widget state

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 import helpers
 from helpers.ui import forms
-from tests.conftest import SIGNED_AT
+from tests.conftest import SIGNED_AT, uploaded
 from tests.test_sandbox_api import random_address
 
 PERSON = {
@@ -204,15 +203,7 @@ def test_an_uploaded_protocol_leaves_the_widget_once_sent(client: helpers.Client
     investor = forms.InvestorForm(client, PERSON).submit()
     form = forms.IdentificationForm(client, investor.id, {k: v for k, v in IDENT.items() if k != "protocol"})
     content = b"%PDF-1.4 Passport scan of Ada Lovelace"
-    form.protocol_file.value = (
-        {
-            "name": "passport Ada Lovelace.pdf",
-            "type": "application/pdf",
-            "size": len(content),
-            "content": content,
-            "last_modified": datetime(2026, 1, 1, tzinfo=UTC),
-        },
-    )
+    form.protocol_file.value = uploaded("passport Ada Lovelace.pdf", content, "application/pdf")
     assert form.submit() is not None
     assert form.protocol_file.value == ()
     assert "Lovelace" not in repr(form.protocol_file.get_state())

@@ -16,7 +16,7 @@ from helpers.data import reconcile
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import panels
 from sandbox.runner import SandboxProcess, free_port
-from tests.conftest import Sandbox
+from tests.conftest import Sandbox, uploaded
 from tests.test_helpers_client import invest, onboard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +199,11 @@ def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(
     assert report is not None and (tmp_path / "out" / "reconciliation-books.xlsx").is_file()
     assert panel.run(b"investor_id,units\nx,1\n", "broken.csv") is None
     assert panel.report is report  # the previous report stays available
+    panel.upload.value = uploaded("books.csv", good.read_bytes(), "text/csv")  # a person's upload
+    assert panel.upload.value == () and panel.report is not report  # read once, kept out of the widget's state
+    again = panel.report
+    panel.button.click()  # the button runs the last ledger again, from the panel, not from the widget
+    assert panel.report is not None and panel.report is not again
 
 
 def _detail(rows: list[dict[str, object]]) -> pd.DataFrame:

@@ -350,22 +350,14 @@ def test_times_in_questions_are_said_in_utc() -> None:
 
 def test_an_identification_must_have_happened_with_a_document_valid_that_day() -> None:
     from helpers.core import models
+    from tests.conftest import identification_body
 
-    good = {
-        "document_type": "IDCARD",
-        "document_id": "L01X00T47",
-        "document_issuer": "Buergeramt Frankfurt",
-        "document_valid_from": "2022-01-01",
-        "document_valid_to": "2032-01-01",
-        "identity_provider": "POSTIDENT",
-        "legitimation_process_id": "pi-1",
-        "legitimation_protocol_id": "00000000-0000-4000-8000-000000000000",
-        "verified_at": "2024-01-15",
-    }
+    good = identification_body("00000000-0000-4000-8000-000000000000")  # identified 2020-08-10
     assert models.validate(models.Identification, good)[1] == {}
     future = models.validate(models.Identification, {**good, "verified_at": "2099-01-01"})[1]
     assert "is in the future" in future["verified_at"][0]
-    expired = models.validate(models.Identification, {**good, "document_valid_to": "2023-01-01"})[1]
-    assert "was not valid on the day of the identification (2024-01-15)" in expired["non_field_errors"][0]
-    early = models.validate(models.Identification, {**good, "document_valid_from": "2024-02-01"})[1]
+    expired = {**good, "document_valid_from": "2019-01-01", "document_valid_to": "2020-01-01"}
+    message = models.validate(models.Identification, expired)[1]["non_field_errors"][0]
+    assert "was not valid on the day of the identification (2020-08-10)" in message
+    early = models.validate(models.Identification, {**good, "document_valid_from": "2020-09-01"})[1]
     assert "was not valid on the day" in early["non_field_errors"][0]

@@ -542,16 +542,15 @@ class Client:
             # under the first key and answer it again to the same key, even once the cause was put right)
             entry = self._new_attempt(identity, hashed, entry)
         unanswered = entry is not None and entry.state == "sent" and entry.content_hash == hashed and not entry.fresh
-        blind = operation.sent is None and not operation.resend_unseen  # nothing can look for its object
-        if unanswered and entry is not None and blind and operation.repeat:  # the analyst looked: send it again,
-            entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
         if unanswered and entry is not None and operation.sent is None and not operation.resend_unseen:
-            what = operation.describe() if operation.describe else f"the {operation.what}"
-            raise OutcomeUnknown(
-                f"Could not {operation.action}: an attempt on {entry.created_at[:10]} was never answered, and nothing "
-                f"here can look for {what} in the registry. Nothing was sent. Look for it in Cashlink Studio; to "
-                "send it again, run this with repeat=True."
-            )
+            if not operation.repeat:  # nothing can look for its object: the analyst looks, then says repeat
+                what = operation.describe() if operation.describe else f"the {operation.what}"
+                raise OutcomeUnknown(
+                    f"Could not {operation.action}: an attempt on {entry.created_at[:10]} was never answered, and "
+                    f"nothing here can look for {what} in the registry. Nothing was sent. Look for it in Cashlink "
+                    "Studio; to send it again, run this with repeat=True."
+                )
+            entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
         if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
             resolved = self._resolve_duplicate(operation, identity, unanswered)
             if resolved is not None:
@@ -613,18 +612,18 @@ class Client:
         if existing is None or str(existing.get("status")) == "failed":  # gone, or a task that failed: send again
             return None
         if operation.same_party is not None and not operation.same_party(existing):
+            differs = operation.differs(existing) if operation.differs else "other data"
             raise PossibleDuplicate(
                 f"This reference made {operation.what} {existing.get('id')} on {made}, and the new data describes "
-                f"someone else ({operation.differs(existing) if operation.differs else 'other data'}): perhaps the "
-                "reference was reused. Nothing "
-                f"was sent for {what}. Give this one a new reference to create it; if it is the same person, whose "
-                f"details changed, update that one: client.investors.update_to('{existing.get('id')}', the new data).",
+                f"someone else ({differs}): perhaps the reference was reused. Nothing was sent for {what}. Give this "
+                "one a new reference to create it; if it is the same person, whose details changed, update that one: "
+                f"client.investors.update_to('{existing.get('id')}', the new data).",
                 existing,
                 equal=False,
                 what=operation.what,
                 same_party=False,
                 reason="the same reference",
-                differs=operation.differs(existing) if operation.differs else "other data",
+                differs=differs,
             )
         if operation.update is not None:
             if operation.on_duplicate == "update":

@@ -447,21 +447,7 @@ class Investors(Resource):
         is now (changing a value back and forth sends each change)."""
         target = path(api.INVESTOR, "the investor update", investor_id=investor_id)
         body = models.parse(models.InvestorUpdate, changes, "the investor update").body() if changes else {}
-        now = Record(current) if current is not None else None
-        if body and now is None:
-            try:
-                now = self.get(investor_id)
-            except PermissionDeniedError:  # a client that may write but not read: the PATCH by its content alone
-                now = None
-        if body and now is not None and _subset_same(body, now):
-            now.outcome, now.what = "existed", "investor"
-            return now
-        if not body and current is not None:
-            now = Record(current)
-            now.outcome, now.what = "existed", "investor"
-            return now
-        before: Mapping[str, Any] = now if now is not None else {}
-        if not body:
+        if not body and current is None:
             raise input_error(
                 "the investor update",
                 {
@@ -471,6 +457,11 @@ class Investors(Resource):
                     ]
                 },
             )
+        now = Record(current) if current is not None else self._readable(investor_id)  # None: no read scope
+        if now is not None and (not body or _subset_same(body, now)):  # it has them already: nothing to send
+            now.outcome, now.what = "existed", "investor"
+            return now
+        before: Mapping[str, Any] = now if now is not None else {}
 
         def change(repeat: bool = False) -> Operation:
             return Operation(
@@ -498,6 +489,7 @@ class Investors(Resource):
         return updated
 
     def _readable(self, investor_id: str) -> Record | None:
+        """The investor, or None for a client that may write but not read (the PATCH then goes by its content)."""
         try:
             return self.get(investor_id)
         except PermissionDeniedError:

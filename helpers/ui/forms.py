@@ -669,17 +669,17 @@ class InvestorForm(Form):
         )
 
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
-        update = widgets.Button(
-            description="Update the existing investor", button_style="primary", layout=widgets.Layout(width="auto")
-        )
-        update.add_class("cl-update-existing")
-        update.on_click(lambda _b: self._safely(lambda: self.submit(False, reference=reference, on_duplicate="update")))
         choices = super().duplicate_choices(exc, reference)
-        if not exc.same_party:  # perhaps another person: never 'use'; an update only as this person's own choice
-            update.description = "Same person, details changed: update it"
-            update._click_handlers.callbacks.clear()
-            update.on_click(lambda _b: self._safely(lambda: self._update_same_person(exc.existing)))
-            return [update, *(button for button in choices if "cl-make-another" in button._dom_classes)]
+        if exc.same_party:
+            label = "Update the existing investor"
+            action: Callable[[], Any] = lambda: self.submit(False, reference=reference, on_duplicate="update")
+        else:  # perhaps another person: never 'use'; an update only as this person's own choice
+            label = "Same person, details changed: update it"
+            action = lambda: self._update_same_person(exc.existing)
+            choices = [button for button in choices if "cl-make-another" in button._dom_classes]
+        update = widgets.Button(description=label, button_style="primary", layout=widgets.Layout(width="auto"))
+        update.add_class("cl-update-existing")
+        update.on_click(lambda _b: self._safely(action))
         return [update, *choices]
 
     def _update_same_person(self, existing: Record) -> None:
