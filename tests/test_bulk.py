@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +24,8 @@ from helpers.data import bulk
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import panels
 from tests.conftest import Sandbox, investor_body, uploaded
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class OnTheWire:
@@ -225,6 +230,69 @@ def test_interrupted_import_resumes_without_duplicates(client: helpers.Client, t
     assert (resumed["status"] == "already there").sum() >= 40
     surnames = investors_in_registry(client)
     assert len(surnames) == 120 and len(set(surnames)) == 120
+
+
+TWO_PROCESS_IMPORT = """
+import collections, json, sys
+import helpers
+from helpers.data import bulk
+client = helpers.connect()
+plan = bulk.read_investors(sys.argv[1], placeholder_protocols=True)
+print("ready", flush=True)
+sys.stdin.readline()  # both processes start importing at once
+done = bulk.import_investors(client, plan, workers=4, progress=False)
+print(json.dumps(collections.Counter(done["status"] + ": " + done["error"].fillna("").str[:80])), flush=True)
+"""
+
+
+def test_two_processes_importing_one_spreadsheet_into_one_journal_make_each_object_once(
+    drf_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """drf keeps no idempotency for uploads and identifications: only the journal keeps two kernels from both
+    sending them. A session finding an operation that another one is sending waits for its answer."""
+    tenant = drf_sandbox.new_client()
+    config = Config(
+        base_url=drf_sandbox.base_url,
+        client_id=tenant["client_id"],
+        client_secret=tenant["client_secret"],
+        journal_path=tmp_path / "journal.sqlite3",
+        source="test",
+    )
+    sheet = spreadsheet(tmp_path / "40.csv", 40)
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("CASHLINK_")},
+        "CASHLINK_BASE_URL": config.base_url,
+        "CASHLINK_CLIENT_ID": config.client_id,
+        "CASHLINK_CLIENT_SECRET": tenant["client_secret"],
+        "CASHLINK_JOURNAL": str(config.journal_path),
+    }
+    kernels = [
+        subprocess.Popen(
+            [sys.executable, "-c", TWO_PROCESS_IMPORT, str(sheet)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=environment,
+        )
+        for _ in range(2)
+    ]
+    for kernel in kernels:
+        assert kernel.stdout is not None and kernel.stdout.readline().strip() == "ready"
+    for kernel in kernels:
+        assert kernel.stdin is not None
+        kernel.stdin.write("go\n")
+        kernel.stdin.flush()
+    reports = [kernel.communicate(timeout=120)[0] for kernel in kernels]
+    assert all(kernel.returncode == 0 for kernel in kernels), reports
+    client = helpers.Client(config)
+    again = bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
+    assert set(again["status"]) == {"already there"}, reports
+    investors = client.investors.list().to_list()
+    assert len(investors) == 40
+    for investor in investors:
+        assert len(client.investors.identifications(investor.id)) == 1, reports
+        assert len(client.investors.wallets(investor.id)) == 1, reports
 
 
 def test_network_outage_halfway_then_rerun_finishes(config: Config, sandbox: Sandbox, tmp_path: Path) -> None:

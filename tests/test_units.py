@@ -20,6 +20,7 @@ from helpers import load_config
 from helpers.core import checks, models
 from helpers.core.config import Config, split_base_url
 from helpers.core.errors import ConfigurationError, InputError, JournalError, field_label, input_error, shorten_quoted
+from helpers.core.journal import VERSION as journal_version
 from helpers.core.journal import AuditLine, Journal, derive_key
 from helpers.core.records import Record, mask, money_value
 from helpers.core.transport import Transport
@@ -302,7 +303,7 @@ def test_many_openers_of_a_new_journal_at_once_all_succeed(tmp_path: Path) -> No
             thread.join()
         assert errors == []
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert db.execute("PRAGMA user_version").fetchone()[0] == journal_version
 
 
 def test_a_journal_held_by_another_program_says_so(tmp_path: Path) -> None:

@@ -8,12 +8,16 @@ what happened, from the registry's answer; the journal keeps no personal data; e
 from __future__ import annotations
 
 import csv
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import helpers
+from helpers.core import journal as journal_module
 from helpers.core.client import ConfirmationRequired
 from helpers.core.config import Config
 from helpers.data import bulk
@@ -383,6 +387,55 @@ def test_two_sessions_sharing_a_journal_never_send_one_reference_twice(config: C
     a.transport.request = b_writes_first  # type: ignore[method-assign]
     made = a.investors.create(investor_body("Shared"), reference="row 7")
     assert made.outcome == "created" and refused and counts(a)["investors"] == 1
+
+
+def _claimed_by(client: helpers.Client, registry_id: str, owner: str) -> None:
+    """The row of the operation that made ``registry_id`` as a session sending it (``owner``) has it."""
+    with client.journal._transaction() as db:
+        db.execute("UPDATE operations SET owner = ?, state = 'sent' WHERE registry_id = ?", [owner, registry_id])
+
+
+def test_an_operation_another_process_is_sending_is_waited_for_and_never_sent_twice(
+    client: helpers.Client, tmp_path: Path
+) -> None:
+    made = client.investors.create(investor_body("Waited"), reference="row 9")
+    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:  # another kernel, alive, is sending the same reference
+        _claimed_by(client, made.id, f"{journal_module.HOST}|{other.pid}|1")
+        client.journal.wait = 0.2  # that session never answers here: refused after the wait, nothing sent
+        with pytest.raises(helpers.ConflictError, match=r"Another session .* is sending this operation right now"):
+            client.investors.create(investor_body("Waited"), reference="row 9")
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        other.wait()
+    assert counts(client)["investors"] == 1
+    # that process ended without an answer: its attempt is unanswered, and looked for before anything is sent
+    again = client.investors.create(investor_body("Waited"), reference="row 9")
+    assert again.id == made.id and again.outcome in ("existed", "replayed") and counts(client)["investors"] == 1
+
+
+def test_a_journal_of_version_2_gets_the_owner_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE operations (identity TEXT PRIMARY KEY, key TEXT NOT NULL, namespace TEXT NOT NULL, "
+            "operation TEXT NOT NULL, content_hash TEXT NOT NULL, state TEXT NOT NULL, registry_id TEXT, "
+            "created_at TEXT NOT NULL, updated_at TEXT NOT NULL, expires_at TEXT NOT NULL);"
+            "INSERT INTO operations VALUES ('i1', 'k1', 'ns', 'create investor', 'h1', 'done', 'inv-1', "
+            "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', '2999-01-01T00:00:00+00:00');"
+            "PRAGMA user_version = 2;"
+        )
+    journal = journal_module.Journal(path)
+    entry = journal.get("i1")
+    assert entry is not None and (entry.key, entry.state, entry.registry_id, entry.owner) == (
+        "k1",
+        "done",
+        "inv-1",
+        None,
+    )
+    assert not journal.sending_elsewhere(entry)
+    journal.close()
 
 
 def test_a_failed_redemption_corrected_in_the_form_is_sent_as_a_new_attempt(

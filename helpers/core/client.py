@@ -68,12 +68,20 @@ Progress = Callable[[str, Record, float], None]  # (what, current object, second
 PageProgress = Callable[[int, int | None], None]  # (objects fetched so far, the registry's count if it gave one)
 T = TypeVar("T")
 LOST_ANSWER_ATTEMPTS = 4
+SENDING_ELSEWHERE = (
+    "Another session (a notebook or Python process sharing this journal) is sending this operation right now. "
+    "Nothing was sent. Run it again in a moment: it will find that session's result."
+)
 LEGACY_JOURNAL = Path("~/.cache/cashlink-toolkit/journal.sqlite3")  # version 0.1: one per machine, bodies in clear
 CLOCK_TOLERANCE = timedelta(minutes=5)  # between this machine's clock and the registry's
 
 
 class FilterIgnoredWarning(UserWarning):
     """The registry returned objects that do not match a filter (it does not support it): filtered here instead."""
+
+
+class _ClaimedElsewhere(Exception):
+    """Another session changed the operation's journal row between this one's look and its claim."""
 
 
 class ConfirmationRequired(CashlinkError):
@@ -525,7 +533,22 @@ class Client:
             )
         identity = self.key_of(operation)
         hashed = content_hash(self.namespace, operation.identity_content)
-        entry = self.journal.get(identity)
+        for _look in range(3):
+            entry = self.journal.get(identity)
+            if entry is not None and self.journal.sending_elsewhere(entry):  # wait for that session's answer
+                entry = self.journal.wait_while_sending(entry)
+                if entry is not None and self.journal.sending_elsewhere(entry):
+                    break
+            try:
+                return self._write(operation, identity, hashed, entry)
+            except _ClaimedElsewhere:  # another session claimed it between the look and the claim: look again
+                continue
+            except BaseException:
+                self.journal.release(identity)  # if this call claimed it and got no answer: found unanswered later
+                raise
+        raise ConflictError(SENDING_ELSEWHERE)
+
+    def _write(self, operation: Operation, identity: str, hashed: str, entry: Entry | None) -> Record:
         if entry is not None and entry.content_hash != hashed:
             corrected = self._corrected(operation, identity, hashed, entry)
             if corrected is not None:
@@ -561,7 +584,10 @@ class Client:
             except PermissionDeniedError:  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
         key = entry.key if entry is not None else identity
-        self.journal.record_intent(identity, key, self.namespace, operation.name, hashed)
+        if not (entry is not None and entry.fresh) and not self.journal.claim(
+            identity, key, self.namespace, operation.name, hashed, entry
+        ):
+            raise _ClaimedElsewhere
         answer, record = self._send(operation, key, identity, may_have_acted=unanswered)
         outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
         if answer is not None and (
@@ -582,10 +608,7 @@ class Client:
         meanwhile, that session is sending this operation and nothing is sent here."""
         key = derive_key(self.namespace, "new attempt", [identity, hashed, entry.key])
         if not self.journal.record_new_attempt(identity, entry, key, hashed):
-            raise ConflictError(
-                "Another session is sending this operation right now (the journal changed while this one looked). "
-                "Nothing was sent. Run it again in a moment: it will find that session's result."
-            )
+            raise _ClaimedElsewhere
         return Entry(identity, key, entry.operation, hashed, "sent", None, entry.created_at, fresh=True)
 
     def _corrected(self, operation: Operation, identity: str, hashed: str, entry: Entry) -> Record | None:

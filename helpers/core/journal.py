@@ -2,9 +2,10 @@
 
 * ``operations``: one row per operation identity: the idempotency key sent, a hash of what was sent, the state
   (``sent``: intent recorded, answer not yet seen; ``done``: answered; ``refused``: the registry answered 4xx, so
-  it made nothing) and the registry's id. Ids, hashes and states
-  only: no personal data. Entries expire after ``days`` (30 by default); the registry's own idempotency and the
-  client's duplicate checks do not depend on them.
+  it made nothing), the registry's id and, while a session is sending it, that session (``host|pid|thread``):
+  another session waits for its answer instead of sending it too. Ids, hashes and states only: no personal data.
+  Entries expire after ``days`` (30 by default); the registry's own idempotency and the client's duplicate checks
+  do not depend on them.
 * ``audit``: every write the toolkit sent and what came of it (time, registry, client id, operation, reference,
   registry id, outcome). Append-only (SQLite triggers refuse updates and deletes); no personal data.
 
@@ -18,6 +19,7 @@ import csv
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -30,7 +32,7 @@ from typing import Any, NamedTuple
 
 from helpers.core.errors import JournalError
 
-VERSION = 2
+VERSION = 3  # 3: operations.owner (the session sending an operation right now)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
     identity TEXT PRIMARY KEY,      -- hash of (registry and client, operation, reference or content)
@@ -42,7 +44,8 @@ CREATE TABLE IF NOT EXISTS operations (
     registry_id TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
+    expires_at TEXT NOT NULL,
+    owner TEXT                      -- 'host|pid|thread' sending it now; NULL once answered or given up
 );
 CREATE INDEX IF NOT EXISTS operations_expiry ON operations (expires_at);
 CREATE TABLE IF NOT EXISTS audit (
@@ -60,6 +63,9 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
+OPERATION_COLUMNS = (
+    "identity, key, namespace, operation, content_hash, state, registry_id, created_at, updated_at, expires_at, owner"
+)
 AUDIT_COLUMNS = ("at", "registry", "client_id", "operation", "reference", "registry_id", "outcome")
 AUDIT_INSERT = f"INSERT INTO audit ({', '.join(AUDIT_COLUMNS)}) VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})"
 
@@ -100,6 +106,8 @@ class Entry:
     state: str
     registry_id: str | None
     created_at: str
+    updated_at: str = ""
+    owner: str | None = None  # 'host|pid|thread' of the session sending it right now
     fresh: bool = False  # a new attempt this client has just recorded (not one found in the journal)
 
 
@@ -123,6 +131,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+HOST = socket.gethostname()
+OWNER_LEASE = timedelta(minutes=15)  # a claim older than this is taken as given up (another host, a reused pid)
+
+# The operations this process is sending now, per journal file: another thread of it waits for their answer.
+_sending: dict[str, set[str]] = {}
+_sending_changed = threading.Condition()
+
+
+def _me() -> str:
+    """This thread of this process: the session that claims an operation to send it."""
+    return f"{HOST}|{os.getpid()}|{threading.get_ident()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _private_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
@@ -140,7 +171,9 @@ class Journal:
         self.days = days
         self.wait = wait  # seconds to wait for another process that is writing to the same journal
         self._lock = threading.Lock()
-        if str(self.path) != ":memory:":
+        memory = str(self.path) == ":memory:"
+        self._file = f":memory:{id(self)}" if memory else str(self.path.resolve())  # for this process's sending
+        if not memory:
             _private_folder(self.path.parent)
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -224,6 +257,9 @@ class Journal:
                 return
             for statement in _statements(SCHEMA):
                 self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(operations)")}
+            if "owner" not in columns:  # a version-2 journal
+                self._db.execute("ALTER TABLE operations ADD COLUMN owner TEXT")
             old = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone()
             if old:  # keep version 0.1's keys (so a re-run sends nothing again), drop the bodies it kept in clear
                 self._keep_v1_keys(self._db)
@@ -274,7 +310,8 @@ class Journal:
             identities = {key, derive_key(normalised, operation, content)}
             for identity in identities:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR IGNORE INTO operations ({OPERATION_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                     [
                         identity,
                         key,
@@ -296,8 +333,8 @@ class Journal:
         with self._lock:
             try:
                 row = self._db.execute(
-                    "SELECT identity, key, operation, content_hash, state, registry_id, created_at FROM operations "
-                    "WHERE identity = ? AND expires_at >= ?",
+                    "SELECT identity, key, operation, content_hash, state, registry_id, created_at, updated_at, owner "
+                    "FROM operations WHERE identity = ? AND expires_at >= ?",
                     [identity, _now().isoformat()],
                 ).fetchone()
             except sqlite3.DatabaseError as exc:
@@ -305,10 +342,12 @@ class Journal:
         return Entry(*row) if row else None
 
     def record_intent(self, identity: str, key: str, namespace: str, operation: str, hashed: str) -> None:
-        """Before sending: remember the key, so a crash before the answer still retries with the same key."""
+        """Remember an operation under ``key`` (then :meth:`record_done`): one found already done in the registry.
+        Writes about to be sent use :meth:`claim`."""
         now = _now()
         self._write_one(  # an expired row is a new operation: every value renewed
-            "INSERT INTO operations VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?) ON CONFLICT(identity) DO UPDATE "
+            f"INSERT INTO operations ({OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, NULL) "
+            "ON CONFLICT(identity) DO UPDATE "
             f"SET {_RENEWED_IF_EXPIRED}, updated_at = excluded.updated_at, expires_at = excluded.expires_at, "
             "state = CASE WHEN expires_at < excluded.updated_at OR state = 'refused' THEN 'sent' ELSE state END",
             [
@@ -326,19 +365,112 @@ class Journal:
     def record_refused(self, identity: str, key: str) -> None:
         """The registry refused the attempt sent with ``key`` (4xx, 503): nothing was made."""
         self._write_one(
-            "UPDATE operations SET state = 'refused', updated_at = ? WHERE identity = ? AND key = ? AND state = 'sent'",
+            "UPDATE operations SET state = 'refused', updated_at = ?, owner = NULL "
+            "WHERE identity = ? AND key = ? AND state = 'sent'",
             [_now().isoformat(), identity, key],
         )
+        self._sending_now(identity, False)
+
+    def claim(self, identity: str, key: str, namespace: str, operation: str, hashed: str, last: Entry | None) -> bool:
+        """Before sending: record the intent (so a crash before the answer sends the same key again) and that this
+        session sends it. Compare-and-set on ``last``, the row as read: False when another session wrote it
+        meanwhile (nothing may be sent then)."""
+        now = _now()
+        expires = (now + timedelta(days=self.days)).isoformat()
+        if last is None:  # a new row, or an expired one renewed
+            changed = self._write_one(
+                f"INSERT INTO operations ({OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, ?) "
+                "ON CONFLICT(identity) DO UPDATE SET key = excluded.key, namespace = excluded.namespace, "
+                "operation = excluded.operation, content_hash = excluded.content_hash, state = 'sent', "
+                "registry_id = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at, "
+                "expires_at = excluded.expires_at, owner = excluded.owner "
+                "WHERE operations.expires_at < excluded.updated_at",
+                [identity, key, namespace, operation, hashed, now.isoformat(), now.isoformat(), expires, _me()],
+            )
+        else:  # an unanswered attempt found in the journal: sent again with its key
+            changed = self._write_one(
+                "UPDATE operations SET owner = ?, updated_at = ?, expires_at = ? WHERE identity = ? AND key = ? "
+                "AND state = 'sent' AND content_hash = ? AND owner IS ? AND updated_at = ?",
+                [_me(), now.isoformat(), expires, identity, last.key, last.content_hash, last.owner, last.updated_at],
+            )
+        if changed == 1:
+            self._sending_now(identity, True)
+        return changed == 1
 
     def record_new_attempt(self, identity: str, last: Entry, key: str, hashed: str) -> bool:
-        """The operation's next attempt, under ``key``: only if its row is still as ``last`` (compare-and-set; False
-        when another session changed it meanwhile)."""
+        """The operation's next attempt, under ``key``, sent by this session: only if its row is still as ``last``
+        (compare-and-set; False when another session changed it meanwhile)."""
+        now = _now()
         changed = self._write_one(
-            "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ? "
-            "WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
-            [key, hashed, _now().isoformat(), identity, last.key, last.state, last.content_hash],
+            "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ?, "
+            "expires_at = ?, owner = ? WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
+            [
+                key,
+                hashed,
+                now.isoformat(),
+                (now + timedelta(days=self.days)).isoformat(),
+                _me(),
+                identity,
+                last.key,
+                last.state,
+                last.content_hash,
+            ],
         )
+        if changed == 1:
+            self._sending_now(identity, True)
         return changed == 1
+
+    def release(self, identity: str) -> None:
+        """If this thread claimed the operation and got no answer (lost, interrupted, or it stopped before sending):
+        it stays 'sent', and a later run of any session looks for its outcome and sends it with the same key."""
+        if self._write_one("UPDATE operations SET owner = NULL WHERE identity = ? AND owner = ?", [identity, _me()]):
+            self._sending_now(identity, False)
+
+    def _sending_now(self, identity: str, sending: bool) -> None:
+        with _sending_changed:
+            identities = _sending.setdefault(self._file, set())
+            if sending:
+                identities.add(identity)
+            else:
+                identities.discard(identity)
+                _sending_changed.notify_all()
+
+    def sending_elsewhere(self, entry: Entry) -> bool:
+        """Another session (another process, or another thread of this one) is sending this operation now."""
+        if entry.state != "sent" or not entry.owner:
+            return False
+        host, pid, _thread = [*entry.owner.split("|"), "", ""][:3]
+        if host == HOST and pid == str(os.getpid()):
+            with _sending_changed:
+                return entry.identity in _sending.get(self._file, set())
+        if host == HOST and pid.isdigit() and not _alive(int(pid)):
+            return False  # that process ended before the answer: its attempt is unanswered
+        try:
+            claimed = datetime.fromisoformat(entry.updated_at)
+        except ValueError:
+            return False
+        return claimed > _now() - OWNER_LEASE
+
+    def wait_while_sending(self, entry: Entry) -> Entry | None:
+        """Wait (up to ``wait`` seconds) until no other session is sending the operation; its row then (still
+        being sent elsewhere if the wait ran out)."""
+        deadline = time.monotonic() + self.wait
+        pause = 0.005
+        current: Entry | None = entry
+        while current is not None and self.sending_elsewhere(current):
+            left = deadline - time.monotonic()
+            if left <= 0 or current.owner == _me():  # this very thread is sending it (a call from inside the send)
+                break
+            if (current.owner or "").startswith(f"{HOST}|{os.getpid()}|"):  # another thread of this process
+                with _sending_changed:
+                    _sending_changed.wait_for(
+                        lambda: entry.identity not in _sending.get(self._file, set()), timeout=left
+                    )
+            else:
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.2)
+            current = self.get(entry.identity)
+        return current
 
     def record_corrected(self, identity: str, hashed: str) -> None:
         """A done operation whose object was updated to new content: running it again with that content is done."""
@@ -351,11 +483,13 @@ class Journal:
         """The operation is done; with ``audit``, its line of the audit trail in the same transaction."""
         with self._transaction() as db:
             db.execute(
-                "UPDATE operations SET state = 'done', registry_id = ?, updated_at = ? WHERE identity = ?",
+                "UPDATE operations SET state = 'done', registry_id = ?, updated_at = ?, owner = NULL "
+                "WHERE identity = ?",
                 [registry_id, _now().isoformat(), identity],
             )
             if audit is not None:
                 self._insert_audit(db, audit)
+        self._sending_now(identity, False)
 
     # --- audit trail --------------------------------------------------------------------------------------------
 

@@ -302,7 +302,9 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         )
         result.update(status="needs a decision", investor_id=exc.existing.get("id"), error=advice)
     except ConflictError as exc:
-        result["error"] = f"Row {row['reference']} changed since it was last sent. {exc.message}"
+        result["error"] = (  # the registry's conflict: the row's key was sent before with other data
+            f"Row {row['reference']} changed since it was last sent. {exc.message}" if exc.status else str(exc)
+        )
     except CashlinkError as exc:
         result["error"] = str(exc)
     return result
