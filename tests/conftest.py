@@ -194,3 +194,21 @@ def identification_body(protocol_id: str) -> dict[str, Any]:
 
 
 SIGNED_AT = "2021-03-12T07:14:13.630308+00:00"
+
+
+@pytest.fixture
+def drf_client(drf_sandbox: Sandbox, tmp_path: Path) -> helpers.Client:
+    """A client of a brand-new distributor on a sandbox answering as the drf profile."""
+    tenant, seeded = drf_sandbox.new_client(), drf_sandbox.health()["seed"]
+    return helpers.Client(
+        Config(
+            base_url=drf_sandbox.base_url,
+            client_id=tenant["client_id"],
+            client_secret=tenant["client_secret"],
+            campaign_id=seeded["campaign_id"],
+            product_id=seeded["product_id"],
+            journal_path=tmp_path / "drf-journal.sqlite3",
+            timeout=10,
+            source="test",
+        )
+    )

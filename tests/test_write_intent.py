@@ -20,6 +20,7 @@ import helpers
 from helpers.core import journal as journal_module
 from helpers.core.client import ConfirmationRequired
 from helpers.core.config import Config
+from helpers.core.transport import AmbiguousWrite
 from helpers.data import bulk
 from helpers.ui import forms
 from tests.conftest import Sandbox, investor_body
@@ -842,3 +843,68 @@ def test_an_update_of_an_older_investor_says_updated(client: helpers.Client, mon
     monkeypatch.setattr(core_client, "CLOCK_TOLERANCE", core_client.timedelta(0))  # as if made long ago
     moved = client.investors.update(investor.id, {"natural_person": {"city": "Bonn"}})
     assert moved.outcome == "updated"
+
+
+# --- a seventh review's reproductions ------------------------------------------------------------------------------
+
+
+def test_a_lost_answer_for_an_identical_redemption_asked_for_again_never_names_the_earlier_one(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    sandbox.faults(drop_rate=1.0, methods=["POST"])  # the registry makes it; its answer is lost
+    second = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    sandbox.reset_faults()
+    assert second.id != first.id and second.outcome == "created" and holding(client, investor_id) == 180
+    again = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    assert again.id == second.id and again.outcome == "existed" and holding(client, investor_id) == 180
+
+
+def test_a_redemption_whose_request_never_arrived_is_sent_again_not_taken_for_an_identical_earlier_one(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    send, lost = client.transport.request, []
+
+    def the_proxy_times_out_once(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and "redemptions" in path and not lost:
+            lost.append(path)
+            raise AmbiguousWrite("Could not create the redemption: no answer came (ReadTimeout).")
+        return send(method, path, *args, **kwargs)
+
+    client.transport.request = the_proxy_times_out_once  # type: ignore[method-assign]
+    second = client.redemptions.create(investor_id, wallet_id, 10, repeat=True)
+    assert lost and second.id != first.id and second.outcome == "created" and holding(client, investor_id) == 180
+
+
+def test_a_failed_credit_says_so_and_running_it_again_sends_a_new_attempt(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    investor_id, wallet_id = onboard(client)
+    investment = invest(client, investor_id, wallet_id, 100)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    with pytest.raises(helpers.TaskError, match=r"The credit .* failed: .* run client\.investments\.credit\("):
+        client.investments.credit(investment.id, timeout=5)
+    sandbox.admin("settings", {"task_outcome": "success"})
+    credited = client.investments.credit(investment.id, timeout=5)
+    assert credited["status"] == "DELIVERED" and credited.outcome == "created"
+    assert credited.happened().startswith("Created now") and holding(client, investor_id) == 100
+    again = client.investments.credit(investment.id, timeout=5)
+    assert again.outcome == "existed" and holding(client, investor_id) == 100
+
+
+def test_a_lost_credit_answer_on_drf_finds_the_processing_task_instead_of_sending_it_again(
+    drf_client: helpers.Client, drf_sandbox: Sandbox
+) -> None:
+    investor_id, wallet_id = onboard(drf_client)
+    investment = invest(drf_client, investor_id, wallet_id, 100)
+    drf_sandbox.admin("settings", {"settle_delay": 1})  # the credit stays processing for a second
+    drf_sandbox.faults(drop_rate=1.0, methods=["POST"])  # drf keeps no idempotency for credits
+    credited = drf_client.investments.credit(investment.id, timeout=10)
+    drf_sandbox.reset_faults()
+    assert credited["status"] == "DELIVERED" and credited.outcome == "created"
+    outcomes = [line["outcome"] for line in drf_client.audit() if line["operation"] == "credit investment"]
+    assert outcomes == ["answer lost", "created"] or outcomes == ["created"], outcomes
+    assert holding(drf_client, investor_id) == 100

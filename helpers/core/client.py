@@ -376,7 +376,7 @@ class Operation:
     holds: Callable[[Record], bool] | None = None  # a done operation's object still shows its effect (an update)
     same_party: Callable[[Record], bool] | None = None  # new data under a used reference describes the same party
     differs: Callable[[Record], str] | None = None  # what of the new data differs from that object, in words
-    sent: Callable[[datetime], Record | None] | None = None
+    sent: Callable[[datetime], builtins.list[Record]] | None = None  # identical objects made since (lost answers)
     verify: Callable[[str], Record] | None = None
     before_send: Callable[[], None] | None = None
     update: Callable[[Record], Record] | None = None
@@ -747,11 +747,15 @@ class Client:
         started = datetime.now(UTC) - CLOCK_TOLERANCE
         json_body = operation.body if operation.files is None else None
         last: AmbiguousWrite | None = None
+        before: set[str] = set()  # identical objects made before this write: never taken for what it made
+        unchecked = operation.repeat or operation.on_duplicate == "create"  # no duplicate check looked for them
+        if operation.sent is not None and operation.moves_units and unchecked and not may_have_acted:
+            before = {str(item.get("id")) for item in operation.sent(started)}
         for attempt in range(LOST_ANSWER_ATTEMPTS):
             if attempt and operation.sent is not None:
-                found = operation.sent(started)
-                if found is not None:
-                    return None, Record(found)
+                found = [item for item in operation.sent(started) if str(item.get("id")) not in before]
+                if found:
+                    return None, Record(found[0])
             elif attempt and not operation.resend_unseen:  # nothing to look for it by: never sent blind again
                 assert last is not None
                 self._audit(operation, key, None, "answer lost")

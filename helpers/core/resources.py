@@ -21,6 +21,7 @@ from urllib.parse import quote
 from helpers.core import api, checks, models
 from helpers.core.client import Client, ListResult, Match, OnDuplicate, Operation, is_recent
 from helpers.core.errors import (
+    CashlinkError,
     ConfigurationError,
     InputError,
     NotFoundError,
@@ -420,9 +421,9 @@ class Investors(Resource):
         current = self.get(investor_id)
         return self.update(investor_id, _changes(wanted, current), reference=reference, current=current)
 
-    def _created_since(self, body: Mapping[str, Any], since: datetime) -> Record | None:
-        match = similar_investor([i for i in self.list() if _created_after(i, since)], body)
-        return match.existing if match and match.equal else None
+    def _created_since(self, body: Mapping[str, Any], since: datetime) -> builtins.list[Record]:
+        recent = [i for i in self.list() if _created_after(i, since)]
+        return [i for i in recent if (match := similar_investor([i], body)) is not None and match.equal]
 
     def find_similar(self, body: Mapping[str, Any] | models.Investor) -> Match | None:
         """The registry's investor that a new ``body`` would duplicate (same e-mail, IBAN, or name and birth
@@ -549,7 +550,7 @@ class Investors(Resource):
                 key=key,
                 repeat=repeat,
                 similar=lambda: self._existing(investor_id, target, same, "the same ID document"),
-                sent=lambda since: self._find(target, lambda i: same(i) and _created_after(i, since), _READ_IDS),
+                sent=lambda since: self._all(target, lambda i: same(i) and _created_after(i, since), _READ_IDS),
                 verify=lambda ident_id: self._find_required(target, lambda i: i.get("id") == ident_id, _READ_IDS),
             )
         )
@@ -620,7 +621,7 @@ class Investors(Resource):
                 reference=reference,
                 key=key,
                 similar=lambda: self._existing(investor_id, wallets, managed, "a managed wallet: there is one at most"),
-                sent=lambda since: self._find(wallets, managed, _READ_WALLETS),
+                sent=lambda since: self._all(wallets, managed, _READ_WALLETS),
                 verify=lambda wallet_id: self._find_required(
                     wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
                 ),
@@ -657,7 +658,7 @@ class Investors(Resource):
                 reference=reference,
                 key=key,
                 similar=lambda: self._existing(investor_id, wallets, same, "the same address"),
-                sent=lambda since: self._find(wallets, same, _READ_WALLETS),
+                sent=lambda since: self._all(wallets, same, _READ_WALLETS),
                 verify=lambda wallet_id: self._find_required(
                     wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
                 ),
@@ -667,6 +668,9 @@ class Investors(Resource):
     def _find(self, path_: str, wanted: Callable[[Record], bool], action: str) -> Record | None:
         return next((item for item in self._client.items(path_, action) if wanted(item)), None)
 
+    def _all(self, path_: str, wanted: Callable[[Record], bool], action: str) -> builtins.list[Record]:
+        return [item for item in self._client.items(path_, action) if wanted(item)]
+
     def _find_required(self, path_: str, wanted: Callable[[Record], bool], action: str) -> Record:
         found = self._find(path_, wanted, action)
         if found is None:
@@ -674,10 +678,10 @@ class Investors(Resource):
         return found
 
 
-def _made_since(listing: Iterable[Record], same: Callable[[Record], bool], since: datetime) -> Record | None:
-    """The first object of ``listing`` equal to what a write sent (``same``) and made after ``since``: the object a
-    write whose answer was lost created, if it did."""
-    return next((item for item in listing if same(item) and _created_after(item, since)), None)
+def _made_since(listing: Iterable[Record], same: Callable[[Record], bool], since: datetime) -> builtins.list[Record]:
+    """The objects of ``listing`` equal to what a write sent (``same``) and made after ``since``: among them, the
+    object a write whose answer was lost created, if it did."""
+    return [item for item in listing if same(item) and _created_after(item, since)]
 
 
 def _created_after(record: Mapping[str, Any], since: datetime) -> bool:
@@ -860,19 +864,37 @@ class Investments(Resource):
     ) -> Record:
         """Start crediting the digital securities to the investment's wallet; by default wait until DELIVERED.
 
-        Returns the investment (when waiting) or the credit task."""
+        Returns the investment (when waiting) or the credit task; its ``outcome`` says whether the credit was sent
+        now. A credit task that failed is reported, and running this again sends a new attempt."""
         target = path(api.CREDITS, "the credit", investment_id=investment_id)
         investment = self.get(investment_id)
+        hint = f"run client.investments.credit('{investment_id}') again: a failed credit is sent as a new attempt"
 
-        def delivered(_since: datetime | None = None) -> Record | None:
+        def task(task_id: str) -> Record:
+            """The credit task as the registry has it now (only its id when the registry lists no tasks)."""
+            tasks = self._credit_tasks(investment_id)
+            if tasks is None:
+                return Record({"id": task_id})
+            found = next((item for item in tasks if item.get("id") == task_id), None)
+            if found is None:
+                raise NotFoundError(f"Could not read the credit task {task_id}: the registry no longer has it.")
+            return found
+
+        def sent(since: datetime) -> builtins.list[Record]:
+            """After a lost answer: a credit task started since (still processing, or done), or the delivery."""
+            tasks = self._credit_tasks(investment_id)
+            if tasks is not None:
+                return [t for t in tasks if t.get("status") not in api.TASK_FAILED and _created_after(t, since)]
             current = self.get(investment_id)
-            return current if current.get("status") == "DELIVERED" else None
+            return [current] if current.get("status") == "DELIVERED" else []
 
         def already() -> Match | None:
-            found = delivered()
-            return Match(found, True, "the investment is already delivered") if found is not None else None
+            current = self.get(investment_id)
+            if current.get("status") == "DELIVERED":
+                return Match(current, True, "the investment is already delivered")
+            return None
 
-        task = self._client.write(
+        started = self._client.write(
             Operation(
                 "credit investment",
                 "POST",
@@ -883,13 +905,32 @@ class Investments(Resource):
                 moves_units=True,
                 confirm_production=confirm_production,
                 similar=already,
-                sent=delivered,
+                sent=sent,
+                verify=task,
+                holds=lambda found: found.get("status") not in api.TASK_FAILED,  # a failed credit is sent again
                 describe=lambda: f"a credit of {investment.get('units')} units",
             )
         )
+        if started.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN:  # said in words, with what to do next
+            self._client.wait_for_task(lambda: started, "credit", timeout=0, retry_hint=hint)
         if not wait:
-            return task
-        return self.wait_for_status(investment_id, "DELIVERED", timeout=timeout)
+            return started
+        if started.get("status") == "processing" and self._credit_tasks(investment_id) is not None:
+            self._client.wait_for_task(lambda: task(started.id), "credit", timeout=timeout, retry_hint=hint)
+        final = self.wait_for_status(investment_id, "DELIVERED", timeout=timeout)
+        final.outcome, final.what = started.outcome, "credit of investment"
+        return final
+
+    def _credit_tasks(self, investment_id: str) -> builtins.list[Record] | None:
+        """The investment's credit tasks, or None when the registry does not list them (not documented)."""
+        try:
+            return self._client.items(path(api.CREDITS, "the credit", investment_id=investment_id), "read the credits")
+        except (NotFoundError, PermissionDeniedError):
+            return None
+        except CashlinkError as exc:
+            if exc.status in (405, 501):
+                return None
+            raise
 
     def wait_for_status(
         self, investment_id: str, statuses: set[str] | str = "DELIVERED", *, timeout: float = 60
