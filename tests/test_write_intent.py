@@ -23,7 +23,7 @@ from helpers.core.config import Config
 from helpers.core.transport import AmbiguousWrite
 from helpers.data import bulk
 from helpers.ui import forms
-from tests.conftest import Sandbox, investor_body
+from tests.conftest import SIGNED_AT, Sandbox, investor_body
 from tests.test_helpers_client import counts, invest, onboard
 
 
@@ -908,3 +908,17 @@ def test_a_lost_credit_answer_on_drf_finds_the_processing_task_instead_of_sendin
     outcomes = [line["outcome"] for line in drf_client.audit() if line["operation"] == "credit investment"]
     assert outcomes == ["answer lost", "created"] or outcomes == ["created"], outcomes
     assert holding(drf_client, investor_id) == 100
+
+
+def test_an_investment_update_changed_back_and_forth_is_sent_each_time(client: helpers.Client) -> None:
+    investor_id, _wallet_id = onboard(client)
+    document = client.documents.upload(b"%PDF-1.4 signed", "signed.pdf")
+    signed = [{"document_id": document.id, "category": "c", "subject": "s"}]
+    investment = client.investments.create(investor_id, 10, SIGNED_AT, signed, accepted_at=SIGNED_AT)
+    outcomes = []
+    for day in ("2021-03-13T10:00:00+00:00", "2021-03-14T10:00:00+00:00", "2021-03-13T10:00:00+00:00"):
+        outcomes.append(client.investments.update(investment.id, paid_at=day).outcome)
+        assert client.investments.get(investment.id)["paid_at"][:10] == day[:10]
+    assert outcomes == ["updated", "updated", "updated"]
+    same = client.investments.update(investment.id, paid_at="2021-03-13T10:00:00+00:00")
+    assert same.outcome == "existed"  # it has that date already: nothing sent

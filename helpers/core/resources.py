@@ -815,25 +815,53 @@ class Investments(Resource):
         wallet: str | None = None,
         key: str | None = None,
     ) -> Record:
-        """Accept, mark as paid, or set the delivery wallet later (PATCH)."""
+        """Accept, mark as paid, or set the delivery wallet later (PATCH). The investment is read first: changes it
+        already has send nothing (outcome 'existed'), and an operation is the change from what it is now (a value
+        changed back and forth sends each change)."""
         target = path(api.INVESTMENT, "the investment update", investment_id=investment_id)
         body = models.parse(
             models.InvestmentUpdate,
             {"accepted_at": accepted_at, "paid_at": paid_at, "wallet": wallet},
             "the investment update",
         ).body()
-        return self._client.write(
-            Operation(
+
+        def has(record: Mapping[str, Any]) -> bool:
+            return all(
+                _same_moment(record.get(name), value) if name.endswith("_at") else record.get(name) == value
+                for name, value in body.items()
+            )
+
+        now = self._readable(investment_id)  # None: no read scope (the PATCH then goes by its content)
+        if now is not None and has(now):
+            now.outcome, now.what = "existed", "investment"
+            return now
+        before: Mapping[str, Any] = now if now is not None else {}
+
+        def change(repeat: bool = False) -> Operation:
+            return Operation(
                 "update investment",
                 "PATCH",
                 target,
                 "update the investment",
                 "investment",
                 body=body,
-                key=key,
-                content={"investment": investment_id, "changes": body},
+                key=None if repeat else key,  # a change of its own: a fresh key
+                repeat=repeat,
+                content={"investment": investment_id, "changes": body, "from": {k: before.get(k) for k in body}},
+                verify=self.get,
+                holds=has,  # done while the investment has it
             )
-        )
+
+        updated = self._client.write(change())
+        if updated.outcome == "replayed" and not has(self._readable(investment_id) or body):
+            updated = self._client.write(change(repeat=True))  # the registry answered an earlier identical change
+        return updated
+
+    def _readable(self, investment_id: str) -> Record | None:
+        try:
+            return self.get(investment_id)
+        except PermissionDeniedError:
+            return None
 
     def list(
         self,
