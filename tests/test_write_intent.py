@@ -23,7 +23,7 @@ from helpers.core.config import Config
 from helpers.core.transport import AmbiguousWrite
 from helpers.data import bulk
 from helpers.ui import forms
-from tests.conftest import SIGNED_AT, Sandbox, investor_body
+from tests.conftest import SIGNED_AT, Sandbox, investor_body, unique_iban
 from tests.test_helpers_client import counts, invest, onboard
 
 
@@ -922,3 +922,16 @@ def test_an_investment_update_changed_back_and_forth_is_sent_each_time(client: h
     assert outcomes == ["updated", "updated", "updated"]
     same = client.investments.update(investment.id, paid_at="2021-03-13T10:00:00+00:00")
     assert same.outcome == "existed"  # it has that date already: nothing sent
+
+
+def test_a_namesake_with_another_email_and_iban_under_a_reused_reference_is_asked_about(client: helpers.Client) -> None:
+    first = client.investors.create(investor_body("Parker"), reference="row 7")
+    namesake = investor_body("Parker", natural_person__city="Berlin")
+    namesake["communication"]["email"] = "peter.parker.other@example.org"
+    namesake["bank_account"]["iban"] = unique_iban("namesake")
+    for choice in ("ask", "update", "use"):
+        with pytest.raises(helpers.PossibleDuplicate) as asked:
+            client.investors.create(namesake, reference="row 7", on_duplicate=choice)  # type: ignore[arg-type]
+        assert not asked.value.same_party and "another e-mail and IBAN" in asked.value.message
+    kept = client.investors.get(first.id)
+    assert kept["communication"]["email"] == first["communication"]["email"] and counts(client)["investors"] == 1

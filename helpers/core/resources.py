@@ -327,11 +327,12 @@ class InvestorIndex:
 
 
 def _is_same_party(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    """Whether new data under the reference that made ``existing`` can be a correction of it: the same name and
-    birth date (company and register number), or the same e-mail and IBAN (a typo in the name). One shared e-mail
-    or IBAN alone may be another person (a joint account)."""
-    person = _person_key(body)
-    if person is not None and person == _person_key(existing):
+    """Whether new data under the reference that made ``existing`` can be a correction of it: the same person by
+    the one rule (name and birth date, or company and register number, and the e-mail or the IBAN), or a typo in
+    the name (the same e-mail, IBAN and birth date or register number). A namesake with another e-mail and IBAN,
+    or a joint account, is asked about; ``update_to`` applies the data when it is the same person."""
+    match = InvestorIndex([existing]).match(body)
+    if match is not None and match.same_party:
         return True
     shared = (
         bool(_email(body)) and _email(body) == _email(existing) and bool(_iban(body)) and _iban(body) == _iban(existing)
