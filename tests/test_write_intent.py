@@ -23,7 +23,7 @@ from helpers.core.config import Config
 from helpers.core.transport import AmbiguousWrite
 from helpers.data import bulk
 from helpers.ui import forms
-from tests.conftest import SIGNED_AT, Sandbox, investor_body, unique_iban
+from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body, unique_iban
 from tests.test_helpers_client import counts, invest, onboard
 
 
@@ -935,3 +935,34 @@ def test_a_namesake_with_another_email_and_iban_under_a_reused_reference_is_aske
         assert not asked.value.same_party and "another e-mail and IBAN" in asked.value.message
     kept = client.investors.get(first.id)
     assert kept["communication"]["email"] == first["communication"]["email"] and counts(client)["investors"] == 1
+
+
+def test_the_identification_and_wallet_forms_answer_their_duplicate_question(config: Config) -> None:
+    first = helpers.Client(config)
+    investor = first.investors.create(investor_body("Ident"))
+    protocol = first.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    made = first.investors.identify(investor.id, identification_body(protocol.id))
+    wallet = first.investors.create_managed_wallet(investor.id)
+    client = helpers.Client(config)  # the next session: it did not create the investor, so it looks first
+    values = {k: v for k, v in identification_body("x").items() if k != "legitimation_protocol_id"}
+    form = forms.IdentificationForm(client, investor.id, {**values, "protocol": b"%PDF-1.4 protocol"})
+    assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
+    use, _another = form.choices.children
+    use.click()
+    assert form.result is not None and form.result.id == made.id and form.result.outcome == "existed"
+    form = forms.IdentificationForm(client, investor.id, {**values, "protocol": b"%PDF-1.4 protocol"})
+    form.click_submit()
+    form.choices.children[1].click()  # "Make another identification": the person asked for it
+    assert form.result is not None and form.result.outcome == "created"
+    assert len(client.investors.identifications(investor.id)) == 2
+    assert use.description == "Use the existing identification" and "a identification" not in str(form.error or "")
+    wallets = forms.WalletForm(client, investor.id)
+    assert wallets.click_submit() is None and "has a managed wallet (the registry keeps one" in wallets.status.value
+    (use_wallet,) = wallets.choices.children
+    use_wallet.click()
+    assert (
+        wallets.result is not None
+        and wallets.result.id == wallet.id
+        and len(client.investors.wallets(investor.id)) == 1
+    )
+    assert client.investors.identify(investor.id, identification_body(protocol.id), on_duplicate="use").id == made.id

@@ -344,6 +344,11 @@ class Match:
     differs: str = ""  # what is not the same, e.g. "another e-mail and IBAN"
 
 
+def _a(what: str) -> str:
+    """'an investor', 'a wallet'."""
+    return f"{'an' if what[:1] in 'aeiou' else 'a'} {what}"
+
+
 def _did_not_act(error: CashlinkError) -> bool:
     """The registry made nothing: it answered 4xx (not a conflict with an earlier request) or 503, or the request
     never left (the transport says APIConnectionError for a write only when the connection never opened)."""
@@ -618,7 +623,7 @@ class Client:
         (None: the caller makes a new attempt). Unanswered: refused here, because the earlier attempt may have made
         something that the new content's duplicate check cannot find."""
         made = entry.created_at[:10]
-        what = operation.describe() if operation.describe else f"a {operation.what}"
+        what = operation.describe() if operation.describe else _a(operation.what)
         if operation.method == "PATCH":  # a corrected change is the next change: sent, whatever came of the last
             return None
         if entry.state == "sent":
@@ -695,7 +700,7 @@ class Client:
         if not match.same_party and not same_operation:
             # 'use' or 'update' would file this person under another one: asked, whatever was chosen in advance
             raise PossibleDuplicate(
-                f"An {operation.what} with {match.reason} exists (id {match.existing.get('id')}, made "
+                f"{_a(operation.what).capitalize()} with {match.reason} exists (id {match.existing.get('id')}, made "
                 f"{made_when(match.existing)}), but with {match.differs}: perhaps another person. Nothing was sent for "
                 f"{operation.describe() if operation.describe else 'it'}. Create it anyway (on_duplicate='create'); "
                 f"if it is the same person, whose details changed, update that one: "
@@ -723,7 +728,7 @@ class Client:
             )
             self.journal.record_done(key, match.existing.get("id"))  # this operation is that investor now
             return updated
-        what = operation.describe() if operation.describe else f"a {operation.what}"
+        what = operation.describe() if operation.describe else _a(operation.what)
         kind = "An identical" if match.equal else "A similar"
         existing = match.existing
         advice = (

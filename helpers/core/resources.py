@@ -528,9 +528,10 @@ class Investors(Resource):
         reference: str | None = None,
         key: str | None = None,
         repeat: bool = False,
+        on_duplicate: OnDuplicate = "ask",
     ) -> Record:
         """Import an identification done elsewhere (with an uploaded protocol), or start a video identification
-        (``identification=None``)."""
+        (``identification=None``). One with the same ID document is asked about (see ``on_duplicate``)."""
         target = path(api.IDENTIFICATIONS, "the identification", investor_id=investor_id)
         body = (
             models.parse(models.Identification, identification, "the identification").body() if identification else {}
@@ -550,6 +551,7 @@ class Investors(Resource):
                 reference=reference,
                 key=key,
                 repeat=repeat,
+                on_duplicate=on_duplicate,
                 similar=lambda: self._existing(investor_id, target, same, "the same ID document"),
                 sent=lambda since: self._all(target, lambda i: same(i) and _created_after(i, since), _READ_IDS),
                 verify=lambda ident_id: self._find_required(target, lambda i: i.get("id") == ident_id, _READ_IDS),
@@ -603,9 +605,16 @@ class Investors(Resource):
         )
 
     def create_managed_wallet(
-        self, investor_id: str, *, reference: str | None = None, key: str | None = None
+        self,
+        investor_id: str,
+        *,
+        reference: str | None = None,
+        key: str | None = None,
+        repeat: bool = False,
+        on_duplicate: OnDuplicate = "ask",
     ) -> Record:
-        """The investor's wallet in Cashlink's custody (at most one per investor; re-runs return it)."""
+        """The investor's wallet in Cashlink's custody (at most one per investor; re-runs return it, and an existing
+        one is asked about: ``on_duplicate='use'`` takes it)."""
         target = path(api.MANAGED_WALLET, "the wallet", investor_id=investor_id)
         wallets = path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id)
 
@@ -621,6 +630,8 @@ class Investors(Resource):
                 "wallet",
                 reference=reference,
                 key=key,
+                repeat=repeat,
+                on_duplicate=on_duplicate,
                 similar=lambda: self._existing(investor_id, wallets, managed, "a managed wallet: there is one at most"),
                 sent=lambda since: self._all(wallets, managed, _READ_WALLETS),
                 verify=lambda wallet_id: self._find_required(
@@ -637,8 +648,11 @@ class Investors(Resource):
         *,
         reference: str | None = None,
         key: str | None = None,
+        repeat: bool = False,
+        on_duplicate: OnDuplicate = "ask",
     ) -> Record:
-        """Register the investor's own Ethereum address (checked for its EIP-55 checksum before sending)."""
+        """Register the investor's own Ethereum address (checked for its EIP-55 checksum before sending); one the
+        investor has already is asked about (``on_duplicate='use'`` takes it)."""
         target = path(api.GENERIC_WALLET, "the wallet", investor_id=investor_id)
         wallets = path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id)
         body = models.parse(
@@ -658,6 +672,8 @@ class Investors(Resource):
                 body=body,
                 reference=reference,
                 key=key,
+                repeat=repeat,
+                on_duplicate=on_duplicate,
                 similar=lambda: self._existing(investor_id, wallets, same, "the same address"),
                 sent=lambda since: self._all(wallets, same, _READ_WALLETS),
                 verify=lambda wallet_id: self._find_required(

@@ -764,7 +764,9 @@ class IdentificationForm(Form):
         probe = {**body, "legitimation_protocol_id": "00000000-0000-4000-8000-000000000000"}
         return models.validate(models.Identification, probe)[1]
 
-    def send(self, body: dict[str, Any], *, reference: str | None, **_options: Any) -> Record:
+    def send(
+        self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, **_options: Any
+    ) -> Record:
         protocol = body.get("legitimation_protocol_id")
         if protocol is None and self.default_protocol is not None:
             protocol = {"name": "protocol.pdf", "content": self.default_protocol, "type": "application/pdf"}
@@ -773,7 +775,7 @@ class IdentificationForm(Form):
                 "the identification", {"legitimation_protocol_id": ["Upload the identification provider's protocol."]}
             )
         body["legitimation_protocol_id"] = _upload(self.client, protocol)
-        return self.client.investors.identify(self.investor_id, body, reference=reference)
+        return self.client.investors.identify(self.investor_id, body, reference=reference, on_duplicate=on_duplicate)
 
 
 class WalletForm(Form):
@@ -811,10 +813,34 @@ class WalletForm(Form):
         kind = "Managed by Cashlink" if self.kind.value == "eth-managed" else "Investor's own address"
         return [("Wallet", kind), *super().summary()]
 
-    def send(self, body: dict[str, Any], *, reference: str | None, **_options: Any) -> Record:
+    def send(
+        self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, **_options: Any
+    ) -> Record:
         if self.kind.value == "eth-managed":
-            return self.client.investors.create_managed_wallet(self.investor_id, reference=reference)
-        return self.client.investors.create_generic_wallet(self.investor_id, body["address"], reference=reference)
+            return self.client.investors.create_managed_wallet(
+                self.investor_id, reference=reference, on_duplicate=on_duplicate
+            )
+        return self.client.investors.create_generic_wallet(
+            self.investor_id, body["address"], reference=reference, on_duplicate=on_duplicate
+        )
+
+    def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
+        """Only 'use it': the registry keeps one managed wallet per investor, and an address once."""
+        return [
+            button for button in super().duplicate_choices(exc, reference) if "cl-use-existing" in button._dom_classes
+        ]
+
+    def duplicate_question(self, exc: PossibleDuplicate) -> str:
+        existing = exc.existing
+        which = (
+            "a managed wallet (the registry keeps one per investor)"
+            if existing.get("type") == "eth-managed"
+            else "this address registered"
+        )
+        return (
+            f"This investor has {which} already: wallet id {existing.get('id')}, made {made_when(existing)}. "
+            "Nothing was sent. Use that wallet?"
+        )
 
 
 # --- investing --------------------------------------------------------------------------------------------------
