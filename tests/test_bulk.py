@@ -466,3 +466,24 @@ def test_the_panel_reads_an_uploaded_spreadsheet_once_and_keeps_it_out_of_the_wi
     panel.upload.value = uploaded("p.csv", content, "text/csv")
     assert panel.plan is not None and panel.plan.valid == 2 and not panel.confirm.disabled
     assert panel.upload.value == ()  # the people in the file are not kept in the saved widget state
+
+
+def test_a_couple_sharing_an_email_and_an_account_in_one_file_are_two_people(
+    client: helpers.Client, tmp_path: Path
+) -> None:
+    sheet = spreadsheet(
+        tmp_path / "couple.csv",
+        2,
+        email="family@example.com",
+        iban=IBAN.generate("DE", bank_code="37040044", account_code="5320139999").compact,
+    )
+    plan = bulk.read_investors(sheet, placeholder_protocols=True)
+    assert plan.valid == 2 and plan.problems.empty
+    done = bulk.import_investors(client, plan, progress=False, on_duplicate="create")
+    assert list(done["status"]) == ["created", "created"] and len(investors_in_registry(client)) == 2
+    same_person = spreadsheet(tmp_path / "twice.csv", 1)
+    rows = list(csv.DictReader(same_person.open()))
+    with same_person.open("a", newline="") as handle:
+        csv.DictWriter(handle, list(rows[0])).writerow({**rows[0], "reference": "REF-99999"})
+    twice = bulk.read_investors(same_person, placeholder_protocols=True)
+    assert twice.valid == 1 and "Describes the same person as row 2" in twice.problems.loc[0, "problem"]

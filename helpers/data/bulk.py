@@ -157,7 +157,8 @@ def read_investors(
         if row in bad_rows:
             continue
         planned, row_problems = _plan_row(record, base, placeholder_protocols)
-        if not row_problems and (earlier := in_file.match(planned["investor"])):
+        earlier = None if row_problems else in_file.match(planned["investor"])
+        if earlier is not None and earlier.same_party:  # a joint account or a namesake is another person
             row_problems = [
                 (
                     "reference",
