@@ -56,6 +56,8 @@ def test_an_identical_redemption_asked_again_is_a_new_operation_after_a_question
     make_another = next(b for b in form.choices.children if "cl-make-another" in b._dom_classes)
     make_another.click()
     assert form.result is not None and form.result.id != first.id and form.result.outcome == "created"
+    make_another.click()  # the second click of a double-click: the result stays as it is
+    assert form.result.outcome == "created" and "Created now" in form.status.value and form.choices.children == ()
     assert holding(client, investor_id) == 100
     assert counts(client)["redemptions"] == 2
 

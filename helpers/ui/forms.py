@@ -273,6 +273,17 @@ class Form(widgets.VBox):
         self.add_class("cl-form")
         self._apply_groups()
 
+    def _choice(self, action: Callable[[], Any]) -> Callable[[Any], None]:
+        """A click handler for a button that answers a question: a click that arrives once the result is shown (the
+        second click of a double-click) changes nothing."""
+
+        def click(_button: Any) -> None:
+            if self.result is not None and self.inputs.layout.display == "none":
+                return
+            self._safely(action)
+
+        return click
+
     def _safely(self, action: Callable[[], Any]) -> None:
         """Run a button's action; an unexpected error is shown in the form (a click has no cell to print into)."""
         try:
@@ -432,7 +443,7 @@ class Form(widgets.VBox):
             )
             confirm.add_class("cl-confirm-production")
             confirm.on_click(
-                lambda _b: self._safely(
+                self._choice(
                     lambda: self.submit(False, reference=reference, on_duplicate=on_duplicate, confirm_production=True)
                 )
             )
@@ -449,7 +460,7 @@ class Form(widgets.VBox):
                     description=f"Send as a new {self.what_label()}", layout=widgets.Layout(width="auto")
                 )
                 again.add_class("cl-send-as-new")
-                again.on_click(lambda _b: self._safely(self._send_as_new))
+                again.on_click(self._choice(self._send_as_new))
                 self.choices.children = (again,)
             self.after_error(exc)
             if raise_errors:
@@ -466,6 +477,7 @@ class Form(widgets.VBox):
         """Show the result once (what happened, then the object), fold the inputs away, and tell the listeners."""
         self.result = record
         self.submission = None  # the next Submit is a new operation
+        self.choices.children = ()  # the question is answered
         self.submit_button.disabled = True
         self.review_box.value = ""
         self.general_errors.value = ""
@@ -517,7 +529,7 @@ class Form(widgets.VBox):
         """Buttons that answer the duplicate question: use the existing object, or make another one."""
 
         def resend(answer: OnDuplicate) -> Callable[[Any], None]:
-            return lambda _b: self._safely(lambda: self.submit(False, reference=reference, on_duplicate=answer))
+            return self._choice(lambda: self.submit(False, reference=reference, on_duplicate=answer))
 
         use = widgets.Button(description=f"Use the existing {exc.what}", layout=widgets.Layout(width="auto"))
         another = widgets.Button(
@@ -679,7 +691,7 @@ class InvestorForm(Form):
             choices = [button for button in choices if "cl-make-another" in button._dom_classes]
         update = widgets.Button(description=label, button_style="primary", layout=widgets.Layout(width="auto"))
         update.add_class("cl-update-existing")
-        update.on_click(lambda _b: self._safely(action))
+        update.on_click(self._choice(action))
         return [update, *choices]
 
     def _update_same_person(self, existing: Record) -> None:
@@ -1103,7 +1115,7 @@ class RedemptionForm(Form):
                 description="Try this redemption again", button_style="warning", layout=widgets.Layout(width="auto")
             )
             retry.add_class("cl-retry")
-            retry.on_click(lambda _b: self._safely(lambda: self._retry(str(task["id"]))))
+            retry.on_click(self._choice(lambda: self._retry(str(task["id"]))))
             self.choices.children = (retry,)
 
     def _retry(self, redemption_id: str) -> None:
