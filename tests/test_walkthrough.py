@@ -11,7 +11,9 @@ import pytest
 
 import helpers
 from helpers.ui import forms, walkthrough
+from tests.conftest import Sandbox
 from tests.test_forms import onboarded
+from tests.test_helpers_client import invest, onboard
 
 
 def text_of(widget: Any) -> str:
@@ -244,3 +246,17 @@ def test_a_values_file_fills_the_parameters_left_none(tmp_path: Path) -> None:
             walkthrough.parameters({"VALUES_FILE": str(tmp_path / "bad.json")})
     with pytest.raises(helpers.InputError, match="There is no file at"):
         walkthrough.parameters({"VALUES_FILE": str(tmp_path / "nowhere.json")})
+
+
+def test_the_credit_screen_says_a_credit_failed_and_its_button_sends_a_new_attempt(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    investor_id, wallet_id = onboard(client)
+    screen = walkthrough.CreditScreen(client, invest(client, investor_id, wallet_id, 30), timeout=5)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    screen.button.click()
+    assert "failed" in screen.status.value and "the button &#x27;Credit the securities&#x27;" in screen.status.value
+    assert screen.result is None and screen.button.layout.display != "none" and not screen.button.disabled
+    sandbox.admin("settings", {"task_outcome": "success"})
+    screen.button.click()
+    assert screen.result is not None and screen.result["status"] == "DELIVERED" and "DELIVERED" in screen.status.value

@@ -887,7 +887,7 @@ def test_a_failed_credit_says_so_and_running_it_again_sends_a_new_attempt(
     investor_id, wallet_id = onboard(client)
     investment = invest(client, investor_id, wallet_id, 100)
     sandbox.admin("settings", {"task_outcome": "failed"})
-    with pytest.raises(helpers.TaskError, match=r"The credit .* failed: .* run client\.investments\.credit\("):
+    with pytest.raises(helpers.TaskError, match=r"The credit .* failed: .* credit it again \(client\.investments"):
         client.investments.credit(investment.id, timeout=5)
     sandbox.admin("settings", {"task_outcome": "success"})
     credited = client.investments.credit(investment.id, timeout=5)

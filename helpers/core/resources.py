@@ -913,7 +913,10 @@ class Investments(Resource):
         now. A credit task that failed is reported, and running this again sends a new attempt."""
         target = path(api.CREDITS, "the credit", investment_id=investment_id)
         investment = self.get(investment_id)
-        hint = f"run client.investments.credit('{investment_id}') again: a failed credit is sent as a new attempt"
+        hint = (
+            f"credit it again (client.investments.credit('{investment_id}'), or the button 'Credit the securities'): "
+            "a failed credit is sent as a new attempt"
+        )
 
         def task(task_id: str) -> Record:
             """The credit task as the registry has it now (only its id when the registry lists no tasks)."""

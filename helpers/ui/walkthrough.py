@@ -478,9 +478,9 @@ class CreditScreen(widgets.VBox):
             self.button.description, self.button.icon = "Check again", "refresh"
         self.intro.value = f"<p>{intro}</p>"
 
-    def _progress(self, _what: str, current: Record, waited: float) -> None:
+    def _progress(self, what: str, current: Record, waited: float) -> None:
         self.status.value = (
-            f"Waiting for the registry: the investment is <b>{html.escape(str(current.get('status')))}</b> "
+            f"Waiting for the registry: the {html.escape(what)} is <b>{html.escape(str(current.get('status')))}</b> "
             f"({waited:.0f} s so far; it usually takes a few seconds)…"
         )
 
