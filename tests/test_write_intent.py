@@ -406,7 +406,10 @@ def test_an_operation_another_process_is_sending_is_waited_for_and_never_sent_tw
     try:  # another kernel, alive, is sending the same reference
         _claimed_by(client, made.id, f"{journal_module.HOST}|{other.pid}|1")
         client.journal.wait = 0.2  # that session never answers here: refused after the wait, nothing sent
-        with pytest.raises(helpers.ConflictError, match=r"Another session .* is sending this operation right now"):
+        with pytest.raises(
+            helpers.ConflictError,
+            match=r"Another session sharing this journal is sending this operation: process \d+ on host",
+        ):
             client.investors.create(investor_body("Waited"), reference="row 9")
     finally:
         assert other.stdin is not None
@@ -968,3 +971,185 @@ def test_the_identification_and_wallet_forms_answer_their_duplicate_question(con
         and len(client.investors.wallets(investor.id)) == 1
     )
     assert client.investors.identify(investor.id, identification_body(protocol.id), on_duplicate="use").id == made.id
+
+
+# --- an eighth review's reproductions ------------------------------------------------------------------------------
+
+
+def lose_one_answer(client: helpers.Client, word: str, arrive: bool) -> None:
+    """The next POST whose path has ``word`` gets no answer: it reached the registry (``arrive``) or it did not."""
+    send, left = client.transport.request, [1]
+
+    def once(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and word in path and left:
+            left.pop()
+            if arrive:
+                send(method, path, *args, **kwargs)
+            raise AmbiguousWrite("Could not write: no answer came (ReadTimeout).")
+        return send(method, path, *args, **kwargs)
+
+    client.transport.request = once  # type: ignore[method-assign]
+
+
+def write_only(config: Config, sandbox: Sandbox, tenant: dict[str, Any], journal: Path) -> helpers.Client:
+    """A client of the same distributor that may write but not read."""
+    scopes = "investments:write investors:write documents:write"
+    other = sandbox.new_client(tenant=tenant["tenant"], scopes=scopes)
+    return helpers.Client(
+        config.replace(
+            client_id=other["client_id"], client_secret=other["client_secret"], scopes=scopes, journal_path=journal
+        )
+    )
+
+
+@pytest.mark.parametrize("arrive", [False, True])
+def test_a_deliberate_identical_write_after_a_lost_answer_is_never_the_earlier_object(
+    client: helpers.Client, arrive: bool
+) -> None:
+    investor_id, _wallet_id = onboard(client)
+    document = client.documents.upload(b"%PDF-1.4 signed", "signed.pdf")
+    signed = [{"document_id": document.id, "category": "c", "subject": "s"}]
+    first = client.investments.create(investor_id, 10, SIGNED_AT, signed)
+    lose_one_answer(client, "investments", arrive)
+    second = client.investments.create(investor_id, 10, SIGNED_AT, signed, repeat=True)
+    assert second.id != first.id and second.outcome == "created"
+    assert len(client.investments.list(investor_id=investor_id).to_list()) == 2
+    twin = client.investors.create(investor_body("Twin"), reference="twin a")
+    lose_one_answer(client, "investors", arrive)
+    other = client.investors.create(investor_body("Twin"), reference="twin b", on_duplicate="create")
+    assert other.id != twin.id and other.outcome == "created"
+
+
+def test_a_deliberate_redemption_interrupted_then_unanswered_is_never_the_earlier_one(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    send = client.transport.request
+
+    def stopped(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and "redemptions" in path:
+            raise KeyboardInterrupt  # the cell is stopped before the request leaves
+        return send(method, path, *args, **kwargs)
+
+    client.transport.request = stopped  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    client.transport.request = send  # type: ignore[method-assign]
+    lose_one_answer(client, "redemptions", arrive=False)
+    second = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    assert second.id != first.id and second.outcome == "created" and holding(client, investor_id) == 180
+
+
+def without_a_credits_list(client: helpers.Client) -> None:
+    """The registry has no list of an investment's credit tasks (the reference documents only the POST)."""
+    send = client.transport.request
+
+    def no_list(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "GET" and path.rstrip("/").endswith("/credits"):
+            raise helpers.NotFoundError("Could not read the credits: the registry has no such object.", status=404)
+        return send(method, path, *args, **kwargs)
+
+    client.transport.request = no_list  # type: ignore[method-assign]
+
+
+def test_without_a_credits_list_a_failed_credit_is_sent_again_and_an_unknown_end_is_said(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    without_a_credits_list(client)
+    investor_id, wallet_id = onboard(client)
+    investment = invest(client, investor_id, wallet_id, 100)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    with pytest.raises(helpers.TaskError, match="failed"):
+        client.investments.credit(investment.id, timeout=3)  # the answer says it failed
+    sandbox.admin("settings", {"task_outcome": "success"})
+    assert client.investments.credit(investment.id, timeout=3).outcome == "created"
+    later = invest(client, investor_id, wallet_id, 50)
+    sandbox.admin("settings", {"task_outcome": "failed", "settle_delay": 0.3})  # fails after the answer
+    with pytest.raises(helpers.TaskError, match="still PAID"):
+        client.investments.credit(later.id, timeout=1)
+    with pytest.raises(helpers.TaskError, match=r"does not list credit tasks.*repeat=True"):
+        client.investments.credit(later.id, timeout=1)  # a re-run cannot tell; it says so and how to go on
+    sandbox.admin("settings", {"task_outcome": "success", "settle_delay": 0})
+    again = client.investments.credit(later.id, timeout=3, repeat=True)
+    assert again.outcome == "created" and holding(client, investor_id) == 150
+
+
+def test_a_lost_credit_answer_without_a_credits_list_on_drf_is_never_called_refused(
+    drf_client: helpers.Client, drf_sandbox: Sandbox
+) -> None:
+    without_a_credits_list(drf_client)
+    investor_id, wallet_id = onboard(drf_client)
+    investment = invest(drf_client, investor_id, wallet_id, 100)
+    drf_sandbox.admin("settings", {"settle_delay": 1})
+    lose_one_answer(drf_client, "credits", arrive=True)  # drf keeps no idempotency for credits
+    with pytest.raises(helpers.OutcomeUnknown, match="most likely because the earlier one was done"):
+        drf_client.investments.credit(investment.id)
+    drf_client.investments.wait_for_status(investment.id, "DELIVERED", timeout=10)
+    assert drf_client.investments.credit(investment.id).outcome == "existed" and holding(drf_client, investor_id) == 100
+
+
+def test_a_client_without_read_scope_makes_deliberate_redemptions_and_updates(
+    client: helpers.Client, config: Config, sandbox: Sandbox, tenant: dict[str, Any], tmp_path: Path
+) -> None:
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 200).id)
+    blind = write_only(config, sandbox, tenant, tmp_path / "blind.sqlite3")
+    blind.redemptions.create(investor_id, wallet_id, 5, wait=False)
+    blind.redemptions.create(investor_id, wallet_id, 5, wait=False, repeat=True)
+    assert counts(client)["redemptions"] == 2
+    document = client.documents.upload(b"%PDF-1.4 signed", "signed.pdf")
+    signed = [{"document_id": document.id, "category": "c", "subject": "s"}]
+    investment = client.investments.create(investor_id, 10, SIGNED_AT, signed, accepted_at=SIGNED_AT)
+    first, second = "2021-03-13T10:00:00+00:00", "2021-03-14T10:00:00+00:00"
+    assert blind.investments.update(investment.id, paid_at=first).outcome == "updated"
+    assert blind.investments.update(investment.id, paid_at=first).outcome == "existed"  # the journal is trusted
+    for number, day in enumerate((second, first)):  # other sessions, each with a journal of its own
+        other = write_only(config, sandbox, tenant, tmp_path / f"other-{number}.sqlite3")
+        assert other.investments.update(investment.id, paid_at=day).outcome == "updated"
+        assert client.investments.get(investment.id)["paid_at"][:10] == day[:10]
+
+
+def test_an_interrupt_while_a_claim_is_let_go_leaves_nothing_blocked(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send, journal = client.transport.request, client.journal
+    write_one = journal._write_one
+
+    def interrupted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and "investors" in path:
+            raise KeyboardInterrupt
+        return send(method, path, *args, **kwargs)
+
+    def letting_go_interrupted(sql: str, params: list[Any]) -> int:
+        if sql.startswith("UPDATE operations SET owner = NULL"):
+            raise KeyboardInterrupt
+        return write_one(sql, params)
+
+    monkeypatch.setattr(client.transport, "request", interrupted)
+    monkeypatch.setattr(journal, "_write_one", letting_go_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        client.investors.create(investor_body("Held"), reference="row 5")
+    monkeypatch.undo()
+    journal.wait = 0.5
+    made = client.investors.create(investor_body("Held"), reference="row 5")  # this thread's old claim: no wait
+    assert made.outcome == "created" and counts(client)["investors"] == 1
+
+
+def test_a_claim_left_on_another_host_says_whose_it_is_and_when_it_lapses(client: helpers.Client) -> None:
+    made = client.investors.create(investor_body("Moved"), reference="row 6")
+    _claimed_by(client, made.id, "old-container|57|1")
+    client.journal.wait = 0.2
+    with pytest.raises(helpers.ConflictError) as held:
+        client.investors.create(investor_body("Moved"), reference="row 6")
+    assert "process 57 on host old-container" in held.value.message and "its claim lapses at" in held.value.message
+    assert "Nothing was sent" in held.value.message and counts(client)["investors"] == 1
+
+
+def test_a_birth_date_typo_under_the_same_reference_is_a_correction(client: helpers.Client) -> None:
+    first = client.investors.create(investor_body("Birth"), reference="row 3")
+    fixed = investor_body("Birth", natural_person__birth_date="2000-10-08")
+    with pytest.raises(helpers.PossibleDuplicate, match="Update it with the new data"):
+        client.investors.create(fixed, reference="row 3")
+    updated = client.investors.create(fixed, reference="row 3", on_duplicate="update")
+    assert updated.id == first.id and updated["natural_person"]["birth_date"] == "2000-10-08"

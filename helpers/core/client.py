@@ -46,6 +46,7 @@ from helpers.core.errors import (
     PossibleDuplicate,
     TaskError,
     ValidationError,
+    registry_detail,
 )
 from helpers.core.journal import AuditLine, Entry, Journal, content_hash, derive_key
 from helpers.core.records import Outcome, Record
@@ -382,6 +383,8 @@ class Operation:
     same_party: Callable[[Record], bool] | None = None  # new data under a used reference describes the same party
     differs: Callable[[Record], str] | None = None  # what of the new data differs from that object, in words
     sent: Callable[[datetime], builtins.list[Record]] | None = None  # identical objects made since (lost answers)
+    identical_now: Callable[[], Iterable[str]] | None = None  # ids of identical objects there now (default: sent)
+    made_nothing: Callable[[Record], bool] | None = None  # an answer that made nothing lasting (a failed credit task)
     verify: Callable[[str], Record] | None = None
     before_send: Callable[[], None] | None = None
     update: Callable[[Record], Record] | None = None
@@ -543,7 +546,12 @@ class Client:
             if entry is not None and self.journal.sending_elsewhere(entry):  # wait for that session's answer
                 entry = self.journal.wait_while_sending(entry)
                 if entry is not None and self.journal.sending_elsewhere(entry):
-                    break
+                    raise ConflictError(
+                        f"Another session sharing this journal is sending this operation: "
+                        f"{self.journal.describe_sender(entry)}. Nothing was sent. Run it again once that session is "
+                        "done; if it was stopped (a restarted kernel or container), run it again after that time: "
+                        "it then looks for what that session's attempt made before sending anything."
+                    )
             try:
                 return self._write(operation, identity, hashed, entry)
             except _ClaimedElsewhere:  # another session claimed it between the look and the claim: look again
@@ -561,8 +569,8 @@ class Client:
             entry = self._new_attempt(identity, hashed, entry)
         elif entry is not None and entry.state == "done":
             found = self._verify(operation, entry.registry_id)
-            if found is not None and (operation.holds is None or operation.holds(found)):
-                return found
+            if found is not None and (operation.holds is None or not found.checked or operation.holds(found)):
+                return found  # (an object this client cannot read: the journal is trusted)
             # gone from the registry (e.g. a reset sandbox), or changed since (an update made again)
             entry = self._new_attempt(identity, hashed, entry)
         elif entry is not None and entry.state == "refused":
@@ -602,6 +610,10 @@ class Client:
         record.outcome, record.what = outcome, operation.what
         if outcome == "created" and operation.name == "create investor" and record.get("id"):
             self.created_here.add(str(record["id"]))
+        if operation.made_nothing is not None and operation.made_nothing(record):  # a re-run makes a new attempt
+            self._audit(operation, key, record.get("id"), f"{outcome}, failed")
+            self.journal.record_refused(identity, key)
+            return record
         self.journal.record_done(
             identity, record.get("id"), self._audit_line(operation, key, record.get("id"), outcome)
         )
@@ -676,11 +688,14 @@ class Client:
         )
 
     def _verify(self, operation: Operation, registry_id: str | None) -> Record | None:
-        """An operation the journal says is done: its object as the registry has it now (None if it is gone)."""
+        """An operation the journal says is done: its object as the registry has it now (None if it is gone;
+        ``checked`` False when it cannot be read, e.g. without read scope)."""
         record = Record({"id": registry_id} if registry_id else {})
+        record.checked = False
         if operation.verify is not None and registry_id:
             try:
                 record = Record(operation.verify(registry_id))
+                record.checked = True
             except NotFoundError:  # the registry no longer knows it (e.g. a reset sandbox): send again
                 return None
             except (PermissionDeniedError, CashlinkError) as exc:  # cannot check (no read scope): trust the journal
@@ -752,13 +767,13 @@ class Client:
         started = datetime.now(UTC) - CLOCK_TOLERANCE
         json_body = operation.body if operation.files is None else None
         last: AmbiguousWrite | None = None
-        before: set[str] = set()  # identical objects made before this write: never taken for what it made
-        unchecked = operation.repeat or operation.on_duplicate == "create"  # no duplicate check looked for them
-        if operation.sent is not None and operation.moves_units and unchecked and not may_have_acted:
-            before = {str(item.get("id")) for item in operation.sent(started)}
+        before = self._identical_now(operation, started)  # never taken for what this write made
         for attempt in range(LOST_ANSWER_ATTEMPTS):
             if attempt and operation.sent is not None:
-                found = [item for item in operation.sent(started) if str(item.get("id")) not in before]
+                try:
+                    found = [item for item in operation.sent(started) if str(item.get("id")) not in before]
+                except PermissionDeniedError:  # cannot look (no read scope): the same key again
+                    found = []
                 if found:
                     return None, Record(found[0])
             elif attempt and not operation.resend_unseen:  # nothing to look for it by: never sent blind again
@@ -789,12 +804,34 @@ class Client:
                 )
                 if _did_not_act(exc) and last is None and not may_have_acted:  # no earlier attempt could have
                     self.journal.record_refused(identity, key)
+                earlier = last is not None or may_have_acted  # an attempt whose answer was lost may have acted
+                if earlier and 400 <= (exc.status or 0) < 500 and exc.status not in (401, 403):
+                    said = (registry_detail(exc.body) or exc.message).rstrip(".")
+                    raise OutcomeUnknown(  # e.g. 'already credited': the first attempt most likely went through
+                        f"Could not {operation.action}: the answer to an earlier attempt was lost, and the registry "
+                        f"refused the same request sent again ('{said}'), most likely because the earlier one was "
+                        "done. Nothing more was sent. Look in the registry (running this again looks for what that "
+                        "attempt made).",
+                        status=exc.status,
+                    ) from exc
                 raise
             body = answer.body if isinstance(answer.body, dict) else {"result": answer.body}
             return answer, Record(body)
         self._audit(operation, key, None, "answer lost")
         assert last is not None
         raise last
+
+    def _identical_now(self, operation: Operation, since: datetime) -> set[str]:
+        """The ids of objects identical to what a write made deliberately (repeat, on_duplicate='create') would make,
+        there before it is sent: after a lost answer, the look-up never takes one of them for what it made."""
+        if not (operation.repeat or operation.on_duplicate == "create") or operation.sent is None:
+            return set()  # otherwise the duplicate check found none, or the operation's own object
+        try:
+            if operation.identical_now is not None:
+                return {str(found) for found in operation.identical_now()}
+            return {str(item.get("id")) for item in operation.sent(since)}
+        except PermissionDeniedError:  # cannot read (no read scope): the key alone guards a resend
+            return set()
 
     @staticmethod
     def _older_than_request(record: Record, answer: Answer) -> bool:

@@ -215,7 +215,8 @@ def input_error(subject: str, errors: FieldErrors) -> InputError:
     )
 
 
-def _detail(body: Any) -> str:
+def registry_detail(body: Any) -> str:
+    """The registry's own sentence in an error answer (detail, error_description or error), shortened."""
     if isinstance(body, dict):
         for key in ("detail", "error_description", "error"):
             if isinstance(body.get(key), str):
@@ -225,7 +226,7 @@ def _detail(body: Any) -> str:
 
 def from_answer(status: int, body: Any, action: str, request_id: str | None = None) -> CashlinkError:
     """The error that a non-2xx answer means, with a sentence that names the action and what to do next."""
-    detail = _detail(body).rstrip(".")
+    detail = registry_detail(body).rstrip(".")
     reason = f": {detail}." if detail else "."
     extra = {"status": status, "body": body, "request_id": request_id}
     if status == 401:

@@ -132,10 +132,13 @@ def _now() -> datetime:
 
 
 HOST = socket.gethostname()
-OWNER_LEASE = timedelta(minutes=15)  # a claim older than this is taken as given up (another host, a reused pid)
+# A claim older than this is taken as given up (a session on another host, a reused pid): longer than one write's
+# send with its retries after lost answers (4 attempts of at most the 30 s timeout, and pauses).
+OWNER_LEASE = timedelta(minutes=5)
 
-# The operations this process is sending now, per journal file: another thread of it waits for their answer.
-_sending: dict[str, set[str]] = {}
+# The operations this process is sending now, per journal file (identity -> the thread's owner string): another
+# thread of it waits for their answer.
+_sending: dict[str, dict[str, str]] = {}
 _sending_changed = threading.Condition()
 
 
@@ -423,16 +426,19 @@ class Journal:
     def release(self, identity: str) -> None:
         """If this thread claimed the operation and got no answer (lost, interrupted, or it stopped before sending):
         it stays 'sent', and a later run of any session looks for its outcome and sends it with the same key."""
-        if self._write_one("UPDATE operations SET owner = NULL WHERE identity = ? AND owner = ?", [identity, _me()]):
+        try:
+            self._write_one("UPDATE operations SET owner = NULL WHERE identity = ? AND owner = ?", [identity, _me()])
+        finally:  # even if the journal could not be written: this thread is not sending it any more
             self._sending_now(identity, False)
 
     def _sending_now(self, identity: str, sending: bool) -> None:
+        """Note that this thread sends ``identity`` now, or no longer does (only its own claim is let go)."""
         with _sending_changed:
-            identities = _sending.setdefault(self._file, set())
+            identities = _sending.setdefault(self._file, {})
             if sending:
-                identities.add(identity)
-            else:
-                identities.discard(identity)
+                identities[identity] = _me()
+            elif identities.get(identity) == _me():
+                del identities[identity]
                 _sending_changed.notify_all()
 
     def sending_elsewhere(self, entry: Entry) -> bool:
@@ -442,7 +448,7 @@ class Journal:
         host, pid, _thread = [*entry.owner.split("|"), "", ""][:3]
         if host == HOST and pid == str(os.getpid()):
             with _sending_changed:
-                return entry.identity in _sending.get(self._file, set())
+                return entry.identity in _sending.get(self._file, {})
         if host == HOST and pid.isdigit() and not _alive(int(pid)):
             return False  # that process ended before the answer: its attempt is unanswered
         try:
@@ -450,6 +456,17 @@ class Journal:
         except ValueError:
             return False
         return claimed > _now() - OWNER_LEASE
+
+    @staticmethod
+    def describe_sender(entry: Entry) -> str:
+        """Who is sending the operation and until when its claim holds, in words."""
+        host, pid, _thread = [*(entry.owner or "").split("|"), "", ""][:3]
+        where = "this process" if host == HOST and pid == str(os.getpid()) else f"process {pid} on host {host}"
+        try:
+            until = (datetime.fromisoformat(entry.updated_at) + OWNER_LEASE).strftime("%H:%M:%S UTC")
+        except ValueError:
+            until = "in a few minutes"
+        return f"{where}, which started sending it at {entry.updated_at[11:19]} UTC; its claim lapses at {until}"
 
     def wait_while_sending(self, entry: Entry) -> Entry | None:
         """Wait (up to ``wait`` seconds) until no other session is sending the operation; its row then (still
@@ -463,9 +480,7 @@ class Journal:
                 break
             if (current.owner or "").startswith(f"{HOST}|{os.getpid()}|"):  # another thread of this process
                 with _sending_changed:
-                    _sending_changed.wait_for(
-                        lambda: entry.identity not in _sending.get(self._file, set()), timeout=left
-                    )
+                    _sending_changed.wait_for(lambda: entry.identity not in _sending.get(self._file, {}), timeout=left)
             else:
                 time.sleep(min(pause, left))
                 pause = min(pause * 2, 0.2)

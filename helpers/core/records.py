@@ -76,6 +76,7 @@ class Record(dict[str, Any]):
 
     outcome: Outcome | None = None  # set on the result of a write
     what: str = "object"  # e.g. "investor", for sentences
+    checked: bool = True  # False: an object the journal says exists, which this client could not read
 
     @property
     def id(self) -> str:
