@@ -11,6 +11,7 @@ import csv
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -1083,7 +1084,7 @@ def test_a_lost_credit_answer_without_a_credits_list_on_drf_is_never_called_refu
     investment = invest(drf_client, investor_id, wallet_id, 100)
     drf_sandbox.admin("settings", {"settle_delay": 1})
     lose_one_answer(drf_client, "credits", arrive=True)  # drf keeps no idempotency for credits
-    with pytest.raises(helpers.OutcomeUnknown, match="most likely because the earlier one was done"):
+    with pytest.raises(helpers.OutcomeUnknown, match=r"refused the same request sent again .The investment was"):
         drf_client.investments.credit(investment.id)
     drf_client.investments.wait_for_status(investment.id, "DELIVERED", timeout=10)
     assert drf_client.investments.credit(investment.id).outcome == "existed" and holding(drf_client, investor_id) == 100
@@ -1153,3 +1154,121 @@ def test_a_birth_date_typo_under_the_same_reference_is_a_correction(client: help
         client.investors.create(fixed, reference="row 3")
     updated = client.investors.create(fixed, reference="row 3", on_duplicate="update")
     assert updated.id == first.id and updated["natural_person"]["birth_date"] == "2000-10-08"
+
+
+# --- a ninth review's reproductions --------------------------------------------------------------------------------
+
+
+def test_a_refused_operation_asked_about_is_asked_again_on_the_next_run(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    sandbox.faults(error_rate=1.0, methods=["POST"], retry_after=0)
+    with pytest.raises(helpers.ServerError):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2")  # refused: made nothing
+    sandbox.reset_faults()
+    first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    for _run in range(2):  # the question is not answered: asked again, never taken for payout 1
+        with pytest.raises(helpers.PossibleDuplicate):
+            client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2")
+    made = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    assert made.id != first.id and made.outcome == "created" and holding(client, investor_id) == 180
+
+
+@pytest.mark.parametrize("arrive", [False, True])
+def test_a_deliberate_twin_after_a_lost_answer_is_never_an_earlier_twin(client: helpers.Client, arrive: bool) -> None:
+    a = client.investors.create(investor_body("Twin"), reference="twin a")
+    b = client.investors.create(investor_body("Twin"), reference="twin b", on_duplicate="create")
+    lose_one_answer(client, "investors", arrive)
+    third = client.investors.create(investor_body("Twin"), reference="twin c", on_duplicate="create")
+    assert third.id not in (a.id, b.id) and third.outcome == "created" and counts(client)["investors"] == 3
+
+
+def test_a_refusal_after_lost_answers_is_the_registrys_reason_and_the_operation_can_be_corrected(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    send, lost = client.transport.request, []
+
+    def never_arrives(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and "redemptions" in path:
+            lost.append(path)
+            raise AmbiguousWrite("Could not create the redemption: no answer came (ReadTimeout).")
+        return send(method, path, *args, **kwargs)
+
+    client.transport.request = never_arrives  # type: ignore[method-assign]
+    with pytest.raises(AmbiguousWrite):
+        client.redemptions.create(investor_id, wallet_id, 150, reference="payout A")
+    client.transport.request = send  # type: ignore[method-assign]
+    client.redemptions.create(investor_id, wallet_id, 100, reference="payout B")  # 100 left now
+    with pytest.raises(helpers.OutcomeUnknown, match="refused the same request sent again") as refused:
+        client.redemptions.create(investor_id, wallet_id, 150, reference="payout A")
+    assert "units" in refused.value.field_errors and "nothing the earlier attempt made was found" in str(refused.value)
+    with pytest.raises(helpers.InputError, match="holds 100 units"):  # a new attempt now: checked before sending
+        client.redemptions.create(investor_id, wallet_id, 150, reference="payout A")
+    corrected = client.redemptions.create(investor_id, wallet_id, 50, reference="payout A")
+    assert corrected.outcome == "created" and holding(client, investor_id) == 50
+    outcomes = [line["outcome"] for line in client.audit() if line["reference"] == "payout A"]
+    assert outcomes == ["answer lost", "refused after a lost answer: ValidationError 400", "created"], outcomes
+
+
+def test_a_session_whose_duplicate_check_finds_what_another_session_just_sent_reports_it(config: Config) -> None:
+    a, b = helpers.Client(config), helpers.Client(config)  # two kernels, one journal
+    body = investor_body("Race")
+    send, done = b.transport.request, []
+
+    def the_other_session_sends_meanwhile(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "GET" and path.rstrip("/").endswith("/investors") and not done:
+            done.append(a.investors.create(body, reference="row 1"))
+        return send(method, path, *args, **kwargs)
+
+    b.transport.request = the_other_session_sends_meanwhile  # type: ignore[method-assign]
+    found = b.investors.create(body, reference="row 1")
+    assert found.id == done[0].id and found.outcome == "existed" and counts(a)["investors"] == 1
+
+
+def test_a_write_only_correction_says_it_cannot_compare(
+    client: helpers.Client, config: Config, sandbox: Sandbox, tenant: dict[str, Any], tmp_path: Path
+) -> None:
+    blind = write_only(config, sandbox, tenant, tmp_path / "blind.sqlite3")
+    blind.investors.create(investor_body("Blind"), reference="row 1")
+    typo = investor_body("Blind", natural_person__forename="Petre")
+    with pytest.raises(helpers.ConflictError, match=r"cannot read it \(no read scope\)"):
+        blind.investors.create(typo, reference="row 1", on_duplicate="update")
+    assert counts(client)["investors"] == 1
+
+
+def test_two_threads_never_both_send_one_operation_while_a_claim_is_written(drf_client: helpers.Client) -> None:
+    journal, claimed, started = drf_client.journal, threading.Event(), threading.Event()
+    write_one = journal._write_one
+
+    def slow_claim(sql: str, params: list[Any]) -> int:
+        changed = write_one(sql, params)
+        if sql.startswith("INSERT INTO operations") and not claimed.is_set():
+            claimed.set()
+            started.wait(5)  # the other thread looks while this one has written its claim
+        return changed
+
+    get = journal.get
+
+    def looked(identity: str) -> Any:
+        entry = get(identity)
+        if threading.current_thread().name == "second":
+            started.set()  # the first thread goes on only once the second has read the claimed row
+        return entry
+
+    journal._write_one = slow_claim  # type: ignore[method-assign]
+    journal.get = looked  # type: ignore[method-assign]
+    results: list[helpers.Record] = []
+
+    def upload() -> None:
+        results.append(drf_client.documents.upload(b"%PDF-1.4 shared protocol", "protocol.pdf"))
+
+    first = threading.Thread(target=upload, name="first")
+    first.start()
+    claimed.wait(5)
+    second = threading.Thread(target=upload, name="second")
+    second.start()
+    first.join()
+    second.join()
+    assert len({record.id for record in results}) == 1 and sorted(r.outcome for r in results) == ["created", "existed"]

@@ -588,7 +588,12 @@ class Client:
                 )
             entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
         if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
-            resolved = self._resolve_duplicate(operation, identity, unanswered)
+            try:
+                resolved = self._resolve_duplicate(operation, identity, unanswered)
+            except PossibleDuplicate:
+                if self._row_changed(identity, entry):  # another session sent it meanwhile: what did it make?
+                    raise _ClaimedElsewhere from None
+                raise
             if resolved is not None:
                 return resolved
         if operation.before_send is not None and not unanswered:
@@ -597,9 +602,11 @@ class Client:
             except PermissionDeniedError:  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
         key = entry.key if entry is not None else identity
-        if not (entry is not None and entry.fresh) and not self.journal.claim(
-            identity, key, self.namespace, operation.name, hashed, entry
-        ):
+        if entry is not None and entry.previous is not None:  # a new attempt: only if the row is still as read
+            claimed = self.journal.record_new_attempt(identity, entry.previous, key, hashed)
+        else:
+            claimed = self.journal.claim(identity, key, self.namespace, operation.name, hashed, entry)
+        if not claimed:
             raise _ClaimedElsewhere
         answer, record = self._send(operation, key, identity, may_have_acted=unanswered)
         outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
@@ -619,14 +626,20 @@ class Client:
         )
         return record
 
+    def _row_changed(self, identity: str, entry: Entry | None) -> bool:
+        """The journal's row of the operation is no longer as this write read it (another session wrote it)."""
+        read = entry.previous if entry is not None and entry.previous is not None else entry
+        now = self.journal.get(identity)
+        if read is None or now is None:
+            return (read is None) != (now is None)
+        return (now.key, now.state, now.updated_at, now.owner) != (read.key, read.state, read.updated_at, read.owner)
+
     def _new_attempt(self, identity: str, hashed: str, entry: Entry) -> Entry:
         """The operation's next attempt, under a key derived from the last one (the same every run, so a crash
-        before the answer sends the same key again). Compare-and-set: if another session changed the journal's row
-        meanwhile, that session is sending this operation and nothing is sent here."""
+        before the answer sends the same key again). Recorded only when it is sent, compare-and-set on the row as
+        read now: if another session changed it meanwhile, that session is sending it and nothing is sent here."""
         key = derive_key(self.namespace, "new attempt", [identity, hashed, entry.key])
-        if not self.journal.record_new_attempt(identity, entry, key, hashed):
-            raise _ClaimedElsewhere
-        return Entry(identity, key, entry.operation, hashed, "sent", None, entry.created_at, fresh=True)
+        return Entry(identity, key, entry.operation, hashed, "sent", None, entry.created_at, fresh=True, previous=entry)
 
     def _corrected(self, operation: Operation, identity: str, hashed: str, entry: Entry) -> Record | None:
         """The operation's reference (or key) was used before for other content: a correction.
@@ -651,6 +664,13 @@ class Client:
         existing = self._verify(operation, entry.registry_id) if entry.registry_id else None
         if existing is None or str(existing.get("status")) == "failed":  # gone, or a task that failed: send again
             return None
+        if operation.same_party is not None and not existing.checked:
+            raise ConflictError(
+                f"Could not {operation.action}: this reference made {operation.what} {existing.get('id')} on {made} "
+                "with other data than now, and this client cannot read it (no read scope) to tell a correction "
+                f"from another person. Nothing was sent for {what}. Give it a new reference to create it; to "
+                "correct that one, use a client that may read it (e.g. scope investors:read)."
+            )
         if operation.same_party is not None and not operation.same_party(existing):
             differs = operation.differs(existing) if operation.differs else "other data"
             raise PossibleDuplicate(
@@ -770,12 +790,9 @@ class Client:
         before = self._identical_now(operation, started)  # never taken for what this write made
         for attempt in range(LOST_ANSWER_ATTEMPTS):
             if attempt and operation.sent is not None:
-                try:
-                    found = [item for item in operation.sent(started) if str(item.get("id")) not in before]
-                except PermissionDeniedError:  # cannot look (no read scope): the same key again
-                    found = []
-                if found:
-                    return None, Record(found[0])
+                found = self._made_since(operation, started, before)
+                if found is not None:
+                    return None, found
             elif attempt and not operation.resend_unseen:  # nothing to look for it by: never sent blind again
                 assert last is not None
                 self._audit(operation, key, None, "answer lost")
@@ -799,20 +816,38 @@ class Client:
                 time.sleep(min(0.2 * 2**attempt, 2))
                 continue
             except CashlinkError as exc:
-                self._audit(
-                    operation, key, None, f"refused: {type(exc).__name__}" + (f" {exc.status}" if exc.status else "")
-                )
-                if _did_not_act(exc) and last is None and not may_have_acted:  # no earlier attempt could have
-                    self.journal.record_refused(identity, key)
                 earlier = last is not None or may_have_acted  # an attempt whose answer was lost may have acted
-                if earlier and 400 <= (exc.status or 0) < 500 and exc.status not in (401, 403):
-                    said = (registry_detail(exc.body) or exc.message).rstrip(".")
-                    raise OutcomeUnknown(  # e.g. 'already credited': the first attempt most likely went through
+                refusal = 400 <= (exc.status or 0) < 500 and exc.status not in (401, 403, 408, 429)
+                if earlier and refusal:  # e.g. 'already credited': look once more for what the earlier one made
+                    found = self._made_since(operation, started, before)
+                    if found is not None:
+                        return None, found
+                self._audit(
+                    operation,
+                    key,
+                    None,
+                    ("refused after a lost answer: " if earlier else "refused: ")
+                    + type(exc).__name__
+                    + (f" {exc.status}" if exc.status else ""),
+                )
+                if _did_not_act(exc) and (not earlier or refusal):  # nothing made that could be found
+                    self.journal.record_refused(identity, key)
+                if earlier and refusal:
+                    said = (registry_detail(exc.body) or "see the fields below").rstrip(".")
+                    raise OutcomeUnknown(
                         f"Could not {operation.action}: the answer to an earlier attempt was lost, and the registry "
-                        f"refused the same request sent again ('{said}'), most likely because the earlier one was "
-                        "done. Nothing more was sent. Look in the registry (running this again looks for what that "
-                        "attempt made).",
+                        f"refused the same request sent again ({said}). Nothing more was sent, and "
+                        + (
+                            "nothing the earlier attempt made was found"
+                            if operation.sent
+                            else "nothing here can look for what the earlier attempt made"
+                        )
+                        + ". If the registry's reason says it was done already, it was; if not, correct what it names "
+                        "and run this again: it is sent as a new attempt.",
+                        field_errors=exc.field_errors,
                         status=exc.status,
+                        body=exc.body,
+                        request_id=exc.request_id,
                     ) from exc
                 raise
             body = answer.body if isinstance(answer.body, dict) else {"result": answer.body}
@@ -820,6 +855,17 @@ class Client:
         self._audit(operation, key, None, "answer lost")
         assert last is not None
         raise last
+
+    @staticmethod
+    def _made_since(operation: Operation, since: datetime, before: set[str]) -> Record | None:
+        """After a lost answer: the object the write made, if the registry shows one (none without read scope)."""
+        if operation.sent is None:
+            return None
+        try:
+            found = [item for item in operation.sent(since) if str(item.get("id")) not in before]
+        except PermissionDeniedError:  # cannot look: the same key is sent again
+            return None
+        return Record(found[0]) if found else None
 
     def _identical_now(self, operation: Operation, since: datetime) -> set[str]:
         """The ids of objects identical to what a write made deliberately (repeat, on_duplicate='create') would make,

@@ -108,7 +108,8 @@ class Entry:
     created_at: str
     updated_at: str = ""
     owner: str | None = None  # 'host|pid|thread' of the session sending it right now
-    fresh: bool = False  # a new attempt this client has just recorded (not one found in the journal)
+    fresh: bool = False  # a new attempt this client is about to make (not one found in the journal)
+    previous: Entry | None = None  # for a new attempt: the row as read, which its claim compares with
 
 
 _RENEWED_IF_EXPIRED = ", ".join(
@@ -136,9 +137,10 @@ HOST = socket.gethostname()
 # send with its retries after lost answers (4 attempts of at most the 30 s timeout, and pauses).
 OWNER_LEASE = timedelta(minutes=5)
 
-# The operations this process is sending now, per journal file (identity -> the thread's owner string): another
-# thread of it waits for their answer.
-_sending: dict[str, dict[str, str]] = {}
+# The operations this process is sending (or claiming) now, per journal file: identity -> the threads' owner strings.
+# Another thread of it waits for their answer. A thread is noted before its claim is written, so that no other
+# thread finds the claimed row without finding the note.
+_sending: dict[str, dict[str, set[str]]] = {}
 _sending_changed = threading.Condition()
 
 
@@ -380,6 +382,7 @@ class Journal:
         meanwhile (nothing may be sent then)."""
         now = _now()
         expires = (now + timedelta(days=self.days)).isoformat()
+        self._sending_now(identity, True)
         if last is None:  # a new row, or an expired one renewed
             changed = self._write_one(
                 f"INSERT INTO operations ({OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, ?) "
@@ -396,14 +399,15 @@ class Journal:
                 "AND state = 'sent' AND content_hash = ? AND owner IS ? AND updated_at = ?",
                 [_me(), now.isoformat(), expires, identity, last.key, last.content_hash, last.owner, last.updated_at],
             )
-        if changed == 1:
-            self._sending_now(identity, True)
+        if changed != 1:
+            self._sending_now(identity, False)
         return changed == 1
 
     def record_new_attempt(self, identity: str, last: Entry, key: str, hashed: str) -> bool:
         """The operation's next attempt, under ``key``, sent by this session: only if its row is still as ``last``
         (compare-and-set; False when another session changed it meanwhile)."""
         now = _now()
+        self._sending_now(identity, True)
         changed = self._write_one(
             "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ?, "
             "expires_at = ?, owner = ? WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
@@ -419,8 +423,8 @@ class Journal:
                 last.content_hash,
             ],
         )
-        if changed == 1:
-            self._sending_now(identity, True)
+        if changed != 1:
+            self._sending_now(identity, False)
         return changed == 1
 
     def release(self, identity: str) -> None:
@@ -434,12 +438,19 @@ class Journal:
     def _sending_now(self, identity: str, sending: bool) -> None:
         """Note that this thread sends ``identity`` now, or no longer does (only its own claim is let go)."""
         with _sending_changed:
-            identities = _sending.setdefault(self._file, {})
+            threads = _sending.setdefault(self._file, {}).setdefault(identity, set())
             if sending:
-                identities[identity] = _me()
-            elif identities.get(identity) == _me():
-                del identities[identity]
+                threads.add(_me())
+            elif _me() in threads:
+                threads.discard(_me())
+                if not threads:
+                    del _sending[self._file][identity]
                 _sending_changed.notify_all()
+
+    def _sending_here(self, identity: str) -> bool:
+        """Another thread of this process is sending (or claiming) ``identity``."""
+        with _sending_changed:
+            return bool(_sending.get(self._file, {}).get(identity, set()) - {_me()})
 
     def sending_elsewhere(self, entry: Entry) -> bool:
         """Another session (another process, or another thread of this one) is sending this operation now."""
@@ -447,8 +458,7 @@ class Journal:
             return False
         host, pid, _thread = [*entry.owner.split("|"), "", ""][:3]
         if host == HOST and pid == str(os.getpid()):
-            with _sending_changed:
-                return entry.identity in _sending.get(self._file, {})
+            return self._sending_here(entry.identity)
         if host == HOST and pid.isdigit() and not _alive(int(pid)):
             return False  # that process ended before the answer: its attempt is unanswered
         try:
@@ -480,7 +490,9 @@ class Journal:
                 break
             if (current.owner or "").startswith(f"{HOST}|{os.getpid()}|"):  # another thread of this process
                 with _sending_changed:
-                    _sending_changed.wait_for(lambda: entry.identity not in _sending.get(self._file, {}), timeout=left)
+                    _sending_changed.wait_for(
+                        lambda: not _sending.get(self._file, {}).get(entry.identity, set()) - {_me()}, timeout=left
+                    )
             else:
                 time.sleep(min(pause, left))
                 pause = min(pause * 2, 0.2)

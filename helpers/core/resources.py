@@ -268,12 +268,17 @@ def _iban(investor: Mapping[str, Any]) -> str:
     return str((investor.get("bank_account") or {}).get("iban", "")).replace(" ", "").upper()
 
 
+def _identifying(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of an investor that make two of them the same data (an equal investor)."""
+    return {k: v for k, v in body.items() if k in ("natural_person", "legal_person", "bank_account", "communication")}
+
+
 class InvestorIndex:
     """Investors by e-mail, IBAN, and name and birth date (company and register number): finds the one a new
     investor would duplicate without comparing it with every investor."""
 
     def __init__(self, investors: Iterable[Mapping[str, Any]] = ()) -> None:
-        self._keys: builtins.list[dict[Any, tuple[int, Mapping[str, Any]]]] = [{}, {}, {}]
+        self._keys: builtins.list[dict[Any, builtins.list[tuple[int, Mapping[str, Any]]]]] = [{}, {}, {}]
         self._count = 0
         for investor in investors:
             self.add(investor)
@@ -285,20 +290,31 @@ class InvestorIndex:
     def add(self, investor: Mapping[str, Any]) -> None:
         for index, value in zip(self._keys, self._key_values(investor)):
             if value:
-                index.setdefault(value, (self._count, investor))
+                index.setdefault(value, []).append((self._count, investor))
         self._count += 1
+
+    def _candidates(self, values: tuple[Any, Any, Any]) -> dict[int, Mapping[str, Any]]:
+        return {
+            position: investor
+            for index, value in zip(self._keys, values)
+            if value
+            for position, investor in index.get(value, [])
+        }
+
+    def identical(self, body: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
+        """Every investor equal to ``body`` (the same data, not only an e-mail, IBAN or name in common)."""
+        wanted = _identifying(body)
+        return [i for _p, i in sorted(self._candidates(self._key_values(body)).items()) if _subset_equal(wanted, i)]
 
     def match(self, body: Mapping[str, Any]) -> Match | None:
         """The investor ``body`` would duplicate: one with the same e-mail, IBAN, or name and birth date (an equal one
         first, then the one with most of these in common, then the earliest). It is the same person (``same_party``)
         when the name and birth date (company and register number) match and so does the e-mail or the IBAN."""
         values = self._key_values(body)
-        candidates = dict(index[value] for index, value in zip(self._keys, values) if value and value in index)
+        candidates = self._candidates(values)
         if not candidates:
             return None
-        wanted = {
-            k: v for k, v in body.items() if k in ("natural_person", "legal_person", "bank_account", "communication")
-        }
+        wanted = _identifying(body)
 
         def in_common(investor: Mapping[str, Any]) -> list[bool]:
             return [bool(mine) and mine == theirs for mine, theirs in zip(values, self._key_values(investor))]
@@ -400,9 +416,7 @@ class Investors(Resource):
                 similar=lambda: (known_investors or InvestorIndex(self.list())).match(investor),
                 sent=lambda since: self._created_since(investor, since),
                 identical_now=lambda: [
-                    match.existing.id
-                    for match in [(known_investors or InvestorIndex(self.list())).match(investor)]
-                    if match is not None and match.equal
+                    str(i.get("id")) for i in (known_investors or InvestorIndex(self.list())).identical(investor)
                 ],
                 verify=self.get,
                 update=lambda existing: self.update_to(existing, investor),
