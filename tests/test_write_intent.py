@@ -1272,3 +1272,78 @@ def test_two_threads_never_both_send_one_operation_while_a_claim_is_written(drf_
     first.join()
     second.join()
     assert len({record.id for record in results}) == 1 and sorted(r.outcome for r in results) == ["created", "existed"]
+
+
+# --- a tenth review's reproductions --------------------------------------------------------------------------------
+
+
+def never_arriving(client: helpers.Client, word: str) -> Any:
+    """Every POST whose path has ``word`` times out before it reaches the registry; returns the undo."""
+    send = client.transport.request
+
+    def lost(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and word in path:
+            raise AmbiguousWrite("Could not write: no answer came (ReadTimeout).")
+        return send(method, path, *args, **kwargs)
+
+    client.transport.request = lost  # type: ignore[method-assign]
+    return lambda: setattr(client.transport, "request", send)
+
+
+def test_an_unanswered_deliberate_redemption_run_again_is_never_the_earlier_identical_one(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    undo = never_arriving(client, "redemptions")
+    with pytest.raises(AmbiguousWrite):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    undo()
+    with pytest.raises(helpers.PossibleDuplicate) as asked:  # run again as the form does: asked, never payout 1
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2")
+    assert asked.value.existing.get("id") == first.id
+    made = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    assert made.id != first.id and made.outcome == "created" and holding(client, investor_id) == 180
+
+
+def test_an_unanswered_deliberate_redemption_is_looked_for_before_it_is_sent_again(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    investor_id, wallet_id = holder
+    first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    lose_the_answer_then_die(monkeypatch, sandbox)  # the registry makes payout 2; the kernel dies before the answer
+    with pytest.raises(KeyboardInterrupt):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    monkeypatch.undo()
+    sandbox.reset_faults()
+    sandbox.admin("settings", {"idempotency_retention": 0})  # the registry no longer knows the key (the next day)
+    for _run in range(2):
+        again = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+        assert again.id != first.id and again.outcome == "existed" and holding(client, investor_id) == 180
+    outcomes = [line["outcome"] for line in client.audit() if line["reference"] == "payout 2"]
+    assert outcomes == ["interrupted: outcome unknown", "found: made by an unanswered attempt"], outcomes
+
+
+def test_a_replay_of_this_calls_own_lost_attempt_is_what_it_made(client: helpers.Client, sandbox: Sandbox) -> None:
+    investor = client.investors.create(investor_body("Own"))
+    sandbox.faults(queue=["drop"])  # the registry makes it; the answer is cut; the same key again replays it
+    updated = client.investors.update(investor.id, {"communication": {"email": "own.new@example.com"}})
+    assert updated.outcome == "updated"
+    sandbox.faults(queue=["drop"])
+    uploaded = client.documents.upload(b"%PDF-1.4 own", "own.pdf")
+    assert uploaded.outcome == "created"
+
+
+def test_a_twin_sharing_everything_but_the_forename_under_a_reused_reference_is_asked_about(
+    client: helpers.Client,
+) -> None:
+    anna = investor_body("Berg", natural_person__forename="Anna", natural_person__birth_date="1995-04-02")
+    lena = investor_body("Berg", natural_person__forename="Lena", natural_person__birth_date="1995-04-02")
+    first = client.investors.create(anna, reference="child 1")
+    for choice in ("ask", "update"):
+        with pytest.raises(helpers.PossibleDuplicate) as asked:
+            client.investors.create(lena, reference="child 1", on_duplicate=choice)  # type: ignore[arg-type]
+        assert not asked.value.same_party and "another name" in asked.value.message
+    assert client.investors.get(first.id)["natural_person"]["forename"] == "Anna"
+    typo = investor_body("Berg", natural_person__forename="Ana", natural_person__birth_date="1995-04-02")
+    assert client.investors.create(typo, reference="child 1", on_duplicate="update").id == first.id

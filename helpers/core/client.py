@@ -578,7 +578,14 @@ class Client:
             # under the first key and answer it again to the same key, even once the cause was put right)
             entry = self._new_attempt(identity, hashed, entry)
         unanswered = entry is not None and entry.state == "sent" and entry.content_hash == hashed and not entry.fresh
-        if unanswered and entry is not None and operation.sent is None and not operation.resend_unseen:
+        if unanswered and entry is not None and operation.sent is not None:  # what did that attempt make?
+            made = self._made_since(operation, self._since(entry), set(entry.before))
+            if made is not None:
+                made.outcome, made.what = "existed", operation.what
+                line = self._audit_line(operation, entry.key, made.get("id"), "found: made by an unanswered attempt")
+                self.journal.record_done(identity, made.get("id"), line)
+                return made
+        elif unanswered and entry is not None and not operation.resend_unseen:
             if not operation.repeat:  # nothing can look for its object: the analyst looks, then says repeat
                 what = operation.describe() if operation.describe else f"the {operation.what}"
                 raise OutcomeUnknown(
@@ -588,8 +595,8 @@ class Client:
                 )
             entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
         if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
-            try:
-                resolved = self._resolve_duplicate(operation, identity, unanswered)
+            try:  # (what an unanswered attempt made was looked for above: an equal object here is another one)
+                resolved = self._resolve_duplicate(operation, identity, unanswered and operation.sent is None)
             except PossibleDuplicate:
                 if self._row_changed(identity, entry):  # another session sent it meanwhile: what did it make?
                     raise _ClaimedElsewhere from None
@@ -602,16 +609,30 @@ class Client:
             except PermissionDeniedError:  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
         key = entry.key if entry is not None else identity
-        if entry is not None and entry.previous is not None:  # a new attempt: only if the row is still as read
-            claimed = self.journal.record_new_attempt(identity, entry.previous, key, hashed)
-        else:
+        if unanswered and entry is not None:  # sent again under its key: what was there before its first attempt
+            since, before = self._since(entry), set(entry.before)
             claimed = self.journal.claim(identity, key, self.namespace, operation.name, hashed, entry)
+        else:
+            since = datetime.now(UTC) - CLOCK_TOLERANCE
+            before = self._identical_now(operation, since)  # never taken for what this write makes
+            if entry is not None and entry.previous is not None:  # a new attempt: only if the row is still as read
+                claimed = self.journal.record_new_attempt(identity, entry.previous, key, hashed, before)
+            else:
+                claimed = self.journal.claim(identity, key, self.namespace, operation.name, hashed, entry, before)
         if not claimed:
             raise _ClaimedElsewhere
-        answer, record = self._send(operation, key, identity, may_have_acted=unanswered)
+        try:
+            answer, record, retried = self._send(operation, key, identity, unanswered, since, before)
+        except CashlinkError:
+            raise  # said in the audit trail by _send (refused, answer lost)
+        except BaseException:
+            self._audit(operation, key, None, "interrupted: outcome unknown")
+            raise
         outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
-        if answer is not None and (
-            answer.replayed or (operation.method == "POST" and self._older_than_request(record, answer))
+        if (
+            answer is not None
+            and not retried  # a replay of this call's own attempt, whose answer was lost, is what it made
+            and (answer.replayed or (operation.method == "POST" and self._older_than_request(record, answer)))
         ):
             outcome = "replayed"
         record.outcome, record.what = outcome, operation.what
@@ -625,6 +646,15 @@ class Client:
             identity, record.get("id"), self._audit_line(operation, key, record.get("id"), outcome)
         )
         return record
+
+    @staticmethod
+    def _since(entry: Entry) -> datetime:
+        """From when an unanswered attempt may have made its object (its first sending, less the clock tolerance)."""
+        try:
+            first = datetime.fromisoformat(entry.sent_at or entry.created_at)
+        except ValueError:
+            return datetime.now(UTC) - timedelta(days=api.DUPLICATE_WINDOW_DAYS)
+        return (first if first.tzinfo else first.replace(tzinfo=UTC)) - CLOCK_TOLERANCE
 
     def _row_changed(self, identity: str, entry: Entry | None) -> bool:
         """The journal's row of the operation is no longer as this write read it (another session wrote it)."""
@@ -781,18 +811,17 @@ class Client:
         )
 
     def _send(
-        self, operation: Operation, key: str, identity: str, may_have_acted: bool = False
-    ) -> tuple[Answer | None, Record]:
-        """Send with the same key until there is an answer; after a lost answer, first look for the object."""
-        started = datetime.now(UTC) - CLOCK_TOLERANCE
+        self, operation: Operation, key: str, identity: str, may_have_acted: bool, started: datetime, before: set[str]
+    ) -> tuple[Answer | None, Record, bool]:
+        """Send with the same key until there is an answer; after a lost answer, first look for the object (made
+        since ``started``, not one of ``before``). The flag: an earlier attempt of this call lost its answer."""
         json_body = operation.body if operation.files is None else None
         last: AmbiguousWrite | None = None
-        before = self._identical_now(operation, started)  # never taken for what this write made
         for attempt in range(LOST_ANSWER_ATTEMPTS):
             if attempt and operation.sent is not None:
                 found = self._made_since(operation, started, before)
                 if found is not None:
-                    return None, found
+                    return None, found, True
             elif attempt and not operation.resend_unseen:  # nothing to look for it by: never sent blind again
                 assert last is not None
                 self._audit(operation, key, None, "answer lost")
@@ -821,7 +850,7 @@ class Client:
                 if earlier and refusal:  # e.g. 'already credited': look once more for what the earlier one made
                     found = self._made_since(operation, started, before)
                     if found is not None:
-                        return None, found
+                        return None, found, True
                 self._audit(
                     operation,
                     key,
@@ -830,7 +859,7 @@ class Client:
                     + type(exc).__name__
                     + (f" {exc.status}" if exc.status else ""),
                 )
-                if _did_not_act(exc) and (not earlier or refusal):  # nothing made that could be found
+                if (earlier and refusal) or (_did_not_act(exc) and not earlier):  # made nothing (none was found)
                     self.journal.record_refused(identity, key)
                 if earlier and refusal:
                     said = (registry_detail(exc.body) or "see the fields below").rstrip(".")
@@ -840,6 +869,8 @@ class Client:
                         + (
                             "nothing the earlier attempt made was found"
                             if operation.sent
+                            else "the object as it is now shows whether the earlier attempt changed it"
+                            if operation.method == "PATCH"
                             else "nothing here can look for what the earlier attempt made"
                         )
                         + ". If the registry's reason says it was done already, it was; if not, correct what it names "
@@ -851,7 +882,7 @@ class Client:
                     ) from exc
                 raise
             body = answer.body if isinstance(answer.body, dict) else {"result": answer.body}
-            return answer, Record(body)
+            return answer, Record(body), last is not None
         self._audit(operation, key, None, "answer lost")
         assert last is not None
         raise last

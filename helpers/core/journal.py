@@ -23,7 +23,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from helpers.core.errors import JournalError
 
-VERSION = 3  # 3: operations.owner (the session sending an operation right now)
+VERSION = 4  # 3: operations.owner (the session sending an operation now); 4: sent_at and before
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
     identity TEXT PRIMARY KEY,      -- hash of (registry and client, operation, reference or content)
@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS operations (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
-    owner TEXT                      -- 'host|pid|thread' sending it now; NULL once answered or given up
+    owner TEXT,                     -- 'host|pid|thread' sending it now; NULL once answered or given up
+    sent_at TEXT,                   -- when the attempt under this key was first sent (what it made is newer)
+    before TEXT                     -- JSON ids of identical objects there before (a deliberate repeat's)
 );
 CREATE INDEX IF NOT EXISTS operations_expiry ON operations (expires_at);
 CREATE TABLE IF NOT EXISTS audit (
@@ -64,7 +66,8 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
 OPERATION_COLUMNS = (
-    "identity, key, namespace, operation, content_hash, state, registry_id, created_at, updated_at, expires_at, owner"
+    "identity, key, namespace, operation, content_hash, state, registry_id, created_at, updated_at, expires_at, owner, "
+    "sent_at, before"
 )
 AUDIT_COLUMNS = ("at", "registry", "client_id", "operation", "reference", "registry_id", "outcome")
 AUDIT_INSERT = f"INSERT INTO audit ({', '.join(AUDIT_COLUMNS)}) VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})"
@@ -108,6 +111,8 @@ class Entry:
     created_at: str
     updated_at: str = ""
     owner: str | None = None  # 'host|pid|thread' of the session sending it right now
+    sent_at: str = ""  # when the attempt under this key was first sent
+    before: tuple[str, ...] = ()  # ids of identical objects there before that attempt (never what it made)
     fresh: bool = False  # a new attempt this client is about to make (not one found in the journal)
     previous: Entry | None = None  # for a new attempt: the row as read, which its claim compares with
 
@@ -263,8 +268,9 @@ class Journal:
             for statement in _statements(SCHEMA):
                 self._db.execute(statement)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(operations)")}
-            if "owner" not in columns:  # a version-2 journal
-                self._db.execute("ALTER TABLE operations ADD COLUMN owner TEXT")
+            for column in ("owner", "sent_at", "before"):  # a journal of version 2 or 3
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE operations ADD COLUMN {column} TEXT")
             old = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone()
             if old:  # keep version 0.1's keys (so a re-run sends nothing again), drop the bodies it kept in clear
                 self._keep_v1_keys(self._db)
@@ -316,7 +322,7 @@ class Journal:
             for identity in identities:
                 self._db.execute(
                     f"INSERT OR IGNORE INTO operations ({OPERATION_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
                     [
                         identity,
                         key,
@@ -338,21 +344,36 @@ class Journal:
         with self._lock:
             try:
                 row = self._db.execute(
-                    "SELECT identity, key, operation, content_hash, state, registry_id, created_at, updated_at, owner "
-                    "FROM operations WHERE identity = ? AND expires_at >= ?",
+                    "SELECT identity, key, operation, content_hash, state, registry_id, created_at, updated_at, owner, "
+                    "sent_at, before FROM operations WHERE identity = ? AND expires_at >= ?",
                     [identity, _now().isoformat()],
                 ).fetchone()
             except sqlite3.DatabaseError as exc:
                 raise self._broken(exc) from None
-        return Entry(*row) if row else None
+        if not row:
+            return None
+        identity_, key, operation, hashed, state, registry_id, created_at, updated_at, owner, sent_at, before = row
+        return Entry(
+            identity_,
+            key,
+            operation,
+            hashed,
+            state,
+            registry_id,
+            created_at,
+            updated_at,
+            owner,
+            sent_at or "",
+            tuple(json.loads(before)) if before else (),
+        )
 
     def record_intent(self, identity: str, key: str, namespace: str, operation: str, hashed: str) -> None:
         """Remember an operation under ``key`` (then :meth:`record_done`): one found already done in the registry.
         Writes about to be sent use :meth:`claim`."""
         now = _now()
         self._write_one(  # an expired row is a new operation: every value renewed
-            f"INSERT INTO operations ({OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, NULL) "
-            "ON CONFLICT(identity) DO UPDATE "
+            f"INSERT INTO operations ({OPERATION_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT(identity) DO UPDATE "
             f"SET {_RENEWED_IF_EXPIRED}, updated_at = excluded.updated_at, expires_at = excluded.expires_at, "
             "state = CASE WHEN expires_at < excluded.updated_at OR state = 'refused' THEN 'sent' ELSE state END",
             [
@@ -376,7 +397,16 @@ class Journal:
         )
         self._sending_now(identity, False)
 
-    def claim(self, identity: str, key: str, namespace: str, operation: str, hashed: str, last: Entry | None) -> bool:
+    def claim(
+        self,
+        identity: str,
+        key: str,
+        namespace: str,
+        operation: str,
+        hashed: str,
+        last: Entry | None,
+        before: Iterable[str] = (),
+    ) -> bool:
         """Before sending: record the intent (so a crash before the answer sends the same key again) and that this
         session sends it. Compare-and-set on ``last``, the row as read: False when another session wrote it
         meanwhile (nothing may be sent then)."""
@@ -385,13 +415,25 @@ class Journal:
         self._sending_now(identity, True)
         if last is None:  # a new row, or an expired one renewed
             changed = self._write_one(
-                f"INSERT INTO operations ({OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, ?) "
+                f"INSERT INTO operations ({OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(identity) DO UPDATE SET key = excluded.key, namespace = excluded.namespace, "
                 "operation = excluded.operation, content_hash = excluded.content_hash, state = 'sent', "
                 "registry_id = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at, "
-                "expires_at = excluded.expires_at, owner = excluded.owner "
-                "WHERE operations.expires_at < excluded.updated_at",
-                [identity, key, namespace, operation, hashed, now.isoformat(), now.isoformat(), expires, _me()],
+                "expires_at = excluded.expires_at, owner = excluded.owner, sent_at = excluded.sent_at, "
+                "before = excluded.before WHERE operations.expires_at < excluded.updated_at",
+                [
+                    identity,
+                    key,
+                    namespace,
+                    operation,
+                    hashed,
+                    now.isoformat(),
+                    now.isoformat(),
+                    expires,
+                    _me(),
+                    now.isoformat(),
+                    json.dumps(sorted(before)),
+                ],
             )
         else:  # an unanswered attempt found in the journal: sent again with its key
             changed = self._write_one(
@@ -403,20 +445,23 @@ class Journal:
             self._sending_now(identity, False)
         return changed == 1
 
-    def record_new_attempt(self, identity: str, last: Entry, key: str, hashed: str) -> bool:
+    def record_new_attempt(self, identity: str, last: Entry, key: str, hashed: str, before: Iterable[str] = ()) -> bool:
         """The operation's next attempt, under ``key``, sent by this session: only if its row is still as ``last``
         (compare-and-set; False when another session changed it meanwhile)."""
         now = _now()
         self._sending_now(identity, True)
         changed = self._write_one(
             "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ?, "
-            "expires_at = ?, owner = ? WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
+            "expires_at = ?, owner = ?, sent_at = ?, before = ? "
+            "WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
             [
                 key,
                 hashed,
                 now.isoformat(),
                 (now + timedelta(days=self.days)).isoformat(),
                 _me(),
+                now.isoformat(),
+                json.dumps(sorted(before)),
                 identity,
                 last.key,
                 last.state,
@@ -427,11 +472,16 @@ class Journal:
             self._sending_now(identity, False)
         return changed == 1
 
-    def release(self, identity: str) -> None:
+    def release(self, identity: str) -> bool:
         """If this thread claimed the operation and got no answer (lost, interrupted, or it stopped before sending):
-        it stays 'sent', and a later run of any session looks for its outcome and sends it with the same key."""
+        it stays 'sent', and a later run of any session looks for its outcome and sends it with the same key.
+        True when there was such a claim."""
         try:
-            self._write_one("UPDATE operations SET owner = NULL WHERE identity = ? AND owner = ?", [identity, _me()])
+            return bool(
+                self._write_one(
+                    "UPDATE operations SET owner = NULL WHERE identity = ? AND owner = ?", [identity, _me()]
+                )
+            )
         finally:  # even if the journal could not be written: this thread is not sending it any more
             self._sending_now(identity, False)
 

@@ -13,6 +13,7 @@ import hashlib
 import mimetypes
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from difflib import SequenceMatcher
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -343,12 +344,24 @@ class InvestorIndex:
 
 
 def _is_same_party(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    """Whether new data under the reference that made ``existing`` can be a correction of it: three of the name,
-    the birth date (a company's register number), the e-mail and the IBAN are the same. So the same person by the
-    one rule (name, birth date, and e-mail or IBAN), or a typo in the name or in the birth date. A namesake with
-    another e-mail and IBAN, or a joint account, is asked about; ``update_to`` applies the data when it is the
-    same person."""
-    return sum(_parts_same(existing, body).values()) >= 3
+    """Whether new data under the reference that made ``existing`` can be a correction of it: the same person by
+    the one rule (name and birth date, or company and register number, and the e-mail or the IBAN), or a typo with
+    the e-mail and IBAN the same: in the birth date (the same name), or in the name (the same birth date, a name
+    nearly the same: 'Petre' for 'Peter', not 'Lena' for 'Anna'). Anything else (a namesake with another e-mail
+    and IBAN, a joint account, a twin) is asked about; ``update_to`` applies the data when it is the same person."""
+    same = _parts_same(existing, body)
+    born = "birth date" if "birth date" in same else "register number"
+    if same["name"] and same[born] and (same["e-mail"] or same["IBAN"]):
+        return True
+    if not (same["e-mail"] and same["IBAN"]):
+        return False
+    return same["name"] or (same[born] and _names_close(existing, body))
+
+
+def _names_close(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """The whole names differ as a typo does (nine tenths of the letters in place)."""
+    mine, theirs = _person_key(body) or (), _person_key(existing) or ()
+    return SequenceMatcher(None, " ".join(mine[1:-1]), " ".join(theirs[1:-1])).ratio() >= 0.9
 
 
 def _parts_same(existing: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, bool]:
