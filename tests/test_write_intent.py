@@ -422,26 +422,35 @@ def test_an_operation_another_process_is_sending_is_waited_for_and_never_sent_tw
     assert again.id == made.id and again.outcome in ("existed", "replayed") and counts(client)["investors"] == 1
 
 
-def test_a_journal_of_version_2_gets_the_owner_column_and_keeps_its_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_journal_of_an_earlier_version_gets_the_new_columns_and_keeps_its_rows(tmp_path: Path, version: int) -> None:
     path = tmp_path / "journal.sqlite3"
+    owner = ", owner TEXT" if version == 3 else ""
     with sqlite3.connect(path) as db:
         db.executescript(
             "CREATE TABLE operations (identity TEXT PRIMARY KEY, key TEXT NOT NULL, namespace TEXT NOT NULL, "
             "operation TEXT NOT NULL, content_hash TEXT NOT NULL, state TEXT NOT NULL, registry_id TEXT, "
-            "created_at TEXT NOT NULL, updated_at TEXT NOT NULL, expires_at TEXT NOT NULL);"
-            "INSERT INTO operations VALUES ('i1', 'k1', 'ns', 'create investor', 'h1', 'done', 'inv-1', "
-            "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', '2999-01-01T00:00:00+00:00');"
-            "PRAGMA user_version = 2;"
+            f"created_at TEXT NOT NULL, updated_at TEXT NOT NULL, expires_at TEXT NOT NULL{owner});"
+            "INSERT INTO operations (identity, key, namespace, operation, content_hash, state, registry_id, "
+            "created_at, updated_at, expires_at) VALUES ('i1', 'k1', 'ns', 'create investor', 'h1', 'done', "
+            "'inv-1', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', '2999-01-01T00:00:00+00:00');"
+            f"PRAGMA user_version = {version};"
         )
     journal = journal_module.Journal(path)
     entry = journal.get("i1")
-    assert entry is not None and (entry.key, entry.state, entry.registry_id, entry.owner) == (
+    assert entry is not None
+    assert (entry.key, entry.state, entry.registry_id, entry.owner, entry.sent_at, entry.before) == (
         "k1",
         "done",
         "inv-1",
         None,
+        "",
+        (),
     )
     assert not journal.sending_elsewhere(entry)
+    journal.claim("i2", "k2", "ns", "create investor", "h2", None, before=["inv-1"])
+    claimed = journal.get("i2")
+    assert claimed is not None and claimed.before == ("inv-1",) and claimed.sent_at
     journal.close()
 
 
