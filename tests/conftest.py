@@ -104,19 +104,24 @@ def tenant(sandbox: Sandbox) -> dict[str, Any]:
     return sandbox.new_client()
 
 
-@pytest.fixture
-def config(sandbox: Sandbox, tenant: dict[str, Any], tmp_path: Path) -> Config:
-    seeded = sandbox.health()["seed"]
+def config_for(box: Sandbox, tenant: dict[str, Any], journal: Path) -> Config:
+    """Settings of a client of ``tenant`` on ``box``, with its journal at ``journal``."""
+    seeded = box.health()["seed"]
     return Config(
-        base_url=sandbox.base_url,
+        base_url=box.base_url,
         client_id=tenant["client_id"],
         client_secret=tenant["client_secret"],
         campaign_id=seeded["campaign_id"],
         product_id=seeded["product_id"],
-        journal_path=tmp_path / "journal.sqlite3",
+        journal_path=journal,
         timeout=10,
         source="test",
     )
+
+
+@pytest.fixture
+def config(sandbox: Sandbox, tenant: dict[str, Any], tmp_path: Path) -> Config:
+    return config_for(sandbox, tenant, tmp_path / "journal.sqlite3")
 
 
 @pytest.fixture
@@ -199,16 +204,4 @@ SIGNED_AT = "2021-03-12T07:14:13.630308+00:00"
 @pytest.fixture
 def drf_client(drf_sandbox: Sandbox, tmp_path: Path) -> helpers.Client:
     """A client of a brand-new distributor on a sandbox answering as the drf profile."""
-    tenant, seeded = drf_sandbox.new_client(), drf_sandbox.health()["seed"]
-    return helpers.Client(
-        Config(
-            base_url=drf_sandbox.base_url,
-            client_id=tenant["client_id"],
-            client_secret=tenant["client_secret"],
-            campaign_id=seeded["campaign_id"],
-            product_id=seeded["product_id"],
-            journal_path=tmp_path / "drf-journal.sqlite3",
-            timeout=10,
-            source="test",
-        )
-    )
+    return helpers.Client(config_for(drf_sandbox, drf_sandbox.new_client(), tmp_path / "drf-journal.sqlite3"))

@@ -23,7 +23,7 @@ from helpers.core.transport import AmbiguousWrite, Transport, make_retry
 from helpers.data import bulk
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import panels
-from tests.conftest import Sandbox, investor_body, uploaded
+from tests.conftest import Sandbox, config_for, investor_body, uploaded
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -256,13 +256,7 @@ def test_two_processes_importing_one_spreadsheet_into_one_journal_make_each_obje
     """drf keeps no idempotency for uploads and identifications: only the journal keeps two kernels from both
     sending them. A session finding an operation that another one is sending waits for its answer."""
     tenant = drf_sandbox.new_client()
-    config = Config(
-        base_url=drf_sandbox.base_url,
-        client_id=tenant["client_id"],
-        client_secret=tenant["client_secret"],
-        journal_path=tmp_path / "journal.sqlite3",
-        source="test",
-    )
+    config = config_for(drf_sandbox, tenant, tmp_path / "journal.sqlite3")
     sheet = spreadsheet(tmp_path / "40.csv", 40)
     environment = {
         **{name: value for name, value in os.environ.items() if not name.startswith("CASHLINK_")},
