@@ -1356,3 +1356,68 @@ def test_a_twin_sharing_everything_but_the_forename_under_a_reused_reference_is_
     assert client.investors.get(first.id)["natural_person"]["forename"] == "Anna"
     typo = investor_body("Berg", natural_person__forename="Ana", natural_person__birth_date="1995-04-02")
     assert client.investors.create(typo, reference="child 1", on_duplicate="update").id == first.id
+
+
+# --- an eleventh review's reproductions ----------------------------------------------------------------------------
+
+
+def test_what_another_operation_of_the_journal_made_is_never_taken_for_an_unanswered_attempt(
+    client: helpers.Client, config: Config, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    undo = never_arriving(client, "redemptions")
+    with pytest.raises(AmbiguousWrite):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2")
+    undo()
+    third = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 3")
+    later = helpers.Client(config)  # a new session, the same journal
+    with pytest.raises(helpers.PossibleDuplicate) as asked:  # payout 3 is another operation's: asked, never taken
+        later.redemptions.create(investor_id, wallet_id, 10, reference="payout 2")
+    assert asked.value.existing.get("id") == third.id
+    made = later.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    assert made.id != third.id and made.outcome == "created" and holding(client, investor_id) == 180
+
+
+def test_an_unanswered_attempt_recorded_before_version_4_asks_about_what_it_finds(
+    client: helpers.Client, config: Config, holder: tuple[str, str], tmp_path: Path
+) -> None:
+    investor_id, wallet_id = holder
+    undo = never_arriving(client, "redemptions")
+    with pytest.raises(AmbiguousWrite):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    undo()
+    with client.journal._transaction() as db:  # as a journal migrated from version 3 has it
+        db.execute("UPDATE operations SET sent_at = NULL, before = NULL WHERE state = 'sent'")
+    elsewhere = helpers.Client(config.replace(journal_path=tmp_path / "elsewhere.sqlite3"))
+    other = elsewhere.redemptions.create(investor_id, wallet_id, 10, reference="payout 9", on_duplicate="create")
+    with pytest.raises(helpers.PossibleDuplicate, match="may be what it made or another one"):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2")
+    made = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    assert made.id != other.id and made.outcome == "created" and holding(client, investor_id) == 180
+
+
+def test_a_lost_answer_whose_look_up_fails_too_is_said_and_audited(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    lose_one_answer(client, "redemptions", arrive=True)
+    get, post = client.transport.get, client.transport.request
+    sent: list[str] = []
+
+    def noted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(method)
+        return post(method, path, *args, **kwargs)
+
+    def listing_fails(path: str, action: str, *args: Any, **kwargs: Any) -> Any:
+        if "redemptions" in path and "POST" in sent:  # once the answer is lost, the look-up fails too
+            raise helpers.ServerError("Could not list the redemptions: the registry answered 503.", status=503)
+        return get(path, action, *args, **kwargs)
+
+    client.transport.request = noted  # type: ignore[method-assign]
+    client.transport.get = listing_fails  # type: ignore[method-assign]
+    with pytest.raises(AmbiguousWrite, match="looking in the registry for what it made failed too"):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout A", on_duplicate="create")
+    client.transport.get, client.transport.request = get, post  # type: ignore[method-assign]
+    assert [line["outcome"] for line in client.audit() if line["reference"] == "payout A"] == ["answer lost"]
+    found = client.redemptions.create(investor_id, wallet_id, 10, reference="payout A", on_duplicate="create")
+    assert found.outcome == "existed" and holding(client, investor_id) == 190

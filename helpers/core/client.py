@@ -579,7 +579,20 @@ class Client:
             entry = self._new_attempt(identity, hashed, entry)
         unanswered = entry is not None and entry.state == "sent" and entry.content_hash == hashed and not entry.fresh
         if unanswered and entry is not None and operation.sent is not None:  # what did that attempt make?
-            made = self._made_since(operation, self._since(entry), set(entry.before))
+            made = self._made_since(operation, identity, self._since(entry), set(entry.before))
+            if made is not None and not entry.sent_at and operation.on_duplicate != "use":
+                # recorded by a version that kept no list of what was there before: it may be an earlier one
+                if not (operation.repeat or operation.on_duplicate == "create"):
+                    raise PossibleDuplicate(
+                        f"An attempt on {entry.created_at[:10]} was never answered, and the registry has an identical "
+                        f"{operation.what} made since (id {made.get('id')}, made {made_when(made)}), which may be "
+                        "what it made or another one. Nothing was sent. If it is what it made, keep it "
+                        "(on_duplicate='use'); if not, send this one (on_duplicate='create').",
+                        made,
+                        equal=True,
+                        what=operation.what,
+                    )
+                made = None  # 'create': sent again under its key (the registry replays it if it knows the key)
             if made is not None:
                 made.outcome, made.what = "existed", operation.what
                 line = self._audit_line(operation, entry.key, made.get("id"), "found: made by an unanswered attempt")
@@ -686,7 +699,8 @@ class Client:
                 f"Could not {operation.action}: an attempt on {made} under the same reference (or key) sent other "
                 "data, and whether the registry acted on it is unknown (its answer never came, or it is still being "
                 "sent from another session). Nothing was sent. "
-                f"Look in the registry for {what} as first sent: if it is there, update or keep it; if not, send the "
+                f"Look in the registry for the {operation.what} as first sent (with the earlier data): if it is "
+                "there, update or keep it; if not, send the "
                 "new data as a new operation (a new reference; in a form, the button 'Send as a new …')."
             )
         if entry.state != "done" or operation.repeat:
@@ -819,7 +833,7 @@ class Client:
         last: AmbiguousWrite | None = None
         for attempt in range(LOST_ANSWER_ATTEMPTS):
             if attempt and operation.sent is not None:
-                found = self._made_since(operation, started, before)
+                found = self._looked_up(operation, identity, key, started, before, last)
                 if found is not None:
                     return None, found, True
             elif attempt and not operation.resend_unseen:  # nothing to look for it by: never sent blind again
@@ -848,7 +862,7 @@ class Client:
                 earlier = last is not None or may_have_acted  # an attempt whose answer was lost may have acted
                 refusal = 400 <= (exc.status or 0) < 500 and exc.status not in (401, 403, 408, 429)
                 if earlier and refusal:  # e.g. 'already credited': look once more for what the earlier one made
-                    found = self._made_since(operation, started, before)
+                    found = self._looked_up(operation, identity, key, started, before, last or exc)
                     if found is not None:
                         return None, found, True
                 self._audit(
@@ -887,16 +901,40 @@ class Client:
         assert last is not None
         raise last
 
-    @staticmethod
-    def _made_since(operation: Operation, since: datetime, before: set[str]) -> Record | None:
-        """After a lost answer: the object the write made, if the registry shows one (none without read scope)."""
+    def _made_since(self, operation: Operation, identity: str, since: datetime, before: set[str]) -> Record | None:
+        """After a lost answer: the object the write made, if the registry shows one (none without read scope).
+        Never one that was there before it (``before``), nor one the journal says another operation made."""
         if operation.sent is None:
             return None
         try:
             found = [item for item in operation.sent(since) if str(item.get("id")) not in before]
         except PermissionDeniedError:  # cannot look: the same key is sent again
             return None
+        others = self.journal.made_by_others(identity, [str(item.get("id")) for item in found])
+        found = [item for item in found if str(item.get("id")) not in others]
         return Record(found[0]) if found else None
+
+    def _looked_up(
+        self,
+        operation: Operation,
+        identity: str,
+        key: str,
+        since: datetime,
+        before: set[str],
+        lost: CashlinkError | None,
+    ) -> Record | None:
+        """:meth:`_made_since` after this call lost an answer: if the look-up fails too, the write's outcome is
+        unknown, and said so (in the audit trail as well)."""
+        try:
+            return self._made_since(operation, identity, since, before)
+        except CashlinkError as exc:
+            self._audit(operation, key, None, "answer lost")
+            raise AmbiguousWrite(
+                f"Could not {operation.action}: the answer was lost, and looking in the registry for what it made "
+                f"failed too ({exc.message.rstrip('.')}). Whether it was done is unknown. Nothing more was sent; "
+                "running this again looks again before sending anything.",
+                status=lost.status if lost is not None else None,
+            ) from exc
 
     def _identical_now(self, operation: Operation, since: datetime) -> set[str]:
         """The ids of objects identical to what a write made deliberately (repeat, on_duplicate='create') would make,

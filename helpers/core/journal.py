@@ -388,6 +388,22 @@ class Journal:
             ],
         )
 
+    def made_by_others(self, identity: str, registry_ids: Iterable[str]) -> set[str]:
+        """Those of ``registry_ids`` that the journal records as made by another operation than ``identity``."""
+        wanted = sorted(set(registry_ids))
+        if not wanted:
+            return set()
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    f"SELECT registry_id FROM operations WHERE identity != ? AND registry_id IN "
+                    f"({', '.join('?' * len(wanted))})",
+                    [identity, *wanted],
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._broken(exc) from None
+        return {str(row[0]) for row in rows}
+
     def record_refused(self, identity: str, key: str) -> None:
         """The registry refused the attempt sent with ``key`` (4xx, 503): nothing was made."""
         self._write_one(
