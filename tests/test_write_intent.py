@@ -8,10 +8,12 @@ what happened, from the registry's answer; the journal keeps no personal data; e
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1421,3 +1423,71 @@ def test_a_lost_answer_whose_look_up_fails_too_is_said_and_audited(
     assert [line["outcome"] for line in client.audit() if line["reference"] == "payout A"] == ["answer lost"]
     found = client.redemptions.create(investor_id, wallet_id, 10, reference="payout A", on_duplicate="create")
     assert found.outcome == "existed" and holding(client, investor_id) == 190
+
+
+# --- a twelfth review's reproductions ------------------------------------------------------------------------------
+
+
+def _shifted(value: Any, delta: timedelta) -> Any:
+    """``value`` with every ``created_at`` moved by ``delta`` (as a registry whose clock is off stamps them)."""
+    if isinstance(value, dict):
+        return {
+            k: (datetime.fromisoformat(v) + delta).isoformat()
+            if k == "created_at" and isinstance(v, str)
+            else _shifted(v, delta)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_shifted(item, delta) for item in value]
+    return value
+
+
+def registry_clock_off(client: helpers.Client, minutes: int) -> None:
+    """The registry's clock is ``minutes`` off this machine's: its stamps and its Date header say so."""
+    delta, request = timedelta(minutes=minutes), client.transport.request
+
+    def stamped(*args: Any, **kwargs: Any) -> Any:  # every call, reads included (get() calls request())
+        answer = request(*args, **kwargs)
+        if isinstance(answer.body, bytes):  # a page left undecoded
+            answer.body = json.dumps(_shifted(json.loads(answer.body), delta)).encode()
+        else:
+            answer.body = _shifted(answer.body, delta)
+        return answer
+
+    def noted(_date: str | None) -> None:
+        client.transport.clock_offset = delta.total_seconds()
+
+    client.transport.request = stamped  # type: ignore[method-assign]
+    client.transport._note_clock = noted  # type: ignore[method-assign]
+    noted(None)
+
+
+@pytest.mark.parametrize("minutes", [-10, 10])
+def test_a_registry_clock_minutes_off_changes_no_outcome(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str], monkeypatch: pytest.MonkeyPatch, minutes: int
+) -> None:
+    investor_id, wallet_id = holder
+    registry_clock_off(client, minutes)
+    assert client.investors.create(investor_body("Skew"), reference="row 1").outcome == "created"
+    first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    lose_the_answer_then_die(monkeypatch, sandbox)  # the registry makes payout 2; the kernel dies before the answer
+    with pytest.raises(KeyboardInterrupt):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    monkeypatch.undo()
+    sandbox.reset_faults()
+    sandbox.admin("settings", {"idempotency_retention": 0})  # the registry no longer knows the key
+    again = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    assert again.id != first.id and again.outcome == "existed" and holding(client, investor_id) == 180
+
+
+def test_a_bulk_import_looks_at_the_registry_as_it_is_when_the_import_starts(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    from tests.test_bulk import spreadsheet
+
+    plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1), placeholder_protocols=True, client=client)
+    assert plan.matches.empty  # the dry run found nobody
+    colleague = helpers.Client(config.replace(journal_path=tmp_path / "colleague.sqlite3"))
+    colleague.investors.create(plan.rows[0]["investor"], reference="form 1")  # adds the person meanwhile
+    done = bulk.import_investors(client, plan, progress=False)
+    assert done.loc[0, "status"] == "needs a decision" and counts(client)["investors"] == 1

@@ -74,7 +74,8 @@ SENDING_ELSEWHERE = (
     "Nothing was sent. Run it again in a moment: it will find that session's result."
 )
 LEGACY_JOURNAL = Path("~/.cache/cashlink-toolkit/journal.sqlite3")  # version 0.1: one per machine, bodies in clear
-CLOCK_TOLERANCE = timedelta(minutes=5)  # between this machine's clock and the registry's
+CLOCK_TOLERANCE = timedelta(minutes=5)  # between this machine's clock and the registry's, before any answer told it
+MEASURED_TOLERANCE = timedelta(seconds=30)  # once the registry's Date header told it (to a second, plus latency)
 
 
 class FilterIgnoredWarning(UserWarning):
@@ -400,6 +401,10 @@ class Operation:
         return bool(self.reference or self.key or self.repeat)
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _created_at(record: Mapping[str, Any]) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(record.get("created_at")).replace("Z", "+00:00"))
@@ -626,12 +631,15 @@ class Client:
             since, before = self._since(entry), set(entry.before)
             claimed = self.journal.claim(identity, key, self.namespace, operation.name, hashed, entry)
         else:
-            since = datetime.now(UTC) - CLOCK_TOLERANCE
+            sent_at = self._registry_now()  # what the write makes is stamped after this, by the registry's clock
+            since = sent_at - self._tolerance()
             before = self._identical_now(operation, since)  # never taken for what this write makes
             if entry is not None and entry.previous is not None:  # a new attempt: only if the row is still as read
-                claimed = self.journal.record_new_attempt(identity, entry.previous, key, hashed, before)
+                claimed = self.journal.record_new_attempt(identity, entry.previous, key, hashed, before, sent_at)
             else:
-                claimed = self.journal.claim(identity, key, self.namespace, operation.name, hashed, entry, before)
+                claimed = self.journal.claim(
+                    identity, key, self.namespace, operation.name, hashed, entry, before, sent_at
+                )
         if not claimed:
             raise _ClaimedElsewhere
         try:
@@ -660,14 +668,26 @@ class Client:
         )
         return record
 
-    @staticmethod
-    def _since(entry: Entry) -> datetime:
-        """From when an unanswered attempt may have made its object (its first sending, less the clock tolerance)."""
+    def _registry_now(self) -> datetime:
+        """Now, by the registry's clock as far as its answers' ``Date`` told it (this machine's before any)."""
+        return datetime.now(UTC) + timedelta(seconds=self.transport.clock_offset or 0)
+
+    def _tolerance(self) -> timedelta:
+        return CLOCK_TOLERANCE if self.transport.clock_offset is None else MEASURED_TOLERANCE
+
+    def _since(self, entry: Entry) -> datetime:
+        """From when an unanswered attempt may have made its object, by the registry's clock: its first sending
+        (recorded by that clock), less the tolerance. An attempt recorded before version 4: from its intent."""
+        if entry.sent_at:
+            try:
+                return _aware(datetime.fromisoformat(entry.sent_at)) - self._tolerance()
+            except ValueError:
+                pass
         try:
-            first = datetime.fromisoformat(entry.sent_at or entry.created_at)
+            intent = _aware(datetime.fromisoformat(entry.created_at))  # this machine's clock
         except ValueError:
-            return datetime.now(UTC) - timedelta(days=api.DUPLICATE_WINDOW_DAYS)
-        return (first if first.tzinfo else first.replace(tzinfo=UTC)) - CLOCK_TOLERANCE
+            return self._registry_now() - timedelta(days=api.DUPLICATE_WINDOW_DAYS)
+        return intent + (self._registry_now() - datetime.now(UTC)) - CLOCK_TOLERANCE
 
     def _row_changed(self, identity: str, entry: Entry | None) -> bool:
         """The journal's row of the operation is no longer as this write read it (another session wrote it)."""
@@ -948,13 +968,12 @@ class Client:
         except PermissionDeniedError:  # cannot read (no read scope): the key alone guards a resend
             return set()
 
-    @staticmethod
-    def _older_than_request(record: Record, answer: Answer) -> bool:
-        """A create answered with an object made well before the request: the registry replayed an earlier answer
-        (for registries that do not send ``Idempotent-Replayed``)."""
+    def _older_than_request(self, record: Record, answer: Answer) -> bool:
+        """A create answered with an object made well before the request (by the registry's clock): the registry
+        replayed an earlier answer (for registries that do not send ``Idempotent-Replayed``)."""
         created = _created_at(record)
-        sent = datetime.fromtimestamp(answer.sent_at, UTC)
-        return created is not None and created < sent - CLOCK_TOLERANCE
+        sent = datetime.fromtimestamp(answer.sent_at, UTC) + timedelta(seconds=self.transport.clock_offset or 0)
+        return created is not None and created < sent - self._tolerance()
 
     def _audit_line(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> AuditLine:
         return AuditLine(

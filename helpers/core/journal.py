@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS operations (
     updated_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     owner TEXT,                     -- 'host|pid|thread' sending it now; NULL once answered or given up
-    sent_at TEXT,                   -- when the attempt under this key was first sent (what it made is newer)
+    sent_at TEXT,                   -- when the attempt under this key was first sent, by the registry's clock
     before TEXT                     -- JSON ids of identical objects there before (a deliberate repeat's)
 );
 CREATE INDEX IF NOT EXISTS operations_expiry ON operations (expires_at);
@@ -111,7 +111,7 @@ class Entry:
     created_at: str
     updated_at: str = ""
     owner: str | None = None  # 'host|pid|thread' of the session sending it right now
-    sent_at: str = ""  # when the attempt under this key was first sent
+    sent_at: str = ""  # when the attempt under this key was first sent (by the registry's clock)
     before: tuple[str, ...] = ()  # ids of identical objects there before that attempt (never what it made)
     fresh: bool = False  # a new attempt this client is about to make (not one found in the journal)
     previous: Entry | None = None  # for a new attempt: the row as read, which its claim compares with
@@ -422,6 +422,7 @@ class Journal:
         hashed: str,
         last: Entry | None,
         before: Iterable[str] = (),
+        sent_at: datetime | None = None,
     ) -> bool:
         """Before sending: record the intent (so a crash before the answer sends the same key again) and that this
         session sends it. Compare-and-set on ``last``, the row as read: False when another session wrote it
@@ -447,7 +448,7 @@ class Journal:
                     now.isoformat(),
                     expires,
                     _me(),
-                    now.isoformat(),
+                    (sent_at or now).isoformat(),
                     json.dumps(sorted(before)),
                 ],
             )
@@ -461,7 +462,15 @@ class Journal:
             self._sending_now(identity, False)
         return changed == 1
 
-    def record_new_attempt(self, identity: str, last: Entry, key: str, hashed: str, before: Iterable[str] = ()) -> bool:
+    def record_new_attempt(
+        self,
+        identity: str,
+        last: Entry,
+        key: str,
+        hashed: str,
+        before: Iterable[str] = (),
+        sent_at: datetime | None = None,
+    ) -> bool:
         """The operation's next attempt, under ``key``, sent by this session: only if its row is still as ``last``
         (compare-and-set; False when another session changed it meanwhile)."""
         now = _now()
@@ -476,7 +485,7 @@ class Journal:
                 now.isoformat(),
                 (now + timedelta(days=self.days)).isoformat(),
                 _me(),
-                now.isoformat(),
+                (sent_at or now).isoformat(),
                 json.dumps(sorted(before)),
                 identity,
                 last.key,

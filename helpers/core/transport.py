@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -141,6 +142,7 @@ class Transport:
         self._token_lock = threading.Lock()
         self.requests_sent = 0
         self._count_lock = threading.Lock()
+        self.clock_offset: float | None = None  # the registry's clock less this machine's, s (its Date header)
         self._slots: threading.BoundedSemaphore | None = None  # see in_flight()
         self._slots_lock = threading.Lock()
         self._slot_users = 0
@@ -288,6 +290,13 @@ class Transport:
             raise error
         return answer
 
+    def _note_clock(self, date: str | None) -> None:
+        """How far the registry's clock is from this machine's, from an answer's ``Date`` (to a second or so): what
+        the registry stamps as ``created_at`` is compared with when a request was sent."""
+        registry = _registry_time(date)
+        if registry is not None:
+            self.clock_offset = registry - time.time()
+
     def _send(
         self,
         session: requests.Session,
@@ -319,6 +328,8 @@ class Transport:
             ) from None
         with self._count_lock:  # pages are fetched from several threads
             self.requests_sent += 1
+        if writing or self.clock_offset is None:
+            self._note_clock(response.headers.get("Date"))
         log.debug(
             "%s %s -> %s in %.0f ms",
             method,
@@ -331,6 +342,14 @@ class Transport:
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         return Answer(response.status_code, body, replayed, request_id, sent_at)
+
+
+def _registry_time(date: str | None) -> float | None:
+    """The moment an HTTP ``Date`` header names (the middle of its second), or None."""
+    try:
+        return parsedate_to_datetime(date).timestamp() + 0.5 if date else None
+    except (TypeError, ValueError):
+        return None
 
 
 def prepare(

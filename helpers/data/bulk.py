@@ -91,7 +91,6 @@ class Plan:
     problems: pd.DataFrame
     source: str
     matches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MATCH_COLUMNS))
-    registry: InvestorIndex | None = None  # the registry's investors when the dry run read them
 
     @property
     def valid(self) -> int:
@@ -174,7 +173,7 @@ def read_investors(
     problem_frame = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
     plan = Plan(rows, problem_frame.sort_values("row", kind="stable").reset_index(drop=True), source_name)
     if client is not None:
-        plan.matches, plan.registry = find_matches(client, plan)
+        plan.matches = find_matches(client, plan)
     return plan
 
 
@@ -235,9 +234,8 @@ def _plan_row(
     return planned, problems
 
 
-def find_matches(client: Client, plan: Plan) -> tuple[pd.DataFrame, InvestorIndex]:
-    """Rows that describe an investor the registry already has (its investors read once, compared here), and the
-    investors read."""
+def find_matches(client: Client, plan: Plan) -> pd.DataFrame:
+    """Rows that describe an investor the registry already has (its investors read once, compared here)."""
     existing = client.investors.list().to_list()
     index = InvestorIndex(existing)
     rows = []
@@ -255,7 +253,7 @@ def find_matches(client: Client, plan: Plan) -> tuple[pd.DataFrame, InvestorInde
                     "identical": "yes" if match.equal else "no",
                 }
             )
-    return pd.DataFrame(rows, columns=MATCH_COLUMNS).astype({"row": "Int64"}), index
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS).astype({"row": "Int64"})
 
 
 def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, known: InvestorIndex) -> dict[str, Any]:
@@ -363,7 +361,8 @@ def import_investors(
     finished: SimpleQueue[Future[dict[str, Any]]] = SimpleQueue()  # each row's future, as it ends
     queue = deque(plan.rows)
     interrupted = False
-    known = plan.registry if plan.registry is not None else InvestorIndex(client.investors.list())  # read once
+    # read once, now (not at the dry run: someone may have added one of these people since)
+    known = InvestorIndex(client.investors.list())
     with client.transport.in_flight(workers):
         try:
             while queue or pending:
