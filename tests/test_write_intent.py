@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -1442,9 +1443,13 @@ def _shifted(value: Any, delta: timedelta) -> Any:
     return value
 
 
-def registry_clock_off(client: helpers.Client, minutes: int) -> None:
-    """The registry's clock is ``minutes`` off this machine's: its stamps and its Date header say so."""
+def registry_clock_off(
+    client: helpers.Client, minutes: int, date_minutes: int | None = None, measured_now: bool = True
+) -> None:
+    """The clock that stamps the registry's ``created_at`` is ``minutes`` off this machine's; its answers' Date
+    header says ``date_minutes`` (the same by default; a proxy adding its own Date says 0)."""
     delta, request = timedelta(minutes=minutes), client.transport.request
+    date_offset = (minutes if date_minutes is None else date_minutes) * 60.0
 
     def stamped(*args: Any, **kwargs: Any) -> Any:  # every call, reads included (get() calls request())
         answer = request(*args, **kwargs)
@@ -1455,11 +1460,12 @@ def registry_clock_off(client: helpers.Client, minutes: int) -> None:
         return answer
 
     def noted(_date: str | None) -> None:
-        client.transport.clock_offset = delta.total_seconds()
+        client.transport.clock_offset = date_offset
 
     client.transport.request = stamped  # type: ignore[method-assign]
     client.transport._note_clock = noted  # type: ignore[method-assign]
-    noted(None)
+    if measured_now:
+        noted(None)
 
 
 @pytest.mark.parametrize("minutes", [-10, 10])
@@ -1491,3 +1497,46 @@ def test_a_bulk_import_looks_at_the_registry_as_it_is_when_the_import_starts(
     colleague.investors.create(plan.rows[0]["investor"], reference="form 1")  # adds the person meanwhile
     done = bulk.import_investors(client, plan, progress=False)
     assert done.loc[0, "status"] == "needs a decision" and counts(client)["investors"] == 1
+
+
+# --- a thirteenth review's reproductions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("minutes", "date_minutes"), [(-10, None), (-2, 0), (3, 0)])
+def test_a_first_write_of_a_session_is_looked_for_on_the_registrys_clock(
+    config: Config, sandbox: Sandbox, holder: tuple[str, str], minutes: int, date_minutes: int | None
+) -> None:
+    """A new kernel's first call is the write (nothing read before it); a proxy may add a Date of its own."""
+    investor_id, wallet_id = holder
+    fresh = helpers.Client(config)
+    registry_clock_off(fresh, minutes, date_minutes, measured_now=False)
+    send = fresh.transport.request
+
+    def dies_after_the_post(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        answer = send(method, path, *args, **kwargs)
+        if method == "POST" and "redemptions" in path:
+            raise KeyboardInterrupt  # the registry made payout 2; the kernel dies before reading the answer
+        return answer
+
+    fresh.transport.request = dies_after_the_post  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        fresh.redemptions.create(investor_id, wallet_id, 10, repeat=True, key="payout-2-key")
+    sandbox.admin("settings", {"idempotency_retention": 0})  # the registry no longer knows the key
+    later = helpers.Client(config)
+    registry_clock_off(later, minutes, date_minutes)
+    again = later.redemptions.create(investor_id, wallet_id, 10, key="payout-2-key", repeat=True)
+    assert again.outcome == "existed" and holding(later, investor_id) == 190
+    assert later.investors.create(investor_body("Clock"), reference="row 1").outcome == "created"
+
+
+def test_a_date_without_a_zone_is_gmt(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.core.transport import _registry_time
+
+    monkeypatch.setenv("TZ", "America/New_York")  # a machine whose local time is not UTC
+    time.tzset()
+
+    assert _registry_time("Thu Nov 26 05:17:44 2026") == _registry_time("Thu, 26 Nov 2026 05:17:44 GMT")
+    assert _registry_time("Thu, 26 Nov 2026 05:17:44 -0000") == _registry_time("Thu, 26 Nov 2026 05:17:44 GMT")
+    assert _registry_time("not a date") is None and _registry_time(None) is None
+    monkeypatch.undo()
+    time.tzset()

@@ -74,8 +74,9 @@ SENDING_ELSEWHERE = (
     "Nothing was sent. Run it again in a moment: it will find that session's result."
 )
 LEGACY_JOURNAL = Path("~/.cache/cashlink-toolkit/journal.sqlite3")  # version 0.1: one per machine, bodies in clear
-CLOCK_TOLERANCE = timedelta(minutes=5)  # between this machine's clock and the registry's, before any answer told it
-MEASURED_TOLERANCE = timedelta(seconds=30)  # once the registry's Date header told it (to a second, plus latency)
+# How far the clock that stamps the registry's created_at may be from the registry's answers' Date (a proxy may add
+# its own), or from this machine's clock before any answer: times closer than this are not told apart.
+CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
 class FilterIgnoredWarning(UserWarning):
@@ -631,8 +632,10 @@ class Client:
             since, before = self._since(entry), set(entry.before)
             claimed = self.journal.claim(identity, key, self.namespace, operation.name, hashed, entry)
         else:
+            if self.transport.clock_offset is None:
+                self.transport.token()  # an answer of the registry's first, to read its clock (its Date)
             sent_at = self._registry_now()  # what the write makes is stamped after this, by the registry's clock
-            since = sent_at - self._tolerance()
+            since = sent_at - CLOCK_TOLERANCE
             before = self._identical_now(operation, since)  # never taken for what this write makes
             if entry is not None and entry.previous is not None:  # a new attempt: only if the row is still as read
                 claimed = self.journal.record_new_attempt(identity, entry.previous, key, hashed, before, sent_at)
@@ -672,15 +675,12 @@ class Client:
         """Now, by the registry's clock as far as its answers' ``Date`` told it (this machine's before any)."""
         return datetime.now(UTC) + timedelta(seconds=self.transport.clock_offset or 0)
 
-    def _tolerance(self) -> timedelta:
-        return CLOCK_TOLERANCE if self.transport.clock_offset is None else MEASURED_TOLERANCE
-
     def _since(self, entry: Entry) -> datetime:
         """From when an unanswered attempt may have made its object, by the registry's clock: its first sending
         (recorded by that clock), less the tolerance. An attempt recorded before version 4: from its intent."""
         if entry.sent_at:
             try:
-                return _aware(datetime.fromisoformat(entry.sent_at)) - self._tolerance()
+                return _aware(datetime.fromisoformat(entry.sent_at)) - CLOCK_TOLERANCE
             except ValueError:
                 pass
         try:
@@ -973,7 +973,7 @@ class Client:
         replayed an earlier answer (for registries that do not send ``Idempotent-Replayed``)."""
         created = _created_at(record)
         sent = datetime.fromtimestamp(answer.sent_at, UTC) + timedelta(seconds=self.transport.clock_offset or 0)
-        return created is not None and created < sent - self._tolerance()
+        return created is not None and created < sent - CLOCK_TOLERANCE
 
     def _audit_line(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> AuditLine:
         return AuditLine(

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -328,7 +329,7 @@ class Transport:
             ) from None
         with self._count_lock:  # pages are fetched from several threads
             self.requests_sent += 1
-        if writing or self.clock_offset is None:
+        if (writing or self.clock_offset is None) and 200 <= response.status_code < 300:  # the registry's own answer
             self._note_clock(response.headers.get("Date"))
         log.debug(
             "%s %s -> %s in %.0f ms",
@@ -345,11 +346,15 @@ class Transport:
 
 
 def _registry_time(date: str | None) -> float | None:
-    """The moment an HTTP ``Date`` header names (the middle of its second), or None."""
+    """The moment an HTTP ``Date`` header names (the middle of its second), or None. A date without a zone (the
+    asctime form) is GMT, as HTTP says."""
     try:
-        return parsedate_to_datetime(date).timestamp() + 0.5 if date else None
+        moment = parsedate_to_datetime(date) if date else None
     except (TypeError, ValueError):
         return None
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() + 0.5
 
 
 def prepare(
