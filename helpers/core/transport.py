@@ -144,6 +144,7 @@ class Transport:
         self.requests_sent = 0
         self._count_lock = threading.Lock()
         self.clock_offset: float | None = None  # the registry's clock less this machine's, s (its Date header)
+        self._last_date: str | None = None
         self._slots: threading.BoundedSemaphore | None = None  # see in_flight()
         self._slots_lock = threading.Lock()
         self._slot_users = 0
@@ -294,9 +295,11 @@ class Transport:
     def _note_clock(self, date: str | None) -> None:
         """How far the registry's clock is from this machine's, from an answer's ``Date`` (to a second or so): what
         the registry stamps as ``created_at`` is compared with when a request was sent."""
+        if date is not None and date == self._last_date:  # the same second as the last answer: nothing new
+            return
         registry = _registry_time(date)
         if registry is not None:
-            self.clock_offset = registry - time.time()
+            self.clock_offset, self._last_date = registry - time.time(), date
 
     def _send(
         self,
