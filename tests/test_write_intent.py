@@ -1540,3 +1540,53 @@ def test_a_date_without_a_zone_is_gmt(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _registry_time("not a date") is None and _registry_time(None) is None
     monkeypatch.undo()
     time.tzset()
+
+
+# --- a fourteenth review's reproductions ---------------------------------------------------------------------------
+
+
+def test_a_second_identification_or_wallet_for_an_investor_made_in_this_session_is_asked_about(
+    client: helpers.Client,
+) -> None:
+    investor = client.investors.create(investor_body("Fresh"))
+    protocol = client.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    made = client.investors.identify(investor.id, identification_body(protocol.id))
+    with pytest.raises(helpers.PossibleDuplicate, match="An identical identification"):
+        client.investors.identify(investor.id, identification_body(protocol.id), reference="again")
+    wallet = client.investors.create_managed_wallet(investor.id)
+    form = forms.WalletForm(client, investor.id)
+    assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
+    (use,) = form.choices.children
+    use.click()
+    assert form.result is not None and form.result.id == wallet.id
+    assert [i["id"] for i in client.investors.identifications(investor.id)] == [made.id]
+
+
+def test_a_renewed_identification_with_the_same_document_is_asked_about_not_taken(config: Config) -> None:
+    first = helpers.Client(config)
+    investor = first.investors.create(investor_body("Renewed"))
+    protocol = first.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    old = first.investors.identify(investor.id, identification_body(protocol.id))
+    renewed = {
+        **identification_body(protocol.id),
+        "document_valid_from": "2025-08-01",
+        "document_valid_to": "2035-08-01",
+        "verified_at": "2025-08-02T10:00:00Z",
+    }
+    later = helpers.Client(config)  # another notebook
+    with pytest.raises(helpers.PossibleDuplicate, match="A similar identification") as asked:
+        later.investors.identify(investor.id, renewed)
+    assert asked.value.existing.get("id") == old.id and not asked.value.equal
+    made = later.investors.identify(investor.id, renewed, on_duplicate="create")
+    assert made.outcome == "created" and made.id != old.id
+
+
+def test_a_task_that_failed_has_its_end_in_the_audit_trail(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    with pytest.raises(helpers.TaskError):
+        client.redemptions.create(investor_id, wallet_id, 5, timeout=5)
+    lines = [(line["operation"], line["outcome"]) for line in client.audit()][-2:]
+    assert lines == [("create redemption", "created"), ("redemption task", "ended failed")], lines

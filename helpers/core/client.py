@@ -451,6 +451,7 @@ class Client:
         self.capabilities: dict[str, Any] = {}
         self._ignored_filters: set[tuple[str, str]] = set()
         self.created_here: set[str] = set()  # investors this client created: they have no sub-objects yet
+        self.written_lists: set[str] = set()  # their sub-lists written to since (no longer known empty)
         self.documents: Documents = resources.Documents(self)
         self.investors: Investors = resources.Investors(self)
         self.products: Products = resources.Products(self)
@@ -663,7 +664,7 @@ class Client:
         if outcome == "created" and operation.name == "create investor" and record.get("id"):
             self.created_here.add(str(record["id"]))
         if operation.made_nothing is not None and operation.made_nothing(record):  # a re-run makes a new attempt
-            self._audit(operation, key, record.get("id"), f"{outcome}, failed")
+            self._audit(operation, key, record.get("id"), outcome)  # the task's end has a line of its own
             self.journal.record_refused(identity, key)
             return record
         self.journal.record_done(
@@ -1043,6 +1044,17 @@ class Client:
             )
         except TaskError as exc:
             task = exc.task
+            if task.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN:  # the audit trail says how it ended
+                self.journal.audit(
+                    AuditLine(
+                        self.config.root_url,
+                        self.config.client_id,
+                        f"{what} task",
+                        "",
+                        str(task.get("id")),
+                        f"ended {task.get('status')}",
+                    )
+                )
             if task.get("status") in api.TASK_UNKNOWN:
                 raise TaskError(
                     f"The {what} {task.get('id')} ended as 'unknown': the ledger has not said whether it "

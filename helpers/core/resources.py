@@ -570,31 +570,51 @@ class Investors(Resource):
         def same(item: Record) -> bool:
             return bool(body) and _subset_equal({k: body[k] for k in ("document_id", "document_type")}, item)
 
-        return self._client.write(
-            Operation(
-                "create identification",
-                "POST",
-                target,
-                "create the identification",
-                "identification",
-                body=body,
-                reference=reference,
-                key=key,
-                repeat=repeat,
-                on_duplicate=on_duplicate,
-                similar=lambda: self._existing(investor_id, target, same, "the same ID document"),
-                sent=lambda since: self._all(target, lambda i: same(i) and _created_after(i, since), _READ_IDS),
-                verify=lambda ident_id: self._find_required(target, lambda i: i.get("id") == ident_id, _READ_IDS),
-            )
+        def equal(item: Record) -> bool:  # the same identification, not only the same ID document
+            return _subset_equal({k: v for k, v in body.items() if k != "legitimation_protocol_id"}, item)
+
+        return self._writing_to(
+            target,
+            lambda: self._client.write(
+                Operation(
+                    "create identification",
+                    "POST",
+                    target,
+                    "create the identification",
+                    "identification",
+                    body=body,
+                    reference=reference,
+                    key=key,
+                    repeat=repeat,
+                    on_duplicate=on_duplicate,
+                    similar=lambda: self._existing(investor_id, target, same, "the same ID document", equal),
+                    sent=lambda since: self._all(target, lambda i: same(i) and _created_after(i, since), _READ_IDS),
+                    verify=lambda ident_id: self._find_required(target, lambda i: i.get("id") == ident_id, _READ_IDS),
+                )
+            ),
         )
 
-    def _existing(self, investor_id: str, listing: str, same: Callable[[Record], bool], reason: str) -> Match | None:
-        """An object of the investor's sub-list equal to what a write would create (none for an investor this
-        client created moments ago: it cannot have any yet)."""
-        if investor_id in self._client.created_here:
+    def _existing(
+        self,
+        investor_id: str,
+        listing: str,
+        same: Callable[[Record], bool],
+        reason: str,
+        equal: Callable[[Record], bool] = lambda _item: True,
+    ) -> Match | None:
+        """An object of the investor's sub-list like the one a write would create (``equal``: the same, not only
+        alike). None for an investor this client created that nothing was written to yet: it has none."""
+        if investor_id in self._client.created_here and listing not in self._client.written_lists:
             return None
         found = self._find(listing, same, "read the investor's objects")
-        return Match(found, True, reason) if found is not None else None
+        return Match(found, equal(found), reason) if found is not None else None
+
+    def _writing_to(self, listing: str, write: Callable[[], Record]) -> Record:
+        """A write that may add to an investor's sub-list: later ones look in it (whatever came of this one)."""
+        try:
+            return write()
+        finally:
+            self._client.written_lists.add(listing)
 
     def identifications(self, investor_id: str) -> builtins.list[Record]:
         return self._client.items(
@@ -651,23 +671,28 @@ class Investors(Resource):
         def managed(wallet: Record) -> bool:
             return wallet.get("type") == "eth-managed"
 
-        return self._client.write(
-            Operation(
-                "create managed wallet",
-                "POST",
-                target,
-                "create the managed wallet",
-                "wallet",
-                reference=reference,
-                key=key,
-                repeat=repeat,
-                on_duplicate=on_duplicate,
-                similar=lambda: self._existing(investor_id, wallets, managed, "a managed wallet: there is one at most"),
-                sent=lambda since: self._all(wallets, managed, _READ_WALLETS),
-                verify=lambda wallet_id: self._find_required(
-                    wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
-                ),
-            )
+        return self._writing_to(
+            wallets,
+            lambda: self._client.write(
+                Operation(
+                    "create managed wallet",
+                    "POST",
+                    target,
+                    "create the managed wallet",
+                    "wallet",
+                    reference=reference,
+                    key=key,
+                    repeat=repeat,
+                    on_duplicate=on_duplicate,
+                    similar=lambda: self._existing(
+                        investor_id, wallets, managed, "a managed wallet: there is one at most"
+                    ),
+                    sent=lambda since: self._all(wallets, managed, _READ_WALLETS),
+                    verify=lambda wallet_id: self._find_required(
+                        wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
+                    ),
+                )
+            ),
         )
 
     def create_generic_wallet(
@@ -692,24 +717,27 @@ class Investors(Resource):
         def same(wallet: Record) -> bool:
             return str(wallet.get("address", "")).lower() == body["address"].lower()
 
-        return self._client.write(
-            Operation(
-                "create generic wallet",
-                "POST",
-                target,
-                "register the wallet",
-                "wallet",
-                body=body,
-                reference=reference,
-                key=key,
-                repeat=repeat,
-                on_duplicate=on_duplicate,
-                similar=lambda: self._existing(investor_id, wallets, same, "the same address"),
-                sent=lambda since: self._all(wallets, same, _READ_WALLETS),
-                verify=lambda wallet_id: self._find_required(
-                    wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
-                ),
-            )
+        return self._writing_to(
+            wallets,
+            lambda: self._client.write(
+                Operation(
+                    "create generic wallet",
+                    "POST",
+                    target,
+                    "register the wallet",
+                    "wallet",
+                    body=body,
+                    reference=reference,
+                    key=key,
+                    repeat=repeat,
+                    on_duplicate=on_duplicate,
+                    similar=lambda: self._existing(investor_id, wallets, same, "the same address"),
+                    sent=lambda since: self._all(wallets, same, _READ_WALLETS),
+                    verify=lambda wallet_id: self._find_required(
+                        wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
+                    ),
+                )
+            ),
         )
 
     def _find(self, path_: str, wanted: Callable[[Record], bool], action: str) -> Record | None:
