@@ -612,7 +612,7 @@ def test_a_lost_answer_where_nothing_can_look_is_not_sent_blind_again(client: he
     person = {name: investor_body()["natural_person"][name] for name in (*fields, "country")}
     sandbox.faults(queue=["drop"])
     try:
-        with pytest.raises(helpers.APIConnectionError, match="Nothing more was sent"):
+        with pytest.raises(helpers.OutcomeUnknown, match="Nothing more was sent"):
             client.investors.add_benefiting_person(investor.id, person, reference="owner 1")
     finally:
         sandbox.reset_faults()
@@ -712,7 +712,7 @@ def test_a_rerun_after_a_lost_answer_where_nothing_can_look_asks_for_repeat(
     person = {name: investor_body()["natural_person"][name] for name in (*fields, "country")}
     sandbox.faults(queue=["drop"])
     try:
-        with pytest.raises(helpers.APIConnectionError):
+        with pytest.raises(helpers.OutcomeUnknown):
             client.investors.add_benefiting_person(investor.id, person, reference="owner 2")
     finally:
         sandbox.reset_faults()
@@ -720,6 +720,25 @@ def test_a_rerun_after_a_lost_answer_where_nothing_can_look_asks_for_repeat(
         client.investors.add_benefiting_person(investor.id, person, reference="owner 2")
     sent = client.investors.add_benefiting_person(investor.id, person, reference="owner 2", repeat=True)
     assert sent.outcome == "created"
+
+
+def test_the_benefiting_person_form_after_a_lost_answer_names_its_button(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    from tests.test_forms import PERSON
+
+    company = forms.InvestorForm(client, {**PERSON, **COMPANY}).submit()
+    assert company is not None
+    form = forms.BenefitingPersonForm(client, company.id, {**PERSON, "birth_date": "1970-05-04"})
+    sandbox.faults(queue=["drop"])
+    try:
+        assert form.click_submit() is None and isinstance(form.error, helpers.OutcomeUnknown)
+    finally:
+        sandbox.reset_faults()
+    assert "the button &#x27;Send as a new …&#x27;" in form.status.value
+    (send_as_new,) = form.choices.children
+    assert "cl-send-as-new" in send_as_new._dom_classes
+    assert form.click_submit() is None and "Nothing was sent" in form.status.value  # Submit again sends nothing
 
 
 def test_an_update_without_read_scope_is_still_sent(client: helpers.Client, config: Config) -> None:

@@ -611,7 +611,7 @@ class Client:
                 raise OutcomeUnknown(
                     f"Could not {operation.action}: an attempt on {entry.created_at[:10]} was never answered, and "
                     f"nothing here can look for {what} in the registry. Nothing was sent. Look for it in Cashlink "
-                    "Studio; to send it again, run this with repeat=True."
+                    "Studio; to send it again, run this with repeat=True (in a form, the button 'Send as a new …')."
                 )
             entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
         if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
@@ -860,9 +860,10 @@ class Client:
             elif attempt and not operation.resend_unseen:  # nothing to look for it by: never sent blind again
                 assert last is not None
                 self._audit(operation, key, None, "answer lost")
-                raise AmbiguousWrite(
-                    f"{last.message} Nothing more was sent: look in the registry whether it was done; running this "
-                    "again asks first, and repeat=True sends it again.",
+                raise OutcomeUnknown(  # as a re-run says it: whether it was done is unknown
+                    f"{last.message} Nothing more was sent, as nothing here can look for it: look in Cashlink Studio "
+                    "whether it was done. Running this again sends nothing until you say; to send it again, use "
+                    "repeat=True (in a form, the button 'Send as a new …').",
                     status=last.status,
                 )
             try:
