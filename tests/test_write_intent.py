@@ -22,6 +22,7 @@ import pytest
 
 import helpers
 from helpers.core import journal as journal_module
+from helpers.core import resources as resources_module
 from helpers.core.client import ConfirmationRequired
 from helpers.core.config import Config
 from helpers.core.transport import AmbiguousWrite
@@ -1609,3 +1610,35 @@ def test_a_task_that_failed_has_its_end_in_the_audit_trail(
         client.redemptions.create(investor_id, wallet_id, 5, timeout=5)
     lines = [(line["operation"], line["outcome"]) for line in client.audit()][-2:]
     assert lines == [("create redemption", "created"), ("redemption task", "ended failed")], lines
+
+
+# --- a fifteenth review's reproductions ----------------------------------------------------------------------------
+
+
+def test_what_another_session_added_to_an_investor_this_one_created_is_looked_for(
+    client: helpers.Client, config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    investor = client.investors.create(investor_body("Formside"))
+    colleague = helpers.Client(config.replace(journal_path=tmp_path / "colleague.sqlite3"))
+    protocol = colleague.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    made = colleague.investors.identify(investor.id, identification_body(protocol.id))
+    wallet = colleague.investors.create_managed_wallet(investor.id)
+    monkeypatch.setattr(resources_module, "FRESH_INVESTOR_SECONDS", 0.0)  # minutes later, as a form is filled in
+    with pytest.raises(helpers.PossibleDuplicate, match="An identical identification"):
+        client.investors.identify(investor.id, identification_body(protocol.id), reference="form 1234")
+    assert client.investors.create_managed_wallet(investor.id, on_duplicate="use").id == wallet.id
+    assert [i["id"] for i in client.investors.identifications(investor.id)] == [made.id]
+
+
+def test_a_failed_task_has_one_end_line_however_often_it_is_looked_at(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    investor_id, wallet_id = holder
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    with pytest.raises(helpers.TaskError) as failed:
+        client.redemptions.create(investor_id, wallet_id, 5, timeout=5)
+    for _look in range(2):
+        with pytest.raises(helpers.TaskError, match=r"client\.redemptions\.retry"):
+            client.redemptions.wait(failed.value.task.id, timeout=5)
+    ends = [line for line in client.audit() if line["operation"] == "redemption task"]
+    assert len(ends) == 1 and ends[0]["outcome"] == "ended failed"

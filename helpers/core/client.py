@@ -450,7 +450,9 @@ class Client:
         self.progress = progress
         self.capabilities: dict[str, Any] = {}
         self._ignored_filters: set[tuple[str, str]] = set()
-        self.created_here: set[str] = set()  # investors this client created: they have no sub-objects yet
+        # investors this client created, and when (time.monotonic()): moments later they have no sub-objects yet
+        self.created_here: dict[str, float] = {}
+        self._ends_audited: set[str] = set()  # tasks whose failed or unknown end this client audited
         self.written_lists: set[str] = set()  # their sub-lists written to since (no longer known empty)
         self.documents: Documents = resources.Documents(self)
         self.investors: Investors = resources.Investors(self)
@@ -662,7 +664,7 @@ class Client:
             outcome = "replayed"
         record.outcome, record.what = outcome, operation.what
         if outcome == "created" and operation.name == "create investor" and record.get("id"):
-            self.created_here.add(str(record["id"]))
+            self.created_here[str(record["id"])] = time.monotonic()
         if operation.made_nothing is not None and operation.made_nothing(record):  # a re-run makes a new attempt
             self._audit(operation, key, record.get("id"), outcome)  # the task's end has a line of its own
             self.journal.record_refused(identity, key)
@@ -1045,7 +1047,9 @@ class Client:
             )
         except TaskError as exc:
             task = exc.task
-            if task.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN:  # the audit trail says how it ended
+            ended = task.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN
+            if ended and str(task.get("id")) not in self._ends_audited:  # the audit trail says how it ended, once
+                self._ends_audited.add(str(task.get("id")))
                 self.journal.audit(
                     AuditLine(
                         self.config.root_url,

@@ -9,7 +9,7 @@ The hierarchy follows stripe-python's::
     ├── PermissionDeniedError      403: a scope is missing
     ├── NotFoundError              404
     ├── ConflictError              409, and an idempotency key reused with different data
-    │   └── OutcomeUnknown         new data for an operation whose earlier attempt was never answered
+    │   └── OutcomeUnknown         whether a write was done is unknown, and nothing more was sent
     ├── PossibleDuplicate          the registry already has an equal or near-equal object: asked before sending
     ├── RateLimitError             429 after the retries ran out
     ├── ServerError                5xx after the retries ran out
@@ -145,8 +145,11 @@ class ConflictError(CashlinkError):
 
 
 class OutcomeUnknown(ConflictError):
-    """New data for an operation whose earlier attempt was never answered: refused until its outcome is known (it
-    may have made something the new data's duplicate check cannot find). Send the new data as a new operation."""
+    """Whether a write was done is unknown, and nothing more was sent: its answer was lost where nothing can look for
+    the object (a benefiting person), an earlier attempt under the same reference was never answered and new data
+    came (the new data's duplicate check could not find what it made), or the registry refused it sent again after
+    a lost answer. Look in the registry; send it again only as a new operation (repeat=True, a new reference, or a
+    form's 'Send as a new …')."""
 
 
 class RateLimitError(CashlinkError):

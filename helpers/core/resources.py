@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import mimetypes
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from difflib import SequenceMatcher
@@ -97,6 +98,11 @@ class Resource:
 
 
 # --- documents ------------------------------------------------------------------------------------------------------
+
+
+# A bulk import writes an investor's identification and wallet moments after creating it: no other session can
+# have added to them yet, so they are not looked up. Later (a form filled in minutes after) they are.
+FRESH_INVESTOR_SECONDS = 60.0
 
 
 def placeholder_pdf(text: str) -> bytes:
@@ -603,8 +609,11 @@ class Investors(Resource):
         equal: Callable[[Record], bool] = lambda _item: True,
     ) -> Match | None:
         """An object of the investor's sub-list like the one a write would create (``equal``: the same, not only
-        alike). None for an investor this client created that nothing was written to yet: it has none."""
-        if investor_id in self._client.created_here and listing not in self._client.written_lists:
+        alike). None for an investor this client created moments ago (a bulk import's row) that nothing was written
+        to yet: it has none."""
+        created = self._client.created_here.get(investor_id)
+        fresh = created is not None and time.monotonic() - created < FRESH_INVESTOR_SECONDS
+        if fresh and listing not in self._client.written_lists:  # (another session had no time to add to it)
             return None
         found = self._find(listing, same, "read the investor's objects")
         return Match(found, equal(found), reason) if found is not None else None
@@ -1201,7 +1210,10 @@ class Redemptions(Resource):
         return self._get(path(api.REDEMPTION, "the redemption", redemption_id=redemption_id), "read the redemption")
 
     def wait(self, redemption_id: str, *, timeout: float = 60) -> Record:
-        return self._client.wait_for_task(lambda: self.get(redemption_id), "redemption", timeout=timeout)
+        hint = f"retry it with client.redemptions.retry('{redemption_id}') (or the form's Retry button)"
+        return self._client.wait_for_task(
+            lambda: self.get(redemption_id), "redemption", timeout=timeout, retry_hint=hint
+        )
 
     def list(
         self, *, investor_id: str | None = None, product_id: str | None = None, status: str | None = None
