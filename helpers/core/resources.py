@@ -89,6 +89,15 @@ def status_since(investment: Mapping[str, Any]) -> str | None:
     return str(value) if value else (str(investment["created_at"]) if investment.get("created_at") else None)
 
 
+def _readable(read: Callable[[str], Record], object_id: str) -> Record | None:
+    """The object as the registry has it, or None for a client that may write but not read it (an update then goes
+    by its content)."""
+    try:
+        return read(object_id)
+    except PermissionDeniedError:
+        return None
+
+
 class Resource:
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -497,7 +506,7 @@ class Investors(Resource):
                     ]
                 },
             )
-        now = Record(current) if current is not None else self._readable(investor_id)  # None: no read scope
+        now = Record(current) if current is not None else _readable(self.get, investor_id)  # None: no read scope
         if now is not None and (not body or _subset_same(body, now)):  # it has them already: nothing to send
             now.outcome, now.what = "existed", "investor"
             return now
@@ -520,18 +529,13 @@ class Investors(Resource):
             )
 
         updated = self._client.write(change())
-        if updated.outcome == "replayed" and not _subset_same(body, self._readable(investor_id) or {}, kept_only=True):
+        if updated.outcome == "replayed" and not _subset_same(
+            body, _readable(self.get, investor_id) or {}, kept_only=True
+        ):
             # the registry answered an earlier identical change (another journal's, made before a change back):
             # this one is a change of its own
             updated = self._client.write(change(repeat=True))
         return updated
-
-    def _readable(self, investor_id: str) -> Record | None:
-        """The investor, or None for a client that may write but not read (the PATCH then goes by its content)."""
-        try:
-            return self.get(investor_id)
-        except PermissionDeniedError:
-            return None
 
     def list(self, **filters: Any) -> ListResult:
         return self._client.list(api.INVESTORS, "list the investors", filters)
@@ -915,7 +919,7 @@ class Investments(Resource):
                 for name, value in body.items()
             )
 
-        now = self._readable(investment_id)  # None: no read scope (the PATCH then goes by its content)
+        now = _readable(self.get, investment_id)  # None: no read scope (the PATCH then goes by its content)
         if now is not None and has(now):
             now.outcome, now.what = "existed", "investment"
             return now
@@ -937,17 +941,11 @@ class Investments(Resource):
             )
 
         updated = self._client.write(change())
-        if updated.outcome == "replayed" and not has(self._readable(investment_id) or {}):
+        if updated.outcome == "replayed" and not has(_readable(self.get, investment_id) or {}):
             # the registry answered an earlier identical change (perhaps changed back since, or unreadable here):
             # this one is a change of its own, harmless to make again
             updated = self._client.write(change(repeat=True))
         return updated
-
-    def _readable(self, investment_id: str) -> Record | None:
-        try:
-            return self.get(investment_id)
-        except PermissionDeniedError:
-            return None
 
     def list(
         self,
