@@ -33,3 +33,12 @@ def test_one_benchmark_run_alone_reads_its_options() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "== startup" in done.stdout and "(quick: small sizes)" in done.stdout
+
+
+def test_the_loopback_ceiling_is_the_busiest_side_or_the_cores() -> None:
+    from bench.bulk_import import loopback_ceiling
+
+    cores = os.cpu_count() or 1
+    # one by one 1.6 ms a request; 8 workers: the client 0.9 ms and the sandbox 0.7 ms of CPU per request
+    expected = 1.6 / max(0.9, 0.7, 1.6 / cores)
+    assert abs(loopback_ceiling(0.0016, 0.9, 0.7, 1000) - expected) < 1e-9
