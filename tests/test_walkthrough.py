@@ -260,3 +260,27 @@ def test_the_credit_screen_says_a_credit_failed_and_its_button_sends_a_new_attem
     sandbox.admin("settings", {"task_outcome": "success"})
     screen.button.click()
     assert screen.result is not None and screen.result["status"] == "DELIVERED" and "DELIVERED" in screen.status.value
+
+
+def test_an_unknown_investor_email_stops_unattended_runs_and_acts_on_nobody(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    investor, _wallet = onboarded(client)
+    investment = forms.InvestmentForm(
+        client, {"investor_id": investor.id, "units": 40, "signed_at": "2024-03-12", "document": b"%PDF-1.4 x"}
+    ).submit()
+    client.investments.credit(investment.id)
+    typo = {"investor_email": "nobody.typo@example.org", "units": 2}
+    for flow in (walkthrough.Redeeming, walkthrough.Investing):
+        with pytest.raises(helpers.InputError) as caught:
+            flow(client, "unattended", typo).run_unattended()
+        assert "Nothing was sent" in str(caught.value) and "nobody.typo" not in str(caught.value)
+        assert "No investor in the registry has this e-mail address" in str(caught.value.field_errors)
+    assert client.redemptions.list().to_list() == []
+    assert len(client.investments.list().to_list()) == 1
+    # outside the sandbox nothing given picks nobody either (the sandbox's demo picks the latest holder)
+    monkeypatch.setattr(type(client.config), "is_sandbox", property(lambda _self: False))
+    with pytest.raises(helpers.InputError) as caught:
+        walkthrough.Redeeming(client, "unattended", {"units": 2}).run_unattended()
+    assert "Give INVESTOR_ID or INVESTOR_EMAIL" in str(caught.value.field_errors)
+    assert client.redemptions.list().to_list() == []

@@ -27,7 +27,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
-from helpers.core.errors import CashlinkError, InputError
+from helpers.core.errors import CashlinkError, InputError, input_error
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import lookup
@@ -206,6 +206,33 @@ class Walkthrough(widgets.VBox):
         if self.mode == "by hand":
             return {}
         return demo.values(self.demo_values(), self.given, self.client.config.is_sandbox)
+
+    def _acted_on(self, values: Mapping[str, Any], sandbox_default: Callable[[], str | None]) -> str | None:
+        """The investor an unattended step acts on: INVESTOR_ID, else the one with INVESTOR_EMAIL. A given e-mail
+        that no investor has stops the run (never another investor's units); only the sandbox's demo picks one
+        itself (``sandbox_default``) when nothing was given."""
+        if values.get("investor_id"):
+            return str(values["investor_id"])
+        email = values.get("investor_email")
+        found = lookup.investor_by_email(self.client, str(email)) if email else None
+        if found is not None:
+            return found
+        if self.given.get("investor_email"):
+            raise input_error(
+                "the investor",
+                {
+                    "INVESTOR_EMAIL": [
+                        "No investor in the registry has this e-mail address, so nothing was sent. Check it (notebook "
+                        "03 looks investors up), or give INVESTOR_ID."
+                    ]
+                },
+            )
+        if not self.client.config.is_sandbox:
+            raise input_error(
+                "the investor",
+                {"INVESTOR_ID": ["Give INVESTOR_ID or INVESTOR_EMAIL: outside the sandbox no investor is picked."]},
+            )
+        return sandbox_default()
 
     def result(self, title: str) -> Record | None:
         step = next((s for s in self.steps if s.title == title), None)
@@ -563,11 +590,7 @@ class Investing(Walkthrough):
         values["document"] = self.client.documents.file_or_placeholder(
             values.get("signed_pdf"), f"Subscription {values.get('units')} units (sandbox placeholder)"
         )
-        values.setdefault(
-            "investor_id",
-            lookup.investor_by_email(self.client, values.get("investor_email"))
-            or lookup.latest_identified_investor(self.client),
-        )
+        values["investor_id"] = self._acted_on(values, lambda: lookup.latest_identified_investor(self.client))
         return forms.InvestmentForm(self.client, values, on_duplicate=self.if_exists)
 
     def _credit(self, values: dict[str, Any]) -> widgets.Widget:
@@ -621,10 +644,8 @@ class Redeeming(Walkthrough):
         if not values:
             return forms.RedemptionForm(self.client)
         values = dict(values)
-        values.setdefault(
-            "investor_id",
-            lookup.investor_by_email(self.client, values.get("investor_email"))
-            or lookup.latest_holder(self.client, self.client.config.product_id),
+        values["investor_id"] = self._acted_on(
+            values, lambda: lookup.latest_holder(self.client, self.client.config.product_id)
         )
         return forms.RedemptionForm(self.client, values, on_duplicate=self.if_exists)
 
