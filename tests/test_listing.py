@@ -192,3 +192,99 @@ def test_an_ignored_filter_is_reported_at_the_callers_line(drf_config: Config, r
             getattr(listing, read)()
     (warning,) = [w for w in caught if issubclass(w.category, helpers.core.client.FilterIgnoredWarning)]
     assert warning.filename == __file__
+
+
+# --- page links that lead elsewhere ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def links_rewritten(drf_sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[Any, Any, Config]]:
+    """A drf registry behind a reverse proxy whose page links the test rewrites (``front.links``: the link of page
+    N, or None to leave it); ``elsewhere``, another address that notes what reaches it."""
+    from tests.test_network_settings import Forwarder, serving
+
+    links: dict[str, Any] = {}
+
+    def rewrite(_url: str, body: bytes) -> bytes:
+        text = body.decode("utf-8", "replace").replace(drf_sandbox.root, front.url)  # a reverse proxy's own links
+        if '"next"' in text and links.get("next"):
+            import json
+            import re
+
+            page = json.loads(text)
+            if isinstance(page, dict) and page.get("next"):
+                number = re.search(r"[?&]page=(\d+)", page["next"])
+                page["next"] = links["next"](number.group(1) if number else "2")
+                text = json.dumps(page)
+        return text.encode()
+
+    front = Forwarder(upstream=drf_sandbox.root, rewrite=rewrite)
+    front.links = links  # type: ignore[attr-defined]
+    elsewhere = Forwarder(upstream=drf_sandbox.root)
+    tenant = drf_sandbox.new_client()
+    drf_sandbox.admin("bulk", {"client_id": tenant["client_id"], "investors": 30, "investments": 70})
+    with_front = serving(front)
+    with_elsewhere = serving(elsewhere)
+    next(with_front), next(with_elsewhere)
+    config = Config(
+        base_url=drf_sandbox.base_url.replace(drf_sandbox.root, front.url),
+        client_id=tenant["client_id"],
+        client_secret=tenant["client_secret"],
+        journal_path=tmp_path / "journal.sqlite3",
+        timeout=10,
+        source="test",
+    )
+    yield front, elsewhere, config
+    for server in (front, elsewhere):
+        server.shutdown()
+        server.server_close()
+
+
+def test_relative_page_links_are_followed_on_the_registry(links_rewritten: tuple[Any, Any, Config]) -> None:
+    front, _elsewhere, config = links_rewritten
+    client = helpers.Client(config)
+    assert len(client.investors.list().to_list()) == 30  # absolute links (the proxy's own)
+    front.links["next"] = lambda number: f"/api/external/v2/investors/?page={number}"
+    assert len(client.investors.list().to_list()) == 30
+    front.links["next"] = lambda number: f"?page={number}"
+    assert len(client.investors.list().to_list()) == 30
+
+
+def test_a_page_link_to_another_address_is_not_followed_with_the_token(
+    links_rewritten: tuple[Any, Any, Config],
+) -> None:
+    front, elsewhere, config = links_rewritten
+    front.links["next"] = lambda number: f"{elsewhere.url}/api/external/v2/investors/?page={number}"
+    with pytest.raises(helpers.ConfigurationError) as caught:
+        helpers.Client(config).investors.list().to_list()
+    assert "not its address" in str(caught.value) and "the list is incomplete" in str(caught.value)
+    assert elsewhere.seen == []  # nothing, and no token, went there
+
+
+def test_a_missing_page_is_an_error_never_a_short_list(links_rewritten: tuple[Any, Any, Config]) -> None:
+    front, _elsewhere, config = links_rewritten
+    front.links["next"] = lambda number: f"{front.url}/gateway/v2/investors/?page={number}"
+    client = helpers.Client(config)
+    with pytest.raises(helpers.NotFoundError) as caught:
+        client.investors.list().to_list()
+    assert "the registry counts 30 and 20 were read" in str(caught.value)
+    with pytest.raises(helpers.NotFoundError):
+        client.investments.list().to_list()
+
+
+def test_an_http_link_of_an_https_registry_stays_on_https(config: Config) -> None:
+    from helpers.core.transport import Transport
+
+    secure = Transport(config.replace(base_url="https://registry.example.com/api/external"))
+    assert (
+        secure.url("http://registry.example.com/api/external/v2/investors/?page=2")
+        == "https://registry.example.com/api/external/v2/investors/?page=2"
+    )
+    assert secure.url("https://registry.example.com:443/x?page=2") == "https://registry.example.com:443/x?page=2"
+    for elsewhere in (
+        "https://other.example.com/x",
+        "http://registry.example.com:8080/x",
+        "https://registry.example.com:8443/x",
+    ):
+        with pytest.raises(helpers.ConfigurationError):
+            secure.url(elsewhere)

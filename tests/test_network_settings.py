@@ -14,7 +14,7 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,9 +37,10 @@ class Forwarder(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, upstream: str | None = None) -> None:
+    def __init__(self, upstream: str | None = None, rewrite: Callable[[str, bytes], bytes] | None = None) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.upstream = upstream
+        self.rewrite = rewrite  # (url, answer body) -> the body sent on: a registry that answers otherwise
         self.seen: list[str] = []
 
     @property
@@ -83,6 +84,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         connection.request(self.command, parts.path + (f"?{parts.query}" if parts.query else ""), body, headers)
         answer = connection.getresponse()
         data = answer.read()
+        if self.server.rewrite is not None:
+            data = self.server.rewrite(url, data)
         self.send_response(answer.status)
         for name, value in answer.getheaders():
             if name.lower() not in HOP_BY_HOP:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -234,7 +235,23 @@ class Transport:
                     self._slots = None
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.config.api_url + path
+        """The URL of an API path, or of a link the registry gave (a page's ``next``): only ever on the registry's
+        own address, where the access token may go."""
+        if not path.startswith(("http://", "https://")):
+            return self.config.api_url + path
+        link, root = urlsplit(path), urlsplit(self.config.root_url)
+        same_host = (link.hostname or "").lower() == (root.hostname or "").lower()
+        if same_host and link.scheme == root.scheme and _port(link) == _port(root):
+            return path
+        if same_host and (link.scheme, _port(link), root.scheme) == ("http", 80, "https"):
+            # a registry behind a proxy that ends TLS names its own links http://: the same link over https
+            return urlunsplit(link._replace(scheme=root.scheme, netloc=root.netloc))
+        raise ConfigurationError(
+            f"The registry answered with a link to {link.scheme}://{link.netloc}, which is not its address "
+            f"{self.config.root_url}: the access token is only sent there, so the link was not followed and the "
+            "list is incomplete. Check CASHLINK_BASE_URL (it must be the address the registry's links name), or "
+            "tell the registry's operator that its page links point elsewhere."
+        )
 
     def get(self, path: str, action: str, params: dict[str, Any] | None = None, *, undecoded: bool = False) -> Answer:
         """``undecoded``: a successful answer's body is left as the bytes received (the caller decodes it)."""
@@ -423,6 +440,11 @@ def _never_sent(exc: requests.exceptions.RequestException | urllib3.exceptions.H
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return type(reason).__name__ in ("NewConnectionError", "NameResolutionError")
+
+
+def _port(url: SplitResult) -> int | None:
+    """The port of a URL, the scheme's default when it names none."""
+    return url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
 def urlsplit_scheme(url: str) -> str:
