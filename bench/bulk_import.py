@@ -9,8 +9,9 @@ skipped). Goals: within 1.1x the ideal bound at 20 ms, at least 2x faster than o
 fastest run (min / median are printed), as every benchmark here: a machine shared with other work only ever adds time.
 On loopback both sides only spend CPU, each in one process: the run also prints the most concurrency can gain there
 with the CPU each side used (a request takes at least the busier side's CPU, and both sides' over the machine's cores),
-so a miss can be told from a limit of the machine. The timed runs go without instrumentation; the breakdown of a request's time comes from one more run at 20 ms with a
-response hook that times each answer (its work would count as the client's).
+so a miss can be told from a limit of the machine. The timed runs go without instrumentation; the breakdown of a
+request's time comes from one more run at 20 ms with a response hook that times each answer (its work would count as
+the client's).
 Run: ``python -m bench.bulk_import [--quick]``
 """
 

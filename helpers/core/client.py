@@ -173,6 +173,7 @@ class ListResult:
     local_filters: Mapping[str, Callable[[Record], bool]] = field(default_factory=dict)
     count: int | None = None  # the registry's count, known after the first page
     progress: PageProgress | None = None
+    shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # an object as the toolkit reads it (aliases)
 
     def _params(self) -> dict[str, Any]:
         params = {key: value for key, value in self.filters.items() if value not in (None, "")}
@@ -278,6 +279,8 @@ class ListResult:
         """The pages as plain objects (dicts), with the filters applied here too."""
         checks_ = self._checks()
         for items in self.raw_pages():
+            if self.shape is not None:
+                items = [self.shape(item) if isinstance(item, dict) else item for item in items]
             if checks_:
                 kept = [item for item in items if all(check(item) for check in checks_.values())]
                 if len(kept) < len(items):
@@ -293,7 +296,7 @@ class ListResult:
         result = {name: _on_record(check) for name, check in self.local_filters.items()}
         for name, value in self.filters.items():
             if value not in (None, "") and name not in result:
-                result[name] = _matches(name, value)
+                result[name] = _matches(name, value, self.action)
         return result
 
     def _warn_ignored(
@@ -353,9 +356,24 @@ def _on_record(check: Callable[[Record], bool]) -> Callable[[Mapping[str, Any]],
     return lambda item: check(item if isinstance(item, Record) else Record(item))
 
 
-def _matches(name: str, value: Any) -> Callable[[Mapping[str, Any]], bool]:
-    """A filter applied here: the object's field equals the value (objects without the field are kept)."""
-    return lambda record: name not in record or str(record[name]) == str(value)
+def _matches(name: str, value: Any, action: str) -> Callable[[Mapping[str, Any]], bool]:
+    """A filter applied here: the object's field equals the value. An object without an id or status field it is
+    filtered by cannot be told apart: an error, never a list that quietly holds others' objects (or none). Other
+    parameters (``page_size``, a search) need not be fields: objects without them are kept."""
+    field_filter = name.endswith("_id") or name == "status"
+
+    def check(record: Mapping[str, Any]) -> bool:
+        if name not in record:
+            if not field_filter:
+                return True
+            raise ValidationError(
+                f"Could not {action} by {name}: the registry's objects carry no field '{name}', so they cannot be "
+                "filtered by it here and nothing is shown rather than others' objects. Run client.check_api() and "
+                "report its table to the team (the registry names its fields otherwise)."
+            )
+        return str(record[name]) == str(value)
+
+    return check
 
 
 # --- operations -----------------------------------------------------------------------------------------------------
@@ -525,8 +543,9 @@ class Client:
         action: str,
         filters: Mapping[str, Any] | None = None,
         local_filters: Mapping[str, Callable[[Record], bool]] | None = None,
+        shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> ListResult:
-        return ListResult(self, path, action, dict(filters or {}), dict(local_filters or {}))
+        return ListResult(self, path, action, dict(filters or {}), dict(local_filters or {}), shape=shape)
 
     def note_ignored_filter(self, path: str, name: str) -> None:
         if (path, name) in self._ignored_filters:
@@ -1119,7 +1138,12 @@ class Client:
                     "remaining_units nor remaining_amount with investment_amount: its holding "
                     "cannot be computed. Run client.check_api() and report the table to the team."
                 )
-            where = (str(investment.get("investor_id")), investment.get("wallet"), str(investment.get("product_id")))
+            if "investor_id" not in investment or "product_id" not in investment:
+                raise ValidationError(
+                    f"The registry's investment {investment.get('id')} names no investor_id or product_id: whose "
+                    "holding it is cannot be told. Run client.check_api() and report the table to the team."
+                )
+            where = (str(investment["investor_id"]), investment.get("wallet"), str(investment["product_id"]))
             totals[where] = totals.get(where, 0) + units
         return [{"investor_id": i, "wallet_id": w, "product_id": p, "units": u} for (i, w, p), u in totals.items()]
 

@@ -1,0 +1,109 @@
+"""A registry that names fields otherwise than the sandbox: a reverse proxy on loopback renames them in the answers
+of a real sandbox. Units named ``amount`` on redemptions (the documentation's "redemption amount", section 5, 11)
+are read as units; investments without the ids the toolkit tells them apart by are refused with a sentence, never a
+list holding others' objects or a duplicate made without the question."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import helpers
+from tests.conftest import SIGNED_AT, Sandbox, config_for
+from tests.test_helpers_client import invest, onboard
+from tests.test_network_settings import Forwarder, serving
+
+Renaming = Callable[[str, Any], Any]
+
+
+def renamed(value: Any, rename: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+    """Every object of an answer (pages, lists, objects) passed through ``rename``."""
+    if isinstance(value, list):
+        return [renamed(item, rename) for item in value]
+    if isinstance(value, dict):
+        if isinstance(value.get("results"), list):
+            return {**value, "results": renamed(value["results"], rename)}
+        return rename(value)
+    return value
+
+
+@pytest.fixture
+def front(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[helpers.Client, dict[str, Renaming]]]:
+    """A client talking to the sandbox through a proxy; ``renames[path part]`` rewrites the answers of that path."""
+    renames: dict[str, Renaming] = {}
+    proxy: Forwarder
+
+    def rewrite(url: str, body: bytes) -> bytes:
+        text = body.decode("utf-8", "replace").replace(sandbox.root, proxy.url)
+        for part, rename in renames.items():
+            if part in url.split("?", maxsplit=1)[0]:
+                try:
+                    text = json.dumps(rename(url, json.loads(text)))
+                except ValueError:
+                    pass
+        return text.encode()
+
+    proxy = Forwarder(upstream=sandbox.root, rewrite=rewrite)
+    running = serving(proxy)
+    next(running)
+    config = config_for(sandbox, sandbox.new_client(), tmp_path / "journal.sqlite3")
+    yield helpers.Client(config.replace(base_url=sandbox.base_url.replace(sandbox.root, proxy.url))), renames
+    proxy.shutdown()
+    proxy.server_close()
+
+
+def test_redemption_units_named_amount_are_read_and_a_repeat_is_asked_about(
+    front: tuple[helpers.Client, dict[str, Renaming]],
+) -> None:
+    client, renames = front
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 100).id)
+
+    def as_amount(redemption: dict[str, Any]) -> dict[str, Any]:
+        if "units" not in redemption:
+            return redemption
+        changed = {k: v for k, v in redemption.items() if k != "units"}
+        return {**changed, "amount": redemption["units"]}
+
+    renames["/redemptions/"] = lambda _url, body: renamed(body, as_amount)
+    first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    assert first.outcome == "created" and first["units"] == 10 and "amount" in client.redemptions.get(first.id)
+    with pytest.raises(helpers.PossibleDuplicate):  # a person asking again: a question, not a second payout
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2")
+    assert [r["units"] for r in client.redemptions.list(investor_id=investor_id)] == [10]
+
+
+def test_investments_without_their_ids_are_refused_never_mixed_or_made_twice(
+    front: tuple[helpers.Client, dict[str, Renaming]],
+) -> None:
+    client, renames = front
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 30).id)
+    other_id, other_wallet = onboard(client, "Other")
+    client.investments.credit(invest(client, other_id, other_wallet, 50).id)
+
+    def without_ids(investment: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in investment.items() if k not in ("investor_id", "product_id")}
+
+    renames["/investments/"] = lambda _url, body: renamed(body, without_ids)
+    with pytest.raises(helpers.ValidationError) as caught:
+        client.investments.list(investor_id=investor_id).to_list()
+    assert "carry no field 'investor_id'" in str(caught.value) and "check_api" in str(caught.value)
+    with pytest.raises(helpers.ValidationError) as caught:
+        client.holding_rows()
+    assert "names no investor_id or product_id" in str(caught.value)
+    document = client.documents.upload(b"%PDF-1.4 a second order", "signed.pdf")
+    with pytest.raises(helpers.ValidationError):  # an identical one could not be recognised: nothing sent
+        client.investments.create(
+            investor_id,
+            30,
+            SIGNED_AT,
+            [{"document_id": document.id, "category": "c", "subject": "s"}],
+            reference="a second order",
+        )
+    renames.clear()
+    assert len(client.investments.list(investor_id=investor_id).to_list()) == 1
