@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import ipywidgets as widgets
 import pytest
 
 import helpers
 from helpers.ui import forms
-from tests.conftest import SIGNED_AT, uploaded
+from tests.conftest import SIGNED_AT, unique_iban, uploaded
 from tests.test_sandbox_api import random_address
 
 PERSON = {
@@ -225,3 +226,70 @@ def test_the_investment_form_refuses_more_units_than_the_campaign_has_left_befor
     assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent
     assert "in the future" in form.fields["signed_at"].error.value
     assert "not a number of units" in form.fields["units"].error.value
+
+
+# Distinctive values, as a reviewer would type them, to look for in the widgets' state afterwards.
+CANARY = {
+    **PERSON,
+    "forename": "Zebulonia",
+    "surname": "Quixwortel",
+    "birth_place": "Lindwurmhausen",
+    "street": "Kanariengasse 77",
+    "email": "zq.canary@example.org",
+    "account_holder": "Zebulonia Q. Kontoinhaberin",
+    "bank": "Kanarienbank",
+}
+TYPED = ("Zebulonia", "Quixwortel", "Lindwurmhausen", "Kanariengasse", "zq.canary", "Kontoinhaberin", "Kanarienbank")
+
+
+def widget_states(widget: Any) -> str:
+    """The saved widget state of ``widget`` and everything inside it (what a notebook saved with it keeps)."""
+    found = [repr(widget.get_state())]
+    for child in getattr(widget, "children", ()):
+        found.append(widget_states(child))
+    return " ".join(found)
+
+
+def test_a_sent_form_forgets_every_typed_value(client: helpers.Client) -> None:
+    """Not only the personal fields: name, e-mail, street, birth place, account holder leave the widgets once sent;
+    the result card shows what it showed."""
+    form = forms.InvestorForm(client, {**CANARY, "iban": unique_iban("canary-forgotten")})
+    assert form.review() and "Lindwurmhausen" in widget_states(form.inputs)  # typed, shown until sent
+    form.click_submit()
+    assert form.result is not None and form.result["natural_person"]["birth_place"] == "Lindwurmhausen"
+    states = widget_states(form.inputs)
+    assert [value for value in TYPED if value in states] == []
+    assert all(f.error.value == "" for f in form.fields.values())  # no 'required' next to the emptied fields
+    assert "Quixwortel" in form.result_box.value and "zq.canary@example.org" in form.result_box.value
+    form.start_again()  # 'Another investor' starts empty
+    assert all(f.is_empty() for f in form.fields.values() if isinstance(f.widget, widgets.Text))
+
+
+def test_a_correction_after_the_duplicate_question_still_works_and_then_forgets(client: helpers.Client) -> None:
+    """The duplicate question comes before anything is sent: its buttons still send what was typed (kept until it
+    was sent), and once the update is sent the widgets forget it."""
+    values = {**CANARY, "iban": unique_iban("canary-correction")}
+    first = forms.InvestorForm(client, values).submit()
+    form = forms.InvestorForm(client, {**values, "city": "Offenbach"})
+    form.click_submit()
+    assert form.result is None and "already in the registry" in form.status.value
+    [update] = [b for b in form.choices.children if "cl-update-existing" in b._dom_classes]
+    update.click()
+    assert form.result is not None and form.result.id == first.id
+    assert client.investors.get(first.id)["natural_person"]["city"] == "Offenbach"
+    states = widget_states(form.inputs)
+    assert [value for value in [*TYPED, "Offenbach"] if value in states] == []
+
+
+def test_a_sent_investment_and_redemption_forget_the_typed_units_and_dates(client: helpers.Client) -> None:
+    investor, _wallet = onboarded(client)
+    form = forms.InvestmentForm(
+        client, {"investor_id": investor.id, "units": 37, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+    )
+    investment = form.submit()
+    assert form.fields["units"].widget.value == "" and form.fields["signed_at"].widget.value == ""
+    client.investments.credit(investment.id)
+    redeem = forms.RedemptionForm(client, {"investor_id": investor.id, "units": 13})
+    assert redeem.submit()["units"] == 13
+    assert redeem.units.value == "" and redeem.fields["units"].error.value == ""
+    assert "holds <b>24</b>" in redeem.balance.value  # the balance after it, as before

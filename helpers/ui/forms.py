@@ -7,7 +7,8 @@ fields it shows. Every form works the same way:
 * **Review** checks everything, shows what will be sent (as typed: it is your own screen) and enables **Submit**;
 * **Submit** sends it once. A second submission is a new operation: when the registry already has an equal or
   near-equal object, the form asks first (use it, update it, or make another one). The result says what happened
-  (created now, already existed, replayed). API errors appear next to their fields; nothing typed is ever cleared.
+  (created now, already existed, replayed). API errors appear next to their fields; nothing typed is cleared until
+  it was sent, and then all of it is (a saved notebook keeps no typed value in its widget state).
 
 ``form.submit()`` does the same without a click for unattended runs: its identity is its content, so running the
 notebook again sends nothing again, and a similar object in the registry is handled as ``on_duplicate`` says.
@@ -160,6 +161,15 @@ class FormField:
             self.error.value = ""
         if isinstance(self.widget, widgets.FileUpload):  # a document sent (an ID protocol): its bytes go too
             self.widget.value = ()
+
+    def forget(self) -> None:
+        """Forget what was typed or uploaded once it was sent (a saved or executed notebook keeps widget state);
+        choices from a fixed list (a country, a flag, the investor chosen) stay."""
+        if isinstance(self.widget, (widgets.Text, widgets.Textarea)):
+            self.widget.value = ""
+        if isinstance(self.widget, widgets.FileUpload):
+            self.widget.value = ()
+        self.error.value = ""  # not 'This field is required.' under a field emptied on purpose
 
     def check_now(self) -> str | None:
         """Check this field alone; show and return the message (None when fine)."""
@@ -485,7 +495,7 @@ class Form(widgets.VBox):
         self.result_box.value = ""
         self.result_box.value = record_card(self.result_rows(record))
         for form_field in self.fields.values():
-            form_field.clear_personal()
+            form_field.forget()
         self.inputs.layout.display = "none"
         self.again_button.layout.display = None if self.repeatable() else "none"
         for listener in self.on_done:
@@ -499,7 +509,7 @@ class Form(widgets.VBox):
         return self.title.lower().removeprefix("new ")
 
     def start_again(self) -> None:
-        """Show the inputs again for a new submission (a new operation); personal values were already cleared."""
+        """Show the inputs again for a new submission (a new operation); what was typed was forgotten when sent."""
         self.inputs.layout.display = None
         self.again_button.layout.display = "none"
         self.status.value = ""
