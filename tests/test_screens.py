@@ -220,6 +220,35 @@ def test_lookup_panel_shows_a_registry_error_as_a_sentence(demo_sandbox: dict[st
     assert "The registry had a problem (503)" in text and "Traceback" not in text
 
 
+def descendants(widget: Any) -> list[Any]:
+    """A widget and every widget inside it."""
+    return [widget, *[w for child in getattr(widget, "children", ()) for w in descendants(child)]]
+
+
+def test_lookup_panel_closes_the_tables_a_new_search_replaces(demo_sandbox: dict[str, Any]) -> None:
+    """A saved notebook keeps every open widget's state: the tables of earlier searches (everyone's names) must not
+    stay open behind the one shown, nor after an error replaced them."""
+    from ipywidgets.widgets.widget import _instances  # what Widget.widgets (deprecated) lists: the open widgets
+
+    transport = Transport(helpers.load_config(), retry=make_retry(total=0))  # the error at once, not after retries
+    panel = panels.LookupPanel(helpers.Client(helpers.load_config(), transport=transport))
+    panel.refresh()
+    shown = descendants(panel.output)[1:]
+    assert any(type(w).__name__ == "ITable" for w in shown)
+    opened = len(_instances)
+    for text in ("Grace", "nobody at all", ""):
+        panel.search.value = text  # a search from the panel, as Enter does
+    assert len(_instances) == opened  # the same search as the first one: as many widgets open as then
+    assert all(w.comm is None for w in shown)  # the first search's tables, messages and chart are closed
+    shown = descendants(panel.output)[1:]
+    demo_sandbox["box"].faults(error_rate=1.0)
+    try:
+        panel._refresh_shown()  # the error's sentence replaces the tables: they are closed too
+    finally:
+        demo_sandbox["box"].reset_faults()
+    assert all(w.comm is None for w in shown) and len(panel.output.children) == 1
+
+
 # --- production -------------------------------------------------------------------------------------------------
 
 

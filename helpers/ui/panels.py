@@ -23,6 +23,17 @@ from helpers.ui.charts import reconciliation_chart, status_chart
 from helpers.ui.forms import STYLE, message_html
 
 
+def close_all(widget: widgets.Widget) -> None:
+    """Close a widget that is no longer shown, with everything inside it (its children, layout and style): the
+    kernel drops it and a saved notebook no longer keeps its state."""
+    for child in getattr(widget, "children", ()):
+        close_all(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if isinstance(part, widgets.Widget):
+            part.close()
+    widget.close()
+
+
 class Overview(widgets.VBox):
     """Where the toolkit is connected, what holds on that registry (``client.check_api()``, read-only), the
     products and campaigns, and the investments so far by status."""
@@ -137,7 +148,14 @@ class LookupPanel(widgets.VBox):
         try:
             self.refresh()
         except CashlinkError as exc:
-            self.output.children = (message_html(exc._repr_html_()),)  # the sentence, and a table of field errors
+            self._show([message_html(exc._repr_html_())])  # the sentence, and a table of field errors
+
+    def _show(self, parts: list[widgets.Widget]) -> None:
+        """Show ``parts`` in place of what was shown, and close what they replace (earlier tables keep names)."""
+        replaced = self.output.children
+        self.output.children = tuple(parts)
+        for widget in replaced:
+            close_all(widget)
 
     def refresh(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Search now; the tidy frames (for programs) are returned, people see formatted tables."""
@@ -186,7 +204,7 @@ class LookupPanel(widgets.VBox):
                 parts.append(tables.interactive(tables.people_frame(held, tables.holding_columns(names))))
         else:
             parts.append(message_html("<p>No investments to show (so no chart).</p>"))
-        self.output.children = tuple(parts)
+        self._show(parts)
         return self.investors, self.investments
 
 
