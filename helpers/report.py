@@ -93,10 +93,11 @@ def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout:
     """Run the reconciliation notebook for ``ledger`` and put its files into ``output``.
 
     Everything is written into a temporary folder beside ``output`` first and moved into place only when the whole
-    report succeeded, so a failed run leaves nothing half-written behind.
+    report succeeded, so a failed run leaves nothing half-written behind. The files name investors: they are readable
+    by you only (0600), as the journal is, and so is ``output`` (0700) when this creates it.
     """
     output = output.resolve()
-    output.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True, mode=0o700)  # an existing folder keeps its mode
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     name = f"reconciliation-{stamp}"
     with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=output) as scratch:
@@ -125,6 +126,7 @@ def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout:
                 "as REPORT_NAME into OUTPUT_DIR (its last cells), then run the report again."
             )
         for file in files.values():
+            (work / file).chmod(0o600)  # still in the scratch folder (0700): private before anyone could read it
             os.replace(work / file, output / file)
     return {kind: output / file for kind, file in files.items()}
 

@@ -9,6 +9,8 @@ with a sentence, parameter variants), another distributor's credentials, and the
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +90,22 @@ def test_onboarding_notebook_shows_errors_as_sentences(demo_sandbox: dict[str, A
 def test_report_command_writes_html_csv_and_excel(
     demo_sandbox: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The files name investors: readable by you only (0600), in a folder of yours (0700) when the report made it."""
     from helpers.report import main
 
-    main([str(ROOT / "samples" / "ledger_demo.csv"), "--output", str(tmp_path / "reports")])
+    umask = os.umask(0o022)  # the usual umask, which leaves new files readable by everyone (0644)
+    try:
+        main([str(ROOT / "samples" / "ledger_demo.csv"), "--output", str(tmp_path / "reports")])
+    finally:
+        os.umask(umask)
     printed = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines())
+    assert {kind: stat.S_IMODE(Path(path).stat().st_mode) for kind, path in printed.items()} == {
+        "notebook": 0o600,
+        "html": 0o600,
+        "csv": 0o600,
+        "excel": 0o600,
+    }
+    assert stat.S_IMODE((tmp_path / "reports").stat().st_mode) == 0o700
     page = Path(printed["html"]).read_text()
     assert "differences across" in page and "reconcile.reconcile(" not in page  # results, not code
     differences = __import__("pandas").read_csv(printed["csv"])
