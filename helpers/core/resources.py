@@ -318,10 +318,15 @@ class InvestorIndex:
             for position, investor in index.get(value, [])
         }
 
+    def sharing(self, body: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
+        """Every investor with the same e-mail, IBAN, or name and birth date (company and register number) as
+        ``body``, in the order they were added: those :meth:`match` chooses from."""
+        return [i for _p, i in sorted(self._candidates(self._key_values(body)).items())]
+
     def identical(self, body: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
         """Every investor equal to ``body`` (the same data, not only an e-mail, IBAN or name in common)."""
         wanted = _identifying(body)
-        return [i for _p, i in sorted(self._candidates(self._key_values(body)).items()) if _subset_equal(wanted, i)]
+        return [i for i in self.sharing(body) if _subset_equal(wanted, i)]
 
     def match(self, body: Mapping[str, Any]) -> Match | None:
         """The investor ``body`` would duplicate: one with the same e-mail, IBAN, or name and birth date (an equal one
