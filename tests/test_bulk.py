@@ -508,3 +508,26 @@ def test_a_row_whose_upload_answer_is_lost_four_times_says_so_and_a_rerun_finish
     assert again["error"].isna().all() and again.loc[0, "status"] == "already there"
     for investor_id in again["investor_id"]:
         assert len(client.investors.identifications(investor_id)) == 1
+
+
+def test_a_namesake_in_the_same_file_is_asked_about_as_one_in_the_registry_is(
+    client: helpers.Client, tmp_path: Path
+) -> None:
+    """Two rows with the same name, birth date, address, tax id and ID document, but another e-mail and IBAN: perhaps
+    one person, perhaps namesakes. The second row is asked about, as it is when imported after the first."""
+    sheet = spreadsheet(tmp_path / "namesakes.csv", 2, surname="Muster", id_document_number="X0000001")
+    plan = bulk.read_investors(sheet, placeholder_protocols=True)
+    assert plan.valid == 2 and plan.problems.empty
+    assert plan.matches[["row", "existing_row", "reason", "identical"]].values.tolist() == [
+        [3, 2, "the same name and birth date", "no"]
+    ]
+    assert "2 rows ready to import, 1 of them matches an earlier row and needs a decision" in plan.summary()
+    asked = bulk.import_investors(client, plan, progress=False)  # both rows at once, were nothing waited for
+    assert list(asked["status"]) == ["created", "needs a decision"], list(asked["error"])
+    assert "has the same name and birth date as this row, but another e-mail and IBAN" in asked.loc[1, "error"]
+    used = bulk.import_investors(client, plan, progress=False, on_duplicate="use")  # perhaps someone else: asked
+    assert list(used["status"]) == ["already there", "needs a decision"]
+    assert len(investors_in_registry(client)) == 1
+    created = bulk.import_investors(client, plan, progress=False, on_duplicate="create")  # the analyst's answer
+    assert list(created["status"]) == ["already there", "created"]
+    assert len(investors_in_registry(client)) == 2

@@ -6,7 +6,10 @@ own id of the row), ``protocol_file`` and ``wallet``. Each row's idempotency key
 an import that stopped halfway (kernel interrupt, network fault) can simply be run again: finished rows are answered
 from the journal or replayed by the registry, and only the rest is created. Rows that describe an investor the
 registry already has (same e-mail, IBAN, or name and birth date) are flagged by the dry run, and the import does
-with them what ``on_duplicate`` says. The template is ``helpers/templates/investors_template.csv``.
+with them what ``on_duplicate`` says. So are rows that share one of these with an earlier row of the file but are
+perhaps another person (a namesake, a joint account): the import makes the earlier row's investor first, then
+compares the row with it as it would compare a row imported afterwards. The same person twice is a problem of the
+row. The template is ``helpers/templates/investors_template.csv``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from helpers.core import checks, models
-from helpers.core.client import Client, OnDuplicate
+from helpers.core.client import Client, Match, OnDuplicate
 from helpers.core.errors import CashlinkError, ConflictError, PossibleDuplicate, input_error
 from helpers.core.journal import derive_key
 from helpers.core.records import Record
@@ -79,13 +82,22 @@ COLUMN_OF = {
     for column, spec in models.columns(model, groups).items()
 }
 RESULT_COLUMNS = ["row", "reference", "name", "status", "investor_id", "identification_id", "wallet_id", "error"]
-MATCH_COLUMNS = ["row", "reference", "name", "existing_investor_id", "existing_name", "reason", "identical"]
+MATCH_COLUMNS = [
+    "row",
+    "reference",
+    "name",
+    "existing_investor_id",
+    "existing_name",
+    "existing_row",  # the earlier row of the file it matches (empty: an investor of the registry)
+    "reason",
+    "identical",
+]
 
 
 @dataclass
 class Plan:
     """The outcome of the dry run: what would be sent for each valid row, every problem found, and the rows that
-    match an investor the registry already has."""
+    match an investor the registry already has or an earlier row (perhaps another person: asked about)."""
 
     rows: list[dict[str, Any]]
     problems: pd.DataFrame
@@ -113,15 +125,23 @@ class Plan:
 
     def summary(self) -> str:
         bad = self.problems["row"].nunique() if len(self.problems) else 0
-        known = len(self.matches)
+        known = int(self.matches["existing_row"].isna().sum())
+        in_file = len(self.matches) - known
         matching = (
             f", {known} of them {'match investors' if known > 1 else 'matches an investor'} the registry already has"
+            if known
+            else ""
         )
+        if in_file:
+            matching += (
+                f", {in_file} of them "
+                f"{'match earlier rows and need' if in_file > 1 else 'matches an earlier row and needs'} a decision"
+            )
         problems = (
             f"{bad} {plural(bad, 'row')} with problems ({len(self.problems)} {plural(len(self.problems), 'problem')})"
         )
         return (
-            f"{self.source}: {self.valid} {plural(self.valid, 'row')} ready to import{matching if known else ''}; "
+            f"{self.source}: {self.valid} {plural(self.valid, 'row')} ready to import{matching}; "
             f"{problems if bad else 'no row has a problem'}. Nothing has been sent yet."
         )
 
@@ -136,14 +156,17 @@ def read_investors(
     placeholder_protocols: bool = False,
     client: Client | None = None,
 ) -> Plan:
-    """Dry run: read the spreadsheet and check every row locally; nothing is sent. With a ``client``, the
-    registry's investors are read (only read) to flag rows that would duplicate one of them."""
+    """Dry run: read the spreadsheet and check every row locally; nothing is sent. A row that describes the same
+    person as an earlier row is a problem; one that shares an e-mail, IBAN, or name and birth date with an earlier
+    row but is perhaps another person (a namesake, a joint account) is a match, asked about by the import. With a
+    ``client``, the registry's investors are read (only read) to flag rows that would duplicate one of them."""
     frame, problems, source_name = parse_table(source, COLUMNS, "investor list", name)
     base = Path(source).parent if isinstance(source, (str, Path)) else Path.cwd()
     bad_rows = {row for row, _column, _problem in problems}
     seen: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
     in_file = InvestorIndex()
+    earlier_matches: list[dict[str, Any]] = []
     for record in _records(frame):
         row, reference = record["row"], record["reference"]
         if reference in seen:
@@ -157,7 +180,7 @@ def read_investors(
             continue
         planned, row_problems = _plan_row(record, base, placeholder_protocols)
         earlier = None if row_problems else in_file.match(planned["investor"])
-        if earlier is not None and earlier.same_party:  # a joint account or a namesake is another person
+        if earlier is not None and earlier.same_party:
             row_problems = [
                 (
                     "reference",
@@ -169,11 +192,13 @@ def read_investors(
             problems += [(row, column, message) for column, message in row_problems]
         else:
             rows.append(planned)
+            if earlier is not None:  # a namesake or a joint account: perhaps another person, asked about
+                earlier_matches.append(_match_row(planned, earlier))
             in_file.add({**planned["investor"], "row": row})
     problem_frame = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
     plan = Plan(rows, problem_frame.sort_values("row", kind="stable").reset_index(drop=True), source_name)
-    if client is not None:
-        plan.matches = find_matches(client, plan)
+    found = _registry_matches(client, rows) if client is not None else []
+    plan.matches = _match_frame(sorted([*found, *earlier_matches], key=lambda match: int(match["row"])))
     return plan
 
 
@@ -236,24 +261,40 @@ def _plan_row(
 
 def find_matches(client: Client, plan: Plan) -> pd.DataFrame:
     """Rows that describe an investor the registry already has (its investors read once, compared here)."""
-    existing = client.investors.list().to_list()
-    index = InvestorIndex(existing)
-    rows = []
-    for row in plan.rows:
-        match = index.match(row["investor"])
-        if match is not None:
-            rows.append(
-                {
-                    "row": row["row"],
-                    "reference": row["reference"],
-                    "name": investor_name(row["investor"]),
-                    "existing_investor_id": match.existing.get("id"),
-                    "existing_name": investor_name(match.existing),
-                    "reason": match.reason,
-                    "identical": "yes" if match.equal else "no",
-                }
-            )
-    return pd.DataFrame(rows, columns=MATCH_COLUMNS).astype({"row": "Int64"})
+    return _match_frame(_registry_matches(client, plan.rows))
+
+
+def _registry_matches(client: Client, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    index = InvestorIndex(client.investors.list().to_list())
+    return [_match_row(row, match) for row in rows if (match := index.match(row["investor"])) is not None]
+
+
+def _match_row(row: dict[str, Any], match: Match) -> dict[str, Any]:
+    """A row of :attr:`Plan.matches`: the row, and the investor (of the registry, or an earlier row's) it matches."""
+    return {
+        "row": row["row"],
+        "reference": row["reference"],
+        "name": investor_name(row["investor"]),
+        "existing_investor_id": match.existing.get("id"),
+        "existing_name": investor_name(match.existing),
+        "existing_row": match.existing.get("row"),
+        "reason": match.reason,
+        "identical": "yes" if match.equal else "no",
+    }
+
+
+def _match_frame(matches: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(matches, columns=MATCH_COLUMNS).astype({"row": "Int64", "existing_row": "Int64"})
+
+
+def _earlier_rows(rows: list[dict[str, Any]]) -> dict[int, set[int]]:
+    """For each row, the earlier rows that share an e-mail, IBAN, or name and birth date with it."""
+    index = InvestorIndex()
+    earlier: dict[int, set[int]] = {}
+    for row in rows:
+        earlier[row["row"]] = {other["row"] for other in index.sharing(row["investor"])}
+        index.add({**row["investor"], "row": row["row"]})
+    return earlier
 
 
 def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, known: InvestorIndex) -> dict[str, Any]:
@@ -276,7 +317,7 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         investor = client.investors.create(
             row["investor"], key=key("investor"), on_duplicate=on_duplicate, known_investors=known
         )
-        result["investor_id"] = investor.id
+        result["investor_id"], result["investor"] = investor.id, investor  # (the record: for the rows after it)
         already = investor.outcome in ("existed", "replayed", "updated")  # made before this import
         if row["identification"] is not None and not (
             already and client.investors.kyc_status(investor.id) == "SUCCESS"
@@ -349,6 +390,8 @@ def import_investors(
     Safe to run again after any stop: rows already done are not created twice. A kernel interrupt stops starting
     new rows, waits for the running ones, and returns what was done (the rest marked 'not started'). A row that
     matches an investor the registry already has is handled as ``on_duplicate`` says ('ask': left for a decision).
+    A row that shares an e-mail, IBAN, or name and birth date with earlier rows starts once they are done, and is
+    compared with the investors they made too, as if it were imported afterwards (a namesake is asked about).
     """
     from tqdm.std import tqdm
 
@@ -359,10 +402,16 @@ def import_investors(
     executor = ThreadPoolExecutor(max_workers=rows_at_once)
     pending: set[Future[dict[str, Any]]] = set()
     finished: SimpleQueue[Future[dict[str, Any]]] = SimpleQueue()  # each row's future, as it ends
-    queue = deque(plan.rows)
-    interrupted = False
-    # read once, now (not at the dry run: someone may have added one of these people since)
+    # read once, now (not at the dry run: someone may have added one of these people since); each row's investor
+    # is added as the row ends, before the rows that wait for it start ('create' compares nothing: nothing waits)
     known = InvestorIndex(client.investors.list())
+    waits = {} if on_duplicate == "create" else _earlier_rows(plan.rows)
+    waiting_for: dict[int, list[dict[str, Any]]] = {}  # a row's number: the rows that start once it is done
+    for row in plan.rows:
+        for earlier in waits.get(row["row"], ()):
+            waiting_for.setdefault(earlier, []).append(row)
+    queue = deque(row for row in plan.rows if not waits.get(row["row"]))
+    interrupted = False
     with client.transport.in_flight(workers):
         try:
             while queue or pending:
@@ -374,6 +423,13 @@ def import_investors(
                 pending.discard(future)
                 result = future.result()
                 results[result["row"]] = result
+                made = result.pop("investor", None)
+                if made is not None:
+                    known.add(made)
+                for later in waiting_for.pop(result["row"], []):
+                    waits[later["row"]].discard(result["row"])
+                    if not waits[later["row"]]:
+                        queue.append(later)
                 bar.update()
                 if on_row_done:
                     on_row_done(len(results))

@@ -290,7 +290,8 @@ class BulkImportPanel(widgets.VBox):
                     HTML(
                         tables.static_html(
                             tables.humanize(self.plan.matches, BULK_MATCH_LABELS, ids=("existing_investor_id",)),
-                            "Rows that match investors the registry already has (choose below what to do with them)",
+                            "Rows that match investors the registry already has or an earlier row "
+                            "(choose below what to do with them)",
                         )
                     )
                 )
@@ -338,7 +339,8 @@ BULK_MATCH_LABELS = {
     "reference": "Reference",
     "name": "Name",
     "existing_investor_id": "Registry's investor id",
-    "existing_name": "Registry's investor",
+    "existing_name": "Matches",
+    "existing_row": "Earlier row",
     "reason": "In common",
     "identical": "Identical",
 }
