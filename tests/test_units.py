@@ -12,6 +12,7 @@ import threading
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -19,7 +20,15 @@ import pytest
 from helpers import load_config
 from helpers.core import checks, models
 from helpers.core.config import Config, split_base_url
-from helpers.core.errors import ConfigurationError, InputError, JournalError, field_label, input_error, shorten_quoted
+from helpers.core.errors import (
+    ConfigurationError,
+    InputError,
+    JournalError,
+    field_label,
+    from_answer,
+    input_error,
+    shorten_quoted,
+)
 from helpers.core.journal import VERSION as journal_version
 from helpers.core.journal import AuditLine, Journal, derive_key
 from helpers.core.records import Record, mask, money_value
@@ -362,3 +371,94 @@ def test_an_identification_must_have_happened_with_a_document_valid_that_day() -
     assert "was not valid on the day of the identification (2020-08-10)" in message
     early = models.validate(models.Identification, {**good, "document_valid_from": "2020-09-01"})[1]
     assert "was not valid on the day" in early["non_field_errors"][0]
+
+
+STANDARDIZED = {  # the drf-standardized-errors package's body
+    "type": "validation_error",
+    "errors": [
+        {"code": "invalid", "detail": "A whole number is required.", "attr": "units"},
+        {"code": "blank", "detail": "This field may not be blank.", "attr": "natural_person.surname"},
+        {"code": "max_value", "detail": "Ensure this value is at most 1000.", "attr": "units"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "status, body, errors, message",
+    [
+        (  # the registry's own shape (DRF): as it was
+            400,
+            {"units": ["A whole number is required."], "non_field_errors": ["The campaign is closed."]},
+            {"units": ["A whole number is required."], "non_field_errors": ["The campaign is closed."]},
+            "The registry refused to create the investment. Correct the fields listed and try again.",
+        ),
+        (
+            400,
+            {"detail": "The campaign is closed."},
+            {},
+            "The registry refused to create the investment: The campaign is closed. Check the request and try again.",
+        ),
+        (  # drf-standardized-errors: keyed by attr, nested attrs as they are
+            400,
+            STANDARDIZED,
+            {
+                "units": ["A whole number is required.", "Ensure this value is at most 1000."],
+                "natural_person.surname": ["This field may not be blank."],
+            },
+            "The registry refused to create the investment. Correct the fields listed and try again.",
+        ),
+        (  # ... and attr null: a general error, the reason
+            400,
+            {
+                "type": "validation_error",
+                "errors": [
+                    {"code": "invalid", "detail": "The campaign is closed.", "attr": None},
+                    {"code": "invalid", "detail": "A whole number is required.", "attr": "units"},
+                ],
+            },
+            {"units": ["A whole number is required."]},
+            "The registry refused to create the investment: The campaign is closed. Correct the fields listed and "
+            "try again.",
+        ),
+        (
+            404,
+            {"type": "client_error", "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}]},
+            {},
+            "Could not create the investment: the registry has no such object: Not found. Check the id.",
+        ),
+        (  # {"message": ...}: the reason, not a field
+            400,
+            {"message": "The campaign is closed."},
+            {},
+            "The registry refused to create the investment: The campaign is closed. Check the request and try again.",
+        ),
+        (  # OAuth
+            400,
+            {"error": "invalid_request", "error_description": "The campaign is closed."},
+            {},
+            "The registry refused to create the investment: The campaign is closed. Check the request and try again.",
+        ),
+        (
+            400,
+            {"error": "invalid_request"},
+            {},
+            "The registry refused to create the investment: invalid_request. Check the request and try again.",
+        ),
+    ],
+    ids=[
+        "drf",
+        "drf-detail",
+        "standardized",
+        "standardized-general",
+        "standardized-404",
+        "message",
+        "oauth",
+        "oauth-code",
+    ],
+)
+def test_error_bodies_of_every_common_shape_become_a_sentence_and_field_errors(
+    status: int, body: Any, errors: dict[str, list[str]], message: str
+) -> None:
+    error = from_answer(status, body, "create the investment")
+    assert error.field_errors == errors
+    assert error.message == message

@@ -218,13 +218,44 @@ def input_error(subject: str, errors: FieldErrors) -> InputError:
     )
 
 
+GENERAL_KEYS = ("detail", "message", "error_description", "error")  # the registry's sentence (DRF, others, OAuth)
+
+
+def _standardized(body: Any) -> bool:
+    """The drf-standardized-errors body: ``{"type": "validation_error", "errors": [{"code", "detail", "attr"}]}``."""
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("type"), str)
+        and isinstance(body.get("errors"), list)
+        and all(isinstance(error, dict) and "detail" in error and "attr" in error for error in body["errors"])
+    )
+
+
 def registry_detail(body: Any) -> str:
-    """The registry's own sentence in an error answer (detail, error_description or error), shortened."""
+    """The registry's own sentence in an error answer (detail, message, error_description or error; in the
+    drf-standardized-errors body, the errors of no field), shortened."""
+    if _standardized(body):
+        return shorten_quoted(" ".join(str(e["detail"]) for e in body["errors"] if e["attr"] is None))
     if isinstance(body, dict):
-        for key in ("detail", "error_description", "error"):
+        for key in GENERAL_KEYS:
             if isinstance(body.get(key), str):
                 return shorten_quoted(body[key])
     return ""
+
+
+def registry_field_errors(body: Any) -> FieldErrors:
+    """The field errors of an error answer, by dotted path: DRF's ``{"field": ["message"]}`` (and
+    ``non_field_errors``), or drf-standardized-errors' ``attr``. The registry's sentence is no field."""
+    errors: FieldErrors = {}
+    if _standardized(body):
+        for error in body["errors"]:
+            if error["attr"] is not None:
+                errors.setdefault(str(error["attr"]), []).append(str(error["detail"]))
+    elif isinstance(body, dict):
+        errors = flatten({k: v for k, v in body.items() if not (k in GENERAL_KEYS and isinstance(v, str))})
+    else:
+        errors = flatten(body)
+    return {path: [shorten_quoted(m) for m in messages] for path, messages in errors.items()}
 
 
 def from_answer(status: int, body: Any, action: str, request_id: str | None = None) -> CashlinkError:
@@ -260,8 +291,7 @@ def from_answer(status: int, body: Any, action: str, request_id: str | None = No
             "Running the cell again is safe.",
             **extra,
         )
-    errors = {} if detail and isinstance(body, dict) and set(body) <= {"detail"} else flatten(body)
-    errors = {path: [shorten_quoted(m) for m in messages] for path, messages in errors.items()}
+    errors = registry_field_errors(body)
     hint = " Correct the fields listed and try again." if errors else " Check the request and try again."
     return ValidationError(
         f"The registry refused to {action}{reason if detail else '.'}{hint}", field_errors=errors, **extra
