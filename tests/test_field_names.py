@@ -9,11 +9,13 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 import helpers
-from tests.conftest import SIGNED_AT, Sandbox, config_for
+from helpers.core.client import CannotCompareWarning
+from tests.conftest import SIGNED_AT, Sandbox, config_for, investor_body
 from tests.test_helpers_client import invest, onboard
 from tests.test_network_settings import Forwarder, serving
 
@@ -32,8 +34,9 @@ def renamed(value: Any, rename: Callable[[dict[str, Any]], dict[str, Any]]) -> A
 
 
 @pytest.fixture
-def front(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[helpers.Client, dict[str, Renaming]]]:
-    """A client talking to the sandbox through a proxy; ``renames[path part]`` rewrites the answers of that path."""
+def front(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[helpers.Client, dict[str, Renaming], Forwarder]]:
+    """A client talking to the sandbox through a proxy; ``renames[path part]`` rewrites the answers of that path,
+    and the proxy's ``refuse`` answers some requests itself."""
     renames: dict[str, Renaming] = {}
     proxy: Forwarder
 
@@ -51,15 +54,15 @@ def front(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[helpers.Client, di
     running = serving(proxy)
     next(running)
     config = config_for(sandbox, sandbox.new_client(), tmp_path / "journal.sqlite3")
-    yield helpers.Client(config.replace(base_url=sandbox.base_url.replace(sandbox.root, proxy.url))), renames
+    yield helpers.Client(config.replace(base_url=sandbox.base_url.replace(sandbox.root, proxy.url))), renames, proxy
     proxy.shutdown()
     proxy.server_close()
 
 
 def test_redemption_units_named_amount_are_read_and_a_repeat_is_asked_about(
-    front: tuple[helpers.Client, dict[str, Renaming]],
+    front: tuple[helpers.Client, dict[str, Renaming], Forwarder],
 ) -> None:
-    client, renames = front
+    client, renames, _proxy = front
     investor_id, wallet_id = onboard(client)
     client.investments.credit(invest(client, investor_id, wallet_id, 100).id)
 
@@ -78,9 +81,9 @@ def test_redemption_units_named_amount_are_read_and_a_repeat_is_asked_about(
 
 
 def test_investments_without_their_ids_are_refused_never_mixed_or_made_twice(
-    front: tuple[helpers.Client, dict[str, Renaming]],
+    front: tuple[helpers.Client, dict[str, Renaming], Forwarder],
 ) -> None:
-    client, renames = front
+    client, renames, _proxy = front
     investor_id, wallet_id = onboard(client)
     client.investments.credit(invest(client, investor_id, wallet_id, 30).id)
     other_id, other_wallet = onboard(client, "Other")
@@ -107,3 +110,28 @@ def test_investments_without_their_ids_are_refused_never_mixed_or_made_twice(
         )
     renames.clear()
     assert len(client.investments.list(investor_id=investor_id).to_list()) == 1
+
+
+def test_lists_the_registry_does_not_offer_leave_writes_possible_and_say_so(
+    front: tuple[helpers.Client, dict[str, Renaming], Forwarder],
+) -> None:
+    client, _renames, proxy = front
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 100).id)
+
+    def no_list(method: str, url: str) -> int | None:
+        listed = urlsplit(url).path.rstrip("/").endswith(("/v2/redemptions", "/v2/investors"))
+        return 405 if method == "GET" and listed else None
+
+    proxy.refuse = no_list
+    with pytest.warns(CannotCompareWarning, match="none was looked for before sending"):
+        first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
+    assert first.outcome == "created" and first["status"] == "success"
+    assert client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1").outcome == "existed"
+    with pytest.warns(CannotCompareWarning):
+        assert client.investors.create(investor_body("Newcomer")).outcome == "created"
+    with pytest.raises(helpers.NotListed) as caught:
+        client.redemptions.list(investor_id=investor_id).to_list()
+    assert "does not offer this list (it answered 405" in str(caught.value)
+    proxy.refuse = None
+    assert [r["units"] for r in client.redemptions.list(investor_id=investor_id)] == [10]

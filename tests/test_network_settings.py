@@ -41,6 +41,7 @@ class Forwarder(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.upstream = upstream
         self.rewrite = rewrite  # (url, answer body) -> the body sent on: a registry that answers otherwise
+        self.refuse: Callable[[str, str], int | None] | None = None  # (method, url) -> a status to answer instead
         self.seen: list[str] = []
 
     @property
@@ -79,6 +80,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.server.seen.append(f"{self.command} {url}")
         parts = urlsplit(url)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        refused = self.server.refuse(self.command, url) if self.server.refuse is not None else None
+        if refused is not None:
+            data = b'{"detail": "Method \\"GET\\" not allowed."}'
+            self.send_response(refused)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
         connection.request(self.command, parts.path + (f"?{parts.query}" if parts.query else ""), body, headers)

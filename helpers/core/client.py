@@ -41,6 +41,7 @@ from helpers.core.errors import (
     ConfigurationError,
     ConflictError,
     NotFoundError,
+    NotListed,
     OutcomeUnknown,
     PermissionDeniedError,
     PossibleDuplicate,
@@ -81,6 +82,11 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 
 class FilterIgnoredWarning(UserWarning):
     """The registry returned objects that do not match a filter (it does not support it): filtered here instead."""
+
+
+class CannotCompareWarning(UserWarning):
+    """A write went without looking for an identical object first: the registry could not be searched (no read
+    scope, or no such list)."""
 
 
 class _ClaimedElsewhere(Exception):
@@ -183,7 +189,20 @@ class ListResult:
     def raw_pages(self) -> Iterator[list[Any]]:
         """The registry's pages as lists of plain objects, unfiltered, in order."""
         transport = self.client.transport
-        first = transport.get(self.path, self.action, self._params())
+        try:
+            first = transport.get(self.path, self.action, self._params())
+        except CashlinkError as exc:
+            if exc.status not in (404, 405) or isinstance(exc, NotListed):
+                raise
+            raise NotListed(
+                f"Could not {self.action}: the registry does not offer this list (it answered {exc.status} to "
+                f"GET {self.path}). Writes go on without looking for an identical object there (their idempotency "
+                "key still guards a re-run); to read these objects, ask the registry's operator for the list, or "
+                "check CASHLINK_API_PREFIX.",
+                status=exc.status,
+                body=exc.body,
+                request_id=exc.request_id,
+            ) from None
         items, self.count, next_url = page_items(first.body, self.action)
         next_url = _resolved(transport.url(self.path), next_url)
         fetched = len(items)
@@ -672,7 +691,7 @@ class Client:
         if operation.before_send is not None and not unanswered:
             try:
                 operation.before_send()
-            except PermissionDeniedError:  # cannot read the balance: the registry checks it itself
+            except (PermissionDeniedError, NotListed):  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
         key = entry.key if entry is not None else identity
         if unanswered and entry is not None:  # sent again under its key: what was there before its first attempt
@@ -837,8 +856,14 @@ class Client:
     def _resolve_duplicate(self, operation: Operation, key: str, was_sent: bool) -> Record | None:
         try:
             match = operation.similar() if operation.similar else None
-        except PermissionDeniedError:  # a client without read scopes cannot look: the idempotency key still guards
-            log.info("cannot look for an existing %s (no read scope)", operation.what)
+        except (PermissionDeniedError, NotListed) as exc:  # cannot look: the idempotency key still guards re-runs
+            log.info("cannot look for an existing %s (%s)", operation.what, type(exc).__name__)
+            warnings.warn(
+                f"The registry could not be searched for an identical {operation.what} ({exc.message.rstrip('.')}), "
+                "so none was looked for before sending; a re-run of this same step is still never sent twice.",
+                CannotCompareWarning,
+                stacklevel=_caller_level(),
+            )
             return None
         if match is None:
             return None
@@ -976,7 +1001,7 @@ class Client:
             return None
         try:
             found = [item for item in operation.sent(since) if str(item.get("id")) not in before]
-        except PermissionDeniedError:  # cannot look: the same key is sent again
+        except (PermissionDeniedError, NotListed):  # cannot look: the same key is sent again
             return None
         others = self.journal.made_by_others(identity, [str(item.get("id")) for item in found])
         found = [item for item in found if str(item.get("id")) not in others]
@@ -1013,7 +1038,7 @@ class Client:
             if operation.identical_now is not None:
                 return {str(found) for found in operation.identical_now()}
             return {str(item.get("id")) for item in operation.sent(since)}
-        except PermissionDeniedError:  # cannot read (no read scope): the key alone guards a resend
+        except (PermissionDeniedError, NotListed):  # cannot read: the key alone guards a resend
             return set()
 
     def _older_than_request(self, record: Record, answer: Answer) -> bool:

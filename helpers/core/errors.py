@@ -8,6 +8,7 @@ The hierarchy follows stripe-python's::
     ├── AuthenticationError        401: wrong client id/secret or token
     ├── PermissionDeniedError      403: a scope is missing
     ├── NotFoundError              404
+    │   └── NotListed              a list the registry does not offer (404 or 405 to its first page)
     ├── ConflictError              409, and an idempotency key reused with different data
     │   └── OutcomeUnknown         whether a write was done is unknown, and nothing more was sent
     ├── PossibleDuplicate          the registry already has an equal or near-equal object: asked before sending
@@ -138,6 +139,10 @@ class PermissionDeniedError(CashlinkError):
 
 class NotFoundError(CashlinkError):
     pass
+
+
+class NotListed(NotFoundError):
+    """The registry offers no such list (its first page answered 404 or 405): nothing can be looked up there."""
 
 
 class ConflictError(CashlinkError):
