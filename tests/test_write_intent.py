@@ -53,6 +53,8 @@ def test_an_identical_redemption_asked_again_is_a_new_operation_after_a_question
     assert first is not None and first.outcome == "created" and "Created now" in form.status.value
     assert form.click_submit() is first  # a double-click's second click: nothing sent, nothing asked
     form.again_button.click()  # "Another redemption": the same person, the same 50 units, a second time
+    assert form.units.value == ""  # a sent form forgets what was typed: the person types it again
+    form.units.value = "50"
     again = form.click_submit()
     assert again is None and holding(client, investor_id) == 150
     assert isinstance(form.error, helpers.PossibleDuplicate)
