@@ -400,4 +400,4 @@ def test_voila_app_shows_the_walkthrough_without_code(page: Any, servers: dict[s
     assert "walkthrough.Onboarding(" not in page.content()  # the code is hidden
     assert field(wizard, "bank_account.iban").input_value() == ""  # by hand in the app
     field(wizard, "communication.email").fill("not-an-address")
-    expect(wizard.get_by_text("is not an e-mail address such as name@example.com.")).to_be_visible()
+    expect(wizard.get_by_text("This is not an e-mail address; write one such as name@example.com.")).to_be_visible()

@@ -116,9 +116,9 @@ def test_checks_of_personal_data_never_repeat_it(check, secret: str) -> None:
 
 def test_quoted_input_is_shortened_never_the_sentence() -> None:
     with pytest.raises(checks.CheckError) as caught:
-        checks.check_email("x" * 10_000)
+        checks.check_units("x" * 10_000)
     message = str(caught.value)
-    assert len(message) < 150 and "(10,000 characters)" in message and message.endswith("name@example.com.")
+    assert len(message) < 150 and "(10,000 characters)" in message and message.endswith("such as 300.")
     assert shorten_quoted("The address " + "a" * 500 + " is bad.").endswith("(500 characters) is bad.")
 
 
@@ -156,7 +156,8 @@ def test_a_record_never_shows_personal_data() -> None:
     )
     for text in (repr(record), str(record), record._repr_html_(), str(record.rows())):
         assert "2000-08-10" not in text and "DE53500105173569146251" not in text and "L01X00T47" not in text
-        assert "12345678" not in text and "Peter" in text
+        assert "12345678" not in text
+    assert "Peter" in record._repr_html_() and "Peter" not in repr(record)  # a name on a screen, not in a log
     assert record["bank_account"]["iban"] == "DE53500105173569146251"  # the data itself is intact for code
 
 
@@ -462,3 +463,29 @@ def test_error_bodies_of_every_common_shape_become_a_sentence_and_field_errors(
     error = from_answer(status, body, "create the investment")
     assert error.field_errors == errors
     assert error.message == message
+
+
+def test_reprs_and_messages_never_name_a_person_and_screens_still_do() -> None:
+    from helpers.core import checks
+    from helpers.core.records import Record
+
+    person = Record(
+        {
+            "id": "7b6d79ea-fef5-515e-9b74-94f68fc63ef3",
+            "natural_person": {"forename": "Quxwell", "surname": "Zyxwvutsra", "birth_place": "Qwertzstadt"},
+            "communication": {"email": "zyx@example.org"},
+            "bank_account": {"account_holder": "Quxwell Zyxwvutsra"},
+        }
+    )
+    for text in (repr(person), str(person)):
+        assert all(value not in text for value in ("Quxwell", "Zyxwvutsra", "Qwertzstadt", "zyx@example.org"))
+    shown = dict(person.rows())  # a screen for a person: name-first, the real names
+    assert shown["Last name"] == "Zyxwvutsra" and shown["E-mail"] == "zyx@example.org"
+    for check, typed, said in (
+        (checks.check_email, "zyx@@example.org", "This is not an e-mail address"),
+        (checks.check_date, "1970-02-31", "There is no such day"),
+        (checks.check_date, "31.02.1970", "This is not a date"),
+    ):
+        with pytest.raises(checks.CheckError) as caught:
+            check(typed)
+        assert said in str(caught.value) and typed not in str(caught.value)

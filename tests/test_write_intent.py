@@ -703,6 +703,7 @@ def test_a_namesake_is_told_what_differs(client: helpers.Client) -> None:
         client.investors.create(namesake)
     assert "with the same name and birth date exists" in asked.value.message
     assert "but with another e-mail and IBAN: perhaps another person" in asked.value.message
+    assert "Twin" not in str(asked.value) and "Nothing was sent for this investor" in str(asked.value)  # no names
 
 
 def test_a_rerun_after_a_lost_answer_where_nothing_can_look_asks_for_repeat(

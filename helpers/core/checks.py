@@ -145,8 +145,12 @@ def _parse_date(value: Any) -> date | None:
 def check_date(value: Any) -> str:
     """A calendar date, returned as YYYY-MM-DD."""
     day = _parse_date(value)
-    if day is None:
-        raise CheckError(f"{quote(_text(value))} is not a date; write it as YYYY-MM-DD, e.g. 2000-08-10.")
+    if day is None:  # the value is not repeated: it may be a birth date
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", _text(value)):
+            raise CheckError(
+                "There is no such day in the calendar (check the month's last day); write an existing date."
+            )
+        raise CheckError("This is not a date; write it as YYYY-MM-DD, e.g. 2000-08-10.")
     return day.isoformat()
 
 
@@ -273,7 +277,7 @@ def check_ledger_units(value: Any) -> int:
 def check_email(value: Any) -> str:
     text = _text(value)
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", text) or len(text) > 254:
-        raise CheckError(f"{quote(text)} is not an e-mail address such as name@example.com.")
+        raise CheckError("This is not an e-mail address; write one such as name@example.com.")  # not repeated
     return text
 
 

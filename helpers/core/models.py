@@ -34,6 +34,7 @@ class FieldMeta:
     widget: Widget = "text"
     placeholder: str = ""
     choices: tuple[str, ...] = ()  # for widget "choice": the documented (or usual) values
+    identifying: bool = False  # names a person (name, e-mail, address): shown on screens, masked in reprs and text
 
 
 def field(
@@ -42,6 +43,7 @@ def field(
     default: Any = ...,
     column: str | None = None,
     personal: bool = False,
+    identifying: bool = False,
     widget: Widget = "text",
     placeholder: str = "",
     choices: tuple[str, ...] = (),
@@ -49,7 +51,7 @@ def field(
 ) -> Any:
     """A model field with its :class:`FieldMeta` (read back with :func:`meta`)."""
     info: Any = Field(default, title=label, description=help or None)
-    info.metadata.append(FieldMeta(label, column, personal, widget, placeholder, choices))
+    info.metadata.append(FieldMeta(label, column, personal, widget, placeholder, choices, identifying))
     return info
 
 
@@ -113,15 +115,15 @@ class _Name(Model):
     salutation: Salutation | None = field(
         "Salutation", default=None, column="salutation", widget="choice", choices=SALUTATIONS
     )
-    forename: Text = field("First name", column="forename")
-    surname: Text = field("Last name", column="surname")
+    forename: Text = field("First name", column="forename", identifying=True)
+    surname: Text = field("Last name", column="surname", identifying=True)
     birth_date: BirthDate = field("Birth date", column="birth_date", personal=True, widget="date")
-    birth_place: Text | None = field("Birth place", default=None, column="birth_place")
+    birth_place: Text | None = field("Birth place", default=None, column="birth_place", identifying=True)
     citizenship: Country = field("Citizenship", column="citizenship", widget="country")
 
 
 class _Address(Model):
-    street: Text = field("Street and number", column="street")
+    street: Text = field("Street and number", column="street", identifying=True)
     zip: ShortText = field("Postcode", column="zip")
     city: Text = field("City", column="city")
     country: Country = field("Country", column="country", widget="country")
@@ -141,7 +143,7 @@ class NaturalPerson(BenefitingPerson):
 
 
 class LegalPerson(_Address):
-    company_name: Text = field("Company name", column="company_name")
+    company_name: Text = field("Company name", column="company_name", identifying=True)
     legal_form: Text = field("Legal form", column="legal_form", placeholder="GmbH")
     registration_number: Text = field("Registration number", column="registration_number", placeholder="HRB 123456")
     registration_court: Text | None = field("Registration court", default=None, column="registration_court")
@@ -152,7 +154,7 @@ class LegalPerson(_Address):
 
 
 class BankAccount(Model):
-    account_holder: Text = field("Account holder", column="account_holder")
+    account_holder: Text = field("Account holder", column="account_holder", identifying=True)
     iban: Iban = field("IBAN", column="iban", personal=True, placeholder="DE89 3704 0044 0532 0130 00")
     bic: Bic = field("BIC", column="bic", placeholder="COBADEFFXXX")
     bank: Text | None = field("Bank", default=None, column="bank")
@@ -167,7 +169,7 @@ class TaxInformation(Model):
 
 
 class Communication(Model):
-    email: Email = field("E-mail", column="email", placeholder="name@example.com")
+    email: Email = field("E-mail", column="email", identifying=True, placeholder="name@example.com")
     email_confirmed: Flag = field("E-mail confirmed", default=True, widget="checkbox")
 
 
@@ -427,6 +429,7 @@ def label(path: str) -> str:
     return text
 
 
+IDENTIFYING_FIELDS: frozenset[str] = frozenset(spec.name for spec in _all_specs() if spec.meta.identifying)
 PERSONAL_PATHS: frozenset[str] = frozenset(spec.path for spec in _all_specs() if spec.meta.personal)
 PERSONAL_FIELDS: frozenset[str] = frozenset(path.rsplit(".", 1)[-1] for path in PERSONAL_PATHS)
 _NOT_ALWAYS_PERSONAL = (
@@ -443,6 +446,12 @@ def is_personal(path: str) -> bool:
     if named in PERSONAL_PATHS or any(named.endswith("." + known) for known in PERSONAL_PATHS if "." in known):
         return True
     return leaf in PERSONAL_FIELDS and leaf not in _NOT_ALWAYS_PERSONAL
+
+
+def is_identifying(path: str) -> bool:
+    """Whether the field at ``path`` names a person (a name, an e-mail, an address): what a screen shows, and a
+    repr, a log line or a message never does."""
+    return path.rsplit(".", 1)[-1] in IDENTIFYING_FIELDS
 
 
 def columns(model: type[Model], groups: tuple[str | None, ...] | None = None) -> dict[str, FieldSpec]:

@@ -1,8 +1,10 @@
 """API objects as :class:`Record` (a dict) that never shows personal data unmasked, and what a write did.
 
 Personal fields are those the models mark ``personal`` (IBAN, birth date, tax id, phone, ID document number, the
-provider's process id); their values are masked in ``repr()``, ``str()`` and the notebook display. The dict itself
-keeps the real values for code that needs them.
+provider's process id); their values are masked in ``repr()``, ``str()`` and the notebook display. Fields that name a
+person (``identifying``: names, e-mail, street, birth place) show on the notebook display, a screen for a person, and
+are masked in ``repr()`` and ``str()``, which end up in logs and tracebacks. The dict itself keeps the real values for
+code that needs them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from helpers.core.models import is_personal, label
+from helpers.core.models import is_identifying, is_personal, label
 
 MASK = "•"
 Outcome = Literal["created", "updated", "existed", "replayed"]
@@ -31,13 +33,18 @@ def mask(value: Any, field: str) -> Any:
     return MASK * max(len(text) - 3, 3) + text[-3:] if len(text) > 6 else MASK * 4
 
 
-def masked(value: Any, path: str = "") -> Any:
-    """A copy of an API object with every personal field masked (nested objects and lists included)."""
+def masked(value: Any, path: str = "", *, identifying: bool = False) -> Any:
+    """A copy of an API object with every personal field masked (nested objects and lists included); with
+    ``identifying``, also what names a person (names, e-mail, address): for text that may end up in a log."""
     if isinstance(value, Mapping):
-        return {key: masked(item, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
+        return {
+            key: masked(item, f"{path}.{key}" if path else str(key), identifying=identifying)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [masked(item, path) for item in value]
-    return mask(value, path.rsplit(".", 1)[-1]) if path and is_personal(path) else value
+        return [masked(item, path, identifying=identifying) for item in value]
+    hidden = path and (is_personal(path) or (identifying and is_identifying(path)))
+    return mask(value, path.rsplit(".", 1)[-1]) if hidden else value
 
 
 def is_money(value: Any) -> bool:
@@ -107,8 +114,8 @@ class Record(dict[str, Any]):
     def masked(self) -> dict[str, Any]:
         return masked(dict(self))
 
-    def __repr__(self) -> str:
-        return f"Record({self.masked()!r})"
+    def __repr__(self) -> str:  # names and e-mails too: a repr ends up in logs and tracebacks
+        return f"Record({masked(dict(self), identifying=True)!r})"
 
     __str__ = __repr__
 

@@ -456,7 +456,7 @@ class Investors(Resource):
                 update=lambda existing: self.update_to(existing, investor),
                 same_party=lambda existing: _is_same_party(existing, investor),
                 differs=lambda existing: _differs(existing, investor),
-                describe=lambda: f"an investor named {investor_name(investor)}",
+                describe=lambda: f"the investor {reference}" if reference else "this investor",  # never a name
             )
         )
 

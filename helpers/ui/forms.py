@@ -673,7 +673,7 @@ class InvestorForm(Form):
         return [("Name", investor_name(record)), *rows, ("Investor id", str(record.get("id", "")))]
 
     def describe_existing(self, existing: Mapping[str, Any]) -> str:
-        return f"investor named {investor_name(existing)}"
+        return "investor"  # by its id in the sentence: a name in a message could end up in a saved notebook
 
     def duplicate_question(self, exc: PossibleDuplicate) -> str:
         if not exc.same_party:
