@@ -113,6 +113,8 @@ def test_unattended_errors_stop_with_a_sentence_and_keep_no_personal_value(clien
     form = wizard.body.children[0]
     assert form.fields["bank_account.iban"].widget.value == ""
     assert form.fields["natural_person.birth_date"].widget.value == ""
+    assert form.fields["natural_person.surname"].widget.value == ""  # nothing typed stays, names neither
+    assert "not a valid IBAN" in form.fields["bank_account.iban"].error.value  # what was wrong stays said
 
 
 def test_no_demo_values_outside_the_sandbox(client: helpers.Client) -> None:

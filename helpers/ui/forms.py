@@ -154,22 +154,16 @@ class FormField:
     def is_empty(self) -> bool:
         return self.value in (None, "")
 
-    def clear_personal(self) -> None:
-        """Forget a personal value once it was sent (so no saved or executed notebook keeps it in widget state)."""
-        if self.personal and isinstance(self.widget, widgets.Text):
-            self.widget.value = ""
-            self.error.value = ""
-        if isinstance(self.widget, widgets.FileUpload):  # a document sent (an ID protocol): its bytes go too
-            self.widget.value = ()
-
-    def forget(self) -> None:
-        """Forget what was typed or uploaded once it was sent (a saved or executed notebook keeps widget state);
-        choices from a fixed list (a country, a flag, the investor chosen) stay."""
+    def forget(self, keep_message: bool = False) -> None:
+        """Forget what was typed or uploaded once it was sent, or once an unattended run stopped on it (a saved or
+        executed notebook keeps widget state); choices from a fixed list (a country, a flag, the investor chosen)
+        stay. ``keep_message``: the field's error stays (an unattended run's, which says what was wrong)."""
+        message = self.error.value
         if isinstance(self.widget, (widgets.Text, widgets.Textarea)):
             self.widget.value = ""
         if isinstance(self.widget, widgets.FileUpload):
             self.widget.value = ()
-        self.error.value = ""  # not 'This field is required.' under a field emptied on purpose
+        self.error.value = message if keep_message else ""  # not 'This field is required.' under an emptied field
 
     def check_now(self) -> str | None:
         """Check this field alone; show and return the message (None when fine)."""

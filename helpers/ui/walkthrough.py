@@ -346,7 +346,7 @@ class Walkthrough(widgets.VBox):
                 except BaseException:
                     if isinstance(step.screen, forms.Form):
                         for form_field in step.screen.fields.values():
-                            form_field.clear_personal()  # nobody will correct them: keep no personal data
+                            form_field.forget(keep_message=True)  # nobody will correct them: keep no values
                     raise
             if step.final:
                 break
