@@ -19,6 +19,7 @@ investments (what the wallets hold). All arithmetic is on integers.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,21 +155,30 @@ class Reconciliation:
         )
 
     def to_csv(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """The differences as CSV, a file only its owner can read (it names investors)."""
+        path = _private_file(path)
         self.differences.to_csv(path, index=False)
         return path
 
     def to_excel(self, path: str | Path) -> Path:
-        """Two sheets: the summary and the highlighted differences."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Two sheets: the summary and the highlighted differences (a file only its owner can read)."""
+        path = _private_file(path)
         with pd.ExcelWriter(path, engine="openpyxl") as writer:
             self.summary().to_excel(writer, sheet_name="summary", index=False)
             detail = self.differences.copy()
             detail["since"] = detail["since"].dt.tz_localize(None)  # Excel cannot store time zones
             detail.style.map(_highlight, subset=["difference"]).to_excel(writer, sheet_name="differences", index=False)
         return path
+
+
+def _private_file(path: str | Path) -> Path:
+    """``path``, created empty and readable by its owner only (0600) before anything is written into it; a folder
+    made for it is 0700 (an existing one keeps its mode)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
+    return path
 
 
 def _highlight(value: Any) -> str:
