@@ -392,6 +392,21 @@ def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path) -> No
     assert list(results["status"]) == ["created"] * 3
 
 
+def test_the_bulk_panel_closes_the_tables_a_new_run_replaces(client: helpers.Client, tmp_path: Path) -> None:
+    """Results tables (names) and progress bars of an earlier import must not stay open behind a new dry run."""
+    from ipywidgets.widgets.widget import _instances
+
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    content = spreadsheet(tmp_path / "p.csv", 3).read_bytes()
+    panel.dry_run(content, "p.csv")
+    opened = len(_instances)
+    panel.run_import()
+    made = [widget for key, widget in _instances.items() if widget in panel.output._made]
+    assert any(type(w).__name__ == "ITable" for w in made)  # the results table
+    panel.dry_run(content, "p.csv")
+    assert all(w.comm is None for w in made) and len(_instances) == opened
+
+
 def test_rows_that_end_in_a_delimiter_read_as_the_same_rows(tmp_path: Path) -> None:
     """Some programs export every row with a trailing comma: the first column must stay a column."""
     path = spreadsheet(tmp_path / "trailing.csv", 3)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
 from IPython.display import HTML, display
+from ipywidgets.widgets.widget import _instances
 
 from helpers.core import api
 from helpers.core.client import Client, OnDuplicate
@@ -32,6 +35,31 @@ def close_all(widget: widgets.Widget) -> None:
         if isinstance(part, widgets.Widget):
             part.close()
     widget.close()
+
+
+class ClosingOutput(widgets.Output):
+    """An Output whose widgets (tables, progress bars) made while something was shown in it are closed when it is
+    cleared: the kernel drops them and a saved notebook keeps only what is shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: list[widgets.Widget] = []
+
+    @contextmanager
+    def showing(self) -> Iterator[None]:
+        """Show into this output; note the widgets made meanwhile."""
+        before = set(_instances)
+        try:
+            with self:
+                yield
+        finally:
+            self._made.extend(widget for key, widget in list(_instances.items()) if key not in before)
+
+    def clear(self) -> None:
+        self.clear_output()
+        for widget in self._made:
+            close_all(widget)
+        self._made.clear()
 
 
 class Overview(widgets.VBox):
@@ -239,7 +267,7 @@ class BulkImportPanel(widgets.VBox):
             layout=widgets.Layout(width="auto"),
         )
         self.confirm.add_class("cl-bulk-confirm")
-        self.output = widgets.Output()
+        self.output = ClosingOutput()
         self.upload.observe(lambda _c: self._on_upload(), names="value")
         self.confirm.on_click(lambda _b: self.run_import())
         super().__init__(
@@ -264,9 +292,9 @@ class BulkImportPanel(widgets.VBox):
             self.dry_run(content, name)
 
     def dry_run(self, source: str | Path | bytes, name: str | None = None) -> bulk.Plan | None:
-        self.output.clear_output()
+        self.output.clear()
         self.plan, self.confirm.disabled = None, True  # a file that cannot be read leaves nothing to import
-        with self.output:
+        with self.output.showing():
             try:
                 self.plan = bulk.read_investors(source, name, self.placeholder_protocols, client=self.client)
             except SpreadsheetError as exc:
@@ -304,7 +332,7 @@ class BulkImportPanel(widgets.VBox):
         if self.plan is None:
             return None
         self.confirm.disabled = True
-        with self.output:
+        with self.output.showing():
             self.results = bulk.import_investors(
                 self.client, self.plan, workers=self.workers, on_duplicate=self.duplicates.value
             )
@@ -425,7 +453,7 @@ class ReconciliationPanel(widgets.VBox):
         self.button = widgets.Button(
             description="Reconcile", icon="balance-scale", button_style="primary", layout=widgets.Layout(width="auto")
         )
-        self.output = widgets.Output()
+        self.output = ClosingOutput()
         self._ledger: tuple[bytes, str] | None = None
         self.button.on_click(lambda _b: self._run_upload())
         self.upload.observe(lambda change: self._run_upload() if change["new"] else None, names="value")
@@ -442,8 +470,8 @@ class ReconciliationPanel(widgets.VBox):
 
     def run(self, source: str | Path | bytes, name: str | None = None) -> reconcile.Reconciliation | None:
         """Read the ledger, reconcile, and show summary, chart, details and the exported files."""
-        self.output.clear_output()
-        with self.output:
+        self.output.clear()
+        with self.output.showing():
             try:
                 ledger = reconcile.read_ledger(source, name)
                 self.report = reconcile.reconcile(self.client, ledger, stuck_after=timedelta(days=self.days.value))
