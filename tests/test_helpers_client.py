@@ -356,3 +356,25 @@ def test_a_rerun_without_read_scope_trusts_the_journal(config: Config) -> None:
     first = client.investors.create(investor_body())
     again = client.investors.create(investor_body())
     assert again.replayed and again.id == first.id
+
+
+def test_messages_say_what_to_do_for_a_credit_without_wallet_and_an_unknown_wallet(client: helpers.Client) -> None:
+    investor_id, wallet_id = onboard(client, "Walletless")
+    document = client.documents.upload(b"%PDF-1.4 signed without wallet", "signed.pdf")
+    investment = client.investments.create(
+        investor_id,
+        20,
+        SIGNED_AT,
+        [{"document_id": document.id, "category": "c", "subject": "s"}],
+        accepted_at=SIGNED_AT,
+        paid_at=SIGNED_AT,
+    )
+    with pytest.raises(helpers.InputError) as caught:
+        client.investments.credit(investment.id)
+    assert "no delivery wallet yet" in str(caught.value) and "wallet=WALLET_ID" in str(caught.value)
+    assert ".;" not in str(caught.value)
+    client.investments.update(investment.id, wallet=wallet_id)
+    assert client.investments.credit(investment.id)["status"] == "DELIVERED"
+    with pytest.raises(helpers.InputError) as caught:
+        client.redemptions.create(investor_id, "3fa85f64-5717-4562-b3fc-2c963f66afa6", 5)
+    assert "The investor has no wallet with this id" in str(caught.value)

@@ -166,7 +166,7 @@ def test_values_the_documentation_does_not_name_are_sent_with_a_warning(
     investor = api.investors.create(investor_body("Enum"))
     protocol = api.documents.upload(b"%PDF-1.4 enum", "protocol.pdf")
     body = {**identification_body(protocol.id), "identity_provider": "NECT"}
-    with pytest.warns(UndocumentedValueWarning, match="NECT is not a identity provider the documentation names"):
+    with pytest.warns(UndocumentedValueWarning, match="NECT is not an identity provider the documentation names"):
         if registry.profile == "drf":
             assert api.investors.identify(investor.id, body)["identity_provider"] == "NECT"
         else:

@@ -304,16 +304,22 @@ def check_bool(value: Any) -> bool:
     raise CheckError(f"Must be yes or no, not {quote(value)}.")
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def check_known(*known: str, what: str) -> Callable[[Any], str]:
     """Where the documentation names only some values: a known one, or another one sent with a warning."""
 
     def check(value: Any) -> str:
         text = check_text(value, 64).upper()
         if not re.fullmatch(r"[A-Z0-9_]+", text):
-            raise CheckError(f"{quote(text)} is not a {what}; use capital letters, digits and _, e.g. {known[0]}.")
+            raise CheckError(
+                f"{quote(text)} is not {_article(what)} {what}; use capital letters, digits and _, e.g. {known[0]}."
+            )
         if text not in known:
             warnings.warn(
-                f"{text} is not a {what} the documentation names ({', '.join(known)}); it is sent as it "
+                f"{text} is not {_article(what)} {what} the documentation names ({', '.join(known)}); it is sent as it "
                 "is, and the registry decides.",
                 UndocumentedValueWarning,
                 stacklevel=2,

@@ -77,7 +77,11 @@ class CashlinkError(Exception):
     def __str__(self) -> str:
         if not self.field_errors:
             return self.message
-        details = "; ".join(f"{field_label(path)}: {' '.join(msgs)}" for path, msgs in self.field_errors.items())
+        details = " ".join(
+            f"{field_label(path)}: {' '.join(msgs)}"
+            + ("" if " ".join(msgs).rstrip().endswith((".", "?", "!")) else ".")
+            for path, msgs in self.field_errors.items()
+        )
         return f"{self.message} {details}"
 
     def support(self) -> str:

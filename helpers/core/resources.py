@@ -989,6 +989,16 @@ class Investments(Resource):
         sends one whatever the journal says: for a failure seen only in Cashlink Studio)."""
         target = path(api.CREDITS, "the credit", investment_id=investment_id)
         investment = self.get(investment_id)
+        if "wallet" in investment and not investment["wallet"] and investment.get("status") != "DELIVERED":
+            raise input_error(
+                "the credit",
+                {
+                    "wallet": [
+                        "The investment has no delivery wallet yet: set it first with client.investments.update("
+                        f"'{investment_id}', wallet=WALLET_ID) (the investor's wallet id), then credit it."
+                    ]
+                },
+            )
         hint = (
             f"credit it again (client.investments.credit('{investment_id}'), or the button 'Credit the securities'): "
             "a failed credit is sent as a new attempt"
@@ -1162,6 +1172,13 @@ class Redemptions(Resource):
 
         def enough() -> None:
             held = self._client.balance(body["investor_id"], body["wallet_id"], body["product_id"])
+            if not held and body["wallet_id"] not in {
+                str(w.get("id")) for w in self._client.investors.wallets(body["investor_id"])
+            }:
+                raise input_error(
+                    "the redemption",
+                    {"wallet_id": ["The investor has no wallet with this id; choose one of the investor's wallets."]},
+                )
             if body["units"] > held:
                 raise input_error(
                     "the redemption",
