@@ -28,7 +28,9 @@ class Client(core.Client):
     def tabulate(
         self, records: Any, show_personal_data: bool = False, progress: bool = True, **_options: Any
     ) -> pd.DataFrame:
-        """``records`` as a tidy DataFrame; a list that takes more than two seconds shows a progress bar."""
+        """``records`` as a tidy DataFrame for code (every field, one column each, personal data masked unless
+        asked); a list that takes more than two seconds shows a progress bar. Screens for people (name first,
+        formatted, no empty cells) are the panels' and walkthroughs' tables (``helpers.ui.tables``)."""
         columns = EMPTY_COLUMNS.get(getattr(records, "path", ""), ("id",))
         with progress_bar(records, progress):
             return to_frame(records, show_personal_data=show_personal_data, columns=columns)
