@@ -135,3 +135,21 @@ def test_lists_the_registry_does_not_offer_leave_writes_possible_and_say_so(
     assert "does not offer this list (it answered 405" in str(caught.value)
     proxy.refuse = None
     assert [r["units"] for r in client.redemptions.list(investor_id=investor_id)] == [10]
+
+
+def test_a_bulk_import_goes_on_where_the_registry_does_not_list_investors(
+    front: tuple[helpers.Client, dict[str, Renaming], Forwarder], tmp_path: Path
+) -> None:
+    from helpers.data import bulk
+    from tests.test_bulk import spreadsheet
+
+    client, _renames, proxy = front
+    plan = bulk.read_investors(spreadsheet(tmp_path / "rows.csv", 2), placeholder_protocols=True)
+    proxy.refuse = lambda method, url: (
+        405 if method == "GET" and urlsplit(url).path.rstrip("/").endswith("/v2/investors") else None
+    )
+    with pytest.warns(CannotCompareWarning, match="new investors are not compared with them"):
+        results = bulk.import_investors(client, plan, workers=2, progress=False)
+    assert list(results["status"]) == ["created", "created"]
+    again = bulk.import_investors(client, plan, workers=2, progress=False)  # a re-import sends nothing again
+    assert set(again["status"]) == {"already there"}

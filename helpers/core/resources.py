@@ -12,6 +12,7 @@ import builtins
 import hashlib
 import mimetypes
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from difflib import SequenceMatcher
@@ -21,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from helpers.core import api, checks, models
-from helpers.core.client import Client, ListResult, Match, OnDuplicate, Operation, is_recent
+from helpers.core.client import CannotCompareWarning, Client, ListResult, Match, OnDuplicate, Operation, is_recent
 from helpers.core.errors import (
     CashlinkError,
     ConfigurationError,
     InputError,
     NotFoundError,
+    NotListed,
     PermissionDeniedError,
     TaskError,
     ValidationError,
@@ -478,6 +480,20 @@ class Investors(Resource):
     def _created_since(self, body: Mapping[str, Any], since: datetime) -> builtins.list[Record]:
         recent = [i for i in self.list() if _created_after(i, since)]
         return [i for i in recent if (match := similar_investor([i], body)) is not None and match.equal]
+
+    def index(self) -> InvestorIndex:
+        """The registry's investors, read once, to compare many new ones with (a bulk import). Empty, with a
+        :class:`CannotCompareWarning`, where the registry cannot be searched (no such list, no read scope)."""
+        try:
+            return InvestorIndex(self.list().to_list())
+        except (NotListed, PermissionDeniedError) as exc:
+            warnings.warn(
+                f"The registry's investors could not be read ({exc.message.rstrip('.')}), so new investors are not "
+                "compared with them; a re-import of the same rows is still never sent twice.",
+                CannotCompareWarning,
+                stacklevel=2,
+            )
+            return InvestorIndex()
 
     def find_similar(self, body: Mapping[str, Any] | models.Investor) -> Match | None:
         """The registry's investor that a new ``body`` would duplicate (same e-mail, IBAN, or name and birth

@@ -265,7 +265,7 @@ def find_matches(client: Client, plan: Plan) -> pd.DataFrame:
 
 
 def _registry_matches(client: Client, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    index = InvestorIndex(client.investors.list().to_list())
+    index = client.investors.index()
     return [_match_row(row, match) for row in rows if (match := index.match(row["investor"])) is not None]
 
 
@@ -404,7 +404,7 @@ def import_investors(
     finished: SimpleQueue[Future[dict[str, Any]]] = SimpleQueue()  # each row's future, as it ends
     # read once, now (not at the dry run: someone may have added one of these people since); each row's investor
     # is added as the row ends, before the rows that wait for it start ('create' compares nothing: nothing waits)
-    known = InvestorIndex(client.investors.list())
+    known = client.investors.index()
     waits = {} if on_duplicate == "create" else _earlier_rows(plan.rows)
     waiting_for: dict[int, list[dict[str, Any]]] = {}  # a row's number: the rows that start once it is done
     for row in plan.rows:
