@@ -33,10 +33,23 @@ def renamed(value: Any, rename: Callable[[dict[str, Any]], dict[str, Any]]) -> A
     return value
 
 
+Front = tuple[helpers.Client, dict[str, Renaming], Forwarder]
+
+
 @pytest.fixture
-def front(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[helpers.Client, dict[str, Renaming], Forwarder]]:
+def front(sandbox: Sandbox, tmp_path: Path) -> Iterator[Front]:
     """A client talking to the sandbox through a proxy; ``renames[path part]`` rewrites the answers of that path,
     and the proxy's ``refuse`` answers some requests itself."""
+    yield from fronted(sandbox, tmp_path)
+
+
+@pytest.fixture
+def drf_front(drf_sandbox: Sandbox, tmp_path: Path) -> Iterator[Front]:
+    """The same in front of a drf-profile sandbox (some of its routes keep no idempotency keys)."""
+    yield from fronted(drf_sandbox, tmp_path)
+
+
+def fronted(sandbox: Sandbox, tmp_path: Path) -> Iterator[Front]:
     renames: dict[str, Renaming] = {}
     proxy: Forwarder
 
@@ -153,3 +166,34 @@ def test_a_bulk_import_goes_on_where_the_registry_does_not_list_investors(
     assert list(results["status"]) == ["created", "created"]
     again = bulk.import_investors(client, plan, workers=2, progress=False)  # a re-import sends nothing again
     assert set(again["status"]) == {"already there"}
+
+
+def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_unasked(
+    drf_front: Front, drf_sandbox: Sandbox
+) -> None:
+    from tests.conftest import identification_body
+
+    client, _renames, proxy = drf_front
+    investor = client.investors.create(investor_body("Unlisted"))
+    protocol = client.documents.upload(b"%PDF-1.4 protocol unlisted", "protocol.pdf")
+    proxy.refuse = lambda method, url: (
+        405 if method == "GET" and url.split("?")[0].endswith("/identifications/") else None
+    )
+    body = {**identification_body(protocol.id), "document_id": "XY999999"}
+    drf_sandbox.faults(queue=["drop"])  # made, then the answer is lost
+    try:
+        with pytest.raises(helpers.OutcomeUnknown, match="offers no list to look for"):
+            client.investors.identify(investor.id, body)
+        with pytest.raises(helpers.OutcomeUnknown, match="repeat=True"):  # a re-run: still asked, nothing sent
+            client.investors.identify(investor.id, body)
+    finally:
+        drf_sandbox.reset_faults()
+    proxy.refuse = None
+    assert [i.get("document_id") for i in client.investors.identifications(investor.id)] == ["XY999999"]
+
+
+def test_a_missing_object_under_a_sub_list_is_not_found_not_an_unoffered_list(front: Front) -> None:
+    client, _renames, _proxy = front
+    with pytest.raises(helpers.NotFoundError) as caught:
+        client.investors.wallets("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+    assert not isinstance(caught.value, helpers.NotListed)

@@ -146,6 +146,14 @@ def next_link_ahead(content: bytes) -> str | None:
     return link if isinstance(link, str) and link else None
 
 
+ID_SEGMENT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _names_an_object(path: str) -> bool:
+    """Whether an API path goes through an object's id (``/investors/<id>/wallets/``): a sub-list."""
+    return any(ID_SEGMENT.match(part) for part in urlsplit(path).path.split("/"))
+
+
 def _resolved(page_url: str, link: str | None) -> str | None:
     """A page's ``next`` link as an absolute URL (a registry may give it relative to the page)."""
     return urljoin(page_url, link) if link else None
@@ -192,8 +200,10 @@ class ListResult:
         try:
             first = transport.get(self.path, self.action, self._params())
         except CashlinkError as exc:
-            if exc.status not in (404, 405) or isinstance(exc, NotListed):
-                raise
+            if isinstance(exc, NotListed) or not (
+                exc.status == 405 or (exc.status == 404 and not _names_an_object(self.path))
+            ):
+                raise  # (a 404 under an object's path: that object is missing, not the list)
             raise NotListed(
                 f"Could not {self.action}: the registry does not offer this list (it answered {exc.status} to "
                 f"GET {self.path}). Writes go on without looking for an identical object there (their idempotency "
@@ -651,7 +661,12 @@ class Client:
             entry = self._new_attempt(identity, hashed, entry)
         unanswered = entry is not None and entry.state == "sent" and entry.content_hash == hashed and not entry.fresh
         if unanswered and entry is not None and operation.sent is not None:  # what did that attempt make?
-            made = self._made_since(operation, identity, self._since(entry), set(entry.before))
+            try:
+                made = self._made_since(operation, identity, self._since(entry), set(entry.before))
+            except NotListed as exc:
+                if not operation.repeat:
+                    raise self._cannot_look(operation, entry.created_at[:10], exc) from None
+                made = None  # the analyst looked, and says send it again (under its key)
             if made is not None and not entry.sent_at and operation.on_duplicate != "use":
                 # recorded by a version that kept no list of what was there before: it may be an earlier one
                 if not (operation.repeat or operation.on_duplicate == "create"):
@@ -860,7 +875,8 @@ class Client:
             log.info("cannot look for an existing %s (%s)", operation.what, type(exc).__name__)
             warnings.warn(
                 f"The registry could not be searched for an identical {operation.what} ({exc.message.rstrip('.')}), "
-                "so none was looked for before sending; a re-run of this same step is still never sent twice.",
+                "so none was looked for before sending; a re-run of this same step sends nothing once it was "
+                "answered.",
                 CannotCompareWarning,
                 stacklevel=_caller_level(),
             )
@@ -1001,7 +1017,7 @@ class Client:
             return None
         try:
             found = [item for item in operation.sent(since) if str(item.get("id")) not in before]
-        except (PermissionDeniedError, NotListed):  # cannot look: the same key is sent again
+        except PermissionDeniedError:  # no read scope: the same key is sent again (the registry replays it)
             return None
         others = self.journal.made_by_others(identity, [str(item.get("id")) for item in found])
         found = [item for item in found if str(item.get("id")) not in others]
@@ -1020,6 +1036,9 @@ class Client:
         unknown, and said so (in the audit trail as well)."""
         try:
             return self._made_since(operation, identity, since, before)
+        except NotListed as exc:  # it can never look there: the analyst looks, then says repeat
+            self._audit(operation, key, None, "answer lost")
+            raise self._cannot_look(operation, "today", exc) from None
         except CashlinkError as exc:
             self._audit(operation, key, None, "answer lost")
             raise AmbiguousWrite(
@@ -1028,6 +1047,18 @@ class Client:
                 "running this again looks again before sending anything.",
                 status=lost.status if lost is not None else None,
             ) from exc
+
+    @staticmethod
+    def _cannot_look(operation: Operation, when: str, exc: CashlinkError) -> OutcomeUnknown:
+        """An attempt whose answer was lost, where the registry offers no list to look for what it made."""
+        what = operation.describe() if operation.describe else f"the {operation.what}"
+        return OutcomeUnknown(
+            f"Could not {operation.action}: an attempt {'on ' + when if when != 'today' else 'just now'} was never "
+            f"answered, and the registry offers no list to look for {what} ({exc.message.rstrip('.')}). Nothing more "
+            "was sent. Look for it in Cashlink Studio; to send it again, run this with repeat=True (in a form, the "
+            "button 'Send as a new …').",
+            status=exc.status,
+        )
 
     def _identical_now(self, operation: Operation, since: datetime) -> set[str]:
         """The ids of objects identical to what a write made deliberately (repeat, on_duplicate='create') would make,
