@@ -11,7 +11,7 @@ import pytest
 
 import helpers
 from helpers.ui import forms, walkthrough
-from tests.conftest import Sandbox
+from tests.conftest import Sandbox, investor_body
 from tests.test_forms import onboarded
 from tests.test_helpers_client import invest, onboard
 
@@ -286,3 +286,27 @@ def test_an_unknown_investor_email_stops_unattended_runs_and_acts_on_nobody(
         walkthrough.Redeeming(client, "unattended", {"units": 2}).run_unattended()
     assert "Give INVESTOR_ID or INVESTOR_EMAIL" in str(caught.value.field_errors)
     assert client.redemptions.list().to_list() == []
+
+
+def test_a_shared_or_conflicting_investor_email_stops_unattended_runs(client: helpers.Client) -> None:
+    elder = client.investors.create(investor_body("Elder", communication__email="joint.account@example.com"))
+    younger = client.investors.create(
+        investor_body("Younger", communication__email="joint.account@example.com"), on_duplicate="create"
+    )
+    for given, said in (
+        ({"investor_email": " JOINT.account@example.com", "units": 3}, "2 investors share this e-mail address"),
+        (
+            {"investor_id": elder.id, "investor_email": "peter.younger@example.com", "units": 3},
+            "No investor in the registry has this e-mail address",
+        ),
+    ):
+        with pytest.raises(helpers.InputError) as caught:
+            walkthrough.Redeeming(client, "unattended", given).run_unattended()
+        assert said in str(caught.value.field_errors)
+    other = client.investors.create(investor_body("Other"))
+    with pytest.raises(helpers.InputError) as caught:
+        walkthrough.Redeeming(
+            client, "unattended", {"investor_id": other.id, "investor_email": "joint.account@example.com"}
+        ).run_unattended()
+    assert "INVESTOR_ID names another investor" in str(caught.value.field_errors)
+    assert younger.id and client.redemptions.list().to_list() == []

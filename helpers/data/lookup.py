@@ -78,10 +78,17 @@ def latest_holder(client: Client, product_id: str | None = None) -> str | None:
 
 def investor_by_email(client: Client, email: str | None) -> str | None:
     """The id of the first (oldest) investor with this e-mail address, or None (e-mails need not be unique)."""
+    found = investors_by_email(client, email)
+    return found[0] if found else None
+
+
+def investors_by_email(client: Client, email: str | None) -> list[str]:
+    """The ids of every investor with this e-mail address, oldest first (a joint account shares one)."""
     if not email:
-        return None
+        return []
     wanted = email.strip().lower()
-    for investor in client.investors.list():
-        if str((investor.get("communication") or {}).get("email", "")).lower() == wanted:
-            return str(investor["id"])
-    return None
+    return [
+        str(investor["id"])
+        for investor in client.investors.list()
+        if str((investor.get("communication") or {}).get("email", "")).strip().lower() == wanted
+    ]

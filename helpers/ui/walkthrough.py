@@ -209,30 +209,41 @@ class Walkthrough(widgets.VBox):
 
     def _acted_on(self, values: Mapping[str, Any], sandbox_default: Callable[[], str | None]) -> str | None:
         """The investor an unattended step acts on: INVESTOR_ID, else the one with INVESTOR_EMAIL. A given e-mail
-        that no investor has stops the run (never another investor's units); only the sandbox's demo picks one
-        itself (``sandbox_default``) when nothing was given."""
-        if values.get("investor_id"):
-            return str(values["investor_id"])
-        email = values.get("investor_email")
-        found = lookup.investor_by_email(self.client, str(email)) if email else None
-        if found is not None:
-            return found
-        if self.given.get("investor_email"):
-            raise input_error(
-                "the investor",
-                {
-                    "INVESTOR_EMAIL": [
-                        "No investor in the registry has this e-mail address, so nothing was sent. Check it (notebook "
-                        "03 looks investors up), or give INVESTOR_ID."
-                    ]
-                },
+        that no investor has, that several share, or that names another investor than INVESTOR_ID stops the run
+        (never another investor's units); only the sandbox's demo picks one itself (``sandbox_default``) when
+        nothing was given."""
+        investor_id = str(values["investor_id"]) if values.get("investor_id") else None
+        given = self.given.get("investor_email")
+        if given:
+            found = lookup.investors_by_email(self.client, str(given))
+            problem = (
+                "No investor in the registry has this e-mail address"
+                if not found
+                else "INVESTOR_ID names another investor than the one with this e-mail address"
+                if investor_id and investor_id not in found
+                else f"{len(found)} investors share this e-mail address (a joint account?)"
+                if len(found) > 1 and not investor_id
+                else None
             )
+            if problem:
+                raise input_error(
+                    "the investor",
+                    {
+                        "INVESTOR_EMAIL": [
+                            f"{problem}, so nothing was sent. Give the investor's INVESTOR_ID (notebook 03 looks "
+                            "investors up)."
+                        ]
+                    },
+                )
+            return investor_id or found[0]
+        if investor_id:
+            return investor_id
         if not self.client.config.is_sandbox:
             raise input_error(
                 "the investor",
                 {"INVESTOR_ID": ["Give INVESTOR_ID or INVESTOR_EMAIL: outside the sandbox no investor is picked."]},
             )
-        return sandbox_default()
+        return lookup.investor_by_email(self.client, values.get("investor_email")) or sandbox_default()
 
     def result(self, title: str) -> Record | None:
         step = next((s for s in self.steps if s.title == title), None)
