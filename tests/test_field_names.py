@@ -197,3 +197,16 @@ def test_a_missing_object_under_a_sub_list_is_not_found_not_an_unoffered_list(fr
     with pytest.raises(helpers.NotFoundError) as caught:
         client.investors.wallets("3fa85f64-5717-4562-b3fc-2c963f66afa6")
     assert not isinstance(caught.value, helpers.NotListed)
+
+
+def test_a_form_says_when_no_identical_investor_could_be_looked_for(front: Front) -> None:
+    from helpers.ui import forms
+    from tests.test_forms import PERSON
+
+    client, _renames, proxy = front
+    proxy.refuse = lambda method, url: (
+        405 if method == "GET" and urlsplit(url).path.rstrip("/").endswith("/v2/investors") else None
+    )
+    form = forms.InvestorForm(client, PERSON)
+    assert form.submit() is not None
+    assert "Created now" in form.status.value and "none was looked for before sending" in form.status.value

@@ -19,7 +19,9 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -27,7 +29,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from helpers.core import api, checks, models
-from helpers.core.client import Client, ConfirmationRequired, OnDuplicate, made_when
+from helpers.core.client import CannotCompareWarning, Client, ConfirmationRequired, OnDuplicate, made_when
 from helpers.core.errors import (
     CashlinkError,
     OutcomeUnknown,
@@ -201,6 +203,23 @@ def model_fields(
     return fields
 
 
+@contextmanager
+def _notes_of_the_write() -> Iterator[list[str]]:
+    """The toolkit's CannotCompareWarning of a write, as sentences for the form to show beside its result (other
+    warnings are shown as usual)."""
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield notes
+    finally:
+        for warning in caught:
+            if issubclass(warning.category, CannotCompareWarning):
+                notes.append(f"Note: {warning.message}")
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
 class Form(widgets.VBox):
     """A form: fields, Review, Submit, and the result. Subclasses give the fields and :meth:`send`."""
 
@@ -224,6 +243,7 @@ class Form(widgets.VBox):
         self.result: Record | None = None
         self.error: CashlinkError | None = None
         self.submission: str | None = None  # the reference of the submission in progress (kept for re-sends)
+        self._notes: list[str] = []  # what a write said beside its result (no look for a duplicate was made)
         self.on_done: list[Callable[[Record], None]] = []  # called with the result of each successful submission
         self.general_errors = widgets.HTML("")
         self.general_errors.add_class("cl-msg")
@@ -424,12 +444,13 @@ class Form(widgets.VBox):
             return None
         self.status.value = "Sending…"
         try:
-            record = self.send(
-                self.body(),
-                reference=reference,
-                on_duplicate=on_duplicate or self.on_duplicate,
-                confirm_production=confirm_production,
-            )
+            with _notes_of_the_write() as self._notes:
+                record = self.send(
+                    self.body(),
+                    reference=reference,
+                    on_duplicate=on_duplicate or self.on_duplicate,
+                    confirm_production=confirm_production,
+                )
         except PossibleDuplicate as exc:
             self.error = exc
             self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(self.duplicate_question(exc))}</span>"
@@ -485,7 +506,9 @@ class Form(widgets.VBox):
         self.submit_button.disabled = True
         self.review_box.value = ""
         self.general_errors.value = ""
-        self.status.value = self.success_message(record)
+        notes = "".join(f"<br><span style='{ERROR_STYLE}'>{html.escape(note)}</span>" for note in self._notes)
+        self.status.value = self.success_message(record) + notes
+        self._notes = []
         self.result_box.value = ""
         self.result_box.value = record_card(self.result_rows(record))
         for form_field in self.fields.values():
