@@ -4,6 +4,7 @@ Retry-After honoured by every worker, progress reported, and the tidy frame the 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -288,3 +289,31 @@ def test_an_http_link_of_an_https_registry_stays_on_https(config: Config) -> Non
     ):
         with pytest.raises(helpers.ConfigurationError):
             secure.url(elsewhere)
+
+
+def test_a_list_that_changes_while_it_is_read_says_so(drf_sandbox: Sandbox, tmp_path: Path) -> None:
+    from helpers.core.client import ListChangedWarning
+    from tests.conftest import investor_body
+
+    tenant = drf_sandbox.new_client()
+    drf_sandbox.admin("bulk", {"client_id": tenant["client_id"], "investors": 45, "investments": 45})
+    client = helpers.Client(
+        Config(
+            base_url=drf_sandbox.base_url,
+            client_id=tenant["client_id"],
+            client_secret=tenant["client_secret"],
+            journal_path=tmp_path / "journal.sqlite3",
+            timeout=10,
+            source="test",
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ListChangedWarning)
+        assert len(client.investors.list().to_list()) == 45  # read while nothing changes: nothing said
+    pages = client.investors.list().pages()
+    first = next(pages)
+    for number in range(5):  # a colleague adds investors meanwhile
+        client.investors.create(investor_body(f"Meanwhile {number}"))
+    with pytest.warns(ListChangedWarning, match="45 when it started, 50 now"):
+        rest = [item for page in pages for item in page]
+    assert len(first) + len(rest) >= 45

@@ -84,6 +84,10 @@ class FilterIgnoredWarning(UserWarning):
     """The registry returned objects that do not match a filter (it does not support it): filtered here instead."""
 
 
+class ListChangedWarning(UserWarning):
+    """Objects were added to or removed from a list while its pages were read."""
+
+
 class CannotCompareWarning(UserWarning):
     """A write went without looking for an identical object first: the registry could not be searched (no read
     scope, or no such list)."""
@@ -195,7 +199,24 @@ class ListResult:
         return params
 
     def raw_pages(self) -> Iterator[list[Any]]:
-        """The registry's pages as lists of plain objects, unfiltered, in order."""
+        """The registry's pages as lists of plain objects, unfiltered, in order. A list that changed while it was
+        read (its count then differs from what was read) is said with a :class:`ListChangedWarning`."""
+        read = 0
+        for items in self._pages():
+            read += len(items)
+            yield items
+        if self.count is not None and read != self.count:
+            answer = self.client.transport.get(self.path, self.action, self._params())
+            now = page_items(answer.body, self.action)[1]
+            warnings.warn(
+                f"The list changed while it was read ({self.action}: {self.count} when it started, "
+                f"{now if now is not None else 'an unknown number'} now, {read} read): what was read may mix the "
+                "two states. Run it again for one state.",
+                ListChangedWarning,
+                stacklevel=_caller_level(),
+            )
+
+    def _pages(self) -> Iterator[list[Any]]:
         transport = self.client.transport
         try:
             first = transport.get(self.path, self.action, self._params())
