@@ -341,6 +341,12 @@ def test_transfer_between_investors(client: helpers.Client) -> None:
     held = client.holdings().set_index("investor_id")["units"].to_dict()
     assert held == {sender: 18, receiver: 12}
     assert client.transfers.create(source, address, 12).id == transfer.id  # a re-run: same one
+    product = client.config.product_id
+    assert product is not None
+    for filters in ({"product_id": product}, {"wallet_id": source}, {"investor_id": sender}):
+        assert [t.id for t in client.transfers.list(**filters)] == [transfer.id], filters
+    assert client.transfers.list(wallet_id=target).to_list() == []
+    assert client.transfers.list(investor_id=receiver).to_list() == []
 
 
 def test_distributor_prefix_is_a_setting(config: Config) -> None:

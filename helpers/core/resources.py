@@ -1375,5 +1375,27 @@ class Transfers(Resource):
     def get(self, transfer_id: str) -> Record:
         return self._get(path(api.TRANSFER, "the transfer", transfer_id=transfer_id), "read the transfer")
 
-    def list(self, **filters: Any) -> ListResult:
-        return self._client.list(api.TRANSFERS, "list the transfers", filters)
+    def list(
+        self,
+        *,
+        product_id: str | None = None,
+        wallet_id: str | None = None,
+        investor_id: str | None = None,
+        status: str | None = None,
+    ) -> ListResult:
+        """Transfers, filtered by the registry where it can and here always: a transfer names its ``product`` and
+        ``source_wallet`` (not ``product_id``, ``wallet_id``), and an investor's are those from its wallets."""
+        ids = {
+            name: checked_id(value, name, "the transfer filter")
+            for name, value in (("product_id", product_id), ("wallet_id", wallet_id), ("investor_id", investor_id))
+            if value
+        }
+        local: dict[str, Callable[[Record], bool]] = {}
+        if "product_id" in ids:
+            local["product_id"] = lambda transfer: str(transfer.get("product")) == ids["product_id"]
+        if "wallet_id" in ids:
+            local["wallet_id"] = lambda transfer: str(transfer.get("source_wallet")) == ids["wallet_id"]
+        if "investor_id" in ids:
+            wallets = {str(w.get("id")) for w in self._client.investors.wallets(ids["investor_id"])}
+            local["investor_id"] = lambda transfer: str(transfer.get("source_wallet")) in wallets
+        return self._client.list(api.TRANSFERS, "list the transfers", {**ids, "status": status}, local)
