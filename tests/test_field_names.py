@@ -210,3 +210,10 @@ def test_a_form_says_when_no_identical_investor_could_be_looked_for(front: Front
     form = forms.InvestorForm(client, PERSON)
     assert form.submit() is not None
     assert "Created now" in form.status.value and "none was looked for before sending" in form.status.value
+
+
+def test_a_kyc_status_filter_the_objects_cannot_answer_is_refused(drf_front: Front) -> None:
+    client, _renames, _proxy = drf_front
+    client.investors.create(investor_body("Unfiltered"))
+    with pytest.raises(helpers.ValidationError, match="carry no field 'kyc_status'"):  # drf: investors have none
+        client.investors.list(kyc_status="FAILED").to_list()

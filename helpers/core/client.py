@@ -407,10 +407,11 @@ def _on_record(check: Callable[[Record], bool]) -> Callable[[Mapping[str, Any]],
 
 
 def _matches(name: str, value: Any, action: str) -> Callable[[Mapping[str, Any]], bool]:
-    """A filter applied here: the object's field equals the value. An object without an id or status field it is
-    filtered by cannot be told apart: an error, never a list that quietly holds others' objects (or none). Other
-    parameters (``page_size``, a search) need not be fields: objects without them are kept."""
-    field_filter = name.endswith("_id") or name == "status"
+    """A filter applied here: the object's field equals the value. An object without an id or status field
+    (``*_id``, ``*status``) it is filtered by cannot be told apart: an error, never a list that quietly holds others'
+    objects (or none). Other parameters (``page_size``, a search) need not be fields: objects without them are
+    kept."""
+    field_filter = name.endswith(("_id", "status"))
 
     def check(record: Mapping[str, Any]) -> bool:
         if name not in record:
