@@ -43,8 +43,9 @@ def masked(value: Any, path: str = "", *, identifying: bool = False) -> Any:
         }
     if isinstance(value, list):
         return [masked(item, path, identifying=identifying) for item in value]
-    hidden = path and (is_personal(path) or (identifying and is_identifying(path)))
-    return mask(value, path.rsplit(".", 1)[-1]) if hidden else value
+    if path and identifying and is_identifying(path) and value not in (None, ""):
+        return MASK * 4  # a name or an e-mail: nothing of it (a suffix would help guess it)
+    return mask(value, path.rsplit(".", 1)[-1]) if path and is_personal(path) else value
 
 
 def is_money(value: Any) -> bool:
@@ -119,9 +120,9 @@ class Record(dict[str, Any]):
 
     __str__ = __repr__
 
-    def rows(self) -> list[tuple[str, str]]:
+    def rows(self, mask_identifying: bool = False) -> list[tuple[str, str]]:
         """(label, value) pairs for people: nested objects flattened, money formatted, personal data masked, empty
-        values left out."""
+        values left out. ``mask_identifying``: names, e-mail and address too (a card kept in a widget's state)."""
         result: list[tuple[str, str]] = []
 
         def walk(value: Any, path: str) -> None:
@@ -136,6 +137,8 @@ class Record(dict[str, Any]):
             elif value not in (None, ""):
                 leaf = path.rsplit(".", 1)[-1]
                 shown = mask(value, leaf) if is_personal(path) else value
+                if mask_identifying and is_identifying(path):
+                    shown = MASK * 4
                 if isinstance(shown, bool):
                     shown = "yes" if shown else "no"
                 elif leaf.endswith("_at"):

@@ -535,8 +535,9 @@ class Form(widgets.VBox):
         self.choices.children = ()
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
-        """What the result card shows: the object's fields for people (masked, formatted, no empty values)."""
-        return record.rows()
+        """What the result card shows: the object's fields for people (formatted, no empty values), personal data
+        and what names a person masked (the card stays in the widget's state once the typed values are gone)."""
+        return record.rows(mask_identifying=True)
 
     def duplicate_question(self, exc: PossibleDuplicate) -> str:
         """The duplicate question for a person (the buttons answer it; no code to type)."""
@@ -686,8 +687,8 @@ class InvestorForm(Form):
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
         wanted = {"Company name", "First name", "Last name", "E-mail", "IBAN", "City"}
-        rows = [(name, value) for name, value in record.rows() if name in wanted]
-        return [("Name", investor_name(record)), *rows, ("Investor id", str(record.get("id", "")))]
+        rows = [(name, value) for name, value in record.rows(mask_identifying=True) if name in wanted]
+        return [("Investor id", str(record.get("id", ""))), *rows]
 
     def describe_existing(self, existing: Mapping[str, Any]) -> str:
         return "investor"  # by its id in the sentence: a name in a message could end up in a saved notebook

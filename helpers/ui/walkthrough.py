@@ -447,15 +447,14 @@ class Onboarding(Walkthrough):
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
         investor = self.client.investors.get(self._investor_id())
         wallet: Mapping[str, Any] = self.result("Wallet") or {}
-        rows = [
-            ("Investor", investor_name(investor)),
+        rows = [  # no name: the screen stays in the widget's (saved) state
             ("Identification", str(self.client.investors.kyc_status(investor))),
             ("Wallet", f"{wallet.get('type', '')} {wallet.get('address', '')}".strip()),
             ("Investor id", investor.id),
         ]
         return message_html(
-            f"<p><b>✔ {html.escape(investor_name(investor))} is onboarded.</b> Next: an investment for this investor "
-            "(<i>2 · Invest and credit</i>).</p>" + forms.record_card(rows)
+            f"<p><b>✔ The investor {html.escape(investor.id[:8])} is onboarded.</b> Next: an investment for this "
+            "investor (<i>2 · Invest and credit</i>).</p>" + forms.record_card(rows)
         )
 
 
