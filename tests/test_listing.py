@@ -269,6 +269,10 @@ def test_a_missing_page_is_an_error_never_a_short_list(links_rewritten: tuple[An
     with pytest.raises(helpers.NotFoundError) as caught:
         client.investors.list().to_list()
     assert "the registry counts 30 and 20 were read" in str(caught.value)
+    one_at_a_time = helpers.Client(config.replace(concurrency=1))  # following the links page by page
+    with pytest.raises(helpers.NotFoundError) as caught:
+        one_at_a_time.investors.list().to_list()
+    assert "a page the list linked to answered 'not found' after 20 objects" in str(caught.value)
     with pytest.raises(helpers.NotFoundError):
         client.investments.list().to_list()
 
@@ -286,6 +290,8 @@ def test_an_http_link_of_an_https_registry_stays_on_https(config: Config) -> Non
         "https://other.example.com/x",
         "http://registry.example.com:8080/x",
         "https://registry.example.com:8443/x",
+        "https://registry.example.com:99999/x",
+        "https://registry.example.com:abc/x",
     ):
         with pytest.raises(helpers.ConfigurationError):
             secure.url(elsewhere)

@@ -259,10 +259,21 @@ class ListResult:
             if not next_url:
                 return
             # the list grew while it was read: what follows the counted pages, one by one
-        for items in self._following(next_url):
-            fetched += len(items)
-            self._report(fetched)
-            yield items
+        try:
+            for items in self._following(next_url):
+                fetched += len(items)
+                self._report(fetched)
+                yield items
+        except NotFoundError as exc:  # a page its own list linked to is missing: never a short list
+            if isinstance(exc, NotListed):
+                raise
+            raise NotFoundError(
+                f"Could not {self.action}: a page the list linked to answered 'not found' after {fetched} objects "
+                "were read, so nothing is returned rather than an incomplete list. Run it again; if it happens "
+                "again, check CASHLINK_BASE_URL and CASHLINK_API_PREFIX (the pages' links must lead back to the "
+                "registry).",
+                status=404,
+            ) from None
 
     def _fetch(self, url: str) -> tuple[list[Any], str | None]:
         items, _count, next_url = page_items(self.client.transport.get(url, self.action).body, self.action)

@@ -241,9 +241,13 @@ class Transport:
             return self.config.api_url + path
         link, root = urlsplit(path), urlsplit(self.config.root_url)
         same_host = (link.hostname or "").lower() == (root.hostname or "").lower()
-        if same_host and link.scheme == root.scheme and _port(link) == _port(root):
+        try:
+            port = _port(link)
+        except ValueError:  # not a port at all (99999, abc): not the registry's address either
+            port = -1
+        if same_host and link.scheme == root.scheme and port == _port(root):
             return path
-        if same_host and (link.scheme, _port(link), root.scheme) == ("http", 80, "https"):
+        if same_host and (link.scheme, port, root.scheme) == ("http", 80, "https"):
             # a registry behind a proxy that ends TLS names its own links http://: the same link over https
             return urlunsplit(link._replace(scheme=root.scheme, netloc=root.netloc))
         raise ConfigurationError(
