@@ -489,3 +489,19 @@ def test_reprs_and_messages_never_name_a_person_and_screens_still_do() -> None:
         with pytest.raises(checks.CheckError) as caught:
             check(typed)
         assert said in str(caught.value) and typed not in str(caught.value)
+
+
+def test_a_model_repr_hides_personal_data_and_names() -> None:
+    from helpers.core import models
+    from tests.conftest import investor_body
+
+    investor = models.parse(models.Investor, investor_body("Zyxwvutsra"), "the investor")
+    for text in (repr(investor), str(investor)):
+        body = investor.body()
+        hidden = (
+            body["natural_person"]["surname"],
+            body["natural_person"]["birth_date"],
+            body["bank_account"]["iban"],
+            body["communication"]["email"],
+        )
+        assert all(str(value) not in text for value in hidden) and "Frankfurt" in text

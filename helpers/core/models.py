@@ -93,6 +93,14 @@ class Model(BaseModel):
 
     model_config = ConfigDict(extra="allow", validate_assignment=False)
 
+    def __repr_args__(self) -> Any:
+        """Personal data and what names a person hidden (a repr ends up in logs and tracebacks)."""
+        for name, value in super().__repr_args__():
+            info = type(self).model_fields.get(name) if name else None
+            found = meta(info) if info is not None else None
+            hidden = found is not None and (found.personal or found.identifying) and value is not None
+            yield name, "••••" if hidden else value
+
     @model_validator(mode="before")
     @classmethod
     def _blank_is_absent(cls, data: Any) -> Any:
