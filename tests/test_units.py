@@ -505,3 +505,33 @@ def test_a_model_repr_hides_personal_data_and_names() -> None:
             body["communication"]["email"],
         )
         assert all(str(value) not in text for value in hidden) and "Frankfurt" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "sentence", "fields"),
+    [
+        (
+            {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "units must be positive"},
+            "The registry refused to create the redemption: units must be positive. Check the request and try again.",
+            {},
+        ),
+        (
+            {"type": "validation_error", "errors": [{"code": "x", "detail": None, "attr": None}]},
+            "The registry refused to create the redemption. Check the request and try again.",
+            {},
+        ),
+        (
+            {"detail": ["Wallet frozen", "Try later"]},
+            "The registry refused to create the redemption: Wallet frozen. Try later. Check the request and try again.",
+            {},
+        ),
+        (None, "The registry refused to create the redemption. Check the request and try again.", {}),
+    ],
+)
+def test_problem_bodies_empty_reasons_and_lists_read_as_sentences(
+    body: Any, sentence: str, fields: dict[str, list[str]]
+) -> None:
+    from helpers.core.errors import from_answer
+
+    error = from_answer(400, body, "create the redemption")
+    assert str(error) == sentence and error.field_errors == fields and "None" not in str(error)

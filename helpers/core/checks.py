@@ -145,20 +145,23 @@ def _parse_date(value: Any) -> date | None:
 def check_date(value: Any) -> str:
     """A calendar date, returned as YYYY-MM-DD."""
     day = _parse_date(value)
-    if day is None:  # the value is not repeated: it may be a birth date
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", _text(value)):
-            raise CheckError(
-                "There is no such day in the calendar (check the month's last day); write an existing date."
-            )
-        raise CheckError("This is not a date; write it as YYYY-MM-DD, e.g. 2000-08-10.")
+    if day is None:
+        raise CheckError(_not_a_date(value, "it"))
     return day.isoformat()
+
+
+def _not_a_date(value: Any, what: str) -> str:
+    """Why ``value`` is no date, without repeating it (it may be a birth date)."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", _text(value)):
+        return "There is no such day in the calendar (check the month's last day); write an existing date."
+    return f"This is not a date; write {what} as YYYY-MM-DD, e.g. 2000-08-10."
 
 
 def check_birth_date(value: Any, today: date | None = None) -> str:
     """A birth date of an adult, in the past. Never echoes the value."""
     born = _parse_date(value)
     if born is None:
-        raise CheckError("This is not a date; write the birth date as YYYY-MM-DD, e.g. 2000-08-10.")
+        raise CheckError(_not_a_date(value, "the birth date"))
     today = today or date.today()
     if born >= today:
         raise CheckError("The birth date is not in the past; check the year.")

@@ -240,15 +240,34 @@ def _standardized(body: Any) -> bool:
     )
 
 
+PROBLEM_KEYS = ("type", "title", "status", "instance")  # RFC 7807 problem details: about the answer, not fields
+
+
+def _problem(body: Any) -> bool:
+    """An RFC 7807 body (``application/problem+json``): ``title`` with ``type`` or ``status``."""
+    return isinstance(body, dict) and isinstance(body.get("title"), str) and ("type" in body or "status" in body)
+
+
+def _sentences(value: Any) -> str:
+    """A reason given as text or as a list of texts (None and other values are no reason)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return " ".join(item.rstrip(".") + "." for item in value)
+    return ""
+
+
 def registry_detail(body: Any) -> str:
-    """The registry's own sentence in an error answer (detail, message, error_description or error; in the
-    drf-standardized-errors body, the errors of no field), shortened."""
+    """The registry's own sentence in an error answer (detail, message, error_description or error; a problem
+    body's detail or title; in the drf-standardized-errors body, the errors of no field), shortened."""
     if _standardized(body):
-        return shorten_quoted(" ".join(str(e["detail"]) for e in body["errors"] if e["attr"] is None))
+        return shorten_quoted(
+            " ".join(str(e["detail"]) for e in body["errors"] if e["attr"] is None and e["detail"] is not None)
+        )
     if isinstance(body, dict):
-        for key in GENERAL_KEYS:
-            if isinstance(body.get(key), str):
-                return shorten_quoted(body[key])
+        for key in (*GENERAL_KEYS, *(("title",) if _problem(body) else ())):
+            if said := _sentences(body.get(key)):
+                return shorten_quoted(said)
     return ""
 
 
@@ -258,11 +277,14 @@ def registry_field_errors(body: Any) -> FieldErrors:
     errors: FieldErrors = {}
     if _standardized(body):
         for error in body["errors"]:
-            if error["attr"] is not None:
+            if error["attr"] is not None and error["detail"] is not None:
                 errors.setdefault(str(error["attr"]), []).append(str(error["detail"]))
     elif isinstance(body, dict):
-        errors = flatten({k: v for k, v in body.items() if not (k in GENERAL_KEYS and isinstance(v, str))})
-    else:
+        general = (*GENERAL_KEYS, *(PROBLEM_KEYS if _problem(body) else ()))
+        errors = flatten(
+            {k: v for k, v in body.items() if not (k in general and (k in PROBLEM_KEYS or _sentences(v) or v is None))}
+        )
+    elif body is not None:
         errors = flatten(body)
     return {path: [shorten_quoted(m) for m in messages] for path, messages in errors.items()}
 
