@@ -217,3 +217,18 @@ def test_a_kyc_status_filter_the_objects_cannot_answer_is_refused(drf_front: Fro
     client.investors.create(investor_body("Unfiltered"))
     with pytest.raises(helpers.ValidationError, match="carry no field 'kyc_status'"):  # drf: investors have none
         client.investors.list(kyc_status="FAILED").to_list()
+
+
+def test_the_redemption_form_works_where_investments_cannot_be_listed(front: Front) -> None:
+    from helpers.ui import forms
+
+    client, _renames, proxy = front
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 40).id)
+    proxy.refuse = lambda method, url: (
+        405 if method == "GET" and urlsplit(url).path.rstrip("/").endswith("/v2/investments") else None
+    )
+    form = forms.RedemptionForm(client, {"investor_id": investor_id, "units": 5})
+    assert "the wallet's balance is not shown" in form.balance.value
+    result = form.submit()
+    assert result is not None and result.outcome == "created" and result["units"] == 5

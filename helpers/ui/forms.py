@@ -32,7 +32,9 @@ from helpers.core import api, checks, models
 from helpers.core.client import CannotCompareWarning, Client, ConfirmationRequired, OnDuplicate, made_when
 from helpers.core.errors import (
     CashlinkError,
+    NotListed,
     OutcomeUnknown,
+    PermissionDeniedError,
     PossibleDuplicate,
     TaskError,
     field_label,
@@ -1047,7 +1049,7 @@ class RedemptionForm(Form):
             FormField("wallet_id", spec["wallet_id"].label, self.wallet),
             FormField("units", spec["units"].label, self.units, self._check_units),
         ]
-        self.holdings: list[dict[str, Any]] = []
+        self.holdings: list[dict[str, Any]] | None = []  # None: the registry's investments cannot be read here
         super().__init__(
             client,
             fields,
@@ -1064,10 +1066,17 @@ class RedemptionForm(Form):
         if not self.investor.value:
             self.wallet.options = []
             return
-        self.holdings = self.client.holding_rows(investor_id=self.investor.value, product_id=self.product_id)
+        try:
+            self.holdings = self.client.holding_rows(investor_id=self.investor.value, product_id=self.product_id)
+        except (NotListed, PermissionDeniedError):  # no holdings to show: the registry checks the balance itself
+            self.holdings = None
         wallets = self.client.investors.wallets(self.investor.value)
         self.wallet.options = [
-            (f"{w.get('type')} · {str(w.get('address', ''))[:10]}… · {self.held(str(w['id']))} units", str(w["id"]))
+            (
+                f"{w.get('type')} · {str(w.get('address', ''))[:10]}…"
+                + (f" · {self.held(str(w['id']))} units" if self.holdings is not None else ""),
+                str(w["id"]),
+            )
             for w in wallets
         ]
         ids = [str(w["id"]) for w in wallets]
@@ -1075,17 +1084,26 @@ class RedemptionForm(Form):
         self._show_balance()
 
     def held(self, wallet_id: str | None) -> int:
-        return sum(row["units"] for row in self.holdings if row["wallet_id"] == wallet_id) if wallet_id else 0
+        holdings = self.holdings or []
+        return sum(row["units"] for row in holdings if row["wallet_id"] == wallet_id) if wallet_id else 0
+
+    def _balance_html(self) -> str:
+        if self.holdings is None:
+            return (
+                "<p>The registry's investments cannot be read here, so the wallet's balance is not shown; the "
+                "registry checks it when the redemption is sent.</p>"
+            )
+        return f"<p>The wallet holds <b>{self.held(self.wallet.value)}</b> units of the product.</p>"
 
     def _show_balance(self) -> None:
-        self.balance.value = f"<p>The wallet holds <b>{self.held(self.wallet.value)}</b> units of the product.</p>"
+        self.balance.value = self._balance_html()
         if hasattr(self, "fields"):
             self.fields["units"].check_now()
 
     def _check_units(self, value: Any) -> int:
         units = checks.check_units(value)
         held = self.held(self.wallet.value)
-        if units > held:
+        if self.holdings is not None and units > held:
             raise checks.CheckError(f"The wallet holds only {held} units; you cannot redeem {units}.")
         return units
 
@@ -1104,9 +1122,9 @@ class RedemptionForm(Form):
 
     def _refresh_balance(self) -> None:
         """The balance after a redemption (or its failure), without touching what is chosen."""
-        if self.investor.value:
+        if self.investor.value and self.holdings is not None:
             self.holdings = self.client.holding_rows(investor_id=self.investor.value, product_id=self.product_id)
-        self.balance.value = f"<p>The wallet holds <b>{self.held(self.wallet.value)}</b> units of the product.</p>"
+        self.balance.value = self._balance_html()
 
     def done(self, record: Record) -> None:
         self._refresh_balance()
