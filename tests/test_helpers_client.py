@@ -203,7 +203,11 @@ BAD_INPUTS: list[tuple[str, Any, str]] = [
         lambda c: c.investors.create(investor_body(natural_person__country="Germany")),
         "three-letter ISO 3166",
     ),
-    ("date", lambda c: c.investors.create(investor_body(natural_person__birth_date="2000-13-01")), "YYYY-MM-DD"),
+    (
+        "date",
+        lambda c: c.investors.create(investor_body(natural_person__birth_date="2000-13-01")),
+        "There is no such day",
+    ),
     ("email", lambda c: c.investors.create(investor_body(communication__email="peter@")), "not an e-mail"),
     (
         "eth",
