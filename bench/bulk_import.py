@@ -155,9 +155,9 @@ def main() -> None:
         )
     ceiling = loopback_ceiling(serial.min * runs / used_cpu["one by one"][2], *used_cpu[f"{WORKERS} workers"])
     print(
-        f"  the most {WORKERS} workers can gain here with the CPU each side used: {ceiling:4.2f}x (a request takes "
-        f"at least the client's CPU, the sandbox's, and both over {os.cpu_count()} cores; this run: "
-        f"{serial.min / concurrent.min / ceiling:.0%} of it)"
+        f"  the most {WORKERS} workers can gain here with the CPU each side used (mean of the runs): about "
+        f"{ceiling:4.2f}x (a request takes at least the client's CPU, the sandbox's, and both over {os.cpu_count()} "
+        f"cores); the goal asks 2x"
     )
     print(
         f"  requests per row: {per_row:.2f} ({requests_sent} in all; mean time to answer at {LATENCY * 1000:.0f} ms, "
