@@ -182,7 +182,7 @@ def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_una
     body = {**identification_body(protocol.id), "document_id": "XY999999"}
     drf_sandbox.faults(queue=["drop"])  # made, then the answer is lost
     try:
-        with pytest.raises(helpers.OutcomeUnknown, match="offers no list to look for"):
+        with pytest.raises(helpers.OutcomeUnknown, match="nothing here can look for"):
             client.investors.identify(investor.id, body)
         with pytest.raises(helpers.OutcomeUnknown, match="repeat=True"):  # a re-run: still asked, nothing sent
             client.investors.identify(investor.id, body)

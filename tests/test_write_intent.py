@@ -28,7 +28,7 @@ from helpers.core.config import Config
 from helpers.core.transport import AmbiguousWrite
 from helpers.data import bulk
 from helpers.ui import forms
-from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body, unique_iban
+from tests.conftest import SIGNED_AT, Sandbox, config_for, identification_body, investor_body, unique_iban
 from tests.test_helpers_client import counts, invest, onboard
 
 
@@ -1645,3 +1645,24 @@ def test_a_failed_task_has_one_end_line_however_often_it_is_looked_at(
             client.redemptions.wait(failed.value.task.id, timeout=5)
     ends = [line for line in client.audit() if line["operation"] == "redemption task"]
     assert len(ends) == 1 and ends[0]["outcome"] == "ended failed"
+
+
+def test_a_lost_answer_a_client_may_not_look_for_is_never_sent_again_unasked(
+    drf_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """drf: the identification route keeps no idempotency key, so a resend would make a second one."""
+    tenant = drf_sandbox.new_client()
+    config = config_for(drf_sandbox, tenant, tmp_path / "reader.sqlite3")
+    reader = helpers.Client(config)
+    investor = reader.investors.create(investor_body("Blindly"))
+    protocol = reader.documents.upload(b"%PDF-1.4 blind protocol", "protocol.pdf")
+    blind = write_only(config, drf_sandbox, tenant, tmp_path / "blind.sqlite3")
+    blind.transport.token()  # (a POST too)
+    drf_sandbox.faults(drop_rate=1.0, methods=["POST"])  # each write is made, its answer cut
+    try:
+        with pytest.raises(helpers.OutcomeUnknown, match="nothing here can look for"):
+            blind.investors.identify(investor.id, identification_body(protocol.id))
+    finally:
+        drf_sandbox.reset_faults()
+    assert len(reader.investors.identifications(investor.id)) == 1
+    assert any(line["outcome"] == "answer lost" for line in blind.audit())

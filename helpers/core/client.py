@@ -696,7 +696,7 @@ class Client:
         if unanswered and entry is not None and operation.sent is not None:  # what did that attempt make?
             try:
                 made = self._made_since(operation, identity, self._since(entry), set(entry.before))
-            except NotListed as exc:
+            except (NotListed, PermissionDeniedError) as exc:  # it cannot look: never sent again unasked
                 if not operation.repeat:
                     raise self._cannot_look(operation, entry.created_at[:10], exc) from None
                 made = None  # the analyst looked, and says send it again (under its key)
@@ -1048,10 +1048,7 @@ class Client:
         Never one that was there before it (``before``), nor one the journal says another operation made."""
         if operation.sent is None:
             return None
-        try:
-            found = [item for item in operation.sent(since) if str(item.get("id")) not in before]
-        except PermissionDeniedError:  # no read scope: the same key is sent again (the registry replays it)
-            return None
+        found = [item for item in operation.sent(since) if str(item.get("id")) not in before]  # may not look: raises
         others = self.journal.made_by_others(identity, [str(item.get("id")) for item in found])
         found = [item for item in found if str(item.get("id")) not in others]
         return Record(found[0]) if found else None
@@ -1069,7 +1066,7 @@ class Client:
         unknown, and said so (in the audit trail as well)."""
         try:
             return self._made_since(operation, identity, since, before)
-        except NotListed as exc:  # it can never look there: the analyst looks, then says repeat
+        except (NotListed, PermissionDeniedError) as exc:  # it cannot look: the analyst looks, then says repeat
             self._audit(operation, key, None, "answer lost")
             raise self._cannot_look(operation, "today", exc) from None
         except CashlinkError as exc:
@@ -1087,9 +1084,9 @@ class Client:
         what = operation.describe() if operation.describe else f"the {operation.what}"
         return OutcomeUnknown(
             f"Could not {operation.action}: an attempt {'on ' + when if when != 'today' else 'just now'} was never "
-            f"answered, and the registry offers no list to look for {what} ({exc.message.rstrip('.')}). Nothing more "
-            "was sent. Look for it in Cashlink Studio; to send it again, run this with repeat=True (in a form, the "
-            "button 'Send as a new …').",
+            f"answered, and nothing here can look for {what} in the registry ({exc.message.rstrip('.')}). Nothing "
+            "more was sent: a registry that keeps no idempotency key would make it twice. Look for it in Cashlink "
+            "Studio; to send it again, run this with repeat=True (in a form, the button 'Send as a new …').",
             status=exc.status,
         )
 
