@@ -232,3 +232,37 @@ def test_the_redemption_form_works_where_investments_cannot_be_listed(front: Fro
     assert "the wallet's balance is not shown" in form.balance.value
     result = form.submit()
     assert result is not None and result.outcome == "created" and result["units"] == 5
+    assert "Wallet now holds" not in form.result_box.value  # unknown here: not said to be 0
+
+
+def test_a_sub_list_that_answers_not_found_leaves_identifying_possible(front: Front) -> None:
+    from tests.conftest import identification_body
+
+    client, _renames, proxy = front
+    investor = client.investors.create(investor_body("Sublisted"))
+    later = helpers.Client(client.config)  # another session: it looks the investor's identifications up
+    proxy.refuse = lambda method, url: 404 if method == "GET" and "/identifications/" in url else None
+    protocol = later.documents.upload(b"%PDF-1.4 sublisted", "protocol.pdf")
+    with pytest.warns(CannotCompareWarning):
+        assert later.investors.identify(investor.id, identification_body(protocol.id)).outcome == "created"
+    renewed = {**identification_body(protocol.id), "document_id": "ZZ1234567"}
+    assert later.investors.identify(investor.id, renewed, repeat=True).outcome == "created"  # said: a new one
+    proxy.refuse = None
+    assert len(client.investors.identifications(investor.id)) == 2
+
+
+def test_an_unattended_redemption_ends_well_where_investments_cannot_be_listed(front: Front) -> None:
+    from helpers.ui import walkthrough
+
+    client, _renames, proxy = front
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 30).id)
+    proxy.refuse = lambda method, url: (
+        405
+        if method == "GET" and urlsplit(url).path.rstrip("/").endswith(("/v2/investments", "/v2/redemptions"))
+        else None
+    )
+    wizard = walkthrough.Redeeming(client, "unattended", {"investor_id": investor_id, "units": 3})
+    wizard.run_unattended()
+    assert wizard.result("Redemption") is not None
+    assert "cannot be read here to show them" in str(wizard.body.children[0].children[-1].value)

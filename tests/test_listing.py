@@ -292,6 +292,7 @@ def test_an_http_link_of_an_https_registry_stays_on_https(config: Config) -> Non
         "https://registry.example.com:8443/x",
         "https://registry.example.com:99999/x",
         "https://registry.example.com:abc/x",
+        "https://user:secret@registry.example.com/x",  # requests would send these as Basic credentials
     ):
         with pytest.raises(helpers.ConfigurationError):
             secure.url(elsewhere)

@@ -526,6 +526,24 @@ def test_a_model_repr_hides_personal_data_and_names() -> None:
             {},
         ),
         (None, "The registry refused to create the redemption. Check the request and try again.", {}),
+        (
+            {"type": "https://x/v", "title": "Invalid", "invalid_params": [{"name": "units", "reason": "too many"}]},
+            "The registry refused to create the redemption: Invalid. Correct the fields listed and try again. "
+            "Units: too many.",
+            {"units": ["too many"]},
+        ),
+        (
+            {"title": "Invalid", "status": 422, "errors": {"units": ["too many"]}},
+            "The registry refused to create the redemption: Invalid. Correct the fields listed and try again. "
+            "Units: too many.",
+            {"units": ["too many"]},
+        ),
+        ({"detail": []}, "The registry refused to create the redemption. Check the request and try again.", {}),
+        (
+            {"detail": "Not allowed.", "code": "permission"},
+            "The registry refused to create the redemption: Not allowed. Check the request and try again.",
+            {},
+        ),
     ],
 )
 def test_problem_bodies_empty_reasons_and_lists_read_as_sentences(

@@ -310,3 +310,7 @@ def test_a_shared_or_conflicting_investor_email_stops_unattended_runs(client: he
         ).run_unattended()
     assert "INVESTOR_ID names another investor" in str(caught.value.field_errors)
     assert younger.id and client.redemptions.list().to_list() == []
+    wizard = walkthrough.Redeeming(  # the investor's own id, as typed (spaces, capitals), with its e-mail
+        client, "by hand", {"investor_id": f" {elder.id.upper()} ", "investor_email": "joint.account@example.com"}
+    )
+    assert wizard._acted_on(wizard.given, lambda: None) == elder.id

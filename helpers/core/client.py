@@ -696,7 +696,7 @@ class Client:
         if unanswered and entry is not None and operation.sent is not None:  # what did that attempt make?
             try:
                 made = self._made_since(operation, identity, self._since(entry), set(entry.before))
-            except (NotListed, PermissionDeniedError) as exc:  # it cannot look: never sent again unasked
+            except (NotFoundError, PermissionDeniedError) as exc:  # it cannot look: never sent again unasked
                 if not operation.repeat:
                     raise self._cannot_look(operation, entry.created_at[:10], exc) from None
                 made = None  # the analyst looked, and says send it again (under its key)
@@ -904,7 +904,8 @@ class Client:
     def _resolve_duplicate(self, operation: Operation, key: str, was_sent: bool) -> Record | None:
         try:
             match = operation.similar() if operation.similar else None
-        except (PermissionDeniedError, NotListed) as exc:  # cannot look: the idempotency key still guards re-runs
+        except (PermissionDeniedError, NotFoundError) as exc:  # cannot look (no scope, no such list; a missing
+            # parent object is said by the write itself): the idempotency key still guards re-runs
             log.info("cannot look for an existing %s (%s)", operation.what, type(exc).__name__)
             warnings.warn(
                 f"The registry could not be searched for an identical {operation.what} ({exc.message.rstrip('.')}), "
@@ -1066,7 +1067,7 @@ class Client:
         unknown, and said so (in the audit trail as well)."""
         try:
             return self._made_since(operation, identity, since, before)
-        except (NotListed, PermissionDeniedError) as exc:  # it cannot look: the analyst looks, then says repeat
+        except (NotFoundError, PermissionDeniedError) as exc:  # it cannot look: the analyst looks, then says repeat
             self._audit(operation, key, None, "answer lost")
             raise self._cannot_look(operation, "today", exc) from None
         except CashlinkError as exc:
@@ -1099,7 +1100,7 @@ class Client:
             if operation.identical_now is not None:
                 return {str(found) for found in operation.identical_now()}
             return {str(item.get("id")) for item in operation.sent(since)}
-        except (PermissionDeniedError, NotListed):  # cannot read: the key alone guards a resend
+        except (PermissionDeniedError, NotFoundError):  # cannot read: after a lost answer nothing is sent unasked
             return set()
 
     def _older_than_request(self, record: Record, answer: Answer) -> bool:

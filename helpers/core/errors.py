@@ -244,8 +244,26 @@ PROBLEM_KEYS = ("type", "title", "status", "instance")  # RFC 7807 problem detai
 
 
 def _problem(body: Any) -> bool:
-    """An RFC 7807 body (``application/problem+json``): ``title`` with ``type`` or ``status``."""
-    return isinstance(body, dict) and isinstance(body.get("title"), str) and ("type" in body or "status" in body)
+    """An RFC 7807 body (``application/problem+json``): a ``title`` or ``detail`` with ``type`` or ``status``."""
+    return (
+        isinstance(body, dict)
+        and (isinstance(body.get("title"), str) or isinstance(body.get("detail"), str))
+        and ("type" in body or "status" in body)
+    )
+
+
+def _problem_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """A problem body's field errors: its ``invalid_params`` (``[{"name", "reason"}]``, as RFC 7807's example) or
+    ``errors`` (``{"field": ["message"]}``), and any other member that is no part of the problem itself."""
+    fields: dict[str, Any] = {}
+    for param in body.get("invalid_params") or []:
+        if isinstance(param, dict) and param.get("name") is not None:
+            fields.setdefault(str(param["name"]), []).append(str(param.get("reason") or "is not valid"))
+    if isinstance(body.get("errors"), dict):
+        fields.update(body["errors"])
+    skipped = (*PROBLEM_KEYS, *GENERAL_KEYS, "invalid_params", "errors", "code")
+    fields.update({key: value for key, value in body.items() if key not in skipped})
+    return fields
 
 
 def _sentences(value: Any) -> str:
@@ -277,12 +295,20 @@ def registry_field_errors(body: Any) -> FieldErrors:
     errors: FieldErrors = {}
     if _standardized(body):
         for error in body["errors"]:
-            if error["attr"] is not None and error["detail"] is not None:
-                errors.setdefault(str(error["attr"]), []).append(str(error["detail"]))
+            if error["attr"] is not None:
+                said = error["detail"] if error["detail"] is not None else error.get("code") or "is not valid"
+                errors.setdefault(str(error["attr"]), []).append(str(said))
+    elif _problem(body):
+        errors = flatten(_problem_fields(body))
     elif isinstance(body, dict):
-        general = (*GENERAL_KEYS, *(PROBLEM_KEYS if _problem(body) else ()))
+        reason_given = any(_sentences(body.get(key)) for key in GENERAL_KEYS)
         errors = flatten(
-            {k: v for k, v in body.items() if not (k in general and (k in PROBLEM_KEYS or _sentences(v) or v is None))}
+            {
+                k: v
+                for k, v in body.items()
+                if not (k in GENERAL_KEYS and (_sentences(v) or v in (None, [], "")))
+                and not (k == "code" and reason_given)  # DRF's code of its detail: no field
+            }
         )
     elif body is not None:
         errors = flatten(body)

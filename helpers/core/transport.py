@@ -240,7 +240,7 @@ class Transport:
         if not path.startswith(("http://", "https://")):
             return self.config.api_url + path
         link, root = urlsplit(path), urlsplit(self.config.root_url)
-        same_host = (link.hostname or "").lower() == (root.hostname or "").lower()
+        same_host = (link.hostname or "").lower() == (root.hostname or "").lower() and link.username is None
         try:
             port = _port(link)
         except ValueError:  # not a port at all (99999, abc): not the registry's address either

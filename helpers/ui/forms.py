@@ -688,7 +688,7 @@ class InvestorForm(Form):
         return self.client.investors.create(body, **options)
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
-        wanted = {"Company name", "First name", "Last name", "E-mail", "IBAN", "City"}
+        wanted = {"Company name", "First name", "Last name", "E-mail", "IBAN"}
         rows = [(name, value) for name, value in record.rows(mask_identifying=True) if name in wanted]
         return [("Investor id", str(record.get("id", ""))), *rows]
 
@@ -1182,5 +1182,6 @@ class RedemptionForm(Form):
             rows.append(
                 ("Taken from", f"{len(allocations)} investment{'s' if len(allocations) != 1 else ''}, oldest first")
             )
-        rows.append(("Wallet now holds", f"{self.held(str(record.get('wallet_id')))} units"))
+        if self.holdings is not None:  # (unknown where the registry's investments cannot be read)
+            rows.append(("Wallet now holds", f"{self.held(str(record.get('wallet_id')))} units"))
         return [*rows, ("Redemption id", str(record.get("id", "")))]

@@ -27,7 +27,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
-from helpers.core.errors import CashlinkError, InputError, input_error
+from helpers.core.errors import CashlinkError, InputError, NotListed, PermissionDeniedError, input_error
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import lookup
@@ -212,7 +212,7 @@ class Walkthrough(widgets.VBox):
         that no investor has, that several share, or that names another investor than INVESTOR_ID stops the run
         (never another investor's units); only the sandbox's demo picks one itself (``sandbox_default``) when
         nothing was given."""
-        investor_id = str(values["investor_id"]) if values.get("investor_id") else None
+        investor_id = str(values["investor_id"]).strip() if values.get("investor_id") else None
         given = self.given.get("investor_email")
         if given:
             found = lookup.investors_by_email(self.client, str(given))
@@ -220,7 +220,7 @@ class Walkthrough(widgets.VBox):
                 "No investor in the registry has this e-mail address"
                 if not found
                 else "INVESTOR_ID names another investor than the one with this e-mail address"
-                if investor_id and investor_id not in found
+                if investor_id and investor_id.lower() not in {one.lower() for one in found}
                 else f"{len(found)} investors share this e-mail address (a joint account?)"
                 if len(found) > 1 and not investor_id
                 else None
@@ -235,7 +235,7 @@ class Walkthrough(widgets.VBox):
                         ]
                     },
                 )
-            return investor_id or found[0]
+            return next((one for one in found if investor_id and one.lower() == investor_id.lower()), found[0])
         if investor_id:
             return investor_id
         if not self.client.config.is_sandbox:
@@ -666,7 +666,10 @@ class Redeeming(Walkthrough):
         names = {
             str(redemption.get("investor_id")): investor_name(self.client.investors.get(str(redemption["investor_id"])))
         }
-        investments = self.client.investments.list(investor_id=str(redemption["investor_id"])).to_list()
+        try:
+            investments = self.client.investments.list(investor_id=str(redemption["investor_id"])).to_list()
+        except (NotListed, PermissionDeniedError):  # the redemption is made; only this table cannot be shown
+            investments = None
         parts: list[widgets.Widget] = [
             message_html(
                 f"<p><b>Redemption of {redemption.get('units')} units: {html.escape(str(redemption.get('status')))}."
@@ -676,6 +679,8 @@ class Redeeming(Walkthrough):
             if allocations
             else message_html(tables.empty_note("allocations reported by the registry")),
             message_html("<p>The investor's investments now:</p>"),
-            tables.interactive(tables.people_frame(investments, tables.investment_columns(names))),
+            tables.interactive(tables.people_frame(investments, tables.investment_columns(names)))
+            if investments is not None
+            else message_html("<p>The registry's investments cannot be read here to show them.</p>"),
         ]
         return widgets.VBox(parts)
