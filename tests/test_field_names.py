@@ -72,8 +72,15 @@ def fronted(sandbox: Sandbox, tmp_path: Path) -> Iterator[Front]:
     proxy.server_close()
 
 
+def refuse_lists(proxy: Forwarder, *lists: str, status: int = 405) -> None:
+    """The proxy answers ``status`` to a GET of these lists (e.g. ``/v2/investors``), as a registry without them."""
+    proxy.refuse = lambda method, url: (
+        status if method == "GET" and urlsplit(url).path.rstrip("/").endswith(lists) else None
+    )
+
+
 def test_redemption_units_named_amount_are_read_and_a_repeat_is_asked_about(
-    front: tuple[helpers.Client, dict[str, Renaming], Forwarder],
+    front: Front,
 ) -> None:
     client, renames, _proxy = front
     investor_id, wallet_id = onboard(client)
@@ -94,7 +101,7 @@ def test_redemption_units_named_amount_are_read_and_a_repeat_is_asked_about(
 
 
 def test_investments_without_their_ids_are_refused_never_mixed_or_made_twice(
-    front: tuple[helpers.Client, dict[str, Renaming], Forwarder],
+    front: Front,
 ) -> None:
     client, renames, _proxy = front
     investor_id, wallet_id = onboard(client)
@@ -126,17 +133,13 @@ def test_investments_without_their_ids_are_refused_never_mixed_or_made_twice(
 
 
 def test_lists_the_registry_does_not_offer_leave_writes_possible_and_say_so(
-    front: tuple[helpers.Client, dict[str, Renaming], Forwarder],
+    front: Front,
 ) -> None:
     client, _renames, proxy = front
     investor_id, wallet_id = onboard(client)
     client.investments.credit(invest(client, investor_id, wallet_id, 100).id)
 
-    def no_list(method: str, url: str) -> int | None:
-        listed = urlsplit(url).path.rstrip("/").endswith(("/v2/redemptions", "/v2/investors"))
-        return 405 if method == "GET" and listed else None
-
-    proxy.refuse = no_list
+    refuse_lists(proxy, "/v2/redemptions", "/v2/investors")
     with pytest.warns(CannotCompareWarning, match="none was looked for before sending"):
         first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
     assert first.outcome == "created" and first["status"] == "success"
@@ -158,9 +161,7 @@ def test_a_bulk_import_goes_on_where_the_registry_does_not_list_investors(
 
     client, _renames, proxy = front
     plan = bulk.read_investors(spreadsheet(tmp_path / "rows.csv", 2), placeholder_protocols=True)
-    proxy.refuse = lambda method, url: (
-        405 if method == "GET" and urlsplit(url).path.rstrip("/").endswith("/v2/investors") else None
-    )
+    refuse_lists(proxy, "/v2/investors")
     with pytest.warns(CannotCompareWarning, match="new investors are not compared with them"):
         results = bulk.import_investors(client, plan, workers=2, progress=False)
     assert list(results["status"]) == ["created", "created"]
@@ -176,9 +177,7 @@ def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_una
     client, _renames, proxy = drf_front
     investor = client.investors.create(investor_body("Unlisted"))
     protocol = client.documents.upload(b"%PDF-1.4 protocol unlisted", "protocol.pdf")
-    proxy.refuse = lambda method, url: (
-        405 if method == "GET" and url.split("?")[0].endswith("/identifications/") else None
-    )
+    refuse_lists(proxy, "/identifications")
     body = {**identification_body(protocol.id), "document_id": "XY999999"}
     drf_sandbox.faults(queue=["drop"])  # made, then the answer is lost
     try:
@@ -204,9 +203,7 @@ def test_a_form_says_when_no_identical_investor_could_be_looked_for(front: Front
     from tests.test_forms import PERSON
 
     client, _renames, proxy = front
-    proxy.refuse = lambda method, url: (
-        405 if method == "GET" and urlsplit(url).path.rstrip("/").endswith("/v2/investors") else None
-    )
+    refuse_lists(proxy, "/v2/investors")
     form = forms.InvestorForm(client, PERSON)
     assert form.submit() is not None
     assert "Created now" in form.status.value and "none was looked for before sending" in form.status.value
@@ -225,9 +222,7 @@ def test_the_redemption_form_works_where_investments_cannot_be_listed(front: Fro
     client, _renames, proxy = front
     investor_id, wallet_id = onboard(client)
     client.investments.credit(invest(client, investor_id, wallet_id, 40).id)
-    proxy.refuse = lambda method, url: (
-        405 if method == "GET" and urlsplit(url).path.rstrip("/").endswith("/v2/investments") else None
-    )
+    refuse_lists(proxy, "/v2/investments")
     form = forms.RedemptionForm(client, {"investor_id": investor_id, "units": 5})
     assert "the wallet's balance is not shown" in form.balance.value
     result = form.submit()
@@ -241,7 +236,7 @@ def test_a_sub_list_that_answers_not_found_leaves_identifying_possible(front: Fr
     client, _renames, proxy = front
     investor = client.investors.create(investor_body("Sublisted"))
     later = helpers.Client(client.config)  # another session: it looks the investor's identifications up
-    proxy.refuse = lambda method, url: 404 if method == "GET" and "/identifications/" in url else None
+    refuse_lists(proxy, "/identifications", status=404)
     protocol = later.documents.upload(b"%PDF-1.4 sublisted", "protocol.pdf")
     with pytest.warns(CannotCompareWarning):
         assert later.investors.identify(investor.id, identification_body(protocol.id)).outcome == "created"
@@ -257,11 +252,7 @@ def test_an_unattended_redemption_ends_well_where_investments_cannot_be_listed(f
     client, _renames, proxy = front
     investor_id, wallet_id = onboard(client)
     client.investments.credit(invest(client, investor_id, wallet_id, 30).id)
-    proxy.refuse = lambda method, url: (
-        405
-        if method == "GET" and urlsplit(url).path.rstrip("/").endswith(("/v2/investments", "/v2/redemptions"))
-        else None
-    )
+    refuse_lists(proxy, "/v2/investments", "/v2/redemptions")
     wizard = walkthrough.Redeeming(client, "unattended", {"investor_id": investor_id, "units": 3})
     wizard.run_unattended()
     assert wizard.result("Redemption") is not None

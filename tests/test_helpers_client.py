@@ -24,7 +24,7 @@ def onboard(client: helpers.Client, surname: str = "Parker") -> tuple[str, str]:
     return investor.id, wallet.id
 
 
-def invest(client: helpers.Client, investor_id: str, wallet_id: str, units: int) -> helpers.Record:
+def invest(client: helpers.Client, investor_id: str, wallet_id: str | None, units: int) -> helpers.Record:
     document = client.documents.upload(b"%PDF-1.4 signed " + str(units).encode(), "signed.pdf")
     return client.investments.create(
         investor_id,
@@ -370,15 +370,7 @@ def test_a_rerun_without_read_scope_trusts_the_journal(config: Config) -> None:
 
 def test_messages_say_what_to_do_for_a_credit_without_wallet_and_an_unknown_wallet(client: helpers.Client) -> None:
     investor_id, wallet_id = onboard(client, "Walletless")
-    document = client.documents.upload(b"%PDF-1.4 signed without wallet", "signed.pdf")
-    investment = client.investments.create(
-        investor_id,
-        20,
-        SIGNED_AT,
-        [{"document_id": document.id, "category": "c", "subject": "s"}],
-        accepted_at=SIGNED_AT,
-        paid_at=SIGNED_AT,
-    )
+    investment = invest(client, investor_id, None, 20)  # paid, no delivery wallet yet
     with pytest.raises(helpers.InputError) as caught:
         client.investments.credit(investment.id)
     assert "no delivery wallet yet" in str(caught.value) and "wallet=WALLET_ID" in str(caught.value)

@@ -300,20 +300,12 @@ def test_an_http_link_of_an_https_registry_stays_on_https(config: Config) -> Non
 
 def test_a_list_that_changes_while_it_is_read_says_so(drf_sandbox: Sandbox, tmp_path: Path) -> None:
     from helpers.core.client import ListChangedWarning
+    from tests.conftest import config_for as tenant_config
     from tests.conftest import investor_body
 
     tenant = drf_sandbox.new_client()
     drf_sandbox.admin("bulk", {"client_id": tenant["client_id"], "investors": 45, "investments": 45})
-    client = helpers.Client(
-        Config(
-            base_url=drf_sandbox.base_url,
-            client_id=tenant["client_id"],
-            client_secret=tenant["client_secret"],
-            journal_path=tmp_path / "journal.sqlite3",
-            timeout=10,
-            source="test",
-        )
-    )
+    client = helpers.Client(tenant_config(drf_sandbox, tenant, tmp_path / "journal.sqlite3"))
     with warnings.catch_warnings():
         warnings.simplefilter("error", ListChangedWarning)
         assert len(client.investors.list().to_list()) == 45  # read while nothing changes: nothing said
