@@ -267,12 +267,8 @@ class ListResult:
         except NotFoundError as exc:  # a page its own list linked to is missing: never a short list
             if isinstance(exc, NotListed):
                 raise
-            raise NotFoundError(
-                f"Could not {self.action}: a page the list linked to answered 'not found' after {fetched} objects "
-                "were read, so nothing is returned rather than an incomplete list. Run it again; if it happens "
-                "again, check CASHLINK_BASE_URL and CASHLINK_API_PREFIX (the pages' links must lead back to the "
-                "registry).",
-                status=404,
+            raise self._page_missing(
+                f"a page the list linked to answered 'not found' after {fetched} objects were read"
             ) from None
 
     def _fetch(self, url: str) -> tuple[list[Any], str | None]:
@@ -285,13 +281,17 @@ class ListResult:
         answer = self.client.transport.get(self.path, self.action, self._params())
         _items, count, _next = page_items(answer.body, self.action)
         if count is not None and count > fetched:
-            raise NotFoundError(
-                f"Could not {self.action}: a page of the list answered 'not found' although the registry counts "
-                f"{count} and {fetched} were read, so nothing is returned rather than an incomplete list. Run it "
-                "again; if it happens again, check CASHLINK_BASE_URL and CASHLINK_API_PREFIX (the pages' links "
-                "must lead back to the registry).",
-                status=404,
+            raise self._page_missing(
+                f"a page of the list answered 'not found' although the registry counts {count} and {fetched} were read"
             )
+
+    def _page_missing(self, what: str) -> NotFoundError:
+        return NotFoundError(
+            f"Could not {self.action}: {what}, so nothing is returned rather than an incomplete list. Run it again; if "
+            "it happens again, check CASHLINK_BASE_URL and CASHLINK_API_PREFIX (the pages' links must lead back to "
+            "the registry).",
+            status=404,
+        )
 
     def _fetch_numbered(self, url: str) -> tuple[list[Any], str | None]:
         try:
