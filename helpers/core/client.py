@@ -739,7 +739,7 @@ class Client:
         if operation.before_send is not None and not unanswered:
             try:
                 operation.before_send()
-            except (PermissionDeniedError, NotListed):  # cannot read the balance: the registry checks it itself
+            except (PermissionDeniedError, NotFoundError):  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
         key = entry.key if entry is not None else identity
         if unanswered and entry is not None:  # sent again under its key: what was there before its first attempt
