@@ -6,6 +6,7 @@ list holding others' objects or a duplicate made without the question."""
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,7 @@ def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_una
     body = {**identification_body(protocol.id), "document_id": "XY999999"}
     drf_sandbox.faults(queue=["drop"])  # made, then the answer is lost
     try:
-        with pytest.raises(helpers.OutcomeUnknown, match="nothing here can look for"):
+        with pytest.raises(helpers.OutcomeUnknown, match="the registry offers no list to look in"):
             client.investors.identify(investor.id, body)
         with pytest.raises(helpers.OutcomeUnknown, match="repeat=True"):  # a re-run: still asked, nothing sent
             client.investors.identify(investor.id, body)
@@ -192,10 +193,19 @@ def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_una
 
 
 def test_a_missing_object_under_a_sub_list_is_not_found_not_an_unoffered_list(front: Front) -> None:
+    from tests.conftest import identification_body
+
     client, _renames, _proxy = front
+    missing = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
     with pytest.raises(helpers.NotFoundError) as caught:
-        client.investors.wallets("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+        client.investors.wallets(missing)
     assert not isinstance(caught.value, helpers.NotListed)
+    protocol = client.documents.upload(b"%PDF-1.4 for nobody", "protocol.pdf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CannotCompareWarning)  # it could look: the investor is not there
+        with pytest.raises(helpers.NotFoundError, match="Investor not found") as caught:
+            client.investors.identify(missing, identification_body(protocol.id))
+    assert not isinstance(caught.value, helpers.OutcomeUnknown)
 
 
 def test_a_form_says_when_no_identical_investor_could_be_looked_for(front: Front) -> None:

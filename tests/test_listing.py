@@ -294,8 +294,9 @@ def test_an_http_link_of_an_https_registry_stays_on_https(config: Config) -> Non
         "https://registry.example.com:abc/x",
         "https://user:secret@registry.example.com/x",  # requests would send these as Basic credentials
     ):
-        with pytest.raises(helpers.ConfigurationError):
+        with pytest.raises(helpers.ConfigurationError) as caught:
             secure.url(elsewhere)
+        assert "secret" not in str(caught.value)  # credentials in a link are never repeated
 
 
 def test_a_list_that_changes_while_it_is_read_says_so(drf_sandbox: Sandbox, tmp_path: Path) -> None:

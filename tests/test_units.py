@@ -540,6 +540,26 @@ def test_a_model_repr_hides_personal_data_and_names() -> None:
         ),
         ({"detail": []}, "The registry refused to create the redemption. Check the request and try again.", {}),
         (
+            {"detail": None, "code": "invalid"},
+            "The registry refused to create the redemption. Check the request and try again.",
+            {},
+        ),
+        (
+            {
+                "type": "https://x/v",
+                "title": "Invalid",
+                "errors": [{"detail": "must be positive", "pointer": "#/units"}],
+            },
+            "The registry refused to create the redemption: Invalid. Correct the fields listed and try again. "
+            "Units: must be positive.",
+            {"units": ["must be positive"]},
+        ),
+        (
+            {"type": "https://x/out-of-credit", "title": "No credit.", "detail": "Balance 30, cost 50.", "balance": 30},
+            "The registry refused to create the redemption: Balance 30, cost 50. Check the request and try again.",
+            {},
+        ),
+        (
             {"detail": "Not allowed.", "code": "permission"},
             "The registry refused to create the redemption: Not allowed. Check the request and try again.",
             {},

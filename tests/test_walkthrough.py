@@ -314,3 +314,5 @@ def test_a_shared_or_conflicting_investor_email_stops_unattended_runs(client: he
         client, "by hand", {"investor_id": f" {elder.id.upper()} ", "investor_email": "joint.account@example.com"}
     )
     assert wizard._acted_on(wizard.given, lambda: None) == elder.id
+    alone = walkthrough.Redeeming(client, "by hand", {"investor_id": f" {elder.id.upper()} "})  # without an e-mail
+    assert alone._acted_on(alone.given, lambda: None) == elder.id

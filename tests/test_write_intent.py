@@ -1660,7 +1660,7 @@ def test_a_lost_answer_a_client_may_not_look_for_is_never_sent_again_unasked(
     blind.transport.token()  # (a POST too)
     drf_sandbox.faults(drop_rate=1.0, methods=["POST"])  # each write is made, its answer cut
     try:
-        with pytest.raises(helpers.OutcomeUnknown, match="nothing here can look for"):
+        with pytest.raises(helpers.OutcomeUnknown, match="this client may not read the registry"):
             blind.investors.identify(investor.id, identification_body(protocol.id))
     finally:
         drf_sandbox.reset_faults()

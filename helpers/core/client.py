@@ -221,10 +221,10 @@ class ListResult:
         try:
             first = transport.get(self.path, self.action, self._params())
         except CashlinkError as exc:
-            if isinstance(exc, NotListed) or not (
-                exc.status == 405 or (exc.status == 404 and not _names_an_object(self.path))
-            ):
-                raise  # (a 404 under an object's path: that object is missing, not the list)
+            if isinstance(exc, NotListed) or exc.status not in (404, 405):
+                raise
+            if exc.status == 404 and _names_an_object(self.path) and not self._parent_exists():
+                raise  # the object the list belongs to is missing (an investor not found), not the list
             raise NotListed(
                 f"Could not {self.action}: the registry does not offer this list (it answered {exc.status} to "
                 f"GET {self.path}). Writes go on without looking for an identical object there (their idempotency "
@@ -270,6 +270,16 @@ class ListResult:
             raise self._page_missing(
                 f"a page the list linked to answered 'not found' after {fetched} objects were read"
             ) from None
+
+    def _parent_exists(self) -> bool:
+        """Whether the object a sub-list belongs to (``/investors/<id>/`` of ``/investors/<id>/wallets/``) is there."""
+        parts = urlsplit(self.path).path.split("/")
+        last_id = max(index for index, part in enumerate(parts) if ID_SEGMENT.match(part))
+        try:
+            self.client.transport.get("/".join(parts[: last_id + 1]) + "/", self.action)
+        except NotFoundError:
+            return False
+        return True
 
     def _fetch(self, url: str) -> tuple[list[Any], str | None]:
         items, _count, next_url = page_items(self.client.transport.get(url, self.action).body, self.action)
@@ -696,7 +706,7 @@ class Client:
         if unanswered and entry is not None and operation.sent is not None:  # what did that attempt make?
             try:
                 made = self._made_since(operation, identity, self._since(entry), set(entry.before))
-            except (NotFoundError, PermissionDeniedError) as exc:  # it cannot look: never sent again unasked
+            except (NotListed, PermissionDeniedError) as exc:  # it cannot look: never sent again unasked
                 if not operation.repeat:
                     raise self._cannot_look(operation, entry.created_at[:10], exc) from None
                 made = None  # the analyst looked, and says send it again (under its key)
@@ -739,7 +749,7 @@ class Client:
         if operation.before_send is not None and not unanswered:
             try:
                 operation.before_send()
-            except (PermissionDeniedError, NotFoundError):  # cannot read the balance: the registry checks it itself
+            except (PermissionDeniedError, NotListed):  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
         key = entry.key if entry is not None else identity
         if unanswered and entry is not None:  # sent again under its key: what was there before its first attempt
@@ -904,8 +914,7 @@ class Client:
     def _resolve_duplicate(self, operation: Operation, key: str, was_sent: bool) -> Record | None:
         try:
             match = operation.similar() if operation.similar else None
-        except (PermissionDeniedError, NotFoundError) as exc:  # cannot look (no scope, no such list; a missing
-            # parent object is said by the write itself): the idempotency key still guards re-runs
+        except (PermissionDeniedError, NotListed) as exc:  # cannot look (no scope, no such list)
             log.info("cannot look for an existing %s (%s)", operation.what, type(exc).__name__)
             warnings.warn(
                 f"The registry could not be searched for an identical {operation.what} ({exc.message.rstrip('.')}), "
@@ -1067,7 +1076,7 @@ class Client:
         unknown, and said so (in the audit trail as well)."""
         try:
             return self._made_since(operation, identity, since, before)
-        except (NotFoundError, PermissionDeniedError) as exc:  # it cannot look: the analyst looks, then says repeat
+        except (NotListed, PermissionDeniedError) as exc:  # it cannot look: the analyst looks, then says repeat
             self._audit(operation, key, None, "answer lost")
             raise self._cannot_look(operation, "today", exc) from None
         except CashlinkError as exc:
@@ -1081,13 +1090,19 @@ class Client:
 
     @staticmethod
     def _cannot_look(operation: Operation, when: str, exc: CashlinkError) -> OutcomeUnknown:
-        """An attempt whose answer was lost, where the registry offers no list to look for what it made."""
+        """An attempt whose answer was lost, where nothing here can look for what it made (no read scope, no list)."""
         what = operation.describe() if operation.describe else f"the {operation.what}"
+        why = (
+            "this client may not read the registry"
+            if isinstance(exc, PermissionDeniedError)
+            else "the registry offers no list to look in"
+        )
         return OutcomeUnknown(
             f"Could not {operation.action}: an attempt {'on ' + when if when != 'today' else 'just now'} was never "
-            f"answered, and nothing here can look for {what} in the registry ({exc.message.rstrip('.')}). Nothing "
-            "more was sent: a registry that keeps no idempotency key would make it twice. Look for it in Cashlink "
-            "Studio; to send it again, run this with repeat=True (in a form, the button 'Send as a new …').",
+            f"answered, and {why}, so whether it made {what} is unknown. Nothing more was sent: sending it again "
+            f"could make a second one. Look for {what} in Cashlink Studio. If it is there, run this step once with a "
+            "client that may read the registry (its scopes with :read): it finds it and records it. If it is not "
+            "there, send it with repeat=True (in a form, the button 'Send as a new …'), which makes a new one.",
             status=exc.status,
         )
 
@@ -1100,7 +1115,7 @@ class Client:
             if operation.identical_now is not None:
                 return {str(found) for found in operation.identical_now()}
             return {str(item.get("id")) for item in operation.sent(since)}
-        except (PermissionDeniedError, NotFoundError):  # cannot read: after a lost answer nothing is sent unasked
+        except (PermissionDeniedError, NotListed):  # cannot read: after a lost answer nothing is sent unasked
             return set()
 
     def _older_than_request(self, record: Record, answer: Answer) -> bool:

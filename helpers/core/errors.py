@@ -253,16 +253,29 @@ def _problem(body: Any) -> bool:
 
 
 def _problem_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """A problem body's field errors: its ``invalid_params`` (``[{"name", "reason"}]``, as RFC 7807's example) or
-    ``errors`` (``{"field": ["message"]}``), and any other member that is no part of the problem itself."""
-    fields: dict[str, Any] = {}
-    for param in body.get("invalid_params") or []:
-        if isinstance(param, dict) and param.get("name") is not None:
-            fields.setdefault(str(param["name"]), []).append(str(param.get("reason") or "is not valid"))
-    if isinstance(body.get("errors"), dict):
-        fields.update(body["errors"])
-    skipped = (*PROBLEM_KEYS, *GENERAL_KEYS, "invalid_params", "errors", "code")
-    fields.update({key: value for key, value in body.items() if key not in skipped})
+    """A problem body's field errors, from the members that carry them: ``invalid_params`` (RFC 7807's example:
+    ``[{"name", "reason"}]``, or ``{"field": "reason"}``) and ``errors`` (``{"field": ["message"]}``, or RFC 9457's
+    ``[{"detail", "pointer"}]``). Other extension members (a balance, an account) are facts, not fields."""
+    fields: dict[str, list[str]] = {}
+
+    def add(name: Any, said: Any) -> None:
+        if name not in (None, ""):
+            path = str(name).lstrip("#/").replace("/", ".")
+            fields.setdefault(path, []).append(str(said) if said not in (None, "") else "is not valid")
+
+    for member in ("invalid_params", "errors"):
+        value = body.get(member)
+        if isinstance(value, dict):
+            for name, said in flatten(value).items():
+                for one in said:
+                    add(name, one)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    add(
+                        item.get("name", item.get("pointer", item.get("field", item.get("attr")))),
+                        item.get("reason", item.get("detail", item.get("message"))),
+                    )
     return fields
 
 
@@ -307,7 +320,7 @@ def registry_field_errors(body: Any) -> FieldErrors:
                 k: v
                 for k, v in body.items()
                 if not (k in GENERAL_KEYS and (_sentences(v) or v in (None, [], "")))
-                and not (k == "code" and reason_given)  # DRF's code of its detail: no field
+                and not (k == "code" and (reason_given or "detail" in body))  # DRF's code of its detail: no field
             }
         )
     elif body is not None:

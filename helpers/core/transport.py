@@ -251,7 +251,8 @@ class Transport:
             # a registry behind a proxy that ends TLS names its own links http://: the same link over https
             return urlunsplit(link._replace(scheme=root.scheme, netloc=root.netloc))
         raise ConfigurationError(
-            f"The registry answered with a link to {link.scheme}://{link.netloc}, which is not its address "
+            f"The registry answered with a link to {link.scheme}://{link.netloc.rpartition('@')[2]}"
+            f"{' (with credentials in it)' if '@' in link.netloc else ''}, which is not its address "
             f"{self.config.root_url}: the access token is only sent there, so the link was not followed and the "
             "list is incomplete. Check CASHLINK_BASE_URL (it must be the address the registry's links name), or "
             "tell the registry's operator that its page links point elsewhere."

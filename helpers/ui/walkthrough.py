@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,9 @@ def resolve_mode(mode: str | None, client: Client) -> Mode:
     if person_at_screen() or not client.config.is_sandbox:
         return "by hand"
     return "unattended"
+
+
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,7 +241,7 @@ class Walkthrough(widgets.VBox):
                 )
             return next((one for one in found if investor_id and one.lower() == investor_id.lower()), found[0])
         if investor_id:
-            return investor_id
+            return investor_id.lower() if UUID_TEXT.fullmatch(investor_id) else investor_id  # as the registry spells it
         if not self.client.config.is_sandbox:
             raise input_error(
                 "the investor",
