@@ -292,6 +292,15 @@ def check_uuid(value: Any) -> str:
         return _bad_uuid(text)
 
 
+def is_uuid(value: Any) -> bool:
+    """Whether ``value`` is an id (a UUID), in any spelling :func:`check_uuid` accepts."""
+    try:
+        check_uuid(value)
+    except CheckError:
+        return False
+    return True
+
+
 def _bad_uuid(text: str) -> str:
     raise CheckError(f"{quote(text)} is not an id (a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6).")
 

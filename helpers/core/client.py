@@ -150,12 +150,9 @@ def next_link_ahead(content: bytes) -> str | None:
     return link if isinstance(link, str) and link else None
 
 
-ID_SEGMENT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
 def _names_an_object(path: str) -> bool:
     """Whether an API path goes through an object's id (``/investors/<id>/wallets/``): a sub-list."""
-    return any(ID_SEGMENT.match(part) for part in urlsplit(path).path.split("/"))
+    return any(checks.is_uuid(part) for part in urlsplit(path).path.split("/"))
 
 
 def _resolved(page_url: str, link: str | None) -> str | None:
@@ -274,7 +271,7 @@ class ListResult:
     def _parent_exists(self) -> bool:
         """Whether the object a sub-list belongs to (``/investors/<id>/`` of ``/investors/<id>/wallets/``) is there."""
         parts = urlsplit(self.path).path.split("/")
-        last_id = max(index for index, part in enumerate(parts) if ID_SEGMENT.match(part))
+        last_id = max(index for index, part in enumerate(parts) if checks.is_uuid(part))
         try:
             self.client.transport.get("/".join(parts[: last_id + 1]) + "/", self.action)
         except NotFoundError:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import ipywidgets as widgets
 from IPython.display import display
 
+from helpers.core import checks
 from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
 from helpers.core.errors import CashlinkError, InputError, NotListed, PermissionDeniedError, input_error
 from helpers.core.records import Record, html_badge
@@ -69,9 +69,6 @@ def resolve_mode(mode: str | None, client: Client) -> Mode:
     if person_at_screen() or not client.config.is_sandbox:
         return "by hand"
     return "unattended"
-
-
-UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,7 +213,9 @@ class Walkthrough(widgets.VBox):
         that no investor has, that several share, or that names another investor than INVESTOR_ID stops the run
         (never another investor's units); only the sandbox's demo picks one itself (``sandbox_default``) when
         nothing was given."""
-        investor_id = str(values["investor_id"]).strip() if values.get("investor_id") else None
+        given_id = str(values["investor_id"]).strip() if values.get("investor_id") else None
+        # an id in the registry's spelling (lower case), however it was typed
+        investor_id = checks.check_uuid(given_id) if given_id and checks.is_uuid(given_id) else given_id
         given = self.given.get("investor_email")
         if given:
             found = lookup.investors_by_email(self.client, str(given))
@@ -224,7 +223,7 @@ class Walkthrough(widgets.VBox):
                 "No investor in the registry has this e-mail address"
                 if not found
                 else "INVESTOR_ID names another investor than the one with this e-mail address"
-                if investor_id and investor_id.lower() not in {one.lower() for one in found}
+                if investor_id and investor_id not in found
                 else f"{len(found)} investors share this e-mail address (a joint account?)"
                 if len(found) > 1 and not investor_id
                 else None
@@ -239,9 +238,9 @@ class Walkthrough(widgets.VBox):
                         ]
                     },
                 )
-            return next((one for one in found if investor_id and one.lower() == investor_id.lower()), found[0])
+            return investor_id or found[0]
         if investor_id:
-            return investor_id.lower() if UUID_TEXT.fullmatch(investor_id) else investor_id  # as the registry spells it
+            return investor_id
         if not self.client.config.is_sandbox:
             raise input_error(
                 "the investor",
