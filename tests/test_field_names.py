@@ -73,6 +73,13 @@ def fronted(sandbox: Sandbox, tmp_path: Path) -> Iterator[Front]:
     proxy.server_close()
 
 
+def holder_of(client: helpers.Client, units: int, surname: str = "Parker") -> tuple[str, str]:
+    """An onboarded investor whose wallet holds ``units`` (an investment credited): its id and wallet id."""
+    investor_id, wallet_id = onboard(client, surname)
+    client.investments.credit(invest(client, investor_id, wallet_id, units).id)
+    return investor_id, wallet_id
+
+
 def refuse_lists(proxy: Forwarder, *lists: str, status: int = 405) -> None:
     """The proxy answers ``status`` to a GET of these lists (e.g. ``/v2/investors``), as a registry without them."""
     proxy.refuse = lambda method, url: (
@@ -84,8 +91,7 @@ def test_redemption_units_named_amount_are_read_and_a_repeat_is_asked_about(
     front: Front,
 ) -> None:
     client, renames, _proxy = front
-    investor_id, wallet_id = onboard(client)
-    client.investments.credit(invest(client, investor_id, wallet_id, 100).id)
+    investor_id, wallet_id = holder_of(client, 100)
 
     def as_amount(redemption: dict[str, Any]) -> dict[str, Any]:
         if "units" not in redemption:
@@ -105,10 +111,8 @@ def test_investments_without_their_ids_are_refused_never_mixed_or_made_twice(
     front: Front,
 ) -> None:
     client, renames, _proxy = front
-    investor_id, wallet_id = onboard(client)
-    client.investments.credit(invest(client, investor_id, wallet_id, 30).id)
-    other_id, other_wallet = onboard(client, "Other")
-    client.investments.credit(invest(client, other_id, other_wallet, 50).id)
+    investor_id, _wallet_id = holder_of(client, 30)
+    holder_of(client, 50, "Other")  # another investor's holding
 
     def without_ids(investment: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in investment.items() if k not in ("investor_id", "product_id")}
@@ -137,8 +141,7 @@ def test_lists_the_registry_does_not_offer_leave_writes_possible_and_say_so(
     front: Front,
 ) -> None:
     client, _renames, proxy = front
-    investor_id, wallet_id = onboard(client)
-    client.investments.credit(invest(client, investor_id, wallet_id, 100).id)
+    investor_id, wallet_id = holder_of(client, 100)
 
     refuse_lists(proxy, "/v2/redemptions", "/v2/investors")
     with pytest.warns(CannotCompareWarning, match="none was looked for before sending"):
@@ -230,8 +233,7 @@ def test_the_redemption_form_works_where_investments_cannot_be_listed(front: Fro
     from helpers.ui import forms
 
     client, _renames, proxy = front
-    investor_id, wallet_id = onboard(client)
-    client.investments.credit(invest(client, investor_id, wallet_id, 40).id)
+    investor_id, _wallet_id = holder_of(client, 40)
     refuse_lists(proxy, "/v2/investments")
     form = forms.RedemptionForm(client, {"investor_id": investor_id, "units": 5})
     assert "the wallet's balance is not shown" in form.balance.value
@@ -260,8 +262,7 @@ def test_an_unattended_redemption_ends_well_where_investments_cannot_be_listed(f
     from helpers.ui import walkthrough
 
     client, _renames, proxy = front
-    investor_id, wallet_id = onboard(client)
-    client.investments.credit(invest(client, investor_id, wallet_id, 30).id)
+    investor_id, _wallet_id = holder_of(client, 30)
     refuse_lists(proxy, "/v2/investments", "/v2/redemptions")
     wizard = walkthrough.Redeeming(client, "unattended", {"investor_id": investor_id, "units": 3})
     wizard.run_unattended()

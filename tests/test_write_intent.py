@@ -352,6 +352,17 @@ def test_a_double_click_on_submit_leaves_the_result_as_it_is(client: helpers.Cli
 COMPANY = {"kind": "legal_person", "company_name": "Owners AG", "legal_form": "AG", "registration_number": "HRB 7"}
 
 
+def payout_2_made_then_the_kernel_dies(
+    client: helpers.Client, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, investor_id: str, wallet_id: str
+) -> None:
+    """A deliberate redemption of 10 units ('payout 2'): the registry makes it, the kernel dies before the answer."""
+    lose_the_answer_then_die(monkeypatch, sandbox)
+    with pytest.raises(KeyboardInterrupt):
+        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
+    monkeypatch.undo()
+    sandbox.reset_faults()
+
+
 def lose_the_answer_then_die(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
     """The registry acts on the POST, its answer is cut, and the kernel dies while the client waits to look."""
     from helpers.core import client as core_client
@@ -1346,11 +1357,7 @@ def test_an_unanswered_deliberate_redemption_is_looked_for_before_it_is_sent_aga
 ) -> None:
     investor_id, wallet_id = holder
     first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
-    lose_the_answer_then_die(monkeypatch, sandbox)  # the registry makes payout 2; the kernel dies before the answer
-    with pytest.raises(KeyboardInterrupt):
-        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
-    monkeypatch.undo()
-    sandbox.reset_faults()
+    payout_2_made_then_the_kernel_dies(client, sandbox, monkeypatch, investor_id, wallet_id)
     sandbox.admin("settings", {"idempotency_retention": 0})  # the registry no longer knows the key (the next day)
     for _run in range(2):
         again = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
@@ -1499,11 +1506,7 @@ def test_a_registry_clock_minutes_off_changes_no_outcome(
     registry_clock_off(client, minutes)
     assert client.investors.create(investor_body("Skew"), reference="row 1").outcome == "created"
     first = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 1")
-    lose_the_answer_then_die(monkeypatch, sandbox)  # the registry makes payout 2; the kernel dies before the answer
-    with pytest.raises(KeyboardInterrupt):
-        client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
-    monkeypatch.undo()
-    sandbox.reset_faults()
+    payout_2_made_then_the_kernel_dies(client, sandbox, monkeypatch, investor_id, wallet_id)
     sandbox.admin("settings", {"idempotency_retention": 0})  # the registry no longer knows the key
     again = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2", on_duplicate="create")
     assert again.id != first.id and again.outcome == "existed" and holding(client, investor_id) == 180
