@@ -384,12 +384,20 @@ def test_a_refused_row_can_be_corrected_and_imported(client: helpers.Client, tmp
     assert second.loc[0, "wallet_id"] and investors_in_registry(client) == ["Investor 00001"]
 
 
-def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path) -> None:
+def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ipywidgets.widgets.widget import _instances
+
     panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
     plan = panel.dry_run(spreadsheet(tmp_path / "p.csv", 3).read_bytes(), "p.csv")
     assert plan.valid == 3 and not panel.confirm.disabled
+    before = set(_instances)
+    capsys.readouterr()
     results = panel.run_import()
     assert list(results["status"]) == ["created"] * 3
+    # progress is a widget bar for a person, not tqdm's text lines (which a saved notebook would keep)
+    assert "importing investors" not in capsys.readouterr().err
+    bars = [w for key, w in _instances.items() if key not in before and type(w).__name__ == "IntProgress"]
+    assert [(bar.value, bar.max, bar.bar_style) for bar in bars] == [(3, 3, "success")]
 
 
 def test_the_bulk_panel_closes_the_tables_a_new_run_replaces(client: helpers.Client, tmp_path: Path) -> None:

@@ -333,9 +333,24 @@ class BulkImportPanel(widgets.VBox):
             return None
         self.confirm.disabled = True
         with self.output.showing():
-            self.results = bulk.import_investors(
-                self.client, self.plan, workers=self.workers, on_duplicate=self.duplicates.value
+            bar = widgets.IntProgress(
+                value=0, min=0, max=max(self.plan.valid, 1), description="Importing", bar_style="info"
             )
+            counter = widgets.Label(f"0 of {self.plan.valid} rows")
+            display(widgets.HBox([bar, counter]))
+
+            def row_done(done: int) -> None:
+                bar.value, counter.value = done, f"{done} of {self.plan.valid if self.plan else done} rows"
+
+            self.results = bulk.import_investors(
+                self.client,
+                self.plan,
+                workers=self.workers,
+                on_duplicate=self.duplicates.value,
+                progress=False,  # the bar above, not tqdm's text lines (kept in a saved notebook)
+                on_row_done=row_done,
+            )
+            bar.bar_style = "warning" if (self.results["status"] == "failed").any() else "success"
             counts = self.results["status"].value_counts().to_dict()
             done = "Done: " + ", ".join(f"{n} {status}" for status, n in counts.items())
             skipped = self.plan.problems["row"].nunique() if len(self.plan.problems) else 0
