@@ -491,6 +491,27 @@ def test_reprs_and_messages_never_name_a_person_and_screens_still_do() -> None:
         assert said in str(caught.value) and typed not in str(caught.value)
 
 
+def test_a_registry_that_names_its_fields_otherwise_is_masked_alike() -> None:
+    """Open point: field names. A registry sending first_name, date_of_birth or email_address names the same
+    person: labelled and masked as the model's fields (their aliases live beside them in the model)."""
+    from helpers.core.records import Record
+    from helpers.data.frames import to_frame
+
+    person = Record(
+        {
+            "id": "7b6d79ea-fef5-515e-9b74-94f68fc63ef3",
+            "person": {"first_name": "Quxwell", "family_name": "Zyxwvutsra", "date_of_birth": "1970-02-13"},
+            "email_address": "zyx@example.org",
+            "phone_number": "+49 69 7654321",
+        }
+    )
+    for text in (repr(person), str(person)):
+        assert all(value not in text for value in ("Quxwell", "Zyxwvutsra", "zyx@example.org", "-13", "654321"))
+    shown = dict(person.rows())
+    assert shown["First name"] == "Quxwell" and shown["Birth date"] == "••••-••-••"
+    assert "-13" not in str(to_frame([person]).to_dict())
+
+
 def test_a_model_repr_hides_personal_data_and_names() -> None:
     from helpers.core import models
     from tests.conftest import investor_body

@@ -35,6 +35,7 @@ class FieldMeta:
     placeholder: str = ""
     choices: tuple[str, ...] = ()  # for widget "choice": the documented (or usual) values
     identifying: bool = False  # names a person (name, e-mail, address): shown on screens, masked in reprs and text
+    aliases: tuple[str, ...] = ()  # other names a registry may give it (first_name): labelled and masked alike
 
 
 def field(
@@ -48,10 +49,11 @@ def field(
     placeholder: str = "",
     choices: tuple[str, ...] = (),
     help: str = "",
+    aliases: tuple[str, ...] = (),
 ) -> Any:
     """A model field with its :class:`FieldMeta` (read back with :func:`meta`)."""
     info: Any = Field(default, title=label, description=help or None)
-    info.metadata.append(FieldMeta(label, column, personal, widget, placeholder, choices, identifying))
+    info.metadata.append(FieldMeta(label, column, personal, widget, placeholder, choices, identifying, aliases))
     return info
 
 
@@ -123,22 +125,42 @@ class _Name(Model):
     salutation: Salutation | None = field(
         "Salutation", default=None, column="salutation", widget="choice", choices=SALUTATIONS
     )
-    forename: Text = field("First name", column="forename", identifying=True)
-    surname: Text = field("Last name", column="surname", identifying=True)
-    birth_date: BirthDate = field("Birth date", column="birth_date", personal=True, widget="date")
-    birth_place: Text | None = field("Birth place", default=None, column="birth_place", identifying=True)
+    forename: Text = field(
+        "First name", column="forename", identifying=True, aliases=("first_name", "given_name", "firstname")
+    )
+    surname: Text = field(
+        "Last name", column="surname", identifying=True, aliases=("last_name", "family_name", "lastname")
+    )
+    birth_date: BirthDate = field(
+        "Birth date", column="birth_date", personal=True, widget="date", aliases=("date_of_birth", "birthdate", "dob")
+    )
+    birth_place: Text | None = field(
+        "Birth place", default=None, column="birth_place", identifying=True, aliases=("place_of_birth",)
+    )
     citizenship: Country = field("Citizenship", column="citizenship", widget="country")
 
 
 class _Address(Model):
-    street: Text = field("Street and number", column="street", identifying=True)
+    street: Text = field(
+        "Street and number",
+        column="street",
+        identifying=True,
+        aliases=("street_address", "address_line", "address_line_1"),
+    )
     zip: ShortText = field("Postcode", column="zip")
     city: Text = field("City", column="city")
     country: Country = field("Country", column="country", widget="country")
 
 
 class _Contact(Model):
-    phone: Phone | None = field("Phone", default=None, column="phone", personal=True, placeholder="+49 69 1234567")
+    phone: Phone | None = field(
+        "Phone",
+        default=None,
+        column="phone",
+        personal=True,
+        placeholder="+49 69 1234567",
+        aliases=("phone_number", "mobile", "mobile_phone"),
+    )
     is_pep: Flag = field("Politically exposed person", default=False, column="is_pep", widget="checkbox")
 
 
@@ -151,7 +173,7 @@ class NaturalPerson(BenefitingPerson):
 
 
 class LegalPerson(_Address):
-    company_name: Text = field("Company name", column="company_name", identifying=True)
+    company_name: Text = field("Company name", column="company_name", identifying=True, aliases=("legal_name",))
     legal_form: Text = field("Legal form", column="legal_form", placeholder="GmbH")
     registration_number: Text = field("Registration number", column="registration_number", placeholder="HRB 123456")
     registration_court: Text | None = field("Registration court", default=None, column="registration_court")
@@ -162,7 +184,9 @@ class LegalPerson(_Address):
 
 
 class BankAccount(Model):
-    account_holder: Text = field("Account holder", column="account_holder", identifying=True)
+    account_holder: Text = field(
+        "Account holder", column="account_holder", identifying=True, aliases=("account_owner", "holder_name")
+    )
     iban: Iban = field("IBAN", column="iban", personal=True, placeholder="DE89 3704 0044 0532 0130 00")
     bic: Bic = field("BIC", column="bic", placeholder="COBADEFFXXX")
     bank: Text | None = field("Bank", default=None, column="bank")
@@ -171,13 +195,21 @@ class BankAccount(Model):
 
 
 class TaxInformation(Model):
-    tax_identification_number: TaxId | None = field("Tax id", default=None, column="tax_id", personal=True)
+    tax_identification_number: TaxId | None = field(
+        "Tax id", default=None, column="tax_id", personal=True, aliases=("tax_id", "tin")
+    )
     non_assessment_certificate: Flag = field("Non-assessment certificate", default=False, widget="checkbox")
     is_subject_to_german_tax: Flag | None = field("Subject to German tax", default=None, widget="checkbox")
 
 
 class Communication(Model):
-    email: Email = field("E-mail", column="email", identifying=True, placeholder="name@example.com")
+    email: Email = field(
+        "E-mail",
+        column="email",
+        identifying=True,
+        placeholder="name@example.com",
+        aliases=("email_address", "e_mail"),
+    )
     email_confirmed: Flag = field("E-mail confirmed", default=True, widget="checkbox")
 
 
@@ -416,6 +448,8 @@ def _labels() -> dict[str, str]:
     for spec in _all_specs():
         labels.setdefault(spec.path, spec.label)
         labels.setdefault(spec.name, spec.label)
+        for alias in spec.meta.aliases:
+            labels.setdefault(alias, spec.label)
     return labels
 
 
@@ -437,9 +471,14 @@ def label(path: str) -> str:
     return text
 
 
-IDENTIFYING_FIELDS: frozenset[str] = frozenset(spec.name for spec in _all_specs() if spec.meta.identifying)
+ALIASES: dict[str, str] = {alias: spec.name for spec in _all_specs() for alias in spec.meta.aliases}
+IDENTIFYING_FIELDS: frozenset[str] = frozenset(
+    name for spec in _all_specs() if spec.meta.identifying for name in (spec.name, *spec.meta.aliases)
+)
 PERSONAL_PATHS: frozenset[str] = frozenset(spec.path for spec in _all_specs() if spec.meta.personal)
-PERSONAL_FIELDS: frozenset[str] = frozenset(path.rsplit(".", 1)[-1] for path in PERSONAL_PATHS)
+PERSONAL_FIELDS: frozenset[str] = frozenset(path.rsplit(".", 1)[-1] for path in PERSONAL_PATHS) | frozenset(
+    alias for spec in _all_specs() if spec.meta.personal for alias in spec.meta.aliases
+)
 _NOT_ALWAYS_PERSONAL = (
     frozenset(spec.name for spec in (*_all_specs(), *fields_of(SignedDocument)) if not spec.meta.personal)
     & PERSONAL_FIELDS

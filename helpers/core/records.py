@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from helpers.core.models import is_identifying, is_personal, label
+from helpers.core.models import ALIASES, is_identifying, is_personal, label
 
 MASK = "•"
 Outcome = Literal["created", "updated", "existed", "replayed"]
@@ -26,6 +26,7 @@ def mask(value: Any, field: str) -> Any:
     if value is None or value == "" or value != value:  # noqa: PLR0124 - value != value is NaN
         return value
     text = str(value)
+    field = ALIASES.get(field, field)  # a registry's date_of_birth is masked as a birth date
     if field == "iban":
         return f"{text[:4]} {MASK * 4} {text[-4:]}" if len(text) > 8 else MASK * 4
     if field == "birth_date":
