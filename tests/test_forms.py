@@ -8,6 +8,7 @@ import ipywidgets as widgets
 import pytest
 
 import helpers
+from helpers.core.client import CannotFollowWarning
 from helpers.ui import forms
 from tests.conftest import SIGNED_AT, unique_iban, uploaded
 from tests.test_sandbox_api import random_address
@@ -294,3 +295,38 @@ def test_a_sent_investment_and_redemption_forget_the_typed_units_and_dates(clien
     assert redeem.submit()["units"] == 13
     assert redeem.units.value == "" and redeem.fields["units"].error.value == ""
     assert "holds <b>24</b>" in redeem.balance.value  # the balance after it, as before
+
+
+def test_credentials_that_may_not_list_investors_type_the_ids_instead(
+    client: helpers.Client, sandbox: Any, tenant: dict[str, Any], config: Any
+) -> None:
+    """Without investors:read (nor investments:read) the investment and redemption forms still open: the investor's
+    and the wallet's ids are typed (and checked as ids), and the registry checks the balance itself."""
+    investor, wallet = onboarded(client)
+    bought = forms.InvestmentForm(
+        client, {"investor_id": investor.id, "units": 20, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+    ).submit()
+    client.investments.credit(bought.id)
+    scopes = "investments:write investors:write documents:write products:read"
+    other = sandbox.new_client(tenant=tenant["tenant"], scopes=scopes)
+    blind = helpers.Client(
+        config.replace(client_id=other["client_id"], client_secret=other["client_secret"], scopes=scopes)
+    )
+    invest = forms.InvestmentForm(blind, {"units": 5, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"})
+    assert isinstance(invest.investor, widgets.Text) and isinstance(invest.wallet, widgets.Text)
+    invest.investor.value = "not an id"
+    assert invest.submit(raise_errors=False) is None and "id" in invest.fields["investor_id"].error.value
+    invest.investor.value, invest.wallet.value = investor.id.upper(), wallet.id
+    made = invest.submit()
+    assert "Note: " in invest.result_box.value + invest.status.value  # no duplicate look-up: said beside the result
+    assert made is not None and made["investor_id"] == investor.id and made["units"] == 5
+    with pytest.warns(CannotFollowWarning, match="how it ends is not followed here"):
+        credit = blind.investments.credit(made.id)  # sent; its end cannot be read with these credentials
+    assert credit.outcome == "created" and client.investments.get(made.id)["status"] == "DELIVERED"
+    redeem = forms.RedemptionForm(blind, {"units": 7})
+    assert isinstance(redeem.investor, widgets.Text) and "cannot be read here" in redeem.balance.value
+    redeem.investor.value, redeem.wallet.value = investor.id, wallet.id
+    redeemed = redeem.submit()
+    assert redeemed is not None and redeemed["units"] == 7
+    assert "Note: " in redeem.result_box.value + redeem.status.value  # how it ends: not followed, said so
+    assert sum(row["units"] for row in client.holding_rows(investor_id=investor.id)) == 18

@@ -88,9 +88,19 @@ class ListChangedWarning(UserWarning):
     """Objects were added to or removed from a list while its pages were read."""
 
 
-class CannotCompareWarning(UserWarning):
+class CannotReadWarning(UserWarning):
+    """Something the toolkit checks or follows was left unread: these credentials may not read it (no read
+    scope), or the registry offers no such list."""
+
+
+class CannotCompareWarning(CannotReadWarning):
     """A write went without looking for an identical object first: the registry could not be searched (no read
     scope, or no such list)."""
+
+
+class CannotFollowWarning(CannotReadWarning):
+    """A task (a credit, a redemption, a transfer) was sent and how it ends cannot be followed: these credentials
+    may not read it. The write's own answer is what is known."""
 
 
 class _ClaimedElsewhere(Exception):
@@ -1150,11 +1160,19 @@ class Client:
         failed: Callable[[Record], bool],
         timeout: float = 60,
         interval: float = 0.25,
+        answer: Record | None = None,
     ) -> Record:
-        """Poll ``fetch`` until ``done`` (returned) or ``failed``/timeout (raised as :class:`TaskError`)."""
+        """Poll ``fetch`` until ``done`` (returned) or ``failed``/timeout (raised as :class:`TaskError`). Where
+        these credentials may not read it, ``answer`` (the write's own answer) is judged instead and, unless it
+        says how it ended, returned with a :class:`CannotFollowWarning`."""
         started = time.monotonic()
         while True:
-            current = fetch()
+            try:
+                current, unreadable = fetch(), False
+            except PermissionDeniedError as exc:
+                if answer is None:
+                    raise
+                current, unreadable, reason = answer, True, exc
             waited = time.monotonic() - started
             if self.progress is not None:
                 self.progress(what, current, waited)
@@ -1167,6 +1185,16 @@ class Client:
                     f"{str(error).rstrip('.')}. It is not done; see the registry's answer above.",
                     current,
                 )
+            if unreadable:
+                warnings.warn(
+                    CannotFollowWarning(
+                        f"The {what} {current.get('id')} was sent and is {current.get('status') or 'started'}; "
+                        f"how it ends is not followed here ({reason.message.rstrip('.')}). Check it in "
+                        "Cashlink Studio, or with credentials that may read it."
+                    ),
+                    stacklevel=3,
+                )
+                return current
             if waited >= timeout:
                 raise TaskError(
                     f"The {what} is still {current.get('status')} after {timeout:g} s. It goes on in "
@@ -1177,7 +1205,13 @@ class Client:
             interval = min(interval * 1.5, 2.0)
 
     def wait_for_task(
-        self, fetch: Callable[[], Record], what: str, *, timeout: float = 60, retry_hint: str = ""
+        self,
+        fetch: Callable[[], Record],
+        what: str,
+        *,
+        timeout: float = 60,
+        retry_hint: str = "",
+        answer: Record | None = None,
     ) -> Record:
         """Wait for a credit/redemption/transfer task. 'unknown' is raised, never retried (the docs forbid it)."""
         try:
@@ -1187,6 +1221,7 @@ class Client:
                 timeout=timeout,
                 done=lambda t: t.get("status") in api.TASK_SUCCESS,
                 failed=lambda t: t.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN,
+                answer=answer,
             )
         except TaskError as exc:
             task = exc.task

@@ -1,7 +1,7 @@
 """Widgets for people: forms, panels, walkthroughs and the tables they show.
 
 Importing it makes the toolkit's own warnings (:class:`~helpers.core.client.FilterIgnoredWarning`,
-``ListChangedWarning``, ``CannotCompareWarning``) print as a sentence: in a notebook or a Voilà app, Python's default
+``ListChangedWarning``, ``CannotReadWarning``) print as a sentence: in a notebook or a Voilà app, Python's default
 shows a file path and a line of code with them."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import warnings
 from typing import TextIO
 
-from helpers.core.client import CannotCompareWarning, FilterIgnoredWarning, ListChangedWarning
+from helpers.core.client import CannotReadWarning, FilterIgnoredWarning, ListChangedWarning
 
 
 def _warnings_as_sentences() -> None:
@@ -26,7 +26,7 @@ def _warnings_as_sentences() -> None:
         file: TextIO | None = None,
         line: str | None = None,
     ) -> None:
-        if issubclass(category, (FilterIgnoredWarning, ListChangedWarning, CannotCompareWarning)):
+        if issubclass(category, (FilterIgnoredWarning, ListChangedWarning, CannotReadWarning)):
             print(f"Note: {message}", file=file or sys.stderr)
         else:
             previous(message, category, filename, lineno, file, line)

@@ -29,7 +29,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from helpers.core import api, checks, models
-from helpers.core.client import CannotCompareWarning, Client, ConfirmationRequired, OnDuplicate, made_when
+from helpers.core.client import CannotReadWarning, Client, ConfirmationRequired, OnDuplicate, made_when
 from helpers.core.errors import (
     CashlinkError,
     NotListed,
@@ -207,7 +207,8 @@ def model_fields(
 
 @contextmanager
 def _notes_of_the_write() -> Iterator[list[str]]:
-    """The toolkit's CannotCompareWarning of a write, as sentences for the form to show beside its result (other
+    """The toolkit's CannotReadWarning of a write (no duplicate look-up, a task not followed), as sentences for
+    the form to show beside its result (other
     warnings are shown as usual)."""
     notes: list[str] = []
     try:
@@ -216,7 +217,7 @@ def _notes_of_the_write() -> Iterator[list[str]]:
             yield notes
     finally:
         for warning in caught:
-            if issubclass(warning.category, CannotCompareWarning):
+            if issubclass(warning.category, CannotReadWarning):
                 notes.append(f"Note: {warning.message}")
             else:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
@@ -761,6 +762,21 @@ def investor_options(client: Client) -> list[tuple[str, str | None]]:
     ]
 
 
+def investor_picker(client: Client, wanted: Any) -> widgets.Dropdown | widgets.Text:
+    """The investor to choose: a dropdown of the registry's investors, or, where these credentials may not list
+    them (no ``investors:read``) or the registry offers no list, a box for the investor's id."""
+    try:
+        options = investor_options(client)
+    except (NotListed, PermissionDeniedError):
+        return widgets.Text(value=str(wanted or ""), placeholder="the investor's id (a UUID)")
+    return widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
+
+
+def id_check(widget: widgets.ValueWidget) -> Callable[[Any], Any] | None:
+    """A typed id is checked as one (a chosen option needs no check)."""
+    return checks.check_uuid if isinstance(widget, widgets.Text) else None
+
+
 def _upload(client: Client, value: Any) -> str:
     """Upload a FileUpload value (or pass through a document id) and return the document id."""
     if isinstance(value, Mapping):
@@ -899,16 +915,18 @@ class InvestmentForm(Form):
         listed = client.campaigns.list().to_list()
         campaigns = [(f"{c['name']} · {c.get('available_units', '?')} units left", str(c["id"])) for c in listed]
         self.units_left = {str(c["id"]): c.get("available_units") for c in listed}  # as listed; the registry decides
-        options = investor_options(client)
-        wanted = d.get("investor_id")
-        self.investor = widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
-        self.wallet = widgets.Dropdown(options=[])
+        self.investor = investor_picker(client, d.get("investor_id"))
+        self.wallet: widgets.Dropdown | widgets.Text = (
+            widgets.Dropdown(options=[])
+            if isinstance(self.investor, widgets.Dropdown)
+            else widgets.Text(value=str(d.get("wallet") or ""), placeholder="the wallet's id (optional)")
+        )
         self.document_file = widgets.FileUpload(accept=".pdf", multiple=False)
         self.default_document: bytes | None = d.get("document") if client.config.is_sandbox else None
         spec = {s.path: s for s in models.fields_of(models.Investment)}
         campaign_ids = [value for _label, value in campaigns]
         fields = [
-            FormField("investor_id", spec["investor_id"].label, self.investor),
+            FormField("investor_id", spec["investor_id"].label, self.investor, id_check(self.investor)),
             FormField(
                 "campaign_id",
                 spec["campaign_id"].label,
@@ -942,7 +960,7 @@ class InvestmentForm(Form):
                 widgets.Checkbox(value=bool(d.get("paid", True)), indent=False),
                 required=False,
             ),
-            FormField("wallet", spec["wallet"].label, self.wallet, required=False),
+            FormField("wallet", spec["wallet"].label, self.wallet, id_check(self.wallet), required=False),
             FormField(
                 "signed_document",
                 "Signed subscription (PDF)",
@@ -962,6 +980,8 @@ class InvestmentForm(Form):
         self._load_wallets(d.get("wallet"))
 
     def _load_wallets(self, preferred: str | None = None) -> None:
+        if isinstance(self.wallet, widgets.Text):
+            return  # typed, as the investor's id is (the investors cannot be listed here)
         options: list[tuple[str, str | None]] = [("(none yet)", None)]
         if self.investor.value:
             options += [
@@ -1037,16 +1057,18 @@ class RedemptionForm(Form):
     ) -> None:
         d = dict(defaults or {})
         self.product_id = d.get("product_id") or client.config.product_id
-        options = investor_options(client)
-        wanted = d.get("investor_id")
-        self.investor = widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
-        self.wallet = widgets.Dropdown(options=[])
+        self.investor = investor_picker(client, d.get("investor_id"))
+        self.wallet: widgets.Dropdown | widgets.Text = (
+            widgets.Dropdown(options=[])
+            if isinstance(self.investor, widgets.Dropdown)
+            else widgets.Text(value=str(d.get("wallet_id") or ""), placeholder="the wallet's id (a UUID)")
+        )
         self.balance = widgets.HTML("")
         self.units = widgets.Text(value=str(d.get("units") or ""), placeholder="100")
         spec = {s.path: s for s in models.fields_of(models.Redemption)}
         fields = [
-            FormField("investor_id", spec["investor_id"].label, self.investor),
-            FormField("wallet_id", spec["wallet_id"].label, self.wallet),
+            FormField("investor_id", spec["investor_id"].label, self.investor, id_check(self.investor)),
+            FormField("wallet_id", spec["wallet_id"].label, self.wallet, id_check(self.wallet)),
             FormField("units", spec["units"].label, self.units, self._check_units),
         ]
         self.holdings: list[dict[str, Any]] | None = []  # None: the registry's investments cannot be read here
@@ -1063,6 +1085,10 @@ class RedemptionForm(Form):
         self._load_wallets(d.get("wallet_id"))
 
     def _load_wallets(self, preferred: str | None = None) -> None:
+        if isinstance(self.wallet, widgets.Text):  # ids typed: the investors cannot be listed here
+            self.holdings = None
+            self._show_balance()
+            return
         if not self.investor.value:
             self.wallet.options = []
             return
