@@ -171,6 +171,25 @@ def test_template_is_a_valid_one_row_import() -> None:
     assert plan.valid == 1 and plan.problems.empty
 
 
+def test_the_providers_process_id_is_made_up_on_the_sandbox_only(tmp_path: Path) -> None:
+    """A real identification's process id comes from the spreadsheet; only the sandbox's placeholder has one made
+    up. Each new investor gets the toolkit's one set of defaults (own account, EUR, the address's country)."""
+    sheet = spreadsheet(tmp_path / "no-process.csv", 2, id_process_id="")
+    (tmp_path / "protocol.pdf").write_bytes(b"%PDF-1.4 protocol")
+    real = bulk.read_investors(spreadsheet(tmp_path / "real.csv", 1, id_process_id="", protocol_file="protocol.pdf"))
+    assert real.valid == 0 and real.problems[["row", "column"]].values.tolist() == [[2, "id_process_id"]]
+    sandbox = bulk.read_investors(sheet, placeholder_protocols=True)
+    assert [row["identification"]["legitimation_process_id"] for row in sandbox.rows] == [
+        "sandbox-REF-00001",
+        "sandbox-REF-00002",
+    ]
+    given = bulk.read_investors(spreadsheet(tmp_path / "given.csv", 1), placeholder_protocols=True)
+    assert given.rows[0]["identification"]["legitimation_process_id"] == "POSTIDENT-4711-000001"
+    investor = given.rows[0]["investor"]
+    assert investor["is_beneficiary"] is True and investor["communication"]["email_confirmed"] is True
+    assert investor["bank_account"]["currency"] == "EUR" and investor["bank_account"]["country"] == "DEU"
+
+
 def test_dry_run_lists_row_problems_and_sends_nothing(client: helpers.Client) -> None:
     root = Path(__file__).resolve().parents[1]
     plan = bulk.read_investors(root / "samples" / "investors_demo.csv", placeholder_protocols=True)

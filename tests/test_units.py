@@ -594,3 +594,15 @@ def test_problem_bodies_empty_reasons_and_lists_read_as_sentences(
 
     error = from_answer(400, body, "create the redemption")
     assert str(error) == sentence and error.field_errors == fields and "None" not in str(error)
+
+
+def test_a_new_investors_defaults_are_one_rule() -> None:
+    """Form, walkthrough and bulk import fill the same defaults (models.with_investor_defaults)."""
+    from helpers.core import models
+
+    assert models.default_account_holder({"forename": "Ada", "surname": "Lovelace"}) == "Ada Lovelace"
+    assert models.default_account_holder({"kind": "legal_person", "company_name": "ACME GmbH"}) == "ACME GmbH"
+    assert models.default_account_holder({}) is None
+    body = models.with_investor_defaults({"legal_person": {"country": "AUT"}, "bank_account": {"currency": "CHF"}})
+    assert body["bank_account"] == {"currency": "CHF", "country": "AUT"} and body["is_beneficiary"] is True
+    assert body["communication"] == {"email_confirmed": True}

@@ -242,6 +242,28 @@ class Investor(Model):
         return "natural_person" if self.natural_person is not None else "legal_person"
 
 
+def default_account_holder(values: Mapping[str, Any]) -> str | None:
+    """Whose the bank account usually is, from column-keyed values: the company's (a legal person) or the
+    person's name; None when neither is known yet."""
+    if values.get("kind") == "legal_person" or (values.get("company_name") and not values.get("surname")):
+        return str(values.get("company_name") or "").strip() or None
+    return f"{values.get('forename') or ''} {values.get('surname') or ''}".strip() or None
+
+
+def with_investor_defaults(body: dict[str, Any]) -> dict[str, Any]:
+    """A new investor's body with what the toolkit fills in when it is not given, in one place (form, walkthrough,
+    bulk import): the investor acts on their own account, the e-mail counts as confirmed (the analyst has it from
+    the investor), the account is in EUR and, by default, in the country of the investor's address."""
+    body.setdefault("is_beneficiary", True)
+    body.setdefault("communication", {}).setdefault("email_confirmed", True)
+    account = body.setdefault("bank_account", {})
+    account.setdefault("currency", "EUR")
+    person = body.get("natural_person") or body.get("legal_person") or {}
+    if person.get("country"):
+        account.setdefault("country", person["country"])
+    return body
+
+
 class InvestorUpdate(Model):
     """``PATCH /investors/{id}/``: a partial update; only the parts given change."""
 

@@ -209,20 +209,15 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _plan_row(
     record: dict[str, Any], base: Path, placeholder_protocols: bool
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    values = {
-        **record,
-        "account_holder": record.get("account_holder")
-        or f"{record.get('forename') or ''} {record.get('surname') or ''}".strip(),
-    }
-    body = models.from_columns(models.Investor, values, PERSON_GROUPS)
-    body.setdefault("bank_account", {}).update(country=record.get("country"), currency="EUR")
-    body.setdefault("communication", {})["email_confirmed"] = True
-    body["is_beneficiary"] = True
+    values = {**record, "account_holder": record.get("account_holder") or models.default_account_holder(record)}
+    body = models.with_investor_defaults(models.from_columns(models.Investor, values, PERSON_GROUPS))
     investor, errors = models.validate(models.Investor, body)
     problems = [(COLUMN_OF.get(path, path), " ".join(messages)) for path, messages in errors.items()]
     identification, protocol = None, None
     if any(record.get(c.name) for c in IDENTIFICATION_COLUMNS):
-        ident_values = {**record, "id_process_id": record.get("id_process_id") or f"bulk-{record['reference']}"}
+        ident_values = dict(record)
+        if placeholder_protocols and not record.get("id_process_id"):  # the sandbox's placeholder identification
+            ident_values["id_process_id"] = f"sandbox-{record['reference']}"
         ident_body = {
             **models.from_columns(models.Identification, ident_values),
             "legitimation_protocol_id": PLACEHOLDER_PROTOCOL_ID,

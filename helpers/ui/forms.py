@@ -650,7 +650,7 @@ class InvestorForm(Form):
         self, client: Client, defaults: Mapping[str, Any] | None = None, on_duplicate: OnDuplicate = "ask"
     ) -> None:
         d = dict(defaults or {})
-        d.setdefault("account_holder", f"{d.get('forename', '')} {d.get('surname', '')}".strip() or None)
+        d.setdefault("account_holder", models.default_account_holder(d))
         d.setdefault("is_beneficiary", True)  # most investors act on their own account; untick it otherwise
         self.kind = widgets.ToggleButtons(
             options=[("Natural person", "natural_person"), ("Legal person", "legal_person")],
@@ -674,12 +674,7 @@ class InvestorForm(Form):
         return {self.kind.value} if hasattr(self, "kind") else {"natural_person"}
 
     def body(self) -> dict[str, Any]:
-        body = super().body()
-        body.setdefault("communication", {})["email_confirmed"] = True
-        body.setdefault("bank_account", {})["currency"] = "EUR"
-        if "country" in body.get(self.kind.value, {}):
-            body["bank_account"].setdefault("country", body[self.kind.value]["country"])
-        return body
+        return models.with_investor_defaults(super().body())
 
     def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
         return models.validate(models.Investor, body)[1]

@@ -425,10 +425,6 @@ class Onboarding(Walkthrough):
         return investor.id
 
     def _investor(self, values: dict[str, Any]) -> forms.Form:
-        values = dict(values)
-        if values:
-            holder = values.get("company_name") if values.get("kind") == "legal_person" else None
-            values.setdefault("account_holder", holder or f"{values.get('forename', '')} {values.get('surname', '')}")
         form = forms.InvestorForm(self.client, values, on_duplicate=self.if_exists if values else "ask")
         form.kind.observe(lambda _c: self._render_where(), names="value")  # a company has one step more
         return form
