@@ -268,3 +268,116 @@ def test_an_unattended_redemption_ends_well_where_investments_cannot_be_listed(f
     wizard.run_unattended()
     assert wizard.result("Redemption") is not None
     assert "cannot be read here to show them" in str(wizard.body.children[0].children[-1].value)
+
+
+def _without_remaining_units(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key != "remaining_units"}
+
+
+SPELLINGS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "units as text": lambda o: {**_without_remaining_units(o), "units": str(o["units"])} if "units" in o else o,
+    "units as whole floats": lambda o: (
+        {**_without_remaining_units(o), "units": float(o["units"])} if "units" in o else o
+    ),
+    "remaining units as text": lambda o: (
+        {**o, "remaining_units": str(o["remaining_units"])} if "remaining_units" in o else o
+    ),
+    "statuses in lower case": lambda o: {**o, "status": str(o.get("status", "")).lower()},
+    "ids in capitals": lambda o: {
+        **o,
+        **{
+            key: str(o[key]).upper() for key in ("id", "investor_id", "product_id", "wallet", "wallet_id") if o.get(key)
+        },
+    },
+    "amounts as JSON numbers": lambda o: {
+        **_without_remaining_units(o),
+        **{
+            key: {**o[key], "amount": float(o[key]["amount"])}
+            for key in ("remaining_amount", "investment_amount")
+            if isinstance(o.get(key), dict)
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_ids_units_and_statuses_are_read_however_the_registry_spells_them(
+    front: Front, tmp_path: Path, spelling: str
+) -> None:
+    """Section 6: a registry may send ids in capitals, units as text or floats, statuses in another case. Lists,
+    filters, holdings and the reconciliation read them one way; before, each of these emptied a filtered list or
+    reported a holding of 0 units."""
+    from datetime import timedelta
+
+    from helpers.data import reconcile
+
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 100)
+    product_id = str(client.config.product_id)
+    renames["/investments"] = lambda _url, body: renamed(body, SPELLINGS[spelling])
+    renames["/redemptions"] = lambda _url, body: renamed(body, SPELLINGS[spelling])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 'the registry ignored the filter' where it did not
+        assert [i["units"] for i in client.investments.list(investor_id=investor_id.upper())] == [100]
+        assert client.balance(investor_id, wallet_id.upper(), product_id) == 100
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(f"investor_id,product_id,units\n{investor_id},{product_id},100\n")
+    report = reconcile.reconcile(client, reconcile.read_ledger(ledger), stuck_after=timedelta(days=3))
+    assert report.differences.empty, report.differences.to_dict("records")
+    redeemed = client.redemptions.create(investor_id, wallet_id, 5, timeout=10)
+    assert redeemed["status"] == "success" and redeemed["units"] == 5 and redeemed.outcome == "created"
+
+
+@pytest.mark.parametrize("spelling", ["units as text", "ids in capitals"])
+def test_a_lost_redemption_answer_is_found_however_the_registry_spells_it(
+    front: Front, sandbox: Sandbox, spelling: str
+) -> None:
+    """The answer to a redemption is lost and the registry keeps no idempotency key (section 6, K): the look-up
+    must find the redemption it made in the registry's own spelling. Before, it found none and sent it again (two
+    payouts, the second reported as 'created')."""
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 50)
+    lost = {"yet": False}
+
+    def lose_the_first(_url: str, body: Any) -> Any:
+        if isinstance(body, dict) and "wallet_id" in body and not lost["yet"]:
+            lost["yet"] = True
+            raise RuntimeError("the answer is lost on the way back")
+        return renamed(body, SPELLINGS[spelling])
+
+    renames["/redemptions"] = lose_the_first
+    sandbox.admin("settings", {"idempotency_retention": 0})
+    try:
+        made = client.redemptions.create(investor_id, wallet_id, 5)
+    finally:
+        sandbox.admin("settings", {"idempotency_retention": None})
+    renames.clear()
+    assert lost["yet"] and made.outcome == "created"
+    assert [r["units"] for r in client.redemptions.list(investor_id=investor_id)] == [5]
+
+
+def test_a_holding_that_cannot_be_told_is_an_error_never_zero(front: Front, tmp_path: Path) -> None:
+    """A remaining amount in another currency than the investment amount cannot say how many units are left: the
+    reconciliation says so instead of reporting 10 units of 100."""
+    from datetime import timedelta
+
+    from helpers.core.errors import ValidationError
+    from helpers.data import reconcile
+
+    client, renames, _proxy = front
+    investor_id, _wallet_id = holder_of(client, 100)
+
+    def other_currency(item: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(item.get("remaining_amount"), dict):
+            return item
+        remaining = item["remaining_amount"]
+        return {
+            **_without_remaining_units(item),
+            "remaining_amount": {**remaining, "currency": "USD", "decimals": remaining["decimals"] + 1},
+        }
+
+    renames["/investments"] = lambda _url, body: renamed(body, other_currency)
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(f"investor_id,product_id,units\n{investor_id},{client.config.product_id},100\n")
+    with pytest.raises(ValidationError, match="remaining amount in USD and its investment amount in EUR"):
+        reconcile.reconcile(client, reconcile.read_ledger(ledger), stuck_after=timedelta(days=3))

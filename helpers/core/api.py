@@ -4,6 +4,10 @@ one-file change. The client survives every variant of section 6 of the reference
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 # Paths relative to the API prefix (/v2 or /distributor/v2). [doc] unless marked.
 INVESTORS = "/investors/"
 INVESTOR = "/investors/{investor_id}/"
@@ -72,3 +76,85 @@ STATUS_SINCE = {
 # How far back a new write looks for an equal object before it is sent (section 6: "never rely on an idempotency
 # key alone for a money-moving write older than a day").
 DUPLICATE_WINDOW_DAYS = 7
+
+
+# How the toolkit reads what the registry answers, whatever its spelling (section 6): ids in capitals, units as text
+# ("5") or as whole floats (5.0), statuses in another case. Read one way here, so that every comparison (duplicate
+# look-ups, filters, holdings, reconciliation, task ends) compares like with like.
+ID_FIELDS = (
+    "id",
+    "investor_id",
+    "product_id",
+    "campaign_id",
+    "wallet_id",
+    "investment_id",
+    "redemption_id",
+    "transfer_id",
+    "wallet",
+    "source_wallet",
+    "target_wallet",
+    "product",
+    "investor",
+)
+UNIT_FIELDS = ("units", "remaining_units", "available_units", "total_units")
+_KNOWN_STATUSES = {
+    status.casefold(): status for status in (*INVESTMENT_STATUSES, *TASK_SUCCESS, *TASK_FAILED, *TASK_UNKNOWN)
+}
+_KNOWN_STATUSES["processing"] = "processing"  # a task still running [seed]
+
+
+def read_object(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` (changed in place, and returned) with its ids, units and status in the toolkit's one spelling: a
+    UUID in lower case, whole units as an int, a documented status in its documented case. Anything else is left
+    as the registry sent it (a fractional unit stays a fraction: it is refused where it is used)."""
+    changes: dict[str, Any] = {}
+    for name in ID_FIELDS:
+        value = item.get(name)
+        if type(value) is str and value != value.lower():
+            changes[name] = read_id(value)
+    for name in UNIT_FIELDS:
+        value = item.get(name)
+        if value is not None and type(value) is not int:
+            whole = whole_number(value)
+            if whole is not None:
+                changes[name] = whole
+    status = item.get("status")
+    if type(status) is str and status not in _KNOWN_STATUSES.values():
+        changes["status"] = read_status(status)
+    if changes:
+        item.update(changes)
+    for value in item.get("allocations") or ():  # a redemption's investments, with their units
+        if isinstance(value, dict):
+            read_object(value)
+    return item
+
+
+def read_id(value: str) -> str:
+    """A UUID in lower case, however the registry (or a person) spelled it; anything else as it is."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value  # not an id (an address, a name): as sent
+
+
+def read_status(value: str) -> str:
+    """A documented status in its documented case (``delivered`` -> ``DELIVERED``); anything else as it is."""
+    return _KNOWN_STATUSES.get(value.strip().casefold(), value)
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int where it is exactly a whole number (5, "5", " 5 ", 5.0, "5.0"); None otherwise."""
+    if type(value) is int:
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.lstrip("-").isdigit():
+            return int(text)
+        try:
+            exact = Decimal(text)
+        except InvalidOperation:
+            return None
+        return int(exact) if exact.is_finite() and exact == exact.to_integral_value() else None
+    return None

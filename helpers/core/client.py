@@ -357,6 +357,8 @@ class ListResult:
         """The pages as plain objects (dicts), with the filters applied here too."""
         checks_ = self._checks()
         for items in self.raw_pages():
+            read = api.read_object
+            items = [read(item) if isinstance(item, dict) else item for item in items]
             if self.shape is not None:
                 items = [self.shape(item) if isinstance(item, dict) else item for item in items]
             if checks_:
@@ -440,6 +442,8 @@ def _matches(name: str, value: Any, action: str) -> Callable[[Mapping[str, Any]]
     objects (or none). Other parameters (``page_size``, a search) need not be fields: objects without them are
     kept."""
     field_filter = name.endswith(("_id", "status"))
+    if field_filter and isinstance(value, str):  # spelled as the registry's objects are read (api.read_object)
+        value = _read_like(name, value)
 
     def check(record: Mapping[str, Any]) -> bool:
         if name not in record:
@@ -450,9 +454,16 @@ def _matches(name: str, value: Any, action: str) -> Callable[[Mapping[str, Any]]
                 "filtered by it here and nothing is shown rather than others' objects. Run client.check_api() and "
                 "report its table to the team (the registry names its fields otherwise)."
             )
-        return str(record[name]) == str(value)
+        got = record[name]
+        if str(got) == str(value):
+            return True
+        return field_filter and isinstance(got, str) and _read_like(name, got) == value
 
     return check
+
+
+def _read_like(name: str, value: str) -> str:
+    return api.read_id(value) if name.endswith("_id") else api.read_status(value)
 
 
 # --- operations -----------------------------------------------------------------------------------------------------
@@ -610,7 +621,8 @@ class Client:
     # --- reads ----------------------------------------------------------------------------------------------------
 
     def get(self, path: str, action: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self.transport.get(path, action, dict(params or {})).body
+        body = self.transport.get(path, action, dict(params or {})).body
+        return api.read_object(body) if isinstance(body, dict) else body
 
     def items(self, path: str, action: str) -> builtins.list[Record]:
         """A sub-resource list (wallets, identifications, ...): a bare array or pages, every page."""
@@ -1054,7 +1066,7 @@ class Client:
                         request_id=exc.request_id,
                     ) from exc
                 raise
-            body = answer.body if isinstance(answer.body, dict) else {"result": answer.body}
+            body = api.read_object(answer.body) if isinstance(answer.body, dict) else {"result": answer.body}
             return answer, Record(body), last is not None
         self._audit(operation, key, None, "answer lost")
         assert last is not None
@@ -1261,17 +1273,11 @@ class Client:
     ) -> builtins.list[dict[str, Any]]:
         """Units held per investor, wallet and product, from delivered investments' remaining holdings (documented
         ``remaining_amount``; ``remaining_units`` where the registry sends it)."""
-        from helpers.core.resources import remaining_units
+        from helpers.core.resources import held_units
 
         totals: dict[tuple[str, str | None, str], int] = {}
         for investment in self.investments.list(investor_id=investor_id, product_id=product_id, status="DELIVERED"):
-            units = remaining_units(investment)
-            if units is None:
-                raise ValidationError(
-                    f"The registry's investment {investment.get('id')} has neither "
-                    "remaining_units nor remaining_amount with investment_amount: its holding "
-                    "cannot be computed. Run client.check_api() and report the table to the team."
-                )
+            units = held_units(investment)
             if "investor_id" not in investment or "product_id" not in investment:
                 raise ValidationError(
                     f"The registry's investment {investment.get('id')} names no investor_id or product_id: whose "
@@ -1282,6 +1288,7 @@ class Client:
         return [{"investor_id": i, "wallet_id": w, "product_id": p, "units": u} for (i, w, p), u in totals.items()]
 
     def balance(self, investor_id: str, wallet_id: str, product_id: str) -> int:
+        wallet_id = api.read_id(str(wallet_id))
         return sum(
             row["units"]
             for row in self.holding_rows(investor_id=investor_id, product_id=product_id)

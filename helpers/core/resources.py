@@ -70,6 +70,12 @@ def remaining_units(investment: Mapping[str, Any]) -> int | None:
     )
     if not (isinstance(remaining, Mapping) and isinstance(total, Mapping) and isinstance(units, int)):
         return None
+    if remaining.get("currency") != total.get("currency"):
+        raise ValidationError(
+            f"The registry's investment {investment.get('id')} gives its remaining amount in "
+            f"{remaining.get('currency')} and its investment amount in {total.get('currency')}: the units it still "
+            "holds cannot be told from them. Report this investment to Cashlink."
+        )
     whole = money_value(total)
     if whole == 0:
         return 0 if money_value(remaining) == 0 else None
@@ -80,6 +86,19 @@ def remaining_units(investment: Mapping[str, Any]) -> int | None:
             "remaining amount, which is not a whole number. Report this investment to Cashlink."
         )
     return int(share)
+
+
+def held_units(investment: Mapping[str, Any]) -> int:
+    """Units a delivered investment still holds (:func:`remaining_units`), or an error saying why they cannot be
+    told: never 0 for a holding that is unknown."""
+    units = remaining_units(investment)
+    if units is None:
+        raise ValidationError(
+            f"The registry's investment {investment.get('id')} says neither how many units it still holds "
+            "(remaining_units) nor its remaining_amount with investment_amount and units: its holding cannot be "
+            "computed. Run client.check_api() and report the table to the team."
+        )
+    return units
 
 
 def status_since(investment: Mapping[str, Any]) -> str | None:

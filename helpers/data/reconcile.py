@@ -31,7 +31,7 @@ import pandas as pd
 from helpers.core import api, checks
 from helpers.core.client import Client
 from helpers.core.errors import without_sandbox_notes
-from helpers.core.resources import investor_name, remaining_units, status_since
+from helpers.core.resources import held_units, investor_name, status_since
 from helpers.data.ledger import Column, duplicates, read_table
 
 LEDGER_COLUMNS = [
@@ -200,7 +200,7 @@ def registry_frames(client: Client, product_ids: list[str]) -> tuple[pd.DataFram
             "product_id": i.get("product_id"),
             "status": i.get("status"),
             "units": i.get("units"),
-            "held_units": remaining_units(i) if i.get("status") == "DELIVERED" else 0,
+            "held_units": held_units(i) if i.get("status") == "DELIVERED" else 0,
             "since": status_since(i),
         }
         for product in product_ids
