@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
         (checks.check_units, "300.0", 300),
         (checks.check_units, "1,500", 1500),
         (checks.check_units, "12,000,000", 12_000_000),
+        (checks.check_units, "1,000.00", 1000),
         (checks.check_bool, "yes", True),
     ],
 )
@@ -71,6 +72,9 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_units, True, "not true/false"),
         (checks.check_units, 0.1 + 0.2, "floating-point"),
         (checks.check_units, "2.5", "has a fraction"),
+        (checks.check_units, "1.000", "can be read two ways: 1,000"),  # never 1 unit unasked
+        (checks.check_units, "100.000", "Enter it without the dot: 100000 or 100,000."),
+        (checks.check_units, "1.500.000", "groups thousands with dots; enter it without them: 1500000 or"),
         (checks.check_units, "2,5", "has a decimal comma"),  # never 25
         (checks.check_units, "12,50", "has a decimal comma"),  # never 1250
         (checks.check_units, "1,5000", "has a decimal comma"),

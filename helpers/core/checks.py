@@ -228,7 +228,8 @@ def check_eth_address(value: Any) -> str:
     return str(to_checksum_address(text))
 
 
-THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+")  # 1,500 and 12,000,000: commas that group thousands
+THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")  # 1,500 and 12,000,000(.00): commas that group thousands
+DOTTED_THOUSANDS = re.compile(r"\d{1,3}(\.\d{3})+")  # 1.000: a thousand in German, one in English
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9,]*(\.[0-9]*)?", re.ASCII)
 
 
@@ -242,6 +243,17 @@ def check_units(value: Any, step_size: int = 1, minimum: int = 1) -> int:
         units = value
     elif isinstance(value, (str, Decimal)):
         text = _text(value)
+        if isinstance(value, str) and DOTTED_THOUSANDS.fullmatch(text.lstrip("+-")):
+            grouped = int(text.lstrip("+-").replace(".", ""))
+            if text.count(".") > 1:
+                raise CheckError(
+                    f"{quote(text)} groups thousands with dots; enter it without them: {grouped} or {grouped:,}."
+                )
+            raise CheckError(
+                f"{quote(text)} can be read two ways: {grouped:,} (a dot grouping thousands, as in German) or "
+                f"{Decimal(text.lstrip('+-')).normalize():f} (a decimal point). Enter it without the dot: {grouped} "
+                f"or {grouped:,}."
+            )
         if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(text):  # not 1e2, 1_000 or other digits than 0-9
             raise CheckError(f"{quote(text)} is not a number of units; enter a whole number such as 300.")
         if "," in text and not THOUSANDS.fullmatch(text.lstrip("+-")):  # 2,5 is two and a half, never 25
