@@ -83,7 +83,7 @@ class SandboxASGI:
                 send,
                 429,
                 {"detail": "Request was throttled (sandbox fault)."},
-                [(b"retry-after", str(math.ceil(faults.retry_after)).encode())],
+                [(b"retry-after", (faults.retry_after_text or str(math.ceil(faults.retry_after))).encode())],
             )
         if fault == "drop":
             return await self._drop_after_processing(scope, receive, connection_send, answer_at)

@@ -105,6 +105,7 @@ class SandboxProcess:
             latency=0,
             queue=[],
             retry_after=0,
+            retry_after_text=None,
             seed=None,
             methods=["GET", "POST", "PATCH"],
         )

@@ -31,6 +31,12 @@ class Faults(BaseModel):
     error_rate: float = Field(default=0.0, ge=0, le=1, description="503 before the request is processed")
     rate_limit_rate: float = Field(default=0.0, ge=0, le=1, description="429 with Retry-After before processing")
     retry_after: float = Field(default=1.0, ge=0, le=3600, description="seconds sent in Retry-After")
+    retry_after_text: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Retry-After sent as this text instead: the spellings a registry may use ('1.5', '-1', an "
+        "HTTP date, nonsense)",
+    )
     drop_rate: float = Field(default=0.0, ge=0, le=1, description="processed and committed, then the connection is cut")
     latency: float = Field(
         default=0.0,

@@ -128,6 +128,21 @@ def test_rate_limit_honours_retry_after(client: helpers.Client, sandbox: Sandbox
     assert time.monotonic() - started >= 0.9
 
 
+@pytest.mark.parametrize("retry_after", ["1.5", "-1", "soon", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_a_retry_after_in_any_spelling_is_a_429_retried_never_a_lost_connection(
+    client: helpers.Client, sandbox: Sandbox, retry_after: str
+) -> None:
+    """A Retry-After of '1.5' (not RFC 9110's whole seconds), negative, unreadable or in the past: the 429 is
+    retried, a write too. Before, '1.5' read as 'Could not reach the registry' and a write as a lost answer."""
+    client.check_connection()
+    sandbox.faults(queue=["429"], retry_after_text=retry_after)
+    assert client.products.list().to_list()
+    sandbox.faults(queue=["429"], retry_after_text=retry_after, methods=["POST"])
+    made = client.investors.create(investor_body("Throttled"))
+    assert made.outcome == "created" and len(client.investors.list().to_list()) == 1
+    sandbox.reset_faults()
+
+
 def test_persistent_outage_reads_as_a_sentence(client: helpers.Client, sandbox: Sandbox) -> None:
     client.check_connection()
     sandbox.faults(error_rate=1.0, methods=["GET"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -27,6 +28,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -38,6 +40,7 @@ log = logging.getLogger("helpers")
 READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 WRITE_RETRY_STATUSES = frozenset({429, 503})  # the registry did not act on the request
 TOKEN_MARGIN = 60  # seconds before expiry at which the token is renewed
+RETRY_AFTER_MAX = 60  # the longest a Retry-After holds a request (a registry asking for hours is asked again)
 REQUEST_ID_HEADERS = ("X-Request-ID", "Request-Id", "X-Correlation-ID", "X-Amzn-Trace-Id")
 
 
@@ -78,6 +81,18 @@ class SharedRetry(Retry):
         retry.throttle = self.throttle
         return retry
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        """Seconds or an HTTP date (RFC 9110), else a decimal ('1.5'); what cannot be read is no wait of the
+        registry's (the usual backoff applies), never an error: a 429 stays a 429 that is retried."""
+        try:
+            return super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            try:
+                seconds = float(retry_after)
+            except ValueError:
+                return 0.0
+            return min(max(seconds, 0.0), self.retry_after_max) if math.isfinite(seconds) else 0.0
+
     def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
         seconds = self.get_retry_after(response)
         if seconds and self.throttle is not None:
@@ -98,6 +113,7 @@ def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -
         # the reads' session also fetches tokens (a POST that is safe to repeat); writes have their own session
         allowed_methods=frozenset({"POST", "PATCH"} if writes else {"GET", "HEAD", "POST"}),
         respect_retry_after_header=True,
+        retry_after_max=RETRY_AFTER_MAX,
         raise_on_status=False,
     )
 
