@@ -610,3 +610,23 @@ def test_a_new_investors_defaults_are_one_rule() -> None:
     body = models.with_investor_defaults({"legal_person": {"country": "AUT"}, "bank_account": {"currency": "CHF"}})
     assert body["bank_account"] == {"currency": "CHF", "country": "AUT"} and body["is_beneficiary"] is True
     assert body["communication"] == {"email_confirmed": True}
+
+
+def test_money_is_exact_at_any_size_and_what_is_not_money_says_so() -> None:
+    """An amount of 31 digits is not rounded to 28; NaN and fractional decimals are refused in a sentence (and
+    shown as sent, marked, on a screen) rather than shown as EUR NaN or read with 2 decimals."""
+    from helpers.core.errors import ValidationError
+    from helpers.core.records import format_money, money_value
+    from helpers.data.frames import to_frame
+
+    huge = {"amount": "1234567890123456789012345678901", "decimals": 3, "currency": "EUR"}
+    assert money_value(huge) == Decimal("1234567890123456789012345678.901")
+    assert format_money(huge) == "EUR 1,234,567,890,123,456,789,012,345,678.901"
+    assert format_money({"amount": "4000000", "decimals": 3, "currency": "EUR"}) == "EUR 4,000.00"
+    frame = to_frame([{"id": "a", "price": huge}, {"id": "b", "price": {**huge, "amount": "5"}}])
+    assert frame["price"].tolist() == [Decimal("1234567890123456789012345678.901"), Decimal("0.005")]
+    for amount, decimals in (("NaN", 2), ("100", 2.7), ("ten", 2), ("100", True)):
+        money = {"amount": amount, "decimals": decimals, "currency": "EUR"}
+        with pytest.raises(ValidationError, match="is not an exact amount"):
+            money_value(money)
+        assert "(not an exact amount" in format_money(money)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
 
+from helpers.core.api import whole_number
+from helpers.core.errors import ValidationError
 from helpers.core.models import ALIASES, is_identifying, is_personal, label
 
 MASK = "•"
@@ -59,17 +61,46 @@ def is_money(value: Any) -> bool:
     )
 
 
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # scaling by a power of ten never rounds in it
+
+
 def money_value(value: Mapping[str, Any]) -> Decimal:
-    """The exact value of a Money object: ``Decimal(amount) * 10**-decimals``."""
-    return Decimal(str(value["amount"])).scaleb(-int(value["decimals"]))
+    """The exact value of a Money object: ``Decimal(amount) * 10**-decimals``, at any size (no rounding to a
+    context's 28 digits). An amount that is no finite number, or decimals that are no whole number, are an error."""
+    decimals = whole_number(value["decimals"]) if not isinstance(value["decimals"], bool) else None
+    try:
+        amount = Decimal(str(value["amount"]).strip())
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if decimals is None or not amount.is_finite():
+        raise ValidationError(
+            f"The registry's amount {str(value['amount'])[:40]!r} with {str(value['decimals'])[:20]!r} decimals is "
+            "not an exact amount. Run client.check_api() and report the table to the team."
+        )
+    return amount.scaleb(-decimals, EXACT)
+
+
+def _cents_or_more(amount: Decimal) -> Decimal:
+    """At least two decimals, and more only where they are not zero (4000.000 -> 4000.00; 1.2345 stays)."""
+    sign, digits, exponent = amount.as_tuple()
+    kept, power = list(digits), int(exponent)
+    while power < -2 and len(kept) > 1 and kept[-1] == 0:
+        kept.pop()
+        power += 1
+    if power > -2:
+        kept += [0] * (power + 2)
+        power = -2
+    return Decimal((sign, tuple(kept), power))
 
 
 def format_money(value: Mapping[str, Any]) -> str:
     """``{"amount": "4000000", "decimals": 3, "currency": "EUR"}`` -> ``EUR 4,000.00`` (exact; more decimals only
-    where they are not zero)."""
-    amount = money_value(value)
-    shown = amount.quantize(Decimal("0.01")) if amount == amount.quantize(Decimal("0.01")) else amount
-    return f"{value['currency']} {shown:,}"
+    where they are not zero). An amount that is not exact is shown as the registry sent it, and says so."""
+    try:
+        amount = money_value(value)
+    except ValidationError:
+        return f"{value['currency']} {str(value['amount'])[:40]} (not an exact amount: decimals {value['decimals']!r})"
+    return f"{value['currency']} {_cents_or_more(amount):,}"
 
 
 def _when(text: Any) -> str:

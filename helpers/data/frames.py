@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 from helpers.core import api
 from helpers.core.client import ListResult
 from helpers.core.models import is_personal
-from helpers.core.records import mask, money_value
+from helpers.core.records import EXACT, mask, money_value
 
 UNIT_FIELDS = frozenset(
     {
@@ -198,10 +198,13 @@ def _money_values(amounts: Sequence[Any], decimals: Sequence[Any], values: Seque
         scales = set(decimals)
     except TypeError:  # unhashable decimals: let money_value say what is wrong
         scales = set()
-    if len(scales) == 1 and set(map(type, amounts)) == {str}:
-        scale = -int(scales.pop())
-        exact = {amount: Decimal(amount).scaleb(scale) for amount in set(amounts)}
-        return [exact[amount] for amount in amounts]
+    if len(scales) == 1 and set(map(type, amounts)) == {str} and type(scale := scales.pop()) is int:
+        try:
+            exact = {amount: Decimal(amount).scaleb(-scale, EXACT) for amount in set(amounts)}
+        except InvalidOperation:
+            exact = {}  # text that is no number: money_value says which
+        if exact and all(value.is_finite() for value in exact.values()):
+            return [exact[amount] for amount in amounts]
     return [money_value(value) for value in values]
 
 
