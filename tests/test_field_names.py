@@ -283,6 +283,7 @@ SPELLINGS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         {**o, "remaining_units": str(o["remaining_units"])} if "remaining_units" in o else o
     ),
     "statuses in lower case": lambda o: {**o, "status": str(o.get("status", "")).lower()},
+    "statuses in capitals": lambda o: {**o, "status": str(o.get("status", "")).upper()},  # task 'SUCCESS'
     "ids in capitals": lambda o: {
         **o,
         **{
@@ -325,7 +326,7 @@ def test_ids_units_and_statuses_are_read_however_the_registry_spells_them(
     report = reconcile.reconcile(client, reconcile.read_ledger(ledger), stuck_after=timedelta(days=3))
     assert report.differences.empty, report.differences.to_dict("records")
     redeemed = client.redemptions.create(investor_id, wallet_id, 5, timeout=10)
-    assert redeemed["status"] == "success" and redeemed["units"] == 5 and redeemed.outcome == "created"
+    assert redeemed["status"].casefold() == "success" and redeemed["units"] == 5 and redeemed.outcome == "created"
 
 
 @pytest.mark.parametrize("spelling", ["units as text", "ids in capitals"])

@@ -35,10 +35,22 @@ TRANSFER = "/transfers/{transfer_id}/"  # GET: [assumed]
 # and may be ignored (section 6, C).
 PAGE_SIZE_PARAM = "page_size"
 
+
 # Task statuses [doc]: redemptions say "success", transfers "succeeded"; "unknown" must never be retried.
-TASK_SUCCESS = frozenset({"success", "succeeded"})
-TASK_FAILED = frozenset({"failed"})
-TASK_UNKNOWN = frozenset({"unknown"})
+class Statuses(frozenset[str]):
+    """Task statuses, compared without regard to case: a registry may send 'SUCCESS' for 'success' (section 6).
+    (Not read one way in :func:`read_object`: identifications spell 'SUCCESS' in capitals as their own status.)"""
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and super().__contains__(value.strip().casefold())
+
+    def __or__(self, other: frozenset[str]) -> Statuses:  # type: ignore[override]
+        return Statuses(frozenset(self) | frozenset(other))
+
+
+TASK_SUCCESS = Statuses({"success", "succeeded"})
+TASK_FAILED = Statuses({"failed"})
+TASK_UNKNOWN = Statuses({"unknown"})
 
 # Investment statuses [doc]; final ones never change again.
 FINAL_STATUSES = frozenset(
@@ -79,8 +91,8 @@ DUPLICATE_WINDOW_DAYS = 7
 
 
 # How the toolkit reads what the registry answers, whatever its spelling (section 6): ids in capitals, units as text
-# ("5") or as whole floats (5.0), statuses in another case. Read one way here, so that every comparison (duplicate
-# look-ups, filters, holdings, reconciliation, task ends) compares like with like.
+# ("5") or as whole floats (5.0), investment statuses in another case. Read one way here, so that every comparison
+# (duplicate look-ups, filters, holdings, reconciliation) compares like with like; task statuses: see Statuses.
 ID_FIELDS = (
     "id",
     "investor_id",
@@ -97,15 +109,12 @@ ID_FIELDS = (
     "investor",
 )
 UNIT_FIELDS = ("units", "remaining_units", "available_units", "total_units")
-_KNOWN_STATUSES = {
-    status.casefold(): status for status in (*INVESTMENT_STATUSES, *TASK_SUCCESS, *TASK_FAILED, *TASK_UNKNOWN)
-}
-_KNOWN_STATUSES["processing"] = "processing"  # a task still running [seed]
+_KNOWN_STATUSES = {status.casefold(): status for status in INVESTMENT_STATUSES}  # (tasks: see Statuses)
 
 
 def read_object(item: dict[str, Any]) -> dict[str, Any]:
     """``item`` (changed in place, and returned) with its ids, units and status in the toolkit's one spelling: a
-    UUID in lower case, whole units as an int, a documented status in its documented case. Anything else is left
+    UUID in lower case, whole units as an int, an investment status in its documented case. Anything else is left
     as the registry sent it (a fractional unit stays a fraction: it is refused where it is used)."""
     changes: dict[str, Any] = {}
     for name in ID_FIELDS:
@@ -138,7 +147,7 @@ def read_id(value: str) -> str:
 
 
 def read_status(value: str) -> str:
-    """A documented status in its documented case (``delivered`` -> ``DELIVERED``); anything else as it is."""
+    """An investment status in its documented case (``delivered`` -> ``DELIVERED``); anything else as it is."""
     return _KNOWN_STATUSES.get(value.strip().casefold(), value)
 
 
