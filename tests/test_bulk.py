@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from schwifty import IBAN
 
@@ -573,3 +574,20 @@ def test_a_namesake_in_the_same_file_is_asked_about_as_one_in_the_registry_is(
     created = bulk.import_investors(client, plan, progress=False, on_duplicate="create")  # the analyst's answer
     assert list(created["status"]) == ["already there", "created"]
     assert len(investors_in_registry(client)) == 2
+
+
+def test_excel_date_cells_are_read_as_their_days(tmp_path: Path) -> None:
+    """An Excel file whose date columns are real date cells (not text): each is that day. Before, every row was
+    refused ('This is not a date', '... has no time zone')."""
+    template = next(csv.DictReader(bulk.TEMPLATE.open()))
+    row: dict[str, Any] = {**template}
+    for column in ("birth_date", "id_valid_from", "id_valid_to", "identified_on"):
+        row[column] = pd.Timestamp(template[column]).to_pydatetime()
+    path = tmp_path / "dates.xlsx"
+    pd.DataFrame([row]).to_excel(path, index=False)
+    plan = bulk.read_investors(path, placeholder_protocols=True)
+    assert plan.valid == 1 and plan.problems.empty, plan.problems.values.tolist()
+    planned = plan.rows[0]
+    assert planned["investor"]["natural_person"]["birth_date"] == template["birth_date"]
+    assert planned["identification"]["document_valid_to"] == template["id_valid_to"]
+    assert planned["identification"]["verified_at"].startswith(template["identified_on"])

@@ -488,7 +488,8 @@ def test_reprs_and_messages_never_name_a_person_and_screens_still_do() -> None:
     for check, typed, said in (
         (checks.check_email, "zyx@@example.org", "This is not an e-mail address"),
         (checks.check_date, "1970-02-31", "There is no such day"),
-        (checks.check_date, "31.02.1970", "This is not a date"),
+        (checks.check_date, "31.02.1970", "This date is written day first"),
+        (checks.check_birth_date, "31391", "a spreadsheet's day number"),
     ):
         with pytest.raises(checks.CheckError) as caught:
             check(typed)

@@ -134,9 +134,9 @@ def _parse_date(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     text = _text(value)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]00:00(:00)?)?", text):  # (a spreadsheet's date cell: midnight)
         try:
-            return date.fromisoformat(text)
+            return date.fromisoformat(text[:10])
         except ValueError:
             return None
     return None
@@ -152,8 +152,16 @@ def check_date(value: Any) -> str:
 
 def _not_a_date(value: Any, what: str) -> str:
     """Why ``value`` is no date, without repeating it (it may be a birth date)."""
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", _text(value)):
+    text = _text(value)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]00:00(:00)?)?", text):
         return "There is no such day in the calendar (check the month's last day); write an existing date."
+    if re.fullmatch(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}", text):
+        return f"This date is written day first; write {what} year first, as YYYY-MM-DD, e.g. 2000-08-10."
+    if re.fullmatch(r"\d{5}(\.0+)?", text):
+        return (
+            f"This looks like a spreadsheet's day number, not a date; format the column as text and write {what} "
+            "as YYYY-MM-DD, e.g. 2000-08-10."
+        )
     return f"This is not a date; write {what} as YYYY-MM-DD, e.g. 2000-08-10."
 
 
@@ -178,12 +186,13 @@ def check_birth_date(value: Any, today: date | None = None) -> str:
 def check_datetime(value: Any) -> str:
     """A point in time with a time zone, in ISO 8601 (``2021-03-12T07:14:13.630308+00:00``).
 
-    A plain date (YYYY-MM-DD) means noon UTC of that day, as forms and spreadsheets give only the day.
+    A plain date (YYYY-MM-DD, or a spreadsheet's date cell read as YYYY-MM-DD 00:00:00) means noon UTC of that
+    day, as forms and spreadsheets give only the day.
     """
     if isinstance(value, datetime):
         moment = value
-    elif (day := _parse_date(value)) is not None:
-        moment = datetime.combine(day, time(12), UTC)
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?", _text(value)) and (day := _parse_date(value)):
+        moment = datetime.combine(day, time(12), UTC)  # (with 00:00:00: a spreadsheet's date cell, a day)
     else:
         text = _text(value)
         try:
