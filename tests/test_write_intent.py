@@ -1386,7 +1386,11 @@ def test_a_twin_sharing_everything_but_the_forename_under_a_reused_reference_is_
         with pytest.raises(helpers.PossibleDuplicate) as asked:
             client.investors.create(lena, reference="child 1", on_duplicate=choice)  # type: ignore[arg-type]
         assert not asked.value.same_party and "another name" in asked.value.message
+        assert "another name and birth date" not in asked.value.message  # the twins' birth date is the same
     assert client.investors.get(first.id)["natural_person"]["forename"] == "Anna"
+    with pytest.raises(helpers.PossibleDuplicate) as asked:
+        client.investors.create(lena)  # (no reference): the registry's look-up says the same, part by part
+    assert asked.value.differs == "another name" and "birth date" in asked.value.reason
     typo = investor_body("Berg", natural_person__forename="Ana", natural_person__birth_date="1995-04-02")
     assert client.investors.create(typo, reference="child 1", on_duplicate="update").id == first.id
 

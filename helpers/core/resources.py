@@ -367,15 +367,11 @@ class InvestorIndex:
             return (not _subset_equal(wanted, investor), -sum(in_common(investor)), position)
 
         _position, investor = min(candidates.items(), key=rank)
-        common = in_common(investor)
-        email, iban, person = common
-        names = (
-            "e-mail",
-            "IBAN",
-            "name and birth date" if values[2] and values[2][0] == "natural" else "company and register number",
-        )
-        reasons = [name for name, same in zip(names, common) if same]
-        differ = [name for name, same in zip(names, common) if not same]
+        email, iban, person = in_common(investor)
+        parts = _parts_same(investor, body)  # each part on its own: 'another birth date', not 'name and birth date'
+        order = ("e-mail", "IBAN", "name", "birth date", "register number")
+        reasons = [part for part in order if parts.get(part)]
+        differ = [part for part in order if part in parts and not parts[part]]
         return Match(
             Record(investor),
             _subset_equal(wanted, investor),
