@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import Image
 
 from helpers.data.reconcile import Reconciliation
 
@@ -35,3 +38,11 @@ def reconciliation_chart(report: Reconciliation) -> plt.Figure:
     figure.tight_layout()
     plt.close(figure)
     return figure
+
+
+def png(figure: plt.Figure) -> Image:
+    """The chart as a PNG image: shown as a picture whatever matplotlib's backend (with MPLBACKEND=Agg, as in a
+    server or a test, displaying the figure itself shows only its text)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return Image(data=buffer.getvalue(), format="png")

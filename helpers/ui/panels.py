@@ -22,7 +22,7 @@ from helpers.data import bulk, lookup, reconcile
 from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import tables
-from helpers.ui.charts import reconciliation_chart, status_chart
+from helpers.ui.charts import png, reconciliation_chart, status_chart
 from helpers.ui.forms import STYLE, message_html
 
 
@@ -118,7 +118,9 @@ class Overview(widgets.VBox):
         else:
             chart = widgets.Output()
             with chart:
-                display(status_chart(self.counts))
+                figure = status_chart(self.counts)
+                if figure is not None:
+                    display(png(figure))
             parts += [
                 message_html(
                     tables.static_html(
@@ -222,7 +224,7 @@ class LookupPanel(widgets.VBox):
             if chart is not None:
                 box = widgets.Output()
                 with box:
-                    display(chart)
+                    display(png(chart))
                 parts.append(box)
             holdings = self.client.holding_rows()
             held = [h for h in holdings if not text or h["investor_id"] in ids]
@@ -441,7 +443,7 @@ def show_report(report: reconcile.Reconciliation) -> None:
     display(HTML(f"{STYLE}<p><b>{html.escape(report.headline())}</b></p>"))
     display(HTML(tables.static_html(summary_table(report), "Summary")))
     if not report.is_clean:
-        display(reconciliation_chart(report))
+        display(png(reconciliation_chart(report)))
         display(HTML(tables.static_html(reconciliation_table(report), "Every difference")))
 
 
