@@ -216,8 +216,9 @@ def test_dry_run_catches_duplicates_and_missing_protocols(tmp_path: Path) -> Non
 def test_missing_columns_refuse_the_whole_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("reference,forename\nA,B\n")
-    with pytest.raises(helpers.InputError, match="lacks the columns surname"):
+    with pytest.raises(helpers.InputError, match="lacks the columns surname") as caught:
         bulk.read_investors(path)
+    assert "Add them to the header row (its columns now: reference, forename)." in caught.value.message
 
 
 def test_import_200_rows_under_faults_creates_exactly_200(
@@ -418,6 +419,10 @@ def test_panel_dry_run_and_confirm(client: helpers.Client, tmp_path: Path, capsy
     assert "importing investors" not in capsys.readouterr().err
     bars = [w for key, w in _instances.items() if key not in before and type(w).__name__ == "IntProgress"]
     assert [(bar.value, bar.max, bar.bar_style) for bar in bars] == [(3, 3, "success")]
+    sent = client.transport.requests_sent
+    assert panel.run_import() is results  # the second click of a double-click: nothing is run again
+    assert client.transport.requests_sent == sent and panel.confirm.disabled
+    assert panel.confirm.description == "Imported"
 
 
 def test_the_bulk_panel_closes_the_tables_a_new_run_replaces(client: helpers.Client, tmp_path: Path) -> None:

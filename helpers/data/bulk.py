@@ -325,15 +325,17 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         advice = (
             f"{exc.message} Choose what to do with such rows and import again."
             if exc.same_party
-            else f"The reference {row['reference']} made investor {exc.existing.get('id')} before, and this row "
-            f"describes someone else ({exc.differs}). Nothing was sent. Give this row a new reference in the "
-            "spreadsheet to create this person; if it is the same person, update that investor in the investor form "
-            "(notebook 01) or with client.investors.update_to."
+            else f"The reference {row['reference']} stands for investor {exc.existing.get('id')} since an earlier "
+            f"import, and this row describes someone else ({exc.differs}). Nothing was sent. Give this row a new "
+            "reference in the spreadsheet to create this person; if it is the same person, type them in the "
+            "investor form (notebook 01) and choose to update the investor it finds, or use "
+            "client.investors.update_to."
             if exc.reason == "the same reference"
             else f"The registry's investor {exc.existing.get('id')} has {exc.reason} as this row, but "
             f"{exc.differs}: perhaps another person. Nothing was sent. "
-            "If it is the same person whose details changed, update that investor in the investor form (notebook "
-            "01) or with client.investors.update_to; to create this one, import again choosing to create another."
+            "If it is the same person whose details changed, type them in the investor form (notebook 01) and "
+            "choose to update the investor it finds, or use client.investors.update_to; to create this one, import "
+            "again choosing to create another."
         )
         result.update(status="needs a decision", investor_id=exc.existing.get("id"), error=advice)
     except ConflictError as exc:

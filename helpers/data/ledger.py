@@ -107,13 +107,13 @@ def parse_table(
     frame = frame[~(frame.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1)]
     missing = [c.name for c in columns if c.required and c.name not in frame.columns]
     if missing:
-        found = ", ".join(repr(c) for c in frame.columns)
-        hint = ""
+        found = ", ".join(str(c) for c in frame.columns)
         if len(frame.columns) == 1:
-            hint = " The header has a single column: is the delimiter one of comma, semicolon or tab?"
+            hint = "The header has a single column: is the delimiter one of comma, semicolon or tab?"
+        else:
+            hint = f"Add {'them' if len(missing) > 1 else 'it'} to the header row (its columns now: {found})."
         raise SpreadsheetError(
-            f"The {what} {name} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(found {found}).{hint}",
+            f"The {what} {name} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)}. {hint}",
             [(1, column, "This column is required.") for column in missing],
         )
     checked: dict[str, list[Any]] = {"row": [int(index) + 2 for index in frame.index]}

@@ -23,7 +23,7 @@ from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import tables
 from helpers.ui.charts import png, reconciliation_chart, status_chart
-from helpers.ui.forms import STYLE, message_html
+from helpers.ui.forms import ERROR_STYLE, STYLE, message_html
 
 
 def close_all(widget: widgets.Widget) -> None:
@@ -249,6 +249,7 @@ class BulkImportPanel(widgets.VBox):
         self.workers = workers
         self.plan: bulk.Plan | None = None
         self.results: pd.DataFrame | None = None
+        self._imported: bulk.Plan | None = None  # the plan the results are of
         self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Spreadsheet")
         self.duplicates = widgets.RadioButtons(
             options=[
@@ -296,11 +297,14 @@ class BulkImportPanel(widgets.VBox):
     def dry_run(self, source: str | Path | bytes, name: str | None = None) -> bulk.Plan | None:
         self.output.clear()
         self.plan, self.confirm.disabled = None, True  # a file that cannot be read leaves nothing to import
+        self.confirm.description = "Import the valid rows"
         with self.output.showing():
             try:
                 self.plan = bulk.read_investors(source, name, self.placeholder_protocols, client=self.client)
-            except SpreadsheetError as exc:
-                display(exc)
+            except SpreadsheetError as exc:  # for a person: the sentence (no class name), the rows if any
+                display(HTML(f"<p style='{ERROR_STYLE}'>{html.escape(exc.message)}</p>"))
+                if exc.problems["row"].gt(1).any():
+                    display(HTML(tables.static_html(tables.humanize(exc.problems, PROBLEM_LABELS), "Problems")))
                 self.confirm.disabled = True
                 return None
             display(HTML(f"<p><b>{html.escape(self.plan.summary())}</b></p>"))
@@ -308,9 +312,7 @@ class BulkImportPanel(widgets.VBox):
                 display(
                     HTML(
                         tables.static_html(
-                            tables.humanize(
-                                self.plan.problems, {"row": "Row", "column": "Column", "problem": "Problem"}
-                            ),
+                            tables.humanize(self.plan.problems, PROBLEM_LABELS),
                             "Rows with problems (they will be skipped; fix and re-upload)",
                         )
                     )
@@ -331,9 +333,14 @@ class BulkImportPanel(widgets.VBox):
         return self.plan
 
     def run_import(self) -> pd.DataFrame | None:
+        """Import the dry run's valid rows; the results replace the dry run. A second click that arrives once every
+        row is done (a double-click) changes nothing; rows that failed or wait for a decision can be run again."""
         if self.plan is None:
             return None
+        if self.results is not None and self._imported is self.plan and not self._rows_left():
+            return self.results
         self.confirm.disabled = True
+        self.output.clear()  # 'Nothing has been sent yet' is no longer true
         with self.output.showing():
             bar = widgets.IntProgress(
                 value=0, min=0, max=max(self.plan.valid, 1), description="Importing", bar_style="info"
@@ -365,10 +372,20 @@ class BulkImportPanel(widgets.VBox):
                 self.results, BULK_RESULT_LABELS, ids=("investor_id", "identification_id", "wallet_id")
             )
             display(tables.interactive(shown))
-        self.confirm.disabled = False  # running again is safe: it completes what is missing
+        self._imported = self.plan
+        left = self._rows_left()
+        self.confirm.disabled = not left  # running again is safe: it completes what is missing
+        self.confirm.description = f"Import the {left} remaining row{'s' if left != 1 else ''}" if left else "Imported"
         return self.results
 
+    def _rows_left(self) -> int:
+        """Rows of the last import that are not done (failed, waiting for a decision, not started)."""
+        if self.results is None:
+            return 0
+        return int((~self.results["status"].isin(["created", "updated", "already there"])).sum())
 
+
+PROBLEM_LABELS = {"row": "Row", "column": "Column", "problem": "Problem"}
 BULK_RESULT_LABELS = {
     "row": "Row",
     "reference": "Reference",
