@@ -330,3 +330,21 @@ def test_credentials_that_may_not_list_investors_type_the_ids_instead(
     assert redeemed is not None and redeemed["units"] == 7
     assert "Note: " in redeem.result_box.value + redeem.status.value  # how it ends: not followed, said so
     assert sum(row["units"] for row in client.holding_rows(investor_id=investor.id)) == 18
+
+
+def test_a_wallet_for_an_investor_without_a_tax_id_asks_for_it_and_adds_it_first(client: helpers.Client) -> None:
+    """The registry makes no wallet for an investor without tax information [doc]. Before, the wallet step was a
+    dead end (the refusal, and nothing in the wallet form to correct); now it asks for the tax id and adds it."""
+    investor = forms.InvestorForm(client, {**PERSON, "tax_id": ""}).submit()
+    assert not (client.investors.get(investor.id).get("tax_information") or {}).get("tax_identification_number")
+    forms.IdentificationForm(client, investor.id, IDENT).submit()
+    form = forms.WalletForm(client, investor.id)
+    assert "has no tax id yet" in form.header.value
+    tax_id = form.fields["tax_information.tax_identification_number"]
+    assert form.submit(raise_errors=False) is None and "required" in tax_id.error.value  # nothing sent without it
+    tax_id.widget.value = "98765432101"
+    wallet = form.submit()
+    assert wallet is not None and wallet.outcome == "created"
+    taxed = client.investors.get(investor.id)["tax_information"]
+    assert taxed["tax_identification_number"] == "98765432101" and tax_id.widget.value == ""  # forgotten once sent
+    assert "tax id" not in forms.WalletForm(client, investor.id).header.value  # an investor with one is not asked

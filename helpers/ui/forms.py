@@ -32,6 +32,7 @@ from helpers.core import api, checks, models
 from helpers.core.client import CannotReadWarning, Client, ConfirmationRequired, OnDuplicate, made_when
 from helpers.core.errors import (
     CashlinkError,
+    NotFoundError,
     NotListed,
     OutcomeUnknown,
     PermissionDeniedError,
@@ -847,14 +848,29 @@ class WalletForm(Form):
         )
         for form_field in fields:
             form_field.group = "eth-generic"
-        super().__init__(
-            client,
-            fields,
-            "A managed wallet is kept in Cashlink's custody; an own address must carry a valid EIP-55 checksum.",
-            above=(self.kind,),
+        intro = (
+            "A managed wallet is kept in Cashlink's custody. An own address is checked as typed: one in mixed case "
+            "must carry its EIP-55 checksum (an all-lowercase address has none, so check it twice)."
         )
+        if self._lacks_tax_id(client, investor_id):  # the registry makes no wallet without it [doc]
+            spec = next(s for s in models.fields_of(models.Investor) if s.name == "tax_identification_number")
+            fields.insert(0, FormField.of(spec, d.get("tax_id"), required=True))
+            intro += (
+                " The investor has no tax id yet, which a wallet needs: enter it here; it is added to the investor "
+                "first."
+            )
+        super().__init__(client, fields, intro, above=(self.kind,))
         self.kind.observe(lambda _c: self._variant_changed(), names="value")
         self._apply_groups()
+
+    @staticmethod
+    def _lacks_tax_id(client: Client, investor_id: str) -> bool:
+        try:
+            investor = client.investors.get(investor_id)
+        except (NotFoundError, PermissionDeniedError):
+            return False  # the registry says so when the wallet is asked for
+        custodian = bool((investor.get("legal_person") or {}).get("is_custodian_bank"))
+        return not custodian and not (investor.get("tax_information") or {}).get("tax_identification_number")
 
     def variant_groups(self) -> set[str]:
         return {"eth-generic"}
@@ -869,6 +885,8 @@ class WalletForm(Form):
     def send(
         self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, **_options: Any
     ) -> Record:
+        if body.get("tax_information"):
+            self.client.investors.update(self.investor_id, {"tax_information": body["tax_information"]})
         if self.kind.value == "eth-managed":
             return self.client.investors.create_managed_wallet(
                 self.investor_id, reference=reference, on_duplicate=on_duplicate
