@@ -316,3 +316,29 @@ def test_a_shared_or_conflicting_investor_email_stops_unattended_runs(client: he
     assert wizard._acted_on(wizard.given, lambda: None) == elder.id
     alone = walkthrough.Redeeming(client, "by hand", {"investor_id": f" {elder.id.upper()} "})  # without an e-mail
     assert alone._acted_on(alone.given, lambda: None) == elder.id
+
+
+def test_an_unattended_onboarding_outside_the_sandbox_without_a_wallet_kind_stops_before_sending(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A real registry gets no demo values: WALLET_KIND (and the protocol's path) left at None stop the run before the
+    investor is written, with a sentence naming the parameter, instead of a KeyError after two writes."""
+    from helpers.ui import demo
+
+    protocol = tmp_path / "protocol.pdf"
+    protocol.write_bytes(client.documents.placeholder("Identification protocol"))
+    given = {name: value for name, value in demo.ONBOARDING.items() if name != "wallet_kind"}
+    monkeypatch.setattr(type(client.config), "is_sandbox", property(lambda _self: False))
+    for values, named in (
+        ({**given, "surname": "Walletless", "protocol_pdf": str(protocol)}, "WALLET_KIND"),
+        ({**given, "surname": "Walletless", "wallet_kind": "eth-managed"}, "PROTOCOL_PDF"),
+        (
+            {**given, "surname": "Walletless", "protocol_pdf": str(protocol), "wallet_kind": "eth-generic"},
+            "WALLET_ADDRESS",
+        ),
+    ):
+        wizard = walkthrough.Onboarding(client, "unattended", values)
+        with pytest.raises(helpers.InputError) as caught:
+            wizard.run_unattended()
+        assert "Nothing was sent" in str(caught.value) and named in caught.value.field_errors
+        assert client.investors.list().to_list() == []

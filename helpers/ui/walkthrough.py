@@ -348,7 +348,12 @@ class Walkthrough(widgets.VBox):
         if self.mode == "unattended":
             self.run_unattended()
 
+    def preflight(self, values: Mapping[str, Any]) -> None:
+        """Unattended: refuse a run whose later steps would lack a value, before its first step sends anything (a
+        program has nobody to ask halfway, and a half-made onboarding is work for a person)."""
+
     def run_unattended(self) -> None:
+        self.preflight(self.values())
         for index in range(len(self.steps)):
             step = self.steps[index]
             if not step.applies():
@@ -409,6 +414,30 @@ class Onboarding(Walkthrough):
             Step("Done", self._done, final=True),
         ]
 
+    def preflight(self, values: Mapping[str, Any]) -> None:
+        """The identification's protocol and the wallet have no demo values outside the sandbox: without
+        PROTOCOL_PDF or WALLET_KIND (or WALLET_ADDRESS for an own address) the run stops before the investor is
+        written."""
+        missing: dict[str, list[str]] = {}
+        if not values.get("protocol_pdf") and not self.client.config.is_sandbox:
+            missing["PROTOCOL_PDF"] = [
+                "Give PROTOCOL_PDF, the path of the identification provider's protocol: placeholders exist only for "
+                "the local sandbox."
+            ]
+        kind = values.get("wallet_kind")
+        if not kind:
+            missing["WALLET_KIND"] = [
+                'Give WALLET_KIND: "eth-managed" (kept by Cashlink), or "eth-generic" with WALLET_ADDRESS (the '
+                "investor's own address); the demo's wallet is for the local sandbox only."
+            ]
+        elif str(kind).strip().lower() in ("eth-generic", "generic") and not values.get("wallet_address"):
+            missing["WALLET_ADDRESS"] = [
+                "Give WALLET_ADDRESS, the investor's own Ethereum address, for an own wallet (WALLET_KIND "
+                '"eth-generic"), or make WALLET_KIND "eth-managed".'
+            ]
+        if missing:
+            raise input_error("the parameters", missing)
+
     def _is_company(self) -> bool:
         """A benefiting person is needed for a company only (the investor's kind, as created or as chosen)."""
         investor, screen = self.investor(), self.steps[0].screen
@@ -440,7 +469,7 @@ class Onboarding(Walkthrough):
 
     def _wallet(self, values: dict[str, Any]) -> forms.Form:
         investor_id = self._investor_id()
-        wanted = {"kind": values["wallet_kind"], "address": values.get("wallet_address")} if values else {}
+        wanted = {"kind": values.get("wallet_kind"), "address": values.get("wallet_address")} if values else {}
         return forms.WalletForm(self.client, investor_id, wanted)
 
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
