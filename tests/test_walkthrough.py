@@ -342,3 +342,21 @@ def test_an_unattended_onboarding_outside_the_sandbox_without_a_wallet_kind_stop
             wizard.run_unattended()
         assert "Nothing was sent" in str(caught.value) and named in caught.value.field_errors
         assert client.investors.list().to_list() == []
+
+
+def test_an_unattended_onboarding_outside_the_sandbox_sends_the_protocol_it_is_given(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """PROTOCOL_PDF's file is the identification's protocol on any registry (the form used to drop it off the
+    sandbox and refuse the identification after the investor was written)."""
+    from helpers.ui import demo
+
+    protocol = tmp_path / "protocol.pdf"
+    protocol.write_bytes(client.documents.placeholder("Identification protocol"))
+    monkeypatch.setattr(type(client.config), "is_sandbox", property(lambda _self: False))
+    values = {**demo.ONBOARDING, "surname": "Offsandbox", "protocol_pdf": str(protocol), "wallet_kind": "eth-managed"}
+    wizard = walkthrough.Onboarding(client, "unattended", values)
+    wizard.run_unattended()
+    investor = wizard.result("Investor")
+    assert investor is not None and wizard.result("Identification") is not None
+    assert wizard.result("Wallet") is not None and client.investors.kyc_status(investor.id) == "SUCCESS"

@@ -791,8 +791,9 @@ def _check_upload(value: Any) -> Any:
 
 
 class IdentificationForm(Form):
-    """An identification performed elsewhere (e.g. POSTIDENT), with the provider's protocol (required; a
-    generated placeholder is used only on the local sandbox, and only when ``defaults['protocol']`` gives one)."""
+    """An identification performed elsewhere (e.g. POSTIDENT), with the provider's protocol (required): uploaded, or
+    given as ``defaults['protocol']`` (the bytes of PROTOCOL_PDF's file in an unattended run; a generated placeholder
+    exists only for the local sandbox, :meth:`Documents.file_or_placeholder`)."""
 
     title = "Identification"
     submit_label = "Save identification"
@@ -801,7 +802,7 @@ class IdentificationForm(Form):
         d = dict(defaults or {})
         self.investor_id = investor_id
         self.protocol_file = widgets.FileUpload(accept=".pdf,.png,.jpg,.jpeg", multiple=False)
-        self.default_protocol: bytes | None = d.get("protocol") if client.config.is_sandbox else None
+        self.default_protocol: bytes | None = d.get("protocol") or None
         fields = model_fields(models.Identification, d, hide=("legitimation_protocol_id",))
         fields.append(
             FormField(
