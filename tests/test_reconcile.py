@@ -283,3 +283,36 @@ def test_grouping_thousands_of_shortfalls_takes_one_pass() -> None:
     assert lookups == 1  # the stuck rows are grouped once
     assert grouped["category"].tolist() == ["units_differ", "stuck"] * pairs
     assert (grouped["investor_id"][::2].to_numpy() == grouped["investor_id"][1::2].to_numpy()).all()
+
+
+def test_the_sample_ledger_is_the_default_on_the_sandbox_only(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Notebook 05 without LEDGER_PATH: the sandbox's demo ledger on the sandbox; on a real registry nothing is
+    compared (the upload panel starts the report), and the sample given by name is refused there."""
+    import json
+
+    parameters = next(
+        "".join(cell["source"])
+        for cell in json.loads((ROOT / "notebooks" / "05_reconciliation_report.ipynb").read_text())["cells"]
+        if "parameters" in cell.get("metadata", {}).get("tags", [])
+    )
+    assert "LEDGER_PATH = None" in parameters
+    sample = ROOT / "samples" / "ledger_demo.csv"
+    assert reconcile.chosen_ledger(client, None) == sample
+    own = ledger_file(tmp_path, [{"investor_id": UNKNOWN, "product_id": client.config.product_id, "units": 1}])
+    assert reconcile.chosen_ledger(client, str(own)) == own
+    shown: list[Any] = []
+    monkeypatch.setattr(panels, "display", shown.append)
+    monkeypatch.setattr(type(client.config), "is_sandbox", property(lambda _self: False))
+    assert reconcile.chosen_ledger(client, None) is None and reconcile.chosen_ledger(client, "") is None
+    assert panels.report_for(client, None) is None
+    said = " ".join(str(getattr(item, "data", item)) for item in shown)
+    assert "nothing was compared" in said and "upload" in said.lower()
+    panels.export_report(None, tmp_path / "out", "reconciliation")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(helpers.InputError) as caught:
+        reconcile.chosen_ledger(client, str(sample))
+    assert "LEDGER_PATH" in caught.value.field_errors and "demo" in str(caught.value.field_errors)
+    report = panels.report_for(client, str(own))
+    assert report is not None and report.checked_pairs == 1

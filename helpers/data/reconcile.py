@@ -30,7 +30,7 @@ import pandas as pd
 
 from helpers.core import api, checks
 from helpers.core.client import Client
-from helpers.core.errors import without_sandbox_notes
+from helpers.core.errors import input_error, without_sandbox_notes
 from helpers.core.resources import held_units, investor_name, status_since
 from helpers.data.ledger import Column, duplicates, read_table
 
@@ -95,6 +95,29 @@ DETAIL_COLUMNS = [
     "action",
     "related",
 ]
+
+
+SAMPLE_LEDGER = Path(__file__).resolve().parents[2] / "samples" / "ledger_demo.csv"  # the sandbox's demo books
+
+
+def chosen_ledger(client: Client, path: str | Path | None) -> Path | None:
+    """The ledger a report is made of: ``path`` when given; without one, the sample ledger on the local sandbox
+    (it matches the sandbox's demo data) and none elsewhere (nothing is compared until a ledger is given). The
+    sample is refused outside the sandbox: a report of it would compare a registry with made-up books."""
+    if path is None or not str(path).strip():
+        return SAMPLE_LEDGER if client.config.is_sandbox else None
+    chosen = Path(path).expanduser()
+    if not client.config.is_sandbox and chosen.resolve() == SAMPLE_LEDGER:
+        raise input_error(
+            "the parameters",
+            {
+                "LEDGER_PATH": [
+                    "samples/ledger_demo.csv holds the local sandbox's demo data, not your books. Give the path "
+                    "of your own ledger (LEDGER_PATH, or make report LEDGER=...), or upload it in notebook 05."
+                ]
+            },
+        )
+    return chosen
 
 
 def read_ledger(source: str | Path | bytes | BinaryIO, name: str | None = None) -> pd.DataFrame:

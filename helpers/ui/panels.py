@@ -464,6 +464,37 @@ def show_report(report: reconcile.Reconciliation) -> None:
         display(HTML(tables.static_html(reconciliation_table(report), "Every difference")))
 
 
+def report_for(
+    client: Client,
+    ledger_path: str | Path | None,
+    product_ids: list[str] | None = None,
+    stuck_after_days: int = 3,
+) -> reconcile.Reconciliation | None:
+    """Notebook 05's report, shown: of ``ledger_path``, or without one of the sample ledger on the local sandbox;
+    elsewhere nothing is compared, and a sentence points to the upload panel."""
+    ledger = reconcile.chosen_ledger(client, ledger_path)
+    if ledger is None:
+        display(
+            HTML(
+                f"{STYLE}<p><b>No ledger given (LEDGER_PATH), so nothing was compared.</b> Next: upload your ledger "
+                "(CSV or Excel with <code>investor_id</code>, <code>product_id</code>, <code>units</code>) in the "
+                "panel below; its report appears there.</p>"
+            )
+        )
+        return None
+    report = reconcile.reconcile(client, reconcile.read_ledger(ledger), product_ids, timedelta(days=stuck_after_days))
+    show_report(report)
+    return report
+
+
+def export_report(report: reconcile.Reconciliation | None, output_dir: str | Path, name: str) -> None:
+    """The report's CSV and Excel files in ``output_dir`` (nothing without a report), and where they are."""
+    if report is None:
+        return
+    output = Path(output_dir)
+    show_exports(report.to_csv(output / f"{name}.csv"), report.to_excel(output / f"{name}.xlsx"))
+
+
 def show_exports(*paths: Path) -> None:
     """Where the exported files are (one line)."""
     display(HTML("<p>Exported: " + " and ".join(f"<code>{html.escape(str(p))}</code>" for p in paths) + "</p>"))
