@@ -316,3 +316,40 @@ def test_the_sample_ledger_is_the_default_on_the_sandbox_only(
     assert "LEDGER_PATH" in caught.value.field_errors and "demo" in str(caught.value.field_errors)
     report = panels.report_for(client, str(own))
     assert report is not None and report.checked_pairs == 1
+
+
+def test_the_ledgers_as_of_date_is_shown_in_the_report_and_its_files(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    product = client.config.product_id
+    other = "4fa85f64-5717-4562-b3fc-2c963f66afa7"
+    path = ledger_file(
+        tmp_path,
+        [
+            {"investor_id": UNKNOWN, "product_id": product, "units": 12, "as_of": "2024-06-30"},
+            {"investor_id": other, "product_id": product, "units": 0, "as_of": "2024-06-30"},
+        ],
+    )
+    report = reconcile.reconcile(client, reconcile.read_ledger(path))
+    assert report.as_of == "2024-06-30"
+    shown: list[Any] = []
+    monkeypatch.setattr(panels, "display", shown.append)
+    panels.show_report(report)
+    assert "The books as of 2024-06-30" in str(getattr(shown[0], "data", shown[0]))
+    csv = pd.read_csv(report.to_csv(tmp_path / "out.csv"), dtype=str)
+    assert csv["as_of"].tolist() == ["2024-06-30"]
+    sheet = openpyxl.load_workbook(report.to_excel(tmp_path / "out.xlsx"))["differences"]
+    header = [cell.value for cell in sheet[1]]
+    assert sheet.cell(2, header.index("as_of") + 1).value == "2024-06-30"
+    several = ledger_file(
+        tmp_path,
+        [
+            {"investor_id": UNKNOWN, "product_id": product, "units": 12, "as_of": "2024-06-30"},
+            {"investor_id": other, "product_id": product, "units": 0, "as_of": "2024-06-28"},
+        ],
+        name="several.csv",
+    )
+    assert reconcile.reconcile(client, reconcile.read_ledger(several)).as_of == "2024-06-28 to 2024-06-30"
+    undated = ledger_file(tmp_path, [{"investor_id": UNKNOWN, "product_id": product, "units": 12}], name="u.csv")
+    plain = reconcile.reconcile(client, reconcile.read_ledger(undated))
+    assert plain.as_of is None and "gives no as_of date" in plain.dated()

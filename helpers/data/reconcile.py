@@ -10,7 +10,8 @@ product_id         yes       the registry's id of the product (UUID)
 units              yes       units held according to the books (whole number, 0 allowed)
 investor_ref       no        your own reference, carried into the report
 investor_name      no        shown in the report
-as_of              no        date of the books (YYYY-MM-DD), shown in the report
+as_of              no        date of the books (YYYY-MM-DD), shown in the report's header and as a
+                             column of its CSV and Excel (several dates: from the first to the last)
 =================  ========  =====================================================================
 
 The registry side: all investments and redemptions of the products. "Held" means the remaining units of delivered
@@ -142,6 +143,7 @@ class Reconciliation:
     investments: int
     redemptions: int
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    as_of: str | None = None  # the date of the books (the ledger's as_of), or "first to last" when they differ
 
     @property
     def is_clean(self) -> bool:
@@ -170,6 +172,13 @@ class Reconciliation:
             f"{len(self.differences)} differences across {self.checked_pairs} investor/product positions "
             f"({self.investments} investments, {self.redemptions} redemptions checked)."
         )
+
+    def dated(self) -> str:
+        """Which books were compared with the registry when (the report's header)."""
+        registry = f"the registry as read at {self.created_at:%Y-%m-%d %H:%M} UTC"
+        if self.as_of is None:
+            return f"The books (the ledger gives no as_of date) against {registry}."
+        return f"The books as of {self.as_of} (the ledger's as_of) against {registry}."
 
     def styled(self) -> Any:
         """The detail table with the difference column highlighted (red: registry holds fewer; blue: more)."""
@@ -252,7 +261,42 @@ def reconcile(
     report = compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC))
     if not report.is_clean:
         report.differences = with_names(report.differences, registry_names(client))
+    report.as_of = ledger_date(ledger)
+    report.differences = with_as_of(report.differences, ledger)
     return report
+
+
+def _ledger_dates(ledger: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(investor id, product id) -> the ledger's as_of date of that row, where it gives one."""
+    if "as_of" not in ledger.columns:
+        return {}
+    return {
+        (str(row.investor_id), str(row.product_id)): str(row.as_of).strip()
+        for row in _rows(ledger[["investor_id", "product_id", "as_of"]])
+        if not pd.isna(row.as_of) and str(row.as_of).strip()
+    }
+
+
+def ledger_date(ledger: pd.DataFrame) -> str | None:
+    """The date of the books: the ledger's as_of, "first to last" where its rows differ, None without one."""
+    dates = sorted(set(_ledger_dates(ledger).values()))
+    if not dates:
+        return None
+    return dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+
+
+def with_as_of(differences: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """An ``as_of`` column after ``ledger_units``: the date of the ledger's row for the position, else (a position
+    the ledger does not list) the ledger's date when it gives only one."""
+    dates = _ledger_dates(ledger)
+    only = next(iter(set(dates.values()))) if len(set(dates.values())) == 1 else None
+    frame = differences.copy()
+    column = [
+        dates.get((str(investor), str(product)), only)
+        for investor, product in zip(frame["investor_id"], frame["product_id"])
+    ]
+    frame.insert(list(frame.columns).index("ledger_units") + 1, "as_of", column)
+    return frame
 
 
 def registry_names(client: Client) -> dict[str, str]:

@@ -457,7 +457,7 @@ def summary_table(report: reconcile.Reconciliation) -> pd.DataFrame:
 def show_report(report: reconcile.Reconciliation) -> None:
     """The report as plain outputs (they read in the exported HTML, without JavaScript): headline, summary with
     meaning and action, a chart, and every difference with its cause and action."""
-    display(HTML(f"{STYLE}<p><b>{html.escape(report.headline())}</b></p>"))
+    display(HTML(f"{STYLE}<p><b>{html.escape(report.headline())}</b><br>{html.escape(report.dated())}</p>"))
     display(HTML(tables.static_html(summary_table(report), "Summary")))
     if not report.is_clean:
         display(png(reconciliation_chart(report)))
