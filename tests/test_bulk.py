@@ -596,3 +596,23 @@ def test_excel_date_cells_are_read_as_their_days(tmp_path: Path) -> None:
     assert planned["investor"]["natural_person"]["birth_date"] == template["birth_date"]
     assert planned["identification"]["document_valid_to"] == template["id_valid_to"]
     assert planned["identification"]["verified_at"].startswith(template["identified_on"])
+
+
+def test_a_wallet_column_takes_either_spelling_of_a_wallet_kind(client: helpers.Client, tmp_path: Path) -> None:
+    """``managed``/``generic`` (the template's) and ``eth-managed``/``eth-generic`` (notebook 01's, the API's) mean
+    the same wallet; anything else is a problem of the row."""
+    address = "0x311624273bFd1D338D0038eC42650644781f9C58"
+    for kind, address_given in (("eth-managed", ""), ("Managed", ""), ("eth-generic", address), ("generic", address)):
+        plan = bulk.read_investors(
+            spreadsheet(tmp_path / f"{kind}.csv", 1, wallet=kind, wallet_address=address_given),
+            placeholder_protocols=True,
+        )
+        assert plan.valid == 1 and plan.problems.empty, (kind, plan.problems)
+    wrong = bulk.read_investors(spreadsheet(tmp_path / "wrong.csv", 1, wallet="cold"), placeholder_protocols=True)
+    assert wrong.problems[["row", "column"]].values.tolist() == [[2, "wallet"]]
+    plan = bulk.read_investors(
+        spreadsheet(tmp_path / "eth.csv", 1, start=7, wallet="eth-managed"), placeholder_protocols=True
+    )
+    results = bulk.import_investors(client, plan, progress=False)
+    wallets = client.investors.wallets(results.loc[0, "investor_id"])
+    assert [wallet["type"] for wallet in wallets] == ["eth-managed"]

@@ -348,3 +348,31 @@ def test_a_wallet_for_an_investor_without_a_tax_id_asks_for_it_and_adds_it_first
     taxed = client.investors.get(investor.id)["tax_information"]
     assert taxed["tax_identification_number"] == "98765432101" and tax_id.widget.value == ""  # forgotten once sent
     assert "tax id" not in forms.WalletForm(client, investor.id).header.value  # an investor with one is not asked
+
+
+def test_the_investor_cards_rows_are_picked_by_field_not_by_label(client: helpers.Client) -> None:
+    """The result card shows the investor's name, e-mail and IBAN fields (masked), once each: an undocumented field
+    that happens to carry the same label (another part's ``email``) is not one of them."""
+    from helpers.core import models
+    from helpers.core.records import Record
+
+    record = Record(
+        {
+            "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+            "natural_person": {"forename": "Ada", "surname": "Lovelace", "city": "London"},
+            "bank_account": {"iban": "DE89370400440532013000", "bic": "COBADEFFXXX"},
+            "communication": {"email": "ada@example.com"},
+            "notification": {"email": "alerts@example.com"},
+        }
+    )
+    rows = forms.InvestorForm(client).result_rows(record)
+    labels = [name for name, _value in rows]
+    assert labels == [
+        "Investor id",
+        models.label("natural_person.forename"),
+        models.label("natural_person.surname"),
+        models.label("bank_account.iban"),
+        models.label("communication.email"),
+    ]
+    shown = " ".join(value for _name, value in rows)
+    assert "Ada" not in shown and "ada@" not in shown and "DE89370400440532013000" not in shown

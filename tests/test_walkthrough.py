@@ -360,3 +360,15 @@ def test_an_unattended_onboarding_outside_the_sandbox_sends_the_protocol_it_is_g
     investor = wizard.result("Investor")
     assert investor is not None and wizard.result("Identification") is not None
     assert wizard.result("Wallet") is not None and client.investors.kyc_status(investor.id) == "SUCCESS"
+
+
+def test_the_onboardings_wallet_kind_takes_the_spreadsheets_spelling_too(client: helpers.Client) -> None:
+    """WALLET_KIND "managed" (bulk's spelling) is the managed wallet, as "eth-managed" is; another word stops the
+    run before anything is sent."""
+    wizard = walkthrough.Onboarding(client, "unattended", {"surname": "Spelling", "wallet_kind": "managed"})
+    wizard.run_unattended()
+    assert wizard.result("Wallet") is not None and wizard.result("Wallet")["type"] == "eth-managed"
+    with pytest.raises(helpers.InputError) as caught:
+        walkthrough.Onboarding(client, "unattended", {"surname": "Cold", "wallet_kind": "cold"}).run_unattended()
+    assert "WALLET_KIND" in caught.value.field_errors
+    assert [i for i in client.investors.list() if i["natural_person"]["surname"] == "Cold"] == []

@@ -242,6 +242,14 @@ class Investor(Model):
         return "natural_person" if self.natural_person is not None else "legal_person"
 
 
+INVESTOR_NAMING_FIELDS: tuple[str, ...] = (
+    "natural_person.forename",
+    "natural_person.surname",
+    "legal_person.company_name",
+    "communication.email",
+)  # what names an investor and reaches them: searched, on a new investor's card (masked), an empty list's columns
+
+
 def default_account_holder(values: Mapping[str, Any]) -> str | None:
     """Whose the bank account usually is, from column-keyed values: the company's (a legal person) or the
     person's name; None when neither is known yet."""
@@ -309,6 +317,26 @@ class Identification(Model):
                 "investor again with a valid document."
             )
         return self
+
+
+WALLET_KINDS = {
+    "eth-managed": "eth-managed",
+    "managed": "eth-managed",
+    "eth-generic": "eth-generic",
+    "generic": "eth-generic",
+}
+
+
+def wallet_kind(value: Any) -> str:
+    """A wallet's kind as the API names it (``eth-managed``, ``eth-generic``), given in either spelling: the API's,
+    as notebook 01 takes it, or the spreadsheet's ``managed``/``generic``."""
+    kind = WALLET_KINDS.get(str(value).strip().lower())
+    if kind is None:
+        raise checks.CheckError(
+            f"{checks.quote(value)} is not a wallet type; use managed (or eth-managed) for a wallet kept by "
+            "Cashlink, or generic (or eth-generic) with the investor's own address."
+        )
+    return kind
 
 
 class GenericWallet(Model):

@@ -38,10 +38,14 @@ PLACEHOLDER_PROTOCOL_ID = "00000000-0000-4000-8000-000000000000"  # stands in fo
 
 
 def _wallet_kind(value: Any) -> str:
-    text = str(value).strip().lower()
-    if text not in {"managed", "generic"}:
-        raise checks.CheckError(f"{checks.quote(value)} is not a wallet type; use managed, generic, or leave it empty.")
-    return text
+    """The API's name of the wallet's kind (``eth-managed``, ``eth-generic``), given in either spelling."""
+    try:
+        return models.wallet_kind(value)
+    except checks.CheckError:
+        raise checks.CheckError(
+            f"{checks.quote(value)} is not a wallet type; use managed, generic (or eth-managed, eth-generic), or "
+            "leave it empty."
+        ) from None
 
 
 def _model_columns(model: type[models.Model], groups: tuple[str | None, ...], optional: bool = False) -> list[Column]:
@@ -73,7 +77,13 @@ COLUMNS = [
         allow_blank=True,
         description="path of the identification protocol PDF (relative to the spreadsheet)",
     ),
-    Column("wallet", _wallet_kind, required=False, allow_blank=True, description="managed, generic, or empty"),
+    Column(
+        "wallet",
+        _wallet_kind,
+        required=False,
+        allow_blank=True,
+        description="managed, generic (or eth-managed, eth-generic), or empty",
+    ),
     *_model_columns(models.GenericWallet, (None,), optional=True),
 ]
 COLUMN_OF = {
@@ -237,7 +247,7 @@ def _plan_row(
     if wallet and not record.get("tax_id"):
         problems.append(("tax_id", "A wallet needs the investor's tax id."))
     address = None
-    if wallet == "generic":
+    if wallet == "eth-generic":
         checked_wallet, wallet_errors = models.validate(models.GenericWallet, {"address": record.get("wallet_address")})
         address = checked_wallet.address if checked_wallet else None
         problems += [("wallet_address", " ".join(m)) for m in wallet_errors.values()]
@@ -363,11 +373,11 @@ def _identify(client: Client, row: dict[str, Any], investor: Record, key: str) -
 def _wallet(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool) -> str:
     if already:
         for wallet in client.investors.wallets(investor.id):
-            if (row["wallet"] == "managed" and wallet.get("type") == "eth-managed") or str(
+            if (row["wallet"] == "eth-managed" and wallet.get("type") == "eth-managed") or str(
                 wallet.get("address", "")
             ).lower() == str(row["address"] or "").lower():
                 return str(wallet["id"])
-    if row["wallet"] == "managed":
+    if row["wallet"] == "eth-managed":
         return client.investors.create_managed_wallet(investor.id, key=key).id
     return client.investors.create_generic_wallet(investor.id, row["address"], key=key).id
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from helpers.core import api
 from helpers.core.client import ListResult
-from helpers.core.models import is_personal
+from helpers.core.models import INVESTOR_NAMING_FIELDS, is_personal
 from helpers.core.records import EXACT, mask, money_value
 
 UNIT_FIELDS = frozenset(
@@ -38,14 +38,7 @@ UNIT_FIELDS = frozenset(
 
 # Columns of an empty list's DataFrame (so code that filters on them works for a distributor without data).
 EMPTY_COLUMNS = {
-    api.INVESTORS: (
-        "id",
-        "natural_person.forename",
-        "natural_person.surname",
-        "legal_person.company_name",
-        "communication.email",
-        "created_at",
-    ),
+    api.INVESTORS: ("id", *INVESTOR_NAMING_FIELDS, "created_at"),
     api.INVESTMENTS: (
         "id",
         "investor_id",

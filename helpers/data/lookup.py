@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from helpers.core import api
+from helpers.core import api, models
 from helpers.core.client import Client
 from helpers.core.resources import remaining_units
 
@@ -32,20 +33,15 @@ def search_investors(client: Client, text: str = "", show_personal_data: bool = 
 
 
 def searchable(investor: dict[str, Any] | Any) -> list[str]:
-    """The texts a search looks in: id, names, company, e-mail (never personal data)."""
-    person = investor.get("natural_person") or {}
-    company = investor.get("legal_person") or {}
-    return [
-        str(v)
-        for v in (
-            investor.get("id"),
-            person.get("forename"),
-            person.get("surname"),
-            company.get("company_name"),
-            (investor.get("communication") or {}).get("email"),
-        )
-        if v
-    ]
+    """The texts a search looks in: the id and the fields that name an investor (names, company, e-mail:
+    :data:`helpers.core.models.INVESTOR_NAMING_FIELDS`; never personal data)."""
+    texts = [investor.get("id")]
+    for path in models.INVESTOR_NAMING_FIELDS:
+        node = investor
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        texts.append(node)
+    return [str(v) for v in texts if v]
 
 
 def status_counts(investments: pd.DataFrame) -> pd.DataFrame:

@@ -685,9 +685,16 @@ class InvestorForm(Form):
         return self.client.investors.create(body, **options)
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
-        wanted = {"Company name", "First name", "Last name", "E-mail", "IBAN"}
-        rows = [(name, value) for name, value in record.rows(mask_identifying=True) if name in wanted]
-        return [("Investor id", str(record.get("id", ""))), *rows]
+        """The new investor's id, and the fields that name the investor and the IBAN (masked), picked by path (a
+        registry's other name of a field, ``first_name``, counts as that field)."""
+        wanted = {*models.INVESTOR_NAMING_FIELDS, "bank_account.iban"}
+        picked: dict[str, Any] = {}
+        for part, value in record.items():
+            if isinstance(value, Mapping):
+                for name, item in value.items():
+                    if f"{part}.{models.ALIASES.get(name, name)}" in wanted:
+                        picked.setdefault(part, {})[name] = item
+        return [("Investor id", str(record.get("id", ""))), *Record(picked).rows(mask_identifying=True)]
 
     def describe_existing(self, existing: Mapping[str, Any]) -> str:
         return "investor"  # by its id in the sentence: a name in a message could end up in a saved notebook
@@ -838,11 +845,12 @@ class WalletForm(Form):
     submit_label = "Create wallet"
 
     def __init__(self, client: Client, investor_id: str, defaults: Mapping[str, Any] | None = None) -> None:
+        """``defaults['kind']``: ``eth-managed`` or ``eth-generic``, or the spreadsheet's ``managed``/``generic``."""
         d = dict(defaults or {})
         self.investor_id = investor_id
         self.kind = widgets.ToggleButtons(
             options=[("Managed by Cashlink", "eth-managed"), ("Investor's own address", "eth-generic")],
-            value=d.get("kind", "eth-managed"),
+            value=models.wallet_kind(d.get("kind") or "eth-managed"),
         )
         fields = model_fields(
             models.GenericWallet, {"wallet_address": d.get("address"), **d}, hide=("receiving_enabled",)

@@ -13,7 +13,7 @@ import pandas as pd
 from IPython.display import HTML, display
 from ipywidgets.widgets.widget import _instances
 
-from helpers.core import api
+from helpers.core import api, models
 from helpers.core.client import Client, OnDuplicate
 from helpers.core.errors import CashlinkError
 from helpers.core.records import html_badge
@@ -210,7 +210,8 @@ class LookupPanel(widgets.VBox):
         if records:
             columns = list(tables.INVESTOR_COLUMNS)
             if self.show_personal.value:
-                columns.insert(3, ("IBAN", lambda r: str((r.get("bank_account") or {}).get("iban", ""))))
+                iban = lambda r: str((r.get("bank_account") or {}).get("iban", ""))  # shown as asked: unmasked
+                columns.insert(3, (models.label("bank_account.iban"), iban))
             parts.append(tables.interactive(tables.people_frame(records, columns)))
         else:
             parts.append(message_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.core import models
 from helpers.core.models import is_personal
 from helpers.core.records import format_money, is_money, mask
 from helpers.core.resources import investor_name, remaining_units
@@ -160,8 +161,8 @@ def _kind(record: Mapping[str, Any]) -> str:
 INVESTOR_COLUMNS: Columns = (
     ("Name", investor_name),
     ("Type", _kind),
-    ("E-mail", field("communication.email")),
-    ("City", lambda r: field("natural_person.city")(r) or field("legal_person.city")(r)),
+    (models.label("communication.email"), field("communication.email")),
+    (models.label("natural_person.city"), lambda r: field("natural_person.city")(r) or field("legal_person.city")(r)),
     ("Identification", field("kyc_status")),
     ("Created", lambda r: when(r.get("created_at"), with_time=False)),
     ("Id", id_of()),

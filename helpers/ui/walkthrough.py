@@ -26,7 +26,7 @@ from typing import Any, Literal
 import ipywidgets as widgets
 from IPython.display import display
 
-from helpers.core import checks
+from helpers.core import checks, models
 from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
 from helpers.core.errors import CashlinkError, InputError, NotListed, PermissionDeniedError, input_error
 from helpers.core.records import Record, html_badge
@@ -430,7 +430,12 @@ class Onboarding(Walkthrough):
                 'Give WALLET_KIND: "eth-managed" (kept by Cashlink), or "eth-generic" with WALLET_ADDRESS (the '
                 "investor's own address); the demo's wallet is for the local sandbox only."
             ]
-        elif str(kind).strip().lower() in ("eth-generic", "generic") and not values.get("wallet_address"):
+        elif str(kind).strip().lower() not in models.WALLET_KINDS:
+            missing["WALLET_KIND"] = [
+                f'{checks.quote(kind)} is not a wallet kind: give "eth-managed" (or managed), or "eth-generic" '
+                "(or generic) with WALLET_ADDRESS."
+            ]
+        elif models.wallet_kind(kind) == "eth-generic" and not values.get("wallet_address"):
             missing["WALLET_ADDRESS"] = [
                 "Give WALLET_ADDRESS, the investor's own Ethereum address, for an own wallet (WALLET_KIND "
                 '"eth-generic"), or make WALLET_KIND "eth-managed".'
@@ -469,8 +474,8 @@ class Onboarding(Walkthrough):
 
     def _wallet(self, values: dict[str, Any]) -> forms.Form:
         investor_id = self._investor_id()
-        wanted = {"kind": values.get("wallet_kind"), "address": values.get("wallet_address")} if values else {}
-        return forms.WalletForm(self.client, investor_id, wanted)
+        wanted = {"kind": values.get("wallet_kind"), "address": values.get("wallet_address")}
+        return forms.WalletForm(self.client, investor_id, {k: v for k, v in wanted.items() if v})
 
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
         investor = self.client.investors.get(self._investor_id())
