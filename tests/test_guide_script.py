@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from sandbox.seed import DEMO_CLIENT_SECRET
-from tests.conftest import Sandbox
+from tests.sandbox_fixtures import Sandbox
 
 SCRIPT = Path(__file__).resolve().parent / "data" / "guide_full_script.py"
 

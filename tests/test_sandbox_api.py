@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import SIGNED_AT, Sandbox, free_port, identification_body, investor_body
+from tests.sandbox_fixtures import SIGNED_AT, Sandbox, free_port, identification_body, investor_body
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body
+from tests.sandbox_fixtures import SIGNED_AT, Sandbox, identification_body, investor_body
 from tests.test_sandbox_api import Api
 
 

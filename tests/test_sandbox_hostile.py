@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from sandbox.runner import ROOT, SandboxProcess, is_up
-from tests.conftest import Sandbox, free_port, investor_body
+from tests.sandbox_fixtures import Sandbox, free_port, investor_body
 from tests.test_sandbox_api import Api
 
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from sandbox.runner import SandboxProcess
-from tests.conftest import SIGNED_AT, Sandbox, free_port, identification_body, investor_body
+from tests.sandbox_fixtures import SIGNED_AT, Sandbox, free_port, identification_body, investor_body
 from tests.test_sandbox_api import Api, random_address
 
 UNDOCUMENTED = (

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import Sandbox
+from tests.sandbox_fixtures import Sandbox
 
 EXAMPLES = 15  # per operation and profile
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
