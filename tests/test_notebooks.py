@@ -41,6 +41,22 @@ def test_every_notebook_has_a_parameters_cell() -> None:
         assert ["parameters"] in tags, f"{path.name} has no cell tagged 'parameters'"
 
 
+def test_every_parameter_is_used() -> None:
+    """A parameter nothing reads would promise a switch that does nothing (a walkthrough reads them all through
+    ``walkthrough.parameters(globals())``)."""
+    import re
+
+    for path in NOTEBOOKS:
+        cells = [cell for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"]
+        parameters = next(cell for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", []))
+        names = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", "".join(parameters["source"]), flags=re.MULTILINE)
+        rest = "".join("".join(cell["source"]) for cell in cells if cell is not parameters)
+        if "parameters(globals())" in rest:
+            continue
+        unused = [name for name in names if not re.search(rf"\b{name}\b", rest)]
+        assert not unused, f"{path.name}: {', '.join(unused)} in its parameters cell, read by nothing"
+
+
 def execute(path: Path, run: int, parameters: dict[str, Any] | None = None) -> Path:
     """Run a notebook unattended (parameters injected as papermill does); its executed copy is kept as an artifact."""
     output = ARTIFACTS / f"{path.stem}.run{run}.ipynb"
