@@ -42,7 +42,6 @@ from sandbox.settings import Profile, Settings
 from sandbox.store import SHARED, Store
 
 FINAL_STATUSES = {"DELIVERED", "KYC_INSUFFICIENT", "ABORTION", "REJECTION", "CANCELLATION", "PAYMENT_MISSING"}
-ALL_STATUSES = FINAL_STATUSES | {"KYC_PENDING", "REVIEW_PENDING", "WAITING_FOR_ACCEPTANCE", "ACCEPTED", "PAID"}
 ALLOWED_UPLOAD_TYPES = {"application/pdf", "image/png", "image/jpeg"}
 TASK_SUCCESS = {"credit": "success", "redemption": "success", "transfer": "succeeded"}
 IDENTIFICATION_FIELDS = (
@@ -84,10 +83,6 @@ def new_id() -> str:
 def money(value: Decimal, decimals: int, currency: str = "EUR") -> dict[str, Any]:
     """A Money object: ``amount`` is the value in units of 10^-decimals, as an integer string."""
     return {"amount": str(int(value.scaleb(decimals))), "decimals": decimals, "currency": currency}
-
-
-def value_of(amount: dict[str, Any]) -> Decimal:
-    return Decimal(amount["amount"]).scaleb(-int(amount["decimals"]))
 
 
 def times(units: int, price: dict[str, Any]) -> dict[str, Any]:

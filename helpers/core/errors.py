@@ -240,9 +240,6 @@ def _standardized(body: Any) -> bool:
     )
 
 
-PROBLEM_KEYS = ("type", "title", "status", "instance")  # RFC 7807 problem details: about the answer, not fields
-
-
 def _problem(body: Any) -> bool:
     """An RFC 7807 body (``application/problem+json``): a ``title`` or ``detail`` with ``type`` or ``status``."""
     return (

@@ -264,11 +264,6 @@ def _plan_row(
     return planned, problems
 
 
-def find_matches(client: Client, plan: Plan) -> pd.DataFrame:
-    """Rows that describe an investor the registry already has (its investors read once, compared here)."""
-    return _match_frame(_registry_matches(client, plan.rows))
-
-
 def _registry_matches(client: Client, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     index = client.investors.index()
     return [_match_row(row, match) for row in rows if (match := index.match(row["investor"])) is not None]

@@ -15,7 +15,6 @@ import pandas as pd
 
 from helpers.core import client as core
 from helpers.core.config import Config, load_config
-from helpers.core.records import Record
 from helpers.data.frames import EMPTY_COLUMNS, progress_bar, to_frame
 
 ListResult = core.ListResult
@@ -69,9 +68,3 @@ def connect(config: Config | None = None, **overrides: Any) -> Client:
     client.check_connection()
     log.info(client.describe())
     return client
-
-
-def record_frame(record: Record, show_personal_data: bool = False) -> pd.DataFrame:
-    """One object as a two-column table (field, value) for programs."""
-    row = to_frame([record], show_personal_data=show_personal_data).iloc[0]
-    return pd.DataFrame({"field": row.index, "value": row.values})

@@ -295,7 +295,3 @@ def _all_ints(series: pd.Series) -> bool:
         v is None or (isinstance(v, float) and pd.isna(v)) or (isinstance(v, int) and not isinstance(v, bool))
         for v in series
     )
-
-
-def decimal_sum(values: Iterable[Decimal]) -> Decimal:
-    return sum(values, Decimal(0))

@@ -210,13 +210,3 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
             f"'{delimiter}' needs quotes around it; save the file again from your spreadsheet program.",
             [(int(found[1]) if found else None, None, detail + ".")],
         ) from None
-
-
-def columns_doc(columns: list[Column]) -> pd.DataFrame:
-    """The documented columns of a spreadsheet, as a table for notebooks."""
-    return pd.DataFrame(
-        [
-            {"column": c.name, "required": c.required and not c.allow_blank, "description": c.description}
-            for c in columns
-        ]
-    )

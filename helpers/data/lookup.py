@@ -12,26 +12,6 @@ from helpers.core.client import Client
 from helpers.core.resources import remaining_units
 
 
-def search_investors(client: Client, text: str = "", show_personal_data: bool = False) -> pd.DataFrame:
-    """Investors whose name, company, e-mail or id contains ``text`` (case-insensitive); all when empty."""
-    frame = client.investors.frame(show_personal_data=show_personal_data)
-    if frame.empty or not text.strip():
-        return frame
-    searchable = [
-        c
-        for c in (
-            "id",
-            "natural_person.forename",
-            "natural_person.surname",
-            "legal_person.company_name",
-            "communication.email",
-        )
-        if c in frame.columns
-    ]
-    haystack = frame[searchable].fillna("").astype(str).agg(" ".join, axis=1).str.lower()
-    return frame[haystack.str.contains(text.strip().lower(), regex=False)].reset_index(drop=True)
-
-
 def searchable(investor: dict[str, Any] | Any) -> list[str]:
     """The texts a search looks in: the id and the fields that name an investor (names, company, e-mail:
     :data:`helpers.core.models.INVESTOR_NAMING_FIELDS`; never personal data)."""

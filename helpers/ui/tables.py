@@ -188,17 +188,6 @@ def investment_columns(names: Mapping[str, str]) -> Columns:
     )
 
 
-def redemption_columns(names: Mapping[str, str]) -> Columns:
-    return (
-        ("Investor", investor_named(names)),
-        ("Units", field("units")),
-        ("Status", field("status")),
-        ("Made", lambda r: when(r.get("created_at"))),
-        ("Reason", field("error")),
-        ("Redemption id", id_of()),
-    )
-
-
 ALLOCATION_COLUMNS: Columns = (
     ("Investment", id_of("investment_id")),
     ("Units taken", lambda r: text(r.get("units", r.get("amount")))),
