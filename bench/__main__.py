@@ -27,8 +27,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds per benchmark")
     parser.add_argument("--profile", choices=["strict", "drf"], help="the sandbox profile (default SANDBOX_PROFILE)")
-    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], help="only these benchmarks")
+    # No ``choices=``: with nargs="*", Python 3.11's argparse checks the default (an empty list) against them too,
+    # and the list of choices would show as {[],startup,...}. The names are checked below instead.
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"only these benchmarks (default: all): {', '.join(BENCHMARKS)}"
+    )
     args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(
+            f"no benchmark {', '.join(repr(name) for name in unknown)}; choose from {', '.join(BENCHMARKS)}, or "
+            "give none to run them all"
+        )
     common.OPTIONS.quick = args.quick
     if args.profile:
         common.OPTIONS.profile = args.profile

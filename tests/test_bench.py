@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,3 +44,15 @@ def test_the_loopback_ceiling_is_the_busiest_side_or_the_cores() -> None:
     # one by one 1.6 ms a request; 8 workers: the client 0.9 ms and the sandbox 0.7 ms of CPU per request
     expected = 1.6 / max(0.9, 0.7, 1.6 / cores)
     assert abs(loopback_ceiling(0.0016, 0.9, 0.7, 1000) - expected) < 1e-9
+
+
+def test_the_help_names_the_benchmarks_plainly(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import BENCHMARKS, main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "[]" not in shown and "{," not in shown and ", ".join(BENCHMARKS) in shown
+    with pytest.raises(SystemExit) as caught:
+        main(["--quick", "startup", "nonsense"])
+    assert caught.value.code == 2 and "'nonsense'" in capsys.readouterr().err
