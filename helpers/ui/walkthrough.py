@@ -474,7 +474,11 @@ class Onboarding(Walkthrough):
 
     def _wallet(self, values: dict[str, Any]) -> forms.Form:
         investor_id = self._investor_id()
-        wanted = {"kind": values.get("wallet_kind"), "address": values.get("wallet_address")}
+        wanted = {  # (the tax id: asked for here where the investor has none, which a wallet needs)
+            "kind": values.get("wallet_kind"),
+            "address": values.get("wallet_address"),
+            "tax_id": values.get("tax_id"),
+        }
         return forms.WalletForm(self.client, investor_id, {k: v for k, v in wanted.items() if v})
 
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
