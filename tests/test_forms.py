@@ -376,3 +376,17 @@ def test_the_investor_cards_rows_are_picked_by_field_not_by_label(client: helper
     ]
     shown = " ".join(value for _name, value in rows)
     assert "Ada" not in shown and "ada@" not in shown and "DE89370400440532013000" not in shown
+
+
+def test_a_sent_form_keeps_no_list_of_everyones_names(client: helpers.Client) -> None:
+    """The investor picker lists every investor by name while a person picks; once the form is sent it keeps only
+    the one chosen, by id (a saved notebook keeps widget state), and 'Another' lists them again."""
+    investor, _wallet = onboarded(client)
+    form = forms.InvestmentForm(
+        client, {"investor_id": investor.id, "units": 3, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+    )
+    assert any("Lovelace" in label for label, _id in form.investor.options)
+    assert form.submit() is not None
+    assert form.investor.options == ((f"investor {investor.id[:8]}", investor.id),)
+    form.start_again()
+    assert any("Lovelace" in label for label, _id in form.investor.options) and form.investor.value == investor.id

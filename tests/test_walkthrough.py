@@ -167,6 +167,9 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
     assert not wizard.next_button.disabled
     wizard.next_button.click()
     assert "Registry statements" in text_of(wizard)
+    wizard.restart()  # 'Start again': the earlier screens, their investor picker with everyone's names, are closed
+    assert form.investor.comm is None and form.comm is None and credit.comm is None
+    assert wizard.body.children[0] is not form
 
 
 def test_a_repeated_redemption_asks_first_and_a_confirm_makes_the_second(client: helpers.Client) -> None:

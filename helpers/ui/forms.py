@@ -148,12 +148,21 @@ class FormField:
 
     @property
     def shown(self) -> str:
-        """The value as the review shows it: as typed (an uploaded file by its name)."""
+        """The value as the review shows it: a choice by its label (a name, not an id), a number of units as read
+        ('1,500 units'), an uploaded file by its name, anything else as typed."""
         value = self.value
         if isinstance(value, Mapping):
             return str(value.get("name", ""))
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if isinstance(self.widget, widgets.Dropdown) and self.widget.label:
+            return str(self.widget.label)
+        if self.path.rsplit(".", 1)[-1] == "units" and value not in (None, ""):
+            try:
+                units = checks.check_units(value)
+            except checks.CheckError:
+                return str(value)
+            return f"{units:,} unit{'s' if units != 1 else ''}"
         return "" if value is None else str(value)
 
     def is_empty(self) -> bool:
@@ -517,10 +526,24 @@ class Form(widgets.VBox):
         self.result_box.value = record_card(self.result_rows(record))
         for form_field in self.fields.values():
             form_field.forget()
+        self._forget_people()
         self.inputs.layout.display = "none"
         self.again_button.layout.display = None if self.repeatable() else "none"
         for listener in self.on_done:
             listener(record)
+
+    def _forget_people(self) -> None:
+        """Once sent, an investor picker keeps only the investor chosen, by id: a saved notebook holds no list of
+        everyone's names (``start_again`` lists them again)."""
+        picker = getattr(self, "investor", None)
+        if isinstance(picker, widgets.Dropdown) and picker.value:
+            picker.options = [(f"investor {str(picker.value)[:8]}", picker.value)]
+
+    def _list_people_again(self) -> None:
+        picker = getattr(self, "investor", None)
+        if isinstance(picker, widgets.Dropdown):
+            chosen, picker.options = picker.value, investor_options(self.client)
+            picker.value = chosen if chosen in dict(picker.options).values() else None
 
     def repeatable(self) -> bool:
         """Whether 'Another …' is offered after a result (forms inside a walkthrough start again there)."""
@@ -537,6 +560,7 @@ class Form(widgets.VBox):
         self.result_box.value = ""
         self.review_box.value = ""
         self.choices.children = ()
+        self._list_people_again()
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
         """What the result card shows: the object's fields for people (formatted, no empty values), personal data
@@ -754,6 +778,17 @@ class BenefitingPersonForm(Form):
 
     def send(self, body: dict[str, Any], *, reference: str | None, **_options: Any) -> Record:
         return self.client.investors.add_benefiting_person(self.investor_id, body, reference=reference)
+
+
+def close_all(widget: widgets.Widget) -> None:
+    """Close a widget that is no longer shown, with everything inside it (its children, layout and style): the
+    kernel drops it and a saved notebook no longer keeps its state."""
+    for child in getattr(widget, "children", ()):
+        close_all(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if isinstance(part, widgets.Widget):
+            part.close()
+    widget.close()
 
 
 def investor_options(client: Client) -> list[tuple[str, str | None]]:

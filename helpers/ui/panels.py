@@ -23,18 +23,7 @@ from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import tables
 from helpers.ui.charts import png, reconciliation_chart, status_chart
-from helpers.ui.forms import ERROR_STYLE, STYLE, message_html
-
-
-def close_all(widget: widgets.Widget) -> None:
-    """Close a widget that is no longer shown, with everything inside it (its children, layout and style): the
-    kernel drops it and a saved notebook no longer keeps its state."""
-    for child in getattr(widget, "children", ()):
-        close_all(child)
-    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
-        if isinstance(part, widgets.Widget):
-            part.close()
-    widget.close()
+from helpers.ui.forms import ERROR_STYLE, STYLE, close_all, message_html
 
 
 class ClosingOutput(widgets.Output):

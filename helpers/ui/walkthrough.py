@@ -292,8 +292,15 @@ class Walkthrough(widgets.VBox):
         step.result = record
         later = self.steps.index(step) + 1
         for other in self.steps[later:]:
-            other.screen, other.result = None, None
+            self._drop_screen(other)
         self._render_where()
+
+    @staticmethod
+    def _drop_screen(step: Step) -> None:
+        """Forget a step's screen, closed (a saved notebook keeps no state of it: its pickers list investors)."""
+        if step.screen is not None:
+            forms.close_all(step.screen)
+        step.screen, step.result = None, None
 
     def _render_header(self) -> None:
         self.header.value = (
@@ -339,7 +346,7 @@ class Walkthrough(widgets.VBox):
     def restart(self) -> None:
         """Back to the first step with every screen built afresh (empty forms by hand)."""
         for step in self.steps:
-            step.screen, step.result = None, None
+            self._drop_screen(step)
         self.go(0)
 
     def run(self) -> None:
