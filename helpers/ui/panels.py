@@ -150,6 +150,7 @@ class LookupPanel(widgets.VBox):
         self.button.on_click(lambda _b: self._refresh_shown())
         self.search.observe(lambda _c: self._refresh_shown(), names="value")  # Enter (or leaving the box) searches
         self.status.observe(lambda _c: self._refresh_shown(), names="value")
+        self.show_personal.observe(lambda _c: self._refresh_shown(), names="value")  # shown at once
         super().__init__(
             [
                 message_html(
@@ -192,7 +193,7 @@ class LookupPanel(widgets.VBox):
         ]
         self.investors = to_frame(records, show_personal_data=self.show_personal.value)
         self.investments = to_frame(investments)
-        where = f"matching “{text}”" if text else "in the registry"
+        where = "matching the search" if text else "in the registry"  # (not repeated: it may be an e-mail)
         parts: list[widgets.Widget] = [
             message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
