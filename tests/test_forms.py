@@ -390,3 +390,16 @@ def test_a_sent_form_keeps_no_list_of_everyones_names(client: helpers.Client) ->
     assert form.investor.options == ((f"investor {investor.id[:8]}", investor.id),)
     form.start_again()
     assert any("Lovelace" in label for label, _id in form.investor.options) and form.investor.value == investor.id
+
+
+def test_errors_of_the_whole_request_are_pointed_to_where_they_are(client: helpers.Client) -> None:
+    """A document valid until before it was valid from is the request's error, shown in the table above the
+    buttons: the status line points there, not to fields marked ⚠ that do not exist."""
+    investor = forms.InvestorForm(client, PERSON).submit()
+    form = forms.IdentificationForm(client, investor.id, {**IDENT, "document_valid_to": "2021-01-01"})
+    assert not form.review()
+    assert "what the table above the buttons says" in form.status.value and "marked ⚠" not in form.status.value
+    assert form.general_errors.value
+    form.fields["document_valid_to"].widget.value = "2032-01-01"
+    form.fields["document_issuer"].widget.value = ""
+    assert not form.review() and "the fields marked ⚠ above." in form.status.value

@@ -285,6 +285,7 @@ class Form(widgets.VBox):
         self.submit_button.on_click(lambda _b: self._safely(self.click_submit))
         for form_field in fields:
             form_field.widget.observe(lambda _c: self._invalidate_review(), names="value")
+        self._errors_placed = self._errors_in_table = False  # where the errors last shown are (see show_errors)
         self.header = widgets.HTML(
             f"{STYLE}<h3>{html.escape(self.title)} {html_badge(client.config)}</h3><p>{intro}</p>"
         )
@@ -372,6 +373,7 @@ class Form(widgets.VBox):
     def show_errors(self, errors: checks.FieldErrors, message: str = "") -> None:
         """Show each error next to its field; the ones that belong to no field go above the buttons, as a table."""
         unplaced = {}
+        self._errors_placed = False
         for path, form_field in self.fields.items():
             if errors and path not in errors and not any(p.startswith(path + ".") for p in errors):
                 form_field.show_error(None)
@@ -382,6 +384,7 @@ class Form(widgets.VBox):
             )
             if target is not None and target in active:
                 target.show_error(" ".join(messages))
+                self._errors_placed = True
             else:
                 unplaced[path] = messages
         rows = "".join(
@@ -391,6 +394,15 @@ class Form(widgets.VBox):
         table = f"<table class='cl-errors'><tr><th>Field</th><th>Problem</th></tr>{rows}</table>" if rows else ""
         text = f"<p style='{ERROR_STYLE}'>{html.escape(message)}</p>" if message else ""
         self.general_errors.value = text + table
+        self._errors_in_table = bool(unplaced)
+
+    def _what_to_correct(self) -> str:
+        """Where the errors just shown are: next to their fields (⚠), in the table above the buttons, or both."""
+        where = [
+            *(["the fields marked ⚠ above"] if self._errors_placed else []),
+            *(["what the table above the buttons says"] if self._errors_in_table else []),
+        ]
+        return " and ".join(where) or "the fields marked ⚠ above"
 
     # --- review and submit ------------------------------------------------------------------------------------
 
@@ -408,7 +420,7 @@ class Form(widgets.VBox):
         errors = self.check_all()
         self.review_box.value = ""
         if errors:
-            self.status.value = f"<span style='{ERROR_STYLE}'>Please correct the fields marked ⚠ above.</span>"
+            self.status.value = f"<span style='{ERROR_STYLE}'>Please correct {self._what_to_correct()}.</span>"
             return False
         self.status.value = f"Check the summary below, then click <b>{html.escape(self.submit_label)}</b>."
         self.review_box.value = self.summary_html()
@@ -450,7 +462,7 @@ class Form(widgets.VBox):
         if errors:
             self.error = input_error(f"the '{self.title}' form", errors)
             self.status.value = (
-                f"<span style='{ERROR_STYLE}'>Nothing was sent: please correct the fields marked ⚠ above.</span>"
+                f"<span style='{ERROR_STYLE}'>Nothing was sent: please correct {self._what_to_correct()}.</span>"
             )
             if raise_errors:
                 raise self.error
@@ -1180,7 +1192,7 @@ class RedemptionForm(Form):
 
     def _show_balance(self) -> None:
         self.balance.value = self._balance_html()
-        if hasattr(self, "fields"):
+        if hasattr(self, "fields") and not self.fields["units"].is_empty():  # (not 'required' before any typing)
             self.fields["units"].check_now()
 
     def _check_units(self, value: Any) -> int:
