@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -330,3 +331,14 @@ def test_the_toolkits_warning_prints_as_a_sentence_without_a_path_or_code() -> N
     lines = done.stderr.splitlines()
     assert lines[0] == "Note: The registry ignored the filter."
     assert "<string>:4: UserWarning: other warnings keep their form" in lines[1]
+
+
+def test_static_tables_align_text_left_and_numbers_right() -> None:
+    """JupyterLab aligns every cell of an HTML table right: names and sentences read badly so."""
+    shown = tables.static_html(
+        pd.DataFrame({"Row": ["3", "4"], "Problem": ["Repeats row 2.", "No such day."], "Books": ["1,500", ""]})
+    )
+    name = re.search(r"class=\"dataframe cl-table (cl-t[0-9a-f]{8})\"", shown).group(1)  # type: ignore[union-attr]
+    assert f".{name} td, .{name} th {{text-align: left !important;" in shown
+    right = re.findall(rf"\.{name} td:nth-child\((\d)\)[^{{]*\{{text-align: right", shown)
+    assert right == ["1", "3"]  # Row and Books; Problem stays left

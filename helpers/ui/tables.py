@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 import math
+import re
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -242,13 +244,28 @@ def interactive(frame: pd.DataFrame, caption: str = "", page_length: int = 10) -
     )
 
 
+NUMBER = re.compile(r"-?[0-9][0-9,.]*( units?)?|[A-Z]{3} -?[0-9][0-9,.]*")  # 1,500 · 12 units · EUR 4,000.00
+
+
 def static_html(frame: pd.DataFrame, caption: str = "") -> str:
-    """The table as plain HTML (for reports read without JavaScript); cells are already text."""
+    """The table as plain HTML (for reports read without JavaScript); cells are already text. Text is aligned
+    left and numbers right (JupyterLab's own style aligns every cell right)."""
     head = f"<caption style='text-align:left;font-weight:bold'>{html.escape(caption)}</caption>" if caption else ""
-    table = frame.to_html(index=False, escape=False, na_rep="", classes="cl-table", border=0)
-    return table.replace("<table ", "<table style='border-collapse:collapse' ", 1).replace(
+    name = f"cl-t{zlib.crc32(repr(list(frame.columns)).encode()):08x}"
+    numeric = [
+        position
+        for position, column in enumerate(frame.columns, start=1)
+        if len(frame) and all(NUMBER.fullmatch(str(v)) or str(v) in ("", "nan", "None") for v in frame[column])
+    ]
+    rules = [f".{name} td, .{name} th {{text-align: left !important; padding: 2px 8px;}}"] + [
+        f".{name} td:nth-child({position}), .{name} th:nth-child({position}) {{text-align: right !important;}}"
+        for position in numeric
+    ]
+    table = frame.to_html(index=False, escape=False, na_rep="", classes=f"cl-table {name}", border=0)
+    table = table.replace("<table ", "<table style='border-collapse:collapse' ", 1).replace(
         "<thead>", f"{head}<thead>", 1
     )
+    return f"<style>{' '.join(rules)}</style>{table}"
 
 
 def empty_note(what: str) -> str:
