@@ -170,6 +170,7 @@ def test_labels_come_from_the_models() -> None:
     assert field_label("legal_person.zip") == field_label("natural_person.zip") == "Postcode"
     assert field_label("signed_documents.0.document_id") == "Document (item 1 of signed documents)"
     assert field_label("non_field_errors") == "The request as a whole"
+    assert field_label("remaining_units") == "Remaining units"  # a field the models do not know, in words
     assert (
         str(input_error("the investor", {"bank_account.iban": ["Bad."]}))
         == "Nothing was sent: 1 field of the investor needs attention. Correct it and try again. IBAN: Bad."

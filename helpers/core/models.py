@@ -503,11 +503,17 @@ def _labels() -> dict[str, str]:
     return labels
 
 
+def _in_words(name: str) -> str:
+    """A field the models do not know, named for people: ``remaining_units`` -> ``Remaining units``, ``id`` -> ``Id``."""
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
 def label(path: str) -> str:
     """How a field is named to people: its model label, else its name in words.
 
     ``natural_person.birth_date`` -> ``Birth date``; ``signed_documents.0.document_id`` -> ``Document (item 1 of
-    signed documents)``; an unknown ``foo_bar`` -> ``foo bar``.
+    signed documents)``; an unknown ``foo_bar`` -> ``Foo bar``.
     """
     parts = [p for p in path.split(".") if p and p != "non_field_errors"]
     if not parts:
@@ -515,7 +521,7 @@ def label(path: str) -> str:
     labels = _labels()
     items = [int(p) + 1 for p in parts if p.isdigit()]
     named = [p for p in parts if not p.isdigit()]
-    text = labels.get(".".join(named)) or labels.get(named[-1]) or named[-1].replace("_", " ")
+    text = labels.get(".".join(named)) or labels.get(named[-1]) or _in_words(named[-1])
     if items:
         return f"{text} (item {items[-1]} of {named[0].replace('_', ' ')})"
     return text
