@@ -164,6 +164,7 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
     assert isinstance(credit, walkthrough.CreditScreen) and wizard.next_button.disabled
     credit.button.click()
     assert "DELIVERED" in credit.status.value and "checks/s" not in credit.status.value
+    assert "is PAID" not in credit.intro.value and "is credited" in credit.intro.value
     assert not wizard.next_button.disabled
     wizard.next_button.click()
     assert "Registry statements" in text_of(wizard)

@@ -504,7 +504,7 @@ def _labels() -> dict[str, str]:
 
 
 def _in_words(name: str) -> str:
-    """A field the models do not know, named for people: ``remaining_units`` -> ``Remaining units``, ``id`` -> ``Id``."""
+    """A field the models do not know, named for people: ``remaining_units`` -> ``Remaining units``."""
     words = name.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
 

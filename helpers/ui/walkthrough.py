@@ -605,6 +605,8 @@ class CreditScreen(widgets.VBox):
                 self.button.disabled = False
         self.result = record
         self.button.layout.display = "none"
+        if record.get("status") == "DELIVERED":  # no longer 'is PAID'
+            self.intro.value = f"<p>The investment of <b>{record.get('units')}</b> units is credited.</p>"
         self.status.value = (
             f"<b>✔ The investment is {html.escape(str(record.get('status')))}</b>: {record.get('units')} units in "
             f"wallet {html.escape(str(record.get('wallet') or '(none)'))} (investment id {record.get('id')})."
