@@ -632,3 +632,15 @@ def test_money_is_exact_at_any_size_and_what_is_not_money_says_so() -> None:
         with pytest.raises(ValidationError, match="is not an exact amount"):
             money_value(money)
         assert "(not an exact amount" in format_money(money)
+
+
+def test_moments_on_screens_are_said_in_utc_and_a_day_without_time_as_a_day() -> None:
+    from helpers.core.records import Record
+
+    shown = dict(
+        Record(
+            {"id": "x", "paid_at": "2024-03-12T09:00:00+02:00", "signed_at": "2024-03-12T12:00:00.000000+00:00"}
+        ).rows()
+    )
+    assert shown["Paid at"] == "2024-03-12 07:00 UTC"  # converted, not a Berlin time labelled UTC
+    assert shown["Signed at"] == "2024-03-12"  # a day typed without a time (sent as noon UTC)

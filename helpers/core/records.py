@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -108,7 +108,12 @@ def _when(text: Any) -> str:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return str(text)
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment.utcoffset() is not None else f"{moment:%Y-%m-%d %H:%M}"
+    if moment.utcoffset() is None:
+        return f"{moment:%Y-%m-%d %H:%M}"
+    moment = moment.astimezone(UTC)  # (said as UTC: a Berlin time is converted, not labelled)
+    if moment.time() == time(12):
+        return f"{moment:%Y-%m-%d}"  # a day given without a time (the toolkit sends such a day as noon UTC)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 class Record(dict[str, Any]):
