@@ -275,6 +275,7 @@ def test_a_correction_after_the_duplicate_question_still_works_and_then_forgets(
     form = forms.InvestorForm(client, {**values, "city": "Offenbach"})
     form.click_submit()
     assert form.result is None and "already in the registry" in form.status.value
+    assert "An investor with the same e-mail and IBAN and name and birth date" in form.status.value  # not 'identical'
     [update] = [b for b in form.choices.children if "cl-update-existing" in b._dom_classes]
     update.click()
     assert form.result is not None and form.result.id == first.id

@@ -743,11 +743,10 @@ class InvestorForm(Form):
                 "person. Nothing was sent yet. Make a new investor, or, if it is the same person whose details "
                 "changed, update that one."
             )
-        kind = "An identical" if exc.equal else "A similar"
-        return (
-            f"{kind} {self.describe_existing(exc.existing)} is already in the registry (made "
-            f"{made_when(exc.existing)}, id {exc.existing.get('id')}). Nothing was sent yet. Use that investor, "
-            "update it with what you typed, or make another one?"
+        return (  # what is the same, not 'identical': a tax id or an address typed may differ
+            f"An investor with {exc.reason} is already in the registry (made {made_when(exc.existing)}, id "
+            f"{exc.existing.get('id')}). Nothing was sent yet. Use that investor, update it with what you typed, or "
+            "make another one?"
         )
 
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
