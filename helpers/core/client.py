@@ -992,6 +992,8 @@ class Client:
             existing,
             equal=match.equal,
             what=operation.what,
+            reason=match.reason,
+            differs=match.differs,
         )
 
     def _send(

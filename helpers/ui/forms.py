@@ -744,7 +744,7 @@ class InvestorForm(Form):
                 "changed, update that one."
             )
         return (  # what is the same, not 'identical': a tax id or an address typed may differ
-            f"An investor with {exc.reason} is already in the registry (made {made_when(exc.existing)}, id "
+            f"An investor with {exc.reason or 'the same details'} is already in the registry (made {made_when(exc.existing)}, id "
             f"{exc.existing.get('id')}). Nothing was sent yet. Use that investor, update it with what you typed, or "
             "make another one?"
         )
