@@ -743,8 +743,9 @@ class InvestorForm(Form):
                 "person. Nothing was sent yet. Make a new investor, or, if it is the same person whose details "
                 "changed, update that one."
             )
-        return (  # what is the same, not 'identical': a tax id or an address typed may differ
-            f"An investor with {exc.reason or 'the same details'} is already in the registry (made {made_when(exc.existing)}, id "
+        same = exc.reason or "the same details"  # what is the same, not 'identical': a tax id typed may differ
+        return (
+            f"An investor with {same} is already in the registry (made {made_when(exc.existing)}, id "
             f"{exc.existing.get('id')}). Nothing was sent yet. Use that investor, update it with what you typed, or "
             "make another one?"
         )
