@@ -67,15 +67,20 @@ def text_of(max_length: int) -> Callable[[Any], str]:
     return check
 
 
-IBAN_PROBLEMS = {
-    "InvalidChecksumDigits": "its check digits do not match (a typo?)",
-    "InvalidCountryCode": "it does not start with a known country code such as DE",
-    "InvalidLength": "it has the wrong length for its country",
-    "InvalidStructure": "it contains characters that do not belong in an IBAN of its country",
-    "InvalidBankCode": "its bank code is not valid",
-    "InvalidAccountCode": "its account number is not valid",
-    "InvalidBBANChecksum": "its national check digits do not match (a typo?)",
-}
+def _iban_problem(exc: Exception) -> str:
+    """What is wrong with an IBAN, in our words (schwifty's own messages repeat the IBAN)."""
+    from schwifty import exceptions
+
+    problems = (
+        (exceptions.InvalidChecksumDigits, "its check digits do not match (a typo?)"),
+        (exceptions.InvalidCountryCode, "it does not start with a known country code such as DE"),
+        (exceptions.InvalidLength, "it has the wrong length for its country"),
+        (exceptions.InvalidStructure, "it contains characters that do not belong in an IBAN of its country"),
+        (exceptions.InvalidBankCode, "its bank code is not valid"),
+        (exceptions.InvalidAccountCode, "its account number is not valid"),
+        (exceptions.InvalidBBANChecksum, "its national check digits do not match (a typo?)"),
+    )
+    return next((said for kind, said in problems if isinstance(exc, kind)), "its format does not match its country")
 
 
 def check_iban(value: Any) -> str:
@@ -90,9 +95,10 @@ def check_iban(value: Any) -> str:
         raise CheckError(f"An IBAN has at most 34 characters; this one has {len(text):,}.")
     try:
         return IBAN(text).compact
-    except SchwiftyException as exc:  # schwifty's own messages repeat the IBAN: say what is wrong in our words
-        problem = IBAN_PROBLEMS.get(type(exc).__name__, "its format does not match its country")
-        raise CheckError(f"This is not a valid IBAN: {problem}. Check it against the bank's documents.") from None
+    except SchwiftyException as exc:
+        raise CheckError(
+            f"This is not a valid IBAN: {_iban_problem(exc)}. Check it against the bank's documents."
+        ) from None
 
 
 def check_bic(value: Any) -> str:
@@ -221,10 +227,10 @@ def check_past_datetime(value: Any, now: datetime | None = None) -> str:
 
 def check_eth_address(value: Any) -> str:
     """An Ethereum address: 0x and 40 hex digits; mixed case must carry a valid EIP-55 checksum."""
-    from eth_utils import is_checksum_address, to_checksum_address
+    from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
     text = _text(value)
-    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", text):
+    if not (text.startswith("0x") and is_hex_address(text)):
         raise CheckError(f"{quote(text)} is not an Ethereum address: it must be 0x followed by 40 hexadecimal digits.")
     digits = text[2:]
     if not digits.strip("0"):
@@ -396,7 +402,7 @@ def not_us_taxable(value: Any) -> bool:
 
 
 def flatten(errors: Any, prefix: str = "") -> FieldErrors:
-    """Turn the API's nested error body into dotted field errors (the inverse of :func:`nest`)."""
+    """Turn the API's nested error body into dotted field errors (the inverse of :func:`models.nest_values`)."""
     flat: FieldErrors = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
