@@ -36,6 +36,7 @@ class FieldMeta:
     choices: tuple[str, ...] = ()  # for widget "choice": the documented (or usual) values
     identifying: bool = False  # names a person (name, e-mail, address): shown on screens, masked in reprs and text
     aliases: tuple[str, ...] = ()  # other names a registry may give it (first_name): labelled and masked alike
+    masked_as: Literal["end", "iban", "whole"] = "end"  # personal: the last characters, an IBAN's ends, or nothing
 
 
 def field(
@@ -50,10 +51,13 @@ def field(
     choices: tuple[str, ...] = (),
     help: str = "",
     aliases: tuple[str, ...] = (),
+    masked_as: Literal["end", "iban", "whole"] = "end",
 ) -> Any:
     """A model field with its :class:`FieldMeta` (read back with :func:`meta`)."""
     info: Any = Field(default, title=label, description=help or None)
-    info.metadata.append(FieldMeta(label, column, personal, widget, placeholder, choices, identifying, aliases))
+    info.metadata.append(
+        FieldMeta(label, column, personal, widget, placeholder, choices, identifying, aliases, masked_as)
+    )
     return info
 
 
@@ -132,7 +136,12 @@ class _Name(Model):
         "Last name", column="surname", identifying=True, aliases=("last_name", "family_name", "lastname")
     )
     birth_date: BirthDate = field(
-        "Birth date", column="birth_date", personal=True, widget="date", aliases=("date_of_birth", "birthdate", "dob")
+        "Birth date",
+        column="birth_date",
+        personal=True,
+        widget="date",
+        aliases=("date_of_birth", "birthdate", "dob"),
+        masked_as="whole",  # a year or a day is half of it
     )
     birth_place: Text | None = field(
         "Birth place", default=None, column="birth_place", identifying=True, aliases=("place_of_birth",)
@@ -187,7 +196,9 @@ class BankAccount(Model):
     account_holder: Text = field(
         "Account holder", column="account_holder", identifying=True, aliases=("account_owner", "holder_name")
     )
-    iban: Iban = field("IBAN", column="iban", personal=True, placeholder="DE89 3704 0044 0532 0130 00")
+    iban: Iban = field(
+        "IBAN", column="iban", personal=True, placeholder="DE89 3704 0044 0532 0130 00", masked_as="iban"
+    )
     bic: Bic = field("BIC", column="bic", placeholder="COBADEFFXXX")
     bank: Text | None = field("Bank", default=None, column="bank")
     country: Country | None = field("Bank's country", default=None, widget="country")
@@ -528,6 +539,9 @@ def label(path: str) -> str:
 
 
 ALIASES: dict[str, str] = {alias: spec.name for spec in _all_specs() for alias in spec.meta.aliases}
+MASKED_AS: dict[str, str] = {
+    name: spec.meta.masked_as for spec in _all_specs() if spec.meta.personal for name in (spec.name, *spec.meta.aliases)
+}  # how a personal field's value is masked, by its name (or another name a registry gives it)
 IDENTIFYING_FIELDS: frozenset[str] = frozenset(
     name for spec in _all_specs() if spec.meta.identifying for name in (spec.name, *spec.meta.aliases)
 )

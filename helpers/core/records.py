@@ -10,6 +10,7 @@ code that needs them.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from helpers.core.api import whole_number
 from helpers.core.errors import ValidationError
-from helpers.core.models import ALIASES, is_identifying, is_personal, label
+from helpers.core.models import MASKED_AS, is_identifying, is_personal, label
 
 MASK = "•"
 Outcome = Literal["created", "updated", "existed", "replayed"]
@@ -28,11 +29,11 @@ def mask(value: Any, field: str) -> Any:
     if value is None or value == "" or value != value:  # noqa: PLR0124 - value != value is NaN
         return value
     text = str(value)
-    field = ALIASES.get(field, field)  # a registry's date_of_birth is masked as a birth date
-    if field == "iban":
+    style = MASKED_AS.get(field, "end")  # as the model says (a registry's date_of_birth as a birth date)
+    if style == "iban":
         return f"{text[:4]} {MASK * 4} {text[-4:]}" if len(text) > 8 else MASK * 4
-    if field == "birth_date":
-        return f"{MASK * 4}-{MASK * 2}-{MASK * 2}"
+    if style == "whole":
+        return re.sub(r"[^-]", MASK, text) if re.fullmatch(r"[\d-]+", text) else MASK * 4
     return MASK * max(len(text) - 3, 3) + text[-3:] if len(text) > 6 else MASK * 4
 
 
