@@ -616,3 +616,10 @@ def test_a_wallet_column_takes_either_spelling_of_a_wallet_kind(client: helpers.
     results = bulk.import_investors(client, plan, progress=False)
     wallets = client.investors.wallets(results.loc[0, "investor_id"])
     assert [wallet["type"] for wallet in wallets] == ["eth-managed"]
+
+
+def test_a_german_postcode_that_lost_its_leading_zero_is_a_problem_of_its_row(tmp_path: Path) -> None:
+    """A spreadsheet stores 01067 typed as a number as 1067: the row says so instead of sending a wrong address."""
+    plan = bulk.read_investors(spreadsheet(tmp_path / "zip.csv", 1, zip="1067"), placeholder_protocols=True)
+    assert plan.valid == 0 and plan.problems[["row", "column"]].values.tolist() == [[2, "zip"]]
+    assert "format the column as text" in plan.problems.loc[0, "problem"]

@@ -382,3 +382,25 @@ def test_a_holding_that_cannot_be_told_is_an_error_never_zero(front: Front, tmp_
     ledger.write_text(f"investor_id,product_id,units\n{investor_id},{client.config.product_id},100\n")
     with pytest.raises(ValidationError, match="remaining amount in USD and its investment amount in EUR"):
         reconcile.reconcile(client, reconcile.read_ledger(ledger), stuck_after=timedelta(days=3))
+
+
+def test_a_price_in_another_spelling_gives_the_exact_investment_amount(front: Front) -> None:
+    """A campaign price of "10000.00" cents or a JSON number: the review's total is exact (before: int() of
+    "10000.00" raised in the review, and 12.5 became 12)."""
+    from helpers.ui import forms
+
+    client, renames, _proxy = front
+    investor_id, _wallet_id = onboard(client, "Pricey")
+    for price, expected in (("10000.00", "EUR 12,000.00"), (12.5, "EUR 1,500.00")):
+        decimals = 2 if isinstance(price, str) else 0
+
+        def respelled(item: dict[str, Any], price: Any = price, decimals: int = decimals) -> dict[str, Any]:
+            if not isinstance(item.get("price_per_unit"), dict):
+                return item
+            return {**item, "price_per_unit": {**item["price_per_unit"], "amount": price, "decimals": decimals}}
+
+        renames["/campaigns"] = lambda _url, body, respelled=respelled: renamed(body, respelled)
+        form = forms.InvestmentForm(
+            client, {"investor_id": investor_id, "units": 120, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+        )
+        assert ("Investment amount", expected) in form.summary()

@@ -38,11 +38,12 @@ from helpers.core.errors import (
     PermissionDeniedError,
     PossibleDuplicate,
     TaskError,
+    ValidationError,
     field_label,
     input_error,
     without_sandbox_notes,
 )
-from helpers.core.records import Record, format_money, html_badge
+from helpers.core.records import Record, format_money, html_badge, is_money, money_value
 from helpers.core.resources import investor_name
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
@@ -1088,9 +1089,13 @@ class InvestmentForm(Form):
         rows = super().summary()
         body = self.body()
         price = self.client.campaigns.get(body["campaign_id"]).get("price_per_unit")
-        if isinstance(price, Mapping):
-            total = {**price, "amount": str(int(price["amount"]) * checks.check_units(body["units"]))}
-            rows.append(("Investment amount", format_money(total)))
+        if isinstance(price, Mapping) and is_money(price):
+            try:
+                total = money_value(price) * checks.check_units(body["units"])  # exact: never int() of an amount
+            except ValidationError:
+                rows.append(("Price per unit", format_money(price)))
+            else:
+                rows.append(("Investment amount", format_money({**price, "amount": str(total), "decimals": 0})))
         return rows
 
     def send(
