@@ -644,3 +644,10 @@ def test_moments_on_screens_are_said_in_utc_and_a_day_without_time_as_a_day() ->
     )
     assert shown["Paid at"] == "2024-03-12 07:00 UTC"  # converted, not a Berlin time labelled UTC
     assert shown["Signed at"] == "2024-03-12"  # a day typed without a time (sent as noon UTC)
+
+
+def test_units_beyond_64_bits_stay_exact_in_a_frame() -> None:
+    from helpers.data.frames import to_frame
+
+    frame = to_frame([{"id": "a", "units": 10**30}, {"id": "b", "units": 5}])
+    assert frame["units"].tolist() == [10**30, 5]  # before: OverflowError

@@ -274,7 +274,10 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
         elif leaf.endswith("_at") or leaf.endswith("_date"):
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
         elif leaf in UNIT_FIELDS and _all_ints(frame[column]):
-            frame[column] = frame[column].astype("Int64")
+            try:
+                frame[column] = frame[column].astype("Int64")
+            except (OverflowError, TypeError):
+                pass  # beyond 64 bits: kept as Python ints (exact), not a column of a fixed width
     if "id" in frame.columns and frame.columns[0] != "id":
         frame = frame[["id", *[c for c in frame.columns if c != "id"]]]
     return frame
