@@ -23,7 +23,7 @@ from helpers.core.transport import AmbiguousWrite, Transport, make_retry
 from helpers.data import bulk
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import panels
-from tests.conftest import Sandbox, config_for, investor_body, uploaded
+from tests.conftest import Sandbox, config_for, investor_body, unique_iban, uploaded
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -623,3 +623,22 @@ def test_a_german_postcode_that_lost_its_leading_zero_is_a_problem_of_its_row(tm
     plan = bulk.read_investors(spreadsheet(tmp_path / "zip.csv", 1, zip="1067"), placeholder_protocols=True)
     assert plan.valid == 0 and plan.problems[["row", "column"]].values.tolist() == [[2, "zip"]]
     assert "format the column as text" in plan.problems.loc[0, "problem"]
+
+
+def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: helpers.Client, tmp_path: Path) -> None:
+    """A row that waits for a decision is not done, but a second click with the same choice cannot change it: it
+    runs nothing (before, it ran the import again and the rows created a moment ago read 'already there')."""
+    namesake = spreadsheet(
+        tmp_path / "namesake.csv", 1, email="someone.else@example.com", iban=unique_iban("namesake"), reference="N-1"
+    )
+    bulk.import_investors(client, bulk.read_investors(namesake, placeholder_protocols=True), progress=False)
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    panel.dry_run(spreadsheet(tmp_path / "p.csv", 3).read_bytes(), "p.csv")
+    first = panel.run_import()
+    assert first is not None and list(first["status"]) == ["needs a decision", "created", "created"]
+    sent = client.transport.requests_sent
+    assert panel.run_import() is first and client.transport.requests_sent == sent
+    panel.duplicates.value = "create"  # another choice: the waiting row is made, the others stay as they were
+    second = panel.run_import()
+    assert second is not None and list(second["status"]) == ["created", "created", "created"]
+    assert list(second["identification_id"].notna()) == [True, True, True]

@@ -241,6 +241,7 @@ class BulkImportPanel(widgets.VBox):
         self.plan: bulk.Plan | None = None
         self.results: pd.DataFrame | None = None
         self._imported: bulk.Plan | None = None  # the plan the results are of
+        self._imported_choice: OnDuplicate | None = None  # and the choice for rows matching an investor
         self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Spreadsheet")
         self.duplicates = widgets.RadioButtons(
             options=[
@@ -328,8 +329,10 @@ class BulkImportPanel(widgets.VBox):
         row is done (a double-click) changes nothing; rows that failed or wait for a decision can be run again."""
         if self.plan is None:
             return None
-        if self.results is not None and self._imported is self.plan and not self._rows_left():
-            return self.results
+        again = self.results is not None and self._imported is self.plan
+        if again and (not self._rows_left(retry_only=self.duplicates.value == self._imported_choice)):
+            return self.results  # a second click of a double-click, or nothing a new run could change
+        earlier = self.results if again else None
         self.confirm.disabled = True
         self.output.clear()  # 'Nothing has been sent yet' is no longer true
         with self.output.showing():
@@ -350,6 +353,8 @@ class BulkImportPanel(widgets.VBox):
                 progress=False,  # the bar above, not tqdm's text lines (kept in a saved notebook)
                 on_row_done=row_done,
             )
+            if earlier is not None:  # a row this panel created a moment ago stays 'created' (with its ids)
+                self.results = _kept_outcomes(earlier, self.results)
             bar.bar_style = "warning" if (self.results["status"] == "failed").any() else "success"
             counts = self.results["status"].value_counts().to_dict()
             done = "Done: " + ", ".join(f"{n} {status}" for status, n in counts.items())
@@ -363,17 +368,32 @@ class BulkImportPanel(widgets.VBox):
                 self.results, BULK_RESULT_LABELS, ids=("investor_id", "identification_id", "wallet_id")
             )
             display(tables.interactive(shown))
-        self._imported = self.plan
+        self._imported, self._imported_choice = self.plan, self.duplicates.value
         left = self._rows_left()
         self.confirm.disabled = not left  # running again is safe: it completes what is missing
         self.confirm.description = f"Import the {left} remaining row{'s' if left != 1 else ''}" if left else "Imported"
         return self.results
 
-    def _rows_left(self) -> int:
-        """Rows of the last import that are not done (failed, waiting for a decision, not started)."""
+    def _rows_left(self, retry_only: bool = False) -> int:
+        """Rows of the last import that are not done (failed, waiting for a decision, not started); ``retry_only``:
+        only those a run with the same choices could change (a decision waits for another choice)."""
         if self.results is None:
             return 0
-        return int((~self.results["status"].isin(["created", "updated", "already there"])).sum())
+        done = ["created", "updated", "already there", *(["needs a decision"] if retry_only else [])]
+        return int((~self.results["status"].isin(done)).sum())
+
+
+def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
+    """The results of a run again of the same rows: a row the earlier run created or updated says so still (the
+    new run finds it 'already there'), with the ids the earlier run had."""
+    before = {int(row["row"]): row for row in earlier.to_dict("records")}
+    rows = []
+    for row in now.to_dict("records"):
+        first = before.get(int(row["row"]))
+        if first is not None and first["status"] in ("created", "updated") and row["status"] == "already there":
+            row = {**row, **{k: v for k, v in first.items() if not pd.isna(v)}}
+        rows.append(row)
+    return pd.DataFrame(rows, columns=now.columns)
 
 
 PROBLEM_LABELS = {"row": "Row", "column": "Column", "problem": "Problem"}
