@@ -404,3 +404,30 @@ def test_a_price_in_another_spelling_gives_the_exact_investment_amount(front: Fr
             client, {"investor_id": investor_id, "units": 120, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
         )
         assert ("Investment amount", expected) in form.summary()
+
+
+def test_failed_redemptions_in_capitals_are_reported_and_can_be_corrected(
+    front: Front, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A registry that writes 'FAILED' and 'UNKNOWN': the reconciliation lists both (before: an empty, clean-looking
+    report) and a failed redemption is corrected under its reference (before: a conflict)."""
+    from datetime import timedelta
+
+    from helpers.data import reconcile
+
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 50)
+    renames["/redemptions"] = lambda _url, body: renamed(
+        body, lambda o: {**o, "status": str(o["status"]).upper()} if "wallet_id" in o else o
+    )
+    for outcome, units in (("failed", 5), ("unknown", 6)):
+        sandbox.admin("settings", {"task_outcome": outcome})
+        with pytest.raises(helpers.TaskError):
+            client.redemptions.create(investor_id, wallet_id, units, reference=f"payout {outcome}")
+    sandbox.admin("settings", {"task_outcome": "success"})
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(f"investor_id,product_id,units\n{investor_id},{client.config.product_id},50\n")
+    report = reconcile.reconcile(client, reconcile.read_ledger(ledger), stuck_after=timedelta(days=3))
+    assert sorted(report.differences["category"]) == ["redemption_failed", "redemption_unknown"]
+    corrected = client.redemptions.create(investor_id, wallet_id, 4, reference="payout failed")
+    assert corrected.outcome == "created" and corrected["units"] == 4

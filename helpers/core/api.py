@@ -51,6 +51,7 @@ class Statuses(frozenset[str]):
 TASK_SUCCESS = Statuses({"success", "succeeded"})
 TASK_FAILED = Statuses({"failed"})
 TASK_UNKNOWN = Statuses({"unknown"})
+TASK_STATUSES = TASK_SUCCESS | TASK_FAILED | TASK_UNKNOWN | Statuses({"processing"})  # every one documented
 
 # Investment statuses [doc]; final ones never change again.
 FINAL_STATUSES = frozenset(

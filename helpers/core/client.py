@@ -869,7 +869,7 @@ class Client:
         if entry.state != "done" or operation.repeat:
             return None
         existing = self._verify(operation, entry.registry_id) if entry.registry_id else None
-        if existing is None or str(existing.get("status")) == "failed":  # gone, or a task that failed: send again
+        if existing is None or existing.get("status") in api.TASK_FAILED:  # gone, or a task that failed: send again
             return None
         if operation.same_party is not None and not existing.checked:
             raise ConflictError(

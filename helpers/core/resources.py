@@ -1085,7 +1085,7 @@ class Investments(Resource):
             self._client.wait_for_task(lambda: started, "credit", timeout=0, retry_hint=hint)
         if not wait:
             return started
-        if started.get("status") == "processing" and self._credit_tasks(investment_id) is not None:
+        if str(started.get("status")).casefold() == "processing" and self._credit_tasks(investment_id) is not None:
             self._client.wait_for_task(lambda: task(started.id), "credit", timeout=timeout, retry_hint=hint)
         try:
             final = self.wait_for_status(investment_id, "DELIVERED", timeout=timeout, answer=started, what="credit")
@@ -1165,9 +1165,13 @@ def _comparable(item: Mapping[str, Any], names: tuple[str, ...], what: str) -> N
 
 def with_units(redemption: dict[str, Any]) -> dict[str, Any]:
     """A redemption as the toolkit reads it: its units under ``units``, also where the registry names them
-    ``amount`` (the documentation says "redemption amount"; section 5, 11)."""
-    if "units" not in redemption and isinstance(redemption.get("amount"), int):
-        return {**redemption, "units": redemption["amount"]}
+    ``amount`` (the documentation says "redemption amount"; section 5, 11), and its task status in the documented
+    lower case ('FAILED' -> 'failed'), so that lists, reports and corrections compare like with like."""
+    status = redemption.get("status")
+    if isinstance(status, str) and status in api.TASK_STATUSES and status != status.strip().casefold():
+        redemption = {**redemption, "status": status.strip().casefold()}
+    if "units" not in redemption and (units := api.whole_number(redemption.get("amount"))) is not None:
+        return {**redemption, "units": units}
     return redemption
 
 

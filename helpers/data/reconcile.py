@@ -419,7 +419,8 @@ def compare(
             }
         )
     if not redemptions.empty:
-        for redemption in _rows(redemptions[redemptions["status"].isin(["failed", "unknown"])]):
+        ended = redemptions["status"].astype("string").str.casefold()  # (as documented: lower case)
+        for redemption in _rows(redemptions[ended.isin(["failed", "unknown"])].assign(status=ended)):
             category = f"redemption_{redemption.status}"
             reason = getattr(redemption, "error", None)
             reason = None if reason is None or pd.isna(reason) or not str(reason).strip() else str(reason)
