@@ -321,7 +321,7 @@ def test_credentials_that_may_not_list_investors_type_the_ids_instead(
     made = invest.submit()
     assert "Note: " in invest.result_box.value + invest.status.value  # no duplicate look-up: said beside the result
     assert made is not None and made["investor_id"] == investor.id and made["units"] == 5
-    with pytest.warns(CannotFollowWarning, match="how it ends is not followed here"):
+    with pytest.warns(CannotFollowWarning, match="is not checked here"):
         credit = blind.investments.credit(made.id)  # sent; its end cannot be read with these credentials
     assert credit.outcome == "created" and client.investments.get(made.id)["status"] == "DELIVERED"
     redeem = forms.RedemptionForm(blind, {"units": 7})

@@ -1673,3 +1673,20 @@ def test_a_lost_answer_a_client_may_not_look_for_is_never_sent_again_unasked(
         drf_sandbox.reset_faults()
     assert len(reader.investors.identifications(investor.id)) == 1
     assert any(line["outcome"] == "answer lost" for line in blind.audit())
+
+
+def test_a_write_only_credit_screen_says_what_is_known_and_what_is_not(
+    client: helpers.Client, config: Config, sandbox: Sandbox, tenant: dict[str, Any], tmp_path: Path
+) -> None:
+    """Credentials that may not read the investment: the credit is sent once and the screen says so, and that its
+    delivery is not checked (before: 'The investment is success: None units ... (investment id <the task's id>)')."""
+    from helpers.ui import walkthrough
+
+    investor_id, wallet_id = onboard(client)
+    investment = invest(client, investor_id, wallet_id, 12)
+    blind = write_only(config, sandbox, tenant, tmp_path / "blind.sqlite3")
+    screen = walkthrough.CreditScreen(blind, investment)
+    screen.button.click()
+    assert "The credit was sent" in screen.status.value and "None units" not in screen.status.value
+    assert "is not checked here" in screen.status.value and "Cashlink Studio" in screen.status.value
+    assert client.investments.get(investment.id)["status"] == "DELIVERED"

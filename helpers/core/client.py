@@ -1202,9 +1202,10 @@ class Client:
             if unreadable:
                 warnings.warn(
                     CannotFollowWarning(
-                        f"The {what} {current.get('id')} was sent and is {current.get('status') or 'started'}; "
-                        f"how it ends is not followed here ({reason.message.rstrip('.')}). Check it in "
-                        "Cashlink Studio, or with credentials that may read it."
+                        f"The {what} {current.get('id')} was sent (the registry answered "
+                        f"'{current.get('status') or 'started'}'); what it leads to is not checked here "
+                        f"({reason.message.rstrip('.')}). Check it in Cashlink Studio, or with credentials that "
+                        "may read it."
                     ),
                     stacklevel=3,
                 )

@@ -217,7 +217,7 @@ def model_fields(
 
 
 @contextmanager
-def _notes_of_the_write() -> Iterator[list[str]]:
+def notes_of_the_write() -> Iterator[list[str]]:
     """The toolkit's CannotReadWarning of a write (no duplicate look-up, a task not followed), as sentences for
     the form to show beside its result (other
     warnings are shown as usual)."""
@@ -470,7 +470,7 @@ class Form(widgets.VBox):
             return None
         self.status.value = "Sending…"
         try:
-            with _notes_of_the_write() as self._notes:
+            with notes_of_the_write() as self._notes:
                 record = self.send(
                     self.body(),
                     reference=reference,

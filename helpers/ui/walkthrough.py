@@ -583,6 +583,7 @@ class CreditScreen(widgets.VBox):
     def credit(self, confirm_production: bool = False) -> Record:
         """Credit a PAID investment and wait until it is DELIVERED; in another status, read it again (it may have
         been paid since) and say what can be done now."""
+        notes: list[str] = []  # what the credit could not check (credentials that may not read the investment)
         if self.investment.get("status") != "PAID":
             self.investment = self.client.investments.get(self.investment.id)
             self._explain()
@@ -597,9 +598,10 @@ class CreditScreen(widgets.VBox):
             self.button.disabled = True
             previous, self.client.progress = self.client.progress, self._progress
             try:
-                record = self.client.investments.credit(
-                    self.investment.id, timeout=self.timeout, confirm_production=confirm_production
-                )
+                with forms.notes_of_the_write() as notes:
+                    record = self.client.investments.credit(
+                        self.investment.id, timeout=self.timeout, confirm_production=confirm_production
+                    )
             finally:
                 self.client.progress = previous
                 self.button.disabled = False
@@ -607,10 +609,17 @@ class CreditScreen(widgets.VBox):
         self.button.layout.display = "none"
         if record.get("status") == "DELIVERED":  # no longer 'is PAID'
             self.intro.value = f"<p>The investment of <b>{record.get('units')}</b> units is credited.</p>"
-        self.status.value = (
-            f"<b>✔ The investment is {html.escape(str(record.get('status')))}</b>: {record.get('units')} units in "
-            f"wallet {html.escape(str(record.get('wallet') or '(none)'))} (investment id {record.get('id')})."
-        )
+        if "units" in record:
+            self.status.value = (
+                f"<b>✔ The investment is {html.escape(str(record.get('status')))}</b>: {record.get('units')} units "
+                f"in wallet {html.escape(str(record.get('wallet') or '(none)'))} (investment id {record.get('id')})."
+            )
+        else:  # the credit task (these credentials may not read the investment): what is known, and what is not
+            said = " ".join(notes) or "Whether the investment is DELIVERED is not checked here."
+            self.status.value = (
+                f"<b>✔ The credit was sent</b> (task {html.escape(str(record.get('id')))}). "
+                f"<span style='{ERROR_STYLE}'>{html.escape(said)}</span>"
+            )
         for listener in self.on_done:
             listener(record)
         return record
