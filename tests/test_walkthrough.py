@@ -340,6 +340,16 @@ def test_an_unattended_onboarding_outside_the_sandbox_without_a_wallet_kind_stop
             {**given, "surname": "Walletless", "protocol_pdf": str(protocol), "wallet_kind": "eth-generic"},
             "WALLET_ADDRESS",
         ),
+        (  # a wallet needs the tax id: without it the run stopped after the investor and identification were written
+            {
+                **given,
+                "surname": "Walletless",
+                "protocol_pdf": str(protocol),
+                "wallet_kind": "eth-managed",
+                "tax_id": None,
+            },
+            "TAX_ID",
+        ),
     ):
         wizard = walkthrough.Onboarding(client, "unattended", values)
         with pytest.raises(helpers.InputError) as caught:

@@ -423,8 +423,8 @@ class Onboarding(Walkthrough):
 
     def preflight(self, values: Mapping[str, Any]) -> None:
         """The identification's protocol and the wallet have no demo values outside the sandbox: without
-        PROTOCOL_PDF or WALLET_KIND (or WALLET_ADDRESS for an own address) the run stops before the investor is
-        written."""
+        PROTOCOL_PDF or WALLET_KIND (or WALLET_ADDRESS for an own address), or without TAX_ID (a wallet needs it),
+        the run stops before the investor is written."""
         missing: dict[str, list[str]] = {}
         if not values.get("protocol_pdf") and not self.client.config.is_sandbox:
             missing["PROTOCOL_PDF"] = [
@@ -446,6 +446,11 @@ class Onboarding(Walkthrough):
             missing["WALLET_ADDRESS"] = [
                 "Give WALLET_ADDRESS, the investor's own Ethereum address, for an own wallet (WALLET_KIND "
                 '"eth-generic"), or make WALLET_KIND "eth-managed".'
+            ]
+        if not values.get("tax_id") and not values.get("is_custodian_bank"):
+            missing["TAX_ID"] = [
+                "Give TAX_ID, the investor's tax identification number: the registry makes no wallet for an "
+                "investor without it."
             ]
         if missing:
             raise input_error("the parameters", missing)
