@@ -246,7 +246,7 @@ BAD_INPUTS: list[tuple[str, Any, str]] = [
     (
         "datetime",
         lambda c: c.investments.create("3fa85f64-5717-4562-b3fc-2c963f66afa6", 1, "yesterday", []),
-        "not a date and time",
+        "is not a date; write the day as YYYY-MM-DD",
     ),
     ("upload type", lambda c: c.documents.upload(b"MZ", "virus.exe"), "not a PDF, PNG or JPEG"),
     ("upload missing", lambda c: c.documents.upload(Path("/nonexistent/protocol.pdf")), "no file at"),

@@ -75,6 +75,8 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_units, "1.000", "can be read two ways: 1,000"),  # never 1 unit unasked
         (checks.check_units, "100.000", "Enter it without the dot: 100000 or 100,000."),
         (checks.check_units, "1.500.000", "groups thousands with dots; enter it without them: 1500000 or"),
+        (checks.check_units, "-1.000", "Enter it without the dot: -1000 or -1,000."),
+        (checks.check_units, "0.500", "has a fraction"),
         (checks.check_units, "2,5", "has a decimal comma"),  # never 25
         (checks.check_units, "12,50", "has a decimal comma"),  # never 1250
         (checks.check_units, "1,5000", "has a decimal comma"),
@@ -627,7 +629,7 @@ def test_money_is_exact_at_any_size_and_what_is_not_money_says_so() -> None:
     assert format_money({"amount": "4000000", "decimals": 3, "currency": "EUR"}) == "EUR 4,000.00"
     frame = to_frame([{"id": "a", "price": huge}, {"id": "b", "price": {**huge, "amount": "5"}}])
     assert frame["price"].tolist() == [Decimal("1234567890123456789012345678.901"), Decimal("0.005")]
-    for amount, decimals in (("NaN", 2), ("100", 2.7), ("ten", 2), ("100", True)):
+    for amount, decimals in (("NaN", 2), ("100", 2.7), ("ten", 2), ("100", True), ("1.5", 2), ("4", -3), ("4", 10**19)):
         money = {"amount": amount, "decimals": decimals, "currency": "EUR"}
         with pytest.raises(ValidationError, match="is not an exact amount"):
             money_value(money)
@@ -651,3 +653,13 @@ def test_units_beyond_64_bits_stay_exact_in_a_frame() -> None:
 
     frame = to_frame([{"id": "a", "units": 10**30}, {"id": "b", "units": 5}])
     assert frame["units"].tolist() == [10**30, 5]  # before: OverflowError
+
+
+def test_whole_numbers_from_the_registry_are_read_only_when_exactly_whole() -> None:
+    """Units as text or floats are read as whole numbers; an exponent, '_' or other digits are left as sent (a
+    '1e1000000' took minutes to read before)."""
+    from helpers.core.api import read_object, whole_number
+
+    assert [whole_number(v) for v in ("5", " 5 ", "5.0", "-3", 5.0)] == [5, 5, 5, -3, 5]
+    assert [whole_number(v) for v in ("5.5", "1e3", "1_000", "\u0665", "1e1000000", "1" * 50, 5.5)] == [None] * 7
+    assert read_object({"units": "1e1000000"}) == {"units": "1e1000000"}

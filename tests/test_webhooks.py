@@ -89,7 +89,7 @@ def test_status_changes_are_delivered_with_retries(
         ({"investment_id": "x", "status": "PAID", "changed_at": "2024-01-01T00:00:00+00:00"}, "is not an id"),
         (
             {"investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "PAID", "changed_at": "yesterday"},
-            "is not a date and time",
+            "is not a date;",
         ),
     ],
 )

@@ -197,15 +197,18 @@ def check_datetime(value: Any) -> str:
     """
     if isinstance(value, datetime):
         moment = value
-    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?", _text(value)) and (day := _parse_date(value)):
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00(:00)?)?", _text(value)) and (day := _parse_date(value)):
         moment = datetime.combine(day, time(12), UTC)  # (with 00:00:00: a spreadsheet's date cell, a day)
     else:
         text = _text(value)
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T].*)?", text):
+                raise CheckError(_not_a_date(text[:10], "it")) from None  # a day that does not exist
             raise CheckError(
-                f"{quote(text)} is not a date and time; write it as ISO 8601, e.g. 2021-03-12T07:14:13+00:00."
+                f"{quote(text)} is not a date; write the day as YYYY-MM-DD (e.g. 2024-03-12), or a moment with its "
+                "time zone, e.g. 2024-03-12T14:30:00+01:00."
             ) from None
     if moment.tzinfo is None:
         raise CheckError(f"{quote(value)} has no time zone; add one, e.g. +00:00 for UTC.")
@@ -244,7 +247,7 @@ def check_eth_address(value: Any) -> str:
 
 
 THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")  # 1,500 and 12,000,000(.00): commas that group thousands
-DOTTED_THOUSANDS = re.compile(r"\d{1,3}(\.\d{3})+")  # 1.000: a thousand in German, one in English
+DOTTED_THOUSANDS = re.compile(r"[1-9]\d{0,2}(\.\d{3})+")  # 1.000: a thousand in German, one in English
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9,]*(\.[0-9]*)?", re.ASCII)
 
 
@@ -259,15 +262,15 @@ def check_units(value: Any, step_size: int = 1, minimum: int = 1) -> int:
     elif isinstance(value, (str, Decimal)):
         text = _text(value)
         if isinstance(value, str) and DOTTED_THOUSANDS.fullmatch(text.lstrip("+-")):
-            grouped = int(text.lstrip("+-").replace(".", ""))
+            grouped = int(text.replace(".", ""))  # (with its sign)
             if text.count(".") > 1:
                 raise CheckError(
                     f"{quote(text)} groups thousands with dots; enter it without them: {grouped} or {grouped:,}."
                 )
             raise CheckError(
                 f"{quote(text)} can be read two ways: {grouped:,} (a dot grouping thousands, as in German) or "
-                f"{Decimal(text.lstrip('+-')).normalize():f} (a decimal point). Enter it without the dot: {grouped} "
-                f"or {grouped:,}."
+                f"{Decimal(text).normalize():f} (a decimal point). Enter it without the dot: {grouped} or "
+                f"{grouped:,}."
             )
         if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(text):  # not 1e2, 1_000 or other digits than 0-9
             raise CheckError(f"{quote(text)} is not a number of units; enter a whole number such as 300.")

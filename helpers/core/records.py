@@ -68,15 +68,17 @@ EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # scaling by a pow
 def money_value(value: Mapping[str, Any]) -> Decimal:
     """The exact value of a Money object: ``Decimal(amount) * 10**-decimals``, at any size (no rounding to a
     context's 28 digits). An amount that is no finite number, or decimals that are no whole number, are an error."""
-    decimals = whole_number(value["decimals"]) if not isinstance(value["decimals"], bool) else None
+    raw_amount, raw_decimals = value.get("amount"), value.get("decimals")
+    decimals = whole_number(raw_decimals) if not isinstance(raw_decimals, bool) else None
     try:
-        amount = Decimal(str(value["amount"]).strip())
+        amount = Decimal(str(raw_amount).strip()) if len(str(raw_amount)) <= 100 else Decimal("NaN")
     except InvalidOperation:
         amount = Decimal("NaN")
-    if decimals is None or not amount.is_finite():
-        raise ValidationError(
-            f"The registry's amount {str(value['amount'])[:40]!r} with {str(value['decimals'])[:20]!r} decimals is "
-            "not an exact amount. Run client.check_api() and report the table to the team."
+    fraction = amount.is_finite() and amount != amount.to_integral_value()  # 1.5 with 2 decimals: 1.5 or 0.015?
+    if decimals is None or not 0 <= decimals <= 36 or not amount.is_finite() or (fraction and decimals > 0):
+        raise ValidationError(  # an amount is a whole number of the currency's smallest unit, 'decimals' of them
+            f"The registry's amount {str(raw_amount)[:40]!r} with {str(raw_decimals)[:20]!r} decimals is not an "
+            "exact amount. Run client.check_api() and report the table to the team."
         )
     return amount.scaleb(-decimals, EXACT)
 
@@ -100,7 +102,10 @@ def format_money(value: Mapping[str, Any]) -> str:
     try:
         amount = money_value(value)
     except ValidationError:
-        return f"{value['currency']} {str(value['amount'])[:40]} (not an exact amount: decimals {value['decimals']!r})"
+        return (
+            f"{value.get('currency')} {str(value.get('amount'))[:40]} (not an exact amount: decimals "
+            f"{str(value.get('decimals'))[:20]})"
+        )
     return f"{value['currency']} {_cents_or_more(amount):,}"
 
 
