@@ -1403,7 +1403,7 @@ def test_what_another_operation_of_the_journal_made_is_never_taken_for_an_unansw
 ) -> None:
     investor_id, wallet_id = holder
     undo = never_arriving(client, "redemptions")
-    with pytest.raises(AmbiguousWrite):
+    with pytest.raises(AmbiguousWrite, match="Running the same step again is safe: it looks in the registry"):
         client.redemptions.create(investor_id, wallet_id, 10, reference="payout 2")
     undo()
     third = client.redemptions.create(investor_id, wallet_id, 10, reference="payout 3")

@@ -1072,7 +1072,11 @@ class Client:
             return answer, Record(body), last is not None
         self._audit(operation, key, None, "answer lost")
         assert last is not None
-        raise last
+        raise AmbiguousWrite(  # what to do next: the same step again is safe
+            f"{last.message.rstrip('.')}. Running the same step again is safe: it looks in the registry for what "
+            "this made before sending anything again.",
+            status=last.status,
+        ) from last
 
     def _made_since(self, operation: Operation, identity: str, since: datetime, before: set[str]) -> Record | None:
         """After a lost answer: the object the write made, if the registry shows one (none without read scope).
