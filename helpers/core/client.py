@@ -978,7 +978,8 @@ class Client:
             self.journal.record_done(key, match.existing.get("id"))  # this operation is that investor now
             return updated
         what = operation.describe() if operation.describe else _a(operation.what)
-        kind = "An identical" if match.equal else "A similar"
+        # an investor is 'equal' by what identifies them: a tax id or an address may still differ
+        kind = ("An identical" if operation.update is None else "A matching") if match.equal else "A similar"
         existing = match.existing
         advice = (
             "Update that investor instead (on_duplicate='update'), use it (on_duplicate='use'), or create "
