@@ -1391,13 +1391,17 @@ def test_a_twin_sharing_everything_but_the_forename_under_a_reused_reference_is_
     with pytest.raises(helpers.PossibleDuplicate) as asked:
         client.investors.create(lena)  # (no reference): the registry's look-up says the same, part by part
     assert asked.value.differs == "another name" and "birth date" in asked.value.reason
-    taxed = investor_body("Berg", natural_person__forename="Anna", natural_person__birth_date="1995-04-02")
-    taxed["tax_information"] = {"tax_identification_number": "99999999999"}
-    with pytest.raises(helpers.PossibleDuplicate) as asked:
-        client.investors.create(taxed)  # the same person, another tax id: matching, not 'identical'
-    assert asked.value.message.startswith("A matching investor (the same e-mail and IBAN and name and birth date)")
     typo = investor_body("Berg", natural_person__forename="Ana", natural_person__birth_date="1995-04-02")
     assert client.investors.create(typo, reference="child 1", on_duplicate="update").id == first.id
+
+
+def test_the_same_person_with_another_tax_id_is_matching_not_identical(client: helpers.Client) -> None:
+    client.investors.create(investor_body("Taxman"))
+    taxed = investor_body("Taxman")
+    taxed["tax_information"] = {"tax_identification_number": "99999999999"}
+    with pytest.raises(helpers.PossibleDuplicate) as asked:
+        client.investors.create(taxed, reference="another step")  # another operation: the look-up asks
+    assert asked.value.message.startswith("A matching investor (the same e-mail and IBAN and name and birth date)")
 
 
 # --- an eleventh review's reproductions ----------------------------------------------------------------------------
