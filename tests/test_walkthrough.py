@@ -386,3 +386,16 @@ def test_the_onboardings_wallet_kind_takes_the_spreadsheets_spelling_too(client:
         walkthrough.Onboarding(client, "unattended", {"surname": "Cold", "wallet_kind": "cold"}).run_unattended()
     assert "WALLET_KIND" in caught.value.field_errors
     assert [i for i in client.investors.list() if i["natural_person"]["surname"] == "Cold"] == []
+
+
+def test_a_cell_run_again_closes_the_walkthrough_it_made_before(client: helpers.Client) -> None:
+    """A person typed an investor, never sent it, and ran the cell again: the earlier walkthrough is closed, so the
+    saved notebook no longer keeps what was typed (before: a 767 KB notebook with the unsent person in it)."""
+    first = walkthrough.Onboarding(client, "by hand")
+    form = first.body.children[0]
+    assert isinstance(form, forms.InvestorForm)
+    form.fields["natural_person.surname"].widget.value = "Neversent"
+    typed = form.fields["natural_person.surname"].widget
+    second = walkthrough.Onboarding(client, "by hand")
+    assert first.comm is None and typed.comm is None and second.comm is not None
+    assert walkthrough.Investing(client, "by hand").comm is not None and second.comm is not None  # another kind

@@ -20,6 +20,7 @@ import html
 import re
 import uuid
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -802,6 +803,19 @@ def close_all(widget: widgets.Widget) -> None:
         if isinstance(part, widgets.Widget):
             part.close()
     widget.close()
+
+
+_LAST_SHOWN: dict[type, weakref.ref[widgets.Widget]] = {}
+
+
+def replaces_the_last(widget: widgets.Widget) -> None:
+    """A notebook's cell run again makes a new walkthrough or panel: the one of the same kind made before is closed,
+    so that what was typed in it (and never sent), its tables and its pickers leave the saved widget state."""
+    earlier_ref = _LAST_SHOWN.get(type(widget))
+    earlier = earlier_ref() if earlier_ref is not None else None
+    if earlier is not None and earlier is not widget and earlier.comm is not None:
+        close_all(earlier)
+    _LAST_SHOWN[type(widget)] = weakref.ref(widget)
 
 
 def investor_options(client: Client) -> list[tuple[str, str | None]]:

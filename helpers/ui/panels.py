@@ -23,7 +23,7 @@ from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import tables
 from helpers.ui.charts import png, reconciliation_chart, status_chart
-from helpers.ui.forms import ERROR_STYLE, STYLE, close_all, message_html
+from helpers.ui.forms import ERROR_STYLE, STYLE, close_all, message_html, replaces_the_last
 
 
 class ClosingOutput(widgets.Output):
@@ -120,6 +120,7 @@ class Overview(widgets.VBox):
             ]
         super().__init__(parts)
         self.add_class("cl-panel")
+        replaces_the_last(self)  # a cell run again: the earlier panel (its tables, its people) is closed
 
 
 class LookupPanel(widgets.VBox):
@@ -161,6 +162,7 @@ class LookupPanel(widgets.VBox):
             ]
         )
         self.add_class("cl-panel")
+        replaces_the_last(self)  # a cell run again: the earlier panel (its tables, its people) is closed
 
     def _refresh_shown(self) -> None:
         """A search started from the panel: a registry or network error is shown in it as a sentence (in a widget's
@@ -278,6 +280,7 @@ class BulkImportPanel(widgets.VBox):
             ]
         )
         self.add_class("cl-panel")
+        replaces_the_last(self)  # a cell run again: the earlier panel (its tables, its people) is closed
 
     def _on_upload(self) -> None:
         if self.upload.value:
@@ -535,6 +538,7 @@ class ReconciliationPanel(widgets.VBox):
         self.upload.observe(lambda change: self._run_upload() if change["new"] else None, names="value")
         super().__init__([widgets.HBox([self.upload, self.days, self.button]), self.output])
         self.add_class("cl-panel")
+        replaces_the_last(self)  # a cell run again: the earlier panel (its tables, its people) is closed
 
     def _run_upload(self) -> None:
         if self.upload.value:  # kept here, not in the widget's (saved) state; the button runs it again

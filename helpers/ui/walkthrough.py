@@ -189,6 +189,7 @@ class Walkthrough(widgets.VBox):
             ]
         )
         self.add_class("cl-wizard")
+        forms.replaces_the_last(self)  # a cell run again: the earlier walkthrough (what was typed in it) is closed
         self._render_header()
         self.go(0)
 
