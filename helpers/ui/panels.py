@@ -141,6 +141,7 @@ class LookupPanel(widgets.VBox):
         )
         self.status.add_class("cl-status-filter")
         self.show_personal = widgets.Checkbox(value=False, description="show personal data", indent=False)
+        self._forgetting = False  # the search box is being emptied after a search: no new search
         self.button = widgets.Button(
             description="Look up", icon="search", button_style="info", layout=widgets.Layout(width="auto")
         )
@@ -148,8 +149,11 @@ class LookupPanel(widgets.VBox):
         self.output = widgets.VBox([])
         self.investors: pd.DataFrame = pd.DataFrame()
         self.investments: pd.DataFrame = pd.DataFrame()
-        self.button.on_click(lambda _b: self._refresh_shown())
-        self.search.observe(lambda _c: self._refresh_shown(), names="value")  # Enter (or leaving the box) searches
+        self.query = text.strip()  # the search shown (kept here, not in the box: see _refresh_shown)
+        self.button.on_click(lambda _b: self._refresh_shown(new_search=True))  # an empty box: everyone
+        self.search.observe(  # Enter (or leaving the box) searches
+            lambda change: self._refresh_shown(new_search=True) if change["new"] else None, names="value"
+        )
         self.status.observe(lambda _c: self._refresh_shown(), names="value")
         self.show_personal.observe(lambda _c: self._refresh_shown(), names="value")  # shown at once
         super().__init__(
@@ -164,13 +168,25 @@ class LookupPanel(widgets.VBox):
         self.add_class("cl-panel")
         replaces_the_last(self)  # a cell run again: the earlier panel (its tables, its people) is closed
 
-    def _refresh_shown(self) -> None:
+    def _refresh_shown(self, new_search: bool = False) -> None:
         """A search started from the panel: a registry or network error is shown in it as a sentence (in a widget's
-        callback it would only reach the kernel's log, and the panel would not change)."""
+        callback it would only reach the kernel's log, and the panel would not change). A new search empties the
+        box once read (a name or an e-mail typed would stay in a saved notebook); the status filter and 'show
+        personal data' show the same search again."""
+        if self._forgetting:
+            return
+        if new_search:
+            self.query = self.search.value.strip()
         try:
             self.refresh()
         except CashlinkError as exc:
             self._show([message_html(exc._repr_html_())])  # the sentence, and a table of field errors
+        if self.search.value:
+            self._forgetting = True
+            try:
+                self.search.value = ""
+            finally:
+                self._forgetting = False
 
     def _show(self, parts: list[widgets.Widget]) -> None:
         """Show ``parts`` in place of what was shown, and close what they replace (earlier tables keep names)."""
@@ -180,8 +196,9 @@ class LookupPanel(widgets.VBox):
             close_all(widget)
 
     def refresh(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Search now; the tidy frames (for programs) are returned, people see formatted tables."""
-        text = self.search.value.strip()
+        """Search now (the box's text, else the search shown); the tidy frames (for programs) are returned, people
+        see formatted tables."""
+        text = self.search.value.strip() or self.query
         status = None if self.status.value == self.ANY else self.status.value
         records = [
             r
@@ -195,7 +212,9 @@ class LookupPanel(widgets.VBox):
         ]
         self.investors = to_frame(records, show_personal_data=self.show_personal.value)
         self.investments = to_frame(investments)
-        where = "matching the search" if text else "in the registry"  # (not repeated: it may be an e-mail)
+        where = (  # (the search is not repeated: it may be an e-mail)
+            "matching the search (Look up with the box empty: everyone)" if text else "in the registry"
+        )
         parts: list[widgets.Widget] = [
             message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
