@@ -344,3 +344,18 @@ def test_static_tables_align_text_left_and_numbers_right() -> None:
     assert f".{name} td, .{name} th {{text-align: left !important;" in shown
     right = re.findall(rf"\.{name} td:nth-child\((\d)\)[^{{]*\{{text-align: right", shown)
     assert right == ["1", "3"]  # Row and Books; Problem stays left
+
+
+def test_a_panels_error_is_a_sentence_and_where_without_a_class_name() -> None:
+    """The reconciliation's ledger upload showed 'SpreadsheetError: ...' and no row; a person reads the sentence and
+    the rows and columns to fix."""
+    from helpers.data import reconcile
+    from helpers.data.ledger import SpreadsheetError
+
+    some_id = "7b6d79ea-fef5-515e-9b74-94f68fc63ef3"
+    bad = f"investor_id,product_id,units\n{some_id},{some_id},1.000\n".encode()
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(bad, "books.csv")
+    shown = panels.error_html(caught.value)
+    assert "SpreadsheetError" not in shown and "nothing of it was used" in shown
+    assert "<td>2</td>" in shown and "units" in shown and "can be read two ways" in shown

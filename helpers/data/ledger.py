@@ -65,8 +65,8 @@ def read_table(
     if problems:
         count = len(problems)
         raise SpreadsheetError(
-            f"The {what} {name} has {count} problem{'s' if count > 1 else ''}; nothing was sent. "
-            "Fix the cells listed and read it again.",
+            f"The {what} {name} has {count} problem{'s' if count > 1 else ''} (listed by row and column); nothing "
+            "of it was used. Fix those cells and read it again.",
             problems,
         )
     return frame
@@ -165,7 +165,11 @@ def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[byt
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
-            raise SpreadsheetError(f"There is no file at {path}.", [(None, None, "File not found.")])
+            raise SpreadsheetError(
+                f"There is no file at {path} (a relative path starts in the notebook's folder, "
+                f"{Path.cwd()}). Check the name, or upload the file instead.",
+                [(None, None, "File not found.")],
+            )
         return path.read_bytes(), name or path.name
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name or "upload.csv"

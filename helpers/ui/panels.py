@@ -180,7 +180,7 @@ class LookupPanel(widgets.VBox):
         try:
             self.refresh()
         except CashlinkError as exc:
-            self._show([message_html(exc._repr_html_())])  # the sentence, and a table of field errors
+            self._show([message_html(error_html(exc))])  # the sentence, and a table of field errors
         if self.search.value:
             self._forgetting = True
             try:
@@ -315,10 +315,8 @@ class BulkImportPanel(widgets.VBox):
         with self.output.showing():
             try:
                 self.plan = bulk.read_investors(source, name, self.placeholder_protocols, client=self.client)
-            except SpreadsheetError as exc:  # for a person: the sentence (no class name), the rows if any
-                display(HTML(f"<p style='{ERROR_STYLE}'>{html.escape(exc.message)}</p>"))
-                if exc.problems["row"].gt(1).any():
-                    display(HTML(tables.static_html(tables.humanize(exc.problems, PROBLEM_LABELS), "Problems")))
+            except SpreadsheetError as exc:
+                display(HTML(error_html(exc)))
                 self.confirm.disabled = True
                 return None
             display(HTML(f"<p><b>{html.escape(self.plan.summary())}</b></p>"))
@@ -419,6 +417,21 @@ def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
 
 
 PROBLEM_LABELS = {"row": "Row", "column": "Column", "problem": "Problem"}
+
+
+def error_html(exc: CashlinkError) -> str:
+    """An error for a person in a panel: the sentence (no class name), then where: a spreadsheet's problems by row
+    and column, or the fields' errors."""
+    sentence = f"<p style='{ERROR_STYLE}'>{html.escape(exc.message)}</p>"
+    if isinstance(exc, SpreadsheetError):
+        located = exc.problems[exc.problems["row"].notna() | exc.problems["column"].notna()]
+        return sentence + (tables.static_html(tables.humanize(located, PROBLEM_LABELS)) if len(located) else "")
+    if not exc.field_errors:
+        return sentence
+    rows = pd.DataFrame([{"Field": label, "Problem": message} for _path, label, message in exc.rows()])
+    return sentence + tables.static_html(rows)
+
+
 BULK_RESULT_LABELS = {
     "row": "Row",
     "reference": "Reference",
@@ -575,7 +588,7 @@ class ReconciliationPanel(widgets.VBox):
                 ledger = reconcile.read_ledger(source, name)
                 self.report = reconcile.reconcile(self.client, ledger, stuck_after=timedelta(days=self.days.value))
             except CashlinkError as exc:
-                display(exc)
+                display(HTML(error_html(exc)))
                 return None
             stem = Path(name).stem if name else Path(source).stem if isinstance(source, (str, Path)) else "ledger"
             show_report(self.report)
