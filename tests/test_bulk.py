@@ -19,6 +19,7 @@ from schwifty import IBAN
 
 import helpers
 from helpers.core.config import Config
+from helpers.core.resources import InvestorIndex
 from helpers.core.transport import AmbiguousWrite, Transport, make_retry
 from helpers.data import bulk
 from helpers.data.ledger import SpreadsheetError
@@ -260,6 +261,7 @@ def test_interrupted_import_resumes_without_duplicates(client: helpers.Client, t
 TWO_PROCESS_IMPORT = """
 import collections, json, sys
 import helpers
+from helpers.core.resources import InvestorIndex
 from helpers.data import bulk
 client = helpers.connect()
 plan = bulk.read_investors(sys.argv[1], placeholder_protocols=True)
@@ -642,3 +644,17 @@ def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: h
     second = panel.run_import()
     assert second is not None and list(second["status"]) == ["created", "created", "created"]
     assert list(second["identification_id"].notna()) == [True, True, True]
+
+
+def test_the_templates_example_person_is_nobody_of_the_samples_or_the_demo_registry(
+    demo_sandbox: dict[str, Any],
+) -> None:
+    """Importing the template after the sample (or on the demo registry) must not ask about a match: its example
+    person shares no e-mail, IBAN, or name and birth date with anyone there."""
+    root = Path(__file__).resolve().parents[1]
+    template = bulk.read_investors(bulk.TEMPLATE, placeholder_protocols=True)
+    sample = bulk.read_investors(root / "samples" / "investors_demo.csv", placeholder_protocols=True)
+    index = InvestorIndex([row["investor"] for row in sample.rows])
+    assert index.match(template.rows[0]["investor"]) is None
+    on_demo = bulk.read_investors(bulk.TEMPLATE, placeholder_protocols=True, client=helpers.connect())
+    assert on_demo.matches.empty

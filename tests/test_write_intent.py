@@ -170,7 +170,7 @@ def test_bulk_import_flags_rows_that_match_an_existing_investor(client: helpers.
     assert "1 row ready to import, 1 of them matches an investor the registry already has" in plan.summary()
     asked = bulk.import_investors(client, plan, progress=False)
     assert asked.loc[0, "status"] == "needs a decision" and counts(client)["investors"] == 1
-    used = bulk.import_investors(client, plan, progress=False, on_duplicate="use")  # Ada is not Peter: not merged
+    used = bulk.import_investors(client, plan, progress=False, on_duplicate="use")  # Erika is not Peter: not merged
     assert used.loc[0, "status"] == "needs a decision" and "another person" in used.loc[0, "error"]
     assert counts(client)["investors"] == 1
     created = bulk.import_investors(client, plan, progress=False, on_duplicate="create")
