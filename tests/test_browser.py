@@ -403,7 +403,9 @@ def test_voila_app_shows_the_walkthrough_without_code(page: Any, servers: dict[s
     expect(wizard.get_by_text("This is not an e-mail address; write one such as name@example.com.")).to_be_visible()
 
 
-def test_the_overview_shows_its_chart_as_a_picture(page: Any, servers: dict[str, Any]) -> None:
+def test_the_overview_shows_its_chart_as_a_picture_and_amounts_aligned_right(
+    page: Any, servers: dict[str, Any]
+) -> None:
     """With MPLBACKEND=Agg (as here, and on servers) a figure displayed as itself is only its text
     ('<Figure size 700x195 with 1 Axes>'); the overview's chart is a PNG picture."""
     from playwright.sync_api import expect
@@ -412,3 +414,6 @@ def test_the_overview_shows_its_chart_as_a_picture(page: Any, servers: dict[str,
     panel = open_and_run(page, servers, "00_connect_and_check.ipynb")
     expect(panel.locator("img[src^='data:image/png']").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text(re.compile(r"<Figure size"))).to_have_count(0)
+    price = panel.locator("td", has_text=re.compile(r"^EUR [0-9]")).first  # amounts right, names left
+    expect(price).to_have_css("text-align", "right")
+    expect(panel.locator("td", has_text="Solar Bond 2030").first).to_have_css("text-align", "left")

@@ -239,12 +239,27 @@ def interactive(frame: pd.DataFrame, caption: str = "", page_length: int = 10) -
         lengthMenu=[10, 25, 100],
         classes="display compact cell-border",
         style=TABLE_STYLE,
+        columnDefs=[  # text left, numbers and amounts right, whatever DataTables guesses from the text
+            {"className": "dt-right", "targets": numeric_columns(frame)},
+            {"className": "dt-left", "targets": "_all"},
+        ],
         autoWidth=False,
         maxBytes=0,
     )
 
 
-NUMBER = re.compile(r"-?[0-9][0-9,.]*( units?)?|[A-Z]{3} -?[0-9][0-9,.]*")  # 1,500 · 12 units · EUR 4,000.00
+NUMBER = re.compile(r"[+−-]?[0-9][0-9,.]*( units?)?|[A-Z]{3} [+−-]?[0-9][0-9,.]*")  # 1,500 · +12 units · EUR 4.00
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[int]:
+    """Positions (from 0) of the columns whose cells all read as numbers or amounts (empty cells aside)."""
+    return [
+        position
+        for position, column in enumerate(frame.columns)
+        if len(frame)
+        and any(str(v) not in ("", "nan", "None") for v in frame[column])
+        and all(NUMBER.fullmatch(str(v)) or str(v) in ("", "nan", "None") for v in frame[column])
+    ]
 
 
 def static_html(frame: pd.DataFrame, caption: str = "") -> str:
@@ -252,11 +267,7 @@ def static_html(frame: pd.DataFrame, caption: str = "") -> str:
     left and numbers right (JupyterLab's own style aligns every cell right)."""
     head = f"<caption style='text-align:left;font-weight:bold'>{html.escape(caption)}</caption>" if caption else ""
     name = f"cl-t{zlib.crc32(repr(list(frame.columns)).encode()):08x}"
-    numeric = [
-        position
-        for position, column in enumerate(frame.columns, start=1)
-        if len(frame) and all(NUMBER.fullmatch(str(v)) or str(v) in ("", "nan", "None") for v in frame[column])
-    ]
+    numeric = [position + 1 for position in numeric_columns(frame)]  # (nth-child counts from 1)
     rules = [f".{name} td, .{name} th {{text-align: left !important; padding: 2px 8px;}}"] + [
         f".{name} td:nth-child({position}), .{name} th:nth-child({position}) {{text-align: right !important;}}"
         for position in numeric
