@@ -359,3 +359,10 @@ def test_a_panels_error_is_a_sentence_and_where_without_a_class_name() -> None:
     shown = panels.error_html(caught.value)
     assert "SpreadsheetError" not in shown and "nothing of it was used" in shown
     assert "<td>2</td>" in shown and "units" in shown and "can be read two ways" in shown
+
+
+def test_charts_of_counts_have_whole_ticks() -> None:
+    from helpers.ui.charts import status_chart
+
+    figure = status_chart(pd.DataFrame({"status": ["PAID", "DELIVERED"], "investments": [1, 2]}))
+    assert figure is not None and all(tick == int(tick) for tick in figure.axes[0].get_xticks())

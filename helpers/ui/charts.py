@@ -7,6 +7,7 @@ import io
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Image
+from matplotlib.ticker import MaxNLocator
 
 from helpers.data.reconcile import Reconciliation
 
@@ -20,6 +21,7 @@ def status_chart(counts: pd.DataFrame, title: str = "Investments by status") -> 
     axes.barh(shown["status"], shown["investments"], color="#3b6ea8")
     axes.invert_yaxis()
     axes.set_xlabel("investments")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.25 of an investment
     axes.set_title(title)
     for y, value in enumerate(shown["investments"]):
         axes.text(value, y, f" {value}", va="center")
@@ -34,6 +36,7 @@ def reconciliation_chart(report: Reconciliation) -> plt.Figure:
     axes.barh(summary["label"], summary["count"], color=["#c0392b" if c else "#95a5a6" for c in summary["count"]])
     axes.invert_yaxis()
     axes.set_xlabel("differences")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title("Reconciliation: differences by category")
     figure.tight_layout()
     plt.close(figure)
