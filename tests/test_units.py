@@ -663,3 +663,10 @@ def test_whole_numbers_from_the_registry_are_read_only_when_exactly_whole() -> N
     assert [whole_number(v) for v in ("5", " 5 ", "5.0", "-3", 5.0)] == [5, 5, 5, -3, 5]
     assert [whole_number(v) for v in ("5.5", "1e3", "1_000", "\u0665", "1e1000000", "1" * 50, 5.5)] == [None] * 7
     assert read_object({"units": "1e1000000"}) == {"units": "1e1000000"}
+
+
+def test_units_on_screens_are_grouped_by_thousands() -> None:
+    from helpers.core.records import Record
+
+    shown = dict(Record({"id": "x", "units": 1500, "remaining_units": 12, "wallet_id": "w"}).rows())
+    assert shown["Units"] == "1,500" and shown["Remaining units"] == "12"

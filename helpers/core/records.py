@@ -16,7 +16,7 @@ from datetime import UTC, datetime, time
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
 
-from helpers.core.api import whole_number
+from helpers.core.api import UNIT_FIELDS, whole_number
 from helpers.core.errors import ValidationError
 from helpers.core.models import MASKED_AS, is_identifying, is_personal, label
 
@@ -186,6 +186,8 @@ class Record(dict[str, Any]):
                     shown = "yes" if shown else "no"
                 elif leaf.endswith("_at"):
                     shown = _when(shown)
+                elif isinstance(shown, int) and leaf in UNIT_FIELDS:
+                    shown = f"{shown:,}"  # 1,500 units, as the forms say
                 result.append((label(path), str(shown)))
 
         walk(dict(self), "")

@@ -827,6 +827,11 @@ def investor_options(client: Client) -> list[tuple[str, str | None]]:
     ]
 
 
+def count_text(value: Any) -> str:
+    """A number of units for people: 9,995,900 (as sent where it is not a whole number)."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value or "?")
+
+
 def investor_picker(client: Client, wanted: Any) -> widgets.Dropdown | widgets.Text:
     """The investor to choose: a dropdown of the registry's investors, or, where these credentials may not list
     them (no ``investors:read``) or the registry offers no list, a box for the investor's id."""
@@ -997,7 +1002,7 @@ class InvestmentForm(Form):
     ) -> None:
         d = dict(defaults or {})
         listed = client.campaigns.list().to_list()
-        campaigns = [(f"{c['name']} · {c.get('available_units', '?')} units left", str(c["id"])) for c in listed]
+        campaigns = [(f"{c['name']} · {count_text(c.get('available_units'))} units left", str(c["id"])) for c in listed]
         self.units_left = {str(c["id"]): c.get("available_units") for c in listed}  # as listed; the registry decides
         self.investor = investor_picker(client, d.get("investor_id"))
         self.wallet: widgets.Dropdown | widgets.Text = (
@@ -1207,7 +1212,7 @@ class RedemptionForm(Form):
                 "<p>The registry's investments cannot be read here, so the wallet's balance is not shown; the "
                 "registry checks it when the redemption is sent.</p>"
             )
-        return f"<p>The wallet holds <b>{self.held(self.wallet.value)}</b> units of the product.</p>"
+        return f"<p>The wallet holds <b>{self.held(self.wallet.value):,}</b> units of the product.</p>"
 
     def _show_balance(self) -> None:
         self.balance.value = self._balance_html()
@@ -1218,7 +1223,9 @@ class RedemptionForm(Form):
         units = checks.check_units(value)
         held = self.held(self.wallet.value)
         if self.holdings is not None and units > held:
-            raise checks.CheckError(f"The wallet holds only {held} units; you cannot redeem {units}.")
+            raise checks.CheckError(
+                f"The wallet holds only {held:,} units; you cannot redeem {units:,}. Enter at most {held:,}."
+            )
         return units
 
     def send(

@@ -682,7 +682,8 @@ class Investing(Walkthrough):
         statements = self.client.investments.registry_statements(investment.id)
         frame = tables.people_frame(statements, tables.STATEMENT_COLUMNS)
         head = message_html(
-            f"<p><b>✔ Investment of {investment.get('units')} units: {html.escape(str(investment.get('status')))}.</b>"
+            f"<p><b>✔ Investment of {forms.count_text(investment.get('units'))} units: "
+            f"{html.escape(str(investment.get('status')))}.</b>"
             " Registry statements (one per change of the holding):</p>"
         )
         return widgets.VBox(
