@@ -394,13 +394,12 @@ def test_a_sent_form_keeps_no_list_of_everyones_names(client: helpers.Client) ->
 
 
 def test_errors_of_the_whole_request_are_pointed_to_where_they_are(client: helpers.Client) -> None:
-    """A document valid until before it was valid from is the request's error, shown in the table above the
-    buttons: the status line points there, not to fields marked ⚠ that do not exist."""
+    """A document valid until before it was valid from is shown next to 'Valid to'; an error of the request as a
+    whole goes in the table above the buttons, and the status line points there, not to fields marked ⚠."""
     investor = forms.InvestorForm(client, PERSON).submit()
     form = forms.IdentificationForm(client, investor.id, {**IDENT, "document_valid_to": "2021-01-01"})
     assert not form.review()
-    assert "what the table above the buttons says" in form.status.value and "marked ⚠" not in form.status.value
-    assert form.general_errors.value
-    form.fields["document_valid_to"].widget.value = "2032-01-01"
-    form.fields["document_issuer"].widget.value = ""
-    assert not form.review() and "the fields marked ⚠ above." in form.status.value
+    assert "cannot expire" in form.fields["document_valid_to"].error.value
+    assert "the fields marked ⚠ above." in form.status.value
+    form.show_errors({"non_field_errors": ["The registry refuses this request as a whole."]})
+    assert form._what_to_correct() == "what the table above the buttons says" and form.general_errors.value

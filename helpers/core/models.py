@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from helpers.core import checks
@@ -313,21 +322,28 @@ class Identification(Model):
     legitimation_protocol_id: Id = field("Protocol document", widget="id")
     verified_at: PastMoment = field("Identified on", column="identified_on", widget="date")
 
-    @model_validator(mode="after")
-    def _valid_in_order(self) -> Identification:
-        if self.document_valid_to < self.document_valid_from:
+    @field_validator("document_valid_to")
+    @classmethod
+    def _expires_after_it_is_valid(cls, valid_to: str, info: ValidationInfo) -> str:
+        valid_from = info.data.get("document_valid_from")
+        if valid_from and valid_to < valid_from:
             raise ValueError(
-                f"The document cannot expire ({self.document_valid_to}) before it is valid "
-                f"({self.document_valid_from})."
+                f"The document cannot expire ({valid_to}) before it is valid ({valid_from}); check both dates "
+                "against the document."
             )
-        identified = self.verified_at[:10]
-        if not self.document_valid_from <= identified <= self.document_valid_to:
+        return valid_to
+
+    @field_validator("verified_at")
+    @classmethod
+    def _identified_with_a_valid_document(cls, verified_at: str, info: ValidationInfo) -> str:
+        valid_from, valid_to = info.data.get("document_valid_from"), info.data.get("document_valid_to")
+        identified = verified_at[:10]
+        if valid_from and valid_to and not valid_from <= identified <= valid_to:
             raise ValueError(
                 f"The document was not valid on the day of the identification ({identified}): it is valid from "
-                f"{self.document_valid_from} to {self.document_valid_to}. Check the dates, or identify the "
-                "investor again with a valid document."
+                f"{valid_from} to {valid_to}. Check the dates, or identify the investor again with a valid document."
             )
-        return self
+        return verified_at
 
 
 WALLET_KINDS = {
