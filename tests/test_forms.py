@@ -346,6 +346,8 @@ def test_a_wallet_for_an_investor_without_a_tax_id_asks_for_it_and_adds_it_first
     tax_id.widget.value = "98765432101"
     wallet = form.submit()
     assert wallet is not None and wallet.outcome == "created"
+    assert "the tax id was added to the investor first" in form.status.value  # said, and no longer 'has none'
+    assert "has no tax id yet" not in form.header.value
     taxed = client.investors.get(investor.id)["tax_information"]
     assert taxed["tax_identification_number"] == "98765432101" and tax_id.widget.value == ""  # forgotten once sent
     assert "tax id" not in forms.WalletForm(client, investor.id).header.value  # an investor with one is not asked

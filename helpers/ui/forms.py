@@ -907,6 +907,11 @@ class IdentificationForm(Form):
         return self.client.investors.identify(self.investor_id, body, reference=reference, on_duplicate=on_duplicate)
 
 
+NO_TAX_ID_YET = (
+    " The investor has no tax id yet, which a wallet needs: enter it here; it is added to the investor first."
+)
+
+
 class WalletForm(Form):
     title = "Wallet"
     submit_label = "Create wallet"
@@ -931,10 +936,7 @@ class WalletForm(Form):
         if self._lacks_tax_id(client, investor_id):  # the registry makes no wallet without it [doc]
             spec = next(s for s in models.fields_of(models.Investor) if s.name == "tax_identification_number")
             fields.insert(0, FormField.of(spec, d.get("tax_id"), required=True))
-            intro += (
-                " The investor has no tax id yet, which a wallet needs: enter it here; it is added to the investor "
-                "first."
-            )
+            intro += NO_TAX_ID_YET
         super().__init__(client, fields, intro, above=(self.kind,))
         self.kind.observe(lambda _c: self._variant_changed(), names="value")
         self._apply_groups()
@@ -963,6 +965,8 @@ class WalletForm(Form):
     ) -> Record:
         if body.get("tax_information"):
             self.client.investors.update(self.investor_id, {"tax_information": body["tax_information"]})
+            self._notes.append("Note: the tax id was added to the investor first.")
+            self.header.value = self.header.value.replace(NO_TAX_ID_YET, "")  # it has one now
         if self.kind.value == "eth-managed":
             return self.client.investors.create_managed_wallet(
                 self.investor_id, reference=reference, on_duplicate=on_duplicate
