@@ -308,16 +308,18 @@ def test_credentials_that_may_not_list_investors_type_the_ids_instead(
         client, {"investor_id": investor.id, "units": 20, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
     ).submit()
     client.investments.credit(bought.id)
-    scopes = "investments:write investors:write documents:write products:read"
+    scopes = "investments:write investors:write documents:write"  # (not even products:read)
     other = sandbox.new_client(tenant=tenant["tenant"], scopes=scopes)
     blind = helpers.Client(
         config.replace(client_id=other["client_id"], client_secret=other["client_secret"], scopes=scopes)
     )
     invest = forms.InvestmentForm(blind, {"units": 5, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"})
     assert isinstance(invest.investor, widgets.Text) and isinstance(invest.wallet, widgets.Text)
+    assert invest.fields["campaign_id"].widget.value == client.config.campaign_id  # typed, the configured one
     invest.investor.value = "not an id"
     assert invest.submit(raise_errors=False) is None and "id" in invest.fields["investor_id"].error.value
     invest.investor.value, invest.wallet.value = investor.id.upper(), wallet.id
+    assert invest.review()  # the summary, without the campaign's price (it cannot be read here)
     made = invest.submit()
     assert "Note: " in invest.result_box.value + invest.status.value  # no duplicate look-up: said beside the result
     assert made is not None and made["investor_id"] == investor.id and made["units"] == 5

@@ -1005,9 +1005,14 @@ class InvestmentForm(Form):
         self, client: Client, defaults: Mapping[str, Any] | None = None, on_duplicate: OnDuplicate = "ask"
     ) -> None:
         d = dict(defaults or {})
-        listed = client.campaigns.list().to_list()
-        campaigns = [(f"{c['name']} · {count_text(c.get('available_units'))} units left", str(c["id"])) for c in listed]
-        self.units_left = {str(c["id"]): c.get("available_units") for c in listed}  # as listed; the registry decides
+        try:
+            listed: list[Record] | None = client.campaigns.list().to_list()
+        except (NotListed, PermissionDeniedError):  # these credentials may not read campaigns: the id is typed
+            listed = None
+        campaigns = [
+            (f"{c['name']} · {count_text(c.get('available_units'))} units left", str(c["id"])) for c in listed or []
+        ]
+        self.units_left = {str(c["id"]): c.get("available_units") for c in listed or []}  # the registry decides
         self.investor = investor_picker(client, d.get("investor_id"))
         self.wallet: widgets.Dropdown | widgets.Text = (
             widgets.Dropdown(options=[])
@@ -1032,7 +1037,13 @@ class InvestmentForm(Form):
                         if client.config.campaign_id in campaign_ids
                         else (campaign_ids[0] if campaign_ids else None)
                     ),
+                )
+                if listed is not None
+                else widgets.Text(
+                    value=str(d.get("campaign_id") or client.config.campaign_id or ""),
+                    placeholder="the campaign's id (a UUID)",
                 ),
+                None if listed is not None else checks.check_uuid,
             ),
             FormField(
                 "units",
@@ -1111,7 +1122,10 @@ class InvestmentForm(Form):
         """The fields, plus the exact amount the units cost at the campaign's price."""
         rows = super().summary()
         body = self.body()
-        price = self.client.campaigns.get(body["campaign_id"]).get("price_per_unit")
+        try:
+            price = self.client.campaigns.get(body["campaign_id"]).get("price_per_unit")
+        except (NotFoundError, PermissionDeniedError):  # not readable here: the registry prices it
+            return rows
         if isinstance(price, Mapping) and is_money(price):
             try:
                 total = money_value(price) * checks.check_units(body["units"])  # exact: never int() of an amount
