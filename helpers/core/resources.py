@@ -289,6 +289,24 @@ def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = F
     return bool(wanted == have)
 
 
+def changed_fields(wanted: Mapping[str, Any], have: Mapping[str, Any], prefix: str = "") -> builtins.list[str]:
+    """The paths of ``wanted``'s fields whose value ``have`` does not have (as :func:`_subset_same` compares; a
+    field the registry does not keep is left out): what an update would change. Values are never returned."""
+    paths: builtins.list[str] = []
+    for key, value in wanted.items():
+        path = f"{prefix}{key}"
+        theirs = have.get(key) if isinstance(have, Mapping) else None
+        if isinstance(value, Mapping):
+            paths += changed_fields(value, theirs if isinstance(theirs, Mapping) else {}, path + ".")
+        elif (
+            value not in (None, "")
+            and (isinstance(have, Mapping) and key in have)
+            and not _subset_same(value, theirs, key)
+        ):
+            paths.append(path)
+    return paths
+
+
 def investor_name(investor: Mapping[str, Any]) -> str:
     """``Peter Parker`` or ``ACME Holding GmbH``."""
     company = (investor.get("legal_person") or {}).get("company_name")

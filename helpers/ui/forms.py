@@ -45,7 +45,7 @@ from helpers.core.errors import (
     without_sandbox_notes,
 )
 from helpers.core.records import Record, format_money, html_badge, is_money, money_value
-from helpers.core.resources import investor_name
+from helpers.core.resources import changed_fields, investor_name
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
 LABEL_WIDTH = "200px"
@@ -705,6 +705,7 @@ class InvestorForm(Form):
         )
         self.kind.observe(lambda _c: self._variant_changed(), names="value")
         self._apply_groups()
+        self._changes: list[str] = []  # what the duplicate question found different (labels), for the result
 
     def variant_groups(self) -> set[str]:
         return {"natural_person", "legal_person"}
@@ -746,11 +747,25 @@ class InvestorForm(Form):
                 "changed, update that one."
             )
         same = exc.reason or "the same details"  # what is the same, not 'identical': a tax id typed may differ
+        self._changes = [models.label(path) for path in changed_fields(self.body(), exc.existing)]
+        differs = (
+            f" What you typed differs from it in: {', '.join(dict.fromkeys(self._changes))}."
+            if self._changes
+            else " What you typed is what it has."
+        )
         return (
             f"An investor with {same} is already in the registry (made {made_when(exc.existing)}, id "
-            f"{exc.existing.get('id')}). Nothing was sent yet. Use that investor, update it with what you typed, or "
-            "make another one?"
+            f"{exc.existing.get('id')}).{differs} Nothing was sent yet. Use that investor, update it with what you "
+            "typed, or make another one?"
         )
+
+    def success_message(self, record: Record) -> str:
+        """What happened; after an update from the duplicate question, which fields it changed (no values)."""
+        said = super().success_message(record)
+        if record.outcome == "updated" and self._changes:
+            said += f" Changed: {html.escape(', '.join(dict.fromkeys(self._changes)))}."
+        self._changes = []
+        return said
 
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
         choices = super().duplicate_choices(exc, reference)
