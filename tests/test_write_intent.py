@@ -1699,3 +1699,15 @@ def test_a_write_only_credit_screen_says_what_is_known_and_what_is_not(
     assert "The credit was sent" in screen.status.value and "None units" not in screen.status.value
     assert "is not checked here" in screen.status.value and "Cashlink Studio" in screen.status.value
     assert client.investments.get(investment.id)["status"] == "DELIVERED"
+
+
+def test_an_investor_that_already_existed_says_what_was_given_otherwise(client: helpers.Client) -> None:
+    """The same step again with another tax id: the investor existed and nothing was sent, and the result says the
+    tax id given was not applied (before: 'Already existed' only, the new tax id silently dropped)."""
+    client.investors.create(investor_body("Retax"))
+    again = investor_body("Retax")
+    again["tax_information"] = {"tax_identification_number": "99999999999"}
+    made = client.investors.create(again)
+    assert made.outcome == "existed" and made["tax_information"]["tax_identification_number"] == "12345678"
+    assert "differs from it in Tax id, which was not applied: update it" in made.happened()
+    assert "99999999999" not in made.happened()

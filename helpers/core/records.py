@@ -128,6 +128,7 @@ class Record(dict[str, Any]):
     outcome: Outcome | None = None  # set on the result of a write
     what: str = "object"  # e.g. "investor", for sentences
     checked: bool = True  # False: an object the journal says exists, which this client could not read
+    not_applied: tuple[str, ...] = ()  # labels of fields given that the existing object has otherwise (not sent)
 
     @property
     def id(self) -> str:
@@ -143,7 +144,13 @@ class Record(dict[str, Any]):
         ident = f"id {self.get('id')}"
         created = f"created on {_when(self['created_at'])}, " if self.get("created_at") else ""
         if self.outcome == "existed":
-            return f"Already existed ({created}{ident}): nothing new was sent."
+            differs = (
+                f" What was given differs from it in {', '.join(dict.fromkeys(self.not_applied))}, which was not "
+                "applied: update it to change that."
+                if self.not_applied
+                else ""
+            )
+            return f"Already existed ({created}{ident}): nothing new was sent.{differs}"
         if self.outcome == "replayed":
             return (
                 f"Replayed by the registry: this operation was already done ({created}{ident}); nothing new "

@@ -470,7 +470,7 @@ class Investors(Resource):
         ``known_investors``: the registry's investors, read once for many creates (a bulk import), instead of
         being read again for each one."""
         investor = models.parse(models.Investor, body, "the investor").body()
-        return self._client.write(
+        made = self._client.write(
             Operation(
                 "create investor",
                 "POST",
@@ -494,6 +494,9 @@ class Investors(Resource):
                 describe=lambda: f"the investor {reference}" if reference else "this investor",  # never a name
             )
         )
+        if made.outcome in ("existed", "replayed") and made.checked:  # say what was given and not applied
+            made.not_applied = tuple(models.label(path) for path in changed_fields(investor, made))
+        return made
 
     def update_to(
         self,
