@@ -658,3 +658,14 @@ def test_the_templates_example_person_is_nobody_of_the_samples_or_the_demo_regis
     assert index.match(template.rows[0]["investor"]) is None
     on_demo = bulk.read_investors(bulk.TEMPLATE, placeholder_protocols=True, client=helpers.connect())
     assert on_demo.matches.empty
+
+
+def test_a_row_already_there_with_other_data_says_it_was_not_applied(client: helpers.Client, tmp_path: Path) -> None:
+    first = bulk.read_investors(spreadsheet(tmp_path / "a.csv", 1), placeholder_protocols=True)
+    bulk.import_investors(client, first, progress=False)
+    changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Bonn"), placeholder_protocols=True)
+    again = bulk.import_investors(client, changed, progress=False, on_duplicate="use")
+    assert again.loc[0, "status"] == "already there"
+    assert "other City; the row's were not applied" in again.loc[0, "error"] and "Bonn" not in again.loc[0, "error"]
+    updated = bulk.import_investors(client, changed, progress=False, on_duplicate="update")
+    assert updated.loc[0, "status"] == "updated" and investors_in_registry(client) == ["Investor 00001"]

@@ -335,6 +335,11 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         if row["wallet"]:
             result["wallet_id"] = _wallet(client, row, investor, key("wallet"), already)
         result["status"] = {"created": "created", "updated": "updated"}.get(str(investor.outcome), "already there")
+        if investor.not_applied:  # the row says otherwise than the registry's investor: never changed unasked
+            result["error"] = (
+                f"The registry's investor has other {', '.join(investor.not_applied)}; the row's were not applied. "
+                "To apply them, choose to update existing investors and import again."
+            )
     except PossibleDuplicate as exc:
         advice = (
             f"{exc.message} Choose what to do with such rows and import again."
