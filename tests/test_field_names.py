@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 
 import helpers
+from helpers.core import models
 from helpers.core.client import CannotCompareWarning
-from tests.conftest import SIGNED_AT, Sandbox, config_for, investor_body
+from tests.conftest import SIGNED_AT, Sandbox, config_for, investor_body, unique_iban
 from tests.test_helpers_client import invest, onboard
 from tests.test_network_settings import Forwarder, serving
 
@@ -431,3 +432,26 @@ def test_failed_redemptions_in_capitals_are_reported_and_can_be_corrected(
     assert sorted(report.differences["category"]) == ["redemption_failed", "redemption_unknown"]
     corrected = client.redemptions.create(investor_id, wallet_id, 4, reference="payout failed")
     assert corrected.outcome == "created" and corrected["units"] == 4
+
+
+def test_a_part_the_registry_does_not_show_is_never_taken_for_the_same(front: Front) -> None:
+    """A registry whose investors come back without tax_information: a tax id typed again cannot be seen to be the
+    same, so the question names it and 'already existed' says it was not applied (before: 'What you typed is what
+    it has', the tax id dropped without a word)."""
+    from helpers.ui import forms
+    from tests.test_forms import PERSON
+
+    client, renames, _proxy = front
+    renames["/investors"] = lambda _url, body: renamed(
+        body, lambda o: {k: v for k, v in o.items() if k != "tax_information"}
+    )
+    values = {**PERSON, "email": "unseen@example.com", "iban": unique_iban("unseen")}
+    forms.InvestorForm(client, values).submit()
+    form = forms.InvestorForm(client, {**values, "tax_id": "99999999999"})
+    form.click_submit()
+    assert "What you typed differs from it in: Tax id." in form.status.value
+    again = client.investors.create(
+        models.with_investor_defaults(models.from_columns(models.Investor, {**values, "tax_id": "99999999999"})),
+        on_duplicate="use",
+    )
+    assert again.outcome == "existed" and "Tax id" in again.happened()

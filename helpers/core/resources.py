@@ -290,19 +290,20 @@ def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = F
 
 
 def changed_fields(wanted: Mapping[str, Any], have: Mapping[str, Any], prefix: str = "") -> builtins.list[str]:
-    """The paths of ``wanted``'s fields whose value ``have`` does not have (as :func:`_subset_same` compares; a
-    field the registry does not keep is left out): what an update would change. Values are never returned."""
+    """The paths of ``wanted``'s fields whose value ``have`` does not have (as :func:`_subset_same` compares):
+    what an update would change. A field the registry's object leaves out inside a part it shows is not counted
+    (it may not keep it); a part it leaves out entirely (``tax_information``) counts as its fields, which cannot be
+    seen to be the same. Values are never returned."""
     paths: builtins.list[str] = []
     for key, value in wanted.items():
         path = f"{prefix}{key}"
         theirs = have.get(key) if isinstance(have, Mapping) else None
         if isinstance(value, Mapping):
-            paths += changed_fields(value, theirs if isinstance(theirs, Mapping) else {}, path + ".")
-        elif (
-            value not in (None, "")
-            and (isinstance(have, Mapping) and key in have)
-            and not _subset_same(value, theirs, key)
-        ):
+            if isinstance(theirs, Mapping):
+                paths += changed_fields(value, theirs, path + ".")
+            else:  # the part is not shown at all: what was given in it cannot be seen to be the same
+                paths += [f"{path}.{name}" for name, item in value.items() if item not in (None, "", False)]
+        elif value not in (None, "") and key in have and not _subset_same(value, theirs, key):
             paths.append(path)
     return paths
 
