@@ -388,9 +388,16 @@ def test_the_onboardings_wallet_kind_takes_the_spreadsheets_spelling_too(client:
     assert [i for i in client.investors.list() if i["natural_person"]["surname"] == "Cold"] == []
 
 
-def test_a_cell_run_again_closes_the_walkthrough_it_made_before(client: helpers.Client) -> None:
+def test_a_cell_run_again_closes_the_walkthrough_it_made_before(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A person typed an investor, never sent it, and ran the cell again: the earlier walkthrough is closed, so the
-    saved notebook no longer keeps what was typed (before: a 767 KB notebook with the unsent person in it)."""
+    saved notebook no longer keeps what was typed (before: a 767 KB notebook with the unsent person in it). One
+    made by another cell stays."""
+    cell = {"id": "cell-a"}
+    monkeypatch.setattr(forms, "running_cell", lambda: cell["id"])
+    other_cell = walkthrough.Onboarding(client, "by hand")
+    cell["id"] = "cell-b"
     first = walkthrough.Onboarding(client, "by hand")
     form = first.body.children[0]
     assert isinstance(form, forms.InvestorForm)
@@ -399,3 +406,4 @@ def test_a_cell_run_again_closes_the_walkthrough_it_made_before(client: helpers.
     second = walkthrough.Onboarding(client, "by hand")
     assert first.comm is None and typed.comm is None and second.comm is not None
     assert walkthrough.Investing(client, "by hand").comm is not None and second.comm is not None  # another kind
+    assert other_cell.comm is not None  # another cell's walkthrough (another investor) is left alone

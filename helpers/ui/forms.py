@@ -820,17 +820,34 @@ def close_all(widget: widgets.Widget) -> None:
     widget.close()
 
 
-_LAST_SHOWN: dict[type, weakref.ref[widgets.Widget]] = {}
+_LAST_SHOWN: dict[tuple[type, str], weakref.ref[widgets.Widget]] = {}
+
+
+def running_cell() -> str | None:
+    """The id of the notebook cell being run (JupyterLab sends it with each execution), or None elsewhere."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent() if kernel is not None else None
+        cell = (parent or {}).get("metadata", {}).get("cellId")
+    except Exception:  # no kernel, or one that says nothing of cells: nothing is replaced
+        return None
+    return str(cell) if cell else None
 
 
 def replaces_the_last(widget: widgets.Widget) -> None:
-    """A notebook's cell run again makes a new walkthrough or panel: the one of the same kind made before is closed,
-    so that what was typed in it (and never sent), its tables and its pickers leave the saved widget state."""
-    earlier_ref = _LAST_SHOWN.get(type(widget))
+    """A notebook's cell run again makes a new walkthrough or panel: the one of the same kind that same cell made
+    before is closed, so that what was typed in it (and never sent), its tables and its pickers leave the saved
+    widget state. Widgets of other cells, or made outside a notebook's cell, are left alone."""
+    cell = running_cell()
+    if cell is None:
+        return
+    earlier_ref = _LAST_SHOWN.get((type(widget), cell))
     earlier = earlier_ref() if earlier_ref is not None else None
     if earlier is not None and earlier is not widget and earlier.comm is not None:
         close_all(earlier)
-    _LAST_SHOWN[type(widget)] = weakref.ref(widget)
+    _LAST_SHOWN[(type(widget), cell)] = weakref.ref(widget)
 
 
 def investor_options(client: Client) -> list[tuple[str, str | None]]:
@@ -989,6 +1006,14 @@ class WalletForm(Form):
         return self.client.investors.create_generic_wallet(
             self.investor_id, body["address"], reference=reference, on_duplicate=on_duplicate
         )
+
+    def after_error(self, exc: CashlinkError) -> None:
+        """The wallet failed after the tax id was added: that it was is said too (the investor has it now)."""
+        if any("tax id was added" in note for note in self._notes):
+            self.status.value += (
+                f"<br><span style='{ERROR_STYLE}'>Note: the tax id was added to the investor before the wallet "
+                "was asked for; it stays, and a new attempt sends only the wallet.</span>"
+            )
 
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
         """Only 'use it': the registry keeps one managed wallet per investor, and an address once."""
