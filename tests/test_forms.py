@@ -409,3 +409,12 @@ def test_errors_of_the_whole_request_are_pointed_to_where_they_are(client: helpe
     assert "the fields marked ⚠ above." in form.status.value
     form.show_errors({"non_field_errors": ["The registry refuses this request as a whole."]})
     assert form._what_to_correct() == "what the table above the buttons says" and form.general_errors.value
+
+
+def test_a_wallet_that_fails_after_the_tax_id_was_added_says_the_tax_id_stays(client: helpers.Client) -> None:
+    investor = forms.InvestorForm(client, {**PERSON, "tax_id": "", "iban": unique_iban("no-kyc")}).submit()
+    form = forms.WalletForm(client, investor.id)  # not identified yet: the registry refuses the wallet
+    form.fields["tax_information.tax_identification_number"].widget.value = "98765432101"
+    assert form.submit(raise_errors=False) is None
+    assert "identif" in form.status.value and "the tax id was added to the investor" in form.status.value
+    assert client.investors.get(investor.id)["tax_information"]["tax_identification_number"] == "98765432101"

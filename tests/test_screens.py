@@ -366,3 +366,10 @@ def test_charts_of_counts_have_whole_ticks() -> None:
 
     figure = status_chart(pd.DataFrame({"status": ["PAID", "DELIVERED"], "investments": [1, 2]}))
     assert figure is not None and all(tick == int(tick) for tick in figure.axes[0].get_xticks())
+
+
+def test_a_lookup_panel_given_a_search_keeps_it_out_of_its_box(demo_client: helpers.Client) -> None:
+    """Notebook 03 gives SEARCH to the panel and calls refresh(): the search is not in the (saved) box."""
+    panel = panels.LookupPanel(demo_client, "Grace")
+    investors, _investments = panel.refresh()
+    assert panel.search.value == "" and panel.query == "Grace" and len(investors) == 1

@@ -1076,7 +1076,10 @@ class Client:
         raise AmbiguousWrite(  # what to do next: the same step again is safe
             f"{last.message.rstrip('.')}. Running the same step again is safe: it looks in the registry for what "
             "this made before sending anything again.",
+            field_errors=last.field_errors,
             status=last.status,
+            body=last.body,
+            request_id=last.request_id,
         ) from last
 
     def _made_since(self, operation: Operation, identity: str, since: datetime, before: set[str]) -> Record | None:

@@ -130,8 +130,8 @@ class LookupPanel(widgets.VBox):
 
     def __init__(self, client: Client, text: str = "", status: str | None = None) -> None:
         self.client = client
-        self.search = widgets.Text(
-            value=text, placeholder="name, e-mail or id; empty: everyone", description="Search", continuous_update=False
+        self.search = widgets.Text(  # empty: a search given (a name, an e-mail) is kept in .query, not in the box
+            value="", placeholder="name, e-mail or id; empty: everyone", description="Search", continuous_update=False
         )
         self.search.add_class("cl-search")
         self.status = widgets.Dropdown(
