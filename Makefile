@@ -24,7 +24,8 @@ install: $(STAMP)
 ## Start the sandbox in the background (and point .env at it), then open JupyterLab on the notebooks.
 lab: install
 	@$(PY) -m sandbox.background --port $(PORT) --env-file .env
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.port=$(LAB_PORT) \
+	$(VENV)/bin/jupyter lab --config=$(CURDIR)/jupyter_server_config.py --ServerApp.root_dir=notebooks \
+	  --ServerApp.port=$(LAB_PORT) \
 	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## The walkthroughs as an app with the code hidden (Voilà), beside `make lab`: http://127.0.0.1:$(APP_PORT)/

@@ -76,6 +76,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             "-m",
             "jupyterlab",
             "--no-browser",
+            f"--config={ROOT / 'jupyter_server_config.py'}",  # as `make lab`: notebooks saved without widget state
             f"--port={lab_port}",
             "--ip=127.0.0.1",
             f"--IdentityProvider.token={token}",
@@ -417,3 +418,34 @@ def test_the_overview_shows_its_chart_as_a_picture_and_amounts_aligned_right(
     price = panel.locator("td", has_text=re.compile(r"^EUR [0-9]")).first  # amounts right, names left
     expect(price).to_have_css("text-align", "right")
     expect(panel.locator("td", has_text="Solar Bond 2030").first).to_have_css("text-align", "left")
+
+
+def test_notebooks_are_saved_without_widget_state(servers: dict[str, Any]) -> None:
+    """JupyterLab's 'Save Widget State Automatically' would keep what was typed in a form and never sent, the
+    pickers' names and the lookup tables' e-mails: the server `make lab` starts saves notebooks without it."""
+    import requests
+
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "widgets": {
+                "application/vnd.jupyter.widget-state+json": {
+                    "state": {"m1": {"model_name": "TextModel", "state": {"value": "Yvonne Unsentova"}}},
+                    "version_major": 2,
+                    "version_minor": 0,
+                }
+            },
+        },
+        "cells": [],
+    }
+    saved = requests.put(
+        f"{servers['lab']}/api/contents/saved-state.ipynb",
+        params={"token": servers["token"]},
+        json={"type": "notebook", "format": "json", "content": notebook},
+        timeout=30,
+    )
+    assert saved.status_code in (200, 201), saved.text
+    on_disk = (servers["tmp"] / "notebooks" / "saved-state.ipynb").read_text()
+    assert "Unsentova" not in on_disk and "widget-state" not in on_disk and '"kernelspec"' in on_disk
