@@ -245,6 +245,7 @@ def test_lookup_panel_closes_the_tables_a_new_search_replaces(demo_sandbox: dict
     for text in ("Grace", "nobody at all"):
         panel.search.value = text  # a search from the panel, as Enter does
         assert panel.search.value == ""  # emptied once read: a saved notebook keeps no typed name or e-mail
+    panel._searched_from_box = float("-inf")  # not right after typing (see the test of that)
     panel.button.click()  # 'Look up' with an empty box: everyone again
     assert len(_instances) == opened  # the same search as the first one: as many widgets open as then
     assert all(w.comm is None for w in shown)  # the first search's tables, messages and chart are closed
@@ -373,3 +374,15 @@ def test_a_lookup_panel_given_a_search_keeps_it_out_of_its_box(demo_client: help
     panel = panels.LookupPanel(demo_client, "Grace")
     investors, _investments = panel.refresh()
     assert panel.search.value == "" and panel.query == "Grace" and len(investors) == 1
+
+
+def test_look_up_clicked_right_after_typing_is_the_typed_search(demo_client: helpers.Client) -> None:
+    """Typing an e-mail and clicking 'Look up' (no Enter): the box sends its text as it loses focus, which searches
+    and empties it; the click that follows is the same search (before: it showed everyone)."""
+    panel = panels.LookupPanel(demo_client)
+    panel.search.value = "Grace"  # the box's text, sent as it loses focus
+    panel.button.click()  # the click that made it lose focus
+    assert len(panel.investors) == 1 and panel.query == "Grace"
+    panel._searched_from_box = float("-inf")  # later: Look up with the box empty is everyone
+    panel.button.click()
+    assert len(panel.investors) > 1 and panel.query == ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -131,7 +133,7 @@ class LookupPanel(widgets.VBox):
     def __init__(self, client: Client, text: str = "", status: str | None = None) -> None:
         self.client = client
         self.search = widgets.Text(  # empty: a search given (a name, an e-mail) is kept in .query, not in the box
-            value="", placeholder="name, e-mail or id; empty: everyone", description="Search", continuous_update=False
+            value="", placeholder="name, e-mail or id", description="Search", continuous_update=False
         )
         self.search.add_class("cl-search")
         self.status = widgets.Dropdown(
@@ -142,6 +144,7 @@ class LookupPanel(widgets.VBox):
         self.status.add_class("cl-status-filter")
         self.show_personal = widgets.Checkbox(value=False, description="show personal data", indent=False)
         self._forgetting = False  # the search box is being emptied after a search: no new search
+        self._searched_from_box = -math.inf  # when a search typed in the box was last emptied from it
         self.button = widgets.Button(
             description="Look up", icon="search", button_style="info", layout=widgets.Layout(width="auto")
         )
@@ -150,7 +153,7 @@ class LookupPanel(widgets.VBox):
         self.investors: pd.DataFrame = pd.DataFrame()
         self.investments: pd.DataFrame = pd.DataFrame()
         self.query = text.strip()  # the search shown (kept here, not in the box: see _refresh_shown)
-        self.button.on_click(lambda _b: self._refresh_shown(new_search=True))  # an empty box: everyone
+        self.button.on_click(lambda _b: self._look_up())  # an empty box: everyone
         self.search.observe(  # Enter (or leaving the box) searches
             lambda change: self._refresh_shown(new_search=True) if change["new"] else None, names="value"
         )
@@ -167,6 +170,13 @@ class LookupPanel(widgets.VBox):
         )
         self.add_class("cl-panel")
         replaces_the_last(self)  # a cell run again: the earlier panel (its tables, its people) is closed
+
+    def _look_up(self) -> None:
+        """'Look up': the box's search. A click right after typing arrives after the box's own search (the box
+        sends its text as it loses focus, and is emptied once read): that click is the same search, not 'everyone'."""
+        if not self.search.value and time.monotonic() - self._searched_from_box < 2:
+            return
+        self._refresh_shown(new_search=True)
 
     def _refresh_shown(self, new_search: bool = False) -> None:
         """A search started from the panel: a registry or network error is shown in it as a sentence (in a widget's
@@ -187,6 +197,7 @@ class LookupPanel(widgets.VBox):
                 self.search.value = ""
             finally:
                 self._forgetting = False
+            self._searched_from_box = time.monotonic()
 
     def _show(self, parts: list[widgets.Widget]) -> None:
         """Show ``parts`` in place of what was shown, and close what they replace (earlier tables keep names)."""
