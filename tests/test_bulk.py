@@ -643,6 +643,7 @@ def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: h
     panel.duplicates.value = "create"  # another choice: the waiting row is made, the others stay as they were
     second = panel.run_import()
     assert second is not None and list(second["status"]) == ["created", "created", "created"]
+    assert panel.summary == "Done in this run: 1 created; 2 rows done by the earlier run."
     assert list(second["identification_id"].notna()) == [True, True, True]
 
 

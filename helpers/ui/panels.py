@@ -274,6 +274,7 @@ class BulkImportPanel(widgets.VBox):
         self.results: pd.DataFrame | None = None
         self._imported: bulk.Plan | None = None  # the plan the results are of
         self._imported_choice: OnDuplicate | None = None  # and the choice for rows matching an investor
+        self.summary = ""  # what the last import did, in a sentence
         self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Spreadsheet")
         self.duplicates = widgets.RadioButtons(
             options=[
@@ -384,17 +385,24 @@ class BulkImportPanel(widgets.VBox):
                 progress=False,  # the bar above, not tqdm's text lines (kept in a saved notebook)
                 on_row_done=row_done,
             )
+            kept: set[int] = set()
             if earlier is not None:  # a row this panel created a moment ago stays 'created' (with its ids)
-                self.results = _kept_outcomes(earlier, self.results)
+                self.results, kept = _kept_outcomes(earlier, self.results)
             bar.bar_style = "warning" if (self.results["status"] == "failed").any() else "success"
-            counts = self.results["status"].value_counts().to_dict()
-            done = "Done: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+            this_run = self.results[~self.results["row"].isin(kept)]
+            counts = this_run["status"].value_counts().to_dict()
+            done = ("Done in this run: " if kept else "Done: ") + (
+                ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing"
+            )
+            if kept:
+                done += f"; {len(kept)} {'row' if len(kept) == 1 else 'rows'} done by the earlier run"
             skipped = self.plan.problems["row"].nunique() if len(self.plan.problems) else 0
             if skipped:
                 done += (
                     f"; {skipped} {'row' if skipped == 1 else 'rows'} with problems not imported (fix and re-upload)"
                 )
-            display(HTML(f"<p><b>{html.escape(done)}.</b></p>"))
+            self.summary = f"{done}."
+            display(HTML(f"<p><b>{html.escape(self.summary)}</b></p>"))
             shown = tables.humanize(
                 self.results, BULK_RESULT_LABELS, ids=("investor_id", "identification_id", "wallet_id")
             )
@@ -414,17 +422,18 @@ class BulkImportPanel(widgets.VBox):
         return int((~self.results["status"].isin(done)).sum())
 
 
-def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
+def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
     """The results of a run again of the same rows: a row the earlier run created or updated says so still (the
-    new run finds it 'already there'), with the ids the earlier run had."""
+    new run finds it 'already there'), with the ids the earlier run had; and the numbers of those rows."""
     before = {int(row["row"]): row for row in earlier.to_dict("records")}
-    rows = []
+    rows, kept = [], set()
     for row in now.to_dict("records"):
         first = before.get(int(row["row"]))
         if first is not None and first["status"] in ("created", "updated") and row["status"] == "already there":
             row = {**row, **{k: v for k, v in first.items() if not pd.isna(v)}}
+            kept.add(int(row["row"]))
         rows.append(row)
-    return pd.DataFrame(rows, columns=now.columns)
+    return pd.DataFrame(rows, columns=now.columns), kept
 
 
 PROBLEM_LABELS = {"row": "Row", "column": "Column", "problem": "Problem"}
