@@ -418,3 +418,10 @@ def test_a_wallet_that_fails_after_the_tax_id_was_added_says_the_tax_id_stays(cl
     assert form.submit(raise_errors=False) is None
     assert "identif" in form.status.value and "the tax id was added to the investor" in form.status.value
     assert client.investors.get(investor.id)["tax_information"]["tax_identification_number"] == "98765432101"
+
+
+def test_a_please_correct_line_goes_once_a_field_is_changed(client: helpers.Client) -> None:
+    form = forms.InvestorForm(client, {**PERSON, "iban": "DE00 0000"})
+    assert not form.review() and "Please correct" in form.status.value
+    form.fields["bank_account.iban"].widget.value = unique_iban("corrected")
+    assert form.status.value == "" and form.review()

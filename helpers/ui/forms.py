@@ -416,6 +416,8 @@ class Form(widgets.VBox):
         self.submit_button.disabled = True
         self.review_box.value = ""
         self.choices.children = ()
+        if "please correct" in self.status.value.lower():  # a field changed: the fields now say what is wrong
+            self.status.value = ""
 
     def review(self) -> bool:
         """Check everything; when fine, show what will be sent and enable Submit."""
