@@ -141,6 +141,8 @@ def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     assert ("Investment amount", "EUR 4,000.00") in form.summary()
     investment = form.submit()
     assert investment["status"] == "PAID"
+    assert "Remaining" not in form.result_box.value  # 0 before delivery would read as 'nothing left'
+    assert "Investment amount" in form.result_box.value or "Units" in form.result_box.value
     client.investments.credit(investment.id)
     redeem = forms.RedemptionForm(client, {"investor_id": investor.id, "units": 41})
     assert "holds <b>40</b>" in redeem.balance.value

@@ -1177,6 +1177,13 @@ class InvestmentForm(Form):
                 rows.append(("Investment amount", format_money({**price, "amount": str(total), "decimals": 0})))
         return rows
 
+    def result_rows(self, record: Record) -> list[tuple[str, str]]:
+        """The card, without what it still holds before it is delivered (0 then, which reads as 'nothing left')."""
+        rows = super().result_rows(record)
+        if record.get("status") == "DELIVERED":
+            return rows
+        return [(name, value) for name, value in rows if not name.startswith(("Remaining units", "Remaining amount"))]
+
     def send(
         self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, **_options: Any
     ) -> Record:
