@@ -24,7 +24,7 @@ install: $(STAMP)
 ## Start the sandbox in the background (and point .env at it), then open JupyterLab on the notebooks.
 lab: install
 	@$(PY) -m sandbox.background --port $(PORT) --env-file .env
-	$(VENV)/bin/jupyter lab --config=$(CURDIR)/jupyter_server_config.py --ServerApp.root_dir=notebooks \
+	$(VENV)/bin/jupyter lab --config=$(CURDIR)/lab_server_config.py --ServerApp.root_dir=notebooks \
 	  --ServerApp.port=$(LAB_PORT) \
 	  $(if $(filter 0,$(shell id -u)),--allow-root)
 

@@ -3,6 +3,7 @@ redemption (a repeated one asks first), and the Voilà app. Screenshots are kept
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -76,7 +77,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             "-m",
             "jupyterlab",
             "--no-browser",
-            f"--config={ROOT / 'jupyter_server_config.py'}",  # as `make lab`: notebooks saved without widget state
+            f"--config={ROOT / 'lab_server_config.py'}",  # as `make lab`: notebooks saved without widget state
             f"--port={lab_port}",
             "--ip=127.0.0.1",
             f"--IdentityProvider.token={token}",
@@ -438,7 +439,22 @@ def test_notebooks_are_saved_without_widget_state(servers: dict[str, Any]) -> No
                 }
             },
         },
-        "cells": [],
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": 1,
+                "id": "c1",
+                "metadata": {},
+                "source": "panel",
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "m1", "version_major": 2}},
+                    }
+                ],
+            }
+        ],
     }
     saved = requests.put(
         f"{servers['lab']}/api/contents/saved-state.ipynb",
@@ -449,3 +465,12 @@ def test_notebooks_are_saved_without_widget_state(servers: dict[str, Any]) -> No
     assert saved.status_code in (200, 201), saved.text
     on_disk = (servers["tmp"] / "notebooks" / "saved-state.ipynb").read_text()
     assert "Unsentova" not in on_disk and "widget-state" not in on_disk and '"kernelspec"' in on_disk
+    assert "widget-view" not in on_disk and "Run the cell again" in on_disk  # not 'model not found' once reopened
+    as_text = requests.put(  # from the text editor: a notebook's JSON saved as a file
+        f"{servers['lab']}/api/contents/as-text.ipynb",
+        params={"token": servers["token"]},
+        json={"type": "file", "format": "text", "content": json.dumps(notebook)},
+        timeout=30,
+    )
+    assert as_text.status_code in (200, 201), as_text.text
+    assert "Unsentova" not in (servers["tmp"] / "notebooks" / "as-text.ipynb").read_text()

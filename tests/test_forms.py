@@ -426,4 +426,4 @@ def test_a_please_correct_line_goes_once_a_field_is_changed(client: helpers.Clie
     form = forms.InvestorForm(client, {**PERSON, "iban": "DE00 0000"})
     assert not form.review() and "Please correct" in form.status.value
     form.fields["bank_account.iban"].widget.value = unique_iban("corrected")
-    assert form.status.value == "" and form.review()
+    assert "Nothing was sent yet; click <b>Review</b>" in form.status.value and form.review()

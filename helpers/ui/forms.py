@@ -417,7 +417,7 @@ class Form(widgets.VBox):
         self.review_box.value = ""
         self.choices.children = ()
         if "please correct" in self.status.value.lower():  # a field changed: the fields now say what is wrong
-            self.status.value = ""
+            self.status.value = "Nothing was sent yet; click <b>Review</b> once the fields are right."
 
     def review(self) -> bool:
         """Check everything; when fine, show what will be sent and enable Submit."""
