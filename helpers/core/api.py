@@ -51,7 +51,8 @@ class Statuses(frozenset[str]):
 TASK_SUCCESS = Statuses({"success", "succeeded"})
 TASK_FAILED = Statuses({"failed"})
 TASK_UNKNOWN = Statuses({"unknown"})
-TASK_STATUSES = TASK_SUCCESS | TASK_FAILED | TASK_UNKNOWN | Statuses({"processing"})  # every one documented
+TASK_PROCESSING = Statuses({"processing"})  # not ended yet [seed]
+TASK_STATUSES = TASK_SUCCESS | TASK_FAILED | TASK_UNKNOWN | TASK_PROCESSING  # every one documented
 
 # Investment statuses [doc]; final ones never change again.
 FINAL_STATUSES = frozenset(

@@ -83,19 +83,6 @@ def money_value(value: Mapping[str, Any]) -> Decimal:
     return amount.scaleb(-decimals, EXACT)
 
 
-def _cents_or_more(amount: Decimal) -> Decimal:
-    """At least two decimals, and more only where they are not zero (4000.000 -> 4000.00; 1.2345 stays)."""
-    sign, digits, exponent = amount.as_tuple()
-    kept, power = list(digits), int(exponent)
-    while power < -2 and len(kept) > 1 and kept[-1] == 0:
-        kept.pop()
-        power += 1
-    if power > -2:
-        kept += [0] * (power + 2)
-        power = -2
-    return Decimal((sign, tuple(kept), power))
-
-
 def format_money(value: Mapping[str, Any]) -> str:
     """``{"amount": "4000000", "decimals": 3, "currency": "EUR"}`` -> ``EUR 4,000.00`` (exact; more decimals only
     where they are not zero). An amount that is not exact is shown as the registry sent it, and says so."""
@@ -106,7 +93,8 @@ def format_money(value: Mapping[str, Any]) -> str:
             f"{value.get('currency')} {str(value.get('amount'))[:40]} (not an exact amount: decimals "
             f"{str(value.get('decimals'))[:20]})"
         )
-    return f"{value['currency']} {_cents_or_more(amount):,}"
+    cents = amount.quantize(Decimal("0.01"), context=EXACT)  # (the context: no rounding at 28 digits)
+    return f"{value['currency']} {cents if cents == amount else amount:,}"
 
 
 def _when(text: Any) -> str:

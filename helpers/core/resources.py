@@ -1107,7 +1107,7 @@ class Investments(Resource):
             self._client.wait_for_task(lambda: started, "credit", timeout=0, retry_hint=hint)
         if not wait:
             return started
-        if str(started.get("status")).casefold() == "processing" and self._credit_tasks(investment_id) is not None:
+        if started.get("status") in api.TASK_PROCESSING and self._credit_tasks(investment_id) is not None:
             self._client.wait_for_task(lambda: task(started.id), "credit", timeout=timeout, retry_hint=hint)
         try:
             final = self.wait_for_status(investment_id, "DELIVERED", timeout=timeout, answer=started, what="credit")

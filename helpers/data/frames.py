@@ -22,18 +22,8 @@ from helpers.core.client import ListResult
 from helpers.core.models import INVESTOR_NAMING_FIELDS, is_personal
 from helpers.core.records import EXACT, mask, money_value
 
-UNIT_FIELDS = frozenset(
-    {
-        "units",
-        "remaining_units",
-        "amount",
-        "available_units",
-        "allocation",
-        "min_units",
-        "step_size",
-        "max_issuable_amount",
-        "count",
-    }
+WHOLE_NUMBER_FIELDS = frozenset(  # typed as integers in a frame: the units (api.UNIT_FIELDS) and other counts
+    {*api.UNIT_FIELDS, "amount", "allocation", "min_units", "step_size", "max_issuable_amount", "count"}
 )
 
 # Columns of an empty list's DataFrame (so code that filters on them works for a distributor without data).
@@ -273,7 +263,7 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
             frame[column] = frame[column].map(lambda v, leaf=leaf: mask(v, leaf), na_action="ignore")
         elif leaf.endswith("_at") or leaf.endswith("_date"):
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
-        elif leaf in UNIT_FIELDS and _all_ints(frame[column]):
+        elif leaf in WHOLE_NUMBER_FIELDS and _all_ints(frame[column]):
             try:
                 frame[column] = frame[column].astype("Int64")
             except (OverflowError, TypeError):

@@ -419,8 +419,7 @@ def compare(
             }
         )
     if not redemptions.empty:
-        ended = redemptions["status"].astype("string").str.casefold()  # (as documented: lower case)
-        for redemption in _rows(redemptions[ended.isin(["failed", "unknown"])].assign(status=ended)):
+        for redemption in _rows(redemptions[redemptions["status"].isin(["failed", "unknown"])]):  # (read in lower case)
             category = f"redemption_{redemption.status}"
             reason = getattr(redemption, "error", None)
             reason = None if reason is None or pd.isna(reason) or not str(reason).strip() else str(reason)
