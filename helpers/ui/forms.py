@@ -876,6 +876,14 @@ def investor_picker(client: Client, wanted: Any) -> widgets.Dropdown | widgets.T
     return widgets.Dropdown(options=options, value=wanted if wanted in dict(options).values() else None)
 
 
+def wallet_picker(investor: widgets.ValueWidget, wanted: Any, hint: str) -> widgets.Dropdown | widgets.Text:
+    """The investor's wallet: a dropdown filled once the investor is chosen, or, where the investor's id is typed
+    (the investors cannot be listed), a box for the wallet's id."""
+    if isinstance(investor, widgets.Dropdown):
+        return widgets.Dropdown(options=[])
+    return widgets.Text(value=str(wanted or ""), placeholder=hint)
+
+
 def id_check(widget: widgets.ValueWidget) -> Callable[[Any], Any] | None:
     """A typed id is checked as one (a chosen option needs no check)."""
     return checks.check_uuid if isinstance(widget, widgets.Text) else None
@@ -1056,11 +1064,7 @@ class InvestmentForm(Form):
         ]
         self.units_left = {str(c["id"]): c.get("available_units") for c in listed or []}  # the registry decides
         self.investor = investor_picker(client, d.get("investor_id"))
-        self.wallet: widgets.Dropdown | widgets.Text = (
-            widgets.Dropdown(options=[])
-            if isinstance(self.investor, widgets.Dropdown)
-            else widgets.Text(value=str(d.get("wallet") or ""), placeholder="the wallet's id (optional)")
-        )
+        self.wallet = wallet_picker(self.investor, d.get("wallet"), "the wallet's id (optional)")
         self.document_file = widgets.FileUpload(accept=".pdf", multiple=False)
         self.default_document: bytes | None = d.get("document") if client.config.is_sandbox else None
         spec = {s.path: s for s in models.fields_of(models.Investment)}
@@ -1218,11 +1222,7 @@ class RedemptionForm(Form):
         d = dict(defaults or {})
         self.product_id = d.get("product_id") or client.config.product_id
         self.investor = investor_picker(client, d.get("investor_id"))
-        self.wallet: widgets.Dropdown | widgets.Text = (
-            widgets.Dropdown(options=[])
-            if isinstance(self.investor, widgets.Dropdown)
-            else widgets.Text(value=str(d.get("wallet_id") or ""), placeholder="the wallet's id (a UUID)")
-        )
+        self.wallet = wallet_picker(self.investor, d.get("wallet_id"), "the wallet's id (a UUID)")
         self.balance = widgets.HTML("")
         self.units = widgets.Text(value=str(d.get("units") or ""), placeholder="100")
         spec = {s.path: s for s in models.fields_of(models.Redemption)}
