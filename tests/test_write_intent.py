@@ -1711,3 +1711,13 @@ def test_an_investor_that_already_existed_says_what_was_given_otherwise(client: 
     assert made.outcome == "existed" and made["tax_information"]["tax_identification_number"] == "12345678"
     assert "differs from it in Tax id, which was not applied: update it" in made.happened()
     assert "99999999999" not in made.happened()
+
+
+def test_a_phone_number_typed_with_other_spacing_is_the_same(client: helpers.Client) -> None:
+    """The same step again with the phone spaced otherwise: nothing differs (before: 'differs from it in Phone, which
+    was not applied'); another number is a question."""
+    client.investors.create(investor_body("Respaced"))
+    again = client.investors.create(investor_body("Respaced", natural_person__phone="+49-123 / 456789"))
+    assert again.outcome == "existed" and again.not_applied == ()
+    with pytest.raises(helpers.PossibleDuplicate):  # another number: a similar investor, a question
+        client.investors.create(investor_body("Respaced", natural_person__phone="+49 123 456 780"))

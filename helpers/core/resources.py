@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import mimetypes
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -258,13 +259,23 @@ def _person_key(investor: Mapping[str, Any]) -> tuple[str, ...] | None:
     return None
 
 
-def _subset_equal(wanted: Any, have: Any) -> bool:
+PHONE_FIELDS = frozenset({"phone", *(alias for alias, name in models.ALIASES.items() if name == "phone")})
+
+
+def _subset_equal(wanted: Any, have: Any, field: str = "") -> bool:
     """True when every field of ``wanted`` has the same value in ``have`` (fields the registry adds are ignored)."""
     if isinstance(wanted, Mapping):
-        return isinstance(have, Mapping) and all(_subset_equal(v, have.get(k)) for k, v in wanted.items())
+        return isinstance(have, Mapping) and all(_subset_equal(v, have.get(k), k) for k, v in wanted.items())
     if isinstance(wanted, str) and isinstance(have, str):
+        if field in PHONE_FIELDS:
+            return _phone_digits(wanted) == _phone_digits(have)
         return wanted.replace(" ", "").casefold() == have.replace(" ", "").casefold()
     return bool(wanted == have)
+
+
+def _phone_digits(phone: str) -> str:
+    """A phone number as its digits and a leading +: '+49 (69) 123-4' is '+49691234'."""
+    return re.sub(r"[^0-9+]", "", phone)
 
 
 CODE_FIELDS = frozenset({"country", "citizenship", "bic", "salutation", "currency"})  # the registry upper-cases
@@ -272,8 +283,9 @@ CODE_FIELDS = frozenset({"country", "citizenship", "bic", "salutation", "currenc
 
 def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = False) -> bool:
     """Like :func:`_subset_equal`, but exact, as an update must be (a capital letter in a name is a change); only
-    surrounding spaces, an IBAN's spaces and the case of an e-mail or a code (country, BIC) do not count, as the
-    registry normalises them. ``kept_only``: a field the registry does not keep (absent from ``have``) is ignored."""
+    surrounding spaces, an IBAN's spaces, a phone number's spacing ('+49 69 123' is '+4969123') and the case of an
+    e-mail or a code (country, BIC) do not count, as the registry normalises them or they say the same.
+    ``kept_only``: a field the registry does not keep (absent from ``have``) is ignored."""
     if isinstance(wanted, Mapping):
         return isinstance(have, Mapping) and all(
             (kept_only and k not in have) or _subset_same(v, have.get(k), k, kept_only=kept_only)
@@ -283,6 +295,8 @@ def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = F
         mine, theirs = wanted.strip(), have.strip()
         if field == "iban":
             mine, theirs = mine.replace(" ", ""), theirs.replace(" ", "")
+        if field in PHONE_FIELDS:
+            mine, theirs = _phone_digits(mine), _phone_digits(theirs)
         if field in CODE_FIELDS or field in ("iban", "email"):
             return mine.casefold() == theirs.casefold()
         return mine == theirs
