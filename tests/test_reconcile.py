@@ -114,6 +114,8 @@ def test_exports(client: helpers.Client, known_state: dict[str, Any], tmp_path: 
     assert len(csv) == len(report.differences)
     book = openpyxl.load_workbook(report.to_excel(tmp_path / "out" / "r.xlsx"))
     assert book.sheetnames == ["summary", "differences"]
+    header = [cell.value for cell in book["differences"][1]]
+    assert "since_utc" in header and "since" not in header  # Excel keeps no zone: the header says UTC
     for written in ("out/r.csv", "out/r.xlsx"):  # they name investors: their owner's only
         assert (tmp_path / written).stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o700

@@ -193,12 +193,14 @@ class Reconciliation:
         return path
 
     def to_excel(self, path: str | Path) -> Path:
-        """Two sheets: the summary and the highlighted differences (a file only its owner can read)."""
+        """Two sheets: the summary and the highlighted differences (a file only its owner can read); times in UTC,
+        the ``since_utc`` column."""
         path = _private_file(path)
         with pd.ExcelWriter(path, engine="openpyxl") as writer:
             self.summary().to_excel(writer, sheet_name="summary", index=False)
             detail = self.differences.copy()
-            detail["since"] = detail["since"].dt.tz_localize(None)  # Excel cannot store time zones
+            detail["since"] = detail["since"].dt.tz_localize(None)  # Excel cannot store time zones: the header says it
+            detail = detail.rename(columns={"since": "since_utc"})
             detail.style.map(_highlight, subset=["difference"]).to_excel(writer, sheet_name="differences", index=False)
         return path
 
