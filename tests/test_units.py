@@ -135,6 +135,23 @@ def test_money_is_exact() -> None:
     assert frame["units"].dtype == "Int64" and frame["price"].dtype == object
 
 
+def test_money_with_more_keys_is_still_money() -> None:
+    """A registry that says more of an amount (a fourth key): the value stays exact in one column, the rest beside
+    it (before: raw 'price.amount' and 'price.decimals' columns, 4,000,000 read where 4,000.000 was meant), on every
+    page shape and on screens."""
+    from helpers.ui import tables
+
+    price = {"amount": "4000000", "decimals": 3, "currency": "EUR", "formatted": "4.000,00 €"}
+    frame = to_frame([{"id": "a", "price": price}, {"id": "b", "price": {**price, "amount": "5"}}])
+    assert list(frame.columns) == ["id", "price", "price_currency", "price.formatted"]
+    assert frame["price"].tolist() == [Decimal("4000.000"), Decimal("0.005")]
+    mixed = to_frame(
+        [{"id": "a", "price": {**price, "formatted": None}}, {"id": "c", "price": dict(list(price.items())[:3])}]
+    )
+    assert mixed["price"].tolist() == [Decimal("4000.000"), Decimal("4000.000")]
+    assert tables.text(price) == "EUR 4,000.00"
+
+
 def test_masking_by_the_models_personal_fields() -> None:
     assert mask("DE89370400440532013000", "iban") == "DE89 •••• 3000"
     assert mask("12345678901", "tax_identification_number") == "••••••••901"

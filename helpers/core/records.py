@@ -53,9 +53,9 @@ def masked(value: Any, path: str = "", *, identifying: bool = False) -> Any:
 
 
 def is_money(value: Any) -> bool:
+    """A Money object: an amount, its decimals and its currency (and perhaps more a registry says of it)."""
     return (
         isinstance(value, dict)
-        and len(value) == 3
         and "amount" in value
         and "decimals" in value
         and "currency" in value

@@ -58,9 +58,11 @@ def _flatten(record: Mapping[str, Any], prefix: str, row: dict[str, Any]) -> Non
     for key, value in record.items():
         name = prefix + key
         if type(value) is dict:
-            if len(value) == 3 and "amount" in value and "decimals" in value and "currency" in value:
+            if len(value) >= 3 and "amount" in value and "decimals" in value and "currency" in value:
                 row[name] = money_value(value)
                 row[name + "_currency"] = value["currency"]
+                if len(value) > 3:  # what else a registry says of an amount: beside it, never in its place
+                    _flatten({key: item for key, item in value.items() if key not in MONEY_KEYS}, name + ".", row)
             else:
                 _flatten(value, name + ".", row)
         else:
@@ -87,12 +89,15 @@ class _Columns:
 
     @classmethod
     def _plan(cls, record: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-        """(key, kind, sub-plan) per key: kind is 'plain', 'money' or 'nested'."""
+        """(key, kind, sub-plan) per key: kind is 'plain', 'money', 'money and more' (not filled here) or
+        'nested'."""
         plan: list[tuple[str, str, Any]] = []
         for key, value in record.items():
             if type(value) is dict:
                 if value.keys() == MONEY_KEYS:
                     plan.append((key, "money", None))
+                elif value.keys() > MONEY_KEYS:  # money with more to say: flattened object by object
+                    plan.append((key, "money and more", None))
                 else:
                     plan.append((key, "nested", (frozenset(value), cls._plan(value))))
             else:
@@ -144,7 +149,7 @@ class _Columns:
                 if dict in kinds:
                     return False
                 out[name] = values
-            elif kinds != {dict}:
+            elif kinds != {dict} or kind == "money and more":
                 return False
             elif kind == "money":
                 parts = _transposed(values, ["amount", "decimals", "currency"])
