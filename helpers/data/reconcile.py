@@ -336,6 +336,24 @@ def compare(
         ]
     ]
     merged = books.merge(registry, on=keys, how="outer", indicator="side")
+    rows = _position_rows(merged)
+    names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
+    rows += _stuck_rows(investments, names, stuck_after, now)
+    rows += _redemption_rows(redemptions, names)
+    detail = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
+    for column in ("ledger_units", "registry_units", "difference"):
+        detail[column] = detail[column].astype("Int64")
+    detail["since"] = pd.to_datetime(detail["since"], utc=True)
+    order = {category: position for position, category in enumerate(CATEGORIES)}
+    detail = detail.sort_values(
+        ["category", "investor_id"], key=lambda s: s.map(order) if s.name == "category" else s, kind="stable"
+    ).reset_index(drop=True)
+    detail = group_related(detail)
+    return Reconciliation(detail, checked_pairs=len(merged), investments=len(investments), redemptions=len(redemptions))
+
+
+def _position_rows(merged: pd.DataFrame) -> list[dict[str, Any]]:
+    """A row for each pair (investor, product) whose units the books and the registry give otherwise."""
     rows: list[dict[str, Any]] = []
     for pair in _rows(merged):
         ledger_units = None if pd.isna(pair.ledger_units) else int(pair.ledger_units)
@@ -397,7 +415,14 @@ def compare(
                     "or finish the missing step.",
                 }
             )
-    names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
+    return rows
+
+
+def _stuck_rows(
+    investments: pd.DataFrame, names: pd.DataFrame, stuck_after: timedelta, now: datetime
+) -> list[dict[str, Any]]:
+    """A row for each investment waiting in one status for longer than ``stuck_after``."""
+    rows: list[dict[str, Any]] = []
     waiting = investments[~investments["status"].isin(api.FINAL_STATUSES)]
     for investment in _rows(waiting):
         since = investment.since
@@ -420,44 +445,42 @@ def compare(
                 "action": WAITING_FOR.get(investment.status, ("", ACTIONS["stuck"]))[1] or ACTIONS["stuck"],
             }
         )
-    if not redemptions.empty:
-        for redemption in _rows(redemptions[redemptions["status"].isin(["failed", "unknown"])]):  # (read in lower case)
-            category = f"redemption_{redemption.status}"
-            reason = getattr(redemption, "error", None)
-            reason = None if reason is None or pd.isna(reason) or not str(reason).strip() else str(reason)
-            reason = without_sandbox_notes(reason).rstrip(".") if reason else None
-            error = f": {reason}" if reason else ""
-            advice = " Do not retry it; ask Cashlink to check it." if redemption.status == "unknown" else ""
-            rows.append(
-                {
-                    **_names(names, redemption.investor_id, redemption.product_id),
-                    "category": category,
-                    "investor_id": redemption.investor_id,
-                    "product_id": redemption.product_id,
-                    "redemption_id": redemption.id,
-                    "status": redemption.status,
-                    "since": redemption.created_at,
-                    "registry_units": int(redemption.units),
-                    "message": f"The redemption of {int(redemption.units)} units "
-                    f"{'failed' if redemption.status == 'failed' else 'has an unknown outcome'}{error}.{advice}",
-                    "cause": "The blockchain ledger refused the redemption"
-                    + (f" ({reason[0].lower() + reason[1:]})" if reason else "")
-                    + "."
-                    if redemption.status == "failed"
-                    else "The ledger has not answered whether the units moved.",
-                    "action": ACTIONS[category],
-                }
-            )
-    detail = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
-    for column in ("ledger_units", "registry_units", "difference"):
-        detail[column] = detail[column].astype("Int64")
-    detail["since"] = pd.to_datetime(detail["since"], utc=True)
-    order = {category: position for position, category in enumerate(CATEGORIES)}
-    detail = detail.sort_values(
-        ["category", "investor_id"], key=lambda s: s.map(order) if s.name == "category" else s, kind="stable"
-    ).reset_index(drop=True)
-    detail = group_related(detail)
-    return Reconciliation(detail, checked_pairs=len(merged), investments=len(investments), redemptions=len(redemptions))
+    return rows
+
+
+def _redemption_rows(redemptions: pd.DataFrame, names: pd.DataFrame) -> list[dict[str, Any]]:
+    """A row for each redemption that failed or whose outcome is unknown."""
+    rows: list[dict[str, Any]] = []
+    if redemptions.empty:
+        return rows
+    for redemption in _rows(redemptions[redemptions["status"].isin(["failed", "unknown"])]):  # (read in lower case)
+        category = f"redemption_{redemption.status}"
+        reason = getattr(redemption, "error", None)
+        reason = None if reason is None or pd.isna(reason) or not str(reason).strip() else str(reason)
+        reason = without_sandbox_notes(reason).rstrip(".") if reason else None
+        error = f": {reason}" if reason else ""
+        advice = " Do not retry it; ask Cashlink to check it." if redemption.status == "unknown" else ""
+        rows.append(
+            {
+                **_names(names, redemption.investor_id, redemption.product_id),
+                "category": category,
+                "investor_id": redemption.investor_id,
+                "product_id": redemption.product_id,
+                "redemption_id": redemption.id,
+                "status": redemption.status,
+                "since": redemption.created_at,
+                "registry_units": int(redemption.units),
+                "message": f"The redemption of {int(redemption.units)} units "
+                f"{'failed' if redemption.status == 'failed' else 'has an unknown outcome'}{error}.{advice}",
+                "cause": "The blockchain ledger refused the redemption"
+                + (f" ({reason[0].lower() + reason[1:]})" if reason else "")
+                + "."
+                if redemption.status == "failed"
+                else "The ledger has not answered whether the units moved.",
+                "action": ACTIONS[category],
+            }
+        )
+    return rows
 
 
 def group_related(detail: pd.DataFrame) -> pd.DataFrame:
