@@ -27,9 +27,18 @@ def _page(client: Client, path: str, params: dict[str, Any] | None = None) -> tu
 
 
 def probe(client: Client) -> list[dict[str, str]]:
+    client.check_connection()
+    rows = [*_session_rows(client), *_prefix_rows(client)]
+    items, count, paging = _paging_rows(client)
+    rows += [*paging, *_filter_rows(client, count), *_field_rows(client, items)]
+    client.capabilities["probed"] = True
+    return rows
+
+
+def _session_rows(client: Client) -> list[dict[str, str]]:
+    """The token's scopes and the environment."""
     rows: list[dict[str, str]] = []
     config = client.config
-    client.check_connection()
     granted = client.transport.granted_scopes
     rows.append(
         _row(
@@ -47,7 +56,13 @@ def probe(client: Client) -> list[dict[str, str]]:
             else "writes need no extra confirmation",
         )
     )
+    return rows
 
+
+def _prefix_rows(client: Client) -> list[dict[str, str]]:
+    """Which API prefixes answer."""
+    rows: list[dict[str, str]] = []
+    config = client.config
     prefixes = []
     for prefix in dict.fromkeys((config.api_prefix, "/v2", "/distributor/v2")):
         try:
@@ -64,7 +79,13 @@ def probe(client: Client) -> list[dict[str, str]]:
             + ("" if config.api_prefix in prefixes else " (set CASHLINK_API_PREFIX to one that answers)"),
         )
     )
+    return rows
 
+
+def _paging_rows(client: Client) -> tuple[list[Any], int | None, list[dict[str, str]]]:
+    """How lists are paged and shaped; also the first investments and their count, which later rows look at."""
+    rows: list[dict[str, str]] = []
+    config = client.config
     items, count, (body, next_url) = _page(client, api.INVESTMENTS, {"page_size": 2})
     shape = "page envelope {count, next, previous, results}" if isinstance(body, dict) else "bare array"
     honoured = None if not count or count <= 2 else len(items) <= 2
@@ -97,7 +118,12 @@ def probe(client: Client) -> list[dict[str, str]]:
         )
     )
     rows.append(_row("list shape (investments)", shape, "accepts an envelope or a bare array for every list"))
+    return items, count, rows
 
+
+def _filter_rows(client: Client, count: int | None) -> list[dict[str, str]]:
+    """Which filters of the investments list the registry honours."""
+    rows: list[dict[str, str]] = []
     ignored = []
     for name in ("investor_id", "product_id", "campaign_id"):
         _items, filtered, _ = _page(client, api.INVESTMENTS, {name: PROBE, "page_size": 1})
@@ -114,7 +140,12 @@ def probe(client: Client) -> list[dict[str, str]]:
             "filters every list again on this side, and says when the registry ignored a filter",
         )
     )
+    return rows
 
+
+def _field_rows(client: Client, items: list[Any]) -> list[dict[str, str]]:
+    """Which undocumented fields answers have, and the shape of an investor's sub-lists."""
+    rows: list[dict[str, str]] = []
     sample = items[0] if items else None
     investors, _count, _ = _page(client, api.INVESTORS, {"page_size": 1})
     fields = []
@@ -143,5 +174,4 @@ def probe(client: Client) -> list[dict[str, str]]:
             except CashlinkError as exc:
                 kind = f"not readable ({type(exc).__name__})"
             rows.append(_row(f"list shape ({what})", kind, "accepts either"))
-    client.capabilities["probed"] = True
     return rows
