@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ import pytest
 import helpers
 from helpers.core import models
 from helpers.core.client import CannotCompareWarning
+from helpers.core.resources import investor_name
 from tests.conftest import SIGNED_AT, Sandbox, config_for, investor_body, unique_iban
 from tests.test_helpers_client import invest, onboard
 from tests.test_network_settings import Forwarder, serving
@@ -455,3 +457,34 @@ def test_a_part_the_registry_does_not_show_is_never_taken_for_the_same(front: Fr
         on_duplicate="use",
     )
     assert again.outcome == "existed" and "Tax id" in again.happened()
+
+
+def test_a_lost_answer_is_found_where_the_registry_gives_times_without_a_zone(front: Front, sandbox: Sandbox) -> None:
+    """The registry writes ``created_at`` in its own time without a zone (section 6: the documentation names none),
+    here five hours behind UTC, and keeps no idempotency key: the look-up after a lost answer must still find the
+    investor it made (read as UTC, it seemed made before the request and was sent again), and a question about it
+    does not call that time UTC."""
+    client, renames, _proxy = front
+    lost = {"yet": False}
+
+    def west_of_utc(investor: dict[str, Any]) -> dict[str, Any]:
+        made = datetime.fromisoformat(str(investor["created_at"]).replace("Z", "+00:00"))
+        return {**investor, "created_at": (made - timedelta(hours=5)).replace(tzinfo=None).isoformat()}
+
+    def lose_the_first(_url: str, body: Any) -> Any:
+        if isinstance(body, dict) and "natural_person" in body and not lost["yet"]:
+            lost["yet"] = True
+            raise RuntimeError("the answer is lost on the way back")
+        return renamed(body, west_of_utc)
+
+    renames["/investors"] = lose_the_first
+    sandbox.admin("settings", {"idempotency_retention": 0})
+    try:
+        made = client.investors.create(investor_body("Zoneless"))
+    finally:
+        sandbox.admin("settings", {"idempotency_retention": None})
+    assert lost["yet"] and made.outcome == "created"
+    assert [investor_name(i) for i in client.investors.list()].count("Peter Zoneless") == 1
+    with pytest.raises(helpers.PossibleDuplicate) as asked:  # another e-mail: a similar investor, and when it was made
+        client.investors.create(investor_body("Zoneless", communication__email="peter.other@example.com"))
+    assert "(the registry names no time zone)" in str(asked.value) and " UTC" not in str(asked.value)

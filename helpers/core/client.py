@@ -539,12 +539,26 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+ZONELESS_SLACK = timedelta(hours=14)  # a time given without a zone may be in any of them (UTC-12 to UTC+14)
+
+
 def _created_at(record: Mapping[str, Any]) -> datetime | None:
+    """When the registry made ``record``, from ``created_at`` (a time without a zone read as UTC: see
+    :func:`zoneless`)."""
     try:
         moment = datetime.fromisoformat(str(record.get("created_at")).replace("Z", "+00:00"))
     except ValueError:
         return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def zoneless(record: Mapping[str, Any]) -> bool:
+    """True when ``created_at`` is a time without a zone: read as UTC, it may be hours off (the documentation
+    names none), so comparisons with it allow :data:`ZONELESS_SLACK` either way."""
+    try:
+        return datetime.fromisoformat(str(record.get("created_at")).replace("Z", "+00:00")).tzinfo is None
+    except ValueError:
+        return False
 
 
 def is_recent(record: Mapping[str, Any], days: int = api.DUPLICATE_WINDOW_DAYS) -> bool:
@@ -559,6 +573,8 @@ def made_when(record: Mapping[str, Any]) -> str:
         return "earlier"
     today = datetime.now(UTC).date()
     day = "today" if created.date() == today else f"on {created:%Y-%m-%d}"
+    if zoneless(record):  # the registry's own clock, which it does not name
+        return f"{day} at {created:%H:%M} (the registry names no time zone)"
     return f"{day} at {created:%H:%M} UTC"
 
 
@@ -1152,7 +1168,8 @@ class Client:
         replayed an earlier answer (for registries that do not send ``Idempotent-Replayed``)."""
         created = _created_at(record)
         sent = datetime.fromtimestamp(answer.sent_at, UTC) + timedelta(seconds=self.transport.clock_offset or 0)
-        return created is not None and created < sent - CLOCK_TOLERANCE
+        slack = ZONELESS_SLACK if zoneless(record) else timedelta(0)
+        return created is not None and created < sent - CLOCK_TOLERANCE - slack
 
     def _audit_line(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> AuditLine:
         return AuditLine(

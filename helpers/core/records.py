@@ -54,12 +54,7 @@ def masked(value: Any, path: str = "", *, identifying: bool = False) -> Any:
 
 def is_money(value: Any) -> bool:
     """A Money object: an amount, its decimals and its currency (and perhaps more a registry says of it)."""
-    return (
-        isinstance(value, dict)
-        and "amount" in value
-        and "decimals" in value
-        and "currency" in value
-    )
+    return isinstance(value, dict) and "amount" in value and "decimals" in value and "currency" in value
 
 
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # scaling by a power of ten never rounds in it

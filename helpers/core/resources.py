@@ -15,7 +15,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from fractions import Fraction
 from pathlib import Path
@@ -23,7 +23,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from helpers.core import api, checks, models
-from helpers.core.client import CannotCompareWarning, Client, ListResult, Match, OnDuplicate, Operation, is_recent
+from helpers.core.client import (
+    ZONELESS_SLACK,
+    CannotCompareWarning,
+    Client,
+    ListResult,
+    Match,
+    OnDuplicate,
+    Operation,
+    _created_at,
+    is_recent,
+    zoneless,
+)
 from helpers.core.errors import (
     CashlinkError,
     ConfigurationError,
@@ -846,10 +857,9 @@ def _made_since(listing: Iterable[Record], same: Callable[[Record], bool], since
 
 
 def _created_after(record: Mapping[str, Any], since: datetime) -> bool:
-    from helpers.core.client import _created_at
-
+    """True when ``record`` may have been made at ``since`` or later (a time without a zone: within hours of it)."""
     created = _created_at(record)
-    return created is None or created >= since
+    return created is None or created >= since - (ZONELESS_SLACK if zoneless(record) else timedelta(0))
 
 
 # --- products and campaigns -----------------------------------------------------------------------------------------
