@@ -722,46 +722,13 @@ class Client:
         raise ConflictError(SENDING_ELSEWHERE)
 
     def _write(self, operation: Operation, identity: str, hashed: str, entry: Entry | None) -> Record:
-        if entry is not None and entry.content_hash != hashed:
-            corrected = self._corrected(operation, identity, hashed, entry)
-            if corrected is not None:
-                return corrected
-            entry = self._new_attempt(identity, hashed, entry)
-        elif entry is not None and entry.state == "done":
-            found = self._verify(operation, entry.registry_id)
-            if found is not None and (operation.holds is None or not found.checked or operation.holds(found)):
-                return found  # (an object this client cannot read: the journal is trusted)
-            # gone from the registry (e.g. a reset sandbox), or changed since (an update made again)
-            entry = self._new_attempt(identity, hashed, entry)
-        elif entry is not None and entry.state == "refused":
-            # the registry made nothing: a new attempt, under a key of its own (a registry may keep its refusal
-            # under the first key and answer it again to the same key, even once the cause was put right)
-            entry = self._new_attempt(identity, hashed, entry)
+        found, entry = self._earlier_attempt(operation, identity, hashed, entry)
+        if found is not None:
+            return found
         unanswered = entry is not None and entry.state == "sent" and entry.content_hash == hashed and not entry.fresh
         if unanswered and entry is not None and operation.sent is not None:  # what did that attempt make?
-            try:
-                made = self._made_since(operation, identity, self._since(entry), set(entry.before))
-            except (NotListed, PermissionDeniedError) as exc:  # it cannot look: never sent again unasked
-                if not operation.repeat:
-                    raise self._cannot_look(operation, entry.created_at[:10], exc) from None
-                made = None  # the analyst looked, and says send it again (under its key)
-            if made is not None and not entry.sent_at and operation.on_duplicate != "use":
-                # recorded by a version that kept no list of what was there before: it may be an earlier one
-                if not (operation.repeat or operation.on_duplicate == "create"):
-                    raise PossibleDuplicate(
-                        f"An attempt on {entry.created_at[:10]} was never answered, and the registry has an identical "
-                        f"{operation.what} made since (id {made.get('id')}, made {made_when(made)}), which may be "
-                        "what it made or another one. Nothing was sent. If it is what it made, keep it "
-                        "(on_duplicate='use'); if not, send this one (on_duplicate='create').",
-                        made,
-                        equal=True,
-                        what=operation.what,
-                    )
-                made = None  # 'create': sent again under its key (the registry replays it if it knows the key)
+            made = self._made_by_unanswered(operation, identity, entry)
             if made is not None:
-                made.outcome, made.what = "existed", operation.what
-                line = self._audit_line(operation, entry.key, made.get("id"), "found: made by an unanswered attempt")
-                self.journal.record_done(identity, made.get("id"), line)
                 return made
         elif unanswered and entry is not None and not operation.resend_unseen:
             if not operation.repeat:  # nothing can look for its object: the analyst looks, then says repeat
@@ -786,6 +753,72 @@ class Client:
                 operation.before_send()
             except (PermissionDeniedError, NotListed):  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
+        key, since, before = self._claim(operation, identity, hashed, entry, unanswered)
+        try:
+            answer, record, retried = self._send(operation, key, identity, unanswered, since, before)
+        except CashlinkError:
+            raise  # said in the audit trail by _send (refused, answer lost)
+        except BaseException:
+            self._audit(operation, key, None, "interrupted: outcome unknown")
+            raise
+        return self._answered(operation, identity, key, answer, record, retried)
+
+    def _earlier_attempt(
+        self, operation: Operation, identity: str, hashed: str, entry: Entry | None
+    ) -> tuple[Record | None, Entry | None]:
+        """What the journal's row of an earlier attempt settles: the object it made (still there and as wanted), a
+        correction, or the row to go on with (a new attempt where the earlier one is done with)."""
+        if entry is not None and entry.content_hash != hashed:
+            corrected = self._corrected(operation, identity, hashed, entry)
+            if corrected is not None:
+                return corrected, entry
+            entry = self._new_attempt(identity, hashed, entry)
+        elif entry is not None and entry.state == "done":
+            found = self._verify(operation, entry.registry_id)
+            if found is not None and (operation.holds is None or not found.checked or operation.holds(found)):
+                return found, entry  # (an object this client cannot read: the journal is trusted)
+            # gone from the registry (e.g. a reset sandbox), or changed since (an update made again)
+            entry = self._new_attempt(identity, hashed, entry)
+        elif entry is not None and entry.state == "refused":
+            # the registry made nothing: a new attempt, under a key of its own (a registry may keep its refusal
+            # under the first key and answer it again to the same key, even once the cause was put right)
+            entry = self._new_attempt(identity, hashed, entry)
+        return None, entry
+
+    def _made_by_unanswered(self, operation: Operation, identity: str, entry: Entry) -> Record | None:
+        """The object an unanswered attempt made, looked for in the registry (recorded as done), or None when it
+        made none and the operation may be sent again under its key."""
+        assert operation.sent is not None
+        try:
+            made = self._made_since(operation, identity, self._since(entry), set(entry.before))
+        except (NotListed, PermissionDeniedError) as exc:  # it cannot look: never sent again unasked
+            if not operation.repeat:
+                raise self._cannot_look(operation, entry.created_at[:10], exc) from None
+            return None  # the analyst looked, and says send it again (under its key)
+        if made is not None and not entry.sent_at and operation.on_duplicate != "use":
+            # recorded by a version that kept no list of what was there before: it may be an earlier one
+            if not (operation.repeat or operation.on_duplicate == "create"):
+                raise PossibleDuplicate(
+                    f"An attempt on {entry.created_at[:10]} was never answered, and the registry has an identical "
+                    f"{operation.what} made since (id {made.get('id')}, made {made_when(made)}), which may be "
+                    "what it made or another one. Nothing was sent. If it is what it made, keep it "
+                    "(on_duplicate='use'); if not, send this one (on_duplicate='create').",
+                    made,
+                    equal=True,
+                    what=operation.what,
+                )
+            return None  # 'create': sent again under its key (the registry replays it if it knows the key)
+        if made is not None:
+            made.outcome, made.what = "existed", operation.what
+            line = self._audit_line(operation, entry.key, made.get("id"), "found: made by an unanswered attempt")
+            self.journal.record_done(identity, made.get("id"), line)
+        return made
+
+    def _claim(
+        self, operation: Operation, identity: str, hashed: str, entry: Entry | None, unanswered: bool
+    ) -> tuple[str, datetime, set[str]]:
+        """Record in the journal that this session sends the operation now (compare-and-set on the row as read):
+        its key, from when what it makes is stamped, and the identical objects there before it."""
         key = entry.key if entry is not None else identity
         if unanswered and entry is not None:  # sent again under its key: what was there before its first attempt
             since, before = self._since(entry), set(entry.before)
@@ -804,13 +837,12 @@ class Client:
                 )
         if not claimed:
             raise _ClaimedElsewhere
-        try:
-            answer, record, retried = self._send(operation, key, identity, unanswered, since, before)
-        except CashlinkError:
-            raise  # said in the audit trail by _send (refused, answer lost)
-        except BaseException:
-            self._audit(operation, key, None, "interrupted: outcome unknown")
-            raise
+        return key, since, before
+
+    def _answered(
+        self, operation: Operation, identity: str, key: str, answer: Answer | None, record: Record, retried: bool
+    ) -> Record:
+        """The registry's answer: what happened (created, updated, replayed), in the record and the journal."""
         outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
         if (
             answer is not None
