@@ -17,8 +17,10 @@ from tests.test_helpers_client import invest, onboard
 
 
 def text_of(widget: Any) -> str:
-    """Every HTML value inside a widget tree (what a person reads)."""
+    """Every HTML value inside a widget tree (what a person reads), interactive tables' headers and cells included."""
     found = [str(getattr(widget, "value", ""))] if hasattr(widget, "value") and isinstance(widget.value, str) else []
+    if type(widget).__name__ == "ITable":
+        found += [widget._dt_args.get("table_html", ""), widget._dt_args.get("data_json", "")]
     for child in getattr(widget, "children", ()):
         found.append(text_of(child))
     return " ".join(found)
@@ -192,7 +194,9 @@ def test_a_repeated_redemption_asks_first_and_a_confirm_makes_the_second(client:
     first = redeem()
     assert first.result is not None and first.result.outcome == "created"
     wizard.next_button.click()
-    assert "Where the units came from" in text_of(wizard)
+    done = text_of(wizard)  # the registry's order, said as it is: made first, not signed first
+    assert "Where the units came from, in the order the registry took them" in done and "oldest" not in done
+    assert "Made in the registry" in done and "2024-03-12" in done  # each source's dates beside it
     wizard.again_button.click()
     second = redeem()
     assert second.result is None

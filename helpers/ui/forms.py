@@ -1235,7 +1235,8 @@ class RedemptionForm(Form):
         super().__init__(
             client,
             fields,
-            "Units are taken from the investor's oldest investments first (FIFO). "
+            "Units are taken from the investor's investments first in, first out (the one made first in the registry "
+            "first). "
             "You cannot redeem more than the wallet holds.",
             on_duplicate,
             below=(self.balance,),
@@ -1368,7 +1369,10 @@ class RedemptionForm(Form):
         allocations = record.get("allocations") or []
         if allocations:
             rows.append(
-                ("Taken from", f"{len(allocations)} investment{'s' if len(allocations) != 1 else ''}, oldest first")
+                (
+                    "Taken from",
+                    f"{len(allocations)} investment{'s' if len(allocations) != 1 else ''}, first in, first out",
+                )
             )
         if self.holdings is not None:  # (unknown where the registry's investments cannot be read)
             rows.append(("Wallet now holds", f"{self.held(str(record.get('wallet_id')))} units"))

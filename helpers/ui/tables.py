@@ -190,11 +190,19 @@ def investment_columns(names: Mapping[str, str]) -> Columns:
     )
 
 
-ALLOCATION_COLUMNS: Columns = (
-    ("Investment", id_of("investment_id")),
-    ("Units taken", lambda r: text(r.get("units", r.get("amount")))),
-    ("Invested on", lambda r: when(r.get("created_at") or r.get("signed_at"), with_time=False)),
-)
+def allocation_columns(investments: Mapping[str, Mapping[str, Any]]) -> Columns:
+    """Where a redemption's units came from, in the registry's order (``investments``: id -> investment, for the
+    dates an allocation does not give): the investment made first in the registry first, whatever its signing day."""
+
+    def of(allocation: Mapping[str, Any], name: str) -> Any:
+        return allocation.get(name) or investments.get(str(allocation.get("investment_id")), {}).get(name)
+
+    return (
+        ("Investment", id_of("investment_id")),
+        ("Units taken", lambda r: text(r.get("units", r.get("amount")))),
+        ("Made in the registry", lambda r: when(of(r, "created_at"), with_time=False)),
+        ("Signed", lambda r: when(of(r, "signed_at"), with_time=False)),
+    )
 
 
 def _remaining(statement: Mapping[str, Any]) -> str:

@@ -699,8 +699,9 @@ class Redeeming(Walkthrough):
 
     title = "Redeem units"
     intro = (
-        "A redemption takes units from the investor's <b>oldest investments first (FIFO)</b> and burns them. The "
-        "form shows the wallet's balance and refuses more than it holds, before anything is sent."
+        "A redemption takes units from the investor's investments <b>first in, first out</b> (the one made first in "
+        "the registry first) and burns them. The form shows the wallet's balance and refuses more than it holds, "
+        "before anything is sent."
     )
 
     def demo_values(self) -> dict[str, Any]:
@@ -735,9 +736,14 @@ class Redeeming(Walkthrough):
         parts: list[widgets.Widget] = [
             message_html(
                 f"<p><b>Redemption of {redemption.get('units')} units: {html.escape(str(redemption.get('status')))}."
-                "</b> Where the units came from, oldest investment first:</p>"
+                "</b> Where the units came from, in the order the registry took them (first in, first out: the "
+                "investment made first in the registry first, whatever its signing day):</p>"
             ),
-            tables.interactive(tables.people_frame(allocations, tables.ALLOCATION_COLUMNS))
+            tables.interactive(
+                tables.people_frame(
+                    allocations, tables.allocation_columns({str(i.get("id")): i for i in investments or []})
+                )
+            )
             if allocations
             else message_html(tables.empty_note("allocations reported by the registry")),
             message_html("<p>The investor's investments now:</p>"),
