@@ -670,3 +670,13 @@ def test_a_row_already_there_with_other_data_says_it_was_not_applied(client: hel
     assert "other City; the row's were not applied" in again.loc[0, "error"] and "Bonn" not in again.loc[0, "error"]
     updated = bulk.import_investors(client, changed, progress=False, on_duplicate="update")
     assert updated.loc[0, "status"] == "updated" and investors_in_registry(client) == ["Investor 00001"]
+
+
+def test_a_dry_run_says_which_rows_share_only_a_name_with_an_investor(client: helpers.Client, tmp_path: Path) -> None:
+    """A namesake (the same name; another birth date, e-mail and IBAN) is no match, and is made as a new person: the
+    dry run says so, by row (before: nothing said, and two 'Alan Turing' appeared in the registry)."""
+    client.investors.create(investor_body("Investor 00002", natural_person__forename="Erika"))
+    plan = bulk.read_investors(spreadsheet(tmp_path / "a.csv", 3), placeholder_protocols=True, client=client)
+    assert plan.matches.empty and plan.namesakes == [3]  # (the CSV's first data line is row 2)
+    assert "1 of them (row 3) shares only a name with an investor the registry has" in plan.summary()
+    assert "made as new people" in plan.summary() and "Erika" not in plan.summary()

@@ -361,15 +361,24 @@ class InvestorIndex:
 
     def __init__(self, investors: Iterable[Mapping[str, Any]] = ()) -> None:
         self._keys: builtins.list[dict[Any, builtins.list[tuple[int, Mapping[str, Any]]]]] = [{}, {}, {}]
+        self._names: dict[str, int] = {}  # a name (no birth date): how many investors have it
         self._count = 0
         for investor in investors:
             self.add(investor)
+
+    def has_name_of(self, body: Mapping[str, Any]) -> bool:
+        """True when an investor has ``body``'s name (a person's first and last name, or a company's), whatever
+        else: a namesake, which is no match (perhaps another person) but worth saying."""
+        name = investor_name(body).casefold()
+        return bool(name) and name in self._names
 
     @staticmethod
     def _key_values(investor: Mapping[str, Any]) -> tuple[Any, Any, Any]:
         return _email(investor), _iban(investor), _person_key(investor)
 
     def add(self, investor: Mapping[str, Any]) -> None:
+        if (investor.get("natural_person") or investor.get("legal_person")) and (name := investor_name(investor)):
+            self._names[name.casefold()] = self._names.get(name.casefold(), 0) + 1
         for index, value in zip(self._keys, self._key_values(investor)):
             if value:
                 index.setdefault(value, []).append((self._count, investor))

@@ -114,6 +114,7 @@ class Plan:
     problems: pd.DataFrame
     source: str
     matches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MATCH_COLUMNS))
+    namesakes: list[int] = field(default_factory=list)  # rows whose name only an investor of the registry has
 
     @property
     def valid(self) -> int:
@@ -147,6 +148,13 @@ class Plan:
             matching += (
                 f", {in_file} of them "
                 f"{'match earlier rows and need' if in_file > 1 else 'matches an earlier row and needs'} a decision"
+            )
+        if self.namesakes:
+            shown = ", ".join(map(str, self.namesakes[:10])) + (", …" if len(self.namesakes) > 10 else "")
+            matching += (
+                f", {len(self.namesakes)} of them (row{'s' if len(self.namesakes) > 1 else ''} {shown}) "
+                f"{'share' if len(self.namesakes) > 1 else 'shares'} only a name with an investor the registry has "
+                "(another birth date, e-mail and IBAN): made as new people"
             )
         problems = (
             f"{bad} {plural(bad, 'row')} with problems ({len(self.problems)} {plural(len(self.problems), 'problem')})"
@@ -208,7 +216,7 @@ def read_investors(
             in_file.add({**planned["investor"], "row": row})
     problem_frame = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
     plan = Plan(rows, problem_frame.sort_values("row", kind="stable").reset_index(drop=True), source_name)
-    found = _registry_matches(client, rows) if client is not None else []
+    found, plan.namesakes = _registry_matches(client, rows) if client is not None else ([], [])
     plan.matches = _match_frame(sorted([*found, *earlier_matches], key=lambda match: int(match["row"])))
     return plan
 
@@ -273,9 +281,17 @@ def _plan_row(
     return planned, problems
 
 
-def _registry_matches(client: Client, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _registry_matches(client: Client, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The rows that match an investor of the registry, and the numbers of those that only share a name with one."""
     index = client.investors.index()
-    return [_match_row(row, match) for row in rows if (match := index.match(row["investor"])) is not None]
+    matches, namesakes = [], []
+    for row in rows:
+        match = index.match(row["investor"])
+        if match is not None:
+            matches.append(_match_row(row, match))
+        elif index.has_name_of(row["investor"]):
+            namesakes.append(int(row["row"]))
+    return matches, namesakes
 
 
 def _match_row(row: dict[str, Any], match: Match) -> dict[str, Any]:
