@@ -638,12 +638,15 @@ def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: h
     panel.dry_run(spreadsheet(tmp_path / "p.csv", 3).read_bytes(), "p.csv")
     first = panel.run_import()
     assert first is not None and list(first["status"]) == ["needs a decision", "created", "created"]
+    assert "client." not in first.loc[0, "error"] and "investor id" in first.loc[0, "error"]  # no code, no UUID
     sent = client.transport.requests_sent
     assert panel.run_import() is first and client.transport.requests_sent == sent
+    assert "Nothing was sent: row 2 waits for a decision the chosen answer cannot make" in panel.hint.value
     panel.duplicates.value = "create"  # another choice: the waiting row is made, the others stay as they were
     second = panel.run_import()
     assert second is not None and list(second["status"]) == ["created", "created", "created"]
     assert panel.summary == "Done in this run: 1 created; 2 rows done by the earlier run."
+    assert panel.hint.value == ""
     assert list(second["identification_id"].notna()) == [True, True, True]
 
 

@@ -360,17 +360,17 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         advice = (
             f"{exc.message} Choose what to do with such rows and import again."
             if exc.same_party
-            else f"The reference {row['reference']} stands for investor {exc.existing.get('id')} since an earlier "
-            f"import, and this row describes someone else ({exc.differs}). Nothing was sent (the choice for "
-            "matching rows does not apply to another person). Give this row a new reference in the spreadsheet to "
-            "create this person; if it is the same person, type them in the investor form (notebook 01) and choose "
-            "to update the investor it finds, or use client.investors.update_to."
+            else f"The reference {row['reference']} stands for another investor since an earlier import (its id is "
+            f"this row's investor id), and this row describes someone else ({exc.differs}). Nothing was sent: the "
+            "choice for matching rows does not apply to another person. To create this person, give the row a new "
+            "reference in the spreadsheet; if it is the same person whose details changed, correct them in the "
+            "investor form (notebook 01), which offers to update the investor it finds."
             if exc.reason == "the same reference"
-            else f"The registry's investor {exc.existing.get('id')} has {exc.reason} as this row, but "
-            f"{exc.differs}: perhaps another person, so 'use' and 'update' do not apply to it. Nothing was sent. "
-            "If it is the same person whose details changed, type them in the investor form (notebook 01) and "
-            "choose to update the investor it finds, or use client.investors.update_to; to create this one, import "
-            "again choosing to create another."
+            else f"An investor of the registry (its id is this row's investor id) has {exc.reason} as this row, but "
+            f"{exc.differs}: perhaps another person, so it is neither used nor updated. Nothing was sent. To create "
+            "this one as a new person, choose to create another investor and import again; if it is the same "
+            "person whose details changed, correct them in the investor form (notebook 01), which offers to update "
+            "the investor it finds."
         )
         result.update(status="needs a decision", investor_id=exc.existing.get("id"), error=advice)
     except ConflictError as exc:

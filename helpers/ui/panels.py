@@ -295,6 +295,7 @@ class BulkImportPanel(widgets.VBox):
             layout=widgets.Layout(width="auto"),
         )
         self.confirm.add_class("cl-bulk-confirm")
+        self.hint = message_html("")  # why a click sent nothing
         self.output = ClosingOutput()
         self.upload.observe(lambda _c: self._on_upload(), names="value")
         self.confirm.on_click(lambda _b: self.run_import())
@@ -308,6 +309,7 @@ class BulkImportPanel(widgets.VBox):
                 self.output,
                 self.duplicates,
                 self.confirm,
+                self.hint,
             ]
         )
         self.add_class("cl-panel")
@@ -322,6 +324,7 @@ class BulkImportPanel(widgets.VBox):
 
     def dry_run(self, source: str | Path | bytes, name: str | None = None) -> bulk.Plan | None:
         self.output.clear()
+        self.hint.value = ""
         self.plan, self.confirm.disabled = None, True  # a file that cannot be read leaves nothing to import
         self.confirm.description = "Import the valid rows"
         with self.output.showing():
@@ -363,7 +366,9 @@ class BulkImportPanel(widgets.VBox):
             return None
         again = self.results is not None and self._imported is self.plan
         if again and (not self._rows_left(retry_only=self.duplicates.value == self._imported_choice)):
+            self._say_what_waits()
             return self.results  # a second click of a double-click, or nothing a new run could change
+        self.hint.value = ""
         earlier = self.results if again else None
         self.confirm.disabled = True
         self.output.clear()  # 'Nothing has been sent yet' is no longer true
@@ -412,6 +417,20 @@ class BulkImportPanel(widgets.VBox):
         self.confirm.disabled = not left  # running again is safe: it completes what is missing
         self.confirm.description = f"Import the {left} remaining row{'s' if left != 1 else ''}" if left else "Imported"
         return self.results
+
+    def _say_what_waits(self) -> None:
+        """A click that sends nothing because the rows left wait for a decision the chosen answer cannot make: say
+        so under the button (it looked ignored)."""
+        assert self.results is not None
+        waiting = self.results.loc[self.results["status"] == "needs a decision", "row"].astype(int).tolist()
+        if not waiting:
+            return
+        rows = f"row{'s' if len(waiting) > 1 else ''} {', '.join(map(str, waiting))}"
+        self.hint.value = (
+            f"<p>Nothing was sent: {rows} {'wait' if len(waiting) > 1 else 'waits'} for a decision the chosen answer "
+            "cannot make (see 'What to do' in the table). Choose another answer above, or do what the row says, "
+            "then click again.</p>"
+        )
 
     def _rows_left(self, retry_only: bool = False) -> int:
         """Rows of the last import that are not done (failed, waiting for a decision, not started); ``retry_only``:
