@@ -194,9 +194,13 @@ def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
 
 
 def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(
-    client: helpers.Client, known_state: dict[str, Any], tmp_path: Path
+    client: helpers.Client, known_state: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     panel = panels.ReconciliationPanel(client, tmp_path / "out")
+    shown: list[Any] = []
+    monkeypatch.setattr(panels, "display", shown.append)
+    panel.button.click()  # no ledger yet: said, not silently ignored
+    assert "Upload the ledger first" in str(getattr(shown[-1], "data", shown[-1])) and panel.report is None
     good = ledger_file(
         tmp_path, [{"investor_id": known_state["B"][0], "product_id": client.config.product_id, "units": 70}]
     )

@@ -618,6 +618,15 @@ class ReconciliationPanel(widgets.VBox):
             self.upload.value = ()
         if self._ledger is not None:
             self.run(*self._ledger)
+        else:
+            self.output.clear()
+            with self.output.showing():
+                display(
+                    HTML(
+                        "<p>Upload the ledger first (a CSV or Excel file with investor_id, product_id and units; "
+                        "the button 'Ledger'): the report starts when it is read, and Reconcile runs it again.</p>"
+                    )
+                )
 
     def run(self, source: str | Path | bytes, name: str | None = None) -> reconcile.Reconciliation | None:
         """Read the ledger, reconcile, and show summary, chart, details and the exported files."""
