@@ -10,7 +10,7 @@ import pytest
 import helpers
 from helpers.core.client import CannotFollowWarning
 from helpers.ui import forms
-from tests.conftest import SIGNED_AT, unique_iban, uploaded
+from tests.conftest import SIGNED_AT, investor_body, unique_iban, uploaded
 from tests.test_sandbox_api import random_address
 
 PERSON = {
@@ -151,6 +151,17 @@ def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     redeem.units.value = "15"
     assert redeem.submit()["status"] == "success"
     assert "holds <b>25</b>" in redeem.balance.value
+
+
+def test_a_redemption_for_an_investor_without_a_wallet_says_so(client: helpers.Client) -> None:
+    """Before: an empty wallet list, 'This field is required' and 'The wallet holds only 0 units; you cannot redeem
+    5': the missing wallet was never named."""
+    investor = client.investors.create(investor_body("Walletless"))
+    redeem = forms.RedemptionForm(client, {"investor_id": investor.id, "units": 5})
+    assert "This investor has no wallet yet" in redeem.balance.value and "notebook 01" in redeem.balance.value
+    assert redeem.submit(raise_errors=False) is None
+    assert "no wallet to redeem from" in redeem.fields["units"].error.value
+    assert "holds only" not in redeem.fields["units"].error.value
 
 
 def test_result_or_stop_explains_itself(client: helpers.Client) -> None:

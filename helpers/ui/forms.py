@@ -1275,6 +1275,11 @@ class RedemptionForm(Form):
         return sum(row["units"] for row in holdings if row["wallet_id"] == wallet_id) if wallet_id else 0
 
     def _balance_html(self) -> str:
+        if self.investor.value and not isinstance(self.wallet, widgets.Text) and not self.wallet.options:
+            return (
+                "<p>This investor has no wallet yet, so nothing can be redeemed: create one in notebook 01 (the "
+                "step Wallet), or choose another investor.</p>"
+            )
         if self.holdings is None:
             return (
                 "<p>The registry's investments cannot be read here, so the wallet's balance is not shown; the "
@@ -1290,6 +1295,8 @@ class RedemptionForm(Form):
     def _check_units(self, value: Any) -> int:
         units = checks.check_units(value)
         held = self.held(self.wallet.value)
+        if self.investor.value and not isinstance(self.wallet, widgets.Text) and not self.wallet.options:
+            raise checks.CheckError("This investor has no wallet to redeem from (see above).")
         if self.holdings is not None and units > held:
             raise checks.CheckError(
                 f"The wallet holds only {held:,} units; you cannot redeem {units:,}. Enter at most {held:,}."
