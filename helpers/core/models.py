@@ -328,8 +328,8 @@ class Identification(Model):
         valid_from = info.data.get("document_valid_from")
         if valid_from and valid_to < valid_from:
             raise ValueError(
-                f"The document cannot expire ({valid_to}) before it is valid ({valid_from}); check both dates "
-                "against the document."
+                "The document cannot expire before it is valid ('Valid to' is earlier than 'Valid from'); check "
+                "both dates against the document."
             )
         return valid_to
 
@@ -340,8 +340,8 @@ class Identification(Model):
         identified = verified_at[:10]
         if valid_from and valid_to and not valid_from <= identified <= valid_to:
             raise ValueError(
-                f"The document was not valid on the day of the identification ({identified}): it is valid from "
-                f"{valid_from} to {valid_to}. Check the dates, or identify the investor again with a valid document."
+                "The document was not valid on the day of the identification (the day lies outside 'Valid from' to "
+                "'Valid to'). Check the dates, or identify the investor again with a valid document."
             )
         return verified_at
 
