@@ -369,6 +369,17 @@ def test_charts_of_counts_have_whole_ticks() -> None:
     assert figure is not None and all(tick == int(tick) for tick in figure.axes[0].get_xticks())
 
 
+def test_holdings_name_their_product(demo_client: helpers.Client) -> None:
+    """The holdings table names the product (it showed a short id), and its heading says what it counts."""
+    panel = panels.LookupPanel(demo_client)
+    panel.refresh()  # everyone
+    shown = " ".join(str(getattr(w, "value", "")) for w in panel.output.children)
+    assert "with units (of delivered investments)" in shown
+    holdings = [w for w in panel.output.children if "Units held" in str(getattr(w, "_dt_args", ""))]
+    product = demo_client.products.get(demo_client.config.product_id)["name"]
+    assert holdings and any(product in w._dt_args["data_json"] for w in holdings)
+
+
 def test_a_lookup_panel_given_a_search_keeps_it_out_of_its_box(demo_client: helpers.Client) -> None:
     """Notebook 03 gives SEARCH to the panel and calls refresh(): the search is not in the (saved) box."""
     panel = panels.LookupPanel(demo_client, "Grace")

@@ -17,7 +17,7 @@ from ipywidgets.widgets.widget import _instances
 
 from helpers.core import api, models
 from helpers.core.client import Client, OnDuplicate
-from helpers.core.errors import CashlinkError
+from helpers.core.errors import CashlinkError, NotListed, PermissionDeniedError
 from helpers.core.records import html_badge
 from helpers.core.resources import investor_name
 from helpers.data import bulk, lookup, reconcile
@@ -199,6 +199,13 @@ class LookupPanel(widgets.VBox):
                 self._forgetting = False
             self._searched_from_box = time.monotonic()
 
+    def _product_names(self) -> dict[str, str]:
+        """Product id -> name, for the holdings (none where the products cannot be listed: short ids then)."""
+        try:
+            return {str(p.get("id")): str(p.get("name") or "") for p in self.client.products.list()}
+        except (NotListed, PermissionDeniedError):
+            return {}
+
     def _show(self, parts: list[widgets.Widget]) -> None:
         """Show ``parts`` in place of what was shown, and close what they replace (earlier tables keep names)."""
         replaced = self.output.children
@@ -251,10 +258,16 @@ class LookupPanel(widgets.VBox):
                 parts.append(box)
             holdings = self.client.holding_rows()
             held = [h for h in holdings if not text or h["investor_id"] in ids]
-            parts.append(message_html(f"<h4>Holdings ({len(held)} wallet{'s' if len(held) != 1 else ''})</h4>"))
+            parts.append(
+                message_html(
+                    f"<h4>Holdings: {len(held)} wallet{'s' if len(held) != 1 else ''} with units (of delivered "
+                    "investments)</h4>"
+                )
+            )
             if held:
                 # every holder shown is among the investors read above (all of them when nothing is searched)
-                parts.append(tables.interactive(tables.people_frame(held, tables.holding_columns(names))))
+                held_columns = tables.holding_columns(names, products=self._product_names())
+                parts.append(tables.interactive(tables.people_frame(held, held_columns)))
         else:
             parts.append(message_html("<p>No investments to show (so no chart).</p>"))
         self._show(parts)

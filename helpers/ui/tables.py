@@ -220,12 +220,16 @@ STATEMENT_COLUMNS: Columns = (
 )
 
 
-def holding_columns(names: Mapping[str, str], wallets: Mapping[str, str] | None = None) -> Columns:
+def holding_columns(
+    names: Mapping[str, str], wallets: Mapping[str, str] | None = None, products: Mapping[str, str] | None = None
+) -> Columns:
+    """Units held per wallet and product, with the investor's name (``names``), and the product's (``products``:
+    product id -> name; its short id where the name is unknown)."""
     return (
         ("Investor", investor_named(names)),
         ("Wallet", lambda r: (wallets or {}).get(str(r.get("wallet_id")), "") or short_id(r.get("wallet_id"))),
         ("Units held", field("units")),
-        ("Product", id_of("product_id")),
+        ("Product", lambda r: (products or {}).get(str(r.get("product_id")), "") or short_id(r.get("product_id"))),
     )
 
 
