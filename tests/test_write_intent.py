@@ -1721,3 +1721,26 @@ def test_a_phone_number_typed_with_other_spacing_is_the_same(client: helpers.Cli
     assert again.outcome == "existed" and again.not_applied == ()
     with pytest.raises(helpers.PossibleDuplicate):  # another number: a similar investor, a question
         client.investors.create(investor_body("Respaced", natural_person__phone="+49 123 456 780"))
+
+
+def test_a_repeated_redemption_run_again_is_that_one_also_after_an_interruption(
+    client: helpers.Client, config: Config, holder: tuple[str, str]
+) -> None:
+    """``repeat=True`` makes one more: its step run again (a re-run, Run All, a kernel killed while it was sent) is
+    that one, never a third (before: a fresh key per call, so every re-run moved units again)."""
+    investor_id, wallet_id = holder
+    client.redemptions.create(investor_id, wallet_id, 10)
+
+    def interrupted(response: Any, *_args: Any, **_kwargs: Any) -> None:
+        if response.request.method == "POST":
+            raise KeyboardInterrupt  # the registry acted; the kernel was stopped before the answer was read
+
+    cut = helpers.Client(config)
+    cut.transport.writes.hooks["response"].append(interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cut.redemptions.create(investor_id, wallet_id, 10, repeat=True)
+    assert holding(client, investor_id) == 180
+    again = helpers.Client(config).redemptions.create(investor_id, wallet_id, 10, repeat=True)  # a restarted kernel
+    assert again.outcome == "existed" and holding(client, investor_id) == 180
+    assert helpers.Client(config).redemptions.create(investor_id, wallet_id, 10, repeat=True).id == again.id
+    assert holding(client, investor_id) == 180

@@ -5,7 +5,8 @@ Every write is an *operation* with an identity (its idempotency key):
 * by default, its content: running the same step with the same data again is the same operation, never sent twice;
 * ``reference=``: your own id for the operation (a spreadsheet row's reference, a form submission): the same
   reference is the same operation, a new reference a new one;
-* ``repeat=True``: a deliberate new operation, even when an identical one exists.
+* ``repeat=True``: a deliberate new operation, even when an identical one exists: one more (the same step run again
+  is still that one; for several, give each its own reference).
 
 Before a new operation creates a person or moves units, the registry is searched for an equal or near-equal object
 (:class:`~helpers.core.errors.PossibleDuplicate` asks; ``on_duplicate`` answers in advance). Every result says what
@@ -22,7 +23,6 @@ import re
 import sys
 import threading
 import time
-import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -674,15 +674,19 @@ class Client:
     # --- writes ---------------------------------------------------------------------------------------------------
 
     def key_of(self, operation: Operation) -> str:
-        """The idempotency key: from the raw key, the reference, a fresh id (repeat), or the content."""
+        """The idempotency key: from the raw key, the reference, the content marked as a repeat, or the content."""
         if operation.key:
             return operation.key
         op = f"{operation.method} {operation.path}"
         if operation.reference:
             return derive_key(self.namespace, op, {"reference": operation.reference})
-        if operation.repeat:
-            return derive_key(self.namespace, op, {"reference": uuid.uuid4().hex})
+        if operation.repeat:  # one more than the identical ones: the same one again when its step runs again
+            return derive_key(self.namespace, op, {"repeat": operation.identity_content})
         return derive_key(self.namespace, op, operation.identity_content)
+
+    def identity_of_reference(self, method: str, path: str, reference: str) -> str:
+        """The journal's identity of the operation ``reference`` names (as :meth:`key_of` makes it)."""
+        return derive_key(self.namespace, f"{method} {path}", {"reference": reference})
 
     def _reference_label(self, operation: Operation, key: str) -> str:
         if operation.reference:
@@ -1033,7 +1037,8 @@ class Client:
             "Update that investor instead (on_duplicate='update'), use it (on_duplicate='use'), or create "
             "another one anyway (on_duplicate='create')."
             if operation.update is not None
-            else "Make another one anyway with repeat=True (a new operation), or use that one (on_duplicate='use')."
+            else "Make another one anyway with repeat=True (one more: running the same step again does not make a "
+            "third; for several, give each its own reference=), or use that one (on_duplicate='use')."
         )
         raise PossibleDuplicate(
             f"{kind} {operation.what} ({match.reason}) was made {made_when(existing)} (id {existing.get('id')}). "
