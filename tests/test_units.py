@@ -9,7 +9,8 @@ import stat
 import subprocess
 import sys
 import threading
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from helpers.core.errors import (
     shorten_quoted,
 )
 from helpers.core.journal import VERSION as journal_version
-from helpers.core.journal import AuditLine, Journal, derive_key
+from helpers.core.journal import AuditLine, Journal, TwinInFlight, derive_key
 from helpers.core.records import Record, mask, money_value
 from helpers.core.transport import Transport
 from helpers.data.frames import to_frame
@@ -338,6 +339,28 @@ def test_many_openers_of_a_new_journal_at_once_all_succeed(tmp_path: Path) -> No
         assert errors == []
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA user_version").fetchone()[0] == journal_version
+
+
+def test_a_version_4_journal_gains_the_twin_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    journal.record_intent("identity-1", "key-1", "ns", "create redemption", "hash-1")
+    journal.close()
+    with sqlite3.connect(path) as db:  # as version 4 left it
+        db.execute("DROP INDEX operations_in_flight")
+        db.execute("ALTER TABLE operations DROP COLUMN twin")
+        db.execute("PRAGMA user_version = 4")
+    journal = Journal(path)
+    assert journal.get("identity-1") is not None
+    now = datetime.now(UTC)
+    assert journal.claim_unless_twin("identity-2", "key-2", "ns", "create redemption", "h", (), now, "twin-1")
+    with ThreadPoolExecutor(1) as other:  # another thread: this one's claim is in flight, the same write
+        second = other.submit(journal.claim_unless_twin, "identity-3", "key-3", "ns", "op", "h", (), now, "twin-1")
+        with pytest.raises(TwinInFlight):
+            second.result()
+    journal.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == journal_version
 
 
 def test_a_journal_held_by_another_program_says_so(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -1744,3 +1745,30 @@ def test_a_repeated_redemption_run_again_is_that_one_also_after_an_interruption(
     assert again.outcome == "existed" and holding(client, investor_id) == 180
     assert helpers.Client(config).redemptions.create(investor_id, wallet_id, 10, repeat=True).id == again.id
     assert holding(client, investor_id) == 180
+
+
+def test_identical_redemptions_sent_at_once_under_other_references_make_one_and_ask(
+    config: Config, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    """Three sessions on one journal (threads, each its own client: two notebooks, a double submit) ask for the same
+    redemption under three references at the same moment: one is made, the others wait for it and ask (before: the
+    look for an identical one and the send were apart, and all three were made, each 'created')."""
+    investor_id, wallet_id = holder
+    sandbox.faults(latency=0.3)
+
+    def redeem(number: int) -> str:
+        try:
+            made = helpers.Client(config).redemptions.create(investor_id, wallet_id, 7, reference=f"ref-{number}")
+        except helpers.PossibleDuplicate as asked:
+            assert "An identical redemption" in asked.message
+            return "asked"
+        return str(made.outcome)
+
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            outcomes = sorted(pool.map(redeem, range(3)))
+    finally:
+        sandbox.reset_faults()
+    assert outcomes == ["asked", "asked", "created"]
+    assert holding(helpers.Client(config), investor_id) == 193
+

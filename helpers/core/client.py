@@ -49,7 +49,7 @@ from helpers.core.errors import (
     ValidationError,
     registry_detail,
 )
-from helpers.core.journal import AuditLine, Entry, Journal, content_hash, derive_key
+from helpers.core.journal import AuditLine, Entry, Journal, TwinInFlight, content_hash, derive_key
 from helpers.core.records import Outcome, Record
 from helpers.core.transport import AmbiguousWrite, Answer, Transport, decode_body
 
@@ -535,6 +535,11 @@ class Operation:
         return bool(self.reference or self.key or self.repeat)
 
 
+def _checks_duplicates(operation: Operation) -> bool:
+    """True when the registry is searched for an equal or similar object before ``operation`` is sent."""
+    return not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -720,6 +725,14 @@ class Client:
                 return self._write(operation, identity, hashed, entry)
             except _ClaimedElsewhere:  # another session claimed it between the look and the claim: look again
                 continue
+            except TwinInFlight as twin:  # the same content, sent now under another reference: its object is then
+                if self.journal.sending_elsewhere(self.journal.wait_while_sending(twin.entry) or twin.entry):
+                    raise ConflictError(
+                        f"Another session sharing this journal is sending an identical {operation.what} under another "
+                        f"reference: {self.journal.describe_sender(twin.entry)}. Nothing was sent. Run this again "
+                        "once that session is done: it then asks whether to make a second one."
+                    ) from None
+                continue  # looked for by the duplicate check, which asks
             except BaseException:
                 self.journal.release(identity)  # if this call claimed it and got no answer: found unanswered later
                 raise
@@ -743,7 +756,7 @@ class Client:
                     "Studio; to send it again, run this with repeat=True (in a form, the button 'Send as a new …')."
                 )
             entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
-        if not operation.repeat and operation.on_duplicate != "create" and operation.similar is not None:
+        if _checks_duplicates(operation):
             try:  # (what an unanswered attempt made was looked for above: an equal object here is another one)
                 resolved = self._resolve_duplicate(operation, identity, unanswered and operation.sent is None)
             except PossibleDuplicate:
@@ -835,6 +848,14 @@ class Client:
             before = self._identical_now(operation, since)  # never taken for what this write makes
             if entry is not None and entry.previous is not None:  # a new attempt: only if the row is still as read
                 claimed = self.journal.record_new_attempt(identity, entry.previous, key, hashed, before, sent_at)
+            elif entry is None and _checks_duplicates(operation):  # an identical one in flight: wait, then ask
+                twin = content_hash(
+                    self.namespace,
+                    {"write": f"{operation.method} {operation.path}", "content": operation.identity_content},
+                )
+                claimed = self.journal.claim_unless_twin(
+                    identity, key, self.namespace, operation.name, hashed, before, sent_at, twin
+                )
             else:
                 claimed = self.journal.claim(
                     identity, key, self.namespace, operation.name, hashed, entry, before, sent_at

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from helpers.core.errors import JournalError
 
-VERSION = 4  # 3: operations.owner (the session sending an operation now); 4: sent_at and before
+VERSION = 5  # 3: operations.owner (the session sending an operation now); 4: sent_at and before; 5: twin
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
     identity TEXT PRIMARY KEY,      -- hash of (registry and client, operation, reference or content)
@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS operations (
     expires_at TEXT NOT NULL,
     owner TEXT,                     -- 'host|pid|thread' sending it now; NULL once answered or given up
     sent_at TEXT,                   -- when the attempt under this key was first sent, by the registry's clock
-    before TEXT                     -- JSON ids of identical objects there before (a deliberate repeat's)
+    before TEXT,                    -- JSON ids of identical objects there before (a deliberate repeat's)
+    twin TEXT                       -- hash of (registry and client, method and path, content): identical writes
 );
 CREATE INDEX IF NOT EXISTS operations_expiry ON operations (expires_at);
 CREATE TABLE IF NOT EXISTS audit (
@@ -68,6 +69,9 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
 OPERATION_COLUMNS = (
     "identity, key, namespace, operation, content_hash, state, registry_id, created_at, updated_at, expires_at, owner, "
     "sent_at, before"
+)
+ENTRY_COLUMNS = (
+    "identity, key, operation, content_hash, state, registry_id, created_at, updated_at, owner, sent_at, before"
 )
 AUDIT_COLUMNS = ("at", "registry", "client_id", "operation", "reference", "registry_id", "outcome")
 AUDIT_INSERT = f"INSERT INTO audit ({', '.join(AUDIT_COLUMNS)}) VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})"
@@ -141,6 +145,33 @@ HOST = socket.gethostname()
 # A claim older than this is taken as given up (a session on another host, a reused pid): longer than one write's
 # send with its retries after lost answers (4 attempts of at most the 30 s timeout, and pauses).
 OWNER_LEASE = timedelta(minutes=5)
+
+
+def _entry(row: Any) -> Entry:
+    """An operation's row (:data:`ENTRY_COLUMNS`) as an :class:`Entry`."""
+    identity, key, operation, hashed, state, registry_id, created_at, updated_at, owner, sent_at, before = row
+    return Entry(
+        identity,
+        key,
+        operation,
+        hashed,
+        state,
+        registry_id,
+        created_at,
+        updated_at,
+        owner,
+        sent_at or "",
+        tuple(json.loads(before)) if before else (),
+    )
+
+
+class TwinInFlight(Exception):
+    """Another session is sending an operation with the same content under another identity (``entry``)."""
+
+    def __init__(self, entry: Entry) -> None:
+        super().__init__(entry.identity)
+        self.entry = entry
+
 
 # The operations this process is sending (or claiming) now, per journal file: identity -> the threads' owner strings.
 # Another thread of it waits for their answer. A thread is noted before its claim is written, so that no other
@@ -268,9 +299,12 @@ class Journal:
             for statement in _statements(SCHEMA):
                 self._db.execute(statement)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(operations)")}
-            for column in ("owner", "sent_at", "before"):  # a journal of version 2 or 3
+            for column in ("owner", "sent_at", "before", "twin"):  # a journal of version 2, 3 or 4
                 if column not in columns:
                     self._db.execute(f"ALTER TABLE operations ADD COLUMN {column} TEXT")
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS operations_in_flight ON operations (twin) WHERE state = 'sent'"
+            )
             old = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone()
             if old:  # keep version 0.1's keys (so a re-run sends nothing again), drop the bodies it kept in clear
                 self._keep_v1_keys(self._db)
@@ -344,28 +378,48 @@ class Journal:
         with self._lock:
             try:
                 row = self._db.execute(
-                    "SELECT identity, key, operation, content_hash, state, registry_id, created_at, updated_at, owner, "
-                    "sent_at, before FROM operations WHERE identity = ? AND expires_at >= ?",
+                    f"SELECT {ENTRY_COLUMNS} FROM operations WHERE identity = ? AND expires_at >= ?",
                     [identity, _now().isoformat()],
                 ).fetchone()
             except sqlite3.DatabaseError as exc:
                 raise self._broken(exc) from None
-        if not row:
-            return None
-        identity_, key, operation, hashed, state, registry_id, created_at, updated_at, owner, sent_at, before = row
-        return Entry(
-            identity_,
-            key,
-            operation,
-            hashed,
-            state,
-            registry_id,
-            created_at,
-            updated_at,
-            owner,
-            sent_at or "",
-            tuple(json.loads(before)) if before else (),
-        )
+        return _entry(row) if row else None
+
+    def claim_unless_twin(
+        self,
+        identity: str,
+        key: str,
+        namespace: str,
+        operation: str,
+        hashed: str,
+        before: Iterable[str],
+        sent_at: datetime,
+        twin: str,
+    ) -> bool:
+        """:meth:`claim` a new operation, unless another session is sending one with the same ``twin`` (the same
+        write: method, path and content) under another identity right now (another reference, a second notebook on
+        this journal): :class:`TwinInFlight` then, and nothing is written. The look and the claim are one
+        transaction, so two such claims never both pass."""
+        self._sending_now(identity, True)
+        try:
+            with self._transaction() as db:
+                rows = db.execute(
+                    f"SELECT {ENTRY_COLUMNS} FROM operations WHERE twin = ? AND state = 'sent' "
+                    "AND identity != ? AND expires_at >= ?",
+                    [twin, identity, _now().isoformat()],
+                ).fetchall()
+                sending = next((entry for entry in map(_entry, rows) if self.sending_elsewhere(entry)), None)
+                if sending is not None:
+                    raise TwinInFlight(sending)
+                changed = db.execute(
+                    *self._claim_new(identity, key, namespace, operation, hashed, before, sent_at, twin)
+                )
+        except BaseException:
+            self._sending_now(identity, False)
+            raise
+        if changed.rowcount != 1:
+            self._sending_now(identity, False)
+        return changed.rowcount == 1
 
     def record_intent(self, identity: str, key: str, namespace: str, operation: str, hashed: str) -> None:
         """Remember an operation under ``key`` (then :meth:`record_done`): one found already done in the registry.
@@ -431,27 +485,7 @@ class Journal:
         expires = (now + timedelta(days=self.days)).isoformat()
         self._sending_now(identity, True)
         if last is None:  # a new row, or an expired one renewed
-            changed = self._write_one(
-                f"INSERT INTO operations ({OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(identity) DO UPDATE SET key = excluded.key, namespace = excluded.namespace, "
-                "operation = excluded.operation, content_hash = excluded.content_hash, state = 'sent', "
-                "registry_id = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at, "
-                "expires_at = excluded.expires_at, owner = excluded.owner, sent_at = excluded.sent_at, "
-                "before = excluded.before WHERE operations.expires_at < excluded.updated_at",
-                [
-                    identity,
-                    key,
-                    namespace,
-                    operation,
-                    hashed,
-                    now.isoformat(),
-                    now.isoformat(),
-                    expires,
-                    _me(),
-                    (sent_at or now).isoformat(),
-                    json.dumps(sorted(before)),
-                ],
-            )
+            changed = self._write_one(*self._claim_new(identity, key, namespace, operation, hashed, before, sent_at))
         else:  # an unanswered attempt found in the journal: sent again with its key
             changed = self._write_one(
                 "UPDATE operations SET owner = ?, updated_at = ?, expires_at = ? WHERE identity = ? AND key = ? "
@@ -461,6 +495,43 @@ class Journal:
         if changed != 1:
             self._sending_now(identity, False)
         return changed == 1
+
+    def _claim_new(
+        self,
+        identity: str,
+        key: str,
+        namespace: str,
+        operation: str,
+        hashed: str,
+        before: Iterable[str],
+        sent_at: datetime | None,
+        twin: str | None = None,
+    ) -> tuple[str, list[Any]]:
+        """The statement that claims a new operation (or renews an expired row), and its parameters."""
+        now = _now()
+        return (
+            f"INSERT INTO operations ({OPERATION_COLUMNS}, twin) "
+            "VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(identity) DO UPDATE SET key = excluded.key, namespace = excluded.namespace, "
+            "operation = excluded.operation, content_hash = excluded.content_hash, state = 'sent', "
+            "registry_id = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at, "
+            "expires_at = excluded.expires_at, owner = excluded.owner, sent_at = excluded.sent_at, "
+            "before = excluded.before, twin = excluded.twin WHERE operations.expires_at < excluded.updated_at",
+            [
+                identity,
+                key,
+                namespace,
+                operation,
+                hashed,
+                now.isoformat(),
+                now.isoformat(),
+                (now + timedelta(days=self.days)).isoformat(),
+                _me(),
+                (sent_at or now).isoformat(),
+                json.dumps(sorted(before)),
+                twin,
+            ],
+        )
 
     def record_new_attempt(
         self,
