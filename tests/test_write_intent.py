@@ -101,6 +101,9 @@ def test_a_failed_redemption_can_be_retried_once_and_unknown_never(
     assert retried["status"] == "success" and retried.id != failed_id and retried.outcome == "created"
     assert client.redemptions.retry(failed_id).id == retried.id  # the retry itself is one operation
     assert holding(client, investor_id) == 150
+    rerun = client.redemptions.create(investor_id, wallet_id, 50)  # the notebook run again: done, by its retry
+    assert rerun.id == retried.id and rerun["status"] == "success" and rerun.outcome == "existed"
+    assert holding(client, investor_id) == 150
     sandbox.admin("settings", {"task_outcome": "unknown"})
     with pytest.raises(helpers.TaskError, match="Do not retry it"):
         client.redemptions.create(investor_id, wallet_id, 10)
