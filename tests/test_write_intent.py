@@ -1775,3 +1775,19 @@ def test_identical_redemptions_sent_at_once_under_other_references_make_one_and_
     assert outcomes == ["asked", "asked", "created"]
     assert holding(helpers.Client(config), investor_id) == 193
 
+
+def test_a_managed_wallet_made_meanwhile_by_another_session_is_found_not_an_error(
+    drf_client: helpers.Client, tmp_path: Path
+) -> None:
+    """This session made the investor a moment ago (so it does not look for wallets yet); a colleague with another
+    journal gives it its managed wallet meanwhile, on a registry that keeps no key for it (drf): the registry
+    refuses a second, and that one is used as asked (before: a ValidationError 'already has a managed wallet')."""
+    client = drf_client
+    investor = client.investors.create(investor_body("Meanwhile"))
+    colleague = helpers.Client(client.config.replace(journal_path=tmp_path / "colleague.sqlite3"))
+    protocol = colleague.documents.upload(b"%PDF-1.4 protocol meanwhile", "protocol.pdf")
+    colleague.investors.identify(investor.id, identification_body(protocol.id))
+    theirs = colleague.investors.create_managed_wallet(investor.id)
+    mine = client.investors.create_managed_wallet(investor.id, on_duplicate="use")
+    assert mine.id == theirs.id and mine.outcome == "existed"
+    assert [w["type"] for w in client.investors.wallets(investor.id)] == ["eth-managed"]

@@ -777,29 +777,42 @@ class Investors(Resource):
         def managed(wallet: Record) -> bool:
             return wallet.get("type") == "eth-managed"
 
-        return self._writing_to(
-            wallets,
-            lambda: self._client.write(
-                Operation(
-                    "create managed wallet",
-                    "POST",
-                    target,
-                    "create the managed wallet",
-                    "wallet",
-                    reference=reference,
-                    key=key,
-                    repeat=repeat,
-                    on_duplicate=on_duplicate,
-                    similar=lambda: self._existing(
-                        investor_id, wallets, managed, "a managed wallet: there is one at most"
-                    ),
-                    sent=lambda since: self._all(wallets, managed, _READ_WALLETS),
-                    verify=lambda wallet_id: self._find_required(
-                        wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
-                    ),
-                )
-            ),
-        )
+        def create() -> Record:
+            return self._writing_to(
+                wallets,
+                lambda: self._client.write(
+                    Operation(
+                        "create managed wallet",
+                        "POST",
+                        target,
+                        "create the managed wallet",
+                        "wallet",
+                        reference=reference,
+                        key=key,
+                        repeat=repeat,
+                        on_duplicate=on_duplicate,
+                        similar=lambda: self._existing(
+                            investor_id, wallets, managed, "a managed wallet: there is one at most"
+                        ),
+                        sent=lambda since: self._all(wallets, managed, _READ_WALLETS),
+                        verify=lambda wallet_id: self._find_required(
+                            wallets, lambda w: w.get("id") == wallet_id, _READ_WALLETS
+                        ),
+                    )
+                ),
+            )
+
+        try:
+            return create()
+        except ValidationError:  # refused: perhaps another session made the investor's one meanwhile
+            try:
+                made_meanwhile = bool(self._all(wallets, managed, _READ_WALLETS))
+            except (PermissionDeniedError, NotListed):
+                made_meanwhile = False
+            if not made_meanwhile:
+                raise
+            self._client.written_lists.add(wallets)  # looked for now, and asked about as any existing one
+            return create()
 
     def create_generic_wallet(
         self,
