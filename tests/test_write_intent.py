@@ -1791,3 +1791,15 @@ def test_a_managed_wallet_made_meanwhile_by_another_session_is_found_not_an_erro
     mine = client.investors.create_managed_wallet(investor.id, on_duplicate="use")
     assert mine.id == theirs.id and mine.outcome == "existed"
     assert [w["type"] for w in client.investors.wallets(investor.id)] == ["eth-managed"]
+
+
+def test_create_another_on_a_step_already_done_says_how_to_make_one_more(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    """on_duplicate='create' on the same step run again sends nothing (it is that step), and says so with how to
+    make one more (before: 'existed' without a word, the request seemingly ignored)."""
+    investor_id, wallet_id = holder
+    first = client.redemptions.create(investor_id, wallet_id, 10)
+    with pytest.warns(UserWarning, match="To make one more, pass repeat=True or a reference of its own"):
+        again = client.redemptions.create(investor_id, wallet_id, 10, on_duplicate="create")
+    assert again.id == first.id and again.outcome == "existed" and holding(client, investor_id) == 190

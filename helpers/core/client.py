@@ -793,6 +793,13 @@ class Client:
         elif entry is not None and entry.state == "done":
             found = self._verify(operation, entry.registry_id)
             if found is not None and (operation.holds is None or not found.checked or operation.holds(found)):
+                if operation.on_duplicate == "create" and not operation.explicit:  # asked for, but not that way
+                    warnings.warn(
+                        f"This same step made {operation.what} {found.get('id')} before, so nothing new was sent: "
+                        "on_duplicate='create' answers the question about an identical one made otherwise. To make "
+                        "one more, pass repeat=True or a reference of its own.",
+                        stacklevel=5,
+                    )
                 return found, entry  # (an object this client cannot read: the journal is trusted)
             # gone from the registry (e.g. a reset sandbox), or changed since (an update made again)
             entry = self._new_attempt(identity, hashed, entry)
