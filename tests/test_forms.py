@@ -438,3 +438,11 @@ def test_a_please_correct_line_goes_once_a_field_is_changed(client: helpers.Clie
     assert not form.review() and "Please correct" in form.status.value
     form.fields["bank_account.iban"].widget.value = unique_iban("corrected")
     assert "Nothing was sent yet; click <b>Review</b>" in form.status.value and form.review()
+
+
+def test_a_company_is_asked_for_its_name_before_its_address(client: helpers.Client) -> None:
+    """The legal person's fields start with the company's name (they started with the street)."""
+    form = forms.InvestorForm(client)
+    company = [path for path in form.fields if path.startswith("legal_person.")]
+    assert company[:3] == ["legal_person.company_name", "legal_person.legal_form", "legal_person.registration_number"]
+    assert company.index("legal_person.street") > company.index("legal_person.registration_court")

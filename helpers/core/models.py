@@ -190,11 +190,14 @@ class NaturalPerson(BenefitingPerson):
     is_subject_to_us_tax: NotUSTaxable = field("Subject to US tax", default=False, widget="checkbox")
 
 
-class LegalPerson(_Address):
+class _Company(Model):
     company_name: Text = field("Company name", column="company_name", identifying=True, aliases=("legal_name",))
     legal_form: Text = field("Legal form", column="legal_form", placeholder="GmbH")
     registration_number: Text = field("Registration number", column="registration_number", placeholder="HRB 123456")
     registration_court: Text | None = field("Registration court", default=None, column="registration_court")
+
+
+class LegalPerson(_Address, _Company):  # (the company's name first, then its address: fields in reverse base order)
     is_custodian_bank: Flag = field("Custodian bank", default=False, widget="checkbox")
     commercial_register_document_id: Id | None = field(
         "Commercial register extract (document id)", default=None, widget="id"
