@@ -207,6 +207,9 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     masked_iban = panel.investors["bank_account.iban"].iloc[0]
     panel.show_personal.value = True  # shown at once, without another Look up
     assert panel.investors["bank_account.iban"].iloc[0] != masked_iban
+    table = next(w for w in panel.output.children if "IBAN" in str(getattr(w, "_dt_args", "")))
+    iban = panel.investors["bank_account.iban"].iloc[0]
+    assert tables.spaced_iban(iban) in table._dt_args["data_json"] and len(tables.spaced_iban(iban).split()) > 4
     panel.search.value = "nobody at all"
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "No investor matches" in shown and "no chart" in shown

@@ -239,7 +239,7 @@ class LookupPanel(widgets.VBox):
         if records:
             columns = list(tables.INVESTOR_COLUMNS)
             if self.show_personal.value:
-                iban = lambda r: str((r.get("bank_account") or {}).get("iban", ""))  # shown as asked: unmasked
+                iban = lambda r: tables.spaced_iban((r.get("bank_account") or {}).get("iban"))  # shown as asked
                 columns.insert(3, (models.label("bank_account.iban"), iban))
             parts.append(tables.interactive(tables.people_frame(records, columns)))
         else:

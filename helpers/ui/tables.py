@@ -220,6 +220,12 @@ STATEMENT_COLUMNS: Columns = (
 )
 
 
+def spaced_iban(iban: Any) -> str:
+    """An IBAN in groups of four, as it is printed and typed ('DE89 3704 0044 0532 0130 00')."""
+    compact = re.sub(r"\s", "", str(iban or ""))
+    return " ".join(compact[start : start + 4] for start in range(0, len(compact), 4))
+
+
 def holding_columns(
     names: Mapping[str, str], wallets: Mapping[str, str] | None = None, products: Mapping[str, str] | None = None
 ) -> Columns:
