@@ -714,3 +714,11 @@ def test_units_on_screens_are_grouped_by_thousands() -> None:
 
     shown = dict(Record({"id": "x", "units": 1500, "remaining_units": 12, "wallet_id": "w"}).rows())
     assert shown["Units"] == "1,500" and shown["Remaining units"] == "12"
+
+
+def test_a_moment_written_day_first_says_so() -> None:
+    """'26.11.2026' for 'Signed at' got 'is not a date'; a birth date written so got the day-first hint: both do."""
+    with pytest.raises(checks.CheckError, match="written day first; write the day year first"):
+        checks.check_datetime("26.11.2026")
+    with pytest.raises(checks.CheckError, match="spreadsheet's day number"):
+        checks.check_past_datetime("45000")

@@ -156,19 +156,19 @@ def check_date(value: Any) -> str:
     return day.isoformat()
 
 
-def _not_a_date(value: Any, what: str) -> str:
+def _not_a_date(value: Any, what: str, example: str = "2000-08-10") -> str:
     """Why ``value`` is no date, without repeating it (it may be a birth date)."""
     text = _text(value)
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]00:00(:00)?)?", text):
         return "There is no such day in the calendar (check the month's last day); write an existing date."
     if re.fullmatch(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}", text):
-        return f"This date is written day first; write {what} year first, as YYYY-MM-DD, e.g. 2000-08-10."
+        return f"This date is written day first; write {what} year first, as YYYY-MM-DD, e.g. {example}."
     if re.fullmatch(r"\d{5}(\.0+)?", text):
         return (
             f"This looks like a spreadsheet's day number, not a date; format the column as text and write {what} "
-            "as YYYY-MM-DD, e.g. 2000-08-10."
+            f"as YYYY-MM-DD, e.g. {example}."
         )
-    return f"This is not a date; write {what} as YYYY-MM-DD, e.g. 2000-08-10."
+    return f"This is not a date; write {what} as YYYY-MM-DD, e.g. {example}."
 
 
 def check_birth_date(value: Any, today: date | None = None) -> str:
@@ -206,6 +206,8 @@ def check_datetime(value: Any) -> str:
         except ValueError:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T].*)?", text):
                 raise CheckError(_not_a_date(text[:10], "it")) from None  # a day that does not exist
+            if re.fullmatch(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{5}(\.0+)?", text):  # day first, a day number
+                raise CheckError(_not_a_date(text, "the day", "2024-03-12")) from None
             raise CheckError(
                 f"{quote(text)} is not a date; write the day as YYYY-MM-DD (e.g. 2024-03-12), or a moment with its "
                 "time zone, e.g. 2024-03-12T14:30:00+01:00."
