@@ -197,6 +197,10 @@ def test_dry_run_lists_row_problems_and_sends_nothing(client: helpers.Client) ->
     plan = bulk.read_investors(root / "samples" / "investors_demo.csv", placeholder_protocols=True)
     assert plan.valid == 18
     assert plan.problems[["row", "column"]].values.tolist() == [[8, "iban"], [15, "birth_date"]]
+    assert plan.problems[["reference", "name"]].values.tolist() == [  # whose rows: for the person fixing them
+        ["CRM-000007", "Donald Knuth"],
+        ["CRM-000014", "Hedy Lamarr"],
+    ]
     assert "18 rows ready to import; 2 rows with problems" in plan.summary()
     assert client.transport.requests_sent == 0
 
@@ -206,7 +210,7 @@ def test_dry_run_catches_duplicates_and_missing_protocols(tmp_path: Path) -> Non
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines, lines[1]]) + "\n")  # row 4 repeats row 2
     plan = bulk.read_investors(path)
-    assert plan.problems.values.tolist()[-1] == [
+    assert plan.problems[["row", "column", "problem"]].values.tolist()[-1] == [
         4,
         "reference",
         "Repeats the reference of row 2; each row needs its own.",
@@ -486,7 +490,7 @@ def test_dry_run_flags_the_same_person_twice_in_one_file(tmp_path: Path) -> None
     path.write_text("\n".join([*lines, ",".join(third)]) + "\n")
     plan = bulk.read_investors(path, placeholder_protocols=True)
     assert plan.valid == 3
-    assert plan.problems.values.tolist() == [
+    assert plan.problems[["row", "column", "problem"]].values.tolist() == [
         [
             5,
             "reference",

@@ -215,10 +215,21 @@ def read_investors(
                 earlier_matches.append(_match_row(planned, earlier))
             in_file.add({**planned["investor"], "row": row})
     problem_frame = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
+    who = {record["row"]: record for record in _records(frame)}  # whose row it is, for the person fixing it
+    problem_frame.insert(1, "reference", [str(who.get(row, {}).get("reference") or "") for row in problem_frame["row"]])
+    problem_frame.insert(2, "name", [_row_name(who.get(row, {})) for row in problem_frame["row"]])
     plan = Plan(rows, problem_frame.sort_values("row", kind="stable").reset_index(drop=True), source_name)
     found, plan.namesakes = _registry_matches(client, rows) if client is not None else ([], [])
     plan.matches = _match_frame(sorted([*found, *earlier_matches], key=lambda match: int(match["row"])))
     return plan
+
+
+def _row_name(record: dict[str, Any]) -> str:
+    """The person or company a spreadsheet row names, as typed ('' where it names none)."""
+    parts = (
+        [record.get("company_name")] if record.get("company_name") else [record.get(k) for k in ("forename", "surname")]
+    )
+    return " ".join(str(part).strip() for part in parts if part is not None and not pd.isna(part) and str(part).strip())
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -352,7 +352,9 @@ class BulkImportPanel(widgets.VBox):
                 display(
                     HTML(
                         tables.static_html(
-                            tables.humanize(self.plan.problems, PROBLEM_LABELS),
+                            tables.humanize(
+                                self.plan.problems, {**PROBLEM_LABELS, "reference": "Reference", "name": "Name"}
+                            ),
                             "Rows with problems (they will be skipped; fix and re-upload)",
                         )
                     )
