@@ -313,6 +313,7 @@ def test_two_processes_importing_one_spreadsheet_into_one_journal_make_each_obje
     client = helpers.Client(config)
     again = bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
     assert set(again["status"]) == {"already there"}, reports
+    assert again["identification_id"].notna().all() and again["wallet_id"].notna().all()  # the ones they have
     investors = client.investors.list().to_list()
     assert len(investors) == 40
     for investor in investors:

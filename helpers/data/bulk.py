@@ -27,7 +27,14 @@ import pandas as pd
 
 from helpers.core import checks, models
 from helpers.core.client import Client, Match, OnDuplicate
-from helpers.core.errors import CashlinkError, ConflictError, PossibleDuplicate, input_error
+from helpers.core.errors import (
+    CashlinkError,
+    ConflictError,
+    NotListed,
+    PermissionDeniedError,
+    PossibleDuplicate,
+    input_error,
+)
 from helpers.core.journal import derive_key
 from helpers.core.records import Record
 from helpers.core.resources import InvestorIndex, investor_name
@@ -355,9 +362,12 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         )
         result["investor_id"], result["investor"] = investor.id, investor  # (the record: for the rows after it)
         already = investor.outcome in ("existed", "replayed", "updated")  # made before this import
-        if row["identification"] is not None and not (
-            already and client.investors.kyc_status(investor.id) == "SUCCESS"
-        ):
+        identified = (
+            already and row["identification"] is not None and client.investors.kyc_status(investor.id) == "SUCCESS"
+        )
+        if identified:  # identified before: the identification it has
+            result["identification_id"] = _successful_identification(client, investor.id)
+        elif row["identification"] is not None:
             result["identification_id"] = _identify(client, row, investor, key("identification")).id
         if row["wallet"]:
             result["wallet_id"] = _wallet(client, row, investor, key("wallet"), already)
@@ -391,6 +401,16 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
     except CashlinkError as exc:
         result["error"] = str(exc)
     return result
+
+
+def _successful_identification(client: Client, investor_id: str) -> str | None:
+    """The id of the investor's successful identification (None where the list cannot be read)."""
+    try:
+        found = client.investors.identifications(investor_id)
+    except (NotListed, PermissionDeniedError):
+        return None
+    done = [i for i in found if str(i.get("status", "SUCCESS" if i.get("verified_at") else "")).upper() == "SUCCESS"]
+    return str(done[0]["id"]) if done else None
 
 
 def _identify(client: Client, row: dict[str, Any], investor: Record, key: str) -> Record:
