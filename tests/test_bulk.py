@@ -688,3 +688,20 @@ def test_a_dry_run_says_which_rows_share_only_a_name_with_an_investor(client: he
     assert plan.matches.empty and plan.namesakes == [3]  # (the CSV's first data line is row 2)
     assert "1 of them (row 3) shares only a name with an investor the registry has" in plan.summary()
     assert "made as new people" in plan.summary() and "Erika" not in plan.summary()
+
+
+def test_blank_cells_beside_filled_ones_are_blank(tmp_path: Path) -> None:
+    """A column filled in some rows and blank in others: the blanks are empty, not a number (before: 'Enter text
+    here, not float.' for a blank bank, and a traceback for a blank protocol file beside a named one)."""
+    sheet = spreadsheet(tmp_path / "mixed.csv", 3)
+    rows = list(csv.DictReader(sheet.open()))
+    rows[0]["bank"], rows[0]["salutation"], rows[0]["birth_place"] = "", "", ""
+    (tmp_path / "p.pdf").write_bytes(b"%PDF-1.4 protocol of row 3")
+    rows[1]["protocol_file"] = "p.pdf"
+    with sheet.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plan = bulk.read_investors(sheet, placeholder_protocols=True)
+    assert plan.problems.empty, plan.problems["problem"].tolist()
+    assert plan.valid == 3 and "bank" not in plan.rows[0]["investor"]["bank_account"]

@@ -240,7 +240,14 @@ def _row_name(record: dict[str, Any]) -> str:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
+    """The rows as dicts; a blank cell is None (never NaN, which a check would take for a number)."""
+    return [
+        {str(key): None if _blank(value) else value for key, value in row.items()} for row in frame.to_dict("records")
+    ]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value))
 
 
 def _plan_row(

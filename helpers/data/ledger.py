@@ -135,7 +135,8 @@ def parse_table(
                 problems.append((row, column.name, str(exc)))
                 values.append(None)
         checked[column.name] = values
-    return pd.DataFrame(checked), problems, name
+    # object columns: a blank cell stays None (pandas would read a column of text and blanks as strings with NaN)
+    return pd.DataFrame(checked, dtype=object), problems, name
 
 
 def duplicates(frame: pd.DataFrame, keys: list[str], what: str, name: str) -> None:
