@@ -705,3 +705,33 @@ def test_blank_cells_beside_filled_ones_are_blank(tmp_path: Path) -> None:
     plan = bulk.read_investors(sheet, placeholder_protocols=True)
     assert plan.problems.empty, plan.problems["problem"].tolist()
     assert plan.valid == 3 and "bank" not in plan.rows[0]["investor"]["bank_account"]
+
+
+def test_two_imports_at_once_of_the_same_people_under_other_references_make_each_once(
+    client: helpers.Client, config: Config, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Two panels on one journal import the same people at the same moment, one file's references renamed: each
+    person is made once, the other import uses them (before: the wait for the same write in flight ended in a
+    duplicate check against the investors read at the start, and every person was made twice)."""
+    sheet = spreadsheet(tmp_path / "a.csv", 6)
+    renamed = tmp_path / "b.csv"
+    renamed.write_text(sheet.read_text().replace("REF-", "OTHER-"))
+    plans = [bulk.read_investors(path, placeholder_protocols=True) for path in (sheet, renamed)]
+    sandbox.faults(latency=0.1)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(
+                pool.map(
+                    lambda plan: bulk.import_investors(
+                        helpers.Client(config), plan, workers=3, progress=False, on_duplicate="use"
+                    ),
+                    plans,
+                )
+            )
+    finally:
+        sandbox.reset_faults()
+    assert sorted(investors_in_registry(client)) == [f"Investor {n:05d}" for n in range(1, 7)]
+    statuses = sorted([*results[0]["status"], *results[1]["status"]])
+    assert statuses.count("created") == 6 and statuses.count("already there") == 6, statuses
+    for investor in client.investors.list():  # (a managed wallet is the same write in both: met, made once)
+        assert len(client.investors.wallets(investor["id"])) == 1

@@ -190,7 +190,7 @@ def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_una
     try:
         with pytest.raises(helpers.OutcomeUnknown, match="the registry offers no list to look in"):
             client.investors.identify(investor.id, body)
-        with pytest.raises(helpers.OutcomeUnknown, match="repeat=True"):  # a re-run: still asked, nothing sent
+        with pytest.raises(helpers.OutcomeUnknown, match="a reference of its own"):  # a re-run: asked, nothing sent
             client.investors.identify(investor.id, body)
     finally:
         drf_sandbox.reset_faults()

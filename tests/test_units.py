@@ -353,9 +353,9 @@ def test_a_version_4_journal_gains_the_twin_column_and_keeps_its_rows(tmp_path: 
     journal = Journal(path)
     assert journal.get("identity-1") is not None
     now = datetime.now(UTC)
-    assert journal.claim_unless_twin("identity-2", "key-2", "ns", "create redemption", "h", (), now, "twin-1")
+    assert journal.claim("identity-2", "key-2", "ns", "create redemption", "h", None, (), now, "twin-1", now)
     with ThreadPoolExecutor(1) as other:  # another thread: this one's claim is in flight, the same write
-        second = other.submit(journal.claim_unless_twin, "identity-3", "key-3", "ns", "op", "h", (), now, "twin-1")
+        second = other.submit(journal.claim, "identity-3", "key-3", "ns", "op", "h", None, (), now, "twin-1", now)
         with pytest.raises(TwinInFlight):
             second.result()
     journal.close()

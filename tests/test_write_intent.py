@@ -721,7 +721,7 @@ def test_a_namesake_is_told_what_differs(client: helpers.Client) -> None:
     assert "Twin" not in str(asked.value) and "Nothing was sent for this investor" in str(asked.value)  # no names
 
 
-def test_a_rerun_after_a_lost_answer_where_nothing_can_look_asks_for_repeat(
+def test_a_rerun_after_a_lost_answer_where_nothing_can_look_asks_for_a_new_reference(
     client: helpers.Client, sandbox: Sandbox
 ) -> None:
     from tests.test_forms import PERSON
@@ -735,10 +735,11 @@ def test_a_rerun_after_a_lost_answer_where_nothing_can_look_asks_for_repeat(
             client.investors.add_benefiting_person(investor.id, person, reference="owner 2")
     finally:
         sandbox.reset_faults()
-    with pytest.raises(helpers.OutcomeUnknown, match="repeat=True"):
+    with pytest.raises(helpers.OutcomeUnknown, match="give it a reference of its own"):
         client.investors.add_benefiting_person(investor.id, person, reference="owner 2")
-    sent = client.investors.add_benefiting_person(investor.id, person, reference="owner 2", repeat=True)
+    sent = client.investors.add_benefiting_person(investor.id, person, reference="owner 2 again")  # as said
     assert sent.outcome == "created"
+    assert client.investors.add_benefiting_person(investor.id, person, reference="owner 2 again").id == sent.id
 
 
 def test_the_benefiting_person_form_after_a_lost_answer_names_its_button(
@@ -1803,3 +1804,40 @@ def test_create_another_on_a_step_already_done_says_how_to_make_one_more(
     with pytest.warns(UserWarning, match="To make one more, pass repeat=True or a reference of its own"):
         again = client.redemptions.create(investor_id, wallet_id, 10, on_duplicate="create")
     assert again.id == first.id and again.outcome == "existed" and holding(client, investor_id) == 190
+
+
+def test_a_change_another_journal_made_before_is_applied_again_by_a_third(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    """A change back and forth across three journals: the third's change, which the registry answers with the
+    second's earlier answer, is sent as a change of its own and applied (before, with a key the same in every
+    journal, the registry replayed the second's fallback too: 'replayed', and the e-mail stayed as it was)."""
+    second, third = (helpers.Client(config.replace(journal_path=tmp_path / f"j{n}.sqlite3")) for n in (2, 3))
+    investor = client.investors.create(investor_body("Backforth"))
+    first_email = investor["communication"]["email"]
+
+    def change(session: helpers.Client, email: str) -> str:
+        return str(session.investors.update(investor.id, {"communication": {"email": email}}).outcome)
+
+    change(client, "b@example.com")
+    change(client, first_email)
+    change(second, "b@example.com")
+    change(client, first_email)
+    assert change(third, "b@example.com") == "updated"
+    assert client.investors.get(investor.id)["communication"]["email"] == "b@example.com"
+
+
+def test_one_more_is_one_more_in_each_journal_and_a_third_is_said(
+    client: helpers.Client, config: Config, holder: tuple[str, str], tmp_path: Path
+) -> None:
+    """repeat=True in a second journal (a colleague) makes a real new one, not the first journal's replayed; a step
+    with repeat=True run again says how to make yet another."""
+    investor_id, wallet_id = holder
+    client.redemptions.create(investor_id, wallet_id, 10)
+    client.redemptions.create(investor_id, wallet_id, 10, repeat=True)
+    colleague = helpers.Client(config.replace(journal_path=tmp_path / "colleague.sqlite3"))
+    theirs = colleague.redemptions.create(investor_id, wallet_id, 10, repeat=True)
+    assert theirs.outcome == "created" and holding(client, investor_id) == 170
+    with pytest.warns(UserWarning, match="To make yet another, give it a reference of its own"):
+        again = client.redemptions.create(investor_id, wallet_id, 10, repeat=True)
+    assert again.outcome == "existed" and holding(client, investor_id) == 170

@@ -23,11 +23,12 @@ import re
 import sys
 import threading
 import time
+import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -513,6 +514,7 @@ class Operation:
     moves_units: bool = False
     confirm_production: bool = False
     similar: Callable[[], Match | None] | None = None
+    looked_at: datetime | None = None  # when ``similar`` read the registry, if before the write (a bulk import's list)
     resend_unseen: bool = True  # after a lost answer, send again though nothing can look for the object first
     holds: Callable[[Record], bool] | None = None  # a done operation's object still shows its effect (an update)
     same_party: Callable[[Record], bool] | None = None  # new data under a used reference describes the same party
@@ -533,6 +535,11 @@ class Operation:
     def explicit(self) -> bool:
         """True when the caller named the operation (reference, key, repeat), not only its content."""
         return bool(self.reference or self.key or self.repeat)
+
+
+def _known(match: Match) -> Callable[[], Match | None]:
+    """A duplicate check that finds ``match`` (the object an identical write of another session made)."""
+    return lambda: match
 
 
 def _checks_duplicates(operation: Operation) -> bool:
@@ -685,8 +692,8 @@ class Client:
         op = f"{operation.method} {operation.path}"
         if operation.reference:
             return derive_key(self.namespace, op, {"reference": operation.reference})
-        if operation.repeat:  # one more than the identical ones: the same one again when its step runs again
-            return derive_key(self.namespace, op, {"repeat": operation.identity_content})
+        if operation.repeat:  # one more than the identical ones: the same one again when its step runs again (the
+            return derive_key(self.namespace, op, {"repeat": operation.identity_content})  # key sent: _first_key)
         return derive_key(self.namespace, op, operation.identity_content)
 
     def identity_of_reference(self, method: str, path: str, reference: str) -> str:
@@ -725,14 +732,21 @@ class Client:
                 return self._write(operation, identity, hashed, entry)
             except _ClaimedElsewhere:  # another session claimed it between the look and the claim: look again
                 continue
-            except TwinInFlight as twin:  # the same content, sent now under another reference: its object is then
-                if self.journal.sending_elsewhere(self.journal.wait_while_sending(twin.entry) or twin.entry):
+            except TwinInFlight as twin:  # the same write, sent now under another reference: wait for its object
+                after = self.journal.wait_while_sending(twin.entry) or twin.entry
+                if self.journal.sending_elsewhere(after):
                     raise ConflictError(
                         f"Another session sharing this journal is sending an identical {operation.what} under another "
                         f"reference: {self.journal.describe_sender(twin.entry)}. Nothing was sent. Run this again "
                         "once that session is done: it then asks whether to make a second one."
                     ) from None
-                continue  # looked for by the duplicate check, which asks
+                made = self._verify(operation, after.registry_id) if after.state == "done" else None
+                if made is not None and made.checked:  # asked about (a list read before may not show it yet)
+                    operation = replace(
+                        operation,
+                        similar=_known(Match(made, True, "the same data, sent a moment ago by another session")),
+                    )
+                continue
             except BaseException:
                 self.journal.release(identity)  # if this call claimed it and got no answer: found unanswered later
                 raise
@@ -753,9 +767,11 @@ class Client:
                 raise OutcomeUnknown(
                     f"Could not {operation.action}: an attempt on {entry.created_at[:10]} was never answered, and "
                     f"nothing here can look for {what} in the registry. Nothing was sent. Look for it in Cashlink "
-                    "Studio; to send it again, run this with repeat=True (in a form, the button 'Send as a new …')."
+                    "Studio; to send it again, give it a reference of its own (reference='…'; in a form, the button "
+                    "'Send as a new …')."
                 )
             entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
+        looked_at = operation.looked_at or datetime.now(UTC)  # the same write done since is not in what it read
         if _checks_duplicates(operation):
             try:  # (what an unanswered attempt made was looked for above: an equal object here is another one)
                 resolved = self._resolve_duplicate(operation, identity, unanswered and operation.sent is None)
@@ -770,7 +786,7 @@ class Client:
                 operation.before_send()
             except (PermissionDeniedError, NotListed):  # cannot read the balance: the registry checks it itself
                 log.info("cannot check %s before sending (no read scope)", operation.what)
-        key, since, before = self._claim(operation, identity, hashed, entry, unanswered)
+        key, since, before = self._claim(operation, identity, hashed, entry, unanswered, looked_at)
         try:
             answer, record, retried = self._send(operation, key, identity, unanswered, since, before)
         except CashlinkError:
@@ -798,6 +814,13 @@ class Client:
                         f"This same step made {operation.what} {found.get('id')} before, so nothing new was sent: "
                         "on_duplicate='create' answers the question about an identical one made otherwise. To make "
                         "one more, pass repeat=True or a reference of its own.",
+                        stacklevel=5,
+                    )
+                elif operation.repeat and not operation.reference and not operation.key:
+                    warnings.warn(
+                        f"repeat=True made {operation.what} {found.get('id')} before in this step, so nothing new was "
+                        "sent (a step run again is that one). To make yet another, give it a reference of its own "
+                        "(reference='…', on_duplicate='create').",
                         stacklevel=5,
                     )
                 return found, entry  # (an object this client cannot read: the journal is trusted)
@@ -839,14 +862,28 @@ class Client:
         return made
 
     def _claim(
-        self, operation: Operation, identity: str, hashed: str, entry: Entry | None, unanswered: bool
+        self,
+        operation: Operation,
+        identity: str,
+        hashed: str,
+        entry: Entry | None,
+        unanswered: bool,
+        looked_at: datetime,
     ) -> tuple[str, datetime, set[str]]:
         """Record in the journal that this session sends the operation now (compare-and-set on the row as read):
-        its key, from when what it makes is stamped, and the identical objects there before it."""
-        key = entry.key if entry is not None else identity
+        its key, from when what it makes is stamped, and the identical objects there before it. A write that asks
+        about duplicates first meets the same write of another session in flight, or done since its duplicate check
+        read the registry (``looked_at``): :class:`TwinInFlight`, and nothing is claimed."""
+        key = entry.key if entry is not None else self._first_key(operation, identity)
+        twin = content_hash(
+            self.namespace, {"write": f"{operation.method} {operation.path}", "content": operation.identity_content}
+        )
+        twins_since = looked_at if _checks_duplicates(operation) else None
         if unanswered and entry is not None:  # sent again under its key: what was there before its first attempt
             since, before = self._since(entry), set(entry.before)
-            claimed = self.journal.claim(identity, key, self.namespace, operation.name, hashed, entry)
+            claimed = self.journal.claim(
+                identity, key, self.namespace, operation.name, hashed, entry, twin=twin, twins_since=twins_since
+            )
         else:
             if self.transport.clock_offset is None:
                 self.transport.token()  # an answer of the registry's first, to read its clock (its Date)
@@ -854,22 +891,24 @@ class Client:
             since = sent_at - CLOCK_TOLERANCE
             before = self._identical_now(operation, since)  # never taken for what this write makes
             if entry is not None and entry.previous is not None:  # a new attempt: only if the row is still as read
-                claimed = self.journal.record_new_attempt(identity, entry.previous, key, hashed, before, sent_at)
-            elif entry is None and _checks_duplicates(operation):  # an identical one in flight: wait, then ask
-                twin = content_hash(
-                    self.namespace,
-                    {"write": f"{operation.method} {operation.path}", "content": operation.identity_content},
-                )
-                claimed = self.journal.claim_unless_twin(
-                    identity, key, self.namespace, operation.name, hashed, before, sent_at, twin
+                claimed = self.journal.record_new_attempt(
+                    identity, entry.previous, key, hashed, before, sent_at, twin=twin, twins_since=twins_since
                 )
             else:
                 claimed = self.journal.claim(
-                    identity, key, self.namespace, operation.name, hashed, entry, before, sent_at
+                    identity, key, self.namespace, operation.name, hashed, entry, before, sent_at, twin, twins_since
                 )
         if not claimed:
             raise _ClaimedElsewhere
         return key, since, before
+
+    def _first_key(self, operation: Operation, identity: str) -> str:
+        """The idempotency key of an operation's first attempt: its identity, but for a deliberate repeat a key of
+        its own (its identity is the same in every journal of this distributor, and a registry that kept another
+        journal's repeat would answer that one)."""
+        if operation.repeat and not operation.reference and not operation.key:
+            return derive_key(self.namespace, "repeat", uuid.uuid4().hex)
+        return identity
 
     def _answered(
         self, operation: Operation, identity: str, key: str, answer: Answer | None, record: Record, retried: bool
@@ -1095,8 +1134,8 @@ class Client:
                 self._audit(operation, key, None, "answer lost")
                 raise OutcomeUnknown(  # as a re-run says it: whether it was done is unknown
                     f"{last.message} Nothing more was sent, as nothing here can look for it: look in Cashlink Studio "
-                    "whether it was done. Running this again sends nothing until you say; to send it again, use "
-                    "repeat=True (in a form, the button 'Send as a new …').",
+                    "whether it was done. Running this again sends nothing until you say; to send it again, give it "
+                    "a reference of its own (reference='…'; in a form, the button 'Send as a new …').",
                     status=last.status,
                 )
             try:
@@ -1212,7 +1251,8 @@ class Client:
             f"answered, and {why}, so whether it made {what} is unknown. Nothing more was sent: sending it again "
             f"could make a second one. Look for {what} in Cashlink Studio. If it is there, run this step once with a "
             "client that may read the registry (its scopes with :read): it finds it and records it. If it is not "
-            "there, send it with repeat=True (in a form, the button 'Send as a new …'), which makes a new one.",
+            "there, send it as a new operation with a reference of its own (reference='…'; in a form, the button "
+            "'Send as a new …').",
             status=exc.status,
         )
 
@@ -1233,8 +1273,9 @@ class Client:
         replayed an earlier answer (for registries that do not send ``Idempotent-Replayed``)."""
         created = _created_at(record)
         sent = datetime.fromtimestamp(answer.sent_at, UTC) + timedelta(seconds=self.transport.clock_offset or 0)
-        slack = ZONELESS_SLACK if zoneless(record) else timedelta(0)
-        return created is not None and created < sent - CLOCK_TOLERANCE - slack
+        # (a time without a zone is read as UTC: a registry east of UTC, as Cashlink's, stamps it later than it was,
+        # so a fresh object is never taken for a replay; a replay made less than its offset ago reads 'created')
+        return created is not None and created < sent - CLOCK_TOLERANCE
 
     def _audit_line(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> AuditLine:
         return AuditLine(
@@ -1354,7 +1395,7 @@ class Client:
                 error = str(task.get("error") or "the registry gives no reason").rstrip(".")
                 raise TaskError(
                     f"The {what} {task.get('id')} failed: {error}. It is not done. Once the cause is "
-                    f"fixed, {retry_hint or 'make it again with repeat=True'}.",
+                    f"fixed, {retry_hint or 'make it again with a reference of its own (reference=…)'}.",
                     task,
                 ) from None
             raise

@@ -166,7 +166,7 @@ def _entry(row: Any) -> Entry:
 
 
 class TwinInFlight(Exception):
-    """Another session is sending an operation with the same content under another identity (``entry``)."""
+    """Another session is sending the same write under another identity (``entry``), or has just done it."""
 
     def __init__(self, entry: Entry) -> None:
         super().__init__(entry.identity)
@@ -385,42 +385,6 @@ class Journal:
                 raise self._broken(exc) from None
         return _entry(row) if row else None
 
-    def claim_unless_twin(
-        self,
-        identity: str,
-        key: str,
-        namespace: str,
-        operation: str,
-        hashed: str,
-        before: Iterable[str],
-        sent_at: datetime,
-        twin: str,
-    ) -> bool:
-        """:meth:`claim` a new operation, unless another session is sending one with the same ``twin`` (the same
-        write: method, path and content) under another identity right now (another reference, a second notebook on
-        this journal): :class:`TwinInFlight` then, and nothing is written. The look and the claim are one
-        transaction, so two such claims never both pass."""
-        self._sending_now(identity, True)
-        try:
-            with self._transaction() as db:
-                rows = db.execute(
-                    f"SELECT {ENTRY_COLUMNS} FROM operations WHERE twin = ? AND state = 'sent' "
-                    "AND identity != ? AND expires_at >= ?",
-                    [twin, identity, _now().isoformat()],
-                ).fetchall()
-                sending = next((entry for entry in map(_entry, rows) if self.sending_elsewhere(entry)), None)
-                if sending is not None:
-                    raise TwinInFlight(sending)
-                changed = db.execute(
-                    *self._claim_new(identity, key, namespace, operation, hashed, before, sent_at, twin)
-                )
-        except BaseException:
-            self._sending_now(identity, False)
-            raise
-        if changed.rowcount != 1:
-            self._sending_now(identity, False)
-        return changed.rowcount == 1
-
     def record_intent(self, identity: str, key: str, namespace: str, operation: str, hashed: str) -> None:
         """Remember an operation under ``key`` (then :meth:`record_done`): one found already done in the registry.
         Writes about to be sent use :meth:`claim`."""
@@ -477,21 +441,60 @@ class Journal:
         last: Entry | None,
         before: Iterable[str] = (),
         sent_at: datetime | None = None,
+        twin: str | None = None,
+        twins_since: datetime | None = None,
     ) -> bool:
         """Before sending: record the intent (so a crash before the answer sends the same key again) and that this
         session sends it. Compare-and-set on ``last``, the row as read: False when another session wrote it
-        meanwhile (nothing may be sent then)."""
+        meanwhile (nothing may be sent then). ``twin``: see :meth:`_claimed`."""
         now = _now()
-        expires = (now + timedelta(days=self.days)).isoformat()
-        self._sending_now(identity, True)
         if last is None:  # a new row, or an expired one renewed
-            changed = self._write_one(*self._claim_new(identity, key, namespace, operation, hashed, before, sent_at))
+            statement = self._claim_new(identity, key, namespace, operation, hashed, before, sent_at, twin)
         else:  # an unanswered attempt found in the journal: sent again with its key
-            changed = self._write_one(
-                "UPDATE operations SET owner = ?, updated_at = ?, expires_at = ? WHERE identity = ? AND key = ? "
-                "AND state = 'sent' AND content_hash = ? AND owner IS ? AND updated_at = ?",
-                [_me(), now.isoformat(), expires, identity, last.key, last.content_hash, last.owner, last.updated_at],
+            statement = (
+                "UPDATE operations SET owner = ?, updated_at = ?, expires_at = ?, twin = ? WHERE identity = ? "
+                "AND key = ? AND state = 'sent' AND content_hash = ? AND owner IS ? AND updated_at = ?",
+                [
+                    _me(),
+                    now.isoformat(),
+                    (now + timedelta(days=self.days)).isoformat(),
+                    twin,
+                    identity,
+                    last.key,
+                    last.content_hash,
+                    last.owner,
+                    last.updated_at,
+                ],
             )
+        return self._claimed(identity, statement, twin, twins_since)
+
+    def _claimed(
+        self, identity: str, statement: tuple[str, list[Any]], twin: str | None, twins_since: datetime | None
+    ) -> bool:
+        """Run the claim ``statement`` for ``identity``; True when it claimed the row. ``twin`` (a hash of the write:
+        method, path and content) is recorded, so that another session sending the same write under another
+        identity (another reference, a second notebook on this journal) can meet it. With ``twins_since`` (when
+        this write's duplicate check read the registry), such a write in flight now, or done since then, raises
+        :class:`TwinInFlight`, and nothing is claimed; the look and the claim are then one transaction, so two such
+        claims never both pass."""
+        self._sending_now(identity, True)
+        try:
+            if twins_since is None or not twin:
+                changed = self._write_one(*statement)
+            else:
+                with self._transaction() as db:
+                    rows = db.execute(
+                        f"SELECT {ENTRY_COLUMNS} FROM operations WHERE twin = ? AND identity != ? AND expires_at >= ? "
+                        "AND (state = 'sent' OR (state = 'done' AND updated_at >= ?))",
+                        [twin, identity, _now().isoformat(), twins_since.isoformat()],
+                    ).fetchall()
+                    met = next((e for e in map(_entry, rows) if e.state == "done" or self.sending_elsewhere(e)), None)
+                    if met is not None:
+                        raise TwinInFlight(met)
+                    changed = db.execute(*statement).rowcount
+        except BaseException:
+            self._sending_now(identity, False)
+            raise
         if changed != 1:
             self._sending_now(identity, False)
         return changed == 1
@@ -541,14 +544,15 @@ class Journal:
         hashed: str,
         before: Iterable[str] = (),
         sent_at: datetime | None = None,
+        twin: str | None = None,
+        twins_since: datetime | None = None,
     ) -> bool:
         """The operation's next attempt, under ``key``, sent by this session: only if its row is still as ``last``
-        (compare-and-set; False when another session changed it meanwhile)."""
+        (compare-and-set; False when another session changed it meanwhile). ``twin``: see :meth:`_claimed`."""
         now = _now()
-        self._sending_now(identity, True)
-        changed = self._write_one(
+        statement = (
             "UPDATE operations SET key = ?, content_hash = ?, state = 'sent', registry_id = NULL, updated_at = ?, "
-            "expires_at = ?, owner = ?, sent_at = ?, before = ? "
+            "expires_at = ?, owner = ?, sent_at = ?, before = ?, twin = ? "
             "WHERE identity = ? AND key = ? AND state = ? AND content_hash = ?",
             [
                 key,
@@ -558,15 +562,14 @@ class Journal:
                 _me(),
                 (sent_at or now).isoformat(),
                 json.dumps(sorted(before)),
+                twin,
                 identity,
                 last.key,
                 last.state,
                 last.content_hash,
             ],
         )
-        if changed != 1:
-            self._sending_now(identity, False)
-        return changed == 1
+        return self._claimed(identity, statement, twin, twins_since)
 
     def release(self, identity: str) -> bool:
         """If this thread claimed the operation and got no answer (lost, interrupted, or it stopped before sending):

@@ -15,7 +15,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from fractions import Fraction
 from pathlib import Path
@@ -363,6 +363,7 @@ class InvestorIndex:
         self._keys: builtins.list[dict[Any, builtins.list[tuple[int, Mapping[str, Any]]]]] = [{}, {}, {}]
         self._names: dict[str, int] = {}  # a name (no birth date): how many investors have it
         self._count = 0
+        self.read_at: datetime | None = None  # when the registry's investors were read into it
         for investor in investors:
             self.add(investor)
 
@@ -518,6 +519,7 @@ class Investors(Resource):
                 repeat=repeat,
                 on_duplicate=on_duplicate,
                 similar=lambda: (known_investors or InvestorIndex(self.list())).match(investor),
+                looked_at=known_investors.read_at if known_investors is not None else None,
                 sent=lambda since: self._created_since(investor, since),
                 identical_now=lambda: [
                     str(i.get("id")) for i in (known_investors or InvestorIndex(self.list())).identical(investor)
@@ -555,8 +557,9 @@ class Investors(Resource):
     def index(self) -> InvestorIndex:
         """The registry's investors, read once, to compare many new ones with (a bulk import). Empty, with a
         :class:`CannotCompareWarning`, where the registry cannot be searched (no such list, no read scope)."""
+        read_at = datetime.now(UTC)
         try:
-            return InvestorIndex(self.list().to_list())
+            index = InvestorIndex(self.list().to_list())
         except (NotListed, PermissionDeniedError) as exc:
             warnings.warn(
                 f"The registry's investors could not be read ({exc.message.rstrip('.')}), so new investors are not "
@@ -565,6 +568,8 @@ class Investors(Resource):
                 stacklevel=2,
             )
             return InvestorIndex()
+        index.read_at = read_at
+        return index
 
     def find_similar(self, body: Mapping[str, Any] | models.Investor) -> Match | None:
         """The registry's investor that a new ``body`` would duplicate (same e-mail, IBAN, or name and birth
@@ -1349,7 +1354,7 @@ class Redemptions(Resource):
             raise TaskError(
                 f"The redemption {redemption_id} ended as 'unknown': it may still move the units, so it "
                 "is not retried. Ask Cashlink to check it on the ledger; if they confirm it failed, make "
-                "a new redemption with repeat=True.",
+                "a new redemption with a reference of its own (reference='…', on_duplicate='create').",
                 failed,
             )
         if status not in api.TASK_FAILED:

@@ -375,7 +375,7 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         if identified:  # identified before: the identification it has
             result["identification_id"] = _successful_identification(client, investor.id)
         elif row["identification"] is not None:
-            result["identification_id"] = _identify(client, row, investor, key("identification")).id
+            result["identification_id"] = _identify(client, row, investor, key("identification"), already).id
         if row["wallet"]:
             result["wallet_id"] = _wallet(client, row, investor, key("wallet"), already)
         result["status"] = {"created": "created", "updated": "updated"}.get(str(investor.outcome), "already there")
@@ -420,7 +420,9 @@ def _successful_identification(client: Client, investor_id: str) -> str | None:
     return str(done[0]["id"]) if done else None
 
 
-def _identify(client: Client, row: dict[str, Any], investor: Record, key: str) -> Record:
+def _identify(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool = False) -> Record:
+    """The row's identification of ``investor``; for an investor that was there before (``already``), an identical
+    identification it has (the same ID document, perhaps made a moment ago by another import) is used."""
     protocol = row["protocol"]
     if protocol is not None:
         document = client.documents.upload(protocol)
@@ -429,7 +431,10 @@ def _identify(client: Client, row: dict[str, Any], investor: Record, key: str) -
     else:
         raise input_error("the row", {"protocol_file": ["An identification needs the provider's protocol file."]})
     return client.investors.identify(
-        investor.id, {**row["identification"], "legitimation_protocol_id": document.id}, key=key
+        investor.id,
+        {**row["identification"], "legitimation_protocol_id": document.id},
+        key=key,
+        on_duplicate="use" if already else "ask",
     )
 
 
@@ -440,9 +445,10 @@ def _wallet(client: Client, row: dict[str, Any], investor: Record, key: str, alr
                 wallet.get("address", "")
             ).lower() == str(row["address"] or "").lower():
                 return str(wallet["id"])
+    answer: OnDuplicate = "use" if already else "ask"  # (the one it has, perhaps made by another import)
     if row["wallet"] == "eth-managed":
-        return client.investors.create_managed_wallet(investor.id, key=key).id
-    return client.investors.create_generic_wallet(investor.id, row["address"], key=key).id
+        return client.investors.create_managed_wallet(investor.id, key=key, on_duplicate=answer).id
+    return client.investors.create_generic_wallet(investor.id, row["address"], key=key, on_duplicate=answer).id
 
 
 def import_investors(
