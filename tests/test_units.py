@@ -90,7 +90,7 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_text, "Ze\x00d", "control character"),
         (checks.check_text, "Ada\nX", "line break"),
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "1800-01-01", "226 years old"),
-        (checks.check_past_datetime, "2099-01-01", "2099-01-01 12:00 UTC is in the future"),
+        (checks.check_past_datetime, "2099-01-01", "This lies in the future"),
         (checks.check_eth_address, "0x" + "0" * 40, "zero address"),
         (checks.check_units, None, "not NoneType"),
         (lambda v: checks.check_units(v, step_size=10), 15, "multiple of the step size 10"),
@@ -413,7 +413,7 @@ def test_an_identification_must_have_happened_with_a_document_valid_that_day() -
     good = identification_body("00000000-0000-4000-8000-000000000000")  # identified 2020-08-10
     assert models.validate(models.Identification, good)[1] == {}
     future = models.validate(models.Identification, {**good, "verified_at": "2099-01-01"})[1]
-    assert "is in the future" in future["verified_at"][0]
+    assert "lies in the future" in future["verified_at"][0] and "2099" not in future["verified_at"][0]
     expired = {**good, "document_valid_from": "2019-01-01", "document_valid_to": "2020-01-01"}
     message = models.validate(models.Identification, expired)[1]["verified_at"][0]  # next to 'Identified on'
     assert "was not valid on the day of the identification" in message  # the dates typed are not repeated
@@ -722,3 +722,17 @@ def test_a_moment_written_day_first_says_so() -> None:
         checks.check_datetime("26.11.2026")
     with pytest.raises(checks.CheckError, match="spreadsheet's day number"):
         checks.check_past_datetime("45000")
+
+
+def test_today_typed_as_a_day_has_happened_in_the_morning_too() -> None:
+    """A day without a time is noon UTC; in the morning that is still to come, and today was refused as 'in the
+    future' until noon UTC (13:00 in Germany) for a signature or an identification."""
+    morning = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    assert checks.check_past_datetime("2026-11-26", now=morning) == morning.isoformat(timespec="microseconds")
+    assert checks.check_past_datetime("2026-11-25", now=morning).startswith("2026-11-25T12:00:00")
+    with pytest.raises(checks.CheckError, match="lies in the future") as caught:
+        checks.check_past_datetime("2026-11-28", now=morning)
+    assert "2026" not in str(caught.value)  # the value typed is not repeated
+    with pytest.raises(checks.CheckError, match="has no time zone") as caught:
+        checks.check_datetime("2026-11-26 14:30")
+    assert "14:30" not in str(caught.value)

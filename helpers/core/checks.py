@@ -213,20 +213,26 @@ def check_datetime(value: Any) -> str:
                 "time zone, e.g. 2024-03-12T14:30:00+01:00."
             ) from None
     if moment.tzinfo is None:
-        raise CheckError(f"{quote(value)} has no time zone; add one, e.g. +00:00 for UTC.")
+        raise CheckError("This time has no time zone; add one, e.g. +00:00 for UTC, or give the day alone.")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 CLOCK_SKEW = timedelta(minutes=5)  # this computer's clock may be a little ahead of the registry's
 
 
+LATEST_ZONE = timedelta(hours=14)  # the day begins first at UTC+14: 'today' somewhere until then
+
+
 def check_past_datetime(value: Any, now: datetime | None = None) -> str:
-    """A point in time that has happened (an identification, a signature, a payment): not in the future."""
+    """A point in time that has happened (an identification, a signature, a payment): not in the future. A day
+    given without a time that is today (somewhere on earth) means now, if noon UTC of it is still to come."""
     moment = check_datetime(value)
-    if datetime.fromisoformat(moment) > (now or datetime.now(UTC)) + CLOCK_SKEW:
-        raise CheckError(
-            f"{moment[:16].replace('T', ' ')} UTC is in the future; this has happened already: check the year."
-        )
+    now = now or datetime.now(UTC)
+    day_only = re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00(:00)?)?", _text(value)) is not None
+    if day_only and date.fromisoformat(moment[:10]) <= (now + LATEST_ZONE).date():
+        return min(datetime.fromisoformat(moment), now).isoformat(timespec="microseconds")
+    if datetime.fromisoformat(moment) > now + CLOCK_SKEW:
+        raise CheckError("This lies in the future; it has happened already: check the day and the year.")
     return moment
 
 
