@@ -325,7 +325,15 @@ def onboarded_investor(servers: dict[str, Any], surname: str, units: int = 0) ->
     forms.WalletForm(client, investor.id).submit()
     if units:
         investment = forms.InvestmentForm(
-            client, {"investor_id": investor.id, "units": units, "signed_at": "2024-03-12", "document": PDF}
+            client,
+            {
+                "accepted": True,
+                "paid": True,
+                "investor_id": investor.id,
+                "units": units,
+                "signed_at": "2024-03-12",
+                "document": PDF,
+            },
         ).submit()
         client.investments.credit(investment.id)
     return client, investor.id
@@ -343,6 +351,9 @@ def test_invest_and_credit_by_hand(page: Any, servers: dict[str, Any]) -> None:
     field(wizard, "units").fill("120")
     expect(wizard.get_by_text("Units must be a whole number")).to_have_count(0)  # the kernel has 120 (see onboarding)
     field(wizard, "signed_at").fill("2024-03-12")
+    for box in ("accepted", "paid"):  # unticked until a person says so
+        expect(field(wizard, box, "input[type=checkbox]")).not_to_be_checked()
+        field(wizard, box, "input[type=checkbox]").check()
     upload(page, wizard, "signed_document", servers["tmp"] / "protocol.pdf")
     review_and_submit(page, wizard)
     expect(wizard.get_by_text(re.compile(r"Created now: investment"))).to_be_visible(timeout=30_000)

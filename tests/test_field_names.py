@@ -404,7 +404,15 @@ def test_a_price_in_another_spelling_gives_the_exact_investment_amount(front: Fr
 
         renames["/campaigns"] = lambda _url, body, respelled=respelled: renamed(body, respelled)
         form = forms.InvestmentForm(
-            client, {"investor_id": investor_id, "units": 120, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+            client,
+            {
+                "accepted": True,
+                "paid": True,
+                "investor_id": investor_id,
+                "units": 120,
+                "signed_at": SIGNED_AT,
+                "document": b"%PDF-1.4 x",
+            },
         )
         assert ("Investment amount", expected) in form.summary()
 

@@ -134,7 +134,15 @@ def test_errors_without_a_field_show_above_the_buttons(client: helpers.Client) -
 def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     investor, wallet = onboarded(client)
     form = forms.InvestmentForm(
-        client, {"investor_id": investor.id, "units": 40, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 subscription"}
+        client,
+        {
+            "accepted": True,
+            "paid": True,
+            "investor_id": investor.id,
+            "units": 40,
+            "signed_at": SIGNED_AT,
+            "document": b"%PDF-1.4 subscription",
+        },
     )
     assert form.wallet.value == wallet.id
     assert form.review()
@@ -229,7 +237,7 @@ def test_the_investment_form_refuses_more_units_than_the_campaign_has_left_befor
 ) -> None:
     investor, _wallet = onboarded(client)
     defaults = {"investor_id": investor.id, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 subscription"}
-    form = forms.InvestmentForm(client, {**defaults, "units": 40})
+    form = forms.InvestmentForm(client, {"accepted": True, "paid": True, **defaults, "units": 40})
     left = form.units_left[form.fields["campaign_id"].value]
     form.fields["units"].widget.value = str(left + 1)
     sent = client.transport.requests_sent
@@ -302,7 +310,15 @@ def test_a_correction_after_the_duplicate_question_still_works_and_then_forgets(
 def test_a_sent_investment_and_redemption_forget_the_typed_units_and_dates(client: helpers.Client) -> None:
     investor, _wallet = onboarded(client)
     form = forms.InvestmentForm(
-        client, {"investor_id": investor.id, "units": 37, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+        client,
+        {
+            "accepted": True,
+            "paid": True,
+            "investor_id": investor.id,
+            "units": 37,
+            "signed_at": SIGNED_AT,
+            "document": b"%PDF-1.4 x",
+        },
     )
     investment = form.submit()
     assert form.fields["units"].widget.value == "" and form.fields["signed_at"].widget.value == ""
@@ -320,7 +336,15 @@ def test_credentials_that_may_not_list_investors_type_the_ids_instead(
     and the wallet's ids are typed (and checked as ids), and the registry checks the balance itself."""
     investor, wallet = onboarded(client)
     bought = forms.InvestmentForm(
-        client, {"investor_id": investor.id, "units": 20, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+        client,
+        {
+            "accepted": True,
+            "paid": True,
+            "investor_id": investor.id,
+            "units": 20,
+            "signed_at": SIGNED_AT,
+            "document": b"%PDF-1.4 x",
+        },
     ).submit()
     client.investments.credit(bought.id)
     scopes = "investments:write investors:write documents:write"  # (not even products:read)
@@ -328,7 +352,9 @@ def test_credentials_that_may_not_list_investors_type_the_ids_instead(
     blind = helpers.Client(
         config.replace(client_id=other["client_id"], client_secret=other["client_secret"], scopes=scopes)
     )
-    invest = forms.InvestmentForm(blind, {"units": 5, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"})
+    invest = forms.InvestmentForm(
+        blind, {"accepted": True, "paid": True, "units": 5, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+    )
     assert isinstance(invest.investor, widgets.Text) and isinstance(invest.wallet, widgets.Text)
     assert invest.fields["campaign_id"].widget.value == client.config.campaign_id  # typed, the configured one
     invest.investor.value = "not an id"
@@ -403,7 +429,15 @@ def test_a_sent_form_keeps_no_list_of_everyones_names(client: helpers.Client) ->
     the one chosen, by id (a saved notebook keeps widget state), and 'Another' lists them again."""
     investor, _wallet = onboarded(client)
     form = forms.InvestmentForm(
-        client, {"investor_id": investor.id, "units": 3, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 x"}
+        client,
+        {
+            "accepted": True,
+            "paid": True,
+            "investor_id": investor.id,
+            "units": 3,
+            "signed_at": SIGNED_AT,
+            "document": b"%PDF-1.4 x",
+        },
     )
     assert any("Lovelace" in label for label, _id in form.investor.options)
     assert form.submit() is not None

@@ -283,7 +283,15 @@ def test_production_writes_that_move_units_ask_for_a_stronger_confirmation(
     ).submit()
     forms.WalletForm(client, investor.id).submit()
     investment = forms.InvestmentForm(
-        client, {"investor_id": investor.id, "units": 10, "signed_at": "2024-03-12", "document": b"%PDF-1.4 s"}
+        client,
+        {
+            "accepted": True,
+            "paid": True,
+            "investor_id": investor.id,
+            "units": 10,
+            "signed_at": "2024-03-12",
+            "document": b"%PDF-1.4 s",
+        },
     ).submit()
     client.investments.credit(investment.id)
     monkeypatch.setattr(type(client.config), "environment", property(lambda _self: "production"))

@@ -150,6 +150,8 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
     assert form.fields["units"].error.value == ""
     form.fields["units"].widget.value = "20"
     form.fields["signed_at"].widget.value = "2024-03-12"
+    assert not form.fields["accepted"].widget.value and not form.fields["paid"].widget.value  # a person ticks them
+    form.fields["accepted"].widget.value = form.fields["paid"].widget.value = True
     form.document_file.value = (
         {
             "name": "signed.pdf",
@@ -178,7 +180,15 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
 def test_a_repeated_redemption_asks_first_and_a_confirm_makes_the_second(client: helpers.Client) -> None:
     investor, _wallet = onboarded(client)
     investment = forms.InvestmentForm(
-        client, {"investor_id": investor.id, "units": 40, "signed_at": "2024-03-12", "document": b"%PDF-1.4 x"}
+        client,
+        {
+            "accepted": True,
+            "paid": True,
+            "investor_id": investor.id,
+            "units": 40,
+            "signed_at": "2024-03-12",
+            "document": b"%PDF-1.4 x",
+        },
     ).submit()
     client.investments.credit(investment.id)
     wizard = walkthrough.Redeeming(client, "by hand")
@@ -278,7 +288,15 @@ def test_an_unknown_investor_email_stops_unattended_runs_and_acts_on_nobody(
 ) -> None:
     investor, _wallet = onboarded(client)
     investment = forms.InvestmentForm(
-        client, {"investor_id": investor.id, "units": 40, "signed_at": "2024-03-12", "document": b"%PDF-1.4 x"}
+        client,
+        {
+            "accepted": True,
+            "paid": True,
+            "investor_id": investor.id,
+            "units": 40,
+            "signed_at": "2024-03-12",
+            "document": b"%PDF-1.4 x",
+        },
     ).submit()
     client.investments.credit(investment.id)
     typo = {"investor_email": "nobody.typo@example.org", "units": 2}

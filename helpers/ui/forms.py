@@ -1100,14 +1100,14 @@ class InvestmentForm(Form):
             FormField.of(spec["signed_at"], d.get("signed_at")),
             FormField(
                 "accepted",
-                "Accepted by the issuer",
-                widgets.Checkbox(value=bool(d.get("accepted", True)), indent=False),
+                "Accepted by the issuer (on the signing day)",
+                widgets.Checkbox(value=bool(d.get("accepted", False)), indent=False),  # ticked by a person only
                 required=False,
             ),
             FormField(
                 "paid",
-                "Payment received",
-                widgets.Checkbox(value=bool(d.get("paid", True)), indent=False),
+                "Payment received (on the signing day)",
+                widgets.Checkbox(value=bool(d.get("paid", False)), indent=False),
                 required=False,
             ),
             FormField("wallet", spec["wallet"].label, self.wallet, id_check(self.wallet), required=False),
@@ -1123,7 +1123,8 @@ class InvestmentForm(Form):
             client,
             fields,
             "A signed subscription: the investor, the campaign, how many units, and "
-            "when it was signed. Accepted and paid investments can be credited at once.",
+            "when it was signed. Tick accepted and paid only when the issuer has accepted it and the payment has "
+            "arrived: then it can be credited at once.",
             on_duplicate,
         )
         self.investor.observe(lambda _c: self._load_wallets(), names="value")
