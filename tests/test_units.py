@@ -736,3 +736,11 @@ def test_today_typed_as_a_day_has_happened_in_the_morning_too() -> None:
     with pytest.raises(checks.CheckError, match="has no time zone") as caught:
         checks.check_datetime("2026-11-26 14:30")
     assert "14:30" not in str(caught.value)
+
+
+def test_spreadsheet_problems_are_listed_by_row() -> None:
+    """A file's problems were listed column by column (row 3 before row 2): a person fixes a file row by row."""
+    from helpers.data.ledger import SpreadsheetError
+
+    error = SpreadsheetError("x", [(3, "units", "a"), (2, "investor_id", "b"), (None, None, "c"), (2, "units", "d")])
+    assert error.problems["problem"].tolist() == ["c", "b", "d", "a"]

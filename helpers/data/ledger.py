@@ -30,7 +30,8 @@ class SpreadsheetError(InputError):
         for row, column, text in problems:
             field_errors.setdefault(_where(row, column), []).append(text)
         super().__init__(message, field_errors=field_errors)
-        self.problems = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
+        frame = pd.DataFrame(problems, columns=["row", "column", "problem"]).astype({"row": "Int64"})
+        self.problems = frame.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)  # by row
 
     def to_frame(self) -> pd.DataFrame:
         return self.problems
