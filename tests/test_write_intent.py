@@ -1724,6 +1724,8 @@ def test_a_phone_number_typed_with_other_spacing_is_the_same(client: helpers.Cli
     client.investors.create(investor_body("Respaced"))
     again = client.investors.create(investor_body("Respaced", natural_person__phone="+49-123 / 456789"))
     assert again.outcome == "existed" and again.not_applied == ()
+    trunk = client.investors.create(investor_body("Respaced", natural_person__phone="+49 (0)123 456 789"))
+    assert trunk.outcome == "existed" and trunk.not_applied == ()  # the German '(0)' after the country code
     with pytest.raises(helpers.PossibleDuplicate):  # another number: a similar investor, a question
         client.investors.create(investor_body("Respaced", natural_person__phone="+49 123 456 780"))
 

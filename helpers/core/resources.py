@@ -285,8 +285,9 @@ def _subset_equal(wanted: Any, have: Any, field: str = "") -> bool:
 
 
 def _phone_digits(phone: str) -> str:
-    """A phone number as its digits and a leading +: '+49 (69) 123-4' is '+49691234'."""
-    return re.sub(r"[^0-9+]", "", phone)
+    """A phone number as its digits and a leading +: '+49 (69) 123-4' is '+49691234', and the trunk zero written
+    after a country code ('+49 (0)69 …', as is usual in Germany) is left out."""
+    return re.sub(r"[^0-9+]", "", re.sub(r"^(\+\d{1,3})\s*\(0\)", r"\1", phone.strip()))
 
 
 CODE_FIELDS = frozenset({"country", "citizenship", "bic", "salutation", "currency"})  # the registry upper-cases

@@ -200,7 +200,7 @@ def allocation_columns(investments: Mapping[str, Mapping[str, Any]]) -> Columns:
     return (
         ("Investment", id_of("investment_id")),
         ("Units taken", lambda r: text(r.get("units", r.get("amount")))),
-        ("Made in the registry", lambda r: when(of(r, "created_at"), with_time=False)),
+        ("Made in the registry", lambda r: when(of(r, "created_at"))),  # (with the time: two made on one day)
         ("Signed", lambda r: when(of(r, "signed_at"), with_time=False)),
     )
 
