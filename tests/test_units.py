@@ -722,6 +722,12 @@ def test_a_moment_written_day_first_says_so() -> None:
         checks.check_datetime("26.11.2026")
     with pytest.raises(checks.CheckError, match="spreadsheet's day number"):
         checks.check_past_datetime("45000")
+    with pytest.raises(checks.CheckError, match="written month first"):  # (it was told 'day first')
+        checks.check_datetime("11/26/2026")
+    with pytest.raises(checks.CheckError, match="written day first"):  # with a time (it was 'not a date')
+        checks.check_datetime("26.11.2026 14:30")
+    with pytest.raises(checks.CheckError, match="with the day or the month first"):
+        checks.check_date("05.06.2026")
 
 
 def test_today_typed_as_a_day_has_happened_in_the_morning_too() -> None:

@@ -161,8 +161,10 @@ def _not_a_date(value: Any, what: str, example: str = "2000-08-10") -> str:
     text = _text(value)
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]00:00(:00)?)?", text):
         return "There is no such day in the calendar (check the month's last day); write an existing date."
-    if re.fullmatch(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}", text):
-        return f"This date is written day first; write {what} year first, as YYYY-MM-DD, e.g. {example}."
+    if parts := re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}([ T,].*)?", text):
+        first, second = int(parts.group(1)), int(parts.group(2))
+        order = "day first" if first > 12 else "month first" if second > 12 else "with the day or the month first"
+        return f"This date is written {order}; write {what} year first, as YYYY-MM-DD, e.g. {example}."
     if re.fullmatch(r"\d{5}(\.0+)?", text):
         return (
             f"This looks like a spreadsheet's day number, not a date; format the column as text and write {what} "
@@ -206,7 +208,7 @@ def check_datetime(value: Any) -> str:
         except ValueError:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T].*)?", text):
                 raise CheckError(_not_a_date(text[:10], "it")) from None  # a day that does not exist
-            if re.fullmatch(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{5}(\.0+)?", text):  # day first, a day number
+            if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}([ T,].*)?|\d{5}(\.0+)?", text):  # day first, ...
                 raise CheckError(_not_a_date(text, "the day", "2024-03-12")) from None
             raise CheckError(
                 f"{quote(text)} is not a date; write the day as YYYY-MM-DD (e.g. 2024-03-12), or a moment with its "
