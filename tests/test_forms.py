@@ -170,6 +170,8 @@ def test_a_redemption_for_an_investor_without_a_wallet_says_so(client: helpers.C
     assert redeem.submit(raise_errors=False) is None
     assert "no wallet to redeem from" in redeem.fields["units"].error.value
     assert "holds only" not in redeem.fields["units"].error.value
+    assert "has no wallet yet" in redeem.fields["wallet_id"].error.value  # not 'This field is required.'
+    assert "required" not in redeem.fields["wallet_id"].error.value
 
 
 def test_result_or_stop_explains_itself(client: helpers.Client) -> None:

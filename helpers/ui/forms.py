@@ -110,6 +110,7 @@ class FormField:
     ) -> None:
         self.path, self.label, self.widget, self.check = path, label, widget, check
         self.required, self.group, self.personal = required, group, personal
+        self.when_empty: Callable[[], str] = lambda: "This field is required."  # why a required field is empty
         self.error = widgets.HTML("", layout=widgets.Layout(width="auto"))
         self.error.add_class("cl-msg")
         self.error.add_class("cl-error")
@@ -185,7 +186,7 @@ class FormField:
         """Check this field alone; show and return the message (None when fine)."""
         message = None
         if self.is_empty():
-            message = "This field is required." if self.required else None
+            message = self.when_empty() if self.required else None
         elif self.check is not None:
             try:
                 self.check(self.value)
@@ -1242,6 +1243,9 @@ class RedemptionForm(Form):
             on_duplicate,
             below=(self.balance,),
         )
+        self.fields["wallet_id"].when_empty = lambda: (
+            "This investor has no wallet yet (see below)." if self._walletless() else "This field is required."
+        )
         self.investor.observe(lambda _c: self._load_wallets(), names="value")
         self.wallet.observe(lambda _c: self._show_balance(), names="value")
         self._load_wallets(d.get("wallet_id"))
@@ -1275,8 +1279,12 @@ class RedemptionForm(Form):
         holdings = self.holdings or []
         return sum(row["units"] for row in holdings if row["wallet_id"] == wallet_id) if wallet_id else 0
 
+    def _walletless(self) -> bool:
+        """An investor is chosen, and has no wallet to choose."""
+        return bool(self.investor.value) and not isinstance(self.wallet, widgets.Text) and not self.wallet.options
+
     def _balance_html(self) -> str:
-        if self.investor.value and not isinstance(self.wallet, widgets.Text) and not self.wallet.options:
+        if self._walletless():
             return (
                 "<p>This investor has no wallet yet, so nothing can be redeemed: create one in notebook 01 (the "
                 "step Wallet), or choose another investor.</p>"
@@ -1296,7 +1304,7 @@ class RedemptionForm(Form):
     def _check_units(self, value: Any) -> int:
         units = checks.check_units(value)
         held = self.held(self.wallet.value)
-        if self.investor.value and not isinstance(self.wallet, widgets.Text) and not self.wallet.options:
+        if self._walletless():
             raise checks.CheckError("This investor has no wallet to redeem from (see above).")
         if self.holdings is not None and units > held:
             raise checks.CheckError(
