@@ -3,7 +3,7 @@ bad ledger files get messages naming the row and column."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +359,48 @@ def test_the_ledgers_as_of_date_is_shown_in_the_report_and_its_files(
     undated = ledger_file(tmp_path, [{"investor_id": UNKNOWN, "product_id": product, "units": 12}], name="u.csv")
     plain = reconcile.reconcile(client, reconcile.read_ledger(undated))
     assert plain.as_of is None and "gives no as_of date" in plain.dated()
+
+
+def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
+    """Books of 1 November against a registry where 60 units were redeemed on the 10th: the cause names the
+    redemptions (it said a credit or an investment was missing)."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 100, "as_of": "2026-11-01"}])
+    investments = pd.DataFrame(
+        [
+            {
+                "id": "i",
+                "investor_id": "a",
+                "product_id": "p",
+                "status": "DELIVERED",
+                "units": 100,
+                "held_units": 40,
+                "since": pd.Timestamp("2026-10-01", tz="UTC"),
+            }
+        ],
+        columns=reconcile.INVESTMENT_COLUMNS,
+    )
+    redemptions = pd.DataFrame(
+        [
+            {
+                "id": "r1",
+                "investor_id": "a",
+                "product_id": "p",
+                "units": 60,
+                "status": "success",
+                "created_at": "2026-11-10T09:00:00+00:00",
+            },
+            {
+                "id": "r0",
+                "investor_id": "a",
+                "product_id": "p",
+                "units": 5,
+                "status": "success",
+                "created_at": "2026-10-10T09:00:00+00:00",
+            },  # before the books' date: in them already
+        ]
+    )
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    report = reconcile.compare(ledger, investments, redemptions, timedelta(days=3), now)
+    assert report.differences["cause"].tolist() == [
+        "60 units were redeemed after the books' date (2026-11-01): books of that date cannot show them."
+    ]

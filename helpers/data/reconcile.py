@@ -336,7 +336,7 @@ def compare(
         ]
     ]
     merged = books.merge(registry, on=keys, how="outer", indicator="side")
-    rows = _position_rows(merged)
+    rows = _position_rows(merged, _redeemed_since(redemptions, _ledger_dates(ledger)))
     names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
     rows += _stuck_rows(investments, names, stuck_after, now)
     rows += _redemption_rows(redemptions, names)
@@ -352,8 +352,28 @@ def compare(
     return Reconciliation(detail, checked_pairs=len(merged), investments=len(investments), redemptions=len(redemptions))
 
 
-def _position_rows(merged: pd.DataFrame) -> list[dict[str, Any]]:
-    """A row for each pair (investor, product) whose units the books and the registry give otherwise."""
+def _redeemed_since(
+    redemptions: pd.DataFrame, dates: dict[tuple[str, str], str]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """(investor id, product id) -> units redeemed successfully after the books' date of that position, and the
+    date: what books of that date cannot show yet."""
+    moved: dict[tuple[str, str], tuple[int, str]] = {}
+    if redemptions.empty or not dates or "created_at" not in redemptions.columns:
+        return moved
+    for redemption in _rows(redemptions[redemptions["status"] == "success"]):
+        pair = (str(redemption.investor_id), str(redemption.product_id))
+        as_of = dates.get(pair)
+        if as_of is None or pd.isna(redemption.created_at) or str(redemption.created_at)[:10] <= as_of:
+            continue
+        moved[pair] = (moved.get(pair, (0, as_of))[0] + int(redemption.units), as_of)
+    return moved
+
+
+def _position_rows(
+    merged: pd.DataFrame, redeemed_since: dict[tuple[str, str], tuple[int, str]]
+) -> list[dict[str, Any]]:
+    """A row for each pair (investor, product) whose units the books and the registry give otherwise
+    (``redeemed_since``: units redeemed after the books' date, which explain a shortfall)."""
     rows: list[dict[str, Any]] = []
     for pair in _rows(merged):
         ledger_units = None if pd.isna(pair.ledger_units) else int(pair.ledger_units)
@@ -406,8 +426,9 @@ def _position_rows(merged: pd.DataFrame) -> list[dict[str, Any]]:
                     "difference": difference,
                     "message": f"The registry holds {abs(difference)} units {more_or_fewer} than the ledger "
                     f"({registry_units} against {ledger_units}).",
-                    "cause": "The books booked units the registry has not delivered (a credit or an investment "
-                    "missing?)."
+                    "cause": _shortfall_cause(
+                        -difference, redeemed_since.get((str(pair.investor_id), str(pair.product_id)))
+                    )
                     if difference < 0
                     else "The registry delivered units the books do not show (a booking missing, or a redemption "
                     "booked but not made?).",
@@ -416,6 +437,20 @@ def _position_rows(merged: pd.DataFrame) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _shortfall_cause(fewer: int, redeemed: tuple[int, str] | None) -> str:
+    """Why the registry may hold ``fewer`` units than the books: redemptions after the books' date, else a missing
+    delivery."""
+    if redeemed is None:
+        return "The books booked units the registry has not delivered (a credit or an investment missing?)."
+    units, as_of = redeemed
+    if units == fewer:
+        return f"{units:,} units were redeemed after the books' date ({as_of}): books of that date cannot show them."
+    return (
+        f"{units:,} of the units were redeemed after the books' date ({as_of}), which books of that date cannot "
+        "show; the rest: a credit or an investment missing?"
+    )
 
 
 def _stuck_rows(
