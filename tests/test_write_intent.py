@@ -1843,3 +1843,29 @@ def test_one_more_is_one_more_in_each_journal_and_a_third_is_said(
     with pytest.warns(UserWarning, match="To make yet another, give it a reference of its own"):
         again = client.redemptions.create(investor_id, wallet_id, 10, repeat=True)
     assert again.outcome == "existed" and holding(client, investor_id) == 170
+
+
+def test_an_identical_redemption_that_failed_meanwhile_is_not_taken_for_this_one(
+    config: Config, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    """Two sessions on one journal: while this one looks for an identical redemption, the other's identical one is
+    sent and fails. This one is then sent (before: it was answered with the other's failed redemption)."""
+    investor_id, wallet_id = holder
+    mine, other = helpers.Client(config), helpers.Client(config)
+    send, failed = mine.transport.request, []
+
+    def meanwhile(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "GET" and "redemptions" in path and not failed:
+            sandbox.admin("settings", {"task_outcome": "failed"})
+            try:
+                with pytest.raises(helpers.TaskError):
+                    other.redemptions.create(investor_id, wallet_id, 10, reference="a")
+            finally:
+                sandbox.admin("settings", {"task_outcome": "success"})
+            failed.append(True)
+        return send(method, path, *args, **kwargs)
+
+    mine.transport.request = meanwhile  # type: ignore[method-assign]
+    made = mine.redemptions.create(investor_id, wallet_id, 10, reference="b", on_duplicate="use")
+    assert failed and made.outcome == "created" and made["status"] == "success"
+    assert holding(mine, investor_id) == 190

@@ -741,11 +741,13 @@ class Client:
                         "once that session is done: it then asks whether to make a second one."
                     ) from None
                 made = self._verify(operation, after.registry_id) if after.state == "done" else None
-                if made is not None and made.checked:  # asked about (a list read before may not show it yet)
-                    operation = replace(
+                if made is not None and made.get("status") not in api.TASK_FAILED:  # asked about, as any identical
+                    operation = replace(  # (a list read before may not show it yet)
                         operation,
                         similar=_known(Match(made, True, "the same data, sent a moment ago by another session")),
                     )
+                else:  # gone, or a task that failed: not what this write would make; look again from now on
+                    operation = replace(operation, looked_at=datetime.now(UTC))
                 continue
             except BaseException:
                 self.journal.release(identity)  # if this call claimed it and got no answer: found unanswered later
