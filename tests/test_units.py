@@ -347,7 +347,7 @@ def test_a_version_4_journal_gains_the_twin_column_and_keeps_its_rows(tmp_path: 
     journal.record_intent("identity-1", "key-1", "ns", "create redemption", "hash-1")
     journal.close()
     with sqlite3.connect(path) as db:  # as version 4 left it
-        db.execute("DROP INDEX operations_in_flight")
+        db.execute("DROP INDEX operations_twin")
         db.execute("ALTER TABLE operations DROP COLUMN twin")
         db.execute("PRAGMA user_version = 4")
     journal = Journal(path)

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from helpers.core.errors import JournalError
 
-VERSION = 5  # 3: operations.owner (the session sending an operation now); 4: sent_at and before; 5: twin
+VERSION = 6  # 3: operations.owner (the session sending an operation now); 4: sent_at and before; 5, 6: twin
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
     identity TEXT PRIMARY KEY,      -- hash of (registry and client, operation, reference or content)
@@ -299,12 +299,11 @@ class Journal:
             for statement in _statements(SCHEMA):
                 self._db.execute(statement)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(operations)")}
-            for column in ("owner", "sent_at", "before", "twin"):  # a journal of version 2, 3 or 4
+            for column in ("owner", "sent_at", "before", "twin"):  # a journal of version 2 to 4
                 if column not in columns:
                     self._db.execute(f"ALTER TABLE operations ADD COLUMN {column} TEXT")
-            self._db.execute(
-                "CREATE INDEX IF NOT EXISTS operations_in_flight ON operations (twin) WHERE state = 'sent'"
-            )
+            self._db.execute("DROP INDEX IF EXISTS operations_in_flight")  # version 5's: in flight only
+            self._db.execute("CREATE INDEX IF NOT EXISTS operations_twin ON operations (twin, state, updated_at)")
             old = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone()
             if old:  # keep version 0.1's keys (so a re-run sends nothing again), drop the bodies it kept in clear
                 self._keep_v1_keys(self._db)
