@@ -70,6 +70,12 @@ OPERATION_COLUMNS = (
     "identity, key, namespace, operation, content_hash, state, registry_id, created_at, updated_at, expires_at, owner, "
     "sent_at, before"
 )
+# Another row of the same write (``twin``) under another identity, in flight or done since a moment (parameters:
+# twin, identity, now, since).
+TWINS = (
+    "SELECT 1 FROM operations AS other WHERE other.twin = ? AND other.identity != ? AND other.expires_at >= ? "
+    "AND (other.state = 'sent' OR (other.state = 'done' AND other.updated_at >= ?))"
+)
 ENTRY_COLUMNS = (
     "identity, key, operation, content_hash, state, registry_id, created_at, updated_at, owner, sent_at, before"
 )
@@ -449,6 +455,20 @@ class Journal:
         now = _now()
         if last is None:  # a new row, or an expired one renewed
             statement = self._claim_new(identity, key, namespace, operation, hashed, before, sent_at, twin)
+            if twins_since is not None and twin:  # most often no twin: claimed in one statement
+                self._sending_now(identity, True)
+                try:
+                    claimed = self._write_one(
+                        *self._claim_new(
+                            identity, key, namespace, operation, hashed, before, sent_at, twin, twins_since
+                        )
+                    )
+                except BaseException:
+                    self._sending_now(identity, False)
+                    raise
+                if claimed == 1:
+                    return True
+                self._sending_now(identity, False)  # a twin, or a row claimed meanwhile: decided below
         else:  # an unanswered attempt found in the journal: sent again with its key
             statement = (
                 "UPDATE operations SET owner = ?, updated_at = ?, expires_at = ?, twin = ? WHERE identity = ? "
@@ -508,12 +528,19 @@ class Journal:
         before: Iterable[str],
         sent_at: datetime | None,
         twin: str | None = None,
+        unless_twins_since: datetime | None = None,
     ) -> tuple[str, list[Any]]:
-        """The statement that claims a new operation (or renews an expired row), and its parameters."""
+        """The statement that claims a new operation (or renews an expired row), and its parameters; with
+        ``unless_twins_since``, only where no other row of the same ``twin`` is in flight or done since then (one
+        statement: atomic without a transaction)."""
         now = _now()
+        guard, guarded = "", []
+        if unless_twins_since is not None:
+            guard = f" WHERE NOT EXISTS ({TWINS})"
+            guarded = [twin, identity, now.isoformat(), unless_twins_since.isoformat()]
         return (
             f"INSERT INTO operations ({OPERATION_COLUMNS}, twin) "
-            "VALUES (?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, ?, ?, ?, ?) "
+            f"SELECT ?, ?, ?, ?, ?, 'sent', NULL, ?, ?, ?, ?, ?, ?, ?{guard or ' WHERE true'} "
             "ON CONFLICT(identity) DO UPDATE SET key = excluded.key, namespace = excluded.namespace, "
             "operation = excluded.operation, content_hash = excluded.content_hash, state = 'sent', "
             "registry_id = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at, "
@@ -532,6 +559,7 @@ class Journal:
                 (sent_at or now).isoformat(),
                 json.dumps(sorted(before)),
                 twin,
+                *guarded,
             ],
         )
 
