@@ -877,9 +877,7 @@ class Client:
         about duplicates first meets the same write of another session in flight, or done since its duplicate check
         read the registry (``looked_at``): :class:`TwinInFlight`, and nothing is claimed."""
         key = entry.key if entry is not None else self._first_key(operation, identity)
-        twin = content_hash(
-            self.namespace, {"write": f"{operation.method} {operation.path}", "content": operation.identity_content}
-        )
+        twin = content_hash(self.namespace, {"write": f"{operation.method} {operation.path}", "content": hashed})
         twins_since = looked_at if _checks_duplicates(operation) else None
         if unanswered and entry is not None:  # sent again under its key: what was there before its first attempt
             since, before = self._since(entry), set(entry.before)
