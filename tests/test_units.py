@@ -750,3 +750,12 @@ def test_spreadsheet_problems_are_listed_by_row() -> None:
 
     error = SpreadsheetError("x", [(3, "units", "a"), (2, "investor_id", "b"), (None, None, "c"), (2, "units", "d")])
     assert error.problems["problem"].tolist() == ["c", "b", "d", "a"]
+
+
+def test_an_identifications_status_is_read_in_one_spelling() -> None:
+    """kyc_status and the bulk import read an identification's status the same way, whatever its case."""
+    from helpers.core.resources import identification_status
+
+    assert identification_status({"status": "success"}) == "SUCCESS"
+    assert identification_status({"verified_at": "2020-08-10T14:06:22Z"}) == "SUCCESS"
+    assert identification_status({}) == "PENDING"

@@ -26,6 +26,22 @@ def text_of(widget: Any) -> str:
     return " ".join(found)
 
 
+def credited_by_form(client: helpers.Client, investor_id: str) -> None:
+    """40 units signed on 2024-03-12, accepted and paid, sent by the investment form and credited."""
+    investment = forms.InvestmentForm(
+        client,
+        {
+            "accepted": True,
+            "paid": True,
+            "investor_id": investor_id,
+            "units": 40,
+            "signed_at": "2024-03-12",
+            "document": b"%PDF-1.4 x",
+        },
+    ).submit()
+    client.investments.credit(investment.id)
+
+
 def fill(form: forms.Form, values: dict[str, Any]) -> None:
     for path, value in values.items():
         form.fields[path].widget.value = value
@@ -179,18 +195,7 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
 
 def test_a_repeated_redemption_asks_first_and_a_confirm_makes_the_second(client: helpers.Client) -> None:
     investor, _wallet = onboarded(client)
-    investment = forms.InvestmentForm(
-        client,
-        {
-            "accepted": True,
-            "paid": True,
-            "investor_id": investor.id,
-            "units": 40,
-            "signed_at": "2024-03-12",
-            "document": b"%PDF-1.4 x",
-        },
-    ).submit()
-    client.investments.credit(investment.id)
+    credited_by_form(client, investor.id)
     wizard = walkthrough.Redeeming(client, "by hand")
 
     def redeem() -> forms.RedemptionForm:
@@ -287,18 +292,7 @@ def test_an_unknown_investor_email_stops_unattended_runs_and_acts_on_nobody(
     client: helpers.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     investor, _wallet = onboarded(client)
-    investment = forms.InvestmentForm(
-        client,
-        {
-            "accepted": True,
-            "paid": True,
-            "investor_id": investor.id,
-            "units": 40,
-            "signed_at": "2024-03-12",
-            "document": b"%PDF-1.4 x",
-        },
-    ).submit()
-    client.investments.credit(investment.id)
+    credited_by_form(client, investor.id)
     typo = {"investor_email": "nobody.typo@example.org", "units": 2}
     for flow in (walkthrough.Redeeming, walkthrough.Investing):
         with pytest.raises(helpers.InputError) as caught:

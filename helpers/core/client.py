@@ -691,7 +691,7 @@ class Client:
             return operation.key
         op = f"{operation.method} {operation.path}"
         if operation.reference:
-            return derive_key(self.namespace, op, {"reference": operation.reference})
+            return self.identity_of_reference(operation.method, operation.path, operation.reference)
         if operation.repeat:  # one more than the identical ones: the same one again when its step runs again (the
             return derive_key(self.namespace, op, {"repeat": operation.identity_content})  # key sent: _first_key)
         return derive_key(self.namespace, op, operation.identity_content)

@@ -334,6 +334,12 @@ def changed_fields(wanted: Mapping[str, Any], have: Mapping[str, Any], prefix: s
     return paths
 
 
+def identification_status(identification: Mapping[str, Any]) -> str:
+    """SUCCESS, PENDING or FAILED (upper case): the identification's ``status``, or, where the registry sends none,
+    SUCCESS once it has ``verified_at``."""
+    return str(identification.get("status") or ("SUCCESS" if identification.get("verified_at") else "PENDING")).upper()
+
+
 def investor_name(investor: Mapping[str, Any]) -> str:
     """``Peter Parker`` or ``ACME Holding GmbH``."""
     company = (investor.get("legal_person") or {}).get("company_name")
@@ -650,10 +656,7 @@ class Investors(Resource):
         record = self.get(investor) if isinstance(investor, str) else investor
         if isinstance(record.get("kyc_status"), str):
             return str(record["kyc_status"])
-        statuses = {
-            str(i.get("status", "SUCCESS" if i.get("verified_at") else "PENDING"))
-            for i in self.identifications(str(record["id"]))
-        }
+        statuses = {identification_status(i) for i in self.identifications(str(record["id"]))}
         for status in ("SUCCESS", "PENDING", "FAILED"):
             if status in statuses:
                 return status

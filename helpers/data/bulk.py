@@ -37,7 +37,7 @@ from helpers.core.errors import (
 )
 from helpers.core.journal import derive_key
 from helpers.core.records import Record
-from helpers.core.resources import InvestorIndex, investor_name
+from helpers.core.resources import InvestorIndex, identification_status, investor_name
 from helpers.data.ledger import Column, parse_table
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "investors_template.csv"
@@ -416,7 +416,7 @@ def _successful_identification(client: Client, investor_id: str) -> str | None:
         found = client.investors.identifications(investor_id)
     except (NotListed, PermissionDeniedError):
         return None
-    done = [i for i in found if str(i.get("status", "SUCCESS" if i.get("verified_at") else "")).upper() == "SUCCESS"]
+    done = [i for i in found if identification_status(i) == "SUCCESS"]
     return str(done[0]["id"]) if done else None
 
 
