@@ -121,6 +121,11 @@ def test_onboarding_unattended_with_demo_values(client: helpers.Client) -> None:
     again = walkthrough.Onboarding(client, "unattended", {"surname": "Walkthrough", "iban": "DE02120300000000202051"})
     again.run_unattended()
     assert again.result("Investor").id == investor.id and again.result("Investor").replayed
+    assert again.again_button.layout.display is None and again.again_button.description == "Start again by hand"
+    again.again_button.click()  # after the demo, the same steps by hand: empty forms from the first step
+    assert again.mode == "by hand" and again.mode_switch.value == "by hand" and "Step 1 of" in again.where.value
+    form = again.body.children[0]
+    assert isinstance(form, forms.InvestorForm) and form.fields["natural_person.surname"].widget.value == ""
 
 
 def test_unattended_errors_stop_with_a_sentence_and_keep_no_personal_value(client: helpers.Client) -> None:

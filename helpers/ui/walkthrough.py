@@ -161,7 +161,7 @@ class Walkthrough(widgets.VBox):
             description="Start again", icon="refresh", layout=widgets.Layout(width="auto", display="none")
         )
         self.again_button.add_class("cl-start-again")
-        self.again_button.on_click(lambda _b: self.restart())
+        self.again_button.on_click(lambda _b: self._start_again())
         self.back_button.add_class("cl-back")
         self.next_button.add_class("cl-next")
         self.back_button.on_click(lambda _b: self.go(self._neighbour(-1)))
@@ -326,7 +326,8 @@ class Walkthrough(widgets.VBox):
         self.back_button.disabled = position == 1
         last = position == len(shown)
         self.next_button.layout.display = "none" if last else None
-        self.again_button.layout.display = None if last and self.mode == "by hand" else "none"
+        self.again_button.layout.display = None if last else "none"
+        self.again_button.description = "Start again" if self.mode == "by hand" else "Start again by hand"
         self.next_button.disabled = step.result is None and not step.final
         next_title = self.steps[shown[position]].title if not last else ""
         self.next_button.description = f"Next: {next_title}" if next_title else "Next"
@@ -343,6 +344,13 @@ class Walkthrough(widgets.VBox):
                 self.run_unattended()
             except Exception as exc:  # shown in the step that failed; a click has no cell to print into
                 self.error.value = f"<p style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</p>"
+
+    def _start_again(self) -> None:
+        """The last step's button: by hand, the first step with empty forms; after the demo, the same by hand."""
+        if self.mode == "unattended":
+            self.mode_switch.value = "by hand"  # (its observer restarts)
+        else:
+            self.restart()
 
     def restart(self) -> None:
         """Back to the first step with every screen built afresh (empty forms by hand)."""
