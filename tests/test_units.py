@@ -673,7 +673,23 @@ def test_money_is_exact_at_any_size_and_what_is_not_money_says_so() -> None:
     assert format_money({"amount": "4000000", "decimals": 3, "currency": "EUR"}) == "EUR 4,000.00"
     frame = to_frame([{"id": "a", "price": huge}, {"id": "b", "price": {**huge, "amount": "5"}}])
     assert frame["price"].tolist() == [Decimal("1234567890123456789012345678.901"), Decimal("0.005")]
-    for amount, decimals in (("NaN", 2), ("100", 2.7), ("ten", 2), ("100", True), ("1.5", 2), ("4", -3), ("4", 10**19)):
+    assert money_value({"amount": 3000000, "decimals": 2, "currency": "EUR"}) == Decimal("30000.00")  # a JSON int
+    assert money_value({"amount": " -400 ", "decimals": 2, "currency": "EUR"}) == Decimal("-4.00")
+    assert money_value({"amount": "5.0", "decimals": 0, "currency": "EUR"}) == 5  # no decimals: one reading
+    assert money_value({"amount": 5.0, "decimals": "0", "currency": "EUR"}) == 5
+    with pytest.raises(ValidationError, match=r"'30000\.00' with '2' decimals is not an exact amount: .* two ways"):
+        to_frame([{"id": "a", "price": {"amount": "30000.00", "decimals": 2, "currency": "EUR"}}])
+    ambiguous = (("30000.00", 2), (30000.0, 2), ("3e4", 2), (1.2345678901234567e19, 0), ("1.5", 0), (0.5, 0))
+    for amount, decimals in (
+        ("NaN", 2),
+        ("100", 2.7),
+        ("ten", 2),
+        ("100", True),
+        ("1.5", 2),
+        ("4", -3),
+        ("4", 10**19),
+        *ambiguous,
+    ):
         money = {"amount": amount, "decimals": decimals, "currency": "EUR"}
         with pytest.raises(ValidationError, match="is not an exact amount"):
             money_value(money)

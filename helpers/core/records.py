@@ -57,6 +57,7 @@ def is_money(value: Any) -> bool:
     return isinstance(value, dict) and "amount" in value and "decimals" in value and "currency" in value
 
 
+WHOLE_AMOUNT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # scaling by a power of ten never rounds in it
 
 
@@ -69,11 +70,24 @@ def money_value(value: Mapping[str, Any]) -> Decimal:
         amount = Decimal(str(raw_amount).strip()) if len(str(raw_amount)) <= 100 else Decimal("NaN")
     except InvalidOperation:
         amount = Decimal("NaN")
-    fraction = amount.is_finite() and amount != amount.to_integral_value()  # 1.5 with 2 decimals: 1.5 or 0.015?
-    if decimals is None or not 0 <= decimals <= 36 or not amount.is_finite() or (fraction and decimals > 0):
-        raise ValidationError(  # an amount is a whole number of the currency's smallest unit, 'decimals' of them
+    # An amount is a whole number of the smallest unit, written as one: "30000.00" with 2 decimals may be 300.00
+    # (cents written with a point) or 30,000.00 (euros), and a JSON float may have lost digits. Only where no
+    # decimals scale it ("5.0", 5.0 with 0 decimals) is a whole number with a point still one reading.
+    written_whole = type(raw_amount) is int or (
+        isinstance(raw_amount, str) and WHOLE_AMOUNT.fullmatch(raw_amount.strip()) is not None
+    )
+    unscaled_whole = decimals == 0 and amount.is_finite() and amount == amount.to_integral_value()
+    if isinstance(raw_amount, float) and not (raw_amount.is_integer() and abs(raw_amount) < 2**53):
+        unscaled_whole = False  # a float beyond 2**53, or a fraction: not the number the registry meant
+    if decimals is None or not 0 <= decimals <= 36 or not amount.is_finite() or not (written_whole or unscaled_whole):
+        why = (
+            "an amount counts the currency's smallest unit in whole numbers, so a point in it can be read two ways"
+            if decimals is not None and 0 <= decimals <= 36 and amount.is_finite()
+            else "an amount is a whole number, and its decimals a whole number from 0 to 36"
+        )
+        raise ValidationError(
             f"The registry's amount {str(raw_amount)[:40]!r} with {str(raw_decimals)[:20]!r} decimals is not an "
-            "exact amount. Run client.check_api() and report the table to the team."
+            f"exact amount: {why}. Nothing was read as money. Run client.check_api() and report the table to the team."
         )
     return amount.scaleb(-decimals, EXACT)
 

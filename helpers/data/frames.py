@@ -188,10 +188,11 @@ def _money_values(amounts: Sequence[Any], decimals: Sequence[Any], values: Seque
         scales = set()
     if len(scales) == 1 and set(map(type, amounts)) == {str} and type(scale := scales.pop()) is int:
         try:
-            exact = {amount: Decimal(amount).scaleb(-scale, EXACT) for amount in set(amounts)}
+            written = {amount: Decimal(amount) for amount in set(amounts)}
         except InvalidOperation:
-            exact = {}  # text that is no number: money_value says which
-        if exact and all(value.is_finite() for value in exact.values()):
+            written = {}  # text that is no number: money_value says which
+        if written and all(value.is_finite() and value.as_tuple().exponent == 0 for value in written.values()):
+            exact = {amount: value.scaleb(-scale, EXACT) for amount, value in written.items()}  # (whole numbers)
             return [exact[amount] for amount in amounts]
     return [money_value(value) for value in values]
 
