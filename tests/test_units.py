@@ -775,3 +775,44 @@ def test_an_identifications_status_is_read_in_one_spelling() -> None:
     assert identification_status({"status": "success"}) == "SUCCESS"
     assert identification_status({"verified_at": "2020-08-10T14:06:22Z"}) == "SUCCESS"
     assert identification_status({}) == "PENDING"
+
+
+def test_what_the_registry_quotes_of_a_person_is_never_repeated_in_an_error() -> None:
+    """A registry that echoes the IBAN, e-mail or birth date it was sent: the sentence, the field table and the
+    notebook display say which field, never the value (the answer's body keeps it, as it came)."""
+    from helpers.core.errors import from_answer
+
+    sent = {
+        "natural_person": {"forename": "Peter", "surname": "Zettelmann", "birth_date": "2000-08-10"},
+        "bank_account": {"iban": "DE64370400445388823335", "account_holder": "Peter Zettelmann"},
+        "communication": {"email": "peter.z@example.com"},
+    }
+    body = {
+        "bank_account": {"iban": ["'DE64 3704 0044 5388 8233 35' is not a valid IBAN."]},
+        "communication": {"email": ["peter.z@example.com is already registered."]},
+        "natural_person": {"birth_date": ["Date 2000-08-10 is in the future."], "surname": ['"Zett" is too short.']},
+        "detail": "Investor Peter Zettelmann (other.mail@example.org) cannot be created.",
+    }
+    error = from_answer(400, body, "create the investor", sent=sent)
+    shown = str(error) + error._repr_html_() + "".join(error._render_traceback_()) + repr(error)
+    for value in ("DE64", "5388", "peter.z@", "other.mail", "2000-08-10", "Zettelmann", "Zett"):
+        assert value not in shown, value
+    assert "IBAN: '••••' is not a valid IBAN." in str(error) and "E-mail: •••• is already registered." in str(error)
+    assert "Birth date: Date •••• is in" in str(error) and "Investor •••• (••••@••••) cannot" in str(error)
+    elsewhere = from_answer(400, {"detail": "IBAN DE89 3704 0044 0532 0130 00 is blocked."}, "credit", sent={})
+    assert "IBAN DE89 •••• 3000 is blocked" in str(elsewhere)  # not sent by this request: still no IBAN
+    assert error.body == body  # as the registry sent it, for code that needs it
+    page = from_answer(400, "<html><head><title>400 Bad Request</title></head><body>nginx</body></html>", "list")
+    assert str(page) == (
+        "The registry refused to list: a web page ('400 Bad Request') came back instead of the registry's answer. "
+        "Check the request and try again."
+    )
+
+
+def test_other_names_a_registry_may_give_a_persons_fields_are_masked_too() -> None:
+    from helpers.core.records import Record
+
+    shown = repr(
+        Record({"id_number": "ID123456", "identification": {"document_number": "ID123456"}, "payout": {"holder": "Z"}})
+    )
+    assert "ID123456" not in shown and "'Z'" not in shown

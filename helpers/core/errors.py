@@ -48,6 +48,52 @@ def shorten_quoted(text: str) -> str:
     return LONG_TOKEN.sub(lambda m: f"{m.group(0)[:40]}…({len(m.group(0)):,} characters)", text)
 
 
+MASK = "••••"
+EMAIL = re.compile(r"[^\s'\"<>@,;:()\[\]]+@[^\s'\"<>@,;:()\[\]]+\.[A-Za-z]{2,}")
+IBAN_LIKE = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+QUOTED = re.compile(r"(['\"‘“])([^'\"‘“’”]+)(['\"’”])")
+HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def personal_values(sent: Any, path: str = "") -> set[str]:
+    """The values of a request body's personal and identifying fields (an IBAN, a birth date, a name, an e-mail):
+    what an error message must not repeat, whatever the registry quotes of them."""
+    from helpers.core.models import is_identifying, is_personal
+
+    if isinstance(sent, dict):
+        return {v for key, item in sent.items() for v in personal_values(item, f"{path}.{key}" if path else str(key))}
+    if isinstance(sent, list):
+        return {value for item in sent for value in personal_values(item, path)}
+    if path and isinstance(sent, str | int) and (is_personal(path) or is_identifying(path)):
+        text = str(sent).strip()
+        return {text} if len(text) >= 3 else set()
+    return set()
+
+
+def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = frozenset()) -> str:
+    """``text`` of the registry (a field's message, its sentence) without a person's data in it: the values this
+    request sent in personal fields, e-mail addresses and IBANs wherever they are, and what a personal field's
+    message quotes."""
+    from helpers.core.models import is_identifying, is_personal
+
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    text = IBAN_LIKE.sub(lambda match: f"{match.group(0)[:4]} {MASK} {match.group(0).replace(' ', '')[-4:]}", text)
+    text = EMAIL.sub(f"{MASK}@{MASK}", text)
+    if path and (is_personal(path) or is_identifying(path)):
+        text = QUOTED.sub(lambda match: f"{match.group(1)}{MASK}{match.group(3)}", text)
+    return text
+
+
+def web_page(body: Any) -> str | None:
+    """What a gateway's HTML page says (its title), where an error answer is one rather than the registry's JSON."""
+    if not isinstance(body, str) or not re.search(r"<(?:!doctype html|html|body|head)\b", body, re.IGNORECASE):
+        return None
+    title = HTML_TITLE.search(body)
+    said = re.sub(r"\s+", " ", html.unescape(title.group(1))).strip()[:80] if title else ""
+    return f"a web page{f' ({said!r})' if said else ''} came back instead of the registry's answer"
+
+
 def field_label(path: str) -> str:
     from helpers.core.models import label
 
@@ -325,9 +371,12 @@ def registry_field_errors(body: Any) -> FieldErrors:
     return {path: [shorten_quoted(m) for m in messages] for path, messages in errors.items()}
 
 
-def from_answer(status: int, body: Any, action: str, request_id: str | None = None) -> CashlinkError:
-    """The error that a non-2xx answer means, with a sentence that names the action and what to do next."""
-    detail = registry_detail(body).rstrip(".")
+def from_answer(status: int, body: Any, action: str, request_id: str | None = None, sent: Any = None) -> CashlinkError:
+    """The error that a non-2xx answer means, with a sentence that names the action and what to do next. What the
+    registry says repeats no personal value (``sent``: the request's body, whose personal values it may quote);
+    the answer's body stays as it came in ``body``."""
+    values = personal_values(sent)
+    detail = scrubbed(web_page(body) or registry_detail(body), values=values).rstrip(".")
     reason = f": {detail}." if detail else "."
     extra = {"status": status, "body": body, "request_id": request_id}
     if status == 401:
@@ -358,7 +407,10 @@ def from_answer(status: int, body: Any, action: str, request_id: str | None = No
             "Running the cell again is safe.",
             **extra,
         )
-    errors = registry_field_errors(body)
+    errors = {
+        path: [scrubbed(message, path, values) for message in messages]
+        for path, messages in ({} if web_page(body) else registry_field_errors(body)).items()
+    }
     hint = " Correct the fields listed and try again." if errors else " Check the request and try again."
     return ValidationError(
         f"The registry refused to {action}{reason if detail else '.'}{hint}", field_errors=errors, **extra

@@ -206,7 +206,7 @@ class LegalPerson(_Address, _Company):  # (the company's name first, then its ad
 
 class BankAccount(Model):
     account_holder: Text = field(
-        "Account holder", column="account_holder", identifying=True, aliases=("account_owner", "holder_name")
+        "Account holder", column="account_holder", identifying=True, aliases=("account_owner", "holder_name", "holder")
     )
     iban: Iban = field(
         "IBAN", column="iban", personal=True, placeholder="DE89 3704 0044 0532 0130 00", masked_as="iban"
@@ -314,7 +314,12 @@ class Identification(Model):
     document_type: DocumentType = field(
         "ID document", column="id_document_type", widget="choice", choices=DOCUMENT_TYPES
     )
-    document_id: DocumentNumber = field("Document number", column="id_document_number", personal=True)
+    document_id: DocumentNumber = field(
+        "Document number",
+        column="id_document_number",
+        personal=True,
+        aliases=("document_number", "id_document_number", "id_number", "passport_number"),
+    )
     document_issuer: Text = field("Issued by", column="id_issuer", placeholder="Bürgeramt Frankfurt")
     document_valid_from: Day = field("Valid from", column="id_valid_from", widget="date")
     document_valid_to: Day = field("Valid to", column="id_valid_to", widget="date")

@@ -324,7 +324,7 @@ class Transport:
                     "it may or may not have acted.",
                     status=answer.status,
                 )
-            error = from_answer(answer.status, answer.body, action, answer.request_id)
+            error = from_answer(answer.status, answer.body, action, answer.request_id, sent=json)
             if isinstance(error, AuthenticationError):
                 self._token = None
             raise error
