@@ -388,13 +388,18 @@ def test_a_holding_that_cannot_be_told_is_an_error_never_zero(front: Front, tmp_
 
 
 def test_a_price_in_another_spelling_gives_the_exact_investment_amount(front: Front) -> None:
-    """A campaign price of "10000.00" cents or a JSON number: the review's total is exact (before: int() of
-    "10000.00" raised in the review, and 12.5 became 12)."""
+    """A campaign price as a JSON number: the review's total is exact (before: 12.5 became 12). "10000.00" with 2
+    decimals may be 100.00 or 10,000.00: the review shows the price as sent, marked, and no total (before: int() of
+    it raised in the review; then it was read as cents)."""
     from helpers.ui import forms
 
     client, renames, _proxy = front
     investor_id, _wallet_id = onboard(client, "Pricey")
-    for price, expected in (("10000.00", "EUR 12,000.00"), (12.5, "EUR 1,500.00")):
+    shown = (
+        ("Price per unit", "EUR 10000.00 (not an exact amount: decimals 2)"),
+        ("Investment amount", "EUR 1,500.00"),
+    )
+    for price, expected in zip(("10000.00", 12.5), shown, strict=True):
         decimals = 2 if isinstance(price, str) else 0
 
         def respelled(item: dict[str, Any], price: Any = price, decimals: int = decimals) -> dict[str, Any]:
@@ -414,7 +419,7 @@ def test_a_price_in_another_spelling_gives_the_exact_investment_amount(front: Fr
                 "document": b"%PDF-1.4 x",
             },
         )
-        assert ("Investment amount", expected) in form.summary()
+        assert expected in form.summary()
 
 
 def test_failed_redemptions_in_capitals_are_reported_and_can_be_corrected(
@@ -496,3 +501,24 @@ def test_a_lost_answer_is_found_where_the_registry_gives_times_without_a_zone(fr
     with pytest.raises(helpers.PossibleDuplicate) as asked:  # another e-mail: a similar investor, and when it was made
         client.investors.create(investor_body("Zoneless", communication__email="peter.other@example.com"))
     assert "(the registry names no time zone)" in str(asked.value) and " UTC" not in str(asked.value)
+
+
+def test_a_500_after_the_registry_acted_is_a_lost_answer_never_a_second_object(drf_front: Front) -> None:
+    """A 500 may come after the registry committed (while it wrote its answer). It was 'could not create the
+    investor, running the cell again is safe'; now it is a lost answer: the investor is looked for, and found."""
+    client, _renames, proxy = drf_front
+    failing = {"left": 1}
+
+    def once(method: str, url: str) -> int | None:
+        if method == "POST" and urlsplit(url).path.rstrip("/").endswith("/investors") and failing["left"]:
+            failing["left"] -= 1
+            return 500
+        return None
+
+    proxy.fail_after = once
+    investor = client.investors.create(investor_body("Fivehundred"))
+    assert investor.outcome == "created" and failing["left"] == 0  # what its own lost answer made
+    assert sum(line.startswith("POST") and line.rstrip("/").endswith("/investors") for line in proxy.seen) == 1
+    again = client.investors.create(investor_body("Fivehundred"))  # the same step again: that investor
+    assert again.id == investor.id and again.outcome in ("existed", "replayed")
+    assert [i.id for i in client.investors.list() if investor_name(i) == investor_name(investor)] == [investor.id]

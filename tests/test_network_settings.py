@@ -42,6 +42,7 @@ class Forwarder(http.server.ThreadingHTTPServer):
         self.upstream = upstream
         self.rewrite = rewrite  # (url, answer body) -> the body sent on: a registry that answers otherwise
         self.refuse: Callable[[str, str], int | None] | None = None  # (method, url) -> a status to answer instead
+        self.fail_after: Callable[[str, str], int | None] | None = None  # the same, once the registry has acted
         self.seen: list[str] = []
 
     @property
@@ -96,6 +97,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = answer.read()
         if self.server.rewrite is not None:
             data = self.server.rewrite(url, data)
+        failed = self.server.fail_after(self.command, url) if self.server.fail_after is not None else None
+        if failed is not None:  # the registry acted, and its answer was replaced by an error of the way back
+            data = b'{"detail": "Internal server error."}'
+            self.send_response(failed)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            connection.close()
+            return
         self.send_response(answer.status)
         for name, value in answer.getheaders():
             if name.lower() not in HOP_BY_HOP:

@@ -677,9 +677,11 @@ def test_money_is_exact_at_any_size_and_what_is_not_money_says_so() -> None:
     assert money_value({"amount": " -400 ", "decimals": 2, "currency": "EUR"}) == Decimal("-4.00")
     assert money_value({"amount": "5.0", "decimals": 0, "currency": "EUR"}) == 5  # no decimals: one reading
     assert money_value({"amount": 5.0, "decimals": "0", "currency": "EUR"}) == 5
+    assert money_value({"amount": 12.5, "decimals": 0, "currency": "EUR"}) == Decimal("12.5")
     with pytest.raises(ValidationError, match=r"'30000\.00' with '2' decimals is not an exact amount: .* two ways"):
         to_frame([{"id": "a", "price": {"amount": "30000.00", "decimals": 2, "currency": "EUR"}}])
-    ambiguous = (("30000.00", 2), (30000.0, 2), ("3e4", 2), (1.2345678901234567e19, 0), ("1.5", 0), (0.5, 0))
+    assert money_value({"amount": 3000000.0, "decimals": 2, "currency": "EUR"}) == Decimal("30000.00")  # a number
+    ambiguous = (("30000.00", 2), ("3e4", 2), (1.2345678901234567e19, 2), (1.2345678901234567e19, 0), (30000.5, 2))
     for amount, decimals in (
         ("NaN", 2),
         ("100", 2.7),

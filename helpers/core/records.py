@@ -71,20 +71,25 @@ def money_value(value: Mapping[str, Any]) -> Decimal:
     except InvalidOperation:
         amount = Decimal("NaN")
     # An amount is a whole number of the smallest unit, written as one: "30000.00" with 2 decimals may be 300.00
-    # (cents written with a point) or 30,000.00 (euros), and a JSON float may have lost digits. Only where no
-    # decimals scale it ("5.0", 5.0 with 0 decimals) is a whole number with a point still one reading.
-    written_whole = type(raw_amount) is int or (
-        isinstance(raw_amount, str) and WHOLE_AMOUNT.fullmatch(raw_amount.strip()) is not None
-    )
-    unscaled_whole = decimals == 0 and amount.is_finite() and amount == amount.to_integral_value()
-    if isinstance(raw_amount, float) and not (raw_amount.is_integer() and abs(raw_amount) < 2**53):
-        unscaled_whole = False  # a float beyond 2**53, or a fraction: not the number the registry meant
-    if decimals is None or not 0 <= decimals <= 36 or not amount.is_finite() or not (written_whole or unscaled_whole):
-        why = (
-            "an amount counts the currency's smallest unit in whole numbers, so a point in it can be read two ways"
-            if decimals is not None and 0 <= decimals <= 36 and amount.is_finite()
-            else "an amount is a whole number, and its decimals a whole number from 0 to 36"
+    # (cents written with a point) or 30,000.00 (euros). A JSON number is whole below 2**53 (1000000.0: a count
+    # that a float carried); beyond, it may have lost digits. Only where no decimals scale it ("5.0" with 0
+    # decimals, "12.5" or 12.5) is a number with a point still one reading.
+    if isinstance(raw_amount, float):
+        written_whole = raw_amount.is_integer() and abs(raw_amount) < 2**53
+    else:
+        written_whole = type(raw_amount) is int or (
+            isinstance(raw_amount, str) and WHOLE_AMOUNT.fullmatch(raw_amount.strip()) is not None
         )
+    unscaled = decimals == 0 and not (isinstance(raw_amount, float) and abs(raw_amount) >= 2**53)
+    if decimals is None or not 0 <= decimals <= 36 or not amount.is_finite() or not (written_whole or unscaled):
+        if decimals is None or not 0 <= decimals <= 36 or not amount.is_finite():
+            why = "an amount is a whole number, and its decimals a whole number from 0 to 36"
+        elif isinstance(raw_amount, float) and abs(raw_amount) >= 2**53:
+            why = "a JSON number this large may have lost digits on the way (amounts are sent as text)"
+        else:
+            why = (
+                "an amount counts the currency's smallest unit in whole numbers, so a point in it can be read two ways"
+            )
         raise ValidationError(
             f"The registry's amount {str(raw_amount)[:40]!r} with {str(raw_decimals)[:20]!r} decimals is not an "
             f"exact amount: {why}. Nothing was read as money. Run client.check_api() and report the table to the team."

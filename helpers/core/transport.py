@@ -4,7 +4,7 @@ Reads are retried (urllib3's ``Retry``) on connection errors, lost answers, 429 
 502/503/504. A ``Retry-After`` holds every request of the transport, not only the one refused: concurrent page
 fetches and bulk writes all pause until the registry said to come back. Writes are retried only where the request
 provably did not take effect: a connection that never opened, 429 and 503. When a write's answer is lost (a reset
-connection, a read timeout, 502/504) the request may or may not have taken effect: :class:`AmbiguousWrite` is
+connection, a read timeout, 500/502/504) the request may or may not have taken effect: :class:`AmbiguousWrite` is
 raised, and the client looks the object up before sending again (the registry may not honour idempotency keys on
 every endpoint).
 """
@@ -39,6 +39,9 @@ log = logging.getLogger("helpers")
 
 READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 WRITE_RETRY_STATUSES = frozenset({429, 503})  # the registry did not act on the request
+# A write answered 5xx may have been done (a 500 after the commit, a gateway that lost the answer), but for these:
+# 501 (no such method), 503 (not taken in), 505 (no such HTTP version).
+WRITE_NOT_ACTED_STATUSES = frozenset({501, 503, 505})
 TOKEN_MARGIN = 60  # seconds before expiry at which the token is renewed
 RETRY_AFTER_MAX = 60  # the longest a Retry-After holds a request (a registry asking for hours is asked again)
 REQUEST_ID_HEADERS = ("X-Request-ID", "Request-Id", "X-Correlation-ID", "X-Amzn-Trace-Id")
@@ -318,10 +321,10 @@ class Transport:
                 break
             log.info("401 on %s %s: renewing the access token once", method, path)
         if answer.status >= 300:
-            if writing and answer.status in (502, 504):
-                raise AmbiguousWrite(
-                    f"The registry's gateway answered {answer.status} while trying to {action}: "
-                    "it may or may not have acted.",
+            if writing and answer.status >= 500 and answer.status not in WRITE_NOT_ACTED_STATUSES:
+                who = "The registry's gateway" if answer.status in (502, 504) else "The registry"
+                raise AmbiguousWrite(  # a 500 may come after the registry committed (in writing its answer)
+                    f"{who} answered {answer.status} while trying to {action}: it may or may not have acted.",
                     status=answer.status,
                 )
             error = from_answer(answer.status, answer.body, action, answer.request_id, sent=json)
