@@ -522,3 +522,19 @@ def test_a_500_after_the_registry_acted_is_a_lost_answer_never_a_second_object(d
     again = client.investors.create(investor_body("Fivehundred"))  # the same step again: that investor
     assert again.id == investor.id and again.outcome in ("existed", "replayed")
     assert [i.id for i in client.investors.list() if investor_name(i) == investor_name(investor)] == [investor.id]
+
+
+def test_a_kyc_status_in_lower_case_reads_as_the_documented_one(front: Front) -> None:
+    """A registry that writes 'success': the lookup's default investor and the bulk import's 'already identified'
+    read it (before: 'success' != 'SUCCESS', so an identified investor read as not identified)."""
+    from helpers.data import lookup
+
+    client, renames, _proxy = front
+    investor_id, _wallet_id = onboard(client, "Lowercase")
+    renames["/investors"] = lambda _url, body: renamed(
+        body, lambda o: {**o, "kyc_status": o["kyc_status"].lower()} if isinstance(o.get("kyc_status"), str) else o
+    )
+    assert client.get(f"/investors/{investor_id}/", "read")["kyc_status"] in ("SUCCESS", None)
+    assert client.investors.kyc_status(investor_id) == "SUCCESS"
+    assert lookup.latest_identified_investor(client) == investor_id
+    assert {i.get("kyc_status") for i in client.investors.list()} <= {"SUCCESS", "PENDING", "FAILED", "NONE", None}

@@ -116,7 +116,7 @@ _KNOWN_STATUSES = {status.casefold(): status for status in INVESTMENT_STATUSES} 
 
 def read_object(item: dict[str, Any]) -> dict[str, Any]:
     """``item`` (changed in place, and returned) with its ids, units and status in the toolkit's one spelling: a
-    UUID in lower case, whole units as an int, an investment status in its documented case. Anything else is left
+    UUID in lower case, whole units as an int, an investment status in its documented case, a KYC status in capitals. Anything else is left
     as the registry sent it (a fractional unit stays a fraction: it is refused where it is used)."""
     changes: dict[str, Any] = {}
     for name in ID_FIELDS:
@@ -132,6 +132,9 @@ def read_object(item: dict[str, Any]) -> dict[str, Any]:
     status = item.get("status")
     if type(status) is str and status not in _KNOWN_STATUSES.values():
         changes["status"] = read_status(status)
+    kyc = item.get("kyc_status")  # an investor's identification status: SUCCESS, PENDING, FAILED, NONE
+    if type(kyc) is str and kyc != kyc.strip().upper():
+        changes["kyc_status"] = kyc.strip().upper()
     if changes:
         item.update(changes)
     for value in item.get("allocations") or ():  # a redemption's investments, with their units

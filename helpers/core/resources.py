@@ -655,7 +655,7 @@ class Investors(Resource):
         its identifications (section 6, F)."""
         record = self.get(investor) if isinstance(investor, str) else investor
         if isinstance(record.get("kyc_status"), str):
-            return str(record["kyc_status"])
+            return str(record["kyc_status"]).strip().upper()
         statuses = {identification_status(i) for i in self.identifications(str(record["id"]))}
         for status in ("SUCCESS", "PENDING", "FAILED"):
             if status in statuses:
