@@ -538,3 +538,12 @@ def test_a_kyc_status_in_lower_case_reads_as_the_documented_one(front: Front) ->
     assert client.investors.kyc_status(investor_id) == "SUCCESS"
     assert lookup.latest_identified_investor(client) == investor_id
     assert {i.get("kyc_status") for i in client.investors.list()} <= {"SUCCESS", "PENDING", "FAILED", "NONE", None}
+
+
+def test_a_token_endpoint_refusing_the_client_with_a_400_is_said_as_credentials(front: Front) -> None:
+    """RFC 6749 (5.2) answers 400 to an unknown client: it was 'Check the request and try again'."""
+    client, _renames, proxy = front
+    proxy.refuse = lambda method, url: (400, b'{"error": "invalid_client"}') if url.endswith("/oauth/token") else None
+    with pytest.raises(helpers.AuthenticationError, match="CASHLINK_CLIENT_ID and CASHLINK_CLIENT_SECRET") as refused:
+        client.investors.list().to_list()
+    assert refused.value.status == 400 and "invalid_client" in str(refused.value)

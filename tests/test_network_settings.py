@@ -41,7 +41,8 @@ class Forwarder(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.upstream = upstream
         self.rewrite = rewrite  # (url, answer body) -> the body sent on: a registry that answers otherwise
-        self.refuse: Callable[[str, str], int | None] | None = None  # (method, url) -> a status to answer instead
+        # (method, url) -> a status (or a status and a JSON body) to answer instead
+        self.refuse: Callable[[str, str], int | tuple[int, bytes] | None] | None = None
         self.fail_after: Callable[[str, str], int | None] | None = None  # the same, once the registry has acted
         self.seen: list[str] = []
 
@@ -83,7 +84,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         refused = self.server.refuse(self.command, url) if self.server.refuse is not None else None
         if refused is not None:
-            data = b'{"detail": "Method \\"GET\\" not allowed."}'
+            refused, data = (
+                refused if isinstance(refused, tuple) else (refused, b'{"detail": "Method \\"GET\\" not allowed."}')
+            )
             self.send_response(refused)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -818,3 +819,18 @@ def test_other_names_a_registry_may_give_a_persons_fields_are_masked_too() -> No
         Record({"id_number": "ID123456", "identification": {"document_number": "ID123456"}, "payout": {"holder": "Z"}})
     )
     assert "ID123456" not in shown and "'Z'" not in shown
+
+
+def test_the_registrys_times_are_read_with_a_comma_and_what_is_not_read_as_given_is_said() -> None:
+    """ISO 8601 allows a comma before the fraction (it was NaT in tables, a pandas error in the reconciliation); a
+    time without a zone is read as UTC and said so; a value that is no time is said, not silently empty."""
+    from helpers.data.frames import TimeWarning, to_frame
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = to_frame([{"id": "a", "created_at": "2024-03-12T14:40:05,5Z"}, {"id": "b", "created_at": None}])
+    assert str(frame["created_at"][0]) == "2024-03-12 14:40:05.500000+00:00" and pd.isna(frame["created_at"][1])
+    with pytest.warns(TimeWarning, match="'Created at' name no time zone: they are read as UTC"):
+        to_frame([{"id": "a", "created_at": "2024-03-12T14:40:05"}])
+    with pytest.warns(TimeWarning, match="1 value of 'Paid at' is no time the toolkit can read: left empty"):
+        to_frame([{"id": "a", "paid_at": "2024-03-12T14:40:05Z"}, {"id": "b", "paid_at": "soon"}])

@@ -116,8 +116,9 @@ _KNOWN_STATUSES = {status.casefold(): status for status in INVESTMENT_STATUSES} 
 
 def read_object(item: dict[str, Any]) -> dict[str, Any]:
     """``item`` (changed in place, and returned) with its ids, units and status in the toolkit's one spelling: a
-    UUID in lower case, whole units as an int, an investment status in its documented case, a KYC status in capitals. Anything else is left
-    as the registry sent it (a fractional unit stays a fraction: it is refused where it is used)."""
+    UUID in lower case, whole units as an int, an investment status in its documented case, a KYC status in
+    capitals. Anything else is left as the registry sent it (a fractional unit stays a fraction: it is refused where
+    it is used)."""
     changes: dict[str, Any] = {}
     for name in ID_FIELDS:
         value = item.get(name)

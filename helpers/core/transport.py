@@ -222,6 +222,11 @@ class Transport:
                     status=200,
                     request_id=answer.request_id,
                 )
+            said = body.get("error")
+            if answer.status == 400 and said in ("invalid_client", "unauthorized_client"):  # RFC 6749 5.2: a 400
+                error = from_answer(401, answer.body, "get an access token", answer.request_id)  # for credentials
+                error.status = answer.status
+                raise error
             raise from_answer(answer.status, answer.body, "get an access token", answer.request_id)
         self._token_scopes = body.get("scope") if isinstance(body.get("scope"), str) else None
         try:

@@ -9,6 +9,8 @@ float) plus a ``<name>_currency`` column. Personal data (the fields the models m
 from __future__ import annotations
 
 import gc
+import re
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
@@ -19,7 +21,7 @@ import pandas as pd
 
 from helpers.core import api
 from helpers.core.client import ListResult
-from helpers.core.models import INVESTOR_NAMING_FIELDS, is_personal
+from helpers.core.models import INVESTOR_NAMING_FIELDS, is_personal, label
 from helpers.core.records import EXACT, mask, money_value
 
 WHOLE_NUMBER_FIELDS = frozenset(  # typed as integers in a frame: the units (api.UNIT_FIELDS) and other counts
@@ -268,7 +270,7 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
         if not show_personal_data and is_personal(column):
             frame[column] = frame[column].map(lambda v, leaf=leaf: mask(v, leaf), na_action="ignore")
         elif leaf.endswith("_at") or leaf.endswith("_date"):
-            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
+            frame[column] = moments(frame[column], column)
         elif leaf in WHOLE_NUMBER_FIELDS and _all_ints(frame[column]):
             try:
                 frame[column] = frame[column].astype("Int64")
@@ -277,6 +279,41 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
     if "id" in frame.columns and frame.columns[0] != "id":
         frame = frame[["id", *[c for c in frame.columns if c != "id"]]]
     return frame
+
+
+ZONE = re.compile(r"(?:[zZ]|[+-]\d\d:?\d\d)$")
+COMMA_FRACTION = r"(\d\d:\d\d:\d\d),(\d)"  # ISO 8601 allows 14:40:05,5 for 14:40:05.5
+
+
+class TimeWarning(UserWarning):
+    """Times of the registry that could not be read as they are: read as UTC, or left empty."""
+
+
+def moments(series: pd.Series, column: str) -> pd.Series:
+    """A column of the registry's times as UTC moments: ISO 8601 with a zone, a comma before the fraction too. A
+    time without a zone is read as UTC, and one that is no time is left empty: both are said, once per column."""
+    parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
+    if parsed.isna().sum() > series.isna().sum():  # some are no time as pandas reads them: a comma, or nonsense
+        fixed = series.where(series.isna(), series.astype(str).str.replace(COMMA_FRACTION, r"\1.\2", regex=True))
+        parsed = pd.to_datetime(fixed, utc=True, format="ISO8601", errors="coerce")
+        unread = int(parsed.isna().sum() - series.isna().sum())
+        if unread:
+            warnings.warn(
+                f"{unread} value{'s' if unread > 1 else ''} of {label(column)!r} {'are' if unread > 1 else 'is'} no "
+                "time the toolkit can read: left empty. Run client.check_api() and report the table to the team.",
+                TimeWarning,
+                stacklevel=4,
+            )
+    first = series.first_valid_index()
+    sample = series[first] if first is not None else None
+    if isinstance(sample, str) and "T" in sample and not ZONE.search(sample.strip()):
+        warnings.warn(
+            f"The registry's times in {label(column)!r} name no time zone: they are read as UTC. If its times are "
+            "local (Berlin, for example), they are an hour or two off.",
+            TimeWarning,
+            stacklevel=4,
+        )
+    return parsed
 
 
 def _all_ints(series: pd.Series) -> bool:

@@ -33,6 +33,7 @@ from helpers.core import api, checks
 from helpers.core.client import Client
 from helpers.core.errors import input_error, without_sandbox_notes
 from helpers.core.resources import held_units, investor_name, status_since
+from helpers.data.frames import moments
 from helpers.data.ledger import Column, duplicates, read_table
 
 LEDGER_COLUMNS = [
@@ -241,7 +242,7 @@ def registry_frames(client: Client, product_ids: list[str]) -> tuple[pd.DataFram
         for i in client.investments.list(product_id=product)
     ]
     investments = pd.DataFrame(rows, columns=INVESTMENT_COLUMNS)
-    investments["since"] = pd.to_datetime(investments["since"], utc=True, format="ISO8601")
+    investments["since"] = moments(investments["since"], "status_changed_at")
     redemptions = (
         pd.concat([client.redemptions.list(product_id=p).frame() for p in product_ids], ignore_index=True)
         if product_ids
