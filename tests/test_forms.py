@@ -482,3 +482,42 @@ def test_a_company_is_asked_for_its_name_before_its_address(client: helpers.Clie
     company = [path for path in form.fields if path.startswith("legal_person.")]
     assert company[:3] == ["legal_person.company_name", "legal_person.legal_form", "legal_person.registration_number"]
     assert company.index("legal_person.street") > company.index("legal_person.registration_court")
+
+
+def test_a_failed_redemption_is_offered_again_when_its_investor_is_chosen(client: helpers.Client, sandbox: Any) -> None:
+    """The reconciliation says 'retry the redemption (notebook 4)': choosing the investor there offers each failed
+    redemption again (before: only right after it failed, in that session; a new one was made instead, and the
+    failed one stayed in the report)."""
+    from tests.test_helpers_client import invest, onboard
+
+    investor_id, wallet_id = onboard(client, "Retryable")
+    client.investments.credit(invest(client, investor_id, wallet_id, 60).id)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        with pytest.raises(helpers.TaskError):
+            client.redemptions.create(investor_id, wallet_id, 20)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    redeem = forms.RedemptionForm(client, {"investor_id": investor_id})
+    sentence, again = redeem.earlier.children
+    assert "A redemption of 20 units made today at" in sentence.value and "no units moved" in sentence.value
+    assert "notebook 04, choosing the investor offers it" in failed_redemption_advice(client, investor_id)
+    again.click()
+    assert redeem.result is not None and redeem.result["status"] == "success" and redeem.result.outcome == "created"
+    assert redeem.earlier.children == () and "holds <b>40</b>" in redeem.balance.value
+    assert forms.RedemptionForm(client, {"investor_id": investor_id}).earlier.children == ()  # retried: not offered
+    assert sorted(r["status"] for r in client.redemptions.list(investor_id=investor_id)) == ["failed", "success"]
+    advice = failed_redemption_advice(client, investor_id)  # the report says the retry did it
+    assert advice.startswith("It was tried again from this journal: redemption ") and "is success. Book that" in advice
+
+
+def failed_redemption_advice(client: helpers.Client, investor_id: str) -> str:
+    """What the reconciliation says to do about the investor's failed redemption."""
+    import pandas as pd
+
+    from helpers.data import reconcile
+
+    ledger = pd.DataFrame([{"investor_id": investor_id, "product_id": client.config.product_id, "units": 40}])
+    report = reconcile.reconcile(client, ledger)
+    [advice] = report.differences.loc[report.differences["category"] == "redemption_failed", "action"]
+    return str(advice)

@@ -1334,7 +1334,7 @@ class Redemptions(Resource):
 
     def _settled(self, task: Record, wait: bool, timeout: float) -> Record:
         if task.outcome in ("existed", "replayed") and task.get("status") in api.TASK_FAILED:
-            task = self._through_retry(task)  # the step run again after its retry: what the retry did
+            task = self.latest_attempt(task)  # the step run again after its retry: what the retry did
         hint = f"retry it with client.redemptions.retry('{task.get('id')}') (or the form's Retry button)"
         if task.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN or wait:
             final = (
@@ -1377,7 +1377,7 @@ class Redemptions(Resource):
             confirm_production=confirm_production,
         )
 
-    def _through_retry(self, failed: Record) -> Record:
+    def latest_attempt(self, failed: Record) -> Record:
         """A failed redemption, or the last of the retries made of it with :meth:`retry` (recorded in this client's
         journal): running the step again after a retry that worked says it is done."""
         for _depth in range(10):

@@ -69,7 +69,10 @@ ACTIONS = {
     "in_registry_only": "Add the position to the books, or find why the registry delivered units the books miss.",
     "units_differ": "Look at the likely cause in the row; correct the books or finish the missing step.",
     "stuck": "Finish the step it waits for (see the row), or ask Cashlink why it does not move.",
-    "redemption_failed": "Fix the cause and retry the redemption (notebook 4); reverse it in the books if booked.",
+    "redemption_failed": (
+        "Fix the cause, then try it again: in notebook 04, choosing the investor offers it. Reverse it in the books "
+        "if booked."
+    ),
     "redemption_unknown": "Do not retry it. Ask Cashlink to check it on the ledger before booking anything.",
 }
 WAITING_FOR = {  # status -> (what it waits for, what to do)
@@ -263,10 +266,31 @@ def reconcile(
     investments, redemptions = registry_frames(client, products)
     report = compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC))
     if not report.is_clean:
-        report.differences = with_names(report.differences, registry_names(client))
+        report.differences = with_names(with_retries(report.differences, client), registry_names(client))
     report.as_of = ledger_date(ledger)
     report.differences = with_as_of(report.differences, ledger)
     return report
+
+
+def with_retries(differences: pd.DataFrame, client: Client) -> pd.DataFrame:
+    """A failed redemption that this journal tried again says what its retry did: done, waiting, or failed too."""
+    failed = differences.index[differences["category"] == "redemption_failed"]
+    if failed.empty:
+        return differences
+    differences = differences.copy()
+    for index in failed:
+        original = client.redemptions.get(str(differences.at[index, "redemption_id"]))
+        latest = client.redemptions.latest_attempt(original)
+        if latest.get("id") == original.get("id"):
+            continue
+        status = str(latest.get("status", "")).lower()
+        said = f"It was tried again from this journal: redemption {str(latest.get('id'))[:8]} is {status}."
+        differences.at[index, "action"] = (
+            f"{said} Fix the cause, then try it again in notebook 04."
+            if latest.get("status") in api.TASK_FAILED
+            else f"{said} Book that one, not this; reverse this one in the books if booked."
+        )
+    return differences
 
 
 def _ledger_dates(ledger: pd.DataFrame) -> dict[tuple[str, str], str]:

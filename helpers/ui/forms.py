@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
@@ -1226,6 +1227,8 @@ class RedemptionForm(Form):
         self.investor = investor_picker(client, d.get("investor_id"))
         self.wallet = wallet_picker(self.investor, d.get("wallet_id"), "the wallet's id (a UUID)")
         self.balance = widgets.HTML("")
+        self.earlier = widgets.VBox()  # the investor's redemptions that failed: each can be tried again
+        self.earlier.add_class("cl-failed-earlier")
         self.units = widgets.Text(value=str(d.get("units") or ""), placeholder="100")
         spec = {s.path: s for s in models.fields_of(models.Redemption)}
         fields = [
@@ -1241,7 +1244,7 @@ class RedemptionForm(Form):
             "first). "
             "You cannot redeem more than the wallet holds.",
             on_duplicate,
-            below=(self.balance,),
+            below=(self.balance, self.earlier),
         )
         self.fields["wallet_id"].when_empty = lambda: (
             "This investor has no wallet yet (see below)." if self._walletless() else "This field is required."
@@ -1274,6 +1277,41 @@ class RedemptionForm(Form):
         ids = [str(w["id"]) for w in wallets]
         self.wallet.value = preferred if preferred in ids else (ids[0] if ids else None)
         self._show_balance()
+        self._show_failed()
+
+    def _show_failed(self) -> None:
+        """The chosen investor's redemptions of the product that failed (the last attempt of each, as far as this
+        journal retried them), each with a button that tries it again: what the reconciliation report says to do."""
+        self.earlier.children = ()
+        if not self.investor.value:
+            return
+        try:
+            redemptions = self.client.redemptions.list(investor_id=self.investor.value, product_id=self.product_id)
+            failed = [r for r in redemptions if r.get("status") in api.TASK_FAILED]
+            latest = {str(attempt["id"]): attempt for attempt in map(self.client.redemptions.latest_attempt, failed)}
+        except (NotListed, PermissionDeniedError):  # the registry's redemptions cannot be read here
+            return
+        rows: list[widgets.Widget] = []
+        for redemption_id, attempt in latest.items():
+            if attempt.get("status") not in api.TASK_FAILED:
+                continue  # retried from here, and the retry did not fail
+            reason = str(attempt.get("error") or "").strip().rstrip(".")
+            said = without_sandbox_notes(reason) if reason else "the registry gives no reason"
+            sentence = widgets.HTML(
+                f"<p>A redemption of {html.escape(str(attempt.get('units', '?')))} units made "
+                f"{html.escape(made_when(attempt))} failed ({html.escape(said)}): no units moved. "
+                "Once the cause is fixed, try it again here (it is not made a second time if it was already "
+                "retried from this journal).</p>"
+            )
+            again = widgets.Button(
+                description=f"Try the redemption of {attempt.get('units', '?')} units again",
+                button_style="warning",
+                layout=widgets.Layout(width="auto"),
+            )
+            again.add_class("cl-retry-earlier")
+            again.on_click(self._choice(partial(self._retry, redemption_id)))
+            rows += [sentence, again]
+        self.earlier.children = tuple(rows[-6:])  # the last three
 
     def held(self, wallet_id: str | None) -> int:
         holdings = self.holdings or []
@@ -1377,6 +1415,8 @@ class RedemptionForm(Form):
             self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
             self.after_error(exc)
             return
+        finally:
+            self._show_failed()
         self.error = None
         self.done(record)
 
