@@ -203,7 +203,16 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     assert panel.status.value == "any" and panel.status.label == "any status"
     panel.search.value = "Grace"  # what Enter does in the browser (continuous_update=False)
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
-    assert "1 investor matching the search" in shown and "“Grace”" not in shown  # a search may be an e-mail
+    assert "1 investor matching your search" in shown and "“Grace”" not in shown  # a search may be an e-mail
+    assert panel.search.value == "" and panel.clear_button.layout.display is None  # the search in force, said
+    panel.status.value = "PAID"  # the search stays in force, and the heading says whose investments
+    shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
+    assert "in status PAID of this investor" in shown
+    panel.clear_button.click()  # everyone again (Enter on the emptied box changes nothing in a browser)
+    shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
+    assert "in the registry" in shown and panel.clear_button.layout.display == "none" and panel.status.value == "PAID"
+    panel.status.value = "any"
+    panel.search.value = "Grace"
     masked_iban = panel.investors["bank_account.iban"].iloc[0]
     panel.show_personal.value = True  # shown at once, without another Look up
     assert panel.investors["bank_account.iban"].iloc[0] != masked_iban

@@ -149,6 +149,11 @@ class LookupPanel(widgets.VBox):
             description="Look up", icon="search", button_style="info", layout=widgets.Layout(width="auto")
         )
         self.button.add_class("cl-lookup")
+        self.clear_button = widgets.Button(  # shown while a search is in force (the box is emptied once read)
+            description="Clear the search", icon="times", layout=widgets.Layout(width="auto", display="none")
+        )
+        self.clear_button.add_class("cl-clear-search")
+        self.clear_button.on_click(lambda _b: self._clear())
         self.output = widgets.VBox([])
         self.investors: pd.DataFrame = pd.DataFrame()
         self.investments: pd.DataFrame = pd.DataFrame()
@@ -164,7 +169,7 @@ class LookupPanel(widgets.VBox):
                 message_html(
                     f"{STYLE}<p>{html_badge(client.config)} Read-only: nothing here changes the registry.</p>"
                 ),
-                widgets.HBox([self.search, self.status, self.show_personal, self.button]),
+                widgets.HBox([self.search, self.status, self.show_personal, self.button, self.clear_button]),
                 self.output,
             ]
         )
@@ -176,6 +181,12 @@ class LookupPanel(widgets.VBox):
         sends its text as it loses focus, and is emptied once read): that click is the same search, not 'everyone'."""
         if not self.search.value and time.monotonic() - self._searched_from_box < 2:
             return
+        self._refresh_shown(new_search=True)
+
+    def _clear(self) -> None:
+        """'Clear the search': everyone again, with the status chosen."""
+        self.query = ""
+        self._searched_from_box = -math.inf
         self._refresh_shown(new_search=True)
 
     def _refresh_shown(self, new_search: bool = False) -> None:
@@ -230,9 +241,8 @@ class LookupPanel(widgets.VBox):
         ]
         self.investors = to_frame(records, show_personal_data=self.show_personal.value)
         self.investments = to_frame(investments)
-        where = (  # (the search is not repeated: it may be an e-mail)
-            "matching the search (Look up with the box empty: everyone)" if text else "in the registry"
-        )
+        where = "matching your search" if text else "in the registry"  # (not repeated: it may be an e-mail)
+        self.clear_button.layout.display = None if text else "none"
         parts: list[widgets.Widget] = [
             message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
@@ -245,6 +255,7 @@ class LookupPanel(widgets.VBox):
         else:
             parts.append(message_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))
         label = f" in status {status}" if status else ""
+        label += f" of {'this investor' if len(records) == 1 else 'these investors'}" if text else ""
         parts.append(
             message_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>")
         )
