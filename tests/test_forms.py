@@ -147,6 +147,13 @@ def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     assert form.wallet.value == wallet.id
     assert form.review()
     assert ("Investment amount", "EUR 4,000.00") in form.summary()
+    assert "Identification" not in dict(form.summary())  # identified: nothing to say
+    newcomer = client.investors.create(investor_body("Unidentified"))
+    early = forms.InvestmentForm(client, {"investor_id": newcomer.id, "units": 5, "signed_at": SIGNED_AT})
+    assert (
+        ": the investment waits (KYC_PENDING) until the investor is identified"
+        in dict(early.summary())["Identification"]
+    )
     investment = form.submit()
     assert investment["status"] == "PAID"
     assert "Remaining" not in form.result_box.value  # 0 before delivery would read as 'nothing left'

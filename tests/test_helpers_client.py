@@ -249,6 +249,8 @@ BAD_INPUTS: list[tuple[str, Any, str]] = [
         "is not a date; write the day as YYYY-MM-DD",
     ),
     ("upload type", lambda c: c.documents.upload(b"MZ", "virus.exe"), "not a PDF, PNG or JPEG"),
+    ("renamed file", lambda c: c.documents.upload(b"a text", "fake.pdf"), "'fake.pdf' is named as a PDF file, but"),
+    ("renamed image", lambda c: c.documents.upload(b"GIF89a", "scan.png"), "named as a PNG file, but its content"),
     ("upload missing", lambda c: c.documents.upload(Path("/nonexistent/protocol.pdf")), "no file at"),
     ("status filter", lambda c: c.investments.list(status="DONE"), "not an investment status"),
 ]

@@ -148,6 +148,15 @@ class Resource:
 FRESH_INVESTOR_SECONDS = 60.0
 
 
+def _begins_as(content: bytes, content_type: str) -> bool:
+    """Whether ``content`` begins as a file of ``content_type`` does (a PDF may have up to 1 KiB before its mark)."""
+    if content_type == "application/pdf":
+        return b"%PDF-" in content[:1024]
+    if content_type == "image/png":
+        return content.startswith(b"\x89PNG\r\n\x1a\n")
+    return content.startswith(b"\xff\xd8\xff")  # JPEG
+
+
 def placeholder_pdf(text: str) -> bytes:
     """A one-page PDF showing ``text``: only for the local sandbox (see :meth:`Documents.placeholder`)."""
     safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
@@ -205,6 +214,12 @@ class Documents(Resource):
             problems.append(f"The file has {len(content) / 1048576:.1f} MiB; the limit is 10 MiB.")
         if content_type not in UPLOAD_TYPES.values():
             problems.append(f"{checks.quote(filename)} is not a PDF, PNG or JPEG file.")
+        elif content and not _begins_as(content, content_type):
+            kind = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG"}[content_type]
+            problems.append(
+                f"{checks.quote(filename)} is named as a {kind} file, but its content is not one (a renamed file?). "
+                f"Choose the {kind} itself, or save the document as {kind} first."
+            )
         if problems:
             raise input_error(subject, {"file": problems})
         fingerprint = {"name": filename, "type": content_type, "sha256": hashlib.sha256(content).hexdigest()}

@@ -1168,9 +1168,22 @@ class InvestmentForm(Form):
         return body
 
     def summary(self) -> list[tuple[str, str]]:
-        """The fields, plus the exact amount the units cost at the campaign's price."""
+        """The fields, plus the exact amount the units cost at the campaign's price, and a word where the investor
+        is not identified yet (the investment then waits in KYC_PENDING)."""
         rows = super().summary()
         body = self.body()
+        try:
+            identification = self.client.investors.kyc_status(str(body["investor_id"]))
+        except (NotFoundError, NotListed, PermissionDeniedError):  # not readable here: the registry says it later
+            identification = "SUCCESS"
+        if identification != "SUCCESS":
+            said = {"PENDING": "still pending", "FAILED": "failed", "NONE": "not started"}.get(identification, "open")
+            rows.append(
+                (
+                    "Identification",
+                    f"{said}: the investment waits (KYC_PENDING) until the investor is identified (notebook 01)",
+                )
+            )
         try:
             price = self.client.campaigns.get(body["campaign_id"]).get("price_per_unit")
         except (NotFoundError, PermissionDeniedError):  # not readable here: the registry prices it
