@@ -737,7 +737,7 @@ def test_units_on_screens_are_grouped_by_thousands() -> None:
 
 def test_a_moment_written_day_first_says_so() -> None:
     """'26.11.2026' for 'Signed at' got 'is not a date'; a birth date written so got the day-first hint: both do."""
-    with pytest.raises(checks.CheckError, match="written day first; write the day year first"):
+    with pytest.raises(checks.CheckError, match="written day first; write it year first, as YYYY-MM-DD"):
         checks.check_datetime("26.11.2026")
     with pytest.raises(checks.CheckError, match="spreadsheet's day number"):
         checks.check_past_datetime("45000")

@@ -112,7 +112,10 @@ def check_bic(value: Any) -> str:
     try:
         return str(BIC(text))
     except SchwiftyException as exc:
-        raise CheckError(f"{quote(text)} is not a valid BIC: {_sentence(exc)}") from None
+        raise CheckError(
+            f"{quote(text)} is not a valid BIC ({_sentence(exc).rstrip('.')}): a BIC has 8 or 11 letters and digits, "
+            "e.g. COBADEFFXXX; copy it from the bank's details."
+        ) from None
 
 
 def check_country(value: Any) -> str:
@@ -164,7 +167,7 @@ def _not_a_date(value: Any, what: str, example: str = "2000-08-10") -> str:
     if parts := re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}([ T,].*)?", text):
         first, second = int(parts.group(1)), int(parts.group(2))
         order = "day first" if first > 12 else "month first" if second > 12 else "with the day or the month first"
-        return f"This date is written {order}; write {what} year first, as YYYY-MM-DD, e.g. {example}."
+        return f"This date is written {order}; write it year first, as YYYY-MM-DD, e.g. {example}."
     if re.fullmatch(r"\d{5}(\.0+)?", text):
         return (
             f"This looks like a spreadsheet's day number, not a date; format the column as text and write {what} "
