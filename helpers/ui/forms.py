@@ -53,7 +53,7 @@ LABEL_WIDTH = "200px"
 # Messages wrap instead of being cut, buttons are as wide as their label, inputs keep a sensible width.
 STYLE = """<style>
 .cl-msg .widget-html-content, .cl-msg.widget-html .widget-html-content {white-space: normal !important;
-  height: auto !important; line-height: 1.45 !important; overflow: visible !important; overflow-wrap: anywhere;}
+  height: auto !important; line-height: 1.45 !important; overflow: visible !important; overflow-wrap: break-word;}
 .cl-msg {height: auto !important; overflow: visible !important;}
 .cl-form button, .cl-wizard button, .cl-panel button {width: auto !important; min-width: 7em;}
 .cl-form .widget-label, .cl-wizard .widget-label {white-space: normal;}
