@@ -644,7 +644,8 @@ def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: h
     first = panel.run_import()
     assert first is not None and list(first["status"]) == ["needs a decision", "created", "created"]
     assert "client." not in first.loc[0, "error"] and "investor id" in first.loc[0, "error"]  # no code, no UUID
-    sent = client.transport.requests_sent
+    assert panel.hint.value.startswith("<p>Row 2 waits for a decision the chosen answer cannot make")  # with the
+    sent = client.transport.requests_sent  # result, not as if a second click had failed
     assert panel.run_import() is first and client.transport.requests_sent == sent
     assert "Nothing was sent: row 2 waits for a decision the chosen answer cannot make" in panel.hint.value
     panel.duplicates.value = "create"  # another choice: the waiting row is made, the others stay as they were

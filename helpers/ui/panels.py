@@ -442,20 +442,22 @@ class BulkImportPanel(widgets.VBox):
         left = self._rows_left()
         self.confirm.disabled = not left  # running again is safe: it completes what is missing
         self.confirm.description = f"Import the {left} remaining row{'s' if left != 1 else ''}" if left else "Imported"
+        if left and not self._rows_left(retry_only=True):  # what is left waits for another answer: said now, with
+            self._say_what_waits(clicked=False)  # the result (a double-click's second click said it as a failure)
         return self.results
 
-    def _say_what_waits(self) -> None:
-        """A click that sends nothing because the rows left wait for a decision the chosen answer cannot make: say
-        so under the button (it looked ignored)."""
+    def _say_what_waits(self, clicked: bool = True) -> None:
+        """Rows left that wait for a decision the chosen answer cannot make: said under the button once a run ends
+        with them, and on a click that sends nothing because of them (it looked ignored)."""
         assert self.results is not None
         waiting = self.results.loc[self.results["status"] == "needs a decision", "row"].astype(int).tolist()
         if not waiting:
             return
         rows = f"row{'s' if len(waiting) > 1 else ''} {', '.join(map(str, waiting))}"
+        said = f"{rows} {'wait' if len(waiting) > 1 else 'waits'} for a decision the chosen answer cannot make"
         self.hint.value = (
-            f"<p>Nothing was sent: {rows} {'wait' if len(waiting) > 1 else 'waits'} for a decision the chosen answer "
-            "cannot make (see 'What to do' in the table). Choose another answer above, or do what the row says, "
-            "then click again.</p>"
+            f"<p>{'Nothing was sent: ' + said if clicked else said[0].upper() + said[1:]} (see 'What to do' in the "
+            "table). Choose another answer above, or do what the row says, then click again.</p>"
         )
 
     def _rows_left(self, retry_only: bool = False) -> int:
