@@ -96,6 +96,17 @@ DocumentNumber = Annotated[str, _checked(checks.check_personal_text(64))]
 SALUTATIONS = ("MR", "MS", "MRS", "DIVERSE")  # MR [seed]; the others [assumed]
 DOCUMENT_TYPES = ("IDCARD", "PASSPORT")  # IDCARD [doc]; PASSPORT [assumed]
 IDENTITY_PROVIDERS = ("POSTIDENT", "IDNOW", "WEBID")  # POSTIDENT [doc]; others [assumed]
+CHOICE_LABELS = {  # how a form names a choice (the registry's code is what is sent)
+    "MR": "Mr",
+    "MS": "Ms",
+    "MRS": "Mrs",
+    "DIVERSE": "Diverse",
+    "IDCARD": "ID card",
+    "PASSPORT": "Passport",
+    "POSTIDENT": "POSTIDENT",
+    "IDNOW": "IDnow",
+    "WEBID": "WebID",
+}
 Salutation = Annotated[str, _checked(checks.check_known(*SALUTATIONS, what="salutation"))]
 DocumentType = Annotated[str, _checked(checks.check_known(*DOCUMENT_TYPES, what="document type"))]
 IdentityProvider = Annotated[str, _checked(checks.check_known(*IDENTITY_PROVIDERS, what="identity provider"))]

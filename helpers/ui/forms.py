@@ -87,7 +87,8 @@ def widget_for(spec: models.FieldSpec, value: Any = None) -> widgets.ValueWidget
         if value and value not in options:
             options.append(str(value))
         return widgets.Dropdown(
-            options=([("", None)] if not spec.required else []) + [(o, o) for o in options],
+            options=([("", None)] if not spec.required else [])
+            + [(models.CHOICE_LABELS.get(o, o), o) for o in options],
             value=value if value is not None or not spec.required else options[0],
         )
     if kind == "checkbox":
