@@ -547,3 +547,26 @@ def test_a_token_endpoint_refusing_the_client_with_a_400_is_said_as_credentials(
     with pytest.raises(helpers.AuthenticationError, match="CASHLINK_CLIENT_ID and CASHLINK_CLIENT_SECRET") as refused:
         client.investors.list().to_list()
     assert refused.value.status == 400 and "invalid_client" in str(refused.value)
+
+
+def test_a_key_still_being_processed_after_a_lost_answer_is_waited_for_not_given_up(front: Front) -> None:
+    """A registry may answer 409 to a request sent again while the first under its key is still being processed
+    (as Stripe does). An upload whose answer was lost said 'outcome unknown, give it a reference of its own'; now it
+    waits, sends it again under the same key, and gets the one document the first request made."""
+    client, _renames, proxy = front
+    posts = {"seen": 0}
+
+    def lost_then_busy(method: str, url: str) -> int | tuple[int, bytes] | None:
+        if method == "POST" and "/documents" in url:
+            posts["seen"] += 1
+            if posts["seen"] == 2:
+                return 409, b'{"detail": "A request with this idempotency key is still being processed."}'
+        return None
+
+    proxy.refuse = lost_then_busy
+    proxy.fail_after = lambda method, url: (
+        502 if method == "POST" and "/documents" in url and posts["seen"] == 1 else None
+    )
+    document = client.documents.upload(b"%PDF-1.4 a protocol, answer lost", "protocol.pdf")
+    assert posts["seen"] == 3 and document.outcome == "created" and document.get("id")
+    assert client.documents.upload(b"%PDF-1.4 a protocol, answer lost", "protocol.pdf").id == document.id

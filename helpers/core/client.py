@@ -486,6 +486,16 @@ def _a(what: str) -> str:
     return f"{'an' if what[:1] in 'aeiou' else 'a'} {what}"
 
 
+KEY_IN_USE_WORDS = ("in progress", "being processed", "processing", "in use", "concurrent")
+
+
+def _key_in_use(error: CashlinkError) -> bool:
+    """A 409 that says a request under the same idempotency key is still being processed (as Stripe's): it passes,
+    and the same request sent again then gets its answer."""
+    said = registry_detail(error.body).lower()
+    return error.status == 409 and "key" in said and any(words in said for words in KEY_IN_USE_WORDS)
+
+
 def _did_not_act(error: CashlinkError) -> bool:
     """The registry made nothing: it answered 4xx (not a conflict with an earlier request) or 503, or the request
     never left (the transport says APIConnectionError for a write only when the connection never opened)."""
@@ -1124,6 +1134,7 @@ class Client:
         since ``started``, not one of ``before``). The flag: an earlier attempt of this call lost its answer."""
         json_body = operation.body if operation.files is None else None
         last: AmbiguousWrite | None = None
+        others = False  # the registry said another request under this key was still being processed
         for attempt in range(LOST_ANSWER_ATTEMPTS):
             if attempt and operation.sent is not None:
                 found = self._looked_up(operation, identity, key, started, before, last)
@@ -1153,6 +1164,11 @@ class Client:
                 time.sleep(min(0.2 * 2**attempt, 2))
                 continue
             except CashlinkError as exc:
+                if _key_in_use(exc) and attempt + 1 < LOST_ANSWER_ATTEMPTS:  # the registry is still at a request
+                    log.info("the key of %s is still being processed (attempt %d)", operation.name, attempt + 1)
+                    others = others or (last is None and not may_have_acted)  # not ours: another session's
+                    time.sleep(min(0.5 * 2**attempt, 4))  # under this key; its answer is replayed once it is done
+                    continue
                 earlier = last is not None or may_have_acted  # an attempt whose answer was lost may have acted
                 refusal = 400 <= (exc.status or 0) < 500 and exc.status not in (401, 403, 408, 429)
                 if earlier and refusal:  # e.g. 'already credited': look once more for what the earlier one made
@@ -1190,6 +1206,8 @@ class Client:
                     ) from exc
                 raise
             body = api.read_object(answer.body) if isinstance(answer.body, dict) else {"result": answer.body}
+            if others and last is None:  # the answer to another session's request under this key
+                answer = replace(answer, replayed=True)
             return answer, Record(body), last is not None
         self._audit(operation, key, None, "answer lost")
         assert last is not None
