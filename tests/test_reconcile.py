@@ -206,6 +206,9 @@ def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(
     )
     report = panel.run(good.read_bytes(), "books.csv")
     assert report is not None and (tmp_path / "out" / "reconciliation-books.xlsx").is_file()
+    said = " ".join(str(getattr(item, "data", "")) for item in shown)
+    assert "The ledger <b>books.csv</b> (1 row) compared with the registry at" in said  # which ledger, and when
+    assert str((tmp_path / "out").resolve()) in said and "replaced each time this ledger is reconciled" in said
     assert panel.run(b"investor_id,units\nx,1\n", "broken.csv") is None
     assert panel.report is report  # the previous report stays available
     panel.upload.value = uploaded("books.csv", good.read_bytes(), "text/csv")  # a person's upload

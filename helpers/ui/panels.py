@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -608,9 +608,10 @@ def export_report(report: reconcile.Reconciliation | None, output_dir: str | Pat
     show_exports(report.to_csv(output / f"{name}.csv"), report.to_excel(output / f"{name}.xlsx"))
 
 
-def show_exports(*paths: Path) -> None:
-    """Where the exported files are (one line)."""
-    display(HTML("<p>Exported: " + " and ".join(f"<code>{html.escape(str(p))}</code>" for p in paths) + "</p>"))
+def show_exports(*paths: Path, replaced: bool = False) -> None:
+    """Where the exported files are (one line, full paths)."""
+    where = " and ".join(f"<code>{html.escape(str(p.resolve()))}</code>" for p in paths)
+    display(HTML(f"<p>Exported: {where}{' (replaced each time this ledger is reconciled)' if replaced else ''}.</p>"))
 
 
 class ReconciliationPanel(widgets.VBox):
@@ -667,8 +668,16 @@ class ReconciliationPanel(widgets.VBox):
                 display(HTML(error_html(exc)))
                 return None
             stem = Path(name).stem if name else Path(source).stem if isinstance(source, (str, Path)) else "ledger"
+            file = name or (Path(source).name if isinstance(source, (str, Path)) else "the ledger")
+            display(
+                HTML(
+                    f"<p>The ledger <b>{html.escape(file)}</b> ({len(ledger):,} row{'s' if len(ledger) != 1 else ''}) "
+                    f"compared with the registry at {datetime.now(UTC):%H:%M} UTC; an investment counts as stuck after "
+                    f"{self.days.value} day{'s' if self.days.value != 1 else ''}.</p>"
+                )
+            )
             show_report(self.report)
             csv = self.report.to_csv(self.output_dir / f"reconciliation-{stem}.csv")
             excel = self.report.to_excel(self.output_dir / f"reconciliation-{stem}.xlsx")
-            show_exports(csv, excel)
+            show_exports(csv, excel, replaced=True)
         return self.report
