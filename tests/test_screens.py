@@ -213,7 +213,9 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     assert "in the registry" in shown and panel.clear_button.layout.display == "none" and panel.status.value == "PAID"
     panel.status.value = "any"
     panel.search.value = "Grace"
-    masked_iban = panel.investors["bank_account.iban"].iloc[0]
+    table = next(w for w in panel.output.children if "Name" in str(getattr(w, "_dt_args", "")))
+    assert "Identification" in str(table._dt_args) and "SUCCESS" in table._dt_args["data_json"]  # (drf: from the
+    masked_iban = panel.investors["bank_account.iban"].iloc[0]  # investor's identifications, sent without it)
     panel.show_personal.value = True  # shown at once, without another Look up
     assert panel.investors["bank_account.iban"].iloc[0] != masked_iban
     table = next(w for w in panel.output.children if "IBAN" in str(getattr(w, "_dt_args", "")))

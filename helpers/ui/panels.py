@@ -6,6 +6,7 @@ import html
 import math
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from ipywidgets.widgets.widget import _instances
 from helpers.core import api, models
 from helpers.core.client import Client, OnDuplicate
 from helpers.core.errors import CashlinkError, NotListed, PermissionDeniedError
-from helpers.core.records import html_badge
+from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import bulk, lookup, reconcile
 from helpers.data.frames import to_frame
@@ -210,6 +211,20 @@ class LookupPanel(widgets.VBox):
                 self._forgetting = False
             self._searched_from_box = time.monotonic()
 
+    IDENTIFICATIONS_READ_AT_MOST = 30  # investors shown whose identifications are read (one request each)
+
+    def _with_identification(self, records: list[Record]) -> list[Record]:
+        """The investors shown, each with its KYC status: read from its identifications where the registry sends
+        none with the investor (section 6, F), for a few investors at once (many: the column is left out)."""
+        if any("kyc_status" in r for r in records) or len(records) > self.IDENTIFICATIONS_READ_AT_MOST:
+            return records
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                statuses = list(pool.map(self.client.investors.kyc_status, records))
+        except (NotListed, PermissionDeniedError):  # identifications cannot be read here
+            return records
+        return [Record({**record, "kyc_status": status}) for record, status in zip(records, statuses, strict=True)]
+
     def _product_names(self) -> dict[str, str]:
         """Product id -> name, for the holdings (none where the products cannot be listed: short ids then)."""
         try:
@@ -247,6 +262,7 @@ class LookupPanel(widgets.VBox):
             message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
         if records:
+            records = self._with_identification(records)
             columns = list(tables.INVESTOR_COLUMNS)
             if self.show_personal.value:
                 iban = lambda r: tables.spaced_iban((r.get("bank_account") or {}).get("iban"))  # shown as asked
