@@ -54,7 +54,8 @@ def test_investor_form_submits_and_shows_the_new_investor(client: helpers.Client
     assert form.review() and not form.submit_button.disabled
     record = form.submit()
     assert record is not None and record["natural_person"]["surname"] == "Lovelace"
-    assert record.id in form.status.value and "Created" in form.status.value
+    assert f"investor id {record.id[:8]}." in form.status.value and "Created" in form.status.value  # short: the
+    assert record.id in form.result_box.value  # card below shows it whole, to copy
     assert form.result is record and form.submit_button.disabled
     again = forms.InvestorForm(client, PERSON).submit()
     assert again.id == record.id and again.replayed

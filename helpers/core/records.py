@@ -141,9 +141,10 @@ class Record(dict[str, Any]):
         """True when nothing new was created: the object already existed or the registry replayed the answer."""
         return self.outcome in ("existed", "replayed")
 
-    def happened(self) -> str:
-        """What the write did, in one sentence, from the registry's answer."""
-        ident = f"id {self.get('id')}"
+    def happened(self, short_id: bool = False) -> str:
+        """What the write did, in one sentence, from the registry's answer. ``short_id``: the id's first characters
+        (a screen, whose card below shows it whole)."""
+        ident = f"id {str(self.get('id'))[:8] if short_id else self.get('id')}"
         created = f"created on {_when(self['created_at'])}, " if self.get("created_at") else ""
         if self.outcome == "existed":
             differs = (
@@ -212,7 +213,7 @@ class Record(dict[str, Any]):
             f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
             for name, value in self.rows()
         )
-        caption = html.escape(self.happened())
+        caption = html.escape(self.happened(short_id=True))
         return f"<table class='cl-record'><caption style='text-align:left'>{caption}</caption>{rows}</table>"
 
 

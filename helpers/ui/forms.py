@@ -621,7 +621,7 @@ class Form(widgets.VBox):
 
     def success_message(self, record: Record) -> str:
         mark = "✔" if record.outcome == "created" else "ℹ"
-        return f"<b>{mark} {html.escape(record.happened())}</b>"
+        return f"<b>{mark} {html.escape(record.happened(short_id=True))}</b>"
 
     def send(
         self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, confirm_production: bool
