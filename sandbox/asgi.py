@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import random
+import socket
 import time
 from typing import Any
 
@@ -71,6 +72,7 @@ class SandboxASGI:
             return await self.app(scope, receive, send)
         faults = self.sandbox.settings.faults
         connection_send = send  # the drop fault reaches the connection through it
+        send = corked(send)
         arrived = time.perf_counter()
         answer_at = arrived + faults.latency
         if faults.latency:
@@ -103,6 +105,26 @@ class SandboxASGI:
             return await respond(send, 502, {"detail": "The response was lost (sandbox fault)."})
         transport.abort()
         await asyncio.sleep(0)
+
+
+def corked(send: Send) -> Send:
+    """``send`` that holds an answer's head until its body is written, so that both leave in one segment (uvicorn
+    writes them one by one: two packets, and two wake-ups of the client, per answer)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or not hasattr(socket, "TCP_CORK"):  # (not under uvicorn, or not on Linux)
+        return send
+
+    async def send_corked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        try:
+            await send(message)
+        finally:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
+    return send_corked
 
 
 async def sleep_until(deadline: float) -> None:
