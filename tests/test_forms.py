@@ -529,3 +529,32 @@ def failed_redemption_advice(client: helpers.Client, investor_id: str) -> str:
     report = reconcile.reconcile(client, ledger)
     [advice] = report.differences.loc[report.differences["category"] == "redemption_failed", "action"]
     return str(advice)
+
+
+def test_a_failed_redemption_done_again_by_hand_is_not_retried_unasked(client: helpers.Client, sandbox: Any) -> None:
+    """Review 36: a failed redemption redeemed again by hand was still offered, and one click took the units out a
+    second time. Now the offer says so and asks for 'all the same'; retry() asks; the report says which to book."""
+    from tests.test_helpers_client import invest, onboard
+
+    investor_id, wallet_id = onboard(client, "Doubler")
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        with pytest.raises(helpers.TaskError) as failed:
+            client.redemptions.create(investor_id, wallet_id, 3)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    failed_id = str(failed.value.task["id"])
+    by_hand = client.redemptions.create(investor_id, wallet_id, 3, reference="by hand")  # the same units again
+    assert by_hand.outcome == "created" and by_hand["status"] == "success"
+    with pytest.raises(helpers.PossibleDuplicate, match="was made after the failed one .* Nothing was sent"):
+        client.redemptions.retry(failed_id)
+    redeem = forms.RedemptionForm(client, {"investor_id": investor_id})
+    sentence, again = redeem.earlier.children
+    assert "was made since" in sentence.value and "nothing to retry" in sentence.value
+    assert again.description == "Retry the redemption of 3 units all the same"
+    assert "was made after it" in failed_redemption_advice(client, investor_id)
+    assert sorted(r["status"] for r in client.redemptions.list(investor_id=investor_id)) == ["failed", "success"]
+    again.click()  # asked, and said: all the same
+    assert redeem.result is not None and redeem.result["status"] == "success"
+    assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 3

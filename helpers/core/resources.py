@@ -33,6 +33,7 @@ from helpers.core.client import (
     Operation,
     _created_at,
     is_recent,
+    made_when,
     zoneless,
 )
 from helpers.core.errors import (
@@ -42,6 +43,7 @@ from helpers.core.errors import (
     NotFoundError,
     NotListed,
     PermissionDeniedError,
+    PossibleDuplicate,
     TaskError,
     ValidationError,
     input_error,
@@ -1364,9 +1366,17 @@ class Redemptions(Resource):
         return task
 
     def retry(
-        self, redemption_id: str, *, wait: bool = True, timeout: float = 60, confirm_production: bool = False
+        self,
+        redemption_id: str,
+        *,
+        wait: bool = True,
+        timeout: float = 60,
+        on_duplicate: OnDuplicate = "ask",
+        confirm_production: bool = False,
     ) -> Record:
-        """A new attempt at a failed redemption (a new operation, made once). An 'unknown' one is never retried."""
+        """A new attempt at a failed redemption (a new operation, made once). An 'unknown' one is never retried.
+        One of the same units from the same wallet made since (by hand, or another journal's retry) is asked about
+        first: :class:`PossibleDuplicate`; ``on_duplicate='create'`` retries all the same."""
         failed = self.get(redemption_id)
         status = failed.get("status")
         if status in api.TASK_UNKNOWN:
@@ -1380,6 +1390,18 @@ class Redemptions(Resource):
             raise input_error(
                 "the retry", {"redemption_id": [f"The redemption is {status}, not failed: there is nothing to retry."]}
             )
+        retried_here = self.latest_attempt(failed).get("id") != failed.get("id")  # (then this returns that retry)
+        since = None if retried_here or on_duplicate == "create" else self.done_again(failed)
+        if since is not None:
+            raise PossibleDuplicate(
+                f"A redemption of {failed.get('units')} units from the same wallet was made after the failed one "
+                f"({made_when(since)}, id {str(since.get('id'))[:8]}, {str(since.get('status')).lower()}): it may be "
+                "this one done again. Nothing was sent. If it is another one, retry all the same "
+                "(on_duplicate='create'; in the form, 'Retry all the same').",
+                since,
+                equal=True,
+                what="redemption",
+            )
         return self.create(
             str(failed["investor_id"]),
             str(failed["wallet_id"]),
@@ -1391,6 +1413,26 @@ class Redemptions(Resource):
             on_duplicate="create",
             confirm_production=confirm_production,
         )
+
+    def done_again(self, failed: Record, among: Iterable[Record] | None = None) -> Record | None:
+        """A redemption of the same units from the same wallet, made after ``failed`` and not failed: perhaps the
+        failed one done again (by hand, or by another journal's retry), which a retry would make a second time.
+        ``among``: the investor's redemptions, where they were just read."""
+        made = _created_at(failed)
+        if made is None:
+            return None
+        same = ("investor_id", "product_id", "wallet_id", "units")
+        for item in self.list(investor_id=str(failed["investor_id"])) if among is None else among:
+            created = _created_at(item)
+            if (
+                item.get("id") != failed.get("id")
+                and all(item.get(name) == failed.get(name) for name in same)
+                and item.get("status") not in api.TASK_FAILED
+                and created is not None
+                and created > made
+            ):
+                return item
+        return None
 
     def latest_attempt(self, failed: Record) -> Record:
         """A failed redemption, or the last of the retries made of it with :meth:`retry` (recorded in this client's

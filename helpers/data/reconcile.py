@@ -282,6 +282,13 @@ def with_retries(differences: pd.DataFrame, client: Client) -> pd.DataFrame:
         original = client.redemptions.get(str(differences.at[index, "redemption_id"]))
         latest = client.redemptions.latest_attempt(original)
         if latest.get("id") == original.get("id"):
+            since = client.redemptions.done_again(original)
+            if since is not None:  # done again by hand (or by another journal): a retry would make it twice
+                differences.at[index, "action"] = (
+                    f"A redemption of the same units from the same wallet was made after it: {str(since.get('id'))[:8]}"
+                    f", {str(since.get('status', '')).lower()}. If that was this one done again, book that one and "
+                    "reverse this one in the books if booked; if not, retry it in notebook 04."
+                )
             continue
         status = str(latest.get("status", "")).lower()
         said = f"It was tried again from this journal: redemption {str(latest.get('id'))[:8]} is {status}."

@@ -1311,19 +1311,30 @@ class RedemptionForm(Form):
                 continue  # retried from here, and the retry did not fail
             reason = str(attempt.get("error") or "").strip().rstrip(".")
             said = without_sandbox_notes(reason) if reason else "the registry gives no reason"
+            units = html.escape(str(attempt.get("units", "?")))
+            since = self.client.redemptions.done_again(attempt, among=redemptions)
             sentence = widgets.HTML(
-                f"<p>A redemption of {html.escape(str(attempt.get('units', '?')))} units made "
-                f"{html.escape(made_when(attempt))} failed ({html.escape(said)}): no units moved. "
-                "Once the cause is fixed, try it again here (it is not made a second time if it was already "
-                "retried from this journal).</p>"
+                f"<p>A redemption of {units} units made {html.escape(made_when(attempt))} failed ({html.escape(said)}):"
+                " no units moved. "
+                + (
+                    f"One of the same {units} units from the same wallet was made since "
+                    f"({html.escape(made_when(since))}, {html.escape(str(since.get('status')).lower())}): if that was "
+                    "this one done again, there is nothing to retry.</p>"
+                    if since is not None
+                    else "Once the cause is fixed, try it again here (it is not made a second time if it was already "
+                    "retried from this journal).</p>"
+                )
             )
             again = widgets.Button(
-                description=f"Try the redemption of {attempt.get('units', '?')} units again",
+                description=f"Retry the redemption of {attempt.get('units', '?')} units all the same"
+                if since is not None
+                else f"Try the redemption of {attempt.get('units', '?')} units again",
                 button_style="warning",
                 layout=widgets.Layout(width="auto"),
             )
             again.add_class("cl-retry-earlier")
-            again.on_click(self._choice(partial(self._retry, redemption_id)))
+            choice: OnDuplicate = "create" if since is not None else "ask"
+            again.on_click(self._choice(partial(self._retry, redemption_id, choice)))
             rows += [sentence, again]
         self.earlier.children = tuple(rows[-6:])  # the last three
 
@@ -1421,10 +1432,10 @@ class RedemptionForm(Form):
             retry.on_click(self._choice(lambda: self._retry(str(task["id"]))))
             self.choices.children = (retry,)
 
-    def _retry(self, redemption_id: str) -> None:
+    def _retry(self, redemption_id: str, on_duplicate: OnDuplicate = "ask") -> None:
         self.choices.children = ()
         try:
-            record = self.client.redemptions.retry(redemption_id)
+            record = self.client.redemptions.retry(redemption_id, on_duplicate=on_duplicate)
         except CashlinkError as exc:
             self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
             self.after_error(exc)
