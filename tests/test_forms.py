@@ -547,7 +547,7 @@ def test_a_failed_redemption_done_again_by_hand_is_not_retried_unasked(client: h
     failed_id = str(failed.value.task["id"])
     by_hand = client.redemptions.create(investor_id, wallet_id, 3, reference="by hand")  # the same units again
     assert by_hand.outcome == "created" and by_hand["status"] == "success"
-    with pytest.raises(helpers.PossibleDuplicate, match="was made after the failed one .* Nothing was sent"):
+    with pytest.raises(helpers.PossibleDuplicate, match=r"was made after the failed one .* Nothing was sent"):
         client.redemptions.retry(failed_id)
     redeem = forms.RedemptionForm(client, {"investor_id": investor_id})
     sentence, again = redeem.earlier.children
