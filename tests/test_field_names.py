@@ -570,3 +570,54 @@ def test_a_key_still_being_processed_after_a_lost_answer_is_waited_for_not_given
     document = client.documents.upload(b"%PDF-1.4 a protocol, answer lost", "protocol.pdf")
     assert posts["seen"] == 3 and document.outcome == "created" and document.get("id")
     assert client.documents.upload(b"%PDF-1.4 a protocol, answer lost", "protocol.pdf").id == document.id
+
+
+def test_a_key_still_being_processed_at_the_last_try_is_unknown_and_the_next_run_gets_its_answer(
+    front: Front,
+) -> None:
+    """Review 36: a 409 'still being processed' at every try read 'refused, correct it and run again: a new
+    attempt', and that new attempt made a second document. Now it is unknown, and a run again sends the same key."""
+    client, _renames, proxy = front
+    posts = {"seen": 0}
+
+    def busy_after_the_first(method: str, url: str) -> int | tuple[int, bytes] | None:
+        if method == "POST" and "/documents" in url:
+            posts["seen"] += 1
+            if posts["seen"] > 1:
+                return 409, b'{"detail": "A request with this idempotency key is still being processed."}'
+        return None
+
+    proxy.refuse = busy_after_the_first
+    proxy.fail_after = lambda method, url: (
+        502 if method == "POST" and "/documents" in url and posts["seen"] == 1 else None
+    )
+    content = b"%PDF-1.4 a protocol, key busy"
+    with pytest.raises(helpers.OutcomeUnknown, match="still processing an earlier request under the same key"):
+        client.documents.upload(content, "protocol.pdf")
+    proxy.refuse, proxy.fail_after = None, None
+    document = client.documents.upload(content, "protocol.pdf")  # the same key: the first request's document
+    again = client.documents.upload(content, "protocol.pdf")
+    assert again.id == document.id and posts["seen"] == 4
+
+
+def test_a_refusal_after_a_lost_answer_repeats_nothing_personal(front: Front) -> None:
+    """Review 36: the 'refused the same request sent again (…)' sentence quoted the registry's text unmasked."""
+    client, _renames, proxy = front
+    body = investor_body("Lostsecret")
+    email, iban = body["communication"]["email"], body["bank_account"]["iban"]
+    posts = {"seen": 0}
+
+    def lost_then_refused(method: str, url: str) -> int | tuple[int, bytes] | None:
+        if method == "POST" and urlsplit(url).path.rstrip("/").endswith("/investors"):
+            posts["seen"] += 1
+            if posts["seen"] == 1:
+                return 502
+            said = f"An investor with e-mail {email} and IBAN {iban} exists already."
+            return 400, json.dumps({"detail": said}).encode()
+        return None
+
+    proxy.refuse = lost_then_refused
+    with pytest.raises(helpers.OutcomeUnknown) as refused:
+        client.investors.create(body)
+    shown = str(refused.value) + refused.value._repr_html_() + "".join(refused.value._render_traceback_())
+    assert "exists already" in shown and email not in shown and iban not in shown and iban[-8:] not in shown

@@ -48,7 +48,9 @@ from helpers.core.errors import (
     PossibleDuplicate,
     TaskError,
     ValidationError,
+    personal_values,
     registry_detail,
+    scrubbed,
 )
 from helpers.core.journal import AuditLine, Entry, Journal, TwinInFlight, content_hash, derive_key
 from helpers.core.records import Outcome, Record
@@ -1169,6 +1171,16 @@ class Client:
                     others = others or (last is None and not may_have_acted)  # not ours: another session's
                     time.sleep(min(0.5 * 2**attempt, 4))  # under this key; its answer is replayed once it is done
                     continue
+                if _key_in_use(exc):  # still at it: neither refused nor known to be done (the row stays unanswered)
+                    self._audit(operation, key, None, "key still being processed: outcome unknown")
+                    raise OutcomeUnknown(
+                        f"Could not {operation.action} yet: the registry is still processing an earlier request "
+                        f"under the same key (it said so {LOST_ANSWER_ATTEMPTS} times), so whether it is done is "
+                        "unknown. Nothing more was sent. Run this again in a minute: it sends the same request "
+                        "under the same key, and gets that request's answer.",
+                        status=exc.status,
+                        request_id=exc.request_id,
+                    ) from exc
                 earlier = last is not None or may_have_acted  # an attempt whose answer was lost may have acted
                 refusal = 400 <= (exc.status or 0) < 500 and exc.status not in (401, 403, 408, 429)
                 if earlier and refusal:  # e.g. 'already credited': look once more for what the earlier one made
@@ -1186,7 +1198,8 @@ class Client:
                 if (earlier and refusal) or (_did_not_act(exc) and not earlier):  # made nothing (none was found)
                     self.journal.record_refused(identity, key)
                 if earlier and refusal:
-                    said = (registry_detail(exc.body) or "see the fields below").rstrip(".")
+                    quoted = scrubbed(registry_detail(exc.body), values=personal_values(operation.body))
+                    said = (quoted or "see the fields below").rstrip(".")
                     raise OutcomeUnknown(
                         f"Could not {operation.action}: the answer to an earlier attempt was lost, and the registry "
                         f"refused the same request sent again ({said}). Nothing more was sent, and "
@@ -1342,7 +1355,7 @@ class Client:
             if done(current):
                 return current
             if failed(current):
-                error = current.get("error") or "the registry gives no reason"
+                error = scrubbed(str(current.get("error") or "the registry gives no reason"))
                 raise TaskError(
                     f"The {what} {current.get('id')} ended as {current.get('status')}: "
                     f"{str(error).rstrip('.')}. It is not done; see the registry's answer above.",
@@ -1410,7 +1423,7 @@ class Client:
                     task,
                 ) from None
             if task.get("status") in api.TASK_FAILED:
-                error = str(task.get("error") or "the registry gives no reason").rstrip(".")
+                error = scrubbed(str(task.get("error") or "the registry gives no reason")).rstrip(".")
                 raise TaskError(
                     f"The {what} {task.get('id')} failed: {error}. It is not done. Once the cause is "
                     f"fixed, {retry_hint or 'make it again with a reference of its own (reference=…)'}.",
