@@ -621,3 +621,24 @@ def test_a_refusal_after_a_lost_answer_repeats_nothing_personal(front: Front) ->
         client.investors.create(body)
     shown = str(refused.value) + refused.value._repr_html_() + "".join(refused.value._render_traceback_())
     assert "exists already" in shown and email not in shown and iban not in shown and iban[-8:] not in shown
+
+
+def test_an_amount_that_cannot_be_read_is_said_in_the_redemption_form(front: Front) -> None:
+    """Review 36: an amount written with a point raised inside the investor picker's callback: choosing the investor
+    did nothing on the screen."""
+    from helpers.ui import forms
+
+    client, renames, _proxy = front
+    investor_id, _wallet_id = holder_of(client, 10, "Pointed")
+
+    def pointed(item: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(item.get("remaining_amount"), dict):
+            return item
+        amount = {**item["remaining_amount"], "amount": f"{item['remaining_amount']['amount']}.000"}
+        return {**_without_remaining_units(item), "remaining_amount": amount}
+
+    renames["/investments"] = lambda _url, body: renamed(body, pointed)
+    form = forms.RedemptionForm(client)
+    form.investor.value = investor_id  # (a widget callback)
+    assert "The wallet's balance cannot be shown: The registry&#x27;s amount" in form.balance.value
+    assert "checks the balance when the redemption is sent" in form.balance.value and form.wallet.options

@@ -1251,6 +1251,7 @@ class RedemptionForm(Form):
             FormField("units", spec["units"].label, self.units, self._check_units),
         ]
         self.holdings: list[dict[str, Any]] | None = []  # None: the registry's investments cannot be read here
+        self.unreadable = ""  # why the holdings cannot be read (a sentence), where it is not a missing scope
         super().__init__(
             client,
             fields,
@@ -1275,10 +1276,13 @@ class RedemptionForm(Form):
         if not self.investor.value:
             self.wallet.options = []
             return
+        self.unreadable = ""
         try:
             self.holdings = self.client.holding_rows(investor_id=self.investor.value, product_id=self.product_id)
         except (NotListed, PermissionDeniedError):  # no holdings to show: the registry checks the balance itself
             self.holdings = None
+        except CashlinkError as exc:  # e.g. an amount that cannot be read: said here (a callback prints nowhere)
+            self.holdings, self.unreadable = None, error_sentence(exc)
         wallets = self.client.investors.wallets(self.investor.value)
         self.wallet.options = [
             (
@@ -1351,6 +1355,11 @@ class RedemptionForm(Form):
             return (
                 "<p>This investor has no wallet yet, so nothing can be redeemed: create one in notebook 01 (the "
                 "step Wallet), or choose another investor.</p>"
+            )
+        if self.holdings is None and self.unreadable:
+            return (
+                f"<p style='{ERROR_STYLE}'>The wallet's balance cannot be shown: {html.escape(self.unreadable)} The "
+                "registry checks the balance when the redemption is sent.</p>"
             )
         if self.holdings is None:
             return (
