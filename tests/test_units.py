@@ -681,7 +681,11 @@ def test_money_is_exact_at_any_size_and_what_is_not_money_says_so() -> None:
     assert money_value({"amount": 12.5, "decimals": 0, "currency": "EUR"}) == Decimal("12.5")
     with pytest.raises(ValidationError, match=r"'30000\.00' with '2' decimals is not an exact amount: .* two ways"):
         to_frame([{"id": "a", "price": {"amount": "30000.00", "decimals": 2, "currency": "EUR"}}])
-    assert money_value({"amount": 3000000.0, "decimals": 2, "currency": "EUR"}) == Decimal("30000.00")  # a number
+    as_number = money_value({"amount": 3000000.0, "decimals": 2, "currency": "EUR"})  # a JSON number
+    assert as_number == Decimal("30000.00") and str(as_number) == "30000.00"  # (not 30000.000)
+    for odd in ("1_000", "١٢٣"):  # Python's Decimal reads both; an amount is ASCII digits, in frames as anywhere
+        with pytest.raises(ValidationError, match="is not an exact amount"):
+            to_frame([{"id": "a", "price": {"amount": odd, "decimals": 2, "currency": "EUR"}}])
     ambiguous = (("30000.00", 2), ("3e4", 2), (1.2345678901234567e19, 2), (1.2345678901234567e19, 0), (30000.5, 2))
     for amount, decimals in (
         ("NaN", 2),
@@ -804,6 +808,10 @@ def test_what_the_registry_quotes_of_a_person_is_never_repeated_in_an_error() ->
     assert "Birth date: Date •••• is in" in str(error) and "Investor •••• (••••@••••) cannot" in str(error)
     elsewhere = from_answer(400, {"detail": "IBAN DE89 3704 0044 0532 0130 00 is blocked."}, "credit", sent={})
     assert "IBAN DE89 •••• 3000 is blocked" in str(elsewhere)  # not sent by this request: still no IBAN
+    kept = from_answer(  # what is not a person's: an ISIN (no IBAN check digits), a date format to follow
+        400, {"units": ["Not for DE000A1EWWW0."], "natural_person": {"birth_date": ['Use "YYYY-MM-DD".']}}, "x"
+    )
+    assert "DE000A1EWWW0" in str(kept) and '"YYYY-MM-DD"' in str(kept)
     assert error.body == body  # as the registry sent it, for code that needs it
     page = from_answer(400, "<html><head><title>400 Bad Request</title></head><body>nginx</body></html>", "list")
     assert str(page) == (

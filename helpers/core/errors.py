@@ -78,11 +78,33 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
 
     for value in sorted(values, key=len, reverse=True):
         text = text.replace(value, MASK)
-    text = IBAN_LIKE.sub(lambda match: f"{match.group(0)[:4]} {MASK} {match.group(0).replace(' ', '')[-4:]}", text)
+    text = IBAN_LIKE.sub(
+        lambda match: (
+            f"{match.group(0)[:4]} {MASK} {match.group(0).replace(' ', '')[-4:]}"
+            if _iban_checksum(match.group(0))
+            else match.group(0)
+        ),  # (an ISIN, a reference: not an IBAN)
+        text,
+    )
     text = EMAIL.sub(f"{MASK}@{MASK}", text)
     if path and (is_personal(path) or is_identifying(path)):
-        text = QUOTED.sub(lambda match: f"{match.group(1)}{MASK}{match.group(3)}", text)
+        text = QUOTED.sub(
+            lambda match: (
+                match.group(0) if FORMAT_HINT.fullmatch(match.group(2)) else f"{match.group(1)}{MASK}{match.group(3)}"
+            ),
+            text,
+        )
     return text
+
+
+FORMAT_HINT = re.compile(r"[-+:./ T\[\]]*(?:YYYY|YY|MM|DD|hh|mm|ss)(?:[-+:./ T\[\]]|YYYY|YY|MM|DD|hh|mm|ss|Z)*")
+
+
+def _iban_checksum(text: str) -> bool:
+    """Whether ``text`` passes the IBAN check digits (ISO 13616, mod 97): an IBAN, not an ISIN that looks like one."""
+    compact = text.replace(" ", "")
+    digits = "".join(str(int(char, 36)) for char in compact[4:] + compact[:4])
+    return int(digits) % 97 == 1
 
 
 def web_page(body: Any) -> str | None:

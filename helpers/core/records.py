@@ -67,7 +67,10 @@ def money_value(value: Mapping[str, Any]) -> Decimal:
     raw_amount, raw_decimals = value.get("amount"), value.get("decimals")
     decimals = whole_number(raw_decimals) if not isinstance(raw_decimals, bool) else None
     try:
-        amount = Decimal(str(raw_amount).strip()) if len(str(raw_amount)) <= 100 else Decimal("NaN")
+        if isinstance(raw_amount, float) and raw_amount.is_integer() and abs(raw_amount) < 2**53:
+            amount = Decimal(int(raw_amount))  # 3000000.0: the count a float carried (not 3000000.0 to one place)
+        else:
+            amount = Decimal(str(raw_amount).strip()) if len(str(raw_amount)) <= 100 else Decimal("NaN")
     except InvalidOperation:
         amount = Decimal("NaN")
     # An amount is a whole number of the smallest unit, written as one: "30000.00" with 2 decimals may be 300.00

@@ -22,7 +22,7 @@ import pandas as pd
 from helpers.core import api
 from helpers.core.client import ListResult
 from helpers.core.models import INVESTOR_NAMING_FIELDS, is_personal, label
-from helpers.core.records import EXACT, mask, money_value
+from helpers.core.records import EXACT, WHOLE_AMOUNT, mask, money_value
 
 WHOLE_NUMBER_FIELDS = frozenset(  # typed as integers in a frame: the units (api.UNIT_FIELDS) and other counts
     {*api.UNIT_FIELDS, "amount", "allocation", "min_units", "step_size", "max_issuable_amount", "count"}
@@ -193,7 +193,7 @@ def _money_values(amounts: Sequence[Any], decimals: Sequence[Any], values: Seque
             written = {amount: Decimal(amount) for amount in set(amounts)}
         except InvalidOperation:
             written = {}  # text that is no number: money_value says which
-        if written and all(value.is_finite() and value.as_tuple().exponent == 0 for value in written.values()):
+        if written and all(WHOLE_AMOUNT.fullmatch(amount.strip()) for amount in written):  # digits: '1_000' no
             exact = {amount: value.scaleb(-scale, EXACT) for amount, value in written.items()}  # (whole numbers)
             return [exact[amount] for amount in amounts]
     return [money_value(value) for value in values]
