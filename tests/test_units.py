@@ -842,3 +842,12 @@ def test_the_registrys_times_are_read_with_a_comma_and_what_is_not_read_as_given
         to_frame([{"id": "a", "created_at": "2024-03-12T14:40:05"}])
     with pytest.warns(TimeWarning, match="1 value of 'Paid at' is no time the toolkit can read: left empty"):
         to_frame([{"id": "a", "paid_at": "2024-03-12T14:40:05Z"}, {"id": "b", "paid_at": "soon"}])
+
+
+def test_an_investor_never_identified_reads_not_started_not_an_empty_cell() -> None:
+    from helpers.ui import tables
+
+    frame = tables.people_frame(
+        [{"id": "a", "kyc_status": "NONE"}, {"id": "b", "kyc_status": "SUCCESS"}], tables.INVESTOR_COLUMNS
+    )
+    assert frame["Identification"].tolist() == ["not started", "SUCCESS"]

@@ -268,10 +268,18 @@ class LookupPanel(widgets.VBox):
                 iban = lambda r: tables.spaced_iban((r.get("bank_account") or {}).get("iban"))  # shown as asked
                 columns.insert(3, (models.label("bank_account.iban"), iban))
             parts.append(tables.interactive(tables.people_frame(records, columns)))
+            if not any("kyc_status" in r for r in records):  # (more investors than their identifications are read for)
+                parts.append(
+                    message_html(
+                        "<p>This registry sends no identification status with its investors: it is read from their "
+                        f"identifications for up to {self.IDENTIFICATIONS_READ_AT_MOST} investors shown at once. "
+                        "Search to see it.</p>"
+                    )
+                )
         else:
             parts.append(message_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))
         label = f" in status {status}" if status else ""
-        label += f" of {'this investor' if len(records) == 1 else 'these investors'}" if text else ""
+        label += f" of {'this investor' if len(records) == 1 else 'these investors'}" if text and records else ""
         parts.append(
             message_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>")
         )
