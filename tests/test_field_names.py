@@ -547,6 +547,10 @@ def test_a_token_endpoint_refusing_the_client_with_a_400_is_said_as_credentials(
     with pytest.raises(helpers.AuthenticationError, match="CASHLINK_CLIENT_ID and CASHLINK_CLIENT_SECRET") as refused:
         client.investors.list().to_list()
     assert refused.value.status == 400 and "invalid_client" in str(refused.value)
+    client.transport._token = None
+    proxy.refuse = lambda method, url: (400, b'{"error": "invalid_scope"}') if url.endswith("/oauth/token") else None
+    with pytest.raises(helpers.PermissionDeniedError, match="CASHLINK_SCOPES"):
+        client.investors.list().to_list()
 
 
 def test_a_key_still_being_processed_after_a_lost_answer_is_waited_for_not_given_up(front: Front) -> None:

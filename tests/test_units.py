@@ -840,6 +840,9 @@ def test_the_registrys_times_are_read_with_a_comma_and_what_is_not_read_as_given
     assert str(frame["created_at"][0]) == "2024-03-12 14:40:05.500000+00:00" and pd.isna(frame["created_at"][1])
     with pytest.warns(TimeWarning, match="'Created at' name no time zone: they are read as UTC"):
         to_frame([{"id": "a", "created_at": "2024-03-12T14:40:05"}])
+    for times in (["2024-03-12T10:00:00Z", "2024-03-12T10:00:00"], ["2024-03-12 10:00:00"]):  # at the end; a space
+        with pytest.warns(TimeWarning, match="name no time zone"):
+            to_frame([{"id": str(n), "created_at": t} for n, t in enumerate(times)])
     with pytest.warns(TimeWarning, match="1 value of 'Paid at' is no time the toolkit can read: left empty"):
         to_frame([{"id": "a", "paid_at": "2024-03-12T14:40:05Z"}, {"id": "b", "paid_at": "soon"}])
 

@@ -222,9 +222,10 @@ class Transport:
                     status=200,
                     request_id=answer.request_id,
                 )
-            said = body.get("error")
-            if answer.status == 400 and said in ("invalid_client", "unauthorized_client"):  # RFC 6749 5.2: a 400
-                error = from_answer(401, answer.body, "get an access token", answer.request_id)  # for credentials
+            said = body.get("error")  # RFC 6749 (5.2) answers 400 for credentials and scopes too
+            if answer.status == 400 and said in ("invalid_client", "unauthorized_client", "invalid_scope"):
+                meant = 401 if said == "invalid_client" else 403  # wrong credentials; or not allowed this
+                error = from_answer(meant, answer.body, "get an access token", answer.request_id)
                 error.status = answer.status
                 raise error
             raise from_answer(answer.status, answer.body, "get an access token", answer.request_id)

@@ -282,6 +282,7 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
 
 
 ZONE = re.compile(r"(?:[zZ]|[+-]\d\d:?\d\d)$")
+TIME_OF_DAY = re.compile(r"\d[T ]\d\d:\d\d")
 COMMA_FRACTION = r"(\d\d:\d\d:\d\d),(\d)"  # ISO 8601 allows 14:40:05,5 for 14:40:05.5
 
 
@@ -304,9 +305,9 @@ def moments(series: pd.Series, column: str) -> pd.Series:
                 TimeWarning,
                 stacklevel=4,
             )
-    first = series.first_valid_index()
-    sample = series[first] if first is not None else None
-    if isinstance(sample, str) and "T" in sample and not ZONE.search(sample.strip()):
+    ends = {series.first_valid_index(), series.last_valid_index()} - {None}  # (a column's times share one form)
+    samples = [value.strip() for value in (series[index] for index in ends) if isinstance(value, str)]
+    if any(TIME_OF_DAY.search(sample) and not ZONE.search(sample) for sample in samples):
         warnings.warn(
             f"The registry's times in {label(column)!r} name no time zone: they are read as UTC. If its times are "
             "local (Berlin, for example), they are an hour or two off.",
