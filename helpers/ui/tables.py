@@ -165,7 +165,7 @@ INVESTOR_COLUMNS: Columns = (
     ("Type", _kind),
     (models.label("communication.email"), field("communication.email")),
     (models.label("natural_person.city"), lambda r: field("natural_person.city")(r) or field("legal_person.city")(r)),
-    ("Identification", lambda r: "not started" if str(r.get("kyc_status")).upper() == "NONE" else r.get("kyc_status")),
+    ("Identification", lambda r: "not started" if r.get("kyc_status") == "NONE" else r.get("kyc_status")),
     ("Created", lambda r: when(r.get("created_at"), with_time=False)),
     ("Id", id_of()),
 )
