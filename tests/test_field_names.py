@@ -549,8 +549,14 @@ def test_a_token_endpoint_refusing_the_client_with_a_400_is_said_as_credentials(
     assert refused.value.status == 400 and "invalid_client" in str(refused.value)
     client.transport._token = None
     proxy.refuse = lambda method, url: (400, b'{"error": "invalid_scope"}') if url.endswith("/oauth/token") else None
-    with pytest.raises(helpers.PermissionDeniedError, match="CASHLINK_SCOPES"):
+    with pytest.raises(helpers.PermissionDeniedError, match=r"refused the scopes asked for .* CASHLINK_SCOPES"):
         client.investors.list().to_list()
+    proxy.refuse = lambda method, url: (
+        (400, b'{"error": "unauthorized_client"}') if url.endswith("/oauth/token") else None
+    )
+    with pytest.raises(helpers.PermissionDeniedError, match="enable the client-credentials grant") as grant:
+        client.investors.list().to_list()
+    assert "SCOPES" not in str(grant.value)
 
 
 def test_a_key_still_being_processed_after_a_lost_answer_is_waited_for_not_given_up(front: Front) -> None:
@@ -646,3 +652,23 @@ def test_an_amount_that_cannot_be_read_is_said_in_the_redemption_form(front: Fro
     form.investor.value = investor_id  # (a widget callback)
     assert "The wallet's balance cannot be shown: The registry&#x27;s amount" in form.balance.value
     assert "checks the balance when the redemption is sent" in form.balance.value and form.wallet.options
+
+
+def test_a_failed_tasks_reason_does_not_repeat_its_investors_name(front: Front, sandbox: Sandbox) -> None:
+    """Review 37: a redemption's failure reason naming the investor kept the name (e-mails and IBANs were masked)."""
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 10, "Tasknamed")
+
+    def naming(item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("status") != "failed":
+            return item
+        return {**item, "error": "The wallet of Peter Tasknamed holds too few units."}
+
+    renames["/redemptions"] = lambda _url, body: renamed(body, naming)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        with pytest.raises(helpers.TaskError) as failed:
+            client.redemptions.create(investor_id, wallet_id, 2)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    assert "holds too few units" in str(failed.value) and "Tasknamed" not in str(failed.value)

@@ -558,3 +558,27 @@ def test_a_failed_redemption_done_again_by_hand_is_not_retried_unasked(client: h
     again.click()  # asked, and said: all the same
     assert redeem.result is not None and redeem.result["status"] == "success"
     assert len(client.redemptions.list(investor_id=investor_id).to_list()) == 3
+
+
+def test_one_later_redemption_answers_for_one_failed_one_only(client: helpers.Client, sandbox: Any) -> None:
+    """Review 37: two failed redemptions of the same units, one retried here: the retry is that one's, so the other
+    is still offered as failed (it read 'done again', and the report said to book the retry twice)."""
+    from tests.test_helpers_client import invest, onboard
+
+    investor_id, wallet_id = onboard(client, "Twofailed")
+    client.investments.credit(invest(client, investor_id, wallet_id, 20).id)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    failed = []
+    try:
+        for reference in ("first", "second"):
+            with pytest.raises(helpers.TaskError) as caught:
+                client.redemptions.create(investor_id, wallet_id, 2, reference=reference)
+            failed.append(str(caught.value.task["id"]))
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    retried = client.redemptions.retry(failed[0])
+    assert retried["status"] == "success"
+    redeem = forms.RedemptionForm(client, {"investor_id": investor_id})
+    sentence, again = redeem.earlier.children  # the second one only, as failed, not 'done again'
+    assert "Once the cause is fixed" in sentence.value and again.description == "Try the redemption of 2 units again"
+    assert client.redemptions.retry(failed[1])["status"] == "success"  # not asked: no other answers for it

@@ -812,6 +812,8 @@ def test_what_the_registry_quotes_of_a_person_is_never_repeated_in_an_error() ->
         400, {"units": ["Not for DE000A1EWWW0."], "natural_person": {"birth_date": ['Use "YYYY-MM-DD".']}}, "x"
     )
     assert "DE000A1EWWW0" in str(kept) and '"YYYY-MM-DD"' in str(kept)
+    mistyped = from_answer(400, {"detail": "IBAN DE89 3704 0044 0532 0130 01 is invalid."}, "x", sent={})
+    assert "0532" not in str(mistyped)  # wrong check digits: still a person's IBAN (review 37)
     assert error.body == body  # as the registry sent it, for code that needs it
     page = from_answer(400, "<html><head><title>400 Bad Request</title></head><body>nginx</body></html>", "list")
     assert str(page) == (
@@ -840,6 +842,11 @@ def test_the_registrys_times_are_read_with_a_comma_and_what_is_not_read_as_given
     assert str(frame["created_at"][0]) == "2024-03-12 14:40:05.500000+00:00" and pd.isna(frame["created_at"][1])
     with pytest.warns(TimeWarning, match="'Created at' name no time zone: they are read as UTC"):
         to_frame([{"id": "a", "created_at": "2024-03-12T14:40:05"}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a zone of hours alone is a zone
+        assert str(to_frame([{"id": "a", "created_at": "2024-03-12T10:00:00+01"}])["created_at"][0]).startswith(
+            "2024-03-12 09:00:00"
+        )
     for times in (["2024-03-12T10:00:00Z", "2024-03-12T10:00:00"], ["2024-03-12 10:00:00"]):  # at the end; a space
         with pytest.warns(TimeWarning, match="name no time zone"):
             to_frame([{"id": str(n), "created_at": t} for n, t in enumerate(times)])

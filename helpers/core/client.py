@@ -1355,7 +1355,7 @@ class Client:
             if done(current):
                 return current
             if failed(current):
-                error = scrubbed(str(current.get("error") or "the registry gives no reason"))
+                error = self._task_reason(current)
                 raise TaskError(
                     f"The {what} {current.get('id')} ended as {current.get('status')}: "
                     f"{str(error).rstrip('.')}. It is not done; see the registry's answer above.",
@@ -1423,7 +1423,7 @@ class Client:
                     task,
                 ) from None
             if task.get("status") in api.TASK_FAILED:
-                error = scrubbed(str(task.get("error") or "the registry gives no reason")).rstrip(".")
+                error = self._task_reason(task).rstrip(".")
                 raise TaskError(
                     f"The {what} {task.get('id')} failed: {error}. It is not done. Once the cause is "
                     f"fixed, {retry_hint or 'make it again with a reference of its own (reference=…)'}.",
@@ -1432,6 +1432,21 @@ class Client:
             raise
 
     # --- views across resources -----------------------------------------------------------------------------------
+
+    def _task_reason(self, task: Mapping[str, Any]) -> str:
+        """A failed task's reason, without the personal data of its investor (a registry may name them in it)."""
+        values: set[str] = set()
+        investor_id = task.get("investor_id")
+        try:
+            investor_id = str(uuid.UUID(str(investor_id)))  # (only an id is put into a URL)
+        except ValueError:
+            investor_id = None
+        if investor_id is not None:
+            try:
+                values = personal_values(self.get(api.INVESTOR.format(investor_id=investor_id), "read the investor"))
+            except CashlinkError:  # not readable here: e-mails and IBANs are masked all the same
+                pass
+        return scrubbed(str(task.get("error") or "the registry gives no reason"), values=values)
 
     def holding_rows(
         self, *, investor_id: str | None = None, product_id: str | None = None

@@ -1417,22 +1417,45 @@ class Redemptions(Resource):
     def done_again(self, failed: Record, among: Iterable[Record] | None = None) -> Record | None:
         """A redemption of the same units from the same wallet, made after ``failed`` and not failed: perhaps the
         failed one done again (by hand, or by another journal's retry), which a retry would make a second time.
-        ``among``: the investor's redemptions, where they were just read."""
-        made = _created_at(failed)
-        if made is None:
+        Each such redemption answers for one failed one at most (the earliest before it still unanswered), and a
+        retry this journal made of another failed one is that one's. ``among``: the investor's redemptions, where
+        they were just read."""
+        if _created_at(failed) is None:
             return None
         same = ("investor_id", "product_id", "wallet_id", "units")
-        for item in self.list(investor_id=str(failed["investor_id"])) if among is None else among:
-            created = _created_at(item)
-            if (
-                item.get("id") != failed.get("id")
-                and all(item.get(name) == failed.get(name) for name in same)
-                and item.get("status") not in api.TASK_FAILED
-                and created is not None
-                and created > made
-            ):
-                return item
+        listing = self.list(investor_id=str(failed["investor_id"])) if among is None else among
+        group = [r for r in listing if all(r.get(name) == failed.get(name) for name in same) and _created_at(r)]
+
+        def when(record: Record) -> datetime:
+            return _created_at(record) or datetime.min.replace(tzinfo=UTC)
+
+        group.sort(key=when)
+        failures = [r for r in group if r.get("status") in api.TASK_FAILED]
+        retried = {str(f.get("id")): self._retries_here(str(f.get("id"))) for f in failures}
+        taken = {retry for retries in retried.values() for retry in retries}
+        free = [r for r in group if r.get("status") not in api.TASK_FAILED and str(r.get("id")) not in taken]
+        for earlier in failures:
+            if retried[str(earlier.get("id"))]:
+                continue  # settled by its own retry
+            later = next((r for r in free if when(r) > when(earlier)), None)
+            if later is not None:
+                free.remove(later)
+            if earlier.get("id") == failed.get("id"):
+                return later
         return None
+
+    def _retries_here(self, redemption_id: str) -> set[str]:
+        """The ids of the retries this journal made of a failed redemption (and of their retries, in turn)."""
+        found: set[str] = set()
+        for _depth in range(10):
+            entry = self._client.journal.get(
+                self._client.identity_of_reference("POST", api.REDEMPTIONS, f"retry of {redemption_id}")
+            )
+            if entry is None or entry.state != "done" or not entry.registry_id:
+                break
+            redemption_id = str(entry.registry_id)
+            found.add(redemption_id)
+        return found
 
     def latest_attempt(self, failed: Record) -> Record:
         """A failed redemption, or the last of the retries made of it with :meth:`retry` (recorded in this client's

@@ -33,7 +33,13 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from helpers.core.config import Config
-from helpers.core.errors import APIConnectionError, AuthenticationError, ConfigurationError, from_answer
+from helpers.core.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    ConfigurationError,
+    PermissionDeniedError,
+    from_answer,
+)
 
 log = logging.getLogger("helpers")
 
@@ -223,11 +229,23 @@ class Transport:
                     request_id=answer.request_id,
                 )
             said = body.get("error")  # RFC 6749 (5.2) answers 400 for credentials and scopes too
-            if answer.status == 400 and said in ("invalid_client", "unauthorized_client", "invalid_scope"):
-                meant = 401 if said == "invalid_client" else 403  # wrong credentials; or not allowed this
-                error = from_answer(meant, answer.body, "get an access token", answer.request_id)
+            if answer.status == 400 and said == "invalid_client":
+                error = from_answer(401, answer.body, "get an access token", answer.request_id)
                 error.status = answer.status
                 raise error
+            if answer.status == 400 and said in ("unauthorized_client", "invalid_scope"):
+                raise PermissionDeniedError(
+                    "The registry does not let this API client get an access token with its client id and secret "
+                    "(unauthorized_client): ask Cashlink to enable the client-credentials grant for "
+                    "CASHLINK_CLIENT_ID."
+                    if said == "unauthorized_client"
+                    else f"The registry refused the scopes asked for ({self.config.scopes or 'none'}; invalid_scope): "
+                    "set CASHLINK_SCOPES in .env to the scopes Cashlink granted this API client, or ask Cashlink "
+                    "for them.",
+                    status=answer.status,
+                    body=answer.body,
+                    request_id=answer.request_id,
+                )
             raise from_answer(answer.status, answer.body, "get an access token", answer.request_id)
         self._token_scopes = body.get("scope") if isinstance(body.get("scope"), str) else None
         try:

@@ -281,7 +281,7 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
     return frame
 
 
-ZONE = re.compile(r"(?:[zZ]|[+-]\d\d:?\d\d)$")
+ZONE = re.compile(r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$")
 TIME_OF_DAY = re.compile(r"\d[T ]\d\d:\d\d")
 COMMA_FRACTION = r"(\d\d:\d\d:\d\d),(\d)"  # ISO 8601 allows 14:40:05,5 for 14:40:05.5
 

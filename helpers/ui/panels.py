@@ -159,6 +159,7 @@ class LookupPanel(widgets.VBox):
         self.investors: pd.DataFrame = pd.DataFrame()
         self.investments: pd.DataFrame = pd.DataFrame()
         self.query = text.strip()  # the search shown (kept here, not in the box: see _refresh_shown)
+        self.identification_note = ""  # why the investors' Identification column is left out, if it is
         self.button.on_click(lambda _b: self._look_up())  # an empty box: everyone
         self.search.observe(  # Enter (or leaving the box) searches
             lambda change: self._refresh_shown(new_search=True) if change["new"] else None, names="value"
@@ -216,12 +217,24 @@ class LookupPanel(widgets.VBox):
     def _with_identification(self, records: list[Record]) -> list[Record]:
         """The investors shown, each with its KYC status: read from its identifications where the registry sends
         none with the investor (section 6, F), for a few investors at once (many: the column is left out)."""
-        if any("kyc_status" in r for r in records) or len(records) > self.IDENTIFICATIONS_READ_AT_MOST:
+        self.identification_note = ""
+        if any("kyc_status" in r for r in records):
+            return records
+        if len(records) > self.IDENTIFICATIONS_READ_AT_MOST:
+            self.identification_note = (
+                "This registry sends no identification status with its investors: it is read from their "
+                f"identifications for up to {self.IDENTIFICATIONS_READ_AT_MOST} investors shown at once. Search to "
+                "see it."
+            )
             return records
         try:
             with ThreadPoolExecutor(max_workers=8) as pool:
                 statuses = list(pool.map(self.client.investors.kyc_status, records))
         except (NotListed, PermissionDeniedError):  # identifications cannot be read here
+            self.identification_note = (
+                "This registry sends no identification status with its investors, and their identifications cannot "
+                "be read with this API client's scopes: the Identification column is left out."
+            )
             return records
         return [Record({**record, "kyc_status": status}) for record, status in zip(records, statuses, strict=True)]
 
@@ -268,14 +281,8 @@ class LookupPanel(widgets.VBox):
                 iban = lambda r: tables.spaced_iban((r.get("bank_account") or {}).get("iban"))  # shown as asked
                 columns.insert(3, (models.label("bank_account.iban"), iban))
             parts.append(tables.interactive(tables.people_frame(records, columns)))
-            if not any("kyc_status" in r for r in records):  # (more investors than their identifications are read for)
-                parts.append(
-                    message_html(
-                        "<p>This registry sends no identification status with its investors: it is read from their "
-                        f"identifications for up to {self.IDENTIFICATIONS_READ_AT_MOST} investors shown at once. "
-                        "Search to see it.</p>"
-                    )
-                )
+            if self.identification_note:  # why the Identification column is left out
+                parts.append(message_html(f"<p>{html.escape(self.identification_note)}</p>"))
         else:
             parts.append(message_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))
         label = f" in status {status}" if status else ""
