@@ -20,7 +20,7 @@ from helpers.core import models
 from helpers.core.client import CannotCompareWarning
 from helpers.core.resources import investor_name
 from tests.conftest import SIGNED_AT, Sandbox, config_for, investor_body, unique_iban
-from tests.test_helpers_client import invest, onboard
+from tests.test_helpers_client import failed_redemption, invest, onboard
 from tests.test_network_settings import Forwarder, serving
 
 Renaming = Callable[[str, Any], Any]
@@ -665,10 +665,5 @@ def test_a_failed_tasks_reason_does_not_repeat_its_investors_name(front: Front, 
         return {**item, "error": "The wallet of Peter Tasknamed holds too few units."}
 
     renames["/redemptions"] = lambda _url, body: renamed(body, naming)
-    sandbox.admin("settings", {"task_outcome": "failed"})
-    try:
-        with pytest.raises(helpers.TaskError) as failed:
-            client.redemptions.create(investor_id, wallet_id, 2)
-    finally:
-        sandbox.admin("settings", {"task_outcome": "success"})
-    assert "holds too few units" in str(failed.value) and "Tasknamed" not in str(failed.value)
+    failed = failed_redemption(client, sandbox, investor_id, wallet_id, 2)
+    assert "holds too few units" in str(failed) and "Tasknamed" not in str(failed)

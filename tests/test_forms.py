@@ -496,16 +496,11 @@ def test_a_failed_redemption_is_offered_again_when_its_investor_is_chosen(client
     """The reconciliation says 'retry the redemption (notebook 4)': choosing the investor there offers each failed
     redemption again (before: only right after it failed, in that session; a new one was made instead, and the
     failed one stayed in the report)."""
-    from tests.test_helpers_client import invest, onboard
+    from tests.test_helpers_client import failed_redemption, invest, onboard
 
     investor_id, wallet_id = onboard(client, "Retryable")
     client.investments.credit(invest(client, investor_id, wallet_id, 60).id)
-    sandbox.admin("settings", {"task_outcome": "failed"})
-    try:
-        with pytest.raises(helpers.TaskError):
-            client.redemptions.create(investor_id, wallet_id, 20)
-    finally:
-        sandbox.admin("settings", {"task_outcome": "success"})
+    failed_redemption(client, sandbox, investor_id, wallet_id, 20)
     redeem = forms.RedemptionForm(client, {"investor_id": investor_id})
     sentence, again = redeem.earlier.children
     assert "A redemption of 20 units made today at" in sentence.value and "no units moved" in sentence.value
@@ -534,17 +529,11 @@ def failed_redemption_advice(client: helpers.Client, investor_id: str) -> str:
 def test_a_failed_redemption_done_again_by_hand_is_not_retried_unasked(client: helpers.Client, sandbox: Any) -> None:
     """Review 36: a failed redemption redeemed again by hand was still offered, and one click took the units out a
     second time. Now the offer says so and asks for 'all the same'; retry() asks; the report says which to book."""
-    from tests.test_helpers_client import invest, onboard
+    from tests.test_helpers_client import failed_redemption, invest, onboard
 
     investor_id, wallet_id = onboard(client, "Doubler")
     client.investments.credit(invest(client, investor_id, wallet_id, 10).id)
-    sandbox.admin("settings", {"task_outcome": "failed"})
-    try:
-        with pytest.raises(helpers.TaskError) as failed:
-            client.redemptions.create(investor_id, wallet_id, 3)
-    finally:
-        sandbox.admin("settings", {"task_outcome": "success"})
-    failed_id = str(failed.value.task["id"])
+    failed_id = str(failed_redemption(client, sandbox, investor_id, wallet_id, 3).task["id"])
     by_hand = client.redemptions.create(investor_id, wallet_id, 3, reference="by hand")  # the same units again
     assert by_hand.outcome == "created" and by_hand["status"] == "success"
     with pytest.raises(helpers.PossibleDuplicate, match=r"was made after the failed one .* Nothing was sent"):
@@ -563,19 +552,14 @@ def test_a_failed_redemption_done_again_by_hand_is_not_retried_unasked(client: h
 def test_one_later_redemption_answers_for_one_failed_one_only(client: helpers.Client, sandbox: Any) -> None:
     """Review 37: two failed redemptions of the same units, one retried here: the retry is that one's, so the other
     is still offered as failed (it read 'done again', and the report said to book the retry twice)."""
-    from tests.test_helpers_client import invest, onboard
+    from tests.test_helpers_client import failed_redemption, invest, onboard
 
     investor_id, wallet_id = onboard(client, "Twofailed")
     client.investments.credit(invest(client, investor_id, wallet_id, 20).id)
-    sandbox.admin("settings", {"task_outcome": "failed"})
-    failed = []
-    try:
-        for reference in ("first", "second"):
-            with pytest.raises(helpers.TaskError) as caught:
-                client.redemptions.create(investor_id, wallet_id, 2, reference=reference)
-            failed.append(str(caught.value.task["id"]))
-    finally:
-        sandbox.admin("settings", {"task_outcome": "success"})
+    failed = [
+        str(failed_redemption(client, sandbox, investor_id, wallet_id, 2, reference).task["id"])
+        for reference in ("first", "second")
+    ]
     retried = client.redemptions.retry(failed[0])
     assert retried["status"] == "success"
     redeem = forms.RedemptionForm(client, {"investor_id": investor_id})

@@ -37,6 +37,19 @@ def invest(client: helpers.Client, investor_id: str, wallet_id: str | None, unit
     )
 
 
+def failed_redemption(
+    client: helpers.Client, sandbox: Any, investor_id: str, wallet_id: str, units: int, reference: str | None = None
+) -> helpers.TaskError:
+    """A redemption the ledger refuses (the sandbox's task outcome 'failed' for it alone): the error it raised."""
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        with pytest.raises(helpers.TaskError) as failed:
+            client.redemptions.create(investor_id, wallet_id, units, reference=reference)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    return failed.value
+
+
 def counts(client: helpers.Client) -> dict[str, int]:
     lists = {
         "investors": client.investors.list(),
