@@ -667,3 +667,38 @@ def test_a_failed_tasks_reason_does_not_repeat_its_investors_name(front: Front, 
     renames["/redemptions"] = lambda _url, body: renamed(body, naming)
     failed = failed_redemption(client, sandbox, investor_id, wallet_id, 2)
     assert "holds too few units" in str(failed) and "Tasknamed" not in str(failed)
+
+
+def test_a_redemption_made_again_in_the_same_minute_is_asked_about_before_a_retry(
+    front: Front, sandbox: Sandbox
+) -> None:
+    """Review 38: a registry that gives times to the minute: the redemption made by hand right after the failed one
+    has the same time, and a retry redeemed the units a second time."""
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 10, "Sameminute")
+
+    def to_the_minute(item: dict[str, Any]) -> dict[str, Any]:
+        made = item.get("created_at")
+        return {**item, "created_at": f"{made[:16]}:00+00:00"} if isinstance(made, str) else item
+
+    renames["/redemptions"] = lambda _url, body: renamed(body, to_the_minute)
+    failed = str(failed_redemption(client, sandbox, investor_id, wallet_id, 2).task["id"])
+    client.redemptions.create(investor_id, wallet_id, 2, reference="by hand")
+    with pytest.raises(helpers.PossibleDuplicate):
+        client.redemptions.retry(failed)
+    assert sorted(r["status"] for r in client.redemptions.list(investor_id=investor_id)) == ["failed", "success"]
+
+
+def test_a_failed_tasks_reason_is_withheld_when_its_investor_cannot_be_read(front: Front, sandbox: Sandbox) -> None:
+    """Review 38: with the investor unreadable (403), a reason naming the investor was shown as it came."""
+    client, renames, proxy = front
+    investor_id, wallet_id = holder_of(client, 10, "Hiddenread")
+    renames["/redemptions"] = lambda _url, body: renamed(
+        body,
+        lambda o: {**o, "error": "The wallet of Peter Hiddenread is frozen."} if o.get("status") == "failed" else o,
+    )
+    proxy.refuse = lambda method, url: (
+        403 if method == "GET" and urlsplit(url).path.endswith(f"{investor_id}/") else None
+    )
+    failed = failed_redemption(client, sandbox, investor_id, wallet_id, 2)
+    assert "Hiddenread" not in str(failed) and "reason is not shown" in str(failed)

@@ -814,6 +814,13 @@ def test_what_the_registry_quotes_of_a_person_is_never_repeated_in_an_error() ->
     assert "DE000A1EWWW0" in str(kept) and '"YYYY-MM-DD"' in str(kept)
     mistyped = from_answer(400, {"detail": "IBAN DE89 3704 0044 0532 0130 01 is invalid."}, "x", sent={})
     assert "0532" not in str(mistyped)  # wrong check digits: still a person's IBAN (review 37)
+    from helpers.core.errors import scrubbed
+
+    for spelled in ("de89370400440532013000", "DE89-3704-0044-0532-0130-00", "DE89 370 400 440 532 013 000"):
+        assert "0532" not in scrubbed(f"IBAN {spelled} refused") and "0440" not in scrubbed(spelled)  # (review 38)
+    for reference in ("RF18539007547034", "AB12CDEF34567890", "DE000A1EWWW0"):  # of no IBAN country, or an ISIN
+        assert scrubbed(f"See {reference}.") == f"See {reference}."
+    assert scrubbed("Investor HIDDENREAD, P.", values={"Hiddenread"}) == "Investor ••••, P."  # in any case
     assert error.body == body  # as the registry sent it, for code that needs it
     page = from_answer(400, "<html><head><title>400 Bad Request</title></head><body>nginx</body></html>", "list")
     assert str(page) == (

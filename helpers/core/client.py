@@ -498,6 +498,14 @@ def _key_in_use(error: CashlinkError) -> bool:
     return error.status == 409 and "key" in said and any(words in said for words in KEY_IN_USE_WORDS)
 
 
+def _uuid_or_none(value: Any) -> str | None:
+    """``value`` as a UUID (the only thing put into a URL), or None."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
 def _did_not_act(error: CashlinkError) -> bool:
     """The registry made nothing: it answered 4xx (not a conflict with an earlier request) or 503, or the request
     never left (the transport says APIConnectionError for a write only when the connection never opened)."""
@@ -1434,19 +1442,30 @@ class Client:
     # --- views across resources -----------------------------------------------------------------------------------
 
     def _task_reason(self, task: Mapping[str, Any]) -> str:
-        """A failed task's reason, without the personal data of its investor (a registry may name them in it)."""
-        values: set[str] = set()
-        investor_id = task.get("investor_id")
+        """A failed task's reason, without the personal data of its investor (a registry may name them in it): the
+        investor is read (through the task's investment where it names none) to know what to mask, and a reason
+        is withheld when its investor cannot be read."""
+        said = str(task.get("error") or "").strip()
+        if not said:
+            return "the registry gives no reason"
         try:
-            investor_id = str(uuid.UUID(str(investor_id)))  # (only an id is put into a URL)
-        except ValueError:
-            investor_id = None
-        if investor_id is not None:
-            try:
-                values = personal_values(self.get(api.INVESTOR.format(investor_id=investor_id), "read the investor"))
-            except CashlinkError:  # not readable here: e-mails and IBANs are masked all the same
-                pass
-        return scrubbed(str(task.get("error") or "the registry gives no reason"), values=values)
+            investor = self._investor_of(task)
+        except CashlinkError:
+            return "the registry's reason is not shown, as it may name the investor, whom this client cannot read"
+        return scrubbed(said, values=personal_values(investor) if investor is not None else set())
+
+    def _investor_of(self, task: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The investor a task is about (its own ``investor_id``, else its investment's), or None when it names
+        neither."""
+        investor_id = _uuid_or_none(task.get("investor_id"))
+        investment_id = _uuid_or_none(task.get("investment_id"))
+        if investor_id is None and investment_id is not None:
+            investment = self.get(api.INVESTMENT.format(investment_id=investment_id), "read the investment")
+            investor_id = _uuid_or_none(investment.get("investor_id"))
+        if investor_id is None:
+            return None
+        investor: Mapping[str, Any] = self.get(api.INVESTOR.format(investor_id=investor_id), "read the investor")
+        return investor
 
     def holding_rows(
         self, *, investor_id: str | None = None, product_id: str | None = None

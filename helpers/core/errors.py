@@ -50,7 +50,7 @@ def shorten_quoted(text: str) -> str:
 
 MASK = "••••"
 EMAIL = re.compile(r"[^\s'\"<>@,;:()\[\]]+@[^\s'\"<>@,;:()\[\]]+\.[A-Za-z]{2,}")
-IBAN_LIKE = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?=[ -]?[A-Za-z0-9])")  # where an IBAN may begin
 QUOTED = re.compile(r"(['\"‘“])([^'\"‘“’”]+)(['\"’”])")
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -77,15 +77,8 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
     from helpers.core.models import is_identifying, is_personal
 
     for value in sorted(values, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    text = IBAN_LIKE.sub(
-        lambda match: (
-            f"{match.group(0)[:4]} {MASK} {match.group(0).replace(' ', '')[-4:]}"
-            if len(match.group(0).replace(" ", "")) >= 15
-            else match.group(0)
-        ),  # (the shortest IBAN has 15 characters; an ISIN 12)
-        text,
-    )
+        text = re.sub(re.escape(value), MASK, text, flags=re.IGNORECASE)
+    text = _without_ibans(text)
     text = EMAIL.sub(f"{MASK}@{MASK}", text)
     if path and (is_personal(path) or is_identifying(path)):
         text = QUOTED.sub(
@@ -95,6 +88,34 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
             text,
         )
     return text
+
+
+def _without_ibans(text: str) -> str:
+    """``text`` with what is an IBAN of a country (its length, give or take two characters for a typo; spaced,
+    dashed, in any case) masked but for its first and last four characters. A reference of no country (RF..., an
+    ISIN of 12 characters, an order number) is kept."""
+    from schwifty import registry
+
+    out, position = [], 0
+    for start in IBAN_START.finditer(text):
+        if start.start() < position:
+            continue
+        try:
+            length = registry.get_iban_spec(start.group(0)[:2].upper()).iban_length
+        except Exception:  # (schwifty's InvalidCountryCode): no IBAN country
+            continue
+        compact, end = "", start.start()
+        while end < len(text) and len(compact) < length and (text[end].isalnum() or text[end] in " -"):
+            if text[end].isalnum():
+                compact += text[end]
+            elif end + 1 >= len(text) or not text[end + 1].isalnum():
+                break  # a separator must lead to more of it
+            end += 1
+        if not text[start.start() : end].isascii() or len(compact) < length - 2:
+            continue
+        out += [text[position : start.start()], f"{compact[:4].upper()} {MASK} {compact[-4:]}"]
+        position = end
+    return "".join(out) + text[position:]
 
 
 FORMAT_HINT = re.compile(r"[-+:./ T\[\]]*(?:YYYY|YY|MM|DD|hh|mm|ss)(?:[-+:./ T\[\]]|YYYY|YY|MM|DD|hh|mm|ss|Z)*")

@@ -1417,9 +1417,9 @@ class Redemptions(Resource):
     def done_again(self, failed: Record, among: Iterable[Record] | None = None) -> Record | None:
         """A redemption of the same units from the same wallet, made after ``failed`` and not failed: perhaps the
         failed one done again (by hand, or by another journal's retry), which a retry would make a second time.
-        Each such redemption answers for one failed one at most (the earliest before it still unanswered), and a
-        retry this journal made of another failed one is that one's. ``among``: the investor's redemptions, where
-        they were just read."""
+        Each such redemption answers for one failed one at most (the earliest before it, or made at the same time
+        and listed before it, still unanswered), and a retry this journal made of another failed one is that one's.
+        ``among``: the investor's redemptions, where they were just read."""
         if _created_at(failed) is None:
             return None
         same = ("investor_id", "product_id", "wallet_id", "units")
@@ -1429,7 +1429,8 @@ class Redemptions(Resource):
         def when(record: Record) -> datetime:
             return _created_at(record) or datetime.min.replace(tzinfo=UTC)
 
-        group.sort(key=when)
+        group.sort(key=when)  # made first first; at the same time (a registry's time to the minute): as listed
+        order = {id(record): position for position, record in enumerate(group)}
         failures = [r for r in group if r.get("status") in api.TASK_FAILED]
         retried = {str(f.get("id")): self._retries_here(str(f.get("id"))) for f in failures}
         taken = {retry for retries in retried.values() for retry in retries}
@@ -1437,7 +1438,7 @@ class Redemptions(Resource):
         for earlier in failures:
             if retried[str(earlier.get("id"))]:
                 continue  # settled by its own retry
-            later = next((r for r in free if when(r) > when(earlier)), None)
+            later = next((r for r in free if order[id(r)] > order[id(earlier)]), None)  # made after it
             if later is not None:
                 free.remove(later)
             if earlier.get("id") == failed.get("id"):

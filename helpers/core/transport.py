@@ -39,6 +39,7 @@ from helpers.core.errors import (
     ConfigurationError,
     PermissionDeniedError,
     from_answer,
+    registry_detail,
 )
 
 log = logging.getLogger("helpers")
@@ -239,7 +240,8 @@ class Transport:
                     "(unauthorized_client): ask Cashlink to enable the client-credentials grant for "
                     "CASHLINK_CLIENT_ID."
                     if said == "unauthorized_client"
-                    else f"The registry refused the scopes asked for ({self.config.scopes or 'none'}; invalid_scope): "
+                    else f"The registry refused the scopes asked for ({self.config.scopes or 'none'}; invalid_scope"
+                    f"{': ' + registry_detail(answer.body).rstrip('.') if registry_detail(answer.body) else ''}): "
                     "set CASHLINK_SCOPES in .env to the scopes Cashlink granted this API client, or ask Cashlink "
                     "for them.",
                     status=answer.status,

@@ -292,8 +292,12 @@ def with_retries(differences: pd.DataFrame, client: Client) -> pd.DataFrame:
             continue
         status = str(latest.get("status", "")).lower()
         said = f"It was tried again from this journal: redemption {str(latest.get('id'))[:8]} is {status}."
+        since = client.redemptions.done_again(latest) if latest.get("status") in api.TASK_FAILED else None
         differences.at[index, "action"] = (
-            f"{said} Fix the cause, then try it again in notebook 04."
+            f"{said} A redemption of the same units was made after that one: {str(since.get('id'))[:8]}, "
+            f"{str(since.get('status', '')).lower()}; if it was this one done again, book that one."
+            if since is not None
+            else f"{said} Fix the cause, then try it again in notebook 04."
             if latest.get("status") in api.TASK_FAILED
             else f"{said} Book that one, not this; reverse this one in the books if booked."
         )

@@ -230,10 +230,13 @@ class LookupPanel(widgets.VBox):
         try:
             with ThreadPoolExecutor(max_workers=8) as pool:
                 statuses = list(pool.map(self.client.investors.kyc_status, records))
-        except (NotListed, PermissionDeniedError):  # identifications cannot be read here
+        except (NotListed, PermissionDeniedError) as exc:  # identifications cannot be read here
+            why = (
+                "the registry offers no list of them" if isinstance(exc, NotListed) else "not with this client's scopes"
+            )
             self.identification_note = (
                 "This registry sends no identification status with its investors, and their identifications cannot "
-                "be read with this API client's scopes: the Identification column is left out."
+                f"be read ({why}): the Identification column is left out."
             )
             return records
         return [Record({**record, "kyc_status": status}) for record, status in zip(records, statuses, strict=True)]
