@@ -1363,7 +1363,7 @@ class Client:
             if done(current):
                 return current
             if failed(current):
-                error = self._task_reason(current)
+                error = self.task_reason(current)
                 raise TaskError(
                     f"The {what} {current.get('id')} ended as {current.get('status')}: "
                     f"{str(error).rstrip('.')}. It is not done; see the registry's answer above.",
@@ -1431,7 +1431,7 @@ class Client:
                     task,
                 ) from None
             if task.get("status") in api.TASK_FAILED:
-                error = self._task_reason(task).rstrip(".")
+                error = self.task_reason(task).rstrip(".")
                 raise TaskError(
                     f"The {what} {task.get('id')} failed: {error}. It is not done. Once the cause is "
                     f"fixed, {retry_hint or 'make it again with a reference of its own (reference=…)'}.",
@@ -1441,7 +1441,7 @@ class Client:
 
     # --- views across resources -----------------------------------------------------------------------------------
 
-    def _task_reason(self, task: Mapping[str, Any]) -> str:
+    def task_reason(self, task: Mapping[str, Any]) -> str:
         """A failed task's reason, without the personal data of its investor (a registry may name them in it): the
         investor is read (through the task's investment where it names none) to know what to mask, and a reason
         is withheld when its investor cannot be read."""

@@ -95,6 +95,7 @@ def _without_ibans(text: str) -> str:
     dashed, in any case) masked but for its first and last four characters. A reference of no country (RF..., an
     ISIN of 12 characters, an order number) is kept."""
     from schwifty import registry
+    from schwifty.exceptions import InvalidCountryCode
 
     out, position = [], 0
     for start in IBAN_START.finditer(text):
@@ -102,7 +103,7 @@ def _without_ibans(text: str) -> str:
             continue
         try:
             length = registry.get_iban_spec(start.group(0)[:2].upper()).iban_length
-        except Exception:  # (schwifty's InvalidCountryCode): no IBAN country
+        except InvalidCountryCode:  # no IBAN country (RF references, order numbers)
             continue
         compact, end = "", start.start()
         while end < len(text) and len(compact) < length and (text[end].isalnum() or text[end] in " -"):

@@ -1432,7 +1432,7 @@ class Redemptions(Resource):
         group.sort(key=when)  # made first first; at the same time (a registry's time to the minute): as listed
         order = {id(record): position for position, record in enumerate(group)}
         failures = [r for r in group if r.get("status") in api.TASK_FAILED]
-        retried = {str(f.get("id")): self._retries_here(str(f.get("id"))) for f in failures}
+        retried = {str(f.get("id")): set(self._retry_chain(str(f.get("id")))) for f in failures}
         taken = {retry for retries in retried.values() for retry in retries}
         free = [r for r in group if r.get("status") not in api.TASK_FAILED and str(r.get("id")) not in taken]
         for earlier in failures:
@@ -1445,9 +1445,9 @@ class Redemptions(Resource):
                 return later
         return None
 
-    def _retries_here(self, redemption_id: str) -> set[str]:
-        """The ids of the retries this journal made of a failed redemption (and of their retries, in turn)."""
-        found: set[str] = set()
+    def _retry_chain(self, redemption_id: str) -> builtins.list[str]:
+        """The ids of the retries this journal made of a failed redemption, and of their retries in turn, in order."""
+        chain: builtins.list[str] = []
         for _depth in range(10):
             entry = self._client.journal.get(
                 self._client.identity_of_reference("POST", api.REDEMPTIONS, f"retry of {redemption_id}")
@@ -1455,18 +1455,14 @@ class Redemptions(Resource):
             if entry is None or entry.state != "done" or not entry.registry_id:
                 break
             redemption_id = str(entry.registry_id)
-            found.add(redemption_id)
-        return found
+            chain.append(redemption_id)
+        return chain
 
     def latest_attempt(self, failed: Record) -> Record:
         """A failed redemption, or the last of the retries made of it with :meth:`retry` (recorded in this client's
         journal): running the step again after a retry that worked says it is done."""
-        for _depth in range(10):
-            identity = self._client.identity_of_reference("POST", api.REDEMPTIONS, f"retry of {failed.get('id')}")
-            entry = self._client.journal.get(identity)
-            if entry is None or entry.state != "done" or not entry.registry_id:
-                break
-            retried = self.get(entry.registry_id)
+        for retry_id in self._retry_chain(str(failed.get("id"))):
+            retried = self.get(retry_id)
             retried.outcome, retried.what = failed.outcome, failed.what
             failed = retried
             if failed.get("status") not in api.TASK_FAILED:

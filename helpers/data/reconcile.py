@@ -31,7 +31,7 @@ import pandas as pd
 
 from helpers.core import api, checks
 from helpers.core.client import Client
-from helpers.core.errors import input_error, without_sandbox_notes
+from helpers.core.errors import input_error, scrubbed, without_sandbox_notes
 from helpers.core.resources import held_units, investor_name, status_since
 from helpers.data.frames import moments
 from helpers.data.ledger import Column, duplicates, read_table
@@ -273,7 +273,8 @@ def reconcile(
 
 
 def with_retries(differences: pd.DataFrame, client: Client) -> pd.DataFrame:
-    """A failed redemption that this journal tried again says what its retry did: done, waiting, or failed too."""
+    """A failed redemption says what came of it since: what a retry from this journal did, or a redemption of the
+    same units from the same wallet made after it (perhaps it done again, which a retry would make twice)."""
     failed = differences.index[differences["category"] == "redemption_failed"]
     if failed.empty:
         return differences
@@ -281,26 +282,28 @@ def with_retries(differences: pd.DataFrame, client: Client) -> pd.DataFrame:
     for index in failed:
         original = client.redemptions.get(str(differences.at[index, "redemption_id"]))
         latest = client.redemptions.latest_attempt(original)
-        if latest.get("id") == original.get("id"):
-            since = client.redemptions.done_again(original)
-            if since is not None:  # done again by hand (or by another journal): a retry would make it twice
-                differences.at[index, "action"] = (
-                    f"A redemption of the same units from the same wallet was made after it: {str(since.get('id'))[:8]}"
-                    f", {str(since.get('status', '')).lower()}. If that was this one done again, book that one and "
-                    "reverse this one in the books if booked; if not, retry it in notebook 04."
-                )
-            continue
-        status = str(latest.get("status", "")).lower()
-        said = f"It was tried again from this journal: redemption {str(latest.get('id'))[:8]} is {status}."
-        since = client.redemptions.done_again(latest) if latest.get("status") in api.TASK_FAILED else None
-        differences.at[index, "action"] = (
-            f"{said} A redemption of the same units was made after that one: {str(since.get('id'))[:8]}, "
-            f"{str(since.get('status', '')).lower()}; if it was this one done again, book that one."
-            if since is not None
-            else f"{said} Fix the cause, then try it again in notebook 04."
-            if latest.get("status") in api.TASK_FAILED
-            else f"{said} Book that one, not this; reverse this one in the books if booked."
+        retried = latest.get("id") != original.get("id")
+        still_failed = latest.get("status") in api.TASK_FAILED
+        since = client.redemptions.done_again(latest) if still_failed else None
+        if not retried and since is None:
+            continue  # the advice of its category stands
+        said = (
+            f"It was tried again from this journal: redemption {str(latest.get('id'))[:8]} is "
+            f"{str(latest.get('status', '')).lower()}. "
+            if retried
+            else ""
         )
+        if since is not None:
+            said += (
+                f"A redemption of the same units from the same wallet was made after {'that one' if retried else 'it'}:"
+                f" {str(since.get('id'))[:8]}, {str(since.get('status', '')).lower()}. If that was it done again, book "
+                "that one and reverse this one in the books if booked; if not, retry it in notebook 04."
+            )
+        elif still_failed:
+            said += "Fix the cause, then try it again in notebook 04."
+        else:
+            said += "Book that one, not this; reverse this one in the books if booked."
+        differences.at[index, "action"] = said
     return differences
 
 
@@ -528,7 +531,7 @@ def _redemption_rows(redemptions: pd.DataFrame, names: pd.DataFrame) -> list[dic
         category = f"redemption_{redemption.status}"
         reason = getattr(redemption, "error", None)
         reason = None if reason is None or pd.isna(reason) or not str(reason).strip() else str(reason)
-        reason = without_sandbox_notes(reason).rstrip(".") if reason else None
+        reason = scrubbed(without_sandbox_notes(reason)).rstrip(".") if reason else None  # (no e-mail, no IBAN)
         error = f": {reason}" if reason else ""
         advice = " Do not retry it; ask Cashlink to check it." if redemption.status == "unknown" else ""
         rows.append(

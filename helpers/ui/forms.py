@@ -1313,8 +1313,7 @@ class RedemptionForm(Form):
         for redemption_id, attempt in latest.items():
             if attempt.get("status") not in api.TASK_FAILED:
                 continue  # retried from here, and the retry did not fail
-            reason = str(attempt.get("error") or "").strip().rstrip(".")
-            said = without_sandbox_notes(reason) if reason else "the registry gives no reason"
+            said = without_sandbox_notes(self.client.task_reason(attempt)).rstrip(".")  # (nothing personal)
             units = html.escape(str(attempt.get("units", "?")))
             since = self.client.redemptions.done_again(attempt, among=redemptions)
             sentence = widgets.HTML(
@@ -1428,7 +1427,7 @@ class RedemptionForm(Form):
                 "to check it on the ledger.</span>"
             )
         if task.get("status") in api.TASK_FAILED and task.get("id"):
-            reason = error_sentence(TaskError(str(task.get("error") or "the registry gives no reason"))).rstrip(".")
+            reason = error_sentence(TaskError(self.client.task_reason(task))).rstrip(".")
             self.status.value = (
                 f"<span style='{ERROR_STYLE}'>The redemption {html.escape(str(task['id']))} failed: "
                 f"{html.escape(reason)}. No units moved. Once the cause is fixed, click "
