@@ -66,28 +66,33 @@ def money_value(value: Mapping[str, Any]) -> Decimal:
     context's 28 digits). An amount that is no finite number, or decimals that are no whole number, are an error."""
     raw_amount, raw_decimals = value.get("amount"), value.get("decimals")
     decimals = whole_number(raw_decimals) if not isinstance(raw_decimals, bool) else None
+    # An amount is a whole number of the smallest unit, written as one: "30000.00" with 2 decimals may be 300.00
+    # (cents written with a point) or 30,000.00 (euros). A JSON number is whole below 2**53 (1000000.0: a count
+    # that a float carried); beyond, it may have lost digits. Only where no decimals scale it ("5.0" with 0
+    # decimals, "12.5" or 12.5) is a number with a point still one reading.
+    lossy = isinstance(raw_amount, float) and abs(raw_amount) >= 2**53
+    whole_float = isinstance(raw_amount, float) and raw_amount.is_integer() and not lossy
     try:
-        if isinstance(raw_amount, float) and raw_amount.is_integer() and abs(raw_amount) < 2**53:
+        if isinstance(raw_amount, float) and whole_float:
             amount = Decimal(int(raw_amount))  # 3000000.0: the count a float carried (not 3000000.0 to one place)
         else:
             amount = Decimal(str(raw_amount).strip()) if len(str(raw_amount)) <= 100 else Decimal("NaN")
     except InvalidOperation:
         amount = Decimal("NaN")
-    # An amount is a whole number of the smallest unit, written as one: "30000.00" with 2 decimals may be 300.00
-    # (cents written with a point) or 30,000.00 (euros). A JSON number is whole below 2**53 (1000000.0: a count
-    # that a float carried); beyond, it may have lost digits. Only where no decimals scale it ("5.0" with 0
-    # decimals, "12.5" or 12.5) is a number with a point still one reading.
-    if isinstance(raw_amount, float):
-        written_whole = raw_amount.is_integer() and abs(raw_amount) < 2**53
-    else:
-        written_whole = type(raw_amount) is int or (
-            isinstance(raw_amount, str) and WHOLE_AMOUNT.fullmatch(raw_amount.strip()) is not None
-        )
-    unscaled = decimals == 0 and not (isinstance(raw_amount, float) and abs(raw_amount) >= 2**53)
-    if decimals is None or not 0 <= decimals <= 36 or not amount.is_finite() or not (written_whole or unscaled):
+    written_whole = (
+        whole_float
+        or type(raw_amount) is int
+        or (isinstance(raw_amount, str) and WHOLE_AMOUNT.fullmatch(raw_amount.strip()) is not None)
+    )
+    if (
+        decimals is None
+        or not 0 <= decimals <= 36
+        or not amount.is_finite()
+        or not (written_whole or (decimals == 0 and not lossy))
+    ):
         if decimals is None or not 0 <= decimals <= 36 or not amount.is_finite():
             why = "an amount is a whole number, and its decimals a whole number from 0 to 36"
-        elif isinstance(raw_amount, float) and abs(raw_amount) >= 2**53:
+        elif lossy:
             why = "a JSON number this large may have lost digits on the way (amounts are sent as text)"
         else:
             why = (
