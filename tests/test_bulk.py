@@ -629,7 +629,7 @@ def test_a_german_postcode_that_lost_its_leading_zero_is_a_problem_of_its_row(tm
     """A spreadsheet stores 01067 typed as a number as 1067: the row says so instead of sending a wrong address."""
     plan = bulk.read_investors(spreadsheet(tmp_path / "zip.csv", 1, zip="1067"), placeholder_protocols=True)
     assert plan.valid == 0 and plan.problems[["row", "column"]].values.tolist() == [[2, "zip"]]
-    assert "format the column as text" in plan.problems.loc[0, "problem"]
+    assert "format that column as text" in plan.problems.loc[0, "problem"]
 
 
 def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: helpers.Client, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -86,6 +87,21 @@ def test_bad_input_is_not_sent_and_nothing_typed_is_lost(client: helpers.Client)
     assert isinstance(form.error, helpers.InputError)
     with pytest.raises(helpers.InputError):
         form.submit()
+
+
+def test_a_postcode_that_does_not_fit_its_country_is_shown_at_the_postcode(client: helpers.Client) -> None:
+    """A rule over two fields (the postcode's form depends on the country) lands next to the postcode, before
+    anything is sent; the same model rule checks a spreadsheet's rows."""
+    sent = client.transport.requests_sent
+    form = forms.InvestorForm(client, {**PERSON, "zip": "1067", "city": "Dresden"})
+    assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent
+    message = html.unescape(form.fields["natural_person.zip"].error.value)
+    assert "A postcode in Germany has five digits, such as 60311; '1067' does not." in message
+    assert "leading 0" in message and form.fields["natural_person.country"].error.value == ""
+    austrian = forms.InvestorForm(client, {**PERSON, "country": "AUT"})
+    assert austrian.submit(raise_errors=False) is None
+    assert "A postcode in Austria has four digits" in austrian.fields["natural_person.zip"].error.value
+    assert forms.InvestorForm(client, {**PERSON, "country": "AUT", "zip": "1010"}).review()
 
 
 def test_legal_person_variant(client: helpers.Client) -> None:

@@ -29,6 +29,14 @@ class CheckError(ValueError):
     """A value that the API would refuse; the message is a sentence meant for the person who typed it."""
 
 
+class FieldCheckError(CheckError):
+    """A rule over several fields of one object that one of them breaks (``field``): shown next to that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class UndocumentedValueWarning(UserWarning):
     """A value the public documentation does not mention: sent anyway, as the registry may know it."""
 
@@ -128,6 +136,49 @@ def check_country(value: Any) -> str:
     if len(text) != 3 or not pycountry.countries.get(alpha_3=text):
         raise CheckError(f"{quote(_text(value))} is not a three-letter ISO 3166 country code such as DEU.")
     return text
+
+
+POSTCODES = {  # country -> (pattern, an example, how it reads): where a postcode's form is certain
+    "DEU": (r"\d{5}", "60311", "five digits"),
+    "AUT": (r"\d{4}", "1010", "four digits"),
+    "CHE": (r"\d{4}", "8001", "four digits"),
+    "LIE": (r"\d{4}", "9490", "four digits"),
+    "LUX": (r"(L-?)?\d{4}", "1111", "four digits"),
+    "BEL": (r"\d{4}", "1000", "four digits"),
+    "DNK": (r"\d{4}", "1050", "four digits"),
+    "FRA": (r"\d{5}", "75001", "five digits"),
+    "ITA": (r"\d{5}", "00118", "five digits"),
+    "ESP": (r"\d{5}", "28001", "five digits"),
+    "NLD": (r"\d{4} ?[A-Z]{2}", "1011 AB", "four digits and two letters"),
+    "POL": (r"\d{2}-\d{3}", "00-001", "two digits, a dash and three digits"),
+}
+
+
+def check_postcode(postcode: str, country: str | None) -> str:
+    """A postcode in the form its country uses (for the countries of :data:`POSTCODES`; others as given)."""
+    form = POSTCODES.get((country or "").upper())
+    text = postcode.strip()
+    if form is None or re.fullmatch(form[0], text.upper()):
+        return text
+    _pattern, example, reads = form
+    dropped_zero = text.isdigit() and example.isdigit() and len(text) == len(example) - 1
+    advice = (
+        " Did it lose a leading 0? Type it with the 0 (a spreadsheet drops it from a number: format that column as "
+        "text first)."
+        if dropped_zero
+        else " Check it against the investor's address."
+    )
+    name = _country_name(country or "")
+    raise FieldCheckError(
+        "zip", f"A postcode in {name} has {reads}, such as {example}; {quote(text)} does not.{advice}"
+    )
+
+
+def _country_name(alpha_3: str) -> str:
+    import pycountry
+
+    country = pycountry.countries.get(alpha_3=alpha_3.upper())
+    return str(getattr(country, "common_name", None) or country.name) if country else alpha_3
 
 
 def check_currency(value: Any) -> str:

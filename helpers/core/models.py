@@ -180,6 +180,11 @@ class _Address(Model):
     city: Text = field("City", column="city")
     country: Country = field("Country", column="country", widget="country")
 
+    @model_validator(mode="after")
+    def _postcode_of_its_country(self) -> Any:
+        self.zip = checks.check_postcode(self.zip, self.country)
+        return self
+
 
 class _Contact(Model):
     phone: Phone | None = field(
@@ -646,7 +651,11 @@ def field_errors(error: ValidationError) -> FieldErrors:
     """A pydantic error as the toolkit's field errors: dotted path -> sentences (never pydantic's jargon)."""
     errors: FieldErrors = {}
     for item in error.errors(include_url=False):
-        path = ".".join(str(part) for part in item["loc"]) or "non_field_errors"
+        location = [str(part) for part in item["loc"]]
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, checks.FieldCheckError):  # a rule over several fields, shown at the one it names
+            location.append(cause.field)
+        path = ".".join(location) or "non_field_errors"
         kind = item["type"]
         if kind in ("value_error", "assertion_error") and item.get("ctx", {}).get("error") is not None:
             message = str(item["ctx"]["error"])

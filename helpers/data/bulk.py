@@ -14,7 +14,6 @@ row. The template is ``helpers/templates/investors_template.csv``.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -257,14 +256,6 @@ def _plan_row(
     body = models.with_investor_defaults(models.from_columns(models.Investor, values, PERSON_GROUPS))
     investor, errors = models.validate(models.Investor, body)
     problems = [(COLUMN_OF.get(path, path), " ".join(messages)) for path, messages in errors.items()]
-    if str(record.get("country") or "").upper() == "DEU" and re.fullmatch(r"\d{4}", str(record.get("zip") or "")):
-        problems.append(
-            (
-                "zip",
-                "A German postcode has five digits; this one has four. A spreadsheet drops a leading 0 from a "
-                "number: format the column as text and type it again.",
-            )
-        )
     identification, protocol = None, None
     if any(record.get(c.name) for c in IDENTIFICATION_COLUMNS):
         ident_values = dict(record)
