@@ -359,7 +359,7 @@ def test_invest_and_credit_by_hand(page: Any, servers: dict[str, Any]) -> None:
     expect(wizard.get_by_text(re.compile(r"Created now: investment"))).to_be_visible(timeout=30_000)
     wizard.locator(".cl-next").click()
     wizard.locator(".cl-credit").click()
-    expect(wizard.get_by_text("The investment is DELIVERED")).to_be_visible(timeout=60_000)
+    expect(wizard.get_by_text("The investment is delivered")).to_be_visible(timeout=60_000)
     expect(wizard.get_by_text("checks/s")).to_have_count(0)
     wizard.locator(".cl-next").click()
     expect(wizard.get_by_text("Registry statements")).to_be_visible(timeout=30_000)

@@ -86,7 +86,7 @@ def test_known_discrepancies_are_found_exactly(
     ]
     messages = report.differences.set_index("category")["message"]
     assert messages["units_differ"] == "The registry holds 5 units fewer than the ledger (70 against 75)."
-    assert "PAID for" in messages["stuck"]
+    assert "has been paid for" in messages["stuck"]
     assert "Do not retry" in messages["redemption_unknown"]
     assert report.differences.loc[report.differences["category"] == "units_differ", "investor_ref"].item() == "R-B"
     assert report.summary()["count"].tolist() == [1, 1, 1, 1, 1, 1]

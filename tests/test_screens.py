@@ -207,7 +207,7 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     assert panel.search.value == "" and panel.clear_button.layout.display is None  # the search in force, said
     panel.status.value = "PAID"  # the search stays in force, and the heading says whose investments
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
-    assert "in status PAID of this investor" in shown
+    assert "in status Paid of this investor" in shown
     panel.clear_button.click()  # everyone again (Enter on the emptied box changes nothing in a browser)
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "in the registry" in shown and panel.clear_button.layout.display == "none" and panel.status.value == "PAID"

@@ -152,9 +152,9 @@ def test_investing_unattended_credits_and_shows_statements(client: helpers.Clien
     wizard = walkthrough.Investing(client, "unattended", {"investor_id": investor.id, "units": 30})
     wizard.run_unattended()
     assert wizard.result("Credit")["status"] == "DELIVERED"
-    assert "Investment of 30 units: DELIVERED" in text_of(wizard)
+    assert "Investment of 30 units: delivered." in text_of(wizard)
     screen = wizard.steps[1].screen
-    assert isinstance(screen, walkthrough.CreditScreen) and "DELIVERED" in screen.status.value
+    assert isinstance(screen, walkthrough.CreditScreen) and "is delivered" in screen.status.value
 
 
 def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None:
@@ -188,7 +188,7 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
     credit = wizard.body.children[0]
     assert isinstance(credit, walkthrough.CreditScreen) and wizard.next_button.disabled
     credit.button.click()
-    assert "DELIVERED" in credit.status.value and "checks/s" not in credit.status.value
+    assert "is delivered" in credit.status.value and "checks/s" not in credit.status.value
     assert "is PAID" not in credit.intro.value and "is credited" in credit.intro.value
     assert not wizard.next_button.disabled
     wizard.next_button.click()
@@ -246,10 +246,10 @@ def test_credit_screen_for_an_unpaid_investment_checks_again_then_credits(client
     screen = walkthrough.CreditScreen(client, investment)
     assert screen.button.description == "Check again" and "click <b>Check again</b>" in screen.intro.value
     screen.button.click()  # not paid yet: it says so, and nothing is credited
-    assert "the investment is <b>ACCEPTED</b>" in screen.status.value and screen.result is None
+    assert "the investment is <b>accepted</b>" in screen.status.value and screen.result is None
     client.investments.update(investment.id, paid_at="2024-03-13")
     screen.button.click()  # paid now: the same button credits
-    assert screen.button.description == "Credit the securities" and "is <b>PAID</b>" in screen.intro.value
+    assert screen.button.description == "Credit the securities" and "is <b>paid</b>" in screen.intro.value
     screen.button.click()
     assert screen.result is not None and screen.result["status"] == "DELIVERED", screen.status.value
 
@@ -263,7 +263,7 @@ def test_investing_with_an_already_delivered_investment_is_not_stuck(client: hel
     wizard.steps[1].screen, wizard.steps[1].result = None, None  # the credit step built again from that answer
     wizard.go(1)
     screen = wizard.body.children[0]
-    assert isinstance(screen, walkthrough.CreditScreen) and "already <b>DELIVERED</b>" in screen.intro.value
+    assert isinstance(screen, walkthrough.CreditScreen) and "already <b>delivered</b>" in screen.intro.value
     assert not wizard.next_button.disabled  # the registry says DELIVERED: the step is done, Next goes on
 
 
@@ -290,7 +290,7 @@ def test_the_credit_screen_says_a_credit_failed_and_its_button_sends_a_new_attem
     assert screen.result is None and screen.button.layout.display != "none" and not screen.button.disabled
     sandbox.admin("settings", {"task_outcome": "success"})
     screen.button.click()
-    assert screen.result is not None and screen.result["status"] == "DELIVERED" and "DELIVERED" in screen.status.value
+    assert screen.result is not None and screen.result["status"] == "DELIVERED" and "is delivered" in screen.status.value
 
 
 def test_an_unknown_investor_email_stops_unattended_runs_and_acts_on_nobody(

@@ -72,6 +72,33 @@ INVESTMENT_STATUSES = (
     "PAYMENT_MISSING",
 )
 
+STATUS_LABELS = {  # how a screen names an investment status (the meaning in section 3.1 of the reference)
+    "KYC_PENDING": "Identification pending",
+    "REVIEW_PENDING": "Review pending",
+    "WAITING_FOR_ACCEPTANCE": "Waiting for acceptance",
+    "ACCEPTED": "Accepted",
+    "PAID": "Paid",
+    "DELIVERED": "Delivered",
+    "KYC_INSUFFICIENT": "Identification insufficient",
+    "ABORTION": "Aborted by the investor",
+    "REJECTION": "Rejected by the issuer",
+    "CANCELLATION": "Cancelled by the investor",
+    "PAYMENT_MISSING": "Payment missing",
+}
+
+
+def status_label(status: object) -> str:
+    """An investment status as a person reads it ('Waiting for acceptance'); one the toolkit does not know, as the
+    registry sent it."""
+    return STATUS_LABELS.get(str(status), "" if status is None else str(status))
+
+
+def status_phrase(status: object) -> str:
+    """An investment status inside a sentence ('The investment is waiting for acceptance')."""
+    label = status_label(status)
+    return label[:1].lower() + label[1:] if str(status) in STATUS_LABELS else label
+
+
 # When an investment entered its status, from documented fields (section 6, E: `status_changed_at` may be absent).
 STATUS_SINCE = {
     "DELIVERED": "delivered_at",

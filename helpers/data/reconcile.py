@@ -513,8 +513,8 @@ def _stuck_rows(
                 "status": investment.status,
                 "since": since,
                 "registry_units": int(investment.units),
-                "message": f"Investment of {int(investment.units)} units has been {investment.status} for "
-                f"{days} days (since {since:%Y-%m-%d}).",
+                "message": f"Investment of {int(investment.units)} units has been "
+                f"{api.status_phrase(investment.status)} for {days} days (since {since:%Y-%m-%d}).",
                 "cause": f"The investment is {WAITING_FOR.get(investment.status, ('waiting', ''))[0]}.",
                 "action": WAITING_FOR.get(investment.status, ("", ACTIONS["stuck"]))[1] or ACTIONS["stuck"],
             }

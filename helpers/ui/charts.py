@@ -9,6 +9,7 @@ import pandas as pd
 from IPython.display import Image
 from matplotlib.ticker import MaxNLocator
 
+from helpers.core import api
 from helpers.data.reconcile import Reconciliation
 
 
@@ -18,7 +19,7 @@ def status_chart(counts: pd.DataFrame, title: str = "Investments by status") -> 
     if shown.empty:
         return None
     figure, axes = plt.subplots(figsize=(7, max(1.2, 0.45 * len(shown) + 0.6)))
-    axes.barh(shown["status"], shown["investments"], color="#3b6ea8")
+    axes.barh(shown["status"].map(api.status_label), shown["investments"], color="#3b6ea8")
     axes.invert_yaxis()
     axes.set_xlabel("investments")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.25 of an investment

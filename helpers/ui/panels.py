@@ -116,7 +116,10 @@ class Overview(widgets.VBox):
             parts += [
                 message_html(
                     tables.static_html(
-                        tables.humanize(shown, {"status": "Status", "investments": "Investments", "units": "Units"})
+                        tables.humanize(
+                            shown.assign(status=shown["status"].map(api.status_label)),
+                            {"status": "Status", "investments": "Investments", "units": "Units"},
+                        )
                     )
                 ),
                 chart,
@@ -138,7 +141,7 @@ class LookupPanel(widgets.VBox):
         )
         self.search.add_class("cl-search")
         self.status = widgets.Dropdown(
-            options=[("any status", self.ANY), *[(s, s) for s in api.INVESTMENT_STATUSES]],
+            options=[("any status", self.ANY), *[(api.status_label(s), s) for s in api.INVESTMENT_STATUSES]],
             value=status or self.ANY,
             description="Status",
         )
@@ -288,7 +291,7 @@ class LookupPanel(widgets.VBox):
                 parts.append(message_html(f"<p>{html.escape(self.identification_note)}</p>"))
         else:
             parts.append(message_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))
-        label = f" in status {status}" if status else ""
+        label = f" in status {api.status_label(status)}" if status else ""
         label += f" of {'this investor' if len(records) == 1 else 'these investors'}" if text and records else ""
         parts.append(
             message_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>")

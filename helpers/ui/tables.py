@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.core import models
+from helpers.core import api, models
 from helpers.core.models import is_personal
 from helpers.core.records import format_money, is_money, mask
 from helpers.core.resources import investor_name, remaining_units
@@ -180,7 +180,7 @@ def investment_columns(names: Mapping[str, str]) -> Columns:
     """Investments with their investor's name (``names``: investor id -> name)."""
     return (
         ("Investor", investor_named(names)),
-        ("Status", field("status")),
+        ("Status", lambda r: api.status_label(r.get("status"))),
         ("Units", field("units")),
         ("Units held", lambda r: text(remaining_units(r)) if r.get("status") == "DELIVERED" else ""),
         ("Amount", field("investment_amount")),

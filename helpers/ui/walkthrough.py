@@ -26,7 +26,7 @@ from typing import Any, Literal
 import ipywidgets as widgets
 from IPython.display import display
 
-from helpers.core import checks, models
+from helpers.core import api, checks, models
 from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
 from helpers.core.errors import CashlinkError, InputError, NotListed, PermissionDeniedError, input_error
 from helpers.core.records import Record, html_badge
@@ -556,26 +556,27 @@ class CreditScreen(widgets.VBox):
         status = self.investment.get("status")
         self.button.layout.display = None
         if status == "DELIVERED":
-            intro = "The investment is already <b>DELIVERED</b>: nothing to credit."
+            intro = "The investment is already <b>delivered</b>: nothing to credit."
             self.button.layout.display = "none"
         elif status == "PAID":
             intro = (
-                f"The investment of <b>{self.investment.get('units')}</b> units is <b>PAID</b>. Crediting moves the "
+                f"The investment of <b>{self.investment.get('units')}</b> units is <b>paid</b>. Crediting moves the "
                 "digital securities to the investor's wallet; this page shows the registry's status until it is "
-                "DELIVERED."
+                "delivered."
             )
             self.button.description, self.button.icon = "Credit the securities", "check"
         else:
             intro = (
-                f"The investment is <b>{html.escape(str(status))}</b>: only a PAID investment with a wallet can be "
-                "credited. Once the issuer accepted it and the payment arrived, click <b>Check again</b>."
+                f"The investment is <b>{html.escape(api.status_phrase(status))}</b>: only a paid investment with a "
+                "wallet can be credited. Once the issuer accepted it and the payment arrived, click <b>Check again</b>."
             )
             self.button.description, self.button.icon = "Check again", "refresh"
         self.intro.value = f"<p>{intro}</p>"
 
     def _progress(self, what: str, current: Record, waited: float) -> None:
         self.status.value = (
-            f"Waiting for the registry: the {html.escape(what)} is <b>{html.escape(str(current.get('status')))}</b> "
+            f"Waiting for the registry: the {html.escape(what)} is "
+            f"<b>{html.escape(api.status_phrase(current.get('status')))}</b> "
             f"({waited:.0f} s so far; it usually takes a few seconds)…"
         )
 
@@ -603,9 +604,8 @@ class CreditScreen(widgets.VBox):
             self._explain()
             status = self.investment.get("status")
             if status != "DELIVERED":
-                self.status.value = (
-                    f"Checked at {datetime.now(UTC):%H:%M:%S} UTC: the investment is <b>{html.escape(str(status))}</b>."
-                )
+                phrase = html.escape(api.status_phrase(status))
+                self.status.value = f"Checked at {datetime.now(UTC):%H:%M:%S} UTC: the investment is <b>{phrase}</b>."
                 return self.investment
             record = self.investment
         else:
@@ -625,7 +625,8 @@ class CreditScreen(widgets.VBox):
             self.intro.value = f"<p>The investment of <b>{record.get('units')}</b> units is credited.</p>"
         if "units" in record:
             self.status.value = (
-                f"<b>✔ The investment is {html.escape(str(record.get('status')))}</b>: {record.get('units')} units "
+                f"<b>✔ The investment is {html.escape(api.status_phrase(record.get('status')))}</b>: "
+                f"{record.get('units')} units "
                 f"in wallet {html.escape(str(record.get('wallet') or '(none)'))} (investment id {record.get('id')})."
             )
         else:  # the credit task (these credentials may not read the investment): what is known, and what is not
@@ -691,7 +692,7 @@ class Investing(Walkthrough):
         frame = tables.people_frame(statements, tables.STATEMENT_COLUMNS)
         head = message_html(
             f"<p><b>✔ Investment of {forms.count_text(investment.get('units'))} units: "
-            f"{html.escape(str(investment.get('status')))}.</b>"
+            f"{html.escape(api.status_phrase(investment.get('status')))}.</b>"
             " Registry statements (one per change of the holding):</p>"
         )
         return widgets.VBox(
