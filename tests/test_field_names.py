@@ -557,6 +557,13 @@ def test_a_token_endpoint_refusing_the_client_with_a_400_is_said_as_credentials(
     with pytest.raises(helpers.PermissionDeniedError, match="enable the client-credentials grant") as grant:
         client.investors.list().to_list()
     assert "SCOPES" not in str(grant.value)
+    for status in (401, 403):  # a server that answers the grant's refusal as unauthorized: still the grant, not the
+        proxy.refuse = lambda method, url, status=status: (  # credentials (which were right)
+            (status, b'{"error": "unauthorized_client"}') if url.endswith("/oauth/token") else None
+        )
+        with pytest.raises(helpers.PermissionDeniedError, match="enable the client-credentials grant") as grant:
+            client.investors.list().to_list()
+        assert grant.value.status == status
 
 
 def test_a_key_still_being_processed_after_a_lost_answer_is_waited_for_not_given_up(front: Front) -> None:

@@ -229,12 +229,12 @@ class Transport:
                     status=200,
                     request_id=answer.request_id,
                 )
-            said = body.get("error")  # RFC 6749 (5.2) answers 400 for credentials and scopes too
+            said = body.get("error")  # RFC 6749 (5.2) answers 400 for credentials and scopes too (some servers 401)
             if answer.status == 400 and said == "invalid_client":
                 error = from_answer(401, answer.body, "get an access token", answer.request_id)
                 error.status = answer.status
                 raise error
-            if answer.status == 400 and said in ("unauthorized_client", "invalid_scope"):
+            if answer.status in (400, 401, 403) and said in ("unauthorized_client", "invalid_scope"):
                 raise PermissionDeniedError(
                     "The registry does not let this API client get an access token with its client id and secret "
                     "(unauthorized_client): ask Cashlink to enable the client-credentials grant for "
