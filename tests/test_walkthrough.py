@@ -290,7 +290,8 @@ def test_the_credit_screen_says_a_credit_failed_and_its_button_sends_a_new_attem
     assert screen.result is None and screen.button.layout.display != "none" and not screen.button.disabled
     sandbox.admin("settings", {"task_outcome": "success"})
     screen.button.click()
-    assert screen.result is not None and screen.result["status"] == "DELIVERED" and "is delivered" in screen.status.value
+    assert screen.result is not None and screen.result["status"] == "DELIVERED"
+    assert "is delivered" in screen.status.value
 
 
 def test_an_unknown_investor_email_stops_unattended_runs_and_acts_on_nobody(
