@@ -573,6 +573,8 @@ def test_the_investor_forms_same_person_button_updates_the_one_found(client: hel
     same_person = next(b for b in married.choices.children if "cl-update-existing" in b._dom_classes)
     same_person.click()
     assert married.result is not None and married.result.outcome == "updated" and married.result.id == first.id
+    assert "Changed: Last name, Account holder." in married.status.value  # what changed, not its values
+    assert "King" not in married.status.value
     assert client.investors.get(first.id)["natural_person"]["surname"] == "King" and counts(client)["investors"] == 1
 
 

@@ -744,7 +744,8 @@ class InvestorForm(Form):
         return "investor"  # by its id in the sentence: a name in a message could end up in a saved notebook
 
     def duplicate_question(self, exc: PossibleDuplicate) -> str:
-        if not exc.same_party:
+        self._changes = [models.label(path) for path in changed_fields(self.body(), exc.existing)]  # said after an
+        if not exc.same_party:  # update, whichever way it was chosen
             return (
                 f"An {self.describe_existing(exc.existing)} (made {made_when(exc.existing)}, id "
                 f"{exc.existing.get('id')}) has {exc.reason} as what you typed, but {exc.differs}: perhaps another "
@@ -752,7 +753,6 @@ class InvestorForm(Form):
                 "changed, update that one."
             )
         same = exc.reason or "the same details"  # what is the same, not 'identical': a tax id typed may differ
-        self._changes = [models.label(path) for path in changed_fields(self.body(), exc.existing)]
         differs = (
             f" What you typed differs from it in: {', '.join(dict.fromkeys(self._changes))}."
             if self._changes
