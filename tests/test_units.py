@@ -821,6 +821,9 @@ def test_what_the_registry_quotes_of_a_person_is_never_repeated_in_an_error() ->
     for reference in ("RF18539007547034", "AB12CDEF34567890", "DE000A1EWWW0"):  # of no IBAN country, or an ISIN
         assert scrubbed(f"See {reference}.") == f"See {reference}."
     assert scrubbed("Investor HIDDENREAD, P.", values={"Hiddenread"}) == "Investor ••••, P."  # in any case
+    support = "Write to support@cashlink.de or ops@registry.cashlink.io; not to a.b@example.com."
+    assert scrubbed(support) == "Write to support@cashlink.de or ops@registry.cashlink.io; not to ••••@••••."
+    assert scrubbed("mail@cashlink.de.example.org") == "••••@••••"  # only the registry's own domain is kept
     assert error.body == body  # as the registry sent it, for code that needs it
     page = from_answer(400, "<html><head><title>400 Bad Request</title></head><body>nginx</body></html>", "list")
     assert str(page) == (
