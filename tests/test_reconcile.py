@@ -270,6 +270,72 @@ def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
     )
 
 
+def test_a_surplus_follows_the_failed_redemption_the_books_booked(
+    client: helpers.Client, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The books booked a redemption of 10 units that failed on the ledger: the registry holds 10 more. The
+    difference names the failed redemption, and the redemption's row follows it with the same mark."""
+    investor_id, wallet_id = onboard(client, "Booked Early")
+    client.investments.credit(invest(client, investor_id, wallet_id, 50).id)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    with pytest.raises(helpers.TaskError) as failed:
+        client.redemptions.create(investor_id, wallet_id, 10)
+    sandbox.admin("settings", {"task_outcome": "success"})
+    product = client.config.product_id
+    path = ledger_file(tmp_path, [{"investor_id": investor_id, "product_id": product, "units": 40}])
+    detail = reconcile.reconcile(client, reconcile.read_ledger(path)).differences
+    mine = detail[detail["investor_id"] == investor_id].reset_index(drop=True)
+    assert mine["category"].tolist() == ["units_differ", "redemption_failed"]
+    assert mine["related"].tolist() == [f"{investor_id}/{product}"] * 2
+    redemption_id = str(failed.value.task["id"])
+    assert mine["cause"][0] == (
+        f"Explained by a failed redemption of 10 units ({redemption_id[:8]}): the books booked it, but no units "
+        "moved in the registry."
+    )
+    assert mine["action"][0].startswith("Reverse the redemption in the books, or try it again in notebook 04")
+    assert mine["cause"][1].endswith("It explains the difference of 10 units above.")
+
+
+def _failed(investor: str, units: int, redemption: str, since: str) -> dict[str, Any]:
+    return {
+        "category": "redemption_failed",
+        "investor_id": investor,
+        "product_id": "p",
+        "registry_units": units,
+        "redemption_id": redemption,
+        "since": pd.Timestamp(since, tz="UTC"),
+        "cause": "Refused.",
+    }
+
+
+def test_a_surplus_is_explained_by_failed_redemptions_that_add_up_or_by_the_latest_equal_one() -> None:
+    detail = _detail(
+        [
+            _shortfall("i1", 30),  # (a surplus: the registry holds 30 more)
+            _shortfall("i2", 20),
+            _shortfall("i3", 7),
+            _failed("i1", 10, "r1", "2026-01-01"),
+            _failed("i1", 20, "r2", "2026-01-02"),
+            _failed("i2", 20, "r3", "2026-01-01"),  # tried again, failed again: the books booked it once
+            _failed("i2", 20, "r4", "2026-01-05"),
+            _failed("i3", 5, "r5", "2026-01-01"),  # 5 units do not explain 7
+        ]
+    )
+    grouped = reconcile.group_related(detail)
+    assert list(zip(grouped["investor_id"], grouped["redemption_id"].fillna(""), strict=True)) == [
+        ("i1", ""),
+        ("i1", "r1"),
+        ("i1", "r2"),
+        ("i2", ""),
+        ("i2", "r4"),
+        ("i3", ""),
+        ("i2", "r3"),
+        ("i3", "r5"),
+    ]
+    assert grouped["related"].notna().tolist() == [True] * 5 + [False] * 3
+    assert grouped["cause"][0].startswith("Explained by failed redemptions of 30 units (r1, r2): the books booked them")
+
+
 def test_grouping_thousands_of_shortfalls_takes_one_pass() -> None:
     """Each shortfall looks up its own stuck rows (not the whole table): 3,000 pairs group without a quadratic cost."""
     pairs = 3000

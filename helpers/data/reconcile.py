@@ -559,8 +559,9 @@ def _redemption_rows(redemptions: pd.DataFrame, names: pd.DataFrame) -> list[dic
 
 def group_related(detail: pd.DataFrame) -> pd.DataFrame:
     """A shortfall (registry holds fewer) explained by investments of the same investor and product that are stuck
-    before delivery (e.g. 300 units PAID, never credited): the cause and action name them, the stuck rows follow
-    the shortfall they explain, and both carry the same ``related`` mark."""
+    before delivery (e.g. 300 units PAID, never credited), or a surplus (registry holds more) explained by a failed
+    redemption of as many units that the books booked: the cause and action name them, those rows follow the
+    difference they explain, and all carry the same ``related`` mark."""
     if detail.empty:
         return detail
     detail = detail.copy()
@@ -594,7 +595,48 @@ def group_related(detail: pd.DataFrame) -> pd.DataFrame:
             f"{cause} It explains the difference of {int(row['difference'])} units above." for cause in stuck["cause"]
         ]
         position[found] = [index + step / (len(found) + 1) for step in range(1, len(found) + 1)]
+    surpluses = detail[detail["category"].isin(["units_differ", "in_registry_only"]) & (detail["difference"] > 0)]
+    failed_rows = detail[detail["category"] == "redemption_failed"]
+    failed_by_pair = (
+        {pair: rows for pair, rows in failed_rows.groupby(["investor_id", "product_id"], sort=False)}
+        if len(failed_rows) and len(surpluses)
+        else {}
+    )
+    for index in surpluses.index:
+        row = detail.loc[index]
+        failed = failed_by_pair.get((row["investor_id"], row["product_id"]))
+        explaining = _failed_explaining(failed, int(row["difference"])) if failed is not None else []
+        if not explaining:
+            continue
+        chosen = detail.loc[explaining]
+        ids = ", ".join(str(i)[:8] for i in chosen["redemption_id"])
+        plural = len(chosen) > 1
+        detail.loc[index, "cause"] = (
+            f"Explained by {'failed redemptions' if plural else 'a failed redemption'} of {int(row['difference'])} "
+            f"units ({ids}): the books booked {'them' if plural else 'it'}, but no units moved in the registry."
+        )
+        detail.loc[index, "action"] = (
+            "Reverse the redemption in the books, or try it again in notebook 04 (see the row below); the difference "
+            "then disappears."
+        )
+        detail.loc[[index, *explaining], "related"] = f"{row['investor_id']}/{row['product_id']}"
+        detail.loc[explaining, "cause"] = [
+            f"{cause} It explains the difference of {int(row['difference'])} units above." for cause in chosen["cause"]
+        ]
+        position[explaining] = [index + step / (len(explaining) + 1) for step in range(1, len(explaining) + 1)]
     return detail.loc[position.sort_values(kind="stable").index].reset_index(drop=True)
+
+
+def _failed_explaining(failed: pd.DataFrame, surplus: int) -> list[Any]:
+    """The failed redemptions of a position that explain ``surplus`` units: all of them when their units add up to
+    it, else the latest one of exactly that many units (one redemption that failed, was tried again and failed
+    again is booked once), else none."""
+    if int(failed["registry_units"].sum()) == surplus:
+        return list(failed.index)
+    equal = failed[failed["registry_units"] == surplus]
+    if equal.empty:
+        return []
+    return [equal["since"].idxmax() if equal["since"].notna().any() else equal.index[-1]]
 
 
 def _rows(frame: pd.DataFrame) -> list[Any]:
