@@ -708,6 +708,37 @@ def test_a_redemption_made_again_in_the_same_minute_is_asked_about_before_a_retr
     assert sorted(r["status"] for r in client.redemptions.list(investor_id=investor_id)) == ["failed", "success"]
 
 
+def test_a_redemption_made_again_on_a_registry_without_times_is_asked_about_before_a_retry(
+    front: Front, sandbox: Sandbox
+) -> None:
+    """Review 40: a registry that gives redemptions no time of making (the guide documents only their status): a
+    retry could not tell the order and redeemed the units a second time without asking. Now a redemption of the
+    same units that did not fail counts as perhaps made after, and the question says why."""
+    from helpers.ui import forms
+
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 10, "Timeless")
+    renames["/redemptions"] = lambda _url, body: renamed(
+        body, lambda o: {k: v for k, v in o.items() if k not in ("created_at", "settled_at")}
+    )
+    failed = str(failed_redemption(client, sandbox, investor_id, wallet_id, 2).task["id"])
+    alone = str(failed_redemption(client, sandbox, investor_id, wallet_id, 3).task["id"])
+    client.redemptions.create(investor_id, wallet_id, 2, reference="by hand")
+    with pytest.raises(helpers.PossibleDuplicate, match="gives no times to tell whether it was made after"):
+        client.redemptions.retry(failed)
+    offered = " ".join(
+        child.value
+        for child in forms.RedemptionForm(client, {"investor_id": investor_id}).earlier.children
+        if hasattr(child, "value")
+    )
+    assert "gives no times to tell whether it was made since" in offered
+    assert client.redemptions.retry(alone)["status"] == "success"  # nothing of its units since: retried at once
+    assert sorted(r["units"] for r in client.redemptions.list(investor_id=investor_id) if r["status"] == "success") == [
+        2,
+        3,
+    ]
+
+
 def test_a_failed_tasks_reason_is_withheld_when_its_investor_cannot_be_read(front: Front, sandbox: Sandbox) -> None:
     """Review 38: with the investor unreadable (403), a reason naming the investor was shown as it came."""
     client, renames, proxy = front

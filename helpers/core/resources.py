@@ -1257,6 +1257,11 @@ def _comparable(item: Mapping[str, Any], names: tuple[str, ...], what: str) -> N
         )
 
 
+def times_known(*records: Mapping[str, Any]) -> bool:
+    """Whether the registry gave each record its time of making (to tell which came first)."""
+    return all(_created_at(record) is not None for record in records)
+
+
 def with_units(redemption: dict[str, Any]) -> dict[str, Any]:
     """A redemption as the toolkit reads it: its units under ``units``, also where the registry names them
     ``amount`` (the documentation says "redemption amount"; section 5, 11), and its task status in the documented
@@ -1393,11 +1398,16 @@ class Redemptions(Resource):
         retried_here = self.latest_attempt(failed).get("id") != failed.get("id")  # (then this returns that retry)
         since = None if retried_here or on_duplicate == "create" else self.done_again(failed)
         if since is not None:
+            made = (
+                f"was made after the failed one ({made_when(since)}, "
+                if times_known(failed, since)
+                else "is in the registry, which gives no times to tell whether it was made after the failed one ("
+            )
             raise PossibleDuplicate(
-                f"A redemption of {failed.get('units')} units from the same wallet was made after the failed one "
-                f"({made_when(since)}, id {str(since.get('id'))[:8]}, {str(since.get('status')).lower()}): it may be "
-                "this one done again. Nothing was sent. If it is another one, retry all the same "
-                "(on_duplicate='create'; in the form, 'Retry all the same').",
+                f"A redemption of {failed.get('units')} units from the same wallet {made}id "
+                f"{str(since.get('id'))[:8]}, {str(since.get('status')).lower()}): it may be this one done again. "
+                "Nothing was sent. If it is another one, retry all the same (on_duplicate='create'; in the form, "
+                "'Retry all the same').",
                 since,
                 equal=True,
                 what="redemption",
@@ -1419,18 +1429,24 @@ class Redemptions(Resource):
         failed one done again (by hand, or by another journal's retry), which a retry would make a second time.
         Each such redemption answers for one failed one at most (the earliest before it, or made at the same time
         and listed before it, still unanswered), and a retry this journal made of another failed one is that one's.
-        ``among``: the investor's redemptions, where they were just read."""
-        if _created_at(failed) is None:
-            return None
+        ``among``: the investor's redemptions, where they were just read. Where the registry gives no time of
+        making (of the failed one or of another), the order cannot be told: one that is not failed counts as
+        perhaps made after it (a person is asked rather than the units redeemed twice)."""
         same = ("investor_id", "product_id", "wallet_id", "units")
         listing = self.list(investor_id=str(failed["investor_id"])) if among is None else among
-        group = [r for r in listing if all(r.get(name) == failed.get(name) for name in same) and _created_at(r)]
+        group = [r for r in listing if all(r.get(name) == failed.get(name) for name in same)]
 
         def when(record: Record) -> datetime:
             return _created_at(record) or datetime.min.replace(tzinfo=UTC)
 
         group.sort(key=when)  # made first first; at the same time (a registry's time to the minute): as listed
         order = {id(record): position for position, record in enumerate(group)}
+
+        def after(record: Record, earlier: Record) -> bool:
+            if _created_at(record) is None or _created_at(earlier) is None:
+                return True  # no time to tell: perhaps after
+            return order[id(record)] > order[id(earlier)]
+
         failures = [r for r in group if r.get("status") in api.TASK_FAILED]
         retried = {str(f.get("id")): set(self._retry_chain(str(f.get("id")))) for f in failures}
         taken = {retry for retries in retried.values() for retry in retries}
@@ -1438,7 +1454,7 @@ class Redemptions(Resource):
         for earlier in failures:
             if retried[str(earlier.get("id"))]:
                 continue  # settled by its own retry
-            later = next((r for r in free if order[id(r)] > order[id(earlier)]), None)  # made after it
+            later = next((r for r in free if after(r, earlier)), None)
             if later is not None:
                 free.remove(later)
             if earlier.get("id") == failed.get("id"):

@@ -32,7 +32,7 @@ import pandas as pd
 from helpers.core import api, checks
 from helpers.core.client import Client
 from helpers.core.errors import input_error, scrubbed, without_sandbox_notes
-from helpers.core.resources import held_units, investor_name, status_since
+from helpers.core.resources import held_units, investor_name, status_since, times_known
 from helpers.data.frames import moments
 from helpers.data.ledger import Column, duplicates, read_table
 
@@ -294,10 +294,16 @@ def with_retries(differences: pd.DataFrame, client: Client) -> pd.DataFrame:
             else ""
         )
         if since is not None:
+            which = "that one" if retried else "it"
+            made = (
+                f"was made after {which}"
+                if times_known(latest, since)
+                else f"is in the registry, which gives no times to tell whether it was made after {which}"
+            )
             said += (
-                f"A redemption of the same units from the same wallet was made after {'that one' if retried else 'it'}:"
-                f" {str(since.get('id'))[:8]}, {str(since.get('status', '')).lower()}. If that was it done again, book "
-                "that one and reverse this one in the books if booked; if not, retry it in notebook 04."
+                f"A redemption of the same units from the same wallet {made}: {str(since.get('id'))[:8]}, "
+                f"{str(since.get('status', '')).lower()}. If that was it done again, book that one and reverse this "
+                "one in the books if booked; if not, retry it in notebook 04."
             )
         elif still_failed:
             said += "Fix the cause, then try it again in notebook 04."

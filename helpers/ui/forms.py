@@ -46,7 +46,7 @@ from helpers.core.errors import (
     without_sandbox_notes,
 )
 from helpers.core.records import Record, format_money, html_badge, is_money, money_value
-from helpers.core.resources import changed_fields, investor_name
+from helpers.core.resources import changed_fields, investor_name, times_known
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
 LABEL_WIDTH = "200px"
@@ -1320,9 +1320,14 @@ class RedemptionForm(Form):
                 f"<p>A redemption of {units} units made {html.escape(made_when(attempt))} failed ({html.escape(said)}):"
                 " no units moved. "
                 + (
-                    f"One of the same {units} units from the same wallet was made since "
-                    f"({html.escape(made_when(since))}, {html.escape(str(since.get('status')).lower())}): if that was "
-                    "this one done again, there is nothing to retry.</p>"
+                    f"One of the same {units} units from the same wallet "
+                    + (
+                        f"was made since ({html.escape(made_when(since))}, "
+                        if times_known(attempt, since)
+                        else "is in the registry, which gives no times to tell whether it was made since ("
+                    )
+                    + f"{html.escape(str(since.get('status')).lower())}): if that was this one done again, there is "
+                    "nothing to retry.</p>"
                     if since is not None
                     else "Once the cause is fixed, try it again here (it is not made a second time if it was already "
                     "retried from this journal).</p>"
