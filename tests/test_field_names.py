@@ -5,6 +5,7 @@ list holding others' objects or a duplicate made without the question."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from collections.abc import Callable, Iterator
@@ -196,6 +197,40 @@ def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_una
         drf_sandbox.reset_faults()
     proxy.refuse = None
     assert [i.get("document_id") for i in client.investors.identifications(investor.id)] == ["XY999999"]
+
+
+@pytest.mark.parametrize("shown", ["masked", "left out"])
+def test_a_lost_identification_is_found_where_the_registry_hides_the_document_number(
+    drf_front: Front, drf_sandbox: Sandbox, shown: str
+) -> None:
+    """Review 40: a registry that shows an identification's document number masked ('••••T47') or not at all: the
+    look-up after a lost answer never recognised it, and the identification was sent again (drf keeps no key for
+    it): two. Now what it shows of the document is compared, and asking again for the same one is a question."""
+    from tests.conftest import identification_body
+
+    client, renames, _proxy = drf_front
+
+    def hidden(item: dict[str, Any]) -> dict[str, Any]:
+        if "document_id" not in item:
+            return item
+        rest = {k: v for k, v in item.items() if k != "document_id"}
+        return {**rest, "document_id": "••••" + item["document_id"][-3:]} if shown == "masked" else rest
+
+    renames["/identifications"] = lambda _url, body: renamed(body, hidden)
+    investor = client.investors.create(investor_body("Hiddendoc"))
+    protocol = client.documents.upload(b"%PDF-1.4 protocol hidden number", "protocol.pdf")
+    body = {**identification_body(protocol.id), "document_id": "L01X00T47"}
+    drf_sandbox.faults(queue=["drop"])  # made, then the answer is lost
+    try:
+        made = client.investors.identify(investor.id, body)
+    finally:
+        drf_sandbox.reset_faults()
+    assert made.outcome == "created" and len(client.investors.identifications(investor.id)) == 1
+    elsewhere = helpers.Client(client.config.replace(journal_path=client.config.journal_path.with_name("other.db")))
+    assert elsewhere.investors.identify(investor.id, body, on_duplicate="use").id == made.id  # the same document
+    other = {**body, "document_id": "C22Y99Z11"}  # another number, all else the same: without the number, asked
+    with pytest.raises(helpers.PossibleDuplicate) if shown == "left out" else contextlib.nullcontext():
+        elsewhere.investors.identify(investor.id, other)  # ('••••T47' is not C22Y99Z11: another document)
 
 
 def test_a_missing_object_under_a_sub_list_is_not_found_not_an_unoffered_list(front: Front) -> None:

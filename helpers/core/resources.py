@@ -697,10 +697,10 @@ class Investors(Resource):
         )
 
         def same(item: Record) -> bool:
-            return bool(body) and _subset_equal({k: body[k] for k in ("document_id", "document_type")}, item)
+            return bool(body) and _same_document(body, item)
 
-        def equal(item: Record) -> bool:  # the same identification, not only the same ID document
-            return _subset_equal({k: v for k, v in body.items() if k != "legitimation_protocol_id"}, item)
+        def equal(item: Record) -> bool:  # the same identification, not only the same ID document (its number
+            return _subset_equal({k: v for k, v in body.items() if k != "legitimation_protocol_id"}, item)  # shown)
 
         return self._writing_to(
             target,
@@ -902,6 +902,25 @@ def _made_since(listing: Iterable[Record], same: Callable[[Record], bool], since
     """The objects of ``listing`` equal to what a write sent (``same``) and made after ``since``: among them, the
     object a write whose answer was lost created, if it did."""
     return [item for item in listing if same(item) and _created_after(item, since)]
+
+
+MASK_RUN = re.compile(r"[•*…]+|[xX]{3,}")
+DOCUMENT_SHOWN = ("document_type", "identity_provider", "document_issuer", "document_valid_from", "document_valid_to")
+
+
+def _same_document(sent: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    """Whether an identification of the registry's is of the ID document ``sent`` names. A registry may show the
+    document number masked ('••••T47') or not at all: then what it shows of the number must fit, and the document's
+    other fields it shows (type, provider, issuer, validity; at least two) must be the same."""
+    number, shown = sent.get("document_id"), item.get("document_id")
+    if isinstance(shown, str) and shown.strip() and not MASK_RUN.search(shown):
+        return _subset_equal({k: sent[k] for k in ("document_id", "document_type") if k in sent}, item)
+    if isinstance(shown, str) and shown.strip() and isinstance(number, str):
+        pattern = ".*".join(re.escape(part.replace(" ", "")) for part in MASK_RUN.split(shown))
+        if not re.fullmatch(pattern, number.replace(" ", ""), re.IGNORECASE):
+            return False
+    others = {name: sent[name] for name in DOCUMENT_SHOWN if name in sent and item.get(name) is not None}
+    return len(others) >= 2 and _subset_equal(others, item)
 
 
 def _created_after(record: Mapping[str, Any], since: datetime) -> bool:
