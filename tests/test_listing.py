@@ -208,6 +208,13 @@ def links_rewritten(drf_sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[Any,
 
     def rewrite(_url: str, body: bytes) -> bytes:
         text = body.decode("utf-8", "replace").replace(drf_sandbox.root, front.url)  # a reverse proxy's own links
+        if '"count"' in text and links.get("count_of_the_page"):  # a count of the page's own items
+            import json
+
+            page = json.loads(text)
+            if isinstance(page, dict) and isinstance(page.get("results"), list):
+                page["count"] = len(page["results"])
+                text = json.dumps(page)
         if '"next"' in text and links.get("next"):
             import json
             import re
@@ -249,6 +256,24 @@ def test_relative_page_links_are_followed_on_the_registry(links_rewritten: tuple
     assert len(client.investors.list().to_list()) == 30
     front.links["next"] = lambda number: f"?page={number}"
     assert len(client.investors.list().to_list()) == 30
+
+
+def test_a_count_of_the_page_alone_never_stops_a_list_at_its_first_page(
+    links_rewritten: tuple[Any, Any, Config],
+) -> None:
+    """Review 40: a registry whose ``count`` counts the page's items (7 of 22) with a next link: the page numbers
+    were taken from the count (one page), the link dropped, and 7 of 22 read without a word. A next link is always
+    followed; such a count is not the list's."""
+    import warnings
+
+    front, _elsewhere, config = links_rewritten
+    front.links["count_of_the_page"] = True
+    client = helpers.Client(config.replace(concurrency=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no 'the list changed while it was read'
+        listing = client.investments.list()
+        assert len(listing.to_list()) == 70 and listing.count is None
+        assert len(client.investments.list().frame()) == 70
 
 
 def test_a_page_link_to_another_address_is_not_followed_with_the_token(

@@ -246,6 +246,8 @@ class ListResult:
             ) from None
         items, self.count, next_url = page_items(first.body, self.action)
         next_url = _resolved(transport.url(self.path), next_url)
+        if next_url and self.count is not None and self.count <= len(items):
+            self.count = None  # a next page, yet no more than this one counted: the page's count, not the list's
         fetched = len(items)
         self._report(fetched)
         yield items
