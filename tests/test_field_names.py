@@ -774,6 +774,36 @@ def test_a_redemption_made_again_on_a_registry_without_times_is_asked_about_befo
     ]
 
 
+def test_a_failed_transfers_reason_names_nobody(front: Front, sandbox: Sandbox) -> None:
+    """Review 40: a transfer task names no investor, so there was nobody to mask, and its reason was shown with the
+    recipient's name, e-mail and birth date. What may name someone is now left out; the reason's sense stays."""
+    client, renames, _proxy = front
+    _sender, source = holder_of(client, 30, "Transferring")
+    receiver, target = onboard(client, "Recipient")
+    address = next(w["address"] for w in client.investors.wallets(receiver) if w["id"] == target)
+    renames["/transfers"] = lambda _url, body: renamed(
+        body,
+        lambda o: (
+            {
+                **o,
+                "error": "Target wallet of Peter Recipient (peter.r@example.com, born 10.08.2000) is not "
+                "enabled for receiving.",
+            }
+            if o.get("status") == "failed"
+            else o
+        ),
+    )
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        with pytest.raises(helpers.TaskError) as failed:
+            client.transfers.create(source, address, 10)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    said = str(failed.value)
+    assert "Target wallet of •••• (••••@••••, born ••••) is not enabled for receiving" in said
+    assert "Recipient" not in said and "peter.r" not in said and "2000" not in said
+
+
 def test_a_failed_tasks_reason_is_withheld_when_its_investor_cannot_be_read(front: Front, sandbox: Sandbox) -> None:
     """Review 38: with the investor unreadable (403), a reason naming the investor was shown as it came."""
     client, renames, proxy = front

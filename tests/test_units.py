@@ -784,6 +784,38 @@ def test_an_identifications_status_is_read_in_one_spelling() -> None:
     assert identification_status({}) == "PENDING"
 
 
+def test_a_persons_data_quoted_in_another_notation_is_never_repeated_in_an_error() -> None:
+    """Review 40: the registry quoted the phone number in E.164 form, the birth date as 10.08.2000 or 10 August
+    2000, and the IBAN's account number alone: each was repeated in the sentence, the field table and the display."""
+    from helpers.core.errors import from_answer, without_names
+
+    sent = {
+        "natural_person": {"surname": "Schmidt", "birth_date": "2000-08-10", "phone": "+49 (0)69 1234 5678"},
+        "bank_account": {"iban": "DE89370400440532013000"},
+        "tax_information": {"tax_identification_number": "98765432"},
+    }
+    body = {
+        "natural_person": {
+            "phone": ["+496912345678 is not a valid phone number for country DEU."],
+            "birth_date": ["Investor born 10.08.2000 (10 August 2000) does not meet the requirements."],
+        },
+        "tax_information": {"tax_identification_number": ["Tax ID 98 765 432 fails its checksum."]},
+        "bank_account": {"iban": ["Account 0532013000 is blocked."]},
+        "non_field_errors": ["Someone born 10. August 2000, phone 069/1234-5678, exists already."],
+    }
+    error = from_answer(400, body, "create the investor", sent=sent)
+    shown = str(error) + error._repr_html_() + repr(error) + str(error.field_errors)
+    for value in ("6912345678", "1234", "5678", "10.08.2000", "August 2000", "0532013000", "98 765 432", "765"):
+        assert value not in shown, value
+    assert "is not a valid phone number for country DEU" in str(error)  # the message itself stays
+    assert "Ensure this field has no more than 34 characters." in str(
+        from_answer(400, {"bank_account": {"iban": ["Ensure this field has no more than 34 characters."]}}, "x")
+    )  # (two digits are no one's data)
+    said = without_names("Target wallet of Peter Recipient (p.r@example.com, born 10.08.2000) is not enabled.")
+    assert said == "Target wallet of •••• (••••@••••, born ••••) is not enabled."
+    assert without_names("Insufficient balance on the source wallet.") == "Insufficient balance on the source wallet."
+
+
 def test_what_the_registry_quotes_of_a_person_is_never_repeated_in_an_error() -> None:
     """A registry that echoes the IBAN, e-mail or birth date it was sent: the sentence, the field table and the
     notebook display say which field, never the value (the answer's body keeps it, as it came)."""

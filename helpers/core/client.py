@@ -51,6 +51,7 @@ from helpers.core.errors import (
     personal_values,
     registry_detail,
     scrubbed,
+    without_names,
 )
 from helpers.core.journal import AuditLine, Entry, Journal, TwinInFlight, content_hash, derive_key
 from helpers.core.records import Outcome, Record
@@ -1446,7 +1447,8 @@ class Client:
     def task_reason(self, task: Mapping[str, Any]) -> str:
         """A failed task's reason, without the personal data of its investor (a registry may name them in it): the
         investor is read (through the task's investment where it names none) to know what to mask, and a reason
-        is withheld when its investor cannot be read."""
+        is withheld when its investor cannot be read. A task of no investor (a transfer) loses what may name
+        someone: capitalised names and numbers."""
         said = str(task.get("error") or "").strip()
         if not said:
             return "the registry gives no reason"
@@ -1454,7 +1456,9 @@ class Client:
             investor = self._investor_of(task)
         except CashlinkError:
             return "the registry's reason is not shown, as it may name the investor, whom this client cannot read"
-        return scrubbed(said, values=personal_values(investor) if investor is not None else set())
+        if investor is None:  # a task of no investor (a transfer to an address): whoever it names is unknown
+            return without_names(said)
+        return scrubbed(said, values=personal_values(investor))
 
     def _investor_of(self, task: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The investor a task is about (its own ``investor_id``, else its investment's), or None when it names

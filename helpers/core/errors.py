@@ -51,6 +51,7 @@ def shorten_quoted(text: str) -> str:
 MASK = "••••"
 REGISTRY_MAIL = re.compile(r"@(?:[\w-]+\.)*cashlink\.(?:de|io|com)$", re.IGNORECASE)  # its support: said to write to
 EMAIL = re.compile(r"[^\s'\"<>@,;:()\[\]]+@[^\s'\"<>@,;:()\[\]]+\.[A-Za-z]{2,}")
+DIGIT_RUN = re.compile(r"\+?\d(?:[\s./()-]*\d){2,}")  # three digits or more, however separated
 IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?=[ -]?[A-Za-z0-9])")  # where an IBAN may begin
 QUOTED = re.compile(r"(['\"‘“])([^'\"‘“’”]+)(['\"’”])")
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -67,8 +68,49 @@ def personal_values(sent: Any, path: str = "") -> set[str]:
         return {value for item in sent for value in personal_values(item, path)}
     if path and isinstance(sent, str | int) and (is_personal(path) or is_identifying(path)):
         text = str(sent).strip()
-        return {text} if len(text) >= 3 else set()
+        return _notations(path, text) if len(text) >= 3 else set()
     return set()
+
+
+MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+}
+
+
+def _notations(path: str, text: str) -> set[str]:
+    """A personal value as a registry may quote it otherwise: a date in other notations, a phone number or an
+    IBAN's account number on its own (digits match whatever separates them: see :func:`scrubbed`)."""
+    found = {text}
+    day = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if day:
+        year, month, number = day.groups()
+        d, m = int(number), int(month)
+        found |= {f"{number}.{month}.{year}", f"{d}.{m}.{year}", f"{number}/{month}/{year}", f"{month}/{number}/{year}"}
+        for names in MONTHS.values():
+            name = names.split()[m - 1]
+            found |= {f"{d} {name} {year}", f"{d}. {name} {year}", f"{name} {d}, {year}", f"{name} {d} {year}"}
+    from helpers.core.models import ALIASES
+
+    leaf = path.rsplit(".", 1)[-1]
+    leaf = ALIASES.get(leaf, leaf)
+    digits = re.sub(r"\D", "", re.sub(r"^\s*(\+\d{1,3})\s*\(0\)", r"\1", text))
+    if leaf == "phone" and len(digits) >= 6:
+        found.add(digits)
+        if text.strip().startswith("+"):  # with its country code, and the national number after it
+            found |= {digits[2:], digits[3:], digits[4:]} - {""}
+    if leaf == "iban" and len(digits) >= 10:
+        found.add(re.sub(r"\s", "", text)[4:])  # the account's own number (the IBAN after its check digits)
+        found.add(digits[-10:].lstrip("0") or digits[-10:])
+    return {value for value in found if len(re.sub(r"\W", "", value)) >= 3}
+
+
+def _value_pattern(value: str) -> str:
+    """A value as a pattern: one of mostly digits (a phone number, an account number) matches with any spaces,
+    dots, dashes, slashes or brackets between its digits, as a registry may write it."""
+    if sum(c.isdigit() for c in value) >= 6 and sum(c.isalpha() for c in value) <= 2:
+        return r"[\s./()-]*".join(re.escape(c) for c in re.sub(r"[\s./()-]", "", value))
+    return re.escape(value)
 
 
 def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = frozenset()) -> str:
@@ -78,8 +120,10 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
     from helpers.core.models import is_identifying, is_personal
 
     for value in sorted(values, key=len, reverse=True):
-        text = re.sub(re.escape(value), MASK, text, flags=re.IGNORECASE)
+        text = re.sub(_value_pattern(value), MASK, text, flags=re.IGNORECASE)
     text = _without_ibans(text)
+    if path and is_personal(path):  # a personal field's own message: any number in it may be (part of) the value
+        text = DIGIT_RUN.sub(MASK, text)
     text = EMAIL.sub(lambda m: m.group(0) if REGISTRY_MAIL.search(m.group(0)) else f"{MASK}@{MASK}", text)
     if path and (is_personal(path) or is_identifying(path)):
         text = QUOTED.sub(
@@ -89,6 +133,15 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
             text,
         )
     return text
+
+
+NAME_RUN = re.compile(r"\b[A-ZÄÖÜ][a-zäöüßéèáà'-]+(?:\s+(?:von|van|de|der|zu)?\s*[A-ZÄÖÜ][a-zäöüßéèáà'-]+)+")
+
+
+def without_names(text: str) -> str:
+    """``text`` of someone unknown (a failed transfer's reason, which names no investor of its own) without what
+    may be a person: runs of capitalised words ('Peter Recipient') and numbers of three digits or more."""
+    return DIGIT_RUN.sub(MASK, NAME_RUN.sub(MASK, scrubbed(text)))
 
 
 def _without_ibans(text: str) -> str:
