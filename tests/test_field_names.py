@@ -774,6 +774,38 @@ def test_a_redemption_made_again_on_a_registry_without_times_is_asked_about_befo
     ]
 
 
+def test_an_update_run_again_where_the_registry_keeps_its_own_normal_form_sends_nothing(front: Front) -> None:
+    """Review 40: a registry that keeps a street composed (NFC, typed decomposed in a spreadsheet) or a postcode as
+    a number: each run of the same update sent the PATCH again and said 'Updated now'."""
+    import unicodedata
+
+    client, renames, proxy = front
+    investor = client.investors.create(investor_body("Normalform"))
+
+    def its_own_form(item: dict[str, Any]) -> dict[str, Any]:
+        person = item.get("natural_person")
+        if not isinstance(person, dict):
+            return item
+        street, postcode = person.get("street"), person.get("zip")
+        return {
+            **item,
+            "natural_person": {
+                **person,
+                "street": unicodedata.normalize("NFC", street) if isinstance(street, str) else street,
+                "zip": int(postcode) if isinstance(postcode, str) and postcode.isdigit() else postcode,
+            },
+        }
+
+    renames["/investors"] = lambda _url, body: renamed(body, its_own_form)
+    changes = {"natural_person": {"street": unicodedata.normalize("NFD", "Königstraße 5"), "zip": "60311"}}
+    first = client.investors.update(investor.id, changes)
+    assert first.outcome == "updated"
+    patches = len([seen for seen in proxy.seen if seen.startswith("PATCH")])
+    for _run in range(2):
+        assert client.investors.update(investor.id, changes).outcome == "existed"
+    assert len([seen for seen in proxy.seen if seen.startswith("PATCH")]) == patches
+
+
 def test_a_failed_transfers_reason_names_nobody(front: Front, sandbox: Sandbox) -> None:
     """Review 40: a transfer task names no investor, so there was nobody to mask, and its reason was shown with the
     recipient's name, e-mail and birth date. What may name someone is now left out; the reason's sense stays."""

@@ -13,6 +13,7 @@ import hashlib
 import mimetypes
 import re
 import time
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -294,10 +295,13 @@ def _subset_equal(wanted: Any, have: Any, field: str = "") -> bool:
     """True when every field of ``wanted`` has the same value in ``have`` (fields the registry adds are ignored)."""
     if isinstance(wanted, Mapping):
         return isinstance(have, Mapping) and all(_subset_equal(v, have.get(k), k) for k, v in wanted.items())
+    if isinstance(wanted, str) and isinstance(have, int | float) and not isinstance(have, bool):
+        have = str(have)  # a postcode kept as a number
     if isinstance(wanted, str) and isinstance(have, str):
         if field in PHONE_FIELDS:
             return _phone_digits(wanted) == _phone_digits(have)
-        return wanted.replace(" ", "").casefold() == have.replace(" ", "").casefold()
+        mine, theirs = (unicodedata.normalize("NFC", text.replace(" ", "")).casefold() for text in (wanted, have))
+        return mine == theirs
     return bool(wanted == have)
 
 
@@ -312,7 +316,8 @@ CODE_FIELDS = frozenset({"country", "citizenship", "bic", "salutation", "currenc
 
 def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = False) -> bool:
     """Like :func:`_subset_equal`, but exact, as an update must be (a capital letter in a name is a change); only
-    surrounding spaces, an IBAN's spaces, a phone number's spacing ('+49 69 123' is '+4969123') and the case of an
+    surrounding spaces, how Unicode composes a letter ('ö' as one character or two), a number kept as a number,
+    an IBAN's spaces, a phone number's spacing ('+49 69 123' is '+4969123') and the case of an
     e-mail or a code (country, BIC) do not count, as the registry normalises them or they say the same.
     ``kept_only``: a field the registry does not keep (absent from ``have``) is ignored."""
     if isinstance(wanted, Mapping):
@@ -320,8 +325,10 @@ def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = F
             (kept_only and k not in have) or _subset_same(v, have.get(k), k, kept_only=kept_only)
             for k, v in wanted.items()
         )
+    if isinstance(wanted, str) and isinstance(have, int | float) and not isinstance(have, bool):
+        have = str(have)  # a registry that keeps a postcode as a number: '60311' is 60311
     if isinstance(wanted, str) and isinstance(have, str):
-        mine, theirs = wanted.strip(), have.strip()
+        mine, theirs = unicodedata.normalize("NFC", wanted.strip()), unicodedata.normalize("NFC", have.strip())
         if field == "iban":
             mine, theirs = mine.replace(" ", ""), theirs.replace(" ", "")
         if field in PHONE_FIELDS:
