@@ -343,6 +343,8 @@ def test_no_secret_in_reprs_logs_or_errors(config: Config, caplog: pytest.LogCap
     for text in texts:
         assert secret not in text
         assert token not in text
+    searched = client.investors.list(email="ada.secret@example.com")  # (review 40: a list's repr showed the e-mail)
+    assert repr(searched) == "ListResult('/investors/', filtered by email)" and "ada.secret" not in repr(searched)
 
 
 def test_connect_prints_nothing_and_shows_where(config: Config, capsys: pytest.CaptureFixture[str]) -> None:

@@ -811,6 +811,12 @@ def test_a_persons_data_quoted_in_another_notation_is_never_repeated_in_an_error
     assert "Ensure this field has no more than 34 characters." in str(
         from_answer(400, {"bank_account": {"iban": ["Ensure this field has no more than 34 characters."]}}, "x")
     )  # (two digits are no one's data)
+    from helpers.core.errors import scrubbed
+
+    assert scrubbed("Konto DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000 ist gesperrt") == (
+        "Konto DE89 •••• 3000 ist gesperrt"  # no-break spaces between the groups
+    )
+    assert scrubbed("DE8937040044053201300 has an error") == "DE89 •••• 1300 has an error"  # (the next word kept)
     said = without_names("Target wallet of Peter Recipient (p.r@example.com, born 10.08.2000) is not enabled.")
     assert said == "Target wallet of •••• (••••@••••, born ••••) is not enabled."
     assert without_names("Insufficient balance on the source wallet.") == "Insufficient balance on the source wallet."

@@ -181,7 +181,7 @@ def with_page(url: str, number: int) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
 
 
-@dataclass
+@dataclass(repr=False)
 class ListResult:
     """All objects of a list endpoint, fetched page by page only as they are iterated.
 
@@ -203,6 +203,12 @@ class ListResult:
     count: int | None = None  # the registry's count, known after the first page
     progress: PageProgress | None = None
     shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # an object as the toolkit reads it (aliases)
+
+    def __repr__(self) -> str:
+        """The list and the names of its filters, never their values (an e-mail searched for ends up in a log)."""
+        filters = ", ".join(sorted(key for key, value in self.filters.items() if value not in (None, "")))
+        known = f", count={self.count}" if self.count is not None else ""
+        return f"ListResult({self.path!r}{', filtered by ' + filters if filters else ''}{known})"
 
     def _params(self) -> dict[str, Any]:
         params = {key: value for key, value in self.filters.items() if value not in (None, "")}

@@ -52,7 +52,8 @@ MASK = "••••"
 REGISTRY_MAIL = re.compile(r"@(?:[\w-]+\.)*cashlink\.(?:de|io|com)$", re.IGNORECASE)  # its support: said to write to
 EMAIL = re.compile(r"[^\s'\"<>@,;:()\[\]]+@[^\s'\"<>@,;:()\[\]]+\.[A-Za-z]{2,}")
 DIGIT_RUN = re.compile(r"\+?\d(?:[\s./()-]*\d){2,}")  # three digits or more, however separated
-IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?=[ -]?[A-Za-z0-9])")  # where an IBAN may begin
+SEPARATORS = " -\u00a0\u202f\u2009"  # a space (also a no-break or thin one) or a dash between an IBAN's groups
+IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?=[ \u00a0\u202f\u2009-]?[A-Za-z0-9])")  # one begins
 QUOTED = re.compile(r"(['\"‘“])([^'\"‘“’”]+)(['\"’”])")
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -159,14 +160,16 @@ def _without_ibans(text: str) -> str:
             length = registry.get_iban_spec(start.group(0)[:2].upper()).iban_length
         except InvalidCountryCode:  # no IBAN country (RF references, order numbers)
             continue
-        compact, end = "", start.start()
-        while end < len(text) and len(compact) < length and (text[end].isalnum() or text[end] in " -"):
+        compact, end, group = "", start.start(), 0
+        while end < len(text) and len(compact) < length and (text[end].isalnum() or text[end] in SEPARATORS):
             if text[end].isalnum():
-                compact += text[end]
-            elif end + 1 >= len(text) or not text[end + 1].isalnum():
-                break  # a separator must lead to more of it
+                compact, group = compact + text[end], group + 1
+            elif end + 1 >= len(text) or not text[end + 1].isalnum() or group > 4:
+                break  # a separator leads to more of it, after a group of four (or three) as IBANs are written
+            else:
+                group = 0
             end += 1
-        if not text[start.start() : end].isascii() or len(compact) < length - 2:
+        if not compact.isascii() or len(compact) < length - 2:
             continue
         out += [text[position : start.start()], f"{compact[:4].upper()} {MASK} {compact[-4:]}"]
         position = end
