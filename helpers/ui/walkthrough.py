@@ -28,7 +28,15 @@ from IPython.display import display
 
 from helpers.core import api, checks, models
 from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
-from helpers.core.errors import CashlinkError, InputError, NotListed, PermissionDeniedError, input_error
+from helpers.core.errors import (
+    CashlinkError,
+    InputError,
+    NotListed,
+    PermissionDeniedError,
+    TaskError,
+    input_error,
+    without_sandbox_notes,
+)
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import lookup
@@ -535,7 +543,7 @@ class CreditScreen(widgets.VBox):
             layout=widgets.Layout(width="auto"),
         )
         self.button.add_class("cl-credit")
-        self.button.on_click(lambda _b: self._click())
+        self.button.on_click(self._clicked)
         self.choices = widgets.HBox([])
         self.intro = message_html("")
         self._explain()
@@ -580,18 +588,40 @@ class CreditScreen(widgets.VBox):
             f"({waited:.0f} s so far; it usually takes a few seconds)…"
         )
 
+    def _clicked(self, button: widgets.Button, confirm_production: bool = False) -> None:
+        """A click on a button this screen offers now. The second click of a double-click arrives once the first
+        has ended, on a button no longer offered (hidden, or replaced by 'Credit again'): it changes nothing, so a
+        failed credit is never sent again by it."""
+        if button.layout.display == "none" or (button is not self.button and button not in self.choices.children):
+            return
+        self._click(confirm_production)
+
+    def _offer(self, description: str, style: str, css: str, confirm_production: bool = False) -> None:
+        """The one button that goes on from here (in place of 'Credit the securities', which is hidden)."""
+        self.button.layout.display = "none"
+        offered = widgets.Button(description=description, button_style=style, layout=widgets.Layout(width="auto"))
+        offered.add_class(css)
+        offered.on_click(lambda button: self._clicked(button, confirm_production))
+        self.choices.children = (offered,)
+
     def _click(self, confirm_production: bool = False) -> None:
         self.choices.children = ()
         try:
             self.credit(confirm_production=confirm_production)
         except ConfirmationRequired as exc:
             self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(exc.message)}</span>"
-            confirm = widgets.Button(
-                description="Confirm on production", button_style="danger", layout=widgets.Layout(width="auto")
+            self._offer("Confirm on production", "danger", "cl-confirm-production", confirm_production=True)
+        except TaskError as exc:
+            if exc.task.get("status") not in api.TASK_FAILED:  # unknown, or not ended in time: a click again sends
+                self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
+                return  # nothing (the journal has its answer) and looks again
+            reason = without_sandbox_notes(self.client.task_reason(exc.task)).rstrip(".")
+            self.status.value = (
+                f"<span style='{ERROR_STYLE}'>The credit {html.escape(str(exc.task.get('id', ''))[:8])} failed: "
+                f"{html.escape(reason)}. No units moved. Once the cause is fixed, click <b>Credit again</b>: a failed "
+                "credit is sent as a new attempt.</span>"
             )
-            confirm.add_class("cl-confirm-production")
-            confirm.on_click(lambda _b: self._click(confirm_production=True))
-            self.choices.children = (confirm,)
+            self._offer("Credit again", "warning", "cl-credit-again", confirm_production)
         except Exception as exc:  # shown here: a click has no cell to print into
             self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
 
