@@ -173,7 +173,7 @@ class Walkthrough(widgets.VBox):
         self.back_button.add_class("cl-back")
         self.next_button.add_class("cl-next")
         self.back_button.on_click(lambda _b: self.go(self._neighbour(-1)))
-        self.next_button.on_click(lambda _b: self.go(self._neighbour(+1)))
+        self.next_button.on_click(lambda _b: self._next())
         self.mode_switch = widgets.ToggleButtons(
             options=[("By hand", "by hand"), ("Demo data (sandbox)", "unattended")],
             value=self.mode,
@@ -265,6 +265,14 @@ class Walkthrough(widgets.VBox):
 
     def visible(self) -> list[int]:
         return [i for i, step in enumerate(self.steps) if step.applies()]
+
+    def _next(self) -> None:
+        """Next, once the step shown has its result: the second click of a double-click arrives on the step the
+        first one opened, which has none yet, and changes nothing (it skipped a step: the identification)."""
+        step = self.steps[self.current]
+        if step.result is None and not step.final:
+            return
+        self.go(self._neighbour(+1))
 
     def _neighbour(self, direction: int) -> int:
         shown = self.visible()
