@@ -256,6 +256,20 @@ def test_credit_screen_for_an_unpaid_investment_checks_again_then_credits(client
     assert screen.result is not None and screen.result["status"] == "DELIVERED", screen.status.value
 
 
+def test_credit_screen_says_what_an_investment_waits_for(client: helpers.Client) -> None:
+    """Review 39: an investment waiting for the identification was told to wait for the issuer and the payment."""
+    investor = client.investors.create(investor_body("Unidentified"))
+    document = client.documents.upload(b"%PDF-1.4 signed", "signed.pdf")
+    investment = client.investments.create(
+        investor.id, 10, "2024-03-12", [{"document_id": document.id, "category": "c", "subject": "s"}]
+    )
+    assert investment["status"] == "KYC_PENDING"
+    screen = walkthrough.CreditScreen(client, investment)
+    assert "is <b>identification pending</b>" in screen.intro.value
+    assert "Complete the identification, and for a company add a benefiting person (notebook 1)." in screen.intro.value
+    assert "issuer" not in screen.intro.value
+
+
 def test_investing_with_an_already_delivered_investment_is_not_stuck(client: helpers.Client) -> None:
     investor, _wallet = onboarded(client)
     wizard = walkthrough.Investing(client, "unattended", {"investor_id": investor.id, "units": 30})

@@ -99,6 +99,17 @@ def status_phrase(status: object) -> str:
     return label[:1].lower() + label[1:] if str(status) in STATUS_LABELS else label
 
 
+WAITING_FOR = {  # status -> (what an investment in it waits for, what to do): the report's and the credit step's
+    "PAID": ("paid but not yet credited", "Credit it (notebook 2, step Credit)."),
+    "ACCEPTED": ("accepted, waiting for the payment", "Mark it paid once the money arrived, then credit it."),
+    "WAITING_FOR_ACCEPTANCE": ("waiting for the issuer's acceptance", "Ask the issuer to accept it."),
+    "REVIEW_PENDING": ("waiting for Cashlink's review", "Ask Cashlink about the review."),
+    "KYC_PENDING": (
+        "waiting for the investor's identification",
+        "Complete the identification, and for a company add a benefiting person (notebook 1).",
+    ),
+}
+
 # When an investment entered its status, from documented fields (section 6, E: `status_changed_at` may be absent).
 STATUS_SINCE = {
     "DELIVERED": "delivered_at",

@@ -75,13 +75,7 @@ ACTIONS = {
     ),
     "redemption_unknown": "Do not retry it. Ask Cashlink to check it on the ledger before booking anything.",
 }
-WAITING_FOR = {  # status -> (what it waits for, what to do)
-    "PAID": ("paid but not yet credited", "Credit it (notebook 2, step Credit)."),
-    "ACCEPTED": ("accepted, waiting for the payment", "Mark it paid once the money arrived, then credit it."),
-    "WAITING_FOR_ACCEPTANCE": ("waiting for the issuer's acceptance", "Ask the issuer to accept it."),
-    "REVIEW_PENDING": ("waiting for Cashlink's review", "Ask Cashlink about the review."),
-    "KYC_PENDING": ("waiting for the investor's identification", "Complete the identification (notebook 1)."),
-}
+WAITING_FOR = api.WAITING_FOR
 DETAIL_COLUMNS = [
     "category",
     "investor_id",

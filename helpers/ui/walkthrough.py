@@ -581,10 +581,17 @@ class CreditScreen(widgets.VBox):
                 "delivered."
             )
             self.button.description, self.button.icon = "Credit the securities", "check"
+        elif status in api.FINAL_STATUSES:
+            intro = (
+                f"The investment is <b>{html.escape(api.status_phrase(status))}</b>: it has ended and can no longer "
+                "be credited."
+            )
+            self.button.layout.display = "none"
         else:
+            todo = api.WAITING_FOR.get(str(status), ("", "Wait until the issuer accepted it and the money arrived."))
             intro = (
                 f"The investment is <b>{html.escape(api.status_phrase(status))}</b>: only a paid investment with a "
-                "wallet can be credited. Once the issuer accepted it and the payment arrived, click <b>Check again</b>."
+                f"wallet can be credited. {html.escape(todo[1])} Then click <b>Check again</b>."
             )
             self.button.description, self.button.icon = "Check again", "refresh"
         self.intro.value = f"<p>{intro}</p>"
