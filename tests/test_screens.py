@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -63,6 +64,9 @@ def test_people_tables_show_no_nan_none_or_lists() -> None:
         (Decimal("1234.5"), "1,234.5"),
         (datetime(2024, 2, 3, 9, 0, tzinfo=UTC), "2024-02-03 09:00 UTC"),
         (1500, "1,500"),
+        (np.int64(1357), "1,357"),  # a frame's cell (review 39: '1357' beside '+1,357')
+        (np.float64(2500.0), "2,500"),
+        (np.bool_(False), "no"),
     ],
 )
 def test_cells_read_as_text(value: Any, shown: str) -> None:

@@ -598,7 +598,7 @@ class Form(widgets.VBox):
 
     def describe_existing(self, existing: Mapping[str, Any]) -> str:
         units = existing.get("units")
-        return f"{self.what_label()} of {units} units" if units is not None else ""
+        return f"{self.what_label()} of {count_text(units)} units" if units is not None else ""
 
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
         """Buttons that answer the duplicate question: use the existing object, or make another one."""
@@ -1287,7 +1287,7 @@ class RedemptionForm(Form):
         self.wallet.options = [
             (
                 f"{w.get('type')} · {str(w.get('address', ''))[:10]}…"
-                + (f" · {self.held(str(w['id']))} units" if self.holdings is not None else ""),
+                + (f" · {count_text(self.held(str(w['id'])))} units" if self.holdings is not None else ""),
                 str(w["id"]),
             )
             for w in wallets
@@ -1314,7 +1314,7 @@ class RedemptionForm(Form):
             if attempt.get("status") not in api.TASK_FAILED:
                 continue  # retried from here, and the retry did not fail
             said = without_sandbox_notes(self.client.task_reason(attempt)).rstrip(".")  # (nothing personal)
-            units = html.escape(str(attempt.get("units", "?")))
+            units = html.escape(count_text(attempt.get("units")))
             since = self.client.redemptions.done_again(attempt, among=redemptions)
             sentence = widgets.HTML(
                 f"<p>A redemption of {units} units made {html.escape(made_when(attempt))} failed ({html.escape(said)}):"
@@ -1334,9 +1334,9 @@ class RedemptionForm(Form):
                 )
             )
             again = widgets.Button(
-                description=f"Retry the redemption of {attempt.get('units', '?')} units all the same"
+                description=f"Retry the redemption of {count_text(attempt.get('units'))} units all the same"
                 if since is not None
-                else f"Try the redemption of {attempt.get('units', '?')} units again",
+                else f"Try the redemption of {count_text(attempt.get('units'))} units again",
                 button_style="warning",
                 layout=widgets.Layout(width="auto"),
             )
@@ -1459,7 +1459,7 @@ class RedemptionForm(Form):
         self.done(record)
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
-        rows = [("Units redeemed", str(record.get("units", ""))), ("Status", str(record.get("status", "")))]
+        rows = [("Units redeemed", count_text(record.get("units"))), ("Status", str(record.get("status", "")))]
         allocations = record.get("allocations") or []
         if allocations:
             rows.append(
@@ -1469,5 +1469,5 @@ class RedemptionForm(Form):
                 )
             )
         if self.holdings is not None:  # (unknown where the registry's investments cannot be read)
-            rows.append(("Wallet now holds", f"{self.held(str(record.get('wallet_id')))} units"))
+            rows.append(("Wallet now holds", f"{count_text(self.held(str(record.get('wallet_id'))))} units"))
         return [*rows, ("Redemption id", str(record.get("id", "")))]

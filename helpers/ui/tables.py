@@ -19,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers.core import api, models
@@ -79,8 +80,12 @@ def text(value: Any, path: str = "") -> str:
         return str(mask(value, path.rsplit(".", 1)[-1]))
     if is_money(value):
         return format_money(value)
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
+    if isinstance(value, np.integer):  # (a pandas or numpy cell: not an int)
+        value = int(value)
+    elif isinstance(value, np.floating):
+        value = float(value)
     if isinstance(value, (datetime, date, pd.Timestamp)):
         return when(value)
     if isinstance(value, Decimal):

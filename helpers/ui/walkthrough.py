@@ -576,9 +576,9 @@ class CreditScreen(widgets.VBox):
             self.button.layout.display = "none"
         elif status == "PAID":
             intro = (
-                f"The investment of <b>{self.investment.get('units')}</b> units is <b>paid</b>. Crediting moves the "
-                "digital securities to the investor's wallet; this page shows the registry's status until it is "
-                "delivered."
+                f"The investment of <b>{forms.count_text(self.investment.get('units'))}</b> units is <b>paid</b>. "
+                "Crediting moves the digital securities to the investor's wallet; this page shows the registry's "
+                "status until it is delivered."
             )
             self.button.description, self.button.icon = "Credit the securities", "check"
         elif status in api.FINAL_STATUSES:
@@ -667,11 +667,13 @@ class CreditScreen(widgets.VBox):
         self.result = record
         self.button.layout.display = "none"
         if record.get("status") == "DELIVERED":  # no longer 'is PAID'
-            self.intro.value = f"<p>The investment of <b>{record.get('units')}</b> units is credited.</p>"
+            self.intro.value = (
+                f"<p>The investment of <b>{forms.count_text(record.get('units'))}</b> units is credited.</p>"
+            )
         if "units" in record:
             self.status.value = (
                 f"<b>✔ The investment is {html.escape(api.status_phrase(record.get('status')))}</b>: "
-                f"{record.get('units')} units "
+                f"{forms.count_text(record.get('units'))} units "
                 f"in wallet {html.escape(str(record.get('wallet') or '(none)'))} (investment id {record.get('id')})."
             )
         else:  # the credit task (these credentials may not read the investment): what is known, and what is not
@@ -789,9 +791,10 @@ class Redeeming(Walkthrough):
             investments = None
         parts: list[widgets.Widget] = [
             message_html(
-                f"<p><b>Redemption of {redemption.get('units')} units: {html.escape(str(redemption.get('status')))}."
-                "</b> Where the units came from, in the order the registry took them (first in, first out: the "
-                "investment made first in the registry first, whatever its signing day):</p>"
+                f"<p><b>Redemption of {forms.count_text(redemption.get('units'))} units: "
+                f"{html.escape(str(redemption.get('status')))}.</b> Where the units came from, in the order the "
+                "registry took them (first in, first out: the investment made first in the registry first, "
+                "whatever its signing day):</p>"
             ),
             tables.interactive(
                 tables.people_frame(
