@@ -51,6 +51,27 @@ def test_people_tables_show_no_nan_none_or_lists() -> None:
         assert bad not in html.replace("display:none", "")
 
 
+def test_a_registrys_text_is_never_markup_in_a_table() -> None:
+    """A name, city or reason is text: a registry's '<img …>' is shown as written, never run as HTML (ids keep their
+    hover, which is HTML of the toolkit's own). A long unbroken name wraps in its column (review 39)."""
+    records = [
+        {
+            "id": "7b6d79ea-fef5-515e-9b74-94f68fc63ef3",
+            "legal_person": {"company_name": "<img src=x onerror=alert(1)> & Co"},
+        }
+    ]
+    frame = tables.people_frame(records, tables.INVESTOR_COLUMNS)
+    assert frame.loc[0, "Name"] == "&lt;img src=x onerror=alert(1)&gt; &amp; Co"
+    assert "<span class='cl-id' title=" in frame.loc[0, "Id"]
+    shown = tables.humanize(
+        pd.DataFrame({"cause": ["<b>bold</b>"], "id": ["7b6d79ea-fef5-515e-9b74-94f68fc63ef3"]}), ids=["id"]
+    )
+    assert shown.loc[0, "cause"] == "&lt;b&gt;bold&lt;/b&gt;" and "title=" in shown.loc[0, "id"]
+    from helpers.ui.forms import STYLE
+
+    assert "table.dataTable td" in STYLE and "overflow-wrap: anywhere" in STYLE
+
+
 @pytest.mark.parametrize(
     "value, shown",
     [

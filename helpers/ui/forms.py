@@ -50,7 +50,8 @@ from helpers.core.resources import changed_fields, investor_name, times_known
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
 LABEL_WIDTH = "200px"
-# Messages wrap instead of being cut, buttons are as wide as their label, inputs keep a sensible width.
+# Messages wrap instead of being cut, buttons are as wide as their label, inputs keep a sensible width; a long word
+# in a table's cell (a name of 150 letters) wraps within its column instead of widening the table.
 STYLE = """<style>
 .cl-msg .widget-html-content, .cl-msg.widget-html .widget-html-content {white-space: normal !important;
   height: auto !important; line-height: 1.45 !important; overflow: visible !important; overflow-wrap: break-word;}
@@ -60,6 +61,7 @@ STYLE = """<style>
 .cl-id code {font-size: 0.9em;}
 .cl-record th, .cl-review-table th {text-align: left; padding-right: 1.5em; font-weight: 600;}
 .cl-record td, .cl-review-table td {text-align: left;}
+table.dataTable td, .cl-table td, .cl-record td, .cl-review-table td {overflow-wrap: anywhere; max-width: 32em;}
 </style>"""
 
 

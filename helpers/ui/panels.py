@@ -580,15 +580,19 @@ def reconciliation_table(report: reconcile.Reconciliation) -> pd.DataFrame:
         for name, investor in zip(detail["investor_name"], detail["investor_id"])
     ]
     detail["ids"] = [
-        " ".join(tables.short_id(v) for v in (inv, inv_id, red) if not tables.is_blank(v))
+        tables.Html(" ".join(tables.short_id(v) for v in (inv, inv_id, red) if not tables.is_blank(v)))
         for inv, inv_id, red in zip(detail["investor_id"], detail["investment_id"], detail["redemption_id"])
     ]
     detail["difference"] = [
-        f"<b style='color:{'#b00020' if d < 0 else '#1f5fa8'}'>{d:+,}</b>" if not tables.is_blank(d) and d else ""
+        tables.Html(f"<b style='color:{'#b00020' if d < 0 else '#1f5fa8'}'>{d:+,}</b>")
+        if not tables.is_blank(d) and d
+        else ""
         for d in detail["difference"]
     ]
     detail["label"] = [
-        f"↳ {label} (explains the row above)" if cat == "stuck" and not tables.is_blank(rel) else label
+        f"↳ {label} (explains the row above)"
+        if cat in ("stuck", "redemption_failed") and not tables.is_blank(rel)
+        else label
         for label, cat, rel in zip(detail["label"], detail["category"], detail["related"])
     ]
     columns = ["investor_name", "label", "ledger_units", "registry_units", "difference", "cause", "action", "ids"]

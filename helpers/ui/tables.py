@@ -101,12 +101,16 @@ def text(value: Any, path: str = "") -> str:
     return str(value)
 
 
+class Html(str):
+    """A cell that is already HTML (a short id with its hover): shown as it is; any other text is escaped."""
+
+
 def short_id(value: Any) -> str:
     """An id as a short mark with the full id on hover (and in the cell, hidden, so that search finds it)."""
     if is_blank(value):
         return ""
     full = html.escape(str(value))
-    return (
+    return Html(
         f"<span class='cl-id' title='{full}'><code>{full[:SHORT_ID]}…</code>"
         f"<span style='display:none'>{full}</span></span>"
         if len(full) > SHORT_ID + 1
@@ -141,7 +145,12 @@ def people_frame(records: Iterable[Mapping[str, Any]], columns: Columns) -> pd.D
 
 
 def _cell(value: Any) -> str:
-    return "" if is_blank(value) else value if isinstance(value, str) else text(value)
+    """A cell as HTML: text escaped (a registry's name is never markup), a cell that is HTML as it is."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, Html):
+        return value
+    return html.escape(value if isinstance(value, str) else text(value), quote=False)
 
 
 def humanize(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, ids: Iterable[str] = ()) -> pd.DataFrame:
@@ -154,7 +163,7 @@ def humanize(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, ids: 
         if name in id_columns:
             shown[(labels or {}).get(name, name)] = [short_id(v) for v in values]
         else:
-            shown[(labels or {}).get(name, name)] = [text(v, name) for v in values]
+            shown[(labels or {}).get(name, name)] = [_cell(v if isinstance(v, Html) else text(v, name)) for v in values]
     return shown.reset_index(drop=True).astype(object)
 
 
