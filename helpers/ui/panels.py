@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import html
-import math
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -148,7 +146,6 @@ class LookupPanel(widgets.VBox):
         self.status.add_class("cl-status-filter")
         self.show_personal = widgets.Checkbox(value=False, description="show personal data", indent=False)
         self._forgetting = False  # the search box is being emptied after a search: no new search
-        self._searched_from_box = -math.inf  # when a search typed in the box was last emptied from it
         self.button = widgets.Button(
             description="Look up", icon="search", button_style="info", layout=widgets.Layout(width="auto")
         )
@@ -163,7 +160,7 @@ class LookupPanel(widgets.VBox):
         self.investments: pd.DataFrame = pd.DataFrame()
         self.query = text.strip()  # the search shown (kept here, not in the box: see _refresh_shown)
         self.identification_note = ""  # why the investors' Identification column is left out, if it is
-        self.button.on_click(lambda _b: self._look_up())  # an empty box: everyone
+        self.button.on_click(lambda _b: self._look_up())  # an empty box: the search in force, read again
         self.search.observe(  # Enter (or leaving the box) searches
             lambda change: self._refresh_shown(new_search=True) if change["new"] else None, names="value"
         )
@@ -182,16 +179,14 @@ class LookupPanel(widgets.VBox):
         replaces_the_last(self)  # a cell run again: the earlier panel (its tables, its people) is closed
 
     def _look_up(self) -> None:
-        """'Look up': the box's search. A click right after typing arrives after the box's own search (the box
-        sends its text as it loses focus, and is emptied once read): that click is the same search, not 'everyone'."""
-        if not self.search.value and time.monotonic() - self._searched_from_box < 2:
-            return
-        self._refresh_shown(new_search=True)
+        """'Look up': what is typed in the box; with the box empty, the search in force again (read anew). A click
+        right after typing arrives after the box's own search (the box sends its text as it loses focus, and is
+        emptied once read): it is that search again, never 'everyone', which is 'Clear the search'."""
+        self._refresh_shown(new_search=bool(self.search.value.strip()))
 
     def _clear(self) -> None:
         """'Clear the search': everyone again, with the status chosen."""
         self.query = ""
-        self._searched_from_box = -math.inf
         self._refresh_shown(new_search=True)
 
     def _refresh_shown(self, new_search: bool = False) -> None:
@@ -213,7 +208,6 @@ class LookupPanel(widgets.VBox):
                 self.search.value = ""
             finally:
                 self._forgetting = False
-            self._searched_from_box = time.monotonic()
 
     IDENTIFICATIONS_READ_AT_MOST = 30  # investors shown whose identifications are read (one request each)
 
@@ -305,7 +299,7 @@ class LookupPanel(widgets.VBox):
                     display(png(chart))
                 parts.append(box)
             holdings = self.client.holding_rows()
-            held = [h for h in holdings if not text or h["investor_id"] in ids]
+            held = [h for h in holdings if h["units"] and (not text or h["investor_id"] in ids)]  # (all redeemed: none)
             parts.append(
                 message_html(
                     f"<h4>Holdings: {len(held)} wallet{'s' if len(held) != 1 else ''} with units (of delivered "
