@@ -252,6 +252,20 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     assert not any(type(w).__name__ == "Output" for w in panel.output.children)  # no empty chart
 
 
+def test_lookup_holdings_leave_out_a_wallet_with_nothing_left(client: helpers.Client) -> None:
+    """Review 39: 'Holdings: 3 wallets with units' listed a wallet whose units were all redeemed (0)."""
+    from tests.test_helpers_client import invest, onboard
+
+    investor_id, wallet_id = onboard(client, "Redeemedall")
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id)
+    client.redemptions.create(investor_id, wallet_id, 10)
+    assert client.holdings(investor_id=investor_id)["units"].tolist() == [0]  # the frame keeps it, for code
+    panel = panels.LookupPanel(client)
+    panel.search.value = investor_id
+    shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
+    assert "Holdings: 0 wallets with units" in shown
+
+
 def test_lookup_panel_shows_a_registry_error_as_a_sentence(demo_sandbox: dict[str, Any]) -> None:
     transport = Transport(helpers.load_config(), retry=make_retry(total=0))  # the error at once, not after retries
     panel = panels.LookupPanel(helpers.Client(helpers.load_config(), transport=transport))
