@@ -258,6 +258,19 @@ def test_an_uploaded_protocol_leaves_the_widget_once_sent(client: helpers.Client
     assert "Lovelace" not in repr(form.protocol_file.get_state())
 
 
+def test_a_renamed_file_is_refused_as_it_is_chosen_next_to_its_field(client: helpers.Client) -> None:
+    """Review 39: a text file named fake.pdf passed Review and was refused only by Save, in a table under 'File'."""
+    investor = forms.InvestorForm(client, PERSON).submit()
+    form = forms.IdentificationForm(client, investor.id, {k: v for k, v in IDENT.items() if k != "protocol"})
+    sent = client.transport.requests_sent
+    form.protocol_file.value = uploaded("fake.pdf", b"just some text", "application/pdf")
+    protocol = form.fields["legitimation_protocol_id"]
+    assert "is named as a PDF file, but its content is not one" in html.unescape(protocol.error.value)
+    assert not form.review() and client.transport.requests_sent == sent
+    form.protocol_file.value = uploaded("protocol.pdf", b"%PDF-1.4 the real one", "")  # (a browser may give no type)
+    assert protocol.error.value == "" and form.review() and form.submit() is not None
+
+
 def test_the_investment_form_refuses_more_units_than_the_campaign_has_left_before_any_upload(
     client: helpers.Client,
 ) -> None:

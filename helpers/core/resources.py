@@ -160,6 +160,33 @@ def _begins_as(content: bytes, content_type: str) -> bool:
     return content.startswith(b"\xff\xd8\xff")  # JPEG
 
 
+def upload_type(filename: str, content_type: str | None = None) -> str:
+    """The content type a file is uploaded as: the one given where it is a document's (a browser may give another
+    spelling, or none), else by its name's ending."""
+    if content_type in UPLOAD_TYPES.values():
+        return str(content_type)
+    return UPLOAD_TYPES.get(Path(filename).suffix.lower()) or content_type or mimetypes.guess_type(filename)[0] or ""
+
+
+def upload_problems(content: bytes, filename: str, content_type: str) -> builtins.list[str]:
+    """What keeps a file from being uploaded as a document (none: it can be): checked before anything is sent, by
+    :meth:`Documents.upload` and by a form as the file is chosen."""
+    problems = []
+    if not content:
+        problems.append("The file is empty.")
+    if len(content) > MAX_UPLOAD_BYTES:
+        problems.append(f"The file has {len(content) / 1048576:.1f} MiB; the limit is 10 MiB.")
+    if content_type not in UPLOAD_TYPES.values():
+        problems.append(f"{checks.quote(filename)} is not a PDF, PNG or JPEG file.")
+    elif content and not _begins_as(content, content_type):
+        kind = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG"}[content_type]
+        problems.append(
+            f"{checks.quote(filename)} is named as a {kind} file, but its content is not one (a renamed file?). "
+            f"Choose the {kind} itself, or save the document as {kind} first."
+        )
+    return problems
+
+
 def placeholder_pdf(text: str) -> bytes:
     """A one-page PDF showing ``text``: only for the local sandbox (see :meth:`Documents.placeholder`)."""
     safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
@@ -207,22 +234,8 @@ class Documents(Resource):
             raise input_error(
                 subject, {"file": [f"Give a file path or the file's bytes, not {type(source).__name__}."]}
             )
-        content_type = (
-            content_type or UPLOAD_TYPES.get(Path(filename).suffix.lower()) or mimetypes.guess_type(filename)[0] or ""
-        )
-        problems = []
-        if not content:
-            problems.append("The file is empty.")
-        if len(content) > MAX_UPLOAD_BYTES:
-            problems.append(f"The file has {len(content) / 1048576:.1f} MiB; the limit is 10 MiB.")
-        if content_type not in UPLOAD_TYPES.values():
-            problems.append(f"{checks.quote(filename)} is not a PDF, PNG or JPEG file.")
-        elif content and not _begins_as(content, content_type):
-            kind = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG"}[content_type]
-            problems.append(
-                f"{checks.quote(filename)} is named as a {kind} file, but its content is not one (a renamed file?). "
-                f"Choose the {kind} itself, or save the document as {kind} first."
-            )
+        content_type = upload_type(filename, content_type)
+        problems = upload_problems(content, filename, content_type)
         if problems:
             raise input_error(subject, {"file": problems})
         fingerprint = {"name": filename, "type": content_type, "sha256": hashlib.sha256(content).hexdigest()}

@@ -46,7 +46,7 @@ from helpers.core.errors import (
     without_sandbox_notes,
 )
 from helpers.core.records import Record, format_money, html_badge, is_money, money_value
-from helpers.core.resources import changed_fields, investor_name, times_known
+from helpers.core.resources import changed_fields, investor_name, times_known, upload_problems, upload_type
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
 LABEL_WIDTH = "200px"
@@ -902,12 +902,14 @@ def _upload(client: Client, value: Any) -> str:
 
 
 def _check_upload(value: Any) -> Any:
+    """A file chosen to upload, checked as the upload will check it (its kind by name and by content, its size):
+    said next to the field as it is chosen, and at Review, never only once Save was clicked."""
     if isinstance(value, Mapping):
         name = str(value.get("name", ""))
-        if not name.lower().endswith((".pdf", ".png", ".jpg", ".jpeg")):
-            raise checks.CheckError(f"{checks.quote(name)} is not a PDF, PNG or JPEG file.")
-        if value.get("size", 0) > 10 * 1024 * 1024:
-            raise checks.CheckError("The file is larger than 10 MiB.")
+        content = bytes(value.get("content") or b"")
+        problems = upload_problems(content, name, upload_type(name, value.get("type") or None))
+        if problems:
+            raise checks.CheckError(" ".join(problems))
     return value
 
 
