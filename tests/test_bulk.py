@@ -644,6 +644,9 @@ def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: h
     first = panel.run_import()
     assert first is not None and list(first["status"]) == ["needs a decision", "created", "created"]
     assert "client." not in first.loc[0, "error"] and "investor id" in first.loc[0, "error"]  # no code, no UUID
+    shown = panels.bulk_results_table(first)  # review 39: the matched investor's id read as the row's own
+    assert shown.loc[0, "Investor id"] == "" and first.loc[0, "investor_id"][:8] in shown.loc[0, "Matches investor"]
+    assert shown.loc[1, "Matches investor"] == "" and shown.loc[1, "Investor id"] != ""
     assert panel.hint.value.startswith("<p>Row 2 waits for a decision the chosen answer cannot make")  # with the
     sent = client.transport.requests_sent  # result, not as if a second click had failed
     assert panel.run_import() is first and client.transport.requests_sent == sent
@@ -652,8 +655,30 @@ def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: h
     second = panel.run_import()
     assert second is not None and list(second["status"]) == ["created", "created", "created"]
     assert panel.summary == "Done in this run: 1 created; 2 rows done by the earlier run."
+    assert list(panels.bulk_results_table(second, {3, 4})["Status"]) == [
+        "created",
+        "created (by the earlier run)",
+        "created (by the earlier run)",
+    ]
     assert panel.hint.value == ""
     assert list(second["identification_id"].notna()) == [True, True, True]
+
+
+def test_the_rows_with_problems_stay_shown_after_the_import(
+    client: helpers.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 39: after Import, the table of rows with problems was gone; only their count remained."""
+    shown: list[Any] = []
+    monkeypatch.setattr(panels, "display", lambda *items: shown.extend(items))
+    path = spreadsheet(tmp_path / "p.csv", 2)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines, lines[2].replace("REF-00002", "REF-00009").replace("@example.com", "@")]) + "\n")
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    panel.dry_run(path.read_bytes(), "p.csv")
+    shown.clear()
+    panel.run_import()
+    texts = " ".join(str(getattr(item, "data", "")) for item in shown)
+    assert "Rows with problems, not imported" in texts and "REF-00009" in texts
 
 
 def test_the_templates_example_person_is_nobody_of_the_samples_or_the_demo_registry(

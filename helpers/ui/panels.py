@@ -465,10 +465,18 @@ class BulkImportPanel(widgets.VBox):
                 )
             self.summary = f"{done}."
             display(HTML(f"<p><b>{html.escape(self.summary)}</b></p>"))
-            shown = tables.humanize(
-                self.results, BULK_RESULT_LABELS, ids=("investor_id", "identification_id", "wallet_id")
-            )
-            display(tables.interactive(shown))
+            display(tables.interactive(bulk_results_table(self.results, kept)))
+            if len(self.plan.problems):  # still to fix: the rows the import skipped, as the dry run said
+                display(
+                    HTML(
+                        tables.static_html(
+                            tables.humanize(
+                                self.plan.problems, {**PROBLEM_LABELS, "reference": "Reference", "name": "Name"}
+                            ),
+                            "Rows with problems, not imported (fix them and upload the spreadsheet again)",
+                        )
+                    )
+                )
         self._imported, self._imported_choice = self.plan, self.duplicates.value
         left = self._rows_left()
         self.confirm.disabled = not left  # running again is safe: it completes what is missing
@@ -498,6 +506,18 @@ class BulkImportPanel(widgets.VBox):
             return 0
         done = ["created", "updated", "already there", *(["needs a decision"] if retry_only else [])]
         return int((~self.results["status"].isin(done)).sum())
+
+
+def bulk_results_table(results: pd.DataFrame, kept: set[int] | frozenset[int] = frozenset()) -> pd.DataFrame:
+    """An import's results for people: a row done by the earlier run says so, and a row that waits for a decision
+    shows the investor it matches as that (in its own column), never as the row's own investor."""
+    shown = results.copy()
+    waiting = shown["status"] == "needs a decision"
+    shown.insert(list(shown.columns).index("investor_id") + 1, "matches", shown["investor_id"].where(waiting))
+    shown["investor_id"] = shown["investor_id"].where(~waiting)
+    earlier = shown["row"].isin(kept)
+    shown["status"] = shown["status"].where(~earlier, shown["status"] + " (by the earlier run)")
+    return tables.humanize(shown, BULK_RESULT_LABELS, ids=("investor_id", "matches", "identification_id", "wallet_id"))
 
 
 def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
@@ -536,6 +556,7 @@ BULK_RESULT_LABELS = {
     "name": "Name",
     "status": "Status",
     "investor_id": "Investor id",
+    "matches": "Matches investor",
     "identification_id": "Identification id",
     "wallet_id": "Wallet id",
     "error": "What to do",
