@@ -909,3 +909,30 @@ def test_an_investor_never_identified_reads_not_started_not_an_empty_cell() -> N
         [{"id": "a", "kyc_status": "NONE"}, {"id": "b", "kyc_status": "SUCCESS"}], tables.INVESTOR_COLUMNS
     )
     assert frame["Identification"].tolist() == ["not started", "SUCCESS"]
+
+
+def test_a_company_matching_a_person_says_so_not_another_birth_date() -> None:
+    """Review 39: a company sharing an IBAN with a person was said to have 'another e-mail and name and birth date'."""
+    from helpers.core.resources import InvestorIndex
+
+    person = {
+        "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        "natural_person": {"forename": "Ada", "surname": "Lovelace", "birth_date": "1985-12-10"},
+        "bank_account": {"iban": "DE89370400440532013000"},
+        "communication": {"email": "ada@example.com"},
+    }
+    company = {
+        "legal_person": {"company_name": "ACME GmbH", "registration_number": "HRB 1"},
+        "bank_account": {"iban": "DE89370400440532013000"},
+        "communication": {"email": "office@acme.example"},
+    }
+    found = InvestorIndex([person]).match(company)
+    assert found is not None and found.reason == "the same IBAN" and found.differs == "it is a person, not a company"
+    assert InvestorIndex([company]).match(person).differs == "it is a company, not a person"  # type: ignore[union-attr]
+
+
+def test_a_date_with_no_such_month_says_the_month() -> None:
+    with pytest.raises(checks.CheckError, match=r"There is no such month.*swapped"):
+        checks.check_date("2020-13-01")
+    with pytest.raises(checks.CheckError, match="no such day in the calendar"):
+        checks.check_date("2020-02-30")

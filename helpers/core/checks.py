@@ -213,7 +213,11 @@ def check_date(value: Any) -> str:
 def _not_a_date(value: Any, what: str, example: str = "2000-08-10") -> str:
     """Why ``value`` is no date, without repeating it (it may be a birth date)."""
     text = _text(value)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]00:00(:00)?)?", text):
+    if written := re.fullmatch(r"\d{4}-(\d{2})-(\d{2})([ T]00:00(:00)?)?", text):
+        month, day = int(written.group(1)), int(written.group(2))
+        if not 1 <= month <= 12:
+            swapped = " (the day and the month swapped?)" if 1 <= day <= 12 else ""
+            return f"There is no such month: the month, in the middle, runs from 01 to 12{swapped}; write YYYY-MM-DD."
         return "There is no such day in the calendar (check the month's last day); write an existing date."
     if parts := re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}([ T,].*)?", text):
         first, second = int(parts.group(1)), int(parts.group(2))

@@ -475,7 +475,7 @@ class InvestorIndex:
             _subset_equal(wanted, investor),
             "the same " + " and ".join(reasons),
             same_party=person and (email or iban),
-            differs="another " + " and ".join(differ) if differ else "",
+            differs=_other_kind(investor, body) or ("another " + " and ".join(differ) if differ else ""),
         )
 
 
@@ -515,7 +515,17 @@ def _parts_same(existing: Mapping[str, Any], body: Mapping[str, Any]) -> dict[st
 def _differs(existing: Mapping[str, Any], body: Mapping[str, Any]) -> str:
     """What identifies ``body`` and differs from ``existing``, in words ("another birth date and IBAN")."""
     differ = [part for part, same in _parts_same(existing, body).items() if not same]
-    return "another " + " and ".join(differ) if differ else "the same name, e-mail and IBAN"
+    other = _other_kind(existing, body)
+    return other or ("another " + " and ".join(differ) if differ else "the same name, e-mail and IBAN")
+
+
+def _other_kind(existing: Mapping[str, Any], body: Mapping[str, Any]) -> str:
+    """'it is a company, not a person' where one is a company and the other a person (a company has no birth
+    date to differ in); else empty."""
+    mine, theirs = _person_key(body), _person_key(existing)
+    if mine is None or theirs is None or mine[0] == theirs[0]:
+        return ""
+    return "it is a company, not a person" if theirs[0] == "legal" else "it is a person, not a company"
 
 
 def similar_investor(candidates: Iterable[Mapping[str, Any]], body: Mapping[str, Any]) -> Match | None:
