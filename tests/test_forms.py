@@ -98,6 +98,15 @@ def test_a_postcode_that_does_not_fit_its_country_is_shown_at_the_postcode(clien
     message = html.unescape(form.fields["natural_person.zip"].error.value)
     assert "A postcode in Germany has five digits, such as 60311; '1067' does not." in message
     assert "leading 0" in message and form.fields["natural_person.country"].error.value == ""
+    typed = forms.InvestorForm(client, PERSON)  # as it is typed: the postcode, or the country chosen after it
+    typed.fields["natural_person.zip"].widget.value = "1067"
+    assert "five digits" in typed.fields["natural_person.zip"].error.value
+    typed.fields["natural_person.zip"].widget.value = "01067"
+    assert typed.fields["natural_person.zip"].error.value == ""
+    typed.fields["natural_person.country"].widget.value = "AUT"
+    assert "four digits" in typed.fields["natural_person.zip"].error.value
+    typed.fields["natural_person.zip"].widget.value = "1010"
+    assert typed.fields["natural_person.zip"].error.value == ""
     austrian = forms.InvestorForm(client, {**PERSON, "country": "AUT"})
     assert austrian.submit(raise_errors=False) is None
     assert "A postcode in Austria has four digits" in austrian.fields["natural_person.zip"].error.value

@@ -292,6 +292,7 @@ class Form(widgets.VBox):
         self.submit_button.on_click(lambda _b: self._safely(self.click_submit))
         for form_field in fields:
             form_field.widget.observe(lambda _c: self._invalidate_review(), names="value")
+        self._check_postcodes_as_typed()
         self._errors_placed = self._errors_in_table = False  # where the errors last shown are (see show_errors)
         self.header = widgets.HTML(
             f"{STYLE}<h3>{html.escape(self.title)} {html_badge(client.config)}</h3><p>{intro}</p>"
@@ -416,6 +417,22 @@ class Form(widgets.VBox):
     def _variant_changed(self) -> None:
         self._apply_groups()
         self._invalidate_review()
+
+    def _check_postcodes_as_typed(self) -> None:
+        """A postcode is checked against its address's country (the model's rule) as either is typed or chosen, not
+        only at Review."""
+        for path, postcode in self.fields.items():
+            prefix = path[: -len("zip")]
+            country = self.fields.get(f"{prefix}country")
+            if not path.endswith("zip") or country is None or postcode.check is None:
+                continue
+            alone = postcode.check
+            postcode.check = lambda value, alone=alone, country=country: checks.check_postcode(
+                str(alone(value)), country.value if isinstance(country.value, str) else None
+            )
+            country.widget.observe(
+                lambda _c, postcode=postcode: None if postcode.is_empty() else postcode.check_now(), names="value"
+            )
 
     def _invalidate_review(self) -> None:
         self.submit_button.disabled = True
