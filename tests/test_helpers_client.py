@@ -234,7 +234,7 @@ BAD_INPUTS: list[tuple[str, Any, str]] = [
     (
         "date",
         lambda c: c.investors.create(investor_body(natural_person__birth_date="2000-13-01")),
-        "There is no such day",
+        "There is no such month",
     ),
     ("email", lambda c: c.investors.create(investor_body(communication__email="peter@")), "not an e-mail"),
     (
