@@ -806,6 +806,28 @@ def test_an_update_run_again_where_the_registry_keeps_its_own_normal_form_sends_
     assert len([seen for seen in proxy.seen if seen.startswith("PATCH")]) == patches
 
 
+@pytest.mark.parametrize("times", [True, False])
+def test_a_retry_of_either_of_two_failed_redemptions_asks_when_one_was_done_again(
+    front: Front, sandbox: Sandbox, times: bool
+) -> None:
+    """Review 41: two failed redemptions of the same units and one made by hand since: the one by hand was paired
+    with the first failed one, and a retry of the second was sent at once (4 units redeemed for 2). Which one it
+    redid cannot be told: a retry of either asks."""
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 10, "Twofailed")
+    if not times:
+        renames["/redemptions"] = lambda _url, body: renamed(
+            body, lambda o: {k: v for k, v in o.items() if k not in ("created_at", "settled_at")}
+        )
+    first = str(failed_redemption(client, sandbox, investor_id, wallet_id, 2, reference="row 1").task["id"])
+    second = str(failed_redemption(client, sandbox, investor_id, wallet_id, 2, reference="row 2").task["id"])
+    client.redemptions.create(investor_id, wallet_id, 2, reference="the second one, done by hand")
+    for failed in (first, second):
+        with pytest.raises(helpers.PossibleDuplicate):
+            client.redemptions.retry(failed)
+    assert [r["status"] for r in client.redemptions.list(investor_id=investor_id)].count("success") == 1
+
+
 def test_a_failed_transfers_reason_names_nobody(front: Front, sandbox: Sandbox) -> None:
     """Review 40: a transfer task names no investor, so there was nobody to mask, and its reason was shown with the
     recipient's name, e-mail and birth date. What may name someone is now left out; the reason's sense stays."""

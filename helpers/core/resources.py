@@ -1445,7 +1445,7 @@ class Redemptions(Resource):
                 "the retry", {"redemption_id": [f"The redemption is {status}, not failed: there is nothing to retry."]}
             )
         retried_here = self.latest_attempt(failed).get("id") != failed.get("id")  # (then this returns that retry)
-        since = None if retried_here or on_duplicate == "create" else self.done_again(failed)
+        since = None if retried_here or on_duplicate == "create" else self.done_again(failed, paired=False)
         if since is not None:
             made = (
                 f"was made after the failed one ({made_when(since)}, "
@@ -1473,14 +1473,18 @@ class Redemptions(Resource):
             confirm_production=confirm_production,
         )
 
-    def done_again(self, failed: Record, among: Iterable[Record] | None = None) -> Record | None:
+    def done_again(
+        self, failed: Record, among: Iterable[Record] | None = None, *, paired: bool = True
+    ) -> Record | None:
         """A redemption of the same units from the same wallet, made after ``failed`` and not failed: perhaps the
         failed one done again (by hand, or by another journal's retry), which a retry would make a second time.
         Each such redemption answers for one failed one at most (the earliest before it, or made at the same time
         and listed before it, still unanswered), and a retry this journal made of another failed one is that one's.
         ``among``: the investor's redemptions, where they were just read. Where the registry gives no time of
         making (of the failed one or of another), the order cannot be told: one that is not failed counts as
-        perhaps made after it (a person is asked rather than the units redeemed twice)."""
+        perhaps made after it (a person is asked rather than the units redeemed twice). ``paired=False`` (before a
+        retry): any such redemption made after it counts, even one paired with another failed one (it may be this
+        one's redo: asked, never redeemed twice)."""
         same = ("investor_id", "product_id", "wallet_id", "units")
         listing = self.list(investor_id=str(failed["investor_id"])) if among is None else among
         group = [r for r in listing if all(r.get(name) == failed.get(name) for name in same)]
@@ -1500,6 +1504,11 @@ class Redemptions(Resource):
         retried = {str(f.get("id")): set(self._retry_chain(str(f.get("id")))) for f in failures}
         taken = {retry for retries in retried.values() for retry in retries}
         free = [r for r in group if r.get("status") not in api.TASK_FAILED and str(r.get("id")) not in taken]
+        if not paired:
+            itself = next((r for r in group if r.get("id") == failed.get("id")), None)
+            if itself is None:  # (not listed: only the times can tell)
+                return next((r for r in free if _created_at(r) is None or when(r) > when(failed)), None)
+            return next((r for r in free if after(r, itself)), None)
         for earlier in failures:
             if retried[str(earlier.get("id"))]:
                 continue  # settled by its own retry

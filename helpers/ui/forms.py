@@ -1336,7 +1336,7 @@ class RedemptionForm(Form):
                 continue  # retried from here, and the retry did not fail
             said = without_sandbox_notes(self.client.task_reason(attempt)).rstrip(".")  # (nothing personal)
             units = html.escape(count_text(attempt.get("units")))
-            since = self.client.redemptions.done_again(attempt, among=redemptions)
+            since = self.client.redemptions.done_again(attempt, among=redemptions, paired=False)  # (as a retry asks)
             sentence = widgets.HTML(
                 f"<p>A redemption of {units} units made {html.escape(made_when(attempt))} failed ({html.escape(said)}):"
                 " no units moved. "
