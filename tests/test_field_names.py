@@ -199,7 +199,7 @@ def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_una
     assert [i.get("document_id") for i in client.investors.identifications(investor.id)] == ["XY999999"]
 
 
-@pytest.mark.parametrize("shown", ["masked", "left out"])
+@pytest.mark.parametrize("shown", ["masked", "masked otherwise", "left out"])
 def test_a_lost_identification_is_found_where_the_registry_hides_the_document_number(
     drf_front: Front, drf_sandbox: Sandbox, shown: str
 ) -> None:
@@ -214,7 +214,9 @@ def test_a_lost_identification_is_found_where_the_registry_hides_the_document_nu
         if "document_id" not in item:
             return item
         rest = {k: v for k, v in item.items() if k != "document_id"}
-        return {**rest, "document_id": "••••" + item["document_id"][-3:]} if shown == "masked" else rest
+        if shown == "left out":
+            return rest
+        return {**rest, "document_id": ("••••" if shown == "masked" else "XX-XX-") + item["document_id"][-3:]}
 
     renames["/identifications"] = lambda _url, body: renamed(body, hidden)
     investor = client.investors.create(investor_body("Hiddendoc"))
@@ -231,6 +233,7 @@ def test_a_lost_identification_is_found_where_the_registry_hides_the_document_nu
     other = {**body, "document_id": "C22Y99Z11"}  # another number, all else the same: without the number, asked
     with pytest.raises(helpers.PossibleDuplicate) if shown == "left out" else contextlib.nullcontext():
         elsewhere.investors.identify(investor.id, other)  # ('••••T47' is not C22Y99Z11: another document)
+    # (review 41: 'XX-XX-T47' was compared as if it were the number: a second identification after a lost answer)
 
 
 def test_a_missing_object_under_a_sub_list_is_not_found_not_an_unoffered_list(front: Front) -> None:

@@ -817,6 +817,10 @@ def test_a_persons_data_quoted_in_another_notation_is_never_repeated_in_an_error
         "Konto DE89 •••• 3000 ist gesperrt"  # no-break spaces between the groups
     )
     assert scrubbed("DE8937040044053201300 has an error") == "DE89 •••• 1300 has an error"  # (the next word kept)
+    for grouped in ("DE89 37040044 0532013000", "DE8937040044 0532013000", "DE89\t3704\t0044\t0532\t0130\t00"):
+        assert scrubbed(grouped) == "DE89 •••• 3000", grouped  # review 41: groups other than fours
+    assert scrubbed("AT61 19043 00234573201 is closed") == "AT61 •••• 3201 is closed"
+    assert scrubbed("DE89 3704 0044 0532 0130 and more") == "DE89 •••• 0130 and more"  # two short: no word taken
     said = without_names("Target wallet of Peter Recipient (p.r@example.com, born 10.08.2000) is not enabled.")
     assert said == "Target wallet of •••• (••••@••••, born ••••) is not enabled."
     assert without_names("Insufficient balance on the source wallet.") == "Insufficient balance on the source wallet."

@@ -52,8 +52,10 @@ MASK = "••••"
 REGISTRY_MAIL = re.compile(r"@(?:[\w-]+\.)*cashlink\.(?:de|io|com)$", re.IGNORECASE)  # its support: said to write to
 EMAIL = re.compile(r"[^\s'\"<>@,;:()\[\]]+@[^\s'\"<>@,;:()\[\]]+\.[A-Za-z]{2,}")
 DIGIT_RUN = re.compile(r"\+?\d(?:[\s./()-]*\d){2,}")  # three digits or more, however separated
-SEPARATORS = " -\u00a0\u202f\u2009"  # a space (also a no-break or thin one) or a dash between an IBAN's groups
-IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?=[ \u00a0\u202f\u2009-]?[A-Za-z0-9])")  # one begins
+SEPARATORS = " -\t\u00a0\u2007\u2009\u202f"  # a space (also a tab, a no-break, figure or thin one) or a dash
+IBAN_START = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?=[ \t\u00a0\u2007\u2009\u202f-]?[A-Za-z0-9])"
+)  # one begins
 QUOTED = re.compile(r"(['\"‘“])([^'\"‘“’”]+)(['\"’”])")
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -160,14 +162,18 @@ def _without_ibans(text: str) -> str:
             length = registry.get_iban_spec(start.group(0)[:2].upper()).iban_length
         except InvalidCountryCode:  # no IBAN country (RF references, order numbers)
             continue
-        compact, end, group = "", start.start(), 0
-        while end < len(text) and len(compact) < length and (text[end].isalnum() or text[end] in SEPARATORS):
+        compact, end = "", start.start()
+        while end < len(text) and len(compact) < length:
             if text[end].isalnum():
-                compact, group = compact + text[end], group + 1
-            elif end + 1 >= len(text) or not text[end + 1].isalnum() or group > 4:
-                break  # a separator leads to more of it, after a group of four (or three) as IBANs are written
+                compact += text[end]
+            elif text[end] in SEPARATORS:  # more of it only if the group that follows fits in its length
+                after = end + 1
+                while after < len(text) and text[after].isalnum():
+                    after += 1
+                if after == end + 1 or len(compact) + after - end - 1 > length:
+                    break  # (the next word of the sentence, not the IBAN's last group)
             else:
-                group = 0
+                break
             end += 1
         if not compact.isascii() or len(compact) < length - 2:
             continue

@@ -934,7 +934,7 @@ def _made_since(listing: Iterable[Record], same: Callable[[Record], bool], since
     return [item for item in listing if same(item) and _created_after(item, since)]
 
 
-MASK_RUN = re.compile(r"[•*…]+|[xX]{3,}")
+MASK_RUN = re.compile(r"[•●·∙◦*#…]+|[xX]{2,}")  # how a registry may hide part of a number ('••••T47', 'XX-XX-T47')
 DOCUMENT_SHOWN = ("document_type", "identity_provider", "document_issuer", "document_valid_from", "document_valid_to")
 
 
@@ -946,8 +946,8 @@ def _same_document(sent: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     if isinstance(shown, str) and shown.strip() and not MASK_RUN.search(shown):
         return _subset_equal({k: sent[k] for k in ("document_id", "document_type") if k in sent}, item)
     if isinstance(shown, str) and shown.strip() and isinstance(number, str):
-        pattern = ".*".join(re.escape(part.replace(" ", "")) for part in MASK_RUN.split(shown))
-        if not re.fullmatch(pattern, number.replace(" ", ""), re.IGNORECASE):
+        pattern = ".*".join(re.escape(re.sub(r"[\s-]", "", part)) for part in MASK_RUN.split(shown))
+        if not re.fullmatch(pattern, re.sub(r"[\s-]", "", number), re.IGNORECASE):
             return False
     others = {name: sent[name] for name in DOCUMENT_SHOWN if name in sent and item.get(name) is not None}
     return len(others) >= 2 and _subset_equal(others, item)
