@@ -51,7 +51,9 @@ def shorten_quoted(text: str) -> str:
 MASK = "••••"
 REGISTRY_MAIL = re.compile(r"@(?:[\w-]+\.)*cashlink\.(?:de|io|com)$", re.IGNORECASE)  # its support: said to write to
 EMAIL = re.compile(r"[^\s'\"<>@,;:()\[\]]+@[^\s'\"<>@,;:()\[\]]+\.[A-Za-z]{2,}")
-DIGIT_RUN = re.compile(r"\+?\d(?:[\s./()-]*\d){2,}")  # three digits or more, however separated
+PERSONAL_NUMBER = re.compile(  # what in a message may be a person's: a date in numbers, or six digits or more
+    r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\+?\d(?:[\s./()-]*\d){5,}"
+)
 SEPARATORS = " -\t\u00a0\u2007\u2009\u202f"  # a space (also a tab, a no-break, figure or thin one) or a dash
 IBAN_START = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?=[ \t\u00a0\u2007\u2009\u202f-]?[A-Za-z0-9])"
@@ -78,6 +80,8 @@ def personal_values(sent: Any, path: str = "") -> set[str]:
 MONTHS = {
     "en": "January February March April May June July August September October November December",
     "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+    "short": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+    "kurz": "Jan Feb Mär Apr Mai Jun Jul Aug Sep Okt Nov Dez",
 }
 
 
@@ -90,27 +94,33 @@ def _notations(path: str, text: str) -> set[str]:
         year, month, number = day.groups()
         d, m = int(number), int(month)
         found |= {f"{number}.{month}.{year}", f"{d}.{m}.{year}", f"{number}/{month}/{year}", f"{month}/{number}/{year}"}
+        found |= {f"{number}.{month}.{year[2:]}", f"{number}/{month}/{year[2:]}", f"{month}/{number}/{year[2:]}"}
+        found |= {f"{year}{month}{number}", f"{number}-{month}-{year}"}
         for names in MONTHS.values():
             name = names.split()[m - 1]
             found |= {f"{d} {name} {year}", f"{d}. {name} {year}", f"{name} {d}, {year}", f"{name} {d} {year}"}
+            found |= {f"{number} {name} {year}", f"{d}-{name}-{year}", f"{d} {name}. {year}", f"{d}. {name}. {year}"}
     from helpers.core.models import ALIASES
 
     leaf = path.rsplit(".", 1)[-1]
     leaf = ALIASES.get(leaf, leaf)
     digits = re.sub(r"\D", "", re.sub(r"^\s*(\+\d{1,3})\s*\(0\)", r"\1", text))
     if leaf == "phone" and len(digits) >= 6:
-        found.add(digits)
-        if text.strip().startswith("+"):  # with its country code, and the national number after it
-            found |= {digits[2:], digits[3:], digits[4:]} - {""}
+        national = digits.lstrip("0")  # '069 …' is '69 …' after '+49'
+        found |= {digits, national}
+        if text.strip().startswith(("+", "00")):  # with its country code: the national number after it too
+            found |= {national[1:], national[2:], national[3:]}
     if leaf == "iban" and len(digits) >= 10:
         found.add(re.sub(r"\s", "", text)[4:])  # the account's own number (the IBAN after its check digits)
         found.add(digits[-10:].lstrip("0") or digits[-10:])
-    return {value for value in found if len(re.sub(r"\W", "", value)) >= 3}
+    return {value for value in found if len(re.sub(r"\W", "", value)) >= 6 or value == text}
 
 
 def _value_pattern(value: str) -> str:
     """A value as a pattern: one of mostly digits (a phone number, an account number) matches with any spaces,
     dots, dashes, slashes or brackets between its digits, as a registry may write it."""
+    if re.fullmatch(r"[\d./ -]+", value) and re.search(r"\d[./-]\d{1,2}[./-]\d", value):
+        return re.escape(value)  # a date (10.8.2000) as written: its digits with others between are an amount
     if sum(c.isdigit() for c in value) >= 6 and sum(c.isalpha() for c in value) <= 2:
         return r"[\s./()-]*".join(re.escape(c) for c in re.sub(r"[\s./()-]", "", value))
     return re.escape(value)
@@ -126,7 +136,7 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
         text = re.sub(_value_pattern(value), MASK, text, flags=re.IGNORECASE)
     text = _without_ibans(text)
     if path and is_personal(path):  # a personal field's own message: any number in it may be (part of) the value
-        text = DIGIT_RUN.sub(MASK, text)
+        text = PERSONAL_NUMBER.sub(MASK, text)
     text = EMAIL.sub(lambda m: m.group(0) if REGISTRY_MAIL.search(m.group(0)) else f"{MASK}@{MASK}", text)
     if path and (is_personal(path) or is_identifying(path)):
         text = QUOTED.sub(
@@ -138,13 +148,47 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
     return text
 
 
-NAME_RUN = re.compile(r"\b[A-ZÄÖÜ][a-zäöüßéèáà'-]+(?:\s+(?:von|van|de|der|zu)?\s*[A-ZÄÖÜ][a-zäöüßéèáà'-]+)+")
+WORD = re.compile(r"[^\W\d_][\w'’-]*")
+NAME_LINKS = frozenset({"von", "van", "de", "der", "den", "zu", "da", "di", "del", "la", "le", "du", "al", "bin"})
+
+
+def _names_in(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` may name a person: runs of two or more capitalised words, in any alphabet ('Łukasz Żółć',
+    'Jean-Luc Picard', 'MÜLLER, Hans', 'Anna von Berg'), as (start, end)."""
+    words = list(WORD.finditer(text))
+    runs: list[tuple[int, int]] = []
+    start = end = None
+    count = 0
+    for word in words:
+        gap = text[end : word.start()] if end is not None else ""
+        joined = end is not None and re.fullmatch(r",?\s+", gap) is not None
+        capital = word.group(0)[0].isupper()
+        link = word.group(0) in NAME_LINKS and joined
+        if (capital or link) and (joined or start is None):
+            start = word.start() if start is None else start
+            end, count = word.end(), count + (1 if capital else 0)
+            continue
+        if start is not None and count >= 2:
+            runs.append((start, end or start))
+        start, end, count = (word.start(), word.end(), 1) if capital else (None, None, 0)
+    if start is not None and count >= 2:
+        runs.append((start, end or start))
+    return runs
 
 
 def without_names(text: str) -> str:
     """``text`` of someone unknown (a failed transfer's reason, which names no investor of its own) without what
-    may be a person: runs of capitalised words ('Peter Recipient') and numbers of three digits or more."""
-    return DIGIT_RUN.sub(MASK, NAME_RUN.sub(MASK, scrubbed(text)))
+    may name a person: runs of capitalised words (a title-case phrase too: privacy first), dates and long numbers.
+    When anything was left out, it says where the whole reason is."""
+    clean = scrubbed(text)
+    for start, end in reversed(_names_in(clean)):
+        clean = clean[:start] + MASK + clean[end:]
+    clean = PERSONAL_NUMBER.sub(MASK, clean)
+    if clean != text:
+        clean = (
+            clean.rstrip(". ") + " (what may name a person is left out here; Cashlink Studio shows the whole reason)"
+        )
+    return clean
 
 
 def _without_ibans(text: str) -> str:
