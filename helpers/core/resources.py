@@ -309,13 +309,24 @@ def _subset_equal(wanted: Any, have: Any, field: str = "") -> bool:
     if isinstance(wanted, Mapping):
         return isinstance(have, Mapping) and all(_subset_equal(v, have.get(k), k) for k, v in wanted.items())
     if isinstance(wanted, str) and isinstance(have, int | float) and not isinstance(have, bool):
-        have = str(have)  # a postcode kept as a number
+        return _same_number(wanted, have)  # a postcode kept as a number
     if isinstance(wanted, str) and isinstance(have, str):
         if field in PHONE_FIELDS:
             return _phone_digits(wanted) == _phone_digits(have)
         mine, theirs = (unicodedata.normalize("NFC", text.replace(" ", "")).casefold() for text in (wanted, have))
         return mine == theirs
     return bool(wanted == have)
+
+
+COMPACT_FIELDS = frozenset({"tax_identification_number", "document_id", "registration_number", "zip"})
+
+
+def _same_number(wanted: str, have: float) -> bool:
+    """Whether text and the number a registry keeps for it are the same ('01067' and 1067, '60311' and 60311.0)."""
+    digits = wanted.strip()
+    if not digits.isascii() or not digits.isdigit():
+        return False
+    return float(have).is_integer() and int(digits) == int(have)
 
 
 def _phone_digits(phone: str) -> str:
@@ -339,9 +350,11 @@ def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = F
             for k, v in wanted.items()
         )
     if isinstance(wanted, str) and isinstance(have, int | float) and not isinstance(have, bool):
-        have = str(have)  # a registry that keeps a postcode as a number: '60311' is 60311
+        return _same_number(wanted, have)  # a registry that keeps a postcode as a number: '01067' is 1067
     if isinstance(wanted, str) and isinstance(have, str):
-        mine, theirs = unicodedata.normalize("NFC", wanted.strip()), unicodedata.normalize("NFC", have.strip())
+        mine, theirs = (re.sub(r"\s+", " ", unicodedata.normalize("NFC", text.strip())) for text in (wanted, have))
+        if field in COMPACT_FIELDS:  # a number the registry may keep without its spaces
+            mine, theirs = mine.replace(" ", ""), theirs.replace(" ", "")
         if field == "iban":
             mine, theirs = mine.replace(" ", ""), theirs.replace(" ", "")
         if field in PHONE_FIELDS:
