@@ -948,3 +948,40 @@ def test_a_date_with_no_such_month_says_the_month() -> None:
         checks.check_date("2020-13-01")
     with pytest.raises(checks.CheckError, match="no such day in the calendar"):
         checks.check_date("2020-02-30")
+
+
+@pytest.mark.parametrize(
+    "postcode, country",
+    [
+        ("D-60311", "DEU"),
+        ("CH-8001", "CHE"),
+        ("A-1010", "AUT"),
+        ("L 1111", "LUX"),
+        ("DK-1050", "DNK"),
+        ("B-1000", "BEL"),
+        ("1011-AB", "NLD"),
+        ("1011 ab", "NLD"),
+        ("00001", "POL"),
+        ("00-001", "POL"),
+        ("60 311", "DEU"),
+        ("AB12 3CD", "GBR"),
+        ("12345-678", "BRA"),
+    ],
+)
+def test_postcodes_as_people_write_them_are_accepted(postcode: str, country: str) -> None:
+    """Review 41: the country's letters before it, spaces or a dash inside: real forms, refused before."""
+    assert checks.check_postcode(postcode, country) == postcode
+
+
+@pytest.mark.parametrize(
+    "postcode, country, said",
+    [
+        ("1067", "DEU", "lose a leading 0"),
+        ("10100", "AUT", "four digits"),
+        ("６０３１１", "DEU", "five digits"),
+        ("1011", "NLD", "A postcode in the Netherlands has four digits and two letters"),
+    ],
+)
+def test_postcodes_that_cannot_be_the_countrys_are_refused(postcode: str, country: str, said: str) -> None:
+    with pytest.raises(checks.CheckError, match=said):
+        checks.check_postcode(postcode, country)

@@ -138,37 +138,43 @@ def check_country(value: Any) -> str:
     return text
 
 
-POSTCODES = {  # country -> (pattern, an example, how it reads): where a postcode's form is certain
-    "DEU": (r"\d{5}", "60311", "five digits"),
-    "AUT": (r"\d{4}", "1010", "four digits"),
-    "CHE": (r"\d{4}", "8001", "four digits"),
-    "LIE": (r"\d{4}", "9490", "four digits"),
-    "LUX": (r"(L-?)?\d{4}", "1111", "four digits"),
-    "BEL": (r"\d{4}", "1000", "four digits"),
-    "DNK": (r"\d{4}", "1050", "four digits"),
-    "FRA": (r"\d{5}", "75001", "five digits"),
-    "ITA": (r"\d{5}", "00118", "five digits"),
-    "ESP": (r"\d{5}", "28001", "five digits"),
-    "NLD": (r"\d{4} ?[A-Z]{2}", "1011 AB", "four digits and two letters"),
-    "POL": (r"\d{2}-\d{3}", "00-001", "two digits, a dash and three digits"),
+POSTCODES = {  # country -> (its letters before a postcode, the pattern, an example, how it reads)
+    "DEU": ("D", r"[0-9]{5}", "60311", "five digits"),
+    "AUT": ("A", r"[0-9]{4}", "1010", "four digits"),
+    "CHE": ("CH", r"[0-9]{4}", "8001", "four digits"),
+    "LIE": ("FL", r"[0-9]{4}", "9490", "four digits"),
+    "LUX": ("L", r"[0-9]{4}", "1111", "four digits"),
+    "BEL": ("B", r"[0-9]{4}", "1000", "four digits"),
+    "DNK": ("DK", r"[0-9]{4}", "1050", "four digits"),
+    "FRA": ("F", r"[0-9]{5}", "75001", "five digits"),
+    "ITA": ("I", r"[0-9]{5}", "00118", "five digits"),
+    "ESP": ("E", r"[0-9]{5}", "28001", "five digits"),
+    "NLD": ("NL", r"[0-9]{4}[A-Z]{2}", "1011 AB", "four digits and two letters"),
+    "POL": ("PL", r"[0-9]{2}-?[0-9]{3}", "00-001", "two digits, a dash and three digits"),
 }
+COUNTRY_NAMES = {"NLD": "the Netherlands"}  # where a sentence needs more than pycountry's name
 
 
 def check_postcode(postcode: str, country: str | None) -> str:
-    """A postcode in the form its country uses (for the countries of :data:`POSTCODES`; others as given)."""
+    """A postcode in the form its country uses, for the countries of :data:`POSTCODES` (others as given), as
+    written: with the country's letters before it ('D-60311', 'CH-8001') and spaces inside ('1011 AB') or not."""
     form = POSTCODES.get((country or "").upper())
     text = postcode.strip()
-    if form is None or re.fullmatch(form[0], text.upper()):
+    if form is None:
         return text
-    _pattern, example, reads = form
-    dropped_zero = text.isdigit() and example.isdigit() and len(text) == len(example) - 1
+    prefix, pattern, example, reads = form
+    bare = re.sub(rf"^{prefix}\s*-?\s*(?=[0-9])", "", text.upper())
+    bare = re.sub(r"\s" if "-?" in pattern else r"[\s-]", "", bare)  # (a dash is part of a Polish one)
+    if re.fullmatch(pattern, bare):
+        return text
+    dropped_zero = bare.isascii() and bare.isdigit() and example.isdigit() and len(bare) == len(example) - 1
     advice = (
         " Did it lose a leading 0? Type it with the 0 (a spreadsheet drops it from a number: format that column as "
         "text first)."
         if dropped_zero
         else " Check it against the investor's address."
     )
-    name = _country_name(country or "")
+    name = COUNTRY_NAMES.get((country or "").upper()) or _country_name(country or "")
     raise FieldCheckError(
         "zip", f"A postcode in {name} has {reads}, such as {example}; {quote(text)} does not.{advice}"
     )
