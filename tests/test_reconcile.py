@@ -296,6 +296,27 @@ def test_a_surplus_follows_the_failed_redemption_the_books_booked(
     assert mine["cause"][1].endswith("It explains the difference of 10 units above.")
 
 
+def test_a_surplus_is_never_pinned_on_a_failed_redemption_a_retry_settled(
+    client: helpers.Client, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Review 41: the failed redemption was retried from this journal and the retry succeeded: a surplus of as many
+    units was still said to be explained by it ('no units moved ... reverse it or try it again')."""
+    investor_id, wallet_id = onboard(client, "Retried Since")
+    client.investments.credit(invest(client, investor_id, wallet_id, 50).id)
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    with pytest.raises(helpers.TaskError) as failed:
+        client.redemptions.create(investor_id, wallet_id, 10)
+    sandbox.admin("settings", {"task_outcome": "success"})
+    assert client.redemptions.retry(str(failed.value.task["id"]))["status"] == "success"  # the registry holds 40
+    product = client.config.product_id
+    path = ledger_file(tmp_path, [{"investor_id": investor_id, "product_id": product, "units": 30}])  # booked twice
+    detail = reconcile.reconcile(client, reconcile.read_ledger(path)).differences
+    mine = detail[detail["investor_id"] == investor_id].reset_index(drop=True)
+    assert mine["category"].tolist() == ["units_differ", "redemption_failed"]
+    assert mine["related"].isna().all() and "Explained by" not in str(mine["cause"][0])
+    assert "is success" in mine["action"][1]
+
+
 def _failed(investor: str, units: int, redemption: str, since: str) -> dict[str, Any]:
     return {
         "category": "redemption_failed",

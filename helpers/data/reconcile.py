@@ -21,6 +21,7 @@ investments (what the wallets hold). All arithmetic is on integers.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ import pandas as pd
 from helpers.core import api, checks
 from helpers.core.client import Client
 from helpers.core.errors import input_error, scrubbed, without_sandbox_notes
+from helpers.core.records import Record
 from helpers.core.resources import held_units, investor_name, status_since, times_known
 from helpers.data.frames import moments
 from helpers.data.ledger import Column, duplicates, read_table
@@ -258,27 +260,47 @@ def reconcile(
     """Compare the ledger with the registry, per investor and product, and list every difference."""
     products = sorted(set(product_ids or []) | set(ledger["product_id"]))
     investments, redemptions = registry_frames(client, products)
-    report = compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC))
+    report = compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC), link_failed=False)
     if not report.is_clean:
-        report.differences = with_names(with_retries(report.differences, client), registry_names(client))
+        states = retry_states(report.differences, client)
+        settled = {  # failed redemptions that a retry or a redo settled: they explain no surplus
+            str(report.differences.at[index, "redemption_id"])
+            for index, (latest, _retried, since) in states.items()
+            if latest.get("status") not in api.TASK_FAILED or since is not None
+        }
+        differences = group_related(with_retries(report.differences, client, states), link_stuck=False, settled=settled)
+        report.differences = with_names(differences, registry_names(client))
     report.as_of = ledger_date(ledger)
     report.differences = with_as_of(report.differences, ledger)
     return report
 
 
-def with_retries(differences: pd.DataFrame, client: Client) -> pd.DataFrame:
-    """A failed redemption says what came of it since: what a retry from this journal did, or a redemption of the
-    same units from the same wallet made after it (perhaps it done again, which a retry would make twice)."""
-    failed = differences.index[differences["category"] == "redemption_failed"]
-    if failed.empty:
-        return differences
-    differences = differences.copy()
-    for index in failed:
+RetryState = tuple[Record, bool, "Record | None"]  # the latest attempt, whether it is a retry, a redo made since
+
+
+def retry_states(differences: pd.DataFrame, client: Client) -> dict[Any, RetryState]:
+    """For each failed redemption of the differences (by row): its latest attempt from this journal, whether that
+    is a retry, and a redemption of the same units made after it (perhaps it done again)."""
+    states: dict[Any, RetryState] = {}
+    for index in differences.index[differences["category"] == "redemption_failed"]:
         original = client.redemptions.get(str(differences.at[index, "redemption_id"]))
         latest = client.redemptions.latest_attempt(original)
-        retried = latest.get("id") != original.get("id")
+        since = client.redemptions.done_again(latest) if latest.get("status") in api.TASK_FAILED else None
+        states[index] = (latest, latest.get("id") != original.get("id"), since)
+    return states
+
+
+def with_retries(
+    differences: pd.DataFrame, client: Client, states: dict[Any, RetryState] | None = None
+) -> pd.DataFrame:
+    """A failed redemption says what came of it since: what a retry from this journal did, or a redemption of the
+    same units from the same wallet made after it (perhaps it done again, which a retry would make twice)."""
+    states = retry_states(differences, client) if states is None else states
+    if not states:
+        return differences
+    differences = differences.copy()
+    for index, (latest, retried, since) in states.items():
         still_failed = latest.get("status") in api.TASK_FAILED
-        since = client.redemptions.done_again(latest) if still_failed else None
         if not retried and since is None:
             continue  # the advice of its category stands
         said = (
@@ -355,9 +377,15 @@ def with_names(differences: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
 
 
 def compare(
-    ledger: pd.DataFrame, investments: pd.DataFrame, redemptions: pd.DataFrame, stuck_after: timedelta, now: datetime
+    ledger: pd.DataFrame,
+    investments: pd.DataFrame,
+    redemptions: pd.DataFrame,
+    stuck_after: timedelta,
+    now: datetime,
+    link_failed: bool = True,
 ) -> Reconciliation:
-    """The pure comparison (no I/O), so it can be checked and timed on its own."""
+    """The pure comparison (no I/O), so it can be checked and timed on its own. ``link_failed=False``: a failed
+    redemption is not yet taken to explain a surplus (:func:`reconcile` does it once it knows its retries)."""
     keys = ["investor_id", "product_id"]
     if investments.empty:
         investments = pd.DataFrame(columns=INVESTMENT_COLUMNS)
@@ -387,7 +415,7 @@ def compare(
     detail = detail.sort_values(
         ["category", "investor_id"], key=lambda s: s.map(order) if s.name == "category" else s, kind="stable"
     ).reset_index(drop=True)
-    detail = group_related(detail)
+    detail = group_related(detail, link_failed=link_failed)
     return Reconciliation(detail, checked_pairs=len(merged), investments=len(investments), redemptions=len(redemptions))
 
 
@@ -557,17 +585,26 @@ def _redemption_rows(redemptions: pd.DataFrame, names: pd.DataFrame) -> list[dic
     return rows
 
 
-def group_related(detail: pd.DataFrame) -> pd.DataFrame:
+def group_related(
+    detail: pd.DataFrame,
+    *,
+    link_stuck: bool = True,
+    link_failed: bool = True,
+    settled: Collection[str] = frozenset(),
+) -> pd.DataFrame:
     """A shortfall (registry holds fewer) explained by investments of the same investor and product that are stuck
     before delivery (e.g. 300 units PAID, never credited), or a surplus (registry holds more) explained by a failed
     redemption of as many units that the books booked: the cause and action name them, those rows follow the
-    difference they explain, and all carry the same ``related`` mark."""
+    difference they explain, and all carry the same ``related`` mark. ``settled``: the ids of failed redemptions a
+    retry or a redo settled since (they explain no surplus); ``link_stuck``/``link_failed``: which links to make."""
     if detail.empty:
         return detail
     detail = detail.copy()
     for column in ("cause", "action", "related"):
         detail[column] = detail[column].astype(object)
-    shortfalls = detail[detail["category"].isin(["units_differ", "in_ledger_only"]) & (detail["difference"] < 0)]
+    shortfalls = detail[
+        detail["category"].isin(["units_differ", "in_ledger_only"]) & (detail["difference"] < 0) & link_stuck
+    ]
     stuck_rows = detail[detail["category"] == "stuck"]
     stuck_by_pair = {pair: rows.index for pair, rows in stuck_rows.groupby(["investor_id", "product_id"], sort=False)}
     # where each row goes: its own place, and the stuck rows that explain a shortfall just after that shortfall
@@ -595,8 +632,12 @@ def group_related(detail: pd.DataFrame) -> pd.DataFrame:
             f"{cause} It explains the difference of {int(row['difference'])} units above." for cause in stuck["cause"]
         ]
         position[found] = [index + step / (len(found) + 1) for step in range(1, len(found) + 1)]
-    surpluses = detail[detail["category"].isin(["units_differ", "in_registry_only"]) & (detail["difference"] > 0)]
-    failed_rows = detail[detail["category"] == "redemption_failed"]
+    surpluses = detail[
+        detail["category"].isin(["units_differ", "in_registry_only"]) & (detail["difference"] > 0) & link_failed
+    ]
+    failed_rows = detail[
+        (detail["category"] == "redemption_failed") & ~detail["redemption_id"].astype(str).isin(list(settled))
+    ]
     failed_by_pair = (
         {pair: rows for pair, rows in failed_rows.groupby(["investor_id", "product_id"], sort=False)}
         if len(failed_rows) and len(surpluses)
