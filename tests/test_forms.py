@@ -177,7 +177,7 @@ def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     newcomer = client.investors.create(investor_body("Unidentified"))
     early = forms.InvestmentForm(client, {"investor_id": newcomer.id, "units": 5, "signed_at": SIGNED_AT})
     assert (
-        ": the investment waits (KYC_PENDING) until the investor is identified"
+        ": the investment waits (identification pending) until the investor is identified"
         in dict(early.summary())["Identification"]
     )
     investment = form.submit()

@@ -310,6 +310,16 @@ def test_the_credit_screen_says_a_credit_failed_and_its_button_sends_a_new_attem
     assert (
         screen.choices.children == (again,) and len(client.investments._credit_tasks(screen.investment.id) or []) == 1
     )
+
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise helpers.APIConnectionError("Could not reach the registry. Try again in a minute.")
+
+    credit = client.investments.credit
+    client.investments.credit = unreachable  # type: ignore[method-assign,assignment]
+    again.click()  # review 41: 'Credit again' that ends in another error left no button to go on with
+    [again] = screen.choices.children
+    assert again.description == "Try again" and "Try again in a minute" in screen.status.value
+    client.investments.credit = credit  # type: ignore[method-assign]
     sandbox.admin("settings", {"task_outcome": "success"})
     again.click()
     again.click()  # (the second click of a double-click once it is done)

@@ -1391,7 +1391,8 @@ class Client:
                 return current
             if waited >= timeout:
                 raise TaskError(
-                    f"The {what} is still {current.get('status')} after {timeout:g} s. It goes on in "
+                    f"The {what} is still {api.status_phrase(current.get('status')).lower()} after {timeout:g} s. "
+                    "It goes on in "
                     f"the registry; check again later (id {current.get('id')}).",
                     current,
                 )

@@ -1249,11 +1249,11 @@ class Investments(Resource):
             if "status" in started or exc.task.get("status") != "PAID":
                 raise
             raise TaskError(  # a credit started earlier, and no task list to say how it ended
-                f"The investment is still PAID after {timeout:g} s. A credit of it was started earlier (task "
-                f"{started.get('id')}), and this registry does not list credit tasks, so whether that credit failed "
-                "or is still being processed cannot be checked here. Look at it in Cashlink Studio: if it failed, "
-                f"credit again with client.investments.credit('{investment_id}', repeat=True) (one more attempt); "
-                "if not, run this again later.",
+                f"The investment is still paid, not delivered, after {timeout:g} s. A credit of it was started "
+                f"earlier (task {started.get('id')}), and this registry does not list credit tasks, so whether that "
+                "credit failed or is still being processed cannot be checked here. Look at it in Cashlink Studio: if "
+                f"it failed, credit again with client.investments.credit('{investment_id}', repeat=True) (one more "
+                "attempt); if not, run this again later.",
                 exc.task,
             ) from None
         final.outcome, final.what = started.outcome, "credit of investment"

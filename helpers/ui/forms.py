@@ -1203,7 +1203,8 @@ class InvestmentForm(Form):
             rows.append(
                 (
                     "Identification",
-                    f"{said}: the investment waits (KYC_PENDING) until the investor is identified (notebook 01)",
+                    f"{said}: the investment waits (identification pending) until the investor is identified "
+                    "(notebook 01)",
                 )
             )
         try:

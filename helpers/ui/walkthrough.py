@@ -639,6 +639,8 @@ class CreditScreen(widgets.VBox):
             self._offer("Credit again", "warning", "cl-credit-again", confirm_production)
         except Exception as exc:  # shown here: a click has no cell to print into
             self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
+            if self.button.layout.display == "none":  # (after 'Credit again'): a way on, safe to click (the journal
+                self._offer("Try again", "warning", "cl-credit-again", confirm_production)  # sends nothing twice)
 
     def credit(self, confirm_production: bool = False) -> Record:
         """Credit a PAID investment and wait until it is DELIVERED; in another status, read it again (it may have
@@ -677,7 +679,7 @@ class CreditScreen(widgets.VBox):
                 f"in wallet {html.escape(str(record.get('wallet') or '(none)'))} (investment id {record.get('id')})."
             )
         else:  # the credit task (these credentials may not read the investment): what is known, and what is not
-            said = " ".join(notes) or "Whether the investment is DELIVERED is not checked here."
+            said = " ".join(notes) or "Whether the investment is delivered is not checked here."
             self.status.value = (
                 f"<b>✔ The credit was sent</b> (task {html.escape(str(record.get('id')))}). "
                 f"<span style='{ERROR_STYLE}'>{html.escape(said)}</span>"
