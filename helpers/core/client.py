@@ -1391,8 +1391,8 @@ class Client:
                 return current
             if waited >= timeout:
                 raise TaskError(
-                    f"The {what} is still {api.status_phrase(current.get('status')).lower()} after {timeout:g} s. "
-                    "It goes on in "
+                    f"The {what} has not ended after {timeout:g} s (the registry says "
+                    f"{api.status_phrase(current.get('status')).lower() or 'nothing of it'}). It goes on in "
                     f"the registry; check again later (id {current.get('id')}).",
                     current,
                 )
