@@ -100,8 +100,9 @@ def test_onboarding_by_hand_starts_empty_and_goes_step_by_step(client: helpers.C
     assert form.fields["bank_account.iban"].widget.value == ""  # forgotten once sent (no personal widget state)
     assert form.inputs.layout.display == "none"  # the inputs fold away; the result shows once
     assert not wizard.next_button.disabled and wizard.next_button.description == "Next: Identification"
-    wizard.next_button.click()
-    wizard.next_button.click()  # review 39: a double-click's second click skipped the identification
+    next_button = wizard.next_button
+    next_button.click()
+    next_button.click()  # review 39: a double-click's second click (on the button it was sent to) skipped a step
     ident = wizard.body.children[0]
     assert isinstance(ident, forms.IdentificationForm)
     assert ident.fields["document_id"].widget.value == "" and ident.fields["legitimation_protocol_id"].required
@@ -185,8 +186,9 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
     )
     form.click_submit()
     assert form.result is not None and form.result["status"] == "PAID", form.status.value
-    wizard.next_button.click()
-    wizard.next_button.click()  # (a double-click: the credit step stays, with nothing credited yet)
+    next_button = wizard.next_button
+    next_button.click()
+    next_button.click()  # (a double-click: the credit step stays, with nothing credited yet)
     credit = wizard.body.children[0]
     assert isinstance(credit, walkthrough.CreditScreen) and wizard.next_button.disabled
     credit.button.click()
@@ -254,6 +256,28 @@ def test_credit_screen_for_an_unpaid_investment_checks_again_then_credits(client
     assert screen.button.description == "Credit the securities" and "is <b>paid</b>" in screen.intro.value
     screen.button.click()
     assert screen.result is not None and screen.result["status"] == "DELIVERED", screen.status.value
+
+
+def test_a_double_click_on_next_stays_on_the_credit_step_of_an_unpaid_investment(client: helpers.Client) -> None:
+    """Review 42: an investment not paid yet: its credit step is done as soon as it is shown (nothing to credit), so
+    the second click of a double-click on 'Next: Credit' went on to Done, past the screen that says what it waits
+    for. Each step has Back and Next of its own: a click on the ones of a step left changes nothing."""
+    investor, wallet = onboarded(client)
+    wizard = walkthrough.Investing(client, "by hand", {})
+    wizard.steps[0].result = client.investments.create(
+        investor.id,
+        10,
+        "2024-03-12",
+        [{"document_id": client.documents.upload(b"%PDF-1.4 s", "s.pdf").id, "category": "c", "subject": "s"}],
+        wallet=wallet.id,
+    )
+    wizard._render_where()
+    next_button = wizard.next_button
+    next_button.click()
+    next_button.click()
+    assert isinstance(wizard.body.children[0], walkthrough.CreditScreen) and "Step 2 of 3: Credit" in wizard.where.value
+    wizard.next_button.click()  # a click of its own: on to Done
+    assert "Step 3 of 3: Done" in wizard.where.value
 
 
 def test_credit_screen_says_what_an_investment_waits_for(client: helpers.Client) -> None:

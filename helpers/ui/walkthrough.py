@@ -161,19 +161,13 @@ class Walkthrough(widgets.VBox):
         self.where.add_class("cl-where")
         self.where.add_class("cl-msg")
         self.body = widgets.VBox([])
-        self.back_button = widgets.Button(description="Back", icon="arrow-left", layout=widgets.Layout(width="auto"))
-        self.next_button = widgets.Button(
-            description="Next", icon="arrow-right", button_style="primary", layout=widgets.Layout(width="auto")
-        )
+        self.back_button, self.next_button = self._navigation()
         self.again_button = widgets.Button(
             description="Start again", icon="refresh", layout=widgets.Layout(width="auto", display="none")
         )
         self.again_button.add_class("cl-start-again")
+        self.nav = widgets.HBox([self.back_button, self.next_button, self.again_button])
         self.again_button.on_click(lambda _b: self._start_again())
-        self.back_button.add_class("cl-back")
-        self.next_button.add_class("cl-next")
-        self.back_button.on_click(lambda _b: self.go(self._neighbour(-1)))
-        self.next_button.on_click(lambda _b: self._next())
         self.mode_switch = widgets.ToggleButtons(
             options=[("By hand", "by hand"), ("Demo data (sandbox)", "unattended")],
             value=self.mode,
@@ -193,7 +187,7 @@ class Walkthrough(widgets.VBox):
                 self.where,
                 self.body,
                 self.error,
-                widgets.HBox([self.back_button, self.next_button, self.again_button]),
+                self.nav,
             ]
         )
         self.add_class("cl-wizard")
@@ -279,8 +273,28 @@ class Walkthrough(widgets.VBox):
         position = shown.index(self.current) if self.current in shown else 0
         return shown[max(0, min(len(shown) - 1, position + direction))]
 
+    def _navigation(self) -> tuple[widgets.Button, widgets.Button]:
+        """Back and Next for the step about to be shown: new buttons each time, so that the second click of a
+        double-click, which arrives on the buttons of the step the first click left, changes nothing (it skipped
+        the credit, whose step is done as soon as it is shown when there is nothing to credit)."""
+        back = widgets.Button(description="Back", icon="arrow-left", layout=widgets.Layout(width="auto"))
+        forward = widgets.Button(
+            description="Next", icon="arrow-right", button_style="primary", layout=widgets.Layout(width="auto")
+        )
+        back.add_class("cl-back")
+        forward.add_class("cl-next")
+        back.on_click(lambda button: self.go(self._neighbour(-1)) if button is self.back_button else None)
+        forward.on_click(lambda button: self._next() if button is self.next_button else None)
+        return back, forward
+
     def go(self, index: int) -> None:
         """Show step ``index`` (building its screen the first time)."""
+        if hasattr(self, "nav"):  # (not while the walkthrough is made)
+            old = (self.back_button, self.next_button)
+            self.back_button, self.next_button = self._navigation()
+            self.nav.children = (self.back_button, self.next_button, self.again_button)
+            for button in old:
+                button.close()
         self.current = index
         step = self.steps[index]
         if step.screen is None:
