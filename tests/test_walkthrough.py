@@ -280,6 +280,20 @@ def test_a_double_click_on_next_stays_on_the_credit_step_of_an_unpaid_investment
     assert "Step 3 of 3: Done" in wizard.where.value
 
 
+def test_the_credit_screen_reads_an_investment_that_ended_meanwhile(client: helpers.Client, sandbox: Sandbox) -> None:
+    """Review 42: the registry ended the investment while the screen showed it paid: the click read 'Only PAID
+    investments can be credited; this one is CANCELLATION. Check the request and try again.', the button stayed."""
+    investor_id, wallet_id = onboard(client)
+    investment = invest(client, investor_id, wallet_id, 30)
+    screen = walkthrough.CreditScreen(client, investment, timeout=5)
+    assert "is <b>paid</b>" in screen.intro.value
+    sandbox.admin(f"investments/{investment.id}/status", {"status": "CANCELLATION"})
+    screen.button.click()
+    assert "Nothing was credited: the investment is cancelled by the investor now" in screen.status.value
+    assert "it has ended and can no longer be credited" in screen.intro.value
+    assert screen.button.layout.display == "none" and screen.choices.children == ()
+
+
 def test_credit_screen_says_what_an_investment_waits_for(client: helpers.Client) -> None:
     """Review 39: an investment waiting for the identification was told to wait for the issuer and the payment."""
     investor = client.investors.create(investor_body("Unidentified"))

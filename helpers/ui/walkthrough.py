@@ -652,9 +652,28 @@ class CreditScreen(widgets.VBox):
             )
             self._offer("Credit again", "warning", "cl-credit-again", confirm_production)
         except Exception as exc:  # shown here: a click has no cell to print into
-            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</span>"
-            if self.button.layout.display == "none":  # (after 'Credit again'): a way on, safe to click (the journal
-                self._offer("Try again", "warning", "cl-credit-again", confirm_production)  # sends nothing twice)
+            said = error_sentence(exc)
+            if isinstance(exc, CashlinkError) and exc.status in (400, 409, 422) and self._changed_since():
+                said = (
+                    "Nothing was credited: the investment is "
+                    f"{api.status_phrase(self.investment.get('status'))} now (it changed in the registry)."
+                )
+            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(said)}</span>"
+            if self.button.layout.display == "none" and self.investment.get("status") == "PAID":  # (after 'Credit
+                self._offer("Try again", "warning", "cl-credit-again", confirm_production)  # again'): a way on
+
+    def _changed_since(self) -> bool:
+        """After a refusal: whether the investment's status changed in the registry since this screen read it (then
+        the screen says what it is now, and what can be done)."""
+        try:
+            fresh = self.client.investments.get(self.investment.id)
+        except CashlinkError:
+            return False
+        if fresh.get("status") == self.investment.get("status"):
+            return False
+        self.investment = fresh
+        self._explain()
+        return True
 
     def credit(self, confirm_production: bool = False) -> Record:
         """Credit a PAID investment and wait until it is DELIVERED; in another status, read it again (it may have
@@ -751,6 +770,10 @@ class Investing(Walkthrough):
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
         investment = self.result("Credit") or self.result("Investment")
         assert investment is not None
+        try:  # its status as it is now (it may have moved on, or ended, since the credit step)
+            investment = self.client.investments.get(investment.id)
+        except CashlinkError:
+            pass
         statements = self.client.investments.registry_statements(investment.id)
         frame = tables.people_frame(statements, tables.STATEMENT_COLUMNS)
         head = message_html(
