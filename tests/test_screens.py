@@ -69,7 +69,11 @@ def test_a_registrys_text_is_never_markup_in_a_table() -> None:
     assert shown.loc[0, "cause"] == "&lt;b&gt;bold&lt;/b&gt;" and "title=" in shown.loc[0, "id"]
     from helpers.ui.forms import STYLE
 
-    assert "table.dataTable td" in STYLE and "overflow-wrap: anywhere" in STYLE
+    assert ".cl-long {word-break: break-all;}" in STYLE and "table.dataTable td" not in STYLE  # (review 42: numbers
+    long = tables.people_frame(
+        [{"legal_person": {"company_name": "Ünal " + "Verylongname" * 12}}], tables.INVESTOR_COLUMNS
+    )
+    assert long.loc[0, "Name"].startswith("Ünal <span class='cl-long'>Verylongname")  # broke mid-number in every cell)
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,8 @@ from helpers.core.resources import changed_fields, investor_name, times_known, u
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
 LABEL_WIDTH = "200px"
 # Messages wrap instead of being cut, buttons are as wide as their label, inputs keep a sensible width; a long word
-# in a table's cell (a name of 150 letters) wraps within its column instead of widening the table.
+# in a table's cell (a name of 150 letters, marked cl-long) wraps within its column instead of widening the table,
+# while numbers, dates and ids stay whole.
 STYLE = """<style>
 .cl-msg .widget-html-content, .cl-msg.widget-html .widget-html-content {white-space: normal !important;
   height: auto !important; line-height: 1.45 !important; overflow: visible !important; overflow-wrap: break-word;}
@@ -61,7 +62,8 @@ STYLE = """<style>
 .cl-id code {font-size: 0.9em;}
 .cl-record th, .cl-review-table th {text-align: left; padding-right: 1.5em; font-weight: 600;}
 .cl-record td, .cl-review-table td {text-align: left;}
-table.dataTable td, .cl-table td, .cl-record td, .cl-review-table td {overflow-wrap: anywhere; max-width: 32em;}
+.cl-record td, .cl-review-table td {overflow-wrap: anywhere; max-width: 32em;}
+.cl-long {word-break: break-all;}
 </style>"""
 
 

@@ -144,13 +144,18 @@ def people_frame(records: Iterable[Mapping[str, Any]], columns: Columns) -> pd.D
     return frame
 
 
+LONG_WORD = re.compile(r"\S{25,}")
+
+
 def _cell(value: Any) -> str:
-    """A cell as HTML: text escaped (a registry's name is never markup), a cell that is HTML as it is."""
+    """A cell as HTML: text escaped (a registry's name is never markup), a cell that is HTML as it is. A word of 25
+    characters or more may wrap anywhere (a name of 150 letters would widen the table); others stay whole."""
     if is_blank(value):
         return ""
     if isinstance(value, Html):
         return value
-    return html.escape(value if isinstance(value, str) else text(value), quote=False)
+    escaped = html.escape(value if isinstance(value, str) else text(value), quote=False)
+    return LONG_WORD.sub(lambda word: f"<span class='cl-long'>{word.group(0)}</span>", escaped)
 
 
 def humanize(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, ids: Iterable[str] = ()) -> pd.DataFrame:
