@@ -643,12 +643,15 @@ def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: h
     panel.dry_run(spreadsheet(tmp_path / "p.csv", 3).read_bytes(), "p.csv")
     first = panel.run_import()
     assert first is not None and list(first["status"]) == ["needs a decision", "created", "created"]
-    assert "client." not in first.loc[0, "error"] and "investor id" in first.loc[0, "error"]  # no code, no UUID
+    assert "client." not in first.loc[0, "error"] and "the investor it matches" in first.loc[0, "error"]  # no UUID
     shown = panels.bulk_results_table(first)  # review 39: the matched investor's id read as the row's own
     assert shown.loc[0, "Investor id"] == "" and first.loc[0, "investor_id"][:8] in shown.loc[0, "Matches investor"]
     assert shown.loc[1, "Matches investor"] == "" and shown.loc[1, "Investor id"] != ""
     assert panel.hint.value.startswith("<p>Row 2 waits for a decision the chosen answer cannot make")  # with the
     sent = client.transport.requests_sent  # result, not as if a second click had failed
+    assert panel.run_import() is first and client.transport.requests_sent == sent  # (a double-click's second click:
+    assert panel.hint.value.startswith("<p>Row 2 waits for a decision")  # the result's sentence stays, review 42)
+    panel.hint.value = ""  # a click later on, once the sentence is gone: it says why nothing was sent
     assert panel.run_import() is first and client.transport.requests_sent == sent
     assert "Nothing was sent: row 2 waits for a decision the chosen answer cannot make" in panel.hint.value
     panel.duplicates.value = "create"  # another choice: the waiting row is made, the others stay as they were

@@ -376,20 +376,22 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
                 "To apply them, choose to update existing investors and import again."
             )
     except PossibleDuplicate as exc:
+        matched = "its id is given with the row as the investor it matches"
+        correct = (
+            "if it is the same person whose details changed, correct them in the investor form (notebook 01), which "
+            "offers to update the investor it finds."
+        )
         advice = (
             f"{exc.message} Choose what to do with such rows and import again."
             if exc.same_party
-            else f"The reference {row['reference']} stands for another investor since an earlier import (its id is "
-            f"this row's investor id), and this row describes someone else ({exc.differs}). Nothing was sent: the "
-            "choice for matching rows does not apply to another person. To create this person, give the row a new "
-            "reference in the spreadsheet; if it is the same person whose details changed, correct them in the "
-            "investor form (notebook 01), which offers to update the investor it finds."
+            else f"The reference {row['reference']} stands for another investor since an earlier import ({matched}), "
+            f"and this row describes someone else ({exc.differs}). Nothing was sent: the choice for matching rows does "
+            f"not apply to another person. To create this person, give the row a new reference in the spreadsheet; "
+            f"{correct}"
             if exc.reason == "the same reference"
-            else f"An investor of the registry (its id is this row's investor id) has {exc.reason} as this row, but "
-            f"{exc.differs}: perhaps another person, so it is neither used nor updated. Nothing was sent. To create "
-            "this one as a new person, choose to create another investor and import again; if it is the same "
-            "person whose details changed, correct them in the investor form (notebook 01), which offers to update "
-            "the investor it finds."
+            else f"An investor of the registry ({matched}) has {exc.reason} as this row, but {exc.differs}: perhaps "
+            "another person, so it is neither used nor updated. Nothing was sent. To create this one as a new person, "
+            f"choose to create another investor and import again; {correct}"
         )
         result.update(status="needs a decision", investor_id=exc.existing.get("id"), error=advice)
     except ConflictError as exc:

@@ -423,7 +423,8 @@ class BulkImportPanel(widgets.VBox):
             return None
         again = self.results is not None and self._imported is self.plan
         if again and (not self._rows_left(retry_only=self.duplicates.value == self._imported_choice)):
-            self._say_what_waits()
+            if not self.hint.value:  # (said with the result already: the second click of a double-click adds nothing)
+                self._say_what_waits()
             return self.results  # a second click of a double-click, or nothing a new run could change
         self.hint.value = ""
         earlier = self.results if again else None
@@ -454,7 +455,10 @@ class BulkImportPanel(widgets.VBox):
             this_run = self.results[~self.results["row"].isin(kept)]
             counts = this_run["status"].value_counts().to_dict()
             done = ("Done in this run: " if kept else "Done: ") + (
-                ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing"
+                ", ".join(
+                    f"{n} {status if n == 1 else status.replace('needs', 'need')}" for status, n in counts.items()
+                )
+                or "nothing"
             )
             if kept:
                 done += f"; {len(kept)} {'row' if len(kept) == 1 else 'rows'} done by the earlier run"
