@@ -262,7 +262,7 @@ def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
         ("i2", "stuck", "x"),  # 40 units do not explain 50: left where it was, without a mark
     ]
     assert grouped["related"].tolist()[:3] == ["i1/p"] * 3 and grouped["related"][3:].isna().all()
-    assert grouped["cause"][0].startswith("Explained by 2 investments of 300 units stuck in ACCEPTED, PAID (a, b)")
+    assert grouped["cause"][0].startswith("Explained by 2 investments of 300 units stuck (accepted, paid: a, b)")
     assert grouped["cause"][1] == "Paid, not credited. It explains the difference of -300 units above."
     assert (
         grouped["action"][0]

@@ -920,7 +920,7 @@ def test_an_investor_never_identified_reads_not_started_not_an_empty_cell() -> N
     frame = tables.people_frame(
         [{"id": "a", "kyc_status": "NONE"}, {"id": "b", "kyc_status": "SUCCESS"}], tables.INVESTOR_COLUMNS
     )
-    assert frame["Identification"].tolist() == ["not started", "SUCCESS"]
+    assert frame["Identification"].tolist() == ["not started", "successful"]
 
 
 def test_a_company_matching_a_person_says_so_not_another_birth_date() -> None:

@@ -93,6 +93,31 @@ def status_label(status: object) -> str:
     return STATUS_LABELS.get(str(status), "" if status is None else str(status))
 
 
+OTHER_STATUS_WORDS = {  # an identification's, a KYC's or a task's status, as a screen says it
+    "SUCCESS": "successful",
+    "PENDING": "pending",
+    "FAILED": "failed",
+    "NONE": "not started",
+    "success": "successful",
+    "succeeded": "successful",
+    "processing": "processing",
+    "failed": "failed",
+    "unknown": "unknown (ask Cashlink)",
+}
+WALLET_WORDS = {"eth-managed": "managed by Cashlink", "eth-generic": "the investor's own address"}
+
+
+def in_words(field: str, value: object) -> str:
+    """A registry's code as a screen says it ('Waiting for acceptance', 'successful', 'managed by Cashlink'), by
+    the field it is in (``status``, ``kyc_status``, ``type`` of a wallet); anything else as it is."""
+    text = "" if value is None else str(value)
+    if field in ("status", "kyc_status"):
+        return STATUS_LABELS.get(text) or OTHER_STATUS_WORDS.get(text, text)
+    if field == "type":
+        return WALLET_WORDS.get(text, text)
+    return text
+
+
 def status_phrase(status: object) -> str:
     """An investment status inside a sentence ('The investment is waiting for acceptance')."""
     label = status_label(status)

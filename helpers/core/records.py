@@ -16,9 +16,9 @@ from datetime import UTC, datetime, time
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
 
-from helpers.core.api import UNIT_FIELDS, whole_number
+from helpers.core.api import UNIT_FIELDS, in_words, whole_number
 from helpers.core.errors import ValidationError
-from helpers.core.models import MASKED_AS, is_identifying, is_personal, label
+from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_personal, label
 
 MASK = "•"
 Outcome = Literal["created", "updated", "existed", "replayed"]
@@ -206,6 +206,10 @@ class Record(dict[str, Any]):
                     shown = _when(shown)
                 elif isinstance(shown, int) and leaf in UNIT_FIELDS:
                     shown = f"{shown:,}"  # 1,500 units, as the forms say
+                elif isinstance(shown, str) and shown in CHOICE_LABELS:
+                    shown = CHOICE_LABELS[shown]  # ID card, not IDCARD
+                elif isinstance(shown, str):
+                    shown = in_words(leaf, shown)  # Waiting for acceptance, not WAITING_FOR_ACCEPTANCE
                 result.append((label(path), str(shown)))
 
         walk(dict(self), "")

@@ -460,7 +460,7 @@ def _position_rows(
                         "ledger_units": ledger_units,
                         "registry_units": 0,
                         "difference": -ledger_units,
-                        "message": f"The ledger says {ledger_units} units; the registry has no investment of "
+                        "message": f"The ledger says {ledger_units:,} units; the registry has no investment of "
                         "this investor in this product.",
                         "cause": "The registry does not know this investor and product: a wrong id in the books, "
                         "or an investment never imported.",
@@ -476,7 +476,7 @@ def _position_rows(
                         "ledger_units": None,
                         "registry_units": registry_units,
                         "difference": registry_units,
-                        "message": f"The registry holds {registry_units} units that the ledger does not list.",
+                        "message": f"The registry holds {registry_units:,} units that the ledger does not list.",
                         "cause": "The books miss this position (a booking not made yet?).",
                         "action": ACTIONS["in_registry_only"],
                     }
@@ -491,8 +491,8 @@ def _position_rows(
                     "ledger_units": ledger_units,
                     "registry_units": registry_units,
                     "difference": difference,
-                    "message": f"The registry holds {abs(difference)} units {more_or_fewer} than the ledger "
-                    f"({registry_units} against {ledger_units}).",
+                    "message": f"The registry holds {abs(difference):,} units {more_or_fewer} than the ledger "
+                    f"({registry_units:,} against {ledger_units:,}).",
                     "cause": _shortfall_cause(
                         -difference, redeemed_since.get((str(pair.investor_id), str(pair.product_id)))
                     )
@@ -541,7 +541,7 @@ def _stuck_rows(
                 "status": investment.status,
                 "since": since,
                 "registry_units": int(investment.units),
-                "message": f"Investment of {int(investment.units)} units has been "
+                "message": f"Investment of {int(investment.units):,} units has been "
                 f"{api.status_phrase(investment.status)} for {days} days (since {since:%Y-%m-%d}).",
                 "cause": f"The investment is {WAITING_FOR.get(investment.status, ('waiting', ''))[0]}.",
                 "action": WAITING_FOR.get(investment.status, ("", ACTIONS["stuck"]))[1] or ACTIONS["stuck"],
@@ -572,7 +572,7 @@ def _redemption_rows(redemptions: pd.DataFrame, names: pd.DataFrame) -> list[dic
                 "status": redemption.status,
                 "since": redemption.created_at,
                 "registry_units": int(redemption.units),
-                "message": f"The redemption of {int(redemption.units)} units "
+                "message": f"The redemption of {int(redemption.units):,} units "
                 f"{'failed' if redemption.status == 'failed' else 'has an unknown outcome'}{error}.{advice}",
                 "cause": "The blockchain ledger refused the redemption"
                 + (f" ({reason[0].lower() + reason[1:]})" if reason else "")
@@ -617,11 +617,11 @@ def group_related(
         stuck = detail.loc[found]
         if int(stuck["registry_units"].sum()) != -int(row["difference"]):
             continue
-        ids = ", ".join(str(i) for i in stuck["investment_id"])
-        statuses = ", ".join(sorted(set(stuck["status"])))
+        ids = ", ".join(str(i)[:8] for i in stuck["investment_id"])
+        statuses = ", ".join(sorted({api.status_phrase(status) for status in stuck["status"]}))
         detail.loc[index, "cause"] = (
-            f"Explained by {len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {-int(row['difference'])} units "
-            f"stuck in {statuses} ({ids}): the books booked them, the registry has not delivered them yet."
+            f"Explained by {len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {-int(row['difference']):,} "
+            f"units stuck ({statuses}: {ids}): the books booked them, the registry has not delivered them yet."
         )
         detail.loc[index, "action"] = (
             "Finish the stuck investment (see the row below: "
@@ -629,7 +629,7 @@ def group_related(
         )
         detail.loc[[index, *found], "related"] = f"{row['investor_id']}/{row['product_id']}"
         detail.loc[found, "cause"] = [
-            f"{cause} It explains the difference of {int(row['difference'])} units above." for cause in stuck["cause"]
+            f"{cause} It explains the difference of {int(row['difference']):,} units above." for cause in stuck["cause"]
         ]
         position[found] = [index + step / (len(found) + 1) for step in range(1, len(found) + 1)]
     surpluses = detail[
@@ -653,7 +653,7 @@ def group_related(
         ids = ", ".join(str(i)[:8] for i in chosen["redemption_id"])
         plural = len(chosen) > 1
         detail.loc[index, "cause"] = (
-            f"Explained by {'failed redemptions' if plural else 'a failed redemption'} of {int(row['difference'])} "
+            f"Explained by {'failed redemptions' if plural else 'a failed redemption'} of {int(row['difference']):,} "
             f"units ({ids}): the books booked {'them' if plural else 'it'}, but no units moved in the registry."
         )
         detail.loc[index, "action"] = (
@@ -662,7 +662,8 @@ def group_related(
         )
         detail.loc[[index, *explaining], "related"] = f"{row['investor_id']}/{row['product_id']}"
         detail.loc[explaining, "cause"] = [
-            f"{cause} It explains the difference of {int(row['difference'])} units above." for cause in chosen["cause"]
+            f"{cause} It explains the difference of {int(row['difference']):,} units above."
+            for cause in chosen["cause"]
         ]
         position[explaining] = [index + step / (len(explaining) + 1) for step in range(1, len(explaining) + 1)]
     return detail.loc[position.sort_values(kind="stable").index].reset_index(drop=True)

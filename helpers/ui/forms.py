@@ -1483,7 +1483,10 @@ class RedemptionForm(Form):
         self.done(record)
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
-        rows = [("Units redeemed", count_text(record.get("units"))), ("Status", str(record.get("status", "")))]
+        rows = [
+            ("Units redeemed", count_text(record.get("units"))),
+            ("Status", api.in_words("status", record.get("status"))),
+        ]
         allocations = record.get("allocations") or []
         if allocations:
             rows.append(

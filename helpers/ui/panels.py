@@ -456,7 +456,7 @@ class BulkImportPanel(widgets.VBox):
             counts = this_run["status"].value_counts().to_dict()
             done = ("Done in this run: " if kept else "Done: ") + (
                 ", ".join(
-                    f"{n} {status if n == 1 else status.replace('needs', 'need')}" for status, n in counts.items()
+                    f"{n} {status if n == 1 else str(status).replace('needs', 'need')}" for status, n in counts.items()
                 )
                 or "nothing"
             )

@@ -184,7 +184,7 @@ INVESTOR_COLUMNS: Columns = (
     ("Type", _kind),
     (models.label("communication.email"), field("communication.email")),
     (models.label("natural_person.city"), lambda r: field("natural_person.city")(r) or field("legal_person.city")(r)),
-    ("Identification", lambda r: "not started" if r.get("kyc_status") == "NONE" else r.get("kyc_status")),
+    ("Identification", lambda r: api.in_words("kyc_status", r.get("kyc_status")) if r.get("kyc_status") else ""),
     ("Created", lambda r: when(r.get("created_at"), with_time=False)),
     ("Id", id_of()),
 )
@@ -233,7 +233,7 @@ def _remaining(statement: Mapping[str, Any]) -> str:
 
 STATEMENT_COLUMNS: Columns = (
     ("Issued", lambda r: when(r.get("created_at"))),
-    ("Reason", field("reason")),
+    ("Reason", lambda r: str(r.get("reason") or "").replace("_", " ").capitalize()),  # Issuance, not ISSUANCE
     ("Remaining", _remaining),
     ("Statement id", id_of()),
 )

@@ -536,8 +536,8 @@ class Onboarding(Walkthrough):
         investor = self.client.investors.get(self._investor_id())
         wallet: Mapping[str, Any] = self.result("Wallet") or {}
         rows = [  # no name: the screen stays in the widget's (saved) state
-            ("Identification", str(self.client.investors.kyc_status(investor))),
-            ("Wallet", f"{wallet.get('type', '')} {wallet.get('address', '')}".strip()),
+            ("Identification", api.in_words("kyc_status", self.client.investors.kyc_status(investor))),
+            ("Wallet", f"{api.in_words('type', wallet.get('type', ''))} {wallet.get('address', '')}".strip()),
             ("Investor id", investor.id),
         ]
         return message_html(
