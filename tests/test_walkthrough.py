@@ -3,6 +3,7 @@ the sandbox, personal values forgotten once sent, the repeated redemption asks f
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -303,7 +304,8 @@ def test_credit_screen_says_what_an_investment_waits_for(client: helpers.Client)
     )
     assert investment["status"] == "KYC_PENDING"
     screen = walkthrough.CreditScreen(client, investment)
-    assert "is <b>identification pending</b>" in screen.intro.value
+    assert "is <b>waiting for the investor's identification</b>" in html.unescape(screen.intro.value)  # (review 42:
+    # 'The investment is identification pending')
     assert "Complete the identification, and for a company add a benefiting person (notebook 1)." in screen.intro.value
     assert "issuer" not in screen.intro.value
 

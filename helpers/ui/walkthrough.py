@@ -602,10 +602,16 @@ class CreditScreen(widgets.VBox):
             )
             self.button.layout.display = "none"
         else:
-            todo = api.WAITING_FOR.get(str(status), ("", "Wait until the issuer accepted it and the money arrived."))
+            waits, todo = api.WAITING_FOR.get(str(status), (api.status_phrase(status), ""))
+            then = (
+                "Once the money arrived and it is marked paid (in Cashlink Studio), click <b>Check again</b>."
+                if status == "ACCEPTED"
+                else f"{html.escape(todo or 'Wait until the issuer accepted it and the money arrived.')} Then click "
+                "<b>Check again</b>."
+            )
             intro = (
-                f"The investment is <b>{html.escape(api.status_phrase(status))}</b>: only a paid investment with a "
-                f"wallet can be credited. {html.escape(todo[1])} Then click <b>Check again</b>."
+                f"The investment is <b>{html.escape(waits)}</b>: only a paid investment with a wallet can be "
+                f"credited. {then}"
             )
             self.button.description, self.button.icon = "Check again", "refresh"
         self.intro.value = f"<p>{intro}</p>"
