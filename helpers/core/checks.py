@@ -172,7 +172,7 @@ def check_postcode(postcode: str, country: str | None) -> str:
         " Did it lose a leading 0? Type it with the 0 (a spreadsheet drops it from a number: format that column as "
         "text first)."
         if dropped_zero
-        else " Check it against the investor's address."
+        else " Check it against the address it belongs to."
     )
     name = COUNTRY_NAMES.get((country or "").upper()) or _country_name(country or "")
     raise FieldCheckError(

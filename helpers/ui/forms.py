@@ -949,7 +949,7 @@ class IdentificationForm(Form):
         fields.append(
             FormField(
                 "legitimation_protocol_id",
-                "Protocol document (PDF)",
+                "Protocol document (PDF, PNG or JPEG)",
                 self.protocol_file,
                 _check_upload,
                 required=self.default_protocol is None,
