@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from IPython.display import HTML, display
 from ipywidgets.widgets.widget import _instances
 
 from helpers.core import api, models
-from helpers.core.client import Client, OnDuplicate
+from helpers.core.client import Client, FilterIgnoredWarning, OnDuplicate
 from helpers.core.errors import CashlinkError, NotListed, PermissionDeniedError
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
@@ -160,6 +161,7 @@ class LookupPanel(widgets.VBox):
         self.investments: pd.DataFrame = pd.DataFrame()
         self.query = text.strip()  # the search shown (kept here, not in the box: see _refresh_shown)
         self.identification_note = ""  # why the investors' Identification column is left out, if it is
+        self.filter_notes: list[str] = []  # that the registry ignored the status filter (the toolkit applies it)
         self.button.on_click(lambda _b: self._look_up())  # an empty box: the search in force, read again
         self.search.observe(  # Enter (or leaving the box) searches
             lambda change: self._refresh_shown(new_search=True) if change["new"] else None, names="value"
@@ -257,16 +259,24 @@ class LookupPanel(widgets.VBox):
         see formatted tables."""
         text = self.search.value.strip() or self.query
         status = None if self.status.value == self.ANY else self.status.value
-        records = [
-            r
-            for r in self.client.investors.list()
-            if not text or text.lower() in " ".join(lookup.searchable(r)).lower()
-        ]
-        ids = {str(r["id"]) for r in records}
-        names = {str(r["id"]): investor_name(r) for r in records}
-        investments = [
-            i for i in self.client.investments.list(status=status) if not text or str(i.get("investor_id")) in ids
-        ]
+        with warnings.catch_warnings(record=True) as caught:  # said in the panel, not as a red box above it
+            warnings.simplefilter("always", FilterIgnoredWarning)
+            records = [
+                r
+                for r in self.client.investors.list()
+                if not text or text.lower() in " ".join(lookup.searchable(r)).lower()
+            ]
+            ids = {str(r["id"]) for r in records}
+            names = {str(r["id"]): investor_name(r) for r in records}
+            investments = [
+                i for i in self.client.investments.list(status=status) if not text or str(i.get("investor_id")) in ids
+            ]
+        for warning in caught:
+            if issubclass(warning.category, FilterIgnoredWarning):  # (said once by the client: kept for the panel)
+                self.filter_notes = list(dict.fromkeys([*self.filter_notes, str(warning.message)]))
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        notes = self.filter_notes if status else []
         self.investors = to_frame(records, show_personal_data=self.show_personal.value)
         self.investments = to_frame(investments)
         where = "matching your search" if text else "in the registry"  # (not repeated: it may be an e-mail)
@@ -274,6 +284,7 @@ class LookupPanel(widgets.VBox):
         parts: list[widgets.Widget] = [
             message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
+        parts += [message_html(f"<p><i>Note: {html.escape(note)}</i></p>") for note in notes]
         if records:
             records = self._with_identification(records)
             columns = list(tables.INVESTOR_COLUMNS)
@@ -613,6 +624,14 @@ def reconciliation_table(report: reconcile.Reconciliation) -> pd.DataFrame:
         if cat in ("stuck", "redemption_failed") and not tables.is_blank(rel)
         else label
         for label, cat, rel in zip(detail["label"], detail["category"], detail["related"])
+    ]
+    redemption = detail["category"].str.startswith("redemption_")  # its units are no holding: said in its message
+    detail["registry_units"] = detail["registry_units"].astype(object).where(~redemption, None)
+    detail["label"] = [
+        f"{label} ({units:,} units)" if is_redemption and not tables.is_blank(units) else label
+        for label, units, is_redemption in zip(
+            detail["label"], report.differences["registry_units"], redemption, strict=True
+        )
     ]
     columns = ["investor_name", "label", "ledger_units", "registry_units", "difference", "cause", "action", "ids"]
     shown = detail[columns]
