@@ -1159,10 +1159,10 @@ class InvestmentForm(Form):
     def _load_wallets(self, preferred: str | None = None) -> None:
         if isinstance(self.wallet, widgets.Text):
             return  # typed, as the investor's id is (the investors cannot be listed here)
-        options: list[tuple[str, str | None]] = [("(none yet)", None)]
+        options: list[tuple[str, str | None]] = [("none: set it later, before the credit", None)]
         if self.investor.value:
             options += [
-                (f"{w.get('type')} · {str(w.get('address', ''))[:10]}…", str(w["id"]))
+                (f"{api.in_words('type', w.get('type'))} · {str(w.get('address', ''))[:10]}…", str(w["id"]))
                 for w in self.client.investors.wallets(self.investor.value)
             ]
         self.wallet.options = options
@@ -1310,7 +1310,7 @@ class RedemptionForm(Form):
         wallets = self.client.investors.wallets(self.investor.value)
         self.wallet.options = [
             (
-                f"{w.get('type')} · {str(w.get('address', ''))[:10]}…"
+                f"{api.in_words('type', w.get('type'))} · {str(w.get('address', ''))[:10]}…"
                 + (f" · {count_text(self.held(str(w['id'])))} units" if self.holdings is not None else ""),
                 str(w["id"]),
             )
