@@ -17,7 +17,7 @@ from helpers.data.ledger import SpreadsheetError
 from helpers.ui import panels
 from sandbox.runner import SandboxProcess, free_port
 from tests.conftest import Sandbox, uploaded
-from tests.test_helpers_client import invest, onboard
+from tests.test_helpers_client import failed_redemption, invest, onboard
 
 ROOT = Path(__file__).resolve().parents[1]
 UNKNOWN = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -277,17 +277,14 @@ def test_a_surplus_follows_the_failed_redemption_the_books_booked(
     difference names the failed redemption, and the redemption's row follows it with the same mark."""
     investor_id, wallet_id = onboard(client, "Booked Early")
     client.investments.credit(invest(client, investor_id, wallet_id, 50).id)
-    sandbox.admin("settings", {"task_outcome": "failed"})
-    with pytest.raises(helpers.TaskError) as failed:
-        client.redemptions.create(investor_id, wallet_id, 10)
-    sandbox.admin("settings", {"task_outcome": "success"})
+    failed = failed_redemption(client, sandbox, investor_id, wallet_id, 10)
     product = client.config.product_id
     path = ledger_file(tmp_path, [{"investor_id": investor_id, "product_id": product, "units": 40}])
     detail = reconcile.reconcile(client, reconcile.read_ledger(path)).differences
     mine = detail[detail["investor_id"] == investor_id].reset_index(drop=True)
     assert mine["category"].tolist() == ["units_differ", "redemption_failed"]
     assert mine["related"].tolist() == [f"{investor_id}/{product}"] * 2
-    redemption_id = str(failed.value.task["id"])
+    redemption_id = str(failed.task["id"])
     assert mine["cause"][0] == (
         f"Explained by a failed redemption of 10 units ({redemption_id[:8]}): the books booked it, but no units "
         "moved in the registry."
@@ -303,11 +300,8 @@ def test_a_surplus_is_never_pinned_on_a_failed_redemption_a_retry_settled(
     units was still said to be explained by it ('no units moved ... reverse it or try it again')."""
     investor_id, wallet_id = onboard(client, "Retried Since")
     client.investments.credit(invest(client, investor_id, wallet_id, 50).id)
-    sandbox.admin("settings", {"task_outcome": "failed"})
-    with pytest.raises(helpers.TaskError) as failed:
-        client.redemptions.create(investor_id, wallet_id, 10)
-    sandbox.admin("settings", {"task_outcome": "success"})
-    assert client.redemptions.retry(str(failed.value.task["id"]))["status"] == "success"  # the registry holds 40
+    failed = failed_redemption(client, sandbox, investor_id, wallet_id, 10)
+    assert client.redemptions.retry(str(failed.task["id"]))["status"] == "success"  # the registry holds 40
     product = client.config.product_id
     path = ledger_file(tmp_path, [{"investor_id": investor_id, "product_id": product, "units": 30}])  # booked twice
     detail = reconcile.reconcile(client, reconcile.read_ledger(path)).differences
