@@ -839,6 +839,18 @@ def test_a_retry_of_either_of_two_failed_redemptions_asks_when_one_was_done_agai
     assert [r["status"] for r in client.redemptions.list(investor_id=investor_id)].count("success") == 1
 
 
+def test_an_updates_postcode_is_checked_against_the_investors_country(front: Front) -> None:
+    """Review 41: an update's parts are plain objects, so a German postcode of four digits was sent."""
+    client, _renames, proxy = front
+    investor = client.investors.create(investor_body("Movingaway"))  # in Germany (DEU)
+    sent = len(proxy.seen)
+    with pytest.raises(helpers.InputError, match="A postcode in Germany has five digits"):
+        client.investors.update(investor.id, {"natural_person": {"zip": "1067", "city": "Dresden"}})
+    assert not [seen for seen in proxy.seen[sent:] if seen.startswith("PATCH")]
+    moved = client.investors.update(investor.id, {"natural_person": {"zip": "1010", "city": "Wien", "country": "AUT"}})
+    assert moved.outcome == "updated"
+
+
 def test_a_failed_transfers_reason_names_nobody(front: Front, sandbox: Sandbox) -> None:
     """Review 40: a transfer task names no investor, so there was nobody to mask, and its reason was shown with the
     recipient's name, e-mail and birth date. What may name someone is now left out; the reason's sense stays."""

@@ -321,6 +321,23 @@ def _subset_equal(wanted: Any, have: Any, field: str = "") -> bool:
 COMPACT_FIELDS = frozenset({"tax_identification_number", "document_id", "registration_number", "zip"})
 
 
+def _check_postcodes(changes: Mapping[str, Any], investor: Mapping[str, Any]) -> None:
+    """An update's postcode against the country of its address (the one it changes to, else the investor's): the
+    model's rule, which a partial update does not go through."""
+    errors: checks.FieldErrors = {}
+    for part in ("natural_person", "legal_person"):
+        given = changes.get(part)
+        if not isinstance(given, Mapping) or given.get("zip") in (None, ""):
+            continue
+        country = given.get("country") or (investor.get(part) or {}).get("country")
+        try:
+            checks.check_postcode(str(given["zip"]), str(country) if country else None)
+        except checks.CheckError as exc:
+            errors[f"{part}.zip"] = [str(exc)]
+    if errors:
+        raise input_error("the investor update", errors)
+
+
 def _same_number(wanted: str, have: float) -> bool:
     """Whether text and the number a registry keeps for it are the same ('01067' and 1067, '60311' and 60311.0)."""
     digits = wanted.strip()
@@ -672,6 +689,7 @@ class Investors(Resource):
                 },
             )
         now = Record(current) if current is not None else _readable(self.get, investor_id)  # None: no read scope
+        _check_postcodes(body, now or {})
         if now is not None and (not body or _subset_same(body, now)):  # it has them already: nothing to send
             now.outcome, now.what = "existed", "investor"
             return now
