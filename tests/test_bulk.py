@@ -644,8 +644,10 @@ def test_a_double_click_with_a_row_waiting_for_a_decision_imports_once(client: h
     first = panel.run_import()
     assert first is not None and list(first["status"]) == ["needs a decision", "created", "created"]
     assert "client." not in first.loc[0, "error"] and "the investor it matches" in first.loc[0, "error"]  # no UUID
-    shown = panels.bulk_results_table(first)  # review 39: the matched investor's id read as the row's own
-    assert shown.loc[0, "Investor id"] == "" and first.loc[0, "investor_id"][:8] in shown.loc[0, "Matches investor"]
+    matched = first.loc[0, "investor_id"]  # review 39: the matched investor's id read as the row's own
+    shown = panels.bulk_results_table(first, names={matched: "Investor 00001"})
+    assert shown.loc[0, "Investor id"] == "" and matched[:8] in shown.loc[0, "Matches investor"]
+    assert shown.loc[0, "Matches investor"].startswith("Investor 00001 <span class='cl-id'")  # by name (review 42)
     assert shown.loc[1, "Matches investor"] == "" and shown.loc[1, "Investor id"] != ""
     assert panel.hint.value.startswith("<p>Row 2 waits for a decision the chosen answer cannot make")  # with the
     sent = client.transport.requests_sent  # result, not as if a second click had failed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -480,7 +480,9 @@ class BulkImportPanel(widgets.VBox):
                 )
             self.summary = f"{done}."
             display(HTML(f"<p><b>{html.escape(self.summary)}</b></p>"))
-            display(tables.interactive(bulk_results_table(self.results, kept)))
+            matches = self.plan.matches
+            names = dict(zip(matches["existing_investor_id"].astype(str), matches["existing_name"], strict=True))
+            display(tables.interactive(bulk_results_table(self.results, kept, names)))
             if len(self.plan.problems):  # still to fix: the rows the import skipped, as the dry run said
                 display(
                     HTML(
@@ -523,16 +525,23 @@ class BulkImportPanel(widgets.VBox):
         return int((~self.results["status"].isin(done)).sum())
 
 
-def bulk_results_table(results: pd.DataFrame, kept: set[int] | frozenset[int] = frozenset()) -> pd.DataFrame:
+def bulk_results_table(
+    results: pd.DataFrame, kept: set[int] | frozenset[int] = frozenset(), names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """An import's results for people: a row done by the earlier run says so, and a row that waits for a decision
-    shows the investor it matches as that (in its own column), never as the row's own investor."""
+    shows the investor it matches as that (in its own column, by name where ``names``, id -> name, knows it), never
+    as the row's own investor."""
     shown = results.copy()
     waiting = shown["status"] == "needs a decision"
-    shown.insert(list(shown.columns).index("investor_id") + 1, "matches", shown["investor_id"].where(waiting))
+    matched = [
+        tables.Html(f"{html.escape((names or {}).get(str(i), ''))} {tables.short_id(i)}".strip()) if wait else None
+        for i, wait in zip(shown["investor_id"], waiting, strict=True)
+    ]
+    shown.insert(list(shown.columns).index("investor_id") + 1, "matches", matched)
     shown["investor_id"] = shown["investor_id"].where(~waiting)
     earlier = shown["row"].isin(kept)
     shown["status"] = shown["status"].where(~earlier, shown["status"] + " (by the earlier run)")
-    return tables.humanize(shown, BULK_RESULT_LABELS, ids=("investor_id", "matches", "identification_id", "wallet_id"))
+    return tables.humanize(shown, BULK_RESULT_LABELS, ids=("investor_id", "identification_id", "wallet_id"))
 
 
 def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
