@@ -985,3 +985,23 @@ def test_postcodes_as_people_write_them_are_accepted(postcode: str, country: str
 def test_postcodes_that_cannot_be_the_countrys_are_refused(postcode: str, country: str, said: str) -> None:
     with pytest.raises(checks.CheckError, match=said):
         checks.check_postcode(postcode, country)
+
+
+def test_a_document_number_is_compared_as_shown_or_as_masked() -> None:
+    """Review 43: 'LXX1234T4' (German ID numbers hold X) was read as masked and taken for 'L991234T4'; one shown with
+    dashes was not recognised; a card of the same type renewed counted as the same when the number was hidden."""
+    from helpers.core.resources import _same_document
+
+    sent = {
+        "document_id": "L991234T4",
+        "document_type": "IDCARD",
+        "identity_provider": "POSTIDENT",
+        "document_issuer": "Stadt Frankfurt",
+        "document_valid_from": "2020-01-01",
+        "document_valid_to": "2030-01-01",
+    }
+    for shown, same in (("LXX1234T4", False), ("L99-1234-T4", True), ("••••34T4", True), ("XX-XX-T4", True)):
+        assert _same_document(sent, {**sent, "document_id": shown}) is same, shown
+    hidden = {k: v for k, v in sent.items() if k != "document_id"}
+    assert _same_document(sent, hidden)
+    assert not _same_document(sent, {**hidden, "document_valid_from": "2025-01-01", "document_valid_to": "2035-01-01"})

@@ -966,7 +966,8 @@ def _made_since(listing: Iterable[Record], same: Callable[[Record], bool], since
 
 
 MASK_RUN = re.compile(r"[•●·∙◦*#…]+|[xX]{2,}")  # how a registry may hide part of a number ('••••T47', 'XX-XX-T47')
-DOCUMENT_SHOWN = ("document_type", "identity_provider", "document_issuer", "document_valid_from", "document_valid_to")
+MASK_MARK = re.compile(r"[•●·∙◦*#…]|[xX]{3}|(?:[xX]+[\s-]+){2}")  # what only a mask has (an ID number may hold 'XX')
+DOCUMENT_SHOWN = ("document_issuer", "document_valid_from", "document_valid_to")  # what tells one card from the next
 
 
 def _same_document(sent: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
@@ -974,14 +975,22 @@ def _same_document(sent: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     document number masked ('••••T47') or not at all: then what it shows of the number must fit, and the document's
     other fields it shows (type, provider, issuer, validity; at least two) must be the same."""
     number, shown = sent.get("document_id"), item.get("document_id")
-    if isinstance(shown, str) and shown.strip() and not MASK_RUN.search(shown):
-        return _subset_equal({k: sent[k] for k in ("document_id", "document_type") if k in sent}, item)
+    kind_differs = "document_type" in sent and item.get("document_type") not in (None, sent["document_type"])
+    if kind_differs:
+        return False
+    if isinstance(shown, str) and shown.strip() and not MASK_MARK.search(shown):  # shown whole (dashes aside)
+        return isinstance(number, str) and _compact(shown) == _compact(number)
     if isinstance(shown, str) and shown.strip() and isinstance(number, str):
-        pattern = ".*".join(re.escape(re.sub(r"[\s-]", "", part)) for part in MASK_RUN.split(shown))
-        if not re.fullmatch(pattern, re.sub(r"[\s-]", "", number), re.IGNORECASE):
+        pattern = ".*".join(re.escape(_compact(part)) for part in MASK_RUN.split(shown))
+        if not re.fullmatch(pattern, _compact(number), re.IGNORECASE):
             return False
     others = {name: sent[name] for name in DOCUMENT_SHOWN if name in sent and item.get(name) is not None}
     return len(others) >= 2 and _subset_equal(others, item)
+
+
+def _compact(number: str) -> str:
+    """A document number without its spaces and dashes, in capitals ('l99-1234 t4' is 'L991234T4')."""
+    return re.sub(r"[\s\-‐‑–]", "", number).upper()
 
 
 def _created_after(record: Mapping[str, Any], since: datetime) -> bool:
@@ -1535,11 +1544,11 @@ class Redemptions(Resource):
         retried = {str(f.get("id")): set(self._retry_chain(str(f.get("id")))) for f in failures}
         taken = {retry for retries in retried.values() for retry in retries}
         free = [r for r in group if r.get("status") not in api.TASK_FAILED and str(r.get("id")) not in taken]
-        if not paired:
-            itself = next((r for r in group if r.get("id") == failed.get("id")), None)
-            if itself is None:  # (not listed: only the times can tell)
-                return next((r for r in free if _created_at(r) is None or when(r) > when(failed)), None)
-            return next((r for r in free if after(r, itself)), None)
+        if not paired:  # perhaps after it: no time to tell, or the same time (a registry's time to the minute, in
+            return next(  # any listing order), or later
+                (r for r in free if _created_at(r) is None or _created_at(failed) is None or when(r) >= when(failed)),
+                None,
+            )
         for earlier in failures:
             if retried[str(earlier.get("id"))]:
                 continue  # settled by its own retry
