@@ -857,6 +857,27 @@ def test_an_updates_postcode_is_checked_against_the_investors_country(front: Fro
     assert moved.outcome == "updated"
 
 
+def test_the_report_masks_a_failed_redemptions_reason_as_the_error_does(front: Front, sandbox: Sandbox) -> None:
+    """Review 43: the TaskError said 'born ••••, phone ••••' but the reconciliation repeated the birth date and the
+    phone number of the same reason (it masked e-mails and IBANs only)."""
+    import pandas as pd
+
+    from helpers.data import reconcile
+
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 10, "Reasonmasked")
+    reason = "Wallet holder born 10.08.2000, phone +49 123 456 789, is blocked."
+    renames["/redemptions"] = lambda _url, body: renamed(
+        body, lambda o: {**o, "error": reason} if o.get("status") == "failed" else o
+    )
+    failed = failed_redemption(client, sandbox, investor_id, wallet_id, 2)
+    assert "10.08.2000" not in str(failed) and "456 789" not in str(failed)
+    ledger = pd.DataFrame([{"investor_id": investor_id, "product_id": client.config.product_id, "units": 10}])
+    report = reconcile.reconcile(client, ledger)
+    said = " ".join(str(report.differences.at[i, c]) for i in report.differences.index for c in ("message", "cause"))
+    assert "is blocked" in said and "10.08.2000" not in said and "456 789" not in said
+
+
 def test_a_failed_transfers_reason_names_nobody(front: Front, sandbox: Sandbox) -> None:
     """Review 40: a transfer task names no investor, so there was nobody to mask, and its reason was shown with the
     recipient's name, e-mail and birth date. What may name someone is now left out; the reason's sense stays."""

@@ -260,19 +260,36 @@ def reconcile(
     """Compare the ledger with the registry, per investor and product, and list every difference."""
     products = sorted(set(product_ids or []) | set(ledger["product_id"]))
     investments, redemptions = registry_frames(client, products)
+    redemptions = with_masked_reasons(redemptions, client)
     report = compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC), link_failed=False)
     if not report.is_clean:
         states = retry_states(report.differences, client)
-        settled = {  # failed redemptions that a retry or a redo settled: they explain no surplus
-            str(report.differences.at[index, "redemption_id"])
-            for index, (latest, _retried, since) in states.items()
-            if latest.get("status") not in api.TASK_FAILED or since is not None
+        settled = {  # failed redemptions a retry from this journal settled: they explain no surplus (one perhaps
+            str(report.differences.at[index, "redemption_id"])  # redone by hand still may: its row says 'if')
+            for index, (latest, _retried, _since) in states.items()
+            if latest.get("status") not in api.TASK_FAILED
         }
         differences = group_related(with_retries(report.differences, client, states), link_stuck=False, settled=settled)
         report.differences = with_names(differences, registry_names(client))
     report.as_of = ledger_date(ledger)
     report.differences = with_as_of(report.differences, ledger)
     return report
+
+
+def with_masked_reasons(redemptions: pd.DataFrame, client: Client) -> pd.DataFrame:
+    """The failed and unknown redemptions' reasons without their investor's data (a registry may name the investor,
+    a birth date, a phone number in it): masked as a TaskError's are, withheld where the investor cannot be read."""
+    if redemptions.empty or "error" not in redemptions.columns:
+        return redemptions
+    ended = redemptions["status"].isin(["failed", "unknown"]) & redemptions["error"].notna()
+    if not ended.any():
+        return redemptions
+    redemptions = redemptions.copy()
+    redemptions.loc[ended, "error"] = [
+        client.task_reason({"error": str(row["error"]), "investor_id": row["investor_id"]})
+        for row in redemptions[ended].to_dict("records")
+    ]
+    return redemptions
 
 
 RetryState = tuple[Record, bool, "Record | None"]  # the latest attempt, whether it is a retry, a redo made since
