@@ -832,6 +832,16 @@ def test_a_persons_data_quoted_in_another_notation_is_never_repeated_in_an_error
     quoted = "Born 10.08.00 (10 Aug 2000, Aug 10, 2000, 10-Aug-2000); +49 69 12345678; pays 1.082.000 EUR"
     assert scrubbed(quoted, values=birth) == "Born •••• (••••, ••••, ••••); +49 ••••; pays 1.082.000 EUR"
     assert scrubbed("Must be born after 1900.", "natural_person.birth_date") == "Must be born after 1900."
+    more = personal_values({"natural_person": {"birth_date": "2000-08-10", "phone": "+49 123 456 789"}})
+    notations = "10.8.00, 8/10/2000, 2000-8-10, 10 August, 2000, 10th August 2000, August 10th, 2000; 456 789"
+    assert scrubbed(notations, values=more) == ", ".join(["••••"] * 6) + "; ••••"  # (review 43)
+    for kept in (  # what is no one's stays (review 43: these were masked)
+        "Limit Exceeded. Please Contact Support.",
+        "ISIN DE000A1EWWW0 not transferable",
+        "Amount 1.000.000 exceeds limit; 250000 units requested",
+        "Failed at 2024-03-05T10:15:30Z",
+    ):
+        assert without_names(kept) == kept, kept
 
 
 def test_what_the_registry_quotes_of_a_person_is_never_repeated_in_an_error() -> None:

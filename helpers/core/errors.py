@@ -95,11 +95,15 @@ def _notations(path: str, text: str) -> set[str]:
         d, m = int(number), int(month)
         found |= {f"{number}.{month}.{year}", f"{d}.{m}.{year}", f"{number}/{month}/{year}", f"{month}/{number}/{year}"}
         found |= {f"{number}.{month}.{year[2:]}", f"{number}/{month}/{year[2:]}", f"{month}/{number}/{year[2:]}"}
-        found |= {f"{year}{month}{number}", f"{number}-{month}-{year}"}
+        found |= {f"{year}{month}{number}", f"{number}-{month}-{year}", f"{year}-{m}-{d}", f"{m}/{d}/{year}"}
+        found |= {f"{d}.{m}.{year[2:]}", f"{d}/{m}/{year}", f"{d}/{m}/{year[2:]}", f"{m}/{d}/{year[2:]}"}
+        ordinal = f"{d}{'th' if 10 <= d % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(d % 10, 'th')}"
         for names in MONTHS.values():
             name = names.split()[m - 1]
             found |= {f"{d} {name} {year}", f"{d}. {name} {year}", f"{name} {d}, {year}", f"{name} {d} {year}"}
             found |= {f"{number} {name} {year}", f"{d}-{name}-{year}", f"{d} {name}. {year}", f"{d}. {name}. {year}"}
+            found |= {f"{d} {name}, {year}", f"{ordinal} {name} {year}", f"{ordinal} of {name} {year}"}
+            found |= {f"{name} {ordinal}, {year}", f"{name} {ordinal} {year}"}
     from helpers.core.models import ALIASES
 
     leaf = path.rsplit(".", 1)[-1]
@@ -110,10 +114,15 @@ def _notations(path: str, text: str) -> set[str]:
         found |= {digits, national}
         if text.strip().startswith(("+", "00")):  # with its country code: the national number after it too
             found |= {national[1:], national[2:], national[3:]}
+        groups = re.findall(r"\d+", re.sub(r"^\s*(\+\d{1,3})\s*\(0\)", r"\1", text))
+        if len(groups) > 2:  # the subscriber's number without the codes before it ('456 789' of '+49 123 456 789')
+            found.add("".join(groups[2:]))
+        elif len(groups) == 2 and len(groups[1]) >= 6:
+            found.add(groups[1])
     if leaf == "iban" and len(digits) >= 10:
         found.add(re.sub(r"\s", "", text)[4:])  # the account's own number (the IBAN after its check digits)
         found.add(digits[-10:].lstrip("0") or digits[-10:])
-    return {value for value in found if len(re.sub(r"\W", "", value)) >= 6 or value == text}
+    return {value for value in found if len(re.sub(r"\W", "", value)) >= 5 or value == text}
 
 
 def _value_pattern(value: str) -> str:
@@ -148,7 +157,16 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
     return text
 
 
-WORD = re.compile(r"[^\W\d_][\w'’-]*")
+WORD = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*(?![\w])")  # letters only: 'DE000A1EWWW0' is none
+_COMMON = (  # capitalised in a registry's sentence, but no one's name ('Please Contact Support')
+    "a an and the of for to in on at by from with without not no is are was be please contact support limit "
+    "exceeded error failed failure transfer transfers allowed insufficient balance wallet wallets smart contract "
+    "reverted target source account invalid unknown internal server request denied blocked frozen redemption "
+    "investor investment credit task ledger blockchain token tokens units amount address network timeout retry "
+    "later again rejected refused not-allowed receiving enabled disabled issuer product campaign cashlink studio "
+    "gmbh ag kg se ltd inc llc bank"
+)
+COMMON_WORDS = frozenset(_COMMON.split())
 NAME_LINKS = frozenset({"von", "van", "de", "der", "den", "zu", "da", "di", "del", "la", "le", "du", "al", "bin"})
 
 
@@ -162,7 +180,7 @@ def _names_in(text: str) -> list[tuple[int, int]]:
     for word in words:
         gap = text[end : word.start()] if end is not None else ""
         joined = end is not None and re.fullmatch(r",?\s+", gap) is not None
-        capital = word.group(0)[0].isupper()
+        capital = word.group(0)[0].isupper() and word.group(0).casefold() not in COMMON_WORDS
         link = word.group(0) in NAME_LINKS and joined
         if (capital or link) and (joined or start is None):
             start = word.start() if start is None else start
@@ -176,6 +194,12 @@ def _names_in(text: str) -> list[tuple[int, int]]:
     return runs
 
 
+MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+SOMEONES_NUMBER = re.compile(  # a date (not a moment: '2024-03-05T10:15' is when it failed), or eight digits or more
+    r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b(?!T\d)|\+?\d(?:[\s./()-]*\d){7,}"
+)
+
+
 def without_names(text: str) -> str:
     """``text`` of someone unknown (a failed transfer's reason, which names no investor of its own) without what
     may name a person: runs of capitalised words (a title-case phrase too: privacy first), dates and long numbers.
@@ -183,7 +207,10 @@ def without_names(text: str) -> str:
     clean = scrubbed(text)
     for start, end in reversed(_names_in(clean)):
         clean = clean[:start] + MASK + clean[end:]
-    clean = PERSONAL_NUMBER.sub(MASK, clean)
+    moments = MOMENT.findall(clean)  # when it failed is no one's: kept whole
+    clean = SOMEONES_NUMBER.sub(MASK, MOMENT.sub("\x00", clean))
+    for moment in moments:
+        clean = clean.replace("\x00", moment, 1)
     if clean != text:
         clean = (
             clean.rstrip(". ") + " (what may name a person is left out here; Cashlink Studio shows the whole reason)"
