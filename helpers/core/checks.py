@@ -139,34 +139,49 @@ def check_country(value: Any) -> str:
 
 
 POSTCODES = {  # country -> (its letters before a postcode, the pattern, an example, how it reads)
-    "DEU": ("D", r"[0-9]{5}", "60311", "five digits"),
-    "AUT": ("A", r"[0-9]{4}", "1010", "four digits"),
-    "CHE": ("CH", r"[0-9]{4}", "8001", "four digits"),
-    "LIE": ("FL", r"[0-9]{4}", "9490", "four digits"),
+    "DEU": ("D", r"(?!00)[0-9]{5}", "60311", "five digits"),
+    "AUT": ("A", r"[1-9][0-9]{3}", "1010", "four digits"),
+    "CHE": ("CH", r"[1-9][0-9]{3}", "8001", "four digits"),
+    "LIE": ("FL", r"94[89][0-9]", "9490", "four digits"),
     "LUX": ("L", r"[0-9]{4}", "1111", "four digits"),
-    "BEL": ("B", r"[0-9]{4}", "1000", "four digits"),
+    "BEL": ("B", r"[1-9][0-9]{3}", "1000", "four digits"),
     "DNK": ("DK", r"[0-9]{4}", "1050", "four digits"),
     "FRA": ("F", r"[0-9]{5}", "75001", "five digits"),
     "ITA": ("I", r"[0-9]{5}", "00118", "five digits"),
     "ESP": ("E", r"[0-9]{5}", "28001", "five digits"),
-    "NLD": ("NL", r"[0-9]{4}[A-Z]{2}", "1011 AB", "four digits and two letters"),
-    "POL": ("PL", r"[0-9]{2}-?[0-9]{3}", "00-001", "two digits, a dash and three digits"),
+    "NLD": ("NL", r"([1-9][0-9]{3}) ?([A-Z]{2})", "1011 AB", "four digits and two letters"),
+    "POL": ("PL", r"([0-9]{2})-?([0-9]{3})", "00-001", "two digits, a dash and three digits"),
 }
 COUNTRY_NAMES = {"NLD": "the Netherlands"}  # where a sentence needs more than pycountry's name
+DASHES = "-‐‑–"  # a hyphen, a non-breaking one, an en dash
 
 
 def check_postcode(postcode: str, country: str | None) -> str:
     """A postcode in the form its country uses, for the countries of :data:`POSTCODES` (others as given), as
-    written: with the country's letters before it ('D-60311', 'CH-8001') and spaces inside ('1011 AB') or not."""
-    form = POSTCODES.get((country or "").upper())
+    written ('D-60311', 'DE-60311', 'CH-8001', '1011AB') and given in the country's own form ('60311', '1011 AB'):
+    the country is in its own field."""
+    code = (country or "").upper()
+    form = POSTCODES.get(code)
     text = postcode.strip()
     if form is None:
         return text
     prefix, pattern, example, reads = form
-    bare = re.sub(rf"^{prefix}\s*-?\s*(?=[0-9])", "", text.upper())
-    bare = re.sub(r"\s" if "-?" in pattern else r"[\s-]", "", bare)  # (a dash is part of a Polish one)
-    if re.fullmatch(pattern, bare):
-        return text
+    letters = "|".join(re.escape(p) for p in (prefix, _alpha_2(code)) if p)
+    bare = re.sub(rf"^(?:{letters})\s*[{DASHES}]?\s*(?=[0-9])", "", text.upper())
+    bare = re.sub(rf"[{DASHES}]", "-", re.sub(r"\s+", " ", bare))
+    if code == "NLD":
+        bare = re.sub(r"(?<=[0-9])-(?=[A-Z])", " ", bare)
+    elif code != "POL":
+        bare = bare.replace(" ", "") if re.fullmatch(r"[0-9]{2,3} [0-9]{2,3}", bare) else bare  # '60 311'
+    found = re.fullmatch(pattern, bare)
+    if found:
+        return (
+            f"{found.group(1)} {found.group(2)}"
+            if code == "NLD"
+            else f"{found.group(1)}-{found.group(2)}"
+            if (code == "POL")
+            else bare
+        )
     dropped_zero = bare.isascii() and bare.isdigit() and example.isdigit() and len(bare) == len(example) - 1
     advice = (
         " Did it lose a leading 0? Type it with the 0 (a spreadsheet drops it from a number: format that column as "
@@ -174,10 +189,17 @@ def check_postcode(postcode: str, country: str | None) -> str:
         if dropped_zero
         else " Check it against the address it belongs to."
     )
-    name = COUNTRY_NAMES.get((country or "").upper()) or _country_name(country or "")
+    name = COUNTRY_NAMES.get(code) or _country_name(code)
     raise FieldCheckError(
         "zip", f"A postcode in {name} has {reads}, such as {example}; {quote(text)} does not.{advice}"
     )
+
+
+def _alpha_2(alpha_3: str) -> str:
+    import pycountry
+
+    country = pycountry.countries.get(alpha_3=alpha_3)
+    return str(country.alpha_2) if country else ""
 
 
 def _country_name(alpha_3: str) -> str:

@@ -322,8 +322,8 @@ COMPACT_FIELDS = frozenset({"tax_identification_number", "document_id", "registr
 
 
 def _check_postcodes(changes: Mapping[str, Any], investor: Mapping[str, Any]) -> None:
-    """An update's postcode against the country of its address (the one it changes to, else the investor's): the
-    model's rule, which a partial update does not go through."""
+    """An update's postcode against the country of its address (the one it changes to, else the investor's), and
+    put in the country's own form: the model's rule, which a partial update does not go through."""
     errors: checks.FieldErrors = {}
     for part in ("natural_person", "legal_person"):
         given = changes.get(part)
@@ -331,7 +331,9 @@ def _check_postcodes(changes: Mapping[str, Any], investor: Mapping[str, Any]) ->
             continue
         country = given.get("country") or (investor.get(part) or {}).get("country")
         try:
-            checks.check_postcode(str(given["zip"]), str(country) if country else None)
+            postcode = checks.check_postcode(str(given["zip"]), str(country) if country else None)
+            if isinstance(given, dict):
+                given["zip"] = postcode  # in the country's own form, as a new investor's is sent
         except checks.CheckError as exc:
             errors[f"{part}.zip"] = [str(exc)]
     if errors:
