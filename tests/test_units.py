@@ -1023,3 +1023,23 @@ def test_a_document_number_is_compared_as_shown_or_as_masked() -> None:
     hidden = {k: v for k, v in sent.items() if k != "document_id"}
     assert _same_document(sent, hidden)
     assert not _same_document(sent, {**hidden, "document_valid_from": "2025-01-01", "document_valid_to": "2035-01-01"})
+
+
+def test_a_record_shows_codes_in_words_by_their_field_only() -> None:
+    """Review 43: a surname 'MR' read 'Mr' (any field equal to a choice's code took its label)."""
+    from helpers.core.records import Record
+
+    rows = dict(
+        Record(
+            {
+                "natural_person": {"surname": "MR", "salutation": "MR"},
+                "document_type": "PASSPORT",
+                "status": "WAITING_FOR_ACCEPTANCE",
+                "reason": "ISSUANCE",
+            }
+        ).rows()
+    )
+    assert (
+        rows[models.label("natural_person.surname")] == "MR" and rows[models.label("natural_person.salutation")] == "Mr"
+    )
+    assert "Passport" in rows.values() and "Waiting for acceptance" in rows.values() and "Issuance" in rows.values()

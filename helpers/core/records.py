@@ -37,6 +37,9 @@ def mask(value: Any, field: str) -> Any:
     return MASK * max(len(text) - 3, 3) + text[-3:] if len(text) > 6 else MASK * 4
 
 
+CHOICE_FIELDS = frozenset({"salutation", "document_type", "identity_provider"})  # whose codes have labels
+
+
 def masked(value: Any, path: str = "", *, identifying: bool = False) -> Any:
     """A copy of an API object with every personal field masked (nested objects and lists included); with
     ``identifying``, also what names a person (names, e-mail, address): for text that may end up in a log."""
@@ -206,8 +209,8 @@ class Record(dict[str, Any]):
                     shown = _when(shown)
                 elif isinstance(shown, int) and leaf in UNIT_FIELDS:
                     shown = f"{shown:,}"  # 1,500 units, as the forms say
-                elif isinstance(shown, str) and shown in CHOICE_LABELS:
-                    shown = CHOICE_LABELS[shown]  # ID card, not IDCARD
+                elif isinstance(shown, str) and leaf in CHOICE_FIELDS and shown in CHOICE_LABELS:
+                    shown = CHOICE_LABELS[shown]  # ID card, not IDCARD (a surname 'MR' stays MR)
                 elif isinstance(shown, str):
                     shown = in_words(leaf, shown)  # Waiting for acceptance, not WAITING_FOR_ACCEPTANCE
                 result.append((label(path), str(shown)))

@@ -233,7 +233,7 @@ def _remaining(statement: Mapping[str, Any]) -> str:
 
 STATEMENT_COLUMNS: Columns = (
     ("Issued", lambda r: when(r.get("created_at"))),
-    ("Reason", lambda r: str(r.get("reason") or "").replace("_", " ").capitalize()),  # Issuance, not ISSUANCE
+    ("Reason", lambda r: api.in_words("reason", r.get("reason"))),  # Issuance, not ISSUANCE
     ("Remaining", _remaining),
     ("Statement id", id_of()),
 )
