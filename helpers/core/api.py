@@ -115,7 +115,7 @@ def in_words(field: str, value: object) -> str:
         return STATUS_LABELS.get(text) or OTHER_STATUS_WORDS.get(text, text)
     if field == "type":
         return WALLET_WORDS.get(text, text)
-    if field == "reason" and re.fullmatch(r"[A-Z]+(?:_[A-Z]+)*", text):  # a statement's: Issuance, not ISSUANCE
+    if field == "reason" and re.fullmatch(r"[A-Z]{5,}(?:_[A-Z]+)*|[A-Z]+(?:_[A-Z]+)+", text):  # Issuance (not AML)
         return text.replace("_", " ").capitalize()
     return text
 

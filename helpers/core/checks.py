@@ -149,17 +149,17 @@ POSTCODES = {  # country -> (its letters before a postcode, the pattern, an exam
     "FRA": ("F", r"[0-9]{5}", "75001", "five digits"),
     "ITA": ("I", r"[0-9]{5}", "00118", "five digits"),
     "ESP": ("E", r"[0-9]{5}", "28001", "five digits"),
-    "NLD": ("NL", r"([1-9][0-9]{3}) ?([A-Z]{2})", "1011 AB", "four digits and two letters"),
-    "POL": ("PL", r"([0-9]{2})-?([0-9]{3})", "00-001", "two digits, a dash and three digits"),
+    "NLD": ("NL", r"[1-9][0-9]{3} ?[A-Z]{2}", "1011 AB", "four digits and two letters"),
+    "POL": ("PL", r"[0-9]{2}[- ]?[0-9]{3}", "00-001", "two digits, a dash and three digits"),
 }
 COUNTRY_NAMES = {"NLD": "the Netherlands"}  # where a sentence needs more than pycountry's name
 DASHES = "-‐‑–"  # a hyphen, a non-breaking one, an en dash
 
 
 def check_postcode(postcode: str, country: str | None) -> str:
-    """A postcode in the form its country uses, for the countries of :data:`POSTCODES` (others as given), as
-    written ('D-60311', 'DE-60311', 'CH-8001', '1011AB') and given in the country's own form ('60311', '1011 AB'):
-    the country is in its own field."""
+    """A postcode in the form its country uses, for the countries of :data:`POSTCODES` (others as given), however
+    written ('D-60311', 'DE-60311', 'CH-8001', '1011AB'); returned as written (a form of its own would make the same
+    step, run again, another operation)."""
     code = (country or "").upper()
     form = POSTCODES.get(code)
     text = postcode.strip()
@@ -173,15 +173,8 @@ def check_postcode(postcode: str, country: str | None) -> str:
         bare = re.sub(r"(?<=[0-9])-(?=[A-Z])", " ", bare)
     elif code != "POL":
         bare = bare.replace(" ", "") if re.fullmatch(r"[0-9]{2,3} [0-9]{2,3}", bare) else bare  # '60 311'
-    found = re.fullmatch(pattern, bare)
-    if found:
-        return (
-            f"{found.group(1)} {found.group(2)}"
-            if code == "NLD"
-            else f"{found.group(1)}-{found.group(2)}"
-            if (code == "POL")
-            else bare
-        )
+    if re.fullmatch(pattern, bare):
+        return text  # as written: the same step run again is the same operation (its body decides that)
     dropped_zero = bare.isascii() and bare.isdigit() and example.isdigit() and len(bare) == len(example) - 1
     advice = (
         " Did it lose a leading 0? Type it with the 0 (a spreadsheet drops it from a number: format that column as "

@@ -194,7 +194,11 @@ def _names_in(text: str) -> list[tuple[int, int]]:
     return runs
 
 
-MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+MOMENT = re.compile(  # a moment (when something failed) or a wallet's address: no one's, kept whole
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\b\d{1,2}\.\d{1,2}\.\d{4},? \d{1,2}:\d{2}(?::\d{2})?"
+    r"|\b0x[0-9a-fA-F]{40}\b"
+)
 SOMEONES_NUMBER = re.compile(  # a date (not a moment: '2024-03-05T10:15' is when it failed), or eight digits or more
     r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b(?!T\d)|\+?\d(?:[\s./()-]*\d){7,}"
 )
@@ -237,12 +241,15 @@ def _without_ibans(text: str) -> str:
         while end < len(text) and len(compact) < length:
             if text[end].isalnum():
                 compact += text[end]
-            elif text[end] in SEPARATORS:  # more of it only if the group that follows fits in its length
-                after = end + 1
+            elif text[end] in SEPARATORS:  # more of it only if what follows is a group of it: it fits in its
+                after = end + 1  # length and has a digit or is in capitals ('NWBK'), unlike a sentence's next word
                 while after < len(text) and text[after].isalnum():
                     after += 1
-                if after == end + 1 or len(compact) + after - end - 1 > length:
-                    break  # (the next word of the sentence, not the IBAN's last group)
+                group = text[end + 1 : after]
+                if not group or len(compact) + len(group) > length:
+                    break
+                if not any(c.isdigit() for c in group) and not group.isupper():
+                    break
             else:
                 break
             end += 1

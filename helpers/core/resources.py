@@ -977,17 +977,17 @@ def _same_document(sent: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     document number masked ('••••T47') or not at all: then what it shows of the number must fit, and the document's
     other fields it shows (type, provider, issuer, validity; at least two) must be the same."""
     number, shown = sent.get("document_id"), item.get("document_id")
-    kind_differs = "document_type" in sent and item.get("document_type") not in (None, sent["document_type"])
-    if kind_differs:
+    kind = item.get("document_type")
+    if "document_type" in sent and kind is not None and str(kind).upper() != str(sent["document_type"]).upper():
         return False
+    others = {name: sent[name] for name in DOCUMENT_SHOWN if name in sent and item.get(name) is not None}
     if isinstance(shown, str) and shown.strip() and not MASK_MARK.search(shown):  # shown whole (dashes aside)
         return isinstance(number, str) and _compact(shown) == _compact(number)
-    if isinstance(shown, str) and shown.strip() and isinstance(number, str):
+    if isinstance(shown, str) and shown.strip():  # masked: what it shows must fit, and what else it shows too
         pattern = ".*".join(re.escape(_compact(part)) for part in MASK_RUN.split(shown))
-        if not re.fullmatch(pattern, _compact(number), re.IGNORECASE):
-            return False
-    others = {name: sent[name] for name in DOCUMENT_SHOWN if name in sent and item.get(name) is not None}
-    return len(others) >= 2 and _subset_equal(others, item)
+        fits = isinstance(number, str) and re.fullmatch(pattern, _compact(number), re.IGNORECASE) is not None
+        return fits and _subset_equal(others, item)
+    return len(others) >= 2 and _subset_equal(others, item)  # left out: the card's issuer and validity decide
 
 
 def _compact(number: str) -> str:
