@@ -505,3 +505,11 @@ def test_a_cell_run_again_closes_the_walkthrough_it_made_before(
     assert first.comm is None and typed.comm is None and second.comm is not None
     assert walkthrough.Investing(client, "by hand").comm is not None and second.comm is not None  # another kind
     assert other_cell.comm is not None  # another cell's walkthrough (another investor) is left alone
+
+
+def test_a_redemption_done_says_its_status_in_words(client: helpers.Client) -> None:
+    investor_id, wallet_id = onboard(client, "Wordy")
+    client.investments.credit(invest(client, investor_id, wallet_id, 1500).id)
+    wizard = walkthrough.Redeeming(client, "unattended", {"investor_id": investor_id, "units": 1200})
+    wizard.run_unattended()
+    assert "Redemption of 1,200 units: successful.</b>" in text_of(wizard)

@@ -51,13 +51,17 @@ def shorten_quoted(text: str) -> str:
 MASK = "••••"
 REGISTRY_MAIL = re.compile(r"@(?:[\w-]+\.)*cashlink\.(?:de|io|com)$", re.IGNORECASE)  # its support: said to write to
 EMAIL = re.compile(r"[^\s'\"<>@,;:()\[\]]+@[^\s'\"<>@,;:()\[\]]+\.[A-Za-z]{2,}")
-PERSONAL_NUMBER = re.compile(  # what in a message may be a person's: a date in numbers, or six digits or more
-    r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\+?\d(?:[\s./()-]*\d){5,}"
-)
+
+
+def _numbers(digits: int) -> re.Pattern[str]:
+    """What in a message may be a person's number: a date in numbers (not a moment: '2024-03-05T10:15' is when
+    something happened), or a run of at least ``digits`` digits, however separated (a phone or an account number)."""
+    return re.compile(rf"\b\d{{1,4}}[./-]\d{{1,2}}[./-]\d{{1,4}}\b(?!T\d)|\+?\d(?:[\s./()-]*\d){{{digits - 1},}}")
+
+
+PERSONAL_NUMBER = _numbers(6)  # in a personal field's own message
 SEPARATORS = " -\t\u00a0\u2007\u2009\u202f"  # a space (also a tab, a no-break, figure or thin one) or a dash
-IBAN_START = re.compile(
-    r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?=[ \t\u00a0\u2007\u2009\u202f-]?[A-Za-z0-9])"
-)  # one begins
+IBAN_START = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}[0-9]{{2}}(?=[{re.escape(SEPARATORS)}]?[A-Za-z0-9])")
 QUOTED = re.compile(r"(['\"‘“])([^'\"‘“’”]+)(['\"’”])")
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -108,13 +112,14 @@ def _notations(path: str, text: str) -> set[str]:
 
     leaf = path.rsplit(".", 1)[-1]
     leaf = ALIASES.get(leaf, leaf)
-    digits = re.sub(r"\D", "", re.sub(r"^\s*(\+\d{1,3})\s*\(0\)", r"\1", text))
+    dialled = re.sub(r"^\s*(\+\d{1,3})\s*\(0\)", r"\1", text)  # '+49 (0)69 …' is '+49 69 …'
+    digits = re.sub(r"\D", "", dialled)
     if leaf == "phone" and len(digits) >= 6:
         national = digits.lstrip("0")  # '069 …' is '69 …' after '+49'
         found |= {digits, national}
         if text.strip().startswith(("+", "00")):  # with its country code: the national number after it too
             found |= {national[1:], national[2:], national[3:]}
-        groups = re.findall(r"\d+", re.sub(r"^\s*(\+\d{1,3})\s*\(0\)", r"\1", text))
+        groups = re.findall(r"\d+", dialled)
         if len(groups) > 2:  # the subscriber's number without the codes before it ('456 789' of '+49 123 456 789')
             found.add("".join(groups[2:]))
         elif len(groups) == 2 and len(groups[1]) >= 6:
@@ -199,9 +204,7 @@ MOMENT = re.compile(  # a moment (when something failed) or a wallet's address: 
     r"|\b\d{1,2}\.\d{1,2}\.\d{4},? \d{1,2}:\d{2}(?::\d{2})?"
     r"|\b0x[0-9a-fA-F]{40}\b"
 )
-SOMEONES_NUMBER = re.compile(  # a date (not a moment: '2024-03-05T10:15' is when it failed), or eight digits or more
-    r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b(?!T\d)|\+?\d(?:[\s./()-]*\d){7,}"
-)
+SOMEONES_NUMBER = _numbers(8)  # in a reason of someone unknown: six digits there are an amount
 
 
 def without_names(text: str) -> str:
@@ -211,10 +214,8 @@ def without_names(text: str) -> str:
     clean = scrubbed(text)
     for start, end in reversed(_names_in(clean)):
         clean = clean[:start] + MASK + clean[end:]
-    moments = MOMENT.findall(clean)  # when it failed is no one's: kept whole
-    clean = SOMEONES_NUMBER.sub(MASK, MOMENT.sub("\x00", clean))
-    for moment in moments:
-        clean = clean.replace("\x00", moment, 1)
+    kept_or_masked = re.compile(f"({MOMENT.pattern})|{SOMEONES_NUMBER.pattern}")  # a moment or an address: kept
+    clean = kept_or_masked.sub(lambda found: found.group(1) or MASK, clean)
     if clean != text:
         clean = (
             clean.rstrip(". ") + " (what may name a person is left out here; Cashlink Studio shows the whole reason)"

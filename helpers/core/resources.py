@@ -322,8 +322,8 @@ COMPACT_FIELDS = frozenset({"tax_identification_number", "document_id", "registr
 
 
 def _check_postcodes(changes: Mapping[str, Any], investor: Mapping[str, Any]) -> None:
-    """An update's postcode against the country of its address (the one it changes to, else the investor's), and
-    put in the country's own form: the model's rule, which a partial update does not go through."""
+    """An update's postcode against the country of its address (the one it changes to, else the investor's): the
+    model's rule, which a partial update does not go through."""
     errors: checks.FieldErrors = {}
     for part in ("natural_person", "legal_person"):
         given = changes.get(part)
@@ -331,9 +331,7 @@ def _check_postcodes(changes: Mapping[str, Any], investor: Mapping[str, Any]) ->
             continue
         country = given.get("country") or (investor.get(part) or {}).get("country")
         try:
-            postcode = checks.check_postcode(str(given["zip"]), str(country) if country else None)
-            if isinstance(given, dict):
-                given["zip"] = postcode  # in the country's own form, as a new investor's is sent
+            checks.check_postcode(str(given["zip"]), str(country) if country else None)
         except checks.CheckError as exc:
             errors[f"{part}.zip"] = [str(exc)]
     if errors:
@@ -762,8 +760,8 @@ class Investors(Resource):
         def same(item: Record) -> bool:
             return bool(body) and _same_document(body, item)
 
-        def equal(item: Record) -> bool:  # the same identification, not only the same ID document (its number
-            return _subset_equal({k: v for k, v in body.items() if k != "legitimation_protocol_id"}, item)  # shown)
+        def equal(item: Record) -> bool:  # the same identification, its number shown, not only the same document
+            return _subset_equal({k: v for k, v in body.items() if k != "legitimation_protocol_id"}, item)
 
         return self._writing_to(
             target,
@@ -974,8 +972,9 @@ DOCUMENT_SHOWN = ("document_issuer", "document_valid_from", "document_valid_to")
 
 def _same_document(sent: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     """Whether an identification of the registry's is of the ID document ``sent`` names. A registry may show the
-    document number masked ('••••T47') or not at all: then what it shows of the number must fit, and the document's
-    other fields it shows (type, provider, issuer, validity; at least two) must be the same."""
+    document number masked ('••••T47') or not at all. Shown whole, it decides (dashes and case aside); masked, what
+    it shows must fit and what it shows of the card's issuer and validity must be the same; left out, two of those
+    must be there and the same. A document type shown must be the same in any case."""
     number, shown = sent.get("document_id"), item.get("document_id")
     kind = item.get("document_type")
     if "document_type" in sent and kind is not None and str(kind).upper() != str(sent["document_type"]).upper():
@@ -992,7 +991,7 @@ def _same_document(sent: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
 
 def _compact(number: str) -> str:
     """A document number without its spaces and dashes, in capitals ('l99-1234 t4' is 'L991234T4')."""
-    return re.sub(r"[\s\-‐‑–]", "", number).upper()
+    return re.sub(rf"[\s{re.escape(checks.DASHES)}]", "", number).upper()
 
 
 def _created_after(record: Mapping[str, Any], since: datetime) -> bool:

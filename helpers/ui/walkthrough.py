@@ -837,9 +837,9 @@ class Redeeming(Walkthrough):
         parts: list[widgets.Widget] = [
             message_html(
                 f"<p><b>Redemption of {forms.count_text(redemption.get('units'))} units: "
-                f"{html.escape(str(redemption.get('status')))}.</b> Where the units came from, in the order the "
-                "registry took them (first in, first out: the investment made first in the registry first, "
-                "whatever its signing day):</p>"
+                f"{html.escape(api.in_words('status', redemption.get('status')))}.</b> Where the units came from, in "
+                "the order the registry took them (first in, first out: the investment made first in the registry "
+                "first, whatever its signing day):</p>"
             ),
             tables.interactive(
                 tables.people_frame(
