@@ -9,9 +9,10 @@ skipped). Goals: within 1.1x the ideal bound at 20 ms, at least 2x faster than o
 fastest run (min / median are printed), as every benchmark here: a machine shared with other work only ever adds time.
 On loopback both sides only spend CPU, each in one process: the run also prints the most concurrency can gain there
 with the CPU each side used (a request takes at least the busier side's CPU, and both sides' over the machine's cores),
-so a miss can be told from a limit of the machine. The timed runs go without instrumentation; the breakdown of a
-request's time comes from one more run at 20 ms with a response hook that times each answer (its work would count as
-the client's).
+so a miss can be told from a limit of the machine. At 20 ms it also measures this machine's floor for as many
+requests held as long (``bench/wire_floor.py``: a bare server and raw sockets), interleaved with the import runs.
+The timed runs go without instrumentation; the breakdown of a request's time comes from one more run at 20 ms with a
+response hook that times each answer (its work would count as the client's).
 Run: ``python -m bench.bulk_import [--quick]``
 """
 
@@ -28,6 +29,7 @@ import requests
 from schwifty import IBAN
 
 from bench.common import OPTIONS, Timings, client_for, cpu_seconds, goal, run_alone, sandbox_with_tenant, timed
+from bench.wire_floor import floor_seconds
 from helpers.core.config import Config
 from helpers.data import bulk
 from sandbox.runner import SandboxProcess
@@ -130,6 +132,7 @@ def main() -> None:
                         used_cpu[name][index] += amount
             box.faults(latency=LATENCY)
             far_times: list[float] = []
+            floor_times: list[float] = []  # this machine's floor for as many requests held as long (interleaved)
             for run in range(runs + 1):  # a shared machine only ever adds time: the goal takes the fastest run
                 used = {}
                 seconds, counted, _spent = import_once(
@@ -138,6 +141,7 @@ def main() -> None:
                 far_times.append(seconds)
                 if seconds <= min(far_times):
                     cpu, requests_in_fastest = used, sum(counted.values())
+                floor_times.append(floor_seconds(sum(counted.values()), WORKERS, LATENCY))
             # One more run, with the hook that times each answer by kind, for the breakdown of a request's time.
             _seconds, sent, spent = import_once(fresh(box, config, tmp, 90), plan, WORKERS)
     serial, concurrent = Timings(times["one by one"]), Timings(times[f"{WORKERS} workers"])
@@ -183,6 +187,12 @@ def main() -> None:
             f"  (with the latency the sandbox really gave, {latency:.1f} ms, that bound is {delivered:.2f} s: "
             f"{far / delivered:4.2f}x; the goal keeps the {LATENCY * 1000:.0f} ms bound)"
         )
+    floor = Timings(floor_times)
+    print(
+        f"  this machine's floor: a bare server holding each answer {LATENCY * 1000:.0f} ms, {WORKERS} raw sockets, as "
+        f"many requests: {floor.s()}, {floor.min / ideal:4.2f}x the ideal bound (late timers, cores woken from idle); "
+        f"the import takes {far / floor.min:4.2f}x / {far_away.median / floor.median:4.2f}x that floor"
+    )
     print(
         f"  CPU per request at {LATENCY * 1000:.0f} ms: client {cpu['client'] / requests_in_fastest * 1000:.2f} ms, "
         f"sandbox {cpu['sandbox'] / requests_in_fastest * 1000:.2f} ms (fastest run; the sandbox's one process: "
