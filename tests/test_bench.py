@@ -27,6 +27,15 @@ def test_every_benchmark_runs_in_quick_mode() -> None:
     for name in ("startup", "list_investments", "concurrent_pages", "bulk_import", "transport", "reconcile"):
         assert f"== {name}" in done.stdout
     assert "== goals:" in done.stdout and "goal " in done.stdout
+    assert "this machine's floor" in done.stdout
+
+
+def test_the_machine_floor_holds_every_request_its_latency() -> None:
+    """The floor's bare server answers every request, none before its latency: 12 requests held 10 ms by 4 raw
+    clients take at least 3 rounds of 10 ms."""
+    from bench.wire_floor import floor_seconds
+
+    assert floor_seconds(12, 4, 0.01) >= 3 * 0.01
 
 
 def test_one_benchmark_run_alone_reads_its_options() -> None:
