@@ -524,6 +524,9 @@ def _did_not_act(error: CashlinkError) -> bool:
     return not isinstance(error, ConflictError) and (400 <= status < 500 or status == 503)
 
 
+SEND_AS_NEW = "give it a reference of its own (reference='…'; in a form, the button 'Send as a new …')"
+
+
 @dataclass
 class Operation:
     """One write, as the client sends it (see the module documentation)."""
@@ -555,6 +558,7 @@ class Operation:
     before_send: Callable[[], None] | None = None
     update: Callable[[Record], Record] | None = None
     describe: Callable[[], str] | None = None  # "a redemption of 50 units" for questions
+    send_again: str = SEND_AS_NEW  # how to send it again as a new operation, after "to send it again,"
 
     @property
     def identity_content(self) -> Any:
@@ -798,8 +802,7 @@ class Client:
                 raise OutcomeUnknown(
                     f"Could not {operation.action}: an attempt on {entry.created_at[:10]} was never answered, and "
                     f"nothing here can look for {what} in the registry. Nothing was sent. Look for it in Cashlink "
-                    "Studio; to send it again, give it a reference of its own (reference='…'; in a form, the button "
-                    "'Send as a new …')."
+                    f"Studio; to send it again, {operation.send_again}."
                 )
             entry, unanswered = self._new_attempt(identity, hashed, entry), False  # under a key of its own
         looked_at = operation.looked_at or datetime.now(UTC)  # the same write done since is not in what it read
@@ -1164,8 +1167,8 @@ class Client:
                 self._audit(operation, key, None, "answer lost")
                 raise OutcomeUnknown(  # as a re-run says it: whether it was done is unknown
                     f"{last.message} Nothing more was sent, as nothing here can look for it: look in Cashlink Studio "
-                    "whether it was done. Running this again sends nothing until you say; to send it again, give it "
-                    "a reference of its own (reference='…'; in a form, the button 'Send as a new …').",
+                    "whether it was done. Running this again sends nothing until you say; to send it again, "
+                    f"{operation.send_again}.",
                     status=last.status,
                 )
             try:
@@ -1289,18 +1292,19 @@ class Client:
     def _cannot_look(operation: Operation, when: str, exc: CashlinkError) -> OutcomeUnknown:
         """An attempt whose answer was lost, where nothing here can look for what it made (no read scope, no list)."""
         what = operation.describe() if operation.describe else f"the {operation.what}"
-        why = (
-            "this client may not read the registry"
-            if isinstance(exc, PermissionDeniedError)
-            else "the registry offers no list to look in"
-        )
+        if isinstance(exc, PermissionDeniedError):
+            why = "this client may not read the registry"
+            there = (
+                "run this step once with a client that may read the registry (its scopes with :read): it finds it "
+                "and records it"
+            )
+        else:
+            why, there = "the registry offers no list to look in", "it was done, and there is nothing more to do"
         return OutcomeUnknown(
             f"Could not {operation.action}: an attempt {'on ' + when if when != 'today' else 'just now'} was never "
             f"answered, and {why}, so whether it made {what} is unknown. Nothing more was sent: sending it again "
-            f"could make a second one. Look for {what} in Cashlink Studio. If it is there, run this step once with a "
-            "client that may read the registry (its scopes with :read): it finds it and records it. If it is not "
-            "there, send it as a new operation with a reference of its own (reference='…'; in a form, the button "
-            "'Send as a new …').",
+            f"could make a second one. Look for {what} in Cashlink Studio. If it is there, {there}. If it is not "
+            f"there, send it as a new operation: {operation.send_again}.",
             status=exc.status,
         )
 

@@ -1233,12 +1233,20 @@ class Investments(Resource):
             return found
 
         def sent(since: datetime) -> builtins.list[Record]:
-            """After a lost answer: a credit task started since (still processing, or done), or the delivery."""
+            """After a lost answer: a credit task started since (still processing, or done), or the delivery. With
+            no list of tasks, an investment not delivered yet may have a credit under way: that cannot be told, and
+            nothing is sent again unasked."""
             tasks = self._credit_tasks(investment_id)
             if tasks is not None:
                 return [t for t in tasks if t.get("status") not in api.TASK_FAILED and _created_after(t, since)]
             current = self.get(investment_id)
-            return [current] if current.get("status") == "DELIVERED" else []
+            if current.get("status") == "DELIVERED":
+                return [current]
+            raise NotListed(
+                "The registry lists no credit tasks, and the investment is not delivered yet: a credit may be under "
+                "way.",
+                status=404,
+            )
 
         def already() -> Match | None:
             current = self.get(investment_id)
@@ -1263,6 +1271,7 @@ class Investments(Resource):
                 holds=lambda found: found.get("status") not in api.TASK_FAILED,  # a failed credit is sent again
                 made_nothing=lambda answer: answer.get("status") in api.TASK_FAILED,  # so a re-run sends it again
                 describe=lambda: f"a credit of {investment['units']} units" if "units" in investment else "a credit",
+                send_again=f"credit it with repeat=True (client.investments.credit('{investment_id}', repeat=True))",
             )
         )
         if started.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN:  # said in words, with what to do next
