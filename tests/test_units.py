@@ -845,6 +845,12 @@ def test_a_persons_data_quoted_in_another_notation_is_never_repeated_in_an_error
         assert without_names(kept) == kept, kept
     for code in ("ISIN DE000A1EWWW0 transfer paused", "Token LU1234567890 is paused for transfers"):
         assert scrubbed(code) == code  # review 44: the words after it were taken for the rest of an IBAN
+    for registry_id in ("de12a4f0-55c1-4e0b-9a1d-2437e19fef30", "151446de-fc1d-4b66-be22-8e6d0d4a249c"):
+        said = f"The investor has no wallet with the id {registry_id}."  # review 45: 1.4% of ids read as IBANs
+        assert scrubbed(said, "wallet") == said
+    assert scrubbed("IBAN DE89 3704 0044 0532 0130 00, wallet de12a4f0-55c1-4e0b-9a1d-2437e19fef30") == (
+        "IBAN DE89 •••• 3000, wallet de12a4f0-55c1-4e0b-9a1d-2437e19fef30"
+    )
 
 
 def test_what_the_registry_quotes_of_a_person_is_never_repeated_in_an_error() -> None:

@@ -61,6 +61,7 @@ def _numbers(digits: int) -> re.Pattern[str]:
 
 PERSONAL_NUMBER = _numbers(6)  # in a personal field's own message
 SEPARATORS = " -\t\u00a0\u2007\u2009\u202f"  # a space (also a tab, a no-break, figure or thin one) or a dash
+REGISTRY_ID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")  # a UUID
 IBAN_START = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}[0-9]{{2}}(?=[{re.escape(SEPARATORS)}]?[A-Za-z0-9])")
 QUOTED = re.compile(r"(['\"‘“])([^'\"‘“’”]+)(['\"’”])")
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -226,13 +227,15 @@ def without_names(text: str) -> str:
 def _without_ibans(text: str) -> str:
     """``text`` with what is an IBAN of a country (its length, give or take two characters for a typo; spaced,
     dashed, in any case) masked but for its first and last four characters. A reference of no country (RF..., an
-    ISIN of 12 characters, an order number) is kept."""
+    ISIN of 12 characters, an order number) is kept, and so is an id of the registry (a UUID such as
+    'de12a4f0-55c1-…', whose letters and digits may begin as an IBAN does)."""
     from schwifty import registry
     from schwifty.exceptions import InvalidCountryCode
 
     out, position = [], 0
+    ids = [found.span() for found in REGISTRY_ID.finditer(text)]
     for start in IBAN_START.finditer(text):
-        if start.start() < position:
+        if start.start() < position or any(begin <= start.start() < end for begin, end in ids):
             continue
         try:
             length = registry.get_iban_spec(start.group(0)[:2].upper()).iban_length
