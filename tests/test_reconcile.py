@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import helpers
+from helpers.core.records import Record
 from helpers.data import reconcile
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import panels
@@ -89,7 +90,7 @@ def test_known_discrepancies_are_found_exactly(
     assert "has been paid for" in messages["stuck"]
     assert "Do not retry" in messages["redemption_unknown"]
     assert report.differences.loc[report.differences["category"] == "units_differ", "investor_ref"].item() == "R-B"
-    assert report.summary()["count"].tolist() == [1, 1, 1, 1, 1, 1]
+    assert report.summary()["count"].tolist() == [1, 1, 1, 1, 0, 1, 1]  # (no status the documentation does not name)
 
 
 def test_a_clean_ledger_gives_a_clean_report(client: helpers.Client, tmp_path: Path) -> None:
@@ -135,6 +136,7 @@ def test_sample_ledger_has_every_category_against_the_demo_seed(tmp_path: Path) 
         "in_registry_only": 1,
         "units_differ": 2,
         "stuck": 2,
+        "status_unknown": 0,
         "redemption_failed": 1,
         "redemption_unknown": 1,
     }
@@ -506,3 +508,64 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
     assert report.differences["cause"].tolist() == [
         "60 units were redeemed after the books' date (2026-11-01): books of that date cannot show them."
     ]
+    undated = reconcile.compare(ledger.drop(columns="as_of"), investments, redemptions, timedelta(days=3), now)
+    assert undated.differences["cause"].tolist() == [  # review 45: it said a credit or an investment was missing
+        "The registry has redemptions of 65 units of this position, which the books may not have booked (they give "
+        "no date to tell); or a credit or an investment missing?"
+    ]
+    fewer = reconcile.compare(
+        ledger.drop(columns="as_of").assign(units=105), investments, redemptions, timedelta(days=3), now
+    )
+    assert fewer.differences["cause"].str.endswith("to tell): that is the difference.").all()
+
+
+def test_an_investment_in_a_status_the_documentation_does_not_name_is_its_own_difference() -> None:
+    """A registry that answers 'SETTLED' (review 45): its units are not taken as held without a word; the report
+    names the investment and the status, and what to do."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 15, "investor_name": "Ada Lovelace"}])
+    investments = pd.DataFrame(
+        [
+            {"id": "i1", "investor_id": "a", "product_id": "p", "status": "SETTLED", "units": 12, "held_units": 0},
+            {"id": "i2", "investor_id": "a", "product_id": "p", "status": None, "units": 3, "held_units": 0},
+        ],
+        columns=reconcile.INVESTMENT_COLUMNS,
+    )
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    report = reconcile.compare(ledger, investments, pd.DataFrame(), timedelta(days=3), now)
+    unknown = report.differences[report.differences["category"] == "status_unknown"]
+    assert unknown["message"].tolist() == [
+        "Investment of 12 units is in the status 'SETTLED', which the registry's documentation does not name: its "
+        "units are not counted as held.",
+        "Investment of 3 units has no status: its units are not counted as held.",
+    ]
+    assert unknown["investor_name"].tolist() == ["Ada Lovelace"] * 2 and "Cashlink Studio" in unknown["action"].iloc[0]
+    assert report.summary().set_index("category").loc["status_unknown", "count"] == 2
+    grouped = reconcile.group_related(report.differences)
+    assert grouped["category"].tolist() == ["units_differ", "status_unknown", "status_unknown"]
+    assert grouped["cause"].iloc[0] == (
+        "Explained by 2 investments of 15 units in a status not known to be delivered (SETTLED, no status: i1, i2): "
+        "the books booked them, and the registry does not say they are delivered."
+    )
+
+
+def test_a_wait_that_ends_in_a_status_the_documentation_does_not_name_says_so(client: helpers.Client) -> None:
+    with pytest.raises(helpers.TaskError) as caught:
+        client.wait(
+            lambda: Record({"id": "i1", "status": "SETTLED"}),
+            "credit",
+            timeout=0,
+            done=lambda r: False,
+            failed=lambda r: False,
+        )
+    said = caught.value.message
+    assert (
+        "'SETTLED' is a status the registry's documentation does not name" in said and "check again later" not in said
+    )
+    with pytest.raises(helpers.TaskError, match="check again later"):
+        client.wait(
+            lambda: Record({"id": "i1", "status": "PAID"}),
+            "credit",
+            timeout=0,
+            done=lambda r: False,
+            failed=lambda r: False,
+        )

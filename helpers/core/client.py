@@ -1394,10 +1394,18 @@ class Client:
                 )
                 return current
             if waited >= timeout:
+                status = current.get("status")
+                undocumented = status is not None and not ({str(status)} & api.DOCUMENTED_STATUSES)
                 raise TaskError(
                     f"The {what} has not ended after {timeout:g} s (the registry says "
-                    f"{api.status_phrase(current.get('status')).lower() or 'nothing of it'}). It goes on in "
-                    f"the registry; check again later (id {current.get('id')}).",
+                    f"{api.status_phrase(status).lower() or 'nothing of it'}). "
+                    + (
+                        f"'{status}' is a status the registry's documentation does not name, so whether it is done "
+                        "cannot be told here: look at it in Cashlink Studio, and ask Cashlink what the status means "
+                        if undocumented
+                        else "It goes on in the registry; check again later "
+                    )
+                    + f"(id {current.get('id')}).",
                     current,
                 )
             time.sleep(interval)

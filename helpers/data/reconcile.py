@@ -54,6 +54,7 @@ CATEGORIES = {
     "in_registry_only": "in the registry but not in the ledger",
     "units_differ": "units differ",
     "stuck": "investment stuck in a status",
+    "status_unknown": "investment in a status the documentation does not name",
     "redemption_failed": "redemption failed",
     "redemption_unknown": "redemption outcome unknown",
 }
@@ -63,6 +64,8 @@ MEANINGS = {
     "in_registry_only": "The registry holds units for an investor and product that the books do not list.",
     "units_differ": "Both list the position, with different units: a booking, a credit or a redemption is missing.",
     "stuck": "An investment has waited in one status longer than the threshold; its units are not delivered yet.",
+    "status_unknown": "The registry gives an investment a status its documentation does not name: its units are "
+    "not counted as held, as whether they are delivered is unknown.",
     "redemption_failed": "A redemption failed on the ledger: no units moved, but the books may have booked it.",
     "redemption_unknown": "The ledger never said whether a redemption happened: the units may or may not have moved.",
 }
@@ -71,6 +74,7 @@ ACTIONS = {
     "in_registry_only": "Add the position to the books, or find why the registry delivered units the books miss.",
     "units_differ": "Look at the likely cause in the row; correct the books or finish the missing step.",
     "stuck": "Finish the step it waits for (see the row), or ask Cashlink why it does not move.",
+    "status_unknown": "Look at the investment in Cashlink Studio, and ask Cashlink what the status means.",
     "redemption_failed": (
         "Fix the cause, then try it again: in notebook 04, choosing the investor offers it. Reverse it in the books "
         "if booked."
@@ -423,6 +427,7 @@ def compare(
     rows = _position_rows(merged, _redeemed_since(redemptions, _ledger_dates(ledger)))
     names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
     rows += _stuck_rows(investments, names, stuck_after, now)
+    rows += _unknown_status_rows(investments, names)
     rows += _redemption_rows(redemptions, names)
     detail = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
     for column in ("ledger_units", "registry_units", "difference"):
@@ -438,23 +443,24 @@ def compare(
 
 def _redeemed_since(
     redemptions: pd.DataFrame, dates: dict[tuple[str, str], str]
-) -> dict[tuple[str, str], tuple[int, str]]:
+) -> dict[tuple[str, str], tuple[int, str | None]]:
     """(investor id, product id) -> units redeemed successfully after the books' date of that position, and the
-    date: what books of that date cannot show yet."""
-    moved: dict[tuple[str, str], tuple[int, str]] = {}
-    if redemptions.empty or not dates or "created_at" not in redemptions.columns:
+    date: what books of that date cannot show yet. A position the books give no date for: every redemption of it,
+    and None (the books may or may not have booked them)."""
+    moved: dict[tuple[str, str], tuple[int, str | None]] = {}
+    if redemptions.empty or "created_at" not in redemptions.columns:
         return moved
     for redemption in _rows(redemptions[redemptions["status"] == "success"]):
         pair = (str(redemption.investor_id), str(redemption.product_id))
         as_of = dates.get(pair)
-        if as_of is None or pd.isna(redemption.created_at) or str(redemption.created_at)[:10] <= as_of:
+        if as_of is not None and (pd.isna(redemption.created_at) or str(redemption.created_at)[:10] <= as_of):
             continue
         moved[pair] = (moved.get(pair, (0, as_of))[0] + int(redemption.units), as_of)
     return moved
 
 
 def _position_rows(
-    merged: pd.DataFrame, redeemed_since: dict[tuple[str, str], tuple[int, str]]
+    merged: pd.DataFrame, redeemed_since: dict[tuple[str, str], tuple[int, str | None]]
 ) -> list[dict[str, Any]]:
     """A row for each pair (investor, product) whose units the books and the registry give otherwise
     (``redeemed_since``: units redeemed after the books' date, which explain a shortfall)."""
@@ -523,12 +529,18 @@ def _position_rows(
     return rows
 
 
-def _shortfall_cause(fewer: int, redeemed: tuple[int, str] | None) -> str:
-    """Why the registry may hold ``fewer`` units than the books: redemptions after the books' date, else a missing
-    delivery."""
+def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str:
+    """Why the registry may hold ``fewer`` units than the books: redemptions after the books' date (or, with books
+    of no date, redemptions they may not have booked), else a missing delivery."""
     if redeemed is None:
         return "The books booked units the registry has not delivered (a credit or an investment missing?)."
     units, as_of = redeemed
+    if as_of is None:
+        return (
+            f"The registry has redemptions of {units:,} units of this position, which the books may not have booked "
+            "(they give no date to tell)"
+            + (": that is the difference." if units == fewer else "; or a credit or an investment missing?")
+        )
     if units == fewer:
         return f"{units:,} units were redeemed after the books' date ({as_of}): books of that date cannot show them."
     return (
@@ -562,6 +574,36 @@ def _stuck_rows(
                 f"{api.status_phrase(investment.status)} for {days} days (since {since:%Y-%m-%d}).",
                 "cause": f"The investment is {WAITING_FOR.get(investment.status, ('waiting', ''))[0]}.",
                 "action": WAITING_FOR.get(investment.status, ("", ACTIONS["stuck"]))[1] or ACTIONS["stuck"],
+            }
+        )
+    return rows
+
+
+def _unknown_status_rows(investments: pd.DataFrame, names: pd.DataFrame) -> list[dict[str, Any]]:
+    """A row for each investment in a status the documentation does not name (its units are not counted as held)."""
+    rows: list[dict[str, Any]] = []
+    for investment in _rows(investments[~investments["status"].isin(api.INVESTMENT_STATUSES)]):
+        units = None if pd.isna(investment.units) else int(investment.units)
+        rows.append(
+            {
+                **_names(names, investment.investor_id, investment.product_id),
+                "category": "status_unknown",
+                "investor_id": investment.investor_id,
+                "product_id": investment.product_id,
+                "investment_id": investment.id,
+                "status": investment.status,
+                "since": investment.since,
+                "registry_units": units,
+                "message": (f"Investment of {units:,} units" if units is not None else "An investment")
+                + (
+                    " has no status"
+                    if pd.isna(investment.status)
+                    else f" is in the status {str(investment.status)!r}, which the registry's documentation does not "
+                    "name"
+                )
+                + ": its units are not counted as held.",
+                "cause": "The registry answered a status this toolkit does not know (one added to the API since?).",
+                "action": ACTIONS["status_unknown"],
             }
         )
     return rows
@@ -622,7 +664,7 @@ def group_related(
     shortfalls = detail[
         detail["category"].isin(["units_differ", "in_ledger_only"]) & (detail["difference"] < 0) & link_stuck
     ]
-    stuck_rows = detail[detail["category"] == "stuck"]
+    stuck_rows = detail[detail["category"].isin(["stuck", "status_unknown"])]  # not delivered, or not known to be
     stuck_by_pair = {pair: rows.index for pair, rows in stuck_rows.groupby(["investor_id", "product_id"], sort=False)}
     # where each row goes: its own place, and the stuck rows that explain a shortfall just after that shortfall
     position = pd.Series(detail.index, index=detail.index, dtype=float)
@@ -635,15 +677,25 @@ def group_related(
         if int(stuck["registry_units"].sum()) != -int(row["difference"]):
             continue
         ids = ", ".join(str(i)[:8] for i in stuck["investment_id"])
-        statuses = ", ".join(sorted({api.status_phrase(status) for status in stuck["status"]}))
-        detail.loc[index, "cause"] = (
-            f"Explained by {len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {-int(row['difference']):,} "
-            f"units stuck ({statuses}: {ids}): the books booked them, the registry has not delivered them yet."
+        statuses = ", ".join(
+            sorted({"no status" if pd.isna(status) else api.status_phrase(status) for status in stuck["status"]})
         )
-        detail.loc[index, "action"] = (
-            "Finish the stuck investment (see the row below: "
-            f"{stuck['action'].iloc[0].rstrip('.')}); the difference then disappears."
-        )
+        investments = f"{len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {-int(row['difference']):,} units"
+        if (stuck["category"] == "stuck").all():
+            detail.loc[index, "cause"] = (
+                f"Explained by {investments} stuck ({statuses}: {ids}): the books booked them, the registry has not "
+                "delivered them yet."
+            )
+            detail.loc[index, "action"] = (
+                "Finish the stuck investment (see the row below: "
+                f"{stuck['action'].iloc[0].rstrip('.')}); the difference then disappears."
+            )
+        else:
+            detail.loc[index, "cause"] = (
+                f"Explained by {investments} in a status not known to be delivered ({statuses}: {ids}): the books "
+                "booked them, and the registry does not say they are delivered."
+            )
+            detail.loc[index, "action"] = f"See the rows below: {stuck['action'].iloc[0]}"
         detail.loc[[index, *found], "related"] = f"{row['investor_id']}/{row['product_id']}"
         detail.loc[found, "cause"] = [
             f"{cause} It explains the difference of {int(row['difference']):,} units above." for cause in stuck["cause"]

@@ -630,7 +630,7 @@ def reconciliation_table(report: reconcile.Reconciliation) -> pd.DataFrame:
     ]
     detail["label"] = [
         f"↳ {label} (explains the row above)"
-        if cat in ("stuck", "redemption_failed") and not tables.is_blank(rel)
+        if cat in ("stuck", "status_unknown", "redemption_failed") and not tables.is_blank(rel)
         else label
         for label, cat, rel in zip(detail["label"], detail["category"], detail["related"])
     ]
