@@ -495,7 +495,7 @@ def test_dry_run_flags_the_same_person_twice_in_one_file(tmp_path: Path) -> None
         [
             5,
             "reference",
-            "Describes the same person as row 4 (e-mail and IBAN and name and birth date); import each person once.",
+            "Describes the same person as row 4 (e-mail, IBAN, name and birth date); import each person once.",
         ]
     ]
 

@@ -344,7 +344,7 @@ def test_a_correction_after_the_duplicate_question_still_works_and_then_forgets(
     form = forms.InvestorForm(client, {**values, "city": "Offenbach"})
     form.click_submit()
     assert form.result is None and "already in the registry" in form.status.value
-    assert "An investor with the same e-mail and IBAN and name and birth date" in form.status.value  # not 'identical'
+    assert "An investor with the same e-mail, IBAN, name and birth date" in form.status.value  # not 'identical'
     assert "What you typed differs from it in: City." in form.status.value and "Offenbach" not in form.status.value
     [update] = [b for b in form.choices.children if "cl-update-existing" in b._dom_classes]
     update.click()

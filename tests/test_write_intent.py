@@ -132,7 +132,7 @@ def test_a_correction_offers_an_update_not_a_duplicate(client: helpers.Client) -
     corrected = investor_body(natural_person__salutation="MS")
     with pytest.raises(helpers.PossibleDuplicate) as caught:
         client.investors.create(corrected)
-    assert "A similar investor (the same e-mail and IBAN and name and birth date)" in caught.value.message
+    assert "A similar investor (the same e-mail, IBAN, name and birth date)" in caught.value.message
     assert "on_duplicate='update'" in caught.value.message and caught.value.existing.id == first.id
     updated = client.investors.create(corrected, on_duplicate="update")
     assert updated.outcome == "updated" and updated.happened().startswith("Updated now: investor")
@@ -328,7 +328,7 @@ def test_the_investor_form_never_merges_another_person_who_shares_an_iban(client
     partner = {**PERSON, "forename": "Alana", "birth_date": "1990-01-02", "email": "alana@example.com"}
     form = forms.InvestorForm(client, partner)
     assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
-    assert "has the same IBAN as what you typed, but another e-mail and name and birth date: perhaps another" in (
+    assert "has the same IBAN as what you typed, but another e-mail, name and birth date: perhaps another" in (
         form.status.value
     )
     choices = [b for b in form.choices.children]
@@ -1427,7 +1427,7 @@ def test_the_same_person_with_another_tax_id_is_matching_not_identical(client: h
     taxed["tax_information"] = {"tax_identification_number": "99999999999"}
     with pytest.raises(helpers.PossibleDuplicate) as asked:
         client.investors.create(taxed, reference="another step")  # another operation: the look-up asks
-    assert asked.value.message.startswith("A matching investor (the same e-mail and IBAN and name and birth date)")
+    assert asked.value.message.startswith("A matching investor (the same e-mail, IBAN, name and birth date)")
 
 
 # --- an eleventh review's reproductions ----------------------------------------------------------------------------
@@ -1890,3 +1890,45 @@ def test_an_identical_redemption_that_failed_meanwhile_is_not_taken_for_this_one
     made = mine.redemptions.create(investor_id, wallet_id, 10, reference="b", on_duplicate="use")
     assert failed and made.outcome == "created" and made["status"] == "success"
     assert holding(mine, investor_id) == 190
+
+
+def test_what_the_registry_does_not_show_of_an_investor_is_unknown_never_another(client: helpers.Client) -> None:
+    """A registry that leaves out or masks an investor's birth date, e-mail and IBAN (review 45): the same person
+    created again under a new reference is asked about, never made twice without a word; what is hidden is said to
+    be not shown, not to be another."""
+    made = client.investors.create(investor_body("Hidden"), reference="first")
+    send = client.transport.request
+    hiding = {"mode": "left out"}
+
+    def hide(investor: dict[str, Any]) -> dict[str, Any]:
+        if "natural_person" not in investor:
+            return investor
+        investor = json.loads(json.dumps(investor))
+        if hiding["mode"] == "left out":
+            investor["communication"], investor["bank_account"] = None, None
+            investor["natural_person"].pop("birth_date", None)
+        else:
+            investor["natural_person"]["birth_date"] = "****-**-**"
+            investor["bank_account"]["iban"] = "DE53 **** **** **** **62 51"
+        return investor
+
+    def hidden(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        answer = send(method, path, *args, **kwargs)
+        if method == "GET" and path.rstrip("/").endswith("investors") and isinstance(answer.body, dict):
+            answer.body = {**answer.body, "results": [hide(i) for i in answer.body.get("results", [])]}
+        return answer
+
+    client.transport.request = hidden  # type: ignore[method-assign]
+    with pytest.raises(helpers.PossibleDuplicate) as asked:
+        client.investors.create(investor_body("Hidden"), reference="second")
+    said = asked.value.message
+    assert f"An investor with the same name exists (id {made.id}" in said
+    assert "but with its e-mail, IBAN and birth date not shown by the registry: perhaps another person" in said
+    hiding["mode"] = "masked"
+    with pytest.raises(helpers.PossibleDuplicate) as masked:
+        client.investors.create(investor_body("Hidden"), reference="third")
+    assert "(the same e-mail and name)" in masked.value.message or "the same e-mail and name" in masked.value.message
+    assert "its IBAN and birth date not shown by the registry" in masked.value.message
+    assert "another" not in masked.value.message.split("exists")[1].split(":")[0]
+    client.transport.request = send  # type: ignore[method-assign]
+    assert counts(client)["investors"] == 1

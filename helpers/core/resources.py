@@ -293,11 +293,11 @@ def _person_key(investor: Mapping[str, Any]) -> tuple[str, ...] | None:
             "natural",
             str(person.get("forename", "")).casefold(),
             str(person["surname"]).casefold(),
-            str(person.get("birth_date", "")),
+            _shown(person.get("birth_date")),
         )
     company = investor.get("legal_person") or {}
     if company.get("company_name"):
-        return ("legal", str(company["company_name"]).casefold(), str(company.get("registration_number", "")))
+        return ("legal", str(company["company_name"]).casefold(), _shown(company.get("registration_number")))
     return None
 
 
@@ -416,12 +416,21 @@ def investor_name(investor: Mapping[str, Any]) -> str:
     return f"{person.get('forename', '')} {person.get('surname', '')}".strip() or str(investor.get("id", ""))
 
 
+HIDDEN = re.compile(r"[•●·∙◦*#…]|(?:[xX]+[\s-]+){2}")  # a value masked: '••••', 'p***@…', 'XXXX-XX-XX', 'DEXX XXXX …'
+
+
+def _shown(value: Any) -> str:
+    """A value as the registry shows it, or "" where it hides it: left out, null, or masked."""
+    text = "" if value is None else str(value).strip()
+    return "" if HIDDEN.search(text) else text
+
+
 def _email(investor: Mapping[str, Any]) -> str:
-    return str((investor.get("communication") or {}).get("email", "")).casefold()
+    return _shown((investor.get("communication") or {}).get("email")).casefold()
 
 
 def _iban(investor: Mapping[str, Any]) -> str:
-    return str((investor.get("bank_account") or {}).get("iban", "")).replace(" ", "").upper()
+    return _shown((investor.get("bank_account") or {}).get("iban")).replace(" ", "").upper()
 
 
 def _identifying(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -436,6 +445,9 @@ class InvestorIndex:
     def __init__(self, investors: Iterable[Mapping[str, Any]] = ()) -> None:
         self._keys: builtins.list[dict[Any, builtins.list[tuple[int, Mapping[str, Any]]]]] = [{}, {}, {}]
         self._names: dict[str, int] = {}  # a name (no birth date): how many investors have it
+        # investors whose birth date (a company's register number) the registry does not show, by name alone: one
+        # with the name of a new investor may be that person (asked about, never taken for another)
+        self._unshown: dict[tuple[str, ...], builtins.list[tuple[int, Mapping[str, Any]]]] = {}
         self._count = 0
         self.read_at: datetime | None = None  # when the registry's investors were read into it
         for investor in investors:
@@ -454,18 +466,24 @@ class InvestorIndex:
     def add(self, investor: Mapping[str, Any]) -> None:
         if (investor.get("natural_person") or investor.get("legal_person")) and (name := investor_name(investor)):
             self._names[name.casefold()] = self._names.get(name.casefold(), 0) + 1
-        for index, value in zip(self._keys, self._key_values(investor)):
+        values = self._key_values(investor)
+        for index, value in zip(self._keys, values):
             if value:
                 index.setdefault(value, []).append((self._count, investor))
+        if values[2] and not values[2][-1]:
+            self._unshown.setdefault(values[2][:-1], []).append((self._count, investor))
         self._count += 1
 
     def _candidates(self, values: tuple[Any, Any, Any]) -> dict[int, Mapping[str, Any]]:
-        return {
+        found = {
             position: investor
             for index, value in zip(self._keys, values)
             if value
             for position, investor in index.get(value, [])
         }
+        if values[2]:
+            found.update(self._unshown.get(values[2][:-1], []))
+        return found
 
     def sharing(self, body: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
         """Every investor with the same e-mail, IBAN, or name and birth date (company and register number) as
@@ -499,13 +517,12 @@ class InvestorIndex:
         parts = _parts_same(investor, body)  # each part on its own: 'another birth date', not 'name and birth date'
         order = ("e-mail", "IBAN", "name", "birth date", "register number")
         reasons = [part for part in order if parts.get(part)]
-        differ = [part for part in order if part in parts and not parts[part]]
         return Match(
             Record(investor),
             _subset_equal(wanted, investor),
-            "the same " + " and ".join(reasons),
+            "the same " + _listed(reasons),
             same_party=person and (email or iban),
-            differs=_other_kind(investor, body) or ("another " + " and ".join(differ) if differ else ""),
+            differs=_other_kind(investor, body) or _in_words(parts, order),
         )
 
 
@@ -521,7 +538,7 @@ def _is_same_party(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool
         return True
     if not (same["e-mail"] and same["IBAN"]):
         return False
-    return same["name"] or (same[born] and _names_close(existing, body))
+    return bool(same["name"] or (same[born] and _names_close(existing, body)))
 
 
 def _names_close(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
@@ -530,23 +547,46 @@ def _names_close(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     return SequenceMatcher(None, " ".join(mine[1:-1]), " ".join(theirs[1:-1])).ratio() >= 0.9
 
 
-def _parts_same(existing: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, bool]:
-    """Which of what identifies an investor ``body`` shares with ``existing``."""
+def _parts_same(existing: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, bool | None]:
+    """Which of what identifies an investor ``body`` shares with ``existing``: True (the same), False (another),
+    None where the registry does not show it of ``existing`` (left out or masked: unknown, not another)."""
     mine, theirs = _person_key(body) or (), _person_key(existing) or ()
     comparable = bool(mine) and bool(theirs) and mine[0] == theirs[0]
+
+    def same(given: str, shown: str) -> bool | None:
+        return None if given and not shown else bool(given) and given == shown
+
     return {
         "name": comparable and mine[1:-1] == theirs[1:-1],
-        "birth date" if mine[:1] == ("natural",) else "register number": comparable and mine[-1] == theirs[-1] != "",
-        "e-mail": bool(_email(body)) and _email(body) == _email(existing),
-        "IBAN": bool(_iban(body)) and _iban(body) == _iban(existing),
+        "birth date" if mine[:1] == ("natural",) else "register number": same(mine[-1], theirs[-1])
+        if comparable
+        else False,
+        "e-mail": same(_email(body), _email(existing)),
+        "IBAN": same(_iban(body), _iban(existing)),
     }
+
+
+def _listed(parts: builtins.list[str]) -> str:
+    """'e-mail, IBAN and name'."""
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+
+
+def _in_words(parts: Mapping[str, bool | None], order: Iterable[str]) -> str:
+    """What differs, and what the registry does not show ("another IBAN; its birth date is not shown"), in words."""
+
+    differ = [part for part in order if parts.get(part, True) is False]
+    hidden = [part for part in order if part in parts and parts[part] is None]
+    said = ["another " + _listed(differ)] if differ else []
+    if hidden:
+        said.append(f"its {_listed(hidden)} not shown by the registry")
+    return "; ".join(said)
 
 
 def _differs(existing: Mapping[str, Any], body: Mapping[str, Any]) -> str:
     """What identifies ``body`` and differs from ``existing``, in words ("another birth date and IBAN")."""
-    differ = [part for part, same in _parts_same(existing, body).items() if not same]
+    parts = _parts_same(existing, body)
     other = _other_kind(existing, body)
-    return other or ("another " + " and ".join(differ) if differ else "the same name, e-mail and IBAN")
+    return other or _in_words(parts, parts) or "the same name, e-mail and IBAN"
 
 
 def _other_kind(existing: Mapping[str, Any], body: Mapping[str, Any]) -> str:
