@@ -565,6 +565,29 @@ def test_a_registry_that_names_its_fields_otherwise_is_masked_alike() -> None:
     assert "-13" not in str(to_frame([person]).to_dict())
 
 
+def test_what_a_record_holds_of_a_person_is_masked_in_its_free_text_too() -> None:
+    """Review 45: an investment's payment reference 'Peter Parker 2000-08-10' showed in its repr, though its
+    investor's name and birth date were masked where they stand."""
+    from helpers.core.records import Record
+
+    record = Record(
+        {
+            "id": "de12a4f0-55c1-4e0b-9a1d-2437e19fef30",
+            "natural_person": {"forename": "Peter", "surname": "Parker", "birth_date": "2000-08-10"},
+            "payment_details": {"reference": "Peter Parker 10.08.2000, order 4711", "iban": "DE53500105173569146251"},
+            "note": "or mail peter.p@example.com",
+        }
+    )
+    shown = repr(record)
+    for value in ("Peter", "Parker", "2000", "10.08", "5001", "peter.p"):
+        assert value not in shown, value
+    assert "order 4711" in shown and "de12a4f0-55c1-4e0b-9a1d-2437e19fef30" in shown
+    kept = record.masked()  # for a screen: names stay, personal values go
+    assert kept["payment_details"]["reference"] == "Peter Parker ••••, order 4711"
+    assert dict(record.rows())["Reference"] == "Peter Parker ••••, order 4711"
+    assert dict(record.rows(mask_identifying=True))["Reference"] == "•••• •••• ••••, order 4711"
+
+
 def test_a_model_repr_hides_personal_data_and_names() -> None:
     from helpers.core import models
     from tests.conftest import investor_body

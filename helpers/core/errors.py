@@ -67,16 +67,21 @@ QUOTED = re.compile(r"(['\"‘“])([^'\"‘“’”]+)(['\"’”])")
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
-def personal_values(sent: Any, path: str = "") -> set[str]:
+def personal_values(sent: Any, path: str = "", *, identifying: bool = True) -> set[str]:
     """The values of a request body's personal and identifying fields (an IBAN, a birth date, a name, an e-mail):
-    what an error message must not repeat, whatever the registry quotes of them."""
+    what an error message must not repeat, whatever the registry quotes of them. ``identifying=False``: of its
+    personal fields only (not names, e-mail, address)."""
     from helpers.core.models import is_identifying, is_personal
 
     if isinstance(sent, dict):
-        return {v for key, item in sent.items() for v in personal_values(item, f"{path}.{key}" if path else str(key))}
+        return {
+            value
+            for key, item in sent.items()
+            for value in personal_values(item, f"{path}.{key}" if path else str(key), identifying=identifying)
+        }
     if isinstance(sent, list):
-        return {value for item in sent for value in personal_values(item, path)}
-    if path and isinstance(sent, str | int) and (is_personal(path) or is_identifying(path)):
+        return {value for item in sent for value in personal_values(item, path, identifying=identifying)}
+    if path and isinstance(sent, str | int) and (is_personal(path) or (identifying and is_identifying(path))):
         text = str(sent).strip()
         return _notations(path, text) if len(text) >= 3 else set()
     return set()
@@ -141,14 +146,20 @@ def _value_pattern(value: str) -> str:
     return re.escape(value)
 
 
+def without_values(text: str, values: set[str] | frozenset[str]) -> str:
+    """``text`` with each of ``values`` (see :func:`personal_values`) masked, in whatever notation it is quoted."""
+    for value in sorted(values, key=len, reverse=True):
+        text = re.sub(_value_pattern(value), MASK, text, flags=re.IGNORECASE)
+    return text
+
+
 def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = frozenset()) -> str:
     """``text`` of the registry (a field's message, its sentence) without a person's data in it: the values this
     request sent in personal fields, e-mail addresses and IBANs wherever they are, and what a personal field's
     message quotes."""
     from helpers.core.models import is_identifying, is_personal
 
-    for value in sorted(values, key=len, reverse=True):
-        text = re.sub(_value_pattern(value), MASK, text, flags=re.IGNORECASE)
+    text = without_values(text, values)
     text = _without_ibans(text)
     if path and is_personal(path):  # a personal field's own message: any number in it may be (part of) the value
         text = PERSONAL_NUMBER.sub(MASK, text)

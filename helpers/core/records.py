@@ -17,7 +17,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOpera
 from typing import Any, Literal
 
 from helpers.core.api import UNIT_FIELDS, in_words, whole_number
-from helpers.core.errors import ValidationError
+from helpers.core.errors import ValidationError, personal_values, scrubbed, without_values
 from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_personal, label
 
 MASK = "•"
@@ -42,17 +42,28 @@ CHOICE_FIELDS = frozenset({"salutation", "document_type", "identity_provider"}) 
 
 def masked(value: Any, path: str = "", *, identifying: bool = False) -> Any:
     """A copy of an API object with every personal field masked (nested objects and lists included); with
-    ``identifying``, also what names a person (names, e-mail, address): for text that may end up in a log."""
+    ``identifying``, also what names a person (names, e-mail, address): for text that may end up in a log. What
+    those fields hold is masked in the object's other text too (a payment reference 'Peter Parker 2000-08-10'),
+    and with ``identifying`` so are e-mail addresses and IBANs anywhere."""
+    values = personal_values(value, identifying=identifying) if isinstance(value, Mapping) and not path else set()
+    return _masked(value, path, identifying, frozenset(values))
+
+
+def _masked(value: Any, path: str, identifying: bool, values: frozenset[str]) -> Any:
     if isinstance(value, Mapping):
         return {
-            key: masked(item, f"{path}.{key}" if path else str(key), identifying=identifying)
+            key: _masked(item, f"{path}.{key}" if path else str(key), identifying, values)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [masked(item, path, identifying=identifying) for item in value]
+        return [_masked(item, path, identifying, values) for item in value]
     if path and identifying and is_identifying(path) and value not in (None, ""):
         return MASK * 4  # a name or an e-mail: nothing of it (a suffix would help guess it)
-    return mask(value, path.rsplit(".", 1)[-1]) if path and is_personal(path) else value
+    if path and is_personal(path):
+        return mask(value, path.rsplit(".", 1)[-1])
+    if not isinstance(value, str) or len(value) < 3:
+        return value
+    return scrubbed(value, values=values) if identifying else without_values(value, values) if values else value
 
 
 def is_money(value: Any) -> bool:
@@ -213,8 +224,11 @@ class Record(dict[str, Any]):
                     shown = CHOICE_LABELS[shown]  # ID card, not IDCARD (a surname 'MR' stays MR)
                 elif isinstance(shown, str):
                     shown = in_words(leaf, shown)  # Waiting for acceptance, not WAITING_FOR_ACCEPTANCE
+                    if values and not is_personal(path) and not (mask_identifying and is_identifying(path)):
+                        shown = without_values(shown, values)  # its free text ('Peter Parker 2000-08-10')
                 result.append((label(path), str(shown)))
 
+        values = frozenset(personal_values(dict(self), identifying=mask_identifying))
         walk(dict(self), "")
         return result
 
