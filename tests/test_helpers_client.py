@@ -412,3 +412,27 @@ def test_messages_say_what_to_do_for_a_credit_without_wallet_and_an_unknown_wall
     with pytest.raises(helpers.InputError) as caught:
         client.redemptions.create(investor_id, "3fa85f64-5717-4562-b3fc-2c963f66afa6", 5)
     assert "The investor has no wallet with this id" in str(caught.value)
+
+
+def test_an_update_that_would_clear_a_field_or_holds_a_wrong_value_is_refused_before_sending(
+    client: helpers.Client,
+) -> None:
+    """Review 45: clearing the e-mail or the tax id was sent, the registry kept them, and the result said 'updated';
+    an empty e-mail went out unchecked. Each field of a change is checked by its own rule first."""
+    made = client.investors.create(investor_body("Clearing"))
+    sent = client.transport.requests_sent
+    for changes, field in (
+        ({"communication": {"email": None}}, "communication.email"),
+        ({"communication": {"email": ""}}, "communication.email"),
+        ({"tax_information": {"tax_identification_number": None}}, "tax_information.tax_identification_number"),
+        ({"communication": {"email": "not an address"}}, "communication.email"),
+        ({"natural_person": {"birth_date": "2999-01-01"}}, "natural_person.birth_date"),
+    ):
+        with pytest.raises(helpers.InputError) as refused:
+            client.investors.update(made.id, changes)
+        assert list(refused.value.field_errors) == [field] and refused.value.message.startswith("Nothing was sent")
+        if changes.get("communication", {}).get("email", "x") in (None, ""):
+            assert "A value cannot be removed here" in refused.value.field_errors[field][0]
+    assert client.transport.requests_sent == sent
+    changed = client.investors.update(made.id, {"communication": {"email": "new.address@example.com"}})
+    assert changed.outcome == "updated"

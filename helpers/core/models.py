@@ -718,3 +718,32 @@ def check_field(spec: FieldSpec, value: Any) -> Any:
         return _adapter(spec).validate_python(value)
     except ValidationError as exc:
         raise checks.CheckError(" ".join(" ".join(m) for m in field_errors(exc).values())) from None
+
+
+def change_errors(model: type[Model], changes: Mapping[str, Any]) -> FieldErrors:
+    """What is wrong with a partial change (a PATCH body) of ``model``, field by field, by each field's own check:
+    a value to clear (None or empty) is refused, as the registry's documentation gives no way to remove one."""
+    specs = {spec.path: spec for spec in fields_of(model)}
+    errors: FieldErrors = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+            return
+        spec = specs.get(path)
+        if spec is None:  # a field the models do not know: the registry checks it
+            return
+        if value is None or (isinstance(value, str) and not value.strip()):
+            errors[path] = [
+                "A value cannot be removed here: the registry's documentation gives no way to clear a field, so the "
+                "registry would keep it. Leave the field out to keep it as it is, or give its new value."
+            ]
+            return
+        try:
+            check_field(spec, value)
+        except checks.CheckError as exc:
+            errors[path] = [str(exc)]
+
+    walk(changes, "")
+    return errors

@@ -728,6 +728,9 @@ class Investors(Resource):
                     ]
                 },
             )
+        wrong = models.change_errors(models.Investor, body)
+        if wrong:
+            raise input_error("the investor update", wrong)
         now = Record(current) if current is not None else _readable(self.get, investor_id)  # None: no read scope
         _check_postcodes(body, now or {})
         if now is not None and (not body or _subset_same(body, now)):  # it has them already: nothing to send
