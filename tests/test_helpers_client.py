@@ -436,3 +436,18 @@ def test_an_update_that_would_clear_a_field_or_holds_a_wrong_value_is_refused_be
     assert client.transport.requests_sent == sent
     changed = client.investors.update(made.id, {"communication": {"email": "new.address@example.com"}})
     assert changed.outcome == "updated"
+
+
+def test_a_payment_dated_before_the_signing_is_refused_before_sending(client: helpers.Client) -> None:
+    """Review 45: paid_at in 2001 of an investment signed in 2021 was sent and said 'updated'."""
+    investor_id, _wallet = onboard(client)
+    document = client.documents.upload(b"%PDF-1.4 signed", "signed.pdf")
+    signed = [{"document_id": document.id, "category": "c", "subject": "s"}]
+    investment = client.investments.create(investor_id, 10, SIGNED_AT, signed)
+    sent = client.transport.requests_sent
+    with pytest.raises(helpers.InputError) as refused:
+        client.investments.update(investment.id, paid_at="2001-03-12T10:00:00+00:00")
+    said = refused.value.field_errors["paid_at"][0]
+    assert said == f"2001-03-12 is before the investment was signed ({SIGNED_AT[:10]}); check the date."
+    assert client.transport.requests_sent == sent + 1  # (the investment was read, nothing written)
+    assert client.investments.update(investment.id, accepted_at=SIGNED_AT[:10]).outcome == "updated"  # its day

@@ -1188,6 +1188,7 @@ class Investments(Resource):
         if now is not None and has(now):
             now.outcome, now.what = "existed", "investment"
             return now
+        _check_after_signing(body, now or {})
         before: Mapping[str, Any] = now if now is not None else {}
 
         def change(repeat: bool = False) -> Operation:
@@ -1375,6 +1376,30 @@ class Investments(Resource):
         return self._client.items(
             path(api.REGISTRY_STATEMENTS, "the investment", investment_id=investment_id), "read the registry statements"
         )
+
+
+def _check_after_signing(body: Mapping[str, Any], investment: Mapping[str, Any]) -> None:
+    """An acceptance or a payment dated more than a day before the investment was signed is a typo (a year off):
+    refused before anything is sent (a day's margin: a plain date means noon UTC, and zones differ)."""
+
+    def moment(value: Any) -> datetime | None:
+        try:
+            return datetime.fromisoformat(checks.check_datetime(value)).astimezone(UTC)
+        except (checks.CheckError, ValueError):
+            return None
+
+    signed = moment(investment.get("signed_at"))
+    if signed is None:
+        return
+    errors = {}
+    for name in ("accepted_at", "paid_at"):
+        given = moment(body.get(name)) if name in body else None
+        if given is not None and given < signed - timedelta(days=1):
+            errors[name] = [
+                f"{given:%Y-%m-%d} is before the investment was signed ({signed:%Y-%m-%d}); check the date."
+            ]
+    if errors:
+        raise input_error("the investment update", errors)
 
 
 def _same_moment(a: Any, b: Any) -> bool:
