@@ -129,6 +129,39 @@ def test_legal_person_variant(client: helpers.Client) -> None:
     assert record["legal_person"]["company_name"] == "ACME GmbH" and "natural_person" not in record
 
 
+def test_a_company_sharing_a_persons_iban_is_never_offered_as_an_update_of_that_person(client: helpers.Client) -> None:
+    """Review 46: a company with a person's IBAN was offered 'Same person, details changed: update it', which the
+    registry refused with a Python class name in the message."""
+    forms.InvestorForm(client, PERSON).submit()
+    company = forms.InvestorForm(
+        client,
+        {
+            **PERSON,
+            "kind": "legal_person",
+            "company_name": "Lovelace Holding GmbH",
+            "legal_form": "GmbH",
+            "registration_number": "HRB 99",
+            "email": "holding@example.com",
+        },
+    )
+    assert company.submit(raise_errors=False) is None
+    assert "it is a person, not a company" in company.status.value
+    offered = [button.description for button in company.choices.children]
+    assert offered and not any("update" in label.lower() for label in offered), offered
+
+
+def test_the_registrys_refusal_of_a_chosen_action_shows_its_sentence_and_fields(
+    client: helpers.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    form = forms.InvestorForm(client, PERSON)
+    refusal = helpers.ValidationError(
+        "The registry refused to update the investor.", status=400, field_errors={"natural_person.zip": ["Bad."]}
+    )
+    form._safely(lambda: (_ for _ in ()).throw(refusal))
+    assert "ValidationError" not in form.status.value and "refused to update the investor" in form.status.value
+    assert "Bad." in form.fields["natural_person.zip"].error.value
+
+
 def test_review_shows_what_was_typed_with_the_forms_labels(client: helpers.Client) -> None:
     form = forms.InvestorForm(client, PERSON)
     values = dict(form.summary())
@@ -251,7 +284,7 @@ def test_a_click_never_loses_an_unexpected_error(client: helpers.Client, monkeyp
     assert form.review()
     monkeypatch.setattr(client.investors, "create", lambda body, **kw: (_ for _ in ()).throw(RuntimeError("boom")))
     form.submit_button.click()
-    assert "Something went wrong: RuntimeError: boom" in form.status.value
+    assert "Something went wrong in this toolkit (RuntimeError): boom" in form.status.value
     assert form.fields["natural_person.surname"].widget.value == "Lovelace"
 
 

@@ -336,11 +336,19 @@ class Form(widgets.VBox):
         """Run a button's action; an unexpected error is shown in the form (a click has no cell to print into)."""
         try:
             action()
-        except Exception as exc:  # shown to the analyst, typed values kept
-            self.error = exc if isinstance(exc, CashlinkError) else None
+        except CashlinkError as exc:  # the registry's answer: its sentence, and its field errors by their fields
+            self.error = exc
+            self.show_errors(exc.field_errors)
             self.status.value = (
-                f"<span style='{ERROR_STYLE}'>Something went wrong: {html.escape(type(exc).__name__)}"
-                f": {html.escape(error_sentence(exc).rstrip('.'))}. Nothing you typed was lost; try again.</span>"
+                f"<span style='{ERROR_STYLE}'>{html.escape(error_sentence(exc).rstrip('.'))}. Nothing you typed "
+                "was lost.</span>"
+            )
+        except Exception as exc:  # a fault of this toolkit: shown to the analyst, typed values kept
+            self.error = None
+            self.status.value = (
+                f"<span style='{ERROR_STYLE}'>Something went wrong in this toolkit ({html.escape(type(exc).__name__)}"
+                f"): {html.escape(error_sentence(exc).rstrip('.'))}. Nothing you typed was lost; run the cell again, "
+                "and if it happens again, tell the toolkit's maintainers.</span>"
             )
 
     # --- values and checks ------------------------------------------------------------------------------------
@@ -795,6 +803,8 @@ class InvestorForm(Form):
 
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
         choices = super().duplicate_choices(exc, reference)
+        if bool(exc.existing.get("legal_person")) != ("legal_person" in self.body()):
+            return [b for b in choices if "cl-make-another" in b._dom_classes]  # a company is never that person
         if exc.same_party:
             label = "Update the existing investor"
             action: Callable[[], Any] = lambda: self.submit(False, reference=reference, on_duplicate="update")
