@@ -3,7 +3,8 @@
 JupyterLab can save the state of every widget with a notebook ("Save Widget State Automatically"): what is typed in
 a form and not sent yet, the investor pickers' names, the lookup tables' e-mails and, with "show personal data",
 IBANs. The toolkit's notebooks are read by running them, so a saved notebook keeps none of it: each widget's
-output becomes a sentence saying to run the cell again."""
+output becomes a sentence saying to run the cell again. So does an output marked as naming people (its metadata has
+``PERSONAL``): the reconciliation report's differences, shown as plain HTML to read without JavaScript."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from typing import Any
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PERSONAL = "cashlink_names_people"  # an output's metadata key: it names people (a report's differences)
+NOT_SAVED_REPORT = (
+    "(This output names investors, so it is not saved with the notebook. Its files are where the cell said; run "
+    "the cell again to show it.)"
+)
 NOT_SAVED = (
     "(The toolkit's widgets are not saved with the notebook: they may hold what was typed and the people shown. "
     "Run the cell again to show them.)"
@@ -45,3 +51,5 @@ def _strip(notebook: dict[str, Any]) -> None:
             data = output.get("data") if isinstance(output, dict) else None
             if isinstance(data, dict) and WIDGET_VIEW in data:
                 output["data"] = {"text/plain": NOT_SAVED}
+            elif isinstance(data, dict) and (output.get("metadata") or {}).get(PERSONAL):
+                output["data"] = {"text/plain": NOT_SAVED_REPORT}

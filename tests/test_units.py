@@ -11,7 +11,7 @@ import sys
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -1085,3 +1085,34 @@ def test_an_identification_masked_with_little_else_shown_is_still_recognised() -
     assert _same_document(sent, {"document_id": "••••T47", "document_type": "IDCARD", "identity_provider": "POSTIDENT"})
     assert _same_document(sent, {"document_id": "L01X00T47", "document_type": "idcard"})
     assert not _same_document(sent, {"document_id": "••••T48", "document_type": "IDCARD"})
+
+
+def test_a_report_that_names_investors_is_not_kept_in_a_saved_notebook() -> None:
+    """Review 46: notebook 05's saved .ipynb kept the differences' investor names (plain HTML, not a widget)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from helpers import saving
+    from helpers.data import reconcile
+    from helpers.ui import panels
+
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 15, "investor_name": "Yvonne Reportova"}])
+    report = reconcile.compare(
+        ledger, pd.DataFrame(columns=reconcile.INVESTMENT_COLUMNS), pd.DataFrame(), timedelta(days=3), datetime.now(UTC)
+    )
+    existed = InteractiveShell.initialized()
+    InteractiveShell.instance()  # (display() publishes to a shell, as in a notebook)
+    try:
+        with capture_output() as captured:
+            panels.show_report(report)
+    finally:
+        if not existed:
+            InteractiveShell.clear_instance()
+    outputs = [
+        {"output_type": "display_data", "data": shown.data, "metadata": shown.metadata} for shown in captured.outputs
+    ]
+    assert any("Reportova" in json.dumps(output) for output in outputs)
+    model = {"type": "notebook", "content": {"cells": [{"cell_type": "code", "outputs": outputs}], "metadata": {}}}
+    saving.without_widget_state(model)
+    kept = json.dumps(model)
+    assert "Reportova" not in kept and "names investors, so it is not saved" in kept and "Summary" in kept

@@ -20,6 +20,7 @@ from helpers.core.client import Client, FilterIgnoredWarning, OnDuplicate
 from helpers.core.errors import CashlinkError, NotListed, PermissionDeniedError
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
+from helpers import saving
 from helpers.data import bulk, lookup, reconcile
 from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
@@ -662,7 +663,8 @@ def show_report(report: reconcile.Reconciliation) -> None:
     display(HTML(tables.static_html(summary_table(report), "Summary")))
     if not report.is_clean:
         display(png(reconciliation_chart(report)))
-        display(HTML(tables.static_html(reconciliation_table(report), "Every difference")))
+        names_people = {saving.PERSONAL: True}  # not kept in a saved notebook (see helpers.saving)
+        display(HTML(tables.static_html(reconciliation_table(report), "Every difference")), metadata=names_people)
 
 
 def report_for(
