@@ -15,12 +15,12 @@ import pandas as pd
 from IPython.display import HTML, display
 from ipywidgets.widgets.widget import _instances
 
+from helpers import saving
 from helpers.core import api, models
 from helpers.core.client import Client, FilterIgnoredWarning, OnDuplicate
 from helpers.core.errors import CashlinkError, NotListed, PermissionDeniedError
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
-from helpers import saving
 from helpers.data import bulk, lookup, reconcile
 from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
