@@ -637,3 +637,26 @@ def test_one_later_redemption_answers_for_one_failed_one_only(client: helpers.Cl
     sentence, again = redeem.earlier.children  # the second one only, as failed, not 'done again'
     assert "Once the cause is fixed" in sentence.value and again.description == "Try the redemption of 2 units again"
     assert client.redemptions.retry(failed[1])["status"] == "success"  # not asked: no other answers for it
+
+
+def test_an_investor_onboarded_before_keeps_its_wallet_and_identification_by_a_click(client: helpers.Client) -> None:
+    """Review 46: onboarding again someone who has a wallet made a second one without a word, and the identification
+    step had to be typed again. Each step says what the investor has and offers it."""
+    from tests.test_helpers_client import onboard
+
+    investor_id, wallet_id = onboard(client, "Returning")
+    wallet_form = forms.WalletForm(client, investor_id)
+    assert "This investor has 1 wallet already" in wallet_form.header.value
+    (use,) = wallet_form.choices.children
+    assert use.description == f"Use wallet {wallet_id[:8]}"
+    use.click()
+    assert wallet_form.result is not None and wallet_form.result.id == wallet_id
+    assert wallet_form.result.outcome == "existed" and len(client.investors.wallets(investor_id)) == 1
+    identification_form = forms.IdentificationForm(client, investor_id)
+    assert "This investor has an identification already" in identification_form.header.value
+    (use_it,) = identification_form.choices.children
+    use_it.click()
+    assert identification_form.result is not None and identification_form.result.outcome == "existed"
+    assert len(client.investors.identifications(investor_id)) == 1
+    new_investor = client.investors.create(investor_body("Fresh"))
+    assert forms.WalletForm(client, new_investor.id).choices.children == ()  # nothing to offer

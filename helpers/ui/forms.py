@@ -46,7 +46,14 @@ from helpers.core.errors import (
     without_sandbox_notes,
 )
 from helpers.core.records import Record, format_money, html_badge, is_money, money_value
-from helpers.core.resources import changed_fields, investor_name, times_known, upload_problems, upload_type
+from helpers.core.resources import (
+    changed_fields,
+    identification_status,
+    investor_name,
+    times_known,
+    upload_problems,
+    upload_type,
+)
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
 LABEL_WIDTH = "200px"
@@ -965,7 +972,32 @@ class IdentificationForm(Form):
                 required=self.default_protocol is None,
             )
         )
-        super().__init__(client, fields, "The identification you already performed, with the provider's protocol.")
+        intro = "The identification you already performed, with the provider's protocol."
+        try:
+            done = [
+                i
+                for i in client.investors.identifications(investor_id)
+                if identification_status(i) in ("SUCCESS", "PENDING")
+            ]
+        except (NotFoundError, PermissionDeniedError):
+            done = []  # (cannot read them: the duplicate check of the write stands)
+        if done:  # an investor onboarded before: the step goes on with what it has
+            latest = done[-1]
+            intro += (
+                f" <b>This investor has an identification already</b> ("
+                f"{html.escape(api.in_words('status', identification_status(latest)))}, made "
+                f"{html.escape(made_when(latest))}): use it with the button below, or enter another one."
+            )
+        super().__init__(client, fields, intro)
+        if done:
+            use = widgets.Button(description="Use this identification", layout=widgets.Layout(width="auto"))
+            use.add_class("cl-use-identification")
+            use.on_click(self._choice(lambda: self._use(done[-1])))
+            self.choices.children = (use,)
+
+    def _use(self, identification: Record) -> None:
+        identification.outcome, identification.what = "existed", "identification"
+        self.done(identification)
 
     def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
         probe = {**body, "legitimation_protocol_id": "00000000-0000-4000-8000-000000000000"}
@@ -1015,9 +1047,44 @@ class WalletForm(Form):
             spec = next(s for s in models.fields_of(models.Investor) if s.name == "tax_identification_number")
             fields.insert(0, FormField.of(spec, d.get("tax_id"), required=True))
             intro += NO_TAX_ID_YET
+        existing = self._existing_wallets(client, investor_id)
+        if existing:  # asked first: an investor onboarded before keeps the wallet it has (a second is a choice)
+            listed = "; ".join(
+                html.escape(
+                    f"{api.in_words('type', wallet.get('type', ''))} "
+                    f"{str(wallet.get('address') or '')[:10] + '…' if wallet.get('address') else ''}"
+                    f" (id {str(wallet.get('id', ''))[:8]}, made {made_when(wallet)})".replace("  ", " ")
+                )
+                for wallet in existing
+            )
+            intro += (
+                f" <b>This investor has {len(existing)} wallet{'s' if len(existing) > 1 else ''} already</b>: "
+                f"{listed}. Use {'it' if len(existing) == 1 else 'one'} with the button below, or create another."
+            )
         super().__init__(client, fields, intro, above=(self.kind,))
         self.kind.observe(lambda _c: self._variant_changed(), names="value")
         self._apply_groups()
+        uses = []
+        for wallet in existing:
+            use = widgets.Button(
+                description=f"Use wallet {str(wallet.get('id', ''))[:8]}", layout=widgets.Layout(width="auto")
+            )
+            use.add_class("cl-use-wallet")
+            use.on_click(self._choice(partial(self._use, wallet)))
+            uses.append(use)
+        self.choices.children = tuple(uses)
+
+    @staticmethod
+    def _existing_wallets(client: Client, investor_id: str) -> list[Record]:
+        try:
+            return client.investors.wallets(investor_id)
+        except (NotFoundError, PermissionDeniedError):
+            return []  # (cannot read them: the registry's own checks stand)
+
+    def _use(self, wallet: Record) -> None:
+        """The analyst chose a wallet the investor has: the step's result, nothing sent."""
+        wallet.outcome, wallet.what = "existed", "wallet"
+        self.done(wallet)
 
     @staticmethod
     def _lacks_tax_id(client: Client, investor_id: str) -> bool:
