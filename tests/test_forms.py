@@ -227,6 +227,32 @@ def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     assert "holds <b>25</b>" in redeem.balance.value
 
 
+def test_a_redemption_starts_from_the_wallet_that_holds_units_and_names_it_when_another_is_chosen(
+    client: helpers.Client,
+) -> None:
+    """Review 46: an investor with an own address (empty) and the wallet holding the units: the form chose the empty
+    one, and typing 41 said 'holds only 0 units ... Enter at most 0'."""
+    investor, wallet = onboarded(client)
+    empty = client.investors.create_generic_wallet(investor.id, random_address())
+    investment = client.investments.create(
+        investor.id,
+        40,
+        SIGNED_AT,
+        [{"document_id": client.documents.upload(b"%PDF-1.4 s", "s.pdf").id, "category": "c", "subject": "s"}],
+        accepted_at=SIGNED_AT,
+        paid_at=SIGNED_AT,
+        wallet=wallet.id,
+    )
+    client.investments.credit(investment.id)
+    redeem = forms.RedemptionForm(client, {"investor_id": investor.id, "units": 5})
+    assert redeem.wallet.value == wallet.id and "holds <b>40</b>" in redeem.balance.value
+    redeem.wallet.value = empty.id
+    assert redeem.submit(raise_errors=False) is None
+    said = redeem.fields["units"].error.value
+    assert "This wallet holds none of the product&#x27;s units: choose the wallet managed by Cashlink" in said
+    assert "40 units above" in said
+
+
 def test_a_redemption_for_an_investor_without_a_wallet_says_so(client: helpers.Client) -> None:
     """Before: an empty wallet list, 'This field is required' and 'The wallet holds only 0 units; you cannot redeem
     5': the missing wallet was never named."""

@@ -1394,7 +1394,8 @@ class RedemptionForm(Form):
             for w in wallets
         ]
         ids = [str(w["id"]) for w in wallets]
-        self.wallet.value = preferred if preferred in ids else (ids[0] if ids else None)
+        holding = [wallet_id for wallet_id in ids if self.held(wallet_id) > 0]  # the wallet with units, first
+        self.wallet.value = preferred if preferred in ids else (holding or ids or [None])[0]
         self._show_balance()
         self._show_failed()
 
@@ -1484,8 +1485,20 @@ class RedemptionForm(Form):
         if self._walletless():
             raise checks.CheckError("This investor has no wallet to redeem from (see above).")
         if self.holdings is not None and units > held:
+            others = [
+                (option, wallet_id)
+                for option, wallet_id in getattr(self.wallet, "options", ())
+                if wallet_id != self.wallet.value and self.held(wallet_id) >= units
+            ]
+            if held == 0:
+                raise checks.CheckError(
+                    "This wallet holds none of the product's units: choose "
+                    + (f"the wallet {others[0][0]}" if others else "another wallet or investor")
+                    + " above."
+                )
             raise checks.CheckError(
-                f"The wallet holds only {held:,} units; you cannot redeem {units:,}. Enter at most {held:,}."
+                f"The wallet holds only {held:,} units; you cannot redeem {units:,}. Enter at most {held:,}"
+                + (f", or choose the wallet {others[0][0]} above." if others else ".")
             )
         return units
 
