@@ -1395,7 +1395,7 @@ class RedemptionForm(Form):
         ]
         ids = [str(w["id"]) for w in wallets]
         holding = [wallet_id for wallet_id in ids if self.held(wallet_id) > 0]  # the wallet with units, first
-        self.wallet.value = preferred if preferred in ids else (holding or ids or [None])[0]
+        self.wallet.value = preferred if preferred in ids else next(iter(holding or ids), None)
         self._show_balance()
         self._show_failed()
 
