@@ -674,7 +674,7 @@ def test_the_rows_with_problems_stay_shown_after_the_import(
 ) -> None:
     """Review 39: after Import, the table of rows with problems was gone; only their count remained."""
     shown: list[Any] = []
-    monkeypatch.setattr(panels, "display", lambda *items: shown.extend(items))
+    monkeypatch.setattr(panels, "display", lambda *items, **_metadata: shown.extend(items))
     path = spreadsheet(tmp_path / "p.csv", 2)
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines, lines[2].replace("REF-00002", "REF-00009").replace("@example.com", "@")]) + "\n")

@@ -200,7 +200,7 @@ def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(
 ) -> None:
     panel = panels.ReconciliationPanel(client, tmp_path / "out")
     shown: list[Any] = []
-    monkeypatch.setattr(panels, "display", shown.append)
+    monkeypatch.setattr(panels, "display", lambda item, **_metadata: shown.append(item))
     panel.button.click()  # no ledger yet: said, not silently ignored
     assert "Upload the ledger first" in str(getattr(shown[-1], "data", shown[-1])) and panel.report is None
     good = ledger_file(
@@ -413,7 +413,7 @@ def test_the_sample_ledger_is_the_default_on_the_sandbox_only(
     own = ledger_file(tmp_path, [{"investor_id": UNKNOWN, "product_id": client.config.product_id, "units": 1}])
     assert reconcile.chosen_ledger(client, str(own)) == own
     shown: list[Any] = []
-    monkeypatch.setattr(panels, "display", shown.append)
+    monkeypatch.setattr(panels, "display", lambda item, **_metadata: shown.append(item))
     monkeypatch.setattr(type(client.config), "is_sandbox", property(lambda _self: False))
     assert reconcile.chosen_ledger(client, None) is None and reconcile.chosen_ledger(client, "") is None
     assert panels.report_for(client, None) is None
@@ -443,7 +443,7 @@ def test_the_ledgers_as_of_date_is_shown_in_the_report_and_its_files(
     report = reconcile.reconcile(client, reconcile.read_ledger(path))
     assert report.as_of == "2024-06-30"
     shown: list[Any] = []
-    monkeypatch.setattr(panels, "display", shown.append)
+    monkeypatch.setattr(panels, "display", lambda item, **_metadata: shown.append(item))
     panels.show_report(report)
     assert "The books as of 2024-06-30" in str(getattr(shown[0], "data", shown[0]))
     csv = pd.read_csv(report.to_csv(tmp_path / "out.csv"), dtype=str)
@@ -506,12 +506,20 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
     now = datetime(2026, 11, 26, tzinfo=UTC)
     report = reconcile.compare(ledger, investments, redemptions, timedelta(days=3), now)
     assert report.differences["cause"].tolist() == [
-        "60 units were redeemed after the books' date (2026-11-01): books of that date cannot show them."
+        "60 units were redeemed after the books' date (2026-11-01), which books of that date cannot show: that is "
+        "the difference."
+    ]
+    short = reconcile.compare(ledger.assign(units=90), investments, redemptions, timedelta(days=3), now)
+    assert short.differences["cause"].tolist() == [  # review 46: 'the rest: a credit missing?' pointed the wrong way
+        "60 units were redeemed after the books' date (2026-11-01), which books of that date cannot show; without "
+        "them, the registry holds 10 units more than the books (a redemption the books booked that failed, or a "
+        "booking missing?)."
     ]
     undated = reconcile.compare(ledger.drop(columns="as_of"), investments, redemptions, timedelta(days=3), now)
     assert undated.differences["cause"].tolist() == [  # review 45: it said a credit or an investment was missing
         "The registry has redemptions of 65 units of this position, which the books may not have booked (they give "
-        "no date to tell); or a credit or an investment missing?"
+        "no date to tell); without them, the registry holds 5 units more than the books (a redemption the books "
+        "booked that failed, or a booking missing?)."
     ]
     fewer = reconcile.compare(
         ledger.drop(columns="as_of").assign(units=105), investments, redemptions, timedelta(days=3), now

@@ -531,21 +531,24 @@ def _position_rows(
 
 def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str:
     """Why the registry may hold ``fewer`` units than the books: redemptions after the books' date (or, with books
-    of no date, redemptions they may not have booked), else a missing delivery."""
+    of no date, redemptions they may not have booked), else a missing delivery; what remains is said with its size
+    and its direction (more redeemed than the difference leaves the registry holding more than the books)."""
     if redeemed is None:
         return "The books booked units the registry has not delivered (a credit or an investment missing?)."
     units, as_of = redeemed
-    if as_of is None:
-        return (
-            f"The registry has redemptions of {units:,} units of this position, which the books may not have booked "
-            "(they give no date to tell)"
-            + (": that is the difference." if units == fewer else "; or a credit or an investment missing?")
-        )
+    said = (
+        f"The registry has redemptions of {units:,} units of this position, which the books may not have booked "
+        "(they give no date to tell)"
+        if as_of is None
+        else f"{units:,} units were redeemed after the books' date ({as_of}), which books of that date cannot show"
+    )
     if units == fewer:
-        return f"{units:,} units were redeemed after the books' date ({as_of}): books of that date cannot show them."
+        return f"{said}: that is the difference."
+    if units < fewer:
+        return f"{said}; the other {fewer - units:,} units: a credit or an investment missing?"
     return (
-        f"{units:,} of the units were redeemed after the books' date ({as_of}), which books of that date cannot "
-        "show; the rest: a credit or an investment missing?"
+        f"{said}; without them, the registry holds {units - fewer:,} units more than the books (a redemption the "
+        "books booked that failed, or a booking missing?)."
     )
 
 
