@@ -766,3 +766,24 @@ def test_two_imports_at_once_of_the_same_people_under_other_references_make_each
     assert statuses.count("created") == 6 and statuses.count("already there") == 6, statuses
     for investor in client.investors.list():  # (a managed wallet is the same write in both: met, made once)
         assert len(client.investors.wallets(investor["id"])) == 1
+
+
+def test_the_templates_example_row_is_refused_outside_the_sandbox_and_the_template_is_saved_where_lab_shows_it(
+    client: helpers.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 46: the template uploaded unchanged made 'Erika Mustermann' importable on any registry, and the template
+    lay outside the folder JupyterLab shows."""
+    sheet = tmp_path / "template.csv"
+    sheet.write_bytes(bulk.TEMPLATE.read_bytes())
+    assert bulk.read_investors(sheet, placeholder_protocols=True, client=client).valid == 1  # the sandbox: a demo
+    monkeypatch.setattr(type(client.config), "is_sandbox", property(lambda _self: False))
+    plan = bulk.read_investors(sheet, placeholder_protocols=True, client=client)
+    assert plan.valid == 0
+    assert plan.problems.loc[0, "problem"].startswith("This is the template's example row (CRM-EXAMPLE-1)")
+    monkeypatch.undo()
+    panel = panels.BulkImportPanel(client)
+    saved = panel.save_template(tmp_path)
+    assert saved.read_bytes() == bulk.TEMPLATE.read_bytes() and "next to this notebook" in panel.template_note.value
+    saved.write_text("reference\nmine\n")
+    assert panel.save_template(tmp_path) == saved and saved.read_text() == "reference\nmine\n"  # never replaced
+    assert "was not replaced" in panel.template_note.value

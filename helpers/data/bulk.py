@@ -40,6 +40,7 @@ from helpers.core.resources import InvestorIndex, identification_status, investo
 from helpers.data.ledger import Column, parse_table
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "investors_template.csv"
+EXAMPLE_REFERENCE = "CRM-EXAMPLE-"  # the template's example rows: imported on the sandbox only
 PERSON_GROUPS = (None, "natural_person", "bank_account", "tax_information", "communication")
 PLACEHOLDER_PROTOCOL_ID = "00000000-0000-4000-8000-000000000000"  # stands in for the upload during the dry run
 
@@ -204,6 +205,14 @@ def read_investors(
         if row in bad_rows:
             continue
         planned, row_problems = _plan_row(record, base, placeholder_protocols)
+        if str(reference or "").startswith(EXAMPLE_REFERENCE) and client is not None and not client.config.is_sandbox:
+            row_problems = [
+                (
+                    "reference",
+                    f"This is the template's example row ({reference}), not an investor: delete it, and put your "
+                    "investors' rows in its place.",
+                )
+            ]
         earlier = None if row_problems else in_file.match(planned["investor"])
         if earlier is not None and earlier.same_party:
             row_problems = [

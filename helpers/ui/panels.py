@@ -366,12 +366,19 @@ class BulkImportPanel(widgets.VBox):
         self.output = ClosingOutput()
         self.upload.observe(lambda _c: self._on_upload(), names="value")
         self.confirm.on_click(lambda _b: self.run_import())
+        self.template = widgets.Button(
+            description="Save the template next to this notebook", icon="download", layout=widgets.Layout(width="auto")
+        )
+        self.template.add_class("cl-bulk-template")
+        self.template_note = message_html("")
+        self.template.on_click(lambda _b: self.save_template())
         super().__init__(
             [
                 message_html(
                     f"{STYLE}<p>{html_badge(client.config)} Upload a CSV or Excel file in the template's "
                     "format. Nothing is sent until you confirm.</p>"
                 ),
+                widgets.HBox([self.template, self.template_note]),
                 self.upload,
                 self.output,
                 self.duplicates,
@@ -381,6 +388,23 @@ class BulkImportPanel(widgets.VBox):
         )
         self.add_class("cl-panel")
         replaces_the_last(self)  # a cell run again: the earlier panel (its tables, its people) is closed
+
+    def save_template(self, folder: str | Path | None = None) -> Path:
+        """A copy of the template in ``folder`` (the notebook's, by default), where the file browser shows it; an
+        earlier copy is kept (it may hold rows already)."""
+        target = Path(folder or Path.cwd()) / bulk.TEMPLATE.name
+        if target.exists():
+            self.template_note.value = (
+                f"<p>{html.escape(target.name)} is there already (next to this notebook): open it from the file "
+                "browser. It was not replaced, as it may hold your rows.</p>"
+            )
+            return target
+        target.write_bytes(bulk.TEMPLATE.read_bytes())
+        self.template_note.value = (
+            f"<p>Saved as {html.escape(target.name)} next to this notebook: open or download it from the file "
+            "browser, replace the example row with your investors' rows, and upload it here.</p>"
+        )
+        return target
 
     def _on_upload(self) -> None:
         if self.upload.value:
