@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -787,3 +788,22 @@ def test_the_templates_example_row_is_refused_outside_the_sandbox_and_the_templa
     saved.write_text("reference\nmine\n")
     assert panel.save_template(tmp_path) == saved and saved.read_text() == "reference\nmine\n"  # never replaced
     assert "was not replaced" in panel.template_note.value
+
+
+def test_a_value_the_documentation_does_not_name_is_a_row_problem_not_a_printed_warning(tmp_path: Path) -> None:
+    """Review 46: 'Herr' as salutation printed a pydantic warning above the panel, and the row counted as fine."""
+    sheet = spreadsheet(tmp_path / "herr.csv", 2)
+    rows = list(csv.DictReader(sheet.open()))
+    rows[1]["salutation"] = "Herr"
+    with sheet.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plan = bulk.read_investors(sheet, placeholder_protocols=True)
+    assert plan.valid == 1
+    problem = plan.problems.iloc[0]
+    assert (problem["row"], problem["column"]) == (3, "salutation")
+    assert problem["problem"].startswith("HERR is not a salutation the documentation names (MR, MS, MRS, DIVERSE)")
+    assert problem["problem"].endswith("write one of them (MR for Herr, MS for Frau).")

@@ -14,6 +14,7 @@ row. The template is ``helpers/templates/investors_template.csv``.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -204,7 +205,7 @@ def read_investors(
             seen[reference] = row
         if row in bad_rows:
             continue
-        planned, row_problems = _plan_row(record, base, placeholder_protocols)
+        planned, row_problems = _planned_with_known_values(record, base, placeholder_protocols)
         if str(reference or "").startswith(EXAMPLE_REFERENCE) and client is not None and not client.config.is_sandbox:
             row_problems = [
                 (
@@ -237,6 +238,33 @@ def read_investors(
     found, plan.namesakes = _registry_matches(client, rows) if client is not None else ([], [])
     plan.matches = _match_frame(sorted([*found, *earlier_matches], key=lambda match: int(match["row"])))
     return plan
+
+
+def _planned_with_known_values(
+    record: dict[str, Any], base: Path, placeholder_protocols: bool
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """:func:`_plan_row`, where a value the documentation does not name (a salutation 'Herr') is a problem of its
+    row, said in the table, not a Python warning printed above it: a spreadsheet's rows are corrected, not sent to
+    see what the registry makes of them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", checks.UndocumentedValueWarning)
+        planned, problems = _plan_row(record, base, placeholder_protocols)
+    for warning in caught:
+        if not issubclass(warning.category, checks.UndocumentedValueWarning):
+            warnings.warn(warning.message, warning.category, stacklevel=3)
+            continue
+        said = str(warning.message).split("; it is sent as it is", 1)[0]
+        column = next(
+            (
+                name
+                for name, value in record.items()
+                if isinstance(value, str) and value.strip() and said.startswith(value.strip().upper() + " is not")
+            ),
+            "",
+        )
+        hint = " (MR for Herr, MS for Frau)" if column == "salutation" else ""
+        problems = [*problems, (column, f"{said}: write one of them{hint}.")]
+    return planned, problems
 
 
 def _row_name(record: dict[str, Any]) -> str:
