@@ -153,7 +153,9 @@ class LookupPanel(widgets.VBox):
         )
         self.button.add_class("cl-lookup")
         self.clear_button = widgets.Button(  # shown while a search is in force (the box is emptied once read)
-            description="Clear the search", icon="times", layout=widgets.Layout(width="auto", display="none")
+            description="Clear the search",
+            icon="times",
+            layout=widgets.Layout(width="auto", flex="0 0 auto", display="none"),  # never shrunk to 'Clear th…'
         )
         self.clear_button.add_class("cl-clear-search")
         self.clear_button.on_click(lambda _b: self._clear())
