@@ -681,6 +681,8 @@ def test_the_rows_with_problems_stay_shown_after_the_import(
     path.write_text("\n".join([*lines, lines[2].replace("REF-00002", "REF-00009").replace("@example.com", "@")]) + "\n")
     panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
     panel.dry_run(path.read_bytes(), "p.csv")
+    ready = " ".join(str(getattr(item, "data", "")) for item in shown)
+    assert "managed by Cashlink" in ready and "eth-managed" not in ready  # review 46: the code was shown
     shown.clear()
     panel.run_import()
     texts = " ".join(str(getattr(item, "data", "")) for item in shown)

@@ -449,7 +449,9 @@ class BulkImportPanel(widgets.VBox):
                         )
                     )
                 )
-            preview = tables.humanize(self.plan.preview(), {c: c.capitalize() for c in self.plan.preview().columns})
+            ready = self.plan.preview()
+            ready["wallet"] = [api.in_words("type", kind) for kind in ready["wallet"]]  # not 'eth-managed'
+            preview = tables.humanize(ready, {c: c.capitalize() for c in ready.columns})
             display(HTML(tables.static_html(preview, "Rows ready to import")))
         self.confirm.disabled = not self.plan.valid
         return self.plan
