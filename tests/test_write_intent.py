@@ -1932,3 +1932,66 @@ def test_what_the_registry_does_not_show_of_an_investor_is_unknown_never_another
     assert "another" not in masked.value.message.split("exists")[1].split(":")[0]
     client.transport.request = send  # type: ignore[method-assign]
     assert counts(client)["investors"] == 1
+
+
+def test_an_investment_corrected_under_its_reference_can_be_kept_and_says_how_to_correct_it(
+    client: helpers.Client,
+) -> None:
+    """Review 45: 12 units under the reference that made 10 offered only 'give it a new reference' (a duplicate),
+    and on_duplicate='use' was refused too."""
+    investor_id, wallet_id = onboard(client)
+    document = client.documents.upload(b"%PDF-1.4 signed order-1", "signed.pdf")
+    signed = [{"document_id": document.id, "category": "c", "subject": "s"}]
+
+    def order(units: int, **options: Any) -> helpers.Record:
+        return client.investments.create(investor_id, units, SIGNED_AT, signed, wallet=wallet_id, **options)
+
+    made = order(10, reference="order-1")
+    with pytest.raises(helpers.ConflictError) as refused:
+        order(12, reference="order-1")
+    said = refused.value.message
+    assert "To keep that one as it is, pass on_duplicate='use'" in said
+    assert "its units, product and signing cannot be changed: cancel it in Cashlink Studio" in said
+    kept = order(12, reference="order-1", on_duplicate="use")
+    assert kept.id == made.id and kept.outcome == "existed" and counts(client)["investments"] == 1
+
+
+def test_the_same_benefiting_person_under_another_reference_is_asked_about(client: helpers.Client) -> None:
+    """Review 45: the registry lists no benefiting persons, and the same person under a new reference was added
+    again without a word (4 records for 3 people). This journal remembers what it added, and asks."""
+    company = client.investors.create(
+        investor_body(
+            "Ownerco",
+            natural_person=None,
+            legal_person={
+                "company_name": "Ownerco GmbH",
+                "legal_form": "GmbH",
+                "registration_number": "HRB 4242",
+                "street": "Hauptstr. 1",
+                "city": "Frankfurt",
+                "zip": "60311",
+                "country": "DEU",
+            },
+        )
+    )
+    person = {
+        "forename": "Ada",
+        "surname": "Owner",
+        "birth_date": "1970-05-04",
+        "birth_place": "Berlin",
+        "citizenship": "DEU",
+        "street": "Hauptstr. 2",
+        "city": "Frankfurt",
+        "zip": "60311",
+        "country": "DEU",
+    }
+    first = client.investors.add_benefiting_person(company.id, person, reference="submission 1")
+    with pytest.raises(helpers.PossibleDuplicate) as asked:
+        client.investors.add_benefiting_person(company.id, person, reference="submission 2")
+    assert f"(id {first.id})" in asked.value.message and "Nothing was sent for this benefiting person" in (
+        asked.value.message
+    )
+    kept = client.investors.add_benefiting_person(company.id, person, reference="submission 2", on_duplicate="use")
+    assert kept.id == first.id and kept.outcome == "existed"
+    another = client.investors.add_benefiting_person(company.id, person, reference="submission 3", repeat=True)
+    assert another.id != first.id and another.outcome == "created"  # one more, said so

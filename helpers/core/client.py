@@ -559,6 +559,7 @@ class Operation:
     update: Callable[[Record], Record] | None = None
     describe: Callable[[], str] | None = None  # "a redemption of 50 units" for questions
     send_again: str = SEND_AS_NEW  # how to send it again as a new operation, after "to send it again,"
+    correct: str = ""  # how to correct what its reference made, where no update can (after "to change it,")
 
     @property
     def identity_content(self) -> Any:
@@ -895,6 +896,21 @@ class Client:
             self.journal.record_done(identity, made.get("id"), line)
         return made
 
+    def _twin(self, operation: Operation, hashed: str) -> str:
+        """What every row of the same write shares, whatever its reference: the registry, the method and path, and
+        the content."""
+        return content_hash(self.namespace, {"write": f"{operation.method} {operation.path}", "content": hashed})
+
+    def done_before(self, operation: Operation) -> Match | None:
+        """The object this journal made with the same write under another reference or key (for a ``similar`` where
+        the registry offers no list to look in), or None."""
+        hashed = content_hash(self.namespace, operation.identity_content)
+        entry = self.journal.done_twin(self._twin(operation, hashed))
+        if entry is None or not entry.registry_id:
+            return None
+        made = Record({"id": entry.registry_id, "created_at": entry.created_at})
+        return Match(made, True, "the same data, sent from this journal")
+
     def _claim(
         self,
         operation: Operation,
@@ -909,7 +925,7 @@ class Client:
         about duplicates first meets the same write of another session in flight, or done since its duplicate check
         read the registry (``looked_at``): :class:`TwinInFlight`, and nothing is claimed."""
         key = entry.key if entry is not None else self._first_key(operation, identity)
-        twin = content_hash(self.namespace, {"write": f"{operation.method} {operation.path}", "content": hashed})
+        twin = self._twin(operation, hashed)
         twins_since = looked_at if _checks_duplicates(operation) else None
         if unanswered and entry is not None:  # sent again under its key: what was there before its first attempt
             since, before = self._since(entry), set(entry.before)
@@ -1043,13 +1059,14 @@ class Client:
                 reason="the same reference",
                 differs=differs,
             )
+        if operation.on_duplicate == "use":  # keep what the reference made, as it is
+            existing.outcome, existing.what = "existed", operation.what
+            return existing
         if operation.update is not None:
             if operation.on_duplicate == "update":
                 updated = operation.update(existing)
                 self.journal.record_corrected(identity, hashed)  # a re-run of the corrected data: already there
                 return updated
-            if operation.on_duplicate == "use":
-                return existing
             if operation.on_duplicate == "ask":
                 raise PossibleDuplicate(
                     f"This {operation.what} was made on {made} under the same reference (id {existing.get('id')}), "
@@ -1061,8 +1078,13 @@ class Client:
                 )
         raise ConflictError(
             f"Could not {operation.action}: its reference made {operation.what} {existing.get('id')} on {made}, with "
-            "other data than now. Nothing was sent. To make another one, give it a new reference"
-            + ("; to change that one, update it (on_duplicate='update')." if operation.update is not None else ".")
+            "other data than now. Nothing was sent. To keep that one as it is, pass on_duplicate='use'; "
+            + (
+                "to change it, update it (on_duplicate='update')"
+                if operation.update is not None
+                else operation.correct or "it cannot be changed here"
+            )
+            + ". To make another one as well, give it a new reference."
         )
 
     def _verify(self, operation: Operation, registry_id: str | None) -> Record | None:

@@ -865,25 +865,29 @@ class Investors(Resource):
         reference: str | None = None,
         key: str | None = None,
         repeat: bool = False,
+        on_duplicate: OnDuplicate = "ask",
     ) -> Record:
         """A natural person who owns or controls a legal-person investor (needed before its investments leave
-        KYC_PENDING). ``repeat=True``: send it although an earlier attempt's answer never came."""
+        KYC_PENDING). ``repeat=True``: send it although an earlier attempt's answer never came, or as one more.
+        The same person sent from this journal under another reference is asked about (``on_duplicate``)."""
         target = path(api.BENEFITING_PERSONS, "the benefiting person", investor_id=investor_id)
         body = models.parse(models.BenefitingPerson, person, "the benefiting person").body()
-        return self._client.write(
-            Operation(
-                "add benefiting person",
-                "POST",
-                target,
-                "add the benefiting person",
-                "benefiting person",
-                body=body,
-                reference=reference,
-                key=key,
-                repeat=repeat,
-                resend_unseen=False,  # no documented list of them; a second one would be a second owner
-            )
+        operation = Operation(
+            "add benefiting person",
+            "POST",
+            target,
+            "add the benefiting person",
+            "benefiting person",
+            body=body,
+            reference=reference,
+            key=key,
+            repeat=repeat,
+            on_duplicate=on_duplicate,
+            resend_unseen=False,  # no documented list of them; a second one would be a second owner
+            describe=lambda: "this benefiting person",
         )
+        operation.similar = lambda: self._client.done_before(operation)  # (no list: what this journal made)
+        return self._client.write(operation)
 
     def wallets(self, investor_id: str) -> builtins.list[Record]:
         return self._client.items(
@@ -1153,6 +1157,9 @@ class Investments(Resource):
                 sent=lambda since: _made_since(self.list(investor_id=body["investor_id"]), same, since),
                 verify=self.get,
                 describe=lambda: f"an investment of {body['units']} units",
+                correct="its acceptance, payment and wallet can be set with client.investments.update(id, "
+                "accepted_at=…, paid_at=…, wallet=…); its units, product and signing cannot be changed: cancel it in "
+                "Cashlink Studio, then make the corrected one under a new reference",
             )
         )
 

@@ -848,8 +848,12 @@ class BenefitingPersonForm(Form):
     def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
         return models.validate(models.BenefitingPerson, body)[1]
 
-    def send(self, body: dict[str, Any], *, reference: str | None, **_options: Any) -> Record:
-        return self.client.investors.add_benefiting_person(self.investor_id, body, reference=reference)
+    def send(
+        self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate = "ask", **_options: Any
+    ) -> Record:
+        return self.client.investors.add_benefiting_person(
+            self.investor_id, body, reference=reference, on_duplicate=on_duplicate
+        )
 
 
 def close_all(widget: widgets.Widget) -> None:
