@@ -451,3 +451,24 @@ def test_a_payment_dated_before_the_signing_is_refused_before_sending(client: he
     assert said == f"2001-03-12 is before the investment was signed ({SIGNED_AT[:10]}); check the date."
     assert client.transport.requests_sent == sent + 1  # (the investment was read, nothing written)
     assert client.investments.update(investment.id, accepted_at=SIGNED_AT[:10]).outcome == "updated"  # its day
+
+
+def test_a_credit_the_registry_would_refuse_is_not_sent_and_says_what_to_do(client: helpers.Client) -> None:
+    """Review 45: a credit of an investment waiting for acceptance was sent (and refused with 'Check the request'),
+    and credit(repeat=True) of a delivered one was sent too."""
+    investor_id, wallet_id = onboard(client)
+    document = client.documents.upload(b"%PDF-1.4 signed waiting", "signed.pdf")
+    signed = [{"document_id": document.id, "category": "c", "subject": "s"}]
+    accepted = client.investments.create(investor_id, 10, SIGNED_AT, signed, accepted_at=SIGNED_AT, wallet=wallet_id)
+    sent = client.transport.requests_sent
+    with pytest.raises(helpers.InputError) as refused:
+        client.investments.credit(accepted.id)
+    assert refused.value.message == (
+        "Nothing was sent. The investment is accepted, waiting for the payment: only a paid investment can be "
+        "credited. Mark it paid once the money arrived, then credit it "
+        f"(client.investments.update('{accepted.id}', paid_at=…))."
+    )
+    assert client.transport.requests_sent == sent + 1  # (read, not written)
+    delivered = client.investments.credit(invest(client, investor_id, wallet_id, 5).id)
+    with pytest.raises(helpers.InputError, match="delivered already: there is nothing to credit"):
+        client.investments.credit(delivered.id, repeat=True)

@@ -659,7 +659,8 @@ class CreditScreen(widgets.VBox):
             self._offer("Credit again", "warning", "cl-credit-again", confirm_production)
         except Exception as exc:  # shown here: a click has no cell to print into
             said = error_sentence(exc)
-            if isinstance(exc, CashlinkError) and exc.status in (400, 409, 422) and self._changed_since():
+            refused = isinstance(exc, InputError) or (isinstance(exc, CashlinkError) and exc.status in (400, 409, 422))
+            if refused and self._changed_since():
                 said = (
                     "Nothing was credited: the investment is "
                     f"{api.status_phrase(self.investment.get('status'))} now (it changed in the registry)."
