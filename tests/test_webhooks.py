@@ -132,3 +132,25 @@ def test_the_due_events_are_one_index_seek_per_distributor(tmp_path: Any) -> Non
     assert "SEARCH e USING INDEX webhook_pending" in plan and "SCAN o" not in plan, plan
     due = store.execute(webhooks.DUE, [1e9])
     assert [(row["tenant"], row["seq"]) for row in due] == [("a", 3)]  # b's first pending event is not due yet
+
+
+def test_an_event_without_a_status_is_read_and_a_status_in_any_case_is_one_event() -> None:
+    """Review 45: an event about an investment that is no status change (a new registry statement: its payload is
+    not documented) was refused, so an endpoint would answer non-2xx and the registry send it forever; 'delivered'
+    and 'DELIVERED' gave two keys for one event."""
+    statement = parse_webhook({"investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "event": "statement"})
+    assert statement.status is None and statement.changed_at is None and statement.key[2]
+    other = parse_webhook({"investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "event": "statement 2"})
+    assert other.key != statement.key
+    moment = "2024-01-01T00:00:00+00:00"
+    lower = parse_webhook(
+        {"investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "delivered", "changed_at": moment}
+    )
+    upper = parse_webhook(
+        {"investment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "DELIVERED", "changed_at": moment}
+    )
+    assert lower.key == upper.key and lower.status == "DELIVERED"
+    with pytest.raises(helpers.InputError) as unreadable:
+        parse_webhook(b"not json")
+    said = unreadable.value.message
+    assert "answer it with 400" in said and "Correct it and try again" not in said and "Nothing was sent" not in said

@@ -460,11 +460,12 @@ class Transfer(Model):
 
 
 class Webhook(Model):
-    """The documented webhook payload."""
+    """The documented webhook payload. Events about an investment that are no status change (a new registry
+    statement, whose payload is not documented) may come without a status or a time."""
 
     investment_id: Id = field("Investment", widget="id")
-    status: Text = field("Status")
-    changed_at: Moment = field("Changed at")
+    status: Text | None = field("Status", default=None)
+    changed_at: Moment | None = field("Changed at", default=None)
 
 
 # --- reading the models -----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ idempotently, e.g. by remembering :attr:`WebhookEvent.key`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -14,33 +15,51 @@ from typing import Any
 
 from helpers.core import api, models
 from helpers.core.checks import UndocumentedValueWarning
-from helpers.core.errors import input_error
+from helpers.core.errors import InputError
 
 
 @dataclass(frozen=True)
 class WebhookEvent:
     investment_id: str
-    status: str
-    changed_at: datetime
+    status: str | None  # None: an event that is no status change (a new registry statement)
+    changed_at: datetime | None
+    digest: str = ""  # of the whole body: tells events apart that give no time
 
     @property
     def key(self) -> tuple[str, str, str]:
         """The same for every delivery of one event (use it to ignore repeats)."""
-        return self.investment_id, self.status, self.changed_at.isoformat()
+        return self.investment_id, self.status or "", self.changed_at.isoformat() if self.changed_at else self.digest
 
 
 def parse_webhook(body: bytes | str | dict[str, Any]) -> WebhookEvent:
-    """Check a webhook body and return the event; a malformed one raises an :class:`InputError` naming the field."""
+    """Check a webhook body and return the event; one that cannot be read raises an :class:`InputError` naming the
+    field. A status is read in its documented case ('delivered' is DELIVERED); an event without a status is one
+    about the investment that is no status change (answer it 2xx, or the registry sends it again and again)."""
     if isinstance(body, (bytes, str)):
         try:
             body = json.loads(body)
         except ValueError:
-            raise input_error("the webhook", {"body": ["The body is not JSON."]}) from None
-    event = models.parse(models.Webhook, body, "the webhook")
-    if event.status not in api.INVESTMENT_STATUSES:
+            raise _unreadable({"body": ["The body is not JSON."]}) from None
+    try:
+        event = models.parse(models.Webhook, body, "the webhook")
+    except InputError as exc:
+        raise _unreadable(exc.field_errors) from None
+    status = api.read_status(event.status) if event.status else None
+    if status is not None and status not in api.INVESTMENT_STATUSES:
         warnings.warn(
-            f"The webhook names the status {event.status}, which the documentation does not list.",
+            f"The webhook names the status {status}, which the documentation does not list.",
             UndocumentedValueWarning,
             stacklevel=2,
         )
-    return WebhookEvent(event.investment_id, event.status, datetime.fromisoformat(event.changed_at))
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    changed_at = datetime.fromisoformat(event.changed_at) if event.changed_at else None
+    return WebhookEvent(event.investment_id, status, changed_at, digest)
+
+
+def _unreadable(problems: dict[str, list[str]]) -> InputError:
+    said = "; ".join(f"{field}: {' '.join(messages).rstrip('.')}" for field, messages in problems.items())
+    return InputError(
+        f"This webhook call cannot be read ({said}). It is not the registry's documented payload: answer it with "
+        "400, keep its body for Cashlink, and check who sends it.",
+        field_errors=problems,
+    )
