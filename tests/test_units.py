@@ -956,6 +956,14 @@ def test_the_registrys_times_are_read_with_a_comma_and_what_is_not_read_as_given
         to_frame([{"id": "a", "paid_at": "2024-03-12T14:40:05Z"}, {"id": "b", "paid_at": "soon"}])
 
 
+def test_a_card_names_countries_not_their_codes() -> None:
+    """Review 46: a benefiting person's card said 'Country DEU'."""
+    from helpers.core.records import Record
+
+    shown = dict(Record({"natural_person": {"country": "DEU", "citizenship": "AUT"}}).rows())
+    assert shown["Country"] == "Germany" and shown["Citizenship"] == "Austria"
+
+
 def test_an_investor_never_identified_reads_not_started_not_an_empty_cell() -> None:
     from helpers.ui import tables
 

@@ -109,13 +109,19 @@ WALLET_WORDS = {"eth-managed": "managed by Cashlink", "eth-generic": "the invest
 
 
 def in_words(field: str, value: object) -> str:
-    """A registry's code as a screen says it ('Waiting for acceptance', 'successful', 'managed by Cashlink'), by
-    the field it is in (``status``, ``kyc_status``, ``type`` of a wallet); anything else as it is."""
+    """A registry's code as a screen says it ('Waiting for acceptance', 'successful', 'managed by Cashlink',
+    'Germany'), by the field it is in (``status``, ``kyc_status``, ``type`` of a wallet, ``country``); anything else
+    as it is."""
     text = "" if value is None else str(value)
     if field in ("status", "kyc_status"):
         return STATUS_LABELS.get(text) or OTHER_STATUS_WORDS.get(text, text)
     if field == "type":
         return WALLET_WORDS.get(text, text)
+    if field in ("country", "citizenship") and re.fullmatch(r"[A-Z]{3}", text):  # Germany, not DEU
+        import pycountry
+
+        country = pycountry.countries.get(alpha_3=text)
+        return str(getattr(country, "common_name", None) or country.name) if country is not None else text
     if field == "reason" and re.fullmatch(r"[A-Z]{5,}(?:_[A-Z]+)*|[A-Z]+(?:_[A-Z]+)+", text):  # Issuance (not AML)
         return text.replace("_", " ").capitalize()
     return text
