@@ -809,3 +809,12 @@ def test_a_value_the_documentation_does_not_name_is_a_row_problem_not_a_printed_
     assert (problem["row"], problem["column"]) == (3, "salutation")
     assert problem["problem"].startswith("HERR is not a salutation the documentation names (MR, MS, MRS, DIVERSE)")
     assert problem["problem"].endswith("write one of them (MR for Herr, MS for Frau).")
+
+
+def test_a_dry_run_after_an_import_says_the_rows_are_there_already(client: helpers.Client, tmp_path: Path) -> None:
+    """Review 46: after an import, the dry run said '18 of them match investors the registry already has'."""
+    sheet = spreadsheet(tmp_path / "again.csv", 2)
+    bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
+    again = bulk.read_investors(sheet, placeholder_protocols=True, client=client)
+    assert "2 of them are in the registry already (the same data: nothing is sent for them)" in again.summary()
+    assert "with other data" not in again.summary()

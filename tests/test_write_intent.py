@@ -171,7 +171,10 @@ def test_bulk_import_flags_rows_that_match_an_existing_investor(client: helpers.
     assert plan.matches[["reference", "existing_investor_id", "reason"]].values.tolist() == [
         ["NEW-REF-1", existing.id, "the same IBAN"]
     ]
-    assert "1 row ready to import, 1 of them matches an investor the registry already has" in plan.summary()
+    assert (
+        "1 row ready to import, 1 of them matches an investor the registry already has, with other data"
+        in plan.summary()
+    )
     asked = bulk.import_investors(client, plan, progress=False)
     assert asked.loc[0, "status"] == "needs a decision" and counts(client)["investors"] == 1
     used = bulk.import_investors(client, plan, progress=False, on_duplicate="use")  # Erika is not Peter: not merged

@@ -145,13 +145,21 @@ class Plan:
 
     def summary(self) -> str:
         bad = self.problems["row"].nunique() if len(self.problems) else 0
-        known = int(self.matches["existing_row"].isna().sum())
-        in_file = len(self.matches) - known
+        in_registry = self.matches[self.matches["existing_row"].isna()]
+        there = int((in_registry["identical"] == "yes").sum())
+        similar = len(in_registry) - there
+        in_file = len(self.matches) - len(in_registry)
         matching = (
-            f", {known} of them {'match investors' if known > 1 else 'matches an investor'} the registry already has"
-            if known
+            f", {there} of them {'are' if there > 1 else 'is'} in the registry already (the same data: nothing is "
+            "sent for them)"
+            if there
             else ""
         )
+        if similar:
+            matching += (
+                f", {similar} of them {'match investors' if similar > 1 else 'matches an investor'} the registry "
+                "already has, with other data (the choice below decides)"
+            )
         if in_file:
             matching += (
                 f", {in_file} of them "
