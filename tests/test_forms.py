@@ -686,3 +686,13 @@ def test_an_investor_onboarded_before_keeps_its_wallet_and_identification_by_a_c
     assert len(client.investors.identifications(investor_id)) == 1
     new_investor = client.investors.create(investor_body("Fresh"))
     assert forms.WalletForm(client, new_investor.id).choices.children == ()  # nothing to offer
+
+
+def test_an_investor_typed_as_the_registry_has_it_is_not_offered_as_an_update(client: helpers.Client) -> None:
+    """Review 46: typing a known person exactly as the registry has them offered 'Update the existing investor'."""
+    forms.InvestorForm(client, PERSON).submit()
+    again = forms.InvestorForm(client, PERSON)
+    assert again.submit(raise_errors=False, reference="typed again") is None
+    assert "What you typed is what it has" in again.status.value
+    offered = [button.description for button in again.choices.children]
+    assert "Use the existing investor" in offered and not any("Update" in label for label in offered), offered

@@ -812,6 +812,8 @@ class InvestorForm(Form):
         choices = super().duplicate_choices(exc, reference)
         if bool(exc.existing.get("legal_person")) != ("legal_person" in self.body()):
             return [b for b in choices if "cl-make-another" in b._dom_classes]  # a company is never that person
+        if exc.same_party and not self._changes:
+            return choices  # what was typed is what it has: nothing to update it with
         if exc.same_party:
             label = "Update the existing investor"
             action: Callable[[], Any] = lambda: self.submit(False, reference=reference, on_duplicate="update")
