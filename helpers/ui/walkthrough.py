@@ -835,20 +835,31 @@ class Redeeming(Walkthrough):
             investments = self.client.investments.list(investor_id=str(redemption["investor_id"])).to_list()
         except (NotListed, PermissionDeniedError):  # the redemption is made; only this table cannot be shown
             investments = None
-        parts: list[widgets.Widget] = [
-            message_html(
-                f"<p><b>Redemption of {forms.count_text(redemption.get('units'))} units: "
-                f"{html.escape(api.in_words('status', redemption.get('status')))}.</b> Where the units came from, in "
-                "the order the registry took them (first in, first out: the investment made first in the registry "
-                "first, whatever its signing day):</p>"
-            ),
-            tables.interactive(
-                tables.people_frame(
-                    allocations, tables.allocation_columns({str(i.get("id")): i for i in investments or []})
-                )
-            )
+        headline = (
+            f"<b>Redemption of {forms.count_text(redemption.get('units'))} units: "
+            f"{html.escape(api.in_words('status', redemption.get('status')))}.</b>"
+        )
+        parts: list[widgets.Widget] = (
+            [
+                message_html(
+                    f"<p>{headline} Where the units came from, in the order the registry took them (first in, first "
+                    "out: the investment made first in the registry first, whatever its signing day):</p>"
+                ),
+                tables.interactive(
+                    tables.people_frame(
+                        allocations, tables.allocation_columns({str(i.get("id")): i for i in investments or []})
+                    )
+                ),
+            ]
             if allocations
-            else message_html(tables.empty_note("allocations reported by the registry")),
+            else [  # (a registry that does not say which investments the units came from)
+                message_html(
+                    f"<p>{headline} The registry does not say which investments the units came from; the "
+                    "investments below show what each holds now.</p>"
+                )
+            ]
+        )
+        parts += [
             message_html("<p>The investor's investments now:</p>"),
             tables.interactive(tables.people_frame(investments, tables.investment_columns(names)))
             if investments is not None
