@@ -706,8 +706,9 @@ class Client:
         self._ignored_filters.add((path, name))
         self.capabilities.setdefault("filters_ignored", set()).add(f"{path}?{name}")
         warnings.warn(
-            f"The registry ignored the filter '{name}' on {path} (it is not documented there); the toolkit "
-            "applied it itself, so the results are right.",
+            f"The registry does not filter {path.strip('/').split('/')[-1] or 'this list'} by "
+            f"{name.replace('_', ' ')} (an undocumented filter there: {name} on {path}); the toolkit filtered them "
+            "itself, so what is shown is right.",
             FilterIgnoredWarning,
             stacklevel=_caller_level(),
         )
