@@ -218,6 +218,13 @@ def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(
     again = panel.report
     panel.button.click()  # the button runs the last ledger again, from the panel, not from the widget
     assert panel.report is not None and panel.report is not again
+    for typed in ("2.5", "-1", "99999", "three"):  # review 46: rounded or clamped without a word
+        panel.days.value = typed
+        shown.clear()
+        assert panel.run(good.read_bytes(), "books.csv") is None
+        assert "no number of days from 0 to 3,650" in " ".join(str(getattr(item, "data", "")) for item in shown)
+    panel.days.value = "10"
+    assert panel.run(good.read_bytes(), "books.csv") is not None
 
 
 def _detail(rows: list[dict[str, object]]) -> pd.DataFrame:

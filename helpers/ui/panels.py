@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,9 @@ from IPython.display import HTML, display
 from ipywidgets.widgets.widget import _instances
 
 from helpers import saving
-from helpers.core import api, models
+from helpers.core import api, checks, models
 from helpers.core.client import Client, FilterIgnoredWarning, OnDuplicate
-from helpers.core.errors import CashlinkError, NotListed, PermissionDeniedError
+from helpers.core.errors import CashlinkError, NotListed, PermissionDeniedError, input_error
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import bulk, lookup, reconcile
@@ -740,12 +741,11 @@ class ReconciliationPanel(widgets.VBox):
         self.output_dir = Path(output_dir)
         self.report: reconcile.Reconciliation | None = None
         self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Ledger")
-        self.days = widgets.BoundedIntText(
-            value=stuck_after_days,
-            min=0,
-            max=3650,
+        self.days = widgets.Text(  # (a bounded number box would clamp or round what is typed without a word)
+            value=str(stuck_after_days),
             description="Stuck after (days)",
             style={"description_width": "initial"},
+            layout=widgets.Layout(width="220px"),
         )
         self.button = widgets.Button(
             description="Reconcile", icon="balance-scale", button_style="primary", layout=widgets.Layout(width="auto")
@@ -775,13 +775,28 @@ class ReconciliationPanel(widgets.VBox):
                     )
                 )
 
+    def stuck_after_days(self) -> int:
+        """The days typed: a whole number from 0 to 3,650, else an :class:`InputError` saying so."""
+        text = self.days.value.strip()
+        if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) > 3650:
+            raise input_error(
+                "the report",
+                {
+                    "stuck_after": [
+                        f"{checks.quote(text)} is no number of days from 0 to 3,650: enter a whole number such as 3."
+                    ]
+                },
+            )
+        return int(text)
+
     def run(self, source: str | Path | bytes, name: str | None = None) -> reconcile.Reconciliation | None:
         """Read the ledger, reconcile, and show summary, chart, details and the exported files."""
         self.output.clear()
         with self.output.showing():
             try:
+                days = self.stuck_after_days()
                 ledger = reconcile.read_ledger(source, name)
-                self.report = reconcile.reconcile(self.client, ledger, stuck_after=timedelta(days=self.days.value))
+                self.report = reconcile.reconcile(self.client, ledger, stuck_after=timedelta(days=days))
             except CashlinkError as exc:
                 display(HTML(error_html(exc)))
                 return None
@@ -791,7 +806,7 @@ class ReconciliationPanel(widgets.VBox):
                 HTML(
                     f"<p>The ledger <b>{html.escape(file)}</b> ({len(ledger):,} row{'s' if len(ledger) != 1 else ''}) "
                     f"compared with the registry at {datetime.now(UTC):%H:%M} UTC; an investment counts as stuck after "
-                    f"{self.days.value} day{'s' if self.days.value != 1 else ''}.</p>"
+                    f"{days:,} day{'s' if days != 1 else ''}.</p>"
                 )
             )
             show_report(self.report)
