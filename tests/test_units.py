@@ -1124,3 +1124,17 @@ def test_a_report_that_names_investors_is_not_kept_in_a_saved_notebook() -> None
     saving.without_widget_state(model)
     kept = json.dumps(model)
     assert "Reportova" not in kept and "names investors, so it is not saved" in kept and "Summary" in kept
+
+
+def test_the_settings_say_where_they_came_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 46: notebook 00 named the .env file though the address came from the environment."""
+    from helpers.core.config import load_config
+
+    env = tmp_path / ".env"
+    env.write_text("CASHLINK_CLIENT_ID=from-file\n")
+    for key in [k for k in os.environ if k.startswith("CASHLINK_")]:
+        monkeypatch.delenv(key)
+    assert load_config(env).source == str(env)
+    monkeypatch.setenv("CASHLINK_BASE_URL", "http://127.0.0.1:8123/api/external")
+    assert load_config(env).source == f"{env}, and the environment (CASHLINK_BASE_URL), which comes first"
+    assert load_config(tmp_path / "none.env").source == "the environment (CASHLINK_BASE_URL)"

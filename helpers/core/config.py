@@ -175,7 +175,11 @@ def load_config(env_file: str | os.PathLike[str] | None = None, **overrides: Any
     """Settings from (in order of precedence) ``overrides``, the process environment, then `.env`."""
     path = Path(env_file) if env_file else find_env_file()
     given = {key: value for key, value in overrides.items() if value is not None}
-    from_env = any(key.startswith("CASHLINK_") and value for key, value in os.environ.items())
-    source = str(path) if path and path.is_file() else ("environment" if from_env else "built-in sandbox defaults")
+    from_env = sorted(key for key, value in os.environ.items() if key.startswith("CASHLINK_") and value)
+    named = f"the environment ({', '.join(from_env)})" if from_env else ""
+    if path and path.is_file():
+        source = f"{path}, and {named}, which comes first" if named else str(path)
+    else:
+        source = named or "built-in sandbox defaults"
     given.setdefault("source", source)
     return Config(_env_file=path if path and path.is_file() else None, **given)
