@@ -1138,3 +1138,37 @@ def test_the_settings_say_where_they_came_from(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("CASHLINK_BASE_URL", "http://127.0.0.1:8123/api/external")
     assert load_config(env).source == f"{env}, and the environment (CASHLINK_BASE_URL), which comes first"
     assert load_config(tmp_path / "none.env").source == "the environment (CASHLINK_BASE_URL)"
+
+
+@pytest.mark.parametrize(
+    "hidden", ["XXXX", "XX.XX.XXXX", "2000-XX-XX", "REDACTED", "[hidden]", "n/a", "—", "***", None]
+)
+def test_every_way_a_registry_may_hide_a_persons_data_is_unknown_never_another(hidden: Any) -> None:
+    """Review 47: masks other than '•' and '*' ('XXXX', 'REDACTED', 'n/a') counted as other values, so the same
+    person was made twice without a question."""
+    from helpers.core.resources import InvestorIndex
+
+    body = {
+        "natural_person": {"forename": "Peter", "surname": "Parker", "birth_date": "2000-08-10"},
+        "communication": {"email": "peter.parker@example.com"},
+        "bank_account": {"iban": "DE53500105173569146251"},
+    }
+    shown = {
+        "id": "a",
+        "natural_person": {"forename": "Peter", "surname": "Parker", "birth_date": hidden},
+        "communication": {"email": hidden},
+        "bank_account": {"iban": hidden},
+    }
+    match = InvestorIndex([shown]).match(body)
+    assert match is not None and match.differs == "its e-mail, IBAN and birth date not shown by the registry"
+
+
+def test_real_e_mails_and_ibans_are_not_taken_for_masks() -> None:
+    from helpers.core.resources import _email, _iban
+
+    for email in ("a*b@example.de", "o'brien#1@example.de", "max-x-x@example.de"):
+        assert _email({"communication": {"email": email}}) == email
+    for masked in ("p...@example.de", "p***@example.de", "p*@example.de"):
+        assert _email({"communication": {"email": masked}}) == ""
+    assert _iban({"bank_account": {"iban": "DE53XXXXXXXXXXXXXX6251"}}) == ""
+    assert _iban({"bank_account": {"iban": "GB33 BUKB 2020 1555 5555 55"}}) == "GB33BUKB20201555555555"

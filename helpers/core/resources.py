@@ -293,11 +293,15 @@ def _person_key(investor: Mapping[str, Any]) -> tuple[str, ...] | None:
             "natural",
             str(person.get("forename", "")).casefold(),
             str(person["surname"]).casefold(),
-            _shown(person.get("birth_date")),
+            _shown(person.get("birth_date"), DAY_SHOWN),
         )
     company = investor.get("legal_person") or {}
     if company.get("company_name"):
-        return ("legal", str(company["company_name"]).casefold(), _shown(company.get("registration_number")))
+        return (
+            "legal",
+            str(company["company_name"]).casefold(),
+            _shown(company.get("registration_number"), NUMBER_SHOWN),
+        )
     return None
 
 
@@ -416,21 +420,34 @@ def investor_name(investor: Mapping[str, Any]) -> str:
     return f"{person.get('forename', '')} {person.get('surname', '')}".strip() or str(investor.get("id", ""))
 
 
-HIDDEN = re.compile(r"[•●·∙◦*#…]|(?:[xX]+[\s-]+){2}")  # a value masked: '••••', 'p***@…', 'XXXX-XX-XX', 'DEXX XXXX …'
+MASK_SIGNS = re.compile(r"[•●·∙◦…]|\*{2,}|\.{3}|[xX]{3,}|(?:[xX]+[\s./-]+){2}")  # '••', '***', 'XXXX', 'XX.XX.'
+DAY_SHOWN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ].*)?")
+EMAIL_SHOWN = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+IBAN_SHOWN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}")
+EMAIL_MASK = re.compile(r"[•●·∙◦…]|\*{2,}|\.{3}|^\*|\*$|^[xX]{3,}$")  # of its local part: 'p***', 'p*', '…'
+NUMBER_SHOWN = re.compile(r".*[0-9].*")  # a register number has a digit ('REDACTED' has none)
 
 
-def _shown(value: Any) -> str:
-    """A value as the registry shows it, or "" where it hides it: left out, null, or masked."""
+def _shown(value: Any, looks: re.Pattern[str] | None = None) -> str:
+    """A value as the registry shows it, or "" where it hides it: left out, null, masked ('••••', 'p***@…',
+    'XXXX', '2000-XX-XX'), or anything that is no such value at all ('REDACTED', 'n/a', '—': ``looks`` is the
+    form a shown value has). What is hidden is unknown, never another value."""
     text = "" if value is None else str(value).strip()
-    return "" if HIDDEN.search(text) else text
+    if not text or (looks is not None and not looks.fullmatch(text)):
+        return ""
+    return "" if MASK_SIGNS.search(text) else text
 
 
 def _email(investor: Mapping[str, Any]) -> str:
-    return _shown((investor.get("communication") or {}).get("email")).casefold()
+    email = str((investor.get("communication") or {}).get("email") or "").strip()
+    if not EMAIL_SHOWN.fullmatch(email) or EMAIL_MASK.search(email.partition("@")[0]):
+        return ""
+    return email.casefold()
 
 
 def _iban(investor: Mapping[str, Any]) -> str:
-    return _shown((investor.get("bank_account") or {}).get("iban")).replace(" ", "").upper()
+    compact = str((investor.get("bank_account") or {}).get("iban") or "").replace(" ", "").upper()
+    return _shown(compact, IBAN_SHOWN) if not re.search(r"X{4,}", compact[4:]) else ""
 
 
 def _identifying(body: Mapping[str, Any]) -> dict[str, Any]:
