@@ -1172,3 +1172,30 @@ def test_real_e_mails_and_ibans_are_not_taken_for_masks() -> None:
         assert _email({"communication": {"email": masked}}) == ""
     assert _iban({"bank_account": {"iban": "DE53XXXXXXXXXXXXXX6251"}}) == ""
     assert _iban({"bank_account": {"iban": "GB33 BUKB 2020 1555 5555 55"}}) == "GB33BUKB20201555555555"
+
+
+def test_free_text_masking_never_touches_the_registrys_ids_times_or_known_fields() -> None:
+    """Review 47: 'Ada' masked inside the id 3f2ada10-…, a phone's digits inside created_at, a process id inside
+    'Valid from', and the city where it equalled the birth place."""
+    from helpers.core.records import Record
+
+    record = Record(
+        {
+            "id": "3f2ada10-5717-4562-b3fc-2c963f66afa6",
+            "wallet_id": "3f2ada10-5717-4562-b3fc-2c963f66afa7",
+            "created_at": "2024-03-12T10:00:00Z",
+            "natural_person": {
+                "forename": "Ada",
+                "surname": "Lovelace",
+                "birth_place": "Berlin",
+                "city": "Berlin",
+                "phone": "2024031210",
+            },
+            "payment_details": {"reference": "Ada Lovelace from Canada"},
+        }
+    )
+    shown = repr(record)
+    assert "3f2ada10-5717-4562-b3fc-2c963f66afa6" in shown and "2024-03-12T10:00:00Z" in shown
+    assert "•••• •••• from Canada" in shown
+    card = dict(record.rows())
+    assert card["City"] == "Berlin" and card["Reference"] == "Ada Lovelace from Canada"  # (names stay on a card)

@@ -606,6 +606,12 @@ def is_personal(path: str) -> bool:
     return leaf in PERSONAL_FIELDS and leaf not in _NOT_ALWAYS_PERSONAL
 
 
+def is_known(path: str) -> bool:
+    """Whether the models describe the field at ``path`` (by its full path, list indexes aside, or its name)."""
+    named = ".".join(part for part in path.split(".") if not part.isdigit())
+    return named in _labels() or named.rsplit(".", 1)[-1] in _labels()
+
+
 def is_identifying(path: str) -> bool:
     """Whether the field at ``path`` names a person (a name, an e-mail, an address): what a screen shows, and a
     repr, a log line or a message never does."""

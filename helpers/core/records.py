@@ -17,8 +17,8 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOpera
 from typing import Any, Literal
 
 from helpers.core.api import UNIT_FIELDS, in_words, whole_number
-from helpers.core.errors import ValidationError, personal_values, scrubbed, without_values
-from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_personal, label
+from helpers.core.errors import ValidationError, _value_pattern, personal_values, scrubbed
+from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_known, is_personal, label
 
 MASK = "•"
 Outcome = Literal["created", "updated", "existed", "replayed"]
@@ -61,9 +61,35 @@ def _masked(value: Any, path: str, identifying: bool, values: frozenset[str]) ->
         return MASK * 4  # a name or an e-mail: nothing of it (a suffix would help guess it)
     if path and is_personal(path):
         return mask(value, path.rsplit(".", 1)[-1])
-    if not isinstance(value, str) or len(value) < 3:
+    if not _free_text(path, value):
         return value
-    return scrubbed(value, values=values) if identifying else without_values(value, values) if values else value
+    return scrubbed(_without_words(value, values), values=frozenset()) if identifying else _without_words(value, values)
+
+
+REGISTRY_VALUE = re.compile(  # what the registry itself writes in a field: an id, a time, a date, a number
+    r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.,]+)?(?:Z|[+-][0-9:]+)?"
+    r"|[+-]?[0-9.,]+"
+)
+
+
+def _free_text(path: str, value: Any) -> bool:
+    """A text the models do not describe (a payment reference, a note), where a person's data may be written:
+    not a field they know (a city, a status), nor an id, a time or a number of the registry."""
+    if not isinstance(value, str) or len(value) < 3 or not path:
+        return False
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf == "id" or leaf.endswith(("_id", "_at", "_date")) or is_known(path):
+        return False
+    return not REGISTRY_VALUE.fullmatch(value.strip())
+
+
+def _without_words(text: str, values: frozenset[str]) -> str:
+    """``text`` with each of ``values`` masked where it stands as a word of its own ('Ada' in 'Ada Lovelace', not
+    in '3f2ada10' or 'Canada')."""
+    for value in sorted(values, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){_value_pattern(value)}(?!\w)", MASK * 4, text, flags=re.IGNORECASE)
+    return text
 
 
 def is_money(value: Any) -> bool:
@@ -224,8 +250,8 @@ class Record(dict[str, Any]):
                     shown = CHOICE_LABELS[shown]  # ID card, not IDCARD (a surname 'MR' stays MR)
                 elif isinstance(shown, str):
                     shown = in_words(leaf, shown)  # Waiting for acceptance, not WAITING_FOR_ACCEPTANCE
-                    if values and not is_personal(path) and not (mask_identifying and is_identifying(path)):
-                        shown = without_values(shown, values)  # its free text ('Peter Parker 2000-08-10')
+                    if values and _free_text(path, shown):
+                        shown = _without_words(shown, values)  # its free text ('Peter Parker 2000-08-10')
                 result.append((label(path), str(shown)))
 
         values = frozenset(personal_values(dict(self), identifying=mask_identifying))
