@@ -1957,6 +1957,8 @@ def test_an_investment_corrected_under_its_reference_can_be_kept_and_says_how_to
     assert "its units, product and signing cannot be changed: cancel it in Cashlink Studio" in said
     kept = order(12, reference="order-1", on_duplicate="use")
     assert kept.id == made.id and kept.outcome == "existed" and counts(client)["investments"] == 1
+    assert kept.not_applied == ("Units",)  # review 47: 'use' said nothing of the units that differ
+    assert "differs from it in Units, which was not" in kept.happened()
 
 
 def test_the_same_benefiting_person_under_another_reference_is_asked_about(client: helpers.Client) -> None:
