@@ -543,9 +543,15 @@ def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str
         else f"{units:,} units were redeemed after the books' date ({as_of}), which books of that date cannot show"
     )
     if units == fewer:
-        return f"{said}: that is the difference."
+        return f"{said}: that {'may be' if as_of is None else 'is'} the difference."
     if units < fewer:
         return f"{said}; the other {fewer - units:,} units: a credit or an investment missing?"
+    if as_of is None:  # more redeemed than the difference, and no date: the books may have booked some of them
+        return (
+            "The books booked units the registry has not delivered (a credit or an investment missing?), or the "
+            f"books missed some of the redemptions of {units:,} units the registry has of this position (they give "
+            "no date to tell)."
+        )
     return (
         f"{said}; without them, the registry holds {units - fewer:,} units more than the books (a redemption the "
         "books booked that failed, or a booking missing?)."
