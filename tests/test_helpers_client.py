@@ -438,8 +438,9 @@ def test_an_update_that_would_clear_a_field_or_holds_a_wrong_value_is_refused_be
     assert changed.outcome == "updated"
 
 
-def test_a_payment_dated_before_the_signing_is_refused_before_sending(client: helpers.Client) -> None:
-    """Review 45: paid_at in 2001 of an investment signed in 2021 was sent and said 'updated'."""
+def test_a_payment_dated_years_before_the_signing_is_refused_before_sending(client: helpers.Client) -> None:
+    """Review 45: paid_at in 2001 of an investment signed in 2021 was sent and said 'updated'. Review 47: a payment a
+    day before the signing is no error (paying first is not forbidden), and a create is checked too."""
     investor_id, _wallet = onboard(client)
     document = client.documents.upload(b"%PDF-1.4 signed", "signed.pdf")
     signed = [{"document_id": document.id, "category": "c", "subject": "s"}]
@@ -448,9 +449,14 @@ def test_a_payment_dated_before_the_signing_is_refused_before_sending(client: he
     with pytest.raises(helpers.InputError) as refused:
         client.investments.update(investment.id, paid_at="2001-03-12T10:00:00+00:00")
     said = refused.value.field_errors["paid_at"][0]
-    assert said == f"2001-03-12 is before the investment was signed ({SIGNED_AT[:10]}); check the date."
+    assert said == (
+        f"2001-03-12 is more than a year before the investment was signed ({SIGNED_AT[:10]}); check the year."
+    )
     assert client.transport.requests_sent == sent + 1  # (the investment was read, nothing written)
-    assert client.investments.update(investment.id, accepted_at=SIGNED_AT[:10]).outcome == "updated"  # its day
+    with pytest.raises(helpers.InputError, match="more than a year before"):
+        client.investments.create(investor_id, 11, SIGNED_AT, signed, accepted_at="2020-01-01", paid_at="2020-01-02")
+    assert client.transport.requests_sent == sent + 1
+    assert client.investments.update(investment.id, accepted_at="2021-03-11").outcome == "updated"  # a day before
 
 
 def test_a_credit_the_registry_would_refuse_is_not_sent_and_says_what_to_do(client: helpers.Client) -> None:

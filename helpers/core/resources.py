@@ -1141,6 +1141,7 @@ class Investments(Resource):
             },
             "the investment",
         ).body()
+        _check_after_signing(body, body)
 
         def same(item: Record) -> bool:
             _comparable(item, ("investor_id", "units"), "investments")
@@ -1415,27 +1416,35 @@ class Investments(Resource):
 
 
 def _check_after_signing(body: Mapping[str, Any], investment: Mapping[str, Any]) -> None:
-    """An acceptance or a payment dated more than a day before the investment was signed is a typo (a year off):
-    refused before anything is sent (a day's margin: a plain date means noon UTC, and zones differ)."""
-
-    def moment(value: Any) -> datetime | None:
-        try:
-            return datetime.fromisoformat(checks.check_datetime(value)).astimezone(UTC)
-        except (checks.CheckError, ValueError):
-            return None
-
-    signed = moment(investment.get("signed_at"))
+    """An acceptance or a payment dated more than a year before the investment was signed is a typo in the year:
+    refused before anything is sent. (Paying first is not forbidden, so nothing closer is refused.)"""
+    signed = _moment(investment.get("signed_at"))
     if signed is None:
         return
     errors = {}
     for name in ("accepted_at", "paid_at"):
-        given = moment(body.get(name)) if name in body else None
-        if given is not None and given < signed - timedelta(days=1):
+        given = _moment(body.get(name)) if name in body else None
+        if given is not None and given < signed - timedelta(days=366):
             errors[name] = [
-                f"{given:%Y-%m-%d} is before the investment was signed ({signed:%Y-%m-%d}); check the date."
+                f"{given:%Y-%m-%d} is more than a year before the investment was signed ({signed:%Y-%m-%d}); check "
+                "the year."
             ]
     if errors:
-        raise input_error("the investment update", errors)
+        raise input_error("the investment" if "signed_at" in body else "the investment update", errors)
+
+
+def _moment(value: Any) -> datetime | None:
+    """A time of the registry or of a caller, in UTC (one without a zone read as UTC), or None."""
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(checks.check_datetime(value))
+        except (checks.CheckError, ValueError):
+            return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _same_moment(a: Any, b: Any) -> bool:
