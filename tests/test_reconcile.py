@@ -583,3 +583,13 @@ def test_a_wait_that_ends_in_a_status_the_documentation_does_not_name_says_so(cl
             done=lambda r: False,
             failed=lambda r: False,
         )
+
+    for documented in ("PROCESSING", "processing", "Paid"):  # review 47: a documented status in capitals is known
+        with pytest.raises(helpers.TaskError, match="check again later"):
+            client.wait(
+                lambda documented=documented: Record({"id": "t1", "status": documented}),
+                "credit",
+                timeout=0,
+                done=lambda r: False,
+                failed=lambda r: False,
+            )

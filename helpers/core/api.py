@@ -104,7 +104,9 @@ OTHER_STATUS_WORDS = {  # an identification's, a KYC's or a task's status, as a 
     "failed": "failed",
     "unknown": "unknown (ask Cashlink)",
 }
-DOCUMENTED_STATUSES = frozenset(INVESTMENT_STATUSES) | frozenset(OTHER_STATUS_WORDS) | TASK_STATUSES
+DOCUMENTED_STATUSES = frozenset(  # in capitals: a registry may write a documented one in either case
+    status.upper() for status in (*INVESTMENT_STATUSES, *OTHER_STATUS_WORDS, *TASK_STATUSES)
+)
 WALLET_WORDS = {"eth-managed": "managed by Cashlink", "eth-generic": "the investor's own address"}
 
 

@@ -560,6 +560,7 @@ class Operation:
     describe: Callable[[], str] | None = None  # "a redemption of 50 units" for questions
     send_again: str = SEND_AS_NEW  # how to send it again as a new operation, after "to send it again,"
     correct: str = ""  # how to correct what its reference made, where no update can (after "to change it,")
+    if_unknown: str = ""  # what to do once looked in Cashlink Studio, where the outcome is unknown (whole sentences)
 
     @property
     def identity_content(self) -> Any:
@@ -1344,8 +1345,11 @@ class Client:
         return OutcomeUnknown(
             f"Could not {operation.action}: an attempt {'on ' + when if when != 'today' else 'just now'} was never "
             f"answered, and {why}, so whether it made {what} is unknown. Nothing more was sent: sending it again "
-            f"could make a second one. Look for {what} in Cashlink Studio. If it is there, {there}. If it is not "
-            f"there, send it as a new operation: {operation.send_again}.",
+            f"could make a second one. Look for {what} in Cashlink Studio. "
+            + (
+                operation.if_unknown
+                or f"If it is there, {there}. If it is not there, send it as a new operation: {operation.send_again}."
+            ),
             status=exc.status,
         )
 
@@ -1436,7 +1440,7 @@ class Client:
                 return current
             if waited >= timeout:
                 status = current.get("status")
-                undocumented = status is not None and not ({str(status)} & api.DOCUMENTED_STATUSES)
+                undocumented = status is not None and str(status).upper() not in api.DOCUMENTED_STATUSES
                 raise TaskError(
                     f"The {what} has not ended after {timeout:g} s (the registry says "
                     f"{api.status_phrase(status).lower() or 'nothing of it'}). "

@@ -1353,6 +1353,9 @@ class Investments(Resource):
                 made_nothing=lambda answer: answer.get("status") in api.TASK_FAILED,  # so a re-run sends it again
                 describe=lambda: f"a credit of {investment['units']} units" if "units" in investment else "a credit",
                 send_again=f"credit it with repeat=True (client.investments.credit('{investment_id}', repeat=True))",
+                if_unknown="If the investment shows delivered, it was credited: running this step again says so. If "
+                "a credit of it is still running there, wait for it to end. If there is none, or it failed, credit it "
+                f"again: client.investments.credit('{investment_id}', repeat=True).",
             )
         )
         if started.get("status") in api.TASK_FAILED | api.TASK_UNKNOWN:  # said in words, with what to do next
