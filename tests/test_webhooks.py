@@ -154,3 +154,15 @@ def test_an_event_without_a_status_is_read_and_a_status_in_any_case_is_one_event
         parse_webhook(b"not json")
     said = unreadable.value.message
     assert "answer it with 400" in said and "Correct it and try again" not in said and "Nothing was sent" not in said
+
+
+def test_a_redelivery_of_an_event_without_a_time_is_the_same_event() -> None:
+    """Review 47: a redelivery whose body carries an attempt counter got a new key, and 'paid' and 'PAID' without a
+    time got two."""
+    investment = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    first = parse_webhook({"investment_id": investment, "event": "statement", "attempt": 1})
+    again = parse_webhook({"investment_id": investment, "event": "statement", "attempt": 2, "delivery_id": "d2"})
+    assert first.key == again.key
+    assert parse_webhook({"investment_id": investment, "status": "paid"}).key == (
+        parse_webhook({"investment_id": investment, "status": "PAID"}).key
+    )

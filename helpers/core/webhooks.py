@@ -17,13 +17,16 @@ from helpers.core import api, models
 from helpers.core.checks import UndocumentedValueWarning
 from helpers.core.errors import InputError
 
+DELIVERY_WORDS = ("attempt", "retry", "retries", "delivery", "delivered_at")  # of a delivery, not of the event
+
 
 @dataclass(frozen=True)
 class WebhookEvent:
     investment_id: str
     status: str | None  # None: an event that is no status change (a new registry statement)
     changed_at: datetime | None
-    digest: str = ""  # of the whole body: tells events apart that give no time
+    digest: str = ""  # of the body (what is of the delivery aside): tells apart events that give no time; two whose
+    # bodies are the same cannot be told apart (the registry's documentation gives events no id)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -51,7 +54,12 @@ def parse_webhook(body: bytes | str | dict[str, Any]) -> WebhookEvent:
             UndocumentedValueWarning,
             stacklevel=2,
         )
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    event_only = {  # what a redelivery changes (its attempt) is no part of the event; a status in any case is one
+        key: (status if key == "status" else value)
+        for key, value in (body.items() if isinstance(body, dict) else ())
+        if not any(word in str(key).lower() for word in DELIVERY_WORDS)
+    }
+    digest = hashlib.sha256(json.dumps(event_only, sort_keys=True, default=str).encode()).hexdigest()[:16]
     changed_at = datetime.fromisoformat(event.changed_at) if event.changed_at else None
     return WebhookEvent(event.investment_id, status, changed_at, digest)
 
