@@ -427,6 +427,7 @@ def test_an_update_that_would_clear_a_field_or_holds_a_wrong_value_is_refused_be
         ({"tax_information": {"tax_identification_number": None}}, "tax_information.tax_identification_number"),
         ({"communication": {"email": "not an address"}}, "communication.email"),
         ({"natural_person": {"birth_date": "2999-01-01"}}, "natural_person.birth_date"),
+        ({"natural_person": {"first_name": "Petra"}}, "natural_person.first_name"),  # review 47: said 'updated'
     ):
         with pytest.raises(helpers.InputError) as refused:
             client.investors.update(made.id, changes)

@@ -731,6 +731,11 @@ def change_errors(model: type[Model], changes: Mapping[str, Any]) -> FieldErrors
     """What is wrong with a partial change (a PATCH body) of ``model``, field by field, by each field's own check:
     a value to clear (None or empty) is refused, as the registry's documentation gives no way to remove one."""
     specs = {spec.path: spec for spec in fields_of(model)}
+    aliases = {
+        f"{spec.path.rpartition('.')[0]}.{alias}".lstrip("."): spec
+        for spec in specs.values()
+        for alias in spec.meta.aliases
+    }
     errors: FieldErrors = {}
 
     def walk(value: Any, path: str) -> None:
@@ -739,6 +744,12 @@ def change_errors(model: type[Model], changes: Mapping[str, Any]) -> FieldErrors
                 walk(item, f"{path}.{key}" if path else str(key))
             return
         spec = specs.get(path)
+        if spec is None and path in aliases:  # the registry knows it by its own name: sent as given, it is ignored
+            errors[path] = [
+                f"The registry calls this field {aliases[path].name} ({aliases[path].label}); write "
+                f"{aliases[path].path} instead."
+            ]
+            return
         if spec is None:  # a field the models do not know: the registry checks it
             return
         if value is None or (isinstance(value, str) and not value.strip()):
