@@ -2001,3 +2001,40 @@ def test_the_same_benefiting_person_under_another_reference_is_asked_about(clien
     assert kept.id == first.id and kept.outcome == "existed"
     another = client.investors.add_benefiting_person(company.id, person, reference="submission 3", repeat=True)
     assert another.id != first.id and another.outcome == "created"  # one more, said so
+
+
+def test_a_benefiting_person_whose_first_answer_was_lost_is_not_added_again_under_another_reference(
+    client: helpers.Client,
+) -> None:
+    """Review 47: after a lost answer (the request arrived), a second reference added a second owner."""
+    company = client.investors.create(
+        investor_body(
+            "Lostco",
+            natural_person=None,
+            legal_person={
+                "company_name": "Lostco GmbH",
+                "legal_form": "GmbH",
+                "registration_number": "HRB 4343",
+                "street": "Hauptstr. 1",
+                "city": "Frankfurt",
+                "zip": "60311",
+                "country": "DEU",
+            },
+        )
+    )
+    person = {
+        "forename": "Ben",
+        "surname": "Lost",
+        "birth_date": "1971-05-04",
+        "birth_place": "Berlin",
+        "citizenship": "DEU",
+        "street": "Hauptstr. 2",
+        "city": "Frankfurt",
+        "zip": "60311",
+        "country": "DEU",
+    }
+    lose_one_answer(client, "benefiting", arrive=True)
+    with pytest.raises(helpers.OutcomeUnknown):
+        client.investors.add_benefiting_person(company.id, person, reference="submission 1")
+    with pytest.raises(helpers.OutcomeUnknown, match="under another reference, and its answer never came"):
+        client.investors.add_benefiting_person(company.id, person, reference="submission 2")

@@ -923,7 +923,15 @@ class Client:
         """The object this journal made with the same write under another reference or key (for a ``similar`` where
         the registry offers no list to look in), or None."""
         hashed = content_hash(self.namespace, operation.identity_content)
-        entry = self.journal.done_twin(self._twin(operation, hashed))
+        entry = self.journal.latest_twin(self._twin(operation, hashed))
+        if entry is not None and entry.state == "sent":
+            what = operation.describe() if operation.describe else f"the {operation.what}"
+            raise OutcomeUnknown(
+                f"Could not {operation.action}: the same was sent from this journal on {entry.created_at[:10]} under "
+                "another reference, and its answer never came, so whether it made "
+                f"{what} is unknown. Nothing was sent. Look for it in Cashlink Studio; to send it all the same, "
+                "pass repeat=True."
+            )
         if entry is None or not entry.registry_id:
             return None
         made = Record({"id": entry.registry_id, "created_at": entry.created_at})

@@ -390,14 +390,15 @@ class Journal:
                 raise self._broken(exc) from None
         return _entry(row) if row else None
 
-    def done_twin(self, twin: str) -> Entry | None:
-        """The latest operation done with the same write (``twin``: see :meth:`_claimed`) under any identity: what
-        this journal remembers where the registry offers nothing to look in."""
+    def latest_twin(self, twin: str) -> Entry | None:
+        """The latest operation done or sent (its answer not come) with the same write (``twin``: see
+        :meth:`_claimed`) under any identity: what this journal remembers where the registry offers nothing to look
+        in."""
         with self._lock:
             try:
                 row = self._db.execute(
-                    f"SELECT {ENTRY_COLUMNS} FROM operations WHERE twin = ? AND state = 'done' AND expires_at >= ? "
-                    "ORDER BY updated_at DESC LIMIT 1",
+                    f"SELECT {ENTRY_COLUMNS} FROM operations WHERE twin = ? AND state IN ('done', 'sent') "
+                    "AND expires_at >= ? ORDER BY updated_at DESC LIMIT 1",
                     [twin, _now().isoformat()],
                 ).fetchone()
             except sqlite3.DatabaseError as exc:
