@@ -145,7 +145,8 @@ def test_a_company_sharing_a_persons_iban_is_never_offered_as_an_update_of_that_
         },
     )
     assert company.submit(raise_errors=False) is None
-    assert "it is a person, not a company" in company.status.value
+    assert "it is a person, not a company, so it cannot be this investor" in company.status.value
+    assert "update that one" not in company.status.value  # (review 48: offered in words, not as a button)
     offered = [button.description for button in company.choices.children]
     assert offered and not any("update" in label.lower() for label in offered), offered
 

@@ -781,6 +781,12 @@ class InvestorForm(Form):
 
     def duplicate_question(self, exc: PossibleDuplicate) -> str:
         self._changes = [models.label(path) for path in changed_fields(self.body(), exc.existing)]  # said after an
+        if bool(exc.existing.get("legal_person")) != ("legal_person" in self.body()):  # a person is no company
+            return (
+                f"An {self.describe_existing(exc.existing)} (made {made_when(exc.existing)}, id "
+                f"{exc.existing.get('id')}) has {exc.reason} as what you typed, but {exc.differs}, so it cannot be "
+                "this investor. Nothing was sent yet. Make a new investor (and check the shared details)."
+            )
         if not exc.same_party:  # update, whichever way it was chosen
             return (
                 f"An {self.describe_existing(exc.existing)} (made {made_when(exc.existing)}, id "

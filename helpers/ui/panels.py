@@ -369,8 +369,10 @@ class BulkImportPanel(widgets.VBox):
         self.output = ClosingOutput()
         self.upload.observe(lambda _c: self._on_upload(), names="value")
         self.confirm.on_click(lambda _b: self.run_import())
-        self.template = widgets.Button(
-            description="Save the template next to this notebook", icon="download", layout=widgets.Layout(width="auto")
+        self.template = widgets.Button(  # (never shrunk to 'Save the template next to thi…' by its sentence)
+            description="Save the template next to this notebook",
+            icon="download",
+            layout=widgets.Layout(width="auto", flex="0 0 auto"),
         )
         self.template.add_class("cl-bulk-template")
         self.template_note = message_html("")
@@ -381,7 +383,7 @@ class BulkImportPanel(widgets.VBox):
                     f"{STYLE}<p>{html_badge(client.config)} Upload a CSV or Excel file in the template's "
                     "format. Nothing is sent until you confirm.</p>"
                 ),
-                widgets.HBox([self.template, self.template_note]),
+                widgets.HBox([self.template, self.template_note], layout=widgets.Layout(flex_flow="row wrap")),
                 self.upload,
                 self.output,
                 self.duplicates,
