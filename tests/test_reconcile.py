@@ -593,3 +593,46 @@ def test_a_wait_that_ends_in_a_status_the_documentation_does_not_name_says_so(cl
                 done=lambda r: False,
                 failed=lambda r: False,
             )
+
+
+def test_deliveries_and_redemptions_after_the_books_date_explain_a_surplus_too() -> None:
+    """Review 48: the registry held more than books of 1 November after a credit and a redemption on the 26th, and
+    the cause was only 'a booking missing?'."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 0, "as_of": "2026-11-01"}])
+    investments = pd.DataFrame(
+        [
+            {
+                "id": "i",
+                "investor_id": "a",
+                "product_id": "p",
+                "status": "DELIVERED",
+                "units": 40,
+                "held_units": 25,
+                "since": pd.Timestamp("2026-11-26", tz="UTC"),
+            }
+        ],
+        columns=reconcile.INVESTMENT_COLUMNS,
+    )
+    redemptions = pd.DataFrame(
+        [
+            {
+                "id": "r",
+                "investor_id": "a",
+                "product_id": "p",
+                "units": 15,
+                "status": "success",
+                "created_at": "2026-11-26T10:00:00+00:00",
+            }
+        ]
+    )
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    report = reconcile.compare(ledger, investments, redemptions, timedelta(days=3), now)
+    assert report.differences["cause"].tolist() == [
+        "After the books' date (2026-11-01), 40 units were delivered and 15 units were redeemed, which books of that "
+        "date cannot show: that is the difference."
+    ]
+    more = reconcile.compare(ledger.assign(units=-10), investments, redemptions, timedelta(days=3), now)
+    said = more.differences["cause"].iloc[0]
+    assert said.endswith(
+        "the registry holds 10 units more than the books (a booking missing, or a redemption booked but not made?)."
+    )

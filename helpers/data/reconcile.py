@@ -424,7 +424,8 @@ def compare(
         ]
     ]
     merged = books.merge(registry, on=keys, how="outer", indicator="side")
-    rows = _position_rows(merged, _redeemed_since(redemptions, _ledger_dates(ledger)))
+    dates = _ledger_dates(ledger)
+    rows = _position_rows(merged, _redeemed_since(redemptions, dates), _delivered_since(investments, dates))
     names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
     rows += _stuck_rows(investments, names, stuck_after, now)
     rows += _unknown_status_rows(investments, names)
@@ -459,8 +460,49 @@ def _redeemed_since(
     return moved
 
 
+def _delivered_since(
+    investments: pd.DataFrame, dates: dict[tuple[str, str], str]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """(investor id, product id) -> units of investments delivered after the books' date of that position, and the
+    date: what books of that date cannot show yet."""
+    delivered: dict[tuple[str, str], tuple[int, str]] = {}
+    if investments.empty or not dates:
+        return delivered
+    for investment in _rows(investments[investments["status"] == "DELIVERED"]):
+        pair = (str(investment.investor_id), str(investment.product_id))
+        as_of = dates.get(pair)
+        since = investment.since
+        if as_of is None or pd.isna(since) or pd.isna(investment.units) or f"{since:%Y-%m-%d}" <= as_of:
+            continue
+        delivered[pair] = (delivered.get(pair, (0, as_of))[0] + int(investment.units), as_of)
+    return delivered
+
+
+def _since_cause(difference: int, delivered: int, redeemed: int, as_of: str) -> str:
+    """Why the registry holds ``difference`` units more (less, if negative) than books of ``as_of``: what was
+    delivered and redeemed since, which they cannot show, and what remains, with its size and direction."""
+    moves = [
+        f"{units:,} units were {verb}" for units, verb in ((delivered, "delivered"), (redeemed, "redeemed")) if units
+    ]
+    said = f"After the books' date ({as_of}), {' and '.join(moves)}, which books of that date cannot show"
+    rest = difference - (delivered - redeemed)
+    if rest == 0:
+        return f"{said}: that is the difference."
+    if rest < 0:
+        return (
+            f"{said}; besides, the registry holds {-rest:,} units fewer than the books: a credit or an investment "
+            "missing?"
+        )
+    return (
+        f"{said}; besides, the registry holds {rest:,} units more than the books (a booking missing, or a redemption "
+        "booked but not made?)."
+    )
+
+
 def _position_rows(
-    merged: pd.DataFrame, redeemed_since: dict[tuple[str, str], tuple[int, str | None]]
+    merged: pd.DataFrame,
+    redeemed_since: dict[tuple[str, str], tuple[int, str | None]],
+    delivered_since: dict[tuple[str, str], tuple[int, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """A row for each pair (investor, product) whose units the books and the registry give otherwise
     (``redeemed_since``: units redeemed after the books' date, which explain a shortfall)."""
@@ -516,17 +558,35 @@ def _position_rows(
                     "difference": difference,
                     "message": f"The registry holds {abs(difference):,} units {more_or_fewer} than the ledger "
                     f"({registry_units:,} against {ledger_units:,}).",
-                    "cause": _shortfall_cause(
-                        -difference, redeemed_since.get((str(pair.investor_id), str(pair.product_id)))
-                    )
-                    if difference < 0
-                    else "The registry delivered units the books do not show (a booking missing, or a redemption "
-                    "booked but not made?).",
+                    "cause": _difference_cause(difference, pair, redeemed_since, delivered_since or {}),
                     "action": "Check the investor's investments and redemptions against the books; correct the books "
                     "or finish the missing step.",
                 }
             )
     return rows
+
+
+def _difference_cause(
+    difference: int,
+    pair: Any,
+    redeemed_since: dict[tuple[str, str], tuple[int, str | None]],
+    delivered_since: dict[tuple[str, str], tuple[int, str]],
+) -> str:
+    """The likely cause of a position's difference: what was delivered and redeemed after the books' date where they
+    give one, else the usual suspects."""
+    key = (str(pair.investor_id), str(pair.product_id))
+    redeemed, delivered = redeemed_since.get(key), delivered_since.get(key)
+    dated_redeemed = redeemed if redeemed is not None and redeemed[1] is not None else None
+    if delivered is not None or (dated_redeemed is not None and difference > 0):
+        as_of = delivered[1] if delivered is not None else str(dated_redeemed[1] if dated_redeemed else "")
+        return _since_cause(
+            difference, delivered[0] if delivered else 0, dated_redeemed[0] if dated_redeemed else 0, as_of
+        )
+    if difference < 0:
+        return _shortfall_cause(-difference, redeemed)
+    return (
+        "The registry delivered units the books do not show (a booking missing, or a redemption booked but not made?)."
+    )
 
 
 def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str:
