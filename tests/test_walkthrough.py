@@ -283,6 +283,9 @@ def test_a_double_click_on_next_stays_on_the_credit_step_of_an_unpaid_investment
     assert isinstance(wizard.body.children[0], walkthrough.CreditScreen) and "Step 2 of 3: Credit" in wizard.where.value
     wizard.next_button.click()  # a click of its own: on to Done
     assert "Step 3 of 3: Done" in wizard.where.value
+    assert "… Credit" in wizard.where.value and "✔ Credit" not in wizard.where.value  # review 48: nothing credited
+    done = text_of(wizard)
+    assert "<b>Investment of 10 units: not credited yet, waiting for the issuer&#x27;s acceptance.</b>" in done
 
 
 def test_the_credit_screen_reads_an_investment_that_ended_meanwhile(client: helpers.Client, sandbox: Sandbox) -> None:

@@ -133,6 +133,7 @@ class Step:
         self.title, self.build, self.auto, self.applies, self.final = title, build, auto, applies, final
         self.screen: widgets.Widget | None = None
         self.result: Record | None = None
+        self.waiting = False  # gone past with nothing done (an investment that cannot be credited yet): no ✔
 
 
 class Walkthrough(widgets.VBox):
@@ -345,7 +346,8 @@ class Walkthrough(widgets.VBox):
         items = []
         for number, index in enumerate(shown, start=1):
             step = self.steps[index]
-            mark = "✔" if step.result is not None or (step.final and index == self.current) else str(number)
+            done = step.result is not None and not step.waiting
+            mark = "✔" if done or (step.final and index == self.current) else "…" if step.waiting else str(number)
             style = "font-weight:bold;text-decoration:underline" if index == self.current else "color:#555"
             items.append(f"<span style='{style}'>{mark} {html.escape(step.title)}</span>")
         step = self.steps[self.current]
@@ -769,10 +771,16 @@ class Investing(Walkthrough):
         screen = CreditScreen(
             self.client, self.client.investments.get(investment.id), values.get("credit_timeout") or 120
         )
-        screen.on_done.append(lambda record: self._step_done(self.steps[1], record))
-        if screen.investment.get("status") != "PAID":  # the registry's status now, not the form's answer
-            self.steps[1].result = screen.investment  # nothing to credit now: the step is done as it is
+        screen.on_done.append(self._credited)
+        status = screen.investment.get("status")
+        self.steps[1].waiting = status not in ("PAID", "DELIVERED")  # gone past as it is, not ticked
+        if status != "PAID":  # the registry's status now, not the form's answer
+            self.steps[1].result = screen.investment  # nothing to credit now: the step is passed as it is
         return screen
+
+    def _credited(self, record: Record) -> None:
+        self.steps[1].waiting = record.get("status") not in ("DELIVERED", None)  # (a task: sent, not waiting)
+        self._step_done(self.steps[1], record)
 
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
         investment = self.result("Credit") or self.result("Investment")
@@ -783,10 +791,17 @@ class Investing(Walkthrough):
             pass
         statements = self.client.investments.registry_statements(investment.id)
         frame = tables.people_frame(statements, tables.STATEMENT_COLUMNS)
+        status = investment.get("status")
+        waits = api.WAITING_FOR.get(str(status), ("", ""))[0]
         head = message_html(
-            f"<p><b>✔ Investment of {forms.count_text(investment.get('units'))} units: "
-            f"{html.escape(api.status_phrase(investment.get('status')))}.</b>"
-            " Registry statements (one per change of the holding):</p>"
+            (
+                f"<p><b>✔ Investment of {forms.count_text(investment.get('units'))} units: "
+                f"{html.escape(api.status_phrase(status))}.</b>"
+                if status == "DELIVERED" or not waits
+                else f"<p><b>Investment of {forms.count_text(investment.get('units'))} units: not credited yet, "
+                f"{html.escape(waits)}.</b> {html.escape(api.WAITING_FOR[str(status)][1])}"
+            )
+            + " Registry statements (one per change of the holding):</p>"
         )
         return widgets.VBox(
             [head, tables.interactive(frame) if len(frame) else message_html(tables.empty_note("statements yet"))]
