@@ -740,11 +740,14 @@ def test_a_rerun_after_a_lost_answer_where_nothing_can_look_asks_for_a_new_refer
             client.investors.add_benefiting_person(investor.id, person, reference="owner 2")
     finally:
         sandbox.reset_faults()
-    with pytest.raises(helpers.OutcomeUnknown, match="give it a reference of its own"):
+    with pytest.raises(helpers.OutcomeUnknown, match="pass repeat=True"):
         client.investors.add_benefiting_person(investor.id, person, reference="owner 2")
-    sent = client.investors.add_benefiting_person(investor.id, person, reference="owner 2 again")  # as said
-    assert sent.outcome == "created"
-    assert client.investors.add_benefiting_person(investor.id, person, reference="owner 2 again").id == sent.id
+    with pytest.raises(helpers.OutcomeUnknown, match="under another reference, and its answer never came"):
+        client.investors.add_benefiting_person(investor.id, person, reference="owner 2 again")  # (review 47)
+    sent = client.investors.add_benefiting_person(investor.id, person, reference="owner 2 again", repeat=True)
+    assert sent.outcome == "created"  # as said
+    again = client.investors.add_benefiting_person(investor.id, person, reference="owner 2 again", repeat=True)
+    assert again.id == sent.id
 
 
 def test_the_benefiting_person_form_after_a_lost_answer_names_its_button(
@@ -764,6 +767,8 @@ def test_the_benefiting_person_form_after_a_lost_answer_names_its_button(
     (send_as_new,) = form.choices.children
     assert "cl-send-as-new" in send_as_new._dom_classes
     assert form.click_submit() is None and "Nothing was sent" in form.status.value  # Submit again sends nothing
+    send_as_new.click()  # the analyst looked in Cashlink Studio and sends one (review 47: asked, never blocked)
+    assert form.result is not None and form.result.outcome == "created"
 
 
 def test_an_update_without_read_scope_is_still_sent(client: helpers.Client, config: Config) -> None:

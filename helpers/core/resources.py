@@ -902,6 +902,8 @@ class Investors(Resource):
             on_duplicate=on_duplicate,
             resend_unseen=False,  # no documented list of them; a second one would be a second owner
             describe=lambda: "this benefiting person",
+            send_again="pass repeat=True (client.investors.add_benefiting_person(…, repeat=True); in a form, the "
+            "button 'Send as a new …')",
         )
         operation.similar = lambda: self._client.done_before(operation)  # (no list: what this journal made)
         return self._client.write(operation)

@@ -860,8 +860,14 @@ class BenefitingPersonForm(Form):
         self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate = "ask", **_options: Any
     ) -> Record:
         return self.client.investors.add_benefiting_person(
-            self.investor_id, body, reference=reference, on_duplicate=on_duplicate
+            self.investor_id, body, reference=reference, on_duplicate=on_duplicate, repeat=self._as_new
         )
+
+    _as_new = False  # 'Send as a new benefiting person' after a lost answer: the analyst looked, and sends one more
+
+    def _send_as_new(self) -> None:
+        self._as_new = True
+        super()._send_as_new()
 
 
 def close_all(widget: widgets.Widget) -> None:
