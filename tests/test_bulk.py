@@ -680,9 +680,11 @@ def test_the_rows_with_problems_stay_shown_after_the_import(
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines, lines[2].replace("REF-00002", "REF-00009").replace("@example.com", "@")]) + "\n")
     panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    assert panel.duplicates.layout.display == "none"  # nothing to decide before a dry run (review 48)
     panel.dry_run(path.read_bytes(), "p.csv")
     ready = " ".join(str(getattr(item, "data", "")) for item in shown)
     assert "managed by Cashlink" in ready and "eth-managed" not in ready  # review 46: the code was shown
+    assert panel.duplicates.layout.display == "none"  # no row matches an investor: no choice to make
     shown.clear()
     panel.run_import()
     texts = " ".join(str(getattr(item, "data", "")) for item in shown)
@@ -818,3 +820,20 @@ def test_a_dry_run_after_an_import_says_the_rows_are_there_already(client: helpe
     again = bulk.read_investors(sheet, placeholder_protocols=True, client=client)
     assert "2 of them are in the registry already (the same data: nothing is sent for them)" in again.summary()
     assert "with other data" not in again.summary()
+
+
+def test_a_row_lists_all_its_problems_in_one_upload_and_own_is_a_wallet_kind(tmp_path: Path) -> None:
+    """Review 48: a row with salutation 'Frau' and wallet 'Wallet' listed only the wallet; 'own', the screens' own
+    word for the investor's address, was refused."""
+    sheet = spreadsheet(tmp_path / "two.csv", 2)
+    rows = list(csv.DictReader(sheet.open()))
+    rows[0].update(salutation="Frau", wallet="Wallet")
+    rows[1].update(wallet="own", wallet_address="0x52908400098527886E0F7030069857D2E4169EE7")
+    with sheet.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plan = bulk.read_investors(sheet, placeholder_protocols=True)
+    problems = plan.problems[plan.problems["row"] == 2]
+    assert sorted(problems["column"]) == ["salutation", "wallet"], problems
+    assert plan.valid == 1 and plan.rows[0]["wallet"] == "eth-generic"

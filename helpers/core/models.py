@@ -370,11 +370,14 @@ class Identification(Model):
         return verified_at
 
 
-WALLET_KINDS = {
+WALLET_KINDS = {  # the API's names, the template's, and the words the screens use ('the investor's own address')
     "eth-managed": "eth-managed",
     "managed": "eth-managed",
+    "managed by cashlink": "eth-managed",
     "eth-generic": "eth-generic",
     "generic": "eth-generic",
+    "own": "eth-generic",
+    "own address": "eth-generic",
 }
 
 
@@ -385,7 +388,7 @@ def wallet_kind(value: Any) -> str:
     if kind is None:
         raise checks.CheckError(
             f"{checks.quote(value)} is not a wallet type; use managed (or eth-managed) for a wallet kept by "
-            "Cashlink, or generic (or eth-generic) with the investor's own address."
+            "Cashlink, or own (generic, eth-generic) with the investor's own address in wallet_address."
         )
     return kind
 

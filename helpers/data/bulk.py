@@ -211,9 +211,11 @@ def read_investors(
             continue
         if reference:
             seen[reference] = row
-        if row in bad_rows:
-            continue
         planned, row_problems = _planned_with_known_values(record, base, placeholder_protocols)
+        if row in bad_rows:  # its other problems too, so that one upload lists them all (a column's once)
+            said = {column for bad, column, _problem in problems if bad == row}
+            problems += [(row, column, message) for column, message in row_problems if column not in said]
+            continue
         if str(reference or "").startswith(EXAMPLE_REFERENCE) and client is not None and not client.config.is_sandbox:
             row_problems = [
                 (

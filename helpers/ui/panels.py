@@ -355,7 +355,7 @@ class BulkImportPanel(widgets.VBox):
             value=on_duplicate,
             description="Rows matching an existing investor:",
             style={"description_width": "initial"},
-            layout=widgets.Layout(width="auto"),
+            layout=widgets.Layout(width="auto", display="none"),  # shown once a dry run finds such rows
         )
         self.confirm = widgets.Button(
             description="Import the valid rows",
@@ -452,11 +452,13 @@ class BulkImportPanel(widgets.VBox):
                         )
                     )
                 )
-            ready = self.plan.preview()
-            ready["wallet"] = [api.in_words("type", kind) for kind in ready["wallet"]]  # not 'eth-managed'
-            preview = tables.humanize(ready, {c: c.capitalize() for c in ready.columns})
-            display(HTML(tables.static_html(preview, "Rows ready to import")))
+            if self.plan.valid:  # (no heading over an empty table)
+                ready = self.plan.preview()
+                ready["wallet"] = [api.in_words("type", kind) for kind in ready["wallet"]]  # not 'eth-managed'
+                preview = tables.humanize(ready, {c: c.capitalize() for c in ready.columns})
+                display(HTML(tables.static_html(preview, "Rows ready to import")))
         self.confirm.disabled = not self.plan.valid
+        self.duplicates.layout.display = None if len(self.plan.matches) else "none"  # asked only where it decides
         return self.plan
 
     def run_import(self) -> pd.DataFrame | None:
