@@ -476,40 +476,8 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
     """Books of 1 November against a registry where 60 units were redeemed on the 10th: the cause names the
     redemptions (it said a credit or an investment was missing)."""
     ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 100, "as_of": "2026-11-01"}])
-    investments = pd.DataFrame(
-        [
-            {
-                "id": "i",
-                "investor_id": "a",
-                "product_id": "p",
-                "status": "DELIVERED",
-                "units": 100,
-                "held_units": 40,
-                "since": pd.Timestamp("2026-10-01", tz="UTC"),
-            }
-        ],
-        columns=reconcile.INVESTMENT_COLUMNS,
-    )
-    redemptions = pd.DataFrame(
-        [
-            {
-                "id": "r1",
-                "investor_id": "a",
-                "product_id": "p",
-                "units": 60,
-                "status": "success",
-                "created_at": "2026-11-10T09:00:00+00:00",
-            },
-            {
-                "id": "r0",
-                "investor_id": "a",
-                "product_id": "p",
-                "units": 5,
-                "status": "success",
-                "created_at": "2026-10-10T09:00:00+00:00",
-            },  # before the books' date: in them already
-        ]
-    )
+    investments = delivered(100, 40, "2026-10-01")
+    redemptions = redeemed((60, "2026-11-10T09:00:00+00:00"), (5, "2026-10-10T09:00:00+00:00"))  # (r0: in them)
     now = datetime(2026, 11, 26, tzinfo=UTC)
     report = reconcile.compare(ledger, investments, redemptions, timedelta(days=3), now)
     assert report.differences["cause"].tolist() == [
@@ -563,68 +531,29 @@ def test_an_investment_in_a_status_the_documentation_does_not_name_is_its_own_di
 
 
 def test_a_wait_that_ends_in_a_status_the_documentation_does_not_name_says_so(client: helpers.Client) -> None:
-    with pytest.raises(helpers.TaskError) as caught:
-        client.wait(
-            lambda: Record({"id": "i1", "status": "SETTLED"}),
-            "credit",
-            timeout=0,
-            done=lambda r: False,
-            failed=lambda r: False,
-        )
-    said = caught.value.message
-    assert (
-        "'SETTLED' is a status the registry's documentation does not name" in said and "check again later" not in said
-    )
-    with pytest.raises(helpers.TaskError, match="check again later"):
-        client.wait(
-            lambda: Record({"id": "i1", "status": "PAID"}),
-            "credit",
-            timeout=0,
-            done=lambda r: False,
-            failed=lambda r: False,
-        )
-
-    for documented in ("PROCESSING", "processing", "Paid"):  # review 47: a documented status in capitals is known
-        with pytest.raises(helpers.TaskError, match="check again later"):
+    def ended_waiting(status: str) -> str:
+        with pytest.raises(helpers.TaskError) as caught:
             client.wait(
-                lambda documented=documented: Record({"id": "t1", "status": documented}),
+                lambda: Record({"id": "i1", "status": status}),
                 "credit",
                 timeout=0,
                 done=lambda r: False,
                 failed=lambda r: False,
             )
+        return caught.value.message
+
+    said = ended_waiting("SETTLED")
+    assert "'SETTLED' is a status the registry's documentation does not name" in said
+    assert "check again later" not in said
+    for documented in ("PAID", "PROCESSING", "processing", "Paid"):  # review 47: a documented status in any case
+        assert "check again later" in ended_waiting(documented), documented
 
 
 def test_deliveries_and_redemptions_after_the_books_date_explain_a_surplus_too() -> None:
     """Review 48: the registry held more than books of 1 November after a credit and a redemption on the 26th, and
     the cause was only 'a booking missing?'."""
     ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 0, "as_of": "2026-11-01"}])
-    investments = pd.DataFrame(
-        [
-            {
-                "id": "i",
-                "investor_id": "a",
-                "product_id": "p",
-                "status": "DELIVERED",
-                "units": 40,
-                "held_units": 25,
-                "since": pd.Timestamp("2026-11-26", tz="UTC"),
-            }
-        ],
-        columns=reconcile.INVESTMENT_COLUMNS,
-    )
-    redemptions = pd.DataFrame(
-        [
-            {
-                "id": "r",
-                "investor_id": "a",
-                "product_id": "p",
-                "units": 15,
-                "status": "success",
-                "created_at": "2026-11-26T10:00:00+00:00",
-            }
-        ]
-    )
+    investments, redemptions = delivered(40, 25, "2026-11-26"), redeemed((15, "2026-11-26T10:00:00+00:00"))
     now = datetime(2026, 11, 26, 12, tzinfo=UTC)
     report = reconcile.compare(ledger, investments, redemptions, timedelta(days=3), now)
     assert report.differences["cause"].tolist() == [
@@ -635,4 +564,27 @@ def test_deliveries_and_redemptions_after_the_books_date_explain_a_surplus_too()
     said = more.differences["cause"].iloc[0]
     assert said.endswith(
         "the registry holds 10 units more than the books (a booking missing, or a redemption booked but not made?)."
+    )
+
+
+def delivered(units: int, held: int, day: str) -> pd.DataFrame:
+    """Investor a's one investment in product p, delivered on ``day``, holding ``held`` of its ``units`` now."""
+    row = {"id": "i", "investor_id": "a", "product_id": "p", "status": "DELIVERED", "units": units, "held_units": held}
+    return pd.DataFrame([{**row, "since": pd.Timestamp(day, tz="UTC")}], columns=reconcile.INVESTMENT_COLUMNS)
+
+
+def redeemed(*redemptions: tuple[int, str]) -> pd.DataFrame:
+    """Successful redemptions of investor a in product p: (units, when)."""
+    return pd.DataFrame(
+        [
+            {
+                "id": f"r{n}",
+                "investor_id": "a",
+                "product_id": "p",
+                "units": units,
+                "status": "success",
+                "created_at": at,
+            }
+            for n, (units, at) in enumerate(redemptions)
+        ]
     )

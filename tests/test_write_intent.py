@@ -1970,32 +1970,7 @@ def test_an_investment_corrected_under_its_reference_can_be_kept_and_says_how_to
 def test_the_same_benefiting_person_under_another_reference_is_asked_about(client: helpers.Client) -> None:
     """Review 45: the registry lists no benefiting persons, and the same person under a new reference was added
     again without a word (4 records for 3 people). This journal remembers what it added, and asks."""
-    company = client.investors.create(
-        investor_body(
-            "Ownerco",
-            natural_person=None,
-            legal_person={
-                "company_name": "Ownerco GmbH",
-                "legal_form": "GmbH",
-                "registration_number": "HRB 4242",
-                "street": "Hauptstr. 1",
-                "city": "Frankfurt",
-                "zip": "60311",
-                "country": "DEU",
-            },
-        )
-    )
-    person = {
-        "forename": "Ada",
-        "surname": "Owner",
-        "birth_date": "1970-05-04",
-        "birth_place": "Berlin",
-        "citizenship": "DEU",
-        "street": "Hauptstr. 2",
-        "city": "Frankfurt",
-        "zip": "60311",
-        "country": "DEU",
-    }
+    company, person = company_and_owner(client, "Ownerco", "Ada Owner")
     first = client.investors.add_benefiting_person(company.id, person, reference="submission 1")
     with pytest.raises(helpers.PossibleDuplicate) as asked:
         client.investors.add_benefiting_person(company.id, person, reference="submission 2")
@@ -2012,14 +1987,24 @@ def test_a_benefiting_person_whose_first_answer_was_lost_is_not_added_again_unde
     client: helpers.Client,
 ) -> None:
     """Review 47: after a lost answer (the request arrived), a second reference added a second owner."""
+    company, person = company_and_owner(client, "Lostco", "Ben Lost")
+    lose_one_answer(client, "benefiting", arrive=True)
+    with pytest.raises(helpers.OutcomeUnknown):
+        client.investors.add_benefiting_person(company.id, person, reference="submission 1")
+    with pytest.raises(helpers.OutcomeUnknown, match="under another reference, and its answer never came"):
+        client.investors.add_benefiting_person(company.id, person, reference="submission 2")
+
+
+def company_and_owner(client: helpers.Client, name: str, owner: str) -> tuple[helpers.Record, dict[str, Any]]:
+    """A company investor ``name`` GmbH, and a person who owns it (not added yet)."""
     company = client.investors.create(
         investor_body(
-            "Lostco",
+            name,
             natural_person=None,
             legal_person={
-                "company_name": "Lostco GmbH",
+                "company_name": f"{name} GmbH",
                 "legal_form": "GmbH",
-                "registration_number": "HRB 4343",
+                "registration_number": f"HRB {sum(map(ord, name))}",
                 "street": "Hauptstr. 1",
                 "city": "Frankfurt",
                 "zip": "60311",
@@ -2027,10 +2012,11 @@ def test_a_benefiting_person_whose_first_answer_was_lost_is_not_added_again_unde
             },
         )
     )
+    forename, surname = owner.split()
     person = {
-        "forename": "Ben",
-        "surname": "Lost",
-        "birth_date": "1971-05-04",
+        "forename": forename,
+        "surname": surname,
+        "birth_date": "1970-05-04",
         "birth_place": "Berlin",
         "citizenship": "DEU",
         "street": "Hauptstr. 2",
@@ -2038,8 +2024,4 @@ def test_a_benefiting_person_whose_first_answer_was_lost_is_not_added_again_unde
         "zip": "60311",
         "country": "DEU",
     }
-    lose_one_answer(client, "benefiting", arrive=True)
-    with pytest.raises(helpers.OutcomeUnknown):
-        client.investors.add_benefiting_person(company.id, person, reference="submission 1")
-    with pytest.raises(helpers.OutcomeUnknown, match="under another reference, and its answer never came"):
-        client.investors.add_benefiting_person(company.id, person, reference="submission 2")
+    return company, person
