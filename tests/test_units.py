@@ -1199,3 +1199,13 @@ def test_free_text_masking_never_touches_the_registrys_ids_times_or_known_fields
     assert "•••• •••• from Canada" in shown
     card = dict(record.rows())
     assert card["City"] == "Berlin" and card["Reference"] == "Ada Lovelace from Canada"  # (names stay on a card)
+
+
+def test_a_phone_number_of_more_than_15_digits_is_refused_without_repeating_it() -> None:
+    """Review 46: a 21-digit phone number was accepted (E.164 allows 15 with the country code)."""
+    from helpers.core import checks
+
+    with pytest.raises(checks.CheckError) as refused:
+        checks.check_phone("+49 1234 5678901234567")
+    assert str(refused.value) == "A phone number has at most 15 digits with its country code; this one has 19."
+    assert checks.check_phone("0049 69 1234567890") == "0049 69 1234567890"  # (00 is the prefix, not the number)
