@@ -1166,12 +1166,26 @@ def test_every_way_a_registry_may_hide_a_persons_data_is_unknown_never_another(h
 def test_real_e_mails_and_ibans_are_not_taken_for_masks() -> None:
     from helpers.core.resources import _email, _iban
 
-    for email in ("a*b@example.de", "o'brien#1@example.de", "max-x-x@example.de"):
+    for email in ("o'brien#1@example.de", "max-x-x@example.de", "x.y@example.de"):
         assert _email({"communication": {"email": email}}) == email
-    for masked in ("p...@example.de", "p***@example.de", "p*@example.de"):
-        assert _email({"communication": {"email": masked}}) == ""
+    masks = ("p...@example.de", "p***@example.de", "p*@example.de", "p*r@example.de", "peter@*****.com")
+    for masked in (*masks, "hidden@hidden.com", "redacted@redacted.invalid", "p____@x.de", "p####@x.de"):
+        assert _email({"communication": {"email": masked}}) == "", masked  # (review 49; an '*' is taken for a mask)
     assert _iban({"bank_account": {"iban": "DE53XXXXXXXXXXXXXX6251"}}) == ""
     assert _iban({"bank_account": {"iban": "GB33 BUKB 2020 1555 5555 55"}}) == "GB33BUKB20201555555555"
+    assert _iban({"bank_account": {"iban": "GB33\u00a0BUKB\u00a02020 1555 5555 55"}}) == "GB33BUKB20201555555555"
+
+
+def test_a_birth_date_with_a_time_is_its_day_and_an_impossible_one_is_hidden() -> None:
+    """Review 49: '2000-08-10T00:00:00Z' counted as another birth date than '2000-08-10', so the same person was
+    made twice; '0000-00-00' counted as a date."""
+    from helpers.core.resources import InvestorIndex
+
+    body = {"natural_person": {"forename": "Ada", "surname": "Lovelace", "birth_date": "2000-08-10"}}
+    for shown, same in (("2000-08-10T00:00:00Z", "the same name and birth date"), ("0000-00-00", "the same name")):
+        registry = {"id": "a", "natural_person": {"forename": "Ada", "surname": "Lovelace", "birth_date": shown}}
+        match = InvestorIndex([registry]).match(body)
+        assert match is not None and match.reason == same, shown
 
 
 def test_free_text_masking_never_touches_the_registrys_ids_times_or_known_fields() -> None:

@@ -16,7 +16,7 @@ import time
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from difflib import SequenceMatcher
 from fractions import Fraction
 from pathlib import Path
@@ -293,7 +293,7 @@ def _person_key(investor: Mapping[str, Any]) -> tuple[str, ...] | None:
             "natural",
             str(person.get("forename", "")).casefold(),
             str(person["surname"]).casefold(),
-            _shown(person.get("birth_date"), DAY_SHOWN),
+            _day(person.get("birth_date")),
         )
     company = investor.get("legal_person") or {}
     if company.get("company_name"):
@@ -424,7 +424,8 @@ MASK_SIGNS = re.compile(r"[•●·∙◦…]|\*{2,}|\.{3}|[xX]{3,}|(?:[xX]+[\s.
 DAY_SHOWN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ].*)?")
 EMAIL_SHOWN = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 IBAN_SHOWN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}")
-EMAIL_MASK = re.compile(r"[•●·∙◦…]|\*{2,}|\.{3}|^\*|\*$|^[xX]{3,}$")  # of its local part: 'p***', 'p*', '…'
+EMAIL_MASK = re.compile(r"[•●·∙◦…]|\*|_{2,}|#{2,}|\.{3}|^[xX]{3,}$")  # of a part of it: 'p***', 'p*r', 'p____', '…'
+MASK_WORDS = frozenset({"hidden", "redacted", "masked", "anonymous", "anonymized", "unknown", "none", "null"})
 NUMBER_SHOWN = re.compile(r".*[0-9].*")  # a register number has a digit ('REDACTED' has none)
 
 
@@ -440,14 +441,27 @@ def _shown(value: Any, looks: re.Pattern[str] | None = None) -> str:
 
 def _email(investor: Mapping[str, Any]) -> str:
     email = str((investor.get("communication") or {}).get("email") or "").strip()
-    if not EMAIL_SHOWN.fullmatch(email) or EMAIL_MASK.search(email.partition("@")[0]):
+    local, _at, domain = email.partition("@")
+    if not EMAIL_SHOWN.fullmatch(email) or EMAIL_MASK.search(local) or EMAIL_MASK.search(domain.split(".")[0]):
+        return ""
+    if local.casefold() in MASK_WORDS or domain.casefold().endswith(".invalid"):  # 'hidden@hidden.com'
         return ""
     return email.casefold()
 
 
 def _iban(investor: Mapping[str, Any]) -> str:
-    compact = str((investor.get("bank_account") or {}).get("iban") or "").replace(" ", "").upper()
+    compact = re.sub(r"\s", "", str((investor.get("bank_account") or {}).get("iban") or "")).upper()  # (any space)
     return _shown(compact, IBAN_SHOWN) if not re.search(r"X{4,}", compact[4:]) else ""
+
+
+def _day(value: Any) -> str:
+    """A birth date the registry shows, as its day (YYYY-MM-DD, a time after it aside), or "" where it is hidden or
+    no real day ('0000-00-00')."""
+    text = _shown(value, DAY_SHOWN)[:10]
+    try:
+        return date.fromisoformat(text).isoformat() if text else ""
+    except ValueError:
+        return ""
 
 
 def _identifying(body: Mapping[str, Any]) -> dict[str, Any]:
