@@ -588,3 +588,16 @@ def redeemed(*redemptions: tuple[int, str]) -> pd.DataFrame:
             for n, (units, at) in enumerate(redemptions)
         ]
     )
+
+
+def test_deliveries_and_redemptions_are_dated_by_one_rule_at_the_edge_of_the_books_date() -> None:
+    """Review 49: a redemption at 00:30 +01:00 on 2 November counted as after books of 1 November (its local day),
+    a delivery at the same moment as before (its UTC day): the cause pointed the wrong way."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 0, "as_of": "2026-11-01"}])
+    moment = "2026-11-02T00:30:00+01:00"  # 23:30 UTC on 1 November: within books of that day, both of them
+    report = reconcile.compare(
+        ledger, delivered(40, 25, moment), redeemed((15, moment)), timedelta(days=3), datetime(2026, 11, 26, tzinfo=UTC)
+    )
+    assert report.differences["cause"].tolist() == [
+        "The registry delivered units the books do not show (a booking missing, or a redemption booked but not made?)."
+    ]

@@ -454,10 +454,22 @@ def _redeemed_since(
     for redemption in _rows(redemptions[redemptions["status"] == "success"]):
         pair = (str(redemption.investor_id), str(redemption.product_id))
         as_of = dates.get(pair)
-        if as_of is not None and (pd.isna(redemption.created_at) or str(redemption.created_at)[:10] <= as_of):
+        if as_of is not None and (pd.isna(redemption.created_at) or _utc_day(redemption.created_at) <= as_of):
             continue
         moved[pair] = (moved.get(pair, (0, as_of))[0] + int(redemption.units), as_of)
     return moved
+
+
+def _utc_day(moment: Any) -> str:
+    """The day (YYYY-MM-DD) of a registry's time in UTC, one rule for deliveries and redemptions alike (a time
+    without a zone is UTC); "" when it is no time."""
+    try:
+        stamp = pd.Timestamp(moment)
+    except (TypeError, ValueError):
+        return ""
+    if pd.isna(stamp):
+        return ""
+    return f"{(stamp.tz_localize('UTC') if stamp.tzinfo is None else stamp.tz_convert('UTC')):%Y-%m-%d}"
 
 
 def _delivered_since(
@@ -472,7 +484,7 @@ def _delivered_since(
         pair = (str(investment.investor_id), str(investment.product_id))
         as_of = dates.get(pair)
         since = investment.since
-        if as_of is None or pd.isna(since) or pd.isna(investment.units) or f"{since:%Y-%m-%d}" <= as_of:
+        if as_of is None or pd.isna(since) or pd.isna(investment.units) or _utc_day(since) <= as_of:
             continue
         delivered[pair] = (delivered.get(pair, (0, as_of))[0] + int(investment.units), as_of)
     return delivered
