@@ -1135,9 +1135,13 @@ def test_the_settings_say_where_they_came_from(tmp_path: Path, monkeypatch: pyte
     for key in [k for k in os.environ if k.startswith("CASHLINK_")]:
         monkeypatch.delenv(key)
     assert load_config(env).source == str(env)
-    monkeypatch.setenv("CASHLINK_BASE_URL", "http://127.0.0.1:8123/api/external")
-    assert load_config(env).source == f"{env}, and the environment (CASHLINK_BASE_URL), which comes first"
-    assert load_config(tmp_path / "none.env").source == "the environment (CASHLINK_BASE_URL)"
+    monkeypatch.setenv("cashlink_base_url", "http://127.0.0.1:8123/api/external")  # (read in any case)
+    monkeypatch.setenv("CASHLINK_NOT_A_SETTING", "x")  # no setting: not named
+    assert load_config(env).source == f"the environment (cashlink_base_url), then {env}, each before the next"
+    assert load_config(tmp_path / "none.env").source == "the environment (cashlink_base_url)"
+    assert load_config(env, client_id="given").source == (
+        f"the arguments (client_id), then the environment (cashlink_base_url), then {env}, each before the next"
+    )
 
 
 @pytest.mark.parametrize(

@@ -175,11 +175,16 @@ def load_config(env_file: str | os.PathLike[str] | None = None, **overrides: Any
     """Settings from (in order of precedence) ``overrides``, the process environment, then `.env`."""
     path = Path(env_file) if env_file else find_env_file()
     given = {key: value for key, value in overrides.items() if value is not None}
-    from_env = sorted(key for key, value in os.environ.items() if key.startswith("CASHLINK_") and value)
-    named = f"the environment ({', '.join(from_env)})" if from_env else ""
-    if path and path.is_file():
-        source = f"{path}, and {named}, which comes first" if named else str(path)
-    else:
-        source = named or "built-in sandbox defaults"
+    settings = {f"CASHLINK_{name}".upper() for name in Config.model_fields if name != "source"}
+    from_env = sorted(key for key, value in os.environ.items() if key.upper() in settings and value)  # (any case)
+    sources = [f"the arguments ({', '.join(sorted(given))})"] if set(given) - {"source"} else []
+    sources += [f"the environment ({', '.join(from_env)})"] if from_env else []
+    sources += [str(path)] if path and path.is_file() else []
+    if not sources:
+        source = "built-in sandbox defaults"
+    elif len(sources) == 1:
+        source = sources[0]
+    else:  # the first named wins
+        source = ", then ".join(sources) + ", each before the next"
     given.setdefault("source", source)
     return Config(_env_file=path if path and path.is_file() else None, **given)
