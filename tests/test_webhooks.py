@@ -166,3 +166,15 @@ def test_a_redelivery_of_an_event_without_a_time_is_the_same_event() -> None:
     assert parse_webhook({"investment_id": investment, "status": "paid"}).key == (
         parse_webhook({"investment_id": investment, "status": "PAID"}).key
     )
+
+
+def test_a_time_without_a_zone_is_utc_and_a_send_time_is_no_part_of_the_event() -> None:
+    """Review 49: a changed_at without a zone made the call unreadable (sent again forever); a redelivery with its
+    own sent_at looked like a new event."""
+    investment = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    zoneless = parse_webhook({"investment_id": investment, "status": "PAID", "changed_at": "2024-01-01T10:00:00"})
+    zoned = parse_webhook({"investment_id": investment, "status": "PAID", "changed_at": "2024-01-01T10:00:00Z"})
+    assert zoneless.key == zoned.key
+    first = parse_webhook({"investment_id": investment, "event": "statement", "sent_at": "2024-01-01T10:00:00Z"})
+    again = parse_webhook({"investment_id": investment, "event": "statement", "sent_at": "2024-01-01T10:05:00Z"})
+    assert first.key == again.key

@@ -468,7 +468,7 @@ class Webhook(Model):
 
     investment_id: Id = field("Investment", widget="id")
     status: Text | None = field("Status", default=None)
-    changed_at: Moment | None = field("Changed at", default=None)
+    changed_at: Text | None = field("Changed at", default=None)  # read by parse_webhook (a time without a zone: UTC)
 
 
 # --- reading the models -----------------------------------------------------------------------------------------

@@ -10,14 +10,21 @@ import hashlib
 import json
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from helpers.core import api, models
+from helpers.core import api, checks, models
 from helpers.core.checks import UndocumentedValueWarning
 from helpers.core.errors import InputError
 
-DELIVERY_WORDS = ("attempt", "retry", "retries", "delivery", "delivered_at")  # of a delivery, not of the event
+DELIVERY_WORDS = (
+    "attempt",
+    "retry",
+    "retries",
+    "delivery",
+    "delivered_at",
+    "sent_at",
+)  # of a delivery, not of the event
 
 
 @dataclass(frozen=True)
@@ -60,8 +67,20 @@ def parse_webhook(body: bytes | str | dict[str, Any]) -> WebhookEvent:
         if not any(word in str(key).lower() for word in DELIVERY_WORDS)
     }
     digest = hashlib.sha256(json.dumps(event_only, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    changed_at = datetime.fromisoformat(event.changed_at) if event.changed_at else None
+    changed_at = _changed_at(event.changed_at) if event.changed_at else None
     return WebhookEvent(event.investment_id, status, changed_at, digest)
+
+
+def _changed_at(text: str) -> datetime:
+    """The event's time; one without a zone is read as UTC, as the client reads the registry's times elsewhere (an
+    event refused for it would be sent again and again)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _unreadable(
+            {"changed_at": [f"{checks.quote(text)} is not a date; the documentation gives ISO 8601."]}
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _unreadable(problems: dict[str, list[str]]) -> InputError:
