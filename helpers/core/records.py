@@ -88,7 +88,9 @@ def _without_words(text: str, values: frozenset[str]) -> str:
     """``text`` with each of ``values`` masked where it stands as a word of its own ('Ada' in 'Ada Lovelace', not
     in '3f2ada10' or 'Canada')."""
     for value in sorted(values, key=len, reverse=True):
-        text = re.sub(rf"(?<!\w){_value_pattern(value)}(?!\w)", MASK * 4, text, flags=re.IGNORECASE)
+        digits = sum(c.isdigit() for c in value) >= 6  # a number (an account's): within others, not within a word
+        edge = r"[^\W\d_]" if digits else r"\w"
+        text = re.sub(rf"(?<!{edge}){_value_pattern(value)}(?!{edge})", MASK * 4, text, flags=re.IGNORECASE)
     return text
 
 
