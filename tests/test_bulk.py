@@ -813,13 +813,20 @@ def test_a_value_the_documentation_does_not_name_is_a_row_problem_not_a_printed_
     assert problem["problem"].endswith("write one of them (MR for Herr, MS for Frau).")
 
 
-def test_a_dry_run_after_an_import_says_the_rows_are_there_already(client: helpers.Client, tmp_path: Path) -> None:
-    """Review 46: after an import, the dry run said '18 of them match investors the registry already has'."""
+def test_a_dry_run_after_an_import_says_the_rows_are_there_already(
+    client: helpers.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 46: after an import, the dry run said '18 of them match investors the registry already has'. Review
+    50: and it offered a choice that decides nothing."""
     sheet = spreadsheet(tmp_path / "again.csv", 2)
     bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
     again = bulk.read_investors(sheet, placeholder_protocols=True, client=client)
     assert "2 of them are in the registry already (the same data: nothing is sent for them)" in again.summary()
     assert "with other data" not in again.summary()
+    monkeypatch.setattr(panels, "display", lambda *items, **_metadata: None)
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True)
+    panel.dry_run(sheet.read_bytes(), "again.csv")
+    assert panel.duplicates.layout.display == "none"
 
 
 def test_a_row_lists_all_its_problems_in_one_upload_and_own_is_a_wallet_kind(tmp_path: Path) -> None:

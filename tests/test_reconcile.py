@@ -222,7 +222,9 @@ def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(
         panel.days.value = typed
         shown.clear()
         assert panel.run(good.read_bytes(), "books.csv") is None
-        assert "no number of days from 0 to 3,650" in " ".join(str(getattr(item, "data", "")) for item in shown)
+        said = " ".join(str(getattr(item, "data", "")) for item in shown)
+        assert "The report was not made: &#x27;Stuck after (days)&#x27; is " in said and "no whole number" in said
+        assert "Nothing was sent" not in said  # review 50: a report sends nothing
     panel.days.value = "10"
     assert panel.run(good.read_bytes(), "books.csv") is not None
 
@@ -563,7 +565,8 @@ def test_deliveries_and_redemptions_after_the_books_date_explain_a_surplus_too()
     more = reconcile.compare(ledger.assign(units=-10), investments, redemptions, timedelta(days=3), now)
     said = more.differences["cause"].iloc[0]
     assert said.endswith(
-        "the registry holds 10 units more than the books (a booking missing, or a redemption booked but not made?)."
+        "with them, the registry holds 10 units more than the books would give (a booking missing, or a redemption "
+        "booked but not made?)."
     )
 
 

@@ -520,3 +520,24 @@ def test_a_redemption_done_says_its_status_in_words(client: helpers.Client) -> N
     wizard = walkthrough.Redeeming(client, "unattended", {"investor_id": investor_id, "units": 1200})
     wizard.run_unattended()
     assert "Redemption of 1,200 units: successful.</b>" in text_of(wizard)
+
+
+def test_an_investment_ended_while_its_credit_step_is_shown_lets_the_walkthrough_go_on(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    """Review 50: the click said the investment had ended, but Next stayed disabled: a dead end."""
+    from tests.test_helpers_client import invest, onboard
+
+    investor_id, wallet_id = onboard(client)
+    wizard = walkthrough.Investing(client, "by hand", {})
+    wizard.steps[0].result = invest(client, investor_id, wallet_id, 20)
+    wizard._render_where()
+    wizard.next_button.click()
+    screen = wizard.body.children[0]
+    assert isinstance(screen, walkthrough.CreditScreen) and wizard.next_button.disabled
+    sandbox.admin(f"investments/{screen.investment.id}/status", {"status": "CANCELLATION"})
+    screen.button.click()
+    assert "it has ended and can no longer be credited" in screen.intro.value
+    assert not wizard.next_button.disabled and "✔ Credit" not in wizard.where.value
+    wizard.next_button.click()
+    assert "Step 3 of 3: Done" in wizard.where.value

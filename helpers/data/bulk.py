@@ -52,8 +52,8 @@ def _wallet_kind(value: Any) -> str:
         return models.wallet_kind(value)
     except checks.CheckError:
         raise checks.CheckError(
-            f"{checks.quote(value)} is not a wallet type; use managed, generic (or eth-managed, eth-generic), or "
-            "leave it empty."
+            f"{checks.quote(value)} is not a wallet type; use managed (kept by Cashlink) or own (the investor's own "
+            "address, in wallet_address), or leave it empty for no wallet."
         ) from None
 
 

@@ -502,12 +502,12 @@ def _since_cause(difference: int, delivered: int, redeemed: int, as_of: str) -> 
         return f"{said}: that is the difference."
     if rest < 0:
         return (
-            f"{said}; besides, the registry holds {-rest:,} units fewer than the books: a credit or an investment "
-            "missing?"
+            f"{said}; with them, the books would give {-rest:,} units more than the registry holds: a credit or an "
+            "investment missing?"
         )
     return (
-        f"{said}; besides, the registry holds {rest:,} units more than the books (a booking missing, or a redemption "
-        "booked but not made?)."
+        f"{said}; with them, the registry holds {rest:,} units more than the books would give (a booking missing, "
+        "or a redemption booked but not made?)."
     )
 
 

@@ -802,8 +802,12 @@ class InvestorForm(Form):
         )
         return (
             f"An investor with {same} is already in the registry (made {made_when(exc.existing)}, id "
-            f"{exc.existing.get('id')}).{differs} Nothing was sent yet. Use that investor, update it with what you "
-            "typed, or make another one?"
+            f"{exc.existing.get('id')}).{differs} Nothing was sent yet. "
+            + (
+                "Use that investor, update it with what you typed, or make another one?"
+                if self._changes
+                else "Use that investor, or make another one?"
+            )
         )
 
     def success_message(self, record: Record) -> str:

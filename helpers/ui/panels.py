@@ -19,7 +19,7 @@ from ipywidgets.widgets.widget import _instances
 from helpers import saving
 from helpers.core import api, checks, models
 from helpers.core.client import Client, FilterIgnoredWarning, OnDuplicate
-from helpers.core.errors import CashlinkError, NotListed, PermissionDeniedError, input_error
+from helpers.core.errors import CashlinkError, InputError, NotListed, PermissionDeniedError
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import bulk, lookup, reconcile
@@ -458,7 +458,8 @@ class BulkImportPanel(widgets.VBox):
                 preview = tables.humanize(ready, {c: c.capitalize() for c in ready.columns})
                 display(HTML(tables.static_html(preview, "Rows ready to import")))
         self.confirm.disabled = not self.plan.valid
-        self.duplicates.layout.display = None if len(self.plan.matches) else "none"  # asked only where it decides
+        deciding = int((self.plan.matches["identical"] != "yes").sum()) if len(self.plan.matches) else 0
+        self.duplicates.layout.display = None if deciding else "none"  # asked only where it decides
         return self.plan
 
     def run_import(self) -> pd.DataFrame | None:
@@ -783,13 +784,11 @@ class ReconciliationPanel(widgets.VBox):
         """The days typed: a whole number from 0 to 3,650, else an :class:`InputError` saying so."""
         text = self.days.value.strip()
         if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) > 3650:
-            raise input_error(
-                "the report",
-                {
-                    "stuck_after": [
-                        f"{checks.quote(text)} is no number of days from 0 to 3,650: enter a whole number such as 3."
-                    ]
-                },
+            said = f"{checks.quote(text)} is no number of days from 0 to 3,650: enter a whole number such as 3."
+            raise InputError(
+                f"The report was not made: 'Stuck after (days)' is {checks.quote(text)}, no whole number of days "
+                "from 0 to 3,650; enter one such as 3.",
+                field_errors={"stuck_after": [said]},
             )
         return int(text)
 

@@ -558,6 +558,7 @@ class CreditScreen(widgets.VBox):
         self.client, self.investment, self.timeout = client, investment, timeout
         self.result: Record | None = None
         self.on_done: list[Callable[[Record], None]] = []
+        self.on_changed: list[Callable[[Record], None]] = []  # the investment read again, in another status
         self.status = message_html("")
         self.status.add_class("cl-status")
         self.button = widgets.Button(
@@ -682,6 +683,8 @@ class CreditScreen(widgets.VBox):
             return False
         self.investment = fresh
         self._explain()
+        for listener in self.on_changed:
+            listener(fresh)
         return True
 
     def credit(self, confirm_production: bool = False) -> Record:
@@ -772,11 +775,19 @@ class Investing(Walkthrough):
             self.client, self.client.investments.get(investment.id), values.get("credit_timeout") or 120
         )
         screen.on_done.append(self._credited)
+        screen.on_changed.append(self._credit_changed)
         status = screen.investment.get("status")
         self.steps[1].waiting = status not in ("PAID", "DELIVERED")  # gone past as it is, not ticked
         if status != "PAID":  # the registry's status now, not the form's answer
             self.steps[1].result = screen.investment  # nothing to credit now: the step is passed as it is
         return screen
+
+    def _credit_changed(self, investment: Record) -> None:
+        """The registry changed the investment while its credit step was shown (ended, or not paid any more): the
+        step is passed as it is, so Next goes on (it was a dead end)."""
+        if investment.get("status") != "PAID":
+            self.steps[1].waiting = investment.get("status") != "DELIVERED"
+            self._step_done(self.steps[1], investment)
 
     def _credited(self, record: Record) -> None:
         self.steps[1].waiting = record.get("status") not in ("DELIVERED", None)  # (a task: sent, not waiting)
