@@ -844,3 +844,7 @@ def test_a_row_lists_all_its_problems_in_one_upload_and_own_is_a_wallet_kind(tmp
     problems = plan.problems[plan.problems["row"] == 2]
     assert sorted(problems["column"]) == ["salutation", "wallet"], problems
     assert plan.valid == 1 and plan.rows[0]["wallet"] == "eth-generic"
+    from helpers.core.models import wallet_kind
+
+    assert wallet_kind("the investor's own address") == "eth-generic"  # review 51: as the preview names it
+    assert wallet_kind("Managed by Cashlink") == "eth-managed"

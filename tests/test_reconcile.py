@@ -488,9 +488,9 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
     ]
     short = reconcile.compare(ledger.assign(units=90), investments, redemptions, timedelta(days=3), now)
     assert short.differences["cause"].tolist() == [  # review 46: 'the rest: a credit missing?' pointed the wrong way
-        "60 units were redeemed after the books' date (2026-11-01), which books of that date cannot show; without "
-        "them, the registry holds 10 units more than the books (a redemption the books booked that failed, or a "
-        "booking missing?)."
+        "60 units were redeemed after the books' date (2026-11-01), which books of that date cannot show; with "
+        "them, the registry holds 10 units more than the books would give (a redemption the books booked that "
+        "failed, or a booking missing?)."  # (review 51: 'without them' said it the wrong way round)
     ]
     undated = reconcile.compare(ledger.drop(columns="as_of"), investments, redemptions, timedelta(days=3), now)
     assert undated.differences["cause"].tolist() == [  # review 45: it said a credit or an investment was missing

@@ -538,6 +538,8 @@ def test_an_investment_ended_while_its_credit_step_is_shown_lets_the_walkthrough
     sandbox.admin(f"investments/{screen.investment.id}/status", {"status": "CANCELLATION"})
     screen.button.click()
     assert "it has ended and can no longer be credited" in screen.intro.value
-    assert not wizard.next_button.disabled and "✔ Credit" not in wizard.where.value
+    assert not wizard.next_button.disabled and "– Credit" in wizard.where.value  # ended: neither ✔ nor waiting
     wizard.next_button.click()
     assert "Step 3 of 3: Done" in wizard.where.value
+    done = text_of(wizard)
+    assert "<b>Investment of 20 units: cancelled by the investor, not credited.</b>" in done

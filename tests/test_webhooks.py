@@ -178,3 +178,17 @@ def test_a_time_without_a_zone_is_utc_and_a_send_time_is_no_part_of_the_event() 
     first = parse_webhook({"investment_id": investment, "event": "statement", "sent_at": "2024-01-01T10:00:00Z"})
     again = parse_webhook({"investment_id": investment, "event": "statement", "sent_at": "2024-01-01T10:05:00Z"})
     assert first.key == again.key
+
+
+def test_one_moment_in_any_notation_is_one_key_and_a_field_is_left_out_by_its_name_only() -> None:
+    """Review 51: '10:00+01' and '09:00Z' gave two keys, a lowercase z was refused, and consent_at was taken for a
+    delivery's sent_at."""
+    investment = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    keys = {
+        parse_webhook({"investment_id": investment, "status": "PAID", "changed_at": moment}).key
+        for moment in ("2024-01-01T10:00:00+01:00", "2024-01-01T09:00:00Z", "2024-01-01T09:00:00z")
+    }
+    assert len(keys) == 1
+    first = parse_webhook({"investment_id": investment, "event": "e", "consent_at": "2024-01-01T10:00:00Z"})
+    other = parse_webhook({"investment_id": investment, "event": "e", "consent_at": "2024-02-01T10:00:00Z"})
+    assert first.key != other.key

@@ -465,7 +465,9 @@ def check_phone(value: Any) -> str:
     text = _text(value)
     if not re.fullmatch(r"\+?[0-9 ()/-]{6,25}", text):
         raise CheckError("This is not a phone number; use digits, spaces and a leading +, e.g. +49 69 1234567.")
-    digits = sum(c.isdigit() for c in text) - (2 if text.startswith("00") else 0)  # (00: the international prefix)
+    international = re.sub(r"\(0\)", "", text)  # '+49 (0) 69 …': the trunk 0 is not dialled with the country code
+    prefix = 3 if international.startswith("011") else 2 if international.startswith("00") else 0  # (dialling prefix)
+    digits = sum(c.isdigit() for c in international) - prefix
     if digits > 15:  # E.164: at most 15 digits with the country code (never echoes the value)
         raise CheckError(f"A phone number has at most 15 digits with its country code; this one has {digits}.")
     return text

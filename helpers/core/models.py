@@ -378,6 +378,8 @@ WALLET_KINDS = {  # the API's names, the template's, and the words the screens u
     "generic": "eth-generic",
     "own": "eth-generic",
     "own address": "eth-generic",
+    "the investor's own address": "eth-generic",
+    "investor's own address": "eth-generic",
 }
 
 

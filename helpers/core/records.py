@@ -88,9 +88,9 @@ def _without_words(text: str, values: frozenset[str]) -> str:
     """``text`` with each of ``values`` masked where it stands as a word of its own ('Ada' in 'Ada Lovelace', not
     in '3f2ada10' or 'Canada')."""
     for value in sorted(values, key=len, reverse=True):
-        digits = sum(c.isdigit() for c in value) >= 6  # a number (an account's): within others, not within a word
-        edge = r"[^\W\d_]" if digits else r"\w"
-        text = re.sub(rf"(?<!{edge}){_value_pattern(value)}(?!{edge})", MASK * 4, text, flags=re.IGNORECASE)
+        number = sum(c.isdigit() for c in value) >= 6  # an account's number: also with its leading zeros written
+        found = rf"(?<!\w)0*{_value_pattern(value)}(?!\w)" if number else rf"(?<!\w){_value_pattern(value)}(?!\w)"
+        text = re.sub(found, MASK * 4, text, flags=re.IGNORECASE)
     return text
 
 

@@ -424,8 +424,8 @@ MASK_SIGNS = re.compile(r"[•●·∙◦…]|\*{2,}|\.{3}|[xX]{3,}|(?:[xX]+[\s.
 DAY_SHOWN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ].*)?")
 EMAIL_SHOWN = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 IBAN_SHOWN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}")
-EMAIL_MASK = re.compile(r"[•●·∙◦…]|\*|_{2,}|#{2,}|\.{3}|^[xX]{3,}$")  # of a part of it: 'p***', 'p*r', 'p____', '…'
-MASK_WORDS = frozenset({"hidden", "redacted", "masked", "anonymous", "anonymized", "unknown", "none", "null"})
+EMAIL_MASK = re.compile(r"[•●·∙◦…]|\*{2,}|^\*|\*$|_{3,}|#{2,}|\.{3}|^[xX]{3,}$")  # 'p***', 'p*', 'p___', '…'
+MASK_WORDS = frozenset({"hidden", "redacted", "masked", "anonymized", "anonymised"})  # 'hidden@hidden.com
 NUMBER_SHOWN = re.compile(r".*[0-9].*")  # a register number has a digit ('REDACTED' has none)
 
 

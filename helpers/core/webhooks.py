@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,7 +65,7 @@ def parse_webhook(body: bytes | str | dict[str, Any]) -> WebhookEvent:
     event_only = {  # what a redelivery changes (its attempt) is no part of the event; a status in any case is one
         key: (status if key == "status" else value)
         for key, value in (body.items() if isinstance(body, dict) else ())
-        if not any(word in str(key).lower() for word in DELIVERY_WORDS)
+        if not any(word in str(key).lower().split("_") or str(key).lower() == word for word in DELIVERY_WORDS)
     }
     digest = hashlib.sha256(json.dumps(event_only, sort_keys=True, default=str).encode()).hexdigest()[:16]
     changed_at = _changed_at(event.changed_at) if event.changed_at else None
@@ -75,12 +76,12 @@ def _changed_at(text: str) -> datetime:
     """The event's time; one without a zone is read as UTC, as the client reads the registry's times elsewhere (an
     event refused for it would be sent again and again)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", text.strip()))
     except ValueError:
         raise _unreadable(
             {"changed_at": [f"{checks.quote(text)} is not a date; the documentation gives ISO 8601."]}
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)  # one key per moment
 
 
 def _unreadable(problems: dict[str, list[str]]) -> InputError:

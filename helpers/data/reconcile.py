@@ -625,8 +625,8 @@ def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str
             "no date to tell)."
         )
     return (
-        f"{said}; without them, the registry holds {units - fewer:,} units more than the books (a redemption the "
-        "books booked that failed, or a booking missing?)."
+        f"{said}; with them, the registry holds {units - fewer:,} units more than the books would give (a redemption "
+        "the books booked that failed, or a booking missing?)."
     )
 
 

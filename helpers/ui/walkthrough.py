@@ -332,7 +332,7 @@ class Walkthrough(widgets.VBox):
         """Forget a step's screen, closed (a saved notebook keeps no state of it: its pickers list investors)."""
         if step.screen is not None:
             forms.close_all(step.screen)
-        step.screen, step.result = None, None
+        step.screen, step.result, step.waiting = None, None, False
 
     def _render_header(self) -> None:
         self.header.value = (
@@ -347,7 +347,8 @@ class Walkthrough(widgets.VBox):
         for number, index in enumerate(shown, start=1):
             step = self.steps[index]
             done = step.result is not None and not step.waiting
-            mark = "✔" if done or (step.final and index == self.current) else "…" if step.waiting else str(number)
+            passed = "–" if step.result is not None and step.result.get("status") in api.FINAL_STATUSES else "…"
+            mark = "✔" if done or (step.final and index == self.current) else passed if step.waiting else str(number)
             style = "font-weight:bold;text-decoration:underline" if index == self.current else "color:#555"
             items.append(f"<span style='{style}'>{mark} {html.escape(step.title)}</span>")
         step = self.steps[self.current]
@@ -804,16 +805,17 @@ class Investing(Walkthrough):
         frame = tables.people_frame(statements, tables.STATEMENT_COLUMNS)
         status = investment.get("status")
         waits = api.WAITING_FOR.get(str(status), ("", ""))[0]
-        head = message_html(
-            (
-                f"<p><b>✔ Investment of {forms.count_text(investment.get('units'))} units: "
-                f"{html.escape(api.status_phrase(status))}.</b>"
-                if status == "DELIVERED" or not waits
-                else f"<p><b>Investment of {forms.count_text(investment.get('units'))} units: not credited yet, "
-                f"{html.escape(waits)}.</b> {html.escape(api.WAITING_FOR[str(status)][1])}"
+        units = forms.count_text(investment.get("units"))
+        if status == "DELIVERED":
+            said = f"<b>✔ Investment of {units} units: {html.escape(api.status_phrase(status))}.</b>"
+        elif waits:
+            said = (
+                f"<b>Investment of {units} units: not credited yet, {html.escape(waits)}.</b> "
+                f"{html.escape(api.WAITING_FOR[str(status)][1])}"
             )
-            + " Registry statements (one per change of the holding):</p>"
-        )
+        else:  # ended (or a status the toolkit does not know): never credited, and said without a tick
+            said = f"<b>Investment of {units} units: {html.escape(api.status_phrase(status))}, not credited.</b>"
+        head = message_html(f"<p>{said} Registry statements (one per change of the holding):</p>")
         return widgets.VBox(
             [head, tables.interactive(frame) if len(frame) else message_html(tables.empty_note("statements yet"))]
         )
