@@ -1234,3 +1234,12 @@ def test_a_phone_number_of_more_than_15_digits_is_refused_without_repeating_it()
     assert checks.check_phone("0049 69 1234567890") == "0049 69 1234567890"  # (00 is the prefix, not the number)
     assert checks.check_phone("+49 (0) 1234 5678 90123")  # review 51: the trunk (0) is not dialled with +49
     assert checks.check_phone("011 49 1234 5678 90123")  # (011: the US international prefix)
+
+
+def test_a_registry_time_is_read_in_utc_whatever_its_notation() -> None:
+    from helpers.core.checks import registry_moment
+
+    utc = datetime(2024, 1, 1, 9, tzinfo=UTC)
+    for written in ("2024-01-01T10:00:00+01:00", "2024-01-01T09:00:00Z", "2024-01-01T09:00:00z", "2024-01-01T09:00:00"):
+        assert registry_moment(written) == utc, written
+    assert registry_moment("soon") is None and registry_moment(None) is None

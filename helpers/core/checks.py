@@ -270,6 +270,16 @@ def check_birth_date(value: Any, today: date | None = None) -> str:
     return born.isoformat()
 
 
+def registry_moment(value: Any) -> datetime | None:
+    """A time the registry wrote (ISO 8601, ``Z`` or ``z`` for UTC), in UTC; one without a zone is read as UTC (the
+    documentation names none). None when it is no such time."""
+    try:
+        moment = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", str(value).strip()))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def check_datetime(value: Any) -> str:
     """A point in time with a time zone, in ISO 8601 (``2021-03-12T07:14:13.630308+00:00``).
 

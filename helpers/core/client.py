@@ -608,11 +608,7 @@ ZONELESS_SLACK = timedelta(hours=14)  # a time given without a zone may be in an
 def _created_at(record: Mapping[str, Any]) -> datetime | None:
     """When the registry made ``record``, from ``created_at`` (a time without a zone read as UTC: see
     :func:`zoneless`)."""
-    try:
-        moment = datetime.fromisoformat(str(record.get("created_at")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    return checks.registry_moment(record.get("created_at"))
 
 
 def zoneless(record: Mapping[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOpera
 from typing import Any, Literal
 
 from helpers.core.api import UNIT_FIELDS, in_words, whole_number
-from helpers.core.errors import ValidationError, _value_pattern, personal_values, scrubbed
+from helpers.core.errors import REGISTRY_ID, ValidationError, _value_pattern, personal_values, scrubbed
 from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_known, is_personal, label
 
 MASK = "•"
@@ -67,7 +67,7 @@ def _masked(value: Any, path: str, identifying: bool, values: frozenset[str]) ->
 
 
 REGISTRY_VALUE = re.compile(  # what the registry itself writes in a field: an id, a time, a date, a number
-    r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    rf"{REGISTRY_ID.pattern}"
     r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.,]+)?(?:Z|[+-][0-9:]+)?"
     r"|[+-]?[0-9.,]+"
 )

@@ -553,7 +553,7 @@ class InvestorIndex:
             _subset_equal(wanted, investor),
             "the same " + _listed(reasons),
             same_party=person and (email or iban),
-            differs=_other_kind(investor, body) or _in_words(parts, order),
+            differs=_other_kind(investor, body) or _differences_in_words(parts, order),
         )
 
 
@@ -602,7 +602,7 @@ def _listed(parts: builtins.list[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
 
 
-def _in_words(parts: Mapping[str, bool | None], order: Iterable[str]) -> str:
+def _differences_in_words(parts: Mapping[str, bool | None], order: Iterable[str]) -> str:
     """What differs, and what the registry does not show ("another IBAN; its birth date is not shown"), in words."""
 
     differ = [part for part in order if parts.get(part, True) is False]
@@ -617,7 +617,7 @@ def _differs(existing: Mapping[str, Any], body: Mapping[str, Any]) -> str:
     """What identifies ``body`` and differs from ``existing``, in words ("another birth date and IBAN")."""
     parts = _parts_same(existing, body)
     other = _other_kind(existing, body)
-    return other or _in_words(parts, parts) or "the same name, e-mail and IBAN"
+    return other or _differences_in_words(parts, parts) or "the same name, e-mail and IBAN"
 
 
 def _other_kind(existing: Mapping[str, Any], body: Mapping[str, Any]) -> str:
@@ -1456,14 +1456,13 @@ def _moment(value: Any) -> datetime | None:
     """A time of the registry or of a caller, in UTC (one without a zone read as UTC), or None."""
     if value in (None, ""):
         return None
-    try:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
+    moment = checks.registry_moment(value)
+    if moment is None:  # a caller's plain date ('2021-03-12': noon UTC) or a spreadsheet's date cell
         try:
-            moment = datetime.fromisoformat(checks.check_datetime(value))
-        except (checks.CheckError, ValueError):
+            moment = checks.registry_moment(checks.check_datetime(value))
+        except checks.CheckError:
             return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    return moment
 
 
 def _same_moment(a: Any, b: Any) -> bool:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from helpers.core import api, checks, models
@@ -75,13 +74,10 @@ def parse_webhook(body: bytes | str | dict[str, Any]) -> WebhookEvent:
 def _changed_at(text: str) -> datetime:
     """The event's time; one without a zone is read as UTC, as the client reads the registry's times elsewhere (an
     event refused for it would be sent again and again)."""
-    try:
-        moment = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", text.strip()))
-    except ValueError:
-        raise _unreadable(
-            {"changed_at": [f"{checks.quote(text)} is not a date; the documentation gives ISO 8601."]}
-        ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)  # one key per moment
+    moment = checks.registry_moment(text)  # (in UTC: one key per moment, whatever its offset)
+    if moment is None:
+        raise _unreadable({"changed_at": [f"{checks.quote(text)} is not a date; the documentation gives ISO 8601."]})
+    return moment
 
 
 def _unreadable(problems: dict[str, list[str]]) -> InputError:
