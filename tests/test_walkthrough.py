@@ -543,3 +543,17 @@ def test_an_investment_ended_while_its_credit_step_is_shown_lets_the_walkthrough
     assert "Step 3 of 3: Done" in wizard.where.value
     done = text_of(wizard)
     assert "<b>Investment of 20 units: cancelled by the investor, not credited.</b>" in done
+
+
+def test_a_new_investment_clears_the_credit_steps_mark_of_the_last_one(client: helpers.Client) -> None:
+    """Review 51: after an unpaid investment, a new one in step 1 still showed '…' on Credit."""
+    investor, wallet = onboarded(client)
+    wizard = walkthrough.Investing(client, "by hand", {})
+    document = client.documents.upload(b"%PDF-1.4 s", "s.pdf").id
+    signed = [{"document_id": document, "category": "c", "subject": "s"}]
+    wizard.steps[0].result = client.investments.create(investor.id, 10, "2024-03-12", signed, wallet=wallet.id)
+    wizard._render_where()
+    wizard.next_button.click()
+    assert wizard.steps[1].waiting
+    wizard._step_done(wizard.steps[0], client.investments.create(investor.id, 11, "2024-03-12", signed))
+    assert not wizard.steps[1].waiting and "2 Credit" in wizard.where.value
