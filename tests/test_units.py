@@ -1144,6 +1144,28 @@ def test_the_settings_say_where_they_came_from(tmp_path: Path, monkeypatch: pyte
     )
 
 
+def test_the_settings_name_an_alias_and_refuse_an_argument_that_is_no_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 51: CASHLINK_JOURNAL was read but not named; a plain JOURNAL_PATH (another tool's) was read; a typo in
+    an argument was named as a source and ignored."""
+    from helpers.core.config import load_config
+    from helpers.core.errors import ConfigurationError
+
+    for key in [k for k in os.environ if k.upper().startswith("CASHLINK_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("CASHLINK_JOURNAL", str(tmp_path / "j.sqlite3"))
+    monkeypatch.setenv("JOURNAL_PATH", str(tmp_path / "other-tool.sqlite3"))
+    config = load_config(tmp_path / "none.env")
+    assert config.journal_path == tmp_path / "j.sqlite3"
+    assert config.source == "the environment (CASHLINK_JOURNAL)"
+    monkeypatch.delenv("CASHLINK_JOURNAL")
+    assert load_config(tmp_path / "none.env").journal_path is None
+    assert load_config(tmp_path / "none.env", journal_path=tmp_path / "k").journal_path == tmp_path / "k"
+    with pytest.raises(ConfigurationError, match=r"No setting is called 'clientid'\. The settings are: base_url, "):
+        load_config(tmp_path / "none.env", clientid="x")
+
+
 @pytest.mark.parametrize(
     "hidden", ["XXXX", "XX.XX.XXXX", "2000-XX-XX", "REDACTED", "[hidden]", "n/a", "—", "***", None]
 )

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from helpers.core.errors import ConfigurationError
+
 # The local sandbox and its demo seed (see sandbox/seed.py; a test keeps the two in step).
 SANDBOX_BASE_URL = "http://127.0.0.1:8765/api/external"
 SANDBOX_CLIENT_ID = "demo-distributor"
@@ -76,7 +78,7 @@ class Config(BaseSettings):
     api_prefix: str = "/v2"
     timeout: float = Field(30.0, gt=0)
     journal_path: Path | None = Field(  # default: .state/journal.sqlite3 of the project (see journal_file)
-        None, validation_alias=AliasChoices("journal_path", "CASHLINK_JOURNAL", "CASHLINK_JOURNAL_PATH")
+        None, validation_alias=AliasChoices("CASHLINK_JOURNAL", "CASHLINK_JOURNAL_PATH")
     )
     journal_days: int = Field(30, ge=1)  # journal entries expire after this many days; the audit trail stays
     page_size: int = Field(500, ge=1, le=10_000)  # asked for; the registry may serve fewer
@@ -171,11 +173,30 @@ class Config(BaseSettings):
     __str__ = __repr__
 
 
+def variable_names() -> dict[str, str]:
+    """Each setting's names in the environment and `.env` (upper case), and the setting each one sets."""
+    names = {}
+    for name, field in Config.model_fields.items():
+        if name == "source":
+            continue
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [f"CASHLINK_{name}"]
+        names.update({str(choice).upper(): name for choice in choices})
+    return names
+
+
 def load_config(env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
-    """Settings from (in order of precedence) ``overrides``, the process environment, then `.env`."""
+    """Settings from (in order of precedence) ``overrides``, the process environment, then `.env`. An argument that
+    names no setting is refused (a typo would otherwise be ignored without a word)."""
+    unknown = sorted(set(overrides) - set(Config.model_fields))
+    if unknown:
+        raise ConfigurationError(
+            f"No setting is called {', '.join(map(repr, unknown))}. The settings are: "
+            f"{', '.join(name for name in Config.model_fields if name != 'source')}. Correct the name and run again."
+        )
     path = Path(env_file) if env_file else find_env_file()
     given = {key: value for key, value in overrides.items() if value is not None}
-    settings = {f"CASHLINK_{name}".upper() for name in Config.model_fields if name != "source"}
+    settings = variable_names()
     from_env = sorted(key for key, value in os.environ.items() if key.upper() in settings and value)  # (any case)
     sources = [f"the arguments ({', '.join(sorted(given))})"] if set(given) - {"source"} else []
     sources += [f"the environment ({', '.join(from_env)})"] if from_env else []
