@@ -1265,3 +1265,15 @@ def test_a_registry_time_is_read_in_utc_whatever_its_notation() -> None:
     for written in ("2024-01-01T10:00:00+01:00", "2024-01-01T09:00:00Z", "2024-01-01T09:00:00z", "2024-01-01T09:00:00"):
         assert registry_moment(written) == utc, written
     assert registry_moment("soon") is None and registry_moment(None) is None
+
+
+def test_one_comparison_says_what_differs_for_an_update_and_for_a_write_kept_as_it_was() -> None:
+    """The client's own copy of 'what differs' (for on_duplicate='use') is gone: both use compare.changed_fields."""
+    from helpers.core.compare import changed_fields, subset_same
+
+    assert subset_same(50, "50") and subset_same("50", 50) and not subset_same(50, "51") and not subset_same(50, "5x")
+    given = {"units": 50, "payment": {"reference": "R-1"}, "note": "x"}
+    shown = {"units": "50", "note": "y"}  # the registry shows no 'payment' part
+    assert changed_fields(given, shown) == ["payment.reference", "note"]  # an update cannot see it is the same
+    assert changed_fields(given, shown, unseen=False) == ["note"]  # what a kept write can be seen not to apply
+    assert changed_fields({"phone": "+49 (0)69 123"}, {"phone": "+4969123"}) == []

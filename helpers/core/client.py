@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 from helpers.core import api, checks, models
+from helpers.core.compare import changed_fields
 from helpers.core.config import Config, load_config
 from helpers.core.errors import (
     APIConnectionError,
@@ -572,22 +573,6 @@ class Operation:
         return bool(self.reference or self.key or self.repeat)
 
 
-def _given_otherwise(given: Mapping[str, Any], have: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """The paths of what ``given`` says otherwise than ``have`` (values compared as text, numbers as numbers;
-    what ``have`` leaves out is not counted)."""
-    paths: list[str] = []
-    for key, value in given.items():
-        theirs = have.get(key)
-        if isinstance(value, Mapping):
-            paths += _given_otherwise(value, theirs, f"{prefix}{key}.") if isinstance(theirs, Mapping) else []
-        elif value is not None and key in have and not isinstance(value, list):
-            numbers = api.whole_number(value), api.whole_number(theirs)
-            same = numbers[0] == numbers[1] if None not in numbers else str(value).strip() == str(theirs).strip()
-            if not same:
-                paths.append(f"{prefix}{key}")
-    return paths
-
-
 def _known(match: Match) -> Callable[[], Match | None]:
     """A duplicate check that finds ``match`` (the object an identical write of another session made)."""
     return lambda: match
@@ -1084,7 +1069,9 @@ class Client:
         if operation.on_duplicate == "use":  # keep what the reference made, as it is, and say what was not applied
             existing.outcome, existing.what = "existed", operation.what
             if isinstance(operation.body, Mapping):
-                existing.not_applied = tuple(models.label(path) for path in _given_otherwise(operation.body, existing))
+                existing.not_applied = tuple(
+                    models.label(path) for path in changed_fields(operation.body, existing, unseen=False)
+                )
             return existing
         if operation.update is not None:
             if operation.on_duplicate == "update":

@@ -13,7 +13,6 @@ import hashlib
 import mimetypes
 import re
 import time
-import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +36,7 @@ from helpers.core.client import (
     made_when,
     zoneless,
 )
+from helpers.core.compare import changed_fields, subset_equal, subset_same
 from helpers.core.errors import (
     CashlinkError,
     ConfigurationError,
@@ -305,26 +305,6 @@ def _person_key(investor: Mapping[str, Any]) -> tuple[str, ...] | None:
     return None
 
 
-PHONE_FIELDS = frozenset({"phone", *(alias for alias, name in models.ALIASES.items() if name == "phone")})
-
-
-def _subset_equal(wanted: Any, have: Any, field: str = "") -> bool:
-    """True when every field of ``wanted`` has the same value in ``have`` (fields the registry adds are ignored)."""
-    if isinstance(wanted, Mapping):
-        return isinstance(have, Mapping) and all(_subset_equal(v, have.get(k), k) for k, v in wanted.items())
-    if isinstance(wanted, str) and isinstance(have, int | float) and not isinstance(have, bool):
-        return _same_number(wanted, have)  # a postcode kept as a number
-    if isinstance(wanted, str) and isinstance(have, str):
-        if field in PHONE_FIELDS:
-            return _phone_digits(wanted) == _phone_digits(have)
-        mine, theirs = (unicodedata.normalize("NFC", text.replace(" ", "")).casefold() for text in (wanted, have))
-        return mine == theirs
-    return bool(wanted == have)
-
-
-COMPACT_FIELDS = frozenset({"tax_identification_number", "document_id", "registration_number", "zip"})
-
-
 def _check_postcodes(changes: Mapping[str, Any], investor: Mapping[str, Any]) -> None:
     """An update's postcode against the country of its address (the one it changes to, else the investor's): the
     model's rule, which a partial update does not go through."""
@@ -340,69 +320,6 @@ def _check_postcodes(changes: Mapping[str, Any], investor: Mapping[str, Any]) ->
             errors[f"{part}.zip"] = [str(exc)]
     if errors:
         raise input_error("the investor update", errors)
-
-
-def _same_number(wanted: str, have: float) -> bool:
-    """Whether text and the number a registry keeps for it are the same ('01067' and 1067, '60311' and 60311.0)."""
-    digits = wanted.strip()
-    if not digits.isascii() or not digits.isdigit():
-        return False
-    return float(have).is_integer() and int(digits) == int(have)
-
-
-def _phone_digits(phone: str) -> str:
-    """A phone number as its digits and a leading +: '+49 (69) 123-4' is '+49691234', and the trunk zero written
-    after a country code ('+49 (0)69 …', as is usual in Germany) is left out."""
-    return re.sub(r"[^0-9+]", "", re.sub(r"^(\+\d{1,3})\s*\(0\)", r"\1", phone.strip()))
-
-
-CODE_FIELDS = frozenset({"country", "citizenship", "bic", "salutation", "currency"})  # the registry upper-cases
-
-
-def _subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = False) -> bool:
-    """Like :func:`_subset_equal`, but exact, as an update must be (a capital letter in a name is a change); only
-    surrounding spaces, how Unicode composes a letter ('ö' as one character or two), a number kept as a number,
-    an IBAN's spaces, a phone number's spacing ('+49 69 123' is '+4969123') and the case of an
-    e-mail or a code (country, BIC) do not count, as the registry normalises them or they say the same.
-    ``kept_only``: a field the registry does not keep (absent from ``have``) is ignored."""
-    if isinstance(wanted, Mapping):
-        return isinstance(have, Mapping) and all(
-            (kept_only and k not in have) or _subset_same(v, have.get(k), k, kept_only=kept_only)
-            for k, v in wanted.items()
-        )
-    if isinstance(wanted, str) and isinstance(have, int | float) and not isinstance(have, bool):
-        return _same_number(wanted, have)  # a registry that keeps a postcode as a number: '01067' is 1067
-    if isinstance(wanted, str) and isinstance(have, str):
-        mine, theirs = (re.sub(r"\s+", " ", unicodedata.normalize("NFC", text.strip())) for text in (wanted, have))
-        if field in COMPACT_FIELDS:  # a number the registry may keep without its spaces
-            mine, theirs = mine.replace(" ", ""), theirs.replace(" ", "")
-        if field == "iban":
-            mine, theirs = mine.replace(" ", ""), theirs.replace(" ", "")
-        if field in PHONE_FIELDS:
-            mine, theirs = _phone_digits(mine), _phone_digits(theirs)
-        if field in CODE_FIELDS or field in ("iban", "email"):
-            return mine.casefold() == theirs.casefold()
-        return mine == theirs
-    return bool(wanted == have)
-
-
-def changed_fields(wanted: Mapping[str, Any], have: Mapping[str, Any], prefix: str = "") -> builtins.list[str]:
-    """The paths of ``wanted``'s fields whose value ``have`` does not have (as :func:`_subset_same` compares):
-    what an update would change. A field the registry's object leaves out inside a part it shows is not counted
-    (it may not keep it); a part it leaves out entirely (``tax_information``) counts as its fields, which cannot be
-    seen to be the same. Values are never returned."""
-    paths: builtins.list[str] = []
-    for key, value in wanted.items():
-        path = f"{prefix}{key}"
-        theirs = have.get(key) if isinstance(have, Mapping) else None
-        if isinstance(value, Mapping):
-            if isinstance(theirs, Mapping):
-                paths += changed_fields(value, theirs, path + ".")
-            else:  # the part is not shown at all: what was given in it cannot be seen to be the same
-                paths += [f"{path}.{name}" for name, item in value.items() if item not in (None, "", False)]
-        elif value not in (None, "") and key in have and not _subset_same(value, theirs, key):
-            paths.append(path)
-    return paths
 
 
 def identification_status(identification: Mapping[str, Any]) -> str:
@@ -524,7 +441,7 @@ class InvestorIndex:
     def identical(self, body: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
         """Every investor equal to ``body`` (the same data, not only an e-mail, IBAN or name in common)."""
         wanted = _identifying(body)
-        return [i for i in self.sharing(body) if _subset_equal(wanted, i)]
+        return [i for i in self.sharing(body) if subset_equal(wanted, i)]
 
     def match(self, body: Mapping[str, Any]) -> Match | None:
         """The investor ``body`` would duplicate: one with the same e-mail, IBAN, or name and birth date (an equal one
@@ -541,7 +458,7 @@ class InvestorIndex:
 
         def rank(candidate: tuple[int, Mapping[str, Any]]) -> tuple[bool, int, int]:
             position, investor = candidate
-            return (not _subset_equal(wanted, investor), -sum(in_common(investor)), position)
+            return (not subset_equal(wanted, investor), -sum(in_common(investor)), position)
 
         _position, investor = min(candidates.items(), key=rank)
         email, iban, person = in_common(investor)
@@ -550,7 +467,7 @@ class InvestorIndex:
         reasons = [part for part in order if parts.get(part)]
         return Match(
             Record(investor),
-            _subset_equal(wanted, investor),
+            subset_equal(wanted, investor),
             "the same " + _listed(reasons),
             same_party=person and (email or iban),
             differs=_other_kind(investor, body) or _differences_in_words(parts, order),
@@ -640,7 +557,7 @@ def _changes(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> dict[str, An
         section: value
         for section, value in wanted.items()
         if section in ("natural_person", "legal_person", "bank_account", "tax_information", "communication")
-        and not _subset_same(value, have.get(section))
+        and not subset_same(value, have.get(section))
     }
 
 
@@ -764,7 +681,7 @@ class Investors(Resource):
             raise input_error("the investor update", wrong)
         now = Record(current) if current is not None else _readable(self.get, investor_id)  # None: no read scope
         _check_postcodes(body, now or {})
-        if now is not None and (not body or _subset_same(body, now)):  # it has them already: nothing to send
+        if now is not None and (not body or subset_same(body, now)):  # it has them already: nothing to send
             now.outcome, now.what = "existed", "investor"
             return now
         before: Mapping[str, Any] = now if now is not None else {}
@@ -782,11 +699,11 @@ class Investors(Resource):
                 repeat=repeat,
                 content={"investor": investor_id, "changes": body, "from": {k: before.get(k) for k in body}},
                 verify=self.get,
-                holds=lambda record: _subset_same(body, record, kept_only=True),  # done while the investor has it
+                holds=lambda record: subset_same(body, record, kept_only=True),  # done while the investor has it
             )
 
         updated = self._client.write(change())
-        if updated.outcome == "replayed" and not _subset_same(
+        if updated.outcome == "replayed" and not subset_same(
             body, _readable(self.get, investor_id) or {}, kept_only=True
         ):
             # the registry answered an earlier identical change (another journal's, made before a change back):
@@ -835,7 +752,7 @@ class Investors(Resource):
             return bool(body) and _same_document(body, item)
 
         def equal(item: Record) -> bool:  # the same identification, its number shown, not only the same document
-            return _subset_equal({k: v for k, v in body.items() if k != "legitimation_protocol_id"}, item)
+            return subset_equal({k: v for k, v in body.items() if k != "legitimation_protocol_id"}, item)
 
         return self._writing_to(
             target,
@@ -1065,8 +982,8 @@ def _same_document(sent: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     if isinstance(shown, str) and shown.strip():  # masked: what it shows must fit, and what else it shows too
         pattern = ".*".join(re.escape(_compact(part)) for part in MASK_RUN.split(shown))
         fits = isinstance(number, str) and re.fullmatch(pattern, _compact(number), re.IGNORECASE) is not None
-        return fits and _subset_equal(others, item)
-    return len(others) >= 2 and _subset_equal(others, item)  # left out: the card's issuer and validity decide
+        return fits and subset_equal(others, item)
+    return len(others) >= 2 and subset_equal(others, item)  # left out: the card's issuer and validity decide
 
 
 def _compact(number: str) -> str:

@@ -32,6 +32,7 @@ from IPython.display import display
 
 from helpers.core import api, checks, models
 from helpers.core.client import CannotReadWarning, Client, ConfirmationRequired, OnDuplicate, made_when
+from helpers.core.compare import changed_fields
 from helpers.core.errors import (
     CashlinkError,
     NotFoundError,
@@ -47,7 +48,6 @@ from helpers.core.errors import (
 )
 from helpers.core.records import Record, format_money, html_badge, is_money, money_value
 from helpers.core.resources import (
-    changed_fields,
     identification_status,
     investor_name,
     times_known,
