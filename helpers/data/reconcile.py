@@ -755,14 +755,31 @@ def group_related(
         if found is None:
             continue
         stuck = detail.loc[found]
-        if int(stuck["registry_units"].sum()) != -int(row["difference"]):
+        held, short = int(stuck["registry_units"].sum()), -int(row["difference"])
+        if not 0 < held <= short:  # more than the shortfall: the books booked some of them (no link)
             continue
         ids = ", ".join(str(i)[:8] for i in stuck["investment_id"])
         statuses = ", ".join(
             sorted({"no status" if pd.isna(status) else api.status_phrase(status) for status in stuck["status"]})
         )
-        investments = f"{len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {-int(row['difference']):,} units"
-        if (stuck["category"] == "stuck").all():
+        investments = f"{len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {held:,} units"
+        if held < short:  # part of it: said before what the row says of the whole difference
+            rest = f"{short - held:,} units of the difference"
+            detail.loc[index, "cause"] = " ".join(
+                [
+                    f"{held:,} of the {short:,} units are {investments} not delivered ({statuses}: {ids}; see the "
+                    f"rows below), which the books booked; {rest} remain.",
+                    *([str(row["cause"])] if isinstance(row["cause"], str) and row["cause"] else []),
+                ]
+            )
+            detail.loc[index, "action"] = " ".join(
+                [
+                    f"Finish the investment{'s' if len(stuck) > 1 else ''} below "
+                    f"({stuck['action'].iloc[0].rstrip('.')}); {rest} remain then.",
+                    *([str(row["action"])] if isinstance(row["action"], str) and row["action"] else []),
+                ]
+            )
+        elif (stuck["category"] == "stuck").all():
             detail.loc[index, "cause"] = (
                 f"Explained by {investments} stuck ({statuses}: {ids}): the books booked them, the registry has not "
                 "delivered them yet."
@@ -778,8 +795,12 @@ def group_related(
             )
             detail.loc[index, "action"] = f"See the rows below: {stuck['action'].iloc[0]}"
         detail.loc[[index, *found], "related"] = f"{row['investor_id']}/{row['product_id']}"
+        explains = "the difference" if held == short else f"{held:,} units of the difference"
+        explains = (
+            f"With the others marked alike, it explains {explains}" if len(found) > 1 else f"It explains {explains}"
+        )
         detail.loc[found, "cause"] = [
-            f"{cause} It explains the difference of {int(row['difference']):,} units above." for cause in stuck["cause"]
+            f"{cause} {explains} of {int(row['difference']):,} units above." for cause in stuck["cause"]
         ]
         position[found] = [index + step / (len(found) + 1) for step in range(1, len(found) + 1)]
     surpluses = detail[
