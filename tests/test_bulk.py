@@ -789,6 +789,7 @@ def test_the_templates_example_row_is_refused_outside_the_sandbox_and_the_templa
     panel = panels.BulkImportPanel(client)
     saved = panel.save_template(tmp_path)
     assert saved.read_bytes() == bulk.TEMPLATE.read_bytes() and "next to this notebook" in panel.template_note.value
+    assert saved.stat().st_mode & 0o777 == 0o600  # review 54: it will hold investors' rows (it was 0644)
     saved.write_text("reference\nmine\n")
     assert panel.save_template(tmp_path) == saved and saved.read_text() == "reference\nmine\n"  # never replaced
     assert "was not replaced" in panel.template_note.value

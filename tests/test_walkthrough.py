@@ -160,6 +160,25 @@ def test_investing_unattended_credits_and_shows_statements(client: helpers.Clien
     assert isinstance(screen, walkthrough.CreditScreen) and "is delivered" in screen.status.value
 
 
+def test_an_unattended_run_that_stops_leaves_no_list_of_people_in_the_executed_notebook(
+    client: helpers.Client,
+) -> None:
+    """Review 54: a refused unattended step kept the investor picker's whole list (every investor's name) in the
+    widget state papermill saves."""
+    investor, _wallet = onboarded(client)
+    wizard = walkthrough.Investing(client, "unattended", {"investor_id": investor.id, "units": "2.5"})
+    with pytest.raises(helpers.InputError):
+        wizard.run_unattended()
+    form = wizard.steps[0].screen
+    assert isinstance(form, forms.InvestmentForm)
+    assert form.investor.options == ((f"investor {investor.id[:8]}", investor.id),)  # the chosen one, by id only
+    redeeming = walkthrough.Redeeming(client, "unattended", {"investor_id": investor.id, "units": 10**9})
+    with pytest.raises(helpers.CashlinkError):
+        redeeming.run_unattended()
+    pickers = [s.investor for s in (step.screen for step in redeeming.steps) if isinstance(s, forms.Form)]
+    assert all(len(picker.options) <= 1 for picker in pickers)
+
+
 def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None:
     investor, _wallet = onboarded(client)
     wizard = walkthrough.Investing(client, "by hand")

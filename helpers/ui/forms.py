@@ -588,11 +588,12 @@ class Form(widgets.VBox):
             listener(record)
 
     def _forget_people(self) -> None:
-        """Once sent, an investor picker keeps only the investor chosen, by id: a saved notebook holds no list of
-        everyone's names (``start_again`` lists them again)."""
+        """Once sent, or once an unattended run stopped at it, an investor picker keeps only the investor chosen, by
+        id (none if none was): a saved or executed notebook holds no list of everyone's names (``start_again`` lists
+        them again)."""
         picker = getattr(self, "investor", None)
-        if isinstance(picker, widgets.Dropdown) and picker.value:
-            picker.options = [(f"investor {str(picker.value)[:8]}", picker.value)]
+        if isinstance(picker, widgets.Dropdown):
+            picker.options = [(f"investor {str(picker.value)[:8]}", picker.value)] if picker.value else []
 
     def _list_people_again(self) -> None:
         picker = getattr(self, "investor", None)

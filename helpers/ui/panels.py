@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -404,7 +405,8 @@ class BulkImportPanel(widgets.VBox):
                 "browser. It was not replaced, as it may hold your rows.</p>"
             )
             return target
-        target.write_bytes(bulk.TEMPLATE.read_bytes())
+        with open(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "wb") as handle:  # rows of people
+            handle.write(bulk.TEMPLATE.read_bytes())  # will fill it: readable by you only, as the journal is
         self.template_note.value = (
             f"<p>Saved as {html.escape(target.name)} next to this notebook: open or download it from the file "
             "browser, replace the example row with your investors' rows, and upload it here.</p>"

@@ -403,21 +403,23 @@ class Walkthrough(widgets.VBox):
 
     def run_unattended(self) -> None:
         self.preflight(self.values())
-        for index in range(len(self.steps)):
-            step = self.steps[index]
-            if not step.applies():
-                continue
-            self.go(index)
-            if step.auto is not None and step.screen is not None:
-                try:
+        try:
+            for index in range(len(self.steps)):
+                step = self.steps[index]
+                if not step.applies():
+                    continue
+                self.go(index)
+                if step.auto is not None and step.screen is not None:
                     step.result = step.auto(step.screen)
-                except BaseException:
-                    if isinstance(step.screen, forms.Form):
-                        for form_field in step.screen.fields.values():
-                            form_field.forget(keep_message=True)  # nobody will correct them: keep no values
-                    raise
-            if step.final:
-                break
+                if step.final:
+                    break
+        except BaseException:  # nobody will correct it: the executed notebook keeps no values and no list of people
+            for built in (step.screen for step in self.steps):
+                if isinstance(built, forms.Form):
+                    for form_field in built.fields.values():
+                        form_field.forget(keep_message=True)
+                    built._forget_people()
+            raise
         self._render_where()
 
 
