@@ -1277,3 +1277,35 @@ def test_one_comparison_says_what_differs_for_an_update_and_for_a_write_kept_as_
     assert changed_fields(given, shown) == ["payment.reference", "note"]  # an update cannot see it is the same
     assert changed_fields(given, shown, unseen=False) == ["note"]  # what a kept write can be seen not to apply
     assert changed_fields({"phone": "+49 (0)69 123"}, {"phone": "+4969123"}) == []
+
+
+def test_someones_data_in_the_registrys_sentences_and_in_free_text_is_masked_but_its_ids_are_kept() -> None:
+    """Review 54: a 409 naming another investor with a birth date, a payment reference of an investment (no person
+    fields of its own), an e-mail given for an id, and ids and moments masked as someone's numbers."""
+    from helpers.core import checks
+    from helpers.core.errors import scrubbed
+    from helpers.core.records import Record
+
+    said = scrubbed("Investor already exists: Ada Lovelace, born 10.12.1985, phone +49 69 1234567.")
+    assert "Ada" not in said and "1985" not in said and "1234567" not in said and said.startswith("Investor already")
+    assert "Lovelace" not in scrubbed("Ada Lovelace, born 1985-12-10 already exists", "natural_person.birth_date")
+    kept = "IBAN already used by investor 074765bf-6149-4752-a5cf-bc571921507a at 2024-03-05T10:15Z."
+    assert scrubbed(kept, "bank_account.iban") == kept  # the registry's id and moment are no one's
+    closed = "The campaign 074765bf-6149-4752-a5cf-bc571921507a is closed: Please Contact Support."
+    assert scrubbed(closed) == closed  # nothing personal in it: nothing masked
+    investment = Record(
+        {
+            "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+            "payment_reference": "Zorrobert Quixotewski 17.03.1991 tel +49 30 98765432",
+            "note": "mail zq.testperson@example.org, IBAN de25 3704 0044 0777 6665 55, order 2024-001",
+        }
+    )
+    for shown in (repr(investment), str(investment.rows()), str(investment.rows(mask_identifying=True))):
+        for value in ("Zorrobert", "Quixotewski", "1991", "98765432", "zq.testperson", "6665"):
+            assert value not in shown, (value, shown)
+        assert "3fa85f64-5717-4562-b3fc-2c963f66afa6" in shown and "order 2024-001" in shown
+    with pytest.raises(checks.CheckError) as caught:
+        checks.check_uuid("zq.testperson@example.org")
+    assert "zq.testperson" not in str(caught.value) and "is not an id" in str(caught.value)
+    with pytest.raises(checks.CheckError, match="'7b6d79ea' is not an id"):  # a shortened id is said as given
+        checks.check_uuid("7b6d79ea")

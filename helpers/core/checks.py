@@ -431,7 +431,12 @@ def is_uuid(value: Any) -> bool:
 
 
 def _bad_uuid(text: str) -> str:
-    raise CheckError(f"{quote(text)} is not an id (a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6).")
+    """Quoted when it is made of an id's characters (a shortened or mistyped id); otherwise not repeated: an
+    e-mail, a name or an IBAN given where an id belongs stays out of the message."""
+    like_an_id = re.fullmatch(r"[0-9A-Fa-f-]*", text) and ("-" in text or len(text) <= 12)
+    number = sum(c.isdigit() for c in text) >= 6 and not re.search(r"[A-Fa-f]", text)  # a phone's, an account's
+    given = quote(text) if like_an_id and not number else "What was given (not repeated here)"
+    raise CheckError(f"{given} is not an id (a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6).")
 
 
 def check_bool(value: Any) -> bool:

@@ -156,13 +156,21 @@ def without_values(text: str, values: set[str] | frozenset[str]) -> str:
 def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = frozenset()) -> str:
     """``text`` of the registry (a field's message, its sentence) without a person's data in it: the values this
     request sent in personal fields, e-mail addresses and IBANs wherever they are, and what a personal field's
-    message quotes."""
+    message quotes. A personal field's message, and a sentence not of a field that holds someone's data (a date in
+    numbers, a phone number, an e-mail, an IBAN: 'exists: Ada Lovelace, born 10.12.1985'), also lose their
+    numbers and what may be a name; the registry's ids and moments stay whole."""
     from helpers.core.models import is_identifying, is_personal
 
+    personal_field = bool(path) and is_personal(path)
+    someones = personal_field or (not path and holds_someones_data(text))
     text = without_values(text, values)
     text = _without_ibans(text)
-    if path and is_personal(path):  # a personal field's own message: any number in it may be (part of) the value
-        text = PERSONAL_NUMBER.sub(MASK, text)
+    if personal_field:  # a personal field's own message: any number in it may be (part of) the value
+        text = without_numbers(text, PERSONAL_NUMBER)
+    elif someones:
+        text = without_numbers(text, SOMEONES_NUMBER)
+    if someones:
+        text = _without_name_runs(text)
     text = EMAIL.sub(lambda m: m.group(0) if REGISTRY_MAIL.search(m.group(0)) else f"{MASK}@{MASK}", text)
     if path and (is_personal(path) or is_identifying(path)):
         text = QUOTED.sub(
@@ -219,16 +227,33 @@ MOMENT = re.compile(  # a moment (when something failed) or a wallet's address: 
 SOMEONES_NUMBER = _numbers(8)  # in a reason of someone unknown: six digits there are an amount
 
 
-def without_names(text: str) -> str:
+def without_numbers(text: str, numbers: re.Pattern[str] = SOMEONES_NUMBER) -> str:
+    """``text`` with what ``numbers`` finds (dates in numbers, long runs of digits) masked, but the registry's ids,
+    moments and wallet addresses kept whole: they are no one's."""
+    kept_or_masked = re.compile(f"({REGISTRY_ID.pattern}|{MOMENT.pattern})|{numbers.pattern}")
+    return kept_or_masked.sub(lambda found: found.group(1) or MASK, text)
+
+
+def _without_name_runs(text: str) -> str:
+    for start, end in reversed(_names_in(text)):
+        text = text[:start] + MASK + text[end:]
+    return text
+
+
+def holds_someones_data(text: str) -> bool:
+    """Whether ``text`` holds what only a person's data looks like: a date in numbers (not a moment), a phone or
+    account number, an e-mail address (not the registry's own) or an IBAN."""
+    if any(not REGISTRY_MAIL.search(found.group(0)) for found in EMAIL.finditer(text)):
+        return True
+    return without_numbers(text) != text or _without_ibans(text) != text
+
+
+def without_names(text: str, *, note: bool = True) -> str:
     """``text`` of someone unknown (a failed transfer's reason, which names no investor of its own) without what
     may name a person: runs of capitalised words (a title-case phrase too: privacy first), dates and long numbers.
-    When anything was left out, it says where the whole reason is."""
-    clean = scrubbed(text)
-    for start, end in reversed(_names_in(clean)):
-        clean = clean[:start] + MASK + clean[end:]
-    kept_or_masked = re.compile(f"({MOMENT.pattern})|{SOMEONES_NUMBER.pattern}")  # a moment or an address: kept
-    clean = kept_or_masked.sub(lambda found: found.group(1) or MASK, clean)
-    if clean != text:
+    When anything was left out, it says where the whole reason is (unless ``note`` is False)."""
+    clean = without_numbers(_without_name_runs(scrubbed(text)))
+    if clean != text and note:
         clean = (
             clean.rstrip(". ") + " (what may name a person is left out here; Cashlink Studio shows the whole reason)"
         )

@@ -17,7 +17,15 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOpera
 from typing import Any, Literal
 
 from helpers.core.api import UNIT_FIELDS, in_words, whole_number
-from helpers.core.errors import REGISTRY_ID, ValidationError, _value_pattern, personal_values, scrubbed
+from helpers.core.errors import (
+    REGISTRY_ID,
+    ValidationError,
+    _value_pattern,
+    personal_values,
+    scrubbed,
+    without_names,
+    without_numbers,
+)
 from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_known, is_personal, label
 
 MASK = "•"
@@ -63,7 +71,7 @@ def _masked(value: Any, path: str, identifying: bool, values: frozenset[str]) ->
         return mask(value, path.rsplit(".", 1)[-1])
     if not _free_text(path, value):
         return value
-    return scrubbed(_without_words(value, values), values=frozenset()) if identifying else _without_words(value, values)
+    return free_text_masked(value, values, identifying=identifying)
 
 
 REGISTRY_VALUE = re.compile(  # what the registry itself writes in a field: an id, a time, a date, a number
@@ -82,6 +90,15 @@ def _free_text(path: str, value: Any) -> bool:
     if leaf == "id" or leaf.endswith(("_id", "_at", "_date")) or is_known(path):
         return False
     return not REGISTRY_VALUE.fullmatch(value.strip())
+
+
+def free_text_masked(text: str, values: frozenset[str], *, identifying: bool = False) -> str:
+    """A free text of a record (a payment reference, a note, a task's error) without a person's data: what the
+    record's personal fields hold, e-mail addresses, IBANs, dates in numbers and phone or account numbers (the
+    registry's ids and moments kept); with ``identifying`` (a repr, a card kept in a widget's state), also what
+    may be a name. The record need not hold a person: an investment's reference may name one."""
+    text = without_numbers(scrubbed(_without_words(text, values)))
+    return without_names(text, note=False) if identifying else text
 
 
 def _without_words(text: str, values: frozenset[str]) -> str:
@@ -252,8 +269,8 @@ class Record(dict[str, Any]):
                     shown = CHOICE_LABELS[shown]  # ID card, not IDCARD (a surname 'MR' stays MR)
                 elif isinstance(shown, str):
                     shown = in_words(leaf, shown)  # Waiting for acceptance, not WAITING_FOR_ACCEPTANCE
-                    if values and _free_text(path, shown):
-                        shown = _without_words(shown, values)  # its free text ('Peter Parker 2000-08-10')
+                    if _free_text(path, shown):  # its free text ('Peter Parker 2000-08-10')
+                        shown = free_text_masked(shown, values, identifying=mask_identifying)
                 result.append((label(path), str(shown)))
 
         values = frozenset(personal_values(dict(self), identifying=mask_identifying))
