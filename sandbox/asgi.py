@@ -89,22 +89,26 @@ class SandboxASGI:
             )
         if fault == "drop":
             return await self._drop_after_processing(scope, receive, connection_send, answer_at)
+        if fault == "gateway_503":  # a gateway whose upstream reset after committing: 503, no Retry-After
+            await self.app(scope, receive, _swallow)
+            return await respond(send, 503, {"detail": "upstream connect error or disconnect/reset before headers"})
         return await self.app(scope, receive, send)
 
     async def _drop_after_processing(self, scope: Scope, receive: Receive, send: Send, answer_at: float) -> None:
         """Let the request commit, then, when the answer would have been sent, cut the connection before any byte of
         it is sent."""
 
-        async def swallow(_message: Any) -> None:
-            return None
-
-        await self.app(scope, receive, swallow)
+        await self.app(scope, receive, _swallow)
         await sleep_until(answer_at)
         transport = getattr(getattr(send, "__self__", None), "transport", None)
         if transport is None:  # not running under uvicorn: answer as a gateway that lost the reply would
             return await respond(send, 502, {"detail": "The response was lost (sandbox fault)."})
         transport.abort()
         await asyncio.sleep(0)
+
+
+async def _swallow(_message: Any) -> None:
+    """A ``send`` that sends nothing: the answer of a request whose answer is lost."""
 
 
 def corked(send: Send) -> Send:

@@ -18,7 +18,7 @@ DEFAULT_DB = Path(__file__).resolve().parent / "data" / "registry.sqlite3"
 MiB = 1024 * 1024
 
 ProfileName = Literal["strict", "drf"]
-FaultKind = Literal["error", "429", "drop"]
+FaultKind = Literal["error", "429", "drop", "gateway_503"]  # gateway_503: committed, then a gateway's 503
 Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
 DEFAULT_METHODS: list[Method] = ["GET", "POST", "PATCH"]
 

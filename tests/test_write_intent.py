@@ -643,6 +643,28 @@ def test_a_lost_answer_where_nothing_can_look_is_not_sent_blind_again(client: he
     assert [line["outcome"] for line in lines] == ["answer lost"]  # one attempt, no blind second one
 
 
+def test_a_gateways_503_after_the_registry_committed_is_looked_up_never_sent_blind_again(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    """Review 52: a 503 was taken as 'made nothing' and sent again at once; where the registry keeps no key for the
+    route (drf: wallets, identifications), that made a second object. A 503 that says when to come back (its
+    Retry-After) is still sent again at once."""
+    from helpers.core.transport import make_retry
+
+    investor = client.investors.create(investor_body(), reference="gateway 503")
+    protocol = client.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    sandbox.faults(queue=["gateway_503"])
+    try:
+        made = client.investors.identify(investor.id, identification_body(protocol.id), reference="gateway 503 id")
+    finally:
+        sandbox.reset_faults()
+    listed = client.investors.identifications(investor.id)
+    assert len(listed) == 1 and made.id == listed[0]["id"]  # (drf: there were two)
+    retry = make_retry(writes=True)
+    assert not retry.is_retry("POST", 503, has_retry_after=False) and retry.is_retry("POST", 503, has_retry_after=True)
+    assert make_retry().is_retry("GET", 503)
+
+
 def test_an_expired_journal_row_is_a_new_operation(client: helpers.Client) -> None:
     journal = client.journal
     journal.record_intent("identity-1", "key-1", "ns", "create investor", "hash-1")

@@ -75,6 +75,7 @@ Progress = Callable[[str, Record, float], None]  # (what, current object, second
 PageProgress = Callable[[int, int | None], None]  # (objects fetched so far, the registry's count if it gave one)
 T = TypeVar("T")
 LOST_ANSWER_ATTEMPTS = 4
+SETTLE_SECONDS = 1.5  # after a lost answer, a look that finds nothing is made again this much later
 SENDING_ELSEWHERE = (
     "Another session (a notebook or Python process sharing this journal) is sending this operation right now. "
     "Nothing was sent. Run it again in a moment: it will find that session's result."
@@ -517,7 +518,8 @@ def _uuid_or_none(value: Any) -> str | None:
 
 
 def _did_not_act(error: CashlinkError) -> bool:
-    """The registry made nothing: it answered 4xx (not a conflict with an earlier request) or 503, or the request
+    """The registry made nothing: it answered 4xx (not a conflict with an earlier request) or 503 with a Retry-After
+    (a 503 without one is a lost answer: see transport.WRITE_NOT_ACTED_STATUSES), or the request
     never left (the transport says APIConnectionError for a write only when the connection never opened)."""
     status = error.status or 0
     if isinstance(error, APIConnectionError):
@@ -1308,7 +1310,11 @@ class Client:
         """:meth:`_made_since` after this call lost an answer: if the look-up fails too, the write's outcome is
         unknown, and said so (in the audit trail as well)."""
         try:
-            return self._made_since(operation, identity, since, before)
+            found = self._made_since(operation, identity, since, before)
+            if found is None:  # a gateway's lost answer often comes while the registry still works on it, or before
+                time.sleep(SETTLE_SECONDS)  # its lists show it (a replica behind): one more look before sending
+                found = self._made_since(operation, identity, since, before)
+            return found
         except (NotListed, PermissionDeniedError) as exc:  # it cannot look: the analyst looks, then says repeat
             self._audit(operation, key, None, "answer lost")
             raise self._cannot_look(operation, "today", exc) from None

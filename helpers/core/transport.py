@@ -45,10 +45,12 @@ from helpers.core.errors import (
 log = logging.getLogger("helpers")
 
 READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
-WRITE_RETRY_STATUSES = frozenset({429, 503})  # the registry did not act on the request
+WRITE_RETRY_STATUSES = frozenset({429, 503})  # the registry did not act on the request (503: if it says when)
 # A write answered 5xx may have been done (a 500 after the commit, a gateway that lost the answer), but for these:
-# 501 (no such method), 503 (not taken in), 505 (no such HTTP version).
-WRITE_NOT_ACTED_STATUSES = frozenset({501, 503, 505})
+# 501 (no such method), 505 (no such HTTP version), and a 503 that says when to come back (Retry-After: not taken
+# in). A 503 without it may be a gateway's whose upstream reset after committing (Envoy's "upstream connect error
+# or disconnect/reset before headers"): it is looked up before anything is sent again, as a 502.
+WRITE_NOT_ACTED_STATUSES = frozenset({501, 505})
 TOKEN_MARGIN = 60  # seconds before expiry at which the token is renewed
 RETRY_AFTER_MAX = 60  # the longest a Retry-After holds a request (a registry asking for hours is asked again)
 REQUEST_ID_HEADERS = ("X-Request-ID", "Request-Id", "X-Correlation-ID", "X-Amzn-Trace-Id")
@@ -103,6 +105,12 @@ class SharedRetry(Retry):
                 return 0.0
             return min(max(seconds, 0.0), self.retry_after_max) if math.isfinite(seconds) else 0.0
 
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        """A write answered 503 is sent again at once only when the registry says when (``Retry-After``)."""
+        if status_code == 503 and method in ("POST", "PATCH", "PUT", "DELETE") and not has_retry_after:
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
     def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
         seconds = self.get_retry_after(response)
         if seconds and self.throttle is not None:
@@ -137,6 +145,7 @@ class Answer:
     replayed: bool  # the registry says it replayed an earlier answer (``Idempotent-Replayed: true``)
     request_id: str | None
     sent_at: float  # time.time() when the request was sent
+    retry_after: bool = False  # the answer said when to come back (Retry-After)
 
 
 def environment_network_settings(url: str) -> tuple[dict[str, str], str | bool]:
@@ -347,8 +356,9 @@ class Transport:
                 break
             log.info("401 on %s %s: renewing the access token once", method, path)
         if answer.status >= 300:
-            if writing and answer.status >= 500 and answer.status not in WRITE_NOT_ACTED_STATUSES:
-                who = "The registry's gateway" if answer.status in (502, 504) else "The registry"
+            not_taken_in = answer.status == 503 and answer.retry_after
+            if writing and answer.status >= 500 and answer.status not in WRITE_NOT_ACTED_STATUSES and not not_taken_in:
+                who = "The registry's gateway" if answer.status in (502, 503, 504) else "The registry"
                 raise AmbiguousWrite(  # a 500 may come after the registry committed (in writing its answer)
                     f"{who} answered {answer.status} while trying to {action}: it may or may not have acted.",
                     status=answer.status,
@@ -412,7 +422,7 @@ class Transport:
         body: Any = response.content if leave_undecoded else decode_body(response.content)
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
-        return Answer(response.status_code, body, replayed, request_id, sent_at)
+        return Answer(response.status_code, body, replayed, request_id, sent_at, "Retry-After" in response.headers)
 
 
 def _registry_time(date: str | None) -> float | None:
