@@ -78,8 +78,13 @@ class SandboxASGI:
         if faults.latency:
             send = held_until(send, arrived, answer_at)
         fault = self._draw(scope["method"])
-        if fault == "error":
-            return await respond(send, 503, {"detail": "The service is temporarily unavailable (sandbox fault)."})
+        if fault == "error":  # the registry's own 503, before it takes the request in: it says when to come back
+            return await respond(
+                send,
+                503,
+                {"detail": "The service is temporarily unavailable (sandbox fault)."},
+                [(b"retry-after", b"0")],
+            )
         if fault == "429":
             return await respond(
                 send,

@@ -1309,3 +1309,12 @@ def test_someones_data_in_the_registrys_sentences_and_in_free_text_is_masked_but
     assert "zq.testperson" not in str(caught.value) and "is not an id" in str(caught.value)
     with pytest.raises(checks.CheckError, match="'7b6d79ea' is not an id"):  # a shortened id is said as given
         checks.check_uuid("7b6d79ea")
+
+
+def test_a_500_is_not_said_to_have_been_retried() -> None:
+    """Review 52: a 500 on a read said 'even after retries', though only 502, 503 and 504 are tried again."""
+    from helpers.core.errors import from_answer
+
+    said = str(from_answer(500, {"detail": "boom"}, "read the investor"))
+    assert "could not read the investor. Running the cell again is safe" in said and "retries" not in said
+    assert "even after retries" in str(from_answer(503, {}, "read the investor"))

@@ -620,9 +620,10 @@ def from_answer(status: int, body: Any, action: str, request_id: str | None = No
             **extra,
         )
     if status >= 500:
+        retried = status in (502, 503, 504)  # (the transport's READ_RETRY_STATUSES: a 500 is not tried again)
         return ServerError(
-            f"The registry had a problem ({status}) and could not {action}, even after retries. "
-            "Running the cell again is safe.",
+            f"The registry had a problem ({status}) and could not {action}{', even after retries' if retried else ''}"
+            ". Running the cell again is safe; if it fails again, tell Cashlink's support the time and the request id.",
             **extra,
         )
     errors = {
