@@ -32,7 +32,8 @@ class Faults(BaseModel):
         default=0.0,
         ge=0,
         le=1,
-        description="503 with Retry-After: 0 before the request is processed (the registry's own; a gateway's 503 after a commit is the queue's gateway_503)",
+        description="503 with Retry-After: 0 before the request is processed (the registry's own; a gateway's "
+        "503 after a commit is the queue's gateway_503)",
     )
     rate_limit_rate: float = Field(default=0.0, ge=0, le=1, description="429 with Retry-After before processing")
     retry_after: float = Field(default=1.0, ge=0, le=3600, description="seconds sent in Retry-After")
