@@ -1318,3 +1318,21 @@ def test_a_500_is_not_said_to_have_been_retried() -> None:
     said = str(from_answer(500, {"detail": "boom"}, "read the investor"))
     assert "could not read the investor. Running the cell again is safe" in said and "retries" not in said
     assert "even after retries" in str(from_answer(503, {}, "read the investor"))
+
+
+def test_a_malformed_setting_is_one_sentence_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 53: CASHLINK_BASE_URL=htp://… gave 40 lines of pydantic's traceback."""
+    from helpers.core.config import load_config
+    from helpers.core.errors import ConfigurationError
+
+    for key in [k for k in os.environ if k.upper().startswith("CASHLINK_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("CASHLINK_BASE_URL", "htp://127.0.0.1:1/api/external")
+    monkeypatch.setenv("CASHLINK_TIMEOUT", "-1")
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(tmp_path / "none.env")
+    said = str(caught.value)
+    assert said.startswith("CASHLINK_BASE_URL must be an http(s) address") and "pydantic" not in said
+    assert "CASHLINK_TIMEOUT: " in said and said.endswith(
+        "Correct it in the environment (CASHLINK_BASE_URL, CASHLINK_TIMEOUT) and run again."
+    )

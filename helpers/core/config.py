@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from helpers.core.errors import ConfigurationError
@@ -208,4 +208,13 @@ def load_config(env_file: str | os.PathLike[str] | None = None, **overrides: Any
     else:  # the first named wins
         source = ", then ".join(sources) + ", each before the next"
     given.setdefault("source", source)
-    return Config(_env_file=path if path and path.is_file() else None, **given)
+    try:
+        return Config(_env_file=path if path and path.is_file() else None, **given)
+    except ValidationError as exc:  # one sentence per setting, not pydantic's traceback
+        said = " ".join(
+            str(error["msg"]).removeprefix("Value error, ")
+            if str(error["msg"]).startswith("Value error, ")
+            else f"{'CASHLINK_' + str(error['loc'][0]).upper() if error['loc'] else 'A setting'}: {error['msg']}."
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"{said} Correct it in {source} and run again.") from None

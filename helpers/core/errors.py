@@ -168,9 +168,9 @@ def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = froz
     if personal_field:  # a personal field's own message: any number in it may be (part of) the value
         text = without_numbers(text, PERSONAL_NUMBER)
     elif someones:
-        text = without_numbers(text, SOMEONES_NUMBER)
+        text = without_dates_and_phones(text)
     if someones:
-        text = _without_name_runs(text)
+        text = without_name_runs(text)
     text = EMAIL.sub(lambda m: m.group(0) if REGISTRY_MAIL.search(m.group(0)) else f"{MASK}@{MASK}", text)
     if path and (is_personal(path) or is_identifying(path)):
         text = QUOTED.sub(
@@ -234,7 +234,20 @@ def without_numbers(text: str, numbers: re.Pattern[str] = SOMEONES_NUMBER) -> st
     return kept_or_masked.sub(lambda found: found.group(1) or MASK, text)
 
 
-def _without_name_runs(text: str) -> str:
+PERSONS_NUMBER = re.compile(  # what only a person's number looks like in a sentence: a date in numbers (not a
+    r"(?<![\w.+-])(?:\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})(?!,?\s\d{1,2}:\d\d)"  # moment), or a phone number with
+    r"|(?:19|20)\d\d-[01]\d-[0-3]\d(?![T\d:]|\s\d{1,2}:\d\d)"  # its +; an order number, a code ('LU1234567890'), an
+    r"|\+\d(?:[\s./()-]*\d){7,})(?![\w])"  # RF reference are no one's
+)
+
+
+def without_dates_and_phones(text: str) -> str:
+    """``text`` without what :data:`PERSONS_NUMBER` finds."""
+    return PERSONS_NUMBER.sub(MASK, text)
+
+
+def without_name_runs(text: str) -> str:
+    """``text`` with what may name a person (runs of capitalised words) masked."""
     for start, end in reversed(_names_in(text)):
         text = text[:start] + MASK + text[end:]
     return text
@@ -245,15 +258,15 @@ def holds_someones_data(text: str) -> bool:
     account number, an e-mail address (not the registry's own) or an IBAN."""
     if any(not REGISTRY_MAIL.search(found.group(0)) for found in EMAIL.finditer(text)):
         return True
-    return without_numbers(text) != text or _without_ibans(text) != text
+    return PERSONS_NUMBER.search(text) is not None or _without_ibans(text) != text
 
 
-def without_names(text: str, *, note: bool = True) -> str:
+def without_names(text: str) -> str:
     """``text`` of someone unknown (a failed transfer's reason, which names no investor of its own) without what
     may name a person: runs of capitalised words (a title-case phrase too: privacy first), dates and long numbers.
-    When anything was left out, it says where the whole reason is (unless ``note`` is False)."""
-    clean = without_numbers(_without_name_runs(scrubbed(text)))
-    if clean != text and note:
+    When anything was left out, it says where the whole reason is."""
+    clean = without_numbers(without_name_runs(scrubbed(text)))
+    if clean != text:
         clean = (
             clean.rstrip(". ") + " (what may name a person is left out here; Cashlink Studio shows the whole reason)"
         )

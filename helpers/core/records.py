@@ -23,8 +23,8 @@ from helpers.core.errors import (
     _value_pattern,
     personal_values,
     scrubbed,
-    without_names,
-    without_numbers,
+    without_dates_and_phones,
+    without_name_runs,
 )
 from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_known, is_personal, label
 
@@ -97,8 +97,8 @@ def free_text_masked(text: str, values: frozenset[str], *, identifying: bool = F
     record's personal fields hold, e-mail addresses, IBANs, dates in numbers and phone or account numbers (the
     registry's ids and moments kept); with ``identifying`` (a repr, a card kept in a widget's state), also what
     may be a name. The record need not hold a person: an investment's reference may name one."""
-    text = without_numbers(scrubbed(_without_words(text, values)))
-    return without_names(text, note=False) if identifying else text
+    text = without_dates_and_phones(scrubbed(_without_words(text, values)))
+    return without_name_runs(text) if identifying else text
 
 
 def _without_words(text: str, values: frozenset[str]) -> str:
