@@ -199,6 +199,15 @@ def test_wrong_credentials_read_as_a_sentence(config: Config) -> None:
     assert "wrong-secret-value" not in str(caught.value)
 
 
+def test_a_wrong_api_path_says_to_check_the_base_url(config: Config) -> None:
+    """Review 53: /api/extern said 'the registry has no such object: Not Found. Check the id.'"""
+    wrong = config.base_url.replace("/api/external", "/api/extern")
+    with pytest.raises(helpers.ConfigurationError) as caught:
+        helpers.connect(config.replace(base_url=wrong))
+    assert str(caught.value).startswith(f"No Cashlink API answers at {wrong}/oauth/token (it answered 404)")
+    assert "check CASHLINK_BASE_URL in .env" in str(caught.value) and "Check the id" not in str(caught.value)
+
+
 def test_missing_scope_reads_as_a_sentence(config: Config) -> None:
     client = helpers.Client(config.replace(scopes="investments:read"))
     with pytest.raises(helpers.PermissionDeniedError) as caught:

@@ -257,6 +257,14 @@ class Transport:
                     body=answer.body,
                     request_id=answer.request_id,
                 )
+            if answer.status in (404, 405):  # no token endpoint there: the address, not an id, is wrong
+                raise ConfigurationError(
+                    f"No Cashlink API answers at {self.config.token_url} (it answered {answer.status}): check "
+                    "CASHLINK_BASE_URL in .env. It is the address up to /api/external, such as "
+                    "https://demo.cashlink.de/api/external.",
+                    status=answer.status,
+                    request_id=answer.request_id,
+                )
             raise from_answer(answer.status, answer.body, "get an access token", answer.request_id)
         self._token_scopes = body.get("scope") if isinstance(body.get("scope"), str) else None
         try:
