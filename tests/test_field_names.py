@@ -18,6 +18,7 @@ import pytest
 
 import helpers
 from helpers.core import models
+from helpers.core.checks import UndocumentedValueWarning
 from helpers.core.client import CannotCompareWarning
 from helpers.core.resources import investor_name
 from tests.conftest import SIGNED_AT, Sandbox, config_for, investor_body, unique_iban
@@ -921,3 +922,28 @@ def test_a_failed_tasks_reason_is_withheld_when_its_investor_cannot_be_read(fron
     )
     failed = failed_redemption(client, sandbox, investor_id, wallet_id, 2)
     assert "Hiddenread" not in str(failed) and "reason is not shown" in str(failed)
+
+
+def test_holdings_in_a_status_the_documentation_does_not_name_are_never_counted_as_none_in_silence(
+    front: Front,
+) -> None:
+    """Review 52: with DELIVERED renamed TRANSFERRED, holdings() said nothing and balance() 0."""
+    client, renames, _proxy = front
+    investor_id, wallet_id = holder_of(client, 13)
+    assert client.balance(investor_id, wallet_id, client.config.product_id or "") == 13
+    renames["/investments"] = lambda _url, body: renamed(
+        body, lambda investment: {**investment, "status": "TRANSFERRED"}
+    )
+    with pytest.warns(
+        UndocumentedValueWarning,
+        match=r"1 investment is in a status the documentation does "
+        r"not name \(TRANSFERRED\): its units are not counted as held here, though they may be",
+    ):
+        assert client.holdings(investor_id=investor_id).empty
+    renames["/investments"] = lambda _url, body: renamed(
+        body,
+        lambda investment: {**investment, "status": "delivered"},  # a documented one, in another case
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UndocumentedValueWarning)
+        assert client.balance(investor_id, wallet_id, client.config.product_id or "") == 13
