@@ -21,7 +21,7 @@ from helpers.core import models
 from helpers.core.checks import UndocumentedValueWarning
 from helpers.core.client import CannotCompareWarning
 from helpers.core.resources import investor_name
-from tests.conftest import SIGNED_AT, Sandbox, config_for, investor_body, unique_iban
+from tests.conftest import SIGNED_AT, Sandbox, config_for, identification_body, investor_body, unique_iban
 from tests.test_helpers_client import failed_redemption, invest, onboard
 from tests.test_network_settings import Forwarder, serving
 
@@ -947,3 +947,23 @@ def test_holdings_in_a_status_the_documentation_does_not_name_are_never_counted_
     with warnings.catch_warnings():
         warnings.simplefilter("error", UndocumentedValueWarning)
         assert client.balance(investor_id, wallet_id, client.config.product_id or "") == 13
+
+
+def test_a_create_answered_without_its_id_is_looked_up_never_reported_as_made_without_one(front: Front) -> None:
+    """Review 52: a 201 with an empty body, or the object wrapped in {"data": ...}, said 'created' with id None, and
+    the next step failed with a bare KeyError."""
+    client, renames, proxy = front
+
+    def on_post(change: Callable[[dict[str, Any]], Any]) -> Renaming:
+        return lambda _url, body: change(body) if proxy.seen[-1].startswith("POST ") else body
+
+    renames["/v2/investors/"] = on_post(lambda body: {"data": body})
+    investor = client.investors.create(investor_body("Wrapped"))
+    assert investor.outcome == "created" and investor.id == client.investors.list().to_list()[0]["id"]
+    renames.clear()
+    protocol = client.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    renames["/identifications"] = on_post(lambda _body: {})
+    made = client.investors.identify(investor.id, identification_body(protocol.id))
+    renames.clear()
+    listed = client.investors.identifications(investor.id)
+    assert len(listed) == 1 and made.id == listed[0]["id"]  # found where it was made, never sent twice

@@ -576,6 +576,21 @@ class Operation:
         return bool(self.reference or self.key or self.repeat)
 
 
+MAKES_OBJECT = ("create", "upload", "add")  # operations whose answer is the object they made, with its id
+
+
+def _made_object(body: dict[str, Any], location: str | None) -> dict[str, Any] | None:
+    """The object a create's answer names when it is not the answer itself: wrapped in one member ({"data": {...}}),
+    or only its id, in ``Location`` (a 201 with an empty body). None when neither names it."""
+    inner = list(body.values())
+    if len(inner) == 1 and isinstance(inner[0], dict) and inner[0].get("id"):
+        return api.read_object(dict(inner[0]))
+    last = urlsplit(location or "").path.rstrip("/").rsplit("/", 1)[-1]
+    return (
+        {**{k: v for k, v in body.items() if k != "result"}, "id": api.read_id(last)} if checks.is_uuid(last) else None
+    )
+
+
 def _known(match: Match) -> Callable[[], Match | None]:
     """A duplicate check that finds ``match`` (the object an identical write of another session made)."""
     return lambda: match
@@ -1275,6 +1290,19 @@ class Client:
                     ) from exc
                 raise
             body = api.read_object(answer.body) if isinstance(answer.body, dict) else {"result": answer.body}
+            if operation.method == "POST" and operation.name.startswith(MAKES_OBJECT) and not body.get("id"):
+                made = _made_object(body, answer.location)
+                if made is None:  # what it made cannot be told: looked for, as after a lost answer
+                    log.info("an answer without an id for %s (attempt %d)", operation.name, attempt + 1)
+                    last = AmbiguousWrite(
+                        f"The registry answered {answer.status} to '{operation.action}' but named no id of what it "
+                        "made (no id in its answer, no Location): whether and what it made cannot be told from it.",
+                        status=answer.status,
+                        request_id=answer.request_id,
+                    )
+                    time.sleep(min(0.2 * 2**attempt, 2))
+                    continue
+                body = made
             if others and last is None:  # the answer to another session's request under this key
                 answer = replace(answer, replayed=True)
             return answer, Record(body), last is not None

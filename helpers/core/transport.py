@@ -146,6 +146,7 @@ class Answer:
     request_id: str | None
     sent_at: float  # time.time() when the request was sent
     retry_after: bool = False  # the answer said when to come back (Retry-After)
+    location: str | None = None  # where the registry says the object it made is (Location)
 
 
 def environment_network_settings(url: str) -> tuple[dict[str, str], str | bool]:
@@ -430,7 +431,15 @@ class Transport:
         body: Any = response.content if leave_undecoded else decode_body(response.content)
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
-        return Answer(response.status_code, body, replayed, request_id, sent_at, "Retry-After" in response.headers)
+        return Answer(
+            response.status_code,
+            body,
+            replayed,
+            request_id,
+            sent_at,
+            "Retry-After" in response.headers,
+            response.headers.get("Location"),
+        )
 
 
 def _registry_time(date: str | None) -> float | None:
