@@ -243,7 +243,7 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     assert panel.search.value == "" and panel.clear_button.layout.display is None  # the search in force, said
     panel.status.value = "PAID"  # the search stays in force, and the heading says whose investments
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
-    assert "in status Paid of this investor" in shown
+    assert "of this investor, status: Paid" in shown  # review 53: 'in status Rejected by the issuer of this …'
     panel.clear_button.click()  # everyone again (Enter on the emptied box changes nothing in a browser)
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "in the registry" in shown and panel.clear_button.layout.display == "none" and panel.status.value == "PAID"
@@ -261,6 +261,15 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "No investor matches" in shown and "no chart" in shown
     assert not any(type(w).__name__ == "Output" for w in panel.output.children)  # no empty chart
+    investment = demo_client.investments.list().to_list()[0]  # review 53: only an investor's id was found
+    for typed in (investment["id"], investment["id"][:8].upper(), investment.get("wallet") or investment["id"]):
+        panel.search.value = typed
+        shown = " ".join(
+            getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str)
+        )
+        assert "1 investor matching your search" in shown, typed
+        assert panel.investors["id"].tolist() == [investment["investor_id"]]
+        assert investment["id"] in panel.investments["id"].tolist()
 
 
 def test_lookup_holdings_leave_out_a_wallet_with_nothing_left(client: helpers.Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,17 @@ def searchable(investor: dict[str, Any] | Any) -> list[str]:
             node = node.get(part) if isinstance(node, Mapping) else None
         texts.append(node)
     return [str(v) for v in texts if v]
+
+
+def may_be_an_id(text: str) -> bool:
+    """Whether a search may be (part of) an id: at least 8 of an id's characters (hex digits and dashes)."""
+    return re.fullmatch(r"[0-9a-fA-F-]{8,36}", text.strip()) is not None
+
+
+def with_id(investments: list[Any], text: str) -> list[Any]:
+    """The investments whose id, or whose wallet's id, holds ``text`` (any case)."""
+    wanted = text.strip().lower()
+    return [i for i in investments if wanted in str(i.get("id") or "").lower() or wanted in str(i.get("wallet") or "")]
 
 
 def status_counts(investments: pd.DataFrame) -> pd.DataFrame:

@@ -266,16 +266,17 @@ class LookupPanel(widgets.VBox):
         status = None if self.status.value == self.ANY else self.status.value
         with warnings.catch_warnings(record=True) as caught:  # said in the panel, not as a red box above it
             warnings.simplefilter("always", FilterIgnoredWarning)
-            records = [
-                r
-                for r in self.client.investors.list()
-                if not text or text.lower() in " ".join(lookup.searchable(r)).lower()
-            ]
+            everyone = self.client.investors.list().to_list()
+            records = [r for r in everyone if not text or text.lower() in " ".join(lookup.searchable(r)).lower()]
             ids = {str(r["id"]) for r in records}
-            names = {str(r["id"]): investor_name(r) for r in records}
             investments = [
                 i for i in self.client.investments.list(status=status) if not text or str(i.get("investor_id")) in ids
             ]
+            if text and not records and lookup.may_be_an_id(text):  # an investment's or a wallet's id: its investor
+                investments = lookup.with_id(self.client.investments.list(status=status).to_list(), text)
+                ids = {str(i.get("investor_id")) for i in investments}
+                records = [r for r in everyone if str(r["id"]) in ids]
+            names = {str(r["id"]): investor_name(r) for r in records}
         for warning in caught:
             if issubclass(warning.category, FilterIgnoredWarning):  # (said once by the client: kept for the panel)
                 self.filter_notes = list(dict.fromkeys([*self.filter_notes, str(warning.message)]))
@@ -300,9 +301,14 @@ class LookupPanel(widgets.VBox):
             if self.identification_note:  # why the Identification column is left out
                 parts.append(message_html(f"<p>{html.escape(self.identification_note)}</p>"))
         else:
-            parts.append(message_html("<p>No investor matches. Try part of a name, an e-mail address or an id.</p>"))
-        label = f" in status {api.status_label(status)}" if status else ""
-        label += f" of {'this investor' if len(records) == 1 else 'these investors'}" if text and records else ""
+            parts.append(
+                message_html(
+                    "<p>No investor matches. Try part of a name, an e-mail address, or (part of) the id of an "
+                    "investor, of an investment or of a wallet that holds one.</p>"
+                )
+            )
+        label = f" of {'this investor' if len(records) == 1 else 'these investors'}" if text and records else ""
+        label += f", status: {api.status_label(status)}" if status else ""
         parts.append(
             message_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>")
         )
