@@ -317,6 +317,8 @@ def test_lookup_panel_shows_a_registry_error_as_a_sentence(demo_sandbox: dict[st
     (shown,) = panel.output.children
     text = shown.value
     assert "The registry had a problem (503)" in text and "Traceback" not in text
+    assert "Trying again (the same button) is safe" in text and "cell" not in text  # review 53: a cell re-run would
+    # start the panel afresh
 
 
 def descendants(widget: Any) -> list[Any]:

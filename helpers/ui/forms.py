@@ -689,9 +689,13 @@ def record_card(rows: list[tuple[str, str]]) -> str:
 
 
 def error_sentence(exc: BaseException) -> str:
-    """An error's message for a person: whole (never cut), once, without doubled full stops or sandbox jargon."""
+    """An error's message for a person at a screen: whole (never cut), once, without doubled full stops or sandbox
+    jargon; what the core says of a cell ('Running the cell again is safe') said of the button clicked, as running
+    the cell would start the screen afresh."""
     message = exc.message if isinstance(exc, CashlinkError) else str(exc)
     message = without_sandbox_notes(message)
+    message = message.replace("Running the cell again is safe", "Trying again (the same button) is safe")
+    message = message.replace("run the cell again", "try again (the same button)")
     return re.sub(r"\.{2,}(?!\.)", ".", message).replace(" .", ".")
 
 

@@ -28,7 +28,7 @@ from helpers.data.frames import to_frame
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import tables
 from helpers.ui.charts import png, reconciliation_chart, status_chart
-from helpers.ui.forms import ERROR_STYLE, STYLE, close_all, message_html, replaces_the_last
+from helpers.ui.forms import ERROR_STYLE, STYLE, close_all, error_sentence, message_html, replaces_the_last
 
 
 class ClosingOutput(widgets.Output):
@@ -607,7 +607,7 @@ PROBLEM_LABELS = {"row": "Row", "column": "Column", "problem": "Problem"}
 def error_html(exc: CashlinkError) -> str:
     """An error for a person in a panel: the sentence (no class name), then where: a spreadsheet's problems by row
     and column, or the fields' errors."""
-    sentence = f"<p style='{ERROR_STYLE}'>{html.escape(exc.message)}</p>"
+    sentence = f"<p style='{ERROR_STYLE}'>{html.escape(error_sentence(exc))}</p>"
     if isinstance(exc, SpreadsheetError):
         located = exc.problems[exc.problems["row"].notna() | exc.problems["column"].notna()]
         return sentence + (tables.static_html(tables.humanize(located, PROBLEM_LABELS)) if len(located) else "")
