@@ -61,6 +61,10 @@ def test_an_identical_redemption_asked_again_is_a_new_operation_after_a_question
     assert isinstance(form.error, helpers.PossibleDuplicate)
     assert "An identical redemption (50 units from the same wallet) was made today at" in form.error.message
     assert first.id in form.error.message and "Nothing was sent" in form.error.message
+    form.units.value = "51"  # review 53: the question about 50 units stayed, without its buttons
+    assert form.choices.children == () and "identical" not in form.status.value and "Review" in form.status.value
+    form.units.value = "50"
+    assert form.click_submit() is None and form.choices.children  # asked again, about the values as they are
     make_another = next(b for b in form.choices.children if "cl-make-another" in b._dom_classes)
     make_another.click()
     assert form.result is not None and form.result.id != first.id and form.result.outcome == "created"

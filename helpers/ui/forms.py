@@ -454,8 +454,9 @@ class Form(widgets.VBox):
     def _invalidate_review(self) -> None:
         self.submit_button.disabled = True
         self.review_box.value = ""
+        asked = bool(self.choices.children)  # a question about the values as they were: its buttons go with it
         self.choices.children = ()
-        if "please correct" in self.status.value.lower():  # a field changed: the fields now say what is wrong
+        if asked or "please correct" in self.status.value.lower():  # a field changed: the fields say what is wrong
             self.status.value = "Nothing was sent yet; click <b>Review</b> once the fields are right."
 
     def review(self) -> bool:
