@@ -228,6 +228,15 @@ class ListResult:
         if self.count is not None and read != self.count:
             answer = self.client.transport.get(self.path, self.action, self._params())
             now = page_items(answer.body, self.action)[1]
+            if now == self.count:  # the same count before and after: it is the count that is off, not the list
+                warnings.warn(
+                    f"The registry counts {self.count:,} for this list ({self.action}), but its pages held {read:,}, "
+                    "from the first page to the one that said it was the last. What its pages held was read. If "
+                    "something seems missing, tell Cashlink's support that the list's count and its pages disagree.",
+                    ListChangedWarning,
+                    stacklevel=_caller_level(),
+                )
+                return
             warnings.warn(
                 f"The list changed while it was read ({self.action}: {self.count} when it started, "
                 f"{now if now is not None else 'an unknown number'} now, {read} read): what was read may mix the "
@@ -278,6 +287,8 @@ class ListResult:
                 fetched += len(items)
                 self._report(fetched)
                 yield items
+                if not following:  # the registry says this page is its last: beyond it, only what its count says
+                    return
             if not next_url:
                 return
             # the list grew while it was read: what follows the counted pages, one by one
