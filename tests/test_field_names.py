@@ -967,3 +967,14 @@ def test_a_create_answered_without_its_id_is_looked_up_never_reported_as_made_wi
     renames.clear()
     listed = client.investors.identifications(investor.id)
     assert len(listed) == 1 and made.id == listed[0]["id"]  # found where it was made, never sent twice
+
+
+def test_a_fresh_token_refused_twice_does_not_blame_the_credentials(front: Front) -> None:
+    """Review 52: two 401s in a row said to check CASHLINK_CLIENT_ID and CASHLINK_CLIENT_SECRET, though a token had
+    just been issued for them."""
+    client, _renames, proxy = front
+    refuse_lists(proxy, "/v2/investors", status=401)
+    with pytest.raises(helpers.AuthenticationError) as caught:
+        client.investors.list().to_list()
+    said = str(caught.value)
+    assert "refused a fresh access token" in said and "not CASHLINK_CLIENT_ID or CASHLINK_CLIENT_SECRET" in said

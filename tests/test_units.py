@@ -1336,3 +1336,21 @@ def test_a_malformed_setting_is_one_sentence_not_a_traceback(tmp_path: Path, mon
     assert "CASHLINK_TIMEOUT: " in said and said.endswith(
         "Correct it in the environment (CASHLINK_BASE_URL, CASHLINK_TIMEOUT) and run again."
     )
+
+
+def test_error_bodies_of_other_shapes_name_their_fields_and_pages_say_what_refused() -> None:
+    """Review 52: {"errors": [{"field", "message"}]} and FastAPI's {"detail": [{"loc", "msg"}]} were shown as
+    'Field (item 1 of errors)'; a 413 page said 'Check the request'; a firewall's 403 page asked for a scope."""
+    from helpers.core.errors import from_answer
+
+    listed = from_answer(422, {"errors": [{"field": "bank_account.iban", "message": "IBAN invalid"}]}, "create it")
+    assert listed.field_errors == {"bank_account.iban": ["IBAN invalid"]}
+    fastapi = {"detail": [{"loc": ["body", "natural_person", "birth_date"], "msg": "Input should be a date"}]}
+    assert from_answer(422, fastapi, "create it").field_errors == {
+        "natural_person.birth_date": ["Input should be a date"]
+    }
+    page = "<html><head><title>413 Request Entity Too Large</title></head></html>"
+    assert "too large (413" in str(from_answer(413, page, "upload the document"))
+    firewall = "<html><head><title>Access denied</title></head></html>"
+    said = str(from_answer(403, firewall, "list the investors"))
+    assert "a gateway or firewall" in said and "most likely not a missing scope" in said

@@ -553,6 +553,26 @@ def _problem_fields(body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _fastapi(body: Any) -> bool:
+    """FastAPI's (and pydantic's) validation body: ``{"detail": [{"loc": [...], "msg": "...", ...}]}``."""
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("detail"), list)
+        and bool(body["detail"])
+        and all(isinstance(e, dict) and isinstance(e.get("loc"), list) and "msg" in e for e in body["detail"])
+    )
+
+
+def _field_list(body: dict[str, Any]) -> bool:
+    """``{"errors": [{"field": ..., "message": ...}]}``: each error names its field."""
+    errors = body.get("errors")
+    return (
+        isinstance(errors, list)
+        and bool(errors)
+        and all(isinstance(e, dict) and any(k in e for k in ("field", "name", "pointer", "attr")) for e in errors)
+    )
+
+
 def _sentences(value: Any) -> str:
     """A reason given as text or as a list of texts (None and other values are no reason)."""
     if isinstance(value, str):
@@ -587,6 +607,12 @@ def registry_field_errors(body: Any) -> FieldErrors:
                 errors.setdefault(str(error["attr"]), []).append(str(said))
     elif _problem(body):
         errors = flatten(_problem_fields(body))
+    elif _fastapi(body):  # {"detail": [{"loc": ["body", "bank_account", "iban"], "msg": "..."}]}
+        for error in body["detail"]:
+            where = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
+            errors.setdefault(".".join(where) or "request", []).append(str(error["msg"]))
+    elif isinstance(body, dict) and set(body) <= {"errors", "message", "status", "code"} and _field_list(body):
+        errors = flatten(_problem_fields({"errors": body["errors"]}))  # {"errors": [{"field": ..., "message": ...}]}
     elif isinstance(body, dict):
         reason_given = any(_sentences(body.get(key)) for key in GENERAL_KEYS)
         errors = flatten(
@@ -614,6 +640,19 @@ def from_answer(status: int, body: Any, action: str, request_id: str | None = No
         return AuthenticationError(
             f"The registry did not accept our credentials while trying to {action}{reason} Check "
             "CASHLINK_CLIENT_ID and CASHLINK_CLIENT_SECRET in .env.",
+            **extra,
+        )
+    if status == 403 and web_page(body):  # a page, not the registry's answer: a gateway or firewall refused
+        return PermissionDeniedError(
+            f"Something in front of the registry (a gateway or firewall) refused to {action} (403{reason[:-1]}): "
+            "most likely not a missing scope. Check that this machine may reach the registry (VPN, firewall, proxy "
+            "settings), or ask your network administrator.",
+            **extra,
+        )
+    if status == 413:
+        return ValidationError(
+            f"The registry refused to {action}: what was sent is too large (413{reason[:-1]}). Send a smaller file "
+            "(a scan at a lower resolution, or a PDF of fewer pages) and try again.",
             **extra,
         )
     if status == 403:

@@ -375,6 +375,14 @@ class Transport:
             error = from_answer(answer.status, answer.body, action, answer.request_id, sent=json)
             if isinstance(error, AuthenticationError):
                 self._token = None
+                if answer.status == 401 and attempt == 2:  # refused with a token fetched just now: not the credentials
+                    error.message = (
+                        f"The registry refused a fresh access token while trying to {action} (401, twice), though it "
+                        "had just issued it for our credentials: this is the registry's side, not CASHLINK_CLIENT_ID "
+                        "or CASHLINK_CLIENT_SECRET. Running it again is safe; if it keeps happening, tell Cashlink's "
+                        "support the time and the request id."
+                    )
+                    error.args = (error.message,)
             raise error
         return answer
 
