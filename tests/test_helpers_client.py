@@ -484,6 +484,7 @@ def test_a_credit_the_registry_would_refuse_is_not_sent_and_says_what_to_do(clie
         "credited. Mark it paid once the money arrived, then credit it "
         f"(client.investments.update('{accepted.id}', paid_at=…))."
     )
+    assert str(refused.value) == refused.value.message  # review 52: the sentence said twice ('... Status: The ...')
     assert client.transport.requests_sent == sent + 1  # (read, not written)
     delivered = client.investments.credit(invest(client, investor_id, wallet_id, 5).id)
     with pytest.raises(helpers.InputError, match="delivered already: there is nothing to credit"):

@@ -1212,7 +1212,7 @@ class Investments(Resource):
         status = investment.get("status")
         if status == "DELIVERED" and repeat:
             said = "The investment is delivered already: there is nothing to credit."
-            raise InputError(f"Nothing was sent. {said}", field_errors={"status": [said]})
+            raise InputError(f"Nothing was sent. {said}")  # (no field to correct: the sentence is all)
         if status in api.INVESTMENT_STATUSES and status not in ("PAID", "DELIVERED"):  # refused for sure: not sent
             if status in api.FINAL_STATUSES:
                 said = f"The investment is {api.status_phrase(status)}: it has ended and can no longer be credited."
@@ -1220,7 +1220,7 @@ class Investments(Resource):
                 waits, todo = api.WAITING_FOR.get(str(status), (api.status_phrase(status), ""))
                 paid = f" (client.investments.update('{investment_id}', paid_at=…))" if status == "ACCEPTED" else ""
                 said = f"The investment is {waits}: only a paid investment can be credited. {todo.rstrip('.')}{paid}."
-            raise InputError(f"Nothing was sent. {said}", field_errors={"status": [said]})
+            raise InputError(f"Nothing was sent. {said}")  # (no field to correct: the sentence is all)
         if "wallet" in investment and not investment["wallet"] and investment.get("status") != "DELIVERED":
             raise input_error(
                 "the credit",
