@@ -1522,8 +1522,11 @@ def test_a_lost_answer_whose_look_up_fails_too_is_said_and_audited(
 
     client.transport.request = noted  # type: ignore[method-assign]
     client.transport.get = listing_fails  # type: ignore[method-assign]
-    with pytest.raises(AmbiguousWrite, match="looking in the registry for what it made failed too"):
+    with pytest.raises(AmbiguousWrite, match="looking in the registry for what it made failed too") as caught:
         client.redemptions.create(investor_id, wallet_id, 10, reference="payout A", on_duplicate="create")
+    assert "failed too. Could not list the redemptions: the registry answered 503. Whether it was done" in str(
+        caught.value  # review 52: the look-up's whole message, its advice too, was nested in brackets
+    )
     client.transport.get, client.transport.request = get, post  # type: ignore[method-assign]
     assert [line["outcome"] for line in client.audit() if line["reference"] == "payout A"] == ["answer lost"]
     found = client.redemptions.create(investor_id, wallet_id, 10, reference="payout A", on_duplicate="create")

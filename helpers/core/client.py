@@ -1360,10 +1360,11 @@ class Client:
             raise self._cannot_look(operation, "today", exc) from None
         except CashlinkError as exc:
             self._audit(operation, key, None, "answer lost")
+            looked = re.split(r"(?<=[.!?])\s", exc.message, maxsplit=1)[0].rstrip(".")  # its reason, not its advice
             raise AmbiguousWrite(
                 f"Could not {operation.action}: the answer was lost, and looking in the registry for what it made "
-                f"failed too ({exc.message.rstrip('.')}). Whether it was done is unknown. Nothing more was sent; "
-                "running this again looks again before sending anything.",
+                f"failed too. {looked}. Whether it was done is unknown. Nothing more was sent; running this again "
+                "looks again before sending anything.",
                 status=lost.status if lost is not None else None,
             ) from exc
 
