@@ -2,7 +2,8 @@
 
 Importing it makes the toolkit's own warnings (:class:`~helpers.core.client.FilterIgnoredWarning`,
 ``ListChangedWarning``, ``CannotReadWarning``) print as a sentence: in a notebook or a Voilà app, Python's default
-shows a file path and a line of code with them."""
+shows a file path and a line of code with them. An ignored filter asks nothing of anyone (what is shown is right):
+its note goes to the output, not to the red stream of errors."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def _warnings_as_sentences() -> None:
         file: TextIO | None = None,
         line: str | None = None,
     ) -> None:
-        if issubclass(category, (FilterIgnoredWarning, ListChangedWarning, CannotReadWarning)):
+        if issubclass(category, FilterIgnoredWarning):  # nothing to do (what is shown is right): no red box
+            print(f"Note: {message}", file=file or sys.stdout)
+        elif issubclass(category, (ListChangedWarning, CannotReadWarning)):
             print(f"Note: {message}", file=file or sys.stderr)
         else:
             previous(message, category, filename, lineno, file, line)
