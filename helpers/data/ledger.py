@@ -127,7 +127,7 @@ def parse_table(
             text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
             if not text:
                 if column.required and not column.allow_blank:
-                    problems.append((row, column.name, "This cell is empty."))
+                    problems.append((row, column.name, "This cell is empty: fill it in, or delete the row."))
                 values.append(None)
                 continue
             try:
