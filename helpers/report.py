@@ -89,6 +89,9 @@ def _without_iri_grammar() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
+NAMES_UNATTENDED = "CASHLINK_NAMES_UNATTENDED"  # helpers.ui.tables.NAMES_UNATTENDED (not imported: start-up time)
+
+
 def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout: float = 600) -> dict[str, Path]:
     """Run the reconciliation notebook for ``ledger`` and put its files into ``output``.
 
@@ -103,17 +106,25 @@ def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout:
     with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=output) as scratch:
         work = Path(scratch)
         executed = work / f"{name}.ipynb"
-        run_notebook(
-            NOTEBOOK,
-            executed,
-            {
-                "LEDGER_PATH": str(ledger.resolve()),
-                "OUTPUT_DIR": str(work),
-                "STUCK_AFTER_DAYS": stuck_after_days,
-                "REPORT_NAME": name,
-            },
-            timeout=cell_timeout,
-        )
+        before = os.environ.get(NAMES_UNATTENDED)
+        os.environ[NAMES_UNATTENDED] = "1"  # for its kernel: a report names investors (its files are yours only)
+        try:
+            run_notebook(
+                NOTEBOOK,
+                executed,
+                {
+                    "LEDGER_PATH": str(ledger.resolve()),
+                    "OUTPUT_DIR": str(work),
+                    "STUCK_AFTER_DAYS": stuck_after_days,
+                    "REPORT_NAME": name,
+                },
+                timeout=cell_timeout,
+            )
+        finally:
+            if before is None:
+                os.environ.pop(NAMES_UNATTENDED, None)
+            else:
+                os.environ[NAMES_UNATTENDED] = before
         from nbconvert import HTMLExporter
 
         html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))

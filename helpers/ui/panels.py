@@ -297,7 +297,7 @@ class LookupPanel(widgets.VBox):
             if self.show_personal.value:
                 iban = lambda r: tables.spaced_iban((r.get("bank_account") or {}).get("iban"))  # shown as asked
                 columns.insert(3, (models.label("bank_account.iban"), iban))
-            parts.append(tables.interactive(tables.people_frame(records, columns)))
+            parts.append(tables.interactive(tables.people_frame(records, columns), names_people=True))
             if self.identification_note:  # why the Identification column is left out
                 parts.append(message_html(f"<p>{html.escape(self.identification_note)}</p>"))
         else:
@@ -313,7 +313,11 @@ class LookupPanel(widgets.VBox):
             message_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>")
         )
         if investments:
-            parts.append(tables.interactive(tables.people_frame(investments, tables.investment_columns(names))))
+            parts.append(
+                tables.interactive(
+                    tables.people_frame(investments, tables.investment_columns(names)), names_people=True
+                )
+            )
             chart = status_chart(lookup.status_counts(self.investments), "Investments by status")
             if chart is not None:
                 box = widgets.Output()
@@ -331,7 +335,7 @@ class LookupPanel(widgets.VBox):
             if held:
                 # every holder shown is among the investors read above (all of them when nothing is searched)
                 held_columns = tables.holding_columns(names, products=self._product_names())
-                parts.append(tables.interactive(tables.people_frame(held, held_columns)))
+                parts.append(tables.interactive(tables.people_frame(held, held_columns), names_people=True))
         else:
             parts.append(message_html("<p>No investments to show (so no chart).</p>"))
         self._show(parts)
@@ -447,6 +451,7 @@ class BulkImportPanel(widgets.VBox):
                                 self.plan.problems, {**PROBLEM_LABELS, "reference": "Reference", "name": "Name"}
                             ),
                             "Rows with problems (they will be skipped; fix and re-upload)",
+                            names_people=True,
                         )
                     )
                 )
@@ -457,6 +462,7 @@ class BulkImportPanel(widgets.VBox):
                             tables.humanize(self.plan.matches, BULK_MATCH_LABELS, ids=("existing_investor_id",)),
                             "Rows that match investors the registry already has or an earlier row "
                             "(choose below what to do with them)",
+                            names_people=True,
                         )
                     )
                 )
@@ -464,7 +470,7 @@ class BulkImportPanel(widgets.VBox):
                 ready = self.plan.preview()
                 ready["wallet"] = [api.in_words("type", kind) for kind in ready["wallet"]]  # not 'eth-managed'
                 preview = tables.humanize(ready, {c: c.capitalize() for c in ready.columns})
-                display(HTML(tables.static_html(preview, "Rows ready to import")))
+                display(HTML(tables.static_html(preview, "Rows ready to import", names_people=True)))
         self.confirm.disabled = not self.plan.valid
         deciding = int((self.plan.matches["identical"] != "yes").sum()) if len(self.plan.matches) else 0
         self.duplicates.layout.display = None if deciding else "none"  # asked only where it decides
@@ -525,7 +531,7 @@ class BulkImportPanel(widgets.VBox):
             display(HTML(f"<p><b>{html.escape(self.summary)}</b></p>"))
             matches = self.plan.matches
             names = dict(zip(matches["existing_investor_id"].astype(str), matches["existing_name"], strict=True))
-            display(tables.interactive(bulk_results_table(self.results, kept, names)))
+            display(tables.interactive(bulk_results_table(self.results, kept, names), names_people=True))
             if len(self.plan.problems):  # still to fix: the rows the import skipped, as the dry run said
                 display(
                     HTML(
@@ -534,6 +540,7 @@ class BulkImportPanel(widgets.VBox):
                                 self.plan.problems, {**PROBLEM_LABELS, "reference": "Reference", "name": "Name"}
                             ),
                             "Rows with problems, not imported (fix them and upload the spreadsheet again)",
+                            names_people=True,
                         )
                     )
                 )
@@ -706,7 +713,8 @@ def show_report(report: reconcile.Reconciliation) -> None:
     if not report.is_clean:
         display(png(reconciliation_chart(report)))
         names_people = {saving.PERSONAL: True}  # not kept in a saved notebook (see helpers.saving)
-        display(HTML(tables.static_html(reconciliation_table(report), "Every difference")), metadata=names_people)
+        differences = tables.static_html(reconciliation_table(report), "Every difference", names_people=True)
+        display(HTML(differences), metadata=names_people)
 
 
 def report_for(

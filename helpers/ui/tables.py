@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -263,8 +264,60 @@ def holding_columns(
 TABLE_STYLE = "table-layout:auto;width:100%;margin:0"
 
 
-def interactive(frame: pd.DataFrame, caption: str = "", page_length: int = 10) -> Any:
-    """The table with sort, search and paging (itables' widget): long tables stay short on screen."""
+NAMES_UNATTENDED = "CASHLINK_NAMES_UNATTENDED"  # "1": tables naming people are shown in a program's run too (the
+# report command sets it for its kernel: its files name investors on purpose, readable by you only)
+
+
+def person_at_screen() -> bool:
+    """True when a person's front end runs this code: the Voilà app, or a cell executed from JupyterLab or Jupyter
+    Notebook (their execute requests carry ``deletedCells``/``recordTiming`` metadata; nbclient's and papermill's do
+    not)."""
+    if os.environ.get("VOILA_SERVER_URL") or os.environ.get("VOILA_BASE_URL") or os.environ.get("VOILA_KERNEL_ID"):
+        return True
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        kernel = getattr(shell, "kernel", None)
+        parent = kernel.get_parent("shell") if kernel is not None else {}
+    except Exception:  # no kernel (a plain Python process): nobody is at a screen
+        return False
+    metadata = (parent or {}).get("metadata") or {}
+    return "deletedCells" in metadata or "recordTiming" in metadata
+
+
+def names_may_show() -> bool:
+    """Whether a table that names people is shown: in a Python session, to a person at a screen, or in the report
+    command's run; not in a notebook a program runs (papermill, nbconvert --execute), whose file keeps every output
+    and every widget's state."""
+    if os.environ.get(NAMES_UNATTENDED) == "1":
+        return True
+    try:
+        from IPython import get_ipython
+
+        in_a_kernel = getattr(get_ipython(), "kernel", None) is not None
+    except Exception:
+        in_a_kernel = False
+    return not in_a_kernel or person_at_screen()
+
+
+def withheld(frame: pd.DataFrame, caption: str = "") -> str:
+    """What stands for a table that names people where it is not shown (see :func:`names_may_show`)."""
+    rows = f"{len(frame):,} row{'s' if len(frame) != 1 else ''}"
+    what = f"“{html.escape(caption)}”, " if caption else ""
+    return (
+        f"<p><i>A table that names people ({what}{rows}) is not shown: this notebook is run by a program, and the "
+        "file it writes keeps every output. Open the notebook in JupyterLab (make lab) to see it.</i></p>"
+    )
+
+
+def interactive(frame: pd.DataFrame, caption: str = "", page_length: int = 10, *, names_people: bool = False) -> Any:
+    """The table with sort, search and paging (itables' widget): long tables stay short on screen. ``names_people``:
+    shown only where :func:`names_may_show` (else a sentence stands for it)."""
+    if names_people and not names_may_show():
+        import ipywidgets as widgets
+
+        return widgets.HTML(withheld(frame, caption))
     from itables.widget import ITable
 
     return ITable(
@@ -299,9 +352,12 @@ def numeric_columns(frame: pd.DataFrame) -> list[int]:
     ]
 
 
-def static_html(frame: pd.DataFrame, caption: str = "") -> str:
+def static_html(frame: pd.DataFrame, caption: str = "", *, names_people: bool = False) -> str:
     """The table as plain HTML (for reports read without JavaScript); cells are already text. Text is aligned
-    left and numbers right (JupyterLab's own style aligns every cell right)."""
+    left and numbers right (JupyterLab's own style aligns every cell right). ``names_people``: shown only where
+    :func:`names_may_show` (else a sentence stands for it)."""
+    if names_people and not names_may_show():
+        return withheld(frame, caption)
     head = f"<caption style='text-align:left;font-weight:bold'>{html.escape(caption)}</caption>" if caption else ""
     name = f"cl-t{zlib.crc32(repr(list(frame.columns)).encode()):08x}"
     numeric = [position + 1 for position in numeric_columns(frame)]  # (nth-child counts from 1)

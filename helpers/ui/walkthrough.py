@@ -17,7 +17,6 @@ On the sandbox the wizard's header also offers the switch between the two, so a 
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,27 +41,10 @@ from helpers.core.resources import investor_name
 from helpers.data import lookup
 from helpers.ui import demo, forms, tables
 from helpers.ui.forms import ERROR_STYLE, STYLE, error_sentence, message_html
+from helpers.ui.tables import person_at_screen
 
 Mode = Literal["by hand", "unattended"]
 MODES = ("auto", "by hand", "unattended")
-
-
-def person_at_screen() -> bool:
-    """True when a person's front end runs this code: the Voilà app, or a cell executed from JupyterLab or Jupyter
-    Notebook (their execute requests carry ``deletedCells``/``recordTiming`` metadata; nbclient's and papermill's do
-    not)."""
-    if os.environ.get("VOILA_SERVER_URL") or os.environ.get("VOILA_BASE_URL") or os.environ.get("VOILA_KERNEL_ID"):
-        return True
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        kernel = getattr(shell, "kernel", None)
-        parent = kernel.get_parent("shell") if kernel is not None else {}
-    except Exception:  # no kernel (a plain Python process): nobody is at a screen
-        return False
-    metadata = (parent or {}).get("metadata") or {}
-    return "deletedCells" in metadata or "recordTiming" in metadata
 
 
 def resolve_mode(mode: str | None, client: Client) -> Mode:
@@ -878,7 +860,8 @@ class Redeeming(Walkthrough):
                 tables.interactive(
                     tables.people_frame(
                         allocations, tables.allocation_columns({str(i.get("id")): i for i in investments or []})
-                    )
+                    ),
+                    names_people=True,
                 ),
             ]
             if allocations
@@ -891,7 +874,7 @@ class Redeeming(Walkthrough):
         )
         parts += [
             message_html("<p>The investor's investments now:</p>"),
-            tables.interactive(tables.people_frame(investments, tables.investment_columns(names)))
+            tables.interactive(tables.people_frame(investments, tables.investment_columns(names)), names_people=True)
             if investments is not None
             else message_html("<p>The registry's investments cannot be read here to show them.</p>"),
         ]
