@@ -1354,3 +1354,15 @@ def test_error_bodies_of_other_shapes_name_their_fields_and_pages_say_what_refus
     firewall = "<html><head><title>Access denied</title></head></html>"
     said = str(from_answer(403, firewall, "list the investors"))
     assert "a gateway or firewall" in said and "most likely not a missing scope" in said
+
+
+def test_a_frames_free_text_is_masked_like_a_records_unless_personal_data_is_asked_for() -> None:
+    """Review 54: .frame() masked the IBAN column but kept the IBAN, e-mail and phone written in a note."""
+    from helpers.data.frames import to_frame
+
+    note = "mail zq.testperson@example.org, IBAN de25 3704 0044 0777 6665 55, tel +49 30 98765432, order 2024-001"
+    records = [{"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "note": note, "status": "PAID"}]
+    masked = to_frame(records)["note"].iloc[0]
+    assert "zq.testperson" not in masked and "6665" not in masked and "98765432" not in masked
+    assert "order 2024-001" in masked and to_frame(records)["status"].iloc[0] == "PAID"
+    assert to_frame(records, show_personal_data=True)["note"].iloc[0] == note

@@ -69,7 +69,7 @@ def _masked(value: Any, path: str, identifying: bool, values: frozenset[str]) ->
         return MASK * 4  # a name or an e-mail: nothing of it (a suffix would help guess it)
     if path and is_personal(path):
         return mask(value, path.rsplit(".", 1)[-1])
-    if not _free_text(path, value):
+    if not is_free_text(path, value):
         return value
     return free_text_masked(value, values, identifying=identifying)
 
@@ -81,7 +81,7 @@ REGISTRY_VALUE = re.compile(  # what the registry itself writes in a field: an i
 )
 
 
-def _free_text(path: str, value: Any) -> bool:
+def is_free_text(path: str, value: Any) -> bool:
     """A text the models do not describe (a payment reference, a note), where a person's data may be written:
     not a field they know (a city, a status), nor an id, a time or a number of the registry."""
     if not isinstance(value, str) or len(value) < 3 or not path:
@@ -269,7 +269,7 @@ class Record(dict[str, Any]):
                     shown = CHOICE_LABELS[shown]  # ID card, not IDCARD (a surname 'MR' stays MR)
                 elif isinstance(shown, str):
                     shown = in_words(leaf, shown)  # Waiting for acceptance, not WAITING_FOR_ACCEPTANCE
-                    if _free_text(path, shown):  # its free text ('Peter Parker 2000-08-10')
+                    if is_free_text(path, shown):  # its free text ('Peter Parker 2000-08-10')
                         shown = free_text_masked(shown, values, identifying=mask_identifying)
                 result.append((label(path), str(shown)))
 

@@ -21,8 +21,8 @@ import pandas as pd
 
 from helpers.core import api
 from helpers.core.client import ListResult
-from helpers.core.models import INVESTOR_NAMING_FIELDS, is_personal, label
-from helpers.core.records import EXACT, WHOLE_AMOUNT, mask, money_value
+from helpers.core.models import INVESTOR_NAMING_FIELDS, is_known, is_personal, label
+from helpers.core.records import EXACT, WHOLE_AMOUNT, free_text_masked, is_free_text, mask, money_value
 
 WHOLE_NUMBER_FIELDS = frozenset(  # typed as integers in a frame: the units (api.UNIT_FIELDS) and other counts
     {*api.UNIT_FIELDS, "amount", "allocation", "min_units", "step_size", "max_issuable_amount", "count"}
@@ -269,6 +269,14 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
         leaf = column.rsplit(".", 1)[-1]
         if not show_personal_data and is_personal(column):
             frame[column] = frame[column].map(lambda v, leaf=leaf: mask(v, leaf), na_action="ignore")
+        elif not show_personal_data and _free_text_column(column) and pd.api.types.is_string_dtype(frame[column]):
+            changed = {  # a payment reference, a note: someone's data in it masked (each value once: a status
+                value: masked  # column of 100,000 rows holds a handful of values)
+                for value in frame[column].dropna().unique()
+                if is_free_text(column, value) and (masked := free_text_masked(value, frozenset())) != value
+            }
+            if changed:
+                frame[column] = frame[column].map(lambda v, changed=changed: changed.get(v, v), na_action="ignore")
         elif leaf.endswith("_at") or leaf.endswith("_date"):
             frame[column] = moments(frame[column], column)
         elif leaf in WHOLE_NUMBER_FIELDS and _all_ints(frame[column]):
@@ -279,6 +287,12 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
     if "id" in frame.columns and frame.columns[0] != "id":
         frame = frame[["id", *[c for c in frame.columns if c != "id"]]]
     return frame
+
+
+def _free_text_column(column: str) -> bool:
+    """A column the models do not describe, and no id or time: where free text (a payment reference) may be."""
+    leaf = column.rsplit(".", 1)[-1]
+    return not (leaf == "id" or leaf.endswith(("_id", "_at", "_date")) or is_known(column))
 
 
 ZONE = re.compile(r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$")
