@@ -227,3 +227,20 @@ def test_the_transport_prepares_what_requests_would(call: dict[str, Any], monkey
     assert (ours.method, ours.url, ours.hooks) == (theirs.method, theirs.url, theirs.hooks)
     assert (list(ours.headers.items()), ours.body) == (list(theirs.headers.items()), theirs.body)
     assert ours.headers["Cookie"] == "route=a"
+
+
+def test_a_ca_bundle_is_named_only_where_tls_is_on_the_way(clean_environment: pytest.MonkeyPatch) -> None:
+    """requests looks whether a named bundle is a folder on every request (a file system call each: 12% of the
+    client's CPU per request in a bulk import); to a plain-http sandbox there is no TLS to verify."""
+    from helpers.core.transport import environment_network_settings
+
+    clean_environment.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    assert environment_network_settings("http://127.0.0.1:8765/api/external") == ({}, True)
+    assert environment_network_settings("https://demo.cashlink.de/api/external")[1] == (
+        "/etc/ssl/certs/ca-certificates.crt"
+    )
+    clean_environment.setenv("HTTP_PROXY", "http://127.0.0.1:3128")  # a proxy on the way: as requests would
+    assert environment_network_settings("http://10.0.0.5/api/external") == (
+        {"http": "http://127.0.0.1:3128"},
+        "/etc/ssl/certs/ca-certificates.crt",
+    )
