@@ -575,8 +575,20 @@ def test_deliveries_and_redemptions_after_the_books_date_explain_a_surplus_too()
     more = reconcile.compare(ledger.assign(units=-10), investments, redemptions, timedelta(days=3), now)
     said = more.differences["cause"].iloc[0]
     assert said.endswith(
-        "with them, the registry holds 10 units more than the books would give (a booking missing, or a redemption "
-        "booked but not made?)."
+        "cannot show; so books of that date should show 0 units and show -10: 10 units fewer than the registry held "
+        "then (a booking missing, or a redemption booked but not made?)."
+    )
+    ahead = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 600, "as_of": "2026-11-20"}])
+    all_later = reconcile.compare(  # review 53: 'the books would give 600 units more' beside a difference of -15
+        ahead, delivered(600, 585, "2026-11-26"), redeemed((15, "2026-11-26T10:00:00+00:00")), timedelta(days=3), now
+    )
+    assert (
+        all_later.differences["cause"]
+        .iloc[0]
+        .endswith(
+            "so books of that date should show 0 units and show 600: 600 units more than the registry held then (units "
+            "booked before the registry delivered them, or a credit or an investment missing?)."
+        )
     )
 
 

@@ -490,7 +490,7 @@ def _delivered_since(
     return delivered
 
 
-def _since_cause(difference: int, delivered: int, redeemed: int, as_of: str) -> str:
+def _since_cause(difference: int, delivered: int, redeemed: int, as_of: str, books: int | None = None) -> str:
     """Why the registry holds ``difference`` units more (less, if negative) than books of ``as_of``: what was
     delivered and redeemed since, which they cannot show, and what remains, with its size and direction."""
     moves = [
@@ -500,14 +500,18 @@ def _since_cause(difference: int, delivered: int, redeemed: int, as_of: str) -> 
     rest = difference - (delivered - redeemed)
     if rest == 0:
         return f"{said}: that is the difference."
+    if books is None:
+        books_said = "they show"
+    else:  # what books of that date should show: the registry now, less what was delivered since, plus redeemed
+        books_said = f"books of that date should show {books + rest:,} units and show {books:,}"
     if rest < 0:
         return (
-            f"{said}; with them, the books would give {-rest:,} units more than the registry holds: a credit or an "
-            "investment missing?"
+            f"{said}; so {books_said}: {-rest:,} units more than the registry held then (units booked before the "
+            "registry delivered them, or a credit or an investment missing?)."
         )
     return (
-        f"{said}; with them, the registry holds {rest:,} units more than the books would give (a booking missing, "
-        "or a redemption booked but not made?)."
+        f"{said}; so {books_said}: {rest:,} units fewer than the registry held then (a booking missing, or a "
+        "redemption booked but not made?)."
     )
 
 
@@ -591,8 +595,13 @@ def _difference_cause(
     dated_redeemed = redeemed if redeemed is not None and redeemed[1] is not None else None
     if delivered is not None or (dated_redeemed is not None and difference > 0):
         as_of = delivered[1] if delivered is not None else str(dated_redeemed[1] if dated_redeemed else "")
+        books = getattr(pair, "ledger_units", None)
         return _since_cause(
-            difference, delivered[0] if delivered else 0, dated_redeemed[0] if dated_redeemed else 0, as_of
+            difference,
+            delivered[0] if delivered else 0,
+            dated_redeemed[0] if dated_redeemed else 0,
+            as_of,
+            int(books) if books is not None and not pd.isna(books) else None,
         )
     if difference < 0:
         return _shortfall_cause(-difference, redeemed)
