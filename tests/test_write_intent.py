@@ -666,7 +666,8 @@ def test_a_gateways_503_after_the_registry_committed_is_looked_up_never_sent_bli
     assert len(listed) == 1 and made.id == listed[0]["id"]  # (drf: there were two)
     retry = make_retry(writes=True)
     assert not retry.is_retry("POST", 503, has_retry_after=False) and retry.is_retry("POST", 503, has_retry_after=True)
-    assert make_retry().is_retry("GET", 503)
+    assert make_retry().is_retry("GET", 503) and make_retry().is_retry("POST", 503)  # (review 55: tokens are POSTs)
+    assert make_retry(writes=True).new(total=1).for_writes  # kept by every retry urllib3 derives
 
 
 def test_an_expired_journal_row_is_a_new_operation(client: helpers.Client) -> None:

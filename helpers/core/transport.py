@@ -87,10 +87,11 @@ class SharedRetry(Retry):
     """urllib3's ``Retry`` that also tells the transport's :class:`Throttle` when the registry says ``Retry-After``."""
 
     throttle: Throttle | None = None
+    for_writes = False  # the writes' session: a 503 is sent again only when it says when (see is_retry)
 
     def new(self, **changes: Any) -> SharedRetry:
         retry = super().new(**changes)
-        retry.throttle = self.throttle
+        retry.throttle, retry.for_writes = self.throttle, self.for_writes
         return retry
 
     def parse_retry_after(self, retry_after: str) -> float:
@@ -106,8 +107,9 @@ class SharedRetry(Retry):
             return min(max(seconds, 0.0), self.retry_after_max) if math.isfinite(seconds) else 0.0
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        """A write answered 503 is sent again at once only when the registry says when (``Retry-After``)."""
-        if status_code == 503 and method in ("POST", "PATCH", "PUT", "DELETE") and not has_retry_after:
+        """A write answered 503 is sent again at once only when the registry says when (``Retry-After``); reads and
+        token requests (the reads' session) are sent again in any case."""
+        if self.for_writes and status_code == 503 and not has_retry_after:
             return False
         return bool(super().is_retry(method, status_code, has_retry_after))
 
@@ -119,7 +121,7 @@ class SharedRetry(Retry):
 
 
 def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -> SharedRetry:
-    return SharedRetry(
+    retry = SharedRetry(
         total=total,
         connect=total,
         read=0 if writes else total,
@@ -134,6 +136,8 @@ def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -
         retry_after_max=RETRY_AFTER_MAX,
         raise_on_status=False,
     )
+    retry.for_writes = writes
+    return retry
 
 
 @dataclass
