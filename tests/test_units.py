@@ -1366,3 +1366,19 @@ def test_a_frames_free_text_is_masked_like_a_records_unless_personal_data_is_ask
     assert "zq.testperson" not in masked and "6665" not in masked and "98765432" not in masked
     assert "order 2024-001" in masked and to_frame(records)["status"].iloc[0] == "PAID"
     assert to_frame(records, show_personal_data=True)["note"].iloc[0] == note
+
+
+def test_the_registrys_own_dates_order_numbers_and_product_names_are_never_masked_as_someones() -> None:
+    """Review 55: a closing date in a refusal, an order number beginning with a date and a product's name were
+    masked; other notations of a birth date and phone numbers without a + were kept."""
+    from helpers.core.errors import scrubbed
+    from helpers.core.records import Record
+
+    closed = "Redemptions of Solar Bond 2025 are closed until 31.12.2025 (order 2024-05-01-0042)"
+    assert scrubbed(closed) == closed
+    product = Record({"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "name": "Solar Bond 2025 (until 31.12.2025)"})
+    assert "Solar Bond 2025 (until 31.12.2025)" in repr(product)
+    for someone in ("December 10, 1985", "10 Dec 1985", "10. Dezember 1985", "1985/12/10", "1985-12-10T00:00:00"):
+        assert scrubbed(f"Ada Lovelace, born {someone}, exists") == "••••, born ••••, exists", someone
+    for phone in ("0170 1234567", "0049 170 1234567", "+49 (0)69 1234567"):
+        assert scrubbed(f"call {phone}") == "call ••••", phone

@@ -234,16 +234,38 @@ def without_numbers(text: str, numbers: re.Pattern[str] = SOMEONES_NUMBER) -> st
     return kept_or_masked.sub(lambda found: found.group(1) or MASK, text)
 
 
-PERSONS_NUMBER = re.compile(  # what only a person's number looks like in a sentence: a date in numbers (not a
-    r"(?<![\w.+-])(?:\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})(?!,?\s\d{1,2}:\d\d)"  # moment), or a phone number with
-    r"|(?:19|20)\d\d-[01]\d-[0-3]\d(?![T\d:]|\s\d{1,2}:\d\d)"  # its +; an order number, a code ('LU1234567890'), an
-    r"|\+\d(?:[\s./()-]*\d){7,})(?![\w])"  # RF reference are no one's
+MONTH_NAMES = (  # English and German, full or short: '10 Dec 1985', 'December 10, 1985', '10. Dezember 1985'
+    r"(?:jan(?:uary|uar)?|feb(?:ruary|ruar)?|m(?:ar(?:ch)?|ärz|aerz)|apr(?:il)?|ma[iy]|june?|juni|july?|juli|"
+    r"aug(?:ust)?|sep(?:t(?:ember)?)?|o[ck]t(?:ober)?|nov(?:ember)?|de[cz](?:ember)?)\.?"
 )
+PERSONS_NUMBER = re.compile(  # what may be a person's number in a sentence: a date (its year checked below) or a
+    r"(?<![\w.+-])(?:"  # phone number, with its + or its leading 0; never a part of a longer token (an order number)
+    r"(?P<d1>\d{1,2})[./](?P<m1>\d{1,2})[./](?P<y1>\d{4}|\d{2})"
+    r"|(?P<y2>\d{4})[-/](?P<m2>[01]\d)[-/](?P<d2>[0-3]\d)(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
+    rf"|(?P<d3>\d{{1,2}})\.?\s+{MONTH_NAMES}\s+(?P<y3>\d{{4}})"
+    rf"|{MONTH_NAMES}\s+(?P<d4>\d{{1,2}}),?\s+(?P<y4>\d{{4}})"
+    r"|(?P<phone>\+\d(?:[\s./()-]*\d){7,}|0\d(?:[\s./()-]*\d){6,})"
+    r")(?![\w-]|[./]\d)",
+    re.IGNORECASE,
+)
+ADULT_YEARS = 14  # a date at least this many years ago may be a person's birth date; a later one is the registry's
+
+
+def _someones_number(found: re.Match[str]) -> bool:
+    """Whether a :data:`PERSONS_NUMBER` match may be a person's: a phone number, or a date old enough to be a birth
+    date (a closing date, a deadline or a moment of the registry's is recent or to come)."""
+    if found.group("phone"):
+        return True
+    year = next(int(found.group(name)) for name in ("y1", "y2", "y3", "y4") if found.group(name))
+    if year < 100:  # a two-digit year: the century that makes it not later than next year
+        year += 1900 if year > datetime.now(UTC).year % 100 + 1 else 2000
+    return year <= datetime.now(UTC).year - ADULT_YEARS
 
 
 def without_dates_and_phones(text: str) -> str:
-    """``text`` without what :data:`PERSONS_NUMBER` finds."""
-    return PERSONS_NUMBER.sub(MASK, text)
+    """``text`` without what may be a person's number: a phone number, or a date old enough to be a birth date (the
+    registry's own dates, ids, order numbers and moments are kept)."""
+    return PERSONS_NUMBER.sub(lambda found: MASK if _someones_number(found) else found.group(0), text)
 
 
 def without_name_runs(text: str) -> str:
@@ -258,7 +280,7 @@ def holds_someones_data(text: str) -> bool:
     account number, an e-mail address (not the registry's own) or an IBAN."""
     if any(not REGISTRY_MAIL.search(found.group(0)) for found in EMAIL.finditer(text)):
         return True
-    return PERSONS_NUMBER.search(text) is not None or _without_ibans(text) != text
+    return any(_someones_number(found) for found in PERSONS_NUMBER.finditer(text)) or _without_ibans(text) != text
 
 
 def without_names(text: str) -> str:

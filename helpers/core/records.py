@@ -21,6 +21,7 @@ from helpers.core.errors import (
     REGISTRY_ID,
     ValidationError,
     _value_pattern,
+    holds_someones_data,
     personal_values,
     scrubbed,
     without_dates_and_phones,
@@ -96,9 +97,11 @@ def free_text_masked(text: str, values: frozenset[str], *, identifying: bool = F
     """A free text of a record (a payment reference, a note, a task's error) without a person's data: what the
     record's personal fields hold, e-mail addresses, IBANs, dates in numbers and phone or account numbers (the
     registry's ids and moments kept); with ``identifying`` (a repr, a card kept in a widget's state), also what
-    may be a name. The record need not hold a person: an investment's reference may name one."""
+    may be a name, where the record holds a person or the text someone's data. The record need not hold a person:
+    an investment's reference may name one."""
+    names = identifying and (bool(values) or holds_someones_data(text))  # a product's name is no one's
     text = without_dates_and_phones(scrubbed(_without_words(text, values)))
-    return without_name_runs(text) if identifying else text
+    return without_name_runs(text) if names else text
 
 
 def _without_words(text: str, values: frozenset[str]) -> str:
