@@ -1382,3 +1382,16 @@ def test_the_registrys_own_dates_order_numbers_and_product_names_are_never_maske
         assert scrubbed(f"Ada Lovelace, born {someone}, exists") == "••••, born ••••, exists", someone
     for phone in ("0170 1234567", "0049 170 1234567", "+49 (0)69 1234567"):
         assert scrubbed(f"call {phone}") == "call ••••", phone
+
+
+def test_an_id_is_taken_from_location_only_where_it_lies_in_the_list_posted_to() -> None:
+    """Review 55: a Location naming a task gave its id as the investor's."""
+    from helpers.core.client import _made_object
+
+    posted = "http://127.0.0.1:1/api/external/v2/investors/"
+    new_id = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    assert _made_object({}, f"/api/external/v2/investors/{new_id}/", posted) == {"id": new_id}
+    assert _made_object({}, f"{posted}{new_id}", posted) == {"id": new_id}
+    assert _made_object({}, f"/api/external/v2/tasks/{new_id}/", posted) is None
+    assert _made_object({}, None, posted) is None
+    assert _made_object({"data": {"id": new_id, "x": 1}}, None, posted) == {"id": new_id, "x": 1}

@@ -587,16 +587,20 @@ class Operation:
         return bool(self.reference or self.key or self.repeat)
 
 
-MAKES_OBJECT = ("create", "upload", "add")  # operations whose answer is the object they made, with its id
+INVESTMENT_STATUSES = frozenset(status.upper() for status in api.INVESTMENT_STATUSES)
 
 
-def _made_object(body: dict[str, Any], location: str | None) -> dict[str, Any] | None:
+def _made_object(body: dict[str, Any], location: str | None, posted_to: str) -> dict[str, Any] | None:
     """The object a create's answer names when it is not the answer itself: wrapped in one member ({"data": {...}}),
-    or only its id, in ``Location`` (a 201 with an empty body). None when neither names it."""
+    or only its id, in ``Location`` (a 201 with an empty body) where that lies in the list posted to (a task's
+    address is not the object's). None when neither names it."""
     inner = list(body.values())
     if len(inner) == 1 and isinstance(inner[0], dict) and inner[0].get("id"):
         return api.read_object(dict(inner[0]))
-    last = urlsplit(location or "").path.rstrip("/").rsplit("/", 1)[-1]
+    where = urlsplit(urljoin(posted_to, location or "")).path
+    if not location or not where.startswith(urlsplit(posted_to).path.rstrip("/") + "/"):
+        return None
+    last = where.rstrip("/").rsplit("/", 1)[-1]
     return (
         {**{k: v for k, v in body.items() if k != "result"}, "id": api.read_id(last)} if checks.is_uuid(last) else None
     )
@@ -1301,8 +1305,8 @@ class Client:
                     ) from exc
                 raise
             body = api.read_object(answer.body) if isinstance(answer.body, dict) else {"result": answer.body}
-            if operation.method == "POST" and operation.name.startswith(MAKES_OBJECT) and not body.get("id"):
-                made = _made_object(body, answer.location)
+            if operation.method == "POST" and operation.sent is not None and not body.get("id"):  # (what it made can
+                made = _made_object(body, answer.location, self.transport.url(operation.path))  # be looked for)
                 if made is None:  # what it made cannot be told: looked for, as after a lost answer
                     log.info("an answer without an id for %s (attempt %d)", operation.name, attempt + 1)
                     last = AmbiguousWrite(
@@ -1587,8 +1591,9 @@ class Client:
         for investment in self.investments.list(investor_id=investor_id, product_id=product_id):
             status = str(investment.get("status") or "").upper()
             if status != "DELIVERED":
-                if status not in api.DOCUMENTED_STATUSES:  # perhaps holding units: never counted as none in silence
-                    unknown[str(investment.get("status"))] = unknown.get(str(investment.get("status")), 0) + 1
+                if status not in INVESTMENT_STATUSES:  # perhaps holding units: never counted as none in silence
+                    said = str(investment["status"]) if investment.get("status") else "no status"
+                    unknown[said] = unknown.get(said, 0) + 1
                 continue
             units = held_units(investment)
             if "investor_id" not in investment or "product_id" not in investment:
