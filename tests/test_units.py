@@ -1277,6 +1277,11 @@ def test_one_comparison_says_what_differs_for_an_update_and_for_a_write_kept_as_
     assert changed_fields(given, shown) == ["payment.reference", "note"]  # an update cannot see it is the same
     assert changed_fields(given, shown, unseen=False) == ["note"]  # what a kept write can be seen not to apply
     assert changed_fields({"phone": "+49 (0)69 123"}, {"phone": "+4969123"}) == []
+    same = {"phone": "0049 69 123", "bic": "COBADEFFXXX", "units": "50.0", "zip": "01067"}  # review 55
+    assert changed_fields(same, {"phone": "+4969123", "bic": "COBADEFF", "units": 50, "zip": 1067}) == []
+    documents = {"signed_documents": [{"document_id": "a"}]}  # the registry adds fields to each: the same
+    assert changed_fields(documents, {"signed_documents": [{"document_id": "a", "category": "c"}]}) == []
+    assert changed_fields(documents, {"signed_documents": [{"document_id": "b"}]}) == ["signed_documents"]
 
 
 def test_someones_data_in_the_registrys_sentences_and_in_free_text_is_masked_but_its_ids_are_kept() -> None:

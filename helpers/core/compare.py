@@ -41,7 +41,8 @@ def same_number(wanted: str, have: float) -> bool:
 def phone_digits(phone: str) -> str:
     """A phone number as its digits and a leading +: '+49 (69) 123-4' is '+49691234', and the trunk zero written
     after a country code ('+49 (0)69 …', as is usual in Germany) is left out."""
-    return re.sub(r"[^0-9+]", "", re.sub(r"^(\+\d{1,3})\s*\(0\)", r"\1", phone.strip()))
+    digits = re.sub(r"[^0-9+]", "", re.sub(r"^(\+\d{1,3})\s*\(0\)", r"\1", phone.strip()))
+    return "+" + digits[2:] if digits.startswith("00") else digits  # 0049 is +49
 
 
 def subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = False) -> bool:
@@ -55,10 +56,17 @@ def subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = Fa
             (kept_only and k not in have) or subset_same(v, have.get(k), k, kept_only=kept_only)
             for k, v in wanted.items()
         )
+    if isinstance(wanted, list) and isinstance(have, list):  # items the registry adds fields to are the same
+        return len(wanted) == len(have) and all(
+            subset_same(mine, theirs, field, kept_only=kept_only) for mine, theirs in zip(wanted, have, strict=True)
+        )
+    numbers = isinstance(wanted, int | float | str) and isinstance(have, int | float | str)
+    if numbers and not isinstance(wanted, bool) and not isinstance(have, bool) and not isinstance(wanted, type(have)):
+        given, kept = api.whole_number(wanted), api.whole_number(have)  # '50', 50, '50.0', 50.0, '01067' and 1067
+        if given is not None and kept is not None:
+            return given == kept
     if isinstance(wanted, str) and isinstance(have, int | float) and not isinstance(have, bool):
         return same_number(wanted, have)  # a registry that keeps a postcode as a number: '01067' is 1067
-    if isinstance(wanted, int | float) and not isinstance(wanted, bool) and isinstance(have, str):
-        return api.whole_number(have) is not None and api.whole_number(have) == api.whole_number(wanted)  # '50', 50
     if isinstance(wanted, str) and isinstance(have, str):
         mine, theirs = (re.sub(r"\s+", " ", unicodedata.normalize("NFC", text.strip())) for text in (wanted, have))
         if field in COMPACT_FIELDS:  # a number the registry may keep without its spaces
@@ -67,6 +75,8 @@ def subset_same(wanted: Any, have: Any, field: str = "", *, kept_only: bool = Fa
             mine, theirs = mine.replace(" ", ""), theirs.replace(" ", "")
         if field in PHONE_FIELDS:
             mine, theirs = phone_digits(mine), phone_digits(theirs)
+        if field == "bic":  # an 11-character BIC ending XXX is its 8-character head office
+            mine, theirs = (re.sub(r"(?i)^(.{8})XXX$", r"\1", text.replace(" ", "")) for text in (mine, theirs))
         if field in CODE_FIELDS or field in ("iban", "email"):
             return mine.casefold() == theirs.casefold()
         return mine == theirs
