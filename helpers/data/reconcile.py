@@ -771,20 +771,24 @@ def group_related(
         statuses = ", ".join(
             sorted({"no status" if pd.isna(status) else api.status_phrase(status) for status in stuck["status"]})
         )
-        investments = f"{len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {held:,} units"
+        investments = (
+            f"{len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {held:,} unit{'s' if held > 1 else ''}"
+        )
         if held < short:  # part of it: said before what the row says of the whole difference
-            rest = f"{short - held:,} units of the difference"
+            rest = f"{short - held:,} unit{'s' if short - held > 1 else ''} of the difference"
+            known = "not delivered" if (stuck["category"] == "stuck").all() else "not known to be delivered"
             detail.loc[index, "cause"] = " ".join(
                 [
-                    f"{held:,} of the {short:,} units are {investments} not delivered ({statuses}: {ids}; see the "
+                    f"Of the {short:,} units fewer, {held:,} are {investments} {known} ({statuses}: {ids}; see the "
                     f"rows below), which the books booked; {rest} remain.",
                     *([str(row["cause"])] if isinstance(row["cause"], str) and row["cause"] else []),
                 ]
             )
+            steps = list(dict.fromkeys(str(action).rstrip(".") for action in stuck["action"] if action))
+            how = steps[0] if len(steps) == 1 else "each row says how"
             detail.loc[index, "action"] = " ".join(
                 [
-                    f"Finish the investment{'s' if len(stuck) > 1 else ''} below "
-                    f"({stuck['action'].iloc[0].rstrip('.')}); {rest} remain then.",
+                    f"Finish the investment{'s' if len(stuck) > 1 else ''} below ({how}); {rest} remain then.",
                     *([str(row["action"])] if isinstance(row["action"], str) and row["action"] else []),
                 ]
             )
@@ -804,13 +808,12 @@ def group_related(
             )
             detail.loc[index, "action"] = f"See the rows below: {stuck['action'].iloc[0]}"
         detail.loc[[index, *found], "related"] = f"{row['investor_id']}/{row['product_id']}"
-        explains = "the difference" if held == short else f"{held:,} units of the difference"
+        explains = "the difference" if held == short else f"{held:,} of the {short:,} units fewer"
+        whole = f" of {int(row['difference']):,} units" if held == short else ""
         explains = (
             f"With the others marked alike, it explains {explains}" if len(found) > 1 else f"It explains {explains}"
         )
-        detail.loc[found, "cause"] = [
-            f"{cause} {explains} of {int(row['difference']):,} units above." for cause in stuck["cause"]
-        ]
+        detail.loc[found, "cause"] = [f"{cause} {explains}{whole} above." for cause in stuck["cause"]]
         position[found] = [index + step / (len(found) + 1) for step in range(1, len(found) + 1)]
     surpluses = detail[
         detail["category"].isin(["units_differ", "in_registry_only"]) & (detail["difference"] > 0) & link_failed
