@@ -267,7 +267,8 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
         shown = " ".join(
             getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str)
         )
-        assert "1 investor matching your search" in shown, typed
+        assert "1 investor matching your search" in shown, typed  # (its investments with the id: a wallet's all)
+        assert re.search(r"\d+ investments? matching your search", shown) and "of this investor" not in shown
         assert panel.investors["id"].tolist() == [investment["investor_id"]]
         assert investment["id"] in panel.investments["id"].tolist()
 

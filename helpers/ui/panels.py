@@ -269,11 +269,11 @@ class LookupPanel(widgets.VBox):
             everyone = self.client.investors.list().to_list()
             records = [r for r in everyone if not text or text.lower() in " ".join(lookup.searchable(r)).lower()]
             ids = {str(r["id"]) for r in records}
-            investments = [
-                i for i in self.client.investments.list(status=status) if not text or str(i.get("investor_id")) in ids
-            ]
-            if text and not records and lookup.may_be_an_id(text):  # an investment's or a wallet's id: its investor
-                investments = lookup.with_id(self.client.investments.list(status=status).to_list(), text)
+            listed = self.client.investments.list(status=status).to_list()  # read once
+            investments = [i for i in listed if not text or str(i.get("investor_id")) in ids]
+            by_id = bool(text and not records and lookup.may_be_an_id(text))
+            if by_id:  # an investment's or a wallet's id: its investor, and what the id names
+                investments = lookup.with_id(listed, text)
                 ids = {str(i.get("investor_id")) for i in investments}
                 records = [r for r in everyone if str(r["id"]) in ids]
             names = {str(r["id"]): investor_name(r) for r in records}
@@ -303,11 +303,12 @@ class LookupPanel(widgets.VBox):
         else:
             parts.append(
                 message_html(
-                    "<p>No investor matches. Try part of a name, an e-mail address, or (part of) the id of an "
-                    "investor, of an investment or of a wallet that holds one.</p>"
+                    "<p>No investor matches. Try part of a name, an e-mail address, or an id (at least its first 8 "
+                    "characters) of an investor, of an investment or of a wallet that holds one.</p>"
                 )
             )
-        label = f" of {'this investor' if len(records) == 1 else 'these investors'}" if text and records else ""
+        whose = "this investor" if len(records) == 1 else "these investors"
+        label = " matching your search" if by_id else f" of {whose}" if text and records else ""
         label += f", status: {api.status_label(status)}" if status else ""
         parts.append(
             message_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>")
