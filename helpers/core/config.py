@@ -89,6 +89,10 @@ class Config(BaseSettings):
     @classmethod
     def _url(cls, value: str) -> str:
         parts = urlsplit(value.strip())
+        try:
+            parts.port  # noqa: B018 - read to check it: 'host:abc' has no port
+        except ValueError:
+            parts = parts._replace(scheme="")  # refused below, with the sentence of every malformed address
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
                 f"CASHLINK_BASE_URL must be an http(s) address such as "
@@ -211,10 +215,15 @@ def load_config(env_file: str | os.PathLike[str] | None = None, **overrides: Any
     try:
         return Config(_env_file=path if path and path.is_file() else None, **given)
     except ValidationError as exc:  # one sentence per setting, not pydantic's traceback
-        said = " ".join(
-            str(error["msg"]).removeprefix("Value error, ")
-            if str(error["msg"]).startswith("Value error, ")
-            else f"{'CASHLINK_' + str(error['loc'][0]).upper() if error['loc'] else 'A setting'}: {error['msg']}."
-            for error in exc.errors()
-        )
-        raise ConfigurationError(f"{said} Correct it in {source} and run again.") from None
+        said = " ".join(_setting_problem(error, given) for error in exc.errors())
+        raise ConfigurationError(f"{said} Correct it where it is set ({source}) and run again.") from None
+
+
+def _setting_problem(error: Any, given: dict[str, Any]) -> str:
+    """One sentence for a setting pydantic refused, naming it as it was given (an argument, or a variable)."""
+    name = str(error["loc"][0]) if error.get("loc") else ""
+    said = str(error["msg"]).removeprefix("Value error, ").rstrip(".") + "."
+    if said.startswith("CASHLINK_"):  # our own sentence names its variable
+        return said
+    where = f"The argument {name}" if name in given else f"CASHLINK_{name.upper()}" if name else "A setting"
+    return f"{where}: {said[0].lower()}{said[1:]}"
