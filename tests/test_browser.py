@@ -386,6 +386,9 @@ def test_redemption_by_hand_asks_before_a_repeat(page: Any, servers: dict[str, A
     expect(wizard.get_by_text(re.compile(r"Where the units came from|does not say which investments"))).to_be_visible(
         timeout=30_000
     )
+    # review 56: after a click, the tables that name people were withheld as if a program ran the notebook
+    expect(wizard.locator(".dataTable, table").get_by_text(re.compile("Redeembrowser")).first).to_be_visible()
+    expect(wizard.get_by_text("A table that names people")).to_have_count(0)
     wizard.locator(".cl-start-again").click()
     redeem(150)
     question = wizard.get_by_text(re.compile(r"An identical redemption of 50 units was made today at \d\d:\d\d"))

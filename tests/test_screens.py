@@ -501,3 +501,22 @@ def test_look_up_clicked_right_after_typing_is_the_typed_search(demo_client: hel
     assert len(panel.investors) == 1 and panel.query == "Grace"
     panel.clear_button.click()
     assert len(panel.investors) > 1 and panel.query == ""
+
+
+def test_a_click_is_a_persons_and_a_programs_run_shows_no_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 56: a widget's event carries no front end's metadata, and the tables a click built were withheld."""
+    import IPython
+
+    parent: dict[str, Any] = {}
+    kernel = type("Kernel", (), {"get_parent": lambda self, _channel: parent})()
+    shell = type("Shell", (), {"kernel": kernel})()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setattr(tables, "_PERSON_SEEN", [])
+    parent.update(header={"msg_type": "execute_request"}, metadata={})  # papermill's, nbclient's
+    assert not tables.names_may_show() and "A table that names people" in tables.static_html(
+        pd.DataFrame({"Name": ["Ada"]}), names_people=True
+    )
+    parent.update(header={"msg_type": "comm_msg"}, metadata={})  # a click in JupyterLab or Voilà
+    assert tables.names_may_show()
+    parent.update(header={"msg_type": "execute_request"}, metadata={})  # later cells of that person's kernel too
+    assert tables.names_may_show() and "Ada" in tables.static_html(pd.DataFrame({"Name": ["Ada"]}), names_people=True)

@@ -268,10 +268,13 @@ NAMES_UNATTENDED = "CASHLINK_NAMES_UNATTENDED"  # "1": tables naming people are 
 # report command sets it for its kernel: its files name investors on purpose, readable by you only)
 
 
+_PERSON_SEEN: list[bool] = []  # once a person's front end ran a cell in this kernel, the kernel is theirs
+
+
 def person_at_screen() -> bool:
-    """True when a person's front end runs this code: the Voilà app, or a cell executed from JupyterLab or Jupyter
+    """True when a person's front end runs this code: the Voilà app, a cell executed from JupyterLab or Jupyter
     Notebook (their execute requests carry ``deletedCells``/``recordTiming`` metadata; nbclient's and papermill's do
-    not)."""
+    not), a widget's event (a click: only a front end sends one), or anything later in a kernel a person used."""
     if os.environ.get("VOILA_SERVER_URL") or os.environ.get("VOILA_BASE_URL") or os.environ.get("VOILA_KERNEL_ID"):
         return True
     try:
@@ -282,8 +285,12 @@ def person_at_screen() -> bool:
         parent = kernel.get_parent("shell") if kernel is not None else {}
     except Exception:  # no kernel (a plain Python process): nobody is at a screen
         return False
-    metadata = (parent or {}).get("metadata") or {}
-    return "deletedCells" in metadata or "recordTiming" in metadata
+    parent = parent or {}
+    metadata = parent.get("metadata") or {}
+    clicked = (parent.get("header") or {}).get("msg_type") == "comm_msg"  # a widget's event
+    if clicked or "deletedCells" in metadata or "recordTiming" in metadata:
+        _PERSON_SEEN[:] = [True]
+    return bool(_PERSON_SEEN)
 
 
 def names_may_show() -> bool:
