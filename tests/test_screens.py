@@ -271,6 +271,11 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
         assert re.search(r"\d+ investments? matching your search", shown) and "of this investor" not in shown
         assert panel.investors["id"].tolist() == [investment["investor_id"]]
         assert investment["id"] in panel.investments["id"].tolist()
+    panel.search.value = investment["id"]
+    panel.status.value = next(s for s in ("PAID", "REJECTED_BY_ISSUER") if s != investment["status"])
+    shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
+    assert "1 investor matching your search" in shown  # review 56: with a status filter, 'no investor matches'
+    assert "0 investments matching your search" in shown
 
 
 def test_lookup_holdings_leave_out_a_wallet_with_nothing_left(client: helpers.Client) -> None:

@@ -272,10 +272,11 @@ class LookupPanel(widgets.VBox):
             listed = self.client.investments.list(status=status).to_list()  # read once
             investments = [i for i in listed if not text or str(i.get("investor_id")) in ids]
             by_id = bool(text and not records and lookup.may_be_an_id(text))
-            if by_id:  # an investment's or a wallet's id: its investor, and what the id names
-                investments = lookup.with_id(listed, text)
-                ids = {str(i.get("investor_id")) for i in investments}
+            if by_id:  # an investment's or a wallet's id: its investor (whatever the status), and what the id names
+                named = lookup.with_id(self.client.investments.list().to_list() if status else listed, text)
+                ids = {str(i.get("investor_id")) for i in named}
                 records = [r for r in everyone if str(r["id"]) in ids]
+                investments = [i for i in named if not status or str(i.get("status")) == status]
             names = {str(r["id"]): investor_name(r) for r in records}
         for warning in caught:
             if issubclass(warning.category, FilterIgnoredWarning):  # (said once by the client: kept for the panel)
@@ -290,7 +291,6 @@ class LookupPanel(widgets.VBox):
         parts: list[widgets.Widget] = [
             message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
-        parts += [message_html(f"<p><i>Note: {html.escape(note)}</i></p>") for note in notes]
         if records:
             records = self._with_identification(records)
             columns = list(tables.INVESTOR_COLUMNS)
@@ -313,6 +313,7 @@ class LookupPanel(widgets.VBox):
         parts.append(
             message_html(f"<h4>{len(investments)} investment{'s' if len(investments) != 1 else ''}{label}</h4>")
         )
+        parts += [message_html(f"<p><i>Note: {html.escape(note)}</i></p>") for note in notes]  # (of investments)
         if investments:
             parts.append(
                 tables.interactive(
