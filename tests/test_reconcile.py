@@ -281,7 +281,7 @@ def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
         "Of the 50 units fewer, 40 are 1 investment of 40 units not delivered (paid: x; see the rows below), which "
         "the books booked; 10 units of the difference remain."
     )
-    assert grouped["action"][3] == "Finish the investment below (Credit it); 10 units of the difference remain then."
+    assert grouped["action"][3] == "Finish the investment below: credit it; 10 units of the difference remain then."
     assert grouped["cause"][4] == "Paid, not credited. It explains 40 of the 50 units fewer above."
     mixed = reconcile.group_related(  # review 55: one unit, two steps, a status not known to be delivered
         _detail(
@@ -293,7 +293,7 @@ def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
         )
     )
     assert mixed["cause"][0].startswith("Of the 50 units fewer, 3 are 2 investments of 3 units not known to be")
-    assert mixed["action"][0].startswith("Finish the investments below (each row says how); 47 units of the")
+    assert mixed["action"][0].startswith("Finish the investments below: each row says how; 47 units of the")
     over = reconcile.group_related(_detail([_shortfall("i3", -30), _stuck("i3", 40, "y", **paid)]))
     assert over["related"].isna().all()  # 40 stuck for 30 short: the books booked some of it, no link
     assert (

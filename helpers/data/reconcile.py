@@ -788,7 +788,8 @@ def group_related(
             how = steps[0] if len(steps) == 1 else "each row says how"
             detail.loc[index, "action"] = " ".join(
                 [
-                    f"Finish the investment{'s' if len(stuck) > 1 else ''} below ({how}); {rest} remain then.",
+                    f"Finish the investment{'s' if len(stuck) > 1 else ''} below: {how[0].lower()}{how[1:]}; {rest} "
+                    "remain then.",
                     *([str(row["action"])] if isinstance(row["action"], str) and row["action"] else []),
                 ]
             )
