@@ -212,18 +212,51 @@ def load_config(env_file: str | os.PathLike[str] | None = None, **overrides: Any
     else:  # the first named wins
         source = ", then ".join(sources) + ", each before the next"
     given.setdefault("source", source)
+    file = path if path and path.is_file() else None
+    _warn_of_misspelt(settings, file)
     try:
-        return Config(_env_file=path if path and path.is_file() else None, **given)
+        return Config(_env_file=file, **given)
     except ValidationError as exc:  # one sentence per setting, not pydantic's traceback
-        said = " ".join(_setting_problem(error, given) for error in exc.errors())
-        raise ConfigurationError(f"{said} Correct it where it is set ({source}) and run again.") from None
+        said = " ".join(_setting_problem(error, given, from_env, file) for error in exc.errors())
+        raise ConfigurationError(f"{said} Correct it there and run again.") from None
 
 
-def _setting_problem(error: Any, given: dict[str, Any]) -> str:
-    """One sentence for a setting pydantic refused, naming it as it was given (an argument, or a variable)."""
+def _setting_problem(error: Any, given: dict[str, Any], from_env: list[str], file: Path | None) -> str:
+    """One sentence for a setting pydantic refused: its name as it was given (an argument, or a variable), where it
+    was set, and what is wrong."""
     name = str(error["loc"][0]) if error.get("loc") else ""
-    said = str(error["msg"]).removeprefix("Value error, ").rstrip(".") + "."
-    if said.startswith("CASHLINK_"):  # our own sentence names its variable
-        return said
-    where = f"The argument {name}" if name in given else f"CASHLINK_{name.upper()}" if name else "A setting"
-    return f"{where}: {said[0].lower()}{said[1:]}"
+    field = Config.model_fields.get(name)
+    alias = field.validation_alias if field is not None else None
+    variables = [str(c).upper() for c in alias.choices] if isinstance(alias, AliasChoices) else [f"CASHLINK_{name}"]
+    set_in = [key for key in from_env if key.upper() in {v.upper() for v in variables}]
+    if name in given:
+        who = f"The argument {name}"
+    elif set_in:
+        who = f"{set_in[0]} (in the environment)"
+    else:
+        who = f"{variables[0].upper()} (in {file})" if file else variables[0].upper()
+    said = str(error["msg"]).removeprefix("Value error, ").rstrip(".")
+    if error.get("type") in ("float_parsing", "int_parsing", "int_from_float"):
+        said = f"{str(error.get('input'))[:40]!r} is no number"
+    said = said.removeprefix("CASHLINK_BASE_URL ")  # (our own sentence names its variable: said once, as given)
+    return f"{who}: {said[0].lower()}{said[1:]}."
+
+
+def _warn_of_misspelt(settings: dict[str, str], file: Path | None) -> None:
+    """A CASHLINK_ variable (environment or `.env`) close to a setting's name is a typo, said once: it is ignored."""
+    import difflib
+    import warnings
+
+    from dotenv import dotenv_values
+
+    names = [key for key in os.environ if key.upper().startswith("CASHLINK_")]
+    names += [key for key in (dotenv_values(file) if file else {}) if key.upper().startswith("CASHLINK_")]
+    for key in dict.fromkeys(names):
+        if key.upper() in settings:
+            continue
+        close = difflib.get_close_matches(key.upper(), list(settings), n=1, cutoff=0.85)
+        if close:
+            warnings.warn(
+                f"{key} is no setting, so it is ignored: did you mean {close[0]}? Correct its name and run again.",
+                stacklevel=3,
+            )

@@ -267,8 +267,8 @@ class Transport:
             if answer.status in (404, 405):  # no token endpoint there: the address, not an id, is wrong
                 raise ConfigurationError(
                     f"No Cashlink API answers at {self.config.token_url} (it answered {answer.status}): check "
-                    "CASHLINK_BASE_URL in .env. It is the address up to /api/external, such as "
-                    "https://demo.cashlink.de/api/external.",
+                    f"CASHLINK_BASE_URL (the settings came from {self.config.source}). It is the address up to "
+                    "/api/external, such as https://demo.cashlink.de/api/external.",
                     status=answer.status,
                     request_id=answer.request_id,
                 )
