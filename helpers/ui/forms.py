@@ -644,10 +644,10 @@ class Form(widgets.VBox):
         def resend(answer: OnDuplicate) -> Callable[[Any], None]:
             return self._choice(lambda: self.submit(False, reference=reference, on_duplicate=answer))
 
-        use = widgets.Button(description=f"Use the existing {exc.what}", layout=widgets.Layout(width="auto"))
-        another = widgets.Button(
-            description=f"Make another {exc.what}", button_style="warning", layout=widgets.Layout(width="auto")
+        use = widgets.Button(  # the safe answer stands out; making another moves or makes it a second time
+            description=f"Use the existing {exc.what}", button_style="primary", layout=widgets.Layout(width="auto")
         )
+        another = widgets.Button(description=f"Make another {exc.what}", layout=widgets.Layout(width="auto"))
         use.on_click(resend("use"))
         another.on_click(resend("create"))
         use.add_class("cl-use-existing")
