@@ -281,7 +281,7 @@ def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
         "Of the 50 units fewer, 40 are 1 investment of 40 units not delivered (paid: x; see the rows below), which "
         "the books booked; 10 units of the difference remain."
     )
-    assert grouped["action"][3] == "Finish the investment below: credit it; 10 units of the difference remain then."
+    assert grouped["action"][3] == "Finish the investment below: credit it; then 10 units of the difference remain."
     assert grouped["cause"][4] == "Paid, not credited. It explains 40 of the 50 units fewer above."
     mixed = reconcile.group_related(  # review 55: one unit, two steps, a status not known to be delivered
         _detail(
@@ -293,12 +293,11 @@ def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
         )
     )
     assert mixed["cause"][0].startswith("Of the 50 units fewer, 3 are 2 investments of 3 units not known to be")
-    assert mixed["action"][0].startswith("Finish the investments below: each row says how; 47 units of the")
+    assert mixed["action"][0].startswith("Finish the investments below: each row says how; then 47 units of the")
     over = reconcile.group_related(_detail([_shortfall("i3", -30), _stuck("i3", 40, "y", **paid)]))
     assert over["related"].isna().all()  # 40 stuck for 30 short: the books booked some of it, no link
     assert (
-        grouped["action"][0]
-        == "Finish the stuck investment (see the row below: Credit it); the difference then disappears."
+        grouped["action"][0] == "Finish the stuck investments below: each row says how; the difference then disappears."
     )
 
 
@@ -637,3 +636,16 @@ def test_deliveries_and_redemptions_are_dated_by_one_rule_at_the_edge_of_the_boo
     assert report.differences["cause"].tolist() == [
         "The registry delivered units the books do not show (a booking missing, or a redemption booked but not made?)."
     ]
+
+
+def test_a_partly_explained_shortfall_reads_well_whatever_its_rows_say() -> None:
+    """Review 57: 'remain' for one unit, 'nan' for a row without an action, 'kYC' for an abbreviation."""
+    one_left = reconcile.group_related(
+        _detail([_shortfall("i5", -41), _stuck("i5", 40, "k", "PAID", "Paid.", "KYC first, then credit it.")])
+    )
+    assert (
+        one_left["action"][0] == "Finish the investment below: KYC first, then credit it; then 1 unit of the "
+        "difference remains."
+    )
+    no_action = reconcile.group_related(_detail([_shortfall("i6", -41), _stuck("i6", 40, "n", "PAID", "Paid.", None)]))
+    assert no_action["action"][0].startswith("Finish the investment below: see the rows; then 1 unit")

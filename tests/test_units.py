@@ -1339,11 +1339,13 @@ def test_a_malformed_setting_is_one_sentence_not_a_traceback(tmp_path: Path, mon
     said = str(caught.value)
     assert said.startswith("CASHLINK_BASE_URL (in the environment): must be an http(s) address such as")
     assert "CASHLINK_TIMEOUT (in the environment): input should be greater than 0." in said and "pydantic" not in said
-    assert said.endswith("Correct it there and run again.")
+    assert said.endswith("Correct each where it is set and run again.")
     monkeypatch.delenv("CASHLINK_BASE_URL")
     monkeypatch.delenv("CASHLINK_TIMEOUT")
     monkeypatch.setenv("CASHLINK_TIMOUT", "30")  # review 56: a misspelt setting was ignored without a word
-    with pytest.warns(UserWarning, match="CASHLINK_TIMOUT is no setting, so it is ignored: did you mean CASHLINK_T"):
+    with pytest.warns(
+        UserWarning, match="CASHLINK_TIMOUT is no setting of this toolkit, so it is ignored: did you mean CASHLINK_T"
+    ):
         load_config(tmp_path / "none.env")
 
 
@@ -1404,3 +1406,31 @@ def test_an_id_is_taken_from_location_only_where_it_lies_in_the_list_posted_to()
     assert _made_object({}, f"/api/external/v2/tasks/{new_id}/", posted) is None
     assert _made_object({}, None, posted) is None
     assert _made_object({"data": {"id": new_id, "x": 1}}, None, posted) == {"id": new_id, "x": 1}
+
+
+def test_review_57_a_name_in_a_reference_a_number_with_a_zero_and_misspelt_variables() -> None:
+    """A name alone in an investment's payment reference is masked again in reprs; an order number beginning with 0
+    is no phone; a credit's answer needs no id; another tool's CASHLINK_ variable is no typo."""
+    import warnings as warnings_module
+
+    from helpers.core.client import Operation, makes_an_object
+    from helpers.core.config import _warn_of_misspelt, variable_names
+    from helpers.core.errors import scrubbed
+    from helpers.core.records import Record
+
+    paid = Record({"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "payment_reference": "Transfer from Ada Lovelace"})
+    assert "Lovelace" not in repr(paid) and "Lovelace" not in str(paid.rows(mask_identifying=True))
+    sold_out = "Order 00123456: Solar Bond Nord is sold out (ref. 0815-4711)"
+    assert scrubbed(sold_out) == sold_out
+    look = lambda _since: []  # a look-up that finds nothing
+    credit = Operation("credit investment", "POST", "/v2/investments/x/credit/", "credit it", "credit", sent=look)
+    create = Operation("create investor", "POST", "/v2/investors/", "create it", "investor", sent=look)
+    assert not makes_an_object(credit) and makes_an_object(create)
+    with warnings_module.catch_warnings(record=True) as said:
+        warnings_module.simplefilter("always")
+        environ = {"CASHLINK_CLIENT_SECRET_FILE": "x", "CASHLINK_JOURNAL_DIR": "x", "CASHLINK_CLIENT_KEY": "x"}
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in environ.items():
+                patch.setenv(key, value)
+            _warn_of_misspelt(variable_names(), None)
+    assert said == []

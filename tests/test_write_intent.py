@@ -151,6 +151,8 @@ def test_the_investor_form_offers_to_update_the_existing_investor(client: helper
     form = forms.InvestorForm(client, {**PERSON, "salutation": "MS"})
     assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
     update = next(b for b in form.choices.children if "cl-update-existing" in b._dom_classes)
+    highlighted = [b.description for b in form.choices.children if b.button_style == "primary"]
+    assert highlighted == ["Use the existing investor"]  # review 57: one highlighted answer, the safe one
     update.click()
     assert form.result is not None and form.result["natural_person"]["salutation"] == "MS"
     assert counts(client)["investors"] == 1

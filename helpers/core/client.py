@@ -590,6 +590,12 @@ class Operation:
 INVESTMENT_STATUSES = frozenset(status.upper() for status in api.INVESTMENT_STATUSES)
 
 
+def makes_an_object(operation: Operation) -> bool:
+    """A create or an upload whose object can be looked for: its answer is that object, with its id (a credit's
+    answer is a task or a status, and may have none)."""
+    return operation.method == "POST" and operation.sent is not None and operation.name.startswith(("create", "upload"))
+
+
 def _made_object(body: dict[str, Any], location: str | None, posted_to: str) -> dict[str, Any] | None:
     """The object a create's answer names when it is not the answer itself: wrapped in one member ({"data": {...}}),
     or only its id, in ``Location`` (a 201 with an empty body) where that lies in the list posted to (a task's
@@ -1305,8 +1311,8 @@ class Client:
                     ) from exc
                 raise
             body = api.read_object(answer.body) if isinstance(answer.body, dict) else {"result": answer.body}
-            if operation.method == "POST" and operation.sent is not None and not body.get("id"):  # (what it made can
-                made = _made_object(body, answer.location, self.transport.url(operation.path))  # be looked for)
+            if makes_an_object(operation) and not body.get("id"):  # (a create whose object can be looked for)
+                made = _made_object(body, answer.location, self.transport.url(operation.path))
                 if made is None:  # what it made cannot be told: looked for, as after a lost answer
                     log.info("an answer without an id for %s (attempt %d)", operation.name, attempt + 1)
                     last = AmbiguousWrite(

@@ -217,8 +217,9 @@ def load_config(env_file: str | os.PathLike[str] | None = None, **overrides: Any
     try:
         return Config(_env_file=file, **given)
     except ValidationError as exc:  # one sentence per setting, not pydantic's traceback
-        said = " ".join(_setting_problem(error, given, from_env, file) for error in exc.errors())
-        raise ConfigurationError(f"{said} Correct it there and run again.") from None
+        problems = [_setting_problem(error, given, from_env, file) for error in exc.errors()]
+        them = "it" if len(problems) == 1 else "each where it is set"
+        raise ConfigurationError(f"{' '.join(problems)} Correct {them} and run again.") from None
 
 
 def _setting_problem(error: Any, given: dict[str, Any], from_env: list[str], file: Path | None) -> str:
@@ -236,8 +237,10 @@ def _setting_problem(error: Any, given: dict[str, Any], from_env: list[str], fil
     else:
         who = f"{variables[0].upper()} (in {file})" if file else variables[0].upper()
     said = str(error["msg"]).removeprefix("Value error, ").rstrip(".")
-    if error.get("type") in ("float_parsing", "int_parsing", "int_from_float"):
+    if error.get("type") == "float_parsing":
         said = f"{str(error.get('input'))[:40]!r} is no number"
+    elif error.get("type") in ("int_parsing", "int_from_float"):
+        said = f"{str(error.get('input'))[:40]!r} is no whole number"
     said = said.removeprefix("CASHLINK_BASE_URL ")  # (our own sentence names its variable: said once, as given)
     return f"{who}: {said[0].lower()}{said[1:]}."
 
@@ -251,12 +254,14 @@ def _warn_of_misspelt(settings: dict[str, str], file: Path | None) -> None:
 
     names = [key for key in os.environ if key.upper().startswith("CASHLINK_")]
     names += [key for key in (dotenv_values(file) if file else {}) if key.upper().startswith("CASHLINK_")]
+    suffixes = {name.removeprefix("CASHLINK_"): name for name in settings}
     for key in dict.fromkeys(names):
         if key.upper() in settings:
-            continue
-        close = difflib.get_close_matches(key.upper(), list(settings), n=1, cutoff=0.85)
+            continue  # (the names after the prefix compared: CLIENT_KEY is not CLIENT_ID, JOURNAL_DIR not JOURNAL)
+        close = difflib.get_close_matches(key.upper().removeprefix("CASHLINK_"), list(suffixes), n=1, cutoff=0.85)
         if close:
             warnings.warn(
-                f"{key} is no setting, so it is ignored: did you mean {close[0]}? Correct its name and run again.",
+                f"{key} is no setting of this toolkit, so it is ignored: did you mean {suffixes[close[0]]}? If it "
+                "was meant for the toolkit, correct its name and run again.",
                 stacklevel=3,
             )

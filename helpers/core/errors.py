@@ -244,7 +244,7 @@ PERSONS_NUMBER = re.compile(  # what may be a person's number in a sentence: a d
     r"|(?P<y2>\d{4})[-/](?P<m2>[01]\d)[-/](?P<d2>[0-3]\d)(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
     rf"|(?P<d3>\d{{1,2}})\.?\s+{MONTH_NAMES}\s+(?P<y3>\d{{4}})"
     rf"|{MONTH_NAMES}\s+(?P<d4>\d{{1,2}}),?\s+(?P<y4>\d{{4}})"
-    r"|(?P<phone>\+\d(?:[\s./()-]*\d){7,}|0\d(?:[\s./()-]*\d){6,})"
+    r"|(?P<phone>\+\d(?:[\s./()-]*\d){7,}|0\d(?:[\s./()-]*\d){7,})"  # (a national number: 9 digits or more)
     r")(?![\w-]|[./]\d)",
     re.IGNORECASE,
 )

@@ -72,7 +72,7 @@ def _masked(value: Any, path: str, identifying: bool, values: frozenset[str]) ->
         return mask(value, path.rsplit(".", 1)[-1])
     if not is_free_text(path, value):
         return value
-    return free_text_masked(value, values, identifying=identifying)
+    return free_text_masked(value, values, identifying=identifying, field=path)
 
 
 REGISTRY_VALUE = re.compile(  # what the registry itself writes in a field: an id, a time, a date, a number
@@ -93,13 +93,18 @@ def is_free_text(path: str, value: Any) -> bool:
     return not REGISTRY_VALUE.fullmatch(value.strip())
 
 
-def free_text_masked(text: str, values: frozenset[str], *, identifying: bool = False) -> str:
+OBJECT_NAMES = frozenset(
+    {"name", "title", "description", "product_name", "campaign_name"}
+)  # a product's, not someone's
+
+
+def free_text_masked(text: str, values: frozenset[str], *, identifying: bool = False, field: str = "") -> str:
     """A free text of a record (a payment reference, a note, a task's error) without a person's data: what the
     record's personal fields hold, e-mail addresses, IBANs, dates in numbers and phone or account numbers (the
     registry's ids and moments kept); with ``identifying`` (a repr, a card kept in a widget's state), also what
-    may be a name, where the record holds a person or the text someone's data. The record need not hold a person:
-    an investment's reference may name one."""
-    names = identifying and (bool(values) or holds_someones_data(text))  # a product's name is no one's
+    may be a name (but in a product's or campaign's own name or description, unless it holds someone's data). The
+    record need not hold a person: an investment's reference may name one."""
+    names = identifying and (field.rsplit(".", 1)[-1] not in OBJECT_NAMES or holds_someones_data(text))
     text = without_dates_and_phones(scrubbed(_without_words(text, values)))
     return without_name_runs(text) if names else text
 
@@ -273,7 +278,7 @@ class Record(dict[str, Any]):
                 elif isinstance(shown, str):
                     shown = in_words(leaf, shown)  # Waiting for acceptance, not WAITING_FOR_ACCEPTANCE
                     if is_free_text(path, shown):  # its free text ('Peter Parker 2000-08-10')
-                        shown = free_text_masked(shown, values, identifying=mask_identifying)
+                        shown = free_text_masked(shown, values, identifying=mask_identifying, field=path)
                 result.append((label(path), str(shown)))
 
         values = frozenset(personal_values(dict(self), identifying=mask_identifying))

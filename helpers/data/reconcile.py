@@ -734,6 +734,11 @@ def _redemption_rows(redemptions: pd.DataFrame, names: pd.DataFrame) -> list[dic
     return rows
 
 
+def _lowered(sentence: str) -> str:
+    """A sentence continued after a colon: its first letter small, unless the word is an abbreviation ('KYC …')."""
+    return sentence[0].lower() + sentence[1:] if sentence[:2] != sentence[:2].upper() else sentence
+
+
 def group_related(
     detail: pd.DataFrame,
     *,
@@ -774,22 +779,24 @@ def group_related(
         investments = (
             f"{len(stuck)} investment{'s' if len(stuck) > 1 else ''} of {held:,} unit{'s' if held > 1 else ''}"
         )
+        steps = list(
+            dict.fromkeys(str(a).strip().rstrip(".") for a in stuck["action"] if isinstance(a, str) and a.strip())
+        )
+        how = _lowered(steps[0]) if len(steps) == 1 else "each row says how" if steps else "see the rows"
         if held < short:  # part of it: said before what the row says of the whole difference
-            rest = f"{short - held:,} unit{'s' if short - held > 1 else ''} of the difference"
+            left = short - held
+            rest = f"{left:,} unit{'s' if left > 1 else ''} of the difference remain{'s' if left == 1 else ''}"
             known = "not delivered" if (stuck["category"] == "stuck").all() else "not known to be delivered"
             detail.loc[index, "cause"] = " ".join(
                 [
                     f"Of the {short:,} units fewer, {held:,} are {investments} {known} ({statuses}: {ids}; see the "
-                    f"rows below), which the books booked; {rest} remain.",
+                    f"rows below), which the books booked; {rest}.",
                     *([str(row["cause"])] if isinstance(row["cause"], str) and row["cause"] else []),
                 ]
             )
-            steps = list(dict.fromkeys(str(action).rstrip(".") for action in stuck["action"] if action))
-            how = steps[0] if len(steps) == 1 else "each row says how"
             detail.loc[index, "action"] = " ".join(
                 [
-                    f"Finish the investment{'s' if len(stuck) > 1 else ''} below: {how[0].lower()}{how[1:]}; {rest} "
-                    "remain then.",
+                    f"Finish the investment{'s' if len(stuck) > 1 else ''} below: {how}; then {rest}.",
                     *([str(row["action"])] if isinstance(row["action"], str) and row["action"] else []),
                 ]
             )
@@ -799,8 +806,8 @@ def group_related(
                 "delivered them yet."
             )
             detail.loc[index, "action"] = (
-                "Finish the stuck investment (see the row below: "
-                f"{stuck['action'].iloc[0].rstrip('.')}); the difference then disappears."
+                f"Finish the stuck investment{'s' if len(stuck) > 1 else ''} below: {how}; the difference then "
+                "disappears."
             )
         else:
             detail.loc[index, "cause"] = (

@@ -837,7 +837,7 @@ class InvestorForm(Form):
             label = "Same person, details changed: update it"
             action = lambda: self._update_same_person(exc.existing)
             choices = [button for button in choices if "cl-make-another" in button._dom_classes]
-        update = widgets.Button(description=label, button_style="primary", layout=widgets.Layout(width="auto"))
+        update = widgets.Button(description=label, layout=widgets.Layout(width="auto"))  # ('use' is highlighted)
         update.add_class("cl-update-existing")
         update.on_click(self._choice(action))
         return [update, *choices]
