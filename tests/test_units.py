@@ -1389,7 +1389,18 @@ def test_the_registrys_own_dates_order_numbers_and_product_names_are_never_maske
     assert scrubbed(closed) == closed
     product = Record({"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "name": "Solar Bond 2025 (until 31.12.2025)"})
     assert "Solar Bond 2025 (until 31.12.2025)" in repr(product)
-    for someone in ("December 10, 1985", "10 Dec 1985", "10. Dezember 1985", "1985/12/10", "1985-12-10T00:00:00"):
+    for someone in (
+        "December 10, 1985",
+        "10 Dec 1985",
+        "10. Dezember 1985",
+        "1985/12/10",
+        "1985-12-10T00:00:00",
+        "10-12-1985",  # review 57: these were kept
+        "10th December 1985",
+        "December 10th, 1985",
+        "1985.12.10",
+        "10-Dec-1985",
+    ):
         assert scrubbed(f"Ada Lovelace, born {someone}, exists") == "••••, born ••••, exists", someone
     for phone in ("0170 1234567", "0049 170 1234567", "+49 (0)69 1234567"):
         assert scrubbed(f"call {phone}") == "call ••••", phone

@@ -240,10 +240,11 @@ MONTH_NAMES = (  # English and German, full or short: '10 Dec 1985', 'December 1
 )
 PERSONS_NUMBER = re.compile(  # what may be a person's number in a sentence: a date (its year checked below) or a
     r"(?<![\w.+-])(?:"  # phone number, with its + or its leading 0; never a part of a longer token (an order number)
-    r"(?P<d1>\d{1,2})[./](?P<m1>\d{1,2})[./](?P<y1>\d{4}|\d{2})"
-    r"|(?P<y2>\d{4})[-/](?P<m2>[01]\d)[-/](?P<d2>[0-3]\d)(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
-    rf"|(?P<d3>\d{{1,2}})\.?\s+{MONTH_NAMES}\s+(?P<y3>\d{{4}})"
-    rf"|{MONTH_NAMES}\s+(?P<d4>\d{{1,2}}),?\s+(?P<y4>\d{{4}})"
+    r"(?P<d1>\d{1,2})[./-](?P<m1>\d{1,2})[./-](?P<y1>\d{4}|\d{2})"
+    r"|(?P<y2>\d{4})[-/.](?P<m2>[01]\d)[-/.](?P<d2>[0-3]\d)"
+    r"(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"  # (with a time: a moment of that day)
+    rf"|(?P<d3>\d{{1,2}})(?:st|nd|rd|th)?[.\s-]*{MONTH_NAMES}[\s-]+(?P<y3>\d{{4}})"  # '10th December 1985'
+    rf"|{MONTH_NAMES}\s+(?P<d4>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y4>\d{{4}})"
     r"|(?P<phone>\+\d(?:[\s./()-]*\d){7,}|0\d(?:[\s./()-]*\d){7,})"  # (a national number: 9 digits or more)
     r")(?![\w-]|[./]\d)",
     re.IGNORECASE,

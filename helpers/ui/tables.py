@@ -287,7 +287,11 @@ def person_at_screen() -> bool:
         return False
     parent = parent or {}
     metadata = parent.get("metadata") or {}
-    clicked = (parent.get("header") or {}).get("msg_type") == "comm_msg"  # a widget's event
+    data = (parent.get("content") or {}).get("data") or {}  # a widget's event: a click, a value typed or chosen
+    changed = set(data.get("state") or {}) - {"outputs", "msg_id"}  # (not an Output widget's sync, which nbclient
+    clicked = (parent.get("header") or {}).get("msg_type") == "comm_msg" and (  # sends itself)
+        data.get("method") == "custom" or (data.get("method") == "update" and bool(changed))
+    )
     if clicked or "deletedCells" in metadata or "recordTiming" in metadata:
         _PERSON_SEEN[:] = [True]
     return bool(_PERSON_SEEN)
