@@ -152,7 +152,7 @@ def test_reconciliation_says_who_why_and_what_to_do(demo_client: helpers.Client)
     grace = detail[detail["investor_name"] == "Grace Hopper"]
     assert grace["category"].tolist() == ["units_differ", "stuck"]  # together, in this order
     assert grace.index[1] == grace.index[0] + 1 and grace["related"].nunique() == 1
-    assert "stuck (paid: " in grace["cause"].iloc[0] and "Credit it" in grace["action"].iloc[0]
+    assert "stuck (paid: " in grace["cause"].iloc[0] and "below: credit it" in grace["action"].iloc[0]
     messages = " ".join(detail["message"])
     assert "nan" not in messages and "(sandbox" not in messages
     summary = report.summary()
