@@ -517,6 +517,9 @@ def test_a_click_is_a_persons_and_a_programs_run_shows_no_names(monkeypatch: pyt
     shell = type("Shell", (), {"kernel": kernel})()
     monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
     monkeypatch.setattr(tables, "_PERSON_SEEN", [])
+    parent.update(header={"msg_type": "execute_request"}, metadata={"cellId": "c1"})  # a JupyterLab console's
+    assert tables.names_may_show()
+    monkeypatch.setattr(tables, "_PERSON_SEEN", [])
     parent.update(header={"msg_type": "execute_request"}, metadata={})  # papermill's, nbclient's
     assert not tables.names_may_show() and "A table that names people" in tables.static_html(
         pd.DataFrame({"Name": ["Ada"]}), names_people=True

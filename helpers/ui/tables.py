@@ -272,9 +272,10 @@ _PERSON_SEEN: list[bool] = []  # once a person's front end ran a cell in this ke
 
 
 def person_at_screen() -> bool:
-    """True when a person's front end runs this code: the Voilà app, a cell executed from JupyterLab or Jupyter
-    Notebook (their execute requests carry ``deletedCells``/``recordTiming`` metadata; nbclient's and papermill's do
-    not), a widget's event (a click: only a front end sends one), or anything later in a kernel a person used."""
+    """True when a person's front end runs this code: the Voilà app, a cell executed from JupyterLab (a notebook or a
+    console) or Jupyter Notebook (their execute requests carry ``deletedCells``, ``recordTiming`` or ``cellId``
+    metadata; nbclient's and papermill's carry none), a widget's event (a click: only a front end sends one), or
+    anything later in a kernel a person used."""
     if os.environ.get("VOILA_SERVER_URL") or os.environ.get("VOILA_BASE_URL") or os.environ.get("VOILA_KERNEL_ID"):
         return True
     try:
@@ -292,7 +293,7 @@ def person_at_screen() -> bool:
     clicked = (parent.get("header") or {}).get("msg_type") == "comm_msg" and (  # sends itself)
         data.get("method") == "custom" or (data.get("method") == "update" and bool(changed))
     )
-    if clicked or "deletedCells" in metadata or "recordTiming" in metadata:
+    if clicked or {"deletedCells", "recordTiming", "cellId"} & set(metadata):  # (cellId: a JupyterLab console too)
         _PERSON_SEEN[:] = [True]
     return bool(_PERSON_SEEN)
 
