@@ -502,16 +502,25 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
     redemptions = redeemed((60, "2026-11-10T09:00:00+00:00"), (5, "2026-10-10T09:00:00+00:00"))  # (r0: in them)
     now = datetime(2026, 11, 26, tzinfo=UTC)
     report = reconcile.compare(ledger, investments, redemptions, timedelta(days=3), now)
-    assert report.differences["cause"].tolist() == [
-        "60 units were redeemed after the books' date (2026-11-01), which books of that date cannot show: that is "
+    assert report.differences["cause"].tolist() == [  # (one sentence for what happened since, in both directions)
+        "After the books' date (2026-11-01), 60 units were redeemed, which books of that date cannot show: that is "
         "the difference."
     ]
     short = reconcile.compare(ledger.assign(units=90), investments, redemptions, timedelta(days=3), now)
     assert short.differences["cause"].tolist() == [  # review 46: 'the rest: a credit missing?' pointed the wrong way
-        "60 units were redeemed after the books' date (2026-11-01), which books of that date cannot show; with "
-        "them, the registry holds 10 units more than the books would give (a redemption the books booked that "
-        "failed, or a booking missing?)."  # (review 51: 'without them' said it the wrong way round)
+        "After the books' date (2026-11-01), 60 units were redeemed, which books of that date cannot show; so books "
+        "of that date should show 100 units and show 90: 10 units fewer than the registry held then (a booking "
+        "missing, or a redemption booked but not made?)."  # (review 51: 'without them' said it the wrong way round)
     ]
+    more = reconcile.compare(ledger.assign(units=120), investments, redemptions, timedelta(days=3), now)
+    assert (
+        more.differences["cause"]
+        .iloc[0]
+        .endswith(  # redeemed since, and still short: the rest said as such
+            "so books of that date should show 100 units and show 120: 20 units more than the registry held then (units "
+            "booked before the registry delivered them, or a credit or an investment missing?)."
+        )
+    )
     undated = reconcile.compare(ledger.drop(columns="as_of"), investments, redemptions, timedelta(days=3), now)
     assert undated.differences["cause"].tolist() == [  # review 45: it said a credit or an investment was missing
         "The books booked units the registry has not delivered (a credit or an investment missing?), or the books "

@@ -156,9 +156,9 @@ def without_values(text: str, values: set[str] | frozenset[str]) -> str:
 def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = frozenset()) -> str:
     """``text`` of the registry (a field's message, its sentence) without a person's data in it: the values this
     request sent in personal fields, e-mail addresses and IBANs wherever they are, and what a personal field's
-    message quotes. A personal field's message, and a sentence not of a field that holds someone's data (a date in
-    numbers, a phone number, an e-mail, an IBAN: 'exists: Ada Lovelace, born 10.12.1985'), also lose their
-    numbers and what may be a name; the registry's ids and moments stay whole."""
+    message quotes. A personal field's message, and a sentence not of a field that holds someone's data (a birth
+    date, a phone number, an e-mail, an IBAN: 'exists: Ada Lovelace, born 10.12.1985'), also lose their numbers and
+    what may be a name; the registry's ids, moments and own dates stay whole."""
     from helpers.core.models import is_identifying, is_personal
 
     personal_field = bool(path) and is_personal(path)
@@ -277,8 +277,8 @@ def without_name_runs(text: str) -> str:
 
 
 def holds_someones_data(text: str) -> bool:
-    """Whether ``text`` holds what only a person's data looks like: a date in numbers (not a moment), a phone or
-    account number, an e-mail address (not the registry's own) or an IBAN."""
+    """Whether ``text`` holds what only a person's data looks like: a date old enough to be a birth date, a phone
+    number, an e-mail address (not the registry's own) or an IBAN."""
     if any(not REGISTRY_MAIL.search(found.group(0)) for found in EMAIL.finditer(text)):
         return True
     return any(_someones_number(found) for found in PERSONS_NUMBER.finditer(text)) or _without_ibans(text) != text

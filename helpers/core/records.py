@@ -24,7 +24,6 @@ from helpers.core.errors import (
     holds_someones_data,
     personal_values,
     scrubbed,
-    without_dates_and_phones,
     without_name_runs,
 )
 from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_known, is_personal, label
@@ -93,9 +92,8 @@ def is_free_text(path: str, value: Any) -> bool:
     return not REGISTRY_VALUE.fullmatch(value.strip())
 
 
-OBJECT_NAMES = frozenset(
-    {"name", "title", "description", "product_name", "campaign_name"}
-)  # a product's, not someone's
+# a product's or campaign's own name or description: no one's
+OBJECT_NAMES = frozenset({"name", "title", "description", "product_name", "campaign_name"})
 
 
 def free_text_masked(text: str, values: frozenset[str], *, identifying: bool = False, field: str = "") -> str:
@@ -105,7 +103,7 @@ def free_text_masked(text: str, values: frozenset[str], *, identifying: bool = F
     may be a name (but in a product's or campaign's own name or description, unless it holds someone's data). The
     record need not hold a person: an investment's reference may name one."""
     names = identifying and (field.rsplit(".", 1)[-1] not in OBJECT_NAMES or holds_someones_data(text))
-    text = without_dates_and_phones(scrubbed(_without_words(text, values)))
+    text = scrubbed(_without_words(text, values))  # (dates, phones and names too, where it holds someone's data)
     return without_name_runs(text) if names else text
 
 

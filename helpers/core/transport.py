@@ -378,18 +378,18 @@ class Transport:
                     f"{who} answered {answer.status} while trying to {action}: it may or may not have acted.",
                     status=answer.status,
                 )
-            error = from_answer(answer.status, answer.body, action, answer.request_id, sent=json)
-            if isinstance(error, AuthenticationError):
+            if answer.status == 401:  # (twice: the second time with a token just issued for our credentials)
                 self._token = None
-                if answer.status == 401 and attempt == 2:  # refused with a token fetched just now: not the credentials
-                    error.message = (
-                        f"The registry refused a fresh access token while trying to {action} (401, twice), though it "
-                        "had just issued it for our credentials: this is the registry's side, not CASHLINK_CLIENT_ID "
-                        "or CASHLINK_CLIENT_SECRET. Running it again is safe; if it keeps happening, tell Cashlink's "
-                        "support the time and the request id."
-                    )
-                    error.args = (error.message,)
-            raise error
+                raise AuthenticationError(
+                    f"The registry refused a fresh access token while trying to {action} (401, twice), though it had "
+                    "just issued it for our credentials: this is the registry's side, not CASHLINK_CLIENT_ID or "
+                    "CASHLINK_CLIENT_SECRET. Running it again is safe; if it keeps happening, tell Cashlink's support "
+                    "the time and the request id.",
+                    status=401,
+                    body=answer.body,
+                    request_id=answer.request_id,
+                )
+            raise from_answer(answer.status, answer.body, action, answer.request_id, sent=json)
         return answer
 
     def _note_clock(self, date: str | None) -> None:

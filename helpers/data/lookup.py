@@ -33,7 +33,11 @@ def may_be_an_id(text: str) -> bool:
 def with_id(investments: list[Any], text: str) -> list[Any]:
     """The investments whose id, or whose wallet's id, holds ``text`` (any case)."""
     wanted = text.strip().lower()
-    return [i for i in investments if wanted in str(i.get("id") or "").lower() or wanted in str(i.get("wallet") or "")]
+    return [
+        i
+        for i in investments
+        if wanted in str(i.get("id") or "").lower() or wanted in str(i.get("wallet") or "").lower()
+    ]
 
 
 def status_counts(investments: pd.DataFrame) -> pd.DataFrame:

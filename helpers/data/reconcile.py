@@ -593,7 +593,7 @@ def _difference_cause(
     key = (str(pair.investor_id), str(pair.product_id))
     redeemed, delivered = redeemed_since.get(key), delivered_since.get(key)
     dated_redeemed = redeemed if redeemed is not None and redeemed[1] is not None else None
-    if delivered is not None or (dated_redeemed is not None and difference > 0):
+    if delivered is not None or dated_redeemed is not None:  # books with a date: what happened since, in both ways
         as_of = delivered[1] if delivered is not None else str(dated_redeemed[1] if dated_redeemed else "")
         books = getattr(pair, "ledger_units", None)
         return _since_cause(
@@ -611,31 +611,23 @@ def _difference_cause(
 
 
 def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str:
-    """Why the registry may hold ``fewer`` units than the books: redemptions after the books' date (or, with books
-    of no date, redemptions they may not have booked), else a missing delivery; what remains is said with its size
-    and its direction (more redeemed than the difference leaves the registry holding more than the books)."""
+    """Why the registry may hold ``fewer`` units than books that give no date: redemptions they may not have
+    booked, else a missing delivery (books with a date: :func:`_since_cause`)."""
     if redeemed is None:
         return "The books booked units the registry has not delivered (a credit or an investment missing?)."
-    units, as_of = redeemed
+    units = redeemed[0]
     said = (
         f"The registry has redemptions of {units:,} units of this position, which the books may not have booked "
         "(they give no date to tell)"
-        if as_of is None
-        else f"{units:,} units were redeemed after the books' date ({as_of}), which books of that date cannot show"
     )
     if units == fewer:
-        return f"{said}: that {'may be' if as_of is None else 'is'} the difference."
+        return f"{said}: that may be the difference."
     if units < fewer:
         return f"{said}; the other {fewer - units:,} units: a credit or an investment missing?"
-    if as_of is None:  # more redeemed than the difference, and no date: the books may have booked some of them
-        return (
-            "The books booked units the registry has not delivered (a credit or an investment missing?), or the "
-            f"books missed some of the redemptions of {units:,} units the registry has of this position (they give "
-            "no date to tell)."
-        )
-    return (
-        f"{said}; with them, the registry holds {units - fewer:,} units more than the books would give (a redemption "
-        "the books booked that failed, or a booking missing?)."
+    return (  # more redeemed than the difference: the books may have booked some of them
+        "The books booked units the registry has not delivered (a credit or an investment missing?), or the books "
+        f"missed some of the redemptions of {units:,} units the registry has of this position (they give no date "
+        "to tell)."
     )
 
 

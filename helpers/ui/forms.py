@@ -582,13 +582,13 @@ class Form(widgets.VBox):
         self.result_box.value = record_card(self.result_rows(record))
         for form_field in self.fields.values():
             form_field.forget()
-        self._forget_people()
+        self.forget_people()
         self.inputs.layout.display = "none"
         self.again_button.layout.display = None if self.repeatable() else "none"
         for listener in self.on_done:
             listener(record)
 
-    def _forget_people(self) -> None:
+    def forget_people(self) -> None:
         """Once sent, or once an unattended run stopped at it, an investor picker keeps only the investor chosen, by
         id (none if none was): a saved or executed notebook holds no list of everyone's names (``start_again`` lists
         them again)."""

@@ -271,22 +271,28 @@ NAMES_UNATTENDED = "CASHLINK_NAMES_UNATTENDED"  # "1": tables naming people are 
 _PERSON_SEEN: list[bool] = []  # once a person's front end ran a cell in this kernel, the kernel is theirs
 
 
+def _kernel_message() -> dict[str, Any] | None:
+    """The message the kernel is answering (a cell's execute request, a widget's event), or None outside a kernel
+    (a plain Python session)."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        return (kernel.get_parent("shell") or {}) if kernel is not None else None
+    except Exception:  # no IPython at all
+        return None
+
+
 def person_at_screen() -> bool:
     """True when a person's front end runs this code: the Voilà app, a cell executed from JupyterLab (a notebook or a
     console) or Jupyter Notebook (their execute requests carry ``deletedCells``, ``recordTiming`` or ``cellId``
     metadata; nbclient's and papermill's carry none), a widget's event (a click: only a front end sends one), or
-    anything later in a kernel a person used."""
+    anything later in a kernel a person used. Outside a kernel nobody is at a screen."""
     if os.environ.get("VOILA_SERVER_URL") or os.environ.get("VOILA_BASE_URL") or os.environ.get("VOILA_KERNEL_ID"):
         return True
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        kernel = getattr(shell, "kernel", None)
-        parent = kernel.get_parent("shell") if kernel is not None else {}
-    except Exception:  # no kernel (a plain Python process): nobody is at a screen
+    parent = _kernel_message()
+    if parent is None:
         return False
-    parent = parent or {}
     metadata = parent.get("metadata") or {}
     data = (parent.get("content") or {}).get("data") or {}  # a widget's event: a click, a value typed or chosen
     changed = set(data.get("state") or {}) - {"outputs", "msg_id"}  # (not an Output widget's sync, which nbclient
@@ -302,15 +308,7 @@ def names_may_show() -> bool:
     """Whether a table that names people is shown: in a Python session, to a person at a screen, or in the report
     command's run; not in a notebook a program runs (papermill, nbconvert --execute), whose file keeps every output
     and every widget's state."""
-    if os.environ.get(NAMES_UNATTENDED) == "1":
-        return True
-    try:
-        from IPython import get_ipython
-
-        in_a_kernel = getattr(get_ipython(), "kernel", None) is not None
-    except Exception:
-        in_a_kernel = False
-    return not in_a_kernel or person_at_screen()
+    return os.environ.get(NAMES_UNATTENDED) == "1" or _kernel_message() is None or person_at_screen()
 
 
 def withheld(frame: pd.DataFrame, caption: str = "") -> str:

@@ -400,7 +400,7 @@ class Walkthrough(widgets.VBox):
                 if isinstance(built, forms.Form):
                     for form_field in built.fields.values():
                         form_field.forget(keep_message=True)
-                    built._forget_people()
+                    built.forget_people()
             raise
         self._render_where()
 
