@@ -513,13 +513,10 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
         "missing, or a redemption booked but not made?)."  # (review 51: 'without them' said it the wrong way round)
     ]
     more = reconcile.compare(ledger.assign(units=120), investments, redemptions, timedelta(days=3), now)
-    assert (
-        more.differences["cause"]
-        .iloc[0]
-        .endswith(  # redeemed since, and still short: the rest said as such
-            "so books of that date should show 100 units and show 120: 20 units more than the registry held then (units "
-            "booked before the registry delivered them, or a credit or an investment missing?)."
-        )
+    said = more.differences["cause"].iloc[0]  # redeemed since, and still short: the rest said as such
+    assert said.endswith(
+        "so books of that date should show 100 units and show 120: 20 units more than the registry held then "
+        "(units booked before the registry delivered them, or a credit or an investment missing?)."
     )
     undated = reconcile.compare(ledger.drop(columns="as_of"), investments, redemptions, timedelta(days=3), now)
     assert undated.differences["cause"].tolist() == [  # review 45: it said a credit or an investment was missing

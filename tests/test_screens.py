@@ -437,10 +437,13 @@ def test_the_toolkits_warning_prints_as_a_sentence_without_a_path_or_code() -> N
         "from helpers.core.client import FilterIgnoredWarning\n"
         "warnings.warn('The registry ignored the filter.', FilterIgnoredWarning)\n"
         "warnings.warn('other warnings keep their form', UserWarning)\n"
+        "from helpers.core.config import SettingIgnoredWarning\n"
+        "warnings.warn('CASHLINK_TIMOUT is no setting.', SettingIgnoredWarning)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.splitlines() == ["Note: The registry ignored the filter."]  # review 53: not a red box
     assert "<string>:4: UserWarning: other warnings keep their form" in done.stderr.splitlines()[0]
+    assert "Note: CASHLINK_TIMOUT is no setting." in done.stderr.splitlines()  # (review: a plain warning's form)
 
 
 def test_static_tables_align_text_left_and_numbers_right() -> None:

@@ -245,6 +245,10 @@ def _setting_problem(error: Any, given: dict[str, Any], from_env: list[str], fil
     return f"{who}: {said[0].lower()}{said[1:]}."
 
 
+class SettingIgnoredWarning(UserWarning):
+    """A ``CASHLINK_`` variable that names no setting, but is close to one's name: a typo, ignored."""
+
+
 def _warn_of_misspelt(settings: dict[str, str], file: Path | None) -> None:
     """A CASHLINK_ variable (environment or `.env`) close to a setting's name is a typo, said once: it is ignored."""
     import difflib
@@ -263,5 +267,6 @@ def _warn_of_misspelt(settings: dict[str, str], file: Path | None) -> None:
             warnings.warn(
                 f"{key} is no setting of this toolkit, so it is ignored: did you mean {suffixes[close[0]]}? If it "
                 "was meant for the toolkit, correct its name and run again.",
+                SettingIgnoredWarning,
                 stacklevel=3,
             )
