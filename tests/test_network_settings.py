@@ -26,7 +26,7 @@ import urllib3.filepost
 import helpers
 from helpers.core.config import Config
 from helpers.core.transport import prepare
-from tests.conftest import Sandbox
+from tests.conftest import Sandbox, investor_body
 
 HOP_BY_HOP = {"connection", "proxy-connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
@@ -44,6 +44,7 @@ class Forwarder(http.server.ThreadingHTTPServer):
         # (method, url) -> a status (or a status and a JSON body) to answer instead
         self.refuse: Callable[[str, str], int | tuple[int, bytes] | None] | None = None
         self.fail_after: Callable[[str, str], int | None] | None = None  # the same, once the registry has acted
+        self.moved: Callable[[str, str], tuple[int, str] | None] | None = None  # (method, url) -> a redirect
         self.seen: list[str] = []
 
     @property
@@ -82,6 +83,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.server.seen.append(f"{self.command} {url}")
         parts = urlsplit(url)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        moved = self.server.moved(self.command, url) if self.server.moved is not None else None
+        if moved is not None:  # (status, Location): what a gateway answers for an address that moved
+            self.send_response(moved[0])
+            self.send_header("Location", moved[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         refused = self.server.refuse(self.command, url) if self.server.refuse is not None else None
         if refused is not None:
             refused, data = (
@@ -102,7 +110,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = self.server.rewrite(url, data)
         failed = self.server.fail_after(self.command, url) if self.server.fail_after is not None else None
         if failed is not None:  # the registry acted, and its answer was replaced by an error of the way back
-            data = b'{"detail": "Internal server error."}'
+            data = b"" if 200 <= failed < 300 else b'{"detail": "Internal server error."}'  # (2xx: an empty answer)
             self.send_response(failed)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -243,4 +251,109 @@ def test_a_ca_bundle_is_named_only_where_tls_is_on_the_way(clean_environment: py
     assert environment_network_settings("http://10.0.0.5/api/external") == (
         {"http": "http://127.0.0.1:3128"},
         "/etc/ssl/certs/ca-certificates.crt",
+    )
+
+
+@pytest.fixture
+def gateway(sandbox: Sandbox) -> Iterator[Forwarder]:
+    """A reverse proxy in front of the sandbox, as a gateway is in front of the registry."""
+    yield from serving(Forwarder(upstream=sandbox.root))
+
+
+@pytest.fixture
+def elsewhere(sandbox: Sandbox) -> Iterator[Forwarder]:
+    """Another address that serves the same registry: where a redirect points."""
+    yield from serving(Forwarder(upstream=sandbox.root))
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_write_answered_with_a_redirect_is_not_sent_on_and_the_error_names_the_address(
+    config: Config, sandbox: Sandbox, gateway: Forwarder, elsewhere: Forwarder, status: int
+) -> None:
+    """A gateway answers a write with a redirect (the address moved; http to https). requests would send a 301 or
+    302 POST on as a GET of the new address, whose answer (a list) would be taken for the write's, and a 307 or 308
+    with its body (someone's data) to wherever the redirect points. A write is not sent on: the error says where the
+    registry points and which setting to change; nothing is made, and the same step at that address makes the
+    investor once."""
+    gateway.moved = lambda method, url: (
+        (status, elsewhere.url + urlsplit(url).path) if method == "POST" and "/investors" in url else None
+    )
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    with pytest.raises(helpers.ConfigurationError) as raised:
+        client.investors.create(investor_body("Moved"))
+    assert str(raised.value) == (
+        f"The registry's address answered {status} (a redirect) when asked to create the investor, pointing to "
+        f"{elsewhere.url}/api/external/v2/investors/: a write is not sent on to another address, so nothing was "
+        f"sent there and nothing was made. If that is the registry, set CASHLINK_BASE_URL to "
+        f"{elsewhere.url}/api/external (the settings came from test), then run the step again."
+    )
+    assert "Moved" not in str(raised.value) and elsewhere.seen == []
+    assert [seen for seen in gateway.seen if seen.startswith("POST ") and "/investors" in seen] == [
+        f"POST {sandbox.root}/api/external/v2/investors/"
+    ]
+    moved = helpers.Client(config.replace(base_url=f"{elsewhere.url}/api/external"))
+    made = moved.investors.create(investor_body("Moved"))
+    assert made.outcome == "created" and len(moved.investors.list().to_list()) == 1
+
+
+@pytest.mark.parametrize("status", [301, 307])
+def test_a_token_request_answered_with_a_redirect_does_not_send_the_secret_on(
+    config: Config, sandbox: Sandbox, gateway: Forwarder, elsewhere: Forwarder, status: int
+) -> None:
+    gateway.moved = lambda method, url: (status, elsewhere.url + urlsplit(url).path) if "/oauth/" in url else None
+    with pytest.raises(helpers.ConfigurationError) as raised:
+        helpers.Client(config.replace(base_url=f"{gateway.url}/api/external")).check_connection()
+    assert f"set CASHLINK_BASE_URL to {elsewhere.url}/api/external" in str(raised.value)
+    assert "get an access token" in str(raised.value) and elsewhere.seen == []
+
+
+@pytest.mark.parametrize("status", [200, 204])
+def test_an_update_answered_without_the_object_shows_the_object_as_it_is_now(
+    config: Config, gateway: Forwarder, status: int
+) -> None:
+    """A registry may answer an update with no body (204 No Content, or an empty 200): the result is the object as
+    the registry has it after the update, read, not an error (the update was made)."""
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    made = client.investors.create(investor_body("Quiet"))
+    gateway.fail_after = lambda method, url: status if method == "PATCH" else None
+    updated = client.investors.update(made.id, {"communication": {"email": "quiet.new@example.com"}})
+    assert (updated.outcome, updated.id) == ("updated", made.id)
+    assert updated["communication"]["email"] == "quiet.new@example.com"
+    assert updated.happened() == f"Updated now: investor id {made.id}."
+    gateway.fail_after = None
+    again = client.investors.update(made.id, {"communication": {"email": "quiet.new@example.com"}})
+    assert again.outcome == "existed"
+
+
+def test_a_read_follows_a_redirect_on_its_address_and_says_where_another_points(
+    config: Config, sandbox: Sandbox, gateway: Forwarder, elsewhere: Forwarder
+) -> None:
+    """A read is safe to send on (a GET stays a GET) where the access token goes with it: on the registry's own
+    address (here a trailing slash moved). Sent on to another address, requests drops the token, whose 401 would be
+    taken for the registry refusing it: it is said as a redirect, with the setting to change."""
+    gateway.moved = lambda method, url: (
+        (301, urlsplit(url).path.rstrip("/"))
+        if method == "GET" and urlsplit(url).path.endswith("/investors/")
+        else None
+    )
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    assert client.investors.list().to_list() == []
+    assert any(seen.startswith("GET ") and seen.endswith("/v2/investors") for seen in gateway.seen)
+    gateway.moved = lambda method, url: (
+        (301, elsewhere.url + urlsplit(url).path) if method == "GET" and "/investors" in url else None
+    )
+    with pytest.raises(helpers.ConfigurationError) as raised:
+        client.investors.list().to_list()
+    assert str(raised.value) == (
+        "The registry's address answered 301 (a redirect) when asked to list the investors, pointing to "
+        f"{elsewhere.url}/api/external/v2/investors/: the access token is not sent on to another address. If that "
+        f"is the registry, set CASHLINK_BASE_URL to {elsewhere.url}/api/external (the settings came from test), "
+        "then run the step again."
+    )
+    gateway.moved = lambda method, url: (300, "") if method == "GET" and "/investors" in url else None
+    with pytest.raises(helpers.ConfigurationError) as raised:
+        client.investors.list().to_list()
+    assert str(raised.value).startswith(
+        "The registry's address answered 300 (a redirect) when asked to list the investors, without saying where "
+        "to: it could not be followed. Check CASHLINK_BASE_URL"
     )

@@ -530,13 +530,13 @@ def _uuid_or_none(value: Any) -> str | None:
 
 
 def _did_not_act(error: CashlinkError) -> bool:
-    """The registry made nothing: it answered 4xx (not a conflict with an earlier request) or 503 with a Retry-After
-    (a 503 without one is a lost answer: see transport.WRITE_NOT_ACTED_STATUSES), or the request
-    never left (the transport says APIConnectionError for a write only when the connection never opened)."""
+    """The registry made nothing: it answered a redirect (not followed), 4xx (not a conflict with an earlier request)
+    or 503 with a Retry-After (a 503 without one is a lost answer: see transport.WRITE_NOT_ACTED_STATUSES), or the
+    request never left (the transport says APIConnectionError for a write only when the connection never opened)."""
     status = error.status or 0
     if isinstance(error, APIConnectionError):
         return not isinstance(error, AmbiguousWrite)
-    return not isinstance(error, ConflictError) and (400 <= status < 500 or status == 503)
+    return not isinstance(error, ConflictError) and (300 <= status < 500 or status == 503)
 
 
 SEND_AS_NEW = "give it a reference of its own (reference='…'; in a form, the button 'Send as a new …')"
@@ -1137,6 +1137,13 @@ class Client:
             + ". To make another one as well, give it a new reference."
         )
 
+    def _updated_object(self, operation: Operation) -> dict[str, Any]:
+        """The object an update changed, read now, where the registry's answer to it was not the object (an empty 200,
+        or 204 No Content); only its id (the end of the path it was sent to) where it cannot be read."""
+        object_id = api.read_id(operation.path.rstrip("/").rsplit("/", 1)[-1])
+        now = self._verify(operation, object_id)
+        return dict(now) if now is not None else {"id": object_id}
+
     def _verify(self, operation: Operation, registry_id: str | None) -> Record | None:
         """An operation the journal says is done: its object as the registry has it now (None if it is gone;
         ``checked`` False when it cannot be read, e.g. without read scope)."""
@@ -1324,6 +1331,8 @@ class Client:
                     time.sleep(min(0.2 * 2**attempt, 2))
                     continue
                 body = made
+            if operation.method == "PATCH" and not body.get("id"):  # an update answered without the object (204)
+                body = self._updated_object(operation)
             if others and last is None:  # the answer to another session's request under this key
                 answer = replace(answer, replayed=True)
             return answer, Record(body), last is not None

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -51,6 +51,10 @@ WRITE_RETRY_STATUSES = frozenset({429, 503})  # the registry did not act on the 
 # in). A 503 without it may be a gateway's whose upstream reset after committing (Envoy's "upstream connect error
 # or disconnect/reset before headers"): it is looked up before anything is sent again, as a 502.
 WRITE_NOT_ACTED_STATUSES = frozenset({501, 505})
+# A redirect is followed by reads only. requests would send a write on as a read (a 301 or 302 POST becomes a GET of
+# the new address, whose answer would be taken for the write's) or with its body to wherever it points (307, 308):
+WRITE_NOT_SENT_ON = "a write is not sent on to another address, so nothing was sent there and nothing was made"
+TOKEN_NOT_SENT_ON = "a token request holds the client secret and is not sent on to another address"
 TOKEN_MARGIN = 60  # seconds before expiry at which the token is renewed
 RETRY_AFTER_MAX = 60  # the longest a Retry-After holds a request (a registry asking for hours is asked again)
 REQUEST_ID_HEADERS = ("X-Request-ID", "Request-Id", "X-Correlation-ID", "X-Amzn-Trace-Id")
@@ -237,6 +241,8 @@ class Transport:
             "client_secret": self.config.client_secret.get_secret_value(),
         }
         answer = self._send(self.reads, "POST", self.config.token_url, "get an access token", data=data)
+        if 300 <= answer.status < 400:
+            raise self._moved(answer, self.config.token_url, "get an access token", TOKEN_NOT_SENT_ON)
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.status != 200 or not isinstance(body.get("access_token"), str):
             if answer.status == 200:
@@ -370,6 +376,17 @@ class Transport:
             if answer.status != 401 or attempt == 2:
                 break
             log.info("401 on %s %s: renewing the access token once", method, path)
+        if 300 <= answer.status < 400:  # a write's (a read follows a redirect that says where to)
+            raise self._moved(
+                answer,
+                url,
+                action,
+                WRITE_NOT_SENT_ON
+                if writing
+                else "the access token is not sent on to another address"
+                if answer.location
+                else "it could not be followed",
+            )
         if answer.status >= 300:
             not_taken_in = answer.status == 503 and answer.retry_after
             if writing and answer.status >= 500 and answer.status not in WRITE_NOT_ACTED_STATUSES and not not_taken_in:
@@ -391,6 +408,25 @@ class Transport:
                 )
             raise from_answer(answer.status, answer.body, action, answer.request_id, sent=json)
         return answer
+
+    def _moved(self, answer: Answer, url: str, action: str, not_sent_on: str) -> ConfigurationError:
+        """The error for a redirect answered to a write or a token request, neither of which is sent on
+        (``not_sent_on`` says why): where the registry points, and the base URL to set where that is clear."""
+        where = (
+            urlsplit(urljoin(url, answer.location))._replace(query="", fragment="").geturl() if answer.location else ""
+        )
+        tail = url[len(self.config.root_url) :] if url.startswith(self.config.root_url) else ""
+        if where and tail and where.endswith(tail) and where != url:
+            advice = f"If that is the registry, set CASHLINK_BASE_URL to {where[: -len(tail)]}"
+        else:
+            advice = "Check CASHLINK_BASE_URL: it is the address up to /api/external, such as https://demo.cashlink.de/api/external"
+        return ConfigurationError(
+            f"The registry's address answered {answer.status} (a redirect) when asked to {action}, "
+            + (f"pointing to {where}" if where else "without saying where to")
+            + f": {not_sent_on}. {advice} (the settings came from {self.config.source}), then run the step again.",
+            status=answer.status,
+            request_id=answer.request_id,
+        )
 
     def _note_clock(self, date: str | None) -> None:
         """How far the registry's clock is from this machine's, from an answer's ``Date`` (to a second or so): what
@@ -418,7 +454,9 @@ class Transport:
                 self.throttle.wait()  # with its place: a request that waited for one still honours a Retry-After
                 started = time.perf_counter()
                 sent_at = time.time()
-                response = session.send(prepared, timeout=(5, self.config.timeout), stream=True)
+                response = session.send(  # a write or a token request is never sent on: see _moved
+                    prepared, timeout=(5, self.config.timeout), stream=True, allow_redirects=method == "GET"
+                )
                 _read_body(response)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             if writing and not _never_sent(exc):
@@ -432,6 +470,9 @@ class Transport:
             ) from None
         with self._count_lock:  # pages are fetched from several threads
             self.requests_sent += 1
+        if response.history and session.should_strip_auth(url, response.url):  # a read sent on to another address:
+            # requests followed it without the access token (whose 401 would blame the token): said as a redirect
+            return Answer(response.history[0].status_code, None, False, None, sent_at, False, response.url)
         if (writing or self.clock_offset is None) and 200 <= response.status_code < 300:  # the registry's own answer
             self._note_clock(response.headers.get("Date"))
         log.debug(
