@@ -1416,7 +1416,13 @@ def test_an_id_is_taken_from_location_only_where_it_lies_in_the_list_posted_to()
     assert _made_object({}, f"{posted}{new_id}", posted) == {"id": new_id}
     assert _made_object({}, f"/api/external/v2/tasks/{new_id}/", posted) is None
     assert _made_object({}, None, posted) is None
-    assert _made_object({"data": {"id": new_id, "x": 1}}, None, posted) == {"id": new_id, "x": 1}
+    from helpers.core.client import unwrapped
+
+    assert unwrapped({"data": {"id": new_id, "x": 1}}) == {"id": new_id, "x": 1}
+    assert unwrapped([{"id": new_id}]) == {"id": new_id} and unwrapped({"task": {"status": "failed"}}) == {
+        "status": "failed"
+    }
+    assert unwrapped({"status": "processing"}) == {"status": "processing"} and unwrapped([{}, {}]) == [{}, {}]
 
 
 def test_review_57_a_name_in_a_reference_a_number_with_a_zero_and_misspelt_variables() -> None:
@@ -1445,3 +1451,25 @@ def test_review_57_a_name_in_a_reference_a_number_with_a_zero_and_misspelt_varia
                 patch.setenv(key, value)
             _warn_of_misspelt(variable_names(), None)
     assert said == []
+
+
+def test_review_58_a_tokens_lifetime_and_ids_in_braces() -> None:
+    """``expires_in`` 0 kept a token an hour (0 read as missing), "NaN" and "inf" never renewed it; a lower-case id in
+    braces was kept as sent, unlike the same id in capitals."""
+    from helpers.core.api import read_object
+    from helpers.core.transport import token_lifetime
+
+    assert [token_lifetime(value) for value in (0, -5, "NaN", "inf", None, "3600", 7200, "soon")] == [
+        0.0,
+        0.0,
+        3600.0,
+        3600.0,
+        3600.0,
+        3600.0,
+        7200.0,
+        3600.0,
+    ]
+    canonical = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    for spelled in ("{" + canonical + "}", canonical.upper(), f"urn:uuid:{canonical}", canonical.replace("-", "")):
+        assert read_object({"id": spelled, "wallet": spelled})["id"] == canonical, spelled
+    assert read_object({"id": "not-an-id", "wallet": "0xAbC"}) == {"id": "not-an-id", "wallet": "0xAbC"}

@@ -186,6 +186,7 @@ ID_FIELDS = (
 )
 UNIT_FIELDS = ("units", "remaining_units", "available_units", "total_units")
 _KNOWN_STATUSES = {status.casefold(): status for status in INVESTMENT_STATUSES}  # (tasks: see Statuses)
+_SPELLED_STATUSES = frozenset(_KNOWN_STATUSES.values())
 
 
 def read_object(item: dict[str, Any]) -> dict[str, Any]:
@@ -196,8 +197,10 @@ def read_object(item: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name in ID_FIELDS:
         value = item.get(name)
-        if type(value) is str and value != value.lower():
-            changes[name] = read_id(value)
+        if type(value) is str and (len(value) != 36 or value != value.lower()):  # (36: a UUID in its one spelling)
+            spelled = read_id(value)  # capitals, braces ({...}), urn:uuid:, no hyphens
+            if spelled != value:
+                changes[name] = spelled
     for name in UNIT_FIELDS:
         value = item.get(name)
         if value is not None and type(value) is not int:
@@ -205,7 +208,7 @@ def read_object(item: dict[str, Any]) -> dict[str, Any]:
             if whole is not None:
                 changes[name] = whole
     status = item.get("status")
-    if type(status) is str and status not in _KNOWN_STATUSES.values():
+    if type(status) is str and status not in _SPELLED_STATUSES:
         changes["status"] = read_status(status)
     kyc = item.get("kyc_status")  # an investor's identification status: SUCCESS, PENDING, FAILED, NONE
     if type(kyc) is str and kyc != kyc.strip().upper():

@@ -591,18 +591,25 @@ INVESTMENT_STATUSES = frozenset(status.upper() for status in api.INVESTMENT_STAT
 
 
 def makes_an_object(operation: Operation) -> bool:
-    """A create or an upload whose object can be looked for: its answer is that object, with its id (a credit's
-    answer is a task or a status, and may have none)."""
-    return operation.method == "POST" and operation.sent is not None and operation.name.startswith(("create", "upload"))
+    """A create or an upload: its answer is the object it made, with its id (a credit's answer is a task or a status,
+    and may have none)."""
+    return operation.method == "POST" and operation.name.startswith(("create", "upload"))
+
+
+def unwrapped(body: Any) -> Any:
+    """A write's answer as the object (or task) it names, where the registry wrapped it: the one member of
+    ``{"data": {...}}`` (whatever its name), or the one item of a list. Anything else as it is."""
+    if isinstance(body, dict) and (body.get("id") or body.get("status")):
+        return body
+    inner = list(body.values()) if isinstance(body, dict) else body if isinstance(body, list) else []
+    if len(inner) == 1 and isinstance(inner[0], dict) and (inner[0].get("id") or inner[0].get("status")):
+        return inner[0]
+    return body
 
 
 def _made_object(body: dict[str, Any], location: str | None, posted_to: str) -> dict[str, Any] | None:
-    """The object a create's answer names when it is not the answer itself: wrapped in one member ({"data": {...}}),
-    or only its id, in ``Location`` (a 201 with an empty body) where that lies in the list posted to (a task's
-    address is not the object's). None when neither names it."""
-    inner = list(body.values())
-    if len(inner) == 1 and isinstance(inner[0], dict) and inner[0].get("id"):
-        return api.read_object(dict(inner[0]))
+    """The object a create's answer names by its id in ``Location`` only (a 201 with an empty body), where that lies
+    in the list posted to (a task's address is not the object's). None when it does not name it."""
     where = urlsplit(urljoin(posted_to, location or "")).path
     if not location or not where.startswith(urlsplit(posted_to).path.rstrip("/") + "/"):
         return None
@@ -1317,19 +1324,42 @@ class Client:
                         request_id=exc.request_id,
                     ) from exc
                 raise
-            body = api.read_object(answer.body) if isinstance(answer.body, dict) else {"result": answer.body}
-            if makes_an_object(operation) and not body.get("id"):  # (a create whose object can be looked for)
-                made = _made_object(body, answer.location, self.transport.url(operation.path))
-                if made is None:  # what it made cannot be told: looked for, as after a lost answer
-                    log.info("an answer without an id for %s (attempt %d)", operation.name, attempt + 1)
-                    last = AmbiguousWrite(
-                        f"The registry answered {answer.status} to '{operation.action}' but named no id of what it "
-                        "made (no id in its answer, no Location): whether and what it made cannot be told from it.",
+            named = unwrapped(answer.body)
+            body = api.read_object(dict(named)) if isinstance(named, dict) else {"result": answer.body}
+            made = (
+                _made_object(body, answer.location, self.transport.url(operation.path)) if not body.get("id") else body
+            )
+            nameless = makes_an_object(operation) and made is None  # a create that names nothing it made
+            if nameless or (
+                operation.method == "POST" and operation.sent is not None and not body.keys() & {"id", "status"}
+            ):
+                unnamed = (
+                    f"The registry answered {answer.status} to '{operation.action}' but named no id of what it made "
+                    "(no id in its answer, no Location)"
+                )
+                if operation.sent is None:  # nothing to look for it by: never sent blind again
+                    self._audit(operation, key, None, "answered without an id: outcome unknown")
+                    raise OutcomeUnknown(
+                        f"{unnamed}, and nothing here can look for it: which {operation.what} it made cannot be told, "
+                        "so the next step could not name it. Nothing more was sent. Look for it in Cashlink Studio, "
+                        "and tell Cashlink's support the time and the request id; "
+                        + (
+                            "running this again sends the same request under the same key."
+                            if operation.resend_unseen
+                            else f"to send it again, {operation.send_again}."
+                        ),
                         status=answer.status,
                         request_id=answer.request_id,
                     )
-                    time.sleep(min(0.2 * 2**attempt, 2))
-                    continue
+                log.info("an answer without an id for %s (attempt %d)", operation.name, attempt + 1)
+                last = AmbiguousWrite(  # what it made is looked for, as after a lost answer
+                    f"{unnamed}: whether and what it made cannot be told from it.",
+                    status=answer.status,
+                    request_id=answer.request_id,
+                )
+                time.sleep(min(0.2 * 2**attempt, 2))
+                continue
+            if made is not None:
                 body = made
             if operation.method == "PATCH" and not body.get("id"):  # an update answered without the object (204)
                 body = self._updated_object(operation)

@@ -40,6 +40,7 @@ from helpers.core.errors import (
     PermissionDeniedError,
     from_answer,
     registry_detail,
+    web_page,
 )
 
 log = logging.getLogger("helpers")
@@ -280,12 +281,8 @@ class Transport:
                 )
             raise from_answer(answer.status, answer.body, "get an access token", answer.request_id)
         self._token_scopes = body.get("scope") if isinstance(body.get("scope"), str) else None
-        try:
-            lifetime = float(body.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            lifetime = 3600.0
         log.info("access token obtained for %s (expires in %s s)", self.config.client_id, body.get("expires_in"))
-        return body["access_token"], max(lifetime, 1.0)
+        return body["access_token"], token_lifetime(body.get("expires_in"))
 
     # --- requests -----------------------------------------------------------------------------------------------
 
@@ -373,9 +370,9 @@ class Transport:
                 writing=writing,
                 undecoded=undecoded,
             )
-            if answer.status != 401 or attempt == 2:
+            if not token_refused(answer) or attempt == 2:
                 break
-            log.info("401 on %s %s: renewing the access token once", method, path)
+            log.info("%s on %s %s: renewing the access token once", answer.status, method, path)
         if 300 <= answer.status < 400:  # a write's (a read follows a redirect that says where to)
             raise self._moved(
                 answer,
@@ -395,14 +392,14 @@ class Transport:
                     f"{who} answered {answer.status} while trying to {action}: it may or may not have acted.",
                     status=answer.status,
                 )
-            if answer.status == 401:  # (twice: the second time with a token just issued for our credentials)
+            if token_refused(answer):  # (twice: the second time with a token just issued for our credentials)
                 self._token = None
                 raise AuthenticationError(
-                    f"The registry refused a fresh access token while trying to {action} (401, twice), though it had "
-                    "just issued it for our credentials: this is the registry's side, not CASHLINK_CLIENT_ID or "
-                    "CASHLINK_CLIENT_SECRET. Running it again is safe; if it keeps happening, tell Cashlink's support "
-                    "the time and the request id.",
-                    status=401,
+                    f"The registry refused a fresh access token while trying to {action} ({answer.status}, twice), "
+                    "though it had just issued it for our credentials: this is the registry's side, not "
+                    "CASHLINK_CLIENT_ID or CASHLINK_CLIENT_SECRET. Running it again is safe; if it keeps happening, "
+                    "tell Cashlink's support the time and the request id.",
+                    status=answer.status,
                     body=answer.body,
                     request_id=answer.request_id,
                 )
@@ -457,7 +454,18 @@ class Transport:
                 response = session.send(  # a write or a token request is never sent on: see _moved
                     prepared, timeout=(5, self.config.timeout), stream=True, allow_redirects=method == "GET"
                 )
-                _read_body(response)
+                _read_body(response, self.config.timeout)
+        except AnswerTooSlow:
+            slow = f"did not come in full within {self.config.timeout:g} s of its first bytes"
+            if writing:
+                raise AmbiguousWrite(
+                    f"The answer to '{action}' {slow}: the registry may or may not have acted."
+                ) from None
+            raise APIConnectionError(
+                f"The registry's answer to '{action}' {slow} (CASHLINK_TIMEOUT): the network, or a gateway on the "
+                "way, is slow. Running the cell again is safe; on a slow network, set CASHLINK_TIMEOUT higher in "
+                ".env."
+            ) from None
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             if writing and not _never_sent(exc):
                 raise AmbiguousWrite(
@@ -495,6 +503,27 @@ class Transport:
             "Retry-After" in response.headers,
             response.headers.get("Location"),
         )
+
+
+def token_refused(answer: Answer) -> bool:
+    """The access token was refused: 401, or a 403 whose reason names the token or authentication (some gateways
+    answer an expired token so). Renewed once; a scope the client lacks is a 403 that names neither."""
+    if answer.status == 401:
+        return True
+    if answer.status != 403 or web_page(answer.body):
+        return False
+    said = registry_detail(answer.body).lower()
+    return any(word in said for word in ("token", "expired", "authenticat", "credentials"))
+
+
+def token_lifetime(expires_in: Any) -> float:
+    """Seconds a token holds, as its answer's ``expires_in`` says: 0 or less, renewed at every use; missing, or not a
+    finite number ("NaN"), RFC 6749's usual hour."""
+    try:
+        lifetime = float(expires_in)
+    except (TypeError, ValueError):
+        return 3600.0
+    return max(lifetime, 0.0) if math.isfinite(lifetime) else 3600.0
 
 
 def _registry_time(date: str | None) -> float | None:
@@ -558,11 +587,24 @@ def decode_body(content: bytes) -> Any:
         return content[:500].decode("utf-8", "replace")
 
 
-def _read_body(response: requests.Response) -> None:
-    """Read the whole body at once (``response.content`` would read it in 10 KB pieces, which costs a tenth of the
-    time of a large page); a body cut short raises urllib3's error, as reading it through ``requests`` would have
-    raised the same as a ``requests`` exception."""
-    response._content = response.raw.read(decode_content=True) or b""
+class AnswerTooSlow(urllib3.exceptions.HTTPError):
+    """The rest of an answer did not come within the timeout of its first bytes."""
+
+
+def _read_body(response: requests.Response, seconds: float) -> None:
+    """Read the whole body, as it arrives, within ``seconds``: a timeout of each read of the socket alone would let
+    a gateway that sends a few bytes at a time hold the call as long as it likes. Read in pieces of up to 1 MB
+    (``response.content`` reads 10 KB pieces, which costs a tenth of the time of a large page); a body cut short
+    raises urllib3's error, as reading it through ``requests`` would have raised the same as a ``requests``
+    exception."""
+    deadline = time.monotonic() + seconds
+    parts = []
+    while part := response.raw.read1(1 << 20, decode_content=True):
+        parts.append(part)
+        if time.monotonic() > deadline:
+            response.close()
+            raise AnswerTooSlow(f"the answer did not come in full within {seconds:g} s")
+    response._content = b"".join(parts)
     response._content_consumed = True  # type: ignore[attr-defined]
 
 
