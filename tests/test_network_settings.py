@@ -47,9 +47,10 @@ class Forwarder(http.server.ThreadingHTTPServer):
         self.refuse: Callable[[str, str], int | tuple[int, bytes] | None] | None = None
         self.fail_after: Callable[[str, str], int | None] | None = None  # the same, once the registry has acted
         self.moved: Callable[[str, str], tuple[int, str] | None] | None = None  # (method, url) -> a redirect
-        # (method, url, status, body) -> the status and body sent on instead, once the registry has acted
-        self.reshape: Callable[[str, str, int, bytes], tuple[int, bytes] | None] | None = None
-        self.trickle: Callable[[str, str], bool] | None = None  # (method, url) -> the answer sent 4 bytes per 0.1 s
+        # (method, url, status, body) -> the status and body (and headers) sent on instead, once the registry acted
+        self.reshape: Callable[[str, str, int, bytes], tuple[Any, ...] | None] | None = None
+        # (method, url) -> the answer sent a piece at a time: True, 4 bytes per 0.1 s; or (bytes, seconds)
+        self.trickle: Callable[[str, str], bool | tuple[int, float]] | None = None
         self.seen: list[str] = []
 
     @property
@@ -117,6 +118,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if reshaped is not None:  # the registry acted, and answered otherwise
             self.send_response(reshaped[0])
             self.send_header("Content-Type", "application/json")
+            for name, value in (reshaped[2] if len(reshaped) > 2 else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(reshaped[1])))
             self.end_headers()
             self.wfile.write(reshaped[1])
@@ -138,11 +141,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if self.server.trickle is not None and self.server.trickle(self.command, url):
-            for start in range(0, len(data), 4):  # a gateway that sends the answer a few bytes at a time
-                self.wfile.write(data[start : start + 4])
+        pieces = self.server.trickle(self.command, url) if self.server.trickle is not None else False
+        if pieces:
+            size, pause = (4, 0.1) if pieces is True else pieces  # (4 bytes per 0.1 s: a gateway that trickles)
+            for start in range(0, len(data), size):
+                self.wfile.write(data[start : start + size])
                 self.wfile.flush()
-                time.sleep(0.1)
+                time.sleep(pause)
         else:
             self.wfile.write(data)
         connection.close()
@@ -379,7 +384,7 @@ def test_a_read_follows_a_redirect_on_its_address_and_says_where_another_points(
     )
 
 
-@pytest.mark.parametrize("shape", ["data", "list", "result"])
+@pytest.mark.parametrize("shape", ["data", "list", "result", "jsend"])
 def test_a_writes_answer_wrapped_is_read_as_the_object_it_wraps(
     config: Config, sandbox: Sandbox, gateway: Forwarder, shape: str
 ) -> None:
@@ -391,7 +396,8 @@ def test_a_writes_answer_wrapped_is_read_as_the_object_it_wraps(
         if method != "POST" or not url.endswith(("/documents/", "/credits/")) or status >= 300:
             return None
         made = json.loads(data)
-        return status, json.dumps([made] if shape == "list" else {shape: made}).encode()
+        envelope = {"status": "success", "data": made} if shape == "jsend" else {shape: made}
+        return status, json.dumps([made] if shape == "list" else envelope).encode()
 
     gateway.reshape = wrapped
     client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
@@ -482,7 +488,10 @@ def test_a_token_refused_with_403_is_renewed_once_and_a_missing_scope_is_not(
     refusals["left"] = 99
     with pytest.raises(helpers.AuthenticationError) as refused:
         client.investors.list().to_list()
-    assert "refused a fresh access token while trying to list the investors (403, twice)" in str(refused.value)
+    assert (
+        "trying to list the investors (403, twice: Authentication credentials were not provided or the token expired)"
+        in str(refused.value)
+    )
     gateway.refuse = None
     client.investors.list().to_list()  # (a new token: the refused one was dropped)
     gateway.refuse = lambda method, url: (
@@ -506,9 +515,83 @@ def test_an_answer_that_trickles_in_is_cut_at_the_timeout_and_a_write_is_looked_
     with pytest.raises(helpers.APIConnectionError) as slow:
         client.investors.list().to_list()
     assert str(slow.value).startswith(
-        "The registry's answer to 'list the investors' did not come in full within 0.5 s of its first bytes"
+        "The registry's answer to 'list the investors' stopped coming (less than 64 KB in 0.5 s, not yet all of it)"
     )
+    gateway.trickle = lambda method, url: (100_000, 0.3) if "/investors" in url and method == "GET" else False
+    gateway.rewrite = lambda url, data: (
+        data[:-1] + b', "padding": "' + b"x" * 400_000 + b'"}'
+        if "/investors" in url and data.startswith(b"{")
+        else data
+    )
+    assert client.investors.list().to_list() == []  # a large answer over a slow line: 1.2 s, and it keeps coming
+    gateway.rewrite = None
     gateway.trickle = lambda method, url: "/investors" in url and method == "POST"
     made = client.investors.create(investor_body("Trickle"))
     assert made.outcome == "created" and made["natural_person"]["surname"] == "Trickle"
     assert sum(seen.startswith("POST ") and "/investors" in seen for seen in gateway.seen) == 1
+
+
+def test_a_create_named_by_location_or_see_other_is_read_once_and_not_made_twice(
+    config: Config, gateway: Forwarder
+) -> None:
+    """Review 59: a 201 with an empty body and the object's Location was looked for as if no answer had come (a
+    client that may not read: an unknown outcome); a 303 See Other (done, its result at Location) was said to have
+    made nothing, and a re-run made a second document."""
+    import json
+
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    gateway.reshape = lambda method, url, status, data: (
+        (201, b"", {"Location": f"{urlsplit(url).path}{json.loads(data)['id']}/"})
+        if method == "POST" and url.endswith("/investors/")
+        else (303, b"", {"Location": f"{urlsplit(url).path}{json.loads(data)['id']}/"})
+        if method == "POST" and url.endswith("/documents/")
+        else None
+    )
+    investor = client.investors.create(investor_body("Located"))
+    assert investor.outcome == "created" and checks_uuid(investor.id)
+    after = gateway.seen[gateway.seen.index(next(s for s in gateway.seen if s.startswith("POST ") and "/inv" in s)) :]
+    assert not any(seen.startswith("GET ") and "/investors/?" in seen for seen in after)  # not looked for
+    for run in (1, 2):
+        protocol = client.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+        assert protocol.outcome == ("created" if run == 1 else "existed") and checks_uuid(protocol.id)
+    assert sum(seen.startswith("POST ") and seen.endswith("/documents/") for seen in gateway.seen) == 1
+    client.investors.identify(investor.id, identification_body(protocol.id))
+
+
+def test_a_credit_answered_with_its_task_under_another_name_is_taken_as_the_answer(
+    config: Config, gateway: Forwarder
+) -> None:
+    """Review 59: an answer of anything (``{"task_id": ...}``) to a credit was looked for as if none had come."""
+    import json
+
+    from tests.test_helpers_client import onboard
+
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    investor_id, wallet_id = onboard(client, "Tasked")
+    investment = invest(client, investor_id, wallet_id, 10)
+    gateway.reshape = lambda method, url, status, data: (
+        (202, json.dumps({"task_id": json.loads(data).get("id")}).encode())
+        if method == "POST" and url.endswith("/credits/")
+        else None
+    )
+    delivered = client.investments.credit(investment.id, timeout=10)
+    assert delivered["status"] == "DELIVERED" and delivered.outcome == "created"
+    assert sum(seen.startswith("POST ") and seen.endswith("/credits/") for seen in gateway.seen) == 1
+
+
+def test_a_redirect_names_no_password_and_multi_hop_reads_keep_their_token(
+    config: Config, sandbox: Sandbox, gateway: Forwarder, elsewhere: Forwarder
+) -> None:
+    """Review 59: a redirect to user:password@host was quoted whole in the error, and in the address to set."""
+    gateway.moved = lambda method, url: (
+        (307, f"http://svc-user:S3cr3t-pw@127.0.0.1:{elsewhere.server_address[1]}{urlsplit(url).path}")
+        if method == "POST"
+        else None
+    )
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    with pytest.raises(helpers.ConfigurationError) as raised:
+        client.investors.create(investor_body("Secret"))
+    said = str(raised.value)
+    assert "S3cr3t" not in said and "svc-user" not in said
+    assert "(with a user name and password in the address, not shown)" in said
+    assert f"set CASHLINK_BASE_URL to {elsewhere.url}/api/external" in said

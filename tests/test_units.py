@@ -1470,6 +1470,29 @@ def test_review_58_a_tokens_lifetime_and_ids_in_braces() -> None:
         3600.0,
     ]
     canonical = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
-    for spelled in ("{" + canonical + "}", canonical.upper(), f"urn:uuid:{canonical}", canonical.replace("-", "")):
+    for spelled in ("{" + canonical + "}", canonical.upper(), f"urn:uuid:{canonical}"):
         assert read_object({"id": spelled, "wallet": spelled})["id"] == canonical, spelled
     assert read_object({"id": "not-an-id", "wallet": "0xAbC"}) == {"id": "not-an-id", "wallet": "0xAbC"}
+    hex_id = canonical.replace("-", "")  # a registry's own ids may be 32 hex digits: kept as they are
+    assert read_object({"id": hex_id}) == {"id": hex_id}
+
+
+def test_review_59_a_403_renews_the_token_only_where_it_names_the_token() -> None:
+    """A 403 for a missing scope (OAuth's "higher privileges than provided by the access token", "Token does not
+    have the required scope") or a refusal of business ("The subscription period has expired") is no refused token."""
+    from helpers.core.transport import Answer, token_refused
+
+    def refused(status: int, body: object) -> bool:
+        return token_refused(Answer(status, body, False, None, 0.0))
+
+    assert refused(401, None)
+    assert refused(403, {"detail": "Authentication credentials were not provided or the token expired."})
+    assert refused(403, {"error": "invalid_token", "error_description": "The access token expired"})
+    assert refused(403, {"detail": "Invalid token."})
+    assert not refused(
+        403, {"error": "insufficient_scope", "error_description": "higher privileges than provided by the access token"}
+    )
+    assert not refused(403, {"detail": "Token does not have the required scope investors:write."})
+    assert not refused(403, {"detail": "The subscription period of this distributor has expired."})
+    assert not refused(403, {"detail": "You do not have permission to perform this action."})
+    assert not refused(403, "<html><body>Forbidden: token expired</body></html>")

@@ -197,8 +197,8 @@ def read_object(item: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name in ID_FIELDS:
         value = item.get(name)
-        if type(value) is str and (len(value) != 36 or value != value.lower()):  # (36: a UUID in its one spelling)
-            spelled = read_id(value)  # capitals, braces ({...}), urn:uuid:, no hyphens
+        if type(value) is str and (value != value.lower() or value.startswith(("{", "urn:"))):
+            spelled = read_id(value)  # capitals, braces ({...}), urn:uuid: (32 digits without hyphens: as sent)
             if spelled != value:
                 changes[name] = spelled
     for name in UNIT_FIELDS:

@@ -530,13 +530,14 @@ def _uuid_or_none(value: Any) -> str | None:
 
 
 def _did_not_act(error: CashlinkError) -> bool:
-    """The registry made nothing: it answered a redirect (not followed), 4xx (not a conflict with an earlier request)
-    or 503 with a Retry-After (a 503 without one is a lost answer: see transport.WRITE_NOT_ACTED_STATUSES), or the
-    request never left (the transport says APIConnectionError for a write only when the connection never opened)."""
+    """The registry made nothing: it answered a redirect (not followed; but a 303, which says it was done), 4xx (not
+    a conflict with an earlier request) or 503 with a Retry-After (a 503 without one is a lost answer: see
+    transport.WRITE_NOT_ACTED_STATUSES), or the request never left (the transport says APIConnectionError for a
+    write only when the connection never opened)."""
     status = error.status or 0
     if isinstance(error, APIConnectionError):
         return not isinstance(error, AmbiguousWrite)
-    return not isinstance(error, ConflictError) and (300 <= status < 500 or status == 503)
+    return not isinstance(error, ConflictError) and ((300 <= status < 500 and status != 303) or status == 503)
 
 
 SEND_AS_NEW = "give it a reference of its own (reference='…'; in a form, the button 'Send as a new …')"
@@ -597,13 +598,22 @@ def makes_an_object(operation: Operation) -> bool:
 
 
 def unwrapped(body: Any) -> Any:
-    """A write's answer as the object (or task) it names, where the registry wrapped it: the one member of
-    ``{"data": {...}}`` (whatever its name), or the one item of a list. Anything else as it is."""
-    if isinstance(body, dict) and (body.get("id") or body.get("status")):
-        return body
-    inner = list(body.values()) if isinstance(body, dict) else body if isinstance(body, list) else []
-    if len(inner) == 1 and isinstance(inner[0], dict) and (inner[0].get("id") or inner[0].get("status")):
-        return inner[0]
+    """A write's answer as the object (or task) it names, where the registry wrapped it: its ``data`` or ``result``
+    (``{"status": "success", "data": {...}}``, JSend's envelope, too), the one member of a wrapper of another name, or
+    the one item of a list. An answer with an id, or anything else, as it is."""
+    if isinstance(body, dict):
+        if body.get("id"):
+            return body
+        inner = [body[name] for name in ("data", "result") if name in body] or (
+            list(body.values()) if len(body) == 1 else []
+        )
+    else:
+        inner = [body] if isinstance(body, list) else []
+    for candidate in inner:
+        if isinstance(candidate, list) and len(candidate) == 1:
+            candidate = candidate[0]
+        if isinstance(candidate, dict) and (candidate.get("id") or candidate.get("status")):
+            return candidate
     return body
 
 
@@ -1326,12 +1336,11 @@ class Client:
                 raise
             named = unwrapped(answer.body)
             body = api.read_object(dict(named)) if isinstance(named, dict) else {"result": answer.body}
-            made = (
-                _made_object(body, answer.location, self.transport.url(operation.path)) if not body.get("id") else body
-            )
-            nameless = makes_an_object(operation) and made is None  # a create that names nothing it made
-            if nameless or (
-                operation.method == "POST" and operation.sent is not None and not body.keys() & {"id", "status"}
+            if not body.get("id"):  # its id in Location only (a 201 with an empty body)?
+                body = _made_object(body, answer.location, self.transport.url(operation.path)) or body
+            if not body.get("id") and (  # a create that names nothing it made, or a credit answered with nothing
+                makes_an_object(operation)  # at all (an empty 202, no Location): looked for
+                or (operation.method == "POST" and operation.sent is not None and answer.body in (None, "", {}, []))
             ):
                 unnamed = (
                     f"The registry answered {answer.status} to '{operation.action}' but named no id of what it made "
@@ -1359,8 +1368,6 @@ class Client:
                 )
                 time.sleep(min(0.2 * 2**attempt, 2))
                 continue
-            if made is not None:
-                body = made
             if operation.method == "PATCH" and not body.get("id"):  # an update answered without the object (204)
                 body = self._updated_object(operation)
             if others and last is None:  # the answer to another session's request under this key

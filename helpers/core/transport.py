@@ -15,11 +15,12 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -36,10 +37,12 @@ from helpers.core.config import Config
 from helpers.core.errors import (
     APIConnectionError,
     AuthenticationError,
+    CashlinkError,
     ConfigurationError,
     PermissionDeniedError,
     from_answer,
     registry_detail,
+    scrubbed,
     web_page,
 )
 
@@ -373,6 +376,8 @@ class Transport:
             if not token_refused(answer) or attempt == 2:
                 break
             log.info("%s on %s %s: renewing the access token once", answer.status, method, path)
+        if writing and answer.status == 303:  # done, and its result is elsewhere (RFC 9110's See Other)
+            return self._see_other(answer, url, action)
         if 300 <= answer.status < 400:  # a write's (a read follows a redirect that says where to)
             raise self._moved(
                 answer,
@@ -395,7 +400,9 @@ class Transport:
             if token_refused(answer):  # (twice: the second time with a token just issued for our credentials)
                 self._token = None
                 raise AuthenticationError(
-                    f"The registry refused a fresh access token while trying to {action} ({answer.status}, twice), "
+                    f"The registry refused a fresh access token while trying to {action} ({answer.status}, twice"
+                    + (f": {said.rstrip('.')}" if (said := scrubbed(registry_detail(answer.body))) else "")
+                    + "), "
                     "though it had just issued it for our credentials: this is the registry's side, not "
                     "CASHLINK_CLIENT_ID or CASHLINK_CLIENT_SECRET. Running it again is safe; if it keeps happening, "
                     "tell Cashlink's support the time and the request id.",
@@ -406,20 +413,48 @@ class Transport:
             raise from_answer(answer.status, answer.body, action, answer.request_id, sent=json)
         return answer
 
+    def _see_other(self, answer: Answer, url: str, action: str) -> Answer:
+        """A write answered 303 See Other: it was done, and its result is at ``Location``, read there on the
+        registry's own address. Where that cannot be read, the answer counts as lost: what it made is looked for."""
+        lost = AmbiguousWrite(
+            f"The registry answered 303 (done; its result elsewhere) to '{action}' without a result this client can "
+            "read there: what it made is looked for.",
+            status=303,
+        )
+        try:
+            where = self.url(urljoin(url, answer.location)) if answer.location else None
+        except ConfigurationError:  # not the registry's own address: the access token does not go there
+            where = None
+        if where is None:
+            raise lost
+        try:
+            result = self.request("GET", where, action)
+        except CashlinkError:
+            raise lost from None
+        return replace(result, sent_at=answer.sent_at, replayed=answer.replayed, request_id=answer.request_id)
+
     def _moved(self, answer: Answer, url: str, action: str, not_sent_on: str) -> ConfigurationError:
         """The error for a redirect answered to a write or a token request, neither of which is sent on
         (``not_sent_on`` says why): where the registry points, and the base URL to set where that is clear."""
+        pointed = urlsplit(urljoin(url, answer.location or ""))
+        userinfo = "@" in pointed.netloc  # (user:password@): never repeated
         where = (
-            urlsplit(urljoin(url, answer.location))._replace(query="", fragment="").geturl() if answer.location else ""
+            pointed._replace(netloc=pointed.netloc.rpartition("@")[2], query="", fragment="").geturl()
+            if answer.location
+            else ""
         )
         tail = url[len(self.config.root_url) :] if url.startswith(self.config.root_url) else ""
         if where and tail and where.endswith(tail) and where != url:
             advice = f"If that is the registry, set CASHLINK_BASE_URL to {where[: -len(tail)]}"
         else:
-            advice = "Check CASHLINK_BASE_URL: it is the address up to /api/external, such as https://demo.cashlink.de/api/external"
+            advice = (
+                "Check CASHLINK_BASE_URL: it is the address up to /api/external, such as "
+                "https://demo.cashlink.de/api/external"
+            )
         return ConfigurationError(
             f"The registry's address answered {answer.status} (a redirect) when asked to {action}, "
             + (f"pointing to {where}" if where else "without saying where to")
+            + (" (with a user name and password in the address, not shown)" if userinfo else "")
             + f": {not_sent_on}. {advice} (the settings came from {self.config.source}), then run the step again.",
             status=answer.status,
             request_id=answer.request_id,
@@ -456,7 +491,7 @@ class Transport:
                 )
                 _read_body(response, self.config.timeout)
         except AnswerTooSlow:
-            slow = f"did not come in full within {self.config.timeout:g} s of its first bytes"
+            slow = f"stopped coming (less than 64 KB in {self.config.timeout:g} s, not yet all of it)"
             if writing:
                 raise AmbiguousWrite(
                     f"The answer to '{action}' {slow}: the registry may or may not have acted."
@@ -478,7 +513,8 @@ class Transport:
             ) from None
         with self._count_lock:  # pages are fetched from several threads
             self.requests_sent += 1
-        if response.history and session.should_strip_auth(url, response.url):  # a read sent on to another address:
+        hops = [hop.url for hop in response.history] + [response.url]
+        if any(map(session.should_strip_auth, hops, hops[1:])):  # a read sent on to another address:
             # requests followed it without the access token (whose 401 would blame the token): said as a redirect
             return Answer(response.history[0].status_code, None, False, None, sent_at, False, response.url)
         if (writing or self.clock_offset is None) and 200 <= response.status_code < 300:  # the registry's own answer
@@ -505,6 +541,12 @@ class Transport:
         )
 
 
+TOKEN_REFUSED = re.compile(
+    r"\btoken\b.*\b(expired|invalid|revoked|not valid)\b|\b(expired|invalid|revoked)\b.*\btoken\b"
+    r"|credentials were not provided|not authenticated|authentication failed"
+)
+
+
 def token_refused(answer: Answer) -> bool:
     """The access token was refused: 401, or a 403 whose reason names the token or authentication (some gateways
     answer an expired token so). Renewed once; a scope the client lacks is a 403 that names neither."""
@@ -513,7 +555,12 @@ def token_refused(answer: Answer) -> bool:
     if answer.status != 403 or web_page(answer.body):
         return False
     said = registry_detail(answer.body).lower()
-    return any(word in said for word in ("token", "expired", "authenticat", "credentials"))
+    code = answer.body.get("error") if isinstance(answer.body, dict) else None  # RFC 6750's error codes
+    if code == "invalid_token":
+        return True
+    if code == "insufficient_scope" or any(word in said for word in ("scope", "privilege", "permission")):
+        return False
+    return bool(TOKEN_REFUSED.search(said))
 
 
 def token_lifetime(expires_in: Any) -> float:
@@ -591,19 +638,26 @@ class AnswerTooSlow(urllib3.exceptions.HTTPError):
     """The rest of an answer did not come within the timeout of its first bytes."""
 
 
+STEADY_BYTES = 64 * 1024  # an answer that keeps coming brings at least this much (or its end) every timeout
+
+
 def _read_body(response: requests.Response, seconds: float) -> None:
-    """Read the whole body, as it arrives, within ``seconds``: a timeout of each read of the socket alone would let
-    a gateway that sends a few bytes at a time hold the call as long as it likes. Read in pieces of up to 1 MB
+    """Read the whole body as it arrives, as long as it keeps coming: at least 64 KB, or its end, within each
+    ``seconds``. A timeout of each read of the socket alone would let a gateway that sends a few bytes at a time
+    hold the call as long as it likes; a large page over a slow line still arrives. Read in pieces of up to 1 MB
     (``response.content`` reads 10 KB pieces, which costs a tenth of the time of a large page); a body cut short
     raises urllib3's error, as reading it through ``requests`` would have raised the same as a ``requests``
     exception."""
-    deadline = time.monotonic() + seconds
+    deadline, since = time.monotonic() + seconds, 0
     parts = []
     while part := response.raw.read1(1 << 20, decode_content=True):
         parts.append(part)
-        if time.monotonic() > deadline:
+        since += len(part)
+        if since >= STEADY_BYTES:
+            deadline, since = time.monotonic() + seconds, 0
+        elif time.monotonic() > deadline and response.raw.length_remaining != 0:  # (0: that was its end)
             response.close()
-            raise AnswerTooSlow(f"the answer did not come in full within {seconds:g} s")
+            raise AnswerTooSlow(f"the answer stopped coming: less than 64 KB in {seconds:g} s")
     response._content = b"".join(parts)
     response._content_consumed = True  # type: ignore[attr-defined]
 
