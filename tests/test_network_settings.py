@@ -595,3 +595,114 @@ def test_a_redirect_names_no_password_and_multi_hop_reads_keep_their_token(
     assert "S3cr3t" not in said and "svc-user" not in said
     assert "(with a user name and password in the address, not shown)" in said
     assert f"set CASHLINK_BASE_URL to {elsewhere.url}/api/external" in said
+
+
+def test_a_task_answered_with_a_result_member_is_the_task_and_its_failure_is_said(
+    config: Config, sandbox: Sandbox, gateway: Forwarder
+) -> None:
+    """Review 60: a credit answered {"task_id", "status": "failed", "result": {investment}} was read as its result
+    member (the investment, "created"), and the failure never said."""
+    import json
+
+    from tests.test_helpers_client import onboard
+
+    def tasked(method: str, url: str, status: int, data: bytes) -> tuple[int, bytes] | None:
+        if method != "POST" or not url.endswith("/credits/") or status >= 300:
+            return None
+        task = json.loads(data)
+        investment = {"id": url.rstrip("/").split("/")[-2], "status": "PAID"}
+        answer = {"task_id": task.get("id"), "status": task.get("status"), "result": investment}
+        return status, json.dumps(answer).encode()
+
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    investor_id, wallet_id = onboard(client, "Resulted")
+    investment = invest(client, investor_id, wallet_id, 10)
+    gateway.reshape = tasked
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        with pytest.raises(helpers.TaskError) as failed:
+            client.investments.credit(investment.id, wait=False)
+        assert "failed" in str(failed.value)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+
+
+def test_a_see_other_that_cannot_be_read_is_never_sent_again(
+    config: Config, gateway: Forwarder, elsewhere: Forwarder
+) -> None:
+    """Review 60: a 303 whose address could not be read (another host; a 404 there) was taken for a lost answer,
+    and an upload sent four times a run. A 303 says it was done: the id its address names is what it made; with no
+    id there, the outcome is unknown, and nothing is sent again."""
+    import json
+
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    gateway.reshape = lambda method, url, status, data: (
+        (303, b"", {"Location": f"{elsewhere.url}{urlsplit(url).path}{json.loads(data)['id']}/"})
+        if method == "POST" and url.endswith("/documents/")
+        else None
+    )
+    protocol = client.documents.upload(b"%PDF-1.4 protocol 303", "protocol.pdf")
+    assert protocol.outcome == "created" and checks_uuid(protocol.id) and elsewhere.seen == []
+    gateway.reshape = lambda method, url, status, data: (
+        (303, b"", {"Location": f"{elsewhere.url}/somewhere/else/"})
+        if method == "POST" and url.endswith("/documents/")
+        else None
+    )
+    with pytest.raises(helpers.OutcomeUnknown) as unknown:
+        client.documents.upload(b"%PDF-1.4 another protocol", "protocol.pdf")
+    assert str(unknown.value).startswith("The registry answered 303 to 'upload the document': it was done")
+    assert sum(seen.startswith("POST ") and seen.endswith("/documents/") for seen in gateway.seen) == 2
+
+
+def test_a_jsend_refusal_in_a_2xx_is_a_refusal_and_a_refused_token_never_quotes_the_person(
+    config: Config, gateway: Forwarder
+) -> None:
+    """Review 60: an update answered 200 {"status": "fail", "data": {...}} was "Updated now" though the registry
+    changed nothing; a fresh token refused twice quoted the investor's name the registry's sentence held."""
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    made = client.investors.create(investor_body("Jsend"))
+    fail = b'{"status": "fail", "data": {"communication": {"email": ["This e-mail address is used already."]}}}'
+    gateway.refuse = lambda method, url: (200, fail) if method == "PATCH" else None
+    with pytest.raises(helpers.ValidationError) as refused:
+        client.investors.update(made.id, {"communication": {"email": "jsend.new@example.com"}})
+    assert "This e-mail address is used already" in str(refused.value.field_errors)
+    gateway.refuse = None
+    assert client.investors.get(made.id)["communication"]["email"] != "jsend.new@example.com"
+    assert client.investors.update(made.id, {"communication": {"email": "jsend.new@example.com"}}).outcome == (
+        "updated"
+    )
+    body = investor_body("Musterfrau")
+    expired = b'{"detail": "The token expired while creating the investor Peter Musterfrau."}'
+    gateway.refuse = lambda method, url: (403, expired) if method == "POST" and "/investors" in url else None
+    with pytest.raises(helpers.AuthenticationError) as twice:
+        client.investors.create(body)
+    assert "403, twice" in str(twice.value) and "Musterfrau" not in str(twice.value)
+
+
+def test_a_credit_answered_without_its_task_says_its_failure_from_the_registrys_list(
+    config: Config, sandbox: Sandbox, gateway: Forwarder
+) -> None:
+    """Review 60: a failed credit answered {"task_id": ...} waited out its time, then said "this registry does not
+    list credit tasks", which it does: its list says the credit failed, and how to send it again."""
+    import json
+
+    from tests.test_helpers_client import onboard
+
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    investor_id, wallet_id = onboard(client, "Untasked")
+    investment = invest(client, investor_id, wallet_id, 10)
+    gateway.reshape = lambda method, url, status, data: (
+        (202, json.dumps({"task_id": json.loads(data).get("id")}).encode())
+        if method == "POST" and url.endswith("/credits/")
+        else None
+    )
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        with pytest.raises(helpers.TaskError) as failed:
+            client.investments.credit(investment.id, timeout=1)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    assert str(failed.value).startswith("The credit of the investment failed (")
+    assert f"client.investments.credit('{investment.id}', repeat=True)" in str(failed.value)
+    gateway.reshape = None
+    assert client.investments.credit(investment.id, repeat=True)["status"] == "DELIVERED"

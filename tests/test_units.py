@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -1496,3 +1497,44 @@ def test_review_59_a_403_renews_the_token_only_where_it_names_the_token() -> Non
     assert not refused(403, {"detail": "The subscription period of this distributor has expired."})
     assert not refused(403, {"detail": "You do not have permission to perform this action."})
     assert not refused(403, "<html><body>Forbidden: token expired</body></html>")
+
+
+def test_review_60_business_refusals_naming_a_token_and_an_answer_whose_end_comes_late() -> None:
+    """A refusal about a security token or an unauthenticated investor is no refused access token; a whole answer
+    sent in pieces (chunked: no length known) whose last piece comes after the time is read, not cut."""
+    import requests as requests_module
+
+    from helpers.core.transport import Answer, AnswerTooSlow, _read_body, token_refused
+
+    def refused(body: object) -> bool:
+        return token_refused(Answer(403, body, False, None, 0.0))
+
+    assert not refused({"detail": "Token transfer rejected: the target wallet is not valid for this product."})
+    assert not refused({"detail": "The investor is not authenticated (KYC pending)."})
+    assert refused({"detail": "Access token expired."}) and refused({"detail": "The token has expired."})
+
+    class Raw:
+        length_remaining = None  # (chunked)
+
+        def __init__(self, pieces: list[tuple[float, bytes]]) -> None:
+            self.pieces = pieces
+
+        def close(self) -> None:
+            self.pieces = []
+
+        def read1(self, amt: int, decode_content: bool = True) -> bytes:
+            if not self.pieces:
+                return b""
+            pause, data = self.pieces.pop(0)
+            time.sleep(pause)
+            return data
+
+    def read(pieces: list[tuple[float, bytes]]) -> bytes:
+        response = requests_module.Response()
+        response.raw = Raw(pieces)
+        _read_body(response, 0.5)
+        return response.content
+
+    assert read([(0, b"a"), (0.3, b"b"), (0.4, b"c")]) == b"abc"  # its end came late: whole
+    with pytest.raises(AnswerTooSlow):
+        read([(0, b"a")] + [(0.2, b"x")] * 10)  # still coming, slowly, when the time is up

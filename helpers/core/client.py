@@ -50,6 +50,7 @@ from helpers.core.errors import (
     PossibleDuplicate,
     TaskError,
     ValidationError,
+    jsend,
     personal_values,
     registry_detail,
     scrubbed,
@@ -599,10 +600,10 @@ def makes_an_object(operation: Operation) -> bool:
 
 def unwrapped(body: Any) -> Any:
     """A write's answer as the object (or task) it names, where the registry wrapped it: its ``data`` or ``result``
-    (``{"status": "success", "data": {...}}``, JSend's envelope, too), the one member of a wrapper of another name, or
-    the one item of a list. An answer with an id, or anything else, as it is."""
+    member, the one member of a wrapper of another name, JSend's ``{"status": "success", "data": {...}}``, or the one
+    item of a list. An answer with an id or a status of its own (a task) is the object itself."""
     if isinstance(body, dict):
-        if body.get("id"):
+        if body.get("id") or (body.get("status") and not jsend(body)):
             return body
         inner = [body[name] for name in ("data", "result") if name in body] or (
             list(body.values()) if len(body) == 1 else []

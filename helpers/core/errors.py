@@ -651,6 +651,15 @@ def registry_field_errors(body: Any) -> FieldErrors:
     return {path: [shorten_quoted(m) for m in messages] for path, messages in errors.items()}
 
 
+def jsend(body: Any) -> bool:
+    """An answer in JSend's envelope: ``{"status": "success" | "fail" | "error", "data": ..., "message": ...}``."""
+    return (
+        isinstance(body, dict)
+        and body.get("status") in ("success", "fail", "error")
+        and body.keys() <= {"status", "data", "message", "code"}
+    )
+
+
 def from_answer(status: int, body: Any, action: str, request_id: str | None = None, sent: Any = None) -> CashlinkError:
     """The error that a non-2xx answer means, with a sentence that names the action and what to do next. What the
     registry says repeats no personal value (``sent``: the request's body, whose personal values it may quote);

@@ -1302,6 +1302,20 @@ class Investments(Resource):
         except TaskError as exc:
             if "status" in started or exc.task.get("status") != "PAID":
                 raise
+            tasks = self._credit_tasks(investment_id)
+            failed = next(  # the answer named no task (nor its status): the registry's list of them says
+                (t for t in reversed(tasks or []) if t.get("id") == started.get("id") or not started.get("id")), None
+            )
+            if failed is not None and failed.get("status") in api.TASK_FAILED:
+                raise TaskError(
+                    f"The credit of the investment failed ({self._client.task_reason(failed).rstrip('.')}): it is "
+                    f"still paid, not delivered. Credit it again with client.investments.credit('{investment_id}', "
+                    "repeat=True) (one more attempt; its first answer named no task, so it is not sent again "
+                    "unasked).",
+                    failed,
+                ) from None
+            if tasks is not None:
+                raise
             raise TaskError(  # a credit started earlier, and no task list to say how it ended
                 f"The investment is still paid, not delivered, after {timeout:g} s. A credit of it was started "
                 f"earlier (task {started.get('id')}), and this registry does not list credit tasks, so whether that "

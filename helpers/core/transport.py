@@ -33,14 +33,18 @@ from urllib3.exceptions import InvalidHeader
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from helpers.core.checks import is_uuid
 from helpers.core.config import Config
 from helpers.core.errors import (
     APIConnectionError,
     AuthenticationError,
     CashlinkError,
     ConfigurationError,
+    OutcomeUnknown,
     PermissionDeniedError,
     from_answer,
+    jsend,
+    personal_values,
     registry_detail,
     scrubbed,
     web_page,
@@ -376,6 +380,18 @@ class Transport:
             if not token_refused(answer) or attempt == 2:
                 break
             log.info("%s on %s %s: renewing the access token once", answer.status, method, path)
+        if 200 <= answer.status < 300 and jsend(answer.body) and answer.body["status"] != "success":
+            # JSend's refusal in a 2xx ("fail": what was sent is wrong, "error": the registry's): as its 4xx or 5xx
+            refused = answer.body.get("data") if isinstance(answer.body.get("data"), dict) else {}
+            said = answer.body.get("message")
+            body = {**refused, **({"detail": said} if said else {})}
+            if answer.body["status"] == "error" and writing:
+                raise AmbiguousWrite(
+                    f"The registry answered an error while trying to {action}: it may or may not have acted."
+                )
+            raise from_answer(
+                400 if answer.body["status"] == "fail" else 500, body, action, answer.request_id, sent=json
+            )
         if writing and answer.status == 303:  # done, and its result is elsewhere (RFC 9110's See Other)
             return self._see_other(answer, url, action)
         if 300 <= answer.status < 400:  # a write's (a read follows a redirect that says where to)
@@ -401,7 +417,11 @@ class Transport:
                 self._token = None
                 raise AuthenticationError(
                     f"The registry refused a fresh access token while trying to {action} ({answer.status}, twice"
-                    + (f": {said.rstrip('.')}" if (said := scrubbed(registry_detail(answer.body))) else "")
+                    + (
+                        f": {said.rstrip('.')}"
+                        if (said := scrubbed(registry_detail(answer.body), values=personal_values(json)))
+                        else ""
+                    )
                     + "), "
                     "though it had just issued it for our credentials: this is the registry's side, not "
                     "CASHLINK_CLIENT_ID or CASHLINK_CLIENT_SECRET. Running it again is safe; if it keeps happening, "
@@ -416,22 +436,26 @@ class Transport:
     def _see_other(self, answer: Answer, url: str, action: str) -> Answer:
         """A write answered 303 See Other: it was done, and its result is at ``Location``, read there on the
         registry's own address. Where that cannot be read, the answer counts as lost: what it made is looked for."""
-        lost = AmbiguousWrite(
-            f"The registry answered 303 (done; its result elsewhere) to '{action}' without a result this client can "
-            "read there: what it made is looked for.",
-            status=303,
-        )
+        pointed = urlsplit(urljoin(url, answer.location or ""))
+        named = pointed.path.rstrip("/").rsplit("/", 1)[-1] if answer.location else ""
         try:
             where = self.url(urljoin(url, answer.location)) if answer.location else None
         except ConfigurationError:  # not the registry's own address: the access token does not go there
             where = None
-        if where is None:
-            raise lost
-        try:
-            result = self.request("GET", where, action)
-        except CashlinkError:
-            raise lost from None
-        return replace(result, sent_at=answer.sent_at, replayed=answer.replayed, request_id=answer.request_id)
+        if where is not None:
+            try:
+                result = self.request("GET", where, action)
+                return replace(result, sent_at=answer.sent_at, replayed=answer.replayed, request_id=answer.request_id)
+            except CashlinkError as exc:
+                log.info("the result of %s at its 303's Location could not be read: %s", action, type(exc).__name__)
+        if named and is_uuid(named):  # what it made, by the id its address names (a client that may not read)
+            return replace(answer, status=201, body={"id": named})
+        raise OutcomeUnknown(  # done: never sent again blind
+            f"The registry answered 303 to '{action}': it was done, and its result is at an address this client "
+            "cannot read, which names no id. Nothing more was sent; look for it in Cashlink Studio.",
+            status=303,
+            request_id=answer.request_id,
+        )
 
     def _moved(self, answer: Answer, url: str, action: str, not_sent_on: str) -> ConfigurationError:
         """The error for a redirect answered to a write or a token request, neither of which is sent on
@@ -541,9 +565,9 @@ class Transport:
         )
 
 
-TOKEN_REFUSED = re.compile(
-    r"\btoken\b.*\b(expired|invalid|revoked|not valid)\b|\b(expired|invalid|revoked)\b.*\btoken\b"
-    r"|credentials were not provided|not authenticated|authentication failed"
+TOKEN_REFUSED = re.compile(  # an access token's refusal, not a security token's or a person's
+    r"\b(access|bearer|auth\w*|jwt) token\b|\btoken (has )?(expired|is (expired|invalid|revoked|not valid))\b"
+    r"|\b(expired|invalid|revoked) (access |bearer )?token\b|authentication credentials"
 )
 
 
@@ -648,16 +672,18 @@ def _read_body(response: requests.Response, seconds: float) -> None:
     (``response.content`` reads 10 KB pieces, which costs a tenth of the time of a large page); a body cut short
     raises urllib3's error, as reading it through ``requests`` would have raised the same as a ``requests``
     exception."""
-    deadline, since = time.monotonic() + seconds, 0
+    deadline, since, late = time.monotonic() + seconds, 0, False
     parts = []
     while part := response.raw.read1(1 << 20, decode_content=True):
+        if late:  # more came after the time was up (a piece that was the end reads as b"": the answer is whole)
+            response.close()
+            raise AnswerTooSlow(f"the answer stopped coming: less than 64 KB in {seconds:g} s")
         parts.append(part)
         since += len(part)
         if since >= STEADY_BYTES:
             deadline, since = time.monotonic() + seconds, 0
-        elif time.monotonic() > deadline and response.raw.length_remaining != 0:  # (0: that was its end)
-            response.close()
-            raise AnswerTooSlow(f"the answer stopped coming: less than 64 KB in {seconds:g} s")
+        else:
+            late = time.monotonic() > deadline
     response._content = b"".join(parts)
     response._content_consumed = True  # type: ignore[attr-defined]
 
