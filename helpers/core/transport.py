@@ -674,11 +674,14 @@ def _read_body(response: requests.Response, seconds: float) -> None:
     exception."""
     deadline, since, late = time.monotonic() + seconds, 0, False
     parts = []
+    plain = "Content-Encoding" not in response.headers  # (encoded: the decoder may hold a last piece)
     while part := response.raw.read1(1 << 20, decode_content=True):
         if late:  # more came after the time was up (a piece that was the end reads as b"": the answer is whole)
             response.close()
             raise AnswerTooSlow(f"the answer stopped coming: less than 64 KB in {seconds:g} s")
         parts.append(part)
+        if plain and response.raw.length_remaining == 0:  # all its Content-Length: no read for the end
+            break
         since += len(part)
         if since >= STEADY_BYTES:
             deadline, since = time.monotonic() + seconds, 0
