@@ -1424,6 +1424,9 @@ def test_an_id_is_taken_from_location_only_where_it_lies_in_the_list_posted_to()
         "status": "failed"
     }
     assert unwrapped({"status": "processing"}) == {"status": "processing"} and unwrapped([{}, {}]) == [{}, {}]
+    assert unwrapped({"status": "ok", "data": {"id": new_id}, "meta": {}}) == {"id": new_id}  # an envelope
+    task = {"task_id": new_id, "status": "failed", "result": {"id": new_id}}
+    assert unwrapped(task) is task  # a task with a result member: the task itself
 
 
 def test_review_57_a_name_in_a_reference_a_number_with_a_zero_and_misspelt_variables() -> None:
@@ -1487,7 +1490,8 @@ def test_review_59_a_403_renews_the_token_only_where_it_names_the_token() -> Non
         return token_refused(Answer(status, body, False, None, 0.0))
 
     assert refused(401, None)
-    assert refused(403, {"detail": "Authentication credentials were not provided or the token expired."})
+    assert refused(403, {"detail": "Authentication credentials were not provided."})
+    assert refused(403, {"detail": "Given token not valid for any token type", "code": "token_not_valid"})
     assert refused(403, {"error": "invalid_token", "error_description": "The access token expired"})
     assert refused(403, {"detail": "Invalid token."})
     assert not refused(
@@ -1512,6 +1516,12 @@ def test_review_60_business_refusals_naming_a_token_and_an_answer_whose_end_come
     assert not refused({"detail": "Token transfer rejected: the target wallet is not valid for this product."})
     assert not refused({"detail": "The investor is not authenticated (KYC pending)."})
     assert refused({"detail": "Access token expired."}) and refused({"detail": "The token has expired."})
+    for business in (  # review 61: a sentence that names a token is not enough
+        "Your access token's distributor may not onboard investors of this campaign.",
+        "Token has expired for this product (maturity reached).",
+        "The security token is revoked by the issuer.",
+    ):
+        assert not refused({"detail": business}), business
 
     class Raw:
         length_remaining = None  # (chunked)

@@ -39,6 +39,7 @@ from helpers.core.checks import UndocumentedValueWarning
 from helpers.core.compare import changed_fields
 from helpers.core.config import Config, load_config
 from helpers.core.errors import (
+    ENVELOPE_KEYS,
     APIConnectionError,
     CashlinkError,
     ConfigurationError,
@@ -50,7 +51,6 @@ from helpers.core.errors import (
     PossibleDuplicate,
     TaskError,
     ValidationError,
-    jsend,
     personal_values,
     registry_detail,
     scrubbed,
@@ -600,10 +600,11 @@ def makes_an_object(operation: Operation) -> bool:
 
 def unwrapped(body: Any) -> Any:
     """A write's answer as the object (or task) it names, where the registry wrapped it: its ``data`` or ``result``
-    member, the one member of a wrapper of another name, JSend's ``{"status": "success", "data": {...}}``, or the one
-    item of a list. An answer with an id or a status of its own (a task) is the object itself."""
+    member, the one member of a wrapper of another name, an envelope's (``{"status": "success", "data": {...}}``,
+    JSend's, with ``meta`` or ``message`` too), or the one item of a list. An answer with an id, or a status and
+    members of its own (a task: ``{"task_id", "status", "result"}``), is the object itself."""
     if isinstance(body, dict):
-        if body.get("id") or (body.get("status") and not jsend(body)):
+        if body.get("id") or (body.get("status") and not body.keys() <= ENVELOPE_KEYS):  # an object; a task
             return body
         inner = [body[name] for name in ("data", "result") if name in body] or (
             list(body.values()) if len(body) == 1 else []

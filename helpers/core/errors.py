@@ -651,12 +651,14 @@ def registry_field_errors(body: Any) -> FieldErrors:
     return {path: [shorten_quoted(m) for m in messages] for path, messages in errors.items()}
 
 
+ENVELOPE_KEYS = frozenset({"status", "success", "data", "result", "message", "code", "meta", "links"})
+
+
 def jsend(body: Any) -> bool:
-    """An answer in JSend's envelope: ``{"status": "success" | "fail" | "error", "data": ..., "message": ...}``."""
+    """An answer in JSend's envelope: ``{"status": "success" | "fail" | "error", "data": ..., "message": ...}``
+    (with no member of an object's or a task's own)."""
     return (
-        isinstance(body, dict)
-        and body.get("status") in ("success", "fail", "error")
-        and body.keys() <= {"status", "data", "message", "code"}
+        isinstance(body, dict) and body.get("status") in ("success", "fail", "error") and body.keys() <= ENVELOPE_KEYS
     )
 
 

@@ -1303,10 +1303,9 @@ class Investments(Resource):
             if "status" in started or exc.task.get("status") != "PAID":
                 raise
             tasks = self._credit_tasks(investment_id)
-            failed = next(  # the answer named no task (nor its status): the registry's list of them says
-                (t for t in reversed(tasks or []) if t.get("id") == started.get("id") or not started.get("id")), None
-            )
-            if failed is not None and failed.get("status") in api.TASK_FAILED:
+            named = started.get("id") or started.get("task_id")  # the answer's task, without its status
+            failed = next((t for t in tasks or [] if named and t.get("id") == named), None)
+            if failed is not None and failed.get("status") in api.TASK_FAILED:  # the registry's list says how it ended
                 raise TaskError(
                     f"The credit of the investment failed ({self._client.task_reason(failed).rstrip('.')}): it is "
                     f"still paid, not delivered. Credit it again with client.investments.credit('{investment_id}', "

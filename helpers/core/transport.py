@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -33,7 +32,6 @@ from urllib3.exceptions import InvalidHeader
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from helpers.core.checks import is_uuid
 from helpers.core.config import Config
 from helpers.core.errors import (
     APIConnectionError,
@@ -382,12 +380,14 @@ class Transport:
             log.info("%s on %s %s: renewing the access token once", answer.status, method, path)
         if 200 <= answer.status < 300 and jsend(answer.body) and answer.body["status"] != "success":
             # JSend's refusal in a 2xx ("fail": what was sent is wrong, "error": the registry's): as its 4xx or 5xx
-            refused = answer.body.get("data") if isinstance(answer.body.get("data"), dict) else {}
-            said = answer.body.get("message")
-            body = {**refused, **({"detail": said} if said else {})}
+            data = answer.body.get("data")
+            said = answer.body.get("message") or (data if isinstance(data, str) else None)
+            body = {**(data if isinstance(data, dict) else {}), **({"detail": said} if said else {})}
             if answer.body["status"] == "error" and writing:
+                reason = scrubbed(str(said), values=personal_values(json)).rstrip(".") if said else ""
                 raise AmbiguousWrite(
-                    f"The registry answered an error while trying to {action}: it may or may not have acted."
+                    f"The registry answered an error while trying to {action}{f' ({reason})' if reason else ''}: it "
+                    "may or may not have acted."
                 )
             raise from_answer(
                 400 if answer.body["status"] == "fail" else 500, body, action, answer.request_id, sent=json
@@ -434,12 +434,15 @@ class Transport:
         return answer
 
     def _see_other(self, answer: Answer, url: str, action: str) -> Answer:
-        """A write answered 303 See Other: it was done, and its result is at ``Location``, read there on the
-        registry's own address. Where that cannot be read, the answer counts as lost: what it made is looked for."""
+        """A write answered 303 See Other: done, and its result at ``Location``. It is read there where that is the
+        object itself: in the list posted to, or the object updated, on the registry's own address (its time of
+        making then says whether it is new). Anywhere else (a task's status, another host, no address), which
+        object it is cannot be told: the outcome is unknown, and nothing is sent again."""
         pointed = urlsplit(urljoin(url, answer.location or ""))
-        named = pointed.path.rstrip("/").rsplit("/", 1)[-1] if answer.location else ""
+        posted = urlsplit(url).path.rstrip("/")
+        itself = bool(answer.location) and (pointed.path.rstrip("/") == posted or pointed.path.startswith(posted + "/"))
         try:
-            where = self.url(urljoin(url, answer.location)) if answer.location else None
+            where = self.url(urljoin(url, answer.location)) if itself and answer.location else None
         except ConfigurationError:  # not the registry's own address: the access token does not go there
             where = None
         if where is not None:
@@ -448,11 +451,10 @@ class Transport:
                 return replace(result, sent_at=answer.sent_at, replayed=answer.replayed, request_id=answer.request_id)
             except CashlinkError as exc:
                 log.info("the result of %s at its 303's Location could not be read: %s", action, type(exc).__name__)
-        if named and is_uuid(named):  # what it made, by the id its address names (a client that may not read)
-            return replace(answer, status=201, body={"id": named})
         raise OutcomeUnknown(  # done: never sent again blind
-            f"The registry answered 303 to '{action}': it was done, and its result is at an address this client "
-            "cannot read, which names no id. Nothing more was sent; look for it in Cashlink Studio.",
+            f"The registry answered 303 to '{action}': it was done, and its result is elsewhere, where this client "
+            "cannot read which object it is. Nothing more was sent. Look for it in Cashlink Studio; running this "
+            "step again looks for it first where the registry can be searched.",
             status=303,
             request_id=answer.request_id,
         )
@@ -565,26 +567,38 @@ class Transport:
         )
 
 
-TOKEN_REFUSED = re.compile(  # an access token's refusal, not a security token's or a person's
-    r"\b(access|bearer|auth\w*|jwt) token\b|\btoken (has )?(expired|is (expired|invalid|revoked|not valid))\b"
-    r"|\b(expired|invalid|revoked) (access |bearer )?token\b|authentication credentials"
+# What registries and their frameworks answer for a refused access token (DRF, SimpleJWT, OAuth servers, gateways):
+# whole sentences only, as a refusal of business may name a token too ("the security token is revoked")
+TOKEN_REFUSALS = frozenset(
+    {
+        "authentication credentials were not provided",
+        "given token not valid for any token type",
+        "token is invalid or expired",
+        "invalid token",
+        "invalid access token",
+        "token expired",
+        "token has expired",
+        "access token expired",
+        "the access token expired",
+        "the access token has expired",
+        "the token has expired",
+        "jwt expired",
+        "signature has expired",
+    }
 )
 
 
 def token_refused(answer: Answer) -> bool:
-    """The access token was refused: 401, or a 403 whose reason names the token or authentication (some gateways
-    answer an expired token so). Renewed once; a scope the client lacks is a 403 that names neither."""
+    """The access token was refused: 401, or a 403 that says so in an error code or in one of the sentences
+    frameworks answer (some answer an expired token so). Renewed once; any other 403 is the registry's refusal."""
     if answer.status == 401:
         return True
     if answer.status != 403 or web_page(answer.body):
         return False
-    said = registry_detail(answer.body).lower()
-    code = answer.body.get("error") if isinstance(answer.body, dict) else None  # RFC 6750's error codes
-    if code == "invalid_token":
+    body = answer.body if isinstance(answer.body, dict) else {}
+    if body.get("error") == "invalid_token" or body.get("code") == "token_not_valid":  # RFC 6750; SimpleJWT
         return True
-    if code == "insufficient_scope" or any(word in said for word in ("scope", "privilege", "permission")):
-        return False
-    return bool(TOKEN_REFUSED.search(said))
+    return registry_detail(answer.body).strip().rstrip(".").lower() in TOKEN_REFUSALS
 
 
 def token_lifetime(expires_in: Any) -> float:
