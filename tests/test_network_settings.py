@@ -408,13 +408,7 @@ def test_a_writes_answer_wrapped_is_read_as_the_object_it_wraps(
     client.investors.identify(investor.id, identification_body(protocol.id))
     wallet = client.investors.create_managed_wallet(investor.id)
     investment = invest(client, investor.id, wallet.id, 10)
-    sandbox.admin("settings", {"task_outcome": "failed"})
-    try:
-        with pytest.raises(helpers.TaskError) as failed:
-            client.investments.credit(investment.id, wait=False)
-        assert "failed" in str(failed.value)
-    finally:
-        sandbox.admin("settings", {"task_outcome": "success"})
+    assert "failed" in failed_credit(sandbox, client, investment.id)
     delivered = client.investments.credit(investment.id, timeout=10)  # a failed credit is sent as a new attempt
     assert delivered["status"] == "DELIVERED"
 
@@ -559,18 +553,8 @@ def test_a_credit_answered_with_its_task_under_another_name_is_taken_as_the_answ
     config: Config, gateway: Forwarder
 ) -> None:
     """Review 59: an answer of anything (``{"task_id": ...}``) to a credit was looked for as if none had come."""
-    import json
-
-    from tests.test_helpers_client import onboard
-
-    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
-    investor_id, wallet_id = onboard(client, "Tasked")
-    investment = invest(client, investor_id, wallet_id, 10)
-    gateway.reshape = lambda method, url, status, data: (
-        (202, json.dumps({"task_id": json.loads(data).get("id")}).encode())
-        if method == "POST" and url.endswith("/credits/")
-        else None
-    )
+    client, investment = paid_investment(config, gateway, "Tasked")
+    answer_credits_with_task_id(gateway)
     delivered = client.investments.credit(investment.id, timeout=10)
     assert delivered["status"] == "DELIVERED" and delivered.outcome == "created"
     assert sum(seen.startswith("POST ") and seen.endswith("/credits/") for seen in gateway.seen) == 1
@@ -615,13 +599,7 @@ def test_a_task_answered_with_a_result_member_is_the_task_and_its_failure_is_sai
     investor_id, wallet_id = onboard(client, "Resulted")
     investment = invest(client, investor_id, wallet_id, 10)
     gateway.reshape = tasked
-    sandbox.admin("settings", {"task_outcome": "failed"})
-    try:
-        with pytest.raises(helpers.TaskError) as failed:
-            client.investments.credit(investment.id, wait=False)
-        assert "failed" in str(failed.value)
-    finally:
-        sandbox.admin("settings", {"task_outcome": "success"})
+    assert "failed" in failed_credit(sandbox, client, investment.id)
 
 
 def test_a_see_other_that_cannot_be_read_is_never_sent_again(
@@ -684,18 +662,8 @@ def test_a_credit_answered_without_its_task_says_its_failure_from_the_registrys_
 ) -> None:
     """Review 60: a failed credit answered {"task_id": ...} waited out its time, then said "this registry does not
     list credit tasks", which it does: its list says the credit failed, and how to send it again."""
-    import json
-
-    from tests.test_helpers_client import onboard
-
-    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
-    investor_id, wallet_id = onboard(client, "Untasked")
-    investment = invest(client, investor_id, wallet_id, 10)
-    gateway.reshape = lambda method, url, status, data: (
-        (202, json.dumps({"task_id": json.loads(data).get("id")}).encode())
-        if method == "POST" and url.endswith("/credits/")
-        else None
-    )
+    client, investment = paid_investment(config, gateway, "Untasked")
+    answer_credits_with_task_id(gateway)
     sandbox.admin("settings", {"task_outcome": "failed"})
     try:
         with pytest.raises(helpers.TaskError) as failed:
@@ -706,3 +674,34 @@ def test_a_credit_answered_without_its_task_says_its_failure_from_the_registrys_
     assert f"client.investments.credit('{investment.id}', repeat=True)" in str(failed.value)
     gateway.reshape = None
     assert client.investments.credit(investment.id, repeat=True)["status"] == "DELIVERED"
+
+
+def failed_credit(sandbox: Sandbox, client: helpers.Client, investment_id: str) -> str:
+    """The error a credit that the registry's ledger fails raises (the sandbox fails it on purpose)."""
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    try:
+        with pytest.raises(helpers.TaskError) as failed:
+            client.investments.credit(investment_id, wait=False)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    return str(failed.value)
+
+
+def paid_investment(config: Config, gateway: Forwarder, surname: str) -> tuple[helpers.Client, helpers.Record]:
+    """A client that talks through the gateway, and a paid investment of a new investor with a wallet."""
+    from tests.test_helpers_client import onboard
+
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    investor_id, wallet_id = onboard(client, surname)
+    return client, invest(client, investor_id, wallet_id, 10)
+
+
+def answer_credits_with_task_id(gateway: Forwarder) -> None:
+    """Credits answered 202 ``{"task_id": ...}``: their task under another name, without its status."""
+    import json
+
+    gateway.reshape = lambda method, url, status, data: (
+        (202, json.dumps({"task_id": json.loads(data).get("id")}).encode())
+        if method == "POST" and url.endswith("/credits/")
+        else None
+    )
