@@ -705,3 +705,26 @@ def answer_credits_with_task_id(gateway: Forwarder) -> None:
         if method == "POST" and url.endswith("/credits/")
         else None
     )
+
+
+def test_a_read_sent_to_another_address_and_back_is_said_as_a_redirect(
+    config: Config, gateway: Forwarder, elsewhere: Forwarder
+) -> None:
+    """Review 59: a read redirected from the registry to another address and back lost its token at the middle hop
+    (requests drops it there), whose 401 blamed the registry: every hop is checked."""
+
+    def there(method: str, url: str) -> tuple[int, str] | None:
+        parts = urlsplit(url)
+        return (302, f"{elsewhere.url}{parts.path}?{parts.query}&hop=1") if "hop=" not in url else None
+
+    gateway.moved = lambda method, url: there(method, url) if method == "GET" and "/investors" in url else None
+    elsewhere.moved = lambda method, url: (
+        (302, f"{gateway.url}{urlsplit(url).path}?{urlsplit(url).query.replace('hop=1', 'hop=2')}")
+        if "hop=1" in url
+        else None
+    )
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    with pytest.raises(helpers.ConfigurationError) as raised:
+        client.investors.list().to_list()
+    assert "answered 302 (a redirect) when asked to list the investors" in str(raised.value)
+    assert "the access token is not sent on to another address" in str(raised.value)

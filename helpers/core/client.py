@@ -58,7 +58,7 @@ from helpers.core.errors import (
 )
 from helpers.core.journal import AuditLine, Entry, Journal, TwinInFlight, content_hash, derive_key
 from helpers.core.records import Outcome, Record
-from helpers.core.transport import AmbiguousWrite, Answer, Transport, decode_body
+from helpers.core.transport import AmbiguousWrite, Answer, Transport, decode_body, in_place
 
 if TYPE_CHECKING:
     from helpers.core.resources import (
@@ -531,14 +531,14 @@ def _uuid_or_none(value: Any) -> str | None:
 
 
 def _did_not_act(error: CashlinkError) -> bool:
-    """The registry made nothing: it answered a redirect (not followed; but a 303, which says it was done), 4xx (not
-    a conflict with an earlier request) or 503 with a Retry-After (a 503 without one is a lost answer: see
-    transport.WRITE_NOT_ACTED_STATUSES), or the request never left (the transport says APIConnectionError for a
-    write only when the connection never opened)."""
+    """The registry made nothing: it answered a redirect (not followed; a 303 says it was done: an OutcomeUnknown,
+    a conflict), 4xx (not a conflict with an earlier request) or 503 with a Retry-After (a 503 without one is a lost
+    answer: see transport.WRITE_NOT_ACTED_STATUSES), or the request never left (the transport says
+    APIConnectionError for a write only when the connection never opened)."""
     status = error.status or 0
     if isinstance(error, APIConnectionError):
         return not isinstance(error, AmbiguousWrite)
-    return not isinstance(error, ConflictError) and ((300 <= status < 500 and status != 303) or status == 503)
+    return not isinstance(error, ConflictError) and (300 <= status < 500 or status == 503)
 
 
 SEND_AS_NEW = "give it a reference of its own (reference='…'; in a form, the button 'Send as a new …')"
@@ -622,10 +622,9 @@ def unwrapped(body: Any) -> Any:
 def _made_object(body: dict[str, Any], location: str | None, posted_to: str) -> dict[str, Any] | None:
     """The object a create's answer names by its id in ``Location`` only (a 201 with an empty body), where that lies
     in the list posted to (a task's address is not the object's). None when it does not name it."""
-    where = urlsplit(urljoin(posted_to, location or "")).path
-    if not location or not where.startswith(urlsplit(posted_to).path.rstrip("/") + "/"):
+    if not in_place(posted_to, location):
         return None
-    last = where.rstrip("/").rsplit("/", 1)[-1]
+    last = urlsplit(urljoin(posted_to, location or "")).path.rstrip("/").rsplit("/", 1)[-1]
     return (
         {**{k: v for k, v in body.items() if k != "result"}, "id": api.read_id(last)} if checks.is_uuid(last) else None
     )

@@ -415,15 +415,11 @@ class Transport:
                 )
             if token_refused(answer):  # (twice: the second time with a token just issued for our credentials)
                 self._token = None
+                said = scrubbed(registry_detail(answer.body), values=personal_values(json)).rstrip(".")
                 raise AuthenticationError(
                     f"The registry refused a fresh access token while trying to {action} ({answer.status}, twice"
-                    + (
-                        f": {said.rstrip('.')}"
-                        if (said := scrubbed(registry_detail(answer.body), values=personal_values(json)))
-                        else ""
-                    )
-                    + "), "
-                    "though it had just issued it for our credentials: this is the registry's side, not "
+                    f"{': ' + said if said else ''}), though it had just issued it for our credentials: this is the "
+                    "registry's side, not "
                     "CASHLINK_CLIENT_ID or CASHLINK_CLIENT_SECRET. Running it again is safe; if it keeps happening, "
                     "tell Cashlink's support the time and the request id.",
                     status=answer.status,
@@ -438,11 +434,8 @@ class Transport:
         object itself: in the list posted to, or the object updated, on the registry's own address (its time of
         making then says whether it is new). Anywhere else (a task's status, another host, no address), which
         object it is cannot be told: the outcome is unknown, and nothing is sent again."""
-        pointed = urlsplit(urljoin(url, answer.location or ""))
-        posted = urlsplit(url).path.rstrip("/")
-        itself = bool(answer.location) and (pointed.path.rstrip("/") == posted or pointed.path.startswith(posted + "/"))
         try:
-            where = self.url(urljoin(url, answer.location)) if itself and answer.location else None
+            where = self.url(urljoin(url, answer.location)) if in_place(url, answer.location) else None
         except ConfigurationError:  # not the registry's own address: the access token does not go there
             where = None
         if where is not None:
@@ -539,7 +532,7 @@ class Transport:
             ) from None
         with self._count_lock:  # pages are fetched from several threads
             self.requests_sent += 1
-        hops = [hop.url for hop in response.history] + [response.url]
+        hops = [hop.url for hop in response.history] + [response.url] if response.history else []
         if any(map(session.should_strip_auth, hops, hops[1:])):  # a read sent on to another address:
             # requests followed it without the access token (whose 401 would blame the token): said as a redirect
             return Answer(response.history[0].status_code, None, False, None, sent_at, False, response.url)
@@ -599,6 +592,15 @@ def token_refused(answer: Answer) -> bool:
     if body.get("error") == "invalid_token" or body.get("code") == "token_not_valid":  # RFC 6750; SimpleJWT
         return True
     return registry_detail(answer.body).strip().rstrip(".").lower() in TOKEN_REFUSALS
+
+
+def in_place(url: str, location: str | None) -> bool:
+    """Whether ``location`` (relative to ``url``) is ``url``'s own object or one in it: an object a write made in
+    the list posted to, or the object it updated; not a task's status or another list's object."""
+    if not location:
+        return False
+    where, here = urlsplit(urljoin(url, location)).path.rstrip("/"), urlsplit(url).path.rstrip("/")
+    return where == here or where.startswith(here + "/")
 
 
 def token_lifetime(expires_in: Any) -> float:
