@@ -400,6 +400,35 @@ def test_a_row_that_failed_can_be_corrected_and_imported(config: Config, sandbox
     assert investors_in_registry(client) == ["Investor 00001"]
 
 
+def test_an_unattended_import_with_failed_rows_fails_the_run(config: Config, sandbox: Sandbox, tmp_path: Path) -> None:
+    """Notebook 06 run by a program: rows that failed make its last cell raise (a program saw exit 0 before), with
+    the rows by number and no one's data; rows done, or waiting for a person's decision, do not."""
+    quick = Transport(config, write_retry=make_retry(total=1, backoff=0, writes=True))
+    client = helpers.Client(config, transport=quick)
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    panel.raise_for_rows_not_done()  # by hand, before the click: nothing to say
+    panel.dry_run(spreadsheet(tmp_path / "f.csv", 2).read_bytes(), "f.csv")
+    client.check_connection()  # the token is fetched before the outage
+    sandbox.faults(error_rate=1.0, methods=["POST"])
+    try:
+        panel.run_import()
+    finally:
+        sandbox.reset_faults()
+    with pytest.raises(helpers.ImportIncomplete) as caught:
+        panel.raise_for_rows_not_done()
+    assert str(caught.value) == (
+        "The import is not complete: 2 rows failed (rows 2, 3) of 2; the results table says why for each. Correct "
+        "what it names and import again: rows already done are not created twice."
+    )
+    panel.run_import()  # the same rows once the registry is back: done, and the run passes
+    assert set(panel.results["status"]) == {"created"}
+    panel.raise_for_rows_not_done()
+    waiting = pd.DataFrame({"row": [2, 3, 4], "status": ["needs a decision", "already there", "not started"]})
+    with pytest.raises(helpers.ImportIncomplete, match=r"1 row did not start \(row 4\) of 3;"):
+        bulk.raise_for_rows_not_done(waiting)
+    bulk.raise_for_rows_not_done(waiting.iloc[:2])
+
+
 def test_a_refused_row_can_be_corrected_and_imported(client: helpers.Client, tmp_path: Path) -> None:
     """The registry refused the wallet (4xx: it made nothing); the corrected row gets its own key and is sent."""
     row = spreadsheet(tmp_path / "a.csv", 1)

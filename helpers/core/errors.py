@@ -507,6 +507,10 @@ class PossibleDuplicate(CashlinkError):
         self.differs = differs  # what is not the same, e.g. "another e-mail and IBAN"
 
 
+class ImportIncomplete(CashlinkError):
+    """A bulk import ended with rows that failed or never started (said to a program that ran it unattended)."""
+
+
 class TaskError(CashlinkError):
     """A task (credit, redemption, transfer) that failed, ended 'unknown', or did not finish in time."""
 

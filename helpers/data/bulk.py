@@ -30,6 +30,7 @@ from helpers.core.client import Client, Match, OnDuplicate
 from helpers.core.errors import (
     CashlinkError,
     ConflictError,
+    ImportIncomplete,
     NotListed,
     PermissionDeniedError,
     PossibleDuplicate,
@@ -183,6 +184,25 @@ class Plan:
 
 def plural(count: int, word: str) -> str:
     return word if count == 1 else word + "s"
+
+
+def raise_for_rows_not_done(results: pd.DataFrame) -> None:
+    """Raise :class:`ImportIncomplete` where rows failed or never started: a program that ran the import unattended
+    (papermill, a scheduler) sees it as a failed run, not a success. Rows waiting for a decision are not failures:
+    they wait for a person, as the results say."""
+    failed = results.loc[results["status"] == "failed", "row"].astype(int).tolist()
+    not_started = results.loc[results["status"] == "not started", "row"].astype(int).tolist()
+    if not failed and not not_started:
+        return
+    parts = [
+        f"{len(rows)} {plural(len(rows), 'row')} {what} ({plural(len(rows), 'row')} {', '.join(map(str, rows))})"
+        for rows, what in ((failed, "failed"), (not_started, "did not start"))
+        if rows
+    ]
+    raise ImportIncomplete(
+        f"The import is not complete: {' and '.join(parts)} of {len(results)}; the results table says why for each. "
+        "Correct what it names and import again: rows already done are not created twice."
+    )
 
 
 def read_investors(

@@ -568,6 +568,13 @@ class BulkImportPanel(widgets.VBox):
             "table). Choose another answer above, or do what the row says, then click again.</p>"
         )
 
+    def raise_for_rows_not_done(self) -> None:
+        """After an unattended import: raise :class:`~helpers.ImportIncomplete` where rows failed or never started,
+        so that the program that ran the notebook sees a failed run (a person sees the results table). Before an
+        import, or by hand before the click, it does nothing."""
+        if self.results is not None:
+            bulk.raise_for_rows_not_done(self.results)
+
     def _rows_left(self, retry_only: bool = False) -> int:
         """Rows of the last import that are not done (failed, waiting for a decision, not started); ``retry_only``:
         only those a run with the same choices could change (a decision waits for another choice)."""
