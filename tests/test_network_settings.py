@@ -636,7 +636,8 @@ def test_a_jsend_refusal_in_a_2xx_is_a_refusal_and_a_refused_token_never_quotes_
     config: Config, gateway: Forwarder
 ) -> None:
     """Review 60: an update answered 200 {"status": "fail", "data": {...}} was "Updated now" though the registry
-    changed nothing; a fresh token refused twice quoted the investor's name the registry's sentence held."""
+    changed nothing; a fresh token refused twice quoted the investor's name the registry's sentence held. JSend's
+    "error" in a 200 to a read was "a problem (500)": said as the registry's error, with the status it came with."""
     client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
     made = client.investors.create(investor_body("Jsend"))
     fail = b'{"status": "fail", "data": {"communication": {"email": ["This e-mail address is used already."]}}}'
@@ -644,6 +645,13 @@ def test_a_jsend_refusal_in_a_2xx_is_a_refusal_and_a_refused_token_never_quotes_
     with pytest.raises(helpers.ValidationError) as refused:
         client.investors.update(made.id, {"communication": {"email": "jsend.new@example.com"}})
     assert "This e-mail address is used already" in str(refused.value.field_errors)
+    error = b'{"status": "error", "message": "Database unavailable"}'  # on a read: said with its own status
+    gateway.refuse = lambda method, url: (200, error) if method == "GET" else None
+    with pytest.raises(helpers.ServerError) as erred:
+        client.investors.get(made.id)
+    assert erred.value.status == 200 and str(erred.value).startswith(
+        "The registry answered an error and could not read the investor (Database unavailable). Running the cell "
+    )
     gateway.refuse = None
     assert client.investors.get(made.id)["communication"]["email"] != "jsend.new@example.com"
     assert client.investors.update(made.id, {"communication": {"email": "jsend.new@example.com"}}).outcome == (

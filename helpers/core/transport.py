@@ -40,6 +40,7 @@ from helpers.core.errors import (
     ConfigurationError,
     OutcomeUnknown,
     PermissionDeniedError,
+    ServerError,
     from_answer,
     jsend,
     personal_values,
@@ -383,15 +384,22 @@ class Transport:
             data = answer.body.get("data")
             said = answer.body.get("message") or (data if isinstance(data, str) else None)
             body = {**(data if isinstance(data, dict) else {}), **({"detail": said} if said else {})}
-            if answer.body["status"] == "error" and writing:
+            if answer.body["status"] == "error":
                 reason = scrubbed(str(said), values=personal_values(json)).rstrip(".") if said else ""
-                raise AmbiguousWrite(
-                    f"The registry answered an error while trying to {action}{f' ({reason})' if reason else ''}: it "
-                    "may or may not have acted."
+                if writing:
+                    raise AmbiguousWrite(
+                        f"The registry answered an error while trying to {action}{f' ({reason})' if reason else ''}: "
+                        "it may or may not have acted."
+                    )
+                raise ServerError(  # (not "a problem (500)": the answer was a 2xx, and support needs its own)
+                    f"The registry answered an error and could not {action}{f' ({reason})' if reason else ''}. "
+                    "Running the cell again is safe; if it fails again, tell Cashlink's support the time and the "
+                    "request id.",
+                    status=answer.status,
+                    body=answer.body,
+                    request_id=answer.request_id,
                 )
-            raise from_answer(
-                400 if answer.body["status"] == "fail" else 500, body, action, answer.request_id, sent=json
-            )
+            raise from_answer(400, body, action, answer.request_id, sent=json)
         if writing and answer.status == 303:  # done, and its result is elsewhere (RFC 9110's See Other)
             return self._see_other(answer, url, action)
         if 300 <= answer.status < 400:  # a write's (a read follows a redirect that says where to)
