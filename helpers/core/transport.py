@@ -65,6 +65,7 @@ TOKEN_NOT_SENT_ON = "a token request holds the client secret and is not sent on 
 TOKEN_MARGIN = 60  # seconds before expiry at which the token is renewed
 RETRY_AFTER_MAX = 60  # the longest a Retry-After holds a request (a registry asking for hours is asked again)
 REQUEST_ID_HEADERS = ("X-Request-ID", "Request-Id", "X-Correlation-ID", "X-Amzn-Trace-Id")
+BASE_URL_IS = "It is the address up to /api/external, such as https://demo.cashlink.de/api/external"
 
 
 class AmbiguousWrite(APIConnectionError):
@@ -280,8 +281,7 @@ class Transport:
             if answer.status in (404, 405):  # no token endpoint there: the address, not an id, is wrong
                 raise ConfigurationError(
                     f"No Cashlink API answers at {self.config.token_url} (it answered {answer.status}): check "
-                    f"CASHLINK_BASE_URL (the settings came from {self.config.source}). It is the address up to "
-                    "/api/external, such as https://demo.cashlink.de/api/external.",
+                    f"CASHLINK_BASE_URL (the settings came from {self.config.source}). {BASE_URL_IS}.",
                     status=answer.status,
                     request_id=answer.request_id,
                 )
@@ -474,10 +474,7 @@ class Transport:
         if where and tail and where.endswith(tail) and where != url:
             advice = f"If that is the registry, set CASHLINK_BASE_URL to {where[: -len(tail)]}"
         else:
-            advice = (
-                "Check CASHLINK_BASE_URL: it is the address up to /api/external, such as "
-                "https://demo.cashlink.de/api/external"
-            )
+            advice = f"Check CASHLINK_BASE_URL. {BASE_URL_IS}"
         return ConfigurationError(
             f"The registry's address answered {answer.status} (a redirect) when asked to {action}, "
             + (f"pointing to {where}" if where else "without saying where to")
