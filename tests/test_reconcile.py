@@ -160,6 +160,12 @@ BAD_LEDGERS = [
         "Repeats row 2",
         (3, "investor_id, product_id"),
     ),
+    (  # review 63: pandas skipped the empty line, and every later row was named one too low
+        "after an empty line",
+        f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},3\n\n{UNKNOWN},0b6c3a1e-64f3-4b1f-9d3c-1f0a2b3c4d5e,1.000\n",
+        "Enter it without the dot: 1000 or 1,000.",
+        (4, "units"),
+    ),
     (
         "wrong delimiter",
         f"investor_id|product_id|units\n{UNKNOWN}|{UNKNOWN}|3\n",

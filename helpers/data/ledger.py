@@ -199,7 +199,8 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
             f"{name} is empty. Upload the spreadsheet with its header row and one row per investor.",
             [(None, None, "The file is empty.")],
         )
-    try:  # index_col=False: rows that end in a delimiter (as some programs export) keep their first column
+    try:  # index_col=False: rows that end in a delimiter (as some programs export) keep their first column;
+        # skip_blank_lines=False: an empty line is a row of the sheet (dropped later), so later rows keep their number
         return pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
@@ -207,6 +208,7 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
             keep_default_na=False,
             skipinitialspace=True,
             index_col=False,
+            skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
         detail = " ".join(str(exc).split()).rstrip(".")
