@@ -498,6 +498,18 @@ def test_the_ledgers_as_of_date_is_shown_in_the_report_and_its_files(
     undated = ledger_file(tmp_path, [{"investor_id": UNKNOWN, "product_id": product, "units": 12}], name="u.csv")
     plain = reconcile.reconcile(client, reconcile.read_ledger(undated))
     assert plain.as_of is None and "gives no as_of date" in plain.dated()
+    partly = ledger_file(  # review 63: the undated row was shown with the other row's date, and the header hid it
+        tmp_path,
+        [
+            {"investor_id": UNKNOWN, "product_id": product, "units": 12, "as_of": ""},
+            {"investor_id": other, "product_id": product, "units": 5, "as_of": "2024-06-30"},
+        ],
+        name="partly.csv",
+    )
+    report = reconcile.reconcile(client, reconcile.read_ledger(partly))
+    dates = report.differences.set_index("investor_id")["as_of"]
+    assert pd.isna(dates[UNKNOWN]) and dates[other] == "2024-06-30"
+    assert "(the ledger's as_of; 1 of its rows gives no date)" in report.dated()
 
 
 def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:

@@ -148,6 +148,7 @@ class Reconciliation:
     redemptions: int
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     as_of: str | None = None  # the date of the books (the ledger's as_of), or "first to last" when they differ
+    undated: int = 0  # rows of the ledger that give no as_of, where others give one
 
     @property
     def is_clean(self) -> bool:
@@ -182,7 +183,10 @@ class Reconciliation:
         registry = f"the registry as read at {self.created_at:%Y-%m-%d %H:%M} UTC"
         if self.as_of is None:
             return f"The books (the ledger gives no as_of date) against {registry}."
-        return f"The books as of {self.as_of} (the ledger's as_of) against {registry}."
+        undated = (
+            f"; {self.undated} of its rows {'gives' if self.undated == 1 else 'give'} no date" if self.undated else ""
+        )
+        return f"The books as of {self.as_of} (the ledger's as_of{undated}) against {registry}."
 
     def styled(self) -> Any:
         """The detail table with the difference column highlighted (red: registry holds fewer; blue: more)."""
@@ -276,6 +280,7 @@ def reconcile(
         differences = group_related(with_retries(report.differences, client, states), link_stuck=False, settled=settled)
         report.differences = with_names(differences, registry_names(client))
     report.as_of = ledger_date(ledger)
+    report.undated = len(ledger) - len(_ledger_dates(ledger)) if report.as_of else 0
     report.differences = with_as_of(report.differences, ledger)
     return report
 
@@ -370,14 +375,15 @@ def ledger_date(ledger: pd.DataFrame) -> str | None:
 
 
 def with_as_of(differences: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
-    """An ``as_of`` column after ``ledger_units``: the date of the ledger's row for the position, else (a position
-    the ledger does not list) the ledger's date when it gives only one."""
+    """An ``as_of`` column after ``ledger_units``: the date of the ledger's row for the position (none where its
+    row gives none), else (a position the ledger does not list) the ledger's date when it gives only one."""
     dates = _ledger_dates(ledger)
     only = next(iter(set(dates.values()))) if len(set(dates.values())) == 1 else None
+    listed = {(str(investor), str(product)) for investor, product in zip(ledger["investor_id"], ledger["product_id"])}
     frame = differences.copy()
     column = [
-        dates.get((str(investor), str(product)), only)
-        for investor, product in zip(frame["investor_id"], frame["product_id"])
+        dates.get(pair, None if pair in listed else only)
+        for pair in zip(frame["investor_id"].astype(str), frame["product_id"].astype(str))
     ]
     frame.insert(list(frame.columns).index("ledger_units") + 1, "as_of", column)
     return frame
