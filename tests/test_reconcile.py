@@ -281,7 +281,7 @@ def test_stuck_investments_follow_the_shortfall_they_explain() -> None:
     assert grouped["related"].tolist() == ["i1/p"] * 3 + ["i2/p"] * 2
     assert grouped["cause"][0].startswith("Explained by 2 investments of 300 units stuck (accepted, paid: a, b)")
     assert grouped["cause"][1] == (
-        "Paid, not credited. With the others marked alike, it explains the difference of -300 units above."
+        "Paid, not credited. With the others marked alike, it explains the 300 units fewer above."
     )
     assert grouped["cause"][3] == (  # review 50's leftover: a shortfall partly stuck was not linked at all
         "Of the 50 units fewer, 40 are 1 investment of 40 units not delivered (paid: x; see the rows below), which "
@@ -545,6 +545,42 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
         ledger.drop(columns="as_of").assign(units=105), investments, redemptions, timedelta(days=3), now
     )
     assert fewer.differences["cause"].str.endswith("to tell): that may be the difference.").all()
+
+
+def test_an_investment_waiting_since_a_time_that_cannot_be_read_is_shown_and_explains_the_shortfall() -> None:
+    """Review 63: a paid investment whose time the registry wrote as '03.02.2024 10:00' was left out (no 'stuck'
+    row), and the shortfall it explains read as 'a credit or an investment missing?'."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 300, "investor_name": "Grace Hopper"}])
+    investments = pd.DataFrame(
+        [
+            {
+                "id": "i1",
+                "investor_id": "a",
+                "product_id": "p",
+                "status": "PAID",
+                "units": 300,
+                "held_units": 0,
+                "since": pd.NaT,
+                "since_given": "03.02.2024 10:00",
+            }
+        ],
+        columns=reconcile.INVESTMENT_COLUMNS,
+    )
+    report = reconcile.compare(
+        ledger, investments, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 26, tzinfo=UTC)
+    )
+    grouped = reconcile.group_related(report.differences)
+    assert grouped["category"].tolist() == ["units_differ", "stuck"]
+    assert grouped["message"].iloc[1] == (
+        "Investment of 300 units is paid; since when cannot be told: the registry gives its time as '03.02.2024 "
+        "10:00', which the toolkit cannot read."
+    )
+    assert grouped["cause"].iloc[0].startswith("Explained by 1 investment of 300 units stuck (paid: i1)")
+    assert grouped["cause"].iloc[1].endswith("It explains the 300 units fewer above.")
+    fresh = investments.assign(since=pd.Timestamp("2026-11-25", tz="UTC"), since_given="2026-11-25T00:00:00Z")
+    assert reconcile.compare(  # waiting a day, with a time that can be read: not stuck (yet)
+        ledger, fresh, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 26, tzinfo=UTC)
+    ).differences["category"].tolist() == ["units_differ"]
 
 
 def test_an_investment_in_a_status_the_documentation_does_not_name_is_its_own_difference() -> None:

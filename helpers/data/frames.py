@@ -304,9 +304,11 @@ class TimeWarning(UserWarning):
     """Times of the registry that could not be read as they are: read as UTC, or left empty."""
 
 
-def moments(series: pd.Series, column: str) -> pd.Series:
+def moments(series: pd.Series, column: str, called: str | None = None) -> pd.Series:
     """A column of the registry's times as UTC moments: ISO 8601 with a zone, a comma before the fraction too. A
-    time without a zone is read as UTC, and one that is no time is left empty: both are said, once per column."""
+    time without a zone is read as UTC, and one that is no time is left empty: both are said, once per column
+    (``called``: what the column holds, where it gathers several of the registry's fields)."""
+    named = called or repr(label(column))
     parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
     if parsed.isna().sum() > series.isna().sum():  # some are no time as pandas reads them: a comma, or nonsense
         fixed = series.where(series.isna(), series.astype(str).str.replace(COMMA_FRACTION, r"\1.\2", regex=True))
@@ -314,7 +316,7 @@ def moments(series: pd.Series, column: str) -> pd.Series:
         unread = int(parsed.isna().sum() - series.isna().sum())
         if unread:
             warnings.warn(
-                f"{unread} value{'s' if unread > 1 else ''} of {label(column)!r} {'are' if unread > 1 else 'is'} no "
+                f"{unread} value{'s' if unread > 1 else ''} of {named} {'are' if unread > 1 else 'is'} no "
                 "time the toolkit can read: left empty. Run client.check_api() and report the table to the team.",
                 TimeWarning,
                 stacklevel=4,
@@ -323,7 +325,7 @@ def moments(series: pd.Series, column: str) -> pd.Series:
     samples = [value.strip() for value in (series[index] for index in ends) if isinstance(value, str)]
     if any(TIME_OF_DAY.search(sample) and not ZONE.search(sample) for sample in samples):
         warnings.warn(
-            f"The registry's times in {label(column)!r} name no time zone: they are read as UTC. If its times are "
+            f"The registry's times in {named} name no time zone: they are read as UTC. If its times are "
             "local (Berlin, for example), they are an hour or two off.",
             TimeWarning,
             stacklevel=4,

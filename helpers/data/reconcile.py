@@ -229,7 +229,8 @@ def _highlight(value: Any) -> str:
     return "background-color: #f8d7da" if value < 0 else "background-color: #d6eaf8"
 
 
-INVESTMENT_COLUMNS = ["id", "investor_id", "product_id", "status", "units", "held_units", "since"]
+INVESTMENT_COLUMNS = ["id", "investor_id", "product_id", "status", "units", "held_units", "since", "since_given"]
+SINCE_CALLED = "the investments' times of their status (status_changed_at, or paid_at and the like)"
 
 
 def registry_frames(client: Client, product_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -244,12 +245,13 @@ def registry_frames(client: Client, product_ids: list[str]) -> tuple[pd.DataFram
             "units": i.get("units"),
             "held_units": held_units(i) if i.get("status") == "DELIVERED" else 0,
             "since": status_since(i),
+            "since_given": status_since(i),  # (as the registry wrote it: said where it cannot be read)
         }
         for product in product_ids
         for i in client.investments.list(product_id=product)
     ]
     investments = pd.DataFrame(rows, columns=INVESTMENT_COLUMNS)
-    investments["since"] = moments(investments["since"], "status_changed_at")
+    investments["since"] = moments(investments["since"], "status_changed_at", called=SINCE_CALLED)
     redemptions = (
         pd.concat([client.redemptions.list(product_id=p).frame() for p in product_ids], ignore_index=True)
         if product_ids
@@ -640,14 +642,25 @@ def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str
 def _stuck_rows(
     investments: pd.DataFrame, names: pd.DataFrame, stuck_after: timedelta, now: datetime
 ) -> list[dict[str, Any]]:
-    """A row for each investment waiting in one status for longer than ``stuck_after``."""
+    """A row for each investment waiting in one status for longer than ``stuck_after``, and for each one waiting
+    since a time the registry gives but the toolkit cannot read (how long cannot be told: it is shown, not hidden)."""
     rows: list[dict[str, Any]] = []
     waiting = investments[~investments["status"].isin(api.FINAL_STATUSES)]
     for investment in _rows(waiting):
         since = investment.since
-        if pd.isna(since) or now - since.to_pydatetime() < stuck_after:
+        given = getattr(investment, "since_given", None)
+        unread = pd.isna(since) and isinstance(given, str) and bool(given.strip())
+        if not unread and (pd.isna(since) or now - since.to_pydatetime() < stuck_after):
             continue
-        days = (now - since.to_pydatetime()).days
+        units, phrase = int(investment.units), api.status_phrase(investment.status)
+        if unread:
+            message = (
+                f"Investment of {units:,} units is {phrase}; since when cannot be told: the registry gives its time "
+                f"as '{str(given).strip()[:40]}', which the toolkit cannot read."
+            )
+        else:
+            days = (now - since.to_pydatetime()).days
+            message = f"Investment of {units:,} units has been {phrase} for {days} days (since {since:%Y-%m-%d})."
         rows.append(
             {
                 **_names(names, investment.investor_id, investment.product_id),
@@ -657,9 +670,8 @@ def _stuck_rows(
                 "investment_id": investment.id,
                 "status": investment.status,
                 "since": since,
-                "registry_units": int(investment.units),
-                "message": f"Investment of {int(investment.units):,} units has been "
-                f"{api.status_phrase(investment.status)} for {days} days (since {since:%Y-%m-%d}).",
+                "registry_units": units,
+                "message": message,
                 "cause": f"The investment is {WAITING_FOR.get(investment.status, ('waiting', ''))[0]}.",
                 "action": WAITING_FOR.get(investment.status, ("", ACTIONS["stuck"]))[1] or ACTIONS["stuck"],
             }
@@ -814,12 +826,11 @@ def group_related(
             )
             detail.loc[index, "action"] = f"See the rows below: {stuck['action'].iloc[0]}"
         detail.loc[[index, *found], "related"] = f"{row['investor_id']}/{row['product_id']}"
-        explains = "the difference" if held == short else f"{held:,} of the {short:,} units fewer"
-        whole = f" of {int(row['difference']):,} units" if held == short else ""
+        explains = f"the {short:,} units fewer" if held == short else f"{held:,} of the {short:,} units fewer"
         explains = (
             f"With the others marked alike, it explains {explains}" if len(found) > 1 else f"It explains {explains}"
         )
-        detail.loc[found, "cause"] = [f"{cause} {explains}{whole} above." for cause in stuck["cause"]]
+        detail.loc[found, "cause"] = [f"{cause} {explains} above." for cause in stuck["cause"]]
         position[found] = [index + step / (len(found) + 1) for step in range(1, len(found) + 1)]
     surpluses = detail[
         detail["category"].isin(["units_differ", "in_registry_only"]) & (detail["difference"] > 0) & link_failed
