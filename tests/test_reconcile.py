@@ -583,6 +583,29 @@ def test_an_investment_waiting_since_a_time_that_cannot_be_read_is_shown_and_exp
     ).differences["category"].tolist() == ["units_differ"]
 
 
+def test_a_shortfall_names_the_investments_that_ended_without_delivering() -> None:
+    """Review 63: books that booked an investment the issuer rejected read 'a credit or an investment missing?', and
+    nothing named the rejected investment."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 300, "investor_name": "Grace Hopper"}])
+    row = {"investor_id": "a", "product_id": "p", "held_units": 0, "since": pd.NaT}
+    rejected = {**row, "id": "417d619b-aaaa", "status": "REJECTION", "units": 300}
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+
+    def cause(*investments: dict[str, Any]) -> str:
+        frame = pd.DataFrame(list(investments), columns=reconcile.INVESTMENT_COLUMNS)
+        return str(reconcile.compare(ledger, frame, pd.DataFrame(), timedelta(days=3), now).differences["cause"][0])
+
+    assert cause(rejected) == (
+        "The registry has 1 investment of 300 units of this position that ended without delivering (rejected by the "
+        "issuer: 417d619b): if the books booked it, that is the difference; reverse it in the books."
+    )
+    cancelled = {**row, "id": "99999999-bbbb", "status": "CANCELLATION", "units": 100}
+    assert cause(cancelled).startswith(
+        "The registry has 1 investment of 100 units of this position that ended without delivering (cancelled by the "
+        "investor: 99999999), which the books may have booked. The books booked units the registry has not delivered"
+    )
+
+
 def test_an_investment_in_a_status_the_documentation_does_not_name_is_its_own_difference() -> None:
     """A registry that answers 'SETTLED' (review 45): its units are not taken as held without a word; the report
     names the investment and the status, and what to do."""

@@ -434,6 +434,7 @@ def compare(
     merged = books.merge(registry, on=keys, how="outer", indicator="side")
     dates = _ledger_dates(ledger)
     rows = _position_rows(merged, _redeemed_since(redemptions, dates), _delivered_since(investments, dates))
+    _name_ended_investments(rows, investments)
     names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
     rows += _stuck_rows(investments, names, stuck_after, now)
     rows += _unknown_status_rows(investments, names)
@@ -588,6 +589,36 @@ def _position_rows(
                 }
             )
     return rows
+
+
+def _name_ended_investments(rows: list[dict[str, Any]], investments: pd.DataFrame) -> None:
+    """A shortfall's cause names the position's investments that ended without delivering (rejected, cancelled,
+    aborted, ...): books that booked one show units the registry never delivered (review 63: they were never
+    named, and the cause asked whether an investment was missing)."""
+    ended = investments[investments["status"].isin(api.FINAL_STATUSES - {"DELIVERED"})]
+    if ended.empty:
+        return
+    by_pair: dict[tuple[str, str], list[Any]] = {}
+    for investment in _rows(ended):
+        by_pair.setdefault((str(investment.investor_id), str(investment.product_id)), []).append(investment)
+    for row in rows:
+        found = by_pair.get((str(row["investor_id"]), str(row["product_id"])))
+        if not found or row["category"] not in ("units_differ", "in_ledger_only") or row["difference"] >= 0:
+            continue
+        units = sum(int(i.units) for i in found if not pd.isna(i.units))
+        several = len(found) > 1
+        statuses = ", ".join(dict.fromkeys(api.status_phrase(i.status) for i in found))
+        ids = ", ".join(str(i.id)[:8] for i in found)
+        it = "them" if several else "it"
+        said = (
+            f"The registry has {len(found)} investment{'s' if several else ''} of {units:,} units of this position "
+            f"that ended without delivering ({statuses}: {ids})"
+        )
+        row["cause"] = (
+            f"{said}: if the books booked {it}, that is the difference; reverse {it} in the books."
+            if units == -row["difference"]
+            else f"{said}, which the books may have booked. {row['cause']}"
+        )
 
 
 def _difference_cause(
