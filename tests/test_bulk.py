@@ -169,6 +169,31 @@ def investors_in_registry(client: helpers.Client) -> list[str]:
     return [i["natural_person"]["surname"] for i in client.investors.list()]
 
 
+def test_a_blank_account_holder_is_the_investors_name(tmp_path: Path) -> None:
+    """Review 63: a blank account holder was refused as an empty cell, though the row fills it in with the name."""
+    plan = bulk.read_investors(spreadsheet(tmp_path / "h.csv", 1, account_holder=""), placeholder_protocols=True)
+    assert plan.problems.empty, plan.problems.to_dict("records")
+    assert plan.rows[0]["investor"]["bank_account"]["account_holder"] == "Erika Investor 00001"
+
+
+def test_a_row_matching_the_registry_and_an_earlier_row_is_counted_once(client: helpers.Client, tmp_path: Path) -> None:
+    """Review 63: such a row was counted among both, and the dry run's counts added up to more rows than matched."""
+    bulk.import_investors(
+        client, bulk.read_investors(spreadsheet(tmp_path / "one.csv", 1), placeholder_protocols=True), progress=False
+    )
+    sheet = spreadsheet(tmp_path / "two.csv", 2)
+    lines = sheet.read_text().splitlines()
+    lines[2] = lines[2].replace("investor.00002@example.com", "investor.00001@example.com")  # row 3: row 2's e-mail
+    sheet.write_text("\n".join(lines) + "\n")
+    plan = bulk.read_investors(sheet, placeholder_protocols=True, client=client)
+    assert sorted(plan.matches["row"]) == [2, 3, 3]  # row 3: the registry's investor, and row 2
+    assert plan.summary().startswith(
+        "two.csv: 2 rows ready to import, 1 of them is in the registry already (the same data: the investor is not "
+        "sent again, only an identification or wallet it lacks), 1 of them matches an investor the registry already "
+        "has, with other data (the choice below decides); no row has a problem."
+    )
+
+
 def test_template_is_a_valid_one_row_import() -> None:
     plan = bulk.read_investors(bulk.TEMPLATE, placeholder_protocols=True)
     assert plan.valid == 1 and plan.problems.empty
@@ -429,6 +454,25 @@ def test_an_unattended_import_with_failed_rows_fails_the_run(config: Config, san
     bulk.raise_for_rows_not_done(waiting.iloc[:2])
 
 
+def test_the_same_sheet_from_a_second_machine_finds_its_rows_there_already(
+    client: helpers.Client, config: Config, tmp_path: Path
+) -> None:
+    """Review 63: another journal, the same sheet, 'ask': the dry run says the identical people are not sent again,
+    and the import asked a decision for each (offering to create them anyway)."""
+    sheet = spreadsheet(tmp_path / "same.csv", 3)
+    first = bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
+    assert set(first["status"]) == {"created"}
+    second = helpers.Client(config.replace(journal_path=tmp_path / "second-machine.sqlite3"))
+    plan = bulk.read_investors(sheet, placeholder_protocols=True, client=second)
+    assert "3 of them are in the registry already (the same data: the investor is not sent again" in plan.summary()
+    again = bulk.import_investors(second, plan, progress=False)
+    assert list(again["status"]) == ["already there"] * 3, list(again["error"])
+    assert list(again["investor_id"]) == list(first["investor_id"])
+    assert len(investors_in_registry(client)) == 3
+    for investor_id in again["investor_id"]:  # nothing made twice
+        assert len(client.investors.identifications(investor_id)) == len(client.investors.wallets(investor_id)) == 1
+
+
 def test_a_refused_row_can_be_corrected_and_imported(client: helpers.Client, tmp_path: Path) -> None:
     """The registry refused the wallet (4xx: it made nothing); the corrected row gets its own key and is sent."""
     row = spreadsheet(tmp_path / "a.csv", 1)
@@ -590,7 +634,9 @@ def test_a_row_whose_upload_answer_is_lost_four_times_says_so_and_a_rerun_finish
     client.transport.request = send  # type: ignore[method-assign]
     assert list(first["status"]) == ["failed", "created", "created"] and "was lost" in first.loc[0, "error"]
     again = bulk.import_investors(client, plan, workers=1, progress=False)
-    assert again["error"].isna().all() and again.loc[0, "status"] == "already there"
+    # review 63: the run again made row 2's identification and wallet: 'completed', not 'already there' (as if
+    # nothing had been sent); rows 3 and 4 were whole already
+    assert again["error"].isna().all() and list(again["status"]) == ["completed", "already there", "already there"]
     for investor_id in again["investor_id"]:
         assert len(client.investors.identifications(investor_id)) == 1
 
@@ -851,7 +897,10 @@ def test_a_dry_run_after_an_import_says_the_rows_are_there_already(
     sheet = spreadsheet(tmp_path / "again.csv", 2)
     bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
     again = bulk.read_investors(sheet, placeholder_protocols=True, client=client)
-    assert "2 of them are in the registry already (the same data: nothing is sent for them)" in again.summary()
+    assert (
+        "2 of them are in the registry already (the same data: the investor is not sent again, only an "
+        "identification or wallet it lacks)" in again.summary()
+    )
     assert "with other data" not in again.summary()
     monkeypatch.setattr(panels, "display", lambda *items, **_metadata: None)
     panel = panels.BulkImportPanel(client, placeholder_protocols=True)

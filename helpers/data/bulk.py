@@ -65,15 +65,19 @@ def _model_columns(model: type[models.Model], groups: tuple[str | None, ...], op
     for name, spec in models.columns(model, groups).items():
         required = spec.required and not optional
         hint = f"e.g. {spec.meta.placeholder}" if spec.meta.placeholder else ""
+        blank_means = FILLED_IN.get(name)
         result.append(
             Column(
                 name,
                 required=required,
-                allow_blank=not required,
-                description="; ".join(p for p in (spec.label, hint) if p),
+                allow_blank=not required or blank_means is not None,  # (a blank cell is then filled in)
+                description="; ".join(p for p in (spec.label, hint, blank_means and f"blank: {blank_means}") if p),
             )
         )
     return result
+
+
+FILLED_IN = {"account_holder": "the investor's name"}  # columns a row may leave blank: filled in as said
 
 
 IDENTIFICATION_COLUMNS = _model_columns(models.Identification, (None,), optional=True)
@@ -147,12 +151,13 @@ class Plan:
     def summary(self) -> str:
         bad = self.problems["row"].nunique() if len(self.problems) else 0
         in_registry = self.matches[self.matches["existing_row"].isna()]
-        there = int((in_registry["identical"] == "yes").sum())
-        similar = len(in_registry) - there
-        in_file = len(self.matches) - len(in_registry)
+        there = in_registry.loc[in_registry["identical"] == "yes", "row"].nunique()
+        similar = in_registry["row"].nunique() - there
+        earlier = self.matches[self.matches["existing_row"].notna()]  # (a row counted once: it may match both)
+        in_file = earlier.loc[~earlier["row"].isin(in_registry["row"]), "row"].nunique()
         matching = (
-            f", {there} of them {'are' if there > 1 else 'is'} in the registry already (the same data: nothing is "
-            "sent for them)"
+            f", {there} of them {'are' if there > 1 else 'is'} in the registry already (the same data: the investor "
+            "is not sent again, only an identification or wallet it lacks)"
             if there
             else ""
         )
@@ -421,22 +426,33 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
     def key(step: str) -> str:
         return derive_key(client.namespace, f"bulk {step}", row["reference"])
 
+    def create(answer: OnDuplicate) -> Record:
+        return client.investors.create(row["investor"], key=key("investor"), on_duplicate=answer, known_investors=known)
+
     try:
-        investor = client.investors.create(
-            row["investor"], key=key("investor"), on_duplicate=on_duplicate, known_investors=known
-        )
+        try:
+            investor = create(on_duplicate)
+        except PossibleDuplicate as exc:  # 'ask' about an identical person (imported from another machine, under
+            if on_duplicate != "ask" or not (exc.equal and exc.same_party):  # another reference): the same person,
+                raise  # as the dry run said: used, not asked about (review 63)
+            investor = create("use")
         result["investor_id"], result["investor"] = investor.id, investor  # (the record: for the rows after it)
         already = investor.outcome in ("existed", "replayed", "updated")  # made before this import
         identified = (
             already and row["identification"] is not None and client.investors.kyc_status(investor.id) == "SUCCESS"
         )
+        made_now: list[str] = []  # steps this run made for an investor that was there (an earlier run cut short)
         if identified:  # identified before: the identification it has
             result["identification_id"] = _successful_identification(client, investor.id)
         elif row["identification"] is not None:
-            result["identification_id"] = _identify(client, row, investor, key("identification"), already).id
+            identification = _identify(client, row, investor, key("identification"), already)
+            result["identification_id"] = identification.id
+            made_now += ["identification"] if identification.outcome == "created" else []
         if row["wallet"]:
-            result["wallet_id"] = _wallet(client, row, investor, key("wallet"), already)
-        result["status"] = {"created": "created", "updated": "updated"}.get(str(investor.outcome), "already there")
+            result["wallet_id"], made = _wallet(client, row, investor, key("wallet"), already)
+            made_now += ["wallet"] if made else []
+        outcome = {"created": "created", "updated": "updated"}.get(str(investor.outcome), "already there")
+        result["status"] = "completed" if outcome == "already there" and made_now else outcome
         if investor.not_applied:  # the row says otherwise than the registry's investor: never changed unasked
             result["error"] = (
                 f"The registry's investor has other {', '.join(investor.not_applied)}; the row's were not applied. "
@@ -498,17 +514,20 @@ def _identify(client: Client, row: dict[str, Any], investor: Record, key: str, a
     )
 
 
-def _wallet(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool) -> str:
+def _wallet(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool) -> tuple[str, bool]:
+    """The row's wallet of ``investor``, and whether this call made it (the registry answered it created now)."""
     if already:
         for wallet in client.investors.wallets(investor.id):
             if (row["wallet"] == "eth-managed" and wallet.get("type") == "eth-managed") or str(
                 wallet.get("address", "")
             ).lower() == str(row["address"] or "").lower():
-                return str(wallet["id"])
+                return str(wallet["id"]), False
     answer: OnDuplicate = "use" if already else "ask"  # (the one it has, perhaps made by another import)
     if row["wallet"] == "eth-managed":
-        return client.investors.create_managed_wallet(investor.id, key=key, on_duplicate=answer).id
-    return client.investors.create_generic_wallet(investor.id, row["address"], key=key, on_duplicate=answer).id
+        made = client.investors.create_managed_wallet(investor.id, key=key, on_duplicate=answer)
+    else:
+        made = client.investors.create_generic_wallet(investor.id, row["address"], key=key, on_duplicate=answer)
+    return str(made.id), made.outcome == "created"
 
 
 def import_investors(
@@ -525,7 +544,10 @@ def import_investors(
 
     Safe to run again after any stop: rows already done are not created twice. A kernel interrupt stops starting
     new rows, waits for the running ones, and returns what was done (the rest marked 'not started'). A row that
-    matches an investor the registry already has is handled as ``on_duplicate`` says ('ask': left for a decision).
+    matches an investor the registry already has is handled as ``on_duplicate`` says ('ask': left for a decision,
+    but for the same person with the same data, who is used). Each row's status says what happened: 'created',
+    'updated', 'already there', 'completed' (the investor was there; its identification or wallet was made now),
+    'needs a decision', 'failed' or 'not started'.
     A row that shares an e-mail, IBAN, or name and birth date with earlier rows starts once they are done, and is
     compared with the investors they made too, as if it were imported afterwards (a namesake is asked about).
     """

@@ -580,7 +580,7 @@ class BulkImportPanel(widgets.VBox):
         only those a run with the same choices could change (a decision waits for another choice)."""
         if self.results is None:
             return 0
-        done = ["created", "updated", "already there", *(["needs a decision"] if retry_only else [])]
+        done = ["created", "updated", "already there", "completed", *(["needs a decision"] if retry_only else [])]
         return int((~self.results["status"].isin(done)).sum())
 
 
