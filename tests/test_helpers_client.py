@@ -234,7 +234,7 @@ def test_api_field_errors_become_a_table(client: helpers.Client) -> None:
 
 
 BAD_INPUTS: list[tuple[str, Any, str]] = [
-    ("iban", lambda c: c.investors.create(investor_body(bank_account__iban="DE00123")), "not a valid IBAN"),
+    ("iban", lambda c: c.investors.create(investor_body(bank_account__iban="DE00123")), "IBAN is too short"),
     ("bic", lambda c: c.investors.create(investor_body(bank_account__bic="NOTABIC!")), "not a valid BIC"),
     (
         "country",

@@ -100,6 +100,9 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_datetime, "2021-03-12 07:14", "no time zone"),
         (checks.check_uuid, "123", "is not an id"),
         (checks.check_uuid, "../investments", "is not an id"),
+        (checks.check_iban, 123, "starts with its country's two letters and two check digits"),  # review 63: said
+        (checks.check_iban, "DE12", "too short: 4 characters, where IBANs have 15 to 34"),  # 'characters that do
+        (checks.check_iban, "DE89370400440532013001", "its check digits do not match"),  # not belong'
     ],
 )
 def test_checks_explain_themselves(check, raw, message) -> None:

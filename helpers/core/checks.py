@@ -101,6 +101,16 @@ def check_iban(value: Any) -> str:
         raise CheckError("Enter an IBAN, e.g. DE89 3704 0044 0532 0130 00.")
     if len(text) > 34:
         raise CheckError(f"An IBAN has at most 34 characters; this one has {len(text):,}.")
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]*", text):  # (schwifty says 'invalid characters' of "123")
+        raise CheckError(
+            "This is not an IBAN: an IBAN starts with its country's two letters and two check digits, e.g. DE89 3704 "
+            "0044 0532 0130 00. Copy it from the bank's documents."
+        )
+    if len(text) < 15:  # the shortest IBANs (Norway's) have 15
+        raise CheckError(
+            f"This IBAN is too short: {len(text)} characters, where IBANs have 15 to 34. Check it against the bank's "
+            "documents."
+        )
     try:
         return IBAN(text).compact
     except SchwiftyException as exc:
