@@ -2,8 +2,8 @@
 
 Every option can also come from the environment (``SANDBOX_PORT``, ``SANDBOX_DB``, ``SANDBOX_PROFILE``, ...).
 The start-up lines name no secret. The admin token for ``/_sandbox/*`` is ``SANDBOX_ADMIN_TOKEN`` when set; otherwise
-it is random for this start, written to ``admin-token`` beside the database (readable by you only) and shown on
-the terminal when there is one. Stop the sandbox with Ctrl-C (or ``python -m sandbox.background --stop``).
+it is random for this start, written beside the database as ``<database>.admin-token`` (readable by you only) and
+shown on the terminal when there is one. Stop the sandbox with Ctrl-C (or ``python -m sandbox.background --stop``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from sandbox import build
-from sandbox.settings import Settings
+from sandbox.settings import Settings, admin_token_file
 from sandbox.store import DatabaseMismatch
 
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  investor      {investor_id}  ({name})")
     if generated:
         assert settings.admin_token is not None
-        token_file = settings.db.parent / "admin-token"
+        token_file = admin_token_file(settings.db)
         token_file.touch(mode=0o600)
         token_file.chmod(0o600)
         token_file.write_text(settings.admin_token.get_secret_value() + "\n")

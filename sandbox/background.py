@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from sandbox.runner import ROOT, SandboxProcess, is_up
-from sandbox.settings import DEFAULT_DB, DEFAULT_PORT, ProfileName
+from sandbox.settings import DEFAULT_DB, DEFAULT_PORT, ProfileName, admin_token_file
 
 LOCAL_URL = re.compile(
     r"^(?P<head>\s*CASHLINK_BASE_URL\s*=\s*[\"']?https?://(?:127\.0\.0\.1|localhost|\[::1\]))"
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # beside the database: the process id, the log (no secrets in it) and the admin token (readable by you only)
     pid_file, log_file = args.db.parent / "sandbox.pid", args.db.parent / "sandbox.log"
-    token_file = args.db.parent / "admin-token"
+    token_file = admin_token_file(args.db)
     if args.stop:
         print(stop(pid_file))
         return 0

@@ -151,3 +151,9 @@ PROFILES: dict[str, Profile] = {
         replay_header=False,
     ),
 }
+
+
+def admin_token_file(db: Path) -> Path:
+    """Where a start's random admin token is written: beside its database, named after it (two sandboxes whose
+    databases share a folder keep a token each)."""
+    return db.with_name(db.name + ".admin-token")

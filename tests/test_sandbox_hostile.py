@@ -229,8 +229,9 @@ def test_no_secret_in_the_banner_or_the_log(tmp_path: Path, profile: str) -> Non
             deadline = time.monotonic() + 30
             while not is_up(port) and time.monotonic() < deadline and process.poll() is None:
                 time.sleep(0.1)
-            token = (tmp_path / "admin-token").read_text().strip()
-            assert oct((tmp_path / "admin-token").stat().st_mode & 0o777) == "0o600"
+            token_file = db.with_name(db.name + ".admin-token")  # (named after its database: one per sandbox)
+            token = token_file.read_text().strip()
+            assert oct(token_file.stat().st_mode & 0o777) == "0o600"
             box = SandboxProcess(port=port, db_path=db, admin_token=token)
             client = box.new_client()
             box.token(client["client_id"], client["client_secret"])
