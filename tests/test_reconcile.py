@@ -527,13 +527,13 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
     short = reconcile.compare(ledger.assign(units=90), investments, redemptions, timedelta(days=3), now)
     assert short.differences["cause"].tolist() == [  # review 46: 'the rest: a credit missing?' pointed the wrong way
         "After the books' date (2026-11-01), 60 units were redeemed, which books of that date cannot show; so books "
-        "of that date should show 100 units and show 90: 10 units fewer than the registry held then (a booking "
+        "of that date should show 100 units, but show 90: 10 units fewer than the registry held then (a booking "
         "missing, or a redemption booked but not made?)."  # (review 51: 'without them' said it the wrong way round)
     ]
     more = reconcile.compare(ledger.assign(units=120), investments, redemptions, timedelta(days=3), now)
     said = more.differences["cause"].iloc[0]  # redeemed since, and still short: the rest said as such
     assert said.endswith(
-        "so books of that date should show 100 units and show 120: 20 units more than the registry held then "
+        "so books of that date should show 100 units, but show 120: 20 units more than the registry held then "
         "(units booked before the registry delivered them, or a credit or an investment missing?)."
     )
     undated = reconcile.compare(ledger.drop(columns="as_of"), investments, redemptions, timedelta(days=3), now)
@@ -668,7 +668,7 @@ def test_deliveries_and_redemptions_after_the_books_date_explain_a_surplus_too()
     more = reconcile.compare(ledger.assign(units=-10), investments, redemptions, timedelta(days=3), now)
     said = more.differences["cause"].iloc[0]
     assert said.endswith(
-        "cannot show; so books of that date should show 0 units and show -10: 10 units fewer than the registry held "
+        "cannot show; so books of that date should show 0 units, but show -10: 10 units fewer than the registry held "
         "then (a booking missing, or a redemption booked but not made?)."
     )
     ahead = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 600, "as_of": "2026-11-20"}])
@@ -679,8 +679,8 @@ def test_deliveries_and_redemptions_after_the_books_date_explain_a_surplus_too()
         all_later.differences["cause"]
         .iloc[0]
         .endswith(
-            "so books of that date should show 0 units and show 600: 600 units more than the registry held then (units "
-            "booked before the registry delivered them, or a credit or an investment missing?)."
+            "so books of that date should show 0 units, but show 600: 600 units more than the registry held then "
+            "(units booked before the registry delivered them, or a credit or an investment missing?)."
         )
     )
 
@@ -717,7 +717,28 @@ def test_deliveries_and_redemptions_are_dated_by_one_rule_at_the_edge_of_the_boo
         ledger, delivered(40, 25, moment), redeemed((15, moment)), timedelta(days=3), datetime(2026, 11, 26, tzinfo=UTC)
     )
     assert report.differences["cause"].tolist() == [
-        "The registry delivered units the books do not show (a booking missing, or a redemption booked but not made?)."
+        "On the books' date itself (2026-11-01), 40 units were delivered and 15 units were redeemed, which books of "
+        "that date may or may not show: all of them would be the difference. Otherwise, the registry delivered units "
+        "the books do not show (a booking missing, or a redemption booked but not made?)."  # (review 62; by UTC day)
+    ]
+
+
+def test_a_redemption_made_later_on_the_books_date_is_named_as_the_likely_difference() -> None:
+    """Review 62: 50 units redeemed in the morning (booked), 30 in the afternoon (not yet), books of that date say
+    70 and the registry holds 40: the cause blamed a missing credit."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 70, "as_of": "2026-11-27"}])
+    morning, afternoon = "2026-11-27T09:00:00Z", "2026-11-27T15:00:00Z"
+    report = reconcile.compare(
+        ledger,
+        delivered(120, 40, "2026-11-20"),
+        redeemed((50, morning), (30, afternoon)),
+        timedelta(days=3),
+        datetime(2026, 11, 27, 16, tzinfo=UTC),
+    )
+    assert report.differences["cause"].tolist() == [
+        "On the books' date itself (2026-11-27), 50 and 30 units were redeemed, which books of that date may or may "
+        "not show: the 30 units redeemed alone would be the difference. Otherwise, the books booked units the "
+        "registry has not delivered (a credit or an investment missing?)."
     ]
 
 
