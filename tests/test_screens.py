@@ -425,6 +425,9 @@ def test_a_column_empty_in_every_row_is_left_out_of_a_screen() -> None:
         "300 units",
         "EUR 30,000.00",
     ]
+    investment = {"units": 120, "investment_amount": {"amount": "120000000", "currency": "EUR", "decimals": 3}}
+    shown = tables.people_frame(tables.of_investment(statements, investment), tables.STATEMENT_COLUMNS)
+    assert list(shown["Remaining"]) == ["300 units", "30 units"]  # review 62: drf's statements showed money
 
 
 def test_the_toolkits_warning_prints_as_a_sentence_without_a_path_or_code() -> None:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core import api, models
+from helpers.core.errors import CashlinkError
 from helpers.core.models import is_personal
 from helpers.core.records import format_money, is_money, mask
 from helpers.core.resources import investor_name, remaining_units
@@ -226,10 +227,21 @@ def allocation_columns(investments: Mapping[str, Mapping[str, Any]]) -> Columns:
 
 
 def _remaining(statement: Mapping[str, Any]) -> str:
-    """What an investment still holds after the statement: in units where the registry says so, else in money."""
-    if isinstance(statement.get("remaining_units"), int):
-        return f"{statement['remaining_units']:,} units"
-    return text(statement.get("remaining_amount"))
+    """What an investment still holds after the statement: in units where the registry says so, or where its
+    remaining amount tells them (with the investment's amount and units, which :func:`of_investment` adds), else in
+    money."""
+    try:
+        units = remaining_units(statement)
+    except CashlinkError:  # amounts that tell no whole number of units: the money, as the registry gives it
+        units = None
+    return f"{units:,} units" if units is not None else text(statement.get("remaining_amount"))
+
+
+def of_investment(statements: Iterable[Mapping[str, Any]], investment: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """An investment's registry statements with its amount and units beside each (review 62: on a registry that
+    gives no remaining units, 'Remaining' showed money where another showed units)."""
+    whole = {"investment_amount": investment.get("investment_amount"), "units": investment.get("units")}
+    return [{**statement, **whole} for statement in statements]  # (a statement's remaining amount, the whole's)
 
 
 STATEMENT_COLUMNS: Columns = (

@@ -786,7 +786,7 @@ class Investing(Walkthrough):
         except CashlinkError:
             pass
         statements = self.client.investments.registry_statements(investment.id)
-        frame = tables.people_frame(statements, tables.STATEMENT_COLUMNS)
+        frame = tables.people_frame(tables.of_investment(statements, investment), tables.STATEMENT_COLUMNS)
         status = investment.get("status")
         waits = api.WAITING_FOR.get(str(status), ("", ""))[0]
         units = forms.count_text(investment.get("units"))
