@@ -536,3 +536,11 @@ def test_a_click_is_a_persons_and_a_programs_run_shows_no_names(monkeypatch: pyt
     assert tables.names_may_show()
     parent.update(header={"msg_type": "execute_request"}, metadata={})  # later cells of that person's kernel too
     assert tables.names_may_show() and "Ada" in tables.static_html(pd.DataFrame({"Name": ["Ada"]}), names_people=True)
+
+
+def test_a_result_card_shows_its_own_id_whole_and_the_ids_it_names_short() -> None:
+    """Review 62: a card named its investor, campaign, product and wallet by four whole ids."""
+    own, other = "3fa85f64-5717-4562-b3fc-2c963f66afa6", "4fa85f64-5717-4562-b3fc-2c963f66afa6"
+    card = forms.record_card([("Id", own), ("Investor", other), ("Units", "120")])
+    assert f"<td>{own}</td>" in card and f"<td>{other}</td>" not in card
+    assert f"title='{other}'><code>4fa85f64…</code>" in card and "<td>120</td>" in card

@@ -706,7 +706,8 @@ class CreditScreen(widgets.VBox):
             self.status.value = (
                 f"<b>✔ The investment is {html.escape(api.status_phrase(record.get('status')))}</b>: "
                 f"{forms.count_text(record.get('units'))} units "
-                f"in wallet {html.escape(str(record.get('wallet') or '(none)'))} (investment id {record.get('id')})."
+                f"in wallet {html.escape(str(record.get('wallet') or '(none)'))} "
+                f"(investment {tables.short_id(record.get('id'))})."
             )
         else:  # the credit task (these credentials may not read the investment): what is known, and what is not
             said = " ".join(notes) or "Whether the investment is delivered is not checked here."
