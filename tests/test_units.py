@@ -1048,6 +1048,19 @@ def test_postcodes_that_cannot_be_the_countrys_are_refused(postcode: str, countr
         checks.check_postcode(postcode, country)
 
 
+def test_a_wrong_postcode_is_said_with_the_other_fields_errors() -> None:
+    """Review 62: pydantic checks the postcode against the country only once every other field is right, so a bulk
+    row's wrong postcode was said only after its other problems were fixed and the sheet uploaded again."""
+    from tests.conftest import investor_body
+
+    body = investor_body("Postcode", natural_person__zip="ABC", natural_person__birth_date="10.12.1985")
+    checked, errors = models.validate(models.Investor, body)
+    assert checked is None and set(errors) == {"natural_person.birth_date", "natural_person.zip"}
+    assert errors["natural_person.zip"][0].startswith("A postcode in Germany has five digits")
+    right = investor_body("Postcode", natural_person__birth_date="10.12.1985")
+    assert set(models.validate(models.Investor, right)[1]) == {"natural_person.birth_date"}
+
+
 def test_a_document_number_is_compared_as_shown_or_as_masked() -> None:
     """Review 43: 'LXX1234T4' (German ID numbers hold X) was read as masked and taken for 'L991234T4'; one shown with
     dashes was not recognised; a card of the same type renewed counted as the same when the number was hidden."""
