@@ -57,6 +57,7 @@ from helpers.core.resources import (
 from helpers.ui import tables
 
 ERROR_STYLE = "color:#b00020;font-size:0.9em"
+QUESTION_STYLE = "color:#7a4d00;font-size:0.9em;font-weight:bold"  # a question the buttons answer: no error (amber)
 LABEL_WIDTH = "200px"
 # Messages wrap instead of being cut, buttons are as wide as their label, inputs keep a sensible width; a long word
 # in a table's cell (a name of 150 letters, marked cl-long) wraps within its column instead of widening the table,
@@ -523,7 +524,7 @@ class Form(widgets.VBox):
                 )
         except PossibleDuplicate as exc:
             self.error = exc
-            self.status.value = f"<span style='{ERROR_STYLE}'>{html.escape(self.duplicate_question(exc))}</span>"
+            self.status.value = f"<span style='{QUESTION_STYLE}'>{html.escape(self.duplicate_question(exc))}</span>"
             self.choices.children = tuple(self.duplicate_choices(exc, reference))
             if raise_errors:
                 raise

@@ -496,11 +496,12 @@ class BulkImportPanel(widgets.VBox):
             bar = widgets.IntProgress(
                 value=0, min=0, max=max(self.plan.valid, 1), description="Importing", bar_style="info"
             )
-            counter = widgets.Label(f"0 of {self.plan.valid} rows")
+            rows = f"{self.plan.valid} {bulk.plural(self.plan.valid, 'row')}"  # (1 of 1 row)
+            counter = widgets.Label(f"0 of {rows}")
             display(widgets.HBox([bar, counter]))
 
             def row_done(done: int) -> None:
-                bar.value, counter.value = done, f"{done} of {self.plan.valid if self.plan else done} rows"
+                bar.value, counter.value = done, f"{done} of {rows}"
 
             self.results = bulk.import_investors(
                 self.client,
