@@ -327,6 +327,26 @@ def test_an_uploaded_protocol_leaves_the_widget_once_sent(client: helpers.Client
     assert "Lovelace" not in repr(form.protocol_file.get_state())
 
 
+def test_the_documents_days_are_checked_against_each_other_as_they_are_typed(client: helpers.Client) -> None:
+    """Review 62: 'Valid to' before 'Valid from', or an identification outside the document's days, was said only
+    at Review; a change of one day checks the others again."""
+    investor = forms.InvestorForm(client, PERSON).submit()
+    form = forms.IdentificationForm(client, investor.id, IDENT)
+    valid_from, valid_to = form.fields["document_valid_from"], form.fields["document_valid_to"]
+    identified = form.fields["verified_at"]
+    valid_to.widget.value = "2021-01-01"
+    assert "cannot expire before it is valid" in valid_to.error.value
+    assert "not valid on the day of the identification" not in identified.error.value  # (its own: 'Valid to' first)
+    valid_to.widget.value = "2023-01-01"
+    assert valid_to.error.value == "" and "not valid on the day of the identification" in identified.error.value
+    valid_to.widget.value = "2032-01-01"
+    assert valid_to.error.value == identified.error.value == ""
+    valid_from.widget.value = "2024-02-01"  # after the identification: said at once, under the identification's day
+    assert valid_to.error.value == "" and "not valid on the day" in identified.error.value
+    valid_from.widget.value, valid_to.widget.value = "2022-01-01", "2032-01-01"
+    assert valid_to.error.value == identified.error.value == ""
+
+
 def test_a_renamed_file_is_refused_as_it_is_chosen_next_to_its_field(client: helpers.Client) -> None:
     """Review 39: a text file named fake.pdf passed Review and was refused only by Save, in a table under 'File'."""
     investor = forms.InvestorForm(client, PERSON).submit()

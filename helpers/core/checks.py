@@ -166,6 +166,27 @@ COUNTRY_NAMES = {"NLD": "the Netherlands"}  # where a sentence needs more than p
 DASHES = "-‐‑–"  # a hyphen, a non-breaking one, an en dash
 
 
+def check_valid_to(valid_to: str, valid_from: str | None) -> str:
+    """An ID document's last valid day (YYYY-MM-DD), not before its first (``valid_from``, where known)."""
+    if valid_from and valid_to < valid_from:
+        raise CheckError(
+            "The document cannot expire before it is valid ('Valid to' is earlier than 'Valid from'); check both "
+            "dates against the document."
+        )
+    return valid_to
+
+
+def check_identified_with_a_valid_document(verified_at: str, valid_from: str | None, valid_to: str | None) -> str:
+    """The time of an identification, on a day the document was valid (where both its days are known)."""
+    identified = verified_at[:10]
+    if valid_from and valid_to and not valid_from <= identified <= valid_to:
+        raise CheckError(
+            "The document was not valid on the day of the identification (the day lies outside 'Valid from' to "
+            "'Valid to'). Check the dates, or identify the investor again with a valid document."
+        )
+    return verified_at
+
+
 def check_postcode(postcode: str, country: str | None) -> str:
     """A postcode in the form its country uses, for the countries of :data:`POSTCODES` (others as given), however
     written ('D-60311', 'DE-60311', 'CH-8001', '1011AB'); returned as written (a form of its own would make the same

@@ -349,25 +349,13 @@ class Identification(Model):
     @field_validator("document_valid_to")
     @classmethod
     def _expires_after_it_is_valid(cls, valid_to: str, info: ValidationInfo) -> str:
-        valid_from = info.data.get("document_valid_from")
-        if valid_from and valid_to < valid_from:
-            raise ValueError(
-                "The document cannot expire before it is valid ('Valid to' is earlier than 'Valid from'); check "
-                "both dates against the document."
-            )
-        return valid_to
+        return checks.check_valid_to(valid_to, info.data.get("document_valid_from"))  # (the form: as they are typed)
 
     @field_validator("verified_at")
     @classmethod
     def _identified_with_a_valid_document(cls, verified_at: str, info: ValidationInfo) -> str:
         valid_from, valid_to = info.data.get("document_valid_from"), info.data.get("document_valid_to")
-        identified = verified_at[:10]
-        if valid_from and valid_to and not valid_from <= identified <= valid_to:
-            raise ValueError(
-                "The document was not valid on the day of the identification (the day lies outside 'Valid from' to "
-                "'Valid to'). Check the dates, or identify the investor again with a valid document."
-            )
-        return verified_at
+        return checks.check_identified_with_a_valid_document(verified_at, valid_from, valid_to)
 
 
 WALLET_KINDS = {  # the API's names, the template's, and the words the screens use ('the investor's own address')

@@ -1029,11 +1029,48 @@ class IdentificationForm(Form):
                 f"{html.escape(made_when(latest))}): use it with the button below, or enter another one."
             )
         super().__init__(client, fields, intro)
+        self._check_dates_as_typed()
         if done:
             use = widgets.Button(description="Use this identification", layout=widgets.Layout(width="auto"))
             use.add_class("cl-use-identification")
             use.on_click(self._choice(lambda: self._use(done[-1])))
             self.choices.children = (use,)
+
+    def _check_dates_as_typed(self) -> None:
+        """The document's days against each other and the day of the identification as they are typed or chosen
+        (the model's rules), not only at Review (review 62)."""
+        valid_from, valid_to, identified = (
+            self.fields.get(path) for path in ("document_valid_from", "document_valid_to", "verified_at")
+        )
+        if valid_from is None or valid_to is None or identified is None:
+            return
+        from_alone, to_alone, identified_alone = valid_from.check, valid_to.check, identified.check
+
+        def day(field: FormField, alone: Callable[[Any], Any] | None) -> str | None:
+            """The field's day where it is given and right on its own, else None (its own message says why)."""
+            if field.is_empty() or alone is None:
+                return None
+            try:
+                return str(alone(field.value))[:10]
+            except checks.CheckError:
+                return None
+
+        def check_valid_to(value: Any) -> str:
+            return checks.check_valid_to(str(to_alone(value) if to_alone else value), day(valid_from, from_alone))
+
+        def check_identified(value: Any) -> str:
+            return checks.check_identified_with_a_valid_document(
+                str(identified_alone(value) if identified_alone else value),
+                day(valid_from, from_alone),
+                day(valid_to, check_valid_to),  # (a 'Valid to' before 'Valid from' says so itself)
+            )
+
+        valid_to.check, identified.check = check_valid_to, check_identified
+        for changed, dependents in ((valid_from, (valid_to, identified)), (valid_to, (identified,))):
+            changed.widget.observe(
+                lambda _change, dependents=dependents: [f.check_now() for f in dependents if not f.is_empty()],
+                names="value",
+            )
 
     def _use(self, identification: Record) -> None:
         identification.outcome, identification.what = "existed", "identification"
