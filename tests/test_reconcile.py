@@ -597,13 +597,25 @@ def test_a_shortfall_names_the_investments_that_ended_without_delivering() -> No
 
     assert cause(rejected) == (
         "The registry has 1 investment of 300 units of this position that ended without delivering (rejected by the "
-        "issuer: 417d619b): if the books booked it, that is the difference; reverse it in the books."
+        "issuer: 417d619b): if the books booked it, that would be the difference; reverse it in the books. "
+        "Otherwise, the books booked units the registry has not delivered (a credit or an investment missing?)."
     )
     cancelled = {**row, "id": "99999999-bbbb", "status": "CANCELLATION", "units": 100}
-    assert cause(cancelled).startswith(
-        "The registry has 1 investment of 100 units of this position that ended without delivering (cancelled by the "
-        "investor: 99999999), which the books may have booked. The books booked units the registry has not delivered"
+    assert cause(cancelled) == (
+        "The books booked units the registry has not delivered (a credit or an investment missing?). The registry "
+        "has 1 investment of 100 units of this position that ended without delivering (cancelled by the investor: "
+        "99999999), which the books may have booked."
     )
+    # review 64: books of 1 November, 60 units redeemed on the 10th, and a cancelled investment of 60: the redemption
+    # is the difference, and stays said (the ended investment replaced it)
+    dated = ledger.assign(units=100, as_of="2026-11-01")
+    held = {**row, "id": "d", "status": "DELIVERED", "units": 100, "held_units": 40}
+    frame = pd.DataFrame([held, {**cancelled, "units": 60}], columns=reconcile.INVESTMENT_COLUMNS)
+    report = reconcile.compare(dated, frame, redeemed((60, "2026-11-10T10:00:00Z")), timedelta(days=3), now)
+    assert report.differences["cause"].tolist() == [
+        "After the books' date (2026-11-01), 60 units were redeemed, which books of that date cannot show: that is "
+        "the difference."
+    ]
 
 
 def test_an_investment_in_a_status_the_documentation_does_not_name_is_its_own_difference() -> None:

@@ -435,7 +435,7 @@ def compare(
     dates = _ledger_dates(ledger)
     redeemed_since, delivered_since = _redeemed_since(redemptions, dates), _delivered_since(investments, dates)
     rows = _position_rows(merged, redeemed_since, delivered_since)
-    _name_ended_investments(rows, investments)
+    _name_ended_investments(rows, investments, redeemed_since, delivered_since)
     _name_moves_of_the_books_day(
         rows, _moves_on(investments, redemptions, dates), dates, redeemed_since, delivered_since
     )
@@ -651,10 +651,16 @@ def _name_moves_of_the_books_day(
         row["cause"] = f"{day_said} Otherwise, {cause[:1].lower()}{cause[1:]}" if explains else f"{cause} {day_said}"
 
 
-def _name_ended_investments(rows: list[dict[str, Any]], investments: pd.DataFrame) -> None:
+def _name_ended_investments(
+    rows: list[dict[str, Any]],
+    investments: pd.DataFrame,
+    redeemed_since: dict[tuple[str, str], tuple[int, str | None]],
+    delivered_since: dict[tuple[str, str], tuple[int, str]],
+) -> None:
     """A shortfall's cause names the position's investments that ended without delivering (rejected, cancelled,
     aborted, ...): books that booked one show units the registry never delivered (review 63: they were never
-    named, and the cause asked whether an investment was missing)."""
+    named, and the cause asked whether an investment was missing). What the moves since the books' date explain
+    stays said first (review 64: it was replaced)."""
     ended = investments[investments["status"].isin(api.FINAL_STATUSES - {"DELIVERED"})]
     if ended.empty:
         return
@@ -662,8 +668,14 @@ def _name_ended_investments(rows: list[dict[str, Any]], investments: pd.DataFram
     for investment in _rows(ended):
         by_pair.setdefault((str(investment.investor_id), str(investment.product_id)), []).append(investment)
     for row in rows:
-        found = by_pair.get((str(row["investor_id"]), str(row["product_id"])))
-        if not found or row["category"] not in ("units_differ", "in_ledger_only") or row["difference"] >= 0:
+        pair = (str(row["investor_id"]), str(row["product_id"]))
+        found = by_pair.get(pair)
+        if not found or row["category"] != "units_differ":
+            continue
+        redeemed, as_of = redeemed_since.get(pair, (0, None))  # (no date: the books may or may not show them)
+        moved = delivered_since.get(pair, (0, ""))[0] - (redeemed if as_of is not None else 0)
+        fewer = moved - row["difference"]  # the shortfall the moves since the books' date leave unexplained
+        if fewer <= 0:
             continue
         units = sum(int(i.units) for i in found if not pd.isna(i.units))
         several = len(found) > 1
@@ -674,10 +686,15 @@ def _name_ended_investments(rows: list[dict[str, Any]], investments: pd.DataFram
             f"The registry has {len(found)} investment{'s' if several else ''} of {units:,} units of this position "
             f"that ended without delivering ({statuses}: {ids})"
         )
+        cause = str(row["cause"])
         row["cause"] = (
-            f"{said}: if the books booked {it}, that is the difference; reverse {it} in the books."
-            if units == -row["difference"]
-            else f"{said}, which the books may have booked. {row['cause']}"
+            f"{said}: if the books booked {it}, that would be {'what is left of ' if moved else ''}the difference; "
+            f"reverse {it} in the books. Otherwise, {cause[:1].lower()}{cause[1:]}"
+            if units == fewer and not moved
+            else f"{cause} {said}: if the books booked {it}, that would be {'what is left of ' if moved else ''}the "
+            f"difference; reverse {it} in the books."
+            if units == fewer
+            else f"{cause} {said}, which the books may have booked."
         )
 
 
