@@ -45,6 +45,11 @@ ROOT = Path(__file__).resolve().parents[1]
     "check, raw, expected",
     [
         (checks.check_iban, "de89 3704 0044 0532 0130 00", "DE89370400440532013000"),
+        (
+            checks.check_iban,
+            "DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000",
+            "DE89370400440532013000",
+        ),  # a PDF's
         (checks.check_bic, "cobadeffxxx", "COBADEFFXXX"),
         (checks.check_country, "deu", "DEU"),
         (checks.check_date, date(2000, 8, 10), "2000-08-10"),
@@ -100,7 +105,7 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_datetime, "2021-03-12 07:14", "no time zone"),
         (checks.check_uuid, "123", "is not an id"),
         (checks.check_uuid, "../investments", "is not an id"),
-        (checks.check_iban, 123, "starts with its country's two letters and two check digits"),  # review 63: said
+        (checks.check_iban, 123, "This is not an IBAN: an IBAN starts with its country's two letters"),  # review 63:
         (checks.check_iban, "DE12", "too short: 4 characters, where IBANs have 15 to 34"),  # 'characters that do
         (checks.check_iban, "DE89370400440532013001", "its check digits do not match"),  # not belong'
     ],
