@@ -645,13 +645,14 @@ def test_a_jsend_refusal_in_a_2xx_is_a_refusal_and_a_refused_token_never_quotes_
     with pytest.raises(helpers.ValidationError) as refused:
         client.investors.update(made.id, {"communication": {"email": "jsend.new@example.com"}})
     assert "This e-mail address is used already" in str(refused.value.field_errors)
-    error = b'{"status": "error", "message": "Database unavailable"}'  # on a read: said with its own status
-    gateway.refuse = lambda method, url: (200, error) if method == "GET" else None
-    with pytest.raises(helpers.ServerError) as erred:
+    error = b'{"status": "error", "message": "Investor Ada Lovelace is locked"}'  # on a read: said with its own
+    gateway.refuse = lambda method, url: (200, error) if method == "GET" else None  # status, the name not quoted
+    with pytest.raises(helpers.ServerError) as erred:  # (review 64: the registry's sentence named the person)
         client.investors.get(made.id)
     assert erred.value.status == 200 and str(erred.value).startswith(
-        "The registry answered an error and could not read the investor (Database unavailable). Running the cell "
+        "The registry answered an error and could not read the investor. Running the cell again is safe"
     )
+    assert "Lovelace" not in str(erred.value)
     gateway.refuse = None
     assert client.investors.get(made.id)["communication"]["email"] != "jsend.new@example.com"
     assert client.investors.update(made.id, {"communication": {"email": "jsend.new@example.com"}}).outcome == (

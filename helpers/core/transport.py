@@ -391,10 +391,10 @@ class Transport:
                         f"The registry answered an error while trying to {action}{f' ({reason})' if reason else ''}: "
                         "it may or may not have acted."
                     )
-                raise ServerError(  # (not "a problem (500)": the answer was a 2xx, and support needs its own)
-                    f"The registry answered an error and could not {action}{f' ({reason})' if reason else ''}. "
-                    "Running the cell again is safe; if it fails again, tell Cashlink's support the time and the "
-                    "request id.",
+                raise ServerError(  # (not "a problem (500)": the answer was a 2xx, and support needs its own;
+                    # its sentence is not quoted, as a 5xx's is not: it may name a person, whom a read sent nothing of)
+                    f"The registry answered an error and could not {action}. Running the cell again is safe; if it "
+                    "fails again, tell Cashlink's support the time and the request id.",
                     status=answer.status,
                     body=answer.body,
                     request_id=answer.request_id,
