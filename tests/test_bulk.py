@@ -442,12 +442,29 @@ def test_an_unattended_import_with_failed_rows_fails_the_run(config: Config, san
     with pytest.raises(helpers.ImportIncomplete) as caught:
         panel.raise_for_rows_not_done()
     assert str(caught.value) == (
-        "The import is not complete: 2 rows failed (rows 2, 3) of 2; the results table says why for each. Correct "
-        "what it names and import again: rows already done are not created twice."
+        "The import is not complete: 2 rows failed (rows 2, 3) of 2; the results table and the dry run's problems "
+        "say why for each. Correct what they name and import again: rows already done are not created twice."
     )
     panel.run_import()  # the same rows once the registry is back: done, and the run passes
     assert set(panel.results["status"]) == {"created"}
     panel.raise_for_rows_not_done()
+    # review 64: rows the dry run kept out, and a file that cannot be read, passed as if all were imported
+    bad = spreadsheet(tmp_path / "bad.csv", 3, start=10)
+    lines = bad.read_text().splitlines()
+    lines[2] = lines[2].replace("1964-08-12", "12.08.1964")  # row 3: a day-first birth date
+    bad.write_text("\n".join(lines) + "\n")
+    panel.dry_run(bad)
+    panel.run_import()
+    with pytest.raises(helpers.ImportIncomplete, match=r"1 row had problems and was not sent \(row 3\) of 3;"):
+        panel.raise_for_rows_not_done()
+    (tmp_path / "unreadable.csv").write_bytes(b"\xff\xfe not a spreadsheet")
+    panel.dry_run(tmp_path / "unreadable.csv")
+    panel.run_import()
+    with pytest.raises(helpers.ImportIncomplete, match="Nothing was imported: the spreadsheet could not be read"):
+        panel.raise_for_rows_not_done()
+    demo = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
+    demo.dry_run(bulk.DEMO_SAMPLE)  # its two mistakes are on purpose: they fail no run of it
+    assert demo.plan is not None and demo.plan.problems["row"].nunique() == 2
     waiting = pd.DataFrame({"row": [2, 3, 4], "status": ["needs a decision", "already there", "not started"]})
     with pytest.raises(helpers.ImportIncomplete, match=r"1 row did not start \(row 4\) of 3;"):
         bulk.raise_for_rows_not_done(waiting)
@@ -457,15 +474,18 @@ def test_an_unattended_import_with_failed_rows_fails_the_run(config: Config, san
 def test_the_same_sheet_from_a_second_machine_finds_its_rows_there_already(
     client: helpers.Client, config: Config, tmp_path: Path
 ) -> None:
-    """Review 63: another journal, the same sheet, 'ask': the dry run says the identical people are not sent again,
-    and the import asked a decision for each (offering to create them anyway)."""
+    """Review 63: another journal, the same sheet: the identical people are not sent again. Review 64: 'ask' asks
+    about them still (an investor of the same data may differ in a tax id, or be one of two), and 'use' uses them."""
     sheet = spreadsheet(tmp_path / "same.csv", 3)
     first = bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
     assert set(first["status"]) == {"created"}
     second = helpers.Client(config.replace(journal_path=tmp_path / "second-machine.sqlite3"))
     plan = bulk.read_investors(sheet, placeholder_protocols=True, client=second)
     assert "3 of them are in the registry already (the same data: the investor is not sent again" in plan.summary()
-    again = bulk.import_investors(second, plan, progress=False)
+    asked = bulk.import_investors(second, plan, progress=False)
+    assert list(asked["status"]) == ["needs a decision"] * 3
+    assert asked["error"].str.contains("Choose what to do with such rows").all(), list(asked["error"])
+    again = bulk.import_investors(second, plan, progress=False, on_duplicate="use")
     assert list(again["status"]) == ["already there"] * 3, list(again["error"])
     assert list(again["investor_id"]) == list(first["investor_id"])
     assert len(investors_in_registry(client)) == 3

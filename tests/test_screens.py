@@ -543,4 +543,23 @@ def test_a_result_card_shows_its_own_id_whole_and_the_ids_it_names_short() -> No
     own, other = "3fa85f64-5717-4562-b3fc-2c963f66afa6", "4fa85f64-5717-4562-b3fc-2c963f66afa6"
     card = forms.record_card([("Id", own), ("Investor", other), ("Units", "120")])
     assert f"<td>{own}</td>" in card and f"<td>{other}</td>" not in card
+    later = forms.record_card([("Units", "120"), ("Investor", other), ("Redemption id", own)])  # review 64: any row
+    assert f"<td>{own}</td>" in later and f"<td>{other}</td>" not in later  # that names the object's own id
     assert f"title='{other}'><code>4fa85f64…</code>" in card and "<td>120</td>" in card
+
+
+def test_a_second_import_click_keeps_what_the_first_completed() -> None:
+    """Review 64: a row whose identification and wallet the first click made read 'already there' after the second
+    click (retrying a failed row), and was counted among that click's rows."""
+    columns = ["row", "reference", "name", "investor_id", "identification_id", "wallet_id", "status", "error"]
+    first = pd.DataFrame(
+        [
+            [2, "A", "x", "inv-a", "idn-a", "w-a", "completed", None],
+            [3, "B", "y", "inv-b", "idn-b", "w-b", "created", None],
+            [4, "C", "z", None, None, None, "failed", "registry down"],
+        ],
+        columns=columns,
+    )
+    second = first.assign(status=["already there", "already there", "created"], error=None)
+    merged, kept = panels._kept_outcomes(first, second)
+    assert kept == {2, 3} and list(merged["status"]) == ["completed", "created", "created"]

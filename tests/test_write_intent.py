@@ -1602,10 +1602,9 @@ def test_a_bulk_import_looks_at_the_registry_as_it_is_when_the_import_starts(
     colleague = helpers.Client(config.replace(journal_path=tmp_path / "colleague.sqlite3"))
     colleague.investors.create(plan.rows[0]["investor"], reference="form 1")  # adds the person meanwhile
     done = bulk.import_investors(client, plan, progress=False)
-    # the same person with the same data: used (review 63: 'ask' asked about them, though the dry run says an
-    # identical person is not sent again), and the identification and wallet the form did not make are made now
-    assert done.loc[0, "status"] == "completed" and counts(client)["investors"] == 1
-    assert done.loc[0, "identification_id"] and done.loc[0, "wallet_id"]
+    assert done.loc[0, "status"] == "needs a decision" and counts(client)["investors"] == 1
+    used = bulk.import_investors(client, plan, progress=False, on_duplicate="use")  # the analyst's answer: the
+    assert used.loc[0, "status"] == "completed" and counts(client)["investors"] == 1  # form made no wallet
 
 
 # --- a thirteenth review's reproductions ---------------------------------------------------------------------------

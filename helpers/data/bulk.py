@@ -42,6 +42,9 @@ from helpers.core.resources import InvestorIndex, identification_status, investo
 from helpers.data.ledger import Column, parse_table
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "investors_template.csv"
+DEMO_SAMPLE = (
+    Path(__file__).resolve().parents[2] / "samples" / "investors_demo.csv"
+)  # two rows with mistakes, on purpose
 EXAMPLE_REFERENCE = "CRM-EXAMPLE-"  # the template's example rows: imported on the sandbox only
 PERSON_GROUPS = (None, "natural_person", "bank_account", "tax_information", "communication")
 PLACEHOLDER_PROTOCOL_ID = "00000000-0000-4000-8000-000000000000"  # stands in for the upload during the dry run
@@ -191,22 +194,29 @@ def plural(count: int, word: str) -> str:
     return word if count == 1 else word + "s"
 
 
-def raise_for_rows_not_done(results: pd.DataFrame) -> None:
-    """Raise :class:`ImportIncomplete` where rows failed or never started: a program that ran the import unattended
-    (papermill, a scheduler) sees it as a failed run, not a success. Rows waiting for a decision are not failures:
-    they wait for a person, as the results say."""
+def raise_for_rows_not_done(results: pd.DataFrame, refused: list[int] | None = None) -> None:
+    """Raise :class:`ImportIncomplete` where rows failed or never started, or (``refused``: their numbers) had
+    problems that kept them out of the import: a program that ran the import unattended (papermill, a scheduler)
+    sees it as a failed run, not a success. Rows waiting for a decision are not failures: they wait for a person,
+    as the results say."""
     failed = results.loc[results["status"] == "failed", "row"].astype(int).tolist()
     not_started = results.loc[results["status"] == "not started", "row"].astype(int).tolist()
-    if not failed and not not_started:
+    refused = sorted(refused or [])
+    if not failed and not not_started and not refused:
         return
     parts = [
         f"{len(rows)} {plural(len(rows), 'row')} {what} ({plural(len(rows), 'row')} {', '.join(map(str, rows))})"
-        for rows, what in ((failed, "failed"), (not_started, "did not start"))
+        for rows, what in (
+            (failed, "failed"),
+            (not_started, "did not start"),
+            (refused, "had problems and were not sent" if len(refused) > 1 else "had problems and was not sent"),
+        )
         if rows
     ]
     raise ImportIncomplete(
-        f"The import is not complete: {' and '.join(parts)} of {len(results)}; the results table says why for each. "
-        "Correct what it names and import again: rows already done are not created twice."
+        f"The import is not complete: {' and '.join(parts)} of {len(results) + len(refused)}; the results table and "
+        "the dry run's problems say why for each. Correct what they name and import again: rows already done are "
+        "not created twice."
     )
 
 
@@ -426,16 +436,10 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
     def key(step: str) -> str:
         return derive_key(client.namespace, f"bulk {step}", row["reference"])
 
-    def create(answer: OnDuplicate) -> Record:
-        return client.investors.create(row["investor"], key=key("investor"), on_duplicate=answer, known_investors=known)
-
     try:
-        try:
-            investor = create(on_duplicate)
-        except PossibleDuplicate as exc:  # 'ask' about an identical person (imported from another machine, under
-            if on_duplicate != "ask" or not (exc.equal and exc.same_party):  # another reference): the same person,
-                raise  # as the dry run said: used, not asked about (review 63)
-            investor = create("use")
+        investor = client.investors.create(
+            row["investor"], key=key("investor"), on_duplicate=on_duplicate, known_investors=known
+        )
         result["investor_id"], result["investor"] = investor.id, investor  # (the record: for the rows after it)
         already = investor.outcome in ("existed", "replayed", "updated")  # made before this import
         identified = (
@@ -545,7 +549,8 @@ def import_investors(
     Safe to run again after any stop: rows already done are not created twice. A kernel interrupt stops starting
     new rows, waits for the running ones, and returns what was done (the rest marked 'not started'). A row that
     matches an investor the registry already has is handled as ``on_duplicate`` says ('ask': left for a decision,
-    but for the same person with the same data, who is used). Each row's status says what happened: 'created',
+    even for the same data: another investor may share it, or differ in what the comparison leaves out, a tax id;
+    review 64). Each row's status says what happened: 'created',
     'updated', 'already there', 'completed' (the investor was there; its identification or wallet was made now),
     'needs a decision', 'failed' or 'not started'.
     A row that shares an e-mail, IBAN, or name and birth date with earlier rows starts once they are done, and is

@@ -687,17 +687,15 @@ def message_html(value: str = "") -> widgets.HTML:
 
 def record_card(rows: list[tuple[str, str]]) -> str:
     """(label, value) rows as a compact two-column table (values already masked and formatted). The object's own id
-    (its 'Id' row, or the first) is whole, to copy; the ids of others it names are short, whole on hover, as in the
-    tables (review 62: a card named its investor, campaign, product and wallet by four whole ids)."""
+    (a row labelled 'Id' or '… id': 'Redemption id', 'Investor id') is whole, to copy; the ids of others it names
+    ('Investor', 'Product', 'Protocol document') are short, whole on hover, as in the tables (review 62: a card
+    named its investor, campaign, product and wallet by four whole ids)."""
 
-    def value_html(index: int, name: str, value: str) -> str:
-        own = name == "Id" or (index == 0 and name.endswith(" id"))
+    def value_html(name: str, value: str) -> str:
+        own = name == "Id" or name.endswith(" id")
         return html.escape(value) if own or not checks.is_uuid(value) else tables.short_id(value)
 
-    body = "".join(
-        f"<tr><th>{html.escape(name)}</th><td>{value_html(index, name, value)}</td></tr>"
-        for index, (name, value) in enumerate(rows)
-    )
+    body = "".join(f"<tr><th>{html.escape(name)}</th><td>{value_html(name, value)}</td></tr>" for name, value in rows)
     return f"<table class='cl-record'>{body}</table>"
 
 

@@ -20,7 +20,7 @@ from ipywidgets.widgets.widget import _instances
 from helpers import saving
 from helpers.core import api, checks, models
 from helpers.core.client import Client, FilterIgnoredWarning, OnDuplicate
-from helpers.core.errors import CashlinkError, InputError, NotListed, PermissionDeniedError
+from helpers.core.errors import CashlinkError, ImportIncomplete, InputError, NotListed, PermissionDeniedError
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import bulk, lookup, reconcile
@@ -357,6 +357,8 @@ class BulkImportPanel(widgets.VBox):
         self.results: pd.DataFrame | None = None
         self._imported: bulk.Plan | None = None  # the plan the results are of
         self._imported_choice: OnDuplicate | None = None  # and the choice for rows matching an investor
+        self._import_asked = False  # run_import was called (a click, or an unattended run)
+        self._source: Path | None = None  # the file of the dry run, where it was given as a path
         self.summary = ""  # what the last import did, in a sentence
         self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Spreadsheet")
         self.duplicates = widgets.RadioButtons(
@@ -435,6 +437,7 @@ class BulkImportPanel(widgets.VBox):
     def dry_run(self, source: str | Path | bytes, name: str | None = None) -> bulk.Plan | None:
         self.output.clear()
         self.hint.value = ""
+        self._source = Path(source).resolve() if isinstance(source, (str, Path)) else None
         self.plan, self.confirm.disabled = None, True  # a file that cannot be read leaves nothing to import
         self.confirm.description = "Import the valid rows"
         with self.output.showing():
@@ -481,6 +484,7 @@ class BulkImportPanel(widgets.VBox):
     def run_import(self) -> pd.DataFrame | None:
         """Import the dry run's valid rows; the results replace the dry run. A second click that arrives once every
         row is done (a double-click) changes nothing; rows that failed or wait for a decision can be run again."""
+        self._import_asked = True  # (a file that could not be read: said by raise_for_rows_not_done)
         if self.plan is None:
             return None
         again = self.results is not None and self._imported is self.plan
@@ -570,11 +574,21 @@ class BulkImportPanel(widgets.VBox):
         )
 
     def raise_for_rows_not_done(self) -> None:
-        """After an unattended import: raise :class:`~helpers.ImportIncomplete` where rows failed or never started,
-        so that the program that ran the notebook sees a failed run (a person sees the results table). Before an
-        import, or by hand before the click, it does nothing."""
-        if self.results is not None:
-            bulk.raise_for_rows_not_done(self.results)
+        """After an unattended import: raise :class:`~helpers.ImportIncomplete` where rows failed, never started, or
+        were kept out by their problems, or where the file could not be read, so that the program that ran the
+        notebook sees a failed run (a person sees the tables). By hand, before the click, it does nothing. The demo
+        sample's two rows with mistakes are there on purpose: they do not fail a run of it."""
+        if not self._import_asked:
+            return
+        if self.plan is None:
+            raise ImportIncomplete(
+                "Nothing was imported: the spreadsheet could not be read (the message above says why). Correct it "
+                "and run again."
+            )
+        demo = self._source is not None and self._source == bulk.DEMO_SAMPLE.resolve()
+        refused = [] if demo else [int(row) for row in self.plan.problems["row"].dropna().unique()]
+        results = self.results if self.results is not None else pd.DataFrame(columns=bulk.RESULT_COLUMNS)
+        bulk.raise_for_rows_not_done(results, refused)
 
     def _rows_left(self, retry_only: bool = False) -> int:
         """Rows of the last import that are not done (failed, waiting for a decision, not started); ``retry_only``:
@@ -605,13 +619,17 @@ def bulk_results_table(
 
 
 def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
-    """The results of a run again of the same rows: a row the earlier run created or updated says so still (the
-    new run finds it 'already there'), with the ids the earlier run had; and the numbers of those rows."""
+    """The results of a run again of the same rows: a row the earlier run created, updated or completed says so
+    still (the new run finds it 'already there'), with the ids the earlier run had; and the numbers of those rows."""
     before = {int(row["row"]): row for row in earlier.to_dict("records")}
     rows, kept = [], set()
     for row in now.to_dict("records"):
         first = before.get(int(row["row"]))
-        if first is not None and first["status"] in ("created", "updated") and row["status"] == "already there":
+        if (
+            first is not None
+            and first["status"] in ("created", "updated", "completed")
+            and row["status"] == ("already there")
+        ):
             row = {**row, **{k: v for k, v in first.items() if not pd.isna(v)}}
             kept.add(int(row["row"]))
         rows.append(row)
