@@ -543,8 +543,8 @@ def test_a_result_card_shows_its_own_id_whole_and_the_ids_it_names_short() -> No
     own, other = "3fa85f64-5717-4562-b3fc-2c963f66afa6", "4fa85f64-5717-4562-b3fc-2c963f66afa6"
     card = forms.record_card([("Id", own), ("Investor", other), ("Units", "120")])
     assert f"<td>{own}</td>" in card and f"<td>{other}</td>" not in card
-    later = forms.record_card([("Units", "120"), ("Investor", other), ("Redemption id", own)])  # review 64: any row
-    assert f"<td>{own}</td>" in later and f"<td>{other}</td>" not in later  # that names the object's own id
+    later = forms.record_card([("Investment id", other), ("Redemption id", forms.OwnId(own))])  # reviews 64, 65: the
+    assert f"<td>{own}</td>" in later and f"<td>{other}</td>" not in later  # own id, wherever; another's, short
     assert f"title='{other}'><code>4fa85f64…</code>" in card and "<td>120</td>" in card
 
 

@@ -685,14 +685,18 @@ def message_html(value: str = "") -> widgets.HTML:
     return shown
 
 
+class OwnId(str):
+    """A card's value that is the id of the object the card shows (whole, to copy); other ids it names are short."""
+
+
 def record_card(rows: list[tuple[str, str]]) -> str:
     """(label, value) rows as a compact two-column table (values already masked and formatted). The object's own id
-    (a row labelled 'Id' or '… id': 'Redemption id', 'Investor id') is whole, to copy; the ids of others it names
-    ('Investor', 'Product', 'Protocol document') are short, whole on hover, as in the tables (review 62: a card
-    named its investor, campaign, product and wallet by four whole ids)."""
+    (an 'Id' row, or a value marked :class:`OwnId`: 'Investor id', 'Redemption id') is whole, to copy; the ids of
+    others it names ('Investor', 'Investment id', 'Protocol document') are short, whole on hover, as in the tables
+    (review 62: a card named its investor, campaign, product and wallet by four whole ids)."""
 
     def value_html(name: str, value: str) -> str:
-        own = name == "Id" or name.endswith(" id")
+        own = name == "Id" or isinstance(value, OwnId)
         return html.escape(value) if own or not checks.is_uuid(value) else tables.short_id(value)
 
     body = "".join(f"<tr><th>{html.escape(name)}</th><td>{value_html(name, value)}</td></tr>" for name, value in rows)
@@ -790,7 +794,7 @@ class InvestorForm(Form):
                 for name, item in value.items():
                     if f"{part}.{models.ALIASES.get(name, name)}" in wanted:
                         picked.setdefault(part, {})[name] = item
-        return [("Investor id", str(record.get("id", ""))), *Record(picked).rows(mask_identifying=True)]
+        return [("Investor id", OwnId(record.get("id", ""))), *Record(picked).rows(mask_identifying=True)]
 
     def describe_existing(self, existing: Mapping[str, Any]) -> str:
         return "investor"  # by its id in the sentence: a name in a message could end up in a saved notebook
@@ -1662,4 +1666,4 @@ class RedemptionForm(Form):
             )
         if self.holdings is not None:  # (unknown where the registry's investments cannot be read)
             rows.append(("Wallet now holds", f"{count_text(self.held(str(record.get('wallet_id'))))} units"))
-        return [*rows, ("Redemption id", str(record.get("id", "")))]
+        return [*rows, ("Redemption id", OwnId(record.get("id", "")))]

@@ -525,7 +525,7 @@ class Onboarding(Walkthrough):
         rows = [  # no name: the screen stays in the widget's (saved) state
             ("Identification", api.in_words("kyc_status", self.client.investors.kyc_status(investor))),
             ("Wallet", f"{api.in_words('type', wallet.get('type', ''))} {wallet.get('address', '')}".strip()),
-            ("Investor id", investor.id),
+            ("Investor id", forms.OwnId(investor.id)),
         ]
         return message_html(
             f"<p><b>✔ The investor {html.escape(investor.id[:8])} is onboarded.</b> Next: an investment for this "
