@@ -189,7 +189,7 @@ def test_a_row_matching_the_registry_and_an_earlier_row_is_counted_once(client: 
     assert sorted(plan.matches["row"]) == [2, 3, 3]  # row 3: the registry's investor, and row 2
     assert plan.summary().startswith(
         "two.csv: 2 rows ready to import, 1 of them is in the registry already (the same data: the investor is not "
-        "sent again, only an identification or wallet it lacks), 1 of them matches an investor the registry already "
+        "made again, unless you choose to create another), 1 of them matches an investor the registry already "
         "has, with other data (the choice below decides); no row has a problem."
     )
 
@@ -454,13 +454,15 @@ def test_an_unattended_import_with_failed_rows_fails_the_run(config: Config, san
     lines[2] = lines[2].replace("1964-08-12", "12.08.1964")  # row 3: a day-first birth date
     bad.write_text("\n".join(lines) + "\n")
     panel.dry_run(bad)
+    panel.raise_for_rows_not_done()  # review 65: by hand, a new sheet before its click is judged by nothing earlier
     panel.run_import()
     with pytest.raises(helpers.ImportIncomplete, match=r"1 row had problems and was not sent \(row 3\) of 3;"):
         panel.raise_for_rows_not_done()
     (tmp_path / "unreadable.csv").write_bytes(b"\xff\xfe not a spreadsheet")
     panel.dry_run(tmp_path / "unreadable.csv")
+    panel.raise_for_rows_not_done()
     panel.run_import()
-    with pytest.raises(helpers.ImportIncomplete, match="Nothing was imported: the spreadsheet could not be read"):
+    with pytest.raises(helpers.ImportIncomplete, match="Nothing of the spreadsheet was imported: it could not be"):
         panel.raise_for_rows_not_done()
     demo = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
     demo.dry_run(bulk.DEMO_SAMPLE)  # its two mistakes are on purpose: they fail no run of it
@@ -481,7 +483,7 @@ def test_the_same_sheet_from_a_second_machine_finds_its_rows_there_already(
     assert set(first["status"]) == {"created"}
     second = helpers.Client(config.replace(journal_path=tmp_path / "second-machine.sqlite3"))
     plan = bulk.read_investors(sheet, placeholder_protocols=True, client=second)
-    assert "3 of them are in the registry already (the same data: the investor is not sent again" in plan.summary()
+    assert "3 of them are in the registry already (the same data: the investor is not made again" in plan.summary()
     asked = bulk.import_investors(second, plan, progress=False)
     assert list(asked["status"]) == ["needs a decision"] * 3
     assert asked["error"].str.contains("Choose what to do with such rows").all(), list(asked["error"])
@@ -918,8 +920,8 @@ def test_a_dry_run_after_an_import_says_the_rows_are_there_already(
     bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
     again = bulk.read_investors(sheet, placeholder_protocols=True, client=client)
     assert (
-        "2 of them are in the registry already (the same data: the investor is not sent again, only an "
-        "identification or wallet it lacks)" in again.summary()
+        "2 of them are in the registry already (the same data: the investor is not made again, unless you choose "
+        "to create another)" in again.summary()
     )
     assert "with other data" not in again.summary()
     monkeypatch.setattr(panels, "display", lambda *items, **_metadata: None)

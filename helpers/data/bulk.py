@@ -159,8 +159,8 @@ class Plan:
         earlier = self.matches[self.matches["existing_row"].notna()]  # (a row counted once: it may match both)
         in_file = earlier.loc[~earlier["row"].isin(in_registry["row"]), "row"].nunique()
         matching = (
-            f", {there} of them {'are' if there > 1 else 'is'} in the registry already (the same data: the investor "
-            "is not sent again, only an identification or wallet it lacks)"
+            f", {there} of them {'are' if there > 1 else 'is'} in the registry already (the same data: the investor is "
+            "not made again, unless you choose to create another)"
             if there
             else ""
         )

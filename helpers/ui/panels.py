@@ -438,6 +438,7 @@ class BulkImportPanel(widgets.VBox):
         self.output.clear()
         self.hint.value = ""
         self._source = Path(source).resolve() if isinstance(source, (str, Path)) else None
+        self._import_asked = False  # (a new sheet: an earlier one's import says nothing of it; review 65)
         self.plan, self.confirm.disabled = None, True  # a file that cannot be read leaves nothing to import
         self.confirm.description = "Import the valid rows"
         with self.output.showing():
@@ -578,16 +579,17 @@ class BulkImportPanel(widgets.VBox):
         were kept out by their problems, or where the file could not be read, so that the program that ran the
         notebook sees a failed run (a person sees the tables). By hand, before the click, it does nothing. The demo
         sample's two rows with mistakes are there on purpose: they do not fail a run of it."""
-        if not self._import_asked:
+        if not self._import_asked:  # (since the last dry run: by hand, before the click)
             return
         if self.plan is None:
             raise ImportIncomplete(
-                "Nothing was imported: the spreadsheet could not be read (the message above says why). Correct it "
-                "and run again."
+                "Nothing of the spreadsheet was imported: it could not be read (the message above says why). Correct "
+                "it and run again."
             )
         demo = self._source is not None and self._source == bulk.DEMO_SAMPLE.resolve()
         refused = [] if demo else [int(row) for row in self.plan.problems["row"].dropna().unique()]
-        results = self.results if self.results is not None else pd.DataFrame(columns=bulk.RESULT_COLUMNS)
+        ours = self._imported is self.plan and self.results is not None  # (the results of this sheet's import)
+        results = self.results if ours and self.results is not None else pd.DataFrame(columns=bulk.RESULT_COLUMNS)
         bulk.raise_for_rows_not_done(results, refused)
 
     def _rows_left(self, retry_only: bool = False) -> int:
