@@ -50,6 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
             "DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000",
             "DE89370400440532013000",
         ),  # a PDF's
+        (checks.check_iban, "IBAN: DE89-3704-0044-0532-0130-00", "DE89370400440532013000"),  # review 65: as pasted
+        (checks.check_iban, "DE89\u200b3704 0044 0532 0130 00", "DE89370400440532013000"),  # a zero-width space
         (checks.check_bic, "cobadeffxxx", "COBADEFFXXX"),
         (checks.check_country, "deu", "DEU"),
         (checks.check_date, date(2000, 8, 10), "2000-08-10"),

@@ -92,16 +92,18 @@ def _iban_problem(exc: Exception) -> str:
 
 
 def check_iban(value: Any) -> str:
-    """An IBAN with a valid checksum and country format, returned without spaces. Never echoes the value."""
+    """An IBAN with a valid checksum and country format, returned compact (as the registry stores it). Never echoes
+    the value."""
     from schwifty import IBAN
     from schwifty.exceptions import SchwiftyException
 
-    text = _text(value).replace(" ", "").upper()
-    if not text:
+    # as pasted from a statement or a PDF: spaces of any kind, dashes, dots, a zero-width space, an 'IBAN:' before it
+    plain = re.sub(r"[\W_]", "", _text(value).upper())
+    plain = re.sub(r"^IBAN(?=[A-Z]{2}[0-9]{2})", "", plain)
+    if not plain:
         raise CheckError("Enter an IBAN, e.g. DE89 3704 0044 0532 0130 00.")
-    if len(text) > 34:
-        raise CheckError(f"An IBAN has at most 34 characters; this one has {len(text):,}.")
-    plain = re.sub(r"[\W_]", "", text)  # what the characters say, without spaces of any kind, dashes or dots
+    if len(plain) > 34:
+        raise CheckError(f"An IBAN has at most 34 characters; this one has {len(plain):,}.")
     if not re.match(r"[A-Z]", plain):  # ("123": schwifty says 'characters that do not belong in an IBAN')
         raise CheckError(
             "This is not an IBAN: an IBAN starts with its country's two letters, e.g. DE89 3704 0044 0532 0130 00. "
@@ -113,7 +115,7 @@ def check_iban(value: Any) -> str:
             "bank's documents."
         )
     try:
-        return IBAN(text).compact
+        return IBAN(plain).compact
     except SchwiftyException as exc:
         raise CheckError(
             f"This is not a valid IBAN: {_iban_problem(exc)}. Check it against the bank's documents."
