@@ -42,9 +42,9 @@ from helpers.core.resources import InvestorIndex, identification_status, investo
 from helpers.data.ledger import Column, parse_table
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "investors_template.csv"
-DEMO_SAMPLE = (
-    Path(__file__).resolve().parents[2] / "samples" / "investors_demo.csv"
-)  # two rows with mistakes, on purpose
+DEMO_SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "investors_demo.csv"  # two rows with mistakes
+# the demo sample as committed (a copy edited with real rows is no demo: its problems fail a run)
+DEMO_SAMPLE_SHA256 = "96baf8de8281ce98b19dafb212c4209345377471e365f79ffc31f1b1a51be127"
 EXAMPLE_REFERENCE = "CRM-EXAMPLE-"  # the template's example rows: imported on the sandbox only
 PERSON_GROUPS = (None, "natural_person", "bank_account", "tax_information", "communication")
 PLACEHOLDER_PROTOCOL_ID = "00000000-0000-4000-8000-000000000000"  # stands in for the upload during the dry run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -358,7 +359,7 @@ class BulkImportPanel(widgets.VBox):
         self._imported: bulk.Plan | None = None  # the plan the results are of
         self._imported_choice: OnDuplicate | None = None  # and the choice for rows matching an investor
         self._import_asked = False  # run_import was called (a click, or an unattended run)
-        self._source: Path | None = None  # the file of the dry run, where it was given as a path
+        self._demo = False  # the dry run's file is the demo sample as committed (its mistakes are on purpose)
         self.summary = ""  # what the last import did, in a sentence
         self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Spreadsheet")
         self.duplicates = widgets.RadioButtons(
@@ -437,7 +438,13 @@ class BulkImportPanel(widgets.VBox):
     def dry_run(self, source: str | Path | bytes, name: str | None = None) -> bulk.Plan | None:
         self.output.clear()
         self.hint.value = ""
-        self._source = Path(source).resolve() if isinstance(source, (str, Path)) else None
+        self._demo = (
+            isinstance(source, (str, Path))
+            and Path(source).is_file()
+            and (  # the demo sample, unedited
+                hashlib.sha256(Path(source).read_bytes()).hexdigest() == bulk.DEMO_SAMPLE_SHA256
+            )
+        )
         self._import_asked = False  # (a new sheet: an earlier one's import says nothing of it; review 65)
         self.plan, self.confirm.disabled = None, True  # a file that cannot be read leaves nothing to import
         self.confirm.description = "Import the valid rows"
@@ -578,7 +585,8 @@ class BulkImportPanel(widgets.VBox):
         """After an unattended import: raise :class:`~helpers.ImportIncomplete` where rows failed, never started, or
         were kept out by their problems, or where the file could not be read, so that the program that ran the
         notebook sees a failed run (a person sees the tables). By hand, before the click, it does nothing. The demo
-        sample's two rows with mistakes are there on purpose: they do not fail a run of it."""
+        sample's two rows with mistakes are there on purpose: they do not fail a run of it (of it as committed: a
+        copy edited with real rows is judged as any sheet)."""
         if not self._import_asked:  # (since the last dry run: by hand, before the click)
             return
         if self.plan is None:
@@ -586,8 +594,7 @@ class BulkImportPanel(widgets.VBox):
                 "Nothing of the spreadsheet was imported: it could not be read (the message above says why). Correct "
                 "it and run again."
             )
-        demo = self._source is not None and self._source == bulk.DEMO_SAMPLE.resolve()
-        refused = [] if demo else [int(row) for row in self.plan.problems["row"].dropna().unique()]
+        refused = [] if self._demo else [int(row) for row in self.plan.problems["row"].dropna().unique()]
         ours = self._imported is self.plan and self.results is not None  # (the results of this sheet's import)
         results = self.results if ours and self.results is not None else pd.DataFrame(columns=bulk.RESULT_COLUMNS)
         bulk.raise_for_rows_not_done(results, refused)
