@@ -616,6 +616,17 @@ def test_a_shortfall_names_the_investments_that_ended_without_delivering() -> No
         "After the books' date (2026-11-01), 60 units were redeemed, which books of that date cannot show: that is "
         "the difference."
     ]
+    held = {**held, "held_units": 70}  # 30 redeemed since; books of 130 booked the cancelled 30 too
+    frame = pd.DataFrame([held, {**cancelled, "units": 30}], columns=reconcile.INVESTMENT_COLUMNS)
+    report = reconcile.compare(
+        dated.assign(units=130), frame, redeemed((30, "2026-11-10T10:00:00Z")), timedelta(days=3), now
+    )
+    assert report.differences["cause"][0].endswith(
+        "30 units more than the registry held then (units booked before the registry delivered them, or a credit or "
+        "an investment missing?). The registry has 1 investment of 30 units of this position that ended without "
+        "delivering (cancelled by the investor: 99999999): if the books booked it, that would be what is left of the "
+        "difference; reverse it in the books."
+    )
 
 
 def test_an_investment_in_a_status_the_documentation_does_not_name_is_its_own_difference() -> None:

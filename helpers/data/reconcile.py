@@ -601,16 +601,16 @@ def _moves_on(
     moves: dict[tuple[str, str], list[tuple[int, str]]] = {}
     if not dates:
         return moves
+    redeemed = redemptions[redemptions["status"] == "success"] if "created_at" in redemptions else pd.DataFrame()
     done = [
         (investments[investments["status"] == "DELIVERED"], "since", "delivered"),
-        (redemptions[redemptions["status"] == "success"] if "created_at" in redemptions else pd.DataFrame(), "", ""),
+        (redeemed, "created_at", "redeemed"),
     ]
     for frame, column, verb in done:
         for move in _rows(frame):
             pair = (str(move.investor_id), str(move.product_id))
-            moment = getattr(move, column or "created_at", None)
-            if dates.get(pair) and not pd.isna(move.units) and _utc_day(moment) == dates[pair]:
-                moves.setdefault(pair, []).append((int(move.units), verb or "redeemed"))
+            if dates.get(pair) and not pd.isna(move.units) and _utc_day(getattr(move, column)) == dates[pair]:
+                moves.setdefault(pair, []).append((int(move.units), verb))
     return moves
 
 
@@ -687,15 +687,18 @@ def _name_ended_investments(
             f"that ended without delivering ({statuses}: {ids})"
         )
         cause = str(row["cause"])
-        row["cause"] = (
-            f"{said}: if the books booked {it}, that would be {'what is left of ' if moved else ''}the difference; "
-            f"reverse {it} in the books. Otherwise, {cause[:1].lower()}{cause[1:]}"
-            if units == fewer and not moved
-            else f"{cause} {said}: if the books booked {it}, that would be {'what is left of ' if moved else ''}the "
-            f"difference; reverse {it} in the books."
-            if units == fewer
-            else f"{cause} {said}, which the books may have booked."
-        )
+        if units != fewer:
+            row["cause"] = f"{cause} {said}, which the books may have booked."
+        elif moved:  # after what the moves since the books' date explain
+            row["cause"] = (
+                f"{cause} {said}: if the books booked {it}, that would be what is left of the difference; reverse {it} "
+                "in the books."
+            )
+        else:  # the likely cause: first
+            row["cause"] = (
+                f"{said}: if the books booked {it}, that would be the difference; reverse {it} in the books. "
+                f"Otherwise, {cause[:1].lower()}{cause[1:]}"
+            )
 
 
 def _difference_cause(
