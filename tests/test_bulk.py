@@ -466,11 +466,11 @@ def test_an_unattended_import_with_failed_rows_fails_the_run(config: Config, san
         panel.raise_for_rows_not_done()
     demo = panels.BulkImportPanel(client, placeholder_protocols=True, workers=2)
     demo.dry_run(bulk.DEMO_SAMPLE)  # its two mistakes are on purpose: they fail no run of it
-    assert demo.plan is not None and demo.plan.problems["row"].nunique() == 2 and demo._demo
+    assert demo.plan is not None and demo.plan.problems["row"].nunique() == 2
+    assert bulk.is_demo_sample(bulk.DEMO_SAMPLE) and bulk.is_demo_sample(str(bulk.DEMO_SAMPLE))
     edited = tmp_path / "investors_demo.csv"  # review 65: real rows written into a copy (or into the sample)
     edited.write_text(bulk.DEMO_SAMPLE.read_text().replace("Grace,Hopper", "Grace,Hoppe"))
-    demo.dry_run(edited)
-    assert not demo._demo
+    assert not bulk.is_demo_sample(edited) and not bulk.is_demo_sample(bulk.DEMO_SAMPLE.read_bytes())
     waiting = pd.DataFrame({"row": [2, 3, 4], "status": ["needs a decision", "already there", "not started"]})
     with pytest.raises(helpers.ImportIncomplete, match=r"1 row did not start \(row 4\) of 3;"):
         bulk.raise_for_rows_not_done(waiting)

@@ -508,7 +508,8 @@ class PossibleDuplicate(CashlinkError):
 
 
 class ImportIncomplete(CashlinkError):
-    """A bulk import ended with rows that failed or never started (said to a program that ran it unattended)."""
+    """A bulk import left rows out: they failed, never started, or had problems, or its file could not be read
+    (said to a program that ran it unattended)."""
 
 
 class TaskError(CashlinkError):

@@ -383,23 +383,23 @@ class Transport:
             # JSend's refusal in a 2xx ("fail": what was sent is wrong, "error": the registry's): as its 4xx or 5xx
             data = answer.body.get("data")
             said = answer.body.get("message") or (data if isinstance(data, str) else None)
-            body = {**(data if isinstance(data, dict) else {}), **({"detail": said} if said else {})}
-            if answer.body["status"] == "error":
+            if answer.body["status"] == "fail":
+                body = {**(data if isinstance(data, dict) else {}), **({"detail": said} if said else {})}
+                raise from_answer(400, body, action, answer.request_id, sent=json)
+            if writing:
                 reason = scrubbed(str(said), values=personal_values(json)).rstrip(".") if said else ""
-                if writing:
-                    raise AmbiguousWrite(
-                        f"The registry answered an error while trying to {action}{f' ({reason})' if reason else ''}: "
-                        "it may or may not have acted."
-                    )
-                raise ServerError(  # (not "a problem (500)": the answer was a 2xx, and support needs its own;
-                    # its sentence is not quoted, as a 5xx's is not: it may name a person, whom a read sent nothing of)
-                    f"The registry answered an error and could not {action}. Running the cell again is safe; if it "
-                    "fails again, tell Cashlink's support the time and the request id.",
-                    status=answer.status,
-                    body=answer.body,
-                    request_id=answer.request_id,
+                raise AmbiguousWrite(
+                    f"The registry answered an error while trying to {action}{f' ({reason})' if reason else ''}: it "
+                    "may or may not have acted."
                 )
-            raise from_answer(400, body, action, answer.request_id, sent=json)
+            raise ServerError(  # (not "a problem (500)": the answer was a 2xx, and support needs its own; its
+                # sentence is not quoted, as a 5xx's is not: it may name a person, of whom a read sent nothing)
+                f"The registry answered an error and could not {action}. Running the cell again is safe; if it fails "
+                "again, tell Cashlink's support the time and the request id.",
+                status=answer.status,
+                body=answer.body,
+                request_id=answer.request_id,
+            )
         if writing and answer.status == 303:  # done, and its result is elsewhere (RFC 9110's See Other)
             return self._see_other(answer, url, action)
         if 300 <= answer.status < 400:  # a write's (a read follows a redirect that says where to)

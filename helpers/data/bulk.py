@@ -14,6 +14,7 @@ row. The template is ``helpers/templates/investors_template.csv``.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections import deque
 from collections.abc import Callable
@@ -43,8 +44,7 @@ from helpers.data.ledger import Column, parse_table
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "investors_template.csv"
 DEMO_SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "investors_demo.csv"  # two rows with mistakes
-# the demo sample as committed (a copy edited with real rows is no demo: its problems fail a run)
-DEMO_SAMPLE_SHA256 = "96baf8de8281ce98b19dafb212c4209345377471e365f79ffc31f1b1a51be127"
+DEMO_SAMPLE_SHA256 = "96baf8de8281ce98b19dafb212c4209345377471e365f79ffc31f1b1a51be127"  # its content as committed
 EXAMPLE_REFERENCE = "CRM-EXAMPLE-"  # the template's example rows: imported on the sandbox only
 PERSON_GROUPS = (None, "natural_person", "bank_account", "tax_information", "communication")
 PLACEHOLDER_PROTOCOL_ID = "00000000-0000-4000-8000-000000000000"  # stands in for the upload during the dry run
@@ -59,6 +59,14 @@ def _wallet_kind(value: Any) -> str:
             f"{checks.quote(value)} is not a wallet type; use managed (kept by Cashlink) or own (the investor's own "
             "address, in wallet_address), or leave it empty for no wallet."
         ) from None
+
+
+def is_demo_sample(source: Any) -> bool:
+    """Whether ``source`` is the demo sample as committed, whose two mistakes are there on purpose (the sample, or a
+    copy of it, edited with real rows is any other sheet)."""
+    if not isinstance(source, (str, Path)) or not Path(source).is_file():
+        return False
+    return hashlib.sha256(Path(source).read_bytes()).hexdigest() == DEMO_SAMPLE_SHA256
 
 
 def _model_columns(model: type[models.Model], groups: tuple[str | None, ...], optional: bool = False) -> list[Column]:
@@ -445,16 +453,16 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         identified = (
             already and row["identification"] is not None and client.investors.kyc_status(investor.id) == "SUCCESS"
         )
-        made_now: list[str] = []  # steps this run made for an investor that was there (an earlier run cut short)
+        made_now = False  # a step this run made for an investor that was there (an earlier run cut short)
         if identified:  # identified before: the identification it has
             result["identification_id"] = _successful_identification(client, investor.id)
         elif row["identification"] is not None:
             identification = _identify(client, row, investor, key("identification"), already)
             result["identification_id"] = identification.id
-            made_now += ["identification"] if identification.outcome == "created" else []
+            made_now = identification.outcome == "created"
         if row["wallet"]:
             result["wallet_id"], made = _wallet(client, row, investor, key("wallet"), already)
-            made_now += ["wallet"] if made else []
+            made_now = made_now or made
         outcome = {"created": "created", "updated": "updated"}.get(str(investor.outcome), "already there")
         result["status"] = "completed" if outcome == "already there" and made_now else outcome
         if investor.not_applied:  # the row says otherwise than the registry's investor: never changed unasked

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import os
 import re
@@ -438,13 +437,7 @@ class BulkImportPanel(widgets.VBox):
     def dry_run(self, source: str | Path | bytes, name: str | None = None) -> bulk.Plan | None:
         self.output.clear()
         self.hint.value = ""
-        self._demo = (
-            isinstance(source, (str, Path))
-            and Path(source).is_file()
-            and (  # the demo sample, unedited
-                hashlib.sha256(Path(source).read_bytes()).hexdigest() == bulk.DEMO_SAMPLE_SHA256
-            )
-        )
+        self._demo = bulk.is_demo_sample(source)
         self._import_asked = False  # (a new sheet: an earlier one's import says nothing of it; review 65)
         self.plan, self.confirm.disabled = None, True  # a file that cannot be read leaves nothing to import
         self.confirm.description = "Import the valid rows"
@@ -595,7 +588,7 @@ class BulkImportPanel(widgets.VBox):
                 "it and run again."
             )
         refused = [] if self._demo else [int(row) for row in self.plan.problems["row"].dropna().unique()]
-        ours = self._imported is self.plan and self.results is not None  # (the results of this sheet's import)
+        ours = self._imported is self.plan  # (the results of this sheet's import, not an earlier sheet's)
         results = self.results if ours and self.results is not None else pd.DataFrame(columns=bulk.RESULT_COLUMNS)
         bulk.raise_for_rows_not_done(results, refused)
 
@@ -637,7 +630,7 @@ def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> tuple[pd.DataFra
         if (
             first is not None
             and first["status"] in ("created", "updated", "completed")
-            and row["status"] == ("already there")
+            and row["status"] == "already there"
         ):
             row = {**row, **{k: v for k, v in first.items() if not pd.isna(v)}}
             kept.add(int(row["row"]))
