@@ -21,11 +21,13 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 from schwifty import IBAN
 
 from bench.common import OPTIONS, Timings, client_for, cpu_seconds, goal, run_alone, sandbox_with_tenant, timed
@@ -76,20 +78,32 @@ def import_once(
     sent: Counter[str] = Counter()
     spent: defaultdict[str, float] = defaultdict(float)  # seconds from sending to the answer's headers, per kind
 
-    def count(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
-        path = response.request.path_url.split("?")[0].rstrip("/").split("/")
+    def count(method: str, url: str, elapsed: float, headers: Mapping[str, str]) -> None:
+        path = urlsplit(url).path.rstrip("/").split("/")
         kind = "/".join(part if len(part) < 30 else "{id}" for part in path[-3:])
-        sent[f"{response.request.method} {kind}"] += 1
-        spent[f"{response.request.method} {kind}"] += response.elapsed.total_seconds()
-        spent["all"] += response.elapsed.total_seconds()
-        for part in response.headers.get("Server-Timing", "").split(","):  # the sandbox's view, with latency
+        sent[f"{method} {kind}"] += 1
+        spent[f"{method} {kind}"] += elapsed
+        spent["all"] += elapsed
+        for part in headers.get("Server-Timing", "").split(","):  # the sandbox's view, with latency
             name, _, duration = part.strip().partition(";dur=")
             if duration:
                 spent[f"sandbox {name}"] += float(duration) / 1000
 
-    if described:
-        for session in (client.transport.reads, client.transport.writes):
-            session.hooks["response"].append(count)
+    if described:  # reads: a response hook of requests; writes (sent through urllib3 itself): around their sending
+        client.transport.reads.hooks["response"].append(
+            lambda response, *_args, **_kwargs: count(
+                response.request.method, response.url, response.elapsed.total_seconds(), response.headers
+            )
+        )
+        send_write = client.transport._send_write
+
+        def timed_write(method: str, url: str, *args: Any) -> Any:
+            started = time.perf_counter()
+            answer = send_write(method, url, *args)  # (returns with the answer's headers, as requests' elapsed)
+            count(method, url, time.perf_counter() - started, answer.headers)
+            return answer
+
+        client.transport._send_write = timed_write  # type: ignore[method-assign,assignment]
     pid = SANDBOX_PIDS.get(config.base_url, 0)
     own, sandbox, before = cpu_seconds(), cpu_seconds(pid), client.transport.requests_sent
     seconds, results = timed(lambda: bulk.import_investors(client, plan, workers=workers, progress=False))

@@ -31,14 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class OnTheWire:
-    """Counts the requests a transport has on the wire at once (wraps its adapters' send, which still sends)."""
+    """Counts the requests a transport has on the wire at once (wraps the reads' adapters' send and the transport's
+    sending of a write, which still send)."""
 
     def __init__(self, transport: Transport) -> None:
         self.now = self.most = 0
         self.lock = threading.Lock()
-        for session in (transport.reads, transport.writes):
-            for adapter in set(session.adapters.values()):
-                adapter.send = self._counting(adapter.send)  # type: ignore[method-assign]
+        for adapter in set(transport.reads.adapters.values()):
+            adapter.send = self._counting(adapter.send)  # type: ignore[method-assign]
+        transport._send_write = self._counting(transport._send_write)  # type: ignore[method-assign]
 
     def _counting(self, send: Callable[..., Any]) -> Callable[..., Any]:
         def counted(*args: Any, **kwargs: Any) -> Any:
@@ -128,9 +129,8 @@ def test_a_retry_after_also_holds_a_request_that_waited_for_a_place(client: help
 
         return send_when_let
 
-    for session in (transport.reads, transport.writes):
-        for adapter in set(session.adapters.values()):
-            adapter.send = gated(adapter.send)  # type: ignore[method-assign]
+    for adapter in set(transport.reads.adapters.values()):  # (reads only are sent here)
+        adapter.send = gated(adapter.send)  # type: ignore[method-assign]
     sandbox.faults(queue=["429"], retry_after=1)
     with transport.in_flight(2), ThreadPoolExecutor(3) as pool:
         slow = pool.submit(transport.get, "/campaigns/", "list the campaigns")  # holds a place until the 429

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
@@ -1529,8 +1529,6 @@ def test_review_59_a_403_renews_the_token_only_where_it_names_the_token() -> Non
 def test_review_60_business_refusals_naming_a_token_and_an_answer_whose_end_comes_late() -> None:
     """A refusal about a security token or an unauthenticated investor is no refused access token; a whole answer
     sent in pieces (chunked: no length known) whose last piece comes after the time is read, not cut."""
-    import requests as requests_module
-
     from helpers.core.transport import Answer, AnswerTooSlow, _read_body, token_refused
 
     def refused(body: object) -> bool:
@@ -1548,12 +1546,16 @@ def test_review_60_business_refusals_naming_a_token_and_an_answer_whose_end_come
 
     class Raw:
         length_remaining = None  # (chunked)
+        headers: ClassVar[dict[str, str]] = {}
 
         def __init__(self, pieces: list[tuple[float, bytes]]) -> None:
             self.pieces = pieces
 
         def close(self) -> None:
             self.pieces = []
+
+        def release_conn(self) -> None:
+            pass
 
         def read1(self, amt: int, decode_content: bool = True) -> bytes:
             if not self.pieces:
@@ -1563,10 +1565,7 @@ def test_review_60_business_refusals_naming_a_token_and_an_answer_whose_end_come
             return data
 
     def read(pieces: list[tuple[float, bytes]]) -> bytes:
-        response = requests_module.Response()
-        response.raw = Raw(pieces)
-        _read_body(response, 0.5)
-        return response.content
+        return _read_body(Raw(pieces), 0.5)  # type: ignore[arg-type]
 
     assert read([(0, b"a"), (0.3, b"b"), (0.4, b"c")]) == b"abc"  # its end came late: whole
     with pytest.raises(AnswerTooSlow):

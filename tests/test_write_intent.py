@@ -1802,12 +1802,14 @@ def test_a_repeated_redemption_run_again_is_that_one_also_after_an_interruption(
     investor_id, wallet_id = holder
     client.redemptions.create(investor_id, wallet_id, 10)
 
-    def interrupted(response: Any, *_args: Any, **_kwargs: Any) -> None:
-        if response.request.method == "POST":
-            raise KeyboardInterrupt  # the registry acted; the kernel was stopped before the answer was read
-
     cut = helpers.Client(config)
-    cut.transport.writes.hooks["response"].append(interrupted)
+    send = cut.transport._send_write
+
+    def interrupted(method: str, *args: Any) -> Any:
+        send(method, *args)
+        raise KeyboardInterrupt  # the registry acted; the kernel was stopped before the answer was read
+
+    cut.transport._send_write = interrupted  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         cut.redemptions.create(investor_id, wallet_id, 10, repeat=True)
     assert holding(client, investor_id) == 180
