@@ -426,9 +426,11 @@ def test_a_correction_after_the_duplicate_question_still_works_and_then_forgets(
     assert form.result is None and "already in the registry" in form.status.value
     assert "An investor with the same e-mail, IBAN, name and birth date" in form.status.value  # not 'identical'
     assert "What you typed differs from it in: City." in form.status.value and "Offenbach" not in form.status.value
+    assert form.submit_button.button_style == ""  # beside the question, its answers stand out (review 62)
     [update] = [b for b in form.choices.children if "cl-update-existing" in b._dom_classes]
     update.click()
     assert form.result is not None and form.result.id == first.id
+    assert form.submit_button.button_style == "success"
     assert client.investors.get(first.id)["natural_person"]["city"] == "Offenbach"
     assert "Updated now" in form.status.value and "Changed: City." in form.status.value
     states = widget_states(form.inputs)

@@ -504,6 +504,7 @@ class Form(widgets.VBox):
         """Check, send once, and show the result or the errors (next to their fields). Returns the object."""
         self.error = None
         self.choices.children = ()
+        self.submit_button.button_style = "success"
         errors = self.check_all()
         if errors:
             self.error = input_error(f"the '{self.title}' form", errors)
@@ -526,6 +527,7 @@ class Form(widgets.VBox):
             self.error = exc
             self.status.value = f"<span style='{QUESTION_STYLE}'>{html.escape(self.duplicate_question(exc))}</span>"
             self.choices.children = tuple(self.duplicate_choices(exc, reference))
+            self.submit_button.button_style = ""  # the answers stand out, not a green button that asks again
             if raise_errors:
                 raise
             return None
@@ -544,6 +546,7 @@ class Form(widgets.VBox):
                 )
             )
             self.choices.children = (confirm,)
+            self.submit_button.button_style = ""
             if raise_errors:
                 raise
             return None
