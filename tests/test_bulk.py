@@ -953,3 +953,42 @@ def test_a_row_lists_all_its_problems_in_one_upload_and_own_is_a_wallet_kind(tmp
 
     assert wallet_kind("the investor's own address") == "eth-generic"  # review 51: as the preview names it
     assert wallet_kind("Managed by Cashlink") == "eth-managed"
+
+
+@pytest.mark.parametrize(("step", "then"), [("/identifications/", "completed"), ("/wallets/", "already there")])
+def test_a_rerun_records_what_a_killed_runs_unanswered_attempt_made(
+    config: Config, tmp_path: Path, step: str, then: str
+) -> None:
+    """A run killed after sending a row's identification (or wallet), before its answer came: the next run finds it
+    made, says so in the audit trail and settles the journal's attempt (review 63: it used the object it found and
+    left the attempt 'sent', with no line for it)."""
+    plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1, start=9631), placeholder_protocols=True)
+    cut = helpers.Client(config)
+    send = cut.transport._send_write
+
+    def killed_after(method: str, url: str, *args: Any) -> Any:
+        answer = send(method, url, *args)
+        if step in url:
+            raise KeyboardInterrupt  # the registry made it; the kernel was stopped before the answer was read
+        return answer
+
+    cut.transport._send_write = killed_after  # type: ignore[method-assign]
+    assert list(bulk.import_investors(cut, plan, workers=1, progress=False)["status"]) == ["not started"]
+    client = helpers.Client(config)
+    again = bulk.import_investors(client, plan, workers=1, progress=False)
+    assert list(again["status"]) == [then], again.to_dict("records")  # (killed before its wallet: made now)
+    investor = again["investor_id"][0]
+    made = client.investors.identifications(investor) if "identif" in step else client.investors.wallets(investor)
+    assert len(made) == 1
+    lines = [line for line in client.audit() if line["registry_id"] == made[0]["id"]]
+    assert [line["outcome"] for line in lines] == ["found: made by an unanswered attempt"], [
+        (a["operation"], a["outcome"]) for a in client.audit()
+    ]
+    assert unanswered_keys(client) == []
+
+
+def unanswered_keys(client: helpers.Client) -> list[str]:
+    """The journal's operations still 'sent' (never answered, never found)."""
+    with client.journal._lock:
+        rows = client.journal._db.execute("SELECT identity FROM operations WHERE state = 'sent'").fetchall()
+    return [row[0] for row in rows]

@@ -797,6 +797,13 @@ class Client:
             return f"key {key[:12]}"
         return f"{'repeat' if operation.repeat else 'content'} {key[:8]}"
 
+    def unanswered(self, key: str) -> bool:
+        """Whether an attempt of the operation under ``key`` (its explicit key) was sent and never answered: writing
+        it again looks for what that attempt made (and records it in the journal and the audit trail) before
+        anything is sent."""
+        entry = self.journal.get(key)
+        return entry is not None and entry.state == "sent"
+
     def write(self, operation: Operation) -> Record:
         """Send ``operation`` at most once per identity, and return the registry's object with its outcome."""
         if operation.moves_units and self.config.environment == "production" and not operation.confirm_production:

@@ -450,8 +450,11 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         )
         result["investor_id"], result["investor"] = investor.id, investor  # (the record: for the rows after it)
         already = investor.outcome in ("existed", "replayed", "updated")  # made before this import
-        identified = (
-            already and row["identification"] is not None and client.investors.kyc_status(investor.id) == "SUCCESS"
+        identified = (  # (an attempt of an earlier run left unanswered: written again, it finds what that made)
+            already
+            and row["identification"] is not None
+            and not client.unanswered(key("identification"))
+            and client.investors.kyc_status(investor.id) == "SUCCESS"
         )
         made_now = False  # a step this run made for an investor that was there (an earlier run cut short)
         if identified:  # identified before: the identification it has
@@ -527,8 +530,9 @@ def _identify(client: Client, row: dict[str, Any], investor: Record, key: str, a
 
 
 def _wallet(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool) -> tuple[str, bool]:
-    """The row's wallet of ``investor``, and whether this call made it (the registry answered it created now)."""
-    if already:
+    """The row's wallet of ``investor``, and whether this call made it (the registry answered it created now). An
+    attempt of an earlier run left unanswered is written again, which finds (and records) the wallet it made."""
+    if already and not client.unanswered(key):
         for wallet in client.investors.wallets(investor.id):
             if (row["wallet"] == "eth-managed" and wallet.get("type") == "eth-managed") or str(
                 wallet.get("address", "")
