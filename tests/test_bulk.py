@@ -992,3 +992,41 @@ def unanswered_keys(client: helpers.Client) -> list[str]:
     with client.journal._lock:
         rows = client.journal._db.execute("SELECT identity FROM operations WHERE state = 'sent'").fetchall()
     return [row[0] for row in rows]
+
+
+def test_a_rerun_after_a_killed_identification_sends_nothing_the_registry_has(
+    config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 66: the rerun of a row whose identification went unanswered (a killed run) looks, never sends: with a
+    protocol file exported again (other bytes) no second document is uploaded, and where the registry offers no list
+    of identifications the row still finishes (before: a second upload and a failed row; an unknown outcome)."""
+    from helpers.core.resources import placeholder_pdf
+
+    plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1, start=9651), placeholder_protocols=True)
+    cut = helpers.Client(config)
+    send = cut.transport._send_write
+
+    def killed_after(method: str, url: str, *args: Any) -> Any:
+        answer = send(method, url, *args)
+        if "/identifications/" in url:
+            raise KeyboardInterrupt
+        return answer
+
+    cut.transport._send_write = killed_after  # type: ignore[method-assign]
+    bulk.import_investors(cut, plan, workers=1, progress=False)
+    client = helpers.Client(config)
+    monkeypatch.setattr(type(client.documents), "placeholder", lambda _self, text: placeholder_pdf(text + " (again)"))
+    request = client.transport.request
+
+    def no_identifications_list(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "GET" and "/identifications" in path:
+            raise helpers.NotListed("The registry offers no list of identifications (simulated).")
+        return request(method, path, *args, **kwargs)
+
+    monkeypatch.setattr(client.transport, "request", no_identifications_list)
+    again = bulk.import_investors(client, plan, workers=1, progress=False)
+    assert list(again["status"]) == ["completed"], again[["status", "error"]].to_dict("records")  # its wallet: now
+    monkeypatch.undo()
+    assert len(client.investors.identifications(again["investor_id"][0])) == 1
+    uploads = [line["outcome"] for line in client.audit() if line["operation"] == "upload document"]
+    assert uploads == ["created"]

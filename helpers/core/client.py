@@ -44,6 +44,7 @@ from helpers.core.errors import (
     CashlinkError,
     ConfigurationError,
     ConflictError,
+    InputError,
     NotFoundError,
     NotListed,
     OutcomeUnknown,
@@ -536,6 +537,8 @@ def _did_not_act(error: CashlinkError) -> bool:
     answer: see transport.WRITE_NOT_ACTED_STATUSES), or the request never left (the transport says
     APIConnectionError for a write only when the connection never opened)."""
     status = error.status or 0
+    if isinstance(error, InputError):  # refused here, before sending
+        return True
     if isinstance(error, APIConnectionError):
         return not isinstance(error, AmbiguousWrite)
     return not isinstance(error, ConflictError) and (300 <= status < 500 or status == 503)
@@ -797,12 +800,24 @@ class Client:
             return f"key {key[:12]}"
         return f"{'repeat' if operation.repeat else 'content'} {key[:8]}"
 
-    def unanswered(self, key: str) -> bool:
-        """Whether an attempt of the operation under ``key`` (its explicit key) was sent and never answered: writing
-        it again looks for what that attempt made (and records it in the journal and the audit trail) before
-        anything is sent."""
+    def settle_unanswered(self, key: str, found: Mapping[str, Any]) -> bool:
+        """An object a step found in the registry instead of writing (a bulk import's look at what an investor has),
+        where this journal holds that step's attempt under ``key`` that was never answered (a run killed while it
+        was sent): the attempt is recorded as done with it, and the audit trail says so. 'found: made by an
+        unanswered attempt' where the object was made since that attempt was sent and was not there before it,
+        else 'found after an unanswered attempt'. Nothing is sent. True when there was such an attempt."""
         entry = self.journal.get(key)
-        return entry is not None and entry.state == "sent"
+        if entry is None or entry.state != "sent" or self.journal.sending_elsewhere(entry):
+            return False
+        found_id = str(found.get("id"))
+        created = _created_at(found)
+        made_by_it = found_id not in entry.before and created is not None and created >= self._since(entry)
+        outcome = "found: made by an unanswered attempt" if made_by_it else "found after an unanswered attempt"
+        line = AuditLine(
+            self.config.root_url, self.config.client_id, entry.operation, f"key {key[:12]}", found_id, outcome
+        )
+        self.journal.record_done(key, found_id, line)
+        return True
 
     def write(self, operation: Operation) -> Record:
         """Send ``operation`` at most once per identity, and return the registry's object with its outcome."""

@@ -450,15 +450,15 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         )
         result["investor_id"], result["investor"] = investor.id, investor  # (the record: for the rows after it)
         already = investor.outcome in ("existed", "replayed", "updated")  # made before this import
-        identified = (  # (an attempt of an earlier run left unanswered: written again, it finds what that made)
-            already
-            and row["identification"] is not None
-            and not client.unanswered(key("identification"))
-            and client.investors.kyc_status(investor.id) == "SUCCESS"
+        identified = (
+            already and row["identification"] is not None and client.investors.kyc_status(investor.id) == "SUCCESS"
         )
         made_now = False  # a step this run made for an investor that was there (an earlier run cut short)
-        if identified:  # identified before: the identification it has
-            result["identification_id"] = _successful_identification(client, investor.id)
+        if identified:  # identified before: the identification it has (perhaps made by a killed run's attempt)
+            found = _successful_identification(client, investor.id)
+            if found is not None:
+                client.settle_unanswered(key("identification"), found)
+                result["identification_id"] = str(found["id"])
         elif row["identification"] is not None:
             identification = _identify(client, row, investor, key("identification"), already)
             result["identification_id"] = identification.id
@@ -501,14 +501,14 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
     return result
 
 
-def _successful_identification(client: Client, investor_id: str) -> str | None:
-    """The id of the investor's successful identification (None where the list cannot be read)."""
+def _successful_identification(client: Client, investor_id: str) -> Record | None:
+    """The investor's successful identification (None where the list cannot be read)."""
     try:
         found = client.investors.identifications(investor_id)
     except (NotListed, PermissionDeniedError):
         return None
     done = [i for i in found if identification_status(i) == "SUCCESS"]
-    return str(done[0]["id"]) if done else None
+    return done[0] if done else None
 
 
 def _identify(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool = False) -> Record:
@@ -530,13 +530,13 @@ def _identify(client: Client, row: dict[str, Any], investor: Record, key: str, a
 
 
 def _wallet(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool) -> tuple[str, bool]:
-    """The row's wallet of ``investor``, and whether this call made it (the registry answered it created now). An
-    attempt of an earlier run left unanswered is written again, which finds (and records) the wallet it made."""
-    if already and not client.unanswered(key):
+    """The row's wallet of ``investor``, and whether this call made it (the registry answered it created now)."""
+    if already:
         for wallet in client.investors.wallets(investor.id):
             if (row["wallet"] == "eth-managed" and wallet.get("type") == "eth-managed") or str(
                 wallet.get("address", "")
             ).lower() == str(row["address"] or "").lower():
+                client.settle_unanswered(key, wallet)  # (perhaps made by a killed run's attempt)
                 return str(wallet["id"]), False
     answer: OnDuplicate = "use" if already else "ask"  # (the one it has, perhaps made by another import)
     if row["wallet"] == "eth-managed":
