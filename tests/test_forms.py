@@ -431,6 +431,13 @@ def test_a_correction_after_the_duplicate_question_still_works_and_then_forgets(
     update.click()
     assert form.result is not None and form.result.id == first.id
     assert form.submit_button.button_style == "success"
+    asked = forms.InvestorForm(client, {**values, "city": "Kassel"})
+    asked.click_submit()
+    assert asked.submit_button.button_style == ""
+    asked.fields[
+        "natural_person.city"
+    ].widget.value = "Fulda"  # a field changed instead of an answer: the question goes (review 66)
+    assert asked.choices.children == () and asked.submit_button.button_style == "success"
     assert client.investors.get(first.id)["natural_person"]["city"] == "Offenbach"
     assert "Updated now" in form.status.value and "Changed: City." in form.status.value
     states = widget_states(form.inputs)

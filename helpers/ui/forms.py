@@ -458,6 +458,7 @@ class Form(widgets.VBox):
         self.review_box.value = ""
         asked = bool(self.choices.children)  # a question about the values as they were: its buttons go with it
         self.choices.children = ()
+        self.submit_button.button_style = "success"  # (neutral only beside a question's answers)
         if asked or "please correct" in self.status.value.lower():  # a field changed: the fields say what is wrong
             self.status.value = "Nothing was sent yet; click <b>Review</b> once the fields are right."
 
