@@ -25,8 +25,9 @@ import requests
 import urllib3.filepost
 
 import helpers
+from helpers.core.client import Operation
 from helpers.core.config import Config
-from helpers.core.transport import prepare, write_request
+from helpers.core.transport import AmbiguousWrite, make_retry, prepare, write_request
 from tests.conftest import Sandbox, identification_body, investor_body
 from tests.test_helpers_client import invest
 
@@ -52,6 +53,7 @@ class Forwarder(http.server.ThreadingHTTPServer):
         # (method, url) -> the answer sent a piece at a time: True, 4 bytes per 0.1 s; or (bytes, seconds)
         self.trickle: Callable[[str, str], bool | tuple[int, float]] | None = None
         self.seen: list[str] = []
+        self.cookies: list[str | None] = []  # the Cookie header of each request forwarded
 
     @property
     def url(self) -> str:
@@ -87,6 +89,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def forward(self) -> None:
         url = self.path if self.path.startswith("http") else f"{self.server.upstream}{self.path}"
         self.server.seen.append(f"{self.command} {url}")
+        self.server.cookies.append(self.headers.get("Cookie"))
         parts = urlsplit(url)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         moved = self.server.moved(self.command, url) if self.server.moved is not None else None
@@ -550,6 +553,10 @@ def test_an_answer_that_trickles_in_is_cut_at_the_timeout_and_a_write_is_looked_
     made = client.investors.create(investor_body("Trickle"))
     assert made.outcome == "created" and made["natural_person"]["surname"] == "Trickle"
     assert sum(seen.startswith("POST ") and "/investors" in seen for seen in gateway.seen) == 1
+    for session in (client.transport.reads, client.transport.writes):  # every cut answer's connection given back
+        manager = session.get_adapter("http://").poolmanager  # (review 66: one place of the pool lost for each)
+        pools = [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118 (no iteration of its own)
+        assert pools and all(pool.pool.qsize() == pool.pool.maxsize for pool in pools), [p.pool.qsize() for p in pools]
 
 
 def test_a_create_named_by_location_or_see_other_is_read_once_and_not_made_twice(
@@ -767,3 +774,48 @@ def test_a_read_sent_to_another_address_and_back_is_said_as_a_redirect(
         client.investors.list().to_list()
     assert "answered 302 (a redirect) when asked to list the investors" in str(raised.value)
     assert "the access token is not sent on to another address" in str(raised.value)
+
+
+def test_a_gateways_sticky_cookie_set_on_a_write_goes_with_the_next_writes(config: Config, gateway: Forwarder) -> None:
+    """Writes go through urllib3 itself, and still keep the cookies their answers set (a load balancer's sticky
+    session; review 66: they were dropped); a value that cannot go on the wire is refused before anything is sent,
+    in a sentence (review 66: a bare ValueError, and the audit trail said the outcome was unknown)."""
+    client = helpers.Client(config.replace(base_url=f"{gateway.url}/api/external"))
+    client.check_connection()
+    gateway.reshape = lambda method, url, status, data: (
+        (status, data, {"Set-Cookie": "AWSALB=node-2; Path=/"}) if method == "POST" and "/investors" in url else None
+    )
+    client.investors.create(investor_body("Sticky"))
+    gateway.reshape = None
+    client.investors.create(investor_body("Stuck"))
+    sent = [cookie for seen, cookie in zip(gateway.seen, gateway.cookies, strict=True) if seen.startswith("POST ")]
+    assert sent[-2:] == [None, "AWSALB=node-2"], sent
+    forwarded = len(gateway.seen)
+    nan = Operation("create note", "POST", "/investors/", "create the note", "note", body={"n": float("nan")}, key="k")
+    with pytest.raises(helpers.InputError) as refused:
+        client.write(nan)
+    assert refused.value.message.startswith(
+        "Could not create the note: what was to be sent cannot be written as an HTTP request (ValueError: Out of range "
+        "float values are not JSON compliant"
+    ) and refused.value.message.endswith("). Nothing was sent. Correct the values and try again.")
+    assert len(gateway.seen) == forwarded and client.audit()[-1]["outcome"] == "refused: InputError"
+    assert client.journal.get("k").state == "refused"  # (not 'sent': nothing is looked for on the next run)
+
+
+def test_a_write_whose_proxy_cannot_be_reached_was_never_sent(config: Config) -> None:
+    """A proxy on the way that refuses the connection: the write never left this machine, so it is said as the
+    registry not reached (and may be sent again), not as an answer lost (review 66)."""
+    client = helpers.Client(config)
+    client.check_connection()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nobody listens on (bound, never listening: refused)
+    try:
+        client.transport.writes.proxies = {"http": f"http://127.0.0.1:{closed.getsockname()[1]}"}
+        client.transport.writes.get_adapter("http://").max_retries = make_retry(total=1, backoff=0, writes=True)
+        with pytest.raises(helpers.APIConnectionError) as lost:
+            client.investors.create(investor_body("Unproxied"), key="k-proxy")
+    finally:
+        closed.close()
+    assert not isinstance(lost.value, AmbiguousWrite), lost.value
+    assert str(lost.value).startswith("Could not reach the registry at ")
+    assert client.journal.get("k-proxy").state == "refused"  # made nothing: the next run sends it

@@ -39,6 +39,7 @@ from helpers.core.errors import (
     AuthenticationError,
     CashlinkError,
     ConfigurationError,
+    InputError,
     OutcomeUnknown,
     PermissionDeniedError,
     ServerError,
@@ -508,10 +509,16 @@ class Transport:
         **kwargs: Any,
     ) -> Answer:
         response: requests.Response | None = None
-        try:
-            if writing:
+        if writing:
+            try:
                 url, body, sending = write_request(self.writes.headers, url, **kwargs)
-            else:
+            except (TypeError, ValueError) as exc:  # (NaN in JSON, a line break in a header): before any byte left
+                raise InputError(
+                    f"Could not {action}: what was to be sent cannot be written as an HTTP request "
+                    f"({type(exc).__name__}: {str(exc)[:120]}). Nothing was sent. Correct the values and try again."
+                ) from None
+        try:
+            if not writing:
                 prepared = prepare(session, method, url, **kwargs)
             with self._slots or nullcontext():
                 self.throttle.wait()  # with its place: a request that waited for one still honours a Retry-After
@@ -576,15 +583,20 @@ class Transport:
 
     def _send_write(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> BaseHTTPResponse:
         """A write on the wire, through the writes' urllib3 pool as requests' adapter would send it (its proxies, CA
-        bundle, retries and timeouts), without requests' own layer: a write follows no redirect (see _moved) and
-        keeps no cookie, and that layer took a fifth of a write's CPU. Returns once the answer's headers are in."""
+        bundle, retries and timeouts) and with the writes' cookies (a gateway's sticky session), without requests'
+        own layer: a write follows no redirect (see _moved), and that layer took a fifth of a write's CPU. Returns
+        once the answer's headers are in."""
         adapter = self.writes.get_adapter(url)
         assert isinstance(adapter, HTTPAdapter)
         target = requests.PreparedRequest()  # (what requests' adapter reads of a request to choose its pool: its URL)
-        target.method, target.url = method, url
+        target.method, target.url, target.headers = method, url, requests.structures.CaseInsensitiveDict(headers)
+        if self.writes.cookies:
+            cookie = requests.cookies.get_cookie_header(self.writes.cookies, target)
+            if cookie:
+                headers = {**headers, "Cookie": cookie}
         pool = adapter.get_connection_with_tls_context(target, self.writes.verify, self.writes.proxies)
         assert isinstance(pool, HTTPConnectionPool)
-        return pool.urlopen(
+        answer = pool.urlopen(
             method,
             adapter.request_url(target, self.writes.proxies),
             body=body,
@@ -596,6 +608,9 @@ class Transport:
             retries=adapter.max_retries,
             timeout=urllib3.Timeout(connect=5, read=self.config.timeout),
         )
+        if "Set-Cookie" in answer.headers:
+            requests.cookies.extract_cookies_to_jar(self.writes.cookies, target, answer)
+        return answer
 
 
 # What registries and their frameworks answer for a refused access token (DRF, SimpleJWT, OAuth servers, gateways):
@@ -721,6 +736,8 @@ def write_request(
     sent = {
         name: value if isinstance(value, str) else value.decode() for name, value in merged.items() if value is not None
     }
+    if any("\r" in value or "\n" in value for value in sent.values()):
+        raise ValueError("a header's value holds a line break")
     body: bytes | None = None
     if files:
         body, sent["Content-Type"] = urllib3.encode_multipart_formdata({**(data or {}), **files})
@@ -759,6 +776,7 @@ def _read_body(raw: BaseHTTPResponse, seconds: float) -> bytes:
     while part := raw.read1(1 << 20, decode_content=True):
         if late:  # more came after the time was up (a piece that was the end reads as b"": the answer is whole)
             raw.close()
+            raw.release_conn()  # (closed: the pool opens a new connection in its place)
             raise AnswerTooSlow(f"the answer stopped coming: less than 64 KB in {seconds:g} s")
         parts.append(part)
         if plain and raw.length_remaining == 0:  # all its Content-Length: no read for the end
@@ -773,13 +791,12 @@ def _read_body(raw: BaseHTTPResponse, seconds: float) -> bytes:
 
 
 def _never_sent(exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError) -> bool:
-    """True when the request cannot have reached the registry (the connection never opened)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, urllib3.exceptions.MaxRetryError):  # a write's, sent through urllib3 itself
-        return isinstance(exc.reason, urllib3.exceptions.ConnectTimeoutError)  # (and the errors of connecting)
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return type(reason).__name__ in ("NewConnectionError", "NameResolutionError")
+    """True when a write cannot have reached the registry: the connection to it, or to the proxy on the way, never
+    opened (urllib3's error: writes are sent through it, see ``Transport._send_write``)."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    if isinstance(reason, urllib3.exceptions.ProxyError):  # the proxy could not be reached: nothing left here
+        reason = reason.original_error
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)  # (and the errors of connecting)
 
 
 def _port(url: SplitResult) -> int | None:
