@@ -589,8 +589,9 @@ class Transport:
         adapter = self.writes.get_adapter(url)
         assert isinstance(adapter, HTTPAdapter)
         target = requests.PreparedRequest()  # (what requests' adapter reads of a request to choose its pool: its URL)
-        target.method, target.url, target.headers = method, url, requests.structures.CaseInsensitiveDict(headers)
+        target.method, target.url = method, url
         if self.writes.cookies:
+            target.headers = requests.structures.CaseInsensitiveDict(headers)
             cookie = requests.cookies.get_cookie_header(self.writes.cookies, target)
             if cookie:
                 headers = {**headers, "Cookie": cookie}
@@ -609,6 +610,7 @@ class Transport:
             timeout=urllib3.Timeout(connect=5, read=self.config.timeout),
         )
         if "Set-Cookie" in answer.headers:
+            target.headers = requests.structures.CaseInsensitiveDict(headers)
             requests.cookies.extract_cookies_to_jar(self.writes.cookies, target, answer)
         return answer
 
