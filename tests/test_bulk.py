@@ -20,6 +20,7 @@ from schwifty import IBAN
 
 import helpers
 from helpers.core.config import Config
+from helpers.core.journal import derive_key
 from helpers.core.resources import InvestorIndex
 from helpers.core.transport import AmbiguousWrite, Transport, make_retry
 from helpers.data import bulk
@@ -995,11 +996,12 @@ def unanswered_keys(client: helpers.Client) -> list[str]:
 
 
 def test_a_rerun_after_a_killed_identification_sends_nothing_the_registry_has(
-    config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    config: Config, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Review 66: the rerun of a row whose identification went unanswered (a killed run) looks, never sends: with a
     protocol file exported again (other bytes) no second document is uploaded, and where the registry offers no list
-    of identifications the row still finishes (before: a second upload and a failed row; an unknown outcome)."""
+    of identifications (but says an investor's kyc_status: strict) the row still finishes (before: a second upload
+    and a failed row; an unknown outcome)."""
     from helpers.core.resources import placeholder_pdf
 
     plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1, start=9651), placeholder_protocols=True)
@@ -1019,7 +1021,7 @@ def test_a_rerun_after_a_killed_identification_sends_nothing_the_registry_has(
     request = client.transport.request
 
     def no_identifications_list(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-        if method == "GET" and "/identifications" in path:
+        if method == "GET" and "/identifications" in path and sandbox.profile == "strict":
             raise helpers.NotListed("The registry offers no list of identifications (simulated).")
         return request(method, path, *args, **kwargs)
 
@@ -1030,3 +1032,38 @@ def test_a_rerun_after_a_killed_identification_sends_nothing_the_registry_has(
     assert len(client.investors.identifications(again["investor_id"][0])) == 1
     uploads = [line["outcome"] for line in client.audit() if line["operation"] == "upload document"]
     assert uploads == ["created"]
+
+
+def test_an_identification_made_elsewhere_is_never_taken_for_what_an_unanswered_attempt_made(
+    config: Config, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Review 67: a rerun settled a killed run's unanswered attempt with any successful identification: a video
+    identification started in Studio (another ID document) was recorded, and audited, as what the attempt made. Only
+    an identification of the row's ID document made since the attempt counts; the one the attempt made is named."""
+    plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1, start=9712), placeholder_protocols=True)
+    cut, studio = helpers.Client(config), helpers.Client(config)
+    send = cut.transport._send_write
+    video: list[str] = []
+
+    def studio_starts_then_killed(method: str, url: str, *args: Any) -> Any:
+        if "/identifications/" in url and not video:  # in Studio, just before the import's identification is sent
+            investor_id = url.split("/investors/")[1].split("/", maxsplit=1)[0]
+            video.append(studio.investors.identify(investor_id, None, key="studio-video").id)
+        answer = send(method, url, *args)
+        if "/identifications/" in url:
+            raise KeyboardInterrupt
+        return answer
+
+    cut.transport._send_write = studio_starts_then_killed  # type: ignore[method-assign]
+    bulk.import_investors(cut, plan, workers=1, progress=False)
+    sandbox.admin(f"identifications/{video[0]}/complete", {"result": "success"})
+    client = helpers.Client(config)
+    again = bulk.import_investors(client, plan, workers=1, progress=False)
+    investor = again["investor_id"][0]
+    [made] = [i["id"] for i in client.investors.identifications(investor) if i["id"] != video[0]]
+    assert again["identification_id"][0] == made
+    found = [
+        line["registry_id"] for line in client.audit() if line["outcome"] == "found: made by an unanswered attempt"
+    ]
+    settled = client.journal.get(derive_key(client.namespace, "bulk identification", "REF-09712"))
+    assert found == [made] and settled is not None and (settled.state, settled.registry_id) == ("done", made)

@@ -87,6 +87,7 @@ LEGACY_JOURNAL = Path("~/.cache/cashlink-toolkit/journal.sqlite3")  # version 0.
 # How far the clock that stamps the registry's created_at may be from the registry's answers' Date (a proxy may add
 # its own), or from this machine's clock before any answer: times closer than this are not told apart.
 CLOCK_TOLERANCE = timedelta(minutes=5)
+FOUND_UNANSWERED = "found: made by an unanswered attempt"  # (the audit trail's outcome)
 
 
 class FilterIgnoredWarning(UserWarning):
@@ -800,24 +801,24 @@ class Client:
             return f"key {key[:12]}"
         return f"{'repeat' if operation.repeat else 'content'} {key[:8]}"
 
-    def settle_unanswered(self, key: str, found: Mapping[str, Any]) -> bool:
-        """An object a step found in the registry instead of writing (a bulk import's look at what an investor has),
-        where this journal holds that step's attempt under ``key`` that was never answered (a run killed while it
-        was sent): the attempt is recorded as done with it, and the audit trail says so. 'found: made by an
-        unanswered attempt' where the object was made since that attempt was sent and was not there before it,
-        else 'found after an unanswered attempt'. Nothing is sent. True when there was such an attempt."""
+    def settle_unanswered(self, key: str, sent: Callable[[datetime], builtins.list[Record]]) -> Record | None:
+        """A step a bulk import finds done instead of writing it (the investor has its identification or wallet),
+        where this journal holds that step's attempt under ``key`` whose answer never came (a run killed while it
+        was sent): what that attempt made is looked for as after a lost answer (``sent(since)``: the objects like
+        the one it sent, made since), and recorded as its object, with the audit line 'found: made by an unanswered
+        attempt'. Nothing is sent. None where there is no such attempt, or nothing it made is found (the attempt
+        stays unanswered: whatever the investor has otherwise is no answer to it)."""
         entry = self.journal.get(key)
         if entry is None or entry.state != "sent" or self.journal.sending_elsewhere(entry):
-            return False
-        found_id = str(found.get("id"))
-        created = _created_at(found)
-        made_by_it = found_id not in entry.before and created is not None and created >= self._since(entry)
-        outcome = "found: made by an unanswered attempt" if made_by_it else "found after an unanswered attempt"
-        line = AuditLine(
-            self.config.root_url, self.config.client_id, entry.operation, f"key {key[:12]}", found_id, outcome
-        )
-        self.journal.record_done(key, found_id, line)
-        return True
+            return None
+        try:
+            made = self._found_since(sent, key, self._since(entry), set(entry.before))
+        except (NotListed, PermissionDeniedError):
+            return None
+        if made is not None:
+            line = self._audit_line_of(entry.operation, f"key {key[:12]}", made.get("id"), FOUND_UNANSWERED)
+            self.journal.record_done(key, made.get("id"), line)
+        return made
 
     def write(self, operation: Operation) -> Record:
         """Send ``operation`` at most once per identity, and return the registry's object with its outcome."""
@@ -970,7 +971,7 @@ class Client:
             return None  # 'create': sent again under its key (the registry replays it if it knows the key)
         if made is not None:
             made.outcome, made.what = "existed", operation.what
-            line = self._audit_line(operation, entry.key, made.get("id"), "found: made by an unanswered attempt")
+            line = self._audit_line(operation, entry.key, made.get("id"), FOUND_UNANSWERED)
             self.journal.record_done(identity, made.get("id"), line)
         return made
 
@@ -1410,9 +1411,13 @@ class Client:
     def _made_since(self, operation: Operation, identity: str, since: datetime, before: set[str]) -> Record | None:
         """After a lost answer: the object the write made, if the registry shows one (none without read scope).
         Never one that was there before it (``before``), nor one the journal says another operation made."""
-        if operation.sent is None:
-            return None
-        found = [item for item in operation.sent(since) if str(item.get("id")) not in before]  # may not look: raises
+        return self._found_since(operation.sent, identity, since, before) if operation.sent is not None else None
+
+    def _found_since(
+        self, sent: Callable[[datetime], builtins.list[Record]], identity: str, since: datetime, before: set[str]
+    ) -> Record | None:
+        """The first of ``sent(since)`` that was not there before the write, nor made by another operation."""
+        found = [item for item in sent(since) if str(item.get("id")) not in before]  # may not look: raises
         others = self.journal.made_by_others(identity, [str(item.get("id")) for item in found])
         found = [item for item in found if str(item.get("id")) not in others]
         return Record(found[0]) if found else None
@@ -1492,14 +1497,10 @@ class Client:
         return created is not None and created < sent - CLOCK_TOLERANCE
 
     def _audit_line(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> AuditLine:
-        return AuditLine(
-            self.config.root_url,
-            self.config.client_id,
-            operation.name,
-            self._reference_label(operation, key),
-            registry_id,
-            outcome,
-        )
+        return self._audit_line_of(operation.name, self._reference_label(operation, key), registry_id, outcome)
+
+    def _audit_line_of(self, name: str, reference: str, registry_id: str | None, outcome: str) -> AuditLine:
+        return AuditLine(self.config.root_url, self.config.client_id, name, reference, registry_id, outcome)
 
     def _audit(self, operation: Operation, key: str, registry_id: str | None, outcome: str) -> None:
         self.journal.audit(self._audit_line(operation, key, registry_id, outcome))

@@ -775,6 +775,32 @@ class Investors(Resource):
             ),
         )
 
+    def settle_unanswered_identification(
+        self, investor_id: str, identification: Mapping[str, Any], key: str
+    ) -> Record | None:
+        """The identification of ``identification``'s ID document that an attempt under ``key`` made, where its
+        answer never came (a bulk import killed while it was sent), recorded in the journal and the audit trail;
+        nothing is sent (see :meth:`Client.settle_unanswered`)."""
+        target = path(api.IDENTIFICATIONS, "the identification", investor_id=investor_id)
+        return self._client.settle_unanswered(
+            key,
+            lambda since: self._all(
+                target, lambda i: _same_document(identification, i) and _created_after(i, since), _READ_IDS
+            ),
+        )
+
+    def settle_unanswered_wallet(self, investor_id: str, key: str, address: str | None = None) -> Record | None:
+        """The wallet (the managed one, or the one of ``address``) that an attempt under ``key`` made, where its
+        answer never came, recorded as :meth:`settle_unanswered_identification` does."""
+        wallets = path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id)
+
+        def same(wallet: Record) -> bool:
+            if address is None:
+                return wallet.get("type") == "eth-managed"
+            return str(wallet.get("address", "")).lower() == address.lower()
+
+        return self._client.settle_unanswered(key, lambda _since: self._all(wallets, same, _READ_WALLETS))
+
     def _existing(
         self,
         investor_id: str,

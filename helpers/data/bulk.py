@@ -454,11 +454,13 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
             already and row["identification"] is not None and client.investors.kyc_status(investor.id) == "SUCCESS"
         )
         made_now = False  # a step this run made for an investor that was there (an earlier run cut short)
-        if identified:  # identified before: the identification it has (perhaps made by a killed run's attempt)
-            found = _successful_identification(client, investor.id)
-            if found is not None:
-                client.settle_unanswered(key("identification"), found)
-                result["identification_id"] = str(found["id"])
+        if identified:  # identified before: the identification it has, or the one a killed run's attempt made
+            settled = client.investors.settle_unanswered_identification(
+                investor.id, row["identification"], key("identification")
+            )
+            result["identification_id"] = (
+                settled.id if settled is not None else _successful_identification(client, investor.id)
+            )
         elif row["identification"] is not None:
             identification = _identify(client, row, investor, key("identification"), already)
             result["identification_id"] = identification.id
@@ -501,14 +503,14 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
     return result
 
 
-def _successful_identification(client: Client, investor_id: str) -> Record | None:
-    """The investor's successful identification (None where the list cannot be read)."""
+def _successful_identification(client: Client, investor_id: str) -> str | None:
+    """The id of the investor's successful identification (None where the list cannot be read)."""
     try:
         found = client.investors.identifications(investor_id)
     except (NotListed, PermissionDeniedError):
         return None
     done = [i for i in found if identification_status(i) == "SUCCESS"]
-    return done[0] if done else None
+    return str(done[0]["id"]) if done else None
 
 
 def _identify(client: Client, row: dict[str, Any], investor: Record, key: str, already: bool = False) -> Record:
@@ -536,7 +538,8 @@ def _wallet(client: Client, row: dict[str, Any], investor: Record, key: str, alr
             if (row["wallet"] == "eth-managed" and wallet.get("type") == "eth-managed") or str(
                 wallet.get("address", "")
             ).lower() == str(row["address"] or "").lower():
-                client.settle_unanswered(key, wallet)  # (perhaps made by a killed run's attempt)
+                address = row["address"] if row["wallet"] != "eth-managed" else None  # (perhaps made by a killed
+                client.investors.settle_unanswered_wallet(investor.id, key, address)  # run's unanswered attempt)
                 return str(wallet["id"]), False
     answer: OnDuplicate = "use" if already else "ask"  # (the one it has, perhaps made by another import)
     if row["wallet"] == "eth-managed":
