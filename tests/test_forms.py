@@ -434,10 +434,20 @@ def test_a_correction_after_the_duplicate_question_still_works_and_then_forgets(
     asked = forms.InvestorForm(client, {**values, "city": "Kassel"})
     asked.click_submit()
     assert asked.submit_button.button_style == ""
-    asked.fields[
-        "natural_person.city"
-    ].widget.value = "Fulda"  # a field changed instead of an answer: the question goes (review 66)
+    asked.fields["natural_person.city"].widget.value = "Fulda"  # changed instead of an answer (review 66)
     assert asked.choices.children == () and asked.submit_button.button_style == "success"
+    partner = {**values, "forename": "Alana", "birth_date": "1990-01-02", "email": "alana.canary@example.com"}
+    failing = forms.InvestorForm(client, partner)  # another person, perhaps: 'the same person, details changed'?
+    failing.click_submit()
+    [update] = [b for b in failing.choices.children if "cl-update-existing" in b._dom_classes]
+
+    def unreachable(*_args: Any, **_kwargs: Any) -> None:
+        raise helpers.APIConnectionError("Could not reach the registry (simulated).")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(client.investors), "update_to", unreachable)
+        update.click()  # the answer failed: no question left, and Submit green again (review 67)
+    assert failing.choices.children == () and failing.submit_button.button_style == "success"
     assert client.investors.get(first.id)["natural_person"]["city"] == "Offenbach"
     assert "Updated now" in form.status.value and "Changed: City." in form.status.value
     states = widget_states(form.inputs)

@@ -292,6 +292,7 @@ class Form(widgets.VBox):
         self.submit_button.add_class("cl-submit")
         self.choices = widgets.HBox([])
         self.choices.add_class("cl-choices")
+        self.choices.observe(self._submit_style, names="children")
         self.review_box = widgets.HTML("")
         self.review_box.add_class("cl-msg")
         self.result_box = widgets.HTML("")
@@ -453,12 +454,16 @@ class Form(widgets.VBox):
                 lambda _c, postcode=postcode: None if postcode.is_empty() else postcode.check_now(), names="value"
             )
 
+    def _submit_style(self, change: dict[str, Any]) -> None:
+        """Beside the buttons that answer a question (a duplicate, a confirmation, a send as new), Submit is
+        neutral so that they stand out; green otherwise."""
+        self.submit_button.button_style = "" if change["new"] else "success"
+
     def _invalidate_review(self) -> None:
         self.submit_button.disabled = True
         self.review_box.value = ""
         asked = bool(self.choices.children)  # a question about the values as they were: its buttons go with it
         self.choices.children = ()
-        self.submit_button.button_style = "success"  # (neutral only beside a question's answers)
         if asked or "please correct" in self.status.value.lower():  # a field changed: the fields say what is wrong
             self.status.value = "Nothing was sent yet; click <b>Review</b> once the fields are right."
 
@@ -505,7 +510,6 @@ class Form(widgets.VBox):
         """Check, send once, and show the result or the errors (next to their fields). Returns the object."""
         self.error = None
         self.choices.children = ()
-        self.submit_button.button_style = "success"
         errors = self.check_all()
         if errors:
             self.error = input_error(f"the '{self.title}' form", errors)
@@ -528,7 +532,6 @@ class Form(widgets.VBox):
             self.error = exc
             self.status.value = f"<span style='{QUESTION_STYLE}'>{html.escape(self.duplicate_question(exc))}</span>"
             self.choices.children = tuple(self.duplicate_choices(exc, reference))
-            self.submit_button.button_style = ""  # the answers stand out, not a green button that asks again
             if raise_errors:
                 raise
             return None
@@ -547,7 +550,6 @@ class Form(widgets.VBox):
                 )
             )
             self.choices.children = (confirm,)
-            self.submit_button.button_style = ""
             if raise_errors:
                 raise
             return None
