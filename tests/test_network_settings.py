@@ -54,6 +54,7 @@ class Forwarder(http.server.ThreadingHTTPServer):
         self.trickle: Callable[[str, str], bool | tuple[int, float]] | None = None
         self.seen: list[str] = []
         self.cookies: list[str | None] = []  # the Cookie header of each request forwarded
+        self.refuse_tunnel: int | None = None  # a proxy's answer to CONNECT instead of a tunnel (407: credentials)
 
     @property
     def url(self) -> str:
@@ -69,6 +70,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_CONNECT(self) -> None:
         self.server.seen.append(f"CONNECT {self.path}")
+        if self.server.refuse_tunnel is not None:
+            self.send_response(self.server.refuse_tunnel)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.close_connection = True
+            return
         host, port = self.path.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)), timeout=30)
         self.send_response(200, "Connection established")
@@ -240,6 +247,13 @@ def test_ca_bundle_and_https_proxy_are_used(
     assert proxy.seen and all(seen == f"CONNECT 127.0.0.1:{tls_front.server_address[1]}" for seen in proxy.seen)
     assert any(seen.startswith("GET ") and "/investors/" in seen for seen in tls_front.seen)
     assert any(seen.startswith("POST ") and seen.endswith("/investors/") for seen in tls_front.seen), tls_front.seen
+    refused = helpers.Client(https)
+    assert refused.investors.list().to_list() != []  # (its reads' tunnel: open, and kept)
+    proxy.refuse_tunnel = 407  # the proxy now asks for credentials: this client's write never reaches the registry
+    with pytest.raises(helpers.APIConnectionError) as blocked:
+        refused.investors.create(investor_body("Blocked"), key="k-blocked")
+    assert not isinstance(blocked.value, AmbiguousWrite) and "the proxy on the way" in str(blocked.value)
+    assert refused.journal.get("k-blocked").state == "refused"  # never sent: not looked for, sent on the next run
 
 
 @pytest.mark.parametrize(

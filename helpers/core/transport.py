@@ -548,6 +548,13 @@ class Transport:
                 raise AmbiguousWrite(
                     f"The answer to '{action}' was lost ({type(exc).__name__}): the registry may or may not have acted."
                 ) from None
+            if _proxy_failed(exc):
+                raise APIConnectionError(
+                    f"Could not reach the registry at {self.config.root_url} to {action}: the proxy on the way "
+                    "(HTTPS_PROXY or HTTP_PROXY) could not be reached, or refused to connect to it (a proxy that asks "
+                    "for credentials, or does not let this address through). Nothing was sent to the registry. Check "
+                    "the proxy's address and credentials (or NO_PROXY), then run the cell again."
+                ) from None
             raise APIConnectionError(
                 f"Could not reach the registry at {self.config.root_url} to {action}, even after retries "
                 f"({type(exc).__name__}). Is the sandbox running (make lab) or the network up? Running the cell "
@@ -796,9 +803,14 @@ def _never_sent(exc: requests.exceptions.RequestException | urllib3.exceptions.H
     """True when a write cannot have reached the registry: the connection to it, or to the proxy on the way, never
     opened (urllib3's error: writes are sent through it, see ``Transport._send_write``)."""
     reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
-    if isinstance(reason, urllib3.exceptions.ProxyError):  # the proxy could not be reached: nothing left here
-        reason = reason.original_error
-    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)  # (and the errors of connecting)
+    # urllib3 says ProxyError only before the connection through the proxy was made (its tunnel refused, 407)
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.ProxyError)
+
+
+def _proxy_failed(exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError) -> bool:
+    """The proxy on the way could not be reached, or refused the connection (requests' error or urllib3's)."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    return isinstance(reason, requests.exceptions.ProxyError | urllib3.exceptions.ProxyError)
 
 
 def _port(url: SplitResult) -> int | None:
