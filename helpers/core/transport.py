@@ -801,16 +801,27 @@ def _read_body(raw: BaseHTTPResponse, seconds: float) -> bytes:
 
 def _never_sent(exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError) -> bool:
     """True when a write cannot have reached the registry: the connection to it, or to the proxy on the way, never
-    opened (urllib3's error: writes are sent through it, see ``Transport._send_write``)."""
-    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
-    # urllib3 says ProxyError only before the connection through the proxy was made (its tunnel refused, 407)
-    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.ProxyError)
+    opened, or the proxy refused the tunnel (urllib3's error: writes are sent through it, see
+    ``Transport._send_write``)."""
+    reason = _reason(exc)
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError) or _proxy_failed(exc)
 
 
 def _proxy_failed(exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError) -> bool:
-    """The proxy on the way could not be reached, or refused the connection (requests' error or urllib3's)."""
-    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
-    return isinstance(reason, requests.exceptions.ProxyError | urllib3.exceptions.ProxyError)
+    """The proxy on the way could not be reached, or refused the tunnel (407, 403): before anything left. (urllib3
+    also says ProxyError of a forwarded request whose connection the proxy dropped after it went on: not this.)"""
+    reason = _reason(exc)
+    if not isinstance(reason, urllib3.exceptions.ProxyError):
+        return False
+    cause = reason.original_error
+    tunnel_refused = isinstance(cause, OSError) and str(cause).startswith("Tunnel connection failed")
+    return tunnel_refused or isinstance(cause, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _reason(exc: BaseException) -> BaseException | None:
+    """urllib3's error under ``exc``: a MaxRetryError's reason, also wrapped in requests' error."""
+    inner = exc.args[0] if isinstance(exc, requests.exceptions.RequestException) and exc.args else exc
+    return inner.reason if isinstance(inner, urllib3.exceptions.MaxRetryError) else inner
 
 
 def _port(url: SplitResult) -> int | None:
