@@ -736,3 +736,12 @@ def test_an_investor_typed_as_the_registry_has_it_is_not_offered_as_an_update(cl
     assert "What you typed is what it has" in again.status.value
     offered = [button.description for button in again.choices.children]
     assert "Use the existing investor" in offered and not any("Update" in label for label in offered), offered
+
+
+def test_an_offer_shown_with_a_form_leaves_submit_green(client: helpers.Client) -> None:
+    """The identification and wallet forms of an onboarded investor offer what it has ('Use this identification',
+    'Use wallet …'): no question, so Submit stays green (review 68: it turned grey beside them)."""
+    investor, _wallet = onboarded(client)
+    for form in (forms.IdentificationForm(client, investor.id, IDENT), forms.WalletForm(client, investor.id)):
+        form.review()
+        assert form.choices.children and form.submit_button.button_style == "success", form.title

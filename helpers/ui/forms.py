@@ -21,7 +21,7 @@ import re
 import uuid
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
@@ -454,10 +454,17 @@ class Form(widgets.VBox):
                 lambda _c, postcode=postcode: None if postcode.is_empty() else postcode.check_now(), names="value"
             )
 
+    def _ask(self, answers: Sequence[widgets.Button]) -> None:
+        """Show the buttons that answer a question (a duplicate, a confirmation, a send as new) with Submit neutral,
+        so that they stand out; it is green again once they are gone (see :meth:`_submit_style`)."""
+        self.choices.children = tuple(answers)
+        self.submit_button.button_style = ""
+
     def _submit_style(self, change: dict[str, Any]) -> None:
-        """Beside the buttons that answer a question (a duplicate, a confirmation, a send as new), Submit is
-        neutral so that they stand out; green otherwise."""
-        self.submit_button.button_style = "" if change["new"] else "success"
+        """Submit green once the choices are gone, whatever took them away (an answer, a failed one, a changed
+        field). An offer shown with a form (an identification or wallet to use) leaves it green."""
+        if not change["new"]:
+            self.submit_button.button_style = "success"
 
     def _invalidate_review(self) -> None:
         self.submit_button.disabled = True
@@ -531,7 +538,7 @@ class Form(widgets.VBox):
         except PossibleDuplicate as exc:
             self.error = exc
             self.status.value = f"<span style='{QUESTION_STYLE}'>{html.escape(self.duplicate_question(exc))}</span>"
-            self.choices.children = tuple(self.duplicate_choices(exc, reference))
+            self._ask(self.duplicate_choices(exc, reference))
             if raise_errors:
                 raise
             return None
@@ -549,7 +556,7 @@ class Form(widgets.VBox):
                     lambda: self.submit(False, reference=reference, on_duplicate=on_duplicate, confirm_production=True)
                 )
             )
-            self.choices.children = (confirm,)
+            self._ask([confirm])
             if raise_errors:
                 raise
             return None
@@ -563,7 +570,7 @@ class Form(widgets.VBox):
                 )
                 again.add_class("cl-send-as-new")
                 again.on_click(self._choice(self._send_as_new))
-                self.choices.children = (again,)
+                self._ask([again])
             self.after_error(exc)
             if raise_errors:
                 raise
