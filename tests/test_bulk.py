@@ -1067,3 +1067,5 @@ def test_an_identification_made_elsewhere_is_never_taken_for_what_an_unanswered_
     ]
     settled = client.journal.get(derive_key(client.namespace, "bulk identification", "REF-09712"))
     assert found == [made] and settled is not None and (settled.state, settled.registry_id) == ("done", made)
+    third = bulk.import_investors(helpers.Client(config), plan, workers=1, progress=False)
+    assert third["identification_id"][0] == made  # the row keeps naming it (review 68: then Studio's)

@@ -801,6 +801,12 @@ class Client:
             return f"key {key[:12]}"
         return f"{'repeat' if operation.repeat else 'content'} {key[:8]}"
 
+    def done_id(self, key: str) -> str | None:
+        """The registry's id of what the operation under ``key`` (its explicit key) made or found, as this journal
+        recorded it; None where it is not done."""
+        entry = self.journal.get(key)
+        return entry.registry_id if entry is not None and entry.state == "done" else None
+
     def settle_unanswered(self, key: str, sent: Callable[[datetime], builtins.list[Record]]) -> Record | None:
         """A step a bulk import finds done instead of writing it (the investor has its identification or wallet),
         where this journal holds that step's attempt under ``key`` whose answer never came (a run killed while it

@@ -799,7 +799,9 @@ class Investors(Resource):
                 return wallet.get("type") == "eth-managed"
             return str(wallet.get("address", "")).lower() == address.lower()
 
-        return self._client.settle_unanswered(key, lambda _since: self._all(wallets, same, _READ_WALLETS))
+        return self._client.settle_unanswered(
+            key, lambda since: self._all(wallets, lambda w: same(w) and _created_after(w, since), _READ_WALLETS)
+        )
 
     def _existing(
         self,

@@ -458,8 +458,10 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
             settled = client.investors.settle_unanswered_identification(
                 investor.id, row["identification"], key("identification")
             )
-            result["identification_id"] = (
-                settled.id if settled is not None else _successful_identification(client, investor.id)
+            result["identification_id"] = (  # the one this row made (or found) before, as the journal says
+                settled.id
+                if settled is not None
+                else client.done_id(key("identification")) or _successful_identification(client, investor.id)
             )
         elif row["identification"] is not None:
             identification = _identify(client, row, investor, key("identification"), already)
