@@ -262,7 +262,12 @@ def test_ca_bundle_and_https_proxy_are_used(
     proxy.refuse_tunnel = 407  # the proxy now asks for credentials: this client's write never reaches the registry
     with pytest.raises(helpers.APIConnectionError) as blocked:
         refused.investors.create(investor_body("Blocked"), key="k-blocked")
-    assert not isinstance(blocked.value, AmbiguousWrite) and "the proxy on the way" in str(blocked.value)
+    assert (
+        not isinstance(blocked.value, AmbiguousWrite)
+        and "the proxy on the way (HTTPS_PROXY or HTTP_PROXY) answered "
+        "'407 Proxy Authentication Required' instead of connecting to it (407: it asks for credentials;"
+        in str(blocked.value)
+    )
     assert refused.journal.get("k-blocked").state == "refused"  # never sent: not looked for, sent on the next run
 
 

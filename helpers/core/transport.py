@@ -549,11 +549,18 @@ class Transport:
                     f"The answer to '{action}' was lost ({type(exc).__name__}): the registry may or may not have acted."
                 ) from None
             if _proxy_failed(exc):
+                said = _tunnel_refused(exc)
                 raise APIConnectionError(
                     f"Could not reach the registry at {self.config.root_url} to {action}: the proxy on the way "
-                    "(HTTPS_PROXY or HTTP_PROXY) could not be reached, or refused to connect to it (a proxy that asks "
-                    "for credentials, or does not let this address through). Nothing was sent to the registry. Check "
-                    "the proxy's address and credentials (or NO_PROXY), then run the cell again."
+                    "(HTTPS_PROXY or HTTP_PROXY) "
+                    + (
+                        f"answered '{said}' instead of connecting to it (407: it asks for credentials; 403: it does "
+                        "not let this address through; 502 or 504: it could not reach the registry)"
+                        if said
+                        else "could not be reached"
+                    )
+                    + ". Nothing was sent to the registry. Check the proxy's settings (or NO_PROXY), then run the "
+                    "cell again."
                 ) from None
             raise APIConnectionError(
                 f"Could not reach the registry at {self.config.root_url} to {action}, even after retries "
@@ -813,9 +820,17 @@ def _proxy_failed(exc: requests.exceptions.RequestException | urllib3.exceptions
     reason = _reason(exc)
     if not isinstance(reason, urllib3.exceptions.ProxyError):
         return False
-    cause = reason.original_error
-    tunnel_refused = isinstance(cause, OSError) and str(cause).startswith("Tunnel connection failed")
-    return tunnel_refused or isinstance(cause, urllib3.exceptions.ConnectTimeoutError)
+    return bool(_tunnel_refused(exc)) or isinstance(reason.original_error, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _tunnel_refused(exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError) -> str | None:
+    """What the proxy answered instead of a tunnel ('407 Proxy Authentication Required'), or None."""
+    reason = _reason(exc)
+    cause = reason.original_error if isinstance(reason, urllib3.exceptions.ProxyError) else None
+    said = str(cause) if isinstance(cause, OSError) else ""
+    if not said.startswith("Tunnel connection failed:"):
+        return None
+    return said.removeprefix("Tunnel connection failed:").strip()[:80] or "no reason"
 
 
 def _reason(exc: BaseException) -> BaseException | None:
