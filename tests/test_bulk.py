@@ -982,7 +982,7 @@ def test_a_rerun_records_what_a_killed_runs_unanswered_attempt_made(
     made = client.investors.identifications(investor) if "identif" in step else client.investors.wallets(investor)
     assert len(made) == 1
     lines = [line for line in client.audit() if line["registry_id"] == made[0]["id"]]
-    assert [line["outcome"] for line in lines] == ["found: made by an unanswered attempt"], [
+    assert [line["outcome"] for line in lines] == ["found: made since an unanswered attempt"], [
         (a["operation"], a["outcome"]) for a in client.audit()
     ]
     assert unanswered_keys(client) == []
@@ -1063,9 +1063,45 @@ def test_an_identification_made_elsewhere_is_never_taken_for_what_an_unanswered_
     [made] = [i["id"] for i in client.investors.identifications(investor) if i["id"] != video[0]]
     assert again["identification_id"][0] == made
     found = [
-        line["registry_id"] for line in client.audit() if line["outcome"] == "found: made by an unanswered attempt"
+        line["registry_id"] for line in client.audit() if line["outcome"] == "found: made since an unanswered attempt"
     ]
     settled = client.journal.get(derive_key(client.namespace, "bulk identification", "REF-09712"))
     assert found == [made] and settled is not None and (settled.state, settled.registry_id) == ("done", made)
     third = bulk.import_investors(helpers.Client(config), plan, workers=1, progress=False)
     assert third["identification_id"][0] == made  # the row keeps naming it (review 68: then Studio's)
+
+
+def test_settling_an_unanswered_attempt_yields_to_a_session_that_claimed_it_meanwhile(
+    config: Config, tmp_path: Path
+) -> None:
+    """Review 69: a rerun looked for what a killed run's attempt made while another import on the same journal
+    claimed that attempt to send it: the look then recorded the other's object as found, and cleared its claim. The
+    attempt is settled only if its row is still as read."""
+    plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1, start=9661), placeholder_protocols=True)
+    cut = helpers.Client(config)
+    send = cut.transport._send_write
+
+    def killed_after(method: str, url: str, *args: Any) -> Any:
+        answer = send(method, url, *args)
+        if "/wallets/" in url:
+            raise KeyboardInterrupt
+        return answer
+
+    cut.transport._send_write = killed_after  # type: ignore[method-assign]
+    bulk.import_investors(cut, plan, workers=1, progress=False)
+    client = helpers.Client(config)
+    key = derive_key(client.namespace, "bulk wallet", "REF-09661")
+    investor_id = client.journal.get(derive_key(client.namespace, "bulk investor", "REF-09661")).registry_id
+    other = "other-host:4242:1"  # another import's claim, made while this one looks
+
+    def claimed_while_looking(since: Any) -> list[helpers.Record]:
+        with client.journal._lock:
+            client.journal._db.execute(
+                "UPDATE operations SET owner = ?, updated_at = ? WHERE identity = ?", [other, "9999-01-01", key]
+            )
+        return client.investors.wallets(investor_id)
+
+    assert client.settle_unanswered(key, claimed_while_looking) is None
+    entry = client.journal.get(key)
+    assert entry is not None and (entry.state, entry.owner) == ("sent", other)
+    assert not [line for line in client.audit() if line["outcome"].startswith("found")]

@@ -87,7 +87,8 @@ LEGACY_JOURNAL = Path("~/.cache/cashlink-toolkit/journal.sqlite3")  # version 0.
 # How far the clock that stamps the registry's created_at may be from the registry's answers' Date (a proxy may add
 # its own), or from this machine's clock before any answer: times closer than this are not told apart.
 CLOCK_TOLERANCE = timedelta(minutes=5)
-FOUND_UNANSWERED = "found: made by an unanswered attempt"  # (the audit trail's outcome)
+FOUND_UNANSWERED = "found: made by an unanswered attempt"  # (the audit trail's outcomes)
+FOUND_SINCE_UNANSWERED = "found: made since an unanswered attempt"  # (what a look without sending can tell)
 
 
 class FilterIgnoredWarning(UserWarning):
@@ -811,9 +812,10 @@ class Client:
         """A step a bulk import finds done instead of writing it (the investor has its identification or wallet),
         where this journal holds that step's attempt under ``key`` whose answer never came (a run killed while it
         was sent): what that attempt made is looked for as after a lost answer (``sent(since)``: the objects like
-        the one it sent, made since), and recorded as its object, with the audit line 'found: made by an unanswered
-        attempt'. Nothing is sent. None where there is no such attempt, or nothing it made is found (the attempt
-        stays unanswered: whatever the investor has otherwise is no answer to it)."""
+        the one it sent, made since), and recorded as its object, with the audit line 'found: made since an
+        unanswered attempt' (whether the attempt made it, or left at all, nothing here can tell). Nothing is sent.
+        None where there is no such attempt, nothing like it is found (whatever the investor has otherwise is no
+        answer to it), or another session claimed it meanwhile."""
         entry = self.journal.get(key)
         if entry is None or entry.state != "sent" or self.journal.sending_elsewhere(entry):
             return None
@@ -821,10 +823,10 @@ class Client:
             made = self._found_since(sent, key, self._since(entry), set(entry.before))
         except (NotListed, PermissionDeniedError):
             return None
-        if made is not None:
-            line = self._audit_line_of(entry.operation, f"key {key[:12]}", made.get("id"), FOUND_UNANSWERED)
-            self.journal.record_done(key, made.get("id"), line)
-        return made
+        if made is None:
+            return None
+        line = self._audit_line_of(entry.operation, f"key {key[:12]}", made.get("id"), FOUND_SINCE_UNANSWERED)
+        return made if self.journal.settle(entry, made.get("id"), line) else None  # (claimed since: not settled)
 
     def write(self, operation: Operation) -> Record:
         """Send ``operation`` at most once per identity, and return the registry's object with its outcome."""

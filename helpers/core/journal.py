@@ -709,6 +709,20 @@ class Journal:
                 self._insert_audit(db, audit)
         self._sending_now(identity, False)
 
+    def settle(self, read: Entry, registry_id: str | None, audit: AuditLine) -> bool:
+        """An unanswered operation (``read``: its row as read, no session sending it) recorded as done with what was
+        found of it, with its audit line, only if its row is still as read: another session may have claimed it
+        since, to send it (compare-and-set). True when it was recorded."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE operations SET state = 'done', registry_id = ?, updated_at = ?, owner = NULL "
+                "WHERE identity = ? AND state = 'sent' AND updated_at = ? AND owner IS ?",
+                [registry_id, _now().isoformat(), read.identity, read.updated_at, read.owner],
+            ).rowcount
+            if changed == 1:
+                self._insert_audit(db, audit)
+        return changed == 1
+
     # --- audit trail --------------------------------------------------------------------------------------------
 
     def audit(self, line: AuditLine) -> None:
