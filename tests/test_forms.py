@@ -434,6 +434,10 @@ def test_a_correction_after_the_duplicate_question_still_works_and_then_forgets(
     asked = forms.InvestorForm(client, {**values, "city": "Kassel"})
     asked.click_submit()
     assert asked.submit_button.button_style == ""
+    asked.review()  # Review checks anew: the question goes with its answers (review 69: its buttons stayed)
+    assert asked.choices.children == () and asked.submit_button.button_style == "success"
+    asked.click_submit()
+    assert asked.choices.children and asked.submit_button.button_style == ""  # asked again by Submit
     asked.fields["natural_person.city"].widget.value = "Fulda"  # changed instead of an answer (review 66)
     assert asked.choices.children == () and asked.submit_button.button_style == "success"
     partner = {**values, "forename": "Alana", "birth_date": "1990-01-02", "email": "alana.canary@example.com"}

@@ -126,6 +126,8 @@ def test_a_failed_redemption_offers_a_retry_button(
     assert form.status.value.count("failed") == 1  # said once
     sandbox.admin("settings", {"task_outcome": "success"})
     retry = next(b for b in form.choices.children if "cl-retry" in b._dom_classes)
+    form.review()  # (the retry stands out, not a green Redeem that would make another: review 69)
+    assert form.submit_button.button_style == "" and retry in form.choices.children
     retry.click()
     assert form.result is not None and form.result["status"] == "success"
     assert holding(client, investor_id) == 180

@@ -293,6 +293,7 @@ class Form(widgets.VBox):
         self.choices = widgets.HBox([])
         self.choices.add_class("cl-choices")
         self.choices.observe(self._submit_style, names="children")
+        self._asking = False  # the choices shown answer a question about the values typed (see _ask)
         self.review_box = widgets.HTML("")
         self.review_box.add_class("cl-msg")
         self.result_box = widgets.HTML("")
@@ -454,17 +455,20 @@ class Form(widgets.VBox):
                 lambda _c, postcode=postcode: None if postcode.is_empty() else postcode.check_now(), names="value"
             )
 
-    def _ask(self, answers: Sequence[widgets.Button]) -> None:
-        """Show the buttons that answer a question (a duplicate, a confirmation, a send as new) with Submit neutral,
-        so that they stand out; it is green again once they are gone (see :meth:`_submit_style`)."""
+    def _ask(self, answers: Sequence[widgets.Button], *, about_the_values: bool = True) -> None:
+        """Show the buttons that answer a question (a duplicate, a confirmation, a send as new; a failed task's retry)
+        with Submit neutral, so that they stand out; it is green again once they are gone (see
+        :meth:`_submit_style`). A question about the values typed goes with Review, which asks anew."""
         self.choices.children = tuple(answers)
         self.submit_button.button_style = ""
+        self._asking = about_the_values
 
     def _submit_style(self, change: dict[str, Any]) -> None:
         """Submit green once the choices are gone, whatever took them away (an answer, a failed one, a changed
         field). An offer shown with a form (an identification or wallet to use) leaves it green."""
         if not change["new"]:
             self.submit_button.button_style = "success"
+            self._asking = False
 
     def _invalidate_review(self) -> None:
         self.submit_button.disabled = True
@@ -475,7 +479,10 @@ class Form(widgets.VBox):
             self.status.value = "Nothing was sent yet; click <b>Review</b> once the fields are right."
 
     def review(self) -> bool:
-        """Check everything; when fine, show what will be sent and enable Submit."""
+        """Check everything; when fine, show what will be sent and enable Submit. A question shown goes (Submit asks
+        it again where it still stands)."""
+        if self._asking:
+            self.choices.children = ()
         errors = self.check_all()
         self.review_box.value = ""
         if errors:
@@ -1649,7 +1656,7 @@ class RedemptionForm(Form):
             )
             retry.add_class("cl-retry")
             retry.on_click(self._choice(lambda: self._retry(str(task["id"]))))
-            self.choices.children = (retry,)
+            self._ask([retry], about_the_values=False)
 
     def _retry(self, redemption_id: str, on_duplicate: OnDuplicate = "ask") -> None:
         self.choices.children = ()
