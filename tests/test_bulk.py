@@ -956,6 +956,21 @@ def test_a_row_lists_all_its_problems_in_one_upload_and_own_is_a_wallet_kind(tmp
     assert wallet_kind("Managed by Cashlink") == "eth-managed"
 
 
+def killed_after(client: helpers.Client, step: str) -> helpers.Client:
+    """``client``, whose kernel is stopped once a write to ``step`` was sent, before its answer is read (the
+    registry made it; the journal keeps the attempt unanswered)."""
+    send = client.transport._send_write
+
+    def killed(method: str, url: str, *args: Any) -> Any:
+        answer = send(method, url, *args)
+        if step in url:
+            raise KeyboardInterrupt
+        return answer
+
+    client.transport._send_write = killed  # type: ignore[method-assign]
+    return client
+
+
 @pytest.mark.parametrize(("step", "then"), [("/identifications/", "completed"), ("/wallets/", "already there")])
 def test_a_rerun_records_what_a_killed_runs_unanswered_attempt_made(
     config: Config, tmp_path: Path, step: str, then: str
@@ -964,16 +979,7 @@ def test_a_rerun_records_what_a_killed_runs_unanswered_attempt_made(
     made, says so in the audit trail and settles the journal's attempt (review 63: it used the object it found and
     left the attempt 'sent', with no line for it)."""
     plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1, start=9631), placeholder_protocols=True)
-    cut = helpers.Client(config)
-    send = cut.transport._send_write
-
-    def killed_after(method: str, url: str, *args: Any) -> Any:
-        answer = send(method, url, *args)
-        if step in url:
-            raise KeyboardInterrupt  # the registry made it; the kernel was stopped before the answer was read
-        return answer
-
-    cut.transport._send_write = killed_after  # type: ignore[method-assign]
+    cut = killed_after(helpers.Client(config), step)
     assert list(bulk.import_investors(cut, plan, workers=1, progress=False)["status"]) == ["not started"]
     client = helpers.Client(config)
     again = bulk.import_investors(client, plan, workers=1, progress=False)
@@ -1005,17 +1011,7 @@ def test_a_rerun_after_a_killed_identification_sends_nothing_the_registry_has(
     from helpers.core.resources import placeholder_pdf
 
     plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1, start=9651), placeholder_protocols=True)
-    cut = helpers.Client(config)
-    send = cut.transport._send_write
-
-    def killed_after(method: str, url: str, *args: Any) -> Any:
-        answer = send(method, url, *args)
-        if "/identifications/" in url:
-            raise KeyboardInterrupt
-        return answer
-
-    cut.transport._send_write = killed_after  # type: ignore[method-assign]
-    bulk.import_investors(cut, plan, workers=1, progress=False)
+    bulk.import_investors(killed_after(helpers.Client(config), "/identifications/"), plan, workers=1, progress=False)
     client = helpers.Client(config)
     monkeypatch.setattr(type(client.documents), "placeholder", lambda _self, text: placeholder_pdf(text + " (again)"))
     request = client.transport.request
@@ -1078,17 +1074,7 @@ def test_settling_an_unanswered_attempt_yields_to_a_session_that_claimed_it_mean
     claimed that attempt to send it: the look then recorded the other's object as found, and cleared its claim. The
     attempt is settled only if its row is still as read."""
     plan = bulk.read_investors(spreadsheet(tmp_path / "1.csv", 1, start=9661), placeholder_protocols=True)
-    cut = helpers.Client(config)
-    send = cut.transport._send_write
-
-    def killed_after(method: str, url: str, *args: Any) -> Any:
-        answer = send(method, url, *args)
-        if "/wallets/" in url:
-            raise KeyboardInterrupt
-        return answer
-
-    cut.transport._send_write = killed_after  # type: ignore[method-assign]
-    bulk.import_investors(cut, plan, workers=1, progress=False)
+    bulk.import_investors(killed_after(helpers.Client(config), "/wallets/"), plan, workers=1, progress=False)
     client = helpers.Client(config)
     key = derive_key(client.namespace, "bulk wallet", "REF-09661")
     investor_id = client.journal.get(derive_key(client.namespace, "bulk investor", "REF-09661")).registry_id
