@@ -533,6 +533,11 @@ def _uuid_or_none(value: Any) -> str | None:
         return None
 
 
+def _key_label(key: str) -> str:
+    """How the audit trail names an operation sent under a raw key (no reference of a person's)."""
+    return f"key {key[:12]}"
+
+
 def _did_not_act(error: CashlinkError) -> bool:
     """The registry made nothing: it answered a redirect (not followed; a 303 says it was done: an OutcomeUnknown,
     a conflict), 4xx (not a conflict with an earlier request) or 503 with a Retry-After (a 503 without one is a lost
@@ -799,7 +804,7 @@ class Client:
         if operation.reference:
             return checks.quote(operation.reference, 60).strip("'")
         if operation.key:
-            return f"key {key[:12]}"
+            return _key_label(key)
         return f"{'repeat' if operation.repeat else 'content'} {key[:8]}"
 
     def done_id(self, key: str) -> str | None:
@@ -825,7 +830,7 @@ class Client:
             return None
         if made is None:
             return None
-        line = self._audit_line_of(entry.operation, f"key {key[:12]}", made.get("id"), FOUND_SINCE_UNANSWERED)
+        line = self._audit_line_of(entry.operation, _key_label(key), made.get("id"), FOUND_SINCE_UNANSWERED)
         return made if self.journal.settle(entry, made.get("id"), line) else None  # (claimed since: not settled)
 
     def write(self, operation: Operation) -> Record:

@@ -793,12 +793,7 @@ class Investors(Resource):
         """The wallet (the managed one, or the one of ``address``) that an attempt under ``key`` made, where its
         answer never came, recorded as :meth:`settle_unanswered_identification` does."""
         wallets = path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id)
-
-        def same(wallet: Record) -> bool:
-            if address is None:
-                return wallet.get("type") == "eth-managed"
-            return str(wallet.get("address", "")).lower() == address.lower()
-
+        same = _the_wallet(address)
         return self._client.settle_unanswered(
             key, lambda since: self._all(wallets, lambda w: same(w) and _created_after(w, since), _READ_WALLETS)
         )
@@ -885,9 +880,7 @@ class Investors(Resource):
         one is asked about: ``on_duplicate='use'`` takes it)."""
         target = path(api.MANAGED_WALLET, "the wallet", investor_id=investor_id)
         wallets = path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id)
-
-        def managed(wallet: Record) -> bool:
-            return wallet.get("type") == "eth-managed"
+        managed = _the_wallet(None)
 
         def create() -> Record:
             return self._writing_to(
@@ -944,9 +937,7 @@ class Investors(Resource):
         body = models.parse(
             models.GenericWallet, {"address": address, "receiving_enabled": receiving_enabled}, "the wallet"
         ).body()
-
-        def same(wallet: Record) -> bool:
-            return str(wallet.get("address", "")).lower() == body["address"].lower()
+        same = _the_wallet(body["address"])
 
         return self._writing_to(
             wallets,
@@ -982,6 +973,14 @@ class Investors(Resource):
         if found is None:
             raise NotFoundError(f"Could not {action}: the object is no longer there.")
         return found
+
+
+def _the_wallet(address: str | None) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether a wallet of the registry's is the investor's managed one (``address`` None: one at most), or the one
+    of ``address`` (in any case)."""
+    if address is None:
+        return lambda wallet: wallet.get("type") == "eth-managed"
+    return lambda wallet: str(wallet.get("address", "")).lower() == address.lower()
 
 
 def _made_since(listing: Iterable[Record], same: Callable[[Record], bool], since: datetime) -> builtins.list[Record]:
