@@ -2,8 +2,9 @@
 sandbox runs) that answers every request ``latency`` after it arrived, and ``workers`` threads that each keep one
 raw keep-alive socket and send the next request as soon as the last answer is in. Nothing parses HTTP beyond finding
 the end of a message, so what this takes above ``requests x latency / workers`` is what the machine itself adds:
-timers that fire late and processes woken from an idle core. The bulk import's time is stated against it, measured
-in the same run, so that a miss of the ideal bound can be told from this machine's own floor."""
+timers that fire late (it holds answers as the sandbox does, :mod:`sandbox.clock`) and processes woken from an idle
+core. The bulk import's time is stated against it, measured in the same run, so that a miss of the ideal bound can be
+told from this machine's own floor."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import socket
 import threading
 import time
 from multiprocessing.connection import Connection
+
+from sandbox.clock import sleep_until
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 REQUEST = b"POST /v2/investors/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
@@ -33,9 +36,7 @@ def _serve(latency: float, port_out: Connection) -> None:
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()
                 return
-            deadline = time.perf_counter() + latency
-            while (left := deadline - time.perf_counter()) > 0:  # as the sandbox sleeps (sandbox/asgi.py)
-                await asyncio.sleep(left)
+            await sleep_until(time.perf_counter() + latency)  # as the sandbox holds an answer
             writer.write(ANSWER)
 
     async def main() -> None:

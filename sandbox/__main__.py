@@ -18,6 +18,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from sandbox import build
+from sandbox.asgi import ArrivalStampingProtocol
 from sandbox.settings import Settings, admin_token_file
 from sandbox.store import DatabaseMismatch
 
@@ -66,7 +67,13 @@ def main(argv: list[str] | None = None) -> None:
         print("  admin token   from SANDBOX_ADMIN_TOKEN")
     print("  stop with Ctrl-C", flush=True)
     uvicorn.run(
-        app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=not args.quiet, proxy_headers=False
+        app,
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        access_log=not args.quiet,
+        proxy_headers=False,
+        http=ArrivalStampingProtocol,
     )
 
 

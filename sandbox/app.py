@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         separate_input_output_schemas=False,
         max_body_size=settings.max_json_bytes,
         lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},  # (a local emulator reports to no one)
     )
     app.state.sandbox = sandbox
     errors.install(app)

@@ -20,11 +20,24 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from sandbox.clock import sleep_until
 from sandbox.deps import Sandbox
 
 PREFIXES = ("/api/external", "/distributor")  # stripped in this order; what remains is /oauth/token or /v2/...
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+ARRIVED = "sandbox.arrival"  # a scope extension: {"at": when the request's first bytes were read (perf_counter)}
+
+
+class ArrivalStampingProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, noting when each request arrives: as its first bytes are read, before it waits for
+    the event loop to take it in. Latency counts from then, so the sandbox's own queue is within it, as its work is
+    (stamped when its handling starts, a request waited behind the others read in the same turn of the loop)."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {ARRIVED: {"at": time.perf_counter()}}
 
 
 def normalise(path: str) -> str:
@@ -73,7 +86,7 @@ class SandboxASGI:
         faults = self.sandbox.settings.faults
         connection_send = send  # the drop fault reaches the connection through it
         send = corked(send)
-        arrived = time.perf_counter()
+        arrived = scope.get("extensions", {}).get(ARRIVED, {}).get("at") or time.perf_counter()  # (another server: now)
         answer_at = arrived + faults.latency
         if faults.latency:
             send = held_until(send, arrived, answer_at)
@@ -134,14 +147,6 @@ def corked(send: Send) -> Send:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
 
     return send_corked
-
-
-async def sleep_until(deadline: float) -> None:
-    """Sleep until ``deadline`` (``time.perf_counter``). uvloop counts a timer from the time it cached at the start
-    of the loop's turn, so a sleep can end a little early: the rest is slept again, and latency is never shorter
-    than asked."""
-    while (left := deadline - time.perf_counter()) > 0:
-        await asyncio.sleep(left)
 
 
 def held_until(send: Send, arrived: float, answer_at: float) -> Send:

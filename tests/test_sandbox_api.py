@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import itertools
 import re
+import socket
 import sqlite3
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -498,11 +504,12 @@ def test_fault_knobs_do_what_they_say(raw: Api, sandbox: Sandbox) -> None:
     assert raw.post("/investors/", key="dropped", json=investor_body()).headers["Idempotent-Replayed"] == "true"
 
 
+def server_timing_items(header: str) -> list[tuple[str, float]]:
+    return [(name, float(ms)) for name, ms in (part.strip().split(";dur=") for part in header.split(","))]
+
+
 def server_timing(answer: requests.Response) -> dict[str, float]:
-    return {
-        name: float(ms)
-        for name, ms in (part.strip().split(";dur=") for part in answer.headers["Server-Timing"].split(","))
-    }
+    return dict(server_timing_items(answer.headers["Server-Timing"]))
 
 
 def test_latency_is_timed_and_a_drop_still_cuts_the_connection(raw: Api, sandbox: Sandbox) -> None:
@@ -520,6 +527,67 @@ def test_latency_is_timed_and_a_drop_still_cuts_the_connection(raw: Api, sandbox
         raw.post("/investors/", key="dropped late", json=investor_body())
     sandbox.faults(latency=0)
     assert "Server-Timing" not in raw.get("/investors/").headers
+
+
+def test_latency_counts_from_a_requests_arrival_not_from_when_the_sandbox_takes_it_in(
+    raw: Api, sandbox: Sandbox
+) -> None:
+    """Two requests sent at once on one connection: the second is taken in only once the first is answered, 0.2 s
+    later. Its latency counts from its arrival, as a client far away would see it, so its wait is within it (the
+    sandbox's queue, as its work): it is answered at once, and its Server-Timing shows that wait as the sandbox's."""
+    sandbox.faults(latency=0.2)
+    address = urlsplit(sandbox.base_url)
+    host, port = address.hostname or "", address.port or 80
+    request = (
+        f"GET {address.path}/v2/products/ HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: {raw.headers['Authorization']}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, port), timeout=10) as connection:
+        connection.sendall(request * 2)
+        answers = connection.makefile("rb")
+        timings = []
+        for _ in range(2):
+            assert answers.readline().split()[1] == b"200"
+            headers = http.client.parse_headers(answers)
+            answers.read(int(headers["Content-Length"]))
+            timings.append(dict(server_timing_items(headers["Server-Timing"])))
+    first, second = timings
+    assert first["latency"] >= 200 and second["latency"] >= 200
+    assert second["app"] >= first["latency"] - 1, timings  # (its arrival was within a millisecond of the first's)
+
+
+def test_an_answer_is_held_to_its_moment_never_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox's clock (a timerfd on Linux, asyncio's timers elsewhere): waits end in the order of their moments,
+    none before its moment, whether waited for alone, at the same time as others, or after a cancelled one."""
+    from sandbox import clock
+
+    async def main() -> list[tuple[int, float, float]]:
+        woken: list[tuple[int, float, float]] = []
+
+        async def wait(number: int, moment: float) -> None:
+            await clock.sleep_until(moment)
+            woken.append((number, moment, time.perf_counter()))
+
+        start = time.perf_counter()
+        moments = [start + offset / 1000 for offset in (40, 5, 25, 10, 0, -1, 15)]
+        cancelled = asyncio.ensure_future(clock.sleep_until(start + 0.008))  # armed for, then cancelled
+        waits = [asyncio.ensure_future(wait(number, moment)) for number, moment in enumerate(moments)]
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.gather(*waits)
+        await wait(len(moments), time.perf_counter() + 0.003)  # alone, once the others are done
+        return woken
+
+    import uvloop
+
+    timerfd = clock.LIBC
+    for libc, loop_factory in itertools.product((timerfd, None), (asyncio.new_event_loop, uvloop.new_event_loop)):
+        monkeypatch.setattr(clock, "LIBC", libc)
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            woken = runner.run(main())
+            assert (runner.get_loop() in clock._alarms) == (libc is not None)
+        assert all(at >= moment for _, moment, at in woken), woken
+        assert [number for number, _, _ in woken] == [4, 5, 1, 3, 6, 2, 0, 7]  # (4 and 5: past, in the order asked)
 
 
 @pytest.mark.parametrize("filters", [{}, {"status": "DELIVERED"}, {"investor_id": "x"}, {"product_id": "x"}])
