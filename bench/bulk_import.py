@@ -216,12 +216,12 @@ def main() -> None:
     goal(
         f"bulk import within 1.1x the ideal bound at {LATENCY * 1000:.0f} ms",
         far / ideal <= 1.1,
-        f"{far / ideal:4.2f}x / {far_away.median / ideal:4.2f}x",
+        f"{far / ideal:5.3f}x / {far_away.median / ideal:5.3f}x",  # (3 digits: a miss by 0.004 reads as one)
     )
     goal(
         "bulk import at least 2x faster than one by one on loopback",
         serial.min / concurrent.min >= 2,
-        serial.ratio(concurrent),
+        f"{serial.min / concurrent.min:5.3f}x / {serial.median / concurrent.median:5.3f}x",
     )
 
 
