@@ -31,13 +31,17 @@ ARRIVED = "sandbox.arrival"  # a scope extension: {"at": when the request's firs
 
 
 class ArrivalStampingProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, noting when each request arrives: as its first bytes are read, before it waits for
-    the event loop to take it in. Latency counts from then, so the sandbox's own queue is within it, as its work is
-    (stamped when its handling starts, a request waited behind the others read in the same turn of the loop)."""
+    """uvicorn's HTTP protocol, noting when each request arrives: as the event loop reads its first bytes, before the
+    request waits its turn to be handled. Latency counts from then, so that a request's wait behind the others read
+    in the same turn of the loop (those of other connections, or one before it on its own) is within its latency,
+    as the sandbox's work is. Bytes the loop has not read yet (it is busy, or uvicorn reads a connection's next
+    request only once the one before is answered) are stamped when read: that wait is not within the latency."""
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {ARRIVED: {"at": time.perf_counter()}}
+        extensions = self.scope.get("extensions") or {}
+        extensions[ARRIVED] = {"at": time.perf_counter()}
+        self.scope["extensions"] = extensions
 
 
 def normalise(path: str) -> str:

@@ -54,8 +54,7 @@ class Alarm:
     """One event loop's timerfd and the moments waited for on it (a heap: the earliest is the one armed)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, libc: ctypes.CDLL) -> None:
-        self.loop = loop
-        self.libc = libc
+        self.libc = libc  # (no reference to the loop: the alarm, and its timerfd, go when the loop goes)
         self.fd = libc.timerfd_create(CLOCK_MONOTONIC, TFD_FLAGS)
         if self.fd < 0:
             raise OSError(ctypes.get_errno(), "timerfd_create failed")
@@ -89,7 +88,7 @@ class Alarm:
     async def until(self, moment: float) -> None:
         if moment <= time.perf_counter():
             return
-        waiter: asyncio.Future[None] = self.loop.create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self.waiting, (moment, next(self.order), waiter))
         if moment < self.armed_for:
             self._arm(moment)

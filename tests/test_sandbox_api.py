@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import itertools
+import os
 import re
 import socket
 import sqlite3
@@ -588,6 +590,32 @@ def test_an_answer_is_held_to_its_moment_never_before(monkeypatch: pytest.Monkey
             assert (runner.get_loop() in clock._alarms) == (libc is not None)
         assert all(at >= moment for _, moment, at in woken), woken
         assert [number for number, _, _ in woken] == [4, 5, 1, 3, 6, 2, 0, 7]  # (4 and 5: past, in the order asked)
+
+
+def test_the_clock_keeps_no_timerfd_of_a_loop_that_is_gone() -> None:
+    """Review 70: each event loop's alarm held its loop, so neither (nor the alarm's timerfd) was ever freed; a
+    TestClient used without `with` makes a loop per request. 50 loops come and go: none of their timerfds stays."""
+    import gc
+
+    import uvloop
+
+    from sandbox import clock
+
+    def timerfds() -> int:
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(FileNotFoundError):  # (the listing's own descriptor, closed since)
+                count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[timerfd]"
+        return count
+
+    gc.collect()
+    before = timerfds()
+    for number in range(50):
+        loop_factory = uvloop.new_event_loop if number % 2 else asyncio.new_event_loop
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(clock.sleep_until(time.perf_counter() + 0.001))
+    gc.collect()
+    assert timerfds() == before and not clock._alarms
 
 
 @pytest.mark.parametrize("filters", [{}, {"status": "DELIVERED"}, {"investor_id": "x"}, {"product_id": "x"}])
