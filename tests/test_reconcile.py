@@ -765,6 +765,32 @@ def test_a_redemption_made_later_on_the_books_date_is_named_as_the_likely_differ
     ]
 
 
+def test_three_possible_causes_read_as_three_not_as_otherwise_twice() -> None:
+    """Books of 27 November show 30 units the registry no longer holds: 30 units were redeemed that afternoon, and an
+    investment of 30 units was rejected. Either explains the difference, or else a credit is missing: 'Otherwise'
+    came twice in one cause."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 30, "as_of": "2026-11-27"}])
+    rejected = {"id": "417d619b-aaaa", "investor_id": "a", "product_id": "p", "status": "REJECTION", "units": 30}
+    investments = pd.concat(
+        [delivered(30, 0, "2026-11-20"), pd.DataFrame([{**rejected, "held_units": 0, "since": pd.NaT}])],
+        ignore_index=True,
+    )
+    report = reconcile.compare(
+        ledger,
+        investments,
+        redeemed((30, "2026-11-27T15:00:00Z")),
+        timedelta(days=3),
+        datetime(2026, 11, 27, 16, tzinfo=UTC),
+    )
+    assert report.differences["cause"].tolist() == [
+        "On the books' date itself (2026-11-27), 30 units were redeemed, which books of that date may or may not "
+        "show: that would be the difference. Otherwise, the registry has 1 investment of 30 units of this position "
+        "that ended without delivering (rejected by the issuer: 417d619b): if the books booked it, that would be the "
+        "difference; reverse it in the books. If neither, the books booked units the registry has not delivered (a "
+        "credit or an investment missing?)."
+    ]
+
+
 def test_a_partly_explained_shortfall_reads_well_whatever_its_rows_say() -> None:
     """Review 57: 'remain' for one unit, 'nan' for a row without an action, 'kYC' for an abbreviation."""
     one_left = reconcile.group_related(

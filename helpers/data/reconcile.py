@@ -648,7 +648,11 @@ def _name_moves_of_the_books_day(
         day_said = f"On the books' date itself ({dates[pair]}), {said}, which books of that date may or may not show"
         day_said += f"{explains}."
         cause = str(row["cause"])  # the likely one where they do (first where a move of that day would explain it)
-        row["cause"] = f"{day_said} Otherwise, {cause[:1].lower()}{cause[1:]}" if explains else f"{cause} {day_said}"
+        if explains:  # (a cause that is already two alternatives, an ended investment's first: the last is a third)
+            cause = cause.replace(" Otherwise, ", " If neither, ", 1)
+            row["cause"] = f"{day_said} Otherwise, {cause[:1].lower()}{cause[1:]}"
+        else:
+            row["cause"] = f"{cause} {day_said}"
 
 
 def _name_ended_investments(
