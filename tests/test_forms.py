@@ -655,6 +655,28 @@ def test_a_failed_redemption_is_offered_again_when_its_investor_is_chosen(client
     assert advice.startswith("It was tried again from this journal: redemption ") and "is success. Book that" in advice
 
 
+def test_a_redemption_whose_outcome_is_unknown_is_said_when_its_investor_is_chosen(
+    client: helpers.Client, sandbox: Any
+) -> None:
+    """Review 71: the form showed the balance and offered the failed redemption again, and said nothing of one whose
+    outcome is unknown, whose units may have moved (the reconciliation says not to retry it)."""
+    from tests.test_helpers_client import invest, onboard
+
+    investor_id, wallet_id = onboard(client, "Unknowable")
+    client.investments.credit(invest(client, investor_id, wallet_id, 60).id)
+    sandbox.admin("settings", {"task_outcome": "unknown"})
+    try:
+        with pytest.raises(helpers.TaskError):
+            client.redemptions.create(investor_id, wallet_id, 25)
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    redeem = forms.RedemptionForm(client, {"investor_id": investor_id})
+    [said] = redeem.earlier.children
+    assert "A redemption of 25 units made today at" in said.value and "ended as 'unknown'" in said.value
+    assert "may hold 25 units fewer" in said.value and "Do not redeem them again" in said.value
+    assert not isinstance(said, widgets.Button)
+
+
 def failed_redemption_advice(client: helpers.Client, investor_id: str) -> str:
     """What the reconciliation says to do about the investor's failed redemption."""
     import pandas as pd

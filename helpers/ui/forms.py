@@ -1500,7 +1500,8 @@ class RedemptionForm(Form):
 
     def _show_failed(self) -> None:
         """The chosen investor's redemptions of the product that failed (the last attempt of each, as far as this
-        journal retried them), each with a button that tries it again: what the reconciliation report says to do."""
+        journal retried them), each with a button that tries it again: what the reconciliation report says to do;
+        and those whose outcome is unknown, which may have moved units the balance above still shows (review 71)."""
         self.earlier.children = ()
         if not self.investor.value:
             return
@@ -1510,7 +1511,19 @@ class RedemptionForm(Form):
             latest = {str(attempt["id"]): attempt for attempt in map(self.client.redemptions.latest_attempt, failed)}
         except (NotListed, PermissionDeniedError):  # the registry's redemptions cannot be read here
             return
+        unknown = [r for r in redemptions if r.get("status") in api.TASK_UNKNOWN]
         rows: list[widgets.Widget] = []
+        for redemption in unknown[-3:]:
+            units = html.escape(count_text(redemption.get("units")))
+            which = html.escape(f"{made_when(redemption)} (id {tables.short_id(str(redemption.get('id')))})")
+            rows.append(
+                widgets.HTML(
+                    f"<p style='{ERROR_STYLE}'>A redemption of {units} units made {which} ended as 'unknown': the "
+                    f"ledger has not said whether they moved, so its wallet may hold {units} units fewer than the "
+                    "registry shows. Do not redeem them again; ask Cashlink to check it on the ledger.</p>"
+                )
+            )
+        unknown_said, rows = tuple(rows), []
         for redemption_id, attempt in latest.items():
             if attempt.get("status") not in api.TASK_FAILED:
                 continue  # retried from here, and the retry did not fail
@@ -1545,7 +1558,7 @@ class RedemptionForm(Form):
             choice: OnDuplicate = "create" if since is not None else "ask"
             again.on_click(self._choice(partial(self._retry, redemption_id, choice)))
             rows += [sentence, again]
-        self.earlier.children = tuple(rows[-6:])  # the last three
+        self.earlier.children = unknown_said + tuple(rows[-6:])  # the last three of each
 
     def held(self, wallet_id: str | None) -> int:
         holdings = self.holdings or []
