@@ -241,12 +241,14 @@ def test_lookup_panel_starts_on_any_status_and_searches_on_enter(demo_client: he
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "1 investor matching your search" in shown and "“Grace”" not in shown  # a search may be an e-mail
     assert panel.search.value == "" and panel.clear_button.layout.display is None  # the search in force, said
+    assert panel.search.placeholder == "your search is kept"  # (review 71: the box looked unset)
     panel.status.value = "PAID"  # the search stays in force, and the heading says whose investments
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "of this investor, status: Paid" in shown  # review 53: 'in status Rejected by the issuer of this …'
     panel.clear_button.click()  # everyone again (Enter on the emptied box changes nothing in a browser)
     shown = " ".join(getattr(w, "value", "") for w in panel.output.children if isinstance(getattr(w, "value", ""), str))
     assert "in the registry" in shown and panel.clear_button.layout.display == "none" and panel.status.value == "PAID"
+    assert panel.search.placeholder == "name, e-mail or id"
     panel.status.value = "any"
     panel.search.value = "Grace"
     table = next(w for w in panel.output.children if "Name" in str(getattr(w, "_dt_args", "")))

@@ -135,11 +135,13 @@ class LookupPanel(widgets.VBox):
     """Search investors (Enter or the button) and see their investments, holdings and a chart of statuses."""
 
     ANY = "any"
+    PLACEHOLDER = "name, e-mail or id"
+    KEPT = "your search is kept"  # the box once a search is read (beside "Clear the search"): review 71
 
     def __init__(self, client: Client, text: str = "", status: str | None = None) -> None:
         self.client = client
         self.search = widgets.Text(  # empty: a search given (a name, an e-mail) is kept in .query, not in the box
-            value="", placeholder="name, e-mail or id", description="Search", continuous_update=False
+            value="", placeholder=self.PLACEHOLDER, description="Search", continuous_update=False
         )
         self.search.add_class("cl-search")
         self.status = widgets.Dropdown(
@@ -288,6 +290,7 @@ class LookupPanel(widgets.VBox):
         self.investments = to_frame(investments)
         where = "matching your search" if text else "in the registry"  # (not repeated: it may be an e-mail)
         self.clear_button.layout.display = None if text else "none"
+        self.search.placeholder = self.KEPT if text else self.PLACEHOLDER
         parts: list[widgets.Widget] = [
             message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
