@@ -96,6 +96,10 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_units, "1e2", "not a number of units"),  # Excel's scientific notation: never 100
         (checks.check_units, "1_000", "not a number of units"),
         (checks.check_units, "\u0663", "not a number of units"),  # an Arabic-Indic 3: digits are 0-9
+        (checks.check_bic, "ABC", "it has 3 characters.: a BIC has 8 or 11"),  # review 71: not
+        (checks.check_bic, "COBAXXFFXXX", "its 5th and 6th characters, XX, are not a country code"),  # schwifty's
+        (checks.check_bic, "COBADE!FXXX", "it has characters other than letters and digits"),  # own words
+        (checks.check_personal_text(64), "!!", "This has no letter or digit: copy it as it is written."),
         (checks.check_text, "Ze\x00d", "control character"),
         (checks.check_text, "Ada\nX", "line break"),
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "1800-01-01", "226 years old"),

@@ -125,7 +125,7 @@ def check_iban(value: Any) -> str:
 def check_bic(value: Any) -> str:
     """A BIC (SWIFT code) of 8 or 11 characters with a known country."""
     from schwifty import BIC
-    from schwifty.exceptions import SchwiftyException
+    from schwifty.exceptions import InvalidCountryCode, InvalidLength, SchwiftyException
 
     text = _text(value).replace(" ", "").upper()
     if not text:
@@ -133,9 +133,17 @@ def check_bic(value: Any) -> str:
     try:
         return str(BIC(text))
     except SchwiftyException as exc:
+        if isinstance(exc, InvalidLength):  # (schwifty's own words, "invalid length '3'", said plainly: review 71)
+            why = f"it has {len(text)} characters"
+        elif isinstance(exc, InvalidCountryCode):
+            why = f"its 5th and 6th characters, {text[4:6]}, are not a country code"
+        elif not text.isalnum():
+            why = "it has characters other than letters and digits"
+        else:
+            why = "its parts are not where a BIC has them: 4 for the bank, 2 letters for the country, 2 for the place"
         raise CheckError(
-            f"{quote(text)} is not a valid BIC ({_sentence(exc).rstrip('.')}): a BIC has 8 or 11 letters and digits, "
-            "e.g. COBADEFFXXX; copy it from the bank's details."
+            f"{quote(text)} is not a valid BIC ({why}): a BIC has 8 or 11 letters and digits, e.g. COBADEFFXXX; copy "
+            "it from the bank's details."
         ) from None
 
 
@@ -531,6 +539,8 @@ def check_personal_text(max_length: int) -> Callable[[Any], str]:
             raise CheckError("This field may not be blank.")
         if len(text) > max_length:
             raise CheckError(f"Use at most {max_length} characters (this has {len(text):,}).")
+        if not any(character.isalnum() for character in text):  # ('!!', '--': no number of any kind; review 71)
+            raise CheckError("This has no letter or digit: copy it as it is written.")
         return text
 
     return check
