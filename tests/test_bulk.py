@@ -195,6 +195,29 @@ def test_a_row_matching_the_registry_and_an_earlier_row_is_counted_once(client: 
     )
 
 
+def test_a_dry_run_offers_no_choice_it_does_not_show(
+    client: helpers.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 71: a sheet whose one match is the same data said 'unless you choose to create another', and the
+    matches' table 'choose below what to do with them', with no choice below (it is shown where it decides)."""
+    from helpers.ui import panels
+
+    sheet = spreadsheet(tmp_path / "same.csv", 1)
+    bulk.import_investors(client, bulk.read_investors(sheet, placeholder_protocols=True), progress=False)
+    plan = bulk.read_investors(sheet, placeholder_protocols=True, client=client)
+    assert plan.summary().startswith(
+        "same.csv: 1 row ready to import, 1 of them is in the registry already (the same data: the investor is not "
+        "made again); no row has a problem."
+    )
+    shown_parts: list[str] = []
+    monkeypatch.setattr(panels, "display", lambda shown: shown_parts.append(str(getattr(shown, "data", shown))))
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True)
+    panel.dry_run(sheet)
+    shown = " ".join(shown_parts)
+    assert "(the same data: not made again)" in shown and "choose below" not in shown
+    assert panel.duplicates.layout.display == "none"
+
+
 def test_template_is_a_valid_one_row_import() -> None:
     plan = bulk.read_investors(bulk.TEMPLATE, placeholder_protocols=True)
     assert plan.valid == 1 and plan.problems.empty

@@ -166,9 +166,10 @@ class Plan:
         similar = in_registry["row"].nunique() - there
         earlier = self.matches[self.matches["existing_row"].notna()]  # (a row counted once: it may match both)
         in_file = earlier.loc[~earlier["row"].isin(in_registry["row"]), "row"].nunique()
+        asked = bool((self.matches["identical"] != "yes").any())  # the choice is shown where it decides (review 71)
         matching = (
             f", {there} of them {'are' if there > 1 else 'is'} in the registry already (the same data: the investor is "
-            "not made again, unless you choose to create another)"
+            + ("not made again, unless you choose to create another)" if asked else "not made again)")
             if there
             else ""
         )

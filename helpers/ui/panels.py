@@ -464,13 +464,16 @@ class BulkImportPanel(widgets.VBox):
                         )
                     )
                 )
+            deciding = int((self.plan.matches["identical"] != "yes").sum()) if len(self.plan.matches) else 0
             if len(self.plan.matches):
                 display(
                     HTML(
                         tables.static_html(
                             tables.humanize(self.plan.matches, BULK_MATCH_LABELS, ids=("existing_investor_id",)),
                             "Rows that match investors the registry already has or an earlier row "
-                            "(choose below what to do with them)",
+                            + (
+                                "(choose below what to do with them)" if deciding else "(the same data: not made again)"
+                            ),
                             names_people=True,
                         )
                     )
@@ -481,7 +484,6 @@ class BulkImportPanel(widgets.VBox):
                 preview = tables.humanize(ready, {c: c.capitalize() for c in ready.columns})
                 display(HTML(tables.static_html(preview, "Rows ready to import", names_people=True)))
         self.confirm.disabled = not self.plan.valid
-        deciding = int((self.plan.matches["identical"] != "yes").sum()) if len(self.plan.matches) else 0
         self.duplicates.layout.display = None if deciding else "none"  # asked only where it decides
         return self.plan
 
