@@ -791,6 +791,38 @@ def test_three_possible_causes_read_as_three_not_as_otherwise_twice() -> None:
     ]
 
 
+def test_a_position_the_books_miss_says_when_it_was_delivered_after_their_date() -> None:
+    """Review 71: books of 1 November; a position delivered on the 27th read 'The books miss this position (a booking
+    not made yet?)' under a header giving the books' date. Partly delivered after it: both parts are said."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 0, "as_of": "2026-11-01"}])
+    row = {"investor_id": "b", "product_id": "p", "status": "DELIVERED"}
+    investments = pd.DataFrame(
+        [
+            {**row, "id": "late", "units": 50, "held_units": 50, "since": pd.Timestamp("2026-11-27", tz="UTC")},
+            {**row, "id": "x", "investor_id": "c", "units": 30, "held_units": 30, "since": pd.Timestamp("2026-10-01")},
+            {**row, "id": "y", "investor_id": "c", "units": 20, "held_units": 20, "since": pd.Timestamp("2026-11-20")},
+        ],
+        columns=reconcile.INVESTMENT_COLUMNS,
+    )
+    investments["since"] = pd.to_datetime(investments["since"], utc=True)
+    report = reconcile.compare(
+        ledger, investments, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 27, 16, tzinfo=UTC)
+    )
+    missing = report.differences.set_index("investor_id")
+    assert missing.loc["b", "cause"] == (
+        "Delivered after the books' date (2026-11-01), which books of that date cannot show; later books should."
+    )
+    assert missing.loc["b", "action"].startswith("Nothing to correct in books of that date")
+    assert missing.loc["c", "cause"] == (
+        "20 of these units were delivered after the books' date (2026-11-01), which books of that date cannot show; "
+        "the other 30 the books miss (a booking not made yet?)."
+    )
+    undated = reconcile.compare(
+        ledger.drop(columns="as_of"), investments, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
+    )
+    assert set(undated.differences["cause"]) == {"The books miss this position (a booking not made yet?)."}
+
+
 def test_a_partly_explained_shortfall_reads_well_whatever_its_rows_say() -> None:
     """Review 57: 'remain' for one unit, 'nan' for a row without an action, 'kYC' for an abbreviation."""
     one_left = reconcile.group_related(
