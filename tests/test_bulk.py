@@ -618,7 +618,7 @@ def test_dry_run_flags_the_same_person_twice_in_one_file(tmp_path: Path) -> None
     assert plan.problems[["row", "column", "problem"]].values.tolist() == [
         [
             5,
-            "reference",
+            "whole row",
             "Describes the same person as row 4 (e-mail, IBAN, name and birth date); import each person once.",
         ]
     ]

@@ -272,7 +272,7 @@ def read_investors(
         if earlier is not None and earlier.same_party:
             row_problems = [
                 (
-                    "reference",
+                    "whole row",  # (not 'reference': the one column that differs; review 71)
                     f"Describes the same person as row {earlier.existing['row']} "
                     f"({earlier.reason.removeprefix('the same ')}); import each person once.",
                 )
