@@ -218,6 +218,8 @@ def test_investment_and_redemption_forms(client: helpers.Client) -> None:
     assert investment["status"] == "PAID"
     assert "Remaining" not in form.result_box.value  # 0 before delivery would read as 'nothing left'
     assert "Investment amount" in form.result_box.value or "Units" in form.result_box.value
+    card = dict(form.result_rows(investment))  # review 71: the campaign and product by name, as the form showed
+    assert card["Campaign"] == "Solar Bond 2030 - public offering" and card["Product"] == "Solar Bond 2030", card
     client.investments.credit(investment.id)
     redeem = forms.RedemptionForm(client, {"investor_id": investor.id, "units": 41})
     assert "holds <b>40</b>" in redeem.balance.value

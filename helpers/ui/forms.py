@@ -1265,6 +1265,7 @@ class InvestmentForm(Form):
             (f"{c['name']} · {count_text(c.get('available_units'))} units left", str(c["id"])) for c in listed or []
         ]
         self.units_left = {str(c["id"]): c.get("available_units") for c in listed or []}  # the registry decides
+        self.campaign_names = {str(c["id"]): str(c["name"]) for c in listed or [] if c.get("name")}  # for the card
         self.investor = investor_picker(client, d.get("investor_id"))
         self.wallet = wallet_picker(self.investor, d.get("wallet"), "the wallet's id (optional)")
         self.document_file = widgets.FileUpload(accept=".pdf", multiple=False)
@@ -1399,8 +1400,14 @@ class InvestmentForm(Form):
         return rows
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
-        """The card, without what it still holds before it is delivered (0 then, which reads as 'nothing left')."""
-        rows = super().result_rows(record)
+        """The card, without what it still holds before it is delivered (0 then, which reads as 'nothing left'); the
+        campaign and the product by name, as the form showed them (review 71: short ids after named choices)."""
+        names = dict(self.campaign_names)
+        try:
+            names.update({str(p["id"]): str(p["name"]) for p in self.client.products.list() if p.get("name")})
+        except (NotListed, PermissionDeniedError):  # (the products cannot be read here: their short ids)
+            pass
+        rows = [(name, names.get(str(value), value)) for name, value in super().result_rows(record)]
         if record.get("status") == "DELIVERED":
             return rows
         return [(name, value) for name, value in rows if not name.startswith(("Remaining units", "Remaining amount"))]
