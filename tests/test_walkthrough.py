@@ -213,6 +213,8 @@ def test_investing_by_hand_and_the_credit_screen(client: helpers.Client) -> None
     assert isinstance(credit, walkthrough.CreditScreen) and wizard.next_button.disabled
     credit.button.click()
     assert "is delivered" in credit.status.value and "checks/s" not in credit.status.value
+    wallet_id = str(form.result["wallet"])  # review 71: a whole wallet id beside the investment's short one
+    assert f"in wallet <span class='cl-id' title='{wallet_id}'><code>{wallet_id[:8]}" in credit.status.value
     assert "is PAID" not in credit.intro.value and "is credited" in credit.intro.value
     assert not wizard.next_button.disabled
     wizard.next_button.click()

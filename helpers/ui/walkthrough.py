@@ -706,7 +706,7 @@ class CreditScreen(widgets.VBox):
             self.status.value = (
                 f"<b>✔ The investment is {html.escape(api.status_phrase(record.get('status')))}</b>: "
                 f"{forms.count_text(record.get('units'))} units "
-                f"in wallet {html.escape(str(record.get('wallet') or '(none)'))} "
+                f"in wallet {tables.short_id(record.get('wallet')) or '(none)'} "  # (short, as its id: review 71)
                 f"(investment {tables.short_id(record.get('id'))})."
             )
         else:  # the credit task (these credentials may not read the investment): what is known, and what is not
