@@ -6,12 +6,14 @@ import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
 
 import helpers
 from helpers.core.config import Config
+from helpers.core.records import badge_text
 from helpers.core.resources import remaining_units
 from tests.conftest import SIGNED_AT, Sandbox, identification_body, investor_body
 
@@ -361,7 +363,11 @@ def test_connect_prints_nothing_and_shows_where(config: Config, capsys: pytest.C
     client = helpers.connect(config)
     assert capsys.readouterr().out == ""
     assert "Connected to the local sandbox" in client.describe() and config.client_id in client.describe()
-    assert "SANDBOX · 127.0.0.1" in client._repr_html_()
+    port = urlsplit(config.root_url).port  # review 71: two sandboxes on one machine looked the same
+    assert f"SANDBOX · 127.0.0.1:{port}<" in client._repr_html_()
+    assert badge_text(config.replace(base_url="https://connect.cashlink.de/api/external")).endswith(
+        " · connect.cashlink.de"
+    )
 
 
 def test_sandbox_defaults_match_the_seed() -> None:

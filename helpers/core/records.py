@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from helpers.core.api import UNIT_FIELDS, in_words, whole_number
 from helpers.core.errors import (
@@ -301,8 +302,9 @@ BADGE_COLOURS = {"sandbox": "#2e7d32", "demo": "#b26a00", "production": "#b00020
 
 
 def badge_text(config: Any) -> str:
-    """Which registry writes go to, in two words: ``SANDBOX · 127.0.0.1``, ``PRODUCTION · connect.cashlink.de``."""
-    return f"{str(config.environment).upper()} · {config.host}"
+    """Which registry writes go to, in two words: ``SANDBOX · 127.0.0.1:8765``, ``PRODUCTION · connect.cashlink.de``
+    (the port where the address gives one: two sandboxes on one machine are told apart; review 71)."""
+    return f"{str(config.environment).upper()} · {urlsplit(config.root_url).netloc.rpartition('@')[2]}"
 
 
 def html_badge(config: Any) -> str:
