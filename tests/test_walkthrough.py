@@ -378,6 +378,12 @@ def test_the_credit_screen_says_a_credit_failed_and_its_button_sends_a_new_attem
     assert (
         screen.choices.children == (again,) and len(client.investments._credit_tasks(screen.investment.id) or []) == 1
     )
+    rerun = walkthrough.CreditScreen(client, client.investments.get(screen.investment.id), timeout=5)  # review 71
+    assert "An earlier credit of it failed (today at" in rerun.intro.value, rerun.intro.value
+    assert (
+        "crediting again sends a new attempt" in rerun.intro.value
+        and rerun.button.description == "Credit the securities"
+    )
 
     def unreachable(*_args: object, **_kwargs: object) -> None:
         raise helpers.APIConnectionError("Could not reach the registry. Try again in a minute.")

@@ -1353,6 +1353,11 @@ class Investments(Resource):
         final.outcome, final.what = started.outcome, "credit of investment"
         return final
 
+    def failed_credits(self, investment_id: str) -> builtins.list[Record]:
+        """The investment's credit tasks that failed, oldest first (none where the registry lists no credit tasks):
+        crediting again sends a new attempt."""
+        return [t for t in self._credit_tasks(investment_id) or [] if t.get("status") in api.TASK_FAILED]
+
     def _credit_tasks(self, investment_id: str) -> builtins.list[Record] | None:
         """The investment's credit tasks, or None when the registry does not list them (not documented)."""
         try:

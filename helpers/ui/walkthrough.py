@@ -26,7 +26,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from helpers.core import api, checks, models
-from helpers.core.client import Client, ConfirmationRequired, OnDuplicate
+from helpers.core.client import Client, ConfirmationRequired, OnDuplicate, made_when
 from helpers.core.errors import (
     CashlinkError,
     InputError,
@@ -568,6 +568,22 @@ class CreditScreen(widgets.VBox):
         )
         self.add_class("cl-credit-screen")
 
+    def _earlier_failure(self) -> str:
+        """The last failed credit of the investment, where the registry lists them (review 71: a step run again
+        after a failed credit said nothing of it)."""
+        try:
+            failed = self.client.investments.failed_credits(str(self.investment.get("id")))
+        except CashlinkError:  # (said when the credit is sent, if it matters then)
+            return ""
+        if not failed:
+            return ""
+        last = failed[-1]
+        reason = without_sandbox_notes(self.client.task_reason(last)).rstrip(".")
+        return (
+            f" An earlier credit of it failed ({html.escape(made_when(last))}, task "
+            f"{tables.short_id(last.get('id'))}: {html.escape(reason)}); crediting again sends a new attempt."
+        )
+
     def _explain(self) -> None:
         """What can be done with the investment in its status: credit it (PAID), nothing (DELIVERED), or check again
         later (any other status)."""
@@ -580,7 +596,7 @@ class CreditScreen(widgets.VBox):
             intro = (
                 f"The investment of <b>{forms.count_text(self.investment.get('units'))}</b> units is <b>paid</b>. "
                 "Crediting moves the digital securities to the investor's wallet; this page shows the registry's "
-                "status until it is delivered."
+                "status until it is delivered." + self._earlier_failure()
             )
             self.button.description, self.button.icon = "Credit the securities", "check"
         elif status in api.FINAL_STATUSES:
