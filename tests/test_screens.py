@@ -20,6 +20,7 @@ from helpers.core.records import Record
 from helpers.core.transport import Transport, make_retry
 from helpers.data import reconcile
 from helpers.ui import demo, forms, panels, tables
+from tests.sandbox_fixtures import investor_body
 from tests.test_forms import PERSON
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -332,6 +333,17 @@ def test_lookup_panel_shows_a_registry_error_as_a_sentence(demo_sandbox: dict[st
 def descendants(widget: Any) -> list[Any]:
     """A widget and every widget inside it."""
     return [widget, *[w for child in getattr(widget, "children", ()) for w in descendants(child)]]
+
+
+def test_lookup_panel_lists_the_investors_found_by_name(demo_client: helpers.Client) -> None:
+    """Review 71: 40 matches came in the registry's order (ProbstBx, ProbstAx, ProbstCx...)."""
+    for surname in ("SortcheckZoe", "SortcheckAbe", "SortcheckMia"):
+        demo_client.investors.create(investor_body(surname))
+    panel = panels.LookupPanel(demo_client)
+    panel.search.value = "Sortcheck"
+    table = next(w for w in panel.output.children if "Name" in str(getattr(w, "_dt_args", "")))
+    shown = table._dt_args["data_json"]
+    assert shown.index("SortcheckAbe") < shown.index("SortcheckMia") < shown.index("SortcheckZoe"), shown
 
 
 def test_lookup_panel_closes_the_tables_a_new_search_replaces(demo_sandbox: dict[str, Any]) -> None:

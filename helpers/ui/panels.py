@@ -294,8 +294,8 @@ class LookupPanel(widgets.VBox):
         parts: list[widgets.Widget] = [
             message_html(f"<h4>{len(records)} investor{'s' if len(records) != 1 else ''} {html.escape(where)}</h4>")
         ]
-        if records:
-            records = self._with_identification(records)
+        if records:  # by name, as a person looks for one (the registry's order is its own; review 71)
+            records = sorted(self._with_identification(records), key=lambda r: investor_name(r).casefold())
             columns = list(tables.INVESTOR_COLUMNS)
             if self.show_personal.value:
                 iban = lambda r: tables.spaced_iban((r.get("bank_account") or {}).get("iban"))  # shown as asked
