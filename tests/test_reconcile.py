@@ -810,13 +810,57 @@ def test_a_position_the_books_miss_says_when_it_was_delivered_after_their_date()
     )
     missing = report.differences.set_index("investor_id")
     assert missing.loc["b", "cause"] == (
-        "Delivered after the books' date (2026-11-01), which books of that date cannot show; later books should."
+        "50 units were delivered after the books' date (2026-11-01), which books of that date cannot show; later "
+        "books should."
     )
     assert missing.loc["b", "action"].startswith("Nothing to correct in books of that date")
     assert missing.loc["c", "cause"] == (
-        "20 of these units were delivered after the books' date (2026-11-01), which books of that date cannot show; "
-        "the other 30 the books miss (a booking not made yet?)."
+        "20 units were delivered after the books' date (2026-11-01), which books of that date cannot show; they "
+        "should show 30 units (a booking not made yet?)."
     )
+    # review 72: redemptions since count too. d: 100 units before the date, all redeemed since, and 100 after (books
+    # of that date should show 100, not 'nothing to correct'); e: 100 before, 40 of them redeemed since, 50 after
+    more = pd.DataFrame(
+        [
+            {**row, "id": "d1", "investor_id": "d", "units": 100, "held_units": 0, "since": "2026-10-01"},
+            {**row, "id": "d2", "investor_id": "d", "units": 100, "held_units": 100, "since": "2026-11-20"},
+            {**row, "id": "e1", "investor_id": "e", "units": 100, "held_units": 60, "since": "2026-10-01"},
+            {**row, "id": "e2", "investor_id": "e", "units": 50, "held_units": 50, "since": "2026-11-20"},
+        ],
+        columns=reconcile.INVESTMENT_COLUMNS,
+    ).assign(since=lambda frame: pd.to_datetime(frame["since"], utc=True))
+    since = pd.DataFrame(
+        [
+            {
+                "id": "r1",
+                "investor_id": "d",
+                "product_id": "p",
+                "units": 100,
+                "status": "success",
+                "created_at": "2026-11-10",
+            },
+            {
+                "id": "r2",
+                "investor_id": "e",
+                "product_id": "p",
+                "units": 40,
+                "status": "success",
+                "created_at": "2026-11-10",
+            },
+        ]
+    )
+    causes = reconcile.compare(ledger, more, since, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)).differences
+    assert causes.set_index("investor_id")["cause"].to_dict() == {
+        "d": "100 units were delivered and 100 redeemed after the books' date (2026-11-01), which books of that date "
+        "cannot show; they should show 100 units (a booking not made yet?).",
+        "e": "50 units were delivered and 40 redeemed after the books' date (2026-11-01), which books of that date "
+        "cannot show; they should show 100 units (a booking not made yet?).",
+    }
+    undated_redemption = since.assign(created_at=[None, "2026-11-10"])  # d's: nothing said beyond the books missing it
+    causes = reconcile.compare(
+        ledger, more, undated_redemption, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
+    ).differences.set_index("investor_id")["cause"]
+    assert causes["d"] == "The books miss this position (a booking not made yet?)." and "40 redeemed" in causes["e"]
     undated = reconcile.compare(
         ledger.drop(columns="as_of"), investments, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
     )

@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
         (checks.check_iban, "IBAN: DE89-3704-0044-0532-0130-00", "DE89370400440532013000"),  # review 65: as pasted
         (checks.check_iban, "DE89\u200b3704 0044 0532 0130 00", "DE89370400440532013000"),  # a zero-width space
         (checks.check_bic, "cobadeffxxx", "COBADEFFXXX"),
+        (checks.check_bic, "RBKOXKPR", "RBKOXKPR"),  # review 72: Kosovo, which schwifty does not know
         (checks.check_country, "deu", "DEU"),
         (checks.check_date, date(2000, 8, 10), "2000-08-10"),
         (checks.check_datetime, "2020-08-10T14:06:22.134Z", "2020-08-10T14:06:22.134000+00:00"),
@@ -98,7 +99,8 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_units, "\u0663", "not a number of units"),  # an Arabic-Indic 3: digits are 0-9
         (checks.check_bic, "ABC", "it has 3 characters.: a BIC has 8 or 11"),  # review 71: not
         (checks.check_bic, "COBAXXFFXXX", "its 5th and 6th characters, XX, are not a country code"),  # schwifty's
-        (checks.check_bic, "COBADE!FXXX", "it has characters other than letters and digits"),  # own words
+        (checks.check_bic, "COBADE!FXXX", "it has characters other than the letters A to Z and digits"),  # own
+        (checks.check_bic, "ÄBCDDEFF", "it has characters other than the letters A to Z and digits"),  # words
         (checks.check_personal_text(64), "!!", "This has no letter or digit: copy it as it is written."),
         (checks.check_text, "Ze\x00d", "control character"),
         (checks.check_text, "Ada\nX", "line break"),

@@ -403,6 +403,25 @@ def test_the_credit_screen_says_a_credit_failed_and_its_button_sends_a_new_attem
     )
 
 
+def test_the_credit_screen_says_a_credit_whose_outcome_is_unknown_and_offers_no_other(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    """Review 72: a credit that failed, then one whose outcome is unknown: the step named the failure and offered
+    a new attempt, which the registry then refused."""
+    investor_id, wallet_id = onboard(client)
+    investment = invest(client, investor_id, wallet_id, 30)
+    for outcome in ("failed", "unknown"):
+        sandbox.admin("settings", {"task_outcome": outcome})
+        try:
+            with pytest.raises(helpers.TaskError):
+                client.investments.credit(investment.id)
+        finally:
+            sandbox.admin("settings", {"task_outcome": "success"})
+    screen = walkthrough.CreditScreen(client, client.investments.get(investment.id), timeout=5)
+    assert "Its last credit (today at" in screen.intro.value and "ended as 'unknown'" in screen.intro.value
+    assert "failed" not in screen.intro.value and screen.button.layout.display == "none"
+
+
 def test_an_unknown_investor_email_stops_unattended_runs_and_acts_on_nobody(
     client: helpers.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

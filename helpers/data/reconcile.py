@@ -435,7 +435,7 @@ def compare(
     dates = _ledger_dates(ledger)
     redeemed_since, delivered_since = _redeemed_since(redemptions, dates), _delivered_since(investments, dates)
     rows = _position_rows(merged, redeemed_since, delivered_since)
-    _date_the_positions_the_books_miss(rows, investments, dates)
+    _date_the_positions_the_books_miss(rows, investments, redemptions, dates)
     _name_ended_investments(rows, investments, redeemed_since, delivered_since)
     _name_moves_of_the_books_day(
         rows, _moves_on(investments, redemptions, dates), dates, redeemed_since, delivered_since
@@ -616,29 +616,42 @@ def _moves_on(
 
 
 def _date_the_positions_the_books_miss(
-    rows: list[dict[str, Any]], investments: pd.DataFrame, dates: dict[tuple[str, str], str]
+    rows: list[dict[str, Any]], investments: pd.DataFrame, redemptions: pd.DataFrame, dates: dict[tuple[str, str], str]
 ) -> None:
-    """A position the ledger does not list, delivered after the books' date (where the ledger gives one date):
-    books of that date cannot show it (review 71: it read 'the books miss this position (a booking not made yet?)'
-    beside a header that gave the books' date)."""
+    """A position the ledger does not list, with units delivered after the books' date (where the ledger gives one
+    date): what books of that date should show, from what was delivered and redeemed since (review 71: it read 'the
+    books miss this position' beside a header giving that date; review 72: redemptions since count too). Where a
+    move of the position has no date, nothing is said beyond the books missing it."""
     if len(set(dates.values())) != 1:
         return
     books_date = next(iter(dates.values()))
     missing = {(str(row["investor_id"]), str(row["product_id"])): row for row in rows}
     missing = {pair: row for pair, row in missing.items() if row["category"] == "in_registry_only"}
-    later = _delivered_since(investments, dict.fromkeys(missing, books_date))
-    for pair, (units, _as_of) in later.items():
-        row, held = missing[pair], int(missing[pair]["registry_units"])
-        if units >= held:
+    on = dict.fromkeys(missing, books_date)
+    delivered, redeemed = _delivered_since(investments, on), _redeemed_since(redemptions, on)
+    undated = {
+        (str(move.investor_id), str(move.product_id))
+        for frame, column, done in ((investments, "since", "DELIVERED"), (redemptions, "created_at", "success"))
+        if not frame.empty and "status" in frame.columns
+        for move in _rows(frame[frame["status"] == done])
+        if column not in frame.columns or pd.isna(getattr(move, column))
+    }
+    for pair, (units, _as_of) in delivered.items():
+        if pair in undated:
+            continue
+        row, out = missing[pair], redeemed.get(pair, (0, None))[0]
+        then = int(row["registry_units"]) - units + out  # what the position was on the books' date
+        moves = f"{units:,} units were delivered" + (f" and {out:,} redeemed" if out else "")
+        if then <= 0:
             row["cause"] = (
-                f"Delivered after the books' date ({books_date}), which books of that date cannot show; later books "
+                f"{moves} after the books' date ({books_date}), which books of that date cannot show; later books "
                 "should."
             )
             row["action"] = "Nothing to correct in books of that date; check that later books list the position."
         else:
             row["cause"] = (
-                f"{units:,} of these units were delivered after the books' date ({books_date}), which books of that "
-                f"date cannot show; the other {held - units:,} the books miss (a booking not made yet?)."
+                f"{moves} after the books' date ({books_date}), which books of that date cannot show; they should "
+                f"show {then:,} units (a booking not made yet?)."
             )
 
 

@@ -1405,7 +1405,7 @@ class InvestmentForm(Form):
         names = dict(self.campaign_names)
         try:
             names.update({str(p["id"]): str(p["name"]) for p in self.client.products.list() if p.get("name")})
-        except (NotListed, PermissionDeniedError):  # (the products cannot be read here: their short ids)
+        except CashlinkError:  # (the products cannot be read here, or not now: their short ids; review 72)
             pass
         rows = [(name, names.get(str(value), value)) for name, value in super().result_rows(record)]
         if record.get("status") == "DELIVERED":
@@ -1521,13 +1521,16 @@ class RedemptionForm(Form):
         unknown = [r for r in redemptions if r.get("status") in api.TASK_UNKNOWN]
         rows: list[widgets.Widget] = []
         for redemption in unknown[-3:]:
+            if self.client.redemptions.done_again(redemption, among=redemptions, paired=False) is not None:
+                continue  # (made again since, as advised once Cashlink said it failed: review 72)
             units = html.escape(count_text(redemption.get("units")))
-            which = html.escape(f"{made_when(redemption)} (id {tables.short_id(str(redemption.get('id')))})")
             rows.append(
                 widgets.HTML(
-                    f"<p style='{ERROR_STYLE}'>A redemption of {units} units made {which} ended as 'unknown': the "
-                    f"ledger has not said whether they moved, so its wallet may hold {units} units fewer than the "
-                    "registry shows. Do not redeem them again; ask Cashlink to check it on the ledger.</p>"
+                    f"<p style='{ERROR_STYLE}'>A redemption of {units} units made {html.escape(made_when(redemption))} "
+                    f"(id {tables.short_id(redemption.get('id'))}) from wallet "
+                    f"{tables.short_id(redemption.get('wallet_id'))} ended as 'unknown': the ledger has not said "
+                    f"whether they moved, so that wallet may hold {units} units fewer than the registry shows. Do not "
+                    "redeem them again; ask Cashlink to check it on the ledger.</p>"
                 )
             )
         unknown_said, rows = tuple(rows), []

@@ -568,21 +568,26 @@ class CreditScreen(widgets.VBox):
         )
         self.add_class("cl-credit-screen")
 
-    def _earlier_failure(self) -> str:
-        """The last failed credit of the investment, where the registry lists them (review 71: a step run again
-        after a failed credit said nothing of it)."""
+    def _earlier_credit(self) -> str:
+        """The investment's last credit, where the registry lists them and it failed or its outcome is unknown
+        (review 71: a step run again after a failed credit said nothing of it; review 72: nor of an unknown one,
+        which is never sent again: the button goes)."""
         try:
-            failed = self.client.investments.failed_credits(str(self.investment.get("id")))
+            tasks = self.client.investments.credit_tasks(str(self.investment.get("id")))
         except CashlinkError:  # (said when the credit is sent, if it matters then)
             return ""
-        if not failed:
+        last = tasks[-1] if tasks else None
+        if last is None or last.get("status") not in api.TASK_FAILED | api.TASK_UNKNOWN:
             return ""
-        last = failed[-1]
+        which = f"{html.escape(made_when(last))}, task {tables.short_id(last.get('id'))}"
+        if last.get("status") in api.TASK_UNKNOWN:
+            self.button.layout.display = "none"
+            return (
+                f" Its last credit ({which}) ended as 'unknown': the ledger has not said whether the units moved. Do "
+                "not credit it again; ask Cashlink to check it on the ledger."
+            )
         reason = without_sandbox_notes(self.client.task_reason(last)).rstrip(".")
-        return (
-            f" An earlier credit of it failed ({html.escape(made_when(last))}, task "
-            f"{tables.short_id(last.get('id'))}: {html.escape(reason)}); crediting again sends a new attempt."
-        )
+        return f" An earlier credit of it failed ({which}: {html.escape(reason)}); crediting again sends a new attempt."
 
     def _explain(self) -> None:
         """What can be done with the investment in its status: credit it (PAID), nothing (DELIVERED), or check again
@@ -596,7 +601,7 @@ class CreditScreen(widgets.VBox):
             intro = (
                 f"The investment of <b>{forms.count_text(self.investment.get('units'))}</b> units is <b>paid</b>. "
                 "Crediting moves the digital securities to the investor's wallet; this page shows the registry's "
-                "status until it is delivered." + self._earlier_failure()
+                "status until it is delivered." + self._earlier_credit()
             )
             self.button.description, self.button.icon = "Credit the securities", "check"
         elif status in api.FINAL_STATUSES:
