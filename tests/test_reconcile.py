@@ -851,16 +851,66 @@ def test_a_position_the_books_miss_says_when_it_was_delivered_after_their_date()
     )
     causes = reconcile.compare(ledger, more, since, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)).differences
     assert causes.set_index("investor_id")["cause"].to_dict() == {
-        "d": "100 units were delivered and 100 redeemed after the books' date (2026-11-01), which books of that date "
-        "cannot show; they should show 100 units (a booking not made yet?).",
-        "e": "50 units were delivered and 40 redeemed after the books' date (2026-11-01), which books of that date "
-        "cannot show; they should show 100 units (a booking not made yet?).",
+        "d": "100 units were delivered and 100 units were redeemed after the books' date (2026-11-01), which books "
+        "of that date cannot show; they should show 100 units (a booking not made yet?).",
+        "e": "50 units were delivered and 40 units were redeemed after the books' date (2026-11-01), which books of "
+        "that date cannot show; they should show 100 units (a booking not made yet?).",
     }
     undated_redemption = since.assign(created_at=[None, "2026-11-10"])  # d's: nothing said beyond the books missing it
     causes = reconcile.compare(
         ledger, more, undated_redemption, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
     ).differences.set_index("investor_id")["cause"]
-    assert causes["d"] == "The books miss this position (a booking not made yet?)." and "40 redeemed" in causes["e"]
+    assert causes["d"] == "The books miss this position (a booking not made yet?)." and "40 units were" in causes["e"]
+    # review 73: only redeemed since (f: 100 before, 40 redeemed since: books of that date should show 100), and a
+    # redemption on the books' date itself (g), which books of that date may or may not show
+    only_out = pd.DataFrame(
+        [
+            {**row, "id": "f1", "investor_id": "f", "units": 100, "held_units": 60, "since": "2026-10-01"},
+            {**row, "id": "g1", "investor_id": "g", "units": 100, "held_units": 40, "since": "2026-10-01"},
+            {**row, "id": "g2", "investor_id": "g", "units": 20, "held_units": 20, "since": "2026-11-20"},
+        ],
+        columns=reconcile.INVESTMENT_COLUMNS,
+    ).assign(since=lambda frame: pd.to_datetime(frame["since"], utc=True))
+    out = pd.DataFrame(
+        [
+            {
+                "id": "r3",
+                "investor_id": "f",
+                "product_id": "p",
+                "units": 40,
+                "status": "success",
+                "created_at": "2026-11-10",
+            },
+            {
+                "id": "r4",
+                "investor_id": "g",
+                "product_id": "p",
+                "units": 30,
+                "status": "success",
+                "created_at": "2026-11-01T15:00:00Z",
+            },
+            {
+                "id": "r5",
+                "investor_id": "g",
+                "product_id": "p",
+                "units": 30,
+                "status": "success",
+                "created_at": "2026-11-05",
+            },
+        ]
+    )
+    causes = reconcile.compare(
+        ledger, only_out, out, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
+    ).differences.set_index("investor_id")["cause"]
+    assert causes["f"] == (
+        "40 units were redeemed after the books' date (2026-11-01), which books of that date cannot show; they should "
+        "show 100 units (a booking not made yet?)."
+    )
+    assert causes["g"] == (
+        "20 units were delivered and 30 units were redeemed after the books' date (2026-11-01), which books of that "
+        "date cannot show; they should show 70 units (a booking not made yet?). On the books' date itself, 30 units "
+        "redeemed, which books of that date may or may not show."
+    )
     undated = reconcile.compare(
         ledger.drop(columns="as_of"), investments, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
     )

@@ -1521,16 +1521,23 @@ class RedemptionForm(Form):
         unknown = [r for r in redemptions if r.get("status") in api.TASK_UNKNOWN]
         rows: list[widgets.Widget] = []
         for redemption in unknown[-3:]:
-            if self.client.redemptions.done_again(redemption, among=redemptions, paired=False) is not None:
-                continue  # (made again since, as advised once Cashlink said it failed: review 72)
             units = html.escape(count_text(redemption.get("units")))
+            since = self.client.redemptions.done_again(redemption, among=redemptions, paired=False)
             rows.append(
                 widgets.HTML(
                     f"<p style='{ERROR_STYLE}'>A redemption of {units} units made {html.escape(made_when(redemption))} "
                     f"(id {tables.short_id(redemption.get('id'))}) from wallet "
                     f"{tables.short_id(redemption.get('wallet_id'))} ended as 'unknown': the ledger has not said "
                     f"whether they moved, so that wallet may hold {units} units fewer than the registry shows. Do not "
-                    "redeem them again; ask Cashlink to check it on the ledger.</p>"
+                    "redeem them again; ask Cashlink to check it on the ledger."
+                    + (  # (said, never hidden: one later redemption may answer for another one; review 73)
+                        f" One of the same {units} units from that wallet was made since "
+                        f"({html.escape(made_when(since))}, {html.escape(str(since.get('status')).lower())}): if that "
+                        "was this one done again once Cashlink said it failed, nothing is left to do."
+                        if since is not None
+                        else ""
+                    )
+                    + "</p>"
                 )
             )
         unknown_said, rows = tuple(rows), []

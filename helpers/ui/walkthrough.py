@@ -576,14 +576,16 @@ class CreditScreen(widgets.VBox):
             tasks = self.client.investments.credit_tasks(str(self.investment.get("id")))
         except CashlinkError:  # (said when the credit is sent, if it matters then)
             return ""
-        last = tasks[-1] if tasks else None
+        tasks = sorted(tasks, key=lambda task: str(task.get("created_at") or ""))  # (in any listing order: review 73)
+        unknown = [task for task in tasks if task.get("status") in api.TASK_UNKNOWN]
+        last = unknown[-1] if unknown else tasks[-1] if tasks else None  # (an unknown one, however old, first)
         if last is None or last.get("status") not in api.TASK_FAILED | api.TASK_UNKNOWN:
             return ""
         which = f"{html.escape(made_when(last))}, task {tables.short_id(last.get('id'))}"
         if last.get("status") in api.TASK_UNKNOWN:
             self.button.layout.display = "none"
             return (
-                f" Its last credit ({which}) ended as 'unknown': the ledger has not said whether the units moved. Do "
+                f" A credit of it ({which}) ended as 'unknown': the ledger has not said whether the units moved. Do "
                 "not credit it again; ask Cashlink to check it on the ledger."
             )
         reason = without_sandbox_notes(self.client.task_reason(last)).rstrip(".")
