@@ -690,7 +690,7 @@ def test_a_redemption_whose_outcome_is_unknown_is_said_when_its_investor_is_chos
     client.redemptions.create(investor_id, wallet_id, 25, reference="redone, Cashlink said", on_duplicate="create")
     [said] = forms.RedemptionForm(client, {"investor_id": investor_id}).earlier.children  # said, never hidden
     assert (
-        "ended as 'unknown'" in said.value and "One of the same 25 units from that wallet was made since" in said.value
+        "ended as 'unknown'" in said.value and "One of the same 25 units from that wallet succeeded since" in said.value
     )
     assert "if that was this one done again once Cashlink said it failed, nothing is left to do" in said.value
 

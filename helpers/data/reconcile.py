@@ -637,29 +637,32 @@ def _date_the_positions_the_books_miss(
         if column not in frame.columns or pd.isna(getattr(move, column))
     }
     day = _moves_on(investments, redemptions, on)
-    for pair in sorted((set(delivered) | set(redeemed)) & set(missing)):
+    for pair in sorted((set(delivered) | set(redeemed) | set(day)) & set(missing)):
         if pair in undated:
             continue
         row, units, out = missing[pair], delivered.get(pair, (0, ""))[0], redeemed.get(pair, (0, None))[0]
-        then = int(row["registry_units"]) - units + out  # what the position was on the books' date
         moves = " and ".join(
             f"{count:,} units were {verb}" for count, verb in ((units, "delivered"), (out, "redeemed")) if count
         )
         same_day = " and ".join(f"{count:,} units {verb}" for count, verb in day.get(pair, []))
-        also = (  # (review 73: those of the date itself, as for the positions the books list)
-            f" On the books' date itself, {same_day}, which books of that date may or may not show." if same_day else ""
-        )
+        if same_day:  # books of that date may or may not show them: no one number is said (review 74)
+            after = f" After it, {moves}." if moves else ""
+            row["cause"] = (
+                f"{row['cause']} On the books' date itself ({books_date}), {same_day}, which books of that date may "
+                f"or may not show.{after}"
+            )
+            continue
+        then = int(row["registry_units"]) - units + out  # what the position was on the books' date
         if then <= 0:
             row["cause"] = (
                 f"{moves} after the books' date ({books_date}), which books of that date cannot show; later books "
-                f"should.{also}"
+                "should."
             )
-            if not also:
-                row["action"] = "Nothing to correct in books of that date; check that later books list the position."
+            row["action"] = "Nothing to correct in books of that date; check that later books list the position."
         else:
             row["cause"] = (
                 f"{moves} after the books' date ({books_date}), which books of that date cannot show; they should "
-                f"show {then:,} units (a booking not made yet?).{also}"
+                f"show {then:,} units (a booking not made yet?)."
             )
 
 

@@ -1531,9 +1531,19 @@ class RedemptionForm(Form):
                     f"whether they moved, so that wallet may hold {units} units fewer than the registry shows. Do not "
                     "redeem them again; ask Cashlink to check it on the ledger."
                     + (  # (said, never hidden: one later redemption may answer for another one; review 73)
-                        f" One of the same {units} units from that wallet was made since "
-                        f"({html.escape(made_when(since))}, {html.escape(str(since.get('status')).lower())}): if that "
-                        "was this one done again once Cashlink said it failed, nothing is left to do."
+                        (
+                            f" One of the same {units} units from that wallet succeeded since "
+                            f"({html.escape(made_when(since))}): if that was this one done again once Cashlink said "
+                            "it failed, nothing is left to do."
+                        )
+                        if since is not None
+                        and since.get("status") in api.TASK_SUCCESS
+                        and times_known(redemption, since)
+                        else (  # (itself unknown or under way, or no times to tell the order: review 74)
+                            f" Another redemption of the same {units} units from that wallet is in the registry "
+                            f"({html.escape(str(since.get('status')).lower())}): whether it is this one done again "
+                            "cannot be told here; ask Cashlink about both."
+                        )
                         if since is not None
                         else ""
                     )

@@ -576,10 +576,15 @@ class CreditScreen(widgets.VBox):
             tasks = self.client.investments.credit_tasks(str(self.investment.get("id")))
         except CashlinkError:  # (said when the credit is sent, if it matters then)
             return ""
-        tasks = sorted(tasks, key=lambda task: str(task.get("created_at") or ""))  # (in any listing order: review 73)
-        unknown = [task for task in tasks if task.get("status") in api.TASK_UNKNOWN]
-        last = unknown[-1] if unknown else tasks[-1] if tasks else None  # (an unknown one, however old, first)
-        if last is None or last.get("status") not in api.TASK_FAILED | api.TASK_UNKNOWN:
+        if not tasks or any(task.get("status") in api.TASK_PROCESSING for task in tasks):
+            return ""  # (none, or one under way: the status line follows it; review 74)
+        moments = [checks.registry_moment(task.get("created_at")) for task in tasks]
+        if None in moments:  # (no times to tell the order: an unknown one, if any, is the one to say)
+            unknown = [task for task in tasks if task.get("status") in api.TASK_UNKNOWN]
+            last = unknown[-1] if unknown else tasks[-1]
+        else:  # the latest by its time, in any listing order and time format (reviews 73, 74)
+            last = max(zip(moments, range(len(tasks)), tasks, strict=True))[2]
+        if last.get("status") not in api.TASK_FAILED | api.TASK_UNKNOWN:
             return ""
         which = f"{html.escape(made_when(last))}, task {tables.short_id(last.get('id'))}"
         if last.get("status") in api.TASK_UNKNOWN:
