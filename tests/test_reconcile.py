@@ -906,23 +906,43 @@ def test_a_position_the_books_miss_says_when_it_was_delivered_after_their_date()
         "40 units were redeemed after the books' date (2026-11-01), which books of that date cannot show; they should "
         "show 100 units (a booking not made yet?)."
     )
-    assert causes["g"] == (  # (review 74: with a move of the date itself, no one number)
-        "The books miss this position (a booking not made yet?). On the books' date itself (2026-11-01), 30 units "
-        "redeemed, which books of that date may or may not show. After it, 20 units were delivered and 30 units were "
-        "redeemed."
+    assert causes["g"] == (  # (reviews 74, 75: with a move of the date itself, both figures)
+        "On the books' date itself (2026-11-01), 30 units redeemed, which books of that date may or may not show; "
+        "after it, 20 units were delivered and 30 units were redeemed. Books of that date should show 70 units if they "
+        "show that day's moves, 100 if not."
     )
-    delivered_that_day = only_out.assign(since=pd.Timestamp("2026-11-01T12:00:00Z"))[only_out["investor_id"] == "f"]
-    [cause] = reconcile.compare(
-        ledger, delivered_that_day, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
-    ).differences["cause"]
-    assert cause == (
-        "The books miss this position (a booking not made yet?). On the books' date itself (2026-11-01), 100 units "
-        "delivered, which books of that date may or may not show."
+    # h (review 75): 30 held, all redeemed on the books' date, 50 delivered after it: books listing nothing are right
+    # if they show that day's redemption
+    h = pd.DataFrame(
+        [
+            {**row, "id": "h1", "investor_id": "h", "units": 30, "held_units": 0, "since": "2026-10-01"},
+            {**row, "id": "h2", "investor_id": "h", "units": 50, "held_units": 50, "since": "2026-11-20"},
+        ],
+        columns=reconcile.INVESTMENT_COLUMNS,
+    ).assign(since=lambda frame: pd.to_datetime(frame["since"], utc=True))
+    that_day = pd.DataFrame(
+        [
+            {
+                "id": "r6",
+                "investor_id": "h",
+                "product_id": "p",
+                "units": 30,
+                "status": "success",
+                "created_at": "2026-11-01T15:00:00Z",
+            }
+        ]
     )
-    undated = reconcile.compare(
-        ledger.drop(columns="as_of"), investments, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
+    [found] = reconcile.compare(
+        ledger, h, that_day, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
+    ).differences.to_dict("records")
+    assert found["cause"] == (
+        "On the books' date itself (2026-11-01), 30 units redeemed, which books of that date may or may not show; "
+        "after it, 50 units were delivered. Books of that date should show 0 units if they show that day's moves, "
+        "30 if not."
     )
-    assert set(undated.differences["cause"]) == {"The books miss this position (a booking not made yet?)."}
+    assert found["action"] == (
+        "Nothing to correct if the books show that day's moves; otherwise add the position to the books."
+    )
 
 
 def test_a_partly_explained_shortfall_reads_well_whatever_its_rows_say() -> None:

@@ -427,16 +427,21 @@ def test_the_credit_screen_says_a_credit_whose_outcome_is_unknown_and_offers_no_
         assert "ended as 'unknown'" in newest_first.intro.value and newest_first.button.layout.display == "none"
     finally:
         client.investments.credit_tasks = listed  # type: ignore[method-assign]
-    # review 74: a registry that lets a credit be sent again once Cashlink checked the unknown one (the sandbox does
-    # not), where that later one failed: the later failure is said, and a new attempt offered
+    # reviews 74, 75: a registry that lets a credit be sent again once Cashlink checked the unknown one (the sandbox
+    # does not), where that later one failed: both are said, and the button stays away while an unknown one is there;
+    # a credit under way, older or newer, and a tie in time change nothing of that
     [_failed, unknown] = listed(investment.id)
     again = {**unknown, "id": "00000000-0000-4000-8000-000000000001", "status": "failed", "created_at": "2099-01-01"}
-    client.investments.credit_tasks = lambda _i: [unknown, helpers.Record(again)]  # type: ignore[method-assign]
-    try:
-        later = walkthrough.CreditScreen(client, client.investments.get(investment.id), timeout=5)
-        assert "An earlier credit of it failed" in later.intro.value and later.button.layout.display is None
-    finally:
-        client.investments.credit_tasks = listed  # type: ignore[method-assign]
+    running = {**again, "id": "00000000-0000-4000-8000-000000000002", "status": "processing"}
+    same_time = {**again, "created_at": unknown.get("created_at")}
+    for shown in ([unknown, again], [running, unknown], [unknown, running], [same_time, unknown]):
+        client.investments.credit_tasks = lambda _i, shown=shown: [helpers.Record(t) for t in shown]  # type: ignore[method-assign]
+        try:
+            later = walkthrough.CreditScreen(client, client.investments.get(investment.id), timeout=5)
+        finally:
+            client.investments.credit_tasks = listed  # type: ignore[method-assign]
+        assert "ended as 'unknown'" in later.intro.value and later.button.layout.display == "none", shown
+        assert ("A later one failed (on 2099-01-01" in later.intro.value) == (shown[1] is again), later.intro.value
 
 
 def test_an_unknown_investor_email_stops_unattended_runs_and_acts_on_nobody(

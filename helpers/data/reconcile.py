@@ -645,14 +645,22 @@ def _date_the_positions_the_books_miss(
             f"{count:,} units were {verb}" for count, verb in ((units, "delivered"), (out, "redeemed")) if count
         )
         same_day = " and ".join(f"{count:,} units {verb}" for count, verb in day.get(pair, []))
-        if same_day:  # books of that date may or may not show them: no one number is said (review 74)
-            after = f" After it, {moves}." if moves else ""
+        then = max(int(row["registry_units"]) - units + out, 0)  # what the position was at the end of that date
+        if same_day:  # books of that date may or may not show them: both figures (reviews 74, 75)
+            before = max(then - sum(c if verb == "delivered" else -c for c, verb in day[pair]), 0)
+            after = f"; after it, {moves}" if moves else ""
             row["cause"] = (
-                f"{row['cause']} On the books' date itself ({books_date}), {same_day}, which books of that date may "
-                f"or may not show.{after}"
+                f"On the books' date itself ({books_date}), {same_day}, which books of that date may or may not "
+                f"show{after}. Books of that date should show {then:,} units if they show that day's moves, "
+                f"{before:,} if not."
             )
+            if not then or not before:
+                row["action"] = (
+                    "Nothing to correct if the books "
+                    + ("show" if not then else "do not show")
+                    + " that day's moves; otherwise add the position to the books."
+                )
             continue
-        then = int(row["registry_units"]) - units + out  # what the position was on the books' date
         if then <= 0:
             row["cause"] = (
                 f"{moves} after the books' date ({books_date}), which books of that date cannot show; later books "

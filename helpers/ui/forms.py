@@ -1435,6 +1435,13 @@ class InvestmentForm(Form):
         )
 
 
+def made_after(later: Mapping[str, Any], earlier: Mapping[str, Any]) -> bool:
+    """Whether the registry's times say ``later`` was made after ``earlier`` (not at the same time, as a registry
+    that writes times to the minute says of two made within it; not where a time is missing)."""
+    first, then = checks.registry_moment(earlier.get("created_at")), checks.registry_moment(later.get("created_at"))
+    return first is not None and then is not None and then > first
+
+
 class RedemptionForm(Form):
     title = "Redemption"
     submit_label = "Redeem"
@@ -1538,8 +1545,8 @@ class RedemptionForm(Form):
                         )
                         if since is not None
                         and since.get("status") in api.TASK_SUCCESS
-                        and times_known(redemption, since)
-                        else (  # (itself unknown or under way, or no times to tell the order: review 74)
+                        and made_after(since, redemption)
+                        else (  # (itself unknown or under way, no times, or the same minute: reviews 74, 75)
                             f" Another redemption of the same {units} units from that wallet is in the registry "
                             f"({html.escape(str(since.get('status')).lower())}): whether it is this one done again "
                             "cannot be told here; ask Cashlink about both."

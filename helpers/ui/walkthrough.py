@@ -569,32 +569,44 @@ class CreditScreen(widgets.VBox):
         self.add_class("cl-credit-screen")
 
     def _earlier_credit(self) -> str:
-        """The investment's last credit, where the registry lists them and it failed or its outcome is unknown
-        (review 71: a step run again after a failed credit said nothing of it; review 72: nor of an unknown one,
-        which is never sent again: the button goes)."""
+        """What the investment's earlier credits say, where the registry lists them (reviews 71-75). A credit whose
+        outcome is unknown, whenever it was made, may have moved the units: it is named, with a failure made after
+        it, and the button goes (the registry refuses a new credit beside it, as the sandbox does). Otherwise the
+        latest failure is named (a new attempt can be sent), and nothing is said while a credit is under way."""
         try:
             tasks = self.client.investments.credit_tasks(str(self.investment.get("id")))
         except CashlinkError:  # (said when the credit is sent, if it matters then)
             return ""
-        if not tasks or any(task.get("status") in api.TASK_PROCESSING for task in tasks):
-            return ""  # (none, or one under way: the status line follows it; review 74)
-        moments = [checks.registry_moment(task.get("created_at")) for task in tasks]
-        if None in moments:  # (no times to tell the order: an unknown one, if any, is the one to say)
-            unknown = [task for task in tasks if task.get("status") in api.TASK_UNKNOWN]
-            last = unknown[-1] if unknown else tasks[-1]
-        else:  # the latest by its time, in any listing order and time format (reviews 73, 74)
-            last = max(zip(moments, range(len(tasks)), tasks, strict=True))[2]
-        if last.get("status") not in api.TASK_FAILED | api.TASK_UNKNOWN:
-            return ""
-        which = f"{html.escape(made_when(last))}, task {tables.short_id(last.get('id'))}"
-        if last.get("status") in api.TASK_UNKNOWN:
+
+        def latest(status: api.Statuses) -> Record | None:
+            chosen = [task for task in tasks if task.get("status") in status]
+            when = [checks.registry_moment(task.get("created_at")) for task in chosen]
+            if not chosen or None in when:
+                return chosen[-1] if chosen else None  # (no times to tell: as listed)
+            return max(zip(when, range(len(chosen)), chosen, strict=True))[2]
+
+        def named(task: Record) -> str:
+            return f"{html.escape(made_when(task))}, task {tables.short_id(task.get('id'))}"
+
+        unknown, failed = latest(api.TASK_UNKNOWN), latest(api.TASK_FAILED)
+        if unknown is not None:
             self.button.layout.display = "none"
+            unknown_at = checks.registry_moment(unknown.get("created_at"))
+            failed_at = checks.registry_moment(failed.get("created_at")) if failed is not None else None
+            later = failed is not None and unknown_at is not None and failed_at is not None and failed_at > unknown_at
             return (
-                f" A credit of it ({which}) ended as 'unknown': the ledger has not said whether the units moved. Do "
-                "not credit it again; ask Cashlink to check it on the ledger."
+                f" A credit of it ({named(unknown)}) ended as 'unknown': the ledger has not said whether the units "
+                "moved."
+                + (f" A later one failed ({named(failed)})." if later and failed is not None else "")
+                + " Do not credit it again until Cashlink has checked it on the ledger."
             )
-        reason = without_sandbox_notes(self.client.task_reason(last)).rstrip(".")
-        return f" An earlier credit of it failed ({which}: {html.escape(reason)}); crediting again sends a new attempt."
+        if failed is None or any(task.get("status") in api.TASK_PROCESSING for task in tasks):
+            return ""  # (none failed, or one under way: the status line follows it)
+        reason = without_sandbox_notes(self.client.task_reason(failed)).rstrip(".")
+        return (
+            f" An earlier credit of it failed ({named(failed)}: {html.escape(reason)}); crediting again sends a new "
+            "attempt."
+        )
 
     def _explain(self) -> None:
         """What can be done with the investment in its status: credit it (PAID), nothing (DELIVERED), or check again
