@@ -791,24 +791,48 @@ def test_three_possible_causes_read_as_three_not_as_otherwise_twice() -> None:
     ]
 
 
-def test_a_position_the_books_miss_says_when_it_was_delivered_after_their_date() -> None:
-    """Review 71: books of 1 November; a position delivered on the 27th read 'The books miss this position (a booking
-    not made yet?)' under a header giving the books' date. Partly delivered after it: both parts are said."""
-    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 0, "as_of": "2026-11-01"}])
-    row = {"investor_id": "b", "product_id": "p", "status": "DELIVERED"}
-    investments = pd.DataFrame(
+def positions(*investments: tuple[str, int, int, str]) -> pd.DataFrame:
+    """Delivered investments in product p: (investor id, units, held now, day delivered)."""
+    return pd.DataFrame(
         [
-            {**row, "id": "late", "units": 50, "held_units": 50, "since": pd.Timestamp("2026-11-27", tz="UTC")},
-            {**row, "id": "x", "investor_id": "c", "units": 30, "held_units": 30, "since": pd.Timestamp("2026-10-01")},
-            {**row, "id": "y", "investor_id": "c", "units": 20, "held_units": 20, "since": pd.Timestamp("2026-11-20")},
+            {"id": f"i{n}", "investor_id": investor, "product_id": "p", "status": "DELIVERED", "units": units}
+            | {"held_units": held, "since": pd.Timestamp(day, tz="UTC")}
+            for n, (investor, units, held, day) in enumerate(investments)
         ],
         columns=reconcile.INVESTMENT_COLUMNS,
     )
-    investments["since"] = pd.to_datetime(investments["since"], utc=True)
-    report = reconcile.compare(
-        ledger, investments, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 27, 16, tzinfo=UTC)
+
+
+def redeemed_by(*redemptions: tuple[str, int, str | None]) -> pd.DataFrame:
+    """Successful redemptions in product p: (investor id, units, when)."""
+    return pd.DataFrame(
+        [
+            {"id": f"r{n}", "investor_id": investor, "product_id": "p", "units": units, "status": "success"}
+            | {"created_at": at}
+            for n, (investor, units, at) in enumerate(redemptions)
+        ]
     )
-    missing = report.differences.set_index("investor_id")
+
+
+def test_a_position_the_books_miss_says_when_it_was_delivered_after_their_date() -> None:
+    """Review 71: books of 1 November; a position delivered on the 27th read 'The books miss this position (a booking
+    not made yet?)' under a header giving the books' date. Partly delivered after it: both parts are said. Reviews
+    72-75: redemptions since count too; a move without a date says nothing more; moves of the books' date itself,
+    which books of that date may or may not show, give both figures."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 0, "as_of": "2026-11-01"}])
+
+    def found(investments: pd.DataFrame, redemptions: pd.DataFrame | None = None) -> pd.DataFrame:
+        report = reconcile.compare(
+            ledger,
+            investments,
+            pd.DataFrame() if redemptions is None else redemptions,
+            timedelta(days=3),
+            datetime(2026, 11, 27, 16, tzinfo=UTC),
+        )
+        return report.differences.set_index("investor_id")
+
+    # b: all of it delivered after the date; c: 30 before, 20 after
+    missing = found(positions(("b", 50, 50, "2026-11-27"), ("c", 30, 30, "2026-10-01"), ("c", 20, 20, "2026-11-20")))
     assert missing.loc["b", "cause"] == (
         "50 units were delivered after the books' date (2026-11-01), which books of that date cannot show; later "
         "books should."
@@ -818,129 +842,50 @@ def test_a_position_the_books_miss_says_when_it_was_delivered_after_their_date()
         "20 units were delivered after the books' date (2026-11-01), which books of that date cannot show; they "
         "should show 30 units (a booking not made yet?)."
     )
-    # review 72: redemptions since count too. d: 100 units before the date, all redeemed since, and 100 after (books
-    # of that date should show 100, not 'nothing to correct'); e: 100 before, 40 of them redeemed since, 50 after
-    more = pd.DataFrame(
-        [
-            {**row, "id": "d1", "investor_id": "d", "units": 100, "held_units": 0, "since": "2026-10-01"},
-            {**row, "id": "d2", "investor_id": "d", "units": 100, "held_units": 100, "since": "2026-11-20"},
-            {**row, "id": "e1", "investor_id": "e", "units": 100, "held_units": 60, "since": "2026-10-01"},
-            {**row, "id": "e2", "investor_id": "e", "units": 50, "held_units": 50, "since": "2026-11-20"},
-        ],
-        columns=reconcile.INVESTMENT_COLUMNS,
-    ).assign(since=lambda frame: pd.to_datetime(frame["since"], utc=True))
-    since = pd.DataFrame(
-        [
-            {
-                "id": "r1",
-                "investor_id": "d",
-                "product_id": "p",
-                "units": 100,
-                "status": "success",
-                "created_at": "2026-11-10",
-            },
-            {
-                "id": "r2",
-                "investor_id": "e",
-                "product_id": "p",
-                "units": 40,
-                "status": "success",
-                "created_at": "2026-11-10",
-            },
-        ]
+    # d: 100 before the date, all redeemed since, and 100 after (books of that date should show 100, not 'nothing to
+    # correct'); e: 100 before, 40 of them redeemed since, 50 after
+    more = positions(
+        ("d", 100, 0, "2026-10-01"),
+        ("d", 100, 100, "2026-11-20"),
+        ("e", 100, 60, "2026-10-01"),
+        ("e", 50, 50, "2026-11-20"),
     )
-    causes = reconcile.compare(ledger, more, since, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)).differences
-    assert causes.set_index("investor_id")["cause"].to_dict() == {
+    since = redeemed_by(("d", 100, "2026-11-10"), ("e", 40, "2026-11-10"))
+    assert found(more, since)["cause"].to_dict() == {
         "d": "100 units were delivered and 100 units were redeemed after the books' date (2026-11-01), which books "
         "of that date cannot show; they should show 100 units (a booking not made yet?).",
         "e": "50 units were delivered and 40 units were redeemed after the books' date (2026-11-01), which books of "
         "that date cannot show; they should show 100 units (a booking not made yet?).",
     }
-    undated_redemption = since.assign(created_at=[None, "2026-11-10"])  # d's: nothing said beyond the books missing it
-    causes = reconcile.compare(
-        ledger, more, undated_redemption, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
-    ).differences.set_index("investor_id")["cause"]
+    causes = found(more, redeemed_by(("d", 100, None), ("e", 40, "2026-11-10")))["cause"]  # d's without a date
     assert causes["d"] == "The books miss this position (a booking not made yet?)." and "40 units were" in causes["e"]
-    # review 73: only redeemed since (f: 100 before, 40 redeemed since: books of that date should show 100), and a
-    # redemption on the books' date itself (g), which books of that date may or may not show
-    only_out = pd.DataFrame(
-        [
-            {**row, "id": "f1", "investor_id": "f", "units": 100, "held_units": 60, "since": "2026-10-01"},
-            {**row, "id": "g1", "investor_id": "g", "units": 100, "held_units": 40, "since": "2026-10-01"},
-            {**row, "id": "g2", "investor_id": "g", "units": 20, "held_units": 20, "since": "2026-11-20"},
-        ],
-        columns=reconcile.INVESTMENT_COLUMNS,
-    ).assign(since=lambda frame: pd.to_datetime(frame["since"], utc=True))
-    out = pd.DataFrame(
-        [
-            {
-                "id": "r3",
-                "investor_id": "f",
-                "product_id": "p",
-                "units": 40,
-                "status": "success",
-                "created_at": "2026-11-10",
-            },
-            {
-                "id": "r4",
-                "investor_id": "g",
-                "product_id": "p",
-                "units": 30,
-                "status": "success",
-                "created_at": "2026-11-01T15:00:00Z",
-            },
-            {
-                "id": "r5",
-                "investor_id": "g",
-                "product_id": "p",
-                "units": 30,
-                "status": "success",
-                "created_at": "2026-11-05",
-            },
-        ]
-    )
-    causes = reconcile.compare(
-        ledger, only_out, out, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
-    ).differences.set_index("investor_id")["cause"]
+    # f: only redeemed since (100 before, 40 redeemed since: books of that date should show 100); g: a redemption on
+    # the books' date itself too
+    causes = found(
+        positions(("f", 100, 60, "2026-10-01"), ("g", 100, 40, "2026-10-01"), ("g", 20, 20, "2026-11-20")),
+        redeemed_by(("f", 40, "2026-11-10"), ("g", 30, "2026-11-01T15:00:00Z"), ("g", 30, "2026-11-05")),
+    )["cause"]
     assert causes["f"] == (
         "40 units were redeemed after the books' date (2026-11-01), which books of that date cannot show; they should "
         "show 100 units (a booking not made yet?)."
     )
-    assert causes["g"] == (  # (reviews 74, 75: with a move of the date itself, both figures)
+    assert causes["g"] == (
         "On the books' date itself (2026-11-01), 30 units redeemed, which books of that date may or may not show; "
         "after it, 20 units were delivered and 30 units were redeemed. Books of that date should show 70 units if they "
         "show that day's moves, 100 if not."
     )
-    # h (review 75): 30 held, all redeemed on the books' date, 50 delivered after it: books listing nothing are right
-    # if they show that day's redemption
-    h = pd.DataFrame(
-        [
-            {**row, "id": "h1", "investor_id": "h", "units": 30, "held_units": 0, "since": "2026-10-01"},
-            {**row, "id": "h2", "investor_id": "h", "units": 50, "held_units": 50, "since": "2026-11-20"},
-        ],
-        columns=reconcile.INVESTMENT_COLUMNS,
-    ).assign(since=lambda frame: pd.to_datetime(frame["since"], utc=True))
-    that_day = pd.DataFrame(
-        [
-            {
-                "id": "r6",
-                "investor_id": "h",
-                "product_id": "p",
-                "units": 30,
-                "status": "success",
-                "created_at": "2026-11-01T15:00:00Z",
-            }
-        ]
+    # h: 30 held, all redeemed on the books' date, 50 delivered after it: books listing nothing are right if they show
+    # that day's redemption
+    h = found(
+        positions(("h", 30, 0, "2026-10-01"), ("h", 50, 50, "2026-11-20")),
+        redeemed_by(("h", 30, "2026-11-01T15:00:00Z")),
     )
-    [found] = reconcile.compare(
-        ledger, h, that_day, timedelta(days=3), datetime(2026, 11, 27, tzinfo=UTC)
-    ).differences.to_dict("records")
-    assert found["cause"] == (
+    assert h.loc["h", "cause"] == (
         "On the books' date itself (2026-11-01), 30 units redeemed, which books of that date may or may not show; "
         "after it, 50 units were delivered. Books of that date should show 0 units if they show that day's moves, "
         "30 if not."
     )
-    assert found["action"] == (
+    assert h.loc["h", "action"] == (
         "Nothing to correct if the books show that day's moves; otherwise add the position to the books."
     )
 
