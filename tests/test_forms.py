@@ -695,6 +695,26 @@ def test_a_redemption_whose_outcome_is_unknown_is_said_when_its_investor_is_chos
     assert "if that was this one done again once Cashlink said it failed, nothing is left to do" in said.value
 
 
+def test_two_unknown_redemptions_of_the_same_units_are_each_asked_about(client: helpers.Client, sandbox: Any) -> None:
+    """Review 74: a later redemption of the same units that is itself unknown does not settle an earlier one: both
+    may have moved."""
+    from tests.test_helpers_client import invest, onboard
+
+    investor_id, wallet_id = onboard(client, "Twice Unknown")
+    client.investments.credit(invest(client, investor_id, wallet_id, 60).id)
+    sandbox.admin("settings", {"task_outcome": "unknown"})
+    try:
+        for reference in ("first", "second"):
+            with pytest.raises(helpers.TaskError):
+                client.redemptions.create(investor_id, wallet_id, 25, reference=reference, on_duplicate="create")
+    finally:
+        sandbox.admin("settings", {"task_outcome": "success"})
+    first, second = forms.RedemptionForm(client, {"investor_id": investor_id}).earlier.children
+    assert "Another redemption of the same 25 units from that wallet is in the registry (unknown)" in first.value
+    assert "ask Cashlink about both" in first.value and "nothing is left to do" not in first.value
+    assert "Another redemption" not in second.value  # (none made after the second)
+
+
 def failed_redemption_advice(client: helpers.Client, investor_id: str) -> str:
     """What the reconciliation says to do about the investor's failed redemption."""
     import pandas as pd

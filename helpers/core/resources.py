@@ -1454,6 +1454,13 @@ def times_known(*records: Mapping[str, Any]) -> bool:
     return all(_created_at(record) is not None for record in records)
 
 
+def made_after(later: Mapping[str, Any], earlier: Mapping[str, Any]) -> bool:
+    """Whether the registry's times say ``later`` was made after ``earlier``: not where a time is missing, nor at
+    the same time (as a registry that writes times to the minute says of two made within it)."""
+    first, then = _created_at(earlier), _created_at(later)
+    return first is not None and then is not None and then > first
+
+
 def with_units(redemption: dict[str, Any]) -> dict[str, Any]:
     """A redemption as the toolkit reads it: its units under ``units``, also where the registry names them
     ``amount`` (the documentation says "redemption amount"; section 5, 11), and its task status in the documented

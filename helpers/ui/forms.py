@@ -21,7 +21,7 @@ import re
 import uuid
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
@@ -50,6 +50,7 @@ from helpers.core.records import Record, format_money, html_badge, is_money, mon
 from helpers.core.resources import (
     identification_status,
     investor_name,
+    made_after,
     times_known,
     upload_problems,
     upload_type,
@@ -1435,13 +1436,6 @@ class InvestmentForm(Form):
         )
 
 
-def made_after(later: Mapping[str, Any], earlier: Mapping[str, Any]) -> bool:
-    """Whether the registry's times say ``later`` was made after ``earlier`` (not at the same time, as a registry
-    that writes times to the minute says of two made within it; not where a time is missing)."""
-    first, then = checks.registry_moment(earlier.get("created_at")), checks.registry_moment(later.get("created_at"))
-    return first is not None and then is not None and then > first
-
-
 class RedemptionForm(Form):
     title = "Redemption"
     submit_label = "Redeem"
@@ -1528,35 +1522,7 @@ class RedemptionForm(Form):
         unknown = [r for r in redemptions if r.get("status") in api.TASK_UNKNOWN]
         rows: list[widgets.Widget] = []
         for redemption in unknown[-3:]:
-            units = html.escape(count_text(redemption.get("units")))
-            since = self.client.redemptions.done_again(redemption, among=redemptions, paired=False)
-            rows.append(
-                widgets.HTML(
-                    f"<p style='{ERROR_STYLE}'>A redemption of {units} units made {html.escape(made_when(redemption))} "
-                    f"(id {tables.short_id(redemption.get('id'))}) from wallet "
-                    f"{tables.short_id(redemption.get('wallet_id'))} ended as 'unknown': the ledger has not said "
-                    f"whether they moved, so that wallet may hold {units} units fewer than the registry shows. Do not "
-                    "redeem them again; ask Cashlink to check it on the ledger."
-                    + (  # (said, never hidden: one later redemption may answer for another one; review 73)
-                        (
-                            f" One of the same {units} units from that wallet succeeded since "
-                            f"({html.escape(made_when(since))}): if that was this one done again once Cashlink said "
-                            "it failed, nothing is left to do."
-                        )
-                        if since is not None
-                        and since.get("status") in api.TASK_SUCCESS
-                        and made_after(since, redemption)
-                        else (  # (itself unknown or under way, no times, or the same minute: reviews 74, 75)
-                            f" Another redemption of the same {units} units from that wallet is in the registry "
-                            f"({html.escape(str(since.get('status')).lower())}): whether it is this one done again "
-                            "cannot be told here; ask Cashlink about both."
-                        )
-                        if since is not None
-                        else ""
-                    )
-                    + "</p>"
-                )
-            )
+            rows.append(widgets.HTML(self._unknown_said(redemption, redemptions)))
         unknown_said, rows = tuple(rows), []
         for redemption_id, attempt in latest.items():
             if attempt.get("status") not in api.TASK_FAILED:
@@ -1593,6 +1559,31 @@ class RedemptionForm(Form):
             again.on_click(self._choice(partial(self._retry, redemption_id, choice)))
             rows += [sentence, again]
         self.earlier.children = unknown_said + tuple(rows[-6:])  # the last three of each
+
+    def _unknown_said(self, redemption: Record, redemptions: Iterable[Record]) -> str:
+        """A redemption whose outcome is unknown: its units may have moved (review 71). A later one of the same units
+        from the same wallet is said, never taken to settle it unless it succeeded after it (reviews 73-75: one
+        redemption may answer for another one, be unknown or under way itself, or be made in the same minute)."""
+        units = html.escape(count_text(redemption.get("units")))
+        said = (
+            f"A redemption of {units} units made {html.escape(made_when(redemption))} (id "
+            f"{tables.short_id(redemption.get('id'))}) from wallet {tables.short_id(redemption.get('wallet_id'))} "
+            f"ended as 'unknown': the ledger has not said whether they moved, so that wallet may hold {units} units "
+            "fewer than the registry shows. Do not redeem them again; ask Cashlink to check it on the ledger."
+        )
+        since = self.client.redemptions.done_again(redemption, among=redemptions, paired=False)
+        if since is not None and since.get("status") in api.TASK_SUCCESS and made_after(since, redemption):
+            said += (
+                f" One of the same {units} units from that wallet succeeded since ({html.escape(made_when(since))}): "
+                "if that was this one done again once Cashlink said it failed, nothing is left to do."
+            )
+        elif since is not None:
+            said += (
+                f" Another redemption of the same {units} units from that wallet is in the registry "
+                f"({html.escape(str(since.get('status')).lower())}): whether it is this one done again cannot be told "
+                "here; ask Cashlink about both."
+            )
+        return f"<p style='{ERROR_STYLE}'>{said}</p>"
 
     def held(self, wallet_id: str | None) -> int:
         holdings = self.holdings or []

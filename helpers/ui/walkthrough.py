@@ -37,7 +37,7 @@ from helpers.core.errors import (
     without_sandbox_notes,
 )
 from helpers.core.records import Record, html_badge
-from helpers.core.resources import investor_name
+from helpers.core.resources import investor_name, made_after
 from helpers.data import lookup
 from helpers.ui import demo, forms, tables
 from helpers.ui.forms import ERROR_STYLE, STYLE, error_sentence, message_html
@@ -571,7 +571,7 @@ class CreditScreen(widgets.VBox):
     def _earlier_credit(self) -> str:
         """What the investment's earlier credits say, where the registry lists them (reviews 71-75). A credit whose
         outcome is unknown, whenever it was made, may have moved the units: it is named, with a failure made after
-        it, and the button goes (the registry refuses a new credit beside it, as the sandbox does). Otherwise the
+        it, and the button goes (the sandbox's registry refuses a new credit beside it). Otherwise the
         latest failure is named (a new attempt can be sent), and nothing is said while a credit is under way."""
         try:
             tasks = self.client.investments.credit_tasks(str(self.investment.get("id")))
@@ -591,13 +591,14 @@ class CreditScreen(widgets.VBox):
         unknown, failed = latest(api.TASK_UNKNOWN), latest(api.TASK_FAILED)
         if unknown is not None:
             self.button.layout.display = "none"
-            unknown_at = checks.registry_moment(unknown.get("created_at"))
-            failed_at = checks.registry_moment(failed.get("created_at")) if failed is not None else None
-            later = failed is not None and unknown_at is not None and failed_at is not None and failed_at > unknown_at
             return (
                 f" A credit of it ({named(unknown)}) ended as 'unknown': the ledger has not said whether the units "
                 "moved."
-                + (f" A later one failed ({named(failed)})." if later and failed is not None else "")
+                + (
+                    f" A later one failed ({named(failed)})."
+                    if failed is not None and made_after(failed, unknown)
+                    else ""
+                )
                 + " Do not credit it again until Cashlink has checked it on the ledger."
             )
         if failed is None or any(task.get("status") in api.TASK_PROCESSING for task in tasks):
