@@ -3,6 +3,7 @@ Retry-After honoured by every worker, progress reported, and the tidy frame the 
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from collections.abc import Iterator
@@ -203,6 +204,8 @@ def test_an_ignored_filter_is_reported_at_the_callers_line(drf_config: Config, r
 def links_rewritten(drf_sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[Any, Any, Config]]:
     """A drf registry behind a reverse proxy whose page links the test rewrites (``front.links``: the link of page
     N, or None to leave it); ``elsewhere``, another address that notes what reaches it."""
+    import json
+
     from tests.test_network_settings import Forwarder, serving
 
     links: dict[str, Any] = {}
@@ -210,15 +213,12 @@ def links_rewritten(drf_sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[Any,
     def rewrite(_url: str, body: bytes) -> bytes:
         text = body.decode("utf-8", "replace").replace(drf_sandbox.root, front.url)  # a reverse proxy's own links
         if '"count"' in text and (links.get("count_of_the_page") or links.get("count_off_by")):
-            import json
-
             page = json.loads(text)
             if isinstance(page, dict) and isinstance(page.get("results"), list):
                 off = links.get("count_off_by")  # a count that is wrong, the same in every answer
                 page["count"] = page["count"] + off if off else len(page["results"])
                 text = json.dumps(page)
         if '"next"' in text and links.get("next"):
-            import json
             import re
 
             page = json.loads(text)
@@ -226,6 +226,8 @@ def links_rewritten(drf_sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[Any,
                 number = re.search(r"[?&]page=(\d+)", page["next"])
                 page["next"] = links["next"](number.group(1) if number else "2")
                 text = json.dumps(page)
+        if '"next"' in text and links.get("ahead"):  # a first "next" that decoding overrides with the second
+            text = '{"next": ' + json.dumps(links["ahead"]) + ", " + text.lstrip()[1:]
         return text.encode()
 
     front = Forwarder(upstream=drf_sandbox.root, rewrite=rewrite)
@@ -258,6 +260,39 @@ def test_relative_page_links_are_followed_on_the_registry(links_rewritten: tuple
     assert len(client.investors.list().to_list()) == 30
     front.links["next"] = lambda number: f"?page={number}"
     assert len(client.investors.list().to_list()) == 30
+
+
+def test_pages_read_ahead_from_a_link_that_decoding_overrides_are_read_again(
+    links_rewritten: tuple[Any, Any, Config],
+) -> None:
+    """The page thread asks for the next page from the link it finds in a page's bytes, before the page is decoded;
+    where the decoded page says another (its "next" given twice, the last one counting), what was read ahead is
+    dropped and the pages are read from the decoded link: every object once, in order."""
+    front, _elsewhere, config = links_rewritten
+    client = helpers.Client(config.replace(concurrency=1))  # following the links: 2 pages of 20
+    expected = [record.id for record in client.investors.list()]
+    assert len(expected) == 30
+    front.links["ahead"] = f"{front.url}/api/external/v2/investors/?page=1"  # followed, it would repeat page 1
+    sent = client.transport.requests_sent
+    read = [record.id for record in itertools.islice(client.investors.list(), 100)]  # (repeated pages: never ends)
+    assert read == expected
+    assert client.transport.requests_sent - sent >= 3  # the 2 pages, and what was read ahead from the first link
+
+
+def test_a_slow_reader_of_followed_pages_holds_at_most_two_ahead(strict_sandbox: Sandbox, tmp_path: Path) -> None:
+    """Following ``next`` links, the page thread reads at most two pages ahead of the reader (memory stays bounded
+    however long the list) and goes on as the reader does."""
+    config = config_for(strict_sandbox, tmp_path)
+    client = connected(config, page_size=100)
+    sent = client.transport.requests_sent
+    pages = client.investments.list().pages()
+    next(pages), next(pages)  # the first page, then the first followed one: two more may be read ahead
+    deadline = time.monotonic() + 10
+    while client.transport.requests_sent - sent < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # a slow reader: nothing more is read until it takes a page
+    assert client.transport.requests_sent - sent == 4
+    assert len(ids(pages)) == INVESTMENTS - 200
 
 
 def test_a_count_of_the_page_alone_never_stops_a_list_at_its_first_page(

@@ -1510,6 +1510,71 @@ def test_review_58_a_tokens_lifetime_and_ids_in_braces() -> None:
     assert read_object({"id": hex_id}) == {"id": hex_id}
 
 
+def _read_one_by_one(item: dict[str, Any]) -> dict[str, Any]:
+    """The toolkit's reading of one object as it was written before pages were read field by field (the oracle of
+    the test below): every field of ``api.read_object``, object by object."""
+    from helpers.core import api
+
+    for name in api.ID_FIELDS:
+        value = item.get(name)
+        unread = type(value) is str and (value != value.lower() or value.startswith(("{", "urn:")))
+        if unread and (spelled := api.read_id(value)) != value:
+            item[name] = spelled
+    for name in api.UNIT_FIELDS:
+        value = item.get(name)
+        if value is not None and type(value) is not int and (whole := api.whole_number(value)) is not None:
+            item[name] = whole
+    status = item.get("status")
+    if type(status) is str and status not in api._SPELLED_STATUSES:
+        item["status"] = api.read_status(status)
+    kyc = item.get("kyc_status")
+    if type(kyc) is str and kyc != kyc.strip().upper():
+        item["kyc_status"] = kyc.strip().upper()
+    for value in item.get("allocations") or ():
+        if isinstance(value, dict):
+            _read_one_by_one(value)
+    return item
+
+
+def test_a_page_is_read_as_each_of_its_objects_would_be_alone() -> None:
+    """Pages are read field by field (issue 14: 0.1 ms instead of 1.5 for 500 investments already in the toolkit's
+    spelling): whatever a page mixes (ids in capitals beside ids as they should be, 5 beside 5.0 and "5", True,
+    lists, objects, statuses in any case, allocations), each object comes out as the object-by-object reading gives
+    it, and what is no object is left alone."""
+    import copy
+    import random
+
+    from helpers.core.api import read_objects
+
+    canonical = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    choices: dict[str, list[Any]] = {
+        "id": [canonical, canonical.upper(), "{" + canonical + "}", f"urn:uuid:{canonical}", "not-an-id", 7, None],
+        "wallet": ["0xAbC", canonical, canonical.upper(), {"address": "0xAbC"}, ["x"], None],
+        "units": [5, 5.0, "5", " 5 ", "5.5", 5.5, True, "1e3", [5], None, 0],
+        "remaining_units": [3, "3", 3.0, None],
+        "status": ["DELIVERED", "delivered", " Paid ", "whatever", {"a": 1}, 3, None],
+        "kyc_status": ["SUCCESS", " success", "pending", 1, None],
+        "allocations": [None, [], [{"investment_id": canonical.upper(), "units": "2"}, "x"], {"units": "2"}, "ab"],
+    }
+    draw = random.Random(14)
+    for _page in range(300):
+        page: list[Any] = []
+        for _object in range(draw.randint(1, 12)):
+            if draw.random() < 0.05:
+                page.append(draw.choice(["text", 5, None, ["a"]]))
+                continue
+            page.append({name: draw.choice(values) for name, values in choices.items() if draw.random() < 0.8})
+        expected = [_read_one_by_one(item) if isinstance(item, dict) else item for item in copy.deepcopy(page)]
+        read = read_objects(page)
+        assert read is page
+        assert [(type(item), item) for item in read] == [(type(item), item) for item in expected], page
+        for got, want in zip(read, expected):
+            if isinstance(got, dict):
+                assert {key: type(value) for key, value in got.items()} == {
+                    key: type(value) for key, value in want.items()
+                }
+
+
 def test_review_59_a_403_renews_the_token_only_where_it_names_the_token() -> None:
     """A 403 for a missing scope (OAuth's "higher privileges than provided by the access token", "Token does not
     have the required scope") or a refusal of business ("The subscription period has expired") is no refused token."""

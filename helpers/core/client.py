@@ -19,6 +19,7 @@ import builtins
 import itertools
 import json
 import logging
+import queue
 import re
 import sys
 import threading
@@ -27,7 +28,7 @@ import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -351,33 +352,31 @@ class ListResult:
         return content
 
     def _following(self, url: str) -> Iterator[list[Any]]:
-        """Follow ``next`` from ``url``. Each page's ``next`` is read from its bytes as they arrive and asked for at
-        once, so the registry prepares the next page while this one is decoded and used (the decoded link is the
-        one that counts: should it differ, that page is fetched instead)."""
+        """Follow ``next`` from ``url``. A page thread reads ahead: as soon as a page's bytes are in, it reads its
+        ``next`` from them and asks for that page, so the registry prepares it while this one is decoded and used
+        (the decoded link is the one that counts: should it differ, the pages are read again from it)."""
         with ThreadPoolExecutor(1, thread_name_prefix="helpers-page") as pool:
-            future: Future[bytes] | None = pool.submit(self._fetch_undecoded, url)
+            reader = _ReadAhead(pool, self._read_ahead, url)
             try:
-                while future is not None:
-                    content = future.result()
-                    here = self.client.transport.url(url)  # links may be relative to the page they are on
-                    ahead = _resolved(here, next_link_ahead(content))
-                    future = pool.submit(self._fetch_undecoded, ahead) if ahead else None
-                    url = ahead or url
-                    # Hand the GIL over for a moment, so the page thread sends its request now, while this page is
-                    # decoded, instead of when the decoding is done (10k investments: 1.3-1.6x -> 0.97-1.19x the
-                    # raw transfer). A sleep of 0 may keep the GIL; a microsecond lets the other thread take it.
-                    time.sleep(1e-6)
+                while (page := reader.next()) is not None:
+                    here, content, ahead = page
                     items, _count, next_url = page_items(decode_body(content), self.action)
                     next_url = _resolved(here, next_url)
                     if next_url != ahead:
-                        if future is not None:
-                            future.cancel()
-                        future = pool.submit(self._fetch_undecoded, next_url) if next_url else None
-                        url = next_url or url
+                        reader.stop()
+                        reader = _ReadAhead(pool, self._read_ahead, next_url)
                     yield items
             finally:
-                if future is not None:
-                    future.cancel()
+                reader.stop()
+
+    def _read_ahead(self, url: str | None, ahead: _ReadAhead) -> None:
+        """In the page thread: each page's bytes from ``url`` on, with where it is and its ``next`` link ahead of
+        decoding, handed to ``ahead``, and the next page asked for at once (as many ahead as it has room for)."""
+        while url and ahead.room():
+            content = self._fetch_undecoded(url)
+            here = self.client.transport.url(url)  # links may be relative to the page they are on
+            url = _resolved(here, next_link_ahead(content))
+            ahead.put((here, content, url))
 
     def _report(self, fetched: int) -> None:
         if self.progress is not None:
@@ -387,8 +386,7 @@ class ListResult:
         """The pages as plain objects (dicts), with the filters applied here too."""
         checks_ = self._checks()
         for items in self.raw_pages():
-            read = api.read_object
-            items = [read(item) if isinstance(item, dict) else item for item in items]
+            items = api.read_objects(items)
             if self.shape is not None:
                 items = [self.shape(item) if isinstance(item, dict) else item for item in items]
             if checks_:
@@ -430,6 +428,52 @@ class ListResult:
         """Every object as a DataFrame (needs the data layer: ``helpers.connect()`` gives a client that has it).
         ``progress=False`` hides the progress bar a long list shows."""
         return self.client.tabulate(self, **options)
+
+
+class _ReadAhead:
+    """Pages a thread reads ahead of the one using them: at most ``PAGES_AHEAD`` waiting, so the next request leaves
+    as soon as a page is in (from the thread that read it, with no wait for another thread) while memory stays
+    bounded. ``read(url, self)`` runs in the pool; its error is raised by :meth:`next`."""
+
+    PAGES_AHEAD = 2
+
+    def __init__(
+        self, pool: ThreadPoolExecutor, read: Callable[[str | None, _ReadAhead], None], url: str | None
+    ) -> None:
+        self._pages: queue.SimpleQueue[tuple[str, bytes, str | None] | None] = queue.SimpleQueue()
+        self._free = threading.Semaphore(self.PAGES_AHEAD)
+        self._stopped = False
+        self._done: Future[None] = pool.submit(self._run, read, url)
+
+    def _run(self, read: Callable[[str | None, _ReadAhead], None], url: str | None) -> None:
+        try:
+            read(url, self)
+        finally:
+            self._pages.put(None)  # the end, or an error (raised by next())
+
+    def room(self) -> bool:
+        """Wait for room for one more page; False once the reader is stopped."""
+        self._free.acquire()
+        return not self._stopped
+
+    def put(self, page: tuple[str, bytes, str | None]) -> None:
+        self._pages.put(page)
+
+    def next(self) -> tuple[str, bytes, str | None] | None:
+        """The next page (where it is, its bytes, its ``next`` read ahead), or None after the last one."""
+        page = self._pages.get()
+        if page is None:
+            self._done.result()  # the thread's error, if it ended on one
+            return None
+        self._free.release()
+        return page
+
+    def stop(self) -> None:
+        """No more pages: the thread ends once the request it may be waiting for is answered."""
+        self._stopped = True
+        self._free.release()  # (a thread waiting for room sees it stopped)
+        if not self._done.cancel():
+            wait([self._done])
 
 
 def in_order(fetch: Callable[[str], T], urls: Iterable[str], workers: int, window: int) -> Iterator[T]:

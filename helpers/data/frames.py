@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers.core import api
@@ -309,11 +310,12 @@ def moments(series: pd.Series, column: str, called: str | None = None) -> pd.Ser
     time without a zone is read as UTC, and one that is no time is left empty: both are said, once per column
     (``called``: what the column holds, where it gathers several of the registry's fields)."""
     named = called or repr(label(column))
+    missing = series.isna().to_numpy()
     parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
-    if parsed.isna().sum() > series.isna().sum():  # some are no time as pandas reads them: a comma, or nonsense
-        fixed = series.where(series.isna(), series.astype(str).str.replace(COMMA_FRACTION, r"\1.\2", regex=True))
+    if parsed.isna().sum() > missing.sum():  # some are no time as pandas reads them: a comma, or nonsense
+        fixed = series.where(missing, series.astype(str).str.replace(COMMA_FRACTION, r"\1.\2", regex=True))
         parsed = pd.to_datetime(fixed, utc=True, format="ISO8601", errors="coerce")
-        unread = int(parsed.isna().sum() - series.isna().sum())
+        unread = int(parsed.isna().sum() - missing.sum())
         if unread:
             warnings.warn(
                 f"{unread} value{'s' if unread > 1 else ''} of {named} {'are' if unread > 1 else 'is'} no "
@@ -321,8 +323,9 @@ def moments(series: pd.Series, column: str, called: str | None = None) -> pd.Ser
                 TimeWarning,
                 stacklevel=4,
             )
-    ends = {series.first_valid_index(), series.last_valid_index()} - {None}  # (a column's times share one form)
-    samples = [value.strip() for value in (series[index] for index in ends) if isinstance(value, str)]
+    present = np.flatnonzero(~missing)
+    ends = {present[0], present[-1]} if len(present) else set()  # (a column's times share one form)
+    samples = [value.strip() for value in (series.iloc[position] for position in ends) if isinstance(value, str)]
     if any(TIME_OF_DAY.search(sample) and not ZONE.search(sample) for sample in samples):
         warnings.warn(
             f"The registry's times in {named} name no time zone: they are read as UTC. If its times are "
