@@ -295,6 +295,32 @@ def test_a_slow_reader_of_followed_pages_holds_at_most_two_ahead(strict_sandbox:
     assert len(ids(pages)) == INVESTMENTS - 200
 
 
+def test_a_list_left_half_read_never_holds_up_the_end_of_python(strict_sandbox: Sandbox, tmp_path: Path) -> None:
+    """A script (or a kernel) that reads two pages of a long list and ends without closing it: the page thread,
+    waiting for its reader to take a page, was joined at exit, which never came."""
+    import subprocess
+    import sys
+
+    config = config_for(strict_sandbox, tmp_path)
+    script = f"""
+from pathlib import Path
+import helpers
+from helpers.core.config import Config
+config = Config(
+    base_url={config.base_url!r}, client_id={config.client_id!r},
+    client_secret={config.client_secret.get_secret_value()!r}, journal_path=Path({str(config.journal_path)!r}),
+    page_size=100, source="test",
+)
+pages = helpers.Client(config).investments.list().pages()
+next(pages), next(pages)
+print("two pages read", flush=True)
+"""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "two pages read\n"
+
+
 def test_a_count_of_the_page_alone_never_stops_a_list_at_its_first_page(
     links_rewritten: tuple[Any, Any, Config],
 ) -> None:

@@ -28,7 +28,7 @@ import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -355,19 +355,18 @@ class ListResult:
         """Follow ``next`` from ``url``. A page thread reads ahead: as soon as a page's bytes are in, it reads its
         ``next`` from them and asks for that page, so the registry prepares it while this one is decoded and used
         (the decoded link is the one that counts: should it differ, the pages are read again from it)."""
-        with ThreadPoolExecutor(1, thread_name_prefix="helpers-page") as pool:
-            reader = _ReadAhead(pool, self._read_ahead, url)
-            try:
-                while (page := reader.next()) is not None:
-                    here, content, ahead = page
-                    items, _count, next_url = page_items(decode_body(content), self.action)
-                    next_url = _resolved(here, next_url)
-                    if next_url != ahead:
-                        reader.stop()
-                        reader = _ReadAhead(pool, self._read_ahead, next_url)
-                    yield items
-            finally:
-                reader.stop()
+        reader = _ReadAhead(self._read_ahead, url)
+        try:
+            while (page := reader.next()) is not None:
+                here, content, ahead = page
+                items, _count, next_url = page_items(decode_body(content), self.action)
+                next_url = _resolved(here, next_url)
+                if next_url != ahead:
+                    reader.stop()
+                    reader = _ReadAhead(self._read_ahead, next_url)
+                yield items
+        finally:
+            reader.stop()
 
     def _read_ahead(self, url: str | None, ahead: _ReadAhead) -> None:
         """In the page thread: each page's bytes from ``url`` on, with where it is and its ``next`` link ahead of
@@ -433,23 +432,26 @@ class ListResult:
 class _ReadAhead:
     """Pages a thread reads ahead of the one using them: at most ``PAGES_AHEAD`` waiting, so the next request leaves
     as soon as a page is in (from the thread that read it, with no wait for another thread) while memory stays
-    bounded. ``read(url, self)`` runs in the pool; its error is raised by :meth:`next`."""
+    bounded. ``read(url, self)`` runs in that thread; its error is raised by :meth:`next`. The thread is a daemon: a
+    list left half read (never closed) does not hold up the end of Python while it waits for its reader."""
 
     PAGES_AHEAD = 2
 
-    def __init__(
-        self, pool: ThreadPoolExecutor, read: Callable[[str | None, _ReadAhead], None], url: str | None
-    ) -> None:
+    def __init__(self, read: Callable[[str | None, _ReadAhead], None], url: str | None) -> None:
         self._pages: queue.SimpleQueue[tuple[str, bytes, str | None] | None] = queue.SimpleQueue()
         self._free = threading.Semaphore(self.PAGES_AHEAD)
         self._stopped = False
-        self._done: Future[None] = pool.submit(self._run, read, url)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(read, url), name="helpers-page", daemon=True)
+        self._thread.start()
 
     def _run(self, read: Callable[[str | None, _ReadAhead], None], url: str | None) -> None:
         try:
             read(url, self)
+        except BaseException as exc:  # raised in the reader's thread, by next()
+            self._error = exc
         finally:
-            self._pages.put(None)  # the end, or an error (raised by next())
+            self._pages.put(None)  # the end, or an error
 
     def room(self) -> bool:
         """Wait for room for one more page; False once the reader is stopped."""
@@ -463,7 +465,8 @@ class _ReadAhead:
         """The next page (where it is, its bytes, its ``next`` read ahead), or None after the last one."""
         page = self._pages.get()
         if page is None:
-            self._done.result()  # the thread's error, if it ended on one
+            if self._error is not None:
+                raise self._error
             return None
         self._free.release()
         return page
@@ -472,8 +475,7 @@ class _ReadAhead:
         """No more pages: the thread ends once the request it may be waiting for is answered."""
         self._stopped = True
         self._free.release()  # (a thread waiting for room sees it stopped)
-        if not self._done.cancel():
-            wait([self._done])
+        self._thread.join()
 
 
 def in_order(fetch: Callable[[str], T], urls: Iterable[str], workers: int, window: int) -> Iterator[T]:
