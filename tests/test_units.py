@@ -1537,10 +1537,10 @@ def _read_one_by_one(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_page_is_read_as_each_of_its_objects_would_be_alone() -> None:
-    """Pages are read field by field (issue 14: 0.1 ms instead of 1.5 for 500 investments already in the toolkit's
-    spelling): whatever a page mixes (ids in capitals beside ids as they should be, 5 beside 5.0 and "5", True,
-    lists, objects, statuses in any case, allocations), each object comes out as the object-by-object reading gives
-    it, and what is no object is left alone."""
+    """Pages are read field by field (issue 14: about 0.6 ms instead of 1.0 for 500 investments already in the
+    toolkit's spelling): whatever a page mixes (ids in capitals beside ids as they should be, 5 beside 5.0 and "5",
+    True, lists, objects, statuses in any case, allocations), each object comes out as the object-by-object reading
+    gives it, and what is no object is left alone."""
     import copy
     import random
 

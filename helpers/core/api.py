@@ -203,7 +203,7 @@ def read_object(item: dict[str, Any]) -> dict[str, Any]:
 def read_objects(items: list[Any]) -> list[Any]:
     """:func:`read_object` on every object of ``items`` (changed in place, and returned; what is no object is left
     as it is). It goes field by field over the whole list: a page already in the toolkit's spelling, as most are, is
-    checked without a Python step per object (a page of 500 investments: 0.65 ms instead of 1.1)."""
+    checked without a Python step per object (a page of 500 investments: about 0.6 ms instead of 1.0)."""
     objects = [item for item in items if isinstance(item, dict)]
     if not objects:
         return items

@@ -433,7 +433,8 @@ class _ReadAhead:
     """Pages a thread reads ahead of the one using them: at most ``PAGES_AHEAD`` waiting, so the next request leaves
     as soon as a page is in (from the thread that read it, with no wait for another thread) while memory stays
     bounded. ``read(url, self)`` runs in that thread; its error is raised by :meth:`next`. The thread is a daemon: a
-    list left half read (never closed) does not hold up the end of Python while it waits for its reader."""
+    list left half read (never closed) does not hold up the end of Python while it waits for its reader; until the
+    list is closed or deleted, it holds that thread and up to two pages."""
 
     PAGES_AHEAD = 2
 
@@ -472,10 +473,11 @@ class _ReadAhead:
         return page
 
     def stop(self) -> None:
-        """No more pages: the thread ends once the request it may be waiting for is answered."""
+        """No more pages. Returns at once: the thread ends by itself once the request it may be waiting for is
+        answered, and what it read is dropped (no one waits for a page no one needs, nor for a Retry-After's pause;
+        and the garbage collector, closing a list in its own page thread, does not wait for that thread)."""
         self._stopped = True
         self._free.release()  # (a thread waiting for room sees it stopped)
-        self._thread.join()
 
 
 def in_order(fetch: Callable[[str], T], urls: Iterable[str], workers: int, window: int) -> Iterator[T]:
