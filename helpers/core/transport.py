@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import SplitResult, urlencode, urljoin, urlsplit, urlunsplit
 
+import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -766,11 +767,27 @@ def write_request(
 
 
 def decode_body(content: bytes) -> Any:
-    """An answer's body: its JSON, or its first 500 characters as text when it is no JSON (an HTML error page)."""
+    """An answer's body: its JSON, or its first 500 characters as text when it is no JSON (an HTML error page).
+
+    Read by orjson (a page of 500 investments in half the time of the standard library) where it reads it as the
+    standard library does: orjson reads an integer beyond 64 bits as a float (units would lose their exactness), so a
+    body with 19 digits in a row anywhere is read by the standard library, as is what orjson refuses and the standard
+    library reads (NaN, UTF-16, a lone surrogate)."""
+    if not content:
+        return None
+    if LONG_NUMBER not in content.translate(DIGITS_AS_ZEROS):
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass
     try:
-        return jsonlib.loads(content) if content else None
+        return jsonlib.loads(content)
     except ValueError:
         return content[:500].decode("utf-8", "replace")
+
+
+DIGITS_AS_ZEROS = bytes(ord("0") if chr(byte) in "0123456789" else ord(" ") for byte in range(256))
+LONG_NUMBER = b"0" * 19  # (the largest 64-bit integer has 19 digits)
 
 
 class AnswerTooSlow(urllib3.exceptions.HTTPError):
