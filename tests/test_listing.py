@@ -312,6 +312,25 @@ def test_leaving_a_list_does_not_wait_for_the_page_read_ahead(strict_sandbox: Sa
     assert not thread.is_alive()
 
 
+def test_a_page_read_ahead_for_a_list_left_is_not_asked_for_again(strict_sandbox: Sandbox, tmp_path: Path) -> None:
+    """Review 77: a list left while its page thread was told to come back later (429, Retry-After) went on asking for
+    that page after each pause, five times, for no one. It stops at the end of the pause it is in."""
+    config = config_for(strict_sandbox, tmp_path)
+    client = connected(config, page_size=100)
+    pages = client.investments.list().pages()
+    next(pages), next(pages)  # the page thread has read two pages ahead, and waits for room
+    strict_sandbox.faults(queue=["429"] * 5, retry_after=1)
+    try:
+        next(pages)  # room for one more: the page thread asks for it, and is told to come back in a second
+        thread = _page_thread_fetching()
+        pages.close()
+        thread.join(30)
+        assert not thread.is_alive()
+        assert len(strict_sandbox.faults()["queue"]) >= 3  # asked once (twice if the close came after the pause)
+    finally:
+        strict_sandbox.faults(queue=[], retry_after=0)
+
+
 def _page_thread_fetching() -> Any:
     """The page thread, once it is fetching a page (waited for: it may still be on its way there)."""
     import sys

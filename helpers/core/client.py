@@ -60,7 +60,7 @@ from helpers.core.errors import (
 )
 from helpers.core.journal import AuditLine, Entry, Journal, TwinInFlight, content_hash, derive_key
 from helpers.core.records import Outcome, Record
-from helpers.core.transport import AmbiguousWrite, Answer, Transport, decode_body, in_place
+from helpers.core.transport import AmbiguousWrite, Answer, Transport, abandoned_when, decode_body, in_place
 
 if TYPE_CHECKING:
     from helpers.core.resources import (
@@ -441,14 +441,15 @@ class _ReadAhead:
     def __init__(self, read: Callable[[str | None, _ReadAhead], None], url: str | None) -> None:
         self._pages: queue.SimpleQueue[tuple[str, bytes, str | None] | None] = queue.SimpleQueue()
         self._free = threading.Semaphore(self.PAGES_AHEAD)
-        self._stopped = False
+        self._stopped = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(read, url), name="helpers-page", daemon=True)
         self._thread.start()
 
     def _run(self, read: Callable[[str | None, _ReadAhead], None], url: str | None) -> None:
         try:
-            read(url, self)
+            with abandoned_when(self._stopped):  # once stopped, its request is not sent again after a pause
+                read(url, self)
         except BaseException as exc:  # raised in the reader's thread, by next()
             self._error = exc
         finally:
@@ -457,7 +458,7 @@ class _ReadAhead:
     def room(self) -> bool:
         """Wait for room for one more page; False once the reader is stopped."""
         self._free.acquire()
-        return not self._stopped
+        return not self._stopped.is_set()
 
     def put(self, page: tuple[str, bytes, str | None]) -> None:
         self._pages.put(page)
@@ -474,28 +475,37 @@ class _ReadAhead:
 
     def stop(self) -> None:
         """No more pages. Returns at once: the thread ends by itself once the request it may be waiting for is
-        answered, and what it read is dropped (no one waits for a page no one needs, nor for a Retry-After's pause;
-        and the garbage collector, closing a list in its own page thread, does not wait for that thread)."""
-        self._stopped = True
+        answered (or at the end of a retry's pause: it is not sent again), and what it read is dropped. No one waits
+        for a page no one needs, nor for a Retry-After's pause; the garbage collector, closing a list in its own page
+        thread, does not wait for that thread."""
+        self._stopped.set()
         self._free.release()  # (a thread waiting for room sees it stopped)
 
 
 def in_order(fetch: Callable[[str], T], urls: Iterable[str], workers: int, window: int) -> Iterator[T]:
     """``fetch(url)`` for every url with ``workers`` threads, yielded in the order of ``urls``; at most ``window``
-    results are fetched or held ahead of the consumer (memory stays bounded however long the list)."""
+    results are fetched or held ahead of the consumer (memory stays bounded however long the list). Once the consumer
+    stops, what has not started is not sent, and what has is not sent again after a retry's pause."""
     pending: deque[Future[T]] = deque()
-    queue = iter(urls)
+    remaining = iter(urls)
+    stopped = threading.Event()
+
+    def fetch_until_stopped(url: str) -> T:
+        with abandoned_when(stopped):
+            return fetch(url)
+
     with ThreadPoolExecutor(workers, thread_name_prefix="helpers-pages") as pool:
         try:
-            for url in itertools.islice(queue, max(window, 1)):
-                pending.append(pool.submit(fetch, url))
+            for url in itertools.islice(remaining, max(window, 1)):
+                pending.append(pool.submit(fetch_until_stopped, url))
             while pending:
                 result = pending.popleft().result()
-                following = next(queue, None)
+                following = next(remaining, None)
                 if following is not None:
-                    pending.append(pool.submit(fetch, following))
+                    pending.append(pool.submit(fetch_until_stopped, following))
                 yield result
         finally:
+            stopped.set()
             for future in pending:
                 future.cancel()
 

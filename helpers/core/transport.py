@@ -134,6 +134,36 @@ class SharedRetry(Retry):
             self.throttle.hold(seconds)
         return super().sleep_for_retry(response)
 
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        """The pause before the request is sent again; not sent again once no one waits for its answer."""
+        not_abandoned()
+        super().sleep(response)
+        not_abandoned()
+
+
+class RequestAbandoned(Exception):
+    """A request of a page no one will read any more (the list was left): not sent again."""
+
+
+_THIS_THREAD = threading.local()
+
+
+@contextmanager
+def abandoned_when(event: threading.Event) -> Iterator[None]:
+    """While inside, in this thread: once ``event`` is set, a request is no longer sent, nor sent again after a
+    retry's pause (:class:`RequestAbandoned` instead). For the threads that read pages ahead of their reader."""
+    _THIS_THREAD.abandoned = event
+    try:
+        yield
+    finally:
+        _THIS_THREAD.abandoned = None
+
+
+def not_abandoned() -> None:
+    event = getattr(_THIS_THREAD, "abandoned", None)
+    if event is not None and event.is_set():
+        raise RequestAbandoned("no one reads this page any more")
+
 
 def make_retry(total: int = 6, backoff: float = 0.25, *, writes: bool = False) -> SharedRetry:
     retry = SharedRetry(
@@ -523,6 +553,7 @@ class Transport:
                 prepared = prepare(session, method, url, **kwargs)
             with self._slots or nullcontext():
                 self.throttle.wait()  # with its place: a request that waited for one still honours a Retry-After
+                not_abandoned()
                 started = time.perf_counter()
                 sent_at = time.time()
                 if writing:
@@ -771,11 +802,11 @@ def decode_body(content: bytes) -> Any:
 
     Read by orjson (a page of 500 investments in half the time of the standard library) where it reads it as the
     standard library does: orjson reads an integer beyond 64 bits as a float (units would lose their exactness), so a
-    body with 19 digits in a row anywhere is read by the standard library, as is what orjson refuses and the standard
-    library reads (NaN, UTF-16, a lone surrogate)."""
+    body with a number of 19 digits or more is read by the standard library, as is what orjson refuses and the
+    standard library reads (NaN, UTF-16, a lone surrogate)."""
     if not content:
         return None
-    if LONG_NUMBER not in content.translate(DIGITS_AS_ZEROS):
+    if not _long_number(content):
         try:
             return orjson.loads(content)
         except orjson.JSONDecodeError:
@@ -786,8 +817,24 @@ def decode_body(content: bytes) -> Any:
         return content[:500].decode("utf-8", "replace")
 
 
-DIGITS_AS_ZEROS = bytes(ord("0") if chr(byte) in "0123456789" else ord(" ") for byte in range(256))
-LONG_NUMBER = b"0" * 19  # (the largest 64-bit integer has 19 digits)
+def _long_number(content: bytes) -> bool:
+    """Whether a number of 19 digits or more may be in the body: 19 digits in a row where a number may start (after
+    ':', ',' or '[', or at the start, whitespace aside, perhaps after a minus). Digits in text ("DE89 3704 ...", an
+    IBAN's 20 digits) follow letters; a false alarm only costs the standard library's time. In C: 0.3 ms for a page
+    of 500 investments."""
+    tokens = content.translate(NUMBER_TOKENS, b" \t\r\n")
+    return any(start + LONG_DIGITS in tokens for start in (b":", b":-")) or tokens.startswith(
+        (LONG_DIGITS, b"-" + LONG_DIGITS)
+    )
+
+
+def _token_byte(byte: int) -> int:
+    char = chr(byte)
+    return ord("9" if char.isascii() and char.isdigit() else ":" if char in ":,[" else "-" if char == "-" else "x")
+
+
+NUMBER_TOKENS = bytes(map(_token_byte, range(256)))  # digits as 9, what may come before a number as ':'
+LONG_DIGITS = b"9" * 19  # (the largest 64-bit integer has 19 digits)
 
 
 class AnswerTooSlow(urllib3.exceptions.HTTPError):
