@@ -331,7 +331,27 @@ def test_a_page_read_ahead_for_a_list_left_is_not_asked_for_again(strict_sandbox
         strict_sandbox.faults(queue=[], retry_after=0)
 
 
-def _page_thread_fetching() -> Any:
+def test_leaving_a_list_read_concurrently_does_not_wait_for_a_retry_pause(
+    drf_config: Config, drf_sandbox: Sandbox
+) -> None:
+    """Review 78: leaving a list whose pages are fetched concurrently (page numbers) waited for every fetch under way,
+    a Retry-After's pause included. It returns at once; the fetch ends by itself at the end of its pause."""
+    client = connected(drf_config, concurrency=4)
+    pages = client.investments.list().pages()
+    next(pages), next(pages)
+    drf_sandbox.faults(queue=["429"] * 8, retry_after=5)
+    try:
+        next(pages)  # the next fetch asked for is told to come back in 5 seconds
+        thread = _page_thread_fetching("helpers-pages")
+        pages.close()
+        assert thread.is_alive()  # still in its pause: leaving the list did not wait for it
+    finally:
+        drf_sandbox.faults(queue=[], retry_after=0)
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def _page_thread_fetching(name: str = "helpers-page") -> Any:
     """The page thread, once it is fetching a page (waited for: it may still be on its way there)."""
     import sys
     import threading
@@ -341,7 +361,8 @@ def _page_thread_fetching() -> Any:
     while time.monotonic() < deadline:
         for thread in threading.enumerate():
             frame = sys._current_frames().get(thread.ident or 0)
-            stack = traceback.extract_stack(frame) if thread.name == "helpers-page" and frame is not None else []
+            named = thread.name == name or thread.name.startswith(name + "_")  # (a pool's threads: NAME_0, NAME_1)
+            stack = traceback.extract_stack(frame) if named and frame is not None else []
             if any(line.name == "_send" for line in stack):
                 return thread
         time.sleep(0.01)

@@ -485,7 +485,8 @@ class _ReadAhead:
 def in_order(fetch: Callable[[str], T], urls: Iterable[str], workers: int, window: int) -> Iterator[T]:
     """``fetch(url)`` for every url with ``workers`` threads, yielded in the order of ``urls``; at most ``window``
     results are fetched or held ahead of the consumer (memory stays bounded however long the list). Once the consumer
-    stops, what has not started is not sent, and what has is not sent again after a retry's pause."""
+    stops, it goes on at once: what has not started is not sent, and what has is not sent again after a retry's
+    pause."""
     pending: deque[Future[T]] = deque()
     remaining = iter(urls)
     stopped = threading.Event()
@@ -494,20 +495,19 @@ def in_order(fetch: Callable[[str], T], urls: Iterable[str], workers: int, windo
         with abandoned_when(stopped):
             return fetch(url)
 
-    with ThreadPoolExecutor(workers, thread_name_prefix="helpers-pages") as pool:
-        try:
-            for url in itertools.islice(remaining, max(window, 1)):
-                pending.append(pool.submit(fetch_until_stopped, url))
-            while pending:
-                result = pending.popleft().result()
-                following = next(remaining, None)
-                if following is not None:
-                    pending.append(pool.submit(fetch_until_stopped, following))
-                yield result
-        finally:
-            stopped.set()
-            for future in pending:
-                future.cancel()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="helpers-pages")
+    try:
+        for url in itertools.islice(remaining, max(window, 1)):
+            pending.append(pool.submit(fetch_until_stopped, url))
+        while pending:
+            result = pending.popleft().result()
+            following = next(remaining, None)
+            if following is not None:
+                pending.append(pool.submit(fetch_until_stopped, following))
+            yield result
+    finally:
+        stopped.set()
+        pool.shutdown(wait=False, cancel_futures=True)  # (a fetch under way ends by itself, sent no more)
 
 
 def _caller_level() -> int:

@@ -800,10 +800,10 @@ def write_request(
 def decode_body(content: bytes) -> Any:
     """An answer's body: its JSON, or its first 500 characters as text when it is no JSON (an HTML error page).
 
-    Read by orjson (a page of 500 investments in half the time of the standard library) where it reads it as the
-    standard library does: orjson reads an integer beyond 64 bits as a float (units would lose their exactness), so a
-    body with a number of 19 digits or more is read by the standard library, as is what orjson refuses and the
-    standard library reads (NaN, UTF-16, a lone surrogate)."""
+    Read by orjson where it reads it as the standard library does: orjson reads an integer beyond 64 bits as a float
+    (units would lose their exactness), so a body with a number of 19 digits or more is read by the standard library,
+    as is what orjson refuses and the standard library reads (NaN, UTF-16, a lone surrogate). A page of 500
+    investments: orjson in half the standard library's time, three quarters with that check."""
     if not content:
         return None
     if not _long_number(content):
@@ -819,10 +819,12 @@ def decode_body(content: bytes) -> Any:
 
 def _long_number(content: bytes) -> bool:
     """Whether a number of 19 digits or more may be in the body: 19 digits in a row where a number may start (after
-    ':', ',' or '[', or at the start, whitespace aside, perhaps after a minus). Digits in text ("DE89 3704 ...", an
-    IBAN's 20 digits) follow letters; a false alarm only costs the standard library's time. In C: 0.3 ms for a page
-    of 500 investments."""
-    tokens = content.translate(NUMBER_TOKENS, b" \t\r\n")
+    ':', ',', '[' or JSON's whitespace, or at the start, perhaps after a minus). Digits in text follow letters (an
+    IBAN's 20 digits) or are found where a number may start (a false alarm: only the standard library's time). In C,
+    about half of orjson's time."""
+    tokens = content.translate(NUMBER_TOKENS)
+    if LONG_DIGITS not in tokens:  # (most bodies: one search)
+        return False
     return any(start + LONG_DIGITS in tokens for start in (b":", b":-")) or tokens.startswith(
         (LONG_DIGITS, b"-" + LONG_DIGITS)
     )
@@ -830,10 +832,12 @@ def _long_number(content: bytes) -> bool:
 
 def _token_byte(byte: int) -> int:
     char = chr(byte)
-    return ord("9" if char.isascii() and char.isdigit() else ":" if char in ":,[" else "-" if char == "-" else "x")
+    return ord(
+        "9" if char.isascii() and char.isdigit() else ":" if char in ":,[ \t\r\n" else "-" if char == "-" else "x"
+    )
 
 
-NUMBER_TOKENS = bytes(map(_token_byte, range(256)))  # digits as 9, what may come before a number as ':'
+NUMBER_TOKENS = bytes(map(_token_byte, range(256)))  # digits as 9, where a number may start as ':'
 LONG_DIGITS = b"9" * 19  # (the largest 64-bit integer has 19 digits)
 
 
