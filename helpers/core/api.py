@@ -235,18 +235,7 @@ def _read_column(
     kinds.discard(type(None))
     if kinds <= set(already) or (all_read is not None and kinds == {str} and all_read(list(filter(None, values)))):
         return
-    try:  # each distinct value read once (with its type: 5 and 5.0 are equal, and one of them is to change)
-        distinct = set(zip(map(type, values), values))
-    except TypeError:  # a list or an object where a value should be: each one in turn
-        distinct = None
-    if distinct is not None:
-        changes = {key: new for key in distinct if (new := _changed(key[1], spelled)) is not None}
-        if changes:
-            for item, key in zip(objects, zip(map(type, values), values)):
-                if key in changes:
-                    item[name] = changes[key]
-        return
-    for item, value in zip(objects, values):
+    for item, value in zip(objects, values):  # (a column to change: value by value)
         if (new := _changed(value, spelled)) is not None:
             item[name] = new
 

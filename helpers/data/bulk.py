@@ -144,6 +144,11 @@ class Plan:
     def valid(self) -> int:
         return len(self.rows)
 
+    @property
+    def deciding(self) -> int:
+        """Matches the duplicates' choice decides (not the same data): the choice is shown only where there are."""
+        return int((self.matches["identical"] != "yes").sum()) if len(self.matches) else 0
+
     def preview(self) -> pd.DataFrame:
         return pd.DataFrame(
             [
@@ -166,10 +171,9 @@ class Plan:
         similar = in_registry["row"].nunique() - there
         earlier = self.matches[self.matches["existing_row"].notna()]  # (a row counted once: it may match both)
         in_file = earlier.loc[~earlier["row"].isin(in_registry["row"]), "row"].nunique()
-        asked = bool((self.matches["identical"] != "yes").any())  # the choice is shown where it decides (review 71)
         matching = (
             f", {there} of them {'are' if there > 1 else 'is'} in the registry already (the same data: the investor is "
-            + ("not made again, unless you choose to create another)" if asked else "not made again)")
+            + ("not made again, unless you choose to create another)" if self.deciding else "not made again)")
             if there
             else ""
         )

@@ -1520,10 +1520,8 @@ class RedemptionForm(Form):
         except (NotListed, PermissionDeniedError):  # the registry's redemptions cannot be read here
             return
         unknown = [r for r in redemptions if r.get("status") in api.TASK_UNKNOWN]
+        unknown_said = tuple(widgets.HTML(self._unknown_said(r, redemptions)) for r in unknown[-3:])
         rows: list[widgets.Widget] = []
-        for redemption in unknown[-3:]:
-            rows.append(widgets.HTML(self._unknown_said(redemption, redemptions)))
-        unknown_said, rows = tuple(rows), []
         for redemption_id, attempt in latest.items():
             if attempt.get("status") not in api.TASK_FAILED:
                 continue  # retried from here, and the retry did not fail

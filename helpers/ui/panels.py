@@ -464,7 +464,6 @@ class BulkImportPanel(widgets.VBox):
                         )
                     )
                 )
-            deciding = int((self.plan.matches["identical"] != "yes").sum()) if len(self.plan.matches) else 0
             if len(self.plan.matches):
                 display(
                     HTML(
@@ -472,7 +471,9 @@ class BulkImportPanel(widgets.VBox):
                             tables.humanize(self.plan.matches, BULK_MATCH_LABELS, ids=("existing_investor_id",)),
                             "Rows that match investors the registry already has or an earlier row "
                             + (
-                                "(choose below what to do with them)" if deciding else "(the same data: not made again)"
+                                "(choose below what to do with them)"
+                                if self.plan.deciding
+                                else "(the same data: not made again)"
                             ),
                             names_people=True,
                         )
@@ -484,7 +485,7 @@ class BulkImportPanel(widgets.VBox):
                 preview = tables.humanize(ready, {c: c.capitalize() for c in ready.columns})
                 display(HTML(tables.static_html(preview, "Rows ready to import", names_people=True)))
         self.confirm.disabled = not self.plan.valid
-        self.duplicates.layout.display = None if deciding else "none"  # asked only where it decides
+        self.duplicates.layout.display = None if self.plan.deciding else "none"  # asked only where it decides
         return self.plan
 
     def run_import(self) -> pd.DataFrame | None:
