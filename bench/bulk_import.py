@@ -19,6 +19,7 @@ Run: ``python -m bench.bulk_import [--quick]``
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 import time
@@ -30,8 +31,10 @@ from urllib.parse import urlsplit
 
 from schwifty import IBAN
 
+from bench import minimal_client
 from bench.common import OPTIONS, Timings, client_for, cpu_seconds, goal, run_alone, sandbox_with_tenant, timed
 from bench.wire_floor import floor_seconds
+from helpers.core import models
 from helpers.core.config import Config
 from helpers.data import bulk
 from sandbox.runner import SandboxProcess
@@ -115,6 +118,24 @@ def import_once(
     return seconds, sent, spent
 
 
+def minimal_rows(plan: bulk.Plan) -> list[minimal_client.Row]:
+    """The plan's rows as the minimal client sends them (bodies built beforehand)."""
+    return [
+        minimal_client.Row(
+            json.dumps(models.parse(models.Investor, row["investor"], "the investor").body(), default=str).encode(),
+            {k: v for k, v in row["identification"].items() if k != "legitimation_protocol_id"},
+        )
+        for row in plan.rows
+    ]
+
+
+def minimal_import(config: Config, rows: list[minimal_client.Row], cpu_per_request: float = 0.0) -> tuple[float, float]:
+    """The minimal client's import into an empty registry: seconds, and its CPU per request."""
+    token = client_for(config).transport.token()
+    seconds, cpu = minimal_client.import_seconds(config.api_url, token, rows, WORKERS, cpu_per_request)
+    return seconds, cpu / (4 * len(rows))
+
+
 def loopback_ceiling(serial_per_request: float, client_cpu: float, sandbox_cpu: float, requests_sent: float) -> float:
     """How much faster than one by one (``serial_per_request`` seconds) concurrent workers can be on loopback, where
     both sides only spend CPU: each side is one process (one core at most), and both share this machine's cores."""
@@ -147,6 +168,10 @@ def main() -> None:
             box.faults(latency=LATENCY)
             far_times: list[float] = []
             floor_times: list[float] = []  # this machine's floor for as many requests held as long (interleaved)
+            bare: list[float] = []  # the minimal client against this sandbox (interleaved) ...
+            busy: list[float] = []  # ... and spending the import's CPU per request
+            bare_cpu = busy_cpu = 0.0
+            rows_sent = minimal_rows(plan)
             for run in range(runs + 1):  # a shared machine only ever adds time: the goal takes the fastest run
                 used = {}
                 seconds, counted, _spent = import_once(
@@ -156,6 +181,11 @@ def main() -> None:
                 if seconds <= min(far_times):
                     cpu, requests_in_fastest = used, sum(counted.values())
                 floor_times.append(floor_seconds(sum(counted.values()), WORKERS, LATENCY))
+                seconds, bare_cpu = minimal_import(fresh(box, config, tmp, 60 + run), rows_sent)
+                bare.append(seconds)
+                busy_cpu = used["client"] / sum(counted.values())
+                seconds, _cpu = minimal_import(fresh(box, config, tmp, 30 + run), rows_sent, busy_cpu - bare_cpu)
+                busy.append(seconds)
             # One more run, with the hook that times each answer by kind, for the breakdown of a request's time.
             _seconds, sent, spent = import_once(fresh(box, config, tmp, 90), plan, WORKERS)
     serial, concurrent = Timings(times["one by one"]), Timings(times[f"{WORKERS} workers"])
@@ -206,6 +236,18 @@ def main() -> None:
         f"  this machine's floor: a bare server holding each answer {LATENCY * 1000:.0f} ms, {WORKERS} raw sockets, as "
         f"many requests: {floor.s()}, {floor.min / ideal:4.2f}x the ideal bound (late timers, cores woken from idle); "
         f"the import takes {far / floor.min:4.2f}x / {far_away.median / floor.median:4.2f}x that floor"
+    )
+    minimal, minimal_busy = Timings(bare), Timings(busy)
+    print(
+        f"  a minimal client against this sandbox (the same writes from {WORKERS} threads on http.client, nothing "
+        f"else: {bare_cpu * 1000:.2f} ms CPU per request): {minimal.s()}, {minimal.min / ideal:4.2f}x the ideal bound: "
+        f"this sandbox's floor here; the import takes {far / minimal.min:4.2f}x / "
+        f"{far_away.median / minimal.median:4.2f}x it"
+    )
+    print(
+        f"  the minimal client spending the import's CPU per request ({busy_cpu * 1000:.2f} ms: a busy loop before "
+        f"each write): {minimal_busy.s()}, {minimal_busy.min / ideal:4.2f}x the ideal bound: what that CPU alone "
+        f"costs on these {os.cpu_count()} cores, shared with the sandbox"
     )
     print(
         f"  CPU per request at {LATENCY * 1000:.0f} ms: client {cpu['client'] / requests_in_fastest * 1000:.2f} ms, "
