@@ -848,3 +848,21 @@ def test_a_write_whose_proxy_cannot_be_reached_was_never_sent(config: Config) ->
     assert not isinstance(lost.value, AmbiguousWrite), lost.value
     assert str(lost.value).startswith("Could not reach the registry at ")
     assert client.journal.get("k-proxy").state == "refused"  # made nothing: the next run sends it
+
+
+def test_a_write_after_its_pool_was_closed_or_a_proxy_was_set_goes_through_a_pool_chosen_again(
+    config: Config, proxy: Forwarder, clean_environment: pytest.MonkeyPatch
+) -> None:
+    """The pool a write goes through is remembered per address (Transport._write_pool): writes still go once the
+    session or the pool was closed, and go through the proxy set since."""
+    client = helpers.Client(config)
+    assert client.investors.create(investor_body("Pooled")).outcome == "created"
+    client.transport.writes.close()  # (urllib3 1.x closed its pools; 2.x lets them go)
+    assert client.investors.create(investor_body("Reopened")).outcome == "created"
+    for pool in list(client.transport._write_pools.values()):
+        pool.close()  # a pool closed under the transport: another is chosen
+    assert client.investors.create(investor_body("Closed")).outcome == "created"
+    assert proxy.seen == []
+    client.transport.writes.proxies = {"http": proxy.url}
+    assert client.investors.create(investor_body("Proxied later")).outcome == "created"
+    assert sum(seen.startswith("POST ") and seen.endswith("/investors/") for seen in proxy.seen) == 1, proxy.seen
