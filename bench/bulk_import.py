@@ -36,6 +36,7 @@ from bench.common import OPTIONS, Timings, client_for, cpu_seconds, goal, run_al
 from bench.wire_floor import floor_seconds
 from helpers.core import models
 from helpers.core.config import Config
+from helpers.core.resources import placeholder_pdf
 from helpers.data import bulk
 from sandbox.runner import SandboxProcess
 
@@ -123,6 +124,7 @@ def minimal_rows(plan: bulk.Plan) -> list[minimal_client.Row]:
     return [
         minimal_client.Row(
             json.dumps(models.parse(models.Investor, row["investor"], "the investor").body(), default=str).encode(),
+            placeholder_pdf(f"Protocol {row['reference']}"),  # (what the import uploads for a row without a file)
             {k: v for k, v in row["identification"].items() if k != "legitimation_protocol_id"},
         )
         for row in plan.rows

@@ -1,6 +1,7 @@
 """The bulk import's writes from a client that does nothing else: ``workers`` threads, each with one keep-alive
 ``http.client`` connection, send each row's four writes (investor, protocol upload, identification, managed wallet)
-with nothing around them: no journal, no checks, no retries, bodies built beforehand. Against the same sandbox as the
+with nothing around them: no journal, no checks, no retries, bodies built beforehand (the same as the import's; it
+sends none of the import's few look-ups for duplicates). Against the same sandbox as the
 import, what it takes above the ideal bound is what the sandbox and this machine add; with a busy loop before each
 write, so that it spends as much CPU per request as the import did, it shows what that CPU alone costs on this
 machine's cores, whatever the client does with it."""
@@ -19,16 +20,21 @@ from urllib.parse import urlsplit
 from bench.common import cpu_seconds
 
 BOUNDARY = "minimal-client-boundary"
-PROTOCOL = (
-    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="protocol.pdf"\r\n'
-    f"Content-Type: application/pdf\r\n\r\n%PDF-1.4\n% a placeholder protocol\n%%EOF\n\r\n--{BOUNDARY}--\r\n"
-).encode()
 
 
 @dataclass(frozen=True)
 class Row:
     investor: bytes  # the investor's JSON body, as the import sends it
+    protocol: bytes  # the protocol's PDF, as the import uploads it
     identification: dict[str, Any]  # the identification's body but its protocol's id
+
+    def upload(self) -> bytes:
+        """The protocol upload's multipart body."""
+        head = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="protocol.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        )
+        return head.encode() + self.protocol + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
 def busy(seconds: float) -> None:
@@ -72,7 +78,7 @@ def import_seconds(
                 if row is None:
                     return
                 investor = post("/investors/", row.investor, "application/json")["id"]
-                protocol = post("/documents/", PROTOCOL, f"multipart/form-data; boundary={BOUNDARY}")["id"]
+                protocol = post("/documents/", row.upload(), f"multipart/form-data; boundary={BOUNDARY}")["id"]
                 identification = json.dumps({**row.identification, "legitimation_protocol_id": protocol})
                 post(f"/investors/{investor}/identifications/", identification.encode(), "application/json")
                 post(f"/investors/{investor}/wallets/eth-managed/", None, None)
