@@ -28,7 +28,7 @@ from requests.adapters import HTTPAdapter
 import helpers
 from helpers.core.client import Operation
 from helpers.core.config import Config
-from helpers.core.transport import AmbiguousWrite, make_retry, prepare, write_request
+from helpers.core.transport import AmbiguousWrite, PoolChoosingAdapter, make_retry, prepare, write_request
 from tests.conftest import Sandbox, identification_body, investor_body
 from tests.test_helpers_client import invest
 
@@ -881,3 +881,39 @@ def test_the_pool_a_write_goes_through_is_the_one_requests_would_choose_after_a_
     client.transport.writes.proxies = {"http": proxy.url}
     assert client.investors.create(investor_body("Proxied later")).outcome == "created"
     assert sum(seen.startswith("POST ") and seen.endswith("/investors/") for seen in proxy.seen) == 1, proxy.seen
+
+
+def test_the_adapter_remembers_no_pool_across_a_close_nor_more_pools_than_requests_keeps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review 80: a choice made while another thread closed the session was remembered after the close (its pool,
+    which urllib3 2.x leaves open, then served every request); pools of more addresses than requests keeps were all
+    kept open by the memo."""
+    session = requests.Session()
+    adapter = PoolChoosingAdapter(pool_connections=4, pool_maxsize=4, max_retries=make_retry())
+    session.mount("http://", adapter)
+
+    def target(port: int) -> requests.PreparedRequest:
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method="POST", url=f"http://127.0.0.1:{port}/investors/")
+        return prepared
+
+    requests_choice = HTTPAdapter.get_connection_with_tls_context
+
+    def closed_meanwhile(self: HTTPAdapter, *args: Any, **kwargs: Any) -> Any:
+        pool = requests_choice(self, *args, **kwargs)
+        closing = threading.Thread(target=session.close)  # another thread's close lands between choice and memo
+        closing.start()
+        closing.join()
+        return pool
+
+    monkeypatch.setattr(HTTPAdapter, "get_connection_with_tls_context", closed_meanwhile)
+    before = adapter.get_connection_with_tls_context(target(9001), True, {})
+    monkeypatch.setattr(HTTPAdapter, "get_connection_with_tls_context", requests_choice)
+    after = adapter.get_connection_with_tls_context(target(9001), True, {})
+    assert after is not before and after is requests_choice(adapter, target(9001), True, {})
+    for port in range(9001, 9011):  # ten addresses: never more remembered than requests keeps pools for (4)
+        assert adapter.get_connection_with_tls_context(target(port), True, {}) is requests_choice(
+            adapter, target(port), True, {}
+        )
+        assert len(adapter._chosen) <= 4

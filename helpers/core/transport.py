@@ -211,12 +211,16 @@ def environment_network_settings(url: str) -> tuple[dict[str, str], str | bool]:
 class PoolChoosingAdapter(HTTPAdapter):
     """requests' adapter, remembering the connection pool it chose for an address with given TLS and proxy settings:
     requests chooses it anew for every request, reading the proxy settings and parsing the URL each time (60 us of
-    a write's 1.1-1.4 ms of client CPU). Forgotten when the adapter closes (its session's ``close``), and for a pool
-    closed meanwhile. (requests documents this method as the one to override in a subclass.)"""
+    a write's 1.1-1.4 ms of client CPU). Forgotten when the adapter closes (its session's ``close``), for a pool
+    closed meanwhile, and all at once beyond as many addresses as requests keeps pools for (so that no pool it let go
+    is kept open here). (requests documents this method as the one to override in a subclass.)"""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, pool_connections: int, pool_maxsize: int, max_retries: Retry) -> None:
+        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=max_retries)
+        self._at_most = pool_connections
         self._chosen: dict[tuple[str, str, str, str], HTTPConnectionPool] = {}
+        self._closes = 0  # a choice made across a close is not remembered
+        self._closing = threading.Lock()
 
     def get_connection_with_tls_context(
         self, request: requests.PreparedRequest, verify: Any, proxies: Any = None, cert: Any = None
@@ -225,13 +229,21 @@ class PoolChoosingAdapter(HTTPAdapter):
         key = (f"{address.scheme}://{address.netloc}", repr(verify), repr(sorted((proxies or {}).items())), repr(cert))
         pool = self._chosen.get(key)
         if pool is None or pool.pool is None:
+            closes = self._closes
             chosen = super().get_connection_with_tls_context(request, verify, proxies, cert)
             assert isinstance(chosen, HTTPConnectionPool)
-            self._chosen[key] = pool = chosen
+            with self._closing:
+                if closes == self._closes:
+                    if len(self._chosen) >= self._at_most:
+                        self._chosen.clear()
+                    self._chosen[key] = chosen
+            pool = chosen
         return pool
 
     def close(self) -> None:
-        self._chosen.clear()
+        with self._closing:
+            self._closes += 1
+            self._chosen.clear()
         super().close()
 
 
@@ -279,7 +291,7 @@ class Transport:
         session.trust_env = False  # proxies and CA bundle were read once from the environment (see above)
         session.proxies.update(proxies)
         session.verify = verify
-        adapter = PoolChoosingAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+        adapter = PoolChoosingAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers.update({"Accept": "application/json", "User-Agent": "cashlink-notebook-toolkit/0.2"})
