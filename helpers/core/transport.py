@@ -916,12 +916,15 @@ def _read_body(raw: BaseHTTPResponse, seconds: float) -> bytes:
 
 
 def _never_sent(exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError) -> bool:
-    """True when a write cannot have reached the registry: the connection to it, or to the proxy on the way, never
-    opened, or the proxy refused the tunnel (urllib3's error: writes are sent through it, see
-    ``Transport._send_write``)."""
+    """True when the registry cannot have acted on a write: the connection to it, or to the proxy on the way, never
+    opened, the proxy refused the tunnel, or no connection could be taken from the pool (urllib3's errors: writes
+    are sent through it, see ``Transport._send_write``)."""
     reason = _reason(exc)
     if isinstance(exc, urllib3.exceptions.ClosedPoolError | urllib3.exceptions.EmptyPoolError):
-        return True  # (raised as a connection is taken from the pool: before any byte)
+        # raised as a connection is taken from the pool, before this attempt's first byte; an attempt before it in
+        # the same call made nothing (urllib3 tries a write again only after a 429 or 503 that says when to come
+        # back, or a connection that never opened: review 80)
+        return True
     return isinstance(reason, urllib3.exceptions.ConnectTimeoutError) or _proxy_failed(exc)
 
 
