@@ -917,3 +917,25 @@ def test_the_adapter_remembers_no_pool_across_a_close_nor_more_pools_than_reques
             adapter, target(port), True, {}
         )
         assert len(adapter._chosen) <= 4
+
+
+def test_a_write_presents_the_client_certificate_set_on_its_session(
+    config: Config, sandbox: Sandbox, certificate: tuple[Path, Path], clean_environment: pytest.MonkeyPatch
+) -> None:
+    """A registry behind a gateway that asks for a client certificate (mutual TLS): a certificate set on the
+    sessions goes with the writes too, as requests sends it with the reads (the writes' pool is chosen with it)."""
+    server = Forwarder(upstream=sandbox.root)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    context.verify_mode = ssl.CERT_REQUIRED  # no certificate, no connection
+    context.load_verify_locations(certificate[0])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    for front in serving(server):
+        clean_environment.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+        client = helpers.Client(config.replace(base_url=f"https://127.0.0.1:{front.server_address[1]}/api/external"))
+        with pytest.raises(helpers.APIConnectionError):
+            client.check_connection()  # (without a certificate)
+        for session in (client.transport.reads, client.transport.writes):
+            session.cert = (str(certificate[0]), str(certificate[1]))
+        assert client.investors.create(investor_body("Mutual")).outcome == "created"
+        assert any(seen.startswith("POST ") and seen.endswith("/investors/") for seen in front.seen), front.seen

@@ -211,9 +211,9 @@ def environment_network_settings(url: str) -> tuple[dict[str, str], str | bool]:
 class PoolChoosingAdapter(HTTPAdapter):
     """requests' adapter, remembering the connection pool it chose for an address with given TLS and proxy settings:
     requests chooses it anew for every request, reading the proxy settings and parsing the URL each time (60 us of
-    a write's 1.1-1.4 ms of client CPU). Forgotten when the adapter closes (its session's ``close``), for a pool
-    closed meanwhile, and all at once beyond as many addresses as requests keeps pools for (so that no pool it let go
-    is kept open here). (requests documents this method as the one to override in a subclass.)"""
+    a write's 1.1-1.4 ms of client CPU). Forgotten when the adapter closes (its session's ``close``), and all at once
+    beyond as many addresses as requests keeps pools for (so that no pool it let go is kept open here). (requests
+    documents this method as the one to override in a subclass.)"""
 
     def __init__(self, pool_connections: int, pool_maxsize: int, max_retries: Retry) -> None:
         super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=max_retries)
@@ -228,7 +228,7 @@ class PoolChoosingAdapter(HTTPAdapter):
         address = urlsplit(str(request.url))
         key = (f"{address.scheme}://{address.netloc}", repr(verify), repr(sorted((proxies or {}).items())), repr(cert))
         pool = self._chosen.get(key)
-        if pool is None or pool.pool is None:
+        if pool is None:
             closes = self._closes
             chosen = super().get_connection_with_tls_context(request, verify, proxies, cert)
             assert isinstance(chosen, HTTPConnectionPool)
