@@ -273,7 +273,12 @@ BAD_INPUTS: list[tuple[str, Any, str]] = [
         lambda c: c.investments.create("3fa85f64-5717-4562-b3fc-2c963f66afa6", 1, "yesterday", []),
         "is not a date; write the day as YYYY-MM-DD",
     ),
-    ("upload type", lambda c: c.documents.upload(b"MZ", "virus.exe"), "not a PDF, PNG or JPEG"),
+    (  # review 81: and what to do instead
+        "upload type",
+        lambda c: c.documents.upload(b"MZ", "virus.exe"),
+        "'virus.exe' is not a PDF, PNG or JPEG file. Choose the document as one of those",
+    ),
+    ("upload empty", lambda c: c.documents.upload(b"", "scan.pdf"), "The file is empty: choose the document itself."),
     ("renamed file", lambda c: c.documents.upload(b"a text", "fake.pdf"), "'fake.pdf' is named as a PDF file, but"),
     ("renamed image", lambda c: c.documents.upload(b"GIF89a", "scan.png"), "named as a PNG file, but its content"),
     ("upload missing", lambda c: c.documents.upload(Path("/nonexistent/protocol.pdf")), "no file at"),

@@ -15,7 +15,7 @@ import helpers
 from helpers.core.records import Record
 from helpers.data import reconcile
 from helpers.data.ledger import SpreadsheetError
-from helpers.ui import panels
+from helpers.ui import forms, panels
 from sandbox.runner import SandboxProcess, free_port
 from tests.conftest import Sandbox, uploaded
 from tests.test_helpers_client import failed_redemption, invest, onboard
@@ -199,6 +199,38 @@ def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
     path.write_bytes(f"investor_id,product_id,units,investor_name\n{UNKNOWN},{UNKNOWN},3,Müller\n".encode("cp1252"))
     with pytest.raises(SpreadsheetError, match=r"not UTF-8 text \(byte 0xfc in row 2\)"):
         reconcile.read_ledger(path)
+
+
+OTHER_FILES = [  # review 81: a PDF was read as a one-column CSV, a PNG as text in another encoding
+    ("a PDF", "ledger.pdf", b"%PDF-1.4\n1 0 obj << >> endobj\n", "ledger.pdf is a PDF document, not a spreadsheet"),
+    ("a PNG", "ledger.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "ledger.csv is a PNG image, not a spreadsheet"),
+    ("a JPEG as .xlsx", "ledger.xlsx", b"\xff\xd8\xff\xe0\x00\x10JFIF", "ledger.xlsx is a JPEG image"),
+    ("binary", "ledger.csv", b"investor_id\x00\x01\x02", "ledger.csv is a binary file, not a spreadsheet"),
+    ("an .xls", "ledger.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Excel 97-2003 format (.xls"),
+    ("a workbook named .csv", "ledger.csv", b"PK\x03\x04\x14\x00", "rename it to end in .xlsx"),
+    ("a broken workbook", "ledger.xlsx", b"PK\x03\x04\x14\x00", "Could not read ledger.xlsx as an Excel workbook"),
+]
+
+
+@pytest.mark.parametrize("name, filename, content, said", OTHER_FILES, ids=[f[0] for f in OTHER_FILES])
+def test_a_file_that_is_no_spreadsheet_is_said_as_what_it_is(
+    name: str, filename: str, content: bytes, said: str
+) -> None:
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(content, filename)
+    sentence = forms.error_sentence(caught.value)
+    assert said in sentence, sentence
+    assert ("CSV UTF-8" in sentence or ".xlsx" in sentence) and " as.xlsx" not in sentence  # what to upload instead
+    assert "Error" not in sentence and "BadZip" not in sentence  # no exception's class name
+
+
+def test_duplicate_rows_say_what_to_do() -> None:
+    content = f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},3\n{UNKNOWN},{UNKNOWN},4\n".encode()
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(content, "dupes.csv")
+    assert "has 1 duplicate row (listed by row): each investor and product may appear once. Keep one row" in str(
+        caught.value
+    )
 
 
 def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(

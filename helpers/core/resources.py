@@ -173,11 +173,16 @@ def upload_problems(content: bytes, filename: str, content_type: str) -> builtin
     :meth:`Documents.upload` and by a form as the file is chosen."""
     problems = []
     if not content:
-        problems.append("The file is empty.")
+        problems.append("The file is empty: choose the document itself.")
     if len(content) > MAX_UPLOAD_BYTES:
-        problems.append(f"The file has {len(content) / 1048576:.1f} MiB; the limit is 10 MiB.")
+        problems.append(
+            f"The file has {len(content) / 1048576:.1f} MiB; the limit is 10 MiB: save or scan the document smaller."
+        )
     if content_type not in UPLOAD_TYPES.values():
-        problems.append(f"{checks.quote(filename)} is not a PDF, PNG or JPEG file.")
+        problems.append(
+            f"{checks.quote(filename)} is not a PDF, PNG or JPEG file. Choose the document as one of those (save or "
+            "scan it as PDF first)."
+        )
     elif content and not _begins_as(content, content_type):
         kind = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG"}[content_type]
         problems.append(

@@ -85,13 +85,15 @@ def parse_table(
     Problems with the file as a whole (unreadable, wrong encoding, missing columns) are still raised.
     """
     raw, name = _bytes(source, name)
-    if Path(name).suffix.lower() in EXCEL_SUFFIXES:
+    excel = Path(name).suffix.lower() in EXCEL_SUFFIXES
+    _refuse_other_kinds(raw, name, excel)
+    if excel:
         try:
             frame = pd.read_excel(io.BytesIO(raw), sheet_name=sheet, dtype=str, keep_default_na=False)
         except Exception as exc:  # openpyxl raises many kinds for a broken file
             raise SpreadsheetError(
-                f"Could not read {name} as an Excel file ({type(exc).__name__}). Open it in Excel "
-                "and save it again as .xlsx, or save it as CSV UTF-8.",
+                f"Could not read {name} as an Excel workbook: it is damaged, or not a workbook saved as .xlsx. "
+                "Open it in Excel and save it again as .xlsx, or save it as CSV UTF-8.",
                 [(None, None, str(exc))],
             ) from None
     else:
@@ -151,8 +153,9 @@ def duplicates(frame: pd.DataFrame, keys: list[str], what: str, name: str) -> No
         for row in rows[1:]:
             problems.append((row, ", ".join(keys), f"Repeats row {rows[0]} (same {', '.join(keys)})."))
     raise SpreadsheetError(
-        f"The {what} {name} has {len(problems)} duplicate row{'s' if len(problems) > 1 else ''}; "
-        "each key may appear once.",
+        f"The {what} {name} has {len(problems)} duplicate row{'s' if len(problems) > 1 else ''} (listed by row): "
+        f"each {' and '.join(key.removesuffix('_id') for key in keys)} may appear once. Keep one row for each, "
+        "delete the others (adding up what they hold, if each was right), and read it again.",
         problems,
     )
 
@@ -176,6 +179,43 @@ def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[byt
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name or "upload.csv"
     return source.read(), name or str(getattr(source, "name", "upload.csv"))
+
+
+# What a file begins with when it is not a spreadsheet this reads (review 81: a PDF was read as a one-column CSV, a
+# PNG as text in another encoding), or an Excel workbook under another name.
+OTHER_KINDS = {
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+}
+OLD_OFFICE = b"\xd0\xcf\x11\xe0"  # Excel 97-2003 (.xls), and Word's and PowerPoint's files of that age
+ZIP = b"PK\x03\x04"  # an .xlsx workbook is a ZIP archive
+
+
+def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
+    """Refuse a file that is plainly not a CSV or .xlsx spreadsheet, saying what it is and what to upload."""
+    kind = next((kind for magic, kind in OTHER_KINDS.items() if raw.startswith(magic)), None)
+    if raw.startswith(OLD_OFFICE):
+        raise SpreadsheetError(
+            f"{name} is in the Excel 97-2003 format (.xls, or another Office file of that age), which is not read "
+            "here. Open it in Excel and save it as .xlsx or as CSV UTF-8, then upload that.",
+            [(None, None, "Excel 97-2003 format.")],
+        )
+    if kind is None and raw.startswith(ZIP) and not excel:
+        raise SpreadsheetError(
+            f"{name} is a ZIP archive, as an Excel workbook (.xlsx) is, but its name does not end in .xlsx. If it is "
+            "a workbook, rename it to end in .xlsx and upload it again; otherwise save the spreadsheet as CSV UTF-8.",
+            [(None, None, "A ZIP archive, not a CSV file.")],
+        )
+    if kind is None and not excel and b"\x00" in raw[:4096]:
+        kind = "a binary file"
+    if kind is not None:
+        raise SpreadsheetError(
+            f"{name} is {kind}, not a spreadsheet. Upload the spreadsheet itself, saved as CSV UTF-8 (Excel: File > "
+            "Save As > CSV UTF-8) or as .xlsx.",
+            [(None, None, f"Not a spreadsheet: {kind}.")],
+        )
 
 
 def _read_csv(raw: bytes, name: str) -> pd.DataFrame:

@@ -732,7 +732,8 @@ def error_sentence(exc: BaseException) -> str:
     message = without_sandbox_notes(message)
     message = message.replace("Running the cell again is safe", "Trying again (the same button) is safe")
     message = message.replace("run the cell again", "try again (the same button)")
-    return re.sub(r"\.{2,}(?!\.)", ".", message).replace(" .", ".")
+    message = re.sub(r"\.{2,}(?!\.)", ".", message)
+    return re.sub(r" +\.(?=\s|$)", ".", message)  # a space left before a full stop (never before '.xlsx')
 
 
 def should_auto_submit(auto_submit: bool | None, client: Client) -> bool:
