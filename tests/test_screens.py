@@ -3,6 +3,7 @@ and no personal data in executed notebooks (widget state included) or in the HTM
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -70,11 +71,15 @@ def test_a_registrys_text_is_never_markup_in_a_table() -> None:
     assert shown.loc[0, "cause"] == "&lt;b&gt;bold&lt;/b&gt;" and "title=" in shown.loc[0, "id"]
     from helpers.ui.forms import STYLE
 
-    assert ".cl-long {word-break: break-all;}" in STYLE and "table.dataTable td" not in STYLE  # (review 42: numbers
+    assert ".cl-long {word-break: break-all;}" in STYLE and "table.dataTable td" not in STYLE
     long = tables.people_frame(
         [{"legal_person": {"company_name": "Ünal " + "Verylongname" * 12}}], tables.INVESTOR_COLUMNS
     )
-    assert long.loc[0, "Name"].startswith("Ünal <span class='cl-long'>Verylongname")  # broke mid-number in every cell)
+    # (review 42: numbers broke mid-number in every cell); review 81: a name this long is shortened, whole on hover
+    assert (
+        long.loc[0, "Name"].startswith("<span title='Ünal Verylongname")
+        and "Ünal <span class='cl-long'>" in long.loc[0, "Name"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -115,6 +120,22 @@ def test_humanize_any_frame() -> None:
     assert shown.to_dict("list") == {"Units": ["1", ""], "since": ["2024-01-01 00:00 UTC", ""]}
 
 
+def test_a_long_name_is_shortened_in_a_table_whole_on_hover() -> None:
+    """Review 81: a 1,000-letter forename made a dry run's row 18 lines tall; messages are never shortened."""
+    name, problem = "A" * 1000 + " Bench", "Use at most 255 characters (this has 1,000). " * 3
+    shown = tables.humanize(pd.DataFrame({"name": [name, "Ada Lovelace"], "problem": [problem, "x"]}))
+    cell = shown.loc[0, "name"]
+    start = f"<span class='cl-long'>{'A' * (tables.LONG_NAME - 20)}</span>"  # (a long word wraps anywhere)
+    assert cell.startswith(f"<span title='{name}'>{start}…") and f">{name}</span>" in cell
+    assert shown.loc[1, "name"] == "Ada Lovelace" and shown.loc[0, "problem"] == html.escape(problem, quote=False)
+    frame = tables.people_frame(
+        [{"natural_person": {"forename": "B" * 300, "surname": "Bench"}}], tables.INVESTOR_COLUMNS
+    )
+    assert frame.loc[0, "Name"].startswith("<span title='" + "B" * 300)
+    named = tables.investor_named({"i-1": "C" * 100})({"investor_id": "i-1"})
+    assert named.startswith("<span title='" + "C" * 100) and "…" in named
+
+
 def test_interactive_tables_sort_search_and_page() -> None:
     widget = tables.interactive(pd.DataFrame({"Name": ["a", "b"]}), page_length=25)
     assert type(widget).__name__ == "ITable" and widget._dt_args["pageLength"] == 25
@@ -128,6 +149,8 @@ def test_messages_are_whole_once_and_without_jargon() -> None:
         "The redemption x failed: The ledger rejected it (sandbox task_outcome).. It is not done."
     )
     assert forms.error_sentence(error) == "The redemption x failed: The ledger rejected it. It is not done."
+    # review 81: the space before a file's extension stays ('save it as .xlsx'); one before a full stop goes
+    assert forms.error_sentence(ValueError("Save it again as .xlsx or as CSV .")) == "Save it again as .xlsx or as CSV."
     long_iban = "DE89" + "3" * 200
     from helpers.core import checks
 

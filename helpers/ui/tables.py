@@ -120,6 +120,21 @@ def short_id(value: Any) -> str:
     )
 
 
+LONG_NAME = 80  # characters: a longer name (255 are allowed) is shortened in a table, whole on hover
+NAME_COLUMNS = frozenset({"name", "existing_name", "investor_name"})  # a frame's columns that hold people's names
+
+
+def short_name(value: Any) -> Any:
+    """A name for a table's cell: whole up to :data:`LONG_NAME` characters, else its beginning with the whole name on
+    hover (and in the cell, hidden, so that search finds it): a name of 1,000 letters made a row 18 lines tall
+    (review 81). Messages are never shortened."""
+    if is_blank(value) or isinstance(value, Html) or len(str(value)) <= LONG_NAME:
+        return value
+    full = html.escape(str(value))
+    start = LONG_WORD.sub(wrap_anywhere, html.escape(str(value)[: LONG_NAME - 20], quote=False))
+    return Html(f"<span title='{full}'>{start}…<span style='display:none'>{full}</span></span>")
+
+
 def field(path: str) -> Getter:
     """The value at a dotted path (``natural_person.city``), as text."""
 
@@ -157,7 +172,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, Html):
         return value
     escaped = html.escape(value if isinstance(value, str) else text(value), quote=False)
-    return LONG_WORD.sub(lambda word: f"<span class='cl-long'>{word.group(0)}</span>", escaped)
+    return LONG_WORD.sub(wrap_anywhere, escaped)
+
+
+def wrap_anywhere(word: re.Match[str]) -> str:
+    return f"<span class='cl-long'>{word.group(0)}</span>"
 
 
 def humanize(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, ids: Iterable[str] = ()) -> pd.DataFrame:
@@ -169,6 +188,8 @@ def humanize(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, ids: 
         values = frame[column]
         if name in id_columns:
             shown[(labels or {}).get(name, name)] = [short_id(v) for v in values]
+        elif name in NAME_COLUMNS:
+            shown[(labels or {}).get(name, name)] = [_cell(short_name(text(v, name))) for v in values]
         else:
             shown[(labels or {}).get(name, name)] = [_cell(v if isinstance(v, Html) else text(v, name)) for v in values]
     return shown.reset_index(drop=True).astype(object)
@@ -182,7 +203,7 @@ def _kind(record: Mapping[str, Any]) -> str:
 
 
 INVESTOR_COLUMNS: Columns = (
-    ("Name", investor_name),
+    ("Name", lambda r: short_name(investor_name(r))),
     ("Type", _kind),
     (models.label("communication.email"), field("communication.email")),
     (models.label("natural_person.city"), lambda r: field("natural_person.city")(r) or field("legal_person.city")(r)),
@@ -194,7 +215,7 @@ INVESTOR_COLUMNS: Columns = (
 
 def investor_named(names: Mapping[str, str]) -> Getter:
     """The investor's name (``names``: investor id -> name), or the short id of one without a name."""
-    return lambda r: names.get(str(r.get("investor_id")), "") or short_id(r.get("investor_id"))
+    return lambda r: short_name(names.get(str(r.get("investor_id")), "")) or short_id(r.get("investor_id"))
 
 
 def investment_columns(names: Mapping[str, str]) -> Columns:
