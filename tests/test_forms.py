@@ -663,7 +663,9 @@ def test_a_failed_redemption_is_offered_again_when_its_investor_is_chosen(client
     assert forms.RedemptionForm(client, {"investor_id": investor_id}).earlier.children == ()  # retried: not offered
     assert sorted(r["status"] for r in client.redemptions.list(investor_id=investor_id)) == ["failed", "success"]
     advice = failed_redemption_advice(client, investor_id)  # the report says the retry did it
-    assert advice.startswith("It was tried again from this journal: redemption ") and "is success. Book that" in advice
+    assert (
+        advice.startswith("It was tried again from this journal: redemption ") and "is successful. Book that" in advice
+    )
 
 
 def test_a_redemption_whose_outcome_is_unknown_is_said_when_its_investor_is_chosen(

@@ -333,7 +333,7 @@ def with_retries(
             continue  # the advice of its category stands
         said = (
             f"It was tried again from this journal: redemption {str(latest.get('id'))[:8]} is "
-            f"{str(latest.get('status', '')).lower()}. "
+            f"{api.in_words('status', str(latest.get('status', '')).lower())}. "
             if retried
             else ""
         )
