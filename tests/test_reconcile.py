@@ -206,6 +206,7 @@ OTHER_FILES = [  # review 81: a PDF was read as a one-column CSV, a PNG as text 
     ("a PNG", "ledger.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "ledger.csv is a PNG image, not a spreadsheet"),
     ("a JPEG as .xlsx", "ledger.xlsx", b"\xff\xd8\xff\xe0\x00\x10JFIF", "ledger.xlsx is a JPEG image"),
     ("binary", "ledger.csv", b"investor_id\x00\x01\x02", "ledger.csv is a binary file, not a spreadsheet"),
+    ("UTF-16 text", "ledger.csv", "investor_id\tunits\n".encode("utf-16"), "ledger.csv is UTF-16 text"),
     ("an .xls", "ledger.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Excel 97-2003 format (.xls"),
     ("a workbook named .csv", "ledger.csv", b"PK\x03\x04\x14\x00", "rename it to end in .xlsx"),
     ("a broken workbook", "ledger.xlsx", b"PK\x03\x04\x14\x00", "Could not read ledger.xlsx as an Excel workbook"),

@@ -208,6 +208,12 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
             "a workbook, rename it to end in .xlsx and upload it again; otherwise save the spreadsheet as CSV UTF-8.",
             [(None, None, "A ZIP archive, not a CSV file.")],
         )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) and not excel:
+        raise SpreadsheetError(
+            f"{name} is UTF-16 text (Excel's 'Unicode Text'), not UTF-8. Save it as 'CSV UTF-8' (Excel: File > Save "
+            "As > CSV UTF-8) or as .xlsx, and upload that.",
+            [(None, None, "UTF-16 text, not UTF-8.")],
+        )
     if kind is None and not excel and b"\x00" in raw[:4096]:
         kind = "a binary file"
     if kind is not None:
