@@ -13,7 +13,7 @@ import pytest
 
 import helpers
 from helpers.core.records import Record
-from helpers.data import reconcile
+from helpers.data import bulk, reconcile
 from helpers.data.ledger import SpreadsheetError
 from helpers.ui import forms, panels
 from sandbox.runner import SandboxProcess, free_port
@@ -207,6 +207,9 @@ OTHER_FILES = [  # review 81: a PDF was read as a one-column CSV, a PNG as text 
     ("a JPEG as .xlsx", "ledger.xlsx", b"\xff\xd8\xff\xe0\x00\x10JFIF", "ledger.xlsx is a JPEG image"),
     ("binary", "ledger.csv", b"investor_id\x00\x01\x02", "ledger.csv is a binary file, not a spreadsheet"),
     ("UTF-16 text", "ledger.csv", "investor_id\tunits\n".encode("utf-16"), "ledger.csv is UTF-16 text"),
+    ("UTF-16 without its mark", "ledger.csv", "investor_id,units\n".encode("utf-16-le"), "is UTF-16 text"),
+    ("an encrypted workbook", "ledger.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "remove the password"),
+    ("an OpenDocument sheet", "ledger.ods", b"PK\x03\x04\x14\x00", "in the OpenDocument (.ods) format"),
     ("an .xls", "ledger.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Excel 97-2003 format (.xls"),
     ("a workbook named .csv", "ledger.csv", b"PK\x03\x04\x14\x00", "rename it to end in .xlsx"),
     ("a broken workbook", "ledger.xlsx", b"PK\x03\x04\x14\x00", "Could not read ledger.xlsx as an Excel workbook"),
@@ -229,9 +232,41 @@ def test_duplicate_rows_say_what_to_do() -> None:
     content = f"investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},3\n{UNKNOWN},{UNKNOWN},4\n".encode()
     with pytest.raises(SpreadsheetError) as caught:
         reconcile.read_ledger(content, "dupes.csv")
-    assert "has 1 duplicate row (listed by row): each investor and product may appear once. Keep one row" in str(
-        caught.value
+    said = "has 1 duplicate row (listed by row): the same investor and product may stand in one row only. Keep one"
+    assert said in str(caught.value)
+    assert caught.value.to_frame().loc[0, "problem"] == "Repeats row 2 (the same investor and product)."
+
+
+def test_a_redemptions_status_is_said_in_words() -> None:
+    """Review 82: the redemption of the same units made since was said by its code ('3bbbbbbb, success')."""
+    differences = pd.DataFrame([dict.fromkeys(reconcile.DETAIL_COLUMNS)])
+    differences.loc[0, "category"] = "redemption_failed"
+
+    def task(ident: str, status: str) -> dict[str, Any]:
+        return {"id": ident, "status": status, "created_at": f"2026-01-0{ident[0]}T10:00:00Z"}
+
+    states: dict[Any, Any] = {0: (task("1aaaaaaaa", "failed"), False, task("3bbbbbbbb", "success"))}
+    assert (
+        "was made after it: 3bbbbbbb, successful. If that"
+        in reconcile.with_retries(differences, None, states).loc[0, "action"]
     )
+    states = {0: (task("2aaaaaaaa", "FAILED"), True, None)}
+    assert "redemption 2aaaaaaa has failed." in reconcile.with_retries(differences, None, states).loc[0, "action"]
+
+
+def test_text_that_begins_like_another_kind_of_file_is_read_as_text() -> None:
+    """Review 82: a stray NUL is said at its cell (the file was refused as binary); a first cell beginning '%PDF' or
+    'GIF8' is text."""
+    for first in ("%PDF-note", "GIF8 tag", "\x00"):
+        content = f"investor_id,product_id,units,investor_ref\n{UNKNOWN},{UNKNOWN},3,x\n".replace(
+            "investor_id", first + "investor_id", 1
+        )
+        with pytest.raises(SpreadsheetError) as caught:
+            reconcile.read_ledger(content.encode(), "ledger.csv")
+        assert "lacks the column investor_id" in str(caught.value), caught.value  # (read as text: its header)
+    sample = (ROOT / "samples" / "investors_demo.csv").read_bytes().replace(b"Hauptstr. 1", b"Haupt\x00str. 1", 1)
+    plan = bulk.read_investors(sample, "s.csv", placeholder_protocols=True)
+    assert plan.valid == 17 and "street" in set(plan.problems["column"]), plan.problems
 
 
 def test_panel_reconciles_an_uploaded_ledger_and_explains_a_bad_one(

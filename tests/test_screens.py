@@ -136,6 +136,31 @@ def test_a_long_name_is_shortened_in_a_table_whole_on_hover() -> None:
     assert named.startswith("<span title='" + "C" * 100) and "…" in named
 
 
+def test_names_are_cut_between_whole_characters_and_html_cells_kept() -> None:
+    """Review 82: an unnamed investor's short id in a name column stayed HTML (it was escaped into text); a name is
+    never cut between a letter and its accent nor inside an emoji made of several."""
+    from helpers.data import bulk, reconcile
+
+    row: dict[str, Any] = dict.fromkeys(reconcile.DETAIL_COLUMNS)
+    row.update(category="in_ledger_only", investor_id="3fa85f64-5717-4562-b3fc-2c963f66afa6", product_id="p")
+    row.update(ledger_units=5, registry_units=0, difference=-5, cause="c", action="a", message="m")
+    report = reconcile.Reconciliation(pd.DataFrame([row], columns=reconcile.DETAIL_COLUMNS), 1, 0, 0)
+    assert panels.reconciliation_table(report).loc[0, "Investor"].startswith("<span class='cl-id' title='3fa85f64")
+    cut = tables.LONG_NAME - 20
+    accented = tables.short_name("e" * (cut - 1) + "e\u0301" + "x" * 40)  # (the accent is the cut's first character)
+    shown = accented.split("'>", 1)[1].split("…")[0]  # (what the cell shows, before the whole name hidden)
+    assert "\u0301" not in shown and shown.endswith("e" * 10 + "</span>")
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    emoji = tables.short_name("F" * (cut - 2) + family + "y" * 40)
+    assert emoji.split("'>", 1)[1].split("…")[0].endswith("F</span>")
+    investor = "aaaaaaaa-5717-4562-b3fc-2c963f66afa6"
+    results = pd.DataFrame([dict.fromkeys(bulk.RESULT_COLUMNS)])
+    results.loc[0, ["row", "reference", "name", "status", "investor_id"]] = [2, "C", "N", "needs a decision", investor]
+    matches = panels.bulk_results_table(results, names={investor: "Z<" * 500}).loc[0, "Matches investor"]
+    shown = matches.split("'>", 1)[1].split("…")[0]  # (the whole name only on hover, and hidden for search)
+    assert "Z&lt;" * 30 in shown and len(shown) < 400 and "<span class='cl-id'" in matches
+
+
 def test_interactive_tables_sort_search_and_page() -> None:
     widget = tables.interactive(pd.DataFrame({"Name": ["a", "b"]}), page_length=25)
     assert type(widget).__name__ == "ITable" and widget._dt_args["pageLength"] == 25

@@ -112,6 +112,13 @@ DOCUMENTED_STATUSES = frozenset(  # in capitals: a registry may write a document
 WALLET_WORDS = {"eth-managed": "managed by Cashlink", "eth-generic": "the investor's own address"}
 
 
+def task_word(status: object) -> str:
+    """A task's status (a redemption's, a credit's) as a sentence says it: 'successful', 'failed', 'processing',
+    'unknown'; a code not known here in lower case."""
+    text = "" if status is None else str(status).lower()
+    return "unknown" if text == "unknown" else OTHER_STATUS_WORDS.get(text, text)  # (sentences say whom to ask)
+
+
 def in_words(field: str, value: object) -> str:
     """A registry's code as a screen says it ('Waiting for acceptance', 'successful', 'managed by Cashlink',
     'Germany'), by the field it is in (``status``, ``kyc_status``, ``type`` of a wallet, ``country``); anything else

@@ -1609,7 +1609,7 @@ class Redemptions(Resource):
             )
             raise PossibleDuplicate(
                 f"A redemption of {failed.get('units')} units from the same wallet {made}id "
-                f"{str(since.get('id'))[:8]}, {str(since.get('status')).lower()}): it may be this one done again. "
+                f"{str(since.get('id'))[:8]}, {api.task_word(since.get('status'))}): it may be this one done again. "
                 "Nothing was sent. If it is another one, retry all the same (on_duplicate='create'; in the form, "
                 "'Retry all the same').",
                 since,

@@ -148,14 +148,15 @@ def duplicates(frame: pd.DataFrame, keys: list[str], what: str, name: str) -> No
     if repeated.empty:
         return
     problems: list[Problem] = []
+    together = " and ".join(key.removesuffix("_id").replace("_", " ") for key in keys)  # 'investor and product'
     for _key, group in repeated.groupby(keys, sort=False):
         rows = group["row"].tolist()
         for row in rows[1:]:
-            problems.append((row, ", ".join(keys), f"Repeats row {rows[0]} (same {', '.join(keys)})."))
+            problems.append((row, ", ".join(keys), f"Repeats row {rows[0]} (the same {together})."))
     raise SpreadsheetError(
         f"The {what} {name} has {len(problems)} duplicate row{'s' if len(problems) > 1 else ''} (listed by row): "
-        f"each {' and '.join(key.removesuffix('_id') for key in keys)} may appear once. Keep one row for each, "
-        "delete the others (adding up what they hold, if each was right), and read it again.",
+        f"the same {together} may stand in one row only. Keep one row for each, delete the others (adding up what "
+        "they hold, if each was right), and read it again.",
         problems,
     )
 
@@ -181,47 +182,65 @@ def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[byt
     return source.read(), name or str(getattr(source, "name", "upload.csv"))
 
 
-# What a file begins with when it is not a spreadsheet this reads (review 81: a PDF was read as a one-column CSV, a
-# PNG as text in another encoding), or an Excel workbook under another name.
+# What a file begins with when it is not a spreadsheet read here (review 81: a PDF was read as a one-column CSV, a
+# PNG as text in another encoding): signatures whole enough that no CSV's first cell begins so (review 82).
 OTHER_KINDS = {
-    b"%PDF": "a PDF document",
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
+    re.compile(rb"%PDF-\d\.\d"): "a PDF document",
+    re.compile(rb"\x89PNG\r\n\x1a\n"): "a PNG image",
+    re.compile(rb"\xff\xd8\xff"): "a JPEG image",
+    re.compile(rb"GIF8[79]a"): "a GIF image",
 }
-OLD_OFFICE = b"\xd0\xcf\x11\xe0"  # Excel 97-2003 (.xls), and Word's and PowerPoint's files of that age
-ZIP = b"PK\x03\x04"  # an .xlsx workbook is a ZIP archive
+OLD_OFFICE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls), and an encrypted .xlsx
+ZIP = b"PK\x03\x04"  # an .xlsx workbook is a ZIP archive, as other spreadsheets' files are
+OTHER_SPREADSHEETS = {".ods": "OpenDocument (.ods)", ".xlsb": "Excel binary (.xlsb)", ".numbers": "Numbers"}
+SAVE_AS = "Save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8) or as .xlsx, and upload that."
 
 
 def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
     """Refuse a file that is plainly not a CSV or .xlsx spreadsheet, saying what it is and what to upload."""
-    kind = next((kind for magic, kind in OTHER_KINDS.items() if raw.startswith(magic)), None)
+    suffix = Path(name).suffix.lower()
+    if suffix in OTHER_SPREADSHEETS:
+        raise _refused(name, f"is a spreadsheet in the {OTHER_SPREADSHEETS[suffix]} format, which is not read here")
     if raw.startswith(OLD_OFFICE):
-        raise SpreadsheetError(
-            f"{name} is in the Excel 97-2003 format (.xls, or another Office file of that age), which is not read "
-            "here. Open it in Excel and save it as .xlsx or as CSV UTF-8, then upload that.",
-            [(None, None, "Excel 97-2003 format.")],
-        )
-    if kind is None and raw.startswith(ZIP) and not excel:
+        if suffix in (".xlsx", ".xlsm"):  # a workbook saved with a password (or a sensitivity label) is kept so
+            raise SpreadsheetError(
+                f"{name} is encrypted (a workbook saved with a password, or with a sensitivity label), which is not "
+                "read here. Open it in Excel, remove the password or the label (File > Info > Protect Workbook), "
+                "save it and upload it again; or save it as 'CSV UTF-8'.",
+                [(None, None, "Encrypted workbook.")],
+            )
+        raise _refused(name, "is in the Excel 97-2003 format (.xls), which is not read here", "Excel 97-2003 format")
+    if raw.startswith(ZIP) and not excel:
         raise SpreadsheetError(
             f"{name} is a ZIP archive, as an Excel workbook (.xlsx) is, but its name does not end in .xlsx. If it is "
-            "a workbook, rename it to end in .xlsx and upload it again; otherwise save the spreadsheet as CSV UTF-8.",
+            "an Excel workbook, rename it to end in .xlsx and upload it again; otherwise save the spreadsheet as "
+            "'CSV UTF-8' or as .xlsx.",
             [(None, None, "A ZIP archive, not a CSV file.")],
         )
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) and not excel:
-        raise SpreadsheetError(
-            f"{name} is UTF-16 text (Excel's 'Unicode Text'), not UTF-8. Save it as 'CSV UTF-8' (Excel: File > Save "
-            "As > CSV UTF-8) or as .xlsx, and upload that.",
-            [(None, None, "UTF-16 text, not UTF-8.")],
-        )
-    if kind is None and not excel and b"\x00" in raw[:4096]:
-        kind = "a binary file"
+    kind = next((kind for magic, kind in OTHER_KINDS.items() if magic.match(raw)), None)
+    if kind is None and not excel:  # (anything else named as a workbook is said by the workbook's reader)
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_mark(raw[:4096]):
+            raise _refused(name, "is UTF-16 text (Excel's 'Unicode Text'), not UTF-8", "UTF-16 text, not UTF-8")
+        sample = raw[:4096]
+        if sample.count(0) * 20 > len(sample):  # (a stray NUL in a cell is said at its cell)
+            kind = "a binary file"
     if kind is not None:
         raise SpreadsheetError(
-            f"{name} is {kind}, not a spreadsheet. Upload the spreadsheet itself, saved as CSV UTF-8 (Excel: File > "
-            "Save As > CSV UTF-8) or as .xlsx.",
+            f"{name} is {kind}, not a spreadsheet. Upload the spreadsheet itself, saved as 'CSV UTF-8' (Excel: "
+            "File > Save As > CSV UTF-8) or as .xlsx.",
             [(None, None, f"Not a spreadsheet: {kind}.")],
         )
+
+
+def _utf16_without_mark(sample: bytes) -> bool:
+    """Text in UTF-16 without its byte order mark: a NUL in every other byte of the first line."""
+    line = sample.split(b"\n\x00", 1)[0].split(b"\x00\n", 1)[0][:200]
+    return len(line) >= 8 and (line[1::2].count(0) == len(line[1::2]) or line[0::2].count(0) == len(line[0::2]))
+
+
+def _refused(name: str, what: str, problem: str | None = None) -> SpreadsheetError:
+    """'``name`` ``what``. Save it as CSV UTF-8 or as .xlsx, and upload that.'"""
+    return SpreadsheetError(f"{name} {what}. {SAVE_AS}", [(None, None, f"{problem or what}.")])
 
 
 def _read_csv(raw: bytes, name: str) -> pd.DataFrame:

@@ -318,6 +318,12 @@ def retry_states(differences: pd.DataFrame, client: Client) -> dict[Any, RetrySt
     return states
 
 
+def _is_status(task: dict[str, Any]) -> str:
+    """'is successful', 'has failed', 'is unknown': a task's status after its id, in words."""
+    word = api.task_word(task.get("status"))
+    return f"has {word}" if word == "failed" else f"is {word}"
+
+
 def with_retries(
     differences: pd.DataFrame, client: Client, states: dict[Any, RetryState] | None = None
 ) -> pd.DataFrame:
@@ -332,8 +338,7 @@ def with_retries(
         if not retried and since is None:
             continue  # the advice of its category stands
         said = (
-            f"It was tried again from this journal: redemption {str(latest.get('id'))[:8]} is "
-            f"{api.in_words('status', str(latest.get('status', '')).lower())}. "
+            f"It was tried again from this journal: redemption {str(latest.get('id'))[:8]} {_is_status(latest)}. "
             if retried
             else ""
         )
@@ -346,7 +351,7 @@ def with_retries(
             )
             said += (
                 f"A redemption of the same units from the same wallet {made}: {str(since.get('id'))[:8]}, "
-                f"{str(since.get('status', '')).lower()}. If that was it done again, book that one and reverse this "
+                f"{api.task_word(since.get('status'))}. If that was it done again, book that one and reverse this "
                 "one in the books if booked; if not, retry it in notebook 04."
             )
         elif still_failed:

@@ -1539,7 +1539,7 @@ class RedemptionForm(Form):
                         if times_known(attempt, since)
                         else "is in the registry, which gives no times to tell whether it was made since ("
                     )
-                    + f"{html.escape(str(since.get('status')).lower())}): if that was this one done again, there is "
+                    + f"{html.escape(api.task_word(since.get('status')))}): if that was this one done again, there is "
                     "nothing to retry.</p>"
                     if since is not None
                     else "Once the cause is fixed, try it again here (it is not made a second time if it was already "
@@ -1579,8 +1579,8 @@ class RedemptionForm(Form):
         elif since is not None:
             said += (
                 f" Another redemption of the same {units} units from that wallet is in the registry "
-                f"({html.escape(str(since.get('status')).lower())}): whether it is this one done again cannot be told "
-                "here; ask Cashlink about both."
+                f"({html.escape(api.task_word(since.get('status')))}): whether it is this one done again cannot be "
+                "told here; ask Cashlink about both."
             )
         return f"<p style='{ERROR_STYLE}'>{said}</p>"
 

@@ -616,7 +616,7 @@ def bulk_results_table(
     shown = results.copy()
     waiting = shown["status"] == "needs a decision"
     matched = [
-        tables.Html(f"{html.escape((names or {}).get(str(i), ''))} {tables.short_id(i)}".strip()) if wait else None
+        tables.Html(f"{tables.name_html((names or {}).get(str(i), ''))} {tables.short_id(i)}".strip()) if wait else None
         for i, wait in zip(shown["investor_id"], waiting, strict=True)
     ]
     shown.insert(list(shown.columns).index("investor_id") + 1, "matches", matched)

@@ -14,6 +14,7 @@ import html
 import math
 import os
 import re
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -121,18 +122,31 @@ def short_id(value: Any) -> str:
 
 
 LONG_NAME = 80  # characters: a longer name (255 are allowed) is shortened in a table, whole on hover
+ZERO_WIDTH_JOINER = "\u200d"
+JOINED = {ZERO_WIDTH_JOINER, "\ufe0f", "\ufe0e", *map(chr, range(0x1F3FB, 0x1F400))}  # joiner, variation, skin tone
 NAME_COLUMNS = frozenset({"name", "existing_name", "investor_name"})  # a frame's columns that hold people's names
 
 
 def short_name(value: Any) -> Any:
     """A name for a table's cell: whole up to :data:`LONG_NAME` characters, else its beginning with the whole name on
     hover (and in the cell, hidden, so that search finds it): a name of 1,000 letters made a row 18 lines tall
-    (review 81). Messages are never shortened."""
+    (review 81). A cell that is HTML already (an unnamed investor's short id) stays as it is. Messages are never
+    shortened."""
     if is_blank(value) or isinstance(value, Html) or len(str(value)) <= LONG_NAME:
         return value
-    full = html.escape(str(value))
-    start = LONG_WORD.sub(wrap_anywhere, html.escape(str(value)[: LONG_NAME - 20], quote=False))
+    name = str(value)
+    cut = LONG_NAME - 20
+    while cut > 1 and (unicodedata.combining(name[cut]) or name[cut - 1] == ZERO_WIDTH_JOINER or name[cut] in JOINED):
+        cut -= 1  # never between a letter and its accent, nor inside an emoji made of several
+    full = html.escape(name)
+    start = LONG_WORD.sub(wrap_anywhere, html.escape(name[:cut], quote=False))
     return Html(f"<span title='{full}'>{start}…<span style='display:none'>{full}</span></span>")
+
+
+def name_html(value: Any) -> str:
+    """A name as HTML in a cell built of several parts: escaped, shortened as :func:`short_name` does."""
+    shown = short_name(value)
+    return shown if isinstance(shown, Html) else html.escape("" if is_blank(shown) else str(shown), quote=False)
 
 
 def field(path: str) -> Getter:
@@ -189,7 +203,9 @@ def humanize(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, ids: 
         if name in id_columns:
             shown[(labels or {}).get(name, name)] = [short_id(v) for v in values]
         elif name in NAME_COLUMNS:
-            shown[(labels or {}).get(name, name)] = [_cell(short_name(text(v, name))) for v in values]
+            shown[(labels or {}).get(name, name)] = [
+                v if isinstance(v, Html) else _cell(short_name(text(v, name))) for v in values
+            ]
         else:
             shown[(labels or {}).get(name, name)] = [_cell(v if isinstance(v, Html) else text(v, name)) for v in values]
     return shown.reset_index(drop=True).astype(object)
