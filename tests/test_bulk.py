@@ -1114,3 +1114,17 @@ def test_settling_an_unanswered_attempt_yields_to_a_session_that_claimed_it_mean
     entry = client.journal.get(key)
     assert entry is not None and (entry.state, entry.owner) == ("sent", other)
     assert not [line for line in client.audit() if line["outcome"].startswith("found")]
+
+
+def test_the_template_can_be_downloaded_in_the_app_too(client: helpers.Client, tmp_path: Path) -> None:
+    """Review 83: the app (Voilà) has no file browser and serves no .csv: the note links the template itself."""
+    import base64
+    import re
+
+    panel = panels.BulkImportPanel(client, placeholder_protocols=True)
+    for _ in range(2):  # saved, then there already: both offer the link
+        panel.save_template(tmp_path)
+        link = re.search(
+            r"<a download='investors_template.csv' href='data:text/csv;base64,([^']+)'>", panel.template_note.value
+        )
+        assert link and base64.b64decode(link[1]) == bulk.TEMPLATE.read_bytes()

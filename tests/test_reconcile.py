@@ -201,6 +201,7 @@ def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
         reconcile.read_ledger(path)
 
 
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)  # (then the container's stream names, in UTF-16)
 OTHER_FILES = [  # review 81: a PDF was read as a one-column CSV, a PNG as text in another encoding
     ("a PDF", "ledger.pdf", b"%PDF-1.4\n1 0 obj << >> endobj\n", "ledger.pdf is a PDF document, not a spreadsheet"),
     ("a PNG", "ledger.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "ledger.csv is a PNG image, not a spreadsheet"),
@@ -208,9 +209,12 @@ OTHER_FILES = [  # review 81: a PDF was read as a one-column CSV, a PNG as text 
     ("binary", "ledger.csv", b"investor_id\x00\x01\x02", "ledger.csv is a binary file, not a spreadsheet"),
     ("UTF-16 text", "ledger.csv", "investor_id\tunits\n".encode("utf-16"), "ledger.csv is UTF-16 text"),
     ("UTF-16 without its mark", "ledger.csv", "investor_id,units\n".encode("utf-16-le"), "is UTF-16 text"),
-    ("an encrypted workbook", "ledger.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "remove the password"),
+    ("an encrypted workbook", "ledger.xls", OLE + "EncryptedPackage".encode("utf-16-le"), "remove the password"),
+    ("an .xls named .xlsx", "ledger.xlsx", OLE + "Workbook".encode("utf-16-le"), "Excel 97-2003 format (.xls"),
+    ("an Office 97-2003 file", "ledger.csv", OLE + "WordDocument".encode("utf-16-le"), "is an Office 97-2003 file"),
+    ("UTF-32 text", "ledger.csv", "investor_id\n".encode("utf-32"), "ledger.csv is UTF-32 text"),
     ("an OpenDocument sheet", "ledger.ods", b"PK\x03\x04\x14\x00", "in the OpenDocument (.ods) format"),
-    ("an .xls", "ledger.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Excel 97-2003 format (.xls"),
+    ("an .xls", "ledger.xls", OLE + "Workbook".encode("utf-16-le"), "Excel 97-2003 format (.xls"),
     ("a workbook named .csv", "ledger.csv", b"PK\x03\x04\x14\x00", "rename it to end in .xlsx"),
     ("a broken workbook", "ledger.xlsx", b"PK\x03\x04\x14\x00", "Could not read ledger.xlsx as an Excel workbook"),
 ]
@@ -252,6 +256,32 @@ def test_a_redemptions_status_is_said_in_words() -> None:
     )
     states = {0: (task("2aaaaaaaa", "FAILED"), True, None)}
     assert "redemption 2aaaaaaa has failed." in reconcile.with_retries(differences, None, states).loc[0, "action"]
+    for status, word in (("processing", "is processing"), (None, "is unknown"), ("in_review", "is in review")):
+        action = reconcile.with_retries(differences, None, {0: (task("2aaaaaaaa", status), True, None)}).loc[
+            0, "action"
+        ]
+        assert f"2aaaaaaa {word}. Book nothing for it until it is successful" in action, action  # (not 'Book that one')
+
+
+def test_a_control_character_is_said_at_its_cell_in_every_column() -> None:
+    """Review 83: a NUL in an unchecked column (a ledger's investor_name; a list's e-mail or tax id) was kept, and
+    crashed the Excel export or would have been sent; one in the header read as the column's name on a screen."""
+    ledger = (ROOT / "samples" / "ledger_demo.csv").read_bytes().replace(b"Ada Lovelace", b"Ada\x00 Lovelace", 1)
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(ledger, "books.csv")
+    problems = caught.value.to_frame()
+    assert list(problems["column"]) == ["investor_name"] and "control character" in problems.loc[0, "problem"]
+    template = bulk.TEMPLATE.read_bytes()
+    for cell in (b"@", b"01234567890", b"T22000129", b"POSTIDENT-4711"):  # e-mail, tax id, document, process id
+        plan = bulk.read_investors(template.replace(cell, b"\x01" + cell, 1), "list.csv", placeholder_protocols=True)
+        assert plan.valid == 0 and "control character" in " ".join(plan.problems["problem"]), plan.problems
+    with pytest.raises(SpreadsheetError, match=r"control character in column 3 \(un\?its\), shown as '\?'"):
+        reconcile.read_ledger(b"investor_id,product_id,un\x00its\n", "books.csv")
+
+
+def test_a_ledger_without_rows_says_nothing_was_compared() -> None:
+    report = reconcile.Reconciliation(pd.DataFrame(columns=reconcile.DETAIL_COLUMNS), 0, 0, 0)
+    assert report.headline().startswith("Nothing was compared: the ledger has no rows")
 
 
 def test_text_that_begins_like_another_kind_of_file_is_read_as_text() -> None:
@@ -263,7 +293,8 @@ def test_text_that_begins_like_another_kind_of_file_is_read_as_text() -> None:
         )
         with pytest.raises(SpreadsheetError) as caught:
             reconcile.read_ledger(content.encode(), "ledger.csv")
-        assert "lacks the column investor_id" in str(caught.value), caught.value  # (read as text: its header)
+        said = "control character in column 1" if first == "\x00" else "lacks the column investor_id"
+        assert said in str(caught.value), caught.value  # (read as text: its header)
     sample = (ROOT / "samples" / "investors_demo.csv").read_bytes().replace(b"Hauptstr. 1", b"Haupt\x00str. 1", 1)
     plan = bulk.read_investors(sample, "s.csv", placeholder_protocols=True)
     assert plan.valid == 17 and "street" in set(plan.problems["column"]), plan.problems

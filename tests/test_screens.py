@@ -153,6 +153,15 @@ def test_names_are_cut_between_whole_characters_and_html_cells_kept() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
     emoji = tables.short_name("F" * (cut - 2) + family + "y" * 40)
     assert emoji.split("'>", 1)[1].split("…")[0].endswith("F</span>")
+    for text, kept in (
+        ("A" + "\U0001f1e9\U0001f1ea" * 45, "\U0001f1e9\U0001f1ea"),  # flags whole (two regional indicators)
+        ("D" + "1\ufe0f\u20e3" * 30, "1\ufe0f\u20e3"),  # keycaps whole
+        ("x" + "\u0915\u093f" * 50, "\u0915\u093f"),  # Devanagari: the vowel sign with its letter
+        ("x" + "\u1100\u1175\u11b7" * 40, "\u1100\u1175\u11b7"),  # Korean in jamo: the syllable whole
+    ):
+        visible = tables.short_name(text).split("'>", 1)[1].split("…")[0]
+        visible = visible.replace("<span class='cl-long'>", "").replace("</span>", "")
+        assert visible.endswith(kept) and len(visible) <= tables.LONG_NAME - 20, (text[:3], visible[-6:])
     investor = "aaaaaaaa-5717-4562-b3fc-2c963f66afa6"
     results = pd.DataFrame([dict.fromkeys(bulk.RESULT_COLUMNS)])
     results.loc[0, ["row", "reference", "name", "status", "investor_id"]] = [2, "C", "N", "needs a decision", investor]

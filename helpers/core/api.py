@@ -114,9 +114,11 @@ WALLET_WORDS = {"eth-managed": "managed by Cashlink", "eth-generic": "the invest
 
 def task_word(status: object) -> str:
     """A task's status (a redemption's, a credit's) as a sentence says it: 'successful', 'failed', 'processing',
-    'unknown'; a code not known here in lower case."""
-    text = "" if status is None else str(status).lower()
-    return "unknown" if text == "unknown" else OTHER_STATUS_WORDS.get(text, text)  # (sentences say whom to ask)
+    'unknown' (also for no status); a code not known here in lower case, in words ('in review')."""
+    text = "" if status is None else str(status).strip().lower()
+    if text in ("", "none", "unknown"):  # (no status, or 'unknown': the sentences say whom to ask)
+        return "unknown" if text != "none" else "not started"
+    return OTHER_STATUS_WORDS.get(text, text.replace("_", " "))
 
 
 def in_words(field: str, value: object) -> str:

@@ -1597,7 +1597,13 @@ class Redemptions(Resource):
             )
         if status not in api.TASK_FAILED:
             raise input_error(
-                "the retry", {"redemption_id": [f"The redemption is {status}, not failed: there is nothing to retry."]}
+                "the retry",
+                {
+                    "redemption_id": [
+                        f"The redemption is {api.task_word(status)}, not failed: there is nothing to retry"
+                        + ("." if status in api.TASK_SUCCESS else "; look at it again once it has ended.")
+                    ]
+                },
             )
         retried_here = self.latest_attempt(failed).get("id") != failed.get("id")  # (then this returns that retry)
         since = None if retried_here or on_duplicate == "create" else self.done_again(failed, paired=False)

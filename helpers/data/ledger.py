@@ -99,6 +99,14 @@ def parse_table(
     else:
         frame = _read_csv(raw, name)
     frame.columns = [str(c).strip() for c in frame.columns]
+    unreadable = [(position, c) for position, c in enumerate(frame.columns, start=1) if CONTROL.search(c)]
+    if unreadable:  # (a NUL would vanish on a screen: 'un\x00its' would read as 'units', said missing)
+        said = ", ".join(f"column {position} ({CONTROL.sub('?', c)})" for position, c in unreadable)
+        raise SpreadsheetError(
+            f"The header row of the {what} {name} has an invisible control character in {said}, shown as '?'. "
+            "Retype that header cell and read it again.",
+            [(1, CONTROL.sub("?", c), "A control character in the header.") for _position, c in unreadable],
+        )
     repeated = sorted({c for c in frame.columns if frame.columns.tolist().count(c) > 1} | _renamed_repeats(frame))
     if repeated:
         raise SpreadsheetError(
@@ -130,6 +138,10 @@ def parse_table(
             if not text:
                 if column.required and not column.allow_blank:
                     problems.append((row, column.name, "This cell is empty: fill it in, or delete the row."))
+                values.append(None)
+                continue
+            if CONTROL.search(text):  # every column, checked or not (review 83: an unchecked one kept a NUL)
+                problems.append((row, column.name, CONTROL_IN_CELL))
                 values.append(None)
                 continue
             try:
@@ -182,6 +194,10 @@ def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[byt
     return source.read(), name or str(getattr(source, "name", "upload.csv"))
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc: invisible, and refused by Excel's files
+CONTROL_IN_CELL = (
+    "This cell has a line break or another invisible control character (perhaps from a copy); retype it on one line."
+)
 # What a file begins with when it is not a spreadsheet read here (review 81: a PDF was read as a one-column CSV, a
 # PNG as text in another encoding): signatures whole enough that no CSV's first cell begins so (review 82).
 OTHER_KINDS = {
@@ -190,7 +206,7 @@ OTHER_KINDS = {
     re.compile(rb"\xff\xd8\xff"): "a JPEG image",
     re.compile(rb"GIF8[79]a"): "a GIF image",
 }
-OLD_OFFICE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls), and an encrypted .xlsx
+OLD_OFFICE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office 97-2003's container: an .xls, and an encrypted .xlsx
 ZIP = b"PK\x03\x04"  # an .xlsx workbook is a ZIP archive, as other spreadsheets' files are
 OTHER_SPREADSHEETS = {".ods": "OpenDocument (.ods)", ".xlsb": "Excel binary (.xlsb)", ".numbers": "Numbers"}
 SAVE_AS = "Save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8) or as .xlsx, and upload that."
@@ -200,16 +216,25 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
     """Refuse a file that is plainly not a CSV or .xlsx spreadsheet, saying what it is and what to upload."""
     suffix = Path(name).suffix.lower()
     if suffix in OTHER_SPREADSHEETS:
-        raise _refused(name, f"is a spreadsheet in the {OTHER_SPREADSHEETS[suffix]} format, which is not read here")
+        raise SpreadsheetError(
+            f"{name} is a spreadsheet in the {OTHER_SPREADSHEETS[suffix]} format, which is not read here. Save it as "
+            "CSV (UTF-8) or as an Excel workbook (.xlsx) from its program (File > Save As, or Export), and upload "
+            "that.",
+            [(None, None, f"{OTHER_SPREADSHEETS[suffix]} format.")],
+        )
     if raw.startswith(OLD_OFFICE):
-        if suffix in (".xlsx", ".xlsm"):  # a workbook saved with a password (or a sensitivity label) is kept so
+        if "EncryptedPackage".encode("utf-16-le") in raw:  # (its streams' names, whatever the file's own name)
             raise SpreadsheetError(
                 f"{name} is encrypted (a workbook saved with a password, or with a sensitivity label), which is not "
                 "read here. Open it in Excel, remove the password or the label (File > Info > Protect Workbook), "
                 "save it and upload it again; or save it as 'CSV UTF-8'.",
                 [(None, None, "Encrypted workbook.")],
             )
-        raise _refused(name, "is in the Excel 97-2003 format (.xls), which is not read here", "Excel 97-2003 format")
+        if any(stream.encode("utf-16-le") in raw for stream in ("Workbook", "Book")):
+            raise _refused(
+                name, "is in the Excel 97-2003 format (.xls), which is not read here", "Excel 97-2003 format"
+            )
+        raise _refused(name, "is an Office 97-2003 file, not a spreadsheet read here", "Office 97-2003 file")
     if raw.startswith(ZIP) and not excel:
         raise SpreadsheetError(
             f"{name} is a ZIP archive, as an Excel workbook (.xlsx) is, but its name does not end in .xlsx. If it is "
@@ -219,6 +244,8 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
         )
     kind = next((kind for magic, kind in OTHER_KINDS.items() if magic.match(raw)), None)
     if kind is None and not excel:  # (anything else named as a workbook is said by the workbook's reader)
+        if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+            raise _refused(name, "is UTF-32 text, not UTF-8", "UTF-32 text, not UTF-8")
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_mark(raw[:4096]):
             raise _refused(name, "is UTF-16 text (Excel's 'Unicode Text'), not UTF-8", "UTF-16 text, not UTF-8")
         sample = raw[:4096]
@@ -238,9 +265,9 @@ def _utf16_without_mark(sample: bytes) -> bool:
     return len(line) >= 8 and (line[1::2].count(0) == len(line[1::2]) or line[0::2].count(0) == len(line[0::2]))
 
 
-def _refused(name: str, what: str, problem: str | None = None) -> SpreadsheetError:
+def _refused(name: str, what: str, problem: str) -> SpreadsheetError:
     """'``name`` ``what``. Save it as CSV UTF-8 or as .xlsx, and upload that.'"""
-    return SpreadsheetError(f"{name} {what}. {SAVE_AS}", [(None, None, f"{problem or what}.")])
+    return SpreadsheetError(f"{name} {what}. {SAVE_AS}", [(None, None, f"{problem}.")])
 
 
 def _read_csv(raw: bytes, name: str) -> pd.DataFrame:

@@ -168,6 +168,11 @@ class Reconciliation:
         )
 
     def headline(self) -> str:
+        if self.is_clean and not self.checked_pairs:  # (review 83: 'Clean … for all 0 positions')
+            return (
+                "Nothing was compared: the ledger has no rows, and the products compared are the ledger's. Add one row "
+                "per investor and product the books hold, and read it again."
+            )
         if self.is_clean:
             return (
                 f"Clean: the registry matches the ledger for all {self.checked_pairs} investor/product positions "
@@ -356,8 +361,10 @@ def with_retries(
             )
         elif still_failed:
             said += "Fix the cause, then try it again in notebook 04."
-        else:
+        elif latest.get("status") in api.TASK_SUCCESS:
             said += "Book that one, not this; reverse this one in the books if booked."
+        else:  # (review 83: processing, or unknown, was told to be booked)
+            said += "Book nothing for it until it is successful; if it stays so, ask Cashlink about it."
         differences.at[index, "action"] = said
     return differences
 

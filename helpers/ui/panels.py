@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import re
@@ -363,7 +364,7 @@ class BulkImportPanel(widgets.VBox):
         self._import_asked = False  # run_import was called (a click, or an unattended run)
         self._demo = False  # the dry run's file is the demo sample as committed (its mistakes are on purpose)
         self.summary = ""  # what the last import did, in a sentence
-        self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Spreadsheet")
+        self.upload = widgets.FileUpload(accept=".csv,.tsv,.txt,.xlsx,.xlsm", multiple=False, description="Spreadsheet")
         self.duplicates = widgets.RadioButtons(
             options=[
                 ("Use the existing investor (create nothing)", "use"),
@@ -416,17 +417,22 @@ class BulkImportPanel(widgets.VBox):
         """A copy of the template in ``folder`` (the notebook's, by default), where the file browser shows it; an
         earlier copy is kept (it may hold rows already)."""
         target = Path(folder or Path.cwd()) / bulk.TEMPLATE.name
+        # the app (Voilà) has no file browser, and serves no .csv: a link that downloads the template itself
+        download = (
+            f"<a download='{html.escape(bulk.TEMPLATE.name)}' href='data:text/csv;base64,"
+            f"{base64.b64encode(bulk.TEMPLATE.read_bytes()).decode()}'>download the template</a>"
+        )
         if target.exists():
             self.template_note.value = (
-                f"<p>{html.escape(target.name)} is there already (next to this notebook): open it from the file "
-                "browser. It was not replaced, as it may hold your rows.</p>"
+                f"<p>{html.escape(target.name)} is there already (next to this notebook): open it from JupyterLab's "
+                f"file browser (it was not replaced, as it may hold your rows), or {download}.</p>"
             )
             return target
         with open(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "wb") as handle:  # rows of people
             handle.write(bulk.TEMPLATE.read_bytes())  # will fill it: readable by you only, as the journal is
         self.template_note.value = (
-            f"<p>Saved as {html.escape(target.name)} next to this notebook: open or download it from the file "
-            "browser, replace the example row with your investors' rows, and upload it here.</p>"
+            f"<p>Saved as {html.escape(target.name)} next to this notebook: open it from JupyterLab's file browser, "
+            f"or {download}; replace the example row with your investors' rows, and upload it here.</p>"
         )
         return target
 
@@ -797,7 +803,7 @@ class ReconciliationPanel(widgets.VBox):
         self.client = client
         self.output_dir = Path(output_dir)
         self.report: reconcile.Reconciliation | None = None
-        self.upload = widgets.FileUpload(accept=".csv,.xlsx", multiple=False, description="Ledger")
+        self.upload = widgets.FileUpload(accept=".csv,.tsv,.txt,.xlsx,.xlsm", multiple=False, description="Ledger")
         self.days = widgets.Text(  # (a bounded number box would clamp or round what is typed without a word)
             value=str(stuck_after_days),
             description="Stuck after (days)",

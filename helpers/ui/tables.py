@@ -123,7 +123,11 @@ def short_id(value: Any) -> str:
 
 LONG_NAME = 80  # characters: a longer name (255 are allowed) is shortened in a table, whole on hover
 ZERO_WIDTH_JOINER = "\u200d"
-JOINED = {ZERO_WIDTH_JOINER, "\ufe0f", "\ufe0e", *map(chr, range(0x1F3FB, 0x1F400))}  # joiner, variation, skin tone
+# joiners, variation selectors, skin tones, tags, a Hangul syllable's vowel and final jamo
+JOINS_BEFORE = re.compile(
+    "[\u200c\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef\u1160-\u11ff\ud7b0-\ud7ff]"
+)
+REGIONAL = re.compile("[\U0001f1e6-\U0001f1ff]")  # a flag is two of these
 NAME_COLUMNS = frozenset({"name", "existing_name", "investor_name"})  # a frame's columns that hold people's names
 
 
@@ -135,12 +139,27 @@ def short_name(value: Any) -> Any:
     if is_blank(value) or isinstance(value, Html) or len(str(value)) <= LONG_NAME:
         return value
     name = str(value)
-    cut = LONG_NAME - 20
-    while cut > 1 and (unicodedata.combining(name[cut]) or name[cut - 1] == ZERO_WIDTH_JOINER or name[cut] in JOINED):
-        cut -= 1  # never between a letter and its accent, nor inside an emoji made of several
+    cut = _whole_characters(name, LONG_NAME - 20)
     full = html.escape(name)
     start = LONG_WORD.sub(wrap_anywhere, html.escape(name[:cut], quote=False))
     return Html(f"<span title='{full}'>{start}…<span style='display:none'>{full}</span></span>")
+
+
+def _whole_characters(text: str, cut: int) -> int:
+    """``cut`` moved back to where a character as people see it ends: never before a mark (an accent, a vowel sign,
+    a keycap), a joiner, a variation selector, a skin tone, a tag or a Korean syllable's later jamo, nor after a
+    joiner, nor between the two halves of a flag (review 83)."""
+    while cut > 1 and (_joins_before(text[cut]) or text[cut - 1] == ZERO_WIDTH_JOINER):
+        cut -= 1
+    flags = 0
+    while flags < cut and REGIONAL.fullmatch(text[cut - 1 - flags]):
+        flags += 1
+    return cut - flags % 2
+
+
+def _joins_before(character: str) -> bool:
+    """A character that belongs to the one before it."""
+    return unicodedata.category(character).startswith("M") or bool(JOINS_BEFORE.fullmatch(character))
 
 
 def name_html(value: Any) -> str:
