@@ -202,20 +202,22 @@ def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
 
 
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)  # (then the container's stream names, in UTF-16)
+ODS = b"PK\x03\x04" + bytes(26) + b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
 OTHER_FILES = [  # review 81: a PDF was read as a one-column CSV, a PNG as text in another encoding
     ("a PDF", "ledger.pdf", b"%PDF-1.4\n1 0 obj << >> endobj\n", "ledger.pdf is a PDF document, not a spreadsheet"),
     ("a PNG", "ledger.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "ledger.csv is a PNG image, not a spreadsheet"),
     ("a JPEG as .xlsx", "ledger.xlsx", b"\xff\xd8\xff\xe0\x00\x10JFIF", "ledger.xlsx is a JPEG image"),
-    ("binary", "ledger.csv", b"investor_id\x00\x01\x02", "ledger.csv is a binary file, not a spreadsheet"),
+    ("binary", "ledger.csv", b"\x7fELF\x02\x01\x00\x00\xfe\xff\x80", "ledger.csv is a binary file, not a spreadsheet"),
     ("UTF-16 text", "ledger.csv", "investor_id\tunits\n".encode("utf-16"), "ledger.csv is UTF-16 text"),
     ("UTF-16 without its mark", "ledger.csv", "investor_id,units\n".encode("utf-16-le"), "is UTF-16 text"),
     ("an encrypted workbook", "ledger.xls", OLE + "EncryptedPackage".encode("utf-16-le"), "remove the password"),
-    ("an .xls named .xlsx", "ledger.xlsx", OLE + "Workbook".encode("utf-16-le"), "Excel 97-2003 format (.xls"),
+    ("an .xls named .xlsx", "ledger.xlsx", OLE + "Workbook\x00".encode("utf-16-le"), "Excel 97-2003 format (.xls"),
     ("an Office 97-2003 file", "ledger.csv", OLE + "WordDocument".encode("utf-16-le"), "is an Office 97-2003 file"),
     ("UTF-32 text", "ledger.csv", "investor_id\n".encode("utf-32"), "ledger.csv is UTF-32 text"),
     ("an OpenDocument sheet", "ledger.ods", b"PK\x03\x04\x14\x00", "in the OpenDocument (.ods) format"),
-    ("an .xls", "ledger.xls", OLE + "Workbook".encode("utf-16-le"), "Excel 97-2003 format (.xls"),
+    ("an .xls", "ledger.xls", OLE + "Workbook\x00".encode("utf-16-le"), "Excel 97-2003 format (.xls"),
     ("a workbook named .csv", "ledger.csv", b"PK\x03\x04\x14\x00", "rename it to end in .xlsx"),
+    ("an .ods named .xlsx", "ledger.xlsx", ODS, "ledger.xlsx is an OpenDocument spreadsheet (.ods)"),
     ("a broken workbook", "ledger.xlsx", b"PK\x03\x04\x14\x00", "Could not read ledger.xlsx as an Excel workbook"),
 ]
 
@@ -256,11 +258,24 @@ def test_a_redemptions_status_is_said_in_words() -> None:
     )
     states = {0: (task("2aaaaaaaa", "FAILED"), True, None)}
     assert "redemption 2aaaaaaa has failed." in reconcile.with_retries(differences, None, states).loc[0, "action"]
-    for status, word in (("processing", "is processing"), (None, "is unknown"), ("in_review", "is in review")):
+    for status, said in (  # (review 83: each was told 'Book that one')
+        ("processing", "is processing. Book nothing for it until it is successful."),
+        (None, "is unknown. Book nothing for it until it is successful."),
+        ("NONE", "has not started. Book nothing for it until it is successful."),
+        ("unknown", "is unknown. Its outcome is unknown: book nothing for it, and ask Cashlink"),
+        ("in_review", "is in review. Book nothing for it; ask Cashlink what its status means."),
+    ):
         action = reconcile.with_retries(differences, None, {0: (task("2aaaaaaaa", status), True, None)}).loc[
             0, "action"
         ]
-        assert f"2aaaaaaa {word}. Book nothing for it until it is successful" in action, action  # (not 'Book that one')
+        assert f"2aaaaaaa {said}" in action, action
+    later = task("3bbbbbbbb", "processing")  # review 84: a later one still processing is not booked yet
+    action = reconcile.with_retries(differences, None, {0: (task("1aaaaaaaa", "failed"), False, later)}).loc[
+        0, "action"
+    ]
+    assert (
+        "3bbbbbbb, processing. If that was it done again, book that one once it is successful (nothing yet)" in action
+    )
 
 
 def test_a_control_character_is_said_at_its_cell_in_every_column() -> None:
@@ -277,6 +292,18 @@ def test_a_control_character_is_said_at_its_cell_in_every_column() -> None:
         assert plan.valid == 0 and "control character" in " ".join(plan.problems["problem"]), plan.problems
     with pytest.raises(SpreadsheetError, match=r"control character in column 3 \(un\?its\), shown as '\?'"):
         reconcile.read_ledger(b"investor_id,product_id,un\x00its\n", "books.csv")
+
+
+def test_a_line_break_in_a_ledgers_name_is_a_space_and_nuls_in_text_are_said_at_their_cells() -> None:
+    """Review 84: a multi-line name (Excel's Alt+Enter) refused the whole ledger; a small ledger with a cell padded
+    with NULs was called a binary file."""
+    ledger = (ROOT / "samples" / "ledger_demo.csv").read_text()
+    read = reconcile.read_ledger(ledger.replace("Ada Lovelace", '"Ada\nLovelace"', 1).encode(), "books.csv")
+    assert "Ada Lovelace" in set(read["investor_name"])
+    padded = f"investor_id,product_id,units,investor_name\n{UNKNOWN},{UNKNOWN},3,Ada{chr(0) * 20}\n".encode()
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(padded, "books.csv")
+    assert list(caught.value.to_frame()["column"]) == ["investor_name"], caught.value
 
 
 def test_a_ledger_without_rows_says_nothing_was_compared() -> None:

@@ -1600,8 +1600,14 @@ class Redemptions(Resource):
                 "the retry",
                 {
                     "redemption_id": [
-                        f"The redemption is {api.task_word(status)}, not failed: there is nothing to retry"
-                        + ("." if status in api.TASK_SUCCESS else "; look at it again once it has ended.")
+                        f"The redemption's status is {api.task_word(status)}, not failed: there is nothing to retry"
+                        + (
+                            "."
+                            if status in api.TASK_SUCCESS
+                            else "; look at it again once it has ended."
+                            if status is None or status in api.TASK_PROCESSING or str(status).lower() == "pending"
+                            else "; ask Cashlink what that status means if its units did not move."
+                        )
                     ]
                 },
             )

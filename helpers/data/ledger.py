@@ -140,6 +140,8 @@ def parse_table(
                     problems.append((row, column.name, "This cell is empty: fill it in, or delete the row."))
                 values.append(None)
                 continue
+            if column.check is None:  # a column only shown (a ledger's name): a line break or tab is a space
+                text = re.sub(r"\s*[\t\r\n]+\s*", " ", text)
             if CONTROL.search(text):  # every column, checked or not (review 83: an unchecked one kept a NUL)
                 problems.append((row, column.name, CONTROL_IN_CELL))
                 values.append(None)
@@ -230,11 +232,17 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
                 "save it and upload it again; or save it as 'CSV UTF-8'.",
                 [(None, None, "Encrypted workbook.")],
             )
-        if any(stream.encode("utf-16-le") in raw for stream in ("Workbook", "Book")):
+        if any(f"{stream}\x00".encode("utf-16-le") in raw for stream in ("Workbook", "Book")):  # (names end so)
             raise _refused(
                 name, "is in the Excel 97-2003 format (.xls), which is not read here", "Excel 97-2003 format"
             )
         raise _refused(name, "is an Office 97-2003 file, not a spreadsheet read here", "Office 97-2003 file")
+    if raw.startswith(ZIP) and b"application/vnd.oasis.opendocument.spreadsheet" in raw[:200]:  # (its first entry)
+        raise SpreadsheetError(
+            f"{name} is an OpenDocument spreadsheet (.ods), which is not read here. Save it as CSV (UTF-8) or as an "
+            "Excel workbook (.xlsx) from its program (File > Save As), and upload that.",
+            [(None, None, "OpenDocument (.ods) format.")],
+        )
     if raw.startswith(ZIP) and not excel:
         raise SpreadsheetError(
             f"{name} is a ZIP archive, as an Excel workbook (.xlsx) is, but its name does not end in .xlsx. If it is "
@@ -248,8 +256,7 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
             raise _refused(name, "is UTF-32 text, not UTF-8", "UTF-32 text, not UTF-8")
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_mark(raw[:4096]):
             raise _refused(name, "is UTF-16 text (Excel's 'Unicode Text'), not UTF-8", "UTF-16 text, not UTF-8")
-        sample = raw[:4096]
-        if sample.count(0) * 20 > len(sample):  # (a stray NUL in a cell is said at its cell)
+        if b"\x00" in raw[:4096] and not _text_without_nuls(raw[:4096]):  # (NULs in text are said at their cells)
             kind = "a binary file"
     if kind is not None:
         raise SpreadsheetError(
@@ -257,6 +264,15 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
             "File > Save As > CSV UTF-8) or as .xlsx.",
             [(None, None, f"Not a spreadsheet: {kind}.")],
         )
+
+
+def _text_without_nuls(sample: bytes) -> bool:
+    """UTF-8 text once its NUL bytes are left out (a sample's last character may be cut)."""
+    try:
+        sample.replace(b"\x00", b"").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.reason == "unexpected end of data"
+    return True
 
 
 def _utf16_without_mark(sample: bytes) -> bool:

@@ -323,10 +323,13 @@ def retry_states(differences: pd.DataFrame, client: Client) -> dict[Any, RetrySt
     return states
 
 
+PENDING_WORDS = frozenset({"pending", "processing", "not started", "unknown"})  # (unknown: no status given)
+
+
 def _is_status(task: dict[str, Any]) -> str:
-    """'is successful', 'has failed', 'is unknown': a task's status after its id, in words."""
+    """'is successful', 'has failed', 'has not started', 'is unknown': a task's status after its id, in words."""
     word = api.task_word(task.get("status"))
-    return f"has {word}" if word == "failed" else f"is {word}"
+    return f"has {word}" if word in ("failed", "not started") else f"is {word}"
 
 
 def with_retries(
@@ -354,17 +357,26 @@ def with_retries(
                 if times_known(latest, since)
                 else f"is in the registry, which gives no times to tell whether it was made after {which}"
             )
+            book = (  # (review 84: one still processing, or unknown, was to be booked)
+                "book that one"
+                if since.get("status") in api.TASK_SUCCESS
+                else "book that one once it is successful (nothing yet)"
+            )
             said += (
                 f"A redemption of the same units from the same wallet {made}: {str(since.get('id'))[:8]}, "
-                f"{api.task_word(since.get('status'))}. If that was it done again, book that one and reverse this "
-                "one in the books if booked; if not, retry it in notebook 04."
+                f"{api.task_word(since.get('status'))}. If that was it done again, {book} and reverse this one in "
+                "the books if booked; if not, retry it in notebook 04."
             )
         elif still_failed:
             said += "Fix the cause, then try it again in notebook 04."
         elif latest.get("status") in api.TASK_SUCCESS:
             said += "Book that one, not this; reverse this one in the books if booked."
-        else:  # (review 83: processing, or unknown, was told to be booked)
-            said += "Book nothing for it until it is successful; if it stays so, ask Cashlink about it."
+        elif latest.get("status") in api.TASK_UNKNOWN:
+            said += "Its outcome is unknown: book nothing for it, and ask Cashlink whether its units moved."
+        elif latest.get("status") in api.TASK_PROCESSING or api.task_word(latest.get("status")) in PENDING_WORDS:
+            said += "Book nothing for it until it is successful."  # (review 83: processing was to be booked)
+        else:
+            said += "Book nothing for it; ask Cashlink what its status means."
         differences.at[index, "action"] = said
     return differences
 

@@ -74,6 +74,7 @@ STYLE = """<style>
 .cl-record td, .cl-review-table td {text-align: left;}
 .cl-record td, .cl-review-table td {overflow-wrap: anywhere; max-width: 32em;}
 .cl-long {word-break: break-all;}
+.cl-msg a, .cl-panel a {color: var(--jp-content-link-color, #1976d2); text-decoration: underline;}
 </style>"""
 
 
