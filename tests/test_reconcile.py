@@ -474,6 +474,28 @@ def test_a_surplus_is_never_pinned_on_a_failed_redemption_a_retry_settled(
     assert "is success" in mine["action"][1]
 
 
+def test_a_surplus_is_still_explained_by_a_failed_redemption_whose_retry_has_not_ended(
+    client: helpers.Client, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Review 84: a retry still processing counted as settling the failed redemption, so the surplus it explains (its
+    units have not moved yet) was left unexplained, and the row told to book the retry."""
+    investor_id, wallet_id = onboard(client, "Retry Processing")
+    client.investments.credit(invest(client, investor_id, wallet_id, 50).id)
+    failed = failed_redemption(client, sandbox, investor_id, wallet_id, 10)
+    sandbox.admin("settings", {"settle_delay": 3600})  # the retry stays processing
+    try:
+        assert client.redemptions.retry(str(failed.task["id"]), wait=False)["status"] == "processing"
+        product = client.config.product_id
+        path = ledger_file(tmp_path, [{"investor_id": investor_id, "product_id": product, "units": 40}])  # booked
+        detail = reconcile.reconcile(client, reconcile.read_ledger(path)).differences
+    finally:
+        sandbox.admin("settings", {"settle_delay": 0})
+    mine = detail[detail["investor_id"] == investor_id].reset_index(drop=True)
+    assert mine["category"].tolist() == ["units_differ", "redemption_failed"], mine
+    assert "Explained by" in str(mine["cause"][0]) or mine["related"].notna().all(), mine["cause"][0]
+    assert "Book nothing for it until it is successful." in mine["action"][1], mine["action"][1]
+
+
 def test_a_surplus_of_two_failed_redemptions_is_explained_by_both_when_one_was_perhaps_redone(
     client: helpers.Client, sandbox: Sandbox, tmp_path: Path
 ) -> None:

@@ -282,7 +282,7 @@ def reconcile(
         settled = {  # failed redemptions a retry from this journal settled: they explain no surplus (one perhaps
             str(report.differences.at[index, "redemption_id"])  # redone by hand still may: its row says 'if')
             for index, (latest, _retried, _since) in states.items()
-            if latest.get("status") not in api.TASK_FAILED
+            if latest.get("status") in api.TASK_SUCCESS  # (review 84: one still processing moved no units yet)
         }
         differences = group_related(with_retries(report.differences, client, states), link_stuck=False, settled=settled)
         report.differences = with_names(differences, registry_names(client))
