@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import helpers
+from helpers.core import api
 from helpers.core.config import Config
 from helpers.core.records import badge_text
 from helpers.core.resources import remaining_units
@@ -295,6 +296,25 @@ def test_bad_input_is_refused_before_sending(client: helpers.Client, name: str, 
     assert text in str(caught.value)
     assert str(caught.value).startswith("Nothing was sent")
     assert client.transport.requests_sent == sent
+
+
+def test_a_task_stage_says_what_to_do_for_every_status() -> None:
+    """One judgment of where a task stands, for the reconciliation's advice and a retry's refusal (review 84)."""
+    stages = {"SUCCESS": "successful", "succeeded": "successful", " failed ": "failed", "unknown": "unknown"}
+    stages |= {"processing": "running", "PENDING": "running", None: "running", "": "running", "in_review": "other"}
+    assert {status: api.task_stage(status) for status in stages} == stages
+    words = [api.task_word(status) for status in ("SUCCESS", "FAILED", None, "NONE", "in_review")]
+    assert words == ["successful", "failed", "unknown", "not started", "in review"]
+
+
+def test_a_redemption_that_did_not_fail_is_not_retried_and_says_why(client: helpers.Client) -> None:
+    investor_id, wallet_id = onboard(client)
+    client.investments.credit(invest(client, investor_id, wallet_id, 10).id)
+    done = client.redemptions.create(investor_id, wallet_id, 3)
+    with pytest.raises(
+        helpers.InputError, match=r"The redemption's status is successful, not failed: there is nothing to retry\."
+    ):
+        client.redemptions.retry(done.id)
 
 
 def test_redeeming_more_than_the_balance_is_refused_before_sending(client: helpers.Client) -> None:

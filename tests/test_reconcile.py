@@ -217,7 +217,7 @@ OTHER_FILES = [  # review 81: a PDF was read as a one-column CSV, a PNG as text 
     ("an OpenDocument sheet", "ledger.ods", b"PK\x03\x04\x14\x00", "in the OpenDocument (.ods) format"),
     ("an .xls", "ledger.xls", OLE + "Workbook\x00".encode("utf-16-le"), "Excel 97-2003 format (.xls"),
     ("a workbook named .csv", "ledger.csv", b"PK\x03\x04\x14\x00", "rename it to end in .xlsx"),
-    ("an .ods named .xlsx", "ledger.xlsx", ODS, "ledger.xlsx is an OpenDocument spreadsheet (.ods)"),
+    ("an .ods named .xlsx", "ledger.xlsx", ODS, "ledger.xlsx is a spreadsheet in the OpenDocument (.ods) format"),
     ("a broken workbook", "ledger.xlsx", b"PK\x03\x04\x14\x00", "Could not read ledger.xlsx as an Excel workbook"),
 ]
 

@@ -112,6 +112,21 @@ DOCUMENTED_STATUSES = frozenset(  # in capitals: a registry may write a document
 WALLET_WORDS = {"eth-managed": "managed by Cashlink", "eth-generic": "the investor's own address"}
 
 
+def task_stage(status: object) -> str:
+    """Where a task (a redemption, a credit) stands, for what to do about it: 'successful', 'failed', 'unknown' (ask
+    Cashlink), 'running' (processing, pending, not started or no status yet: look again later) or 'other' (a status
+    not documented)."""
+    if status in TASK_SUCCESS:
+        return "successful"
+    if status in TASK_FAILED:
+        return "failed"
+    if status in TASK_UNKNOWN:
+        return "unknown"
+    if status is None or status in TASK_PROCESSING or str(status).strip().lower() in ("", "pending", "none"):
+        return "running"
+    return "other"
+
+
 def task_word(status: object) -> str:
     """A task's status (a redemption's, a credit's) as a sentence says it: 'successful', 'failed', 'processing',
     'unknown' (also for no status); a code not known here in lower case, in words ('in review')."""

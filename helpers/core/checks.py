@@ -9,7 +9,6 @@ quoted input is shortened (:func:`quote`), never the sentence.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 import warnings
 from collections.abc import Callable
@@ -55,14 +54,21 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc: invisible, refused by Excel's files
+CONTROL_CHARACTER_SAID = (
+    "This has a line break or another invisible control character (perhaps from a copy); remove it and keep the text "
+    "on one line."
+)
+
+
 def check_text(value: Any, max_length: int = 255) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise CheckError(f"Enter text here, not {type(value).__name__}.")
     text = _text(value)
     if not text:
         raise CheckError("This field may not be blank.")
-    if any(unicodedata.category(c) == "Cc" for c in text):
-        raise CheckError("This has a line break or another control character; remove it and keep the text on one line.")
+    if CONTROL_CHARACTER.search(text):
+        raise CheckError(CONTROL_CHARACTER_SAID)
     if len(text) > max_length:
         raise CheckError(f"Use at most {max_length} characters (this has {len(text):,}).")
     return text

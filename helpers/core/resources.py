@@ -1601,12 +1601,11 @@ class Redemptions(Resource):
                 {
                     "redemption_id": [
                         f"The redemption's status is {api.task_word(status)}, not failed: there is nothing to retry"
-                        + (
-                            "."
-                            if status in api.TASK_SUCCESS
-                            else "; look at it again once it has ended."
-                            if status is None or status in api.TASK_PROCESSING or str(status).lower() == "pending"
-                            else "; ask Cashlink what that status means if its units did not move."
+                        + {
+                            "successful": ".",
+                            "running": "; look at it again once it has ended.",
+                        }.get(
+                            api.task_stage(status), "; ask Cashlink what that status means if its units did not move."
                         )
                     ]
                 },

@@ -99,13 +99,18 @@ def parse_table(
     else:
         frame = _read_csv(raw, name)
     frame.columns = [str(c).strip() for c in frame.columns]
-    unreadable = [(position, c) for position, c in enumerate(frame.columns, start=1) if CONTROL.search(c)]
+    unreadable = [
+        (position, c) for position, c in enumerate(frame.columns, start=1) if checks.CONTROL_CHARACTER.search(c)
+    ]
     if unreadable:  # (a NUL would vanish on a screen: 'un\x00its' would read as 'units', said missing)
-        said = ", ".join(f"column {position} ({CONTROL.sub('?', c)})" for position, c in unreadable)
+        said = ", ".join(f"column {position} ({checks.CONTROL_CHARACTER.sub('?', c)})" for position, c in unreadable)
         raise SpreadsheetError(
             f"The header row of the {what} {name} has an invisible control character in {said}, shown as '?'. "
             "Retype that header cell and read it again.",
-            [(1, CONTROL.sub("?", c), "A control character in the header.") for _position, c in unreadable],
+            [
+                (1, checks.CONTROL_CHARACTER.sub("?", c), "A control character in the header.")
+                for _position, c in unreadable
+            ],
         )
     repeated = sorted({c for c in frame.columns if frame.columns.tolist().count(c) > 1} | _renamed_repeats(frame))
     if repeated:
@@ -142,8 +147,10 @@ def parse_table(
                 continue
             if column.check is None:  # a column only shown (a ledger's name): a line break or tab is a space
                 text = re.sub(r"\s*[\t\r\n]+\s*", " ", text)
-            if CONTROL.search(text):  # every column, checked or not (review 83: an unchecked one kept a NUL)
-                problems.append((row, column.name, CONTROL_IN_CELL))
+            if checks.CONTROL_CHARACTER.search(
+                text
+            ):  # every column, checked or not (review 83: an unchecked one kept a NUL)
+                problems.append((row, column.name, checks.CONTROL_CHARACTER_SAID))
                 values.append(None)
                 continue
             try:
@@ -196,10 +203,6 @@ def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[byt
     return source.read(), name or str(getattr(source, "name", "upload.csv"))
 
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc: invisible, and refused by Excel's files
-CONTROL_IN_CELL = (
-    "This cell has a line break or another invisible control character (perhaps from a copy); retype it on one line."
-)
 # What a file begins with when it is not a spreadsheet read here (review 81: a PDF was read as a one-column CSV, a
 # PNG as text in another encoding): signatures whole enough that no CSV's first cell begins so (review 82).
 OTHER_KINDS = {
@@ -210,6 +213,7 @@ OTHER_KINDS = {
 }
 OLD_OFFICE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office 97-2003's container: an .xls, and an encrypted .xlsx
 ZIP = b"PK\x03\x04"  # an .xlsx workbook is a ZIP archive, as other spreadsheets' files are
+UPLOADS = ".csv,.tsv,.txt,.xlsx,.xlsm"  # what an upload widget offers to choose: what is read here
 OTHER_SPREADSHEETS = {".ods": "OpenDocument (.ods)", ".xlsb": "Excel binary (.xlsb)", ".numbers": "Numbers"}
 SAVE_AS = "Save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8) or as .xlsx, and upload that."
 
@@ -217,6 +221,8 @@ SAVE_AS = "Save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8) or as .xls
 def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
     """Refuse a file that is plainly not a CSV or .xlsx spreadsheet, saying what it is and what to upload."""
     suffix = Path(name).suffix.lower()
+    if raw.startswith(ZIP) and b"application/vnd.oasis.opendocument.spreadsheet" in raw[:200]:  # (its first entry)
+        suffix = ".ods"  # (an .ods renamed .xlsx)
     if suffix in OTHER_SPREADSHEETS:
         raise SpreadsheetError(
             f"{name} is a spreadsheet in the {OTHER_SPREADSHEETS[suffix]} format, which is not read here. Save it as "
@@ -237,12 +243,6 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
                 name, "is in the Excel 97-2003 format (.xls), which is not read here", "Excel 97-2003 format"
             )
         raise _refused(name, "is an Office 97-2003 file, not a spreadsheet read here", "Office 97-2003 file")
-    if raw.startswith(ZIP) and b"application/vnd.oasis.opendocument.spreadsheet" in raw[:200]:  # (its first entry)
-        raise SpreadsheetError(
-            f"{name} is an OpenDocument spreadsheet (.ods), which is not read here. Save it as CSV (UTF-8) or as an "
-            "Excel workbook (.xlsx) from its program (File > Save As), and upload that.",
-            [(None, None, "OpenDocument (.ods) format.")],
-        )
     if raw.startswith(ZIP) and not excel:
         raise SpreadsheetError(
             f"{name} is a ZIP archive, as an Excel workbook (.xlsx) is, but its name does not end in .xlsx. If it is "

@@ -282,7 +282,7 @@ def reconcile(
         settled = {  # failed redemptions a retry from this journal settled: they explain no surplus (one perhaps
             str(report.differences.at[index, "redemption_id"])  # redone by hand still may: its row says 'if')
             for index, (latest, _retried, _since) in states.items()
-            if latest.get("status") in api.TASK_SUCCESS  # (review 84: one still processing moved no units yet)
+            if api.task_stage(latest.get("status")) == "successful"  # (review 84: one processing moved none yet)
         }
         differences = group_related(with_retries(report.differences, client, states), link_stuck=False, settled=settled)
         report.differences = with_names(differences, registry_names(client))
@@ -323,7 +323,13 @@ def retry_states(differences: pd.DataFrame, client: Client) -> dict[Any, RetrySt
     return states
 
 
-PENDING_WORDS = frozenset({"pending", "processing", "not started", "unknown"})  # (unknown: no status given)
+RETRY_ADVICE = {  # what the books do about a failed redemption, by where its retry stands
+    "failed": "Fix the cause, then try it again in notebook 04.",
+    "successful": "Book that one, not this; reverse this one in the books if booked.",
+    "unknown": "Its outcome is unknown: book nothing for it, and ask Cashlink whether its units moved.",
+    "running": "Book nothing for it until it is successful.",
+    "other": "Book nothing for it; ask Cashlink what its status means.",
+}
 
 
 def _is_status(task: dict[str, Any]) -> str:
@@ -342,7 +348,6 @@ def with_retries(
         return differences
     differences = differences.copy()
     for index, (latest, retried, since) in states.items():
-        still_failed = latest.get("status") in api.TASK_FAILED
         if not retried and since is None:
             continue  # the advice of its category stands
         said = (
@@ -359,7 +364,7 @@ def with_retries(
             )
             book = (  # (review 84: one still processing, or unknown, was to be booked)
                 "book that one"
-                if since.get("status") in api.TASK_SUCCESS
+                if api.task_stage(since.get("status")) == "successful"
                 else "book that one once it is successful (nothing yet)"
             )
             said += (
@@ -367,16 +372,8 @@ def with_retries(
                 f"{api.task_word(since.get('status'))}. If that was it done again, {book} and reverse this one in "
                 "the books if booked; if not, retry it in notebook 04."
             )
-        elif still_failed:
-            said += "Fix the cause, then try it again in notebook 04."
-        elif latest.get("status") in api.TASK_SUCCESS:
-            said += "Book that one, not this; reverse this one in the books if booked."
-        elif latest.get("status") in api.TASK_UNKNOWN:
-            said += "Its outcome is unknown: book nothing for it, and ask Cashlink whether its units moved."
-        elif latest.get("status") in api.TASK_PROCESSING or api.task_word(latest.get("status")) in PENDING_WORDS:
-            said += "Book nothing for it until it is successful."  # (review 83: processing was to be booked)
-        else:
-            said += "Book nothing for it; ask Cashlink what its status means."
+        else:  # (review 83: one processing, or unknown, was to be booked)
+            said += RETRY_ADVICE[api.task_stage(latest.get("status"))]
         differences.at[index, "action"] = said
     return differences
 

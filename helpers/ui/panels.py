@@ -26,7 +26,7 @@ from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name
 from helpers.data import bulk, lookup, reconcile
 from helpers.data.frames import to_frame
-from helpers.data.ledger import SpreadsheetError
+from helpers.data.ledger import UPLOADS, SpreadsheetError
 from helpers.ui import tables
 from helpers.ui.charts import png, reconciliation_chart, status_chart
 from helpers.ui.forms import ERROR_STYLE, STYLE, close_all, error_sentence, message_html, replaces_the_last
@@ -364,7 +364,7 @@ class BulkImportPanel(widgets.VBox):
         self._import_asked = False  # run_import was called (a click, or an unattended run)
         self._demo = False  # the dry run's file is the demo sample as committed (its mistakes are on purpose)
         self.summary = ""  # what the last import did, in a sentence
-        self.upload = widgets.FileUpload(accept=".csv,.tsv,.txt,.xlsx,.xlsm", multiple=False, description="Spreadsheet")
+        self.upload = widgets.FileUpload(accept=UPLOADS, multiple=False, description="Spreadsheet")
         self.duplicates = widgets.RadioButtons(
             options=[
                 ("Use the existing investor (create nothing)", "use"),
@@ -803,7 +803,7 @@ class ReconciliationPanel(widgets.VBox):
         self.client = client
         self.output_dir = Path(output_dir)
         self.report: reconcile.Reconciliation | None = None
-        self.upload = widgets.FileUpload(accept=".csv,.tsv,.txt,.xlsx,.xlsm", multiple=False, description="Ledger")
+        self.upload = widgets.FileUpload(accept=UPLOADS, multiple=False, description="Ledger")
         self.days = widgets.Text(  # (a bounded number box would clamp or round what is typed without a word)
             value=str(stuck_after_days),
             description="Stuck after (days)",

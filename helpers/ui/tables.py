@@ -113,12 +113,17 @@ def short_id(value: Any) -> str:
     if is_blank(value):
         return ""
     full = html.escape(str(value))
-    return Html(
-        f"<span class='cl-id' title='{full}'><code>{full[:SHORT_ID]}…</code>"
-        f"<span style='display:none'>{full}</span></span>"
+    return (
+        whole_on_hover(f"<code>{full[:SHORT_ID]}…</code>", full, "cl-id")
         if len(full) > SHORT_ID + 1
-        else f"<code>{full}</code>"
+        else Html(f"<code>{full}</code>")
     )
+
+
+def whole_on_hover(shown: str, full: str, css_class: str = "") -> Html:
+    """``shown`` (HTML), with ``full`` (escaped text) on hover, and in the cell, hidden, so that search finds it."""
+    named = f" class='{css_class}'" if css_class else ""
+    return Html(f"<span{named} title='{full}'>{shown}<span style='display:none'>{full}</span></span>")
 
 
 LONG_NAME = 80  # characters: a longer name (255 are allowed) is shortened in a table, whole on hover
@@ -140,9 +145,7 @@ def short_name(value: Any) -> Any:
         return value
     name = str(value)
     cut = _whole_characters(name, LONG_NAME - 20)
-    full = html.escape(name)
-    start = LONG_WORD.sub(wrap_anywhere, html.escape(name[:cut], quote=False))
-    return Html(f"<span title='{full}'>{start}…<span style='display:none'>{full}</span></span>")
+    return whole_on_hover(LONG_WORD.sub(wrap_anywhere, html.escape(name[:cut], quote=False)) + "…", html.escape(name))
 
 
 def _whole_characters(text: str, cut: int) -> int:
