@@ -89,7 +89,7 @@ def _without_iri_grammar() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
-NAMES_UNATTENDED = "CASHLINK_NAMES_UNATTENDED"  # helpers.ui.tables.NAMES_UNATTENDED (not imported: start-up time)
+NAMES_UNATTENDED = "CASHLINK_NAMES_UNATTENDED"  # helpers.data.people.NAMES_UNATTENDED (not imported: start-up time)
 
 
 def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout: float = 600) -> dict[str, Path]:

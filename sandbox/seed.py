@@ -123,6 +123,15 @@ def ensure_seed(store: Store, registry: Registry) -> dict[str, Any]:
     }
     if store.get_meta("seeded"):
         return ids
+    delay, registry.settings.settle_delay = registry.settings.settle_delay, 0  # the seed's credits settle at once,
+    try:  # whatever delay the start asked for (its redemptions need the units delivered)
+        _seed(store, registry)
+    finally:
+        registry.settings.settle_delay = delay
+    return ids
+
+
+def _seed(store: Store, registry: Registry) -> None:
     price = money(PRICE, registry.profile.money_decimals)
     add_client(store, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "demo", ALL_SCOPES)
     add_client(store, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, "other", ALL_SCOPES)
@@ -246,7 +255,6 @@ def ensure_seed(store: Store, registry: Registry) -> dict[str, Any]:
         fixed_id("investor:acme"),
     )
     store.set_meta("seeded", now_iso())
-    return ids
 
 
 def bulk_delivered(

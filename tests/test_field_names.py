@@ -175,7 +175,7 @@ def test_a_bulk_import_goes_on_where_the_registry_does_not_list_investors(
         results = bulk.import_investors(client, plan, workers=2, progress=False)
     assert list(results["status"]) == ["created", "created"]
     again = bulk.import_investors(client, plan, workers=2, progress=False)  # a re-import sends nothing again
-    assert set(again["status"]) == {"already there"}
+    assert set(again["status"]) == {"already existed"}
 
 
 def test_a_lost_answer_where_the_registry_offers_no_list_is_never_sent_again_unasked(

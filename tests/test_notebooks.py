@@ -108,10 +108,10 @@ def test_onboarding_notebook_shows_errors_as_sentences(demo_sandbox: dict[str, A
 
 
 def test_the_report_commands_run_is_the_one_that_names_people() -> None:
+    from helpers.data import people
     from helpers.report import NAMES_UNATTENDED
-    from helpers.ui import tables
 
-    assert NAMES_UNATTENDED == tables.NAMES_UNATTENDED
+    assert NAMES_UNATTENDED == people.NAMES_UNATTENDED
 
 
 def test_report_command_writes_html_csv_and_excel(

@@ -300,6 +300,8 @@ def test_a_line_break_in_a_ledgers_name_is_a_space_and_nuls_in_text_are_said_at_
     ledger = (ROOT / "samples" / "ledger_demo.csv").read_text()
     read = reconcile.read_ledger(ledger.replace("Ada Lovelace", '"Ada\nLovelace"', 1).encode(), "books.csv")
     assert "Ada Lovelace" in set(read["investor_name"])
+    read = reconcile.read_ledger(ledger.replace("Ada Lovelace", "Ada\u2028Lovelace", 1).encode(), "books.csv")
+    assert "Ada Lovelace" in set(read["investor_name"])  # a line separator (U+2028) is a line break too
     padded = f"investor_id,product_id,units,investor_name\n{UNKNOWN},{UNKNOWN},3,Ada{chr(0) * 20}\n".encode()
     with pytest.raises(SpreadsheetError) as caught:
         reconcile.read_ledger(padded, "books.csv")

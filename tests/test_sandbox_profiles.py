@@ -71,6 +71,17 @@ def test_runner_reads_the_profile_from_the_environment(monkeypatch: pytest.Monke
     assert SandboxProcess(port=1, db_path=tmp_path / "x").profile == "strict"
 
 
+def test_a_sandbox_started_with_a_settle_delay_seeds_a_fresh_database(tmp_path: Path) -> None:
+    """Review 85: ``--settle-delay 1`` on a new database stopped while seeding (its redemption met credits still
+    settling: 'The wallet holds only 0 units')."""
+    box = SandboxProcess(port=free_port(), db_path=tmp_path / "delayed.sqlite3", extra_args=["--settle-delay", "1"])
+    box.start()
+    try:
+        assert box.health()["seed"]["campaign_id"]
+    finally:
+        box.stop()
+
+
 def test_health_names_the_profile(drf_sandbox: Sandbox) -> None:
     assert drf_sandbox.health()["profile"] == "drf"
 

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 
 import helpers
+from helpers.core import api
 from helpers.core.records import Record
 from helpers.core.transport import Transport, make_retry
-from helpers.data import reconcile
+from helpers.data import people, reconcile
 from helpers.ui import demo, forms, panels, tables
 from tests.sandbox_fixtures import investor_body
 from tests.test_forms import PERSON
@@ -185,6 +186,8 @@ def test_messages_are_whole_once_and_without_jargon() -> None:
     assert forms.error_sentence(error) == "The redemption x failed: The ledger rejected it. It is not done."
     # review 81: the space before a file's extension stays ('save it as .xlsx'); one before a full stop goes
     assert forms.error_sentence(ValueError("Save it again as .xlsx or as CSV .")) == "Save it again as .xlsx or as CSV."
+    # an ellipsis in what the registry said stays one ('...' was read as a doubled full stop and became '.')
+    assert forms.error_sentence(ValueError("It said: 'wait...'. Try later..")) == "It said: 'wait...'. Try later."
     long_iban = "DE89" + "3" * 200
     from helpers.core import checks
 
@@ -478,6 +481,8 @@ def test_the_overview_shows_what_holds_on_the_registry(demo_client: helpers.Clie
     shown = " ".join(getattr(child, "value", "") for child in overview.children)
     assert "What holds on this registry" in shown and "page_size=2" in shown and "SANDBOX" in shown
     assert {row["check"] for row in overview.findings} >= {"API prefix", "page size", "investment filters", "fields"}
+    # review 86: a product's type as a word (the Products table showed BOND)
+    assert [api.in_words("product_type", t) for t in ("BOND", "SUBORDINATED_LOAN")] == ["Bond", "Subordinated loan"]
 
 
 def test_a_column_empty_in_every_row_is_left_out_of_a_screen() -> None:
@@ -593,10 +598,10 @@ def test_a_click_is_a_persons_and_a_programs_run_shows_no_names(monkeypatch: pyt
     kernel = type("Kernel", (), {"get_parent": lambda self, _channel: parent})()
     shell = type("Shell", (), {"kernel": kernel})()
     monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
-    monkeypatch.setattr(tables, "_PERSON_SEEN", [])
+    monkeypatch.setattr(people, "_PERSON_SEEN", [])
     parent.update(header={"msg_type": "execute_request"}, metadata={"cellId": "c1"})  # a JupyterLab console's
     assert tables.names_may_show()
-    monkeypatch.setattr(tables, "_PERSON_SEEN", [])
+    monkeypatch.setattr(people, "_PERSON_SEEN", [])
     parent.update(header={"msg_type": "execute_request"}, metadata={})  # papermill's, nbclient's
     assert not tables.names_may_show() and "A table that names people" in tables.static_html(
         pd.DataFrame({"Name": ["Ada"]}), names_people=True
@@ -607,6 +612,36 @@ def test_a_click_is_a_persons_and_a_programs_run_shows_no_names(monkeypatch: pyt
     assert tables.names_may_show()
     parent.update(header={"msg_type": "execute_request"}, metadata={})  # later cells of that person's kernel too
     assert tables.names_may_show() and "Ada" in tables.static_html(pd.DataFrame({"Name": ["Ada"]}), names_people=True)
+
+
+def test_a_record_shown_in_a_programs_run_masks_names_and_is_never_saved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 86: a record displayed in a cell (``client.investors.get(...)``) put the investor's name, e-mail and
+    street into the notebook a program ran, and into one a person saved."""
+    import IPython
+
+    from helpers.saving import PERSONAL, without_widget_state
+
+    parent: dict[str, Any] = {"header": {"msg_type": "execute_request"}, "metadata": {}}  # nbclient's, papermill's
+    kernel = type("Kernel", (), {"get_parent": lambda self, _channel: parent})()
+    shell = type("Shell", (), {"kernel": kernel})()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setattr(people, "_PERSON_SEEN", [])
+    record = Record(
+        {
+            "id": "7b6d79ea-fef5-515e-9b74-94f68fc63ef3",
+            "natural_person": {"forename": "Ada", "surname": "Lovelace", "birth_date": "1985-12-10"},
+            "communication": {"email": "ada@example.com"},
+        }
+    )
+    data, metadata = record._repr_mimebundle_()
+    for shown in data.values():
+        assert all(value not in shown for value in ("Ada", "Lovelace", "ada@", "1985")), shown
+    parent["metadata"] = {"cellId": "c1"}  # a person's JupyterLab: names shown, the birth date still masked
+    data, metadata = record._repr_mimebundle_()
+    assert "Lovelace" in data["text/html"] and "Lovelace" in data["text/plain"] and "1985" not in data["text/html"]
+    notebook = {"cells": [{"outputs": [{"output_type": "display_data", "data": data, "metadata": metadata}]}]}
+    without_widget_state({"type": "notebook", "content": notebook})
+    assert "Lovelace" not in str(notebook) and metadata == {PERSONAL: True}
 
 
 def test_a_result_card_shows_its_own_id_whole_and_the_ids_it_names_short() -> None:
@@ -620,7 +655,7 @@ def test_a_result_card_shows_its_own_id_whole_and_the_ids_it_names_short() -> No
 
 
 def test_a_second_import_click_keeps_what_the_first_completed() -> None:
-    """Review 64: a row whose identification and wallet the first click made read 'already there' after the second
+    """Review 64: a row whose identification and wallet the first click made read 'already existed' after the second
     click (retrying a failed row), and was counted among that click's rows."""
     columns = ["row", "reference", "name", "investor_id", "identification_id", "wallet_id", "status", "error"]
     first = pd.DataFrame(
@@ -631,6 +666,6 @@ def test_a_second_import_click_keeps_what_the_first_completed() -> None:
         ],
         columns=columns,
     )
-    second = first.assign(status=["already there", "already there", "created"], error=None)
+    second = first.assign(status=["already existed", "already existed", "created"], error=None)
     merged, kept = panels._kept_outcomes(first, second)
     assert kept == {2, 3} and list(merged["status"]) == ["completed", "created", "created"]

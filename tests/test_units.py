@@ -104,6 +104,7 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_personal_text(64), "!!", "This has no letter or digit: copy it as it is written."),
         (checks.check_text, "Ze\x00d", "control character"),
         (checks.check_text, "Ada\nX", "line break"),
+        (checks.check_text, "Ada\u2028X", "line break"),  # the line separator of a copy out of a web page: sent as is
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "1800-01-01", "226 years old"),
         (checks.check_past_datetime, "2099-01-01", "This lies in the future"),
         (checks.check_eth_address, "0x" + "0" * 40, "zero address"),
@@ -196,10 +197,11 @@ def test_a_record_never_shows_personal_data() -> None:
             "legitimation_process_id": "process-L01X00T47",
         }
     )
-    for text in (repr(record), str(record), record._repr_html_(), str(record.rows())):
+    shown = record._repr_mimebundle_()[0]  # (outside a kernel: a person's Python session)
+    for text in (repr(record), str(record), shown["text/html"], shown["text/plain"], str(record.rows())):
         assert "2000-08-10" not in text and "DE53500105173569146251" not in text and "L01X00T47" not in text
         assert "12345678" not in text
-    assert "Peter" in record._repr_html_() and "Peter" not in repr(record)  # a name on a screen, not in a log
+    assert "Peter" in shown["text/html"] and "Peter" not in repr(record)  # a name on a screen, not in a log
     assert record["bank_account"]["iban"] == "DE53500105173569146251"  # the data itself is intact for code
 
 

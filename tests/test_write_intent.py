@@ -539,10 +539,10 @@ def test_an_update_with_nothing_to_change_sends_nothing_and_says_so(
     statuses = [bulk.import_investors(client, changed, progress=False, on_duplicate="update").loc[0, "status"]]
     sent = updates()
     statuses.append(bulk.import_investors(client, changed, progress=False, on_duplicate="update").loc[0, "status"])
-    assert statuses == ["updated", "already there"] and updates() == sent == 1
+    assert statuses == ["updated", "already existed"] and updates() == sent == 1
     elsewhere = helpers.Client(config.replace(journal_path=tmp_path / "other.sqlite3"))  # a colleague's machine
     again = bulk.import_investors(elsewhere, changed, progress=False, on_duplicate="update")
-    assert again.loc[0, "status"] == "already there" and updates() == 1
+    assert again.loc[0, "status"] == "already existed" and updates() == 1
 
 
 def test_a_registry_that_keeps_its_refusal_under_the_key_still_takes_the_corrected_row(
@@ -809,7 +809,7 @@ def test_an_update_without_read_scope_is_still_sent(client: helpers.Client, conf
     assert moved.outcome == "updated" and client.investors.get(investor.id)["natural_person"]["city"] == "Bonn"
 
 
-def test_a_bulk_row_updated_through_a_match_is_already_there_on_the_next_run(
+def test_a_bulk_row_updated_through_a_match_already_existed_on_the_next_run(
     client: helpers.Client, config: Config, tmp_path: Path
 ) -> None:
     from tests.test_bulk import spreadsheet
@@ -823,7 +823,7 @@ def test_a_bulk_row_updated_through_a_match_is_already_there_on_the_next_run(
         bulk.import_investors(colleague, changed, progress=False, on_duplicate="update").loc[0, "status"] == "updated"
     )
     changed = bulk.read_investors(spreadsheet(tmp_path / "b.csv", 1, city="Berlin"), placeholder_protocols=True)
-    assert bulk.import_investors(colleague, changed, progress=False).loc[0, "status"] == "already there"
+    assert bulk.import_investors(colleague, changed, progress=False).loc[0, "status"] == "already existed"
 
 
 # --- a fourth review's reproductions -------------------------------------------------------------------------------
@@ -860,7 +860,7 @@ def test_a_typo_fixed_under_the_same_reference_is_an_update(client: helpers.Clie
     updated = bulk.import_investors(client, fixed, progress=False, on_duplicate="update")
     assert updated.loc[0, "status"] == "updated" and updated.loc[0, "investor_id"] == first.loc[0, "investor_id"]
     again = bulk.import_investors(client, fixed, progress=False, on_duplicate="update")
-    assert again.loc[0, "status"] == "already there" and investors_in_registry_of(client) == ["Investor 00001"]
+    assert again.loc[0, "status"] == "already existed" and investors_in_registry_of(client) == ["Investor 00001"]
 
 
 def investors_in_registry_of(client: helpers.Client) -> list[str]:
@@ -2002,7 +2002,22 @@ def test_an_investment_corrected_under_its_reference_can_be_kept_and_says_how_to
     kept = order(12, reference="order-1", on_duplicate="use")
     assert kept.id == made.id and kept.outcome == "existed" and counts(client)["investments"] == 1
     assert kept.not_applied == ("Units",)  # review 47: 'use' said nothing of the units that differ
-    assert "differs from it in Units, which was not" in kept.happened()
+    assert "differs from it in Units, which was not applied: the registry's stays as it is." in kept.happened()
+
+
+def test_a_redemption_used_with_other_units_says_so_once_waited_for(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    """Review 85: 45 units under the reference that redeemed 40, used, said only 'Already existed' once the task
+    was waited for (the reading of the task lost what the write said); and 'update it' of units that cannot be."""
+    investor_id, wallet_id = holder
+    made = client.redemptions.create(investor_id, wallet_id, 40, reference="payout-7")
+    with pytest.raises(helpers.ConflictError):
+        client.redemptions.create(investor_id, wallet_id, 45, reference="payout-7")
+    kept = client.redemptions.create(investor_id, wallet_id, 45, reference="payout-7", on_duplicate="use")
+    assert kept.id == made.id and kept.outcome == "existed" and kept.not_applied == ("Units",)
+    assert "differs from it in Units, which was not applied: the registry's stays as it is." in kept.happened()
+    assert holding(client, investor_id) == 160
 
 
 def test_the_same_benefiting_person_under_another_reference_is_asked_about(client: helpers.Client) -> None:

@@ -152,6 +152,8 @@ def in_words(field: str, value: object) -> str:
         return str(getattr(country, "common_name", None) or country.name) if country is not None else text
     if field == "reason" and re.fullmatch(r"[A-Z]{5,}(?:_[A-Z]+)*|[A-Z]+(?:_[A-Z]+)+", text):  # Issuance (not AML)
         return text.replace("_", " ").capitalize()
+    if field == "product_type" and re.fullmatch(r"[A-Z]+(?:_[A-Z]+)*", text):  # Bond, Subordinated loan
+        return text.replace("_", " ").capitalize()
     return text
 
 

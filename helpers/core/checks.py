@@ -54,7 +54,9 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc: invisible, refused by Excel's files
+# Unicode's category Cc (invisible, refused by Excel's files) and the line and paragraph separators (U+2028, U+2029:
+# line breaks too, from a copy out of a web page or a PDF)
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 CONTROL_CHARACTER_SAID = (
     "This has a line break or another invisible control character (perhaps from a copy); remove it and keep the text "
     "on one line."

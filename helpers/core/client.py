@@ -621,9 +621,9 @@ class Operation:
     path: str
     action: str  # completes "could not ...": "create the investor"
     what: str  # "investor"
-    body: Any = None
-    files: Any = None
-    content: Any = None  # what identifies the content when there is no JSON body (an upload's fingerprint)
+    body: Any = field(default=None, repr=False)  # (what is sent names a person: never in a repr or a traceback)
+    files: Any = field(default=None, repr=False)
+    content: Any = field(default=None, repr=False)  # what identifies the content without a JSON body (an upload's)
     reference: str | None = None
     key: str | None = None
     repeat: bool = False
@@ -979,7 +979,7 @@ class Client:
         except BaseException:
             self._audit(operation, key, None, "interrupted: outcome unknown")
             raise
-        return self._answered(operation, identity, key, answer, record, retried)
+        return self._answered(operation, identity, key, answer, record, retried, before)
 
     def _earlier_attempt(
         self, operation: Operation, identity: str, hashed: str, entry: Entry | None
@@ -1117,14 +1117,25 @@ class Client:
         return identity
 
     def _answered(
-        self, operation: Operation, identity: str, key: str, answer: Answer | None, record: Record, retried: bool
+        self,
+        operation: Operation,
+        identity: str,
+        key: str,
+        answer: Answer | None,
+        record: Record,
+        retried: bool,
+        before: set[str],
     ) -> Record:
-        """The registry's answer: what happened (created, updated, replayed), in the record and the journal."""
+        """The registry's answer: what happened (created, updated, replayed), in the record and the journal.
+        ``before``: the ids of identical objects there before the write was sent (a deliberate one's): an answer
+        with one of them is a replay, however recent (a registry without ``Idempotent-Replayed``)."""
         outcome: Outcome = "updated" if operation.method == "PATCH" else "created"
-        if (
-            answer is not None
-            and not retried  # a replay of this call's own attempt, whose answer was lost, is what it made
-            and (answer.replayed or (operation.method == "POST" and self._older_than_request(record, answer)))
+        if answer is not None and (
+            (  # a replay of this call's own attempt, whose answer was lost, is what it made
+                not retried
+                and (answer.replayed or (operation.method == "POST" and self._older_than_request(record, answer)))
+            )
+            or (operation.method == "POST" and str(record.get("id")) in before)
         ):
             outcome = "replayed"
         record.outcome, record.what = outcome, operation.what
@@ -1227,7 +1238,7 @@ class Client:
         if operation.update is not None:
             if operation.on_duplicate == "update":
                 updated = operation.update(existing)
-                self.journal.record_corrected(identity, hashed)  # a re-run of the corrected data: already there
+                self.journal.record_corrected(identity, hashed)  # a re-run of the corrected data: already existed
                 return updated
             if operation.on_duplicate == "ask":
                 raise PossibleDuplicate(

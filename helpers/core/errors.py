@@ -156,13 +156,16 @@ def without_values(text: str, values: set[str] | frozenset[str]) -> str:
 def scrubbed(text: str, path: str = "", values: set[str] | frozenset[str] = frozenset()) -> str:
     """``text`` of the registry (a field's message, its sentence) without a person's data in it: the values this
     request sent in personal fields, e-mail addresses and IBANs wherever they are, and what a personal field's
-    message quotes. A personal field's message, and a sentence not of a field that holds someone's data (a birth
-    date, a phone number, an e-mail, an IBAN: 'exists: Ada Lovelace, born 10.12.1985'), also lose their numbers and
-    what may be a name; the registry's ids, moments and own dates stay whole."""
+    message quotes. A personal field's message, an identifying field's (a name, an address) and any message that holds
+    someone's data (a birth date, a phone number, an e-mail, an IBAN: 'exists: Ada Lovelace, born 10.12.1985') also
+    lose what may be a name, and their numbers where they may be a person's; the registry's ids, moments and own
+    dates stay whole."""
     from helpers.core.models import is_identifying, is_personal
 
     personal_field = bool(path) and is_personal(path)
-    someones = personal_field or (not path and holds_someones_data(text))
+    # a name's or an address's field may quote another person's; any message may hold someone's data (review 86: a
+    # sentence under 'non_field_errors' or 'investor_id' kept the name and birth date masked under 'detail')
+    someones = personal_field or (bool(path) and is_identifying(path)) or holds_someones_data(text)
     text = without_values(text, values)
     text = _without_ibans(text)
     if personal_field:  # a personal field's own message: any number in it may be (part of) the value

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
@@ -28,6 +28,7 @@ from helpers.core.errors import (
     without_name_runs,
 )
 from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_known, is_personal, label
+from helpers.saving import PERSONAL
 
 MASK = "•"
 Outcome = Literal["created", "updated", "existed", "replayed"]
@@ -198,6 +199,15 @@ def _when(text: Any) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def _names_hidden() -> bool:
+    return False
+
+
+# Whether a record's display may show names, e-mail and address: to a person at a screen, not in a file a program
+# writes. Told by the data layer (helpers.data.people, which reads the kernel's state); masked until then.
+names_shown: Callable[[], bool] = _names_hidden
+
+
 class Record(dict[str, Any]):
     """An API object (a plain dict) that shows itself masked, and says what a write did (:attr:`outcome`)."""
 
@@ -210,6 +220,13 @@ class Record(dict[str, Any]):
     def id(self) -> str:
         return str(self["id"])
 
+    def told_as(self, write: Record) -> Record:
+        """This later reading of the object a write made (a task waited for) says what that write did, as the write's
+        own record did: its outcome and what was given and not applied (review 85: a redemption used with other units
+        said only 'Already existed' once waited for)."""
+        self.outcome, self.what, self.not_applied, self.checked = write.outcome, write.what, write.not_applied, True
+        return self
+
     @property
     def replayed(self) -> bool:
         """True when nothing new was created: the object already existed or the registry replayed the answer."""
@@ -221,9 +238,12 @@ class Record(dict[str, Any]):
         ident = f"id {str(self.get('id'))[:8] if short_id else self.get('id')}"
         created = f"created on {_when(self['created_at'])}, " if self.get("created_at") else ""
         if self.outcome == "existed":
+            change = (  # (only an investor is updated; an investment's or a task's units stay: review 85)
+                "update it to change that" if self.what == "investor" else "the registry's stays as it is"
+            )
             differs = (
                 f" What was given differs from it in {', '.join(dict.fromkeys(self.not_applied))}, which was not "
-                "applied: update it to change that."
+                f"applied: {change}."
                 if self.not_applied
                 else ""
             )
@@ -285,17 +305,26 @@ class Record(dict[str, Any]):
         return result
 
     def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
-        width = max((len(name) for name, _value in self.rows()), default=0)
-        printer.text("\n".join(f"{name:<{width}}  {value}" for name, value in self.rows()))
+        printer.text(self._text(self.rows(mask_identifying=not names_shown())))
 
-    def _repr_html_(self) -> str:
-        rows = "".join(
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, str], dict[str, Any]]:
+        """A card for a notebook: names, e-mail and address shown to a person at a screen only (masked in a file a
+        program writes: :data:`names_shown`), and marked as naming people, so that a notebook is saved without it
+        (``helpers.saving``); personal values (birth date, IBAN, tax id) masked always."""
+        rows = self.rows(mask_identifying=not names_shown())
+        cells = "".join(
             f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
             f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
-            for name, value in self.rows()
+            for name, value in rows
         )
         caption = html.escape(self.happened(short_id=True))
-        return f"<table class='cl-record'><caption style='text-align:left'>{caption}</caption>{rows}</table>"
+        card = f"<table class='cl-record'><caption style='text-align:left'>{caption}</caption>{cells}</table>"
+        return {"text/plain": self._text(rows), "text/html": card}, {PERSONAL: True}
+
+    @staticmethod
+    def _text(rows: list[tuple[str, str]]) -> str:
+        width = max((len(name) for name, _value in rows), default=0)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
 BADGE_COLOURS = {"sandbox": "#2e7d32", "demo": "#b26a00", "production": "#b00020"}

@@ -1570,8 +1570,7 @@ class Redemptions(Resource):
                 if wait
                 else task
             )
-            final.outcome, final.what = task.outcome, task.what
-            return final
+            return final.told_as(task)
         return task
 
     def retry(
@@ -1819,8 +1818,7 @@ class Transfers(Resource):
         if not wait:
             return task
         final = self._client.wait_for_task(lambda: self.get(task.id), "transfer", timeout=timeout, answer=task)
-        final.outcome, final.what = task.outcome, task.what
-        return final
+        return final.told_as(task)
 
     def get(self, transfer_id: str) -> Record:
         return self._get(path(api.TRANSFER, "the transfer", transfer_id=transfer_id), "read the transfer")

@@ -117,6 +117,10 @@ COLUMN_OF = {
     for column, spec in models.columns(model, groups).items()
 }
 RESULT_COLUMNS = ["row", "reference", "name", "status", "investor_id", "identification_id", "wallet_id", "error"]
+# A row's status from what the investor's write did (the registry's answer, as the forms say it: Record.happened)
+OUTCOME_STATUS = {"created": "created", "updated": "updated", "existed": "already existed", "replayed": "replayed"}
+ALREADY = ("already existed", "replayed")  # the investor was there before this run: nothing new was created
+DONE = ("created", "updated", *ALREADY, "completed")  # the statuses of a row done
 MATCH_COLUMNS = [
     "row",
     "reference",
@@ -139,6 +143,9 @@ class Plan:
     source: str
     matches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MATCH_COLUMNS))
     namesakes: list[int] = field(default_factory=list)  # rows whose name only an investor of the registry has
+
+    def __repr__(self) -> str:  # (never the rows: a repr ends up in a saved notebook, a log or a traceback)
+        return f"Plan({self.summary()})"
 
     @property
     def valid(self) -> int:
@@ -475,8 +482,8 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         if row["wallet"]:
             result["wallet_id"], made = _wallet(client, row, investor, key("wallet"), already)
             made_now = made_now or made
-        outcome = {"created": "created", "updated": "updated"}.get(str(investor.outcome), "already there")
-        result["status"] = "completed" if outcome == "already there" and made_now else outcome
+        outcome = OUTCOME_STATUS.get(str(investor.outcome), "already existed")  # (read from the registry: existed)
+        result["status"] = "completed" if outcome in ALREADY and made_now else outcome
         if investor.not_applied:  # the row says otherwise than the registry's investor: never changed unasked
             result["error"] = (
                 f"The registry's investor has other {', '.join(investor.not_applied)}; the row's were not applied. "
@@ -573,7 +580,8 @@ def import_investors(
     matches an investor the registry already has is handled as ``on_duplicate`` says ('ask': left for a decision,
     even for the same data: another investor may share it, or differ in what the comparison leaves out, a tax id;
     review 64). Each row's status says what happened: 'created',
-    'updated', 'already there', 'completed' (the investor was there; its identification or wallet was made now),
+    'updated', 'already existed', 'replayed' (the registry answered an earlier attempt's key with what that attempt
+    made), 'completed' (the investor was there; its identification or wallet was made now),
     'needs a decision', 'failed' or 'not started'.
     A row that shares an e-mail, IBAN, or name and birth date with earlier rows starts once they are done, and is
     compared with the investors they made too, as if it were imported afterwards (a namesake is asked about).

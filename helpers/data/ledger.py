@@ -146,7 +146,7 @@ def parse_table(
                 values.append(None)
                 continue
             if column.check is None:  # a column only shown (a ledger's name): a line break or tab is a space
-                text = re.sub(r"\s*[\t\r\n]+\s*", " ", text)
+                text = re.sub(r"\s*[\t\n\v\f\r\x85\u2028\u2029]+\s*", " ", text)
             if checks.CONTROL_CHARACTER.search(
                 text
             ):  # every column, checked or not (review 83: an unchecked one kept a NUL)

@@ -72,7 +72,7 @@ class Overview(widgets.VBox):
             products,
             [
                 ("Product", tables.field("name")),
-                ("Type", tables.field("product_type")),
+                ("Type", lambda r: api.in_words("product_type", r.get("product_type"))),  # Bond, not BOND
                 ("Issuance price", lambda r: tables.field("issuance_price")(r) or tables.field("price_per_unit")(r)),
                 ("Product id", tables.id_of()),
             ],
@@ -609,7 +609,7 @@ class BulkImportPanel(widgets.VBox):
         only those a run with the same choices could change (a decision waits for another choice)."""
         if self.results is None:
             return 0
-        done = ["created", "updated", "already there", "completed", *(["needs a decision"] if retry_only else [])]
+        done = [*bulk.DONE, *(["needs a decision"] if retry_only else [])]
         return int((~self.results["status"].isin(done)).sum())
 
 
@@ -634,7 +634,8 @@ def bulk_results_table(
 
 def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
     """The results of a run again of the same rows: a row the earlier run created, updated or completed says so
-    still (the new run finds it 'already there'), with the ids the earlier run had; and the numbers of those rows."""
+    still (the new run finds it there: 'already existed' or 'replayed'), with the ids the earlier run had; and the
+    numbers of those rows."""
     before = {int(row["row"]): row for row in earlier.to_dict("records")}
     rows, kept = [], set()
     for row in now.to_dict("records"):
@@ -642,7 +643,7 @@ def _kept_outcomes(earlier: pd.DataFrame, now: pd.DataFrame) -> tuple[pd.DataFra
         if (
             first is not None
             and first["status"] in ("created", "updated", "completed")
-            and row["status"] == "already there"
+            and row["status"] in bulk.ALREADY
         ):
             row = {**row, **{k: v for k, v in first.items() if not pd.isna(v)}}
             kept.add(int(row["row"]))

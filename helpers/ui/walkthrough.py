@@ -39,9 +39,9 @@ from helpers.core.errors import (
 from helpers.core.records import Record, html_badge
 from helpers.core.resources import investor_name, made_after
 from helpers.data import lookup
+from helpers.data.people import person_at_screen
 from helpers.ui import demo, forms, tables
 from helpers.ui.forms import ERROR_STYLE, STYLE, error_sentence, message_html
-from helpers.ui.tables import person_at_screen
 
 Mode = Literal["by hand", "unattended"]
 MODES = ("auto", "by hand", "unattended")
