@@ -96,7 +96,8 @@ def test_a_postcode_that_does_not_fit_its_country_is_shown_at_the_postcode(clien
     form = forms.InvestorForm(client, {**PERSON, "zip": "1067", "city": "Dresden"})
     assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent
     message = html.unescape(form.fields["natural_person.zip"].error.value)
-    assert "A postcode in Germany has five digits, such as 60311; '1067' does not." in message
+    assert "A postcode in Germany has five digits, such as 60311; this one does not." in message
+    assert "1067" not in message  # review 86: part of an address, never repeated in a message
     assert "leading 0" in message and form.fields["natural_person.country"].error.value == ""
     typed = forms.InvestorForm(client, PERSON)  # as it is typed: the postcode, or the country chosen after it
     typed.fields["natural_person.zip"].widget.value = "1067"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,11 @@ def test_listing_walks_every_page(client: helpers.Client, sandbox: Sandbox, conf
     sandbox.admin("bulk", {"client_id": config.client_id, "investors": 7, "investments": 1203})
     frame = client.investments.frame()
     assert len(frame) == 1203 and frame["id"].is_unique
+    # review 86: the same columns on every registry (drf sends no remaining_units nor status_changed_at): the units
+    # left derived from the documented amounts, as the screens do
+    assert {"remaining_units", "status_changed_at"} <= set(frame.columns)
+    assert str(frame["remaining_units"].dtype) == "Int64" and frame["remaining_units"].notna().all()
+    assert (frame["remaining_units"] == frame["units"]).all()  # (none redeemed)
     small_pages = client.investors.list(page_size=2)
     assert len(small_pages.to_list()) == 7 and small_pages.count == 7
 
@@ -390,9 +396,65 @@ def test_connect_prints_nothing_and_shows_where(config: Config, capsys: pytest.C
     assert "Connected to the local sandbox" in client.describe() and config.client_id in client.describe()
     port = urlsplit(config.root_url).port  # review 71: two sandboxes on one machine looked the same
     assert f"SANDBOX · 127.0.0.1:{port}<" in client._repr_html_()
-    assert badge_text(config.replace(base_url="https://connect.cashlink.de/api/external")).endswith(
-        " · connect.cashlink.de"
-    )
+    far = helpers.Client(config.replace(base_url="https://connect.cashlink.de/api/external"))
+    assert badge_text(far) == "PRODUCTION · connect.cashlink.de" and not far.is_sandbox
+
+
+def test_a_registry_on_this_machine_that_is_not_the_sandbox_is_taken_for_production(
+    config: Config, tmp_path: Path
+) -> None:
+    """Review 86: the sandbox was told by the address alone, so a real registry reached through a tunnel on this
+    machine (ssh, kubectl port-forward) would have been offered placeholder documents, demo values auto-submitted
+    and the sample ledger, under a SANDBOX badge. It is the sandbox only when it answers as the sandbox does."""
+    import http.server
+
+    class Registry(http.server.BaseHTTPRequestHandler):  # a registry at the far end of a tunnel: no /_sandbox
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        tunnel = helpers.Client(
+            config.replace(base_url=f"http://127.0.0.1:{server.server_port}/api/external", journal_path=tmp_path / "j")
+        )
+        assert tunnel.config.is_sandbox and not tunnel.is_sandbox  # on this machine, but not the sandbox
+        assert tunnel.environment == "production" and badge_text(tunnel).startswith("PRODUCTION · 127.0.0.1:")
+        assert "the PRODUCTION registry" in tunnel.describe()
+        from helpers.ui import forms
+
+        assert not forms.should_auto_submit(None, tunnel)  # no demo values sent unasked
+    finally:
+        server.shutdown()
+        server.server_close()
+    sandbox = helpers.Client(config)
+    assert sandbox.is_sandbox and sandbox.environment == "sandbox"
+
+
+def test_a_read_the_registry_is_too_slow_to_answer_is_said_as_slow_not_as_unreachable(
+    config: Config, sandbox: Sandbox
+) -> None:
+    """Review 86: a read that timed out said 'Could not reach the registry ... Is the sandbox running?': it was
+    reached, and slow."""
+    from helpers.core.transport import Transport, make_retry
+
+    slow = config.replace(timeout=0.3)
+    client = helpers.Client(slow, transport=Transport(slow, retry=make_retry(total=1, backoff=0)))
+    client.check_connection()
+    sandbox.faults(latency=1.0)
+    try:
+        with pytest.raises(helpers.APIConnectionError) as caught:
+            client.products.list().to_list()
+    finally:
+        sandbox.reset_faults()
+    said = str(caught.value)
+    assert "did not answer 'list the products' within 0.3 s (CASHLINK_TIMEOUT)" in said, said
+    assert "set CASHLINK_TIMEOUT higher" in said and "Could not reach" not in said
 
 
 def test_sandbox_defaults_match_the_seed() -> None:

@@ -614,6 +614,13 @@ def test_a_click_is_a_persons_and_a_programs_run_shows_no_names(monkeypatch: pyt
     assert tables.names_may_show() and "Ada" in tables.static_html(pd.DataFrame({"Name": ["Ada"]}), names_people=True)
 
 
+def test_a_long_static_table_scrolls_in_a_box_with_every_row() -> None:
+    """Review 86: a dry run's 'Rows ready to import' of 5,000 rows was 5,000 lines tall."""
+    long = tables.static_html(pd.DataFrame({"Row": range(2, 5002), "Name": "Ada"}))
+    assert "overflow-y:auto" in long and long.count("<td>Ada</td>") == 5000  # every row
+    assert "overflow-y" not in tables.static_html(pd.DataFrame({"Row": range(2, 12)}))
+
+
 def test_a_record_shown_in_a_programs_run_masks_names_and_is_never_saved(monkeypatch: pytest.MonkeyPatch) -> None:
     """Review 86: a record displayed in a cell (``client.investors.get(...)``) put the investor's name, e-mail and
     street into the notebook a program ran, and into one a person saved."""

@@ -211,6 +211,7 @@ def test_labels_come_from_the_models() -> None:
     assert field_label("signed_documents.0.document_id") == "Document (item 1 of signed documents)"
     assert field_label("non_field_errors") == "The request as a whole"
     assert field_label("remaining_units") == "Remaining units"  # a field the models do not know, in words
+    assert field_label("kyc_status") == "KYC status"  # review 86: 'Kyc status'
     assert (
         str(input_error("the investor", {"bank_account.iban": ["Bad."]}))
         == "Nothing was sent: 1 field of the investor needs attention. Correct it and try again. IBAN: Bad."
@@ -1694,3 +1695,22 @@ def test_answers_are_read_as_the_standard_library_reads_them() -> None:
     assert decode_body(b"") is None
     assert decode_body(b"<html><body>Bad gateway</body></html>") == "<html><body>Bad gateway</body></html>"
     assert type(decode_body(b'{"units": 123456789012345678901234567890}')["units"]) is int
+
+
+def test_units_left_are_derived_exactly_from_the_documented_amounts() -> None:
+    """Review 86: a frame of investments has remaining_units on every registry: sent, or derived exactly."""
+    from helpers.data.frames import with_remaining_units
+
+    frame = pd.DataFrame(
+        {
+            "units": [100, 100, 3, 100, 7],
+            "investment_amount": [Decimal("10000.000"), Decimal("10000"), Decimal("10"), Decimal("10000"), None],
+            "investment_amount_currency": ["EUR", "EUR", "EUR", "EUR", None],
+            "remaining_amount": [Decimal("2500.000"), Decimal("2500"), Decimal("5"), Decimal("2500"), None],
+            "remaining_amount_currency": ["EUR", "USD", "EUR", "EUR", None],
+            "remaining_units": pd.array([None, None, None, 90, None], dtype="Int64"),
+        }
+    )
+    left = with_remaining_units(frame)["remaining_units"]
+    # 25 of 100; two currencies: unknown; 1.5 units: no whole number; sent: kept as sent; no amounts: unknown
+    assert str(left.dtype) == "Int64" and left.tolist() == [25, pd.NA, pd.NA, 90, pd.NA]

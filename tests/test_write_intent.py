@@ -74,6 +74,43 @@ def test_an_identical_redemption_asked_again_is_a_new_operation_after_a_question
     assert counts(client)["redemptions"] == 2
 
 
+def test_a_form_sent_again_after_its_kernel_stopped_mid_write_names_its_own_attempt_and_uses_it(
+    client: helpers.Client, config: Config, holder: tuple[str, str]
+) -> None:
+    """Review 85: the kernel stopped as a redemption's answer came (the registry made it); the form filled in again
+    asked about 'an identical redemption made today', without saying it was most likely the stopped one, and after
+    'use' the stopped attempt stayed unanswered in the journal, with no audit line for the units it moved."""
+    investor_id, _wallet_id = holder
+    send = client.transport.request
+
+    def stopped_as_the_answer_came(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        answer = send(method, path, *args, **kwargs)  # the registry makes it
+        if method == "POST" and "redemptions" in path:
+            raise KeyboardInterrupt
+        return answer
+
+    client.transport.request = stopped_as_the_answer_came  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        forms.RedemptionForm(client, {"investor_id": investor_id, "units": 40}).click_submit()
+    client.transport.request = send  # type: ignore[method-assign]
+    assert holding(client, investor_id) == 160
+    restarted = helpers.Client(config)  # the kernel restarted, the form filled in again
+    form = forms.RedemptionForm(restarted, {"investor_id": investor_id, "units": 40})
+    assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
+    assert "This journal sent an identical redemption today at " in form.error.message
+    assert "whose answer never came (the kernel or the connection stopped): this is most likely that one" in (
+        form.error.message
+    )
+    use = next(b for b in form.choices.children if "cl-use-existing" in b._dom_classes)
+    use.click()
+    assert form.result is not None and form.result.outcome == "existed" and holding(client, investor_id) == 160
+    outcomes = [line["outcome"] for line in restarted.audit() if line["operation"] == "create redemption"]
+    assert outcomes == ["interrupted: outcome unknown", "found: made by an unanswered attempt"], outcomes
+    with sqlite3.connect(config.journal_file) as journal:  # the stopped attempt's row is answered now, as this one's
+        states = journal.execute("SELECT state FROM operations WHERE operation = 'create redemption'").fetchall()
+    assert states == [("done",), ("done",)], states
+
+
 def test_a_rerun_of_the_same_step_sends_nothing_and_says_so(
     client: helpers.Client, config: Config, holder: tuple[str, str]
 ) -> None:
@@ -103,7 +140,13 @@ def test_a_failed_redemption_can_be_retried_once_and_unknown_never(
     sandbox.admin("settings", {"task_outcome": "success"})  # the cause is fixed
     retried = client.redemptions.retry(failed_id)
     assert retried["status"] == "success" and retried.id != failed_id and retried.outcome == "created"
-    assert client.redemptions.retry(failed_id).id == retried.id  # the retry itself is one operation
+    # review 85: the result said only 'Created now: redemption id ...', not that it was a retry
+    assert f", a new attempt at the failed redemption {failed_id}." in retried.happened()
+    again = client.redemptions.retry(failed_id)
+    assert again.id == retried.id and again.outcome == "existed"  # the retry itself is one operation
+    assert (
+        again.happened().startswith("Already existed (") and f"the failed redemption {failed_id})" in again.happened()
+    )
     assert holding(client, investor_id) == 150
     rerun = client.redemptions.create(investor_id, wallet_id, 50)  # the notebook run again: done, by its retry
     assert rerun.id == retried.id and rerun["status"] == "success" and rerun.outcome == "existed"
@@ -991,6 +1034,8 @@ def test_a_failed_credit_says_so_and_running_it_again_sends_a_new_attempt(
     assert credited.happened().startswith("Created now") and holding(client, investor_id) == 100
     again = client.investments.credit(investment.id, timeout=5)
     assert again.outcome == "existed" and holding(client, investor_id) == 100
+    # review 85: the sentence gave the investment's time of making as the credit's
+    assert again.happened() == f"Already existed (investment id {investment.id}): nothing new was sent."
 
 
 def test_a_lost_credit_answer_on_drf_finds_the_processing_task_instead_of_sending_it_again(

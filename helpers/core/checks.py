@@ -235,9 +235,8 @@ def check_postcode(postcode: str, country: str | None) -> str:
         else " Check it against the address it belongs to."
     )
     name = COUNTRY_NAMES.get(code) or _country_name(code)
-    raise FieldCheckError(
-        "zip", f"A postcode in {name} has {reads}, such as {example}; {quote(text)} does not.{advice}"
-    )
+    # (the postcode is not quoted: part of someone's address, in a message that may be logged or kept; review 86)
+    raise FieldCheckError("zip", f"A postcode in {name} has {reads}, such as {example}; this one does not.{advice}")
 
 
 def _alpha_2(alpha_3: str) -> str:

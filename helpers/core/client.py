@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 from helpers.core import api, checks, models
 from helpers.core.checks import UndocumentedValueWarning
 from helpers.core.compare import changed_fields
-from helpers.core.config import Config, load_config
+from helpers.core.config import Config, Environment, load_config
 from helpers.core.errors import (
     ENVELOPE_KEYS,
     APIConnectionError,
@@ -764,6 +764,7 @@ class Client:
         self.transport = transport or Transport(self.config)
         self._journal = journal
         self._journal_opening = threading.Lock()  # a bulk import's workers may all ask for it at once
+        self._sandbox: bool | None = None  # see is_sandbox
         self.namespace = self.config.namespace
         self.progress = progress
         self.capabilities: dict[str, Any] = {}
@@ -781,6 +782,26 @@ class Client:
         self.transfers: Transfers = resources.Transfers(self)
 
     @property
+    def is_sandbox(self) -> bool:
+        """True when the registry is the local sandbox: on this machine and answering as the sandbox (asked once).
+        A registry reached through a tunnel on this machine (ssh, kubectl port-forward) is not: no placeholder
+        document, demo value or sample ledger is offered to it, and its writes are confirmed as production's
+        (review 86)."""
+        if not self.config.is_sandbox:
+            return False
+        if self._sandbox is None:  # (two threads asking at once both ask: the same answer)
+            self._sandbox = self.transport.answers_as_sandbox()
+        return self._sandbox
+
+    @property
+    def environment(self) -> Environment:
+        """Which registry writes go to (the badge's word): one on this machine that does not answer as the sandbox
+        is taken for production (what lies at a tunnel's far end is not known)."""
+        if self.config.is_sandbox and not self.is_sandbox:
+            return "production"
+        return self.config.environment
+
+    @property
     def journal(self) -> Journal:
         """The journal, opened on first use (so read-only work never touches the disk)."""
         with self._journal_opening:
@@ -796,7 +817,7 @@ class Client:
 
     def describe(self) -> str:
         where = {"sandbox": "the local sandbox", "demo": "a demo registry", "production": "the PRODUCTION registry"}[
-            self.config.environment
+            self.environment
         ]
         return (
             f"Connected to {where} at {self.config.root_url} as {self.config.client_id} "
@@ -893,7 +914,7 @@ class Client:
 
     def write(self, operation: Operation) -> Record:
         """Send ``operation`` at most once per identity, and return the registry's object with its outcome."""
-        if operation.moves_units and self.config.environment == "production" and not operation.confirm_production:
+        if operation.moves_units and self.environment == "production" and not operation.confirm_production:
             what = operation.describe() if operation.describe else operation.what
             raise ConfirmationRequired(
                 f"This would make {what} on the PRODUCTION registry {self.config.host}: real units move. Nothing was "
@@ -1045,6 +1066,20 @@ class Client:
             line = self._audit_line(operation, entry.key, made.get("id"), FOUND_UNANSWERED)
             self.journal.record_done(identity, made.get("id"), line)
         return made
+
+    def _unanswered_twin(self, operation: Operation, existing: Record) -> Entry | None:
+        """This journal's attempt at the same write under another identity (a form submitted again after its kernel
+        stopped, another reference), sent and never answered, no session sending it now, that ``existing`` may have
+        been made by: not there before that attempt, and made after it was sent (by the registry's clock, within the
+        tolerance), where the registry gives a time."""
+        hashed = content_hash(self.namespace, operation.identity_content)
+        entry = self.journal.latest_twin(self._twin(operation, hashed))
+        if entry is None or entry.state != "sent" or self.journal.sending_elsewhere(entry):
+            return None
+        made = _created_at(existing)
+        if str(existing.get("id")) in entry.before or (made is not None and made < self._since(entry)):
+            return None
+        return entry
 
     def _twin(self, operation: Operation, hashed: str) -> str:
         """What every row of the same write shares, whatever its reference: the registry, the method and path, and
@@ -1315,9 +1350,15 @@ class Client:
                 reason=match.reason,
                 differs=match.differs,
             )
+        unanswered = self._unanswered_twin(operation, match.existing) if match.equal else None
         if same_operation or operation.on_duplicate == "use":
             record = match.existing
             record.outcome, record.what = "existed", operation.what
+            if unanswered is not None:  # that attempt's object, most likely: its row done, its write audited
+                line = self._audit_line_of(
+                    unanswered.operation, _key_label(unanswered.key), record.get("id"), FOUND_UNANSWERED
+                )
+                self.journal.settle(unanswered, record.get("id"), line)
             self.journal.record_intent(
                 key, key, self.namespace, operation.name, content_hash(self.namespace, operation.identity_content)
             )
@@ -1341,8 +1382,15 @@ class Client:
             else "Make another one anyway with repeat=True (one more: running the same step again does not make a "
             "third; for several, give each its own reference=), or use that one (on_duplicate='use')."
         )
+        own = (  # (review 85: after a kernel stopped mid-write, the question did not say it was most likely its own)
+            f" This journal sent an identical {operation.what} "
+            f"{made_when({'created_at': unanswered.sent_at or unanswered.created_at})} whose answer never came (the "
+            "kernel or the connection stopped): this is most likely that one, so use it."
+            if unanswered is not None
+            else ""
+        )
         raise PossibleDuplicate(
-            f"{kind} {operation.what} ({match.reason}) was made {made_when(existing)} (id {existing.get('id')}). "
+            f"{kind} {operation.what} ({match.reason}) was made {made_when(existing)} (id {existing.get('id')}).{own} "
             f"Nothing was sent for {what}. {advice}",
             existing,
             equal=match.equal,

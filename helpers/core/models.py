@@ -550,8 +550,11 @@ def _labels() -> dict[str, str]:
 
 def _in_words(name: str) -> str:
     """A field the models do not know, named for people: ``remaining_units`` -> ``Remaining units``."""
-    words = name.replace("_", " ").strip()
+    words = " ".join(ACRONYMS.get(word, word) for word in name.replace("_", " ").split())  # 'KYC status'
     return words[:1].upper() + words[1:]
+
+
+ACRONYMS = {"kyc": "KYC", "aml": "AML", "iban": "IBAN", "bic": "BIC", "url": "URL", "eth": "ETH", "isin": "ISIN"}
 
 
 def label(path: str) -> str:

@@ -50,9 +50,9 @@ def _session_rows(client: Client) -> list[dict[str, str]]:
     rows.append(
         _row(
             "environment",
-            f"{config.environment} ({config.host})",
+            f"{client.environment} ({config.host})",
             "writes that move units on production need a second confirmation"
-            if config.environment == "production"
+            if client.environment == "production"
             else "writes need no extra confirmation",
         )
     )

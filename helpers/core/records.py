@@ -215,6 +215,7 @@ class Record(dict[str, Any]):
     what: str = "object"  # e.g. "investor", for sentences
     checked: bool = True  # False: an object the journal says exists, which this client could not read
     not_applied: tuple[str, ...] = ()  # labels of fields given that the existing object has otherwise (not sent)
+    retry_of: str | None = None  # the id of the failed task this one is a new attempt at (a retried redemption)
 
     @property
     def id(self) -> str:
@@ -237,6 +238,11 @@ class Record(dict[str, Any]):
         (a screen, whose card below shows it whole)."""
         ident = f"id {str(self.get('id'))[:8] if short_id else self.get('id')}"
         created = f"created on {_when(self['created_at'])}, " if self.get("created_at") else ""
+        if self.retry_of:  # (the failed one's id whole, as the form's retry names it)
+            ident += f", a new attempt at the failed {self.what} {self.retry_of}"
+        said = ident  # (what follows the 'what': 'credit of investment id …')
+        if self.what.startswith("credit of "):  # the record is the investment credited: its id and time of making
+            created, ident = "", f"investment {ident}"  # are not the credit's (review 85)
         if self.outcome == "existed":
             change = (  # (only an investor is updated; an investment's or a task's units stay: review 85)
                 "update it to change that" if self.what == "investor" else "the registry's stays as it is"
@@ -254,10 +260,10 @@ class Record(dict[str, Any]):
                 "was created."
             )
         if self.outcome == "created":
-            return f"Created now: {self.what} {ident}."
+            return f"Created now: {self.what} {said}."
         if self.outcome == "updated":
-            return f"Updated now: {self.what} {ident}."
-        return f"The {self.what} as the registry has it ({ident})."
+            return f"Updated now: {self.what} {said}."
+        return f"The {self.what} as the registry has it ({said})."
 
     def masked(self) -> dict[str, Any]:
         return masked(dict(self))
@@ -330,17 +336,20 @@ class Record(dict[str, Any]):
 BADGE_COLOURS = {"sandbox": "#2e7d32", "demo": "#b26a00", "production": "#b00020"}
 
 
-def badge_text(config: Any) -> str:
+def badge_text(client: Any) -> str:
     """Which registry writes go to, in two words: ``SANDBOX · 127.0.0.1:8765``, ``PRODUCTION · connect.cashlink.de``
-    (the port where the address gives one: two sandboxes on one machine are told apart; review 71)."""
-    return f"{str(config.environment).upper()} · {urlsplit(config.root_url).netloc.rpartition('@')[2]}"
+    (the port where the address gives one: two sandboxes on one machine are told apart; review 71). ``client``: a
+    :class:`~helpers.core.client.Client` (its ``environment``: a registry on this machine that does not answer as
+    the sandbox is production's)."""
+    return f"{str(client.environment).upper()} · {urlsplit(client.config.root_url).netloc.rpartition('@')[2]}"
 
 
-def html_badge(config: Any) -> str:
+def html_badge(client: Any) -> str:
     """The registry as a coloured mark, shown wherever a write can start."""
-    colour = BADGE_COLOURS.get(str(config.environment), "#555")
+    environment = str(client.environment)
+    colour = BADGE_COLOURS.get(environment, "#555")
     return (
-        f"<span class='cl-badge cl-badge-{html.escape(str(config.environment))}' style='background:{colour};"
+        f"<span class='cl-badge cl-badge-{html.escape(environment)}' style='background:{colour};"
         f"color:white;border-radius:4px;padding:2px 8px;font-weight:bold;font-size:0.85em'>"
-        f"{html.escape(badge_text(config))}</span>"
+        f"{html.escape(badge_text(client))}</span>"
     )

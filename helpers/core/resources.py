@@ -262,7 +262,7 @@ class Documents(Resource):
     def file_or_placeholder(self, path_: str | Path | None, text: str) -> bytes:
         """The file's bytes; without a path, a placeholder PDF on the local sandbox (refused elsewhere)."""
         if not path_:
-            if not self._client.config.is_sandbox:
+            if not self._client.is_sandbox:
                 raise input_error(
                     "the parameters",
                     {
@@ -280,7 +280,7 @@ class Documents(Resource):
     def placeholder(self, text: str) -> bytes:
         """A generated one-page PDF for demos: refused outside the local sandbox (the registry must get real
         documents)."""
-        if not self._client.config.is_sandbox:
+        if not self._client.is_sandbox:
             raise ConfigurationError(
                 "Placeholder documents exist only for the local sandbox. Give the path of the "
                 "real document (the signed subscription, the provider's protocol)."
@@ -1626,7 +1626,7 @@ class Redemptions(Resource):
                 equal=True,
                 what="redemption",
             )
-        return self.create(
+        retried = self.create(
             str(failed["investor_id"]),
             str(failed["wallet_id"]),
             int(failed["units"]),
@@ -1637,6 +1637,8 @@ class Redemptions(Resource):
             on_duplicate="create",
             confirm_production=confirm_production,
         )
+        retried.retry_of = str(failed.get("id"))  # (said by its sentence: a new attempt at that one; review 85)
+        return retried
 
     def done_again(
         self, failed: Record, among: Iterable[Record] | None = None, *, paired: bool = True

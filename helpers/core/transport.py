@@ -302,6 +302,19 @@ class Transport:
 
     # --- token --------------------------------------------------------------------------------------------------
 
+    def answers_as_sandbox(self) -> bool:
+        """Whether the registry answers as the local sandbox does: its public ``/_sandbox/health`` names a profile
+        and a seed. One plain request of its own, no credentials sent, no retries (only ever asked of a registry on
+        this machine)."""
+        with requests.Session() as session:  # (not the registry's pools: no place among an import's requests)
+            session.trust_env, session.proxies, session.verify = False, self.reads.proxies, self.reads.verify
+            try:
+                answer = session.get(f"{self.config.root_url}/_sandbox/health", timeout=5, allow_redirects=False)
+                body = answer.json() if answer.status_code == 200 else None
+            except (requests.RequestException, ValueError):
+                return False
+        return isinstance(body, dict) and "profile" in body and "seed" in body
+
     def token(self, force: bool = False) -> str:
         """A valid access token, fetched once and renewed shortly before it expires."""
         with self._token_lock:
@@ -633,10 +646,18 @@ class Transport:
                     + ". Nothing was sent to the registry. Check the proxy's settings (or NO_PROXY), then run the "
                     "cell again."
                 ) from None
+            if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
+                _reason(exc), urllib3.exceptions.ReadTimeoutError
+            ):  # reached, but no answer in time
+                raise APIConnectionError(
+                    f"The registry at {self.config.root_url} did not answer '{action}' within "
+                    f"{self.config.timeout:g} s (CASHLINK_TIMEOUT), even after retries: it is busy or slow. Running "
+                    "the cell again is safe; if it stays slow, set CASHLINK_TIMEOUT higher in .env."
+                ) from None
+            where = "Is the sandbox running (make lab)?" if self.config.is_sandbox else "Is the network up?"
             raise APIConnectionError(
                 f"Could not reach the registry at {self.config.root_url} to {action}, even after retries "
-                f"({type(exc).__name__}). Is the sandbox running (make lab) or the network up? Running the cell "
-                "again is safe."
+                f"({type(exc).__name__}). {where} Running the cell again is safe."
             ) from None
         with self._count_lock:  # pages are fetched from several threads
             self.requests_sent += 1

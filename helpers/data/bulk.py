@@ -271,7 +271,7 @@ def read_investors(
             said = {column for bad, column, _problem in problems if bad == row}
             problems += [(row, column, message) for column, message in row_problems if column not in said]
             continue
-        if str(reference or "").startswith(EXAMPLE_REFERENCE) and client is not None and not client.config.is_sandbox:
+        if str(reference or "").startswith(EXAMPLE_REFERENCE) and client is not None and not client.is_sandbox:
             row_problems = [
                 (
                     "reference",

@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.core import api
 from helpers.core import client as core
 from helpers.core.config import Config, load_config
-from helpers.data.frames import EMPTY_COLUMNS, progress_bar, to_frame
+from helpers.data.frames import EMPTY_COLUMNS, progress_bar, to_frame, with_remaining_units
 
 ListResult = core.ListResult
 log = logging.getLogger("helpers")
@@ -30,9 +31,11 @@ class Client(core.Client):
         """``records`` as a tidy DataFrame for code (every field, one column each, personal data masked unless
         asked); a list that takes more than two seconds shows a progress bar. Screens for people (name first,
         formatted, no empty cells) are the panels' and walkthroughs' tables (``helpers.ui.tables``)."""
-        columns = EMPTY_COLUMNS.get(getattr(records, "path", ""), ("id",))
+        path = getattr(records, "path", "")
+        columns = EMPTY_COLUMNS.get(path, ("id",))
         with progress_bar(records, progress):
-            return to_frame(records, show_personal_data=show_personal_data, columns=columns)
+            frame = to_frame(records, show_personal_data=show_personal_data, columns=columns)
+        return with_remaining_units(frame) if path == api.INVESTMENTS else frame
 
     def holdings(self, *, investor_id: str | None = None, product_id: str | None = None) -> pd.DataFrame:
         """Units held per investor, wallet and product (delivered investments' remaining holdings)."""
@@ -58,7 +61,7 @@ class Client(core.Client):
     def _repr_html_(self) -> str:
         from helpers.core.records import html_badge
 
-        return html_badge(self.config) + f"<p>{self.describe()}</p>"
+        return html_badge(self) + f"<p>{self.describe()}</p>"
 
 
 def connect(config: Config | None = None, **overrides: Any) -> Client:

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from operator import itemgetter
 from typing import Any
 
@@ -43,6 +44,8 @@ EMPTY_COLUMNS = {
         "investment_amount_currency",
         "remaining_amount",
         "remaining_amount_currency",
+        "remaining_units",  # sent by some registries; else derived (with_remaining_units)
+        "status_changed_at",  # sent by some registries; else empty (section 6, E)
         "signed_at",
         "accepted_at",
         "paid_at",
@@ -55,6 +58,38 @@ EMPTY_COLUMNS = {
 
 
 MONEY_KEYS = frozenset({"amount", "decimals", "currency"})
+
+
+def with_remaining_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """An investments frame with ``remaining_units`` in every row where it can be told: sent by the registry, or
+    derived from documented fields (``remaining_amount`` of ``investment_amount``, times ``units``; exact) as the
+    screens do (:func:`helpers.core.resources.remaining_units`), so that code reads the same column on every
+    registry (review 86). Empty where the amounts are missing, in two currencies, or give no whole number."""
+    needed = {"remaining_units", "remaining_amount", "investment_amount", "units"}
+    if not len(frame) or not needed <= set(frame.columns) or not frame["remaining_units"].isna().any():
+        return frame
+    missing = frame["remaining_units"].isna()
+    rows = frame.loc[missing]
+    same = rows.get("remaining_amount_currency", pd.Series(None, index=rows.index)).eq(
+        rows.get("investment_amount_currency", pd.Series(None, index=rows.index))
+    )
+    derived: list[int | None] = []
+    for remaining, total, units, comparable in zip(
+        rows["remaining_amount"], rows["investment_amount"], rows["units"], same, strict=True
+    ):
+        derived.append(_units_left(remaining, total, units) if comparable else None)
+    filled = frame["remaining_units"].astype("Int64")
+    filled.loc[missing] = pd.array(derived, dtype="Int64")
+    return frame.assign(remaining_units=filled)
+
+
+def _units_left(remaining: Any, total: Any, units: Any) -> int | None:
+    if not all(isinstance(v, (Decimal, int)) and not isinstance(v, bool) for v in (remaining, total)) or pd.isna(units):
+        return None
+    if total == 0:
+        return 0 if remaining == 0 else None
+    share = Fraction(remaining) / Fraction(total) * int(units)
+    return int(share) if share.denominator == 1 else None
 
 
 def _flatten(record: Mapping[str, Any], prefix: str, row: dict[str, Any]) -> None:

@@ -110,9 +110,9 @@ def chosen_ledger(client: Client, path: str | Path | None) -> Path | None:
     (it matches the sandbox's demo data) and none elsewhere (nothing is compared until a ledger is given). The
     sample is refused outside the sandbox: a report of it would compare a registry with made-up books."""
     if path is None or not str(path).strip():
-        return SAMPLE_LEDGER if client.config.is_sandbox else None
+        return SAMPLE_LEDGER if client.is_sandbox else None
     chosen = Path(path).expanduser()
-    if not client.config.is_sandbox and chosen.resolve() == SAMPLE_LEDGER:
+    if not client.is_sandbox and chosen.resolve() == SAMPLE_LEDGER:
         raise input_error(
             "the parameters",
             {

@@ -309,9 +309,7 @@ class Form(widgets.VBox):
             form_field.widget.observe(lambda _c: self._invalidate_review(), names="value")
         self._check_postcodes_as_typed()
         self._errors_placed = self._errors_in_table = False  # where the errors last shown are (see show_errors)
-        self.header = widgets.HTML(
-            f"{STYLE}<h3>{html.escape(self.title)} {html_badge(client.config)}</h3><p>{intro}</p>"
-        )
+        self.header = widgets.HTML(f"{STYLE}<h3>{html.escape(self.title)} {html_badge(client)}</h3><p>{intro}</p>")
         self.header.add_class("cl-msg")
         self.buttons = widgets.HBox([self.review_button, self.submit_button])
         self.inputs = widgets.VBox([*above, *[f.row for f in fields], *below, self.general_errors, self.buttons])
@@ -554,7 +552,7 @@ class Form(widgets.VBox):
         except ConfirmationRequired as exc:
             self.error = exc
             self.status.value = (
-                f"<span style='{ERROR_STYLE}'>{html_badge(self.client.config)} {html.escape(exc.message)}</span>"
+                f"<span style='{ERROR_STYLE}'>{html_badge(self.client)} {html.escape(exc.message)}</span>"
             )
             confirm = widgets.Button(
                 description="Confirm on production", button_style="danger", layout=widgets.Layout(width="auto")
@@ -739,7 +737,7 @@ def error_sentence(exc: BaseException) -> str:
 
 def should_auto_submit(auto_submit: bool | None, client: Client) -> bool:
     """The parameters cell's AUTO_SUBMIT: None means 'only against the local sandbox' (never the real API)."""
-    return client.config.is_sandbox if auto_submit is None else bool(auto_submit)
+    return client.is_sandbox if auto_submit is None else bool(auto_submit)
 
 
 def run(form: Form, auto_submit: bool | None) -> Record | None:
@@ -1272,7 +1270,7 @@ class InvestmentForm(Form):
         self.investor = investor_picker(client, d.get("investor_id"))
         self.wallet = wallet_picker(self.investor, d.get("wallet"), "the wallet's id (optional)")
         self.document_file = widgets.FileUpload(accept=".pdf", multiple=False)
-        self.default_document: bytes | None = d.get("document") if client.config.is_sandbox else None
+        self.default_document: bytes | None = d.get("document") if client.is_sandbox else None
         spec = {s.path: s for s in models.fields_of(models.Investment)}
         campaign_ids = [value for _label, value in campaigns]
         fields = [

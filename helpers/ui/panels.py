@@ -88,9 +88,7 @@ class Overview(widgets.VBox):
         )
         shown = self.counts[self.counts["investments"] > 0]
         parts: list[widgets.Widget] = [
-            message_html(
-                f"{STYLE}<h2>Connection {html_badge(client.config)}</h2><p>{html.escape(client.describe())}</p>"
-            ),
+            message_html(f"{STYLE}<h2>Connection {html_badge(client)}</h2><p>{html.escape(client.describe())}</p>"),
         ]
         if self.findings:
             found = pd.DataFrame(self.findings).rename(columns=str.capitalize).map(html.escape)
@@ -178,9 +176,7 @@ class LookupPanel(widgets.VBox):
         self.show_personal.observe(lambda _c: self._refresh_shown(), names="value")  # shown at once
         super().__init__(
             [
-                message_html(
-                    f"{STYLE}<p>{html_badge(client.config)} Read-only: nothing here changes the registry.</p>"
-                ),
+                message_html(f"{STYLE}<p>{html_badge(client)} Read-only: nothing here changes the registry.</p>"),
                 widgets.HBox([self.search, self.status, self.show_personal, self.button, self.clear_button]),
                 self.output,
             ]
@@ -355,7 +351,7 @@ class BulkImportPanel(widgets.VBox):
         self, client: Client, placeholder_protocols: bool = False, workers: int = 8, on_duplicate: OnDuplicate = "use"
     ) -> None:
         self.client = client
-        self.placeholder_protocols = placeholder_protocols and client.config.is_sandbox
+        self.placeholder_protocols = placeholder_protocols and client.is_sandbox
         self.workers = workers
         self.plan: bulk.Plan | None = None
         self.results: pd.DataFrame | None = None
@@ -399,7 +395,7 @@ class BulkImportPanel(widgets.VBox):
         super().__init__(
             [
                 message_html(
-                    f"{STYLE}<p>{html_badge(client.config)} Upload a CSV or Excel file in the template's "
+                    f"{STYLE}<p>{html_badge(client)} Upload a CSV or Excel file in the template's "
                     "format. Nothing is sent until you confirm.</p>"
                 ),
                 widgets.HBox([self.template, self.template_note], layout=widgets.Layout(flex_flow="row wrap")),

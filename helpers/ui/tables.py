@@ -386,10 +386,14 @@ def numeric_columns(frame: pd.DataFrame) -> list[int]:
     ]
 
 
+SCROLL_AFTER = 15  # rows: a longer static table scrolls in a box (a dry run of 5,000 rows is not 5,000 lines tall)
+
+
 def static_html(frame: pd.DataFrame, caption: str = "", *, names_people: bool = False) -> str:
     """The table as plain HTML (for reports read without JavaScript); cells are already text. Text is aligned
     left and numbers right (JupyterLab's own style aligns every cell right). ``names_people``: shown only where
-    :func:`names_may_show` (else a sentence stands for it)."""
+    :func:`names_may_show` (else a sentence stands for it). More than :data:`SCROLL_AFTER` rows scroll in a box of
+    about as many lines (review 86)."""
     if names_people and not names_may_show():
         return withheld(frame, caption)
     head = f"<caption style='text-align:left;font-weight:bold'>{html.escape(caption)}</caption>" if caption else ""
@@ -403,6 +407,8 @@ def static_html(frame: pd.DataFrame, caption: str = "", *, names_people: bool = 
     table = table.replace("<table ", "<table style='border-collapse:collapse' ", 1).replace(
         "<thead>", f"{head}<thead>", 1
     )
+    if len(frame) > SCROLL_AFTER:  # every row still there (read without JavaScript), in a box of its own height
+        table = f"<div class='cl-scroll' style='max-height:32em;overflow-y:auto'>{table}</div>"
     return f"<style>{' '.join(rules)}</style>{table}"
 
 

@@ -56,7 +56,7 @@ def resolve_mode(mode: str | None, client: Client) -> Mode:
         return "unattended"
     if chosen != "auto":
         raise InputError(f"MODE must be one of {', '.join(repr(m) for m in MODES)}, not {chosen[:40]!r}.")
-    if person_at_screen() or not client.config.is_sandbox:
+    if person_at_screen() or not client.is_sandbox:
         return "by hand"
     return "unattended"
 
@@ -160,9 +160,7 @@ class Walkthrough(widgets.VBox):
         self.mode_switch.observe(lambda change: self._mode_changed(change["new"]), names="value")
         self.error = widgets.HTML()
         self.error.add_class("cl-msg")
-        mode_row: list[widgets.Widget] = (
-            [widgets.HTML("<b>How:</b>"), self.mode_switch] if client.config.is_sandbox else []
-        )
+        mode_row: list[widgets.Widget] = [widgets.HTML("<b>How:</b>"), self.mode_switch] if client.is_sandbox else []
         super().__init__(
             [
                 self.header,
@@ -192,7 +190,7 @@ class Walkthrough(widgets.VBox):
         """What the forms start with: nothing by hand; unattended, the parameters and (sandbox only) demo values."""
         if self.mode == "by hand":
             return {}
-        return demo.values(self.demo_values(), self.given, self.client.config.is_sandbox)
+        return demo.values(self.demo_values(), self.given, self.client.is_sandbox)
 
     def _acted_on(self, values: Mapping[str, Any], sandbox_default: Callable[[], str | None]) -> str | None:
         """The investor an unattended step acts on: INVESTOR_ID, else the one with INVESTOR_EMAIL. A given e-mail
@@ -227,7 +225,7 @@ class Walkthrough(widgets.VBox):
             return investor_id or found[0]
         if investor_id:
             return investor_id
-        if not self.client.config.is_sandbox:
+        if not self.client.is_sandbox:
             raise input_error(
                 "the investor",
                 {"INVESTOR_ID": ["Give INVESTOR_ID or INVESTOR_EMAIL: outside the sandbox no investor is picked."]},
@@ -318,7 +316,7 @@ class Walkthrough(widgets.VBox):
 
     def _render_header(self) -> None:
         self.header.value = (
-            f"{STYLE}<h2 style='margin-bottom:0.2em'>{html.escape(self.title)} {html_badge(self.client.config)}</h2>"
+            f"{STYLE}<h2 style='margin-bottom:0.2em'>{html.escape(self.title)} {html_badge(self.client)}</h2>"
             f"<p>{self.intro}</p>"
         )
 
@@ -452,7 +450,7 @@ class Onboarding(Walkthrough):
         PROTOCOL_PDF or WALLET_KIND (or WALLET_ADDRESS for an own address), or without TAX_ID (a wallet needs it),
         the run stops before the investor is written."""
         missing: dict[str, list[str]] = {}
-        if not values.get("protocol_pdf") and not self.client.config.is_sandbox:
+        if not values.get("protocol_pdf") and not self.client.is_sandbox:
             missing["PROTOCOL_PDF"] = [
                 "Give PROTOCOL_PDF, the path of the identification provider's protocol: placeholders exist only for "
                 "the local sandbox."
@@ -559,7 +557,7 @@ class CreditScreen(widgets.VBox):
         self._explain()
         super().__init__(
             [
-                message_html(f"{STYLE}<h3>Credit {html_badge(client.config)}</h3>"),
+                message_html(f"{STYLE}<h3>Credit {html_badge(client)}</h3>"),
                 self.intro,
                 self.button,
                 self.status,
