@@ -15,8 +15,8 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PERSONAL = "cashlink_names_people"  # an output's metadata key: it names people (a report's differences)
 NOT_SAVED_REPORT = (
-    "(This output names investors, so it is not saved with the notebook. Its files are where the cell said; run "
-    "the cell again to show it.)"
+    "(This output names people (an investor's card, a report's differences), so it is not saved with the notebook: "
+    "run the cell again to show it. A report's files stay where the cell said.)"
 )
 NOT_SAVED = (
     "(The toolkit's widgets are not saved with the notebook: they may hold what was typed and the people shown. "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -434,6 +435,13 @@ def test_a_registry_on_this_machine_that_is_not_the_sandbox_is_taken_for_product
         server.server_close()
     sandbox = helpers.Client(config)
     assert sandbox.is_sandbox and sandbox.environment == "sandbox"
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # nothing answers there (bound, never listening): asked again next time (review 87)
+    try:
+        down = helpers.Client(config.replace(base_url=f"http://127.0.0.1:{closed.getsockname()[1]}/api/external"))
+        assert not down.is_sandbox and down._sandbox is None
+    finally:
+        closed.close()
 
 
 def test_a_read_the_registry_is_too_slow_to_answer_is_said_as_slow_not_as_unreachable(

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,44 @@ def test_a_form_sent_again_after_its_kernel_stopped_mid_write_names_its_own_atte
     with sqlite3.connect(config.journal_file) as journal:  # the stopped attempt's row is answered now, as this one's
         states = journal.execute("SELECT state FROM operations WHERE operation = 'create redemption'").fetchall()
     assert states == [("done",), ("done",)], states
+
+
+def test_an_unanswered_attempt_days_old_is_never_taken_for_an_identical_object_made_today(
+    client: helpers.Client, config: Config, holder: tuple[str, str], tmp_path: Path
+) -> None:
+    """Review 87: a form's redemption stopped before it went out (the registry made nothing), three days ago; today
+    another journal made an identical one. The form filled in again called that one 'most likely' the stopped
+    attempt's, and 'use' recorded it so: the analyst's own redemption would never be made."""
+    investor_id, wallet_id = holder
+    send = client.transport.request
+
+    def stopped_before_sending(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and "redemptions" in path:
+            raise KeyboardInterrupt
+        return send(method, path, *args, **kwargs)
+
+    client.transport.request = stopped_before_sending  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        forms.RedemptionForm(client, {"investor_id": investor_id, "units": 40}).click_submit()
+    client.transport.request = send  # type: ignore[method-assign]
+    days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    with sqlite3.connect(config.journal_file) as journal:
+        journal.execute("UPDATE operations SET sent_at = ?, updated_at = ?, created_at = ?", [days_ago] * 3)
+    colleague = helpers.Client(config.replace(journal_path=tmp_path / "colleague.sqlite3"))
+    theirs = colleague.redemptions.create(investor_id, wallet_id, 40)
+    restarted = helpers.Client(config)
+    form = forms.RedemptionForm(restarted, {"investor_id": investor_id, "units": 40})
+    assert form.click_submit() is None and isinstance(form.error, helpers.PossibleDuplicate)
+    assert theirs.id in form.error.message and "This journal sent" not in form.error.message
+    next(b for b in form.choices.children if "cl-use-existing" in b._dom_classes).click()
+    outcomes = [line["outcome"] for line in restarted.audit() if line["operation"] == "create redemption"]
+    assert "found: made by an unanswered attempt" not in outcomes, outcomes
+    with sqlite3.connect(config.journal_file) as journal:  # the stopped attempt is still to be looked for
+        states = sorted(
+            state
+            for (state,) in journal.execute("SELECT state FROM operations WHERE operation = ?", ["create redemption"])
+        )
+    assert states == ["done", "sent"], states
 
 
 def test_a_rerun_of_the_same_step_sends_nothing_and_says_so(
@@ -1035,7 +1073,9 @@ def test_a_failed_credit_says_so_and_running_it_again_sends_a_new_attempt(
     again = client.investments.credit(investment.id, timeout=5)
     assert again.outcome == "existed" and holding(client, investor_id) == 100
     # review 85: the sentence gave the investment's time of making as the credit's
-    assert again.happened() == f"Already existed (investment id {investment.id}): nothing new was sent."
+    assert again.happened() == (
+        f"Already existed: its credit was sent before (investment id {investment.id}); nothing new was sent."
+    )
 
 
 def test_a_lost_credit_answer_on_drf_finds_the_processing_task_instead_of_sending_it_again(

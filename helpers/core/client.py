@@ -58,7 +58,7 @@ from helpers.core.errors import (
     scrubbed,
     without_names,
 )
-from helpers.core.journal import AuditLine, Entry, Journal, TwinInFlight, content_hash, derive_key
+from helpers.core.journal import OWNER_LEASE, AuditLine, Entry, Journal, TwinInFlight, content_hash, derive_key
 from helpers.core.records import Outcome, Record
 from helpers.core.transport import AmbiguousWrite, Answer, Transport, abandoned_when, decode_body, in_place
 
@@ -790,8 +790,8 @@ class Client:
         if not self.config.is_sandbox:
             return False
         if self._sandbox is None:  # (two threads asking at once both ask: the same answer)
-            self._sandbox = self.transport.answers_as_sandbox()
-        return self._sandbox
+            self._sandbox = self.transport.answers_as_sandbox()  # (no answer: asked again next time; review 87)
+        return bool(self._sandbox)
 
     @property
     def environment(self) -> Environment:
@@ -1043,7 +1043,7 @@ class Client:
         made none and the operation may be sent again under its key."""
         assert operation.sent is not None
         try:
-            made = self._made_since(operation, identity, self._since(entry), set(entry.before))
+            made = self._made_since(operation, identity, self._since(entry), set(entry.before), self._until(entry))
         except (NotListed, PermissionDeniedError) as exc:  # it cannot look: never sent again unasked
             if not operation.repeat:
                 raise self._cannot_look(operation, entry.created_at[:10], exc) from None
@@ -1076,10 +1076,10 @@ class Client:
         entry = self.journal.latest_twin(self._twin(operation, hashed))
         if entry is None or entry.state != "sent" or self.journal.sending_elsewhere(entry):
             return None
-        made = _created_at(existing)
-        if str(existing.get("id")) in entry.before or (made is not None and made < self._since(entry)):
+        made = _created_at(existing)  # (a registry that gives no time, or none with a zone: not said to be it)
+        if str(existing.get("id")) in entry.before or made is None or zoneless(existing):
             return None
-        return entry
+        return entry if self._since(entry) <= made <= self._until(entry) else None
 
     def _twin(self, operation: Operation, hashed: str) -> str:
         """What every row of the same write shares, whatever its reference: the registry, the method and path, and
@@ -1188,6 +1188,17 @@ class Client:
     def _registry_now(self) -> datetime:
         """Now, by the registry's clock as far as its answers' ``Date`` told it (this machine's before any)."""
         return datetime.now(UTC) + timedelta(seconds=self.transport.clock_offset or 0)
+
+    def _until(self, entry: Entry) -> datetime:
+        """Until when an unanswered attempt may have made its object, by the registry's clock: its last sending (the
+        journal's claim, by this machine's clock) and as long as a send with its retries lasts, plus the tolerance.
+        An object made later is another one (review 87: an identical payout another journal made days after an
+        attempt that never went out was taken for that attempt's)."""
+        try:
+            claimed = _aware(datetime.fromisoformat(entry.updated_at))
+        except ValueError:
+            return datetime.max.replace(tzinfo=UTC)
+        return claimed + (self._registry_now() - datetime.now(UTC)) + OWNER_LEASE + CLOCK_TOLERANCE
 
     def _since(self, entry: Entry) -> datetime:
         """From when an unanswered attempt may have made its object, by the registry's clock: its first sending
@@ -1538,16 +1549,32 @@ class Client:
             request_id=last.request_id,
         ) from last
 
-    def _made_since(self, operation: Operation, identity: str, since: datetime, before: set[str]) -> Record | None:
+    def _made_since(
+        self, operation: Operation, identity: str, since: datetime, before: set[str], until: datetime | None = None
+    ) -> Record | None:
         """After a lost answer: the object the write made, if the registry shows one (none without read scope).
-        Never one that was there before it (``before``), nor one the journal says another operation made."""
-        return self._found_since(operation.sent, identity, since, before) if operation.sent is not None else None
+        Never one that was there before it (``before``), nor one the journal says another operation made, nor one
+        made after ``until`` (see :meth:`_until`)."""
+        if operation.sent is None:
+            return None
+        return self._found_since(operation.sent, identity, since, before, until)
 
     def _found_since(
-        self, sent: Callable[[datetime], builtins.list[Record]], identity: str, since: datetime, before: set[str]
+        self,
+        sent: Callable[[datetime], builtins.list[Record]],
+        identity: str,
+        since: datetime,
+        before: set[str],
+        until: datetime | None = None,
     ) -> Record | None:
-        """The first of ``sent(since)`` that was not there before the write, nor made by another operation."""
-        found = [item for item in sent(since) if str(item.get("id")) not in before]  # may not look: raises
+        """The first of ``sent(since)`` that was not there before the write, nor made by another operation, nor
+        made after ``until`` (a time without a zone, hours off perhaps, is not taken for later)."""
+        found = [
+            item
+            for item in sent(since)  # may not look: raises
+            if str(item.get("id")) not in before
+            and (until is None or zoneless(item) or (_created_at(item) or until) <= until)
+        ]
         others = self.journal.made_by_others(identity, [str(item.get("id")) for item in found])
         found = [item for item in found if str(item.get("id")) not in others]
         return Record(found[0]) if found else None

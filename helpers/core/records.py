@@ -253,6 +253,8 @@ class Record(dict[str, Any]):
                 if self.not_applied
                 else ""
             )
+            if self.what.startswith("credit of "):  # (review 87: 'Already existed' read as of the investment)
+                return f"Already existed: its credit was sent before ({ident}); nothing new was sent."
             return f"Already existed ({created}{ident}): nothing new was sent.{differs}"
         if self.outcome == "replayed":
             return (
@@ -310,8 +312,8 @@ class Record(dict[str, Any]):
         walk(dict(self), "")
         return result
 
-    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
-        printer.text(self._text(self.rows(mask_identifying=not names_shown())))
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:  # (in a list or a dict too, whose output is not
+        printer.text(self._text(self.rows(mask_identifying=True)))  # marked as naming people: names masked; review 87)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, str], dict[str, Any]]:
         """A card for a notebook: names, e-mail and address shown to a person at a screen only (masked in a file a

@@ -302,17 +302,22 @@ class Transport:
 
     # --- token --------------------------------------------------------------------------------------------------
 
-    def answers_as_sandbox(self) -> bool:
+    def answers_as_sandbox(self) -> bool | None:
         """Whether the registry answers as the local sandbox does: its public ``/_sandbox/health`` names a profile
-        and a seed. One plain request of its own, no credentials sent, no retries (only ever asked of a registry on
-        this machine)."""
+        and a seed; None when no answer came (asked again next time). One plain request of its own, no credentials
+        sent, no retries (only ever asked of a registry on this machine)."""
         with requests.Session() as session:  # (not the registry's pools: no place among an import's requests)
             session.trust_env, session.proxies, session.verify = False, self.reads.proxies, self.reads.verify
             try:
-                answer = session.get(f"{self.config.root_url}/_sandbox/health", timeout=5, allow_redirects=False)
-                body = answer.json() if answer.status_code == 200 else None
-            except (requests.RequestException, ValueError):
-                return False
+                answer = session.get(
+                    f"{self.config.root_url}/_sandbox/health", timeout=(5, self.config.timeout), allow_redirects=False
+                )
+            except requests.RequestException:
+                return None
+        try:
+            body = answer.json() if answer.status_code == 200 else None
+        except ValueError:
+            body = None
         return isinstance(body, dict) and "profile" in body and "seed" in body
 
     def token(self, force: bool = False) -> str:

@@ -78,8 +78,12 @@ def with_remaining_units(frame: pd.DataFrame) -> pd.DataFrame:
         rows["remaining_amount"], rows["investment_amount"], rows["units"], same, strict=True
     ):
         derived.append(_units_left(remaining, total, units) if comparable else None)
-    filled = frame["remaining_units"].astype("Int64")
-    filled.loc[missing] = pd.array(derived, dtype="Int64")
+    try:
+        filled = frame["remaining_units"].astype("Int64")
+        filled.loc[missing] = pd.array(derived, dtype="Int64")
+    except (OverflowError, TypeError):  # beyond 64 bits: Python ints, exact (as to_frame keeps them)
+        filled = frame["remaining_units"].astype(object)
+        filled.loc[missing] = pd.Series(derived, index=rows.index, dtype=object)
     return frame.assign(remaining_units=filled)
 
 

@@ -407,7 +407,12 @@ def static_html(frame: pd.DataFrame, caption: str = "", *, names_people: bool = 
     table = table.replace("<table ", "<table style='border-collapse:collapse' ", 1).replace(
         "<thead>", f"{head}<thead>", 1
     )
-    if len(frame) > SCROLL_AFTER:  # every row still there (read without JavaScript), in a box of its own height
+    if len(frame) > SCROLL_AFTER:  # every row still there (read without JavaScript), in a box of its own height,
+        # its header kept in sight, and every row printed (an exported report)
+        rules += [
+            f".{name} thead th {{position: sticky; top: 0; background: var(--jp-layout-color1, white);}}",
+            "@media print {.cl-scroll {max-height: none !important; overflow: visible !important;}}",
+        ]
         table = f"<div class='cl-scroll' style='max-height:32em;overflow-y:auto'>{table}</div>"
     return f"<style>{' '.join(rules)}</style>{table}"
 
