@@ -197,6 +197,21 @@ def test_a_failed_redemption_can_be_retried_once_and_unknown_never(
         client.redemptions.retry(unknown["id"])
 
 
+def test_a_retry_that_fails_too_says_it_was_the_retry(
+    client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
+) -> None:
+    """Review 87: a retried redemption whose new task failed again said only 'The redemption ... failed'."""
+    investor_id, wallet_id = holder
+    sandbox.admin("settings", {"task_outcome": "failed"})
+    with pytest.raises(helpers.TaskError) as caught:
+        client.redemptions.create(investor_id, wallet_id, 20)
+    failed_id = caught.value.task["id"]
+    with pytest.raises(helpers.TaskError) as again:
+        client.redemptions.retry(failed_id)
+    assert again.value.message.startswith(f"The new attempt at the failed redemption {failed_id}: the redemption ")
+    assert again.value.task["id"] != failed_id and holding(client, investor_id) == 200
+
+
 def test_a_failed_redemption_offers_a_retry_button(
     client: helpers.Client, sandbox: Sandbox, holder: tuple[str, str]
 ) -> None:

@@ -1626,17 +1626,21 @@ class Redemptions(Resource):
                 equal=True,
                 what="redemption",
             )
-        retried = self.create(
-            str(failed["investor_id"]),
-            str(failed["wallet_id"]),
-            int(failed["units"]),
-            product_id=str(failed["product_id"]),
-            wait=wait,
-            timeout=timeout,
-            reference=f"retry of {redemption_id}",
-            on_duplicate="create",
-            confirm_production=confirm_production,
-        )
+        try:
+            retried = self.create(
+                str(failed["investor_id"]),
+                str(failed["wallet_id"]),
+                int(failed["units"]),
+                product_id=str(failed["product_id"]),
+                wait=wait,
+                timeout=timeout,
+                reference=f"retry of {redemption_id}",
+                on_duplicate="create",
+                confirm_production=confirm_production,
+            )
+        except TaskError as exc:  # (review 87: a retry that failed too did not say it was the retry)
+            said = exc.message[:1].lower() + exc.message[1:]
+            raise TaskError(f"The new attempt at the failed redemption {redemption_id}: {said}", exc.task) from None
         retried.retry_of = str(failed.get("id"))  # (said by its sentence: a new attempt at that one; review 85)
         return retried
 

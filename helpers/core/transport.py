@@ -659,7 +659,11 @@ class Transport:
                     f"{self.config.timeout:g} s (CASHLINK_TIMEOUT), even after retries: it is busy or slow. Running "
                     "the cell again is safe; if it stays slow, set CASHLINK_TIMEOUT higher in .env."
                 ) from None
-            where = "Is the sandbox running (make lab)?" if self.config.is_sandbox else "Is the network up?"
+            where = (  # (on this machine: the sandbox, or a tunnel to a registry)
+                "Is the sandbox running (make lab), or the tunnel to the registry open?"
+                if self.config.is_sandbox
+                else "Is the network up?"
+            )
             raise APIConnectionError(
                 f"Could not reach the registry at {self.config.root_url} to {action}, even after retries "
                 f"({type(exc).__name__}). {where} Running the cell again is safe."
