@@ -1089,7 +1089,8 @@ def test_a_failed_credit_says_so_and_running_it_again_sends_a_new_attempt(
     assert again.outcome == "existed" and holding(client, investor_id) == 100
     # review 85: the sentence gave the investment's time of making as the credit's
     assert again.happened() == (
-        f"Already existed: its credit was sent before (investment id {investment.id}); nothing new was sent."
+        f"Already existed: the credit of investment was sent before (investment id {investment.id}); nothing new was "
+        "sent."
     )
 
 

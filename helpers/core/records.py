@@ -216,6 +216,7 @@ class Record(dict[str, Any]):
     checked: bool = True  # False: an object the journal says exists, which this client could not read
     not_applied: tuple[str, ...] = ()  # labels of fields given that the existing object has otherwise (not sent)
     retry_of: str | None = None  # the id of the failed task this one is a new attempt at (a retried redemption)
+    shows: str | None = None  # the object this record is, where the write made another (a credit: the investment)
 
     @property
     def id(self) -> str:
@@ -241,8 +242,8 @@ class Record(dict[str, Any]):
         if self.retry_of:  # (the failed one's id whole, as the form's retry names it)
             ident += f", a new attempt at the failed {self.what} {self.retry_of}"
         said = ident  # (what follows the 'what': 'credit of investment id …')
-        if self.what.startswith("credit of "):  # the record is the investment credited: its id and time of making
-            created, ident = "", f"investment {ident}"  # are not the credit's (review 85)
+        if self.shows:  # another object than the write made: its id and time of making are not the write's (review 85)
+            created, ident = "", f"{self.shows} {ident}"
         if self.outcome == "existed":
             change = (  # (only an investor is updated; an investment's or a task's units stay: review 85)
                 "update it to change that" if self.what == "investor" else "the registry's stays as it is"
@@ -253,8 +254,8 @@ class Record(dict[str, Any]):
                 if self.not_applied
                 else ""
             )
-            if self.what.startswith("credit of "):  # (review 87: 'Already existed' read as of the investment)
-                return f"Already existed: its credit was sent before ({ident}); nothing new was sent."
+            if self.shows:  # (review 87: 'Already existed' read as of the investment)
+                return f"Already existed: the {self.what} was sent before ({ident}); nothing new was sent."
             return f"Already existed ({created}{ident}): nothing new was sent.{differs}"
         if self.outcome == "replayed":
             return (

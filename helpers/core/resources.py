@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from difflib import SequenceMatcher
 from fractions import Fraction
 from pathlib import Path
@@ -73,6 +74,14 @@ def path(template: str, subject: str, **ids: Any) -> str:
     return template.format(**{name: quote(checked_id(value, name, subject), safe="") for name, value in ids.items()})
 
 
+def units_share(remaining: Decimal, total: Decimal, units: int) -> Fraction | None:
+    """The units ``remaining`` of ``total`` stands for, of an investment of ``units`` (exact; a whole number unless
+    the registry's amounts disagree); None when the total is 0 and the remaining amount is not."""
+    if total == 0:
+        return Fraction(0) if remaining == 0 else None
+    return Fraction(remaining) / Fraction(total) * units
+
+
 def remaining_units(investment: Mapping[str, Any]) -> int | None:
     """Units an investment still holds, from documented fields: ``remaining_amount`` against ``investment_amount``
     and ``units`` (section 6, D), or ``remaining_units`` where the registry sends it. None when neither is there."""
@@ -91,10 +100,9 @@ def remaining_units(investment: Mapping[str, Any]) -> int | None:
             f"{remaining.get('currency')} and its investment amount in {total.get('currency')}: the units it still "
             "holds cannot be told from them. Report this investment to Cashlink."
         )
-    whole = money_value(total)
-    if whole == 0:
-        return 0 if money_value(remaining) == 0 else None
-    share = Fraction(money_value(remaining)) / Fraction(whole) * units
+    share = units_share(money_value(remaining), money_value(total), units)
+    if share is None:
+        return None
     if share.denominator != 1:
         raise InputError(
             f"The registry's investment {investment.get('id')} holds {float(share):.4f} units by its "
@@ -1355,7 +1363,7 @@ class Investments(Resource):
                 "attempt); if not, run this again later.",
                 exc.task,
             ) from None
-        final.outcome, final.what = started.outcome, "credit of investment"
+        final.outcome, final.what, final.shows = started.outcome, "credit of investment", "investment"
         return final
 
     def credit_tasks(self, investment_id: str) -> builtins.list[Record]:

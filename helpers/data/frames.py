@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from operator import itemgetter
 from typing import Any
 
@@ -25,6 +24,7 @@ from helpers.core import api
 from helpers.core.client import ListResult
 from helpers.core.models import INVESTOR_NAMING_FIELDS, is_known, is_personal, label
 from helpers.core.records import EXACT, WHOLE_AMOUNT, free_text_masked, is_free_text, mask, money_value
+from helpers.core.resources import units_share
 
 WHOLE_NUMBER_FIELDS = frozenset(  # typed as integers in a frame: the units (api.UNIT_FIELDS) and other counts
     {*api.UNIT_FIELDS, "amount", "allocation", "min_units", "step_size", "max_issuable_amount", "count"}
@@ -90,10 +90,8 @@ def with_remaining_units(frame: pd.DataFrame) -> pd.DataFrame:
 def _units_left(remaining: Any, total: Any, units: Any) -> int | None:
     if not all(isinstance(v, (Decimal, int)) and not isinstance(v, bool) for v in (remaining, total)) or pd.isna(units):
         return None
-    if total == 0:
-        return 0 if remaining == 0 else None
-    share = Fraction(remaining) / Fraction(total) * int(units)
-    return int(share) if share.denominator == 1 else None
+    share = units_share(Decimal(remaining), Decimal(total), int(units))  # (as the screens count them)
+    return int(share) if share is not None and share.denominator == 1 else None
 
 
 def _flatten(record: Mapping[str, Any], prefix: str, row: dict[str, Any]) -> None:
