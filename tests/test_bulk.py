@@ -529,7 +529,7 @@ def test_a_refused_row_can_be_corrected_and_imported(client: helpers.Client, tmp
     plan = bulk.read_investors(row, placeholder_protocols=True)
     plan.rows[0]["investor"]["tax_information"] = None  # the registry refuses a wallet without tax information
     first = bulk.import_investors(client, plan, progress=False)
-    assert first.loc[0, "status"] == "failed" and "tax information" in first.loc[0, "error"]
+    assert first.loc[0, "status"] == "incomplete" and "tax information" in first.loc[0, "error"]
     corrected = bulk.read_investors(row, placeholder_protocols=True)
     second = bulk.import_investors(client, corrected, progress=False, on_duplicate="update")
     assert second.loc[0, "status"] == "updated", second.loc[0, "error"]
@@ -682,7 +682,7 @@ def test_a_row_whose_upload_answer_is_lost_four_times_says_so_and_a_rerun_finish
     client.transport.request = lose_the_first_uploads  # type: ignore[method-assign]
     first = bulk.import_investors(client, plan, workers=1, progress=False)
     client.transport.request = send  # type: ignore[method-assign]
-    assert list(first["status"]) == ["failed", "created", "created"] and "was lost" in first.loc[0, "error"]
+    assert list(first["status"]) == ["incomplete", "created", "created"] and "was lost" in first.loc[0, "error"]
     again = bulk.import_investors(client, plan, workers=1, progress=False)
     # review 63: the run again made row 2's identification and wallet: 'completed', not 'already existed' (as if
     # nothing had been sent); rows 3 and 4 were whole already

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import helpers
@@ -665,7 +666,12 @@ def test_a_registry_that_keeps_its_refusal_under_the_key_still_takes_the_correct
     row = spreadsheet(tmp_path / "a.csv", 1)
     plan = bulk.read_investors(row, placeholder_protocols=True)
     plan.rows[0]["investor"]["tax_information"] = None  # the registry refuses a wallet without tax information
-    assert bulk.import_investors(client, plan, progress=False).loc[0, "status"] == "failed"
+    refused = bulk.import_investors(client, plan, progress=False).loc[0]
+    assert refused["status"] == "incomplete" and refused["investor_id"] and refused["identification_id"]
+    assert refused["error"].startswith("The investor was created now, with its identification; its wallet was not")
+    assert refused["error"].endswith("Importing again finishes the row without making the investor twice.")
+    with pytest.raises(helpers.ImportIncomplete, match=r"1 row was left incomplete \(row 2\) of 1;"):
+        bulk.raise_for_rows_not_done(pd.DataFrame([refused]))
     corrected = bulk.read_investors(row, placeholder_protocols=True)
     result = bulk.import_investors(client, corrected, progress=False, on_duplicate="update")
     assert result.loc[0, "status"] == "updated" and result.loc[0, "wallet_id"], result.loc[0, "error"]

@@ -121,6 +121,7 @@ RESULT_COLUMNS = ["row", "reference", "name", "status", "investor_id", "identifi
 OUTCOME_STATUS = {"created": "created", "updated": "updated", "existed": "already existed", "replayed": "replayed"}
 ALREADY = ("already existed", "replayed")  # the investor was there before this run: nothing new was created
 DONE = ("created", "updated", *ALREADY, "completed")  # the statuses of a row done
+FAILED = ("failed", "incomplete")  # nothing made; or the investor made or there, a later step refused
 MATCH_COLUMNS = [
     "row",
     "reference",
@@ -220,14 +221,16 @@ def raise_for_rows_not_done(results: pd.DataFrame, refused: list[int] | None = N
     sees it as a failed run, not a success. Rows waiting for a decision are not failures: they wait for a person,
     as the results say."""
     failed = results.loc[results["status"] == "failed", "row"].astype(int).tolist()
+    incomplete = results.loc[results["status"] == "incomplete", "row"].astype(int).tolist()
     not_started = results.loc[results["status"] == "not started", "row"].astype(int).tolist()
     refused = sorted(refused or [])
-    if not failed and not not_started and not refused:
+    if not failed and not incomplete and not not_started and not refused:
         return
     parts = [
         f"{len(rows)} {plural(len(rows), 'row')} {what} ({plural(len(rows), 'row')} {', '.join(map(str, rows))})"
         for rows, what in (
             (failed, "failed"),
+            (incomplete, "were left incomplete" if len(incomplete) > 1 else "was left incomplete"),
             (not_started, "did not start"),
             (refused, "had problems and were not sent" if len(refused) > 1 else "had problems and was not sent"),
         )
@@ -456,12 +459,15 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
     def key(step: str) -> str:
         return derive_key(client.namespace, f"bulk {step}", row["reference"])
 
+    step = "investor"  # the step being worked on: said with its error
+    investor: Record | None = None
     try:
         investor = client.investors.create(
             row["investor"], key=key("investor"), on_duplicate=on_duplicate, known_investors=known
         )
         result["investor_id"], result["investor"] = investor.id, investor  # (the record: for the rows after it)
         already = investor.outcome in ("existed", "replayed", "updated")  # made before this import
+        step = "identification"
         identified = (
             already and row["identification"] is not None and client.investors.kyc_status(investor.id) == "SUCCESS"
         )
@@ -480,6 +486,7 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
             result["identification_id"] = identification.id
             made_now = identification.outcome == "created"
         if row["wallet"]:
+            step = "wallet"
             result["wallet_id"], made = _wallet(client, row, investor, key("wallet"), already)
             made_now = made_now or made
         outcome = OUTCOME_STATUS.get(str(investor.outcome), "already existed")  # (read from the registry: existed)
@@ -512,9 +519,31 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         result["error"] = (  # the registry's conflict: the row's key was sent before with other data
             f"Row {row['reference']} changed since it was last sent. {exc.message}" if exc.status else str(exc)
         )
+        _said_incomplete(result, investor, step)
     except CashlinkError as exc:
         result["error"] = str(exc)
+        _said_incomplete(result, investor, step)
     return result
+
+
+def _said_incomplete(result: dict[str, Any], investor: Record | None, step: str) -> None:
+    """A row whose investor was made (or was there) and whose identification or wallet was refused is 'incomplete',
+    not 'failed': its error first says what the registry has for it, then why the step was not done."""
+    if investor is None:
+        return
+    made = result["identification_id"] is not None
+    has = (
+        "The investor was created now"
+        if investor.outcome == "created"
+        else "The investor was updated"
+        if investor.outcome == "updated"
+        else "The investor was there already"
+    ) + (", with its identification" if made else "")
+    result["status"] = "incomplete"
+    result["error"] = (
+        f"{has}; its {step} was not made: {result['error']} Importing again finishes the row without making the "
+        "investor twice."
+    )
 
 
 def _successful_identification(client: Client, investor_id: str) -> str | None:
@@ -582,7 +611,8 @@ def import_investors(
     review 64). Each row's status says what happened: 'created',
     'updated', 'already existed', 'replayed' (the registry answered an earlier attempt's key with what that attempt
     made), 'completed' (the investor was there; its identification or wallet was made now),
-    'needs a decision', 'failed' or 'not started'.
+    'needs a decision', 'incomplete' (the investor was made or there; its identification or wallet was refused, the
+    error says why), 'failed' or 'not started'.
     A row that shares an e-mail, IBAN, or name and birth date with earlier rows starts once they are done, and is
     compared with the investors they made too, as if it were imported afterwards (a namesake is asked about).
     """

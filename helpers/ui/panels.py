@@ -527,7 +527,7 @@ class BulkImportPanel(widgets.VBox):
             kept: set[int] = set()
             if earlier is not None:  # a row this panel created a moment ago stays 'created' (with its ids)
                 self.results, kept = _kept_outcomes(earlier, self.results)
-            bar.bar_style = "warning" if (self.results["status"] == "failed").any() else "success"
+            bar.bar_style = "warning" if self.results["status"].isin(bulk.FAILED).any() else "success"
             this_run = self.results[~self.results["row"].isin(kept)]
             counts = this_run["status"].value_counts().to_dict()
             done = ("Done in this run: " if kept else "Done: ") + (
