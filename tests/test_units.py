@@ -102,6 +102,8 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_bic, "COBADE!FXXX", "it has characters other than the letters A to Z and digits"),  # own
         (checks.check_bic, "ÄBCDDEFF", "it has characters other than the letters A to Z and digits"),  # words
         (checks.check_personal_text(64), "!!", "This has no letter or digit: copy it as it is written."),
+        (checks.check_tax_id, "n/a", r"A tax id has digits \(a German one has 11\); this has none."),  # a placeholder
+        (checks.check_tax_id, "abc", "leave it blank if the investor has none."),
         (checks.check_text, "Ze\x00d", "control character"),
         (checks.check_text, "Ada\nX", "line break"),
         (checks.check_text, "Ada\u2028X", "line break"),  # the line separator of a copy out of a web page: sent as is

@@ -555,6 +555,18 @@ def check_personal_text(max_length: int) -> Callable[[Any], str]:
     return check
 
 
+def check_tax_id(value: Any) -> str:
+    """A tax identification number: every country's has digits (a German one 11, an Italian codice fiscale 7 among
+    its letters), so one without any is a placeholder ('n/a', 'none') or a slip. Never echoes the value."""
+    text = check_personal_text(32)(value)
+    if not any(character.isdigit() for character in text):
+        raise CheckError(
+            "A tax id has digits (a German one has 11); this has none. Copy it from the tax office's letter, or "
+            "leave it blank if the investor has none."
+        )
+    return text
+
+
 def _sentence(exc: Exception) -> str:
     text = str(exc).strip().rstrip(".")
     return (text[:1].lower() + text[1:] + ".") if text else "it is malformed."

@@ -90,7 +90,7 @@ Email = Annotated[str, _checked(checks.check_email)]
 Id = Annotated[str, _checked(checks.check_uuid)]
 Flag = Annotated[bool, _checked(checks.check_bool)]
 Phone = Annotated[str, _checked(checks.check_phone)]
-TaxId = Annotated[str, _checked(checks.check_personal_text(32))]
+TaxId = Annotated[str, _checked(checks.check_tax_id)]
 DocumentNumber = Annotated[str, _checked(checks.check_personal_text(64))]
 
 SALUTATIONS = ("MR", "MS", "MRS", "DIVERSE")  # MR [seed]; the others [assumed]
