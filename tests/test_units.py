@@ -717,6 +717,9 @@ def test_money_is_exact_at_any_size_and_what_is_not_money_says_so() -> None:
     assert money_value(huge) == Decimal("1234567890123456789012345678.901")
     assert format_money(huge) == "EUR 1,234,567,890,123,456,789,012,345,678.901"
     assert format_money({"amount": "4000000", "decimals": 3, "currency": "EUR"}) == "EUR 4,000.00"
+    assert format_money({"amount": "4000000", "decimals": 3, "currency": "JPY"}) == "JPY 4,000"  # no minor unit
+    assert format_money({"amount": "4000500", "decimals": 3, "currency": "JPY"}) == "JPY 4,000.500"  # exact, always
+    assert format_money({"amount": "4000", "decimals": 3, "currency": "BHD"}) == "BHD 4.000"  # fils: 3 decimals
     frame = to_frame([{"id": "a", "price": huge}, {"id": "b", "price": {**huge, "amount": "5"}}])
     assert frame["price"].tolist() == [Decimal("1234567890123456789012345678.901"), Decimal("0.005")]
     assert money_value({"amount": 3000000, "decimals": 2, "currency": "EUR"}) == Decimal("30000.00")  # a JSON int

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from functools import cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -173,8 +174,9 @@ def money_value(value: Mapping[str, Any]) -> Decimal:
 
 
 def format_money(value: Mapping[str, Any]) -> str:
-    """``{"amount": "4000000", "decimals": 3, "currency": "EUR"}`` -> ``EUR 4,000.00`` (exact; more decimals only
-    where they are not zero). An amount that is not exact is shown as the registry sent it, and says so."""
+    """``{"amount": "4000000", "decimals": 3, "currency": "EUR"}`` -> ``EUR 4,000.00`` (exact; as many decimals as
+    the currency is written with, JPY none, more only where they are not zero). An amount that is not exact is shown
+    as the registry sent it, and says so."""
     try:
         amount = money_value(value)
     except ValidationError:
@@ -182,8 +184,18 @@ def format_money(value: Mapping[str, Any]) -> str:
             f"{value.get('currency')} {str(value.get('amount'))[:40]} (not an exact amount: decimals "
             f"{str(value.get('decimals'))[:20]})"
         )
-    cents = amount.quantize(Decimal("0.01"), context=EXACT)  # (the context: no rounding at 28 digits)
-    return f"{value['currency']} {cents if cents == amount else amount:,}"
+    currency = str(value.get("currency"))
+    minor = amount.quantize(Decimal(1).scaleb(-minor_units(currency)), context=EXACT)  # (no rounding at 28 digits)
+    return f"{currency} {minor if minor == amount else amount:,}"
+
+
+@cache
+def minor_units(currency: str) -> int:
+    """The decimals a currency is written with (ISO 4217, from CLDR: EUR 2, JPY 0, BHD 3); 2 for a code CLDR does not
+    know. Babel is imported here, on the first amount shown, not with the package."""
+    from babel.numbers import get_currency_precision
+
+    return int(get_currency_precision(currency.upper()))
 
 
 def _when(text: Any) -> str:
