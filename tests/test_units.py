@@ -105,6 +105,13 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_tax_id, "n/a", r"A tax id has digits \(a German one has 11\); this has none."),  # a placeholder
         (checks.check_tax_id, "abc", "leave it blank if the investor has none."),
         (checks.check_text, "Ze\x00d", "control character"),
+        (checks.check_email, "ada@example..com", "nor follow another dot"),  # review 88
+        (checks.check_email, "ada.@example.com", "a dot cannot begin or end"),
+        (checks.check_email, ".ada@example.com", "a dot cannot begin or end"),
+        (checks.check_text, "Ada\u200b", "an invisible character"),  # review 88: a zero-width space from a copy
+        (checks.check_text, "Lo\u00advelace", "a soft hyphen"),
+        (checks.check_personal_text(64), "L01X\n00T47", "line break"),  # review 88: a document number, a tax id
+        (checks.check_tax_id, "123 456\t78901", "control character"),
         (checks.check_text, "Ada\nX", "line break"),
         (checks.check_text, "Ada\u2028X", "line break"),  # the line separator of a copy out of a web page: sent as is
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "1800-01-01", "226 years old"),
@@ -1721,3 +1728,15 @@ def test_units_left_are_derived_exactly_from_the_documented_amounts() -> None:
     left = with_remaining_units(frame)["remaining_units"]
     # 25 of 100; two currencies: unknown; 1.5 units: no whole number; sent: kept as sent; no amounts: unknown
     assert str(left.dtype) == "Int64" and left.tolist() == [25, pd.NA, pd.NA, 90, pd.NA]
+
+
+def test_every_invisible_format_character_is_refused_but_the_joiners_names_need() -> None:
+    """Review 88: a zero-width space in a name made a visibly identical entry another person. Every character of
+    Unicode's category Cf is refused, but U+200C and U+200D (Persian and Indic names, emoji)."""
+    import sys
+    import unicodedata
+
+    formats = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    refused = [c for c in formats if checks.FORMAT_CHARACTER.fullmatch(c)]
+    assert set(formats) - set(refused) == {"\u200c", "\u200d"}
+    assert checks.check_text("Mehr\u200cdad") == "Mehr\u200cdad"  # a Persian name's non-joiner, as written

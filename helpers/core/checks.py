@@ -61,6 +61,28 @@ CONTROL_CHARACTER_SAID = (
     "This has a line break or another invisible control character (perhaps from a copy); remove it and keep the text "
     "on one line."
 )
+# Unicode's category Cf (format characters: a zero-width space, a soft hyphen, a byte order mark, a direction mark),
+# unseen on a screen, so that 'Ada' with one is not 'Ada' to the registry; but the zero-width (non-)joiner U+200C and
+# U+200D, which Persian and Indic names and emoji need. Unicode 15's list (tests/test_units.py checks it is whole).
+FORMAT_CHARACTER = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+FORMAT_CHARACTER_SAID = (
+    "This has an invisible character (a zero-width space, a soft hyphen or a direction mark, perhaps from a copy): "
+    "type the text again instead of pasting it."
+)
+
+
+def unseen_character(text: str) -> str | None:
+    """What is wrong with text that holds a character a screen does not show (a line break, a control or a format
+    character), or None."""
+    if CONTROL_CHARACTER.search(text):
+        return CONTROL_CHARACTER_SAID
+    if FORMAT_CHARACTER.search(text):
+        return FORMAT_CHARACTER_SAID
+    return None
 
 
 def check_text(value: Any, max_length: int = 255) -> str:
@@ -69,8 +91,9 @@ def check_text(value: Any, max_length: int = 255) -> str:
     text = _text(value)
     if not text:
         raise CheckError("This field may not be blank.")
-    if CONTROL_CHARACTER.search(text):
-        raise CheckError(CONTROL_CHARACTER_SAID)
+    unseen = unseen_character(text)
+    if unseen:
+        raise CheckError(unseen)
     if len(text) > max_length:
         raise CheckError(f"Use at most {max_length} characters (this has {len(text):,}).")
     return text
@@ -461,6 +484,11 @@ def check_email(value: Any) -> str:
     text = _text(value)
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", text) or len(text) > 254:
         raise CheckError("This is not an e-mail address; write one such as name@example.com.")  # not repeated
+    if not re.fullmatch(r"[^@\s.]+(?:\.[^@\s.]+)*@(?:[^@\s.]+\.)+[A-Za-z]{2,}", text):  # (review 88)
+        raise CheckError(
+            "This is not an e-mail address: a dot cannot begin or end the part before or after the @, nor follow "
+            "another dot. Write one such as name@example.com."
+        )
     return text
 
 
@@ -546,6 +574,9 @@ def check_personal_text(max_length: int) -> Callable[[Any], str]:
         text = _text(value)
         if not text:
             raise CheckError("This field may not be blank.")
+        unseen = unseen_character(text)
+        if unseen:
+            raise CheckError(unseen)
         if len(text) > max_length:
             raise CheckError(f"Use at most {max_length} characters (this has {len(text):,}).")
         if not any(character.isalnum() for character in text):  # ('!!', '--': no number of any kind; review 71)

@@ -99,18 +99,14 @@ def parse_table(
     else:
         frame = _read_csv(raw, name)
     frame.columns = [str(c).strip() for c in frame.columns]
-    unreadable = [
-        (position, c) for position, c in enumerate(frame.columns, start=1) if checks.CONTROL_CHARACTER.search(c)
-    ]
+    unreadable = [(position, c) for position, c in enumerate(frame.columns, start=1) if checks.unseen_character(c)]
     if unreadable:  # (a NUL would vanish on a screen: 'un\x00its' would read as 'units', said missing)
-        said = ", ".join(f"column {position} ({checks.CONTROL_CHARACTER.sub('?', c)})" for position, c in unreadable)
+        shown = {c: checks.FORMAT_CHARACTER.sub("?", checks.CONTROL_CHARACTER.sub("?", c)) for _, c in unreadable}
+        said = ", ".join(f"column {position} ({shown[c]})" for position, c in unreadable)
         raise SpreadsheetError(
             f"The header row of the {what} {name} has an invisible control character in {said}, shown as '?'. "
             "Retype that header cell and read it again.",
-            [
-                (1, checks.CONTROL_CHARACTER.sub("?", c), "A control character in the header.")
-                for _position, c in unreadable
-            ],
+            [(1, shown[c], "A control character in the header.") for _position, c in unreadable],
         )
     repeated = sorted({c for c in frame.columns if frame.columns.tolist().count(c) > 1} | _renamed_repeats(frame))
     if repeated:
@@ -147,10 +143,9 @@ def parse_table(
                 continue
             if column.check is None:  # a column only shown (a ledger's name): a line break or tab is a space
                 text = re.sub(r"\s*[\t\n\v\f\r\x85\u2028\u2029]+\s*", " ", text)
-            if checks.CONTROL_CHARACTER.search(
-                text
-            ):  # every column, checked or not (review 83: an unchecked one kept a NUL)
-                problems.append((row, column.name, checks.CONTROL_CHARACTER_SAID))
+            unseen = checks.unseen_character(text)  # every column, checked or not (review 83: an unchecked one kept
+            if unseen:  # a NUL)
+                problems.append((row, column.name, unseen))
                 values.append(None)
                 continue
             try:
