@@ -11,7 +11,7 @@ import pytest
 import helpers
 from helpers.core.client import CannotFollowWarning
 from helpers.ui import forms
-from tests.conftest import SIGNED_AT, investor_body, unique_iban, uploaded
+from tests.conftest import SIGNED_AT, Sandbox, investor_body, unique_iban, uploaded
 from tests.test_sandbox_api import random_address
 
 PERSON = {
@@ -388,6 +388,41 @@ def test_the_investment_form_refuses_more_units_than_the_campaign_has_left_befor
     assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent
     assert "in the future" in form.fields["signed_at"].error.value
     assert "not a number of units" in form.fields["units"].error.value
+
+
+def test_the_investment_form_checks_the_campaigns_rules_before_any_upload(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    """Review 88: a closed campaign, a sold-out one, and one with a minimum and a step were refused by the registry
+    only, after the subscription was uploaded; and read as open in the list."""
+    investor, _wallet = onboarded(client)
+    made = {
+        name: sandbox.admin("campaigns", {"client_id": client.config.client_id, "name": name, **rules})["id"]
+        for name, rules in {
+            "Closed offering": {"available_units": 1_000, "active": False},
+            "Sold-out offering": {"available_units": 0},
+            "Large tickets": {"available_units": 10_000, "min_units": 100, "step_size": 50},
+        }.items()
+    }
+    defaults = {"investor_id": investor.id, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 subscription"}
+    form = forms.InvestmentForm(client, {"accepted": True, "paid": True, **defaults, "units": 120})
+    labels = {value: label for label, value in form.fields["campaign_id"].widget.options}
+    assert labels[made["Closed offering"]] == "Closed offering · closed"
+    assert labels[made["Sold-out offering"]] == "Sold-out offering · sold out"
+    assert labels[made["Large tickets"]] == "Large tickets · 10,000 units left"
+    sent = client.transport.requests_sent
+    said = {
+        "Closed offering": ("campaign_id", "This campaign is closed for new investments: choose another campaign."),
+        "Sold-out offering": ("campaign_id", "This campaign is sold out: choose another campaign."),
+        "Large tickets": ("units", "This campaign takes at least 100 units, in steps of 50: enter 100, 150, 200 …"),
+    }
+    for name, (field, message) in said.items():
+        form.fields["campaign_id"].widget.value = made[name]
+        assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent, name
+        assert message in form.fields[field].error.value, form.fields[field].error.value
+    form.fields["units"].widget.value = "150"
+    record = form.submit()
+    assert record is not None and record["units"] == 150 and record["campaign_id"] == made["Large tickets"]
 
 
 # Distinctive values, as a reviewer would type them, to look for in the widgets' state afterwards.

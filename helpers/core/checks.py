@@ -469,9 +469,11 @@ def check_units(value: Any, step_size: int = 1, minimum: int = 1) -> int:
     if abs(units) > MAX_UNITS:
         raise CheckError(f"{units:,} is far more units than any product has; check the number.")
     if units < minimum:
-        raise CheckError(f"Units must be at least {minimum}; got {units}.")
+        raise CheckError(f"Units must be at least {minimum}; got {units}. Enter {minimum} or more.")
     if step_size > 1 and units % step_size:
-        raise CheckError(f"Units must be a multiple of the step size {step_size}; {units} is not.")
+        lower, upper = units - units % step_size, units - units % step_size + step_size
+        nearest = f"{lower} or {upper}" if lower >= max(minimum, 1) else f"{upper}"
+        raise CheckError(f"Units must be a multiple of the step size {step_size}; {units} is not: enter {nearest}.")
     return units
 
 

@@ -965,6 +965,28 @@ def investor_options(client: Client) -> list[tuple[str, str | None]]:
     ]
 
 
+def _whole(value: Any) -> int | None:
+    """A positive whole number the registry gave (a campaign's minimum or step), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _campaign_closed(campaign: Mapping[str, Any]) -> str | None:
+    """'closed' or 'sold out' for a campaign that takes no investment now, as its listing says; else None."""
+    if campaign.get("active") is False:
+        return "closed for new investments"
+    if campaign.get("available_units") == 0:
+        return "sold out"
+    return None
+
+
+def _campaign_state(campaign: Mapping[str, Any]) -> str:
+    """How a campaign's choice reads: its units left, or why it takes no investment."""
+    closed = _campaign_closed(campaign)
+    return ("closed" if closed and closed.startswith("closed") else closed) or (
+        f"{count_text(campaign.get('available_units'))} units left"
+    )
+
+
 def count_text(value: Any) -> str:
     """A number of units for people: 9,995,900 (as sent where it is not a whole number)."""
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value or "?")
@@ -1262,10 +1284,10 @@ class InvestmentForm(Form):
             listed: list[Record] | None = client.campaigns.list().to_list()
         except (NotListed, PermissionDeniedError):  # these credentials may not read campaigns: the id is typed
             listed = None
-        campaigns = [
-            (f"{c['name']} · {count_text(c.get('available_units'))} units left", str(c["id"])) for c in listed or []
-        ]
+        campaigns = [(f"{c['name']} · {_campaign_state(c)}", str(c["id"])) for c in listed or []]
+        self.campaigns = {str(c["id"]): c for c in listed or []}  # their rules, checked before sending
         self.units_left = {str(c["id"]): c.get("available_units") for c in listed or []}  # the registry decides
+        open_ids = [str(c["id"]) for c in listed or [] if _campaign_closed(c) is None]
         self.campaign_names = {str(c["id"]): str(c["name"]) for c in listed or [] if c.get("name")}  # for the card
         self.investor = investor_picker(client, d.get("investor_id"))
         self.wallet = wallet_picker(self.investor, d.get("wallet"), "the wallet's id (optional)")
@@ -1285,7 +1307,7 @@ class InvestmentForm(Form):
                     else (
                         client.config.campaign_id
                         if client.config.campaign_id in campaign_ids
-                        else (campaign_ids[0] if campaign_ids else None)
+                        else next(iter(open_ids or campaign_ids), None)  # (an open one, where there is one)
                     ),
                 )
                 if listed is not None
@@ -1348,12 +1370,24 @@ class InvestmentForm(Form):
         self.wallet.value = preferred if preferred is not None and preferred in ids else ids[-1]
 
     def validate(self, body: dict[str, Any]) -> checks.FieldErrors:
-        """More units than the campaign has left are refused here, before the subscription is uploaded."""
-        left = self.units_left.get(str(body.get("campaign_id")))
+        """The campaign's rules, as far as the registry lists them, are checked here, before the subscription is
+        uploaded (review 88): open, not sold out, the units at least its minimum, in its steps, and at most what it
+        has left."""
+        campaign: Mapping[str, Any] = self.campaigns.get(str(body.get("campaign_id"))) or {}
+        closed = _campaign_closed(campaign)
+        if closed:
+            return {"campaign_id": [f"This campaign is {closed}: choose another campaign."]}
         try:
             units = checks.check_units(body.get("units"))
         except checks.CheckError:
             return {}  # the units field says why
+        minimum, step = (_whole(campaign.get(name)) or 1 for name in ("min_units", "step_size"))
+        first = -(-minimum // step) * step  # the fewest units it takes: a multiple of the step, at least the minimum
+        if units < minimum or units % step:
+            steps = f", in steps of {step:,}" if step > 1 else ""
+            examples = ", ".join(f"{first + step * n:,}" for n in range(3)) + " …" if step > 1 else f"{first:,} or more"
+            return {"units": [f"This campaign takes at least {minimum:,} units{steps}: enter {examples}."]}
+        left = self.units_left.get(str(body.get("campaign_id")))
         if isinstance(left, int) and units > left:
             return {"units": [f"The campaign has {left:,} units left; enter at most {left:,}."]}
         return {}

@@ -17,6 +17,7 @@ from sandbox.checks import OptTimestamp
 from sandbox.deps import SandboxDep, admin
 from sandbox.errors import ApiError, drf_body
 from sandbox.models import InvestmentStatus
+from sandbox.registry import now_iso
 from sandbox.settings import Faults, RuntimeSettings
 
 health_router = APIRouter(prefix="/_sandbox", include_in_schema=False)
@@ -192,6 +193,37 @@ async def complete_identification(sandbox: SandboxDep, identification_id: str, b
 async def force_status(sandbox: SandboxDep, investment_id: str, body: ForcedStatus) -> dict[str, Any]:
     with sandbox.store.transaction():
         return sandbox.registry.force_status(investment_id, body.status, body.changed_at)
+
+
+class NewCampaign(Request):
+    """A campaign of the demo product that only one distributor sees (tests of a campaign's rules)."""
+
+    client_id: str
+    name: str = Field(min_length=1, max_length=200)
+    available_units: int = Field(ge=0)
+    min_units: int = Field(default=1, ge=1)
+    step_size: int = Field(default=1, ge=1)
+    active: bool = True
+
+
+@router.post("/campaigns")
+async def create_campaign(sandbox: SandboxDep, body: NewCampaign) -> dict[str, Any]:
+    tenant = _tenant(sandbox, body.client_id)
+    product_id = str(sandbox.seeded.get("product_id") or seed.PRODUCT_ID)
+    with sandbox.store.transaction():
+        product = sandbox.store.get("product", product_id, tenant)
+        if product is None:
+            raise ApiError(404, {"detail": "The demo product is not there (a database without the seed)."})
+        campaign = {
+            "id": seed.fixed_id(f"campaign:{tenant}:{body.name}"),
+            "product_id": product_id,
+            **body.model_dump(exclude={"client_id"}),
+            "allocation": body.available_units,
+            "price_per_unit": product["issuance_price"],
+            "created_at": now_iso(),
+        }
+        sandbox.store.insert("campaign", tenant, campaign, product_id=product_id)
+    return campaign
 
 
 @router.post("/bulk")
