@@ -168,6 +168,12 @@ def test_persistent_outage_reads_as_a_sentence(client: helpers.Client, sandbox: 
     with pytest.raises(helpers.ServerError) as caught:
         client.investors.get("3fa85f64-5717-4562-b3fc-2c963f66afa6")
     assert "could not read the investor, even after retries" in str(caught.value)
+    # review 88: a form shows the sentence alone, so the sentence itself holds what support is to be told
+    said = f"tell Cashlink's support the time, {caught.value.at:%Y-%m-%d %H:%M:%S} UTC"
+    assert said in caught.value.message and "the time and the request id" not in caught.value.message
+    assert caught.value.message.endswith(
+        f", and the request id, {caught.value.request_id}." if caught.value.request_id else "no request id)."
+    )
 
 
 def test_token_expiry_mid_run_is_invisible(client: helpers.Client, sandbox: Sandbox) -> None:

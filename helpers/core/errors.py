@@ -357,6 +357,10 @@ def field_label(path: str) -> str:
     return label(path)
 
 
+# What a message asks support to be told: replaced, in the message, by the time and the registry's request id
+SUPPORT_ASKS = "the time and the request id"
+
+
 class CashlinkError(Exception):
     """Base of every error the toolkit raises."""
 
@@ -369,13 +373,21 @@ class CashlinkError(Exception):
         body: Any = None,
         request_id: str | None = None,
     ) -> None:
+        self.at = datetime.now(UTC)
+        if SUPPORT_ASKS in message:  # said where it is asked for: the form or panel shows only the sentence (review 88)
+            message = message.replace(SUPPORT_ASKS, self._ticket(request_id))
         super().__init__(message)
         self.message = message
         self.field_errors: FieldErrors = field_errors or {}
         self.status = status
         self.body = body
         self.request_id = request_id
-        self.at = datetime.now(UTC)
+
+    def _ticket(self, request_id: str | None) -> str:
+        when = f"the time, {self.at:%Y-%m-%d %H:%M:%S} UTC"
+        return (
+            f"{when}, and the request id, {request_id}" if request_id else f"{when} (the registry sent no request id)"
+        )
 
     def __str__(self) -> str:
         if not self.field_errors:
