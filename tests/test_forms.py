@@ -847,3 +847,24 @@ def test_an_offer_shown_with_a_form_leaves_submit_green(client: helpers.Client) 
     for form in (forms.IdentificationForm(client, investor.id, IDENT), forms.WalletForm(client, investor.id)):
         form.review()
         assert form.choices.children and form.submit_button.button_style == "success", form.title
+
+
+def test_the_offer_to_use_what_the_investor_has_stays_until_the_step_is_done(client: helpers.Client) -> None:
+    """Review 88: the first keystroke (or the wallet kind switched and back) took 'Use this identification' and 'Use
+    wallet …' away, while the form's text still pointed to them."""
+    investor, wallet = onboarded(client)
+    identification = forms.IdentificationForm(client, investor.id, IDENT)
+    identification.fields["document_id"].widget.value = "X1"  # a keystroke
+    assert [b.description for b in identification.choices.children] == ["Use this identification"]
+    identification.review()
+    identification.fields["document_id"].widget.value = "X12"
+    assert [b.description for b in identification.choices.children] == ["Use this identification"]
+    wallets = forms.WalletForm(client, investor.id)
+    wallets.kind.value = "eth-generic"
+    wallets.kind.value = "eth-managed"
+    (use,) = wallets.choices.children
+    assert use.description == f"Use wallet {wallet.id[:8]}" and wallets.submit_button.button_style == "success"
+    sent = client.transport.requests_sent
+    use.click()
+    assert wallets.result is not None and wallets.result.id == wallet.id and client.transport.requests_sent == sent
+    assert not wallets.choices.children  # the step is done: nothing more is offered

@@ -296,6 +296,7 @@ class Form(widgets.VBox):
         self.choices.add_class("cl-choices")
         self.choices.observe(self._submit_style, names="children")
         self._asking = False  # the choices shown answer a question about the values typed (see _ask)
+        self._offers: tuple[widgets.Button, ...] = ()  # shown with the form until the step is done (see _offer)
         self.review_box = widgets.HTML("")
         self.review_box.add_class("cl-msg")
         self.result_box = widgets.HTML("")
@@ -463,18 +464,28 @@ class Form(widgets.VBox):
         self.submit_button.button_style = ""
         self._asking = about_the_values
 
+    def _offer(self, buttons: Sequence[widgets.Button]) -> None:
+        """Buttons that use what the investor has already (an identification, a wallet): shown with the form, and
+        again after a question goes, until the step is done (review 88: the first keystroke took them away)."""
+        self._offers = tuple(buttons)
+        self.choices.children = self._offers
+
+    def _no_question(self) -> None:
+        """The choices without a question: the form's offers while its step is not done."""
+        self.choices.children = self._offers if self.result is None else ()
+
     def _submit_style(self, change: dict[str, Any]) -> None:
-        """Submit green once the choices are gone, whatever took them away (an answer, a failed one, a changed
-        field). An offer shown with a form (an identification or wallet to use) leaves it green."""
-        if not change["new"]:
+        """Submit green once a question's choices are gone, whatever took them away (an answer, a failed one, a
+        changed field). An offer shown with a form (an identification or wallet to use) leaves it green."""
+        if not change["new"] or tuple(change["new"]) == self._offers:
             self.submit_button.button_style = "success"
             self._asking = False
 
     def _invalidate_review(self) -> None:
         self.submit_button.disabled = True
         self.review_box.value = ""
-        asked = bool(self.choices.children)  # a question about the values as they were: its buttons go with it
-        self.choices.children = ()
+        asked = tuple(self.choices.children) not in ((), self._offers)  # a question about the values as they
+        self._no_question()  # were: its buttons go with it
         if asked or "please correct" in self.status.value.lower():  # a field changed: the fields say what is wrong
             self.status.value = "Nothing was sent yet; click <b>Review</b> once the fields are right."
 
@@ -482,7 +493,7 @@ class Form(widgets.VBox):
         """Check everything; when fine, show what will be sent and enable Submit. A question shown goes (Submit asks
         it again where it still stands)."""
         if self._asking:
-            self.choices.children = ()
+            self._no_question()
         errors = self.check_all()
         self.review_box.value = ""
         if errors:
@@ -523,7 +534,7 @@ class Form(widgets.VBox):
     ) -> Record | None:
         """Check, send once, and show the result or the errors (next to their fields). Returns the object."""
         self.error = None
-        self.choices.children = ()
+        self._no_question()
         errors = self.check_all()
         if errors:
             self.error = input_error(f"the '{self.title}' form", errors)
@@ -593,6 +604,7 @@ class Form(widgets.VBox):
         """Show the result once (what happened, then the object), fold the inputs away, and tell the listeners."""
         self.result = record
         self.submission = None  # the next Submit is a new operation
+        self._offers = ()  # (the step is done: what it could have used is no longer offered)
         self.choices.children = ()  # the question is answered
         self.submit_button.disabled = True
         self.review_box.value = ""
@@ -638,6 +650,7 @@ class Form(widgets.VBox):
         self.status.value = ""
         self.result_box.value = ""
         self.review_box.value = ""
+        self._offers = ()
         self.choices.children = ()
         self._list_people_again()
 
@@ -1079,7 +1092,7 @@ class IdentificationForm(Form):
             use = widgets.Button(description="Use this identification", layout=widgets.Layout(width="auto"))
             use.add_class("cl-use-identification")
             use.on_click(self._choice(lambda: self._use(done[-1])))
-            self.choices.children = (use,)
+            self._offer([use])
 
     def _check_dates_as_typed(self) -> None:
         """The document's days against each other and the day of the identification as they are typed or chosen
@@ -1194,7 +1207,7 @@ class WalletForm(Form):
             use.add_class("cl-use-wallet")
             use.on_click(self._choice(partial(self._use, wallet)))
             uses.append(use)
-        self.choices.children = tuple(uses)
+        self._offer(uses)
 
     @staticmethod
     def _existing_wallets(client: Client, investor_id: str) -> list[Record]:
