@@ -28,7 +28,7 @@ from requests.adapters import HTTPAdapter
 import helpers
 from helpers.core.client import Operation
 from helpers.core.config import Config
-from helpers.core.transport import AmbiguousWrite, PoolChoosingAdapter, make_retry, prepare, write_request
+from helpers.core.transport import AmbiguousWrite, PoolChoosingAdapter, Transport, make_retry, prepare, write_request
 from tests.conftest import Sandbox, identification_body, investor_body
 from tests.test_helpers_client import invest
 
@@ -939,3 +939,18 @@ def test_a_write_presents_the_client_certificate_set_on_its_session(
             session.cert = (str(certificate[0]), str(certificate[1]))
         assert client.investors.create(investor_body("Mutual")).outcome == "created"
         assert any(seen.startswith("POST ") and seen.endswith("/investors/") for seen in front.seen), front.seen
+
+
+def test_a_registry_that_cannot_be_reached_is_said_in_words_not_a_class_name(config: Config) -> None:
+    """Review 88: 'Could not reach the registry ... even after retries (ConnectionError).'"""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nobody listens on (bound, never listening: refused)
+    try:
+        unreachable = config.replace(base_url=f"http://127.0.0.1:{closed.getsockname()[1]}")
+        client = helpers.Client(unreachable, transport=Transport(unreachable, retry=make_retry(total=1, backoff=0)))
+        with pytest.raises(helpers.APIConnectionError) as caught:
+            client.check_connection()
+    finally:
+        closed.close()
+    said = str(caught.value)
+    assert "even after retries (the connection was refused)." in said and "Error)" not in said, said

@@ -2185,3 +2185,17 @@ def company_and_owner(client: helpers.Client, name: str, owner: str) -> tuple[he
         "country": "DEU",
     }
     return company, person
+
+
+def test_a_redemption_of_more_than_the_wallet_holds_now_says_what_to_enter(
+    client: helpers.Client, holder: tuple[str, str]
+) -> None:
+    """Review 88: a second form, opened before another redeemed, read '... holds 1 units ...; cannot redeem 3.'"""
+    investor_id, wallet_id = holder
+    held = client.balance(investor_id, wallet_id, client.config.product_id)
+    client.redemptions.create(investor_id, wallet_id, held - 1)
+    sent = client.transport.requests_sent
+    with pytest.raises(helpers.ValidationError) as caught:
+        client.redemptions.create(investor_id, wallet_id, 3)
+    assert "The wallet now holds 1 unit of this product, fewer than 3: enter at most 1." in str(caught.value)
+    assert client.transport.requests_sent - sent <= 3  # reads only (the balance, the wallets): nothing written

@@ -1540,7 +1540,14 @@ class Redemptions(Resource):
             if body["units"] > held:
                 raise input_error(
                     "the redemption",
-                    {"units": [f"The wallet holds {held} units of this product; cannot redeem {body['units']}."]},
+                    {
+                        "units": [  # (review 88: as the form's own check says it)
+                            f"The wallet now holds {held:,} unit{'' if held == 1 else 's'} of this product, fewer "
+                            f"than {body['units']:,}: enter at most {held:,}."
+                            if held
+                            else "The wallet now holds no units of this product: nothing can be redeemed from it."
+                        ]
+                    },
                 )
 
         task = self._client.write(

@@ -635,7 +635,7 @@ class Transport:
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             if writing and not _never_sent(exc):
                 raise AmbiguousWrite(
-                    f"The answer to '{action}' was lost ({type(exc).__name__}): the registry may or may not have acted."
+                    f"The answer to '{action}' was lost ({_in_words(exc)}): the registry may or may not have acted."
                 ) from None
             if _proxy_failed(exc):
                 said = _tunnel_refused(exc)
@@ -666,7 +666,7 @@ class Transport:
             )
             raise APIConnectionError(
                 f"Could not reach the registry at {self.config.root_url} to {action}, even after retries "
-                f"({type(exc).__name__}). {where} Running the cell again is safe."
+                f"({_in_words(exc)}). {where} Running the cell again is safe."
             ) from None
         with self._count_lock:  # pages are fetched from several threads
             self.requests_sent += 1
@@ -975,6 +975,27 @@ def _tunnel_refused(exc: requests.exceptions.RequestException | urllib3.exceptio
     if not said.startswith("Tunnel connection failed:"):
         return None
     return said.removeprefix("Tunnel connection failed:").strip()[:80] or "no reason"
+
+
+def _in_words(exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError) -> str:
+    """What went wrong with a connection, in words for a person (review 88: a class name reached the screen)."""
+    reason = _reason(exc)
+    said = str(reason).lower()
+    if isinstance(reason, urllib3.exceptions.NameResolutionError) or "name resolution" in said:
+        return "the registry's host name could not be looked up"
+    if "refused" in said:
+        return "the connection was refused"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):  # (a ConnectTimeoutError to urllib3)
+        return "the connection could not be opened"
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return "the connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+        return "no answer came in time"
+    if isinstance(exc, requests.exceptions.SSLError) or isinstance(reason, urllib3.exceptions.SSLError):
+        return "the secure connection (TLS) could not be made"
+    if "reset" in said or "aborted" in said or "disconnected" in said or "broken" in said:
+        return "the connection broke off"
+    return "the connection failed"
 
 
 def _reason(exc: BaseException) -> BaseException | None:
