@@ -20,7 +20,7 @@ import helpers
 from helpers.core import api
 from helpers.core.records import Record
 from helpers.core.transport import Transport, make_retry
-from helpers.data import people, reconcile
+from helpers.data import lookup, people, reconcile
 from helpers.ui import demo, forms, panels, tables
 from tests.sandbox_fixtures import investor_body
 from tests.test_forms import PERSON
@@ -683,3 +683,13 @@ def test_a_second_import_click_keeps_what_the_first_completed() -> None:
     second = first.assign(status=["already existed", "already existed", "created"], error=None)
     merged, kept = panels._kept_outcomes(first, second)
     assert kept == {2, 3} and list(merged["status"]) == ["completed", "created", "created"]
+
+
+@pytest.mark.parametrize("typed", ["Hopper, Grace", "grace  hopper", "HOPPER grace"])
+def test_a_search_finds_a_name_in_any_order_case_and_spacing(demo_client: helpers.Client, typed: str) -> None:
+    """Review 88: 'Lovelace, Ada' and 'ada  lovelace' (two spaces) found no one."""
+    panel = panels.LookupPanel(demo_client)
+    panel.search.value = typed
+    assert len(panel.investors) == 1 and "Hopper" in lookup.searchable(
+        demo_client.investors.get(panel.investors["id"][0])
+    )

@@ -25,6 +25,14 @@ def searchable(investor: dict[str, Any] | Any) -> list[str]:
     return [str(v) for v in texts if v]
 
 
+def matches(investor: dict[str, Any] | Any, text: str) -> bool:
+    """Whether every word of a search is in what names the investor, in any order and case (review 88: "Lovelace,
+    Ada" and "ada  lovelace" found no one)."""
+    words = text.casefold().replace(",", " ").split()
+    named = " ".join(searchable(investor)).casefold()
+    return all(word in named for word in words)
+
+
 def may_be_an_id(text: str) -> bool:
     """Whether a search may be (part of) an id: at least 8 of an id's characters (hex digits and dashes)."""
     return re.fullmatch(r"[0-9a-fA-F-]{8,36}", text.strip()) is not None

@@ -266,7 +266,7 @@ class LookupPanel(widgets.VBox):
         with warnings.catch_warnings(record=True) as caught:  # said in the panel, not as a red box above it
             warnings.simplefilter("always", FilterIgnoredWarning)
             everyone = self.client.investors.list().to_list()
-            records = [r for r in everyone if not text or text.lower() in " ".join(lookup.searchable(r)).lower()]
+            records = [r for r in everyone if lookup.matches(r, text)]
             ids = {str(r["id"]) for r in records}
             listed = self.client.investments.list(status=status).to_list()  # read once
             investments = [i for i in listed if not text or str(i.get("investor_id")) in ids]
