@@ -1740,3 +1740,15 @@ def test_every_invisible_format_character_is_refused_but_the_joiners_names_need(
     refused = [c for c in formats if checks.FORMAT_CHARACTER.fullmatch(c)]
     assert set(formats) - set(refused) == {"\u200c", "\u200d"}
     assert checks.check_text("Mehr\u200cdad") == "Mehr\u200cdad"  # a Persian name's non-joiner, as written
+
+
+def test_a_line_break_inside_any_field_is_said_as_one() -> None:
+    """Review 88: an Ethereum address pasted with a line break inside was quoted back as 'not an Ethereum
+    address'; one at its end (a copied line) is fine."""
+    from helpers.core.errors import ValidationError
+
+    address = "0x52908400098527886E0F7030069857D2E4169EE7"
+    assert models.parse(models.GenericWallet, {"address": address + "\n"}, "the wallet").body() == {"address": address}
+    with pytest.raises(ValidationError) as caught:
+        models.parse(models.GenericWallet, {"address": address[:20] + "\n" + address[20:]}, "the wallet")
+    assert str(caught.value).endswith(checks.CONTROL_CHARACTER_SAID) and address[:20] not in str(caught.value)

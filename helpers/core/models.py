@@ -71,7 +71,16 @@ def field(
 
 
 def _checked(check: Any) -> Any:
-    return BeforeValidator(check)
+    """A field's check, after the one every text gets: no character a screen does not show (a line break inside an
+    address pasted from a web page, a zero-width space; review 88), said as such rather than as a malformed value."""
+
+    def checked(value: Any) -> Any:
+        unseen = checks.unseen_character(value.strip()) if isinstance(value, str) else None
+        if unseen:
+            raise checks.CheckError(unseen)
+        return check(value)
+
+    return BeforeValidator(checked)
 
 
 Text = Annotated[str, _checked(checks.check_text)]
