@@ -683,6 +683,7 @@ def test_a_row_whose_upload_answer_is_lost_four_times_says_so_and_a_rerun_finish
     first = bulk.import_investors(client, plan, workers=1, progress=False)
     client.transport.request = send  # type: ignore[method-assign]
     assert list(first["status"]) == ["incomplete", "created", "created"] and "was lost" in first.loc[0, "error"]
+    assert "whether its identification was made is unknown" in first.loc[0, "error"]  # review 89: not 'not made'
     again = bulk.import_investors(client, plan, workers=1, progress=False)
     # review 63: the run again made row 2's identification and wallet: 'completed', not 'already existed' (as if
     # nothing had been sent); rows 3 and 4 were whole already

@@ -402,6 +402,7 @@ def test_the_investment_form_checks_the_campaigns_rules_before_any_upload(
             "Closed offering": {"available_units": 1_000, "active": False},
             "Sold-out offering": {"available_units": 0},
             "Large tickets": {"available_units": 10_000, "min_units": 100, "step_size": 50},
+            "Nearly gone": {"available_units": 20, "min_units": 100},  # review 89: fewer left than it takes
         }.items()
     }
     defaults = {"investor_id": investor.id, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 subscription"}
@@ -410,16 +411,22 @@ def test_the_investment_form_checks_the_campaigns_rules_before_any_upload(
     assert labels[made["Closed offering"]] == "Closed offering · closed"
     assert labels[made["Sold-out offering"]] == "Sold-out offering · sold out"
     assert labels[made["Large tickets"]] == "Large tickets · 10,000 units left"
+    assert labels[made["Nearly gone"]] == "Nearly gone · 20 units left, too few"
     sent = client.transport.requests_sent
     said = {
         "Closed offering": ("campaign_id", "This campaign is closed for new investments: choose another campaign."),
         "Sold-out offering": ("campaign_id", "This campaign is sold out: choose another campaign."),
-        "Large tickets": ("units", "This campaign takes at least 100 units, in steps of 50: enter 100, 150, 200 …"),
+        "Large tickets": ("units", "This campaign takes at least 100 units, in steps of 50: enter 100, 150, 200 …<"),
+        "Nearly gone": (
+            "campaign_id",
+            "This campaign is left with 20 units, fewer than the 100 it takes at least: choose another campaign.",
+        ),
     }
     for name, (field, message) in said.items():
         form.fields["campaign_id"].widget.value = made[name]
         assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent, name
         assert message in form.fields[field].error.value, form.fields[field].error.value
+    form.fields["campaign_id"].widget.value = made["Large tickets"]
     form.fields["units"].widget.value = "150"
     record = form.submit()
     assert record is not None and record["units"] == 150 and record["campaign_id"] == made["Large tickets"]
@@ -868,3 +875,5 @@ def test_the_offer_to_use_what_the_investor_has_stays_until_the_step_is_done(cli
     use.click()
     assert wallets.result is not None and wallets.result.id == wallet.id and client.transport.requests_sent == sent
     assert not wallets.choices.children  # the step is done: nothing more is offered
+    wallets.again_button.click()  # review 89: 'Another wallet' shows the inputs, and the offer the text names
+    assert [b.description for b in wallets.choices.children] == [f"Use wallet {wallet.id[:8]}"]

@@ -174,6 +174,8 @@ def test_persistent_outage_reads_as_a_sentence(client: helpers.Client, sandbox: 
     assert caught.value.message.endswith(
         f", and the request id, {caught.value.request_id}." if caught.value.request_id else "no request id)."
     )
+    shown = "\n".join(caught.value._render_traceback_())  # review 89: said once, not again under it
+    assert shown.count(f"{caught.value.at:%Y-%m-%d %H:%M:%S}") == 1, shown
 
 
 def test_token_expiry_mid_run_is_invisible(client: helpers.Client, sandbox: Sandbox) -> None:

@@ -3,6 +3,8 @@ bad ledger files get messages naming the row and column."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -276,6 +278,22 @@ def test_a_redemptions_status_is_said_in_words() -> None:
     assert (
         "3bbbbbbb, processing. If that was it done again, book that one once it is successful (nothing yet)" in action
     )
+
+
+def test_a_cell_or_header_is_read_as_it_shows_without_its_invisible_characters() -> None:
+    """Review 89: a soft hyphen or zero-width space in a ledger's name (a column only shown) refused the whole
+    ledger; in an IBAN of an investor list, one refused its row. Each cell reads as it shows."""
+    ledger = (ROOT / "samples" / "ledger_demo.csv").read_bytes()
+    pasted = ledger.replace(b"Ada Lovelace", "Ada Love\u00adlace\u200b".encode(), 1).replace(
+        b"investor_name", "investor\u200b_name".encode(), 1
+    )
+    assert reconcile.read_ledger(pasted, "books.csv").equals(reconcile.read_ledger(ledger, "books.csv"))
+    template = bulk.TEMPLATE.read_bytes()
+    iban = next(csv.DictReader(io.StringIO(template.decode())))["iban"].encode()
+    plan = bulk.read_investors(
+        template.replace(iban, iban[:4] + "\u200b".encode() + iban[4:], 1), "list.csv", placeholder_protocols=True
+    )
+    assert plan.valid == 1 and plan.rows[0]["investor"]["bank_account"]["iban"] == iban.decode().replace(" ", "")
 
 
 def test_a_control_character_is_said_at_its_cell_in_every_column() -> None:

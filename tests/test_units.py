@@ -1738,8 +1738,32 @@ def test_every_invisible_format_character_is_refused_but_the_joiners_names_need(
 
     formats = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
     refused = [c for c in formats if checks.FORMAT_CHARACTER.fullmatch(c)]
-    assert set(formats) - set(refused) == {"\u200c", "\u200d"}
+    tags = {chr(c) for c in range(0xE0020, 0xE0080)}  # (review 89: the flags of England, Scotland and Wales)
+    assert set(formats) - set(refused) == {"\u200c", "\u200d", "\u180e", *tags}
     assert checks.check_text("Mehr\u200cdad") == "Mehr\u200cdad"  # a Persian name's non-joiner, as written
+    wales = "\U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f"
+    assert checks.check_text(f"Ada {wales}") == f"Ada {wales}"
+
+
+def test_a_quoted_part_of_an_e_mail_address_may_hold_any_dots() -> None:
+    assert checks.check_email('"john..doe"@example.com') == '"john..doe"@example.com'  # RFC 5322 (review 89)
+
+
+def test_a_pasted_value_is_what_it_reads_as_in_every_field() -> None:
+    """Review 89: a model's field removes the format characters a screen does not show before its own check (an
+    IBAN from a statement, a name with a soft hyphen); a line break inside a field is refused, but in an IBAN, whose
+    check makes a value copied across two lines whole."""
+    specs = {spec.path: spec for spec in models.fields_of(models.Investor)}
+    iban = "DE89370400440532013000"
+    for pasted in (
+        "DE89\u200b3704 0044 0532 0130 00",
+        "\ufeffDE89 3704 0044 0532 0130 00",
+        "DE89 3704 0044\n0532 0130 00",
+    ):
+        assert models.check_field(specs["bank_account.iban"], pasted) == iban, repr(pasted)
+    assert models.check_field(specs["natural_person.surname"], "Lüden\u00adscheid") == "Lüdenscheid"
+    with pytest.raises(checks.CheckError, match="line break"):
+        models.check_field(specs["natural_person.surname"], "Lüden\nscheid")
 
 
 def test_a_line_break_inside_any_field_is_said_as_one() -> None:

@@ -669,7 +669,7 @@ def test_a_registry_that_keeps_its_refusal_under_the_key_still_takes_the_correct
     refused = bulk.import_investors(client, plan, progress=False).loc[0]
     assert refused["status"] == "incomplete" and refused["investor_id"] and refused["identification_id"]
     assert refused["error"].startswith("The investor was created now, with its identification; its wallet was not")
-    assert refused["error"].endswith("Importing again finishes the row without making the investor twice.")
+    assert refused["error"].endswith("Do what this says, then import again: the investor is not made twice.")
     with pytest.raises(helpers.ImportIncomplete, match=r"1 row was left incomplete \(row 2\) of 1;"):
         bulk.raise_for_rows_not_done(pd.DataFrame([refused]))
     corrected = bulk.read_investors(row, placeholder_protocols=True)

@@ -61,18 +61,26 @@ CONTROL_CHARACTER_SAID = (
     "This has a line break or another invisible control character (perhaps from a copy); remove it and keep the text "
     "on one line."
 )
-# Unicode's category Cf (format characters: a zero-width space, a soft hyphen, a byte order mark, a direction mark),
-# unseen on a screen, so that 'Ada' with one is not 'Ada' to the registry; but the zero-width (non-)joiner U+200C and
-# U+200D, which Persian and Indic names and emoji need. Unicode 15's list (tests/test_units.py checks it is whole).
+# Unicode's category Cf (format characters: a zero-width space, a soft hyphen, a byte order mark, a direction mark):
+# unseen on a screen, so that 'Ada' with one would not be 'Ada' to the registry. Removed from what is typed or read
+# (see visible), but the zero-width (non-)joiner U+200C and U+200D (Persian and Indic names, emoji), the Mongolian
+# vowel separator U+180E, and the tags U+E0020-U+E007F (the flags of England, Scotland and Wales), which are part of
+# what a name reads as. Unicode 15's list (tests/test_units.py checks it is whole).
 FORMAT_CHARACTER = re.compile(
-    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u200b\u200e\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001]"
 )
 FORMAT_CHARACTER_SAID = (
     "This has an invisible character (a zero-width space, a soft hyphen or a direction mark, perhaps from a copy): "
     "type the text again instead of pasting it."
 )
+
+
+def visible(text: str) -> str:
+    """The text as a screen shows it: without the format characters it does not show (review 89: an IBAN or a
+    ledger's name pasted with a zero-width space or a soft hyphen is what it reads as)."""
+    return FORMAT_CHARACTER.sub("", text)
 
 
 def unseen_character(text: str) -> str | None:
@@ -486,7 +494,8 @@ def check_email(value: Any) -> str:
     text = _text(value)
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", text) or len(text) > 254:
         raise CheckError("This is not an e-mail address; write one such as name@example.com.")  # not repeated
-    if not re.fullmatch(r"[^@\s.]+(?:\.[^@\s.]+)*@(?:[^@\s.]+\.)+[A-Za-z]{2,}", text):  # (review 88)
+    local = r'"[^"\r\n]+"|[^@\s.]+(?:\.[^@\s.]+)*'  # (a quoted part may hold any dots: RFC 5322; review 89)
+    if not re.fullmatch(rf"(?:{local})@(?:[^@\s.]+\.)+[A-Za-z]{{2,}}", text):  # (review 88)
         raise CheckError(
             "This is not an e-mail address: a dot cannot begin or end the part before or after the @, nor follow "
             "another dot. Write one such as name@example.com."

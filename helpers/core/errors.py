@@ -422,7 +422,7 @@ class CashlinkError(Exception):
             lines += [
                 f"  {field_label(path):<{width}}  {' '.join(messages)}" for path, messages in self.field_errors.items()
             ]
-        if self.status is not None:
+        if self.status is not None and f"{self.at:%Y-%m-%d %H:%M:%S} UTC" not in self.message:  # (said once)
             lines.append(f"  ({self.support()})")
         return lines
 

@@ -70,14 +70,17 @@ def field(
     return info
 
 
-def _checked(check: Any) -> Any:
-    """A field's check, after the one every text gets: no character a screen does not show (a line break inside an
-    address pasted from a web page, a zero-width space; review 88), said as such rather than as a malformed value."""
+def _checked(check: Any, cleans_breaks: bool = False) -> Any:
+    """A field's check, after what every text gets: the format characters a screen does not show (a zero-width
+    space) removed, and a line break or control character inside it said as such rather than as a malformed value
+    (review 88), but where the field's check makes a pasted value whole itself (``cleans_breaks``: an IBAN copied
+    across two lines of a statement)."""
 
     def checked(value: Any) -> Any:
-        unseen = checks.unseen_character(value.strip()) if isinstance(value, str) else None
-        if unseen:
-            raise checks.CheckError(unseen)
+        if isinstance(value, str):
+            value = checks.visible(value)
+            if not cleans_breaks and checks.CONTROL_CHARACTER.search(value.strip()):
+                raise checks.CheckError(checks.CONTROL_CHARACTER_SAID)
         return check(value)
 
     return BeforeValidator(checked)
@@ -85,7 +88,7 @@ def _checked(check: Any) -> Any:
 
 Text = Annotated[str, _checked(checks.check_text)]
 ShortText = Annotated[str, _checked(checks.text_of(16))]
-Iban = Annotated[str, _checked(checks.check_iban)]
+Iban = Annotated[str, _checked(checks.check_iban, cleans_breaks=True)]
 Bic = Annotated[str, _checked(checks.check_bic)]
 Country = Annotated[str, _checked(checks.check_country)]
 Currency = Annotated[str, _checked(checks.check_currency)]

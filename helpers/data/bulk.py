@@ -33,6 +33,7 @@ from helpers.core.errors import (
     ConflictError,
     ImportIncomplete,
     NotListed,
+    OutcomeUnknown,
     PermissionDeniedError,
     PossibleDuplicate,
     input_error,
@@ -40,6 +41,7 @@ from helpers.core.errors import (
 from helpers.core.journal import derive_key
 from helpers.core.records import Record
 from helpers.core.resources import InvestorIndex, identification_status, investor_name
+from helpers.core.transport import AmbiguousWrite
 from helpers.data.ledger import Column, parse_table
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "investors_template.csv"
@@ -516,19 +518,22 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
         )
         result.update(status="needs a decision", investor_id=exc.existing.get("id"), error=advice)
     except ConflictError as exc:
+        unknown = isinstance(exc, OutcomeUnknown)  # (not a conflict of the row's data: review 89)
         result["error"] = (  # the registry's conflict: the row's key was sent before with other data
-            f"Row {row['reference']} changed since it was last sent. {exc.message}" if exc.status else str(exc)
+            f"Row {row['reference']} changed since it was last sent. {exc.message}"
+            if exc.status and not unknown
+            else str(exc)
         )
-        _said_incomplete(result, investor, step)
+        _said_incomplete(result, investor, step, unknown)
     except CashlinkError as exc:
         result["error"] = str(exc)
-        _said_incomplete(result, investor, step)
+        _said_incomplete(result, investor, step, isinstance(exc, AmbiguousWrite))
     return result
 
 
-def _said_incomplete(result: dict[str, Any], investor: Record | None, step: str) -> None:
-    """A row whose investor was made (or was there) and whose identification or wallet was refused is 'incomplete',
-    not 'failed': its error first says what the registry has for it, then why the step was not done."""
+def _said_incomplete(result: dict[str, Any], investor: Record | None, step: str, unknown: bool) -> None:
+    """A row whose investor was made (or was there) and whose identification or wallet was refused, or whose answer
+    never came (``unknown``), is 'incomplete', not 'failed': its error first says what the registry has for it."""
     if investor is None:
         return
     made = result["identification_id"] is not None
@@ -541,8 +546,11 @@ def _said_incomplete(result: dict[str, Any], investor: Record | None, step: str)
     ) + (", with its identification" if made else "")
     result["status"] = "incomplete"
     result["error"] = (
-        f"{has}; its {step} was not made: {result['error']} Importing again finishes the row without making the "
-        "investor twice."
+        f"{has}; whether its {step} was made is unknown: {result['error']} Import again: the row looks for what the "
+        "registry has, and nothing is made twice."
+        if unknown
+        else f"{has}; its {step} was not made: {result['error']} Do what this says, then import again: the "
+        "investor is not made twice."
     )
 
 

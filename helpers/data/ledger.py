@@ -98,10 +98,10 @@ def parse_table(
             ) from None
     else:
         frame = _read_csv(raw, name)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = [checks.visible(str(c)).strip() for c in frame.columns]  # (a zero-width space pasted in one)
     unreadable = [(position, c) for position, c in enumerate(frame.columns, start=1) if checks.unseen_character(c)]
     if unreadable:  # (a NUL would vanish on a screen: 'un\x00its' would read as 'units', said missing)
-        shown = {c: checks.FORMAT_CHARACTER.sub("?", checks.CONTROL_CHARACTER.sub("?", c)) for _, c in unreadable}
+        shown = {c: checks.CONTROL_CHARACTER.sub("?", c) for _, c in unreadable}
         said = ", ".join(f"column {position} ({shown[c]})" for position, c in unreadable)
         raise SpreadsheetError(
             f"The header row of the {what} {name} has an invisible control character in {said}, shown as '?'. "
@@ -135,7 +135,8 @@ def parse_table(
         for row, value in zip(
             checked["row"], frame[column.name] if column.name in frame.columns else [""] * len(frame)
         ):
-            text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+            text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+            text = checks.visible(text).strip()  # as the cell reads: a soft hyphen or zero-width space is no part
             if not text:
                 if column.required and not column.allow_blank:
                     problems.append((row, column.name, "This cell is empty: fill it in, or delete the row."))

@@ -297,6 +297,7 @@ class Form(widgets.VBox):
         self.choices.observe(self._submit_style, names="children")
         self._asking = False  # the choices shown answer a question about the values typed (see _ask)
         self._offers: tuple[widgets.Button, ...] = ()  # shown with the form until the step is done (see _offer)
+        self._first_offers: tuple[widgets.Button, ...] = ()  # (shown again with the inputs for another one)
         self.review_box = widgets.HTML("")
         self.review_box.add_class("cl-msg")
         self.result_box = widgets.HTML("")
@@ -467,12 +468,12 @@ class Form(widgets.VBox):
     def _offer(self, buttons: Sequence[widgets.Button]) -> None:
         """Buttons that use what the investor has already (an identification, a wallet): shown with the form, and
         again after a question goes, until the step is done (review 88: the first keystroke took them away)."""
-        self._offers = tuple(buttons)
+        self._offers = self._first_offers = tuple(buttons)
         self.choices.children = self._offers
 
     def _no_question(self) -> None:
         """The choices without a question: the form's offers while its step is not done."""
-        self.choices.children = self._offers if self.result is None else ()
+        self.choices.children = self._offers
 
     def _submit_style(self, change: dict[str, Any]) -> None:
         """Submit green once a question's choices are gone, whatever took them away (an answer, a failed one, a
@@ -650,8 +651,8 @@ class Form(widgets.VBox):
         self.status.value = ""
         self.result_box.value = ""
         self.review_box.value = ""
-        self._offers = ()
-        self.choices.children = ()
+        self._offers = self._first_offers  # (review 89: the text above still points to them)
+        self.choices.children = self._offers
         self._list_people_again()
 
     def result_rows(self, record: Record) -> list[tuple[str, str]]:
@@ -983,21 +984,33 @@ def _whole(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+def _fewest_units(campaign: Mapping[str, Any]) -> tuple[int, int, int]:
+    """A campaign's minimum, its step, and the fewest units it takes (a multiple of the step, at least the minimum),
+    as its listing gives them (1 where it gives none)."""
+    minimum, step = (_whole(campaign.get(name)) or 1 for name in ("min_units", "step_size"))
+    return minimum, step, -(-minimum // step) * step
+
+
 def _campaign_closed(campaign: Mapping[str, Any]) -> str | None:
-    """'closed' or 'sold out' for a campaign that takes no investment now, as its listing says; else None."""
+    """Why a campaign takes no investment now, as its listing says (closed, sold out, fewer units left than the
+    fewest it takes: review 89); else None."""
     if campaign.get("active") is False:
         return "closed for new investments"
     if campaign.get("available_units") == 0:
         return "sold out"
+    left, first = _whole(campaign.get("available_units")), _fewest_units(campaign)[2]
+    if left is not None and left < first:
+        return f"left with {left:,} units, fewer than the {first:,} it takes at least"
     return None
 
 
 def _campaign_state(campaign: Mapping[str, Any]) -> str:
     """How a campaign's choice reads: its units left, or why it takes no investment."""
     closed = _campaign_closed(campaign)
-    return ("closed" if closed and closed.startswith("closed") else closed) or (
-        f"{count_text(campaign.get('available_units'))} units left"
-    )
+    left = f"{count_text(campaign.get('available_units'))} units left"
+    if closed is None:
+        return left
+    return "closed" if closed.startswith("closed") else "sold out" if closed == "sold out" else f"{left}, too few"
 
 
 def count_text(value: Any) -> str:
@@ -1394,12 +1407,13 @@ class InvestmentForm(Form):
             units = checks.check_units(body.get("units"))
         except checks.CheckError:
             return {}  # the units field says why
-        minimum, step = (_whole(campaign.get(name)) or 1 for name in ("min_units", "step_size"))
-        first = -(-minimum // step) * step  # the fewest units it takes: a multiple of the step, at least the minimum
+        minimum, step, first = _fewest_units(campaign)
         if units < minimum or units % step:
             steps = f", in steps of {step:,}" if step > 1 else ""
-            examples = ", ".join(f"{first + step * n:,}" for n in range(3)) + " …" if step > 1 else f"{first:,} or more"
-            return {"units": [f"This campaign takes at least {minimum:,} units{steps}: enter {examples}."]}
+            examples = (
+                ", ".join(f"{first + step * n:,}" for n in range(3)) + " …" if step > 1 else f"{first:,} or more."
+            )
+            return {"units": [f"This campaign takes at least {minimum:,} units{steps}: enter {examples}"]}
         left = self.units_left.get(str(body.get("campaign_id")))
         if isinstance(left, int) and units > left:
             return {"units": [f"The campaign has {left:,} units left; enter at most {left:,}."]}
@@ -1679,8 +1693,8 @@ class RedemptionForm(Form):
                     + " above."
                 )
             raise checks.CheckError(
-                f"The wallet holds only {held:,} units; you cannot redeem {units:,}. Enter at most {held:,}"
-                + (f", or choose the wallet {others[0][0]} above." if others else ".")
+                f"The wallet holds only {held:,} unit{'' if held == 1 else 's'}; you cannot redeem {units:,}. Enter at "
+                f"most {held:,}" + (f", or choose the wallet {others[0][0]} above." if others else ".")
             )
         return units
 
