@@ -877,3 +877,13 @@ def test_the_offer_to_use_what_the_investor_has_stays_until_the_step_is_done(cli
     assert not wallets.choices.children  # the step is done: nothing more is offered
     wallets.again_button.click()  # review 89: 'Another wallet' shows the inputs, and the offer the text names
     assert [b.description for b in wallets.choices.children] == [f"Use wallet {wallet.id[:8]}"]
+
+
+def test_a_campaigns_listing_is_read_with_its_numbers_as_text_or_missing() -> None:
+    """Review 89: a registry that sends a campaign's numbers as text ('0', as DRF writes decimals) or not at all."""
+    label = forms._campaign_label
+    assert label({"name": "A", "available_units": "0"}) == "A · sold out"
+    assert label({"name": "B", "available_units": "20", "min_units": "100"}) == "B · 20 units left, too few"
+    assert label({"name": "C", "active": "false", "available_units": 5}) == "C · closed"
+    assert label({"name": "D", "available_units": "1000"}) == "D · 1,000 units left"
+    assert label({"name": "E"}) == "E"  # (not '? units left')

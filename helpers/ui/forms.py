@@ -979,9 +979,11 @@ def investor_options(client: Client) -> list[tuple[str, str | None]]:
     ]
 
 
-def _whole(value: Any) -> int | None:
-    """A positive whole number the registry gave (a campaign's minimum or step), or None."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+def _whole(value: Any, least: int = 1) -> int | None:
+    """A whole number the registry gave (a campaign's minimum, step or units left; as a number or as text: review
+    89), at least ``least``, or None."""
+    number = api.whole_number(value)
+    return number if number is not None and number >= least else None
 
 
 def _fewest_units(campaign: Mapping[str, Any]) -> tuple[int, int, int]:
@@ -994,23 +996,24 @@ def _fewest_units(campaign: Mapping[str, Any]) -> tuple[int, int, int]:
 def _campaign_closed(campaign: Mapping[str, Any]) -> str | None:
     """Why a campaign takes no investment now, as its listing says (closed, sold out, fewer units left than the
     fewest it takes: review 89); else None."""
-    if campaign.get("active") is False:
+    if campaign.get("active") is False or str(campaign.get("active")).lower() == "false":
         return "closed for new investments"
-    if campaign.get("available_units") == 0:
+    left, first = _whole(campaign.get("available_units"), 0), _fewest_units(campaign)[2]
+    if left == 0:
         return "sold out"
-    left, first = _whole(campaign.get("available_units")), _fewest_units(campaign)[2]
     if left is not None and left < first:
         return f"left with {left:,} units, fewer than the {first:,} it takes at least"
     return None
 
 
-def _campaign_state(campaign: Mapping[str, Any]) -> str:
-    """How a campaign's choice reads: its units left, or why it takes no investment."""
-    closed = _campaign_closed(campaign)
-    left = f"{count_text(campaign.get('available_units'))} units left"
-    if closed is None:
-        return left
-    return "closed" if closed.startswith("closed") else "sold out" if closed == "sold out" else f"{left}, too few"
+def _campaign_label(campaign: Mapping[str, Any]) -> str:
+    """How a campaign's choice reads: its name, and its units left or why it takes no investment (only its name where
+    the registry gives neither)."""
+    closed, left = _campaign_closed(campaign), _whole(campaign.get("available_units"), 0)
+    said = f"{left:,} units left" if left is not None else ""
+    if closed is not None:
+        said = "closed" if closed.startswith("closed") else "sold out" if closed == "sold out" else f"{said}, too few"
+    return f"{campaign.get('name') or campaign.get('id')}{' · ' + said if said else ''}"
 
 
 def count_text(value: Any) -> str:
@@ -1310,7 +1313,7 @@ class InvestmentForm(Form):
             listed: list[Record] | None = client.campaigns.list().to_list()
         except (NotListed, PermissionDeniedError):  # these credentials may not read campaigns: the id is typed
             listed = None
-        campaigns = [(f"{c['name']} · {_campaign_state(c)}", str(c["id"])) for c in listed or []]
+        campaigns = [(_campaign_label(c), str(c["id"])) for c in listed or []]
         self.campaigns = {str(c["id"]): c for c in listed or []}  # their rules, checked before sending
         self.units_left = {str(c["id"]): c.get("available_units") for c in listed or []}  # the registry decides
         open_ids = [str(c["id"]) for c in listed or [] if _campaign_closed(c) is None]
@@ -1414,8 +1417,8 @@ class InvestmentForm(Form):
                 ", ".join(f"{first + step * n:,}" for n in range(3)) + " …" if step > 1 else f"{first:,} or more."
             )
             return {"units": [f"This campaign takes at least {minimum:,} units{steps}: enter {examples}"]}
-        left = self.units_left.get(str(body.get("campaign_id")))
-        if isinstance(left, int) and units > left:
+        left = _whole(self.units_left.get(str(body.get("campaign_id"))), 0)
+        if left is not None and units > left:
             return {"units": [f"The campaign has {left:,} units left; enter at most {left:,}."]}
         return {}
 
