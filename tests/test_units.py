@@ -116,6 +116,7 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_text, "Ada\u2028X", "line break"),  # the line separator of a copy out of a web page: sent as is
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "1800-01-01", "226 years old"),
         (checks.check_past_datetime, "2099-01-01", "This lies in the future"),
+        (checks.check_past_datetime, "1900-01-01", "before 2000, before any security was registered"),  # review 88
         (checks.check_eth_address, "0x" + "0" * 40, "zero address"),
         (checks.check_units, None, "not NoneType"),
         (lambda v: checks.check_units(v, step_size=10), 15, "multiple of the step size 10"),

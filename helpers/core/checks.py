@@ -396,10 +396,17 @@ CLOCK_SKEW = timedelta(minutes=5)  # this computer's clock may be a little ahead
 LATEST_ZONE = timedelta(hours=14)  # the day begins first at UTC+14: 'today' somewhere until then
 
 
+EARLIEST_YEAR = "2000"  # what a registry of crypto securities records (a signing, an identification, a payment)
+
+
 def check_past_datetime(value: Any, now: datetime | None = None) -> str:
     """A point in time that has happened (an identification, a signature, a payment): not in the future. A day
     given without a time that is today (somewhere on earth) means now, if noon UTC of it is still to come."""
     moment = check_datetime(value)
+    if moment[:4] < EARLIEST_YEAR:  # (review 88: a subscription signed in 1900 was sent)
+        raise CheckError(
+            f"This lies before {EARLIEST_YEAR}, before any security was registered on a blockchain: check the year."
+        )
     now = now or datetime.now(UTC)
     day_only = re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00(:00)?)?", _text(value)) is not None
     if day_only and date.fromisoformat(moment[:10]) <= (now + LATEST_ZONE).date():
