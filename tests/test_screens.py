@@ -159,6 +159,8 @@ def test_names_are_cut_between_whole_characters_and_html_cells_kept() -> None:
         ("D" + "1\ufe0f\u20e3" * 30, "1\ufe0f\u20e3"),  # keycaps whole
         ("x" + "\u0915\u093f" * 50, "\u0915\u093f"),  # Devanagari: the vowel sign with its letter
         ("x" + "\u1100\u1175\u11b7" * 40, "\u1100\u1175\u11b7"),  # Korean in jamo: the syllable whole
+        ("x" + "\u0915\u094d\u0937" * 40, "\u0915\u094d\u0937"),  # a Devanagari conjunct (k-virama-ssa) whole
+        ("x" + "\u0e01\u0e33" * 50, "\u0e01\u0e33"),  # Thai: SARA AM with its consonant
     ):
         visible = tables.short_name(text).split("'>", 1)[1].split("…")[0]
         visible = visible.replace("<span class='cl-long'>", "").replace("</span>", "")

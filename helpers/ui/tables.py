@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -127,12 +126,6 @@ def whole_on_hover(shown: str, full: str, css_class: str = "") -> Html:
 
 
 LONG_NAME = 80  # characters: a longer name (255 are allowed) is shortened in a table, whole on hover
-ZERO_WIDTH_JOINER = "\u200d"
-# joiners, variation selectors, skin tones, tags, a Hangul syllable's vowel and final jamo
-JOINS_BEFORE = re.compile(
-    "[\u200c\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef\u1160-\u11ff\ud7b0-\ud7ff]"
-)
-REGIONAL = re.compile("[\U0001f1e6-\U0001f1ff]")  # a flag is two of these
 NAME_COLUMNS = frozenset({"name", "existing_name", "investor_name"})  # a frame's columns that hold people's names
 
 
@@ -149,20 +142,18 @@ def short_name(value: Any) -> Any:
 
 
 def _whole_characters(text: str, cut: int) -> int:
-    """``cut`` moved back to where a character as people see it ends: never before a mark (an accent, a vowel sign,
-    a keycap), a joiner, a variation selector, a skin tone, a tag or a Korean syllable's later jamo, nor after a
-    joiner, nor between the two halves of a flag (review 83)."""
-    while cut > 1 and (_joins_before(text[cut]) or text[cut - 1] == ZERO_WIDTH_JOINER):
-        cut -= 1
-    flags = 0
-    while flags < cut and REGIONAL.fullmatch(text[cut - 1 - flags]):
-        flags += 1
-    return cut - flags % 2
+    """``cut`` moved back to where a character as people see it ends (Unicode's extended grapheme clusters, by the
+    regex library: an accent, a keycap, a flag, an emoji family, a Korean syllable in jamo, a Devanagari conjunct,
+    a Thai SARA AM stay whole; reviews 83, 88). Inside a cluster longer than ``cut`` (a letter under hundreds of
+    marks), at ``cut``."""
+    import regex
 
-
-def _joins_before(character: str) -> bool:
-    """A character that belongs to the one before it."""
-    return unicodedata.category(character).startswith("M") or bool(JOINS_BEFORE.fullmatch(character))
+    end = 0
+    for cluster in regex.finditer(r"\X", text[: cut + 64]):
+        if cluster.end() > cut:
+            break
+        end = cluster.end()
+    return end or cut
 
 
 def name_html(value: Any) -> str:
