@@ -153,14 +153,15 @@ def test_names_are_cut_between_whole_characters_and_html_cells_kept() -> None:
     assert "\u0301" not in shown and shown.endswith("e" * 10 + "</span>")
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
     emoji = tables.short_name("F" * (cut - 2) + family + "y" * 40)
+    assert tables.short_name(family * tables.LONG_NAME) == family * tables.LONG_NAME  # 80 as people count them
     assert emoji.split("'>", 1)[1].split("…")[0].endswith("F</span>")
     for text, kept in (
-        ("A" + "\U0001f1e9\U0001f1ea" * 45, "\U0001f1e9\U0001f1ea"),  # flags whole (two regional indicators)
-        ("D" + "1\ufe0f\u20e3" * 30, "1\ufe0f\u20e3"),  # keycaps whole
-        ("x" + "\u0915\u093f" * 50, "\u0915\u093f"),  # Devanagari: the vowel sign with its letter
-        ("x" + "\u1100\u1175\u11b7" * 40, "\u1100\u1175\u11b7"),  # Korean in jamo: the syllable whole
-        ("x" + "\u0915\u094d\u0937" * 40, "\u0915\u094d\u0937"),  # a Devanagari conjunct (k-virama-ssa) whole
-        ("x" + "\u0e01\u0e33" * 50, "\u0e01\u0e33"),  # Thai: SARA AM with its consonant
+        ("A" + "\U0001f1e9\U0001f1ea" * 90, "\U0001f1e9\U0001f1ea"),  # flags whole (two regional indicators)
+        ("D" + "1\ufe0f\u20e3" * 90, "1\ufe0f\u20e3"),  # keycaps whole
+        ("x" + "\u0915\u093f" * 90, "\u0915\u093f"),  # Devanagari: the vowel sign with its letter
+        ("x" + "\u1100\u1175\u11b7" * 90, "\u1100\u1175\u11b7"),  # Korean in jamo: the syllable whole
+        ("x" + "\u0915\u094d\u0937" * 90, "\u0915\u094d\u0937"),  # a Devanagari conjunct (k-virama-ssa) whole
+        ("x" + "\u0e01\u0e33" * 90, "\u0e01\u0e33"),  # Thai: SARA AM with its consonant
     ):
         visible = tables.short_name(text).split("'>", 1)[1].split("…")[0]
         visible = visible.replace("<span class='cl-long'>", "").replace("</span>", "")

@@ -137,8 +137,18 @@ def short_name(value: Any) -> Any:
     if is_blank(value) or isinstance(value, Html) or len(str(value)) <= LONG_NAME:
         return value
     name = str(value)
+    if _characters(name) <= LONG_NAME:  # (80 as people count them: an emoji family is one, not five)
+        return value
     cut = _whole_characters(name, LONG_NAME - 20)
     return whole_on_hover(LONG_WORD.sub(wrap_anywhere, html.escape(name[:cut], quote=False)) + "…", html.escape(name))
+
+
+def _characters(text: str) -> int:
+    """How many characters people see in ``text`` (grapheme clusters), counted up to a little over
+    :data:`LONG_NAME`."""
+    import regex
+
+    return sum(1 for _ in zip(range(LONG_NAME + 1), regex.finditer(r"\X", text), strict=False))
 
 
 def _whole_characters(text: str, cut: int) -> int:
