@@ -1069,3 +1069,11 @@ def test_a_partly_explained_shortfall_reads_well_whatever_its_rows_say() -> None
     )
     no_action = reconcile.group_related(_detail([_shortfall("i6", -41), _stuck("i6", 40, "n", "PAID", "Paid.", None)]))
     assert no_action["action"][0].startswith("Finish the investment below: see the rows; then 1 unit")
+
+
+def test_a_workbook_given_as_bytes_without_a_name_is_read_as_a_workbook() -> None:
+    """A program that passes an upload's content alone: a workbook was refused as 'upload.csv is a ZIP archive'."""
+    raw = (ROOT / "samples" / "ledger_demo.csv").read_bytes()
+    workbook = io.BytesIO()
+    pd.read_csv(io.BytesIO(raw), dtype=str).to_excel(workbook, index=False)
+    assert reconcile.read_ledger(workbook.getvalue()).equals(reconcile.read_ledger(raw))

@@ -194,9 +194,9 @@ def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[byt
                 [(None, None, "File not found.")],
             )
         return path.read_bytes(), name or path.name
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), name or "upload.csv"
-    return source.read(), name or str(getattr(source, "name", "upload.csv"))
+    raw = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.read()
+    # without a name (bytes, or a stream that has none), what the content is: a workbook is a ZIP archive
+    return raw, name or str(getattr(source, "name", "") or ("upload.xlsx" if raw.startswith(ZIP) else "upload.csv"))
 
 
 # What a file begins with when it is not a spreadsheet read here (review 81: a PDF was read as a one-column CSV, a
