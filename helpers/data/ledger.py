@@ -229,10 +229,10 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
     if raw.startswith(OLD_OFFICE):
         if "EncryptedPackage".encode("utf-16-le") in raw:  # (its streams' names, whatever the file's own name)
             raise SpreadsheetError(
-                f"{name} is encrypted (a workbook saved with a password, or with a sensitivity label), which is not "
-                "read here. Open it in Excel, remove the password or the label (File > Info > Protect Workbook), "
-                "save it and upload it again; or save it as 'CSV UTF-8'.",
-                [(None, None, "Encrypted workbook.")],
+                f"{name} is an encrypted Office file (saved with a password, or with a sensitivity label), which is "
+                "not read here. If it is the workbook, open it in Excel, remove the password or the label (File > "
+                "Info > Protect Workbook), save it and upload it again; or save it as 'CSV UTF-8'.",
+                [(None, None, "Encrypted Office file.")],
             )
         if any(f"{stream}\x00".encode("utf-16-le") in raw for stream in ("Workbook", "Book")):  # (names end so)
             raise _refused(
