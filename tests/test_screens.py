@@ -688,7 +688,9 @@ def test_a_second_import_click_keeps_what_the_first_completed() -> None:
     assert kept == {2, 3} and list(merged["status"]) == ["completed", "created", "created"]
 
 
-@pytest.mark.parametrize("typed", ["Hopper, Grace", "grace  hopper", "HOPPER grace"])
+@pytest.mark.parametrize(
+    "typed", ["Hopper, Grace", "grace  hopper", "HOPPER grace", "Hop\u00adper", "Grace\u200b Hopper"]
+)
 def test_a_search_finds_a_name_in_any_order_case_and_spacing(demo_client: helpers.Client, typed: str) -> None:
     """Review 88: 'Lovelace, Ada' and 'ada  lovelace' (two spaces) found no one."""
     panel = panels.LookupPanel(demo_client)

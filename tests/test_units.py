@@ -105,6 +105,8 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_tax_id, "n/a", r"A tax id has digits \(a German one has 11\); this has none."),  # a placeholder
         (checks.check_tax_id, "abc", "leave it blank if the investor has none."),
         (checks.check_text, "Ze\x00d", "control character"),
+        (checks.check_name, "Grace \U0001f600", "A name has no emoji or pictographs"),  # review 90
+        (checks.check_name, "<b>Hopper</b>", "A name has no < or >"),
         (checks.check_email, "ada@example..com", "nor follow another dot"),  # review 88
         (checks.check_email, "ada.@example.com", "a dot cannot begin or end"),
         (checks.check_email, ".ada@example.com", "a dot cannot begin or end"),
@@ -1777,3 +1779,18 @@ def test_a_line_break_inside_any_field_is_said_as_one() -> None:
     with pytest.raises(ValidationError) as caught:
         models.parse(models.GenericWallet, {"address": address[:20] + "\n" + address[20:]}, "the wallet")
     assert str(caught.value).endswith(checks.CONTROL_CHARACTER_SAID) and address[:20] not in str(caught.value)
+
+
+def test_names_of_every_script_and_form_are_names() -> None:
+    for name in (
+        "Müller & Söhne GmbH",
+        "O'Brien-Smith",
+        "Mehr\u200cdad",
+        "李小龍",
+        "Dr. Ing. h.c. Müller",
+        "Yahoo! Inc.",
+    ):
+        assert checks.check_name(name) == name
+    specs = {spec.path: spec for spec in models.fields_of(models.Investor)}
+    with pytest.raises(checks.CheckError, match="emoji"):  # (the model's name fields are names: review 90)
+        models.check_field(specs["natural_person.forename"], "Grace \U0001f600")

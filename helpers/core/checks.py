@@ -107,6 +107,19 @@ def check_text(value: Any, max_length: int = 255) -> str:
     return text
 
 
+def check_name(value: Any) -> str:
+    """A name as an ID document or a register writes it (a person's, a company's, a place's, an authority's): text,
+    without emoji or the angle brackets of markup (review 90: 'Grace 😀' and '<b>Hopper</b>' were sent as names)."""
+    import regex
+
+    text = check_text(value)
+    if regex.search(r"\p{Extended_Pictographic}", text):
+        raise CheckError("A name has no emoji or pictographs: write it as the ID document or the register does.")
+    if "<" in text or ">" in text:
+        raise CheckError("A name has no < or >: write it as the ID document or the register does.")
+    return text
+
+
 def text_of(max_length: int) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         return check_text(value, max_length)

@@ -87,6 +87,7 @@ def _checked(check: Any, cleans_breaks: bool = False) -> Any:
 
 
 Text = Annotated[str, _checked(checks.check_text)]
+Name = Annotated[str, _checked(checks.check_name)]  # a person's, a company's, a place's, an authority's
 ShortText = Annotated[str, _checked(checks.text_of(16))]
 Iban = Annotated[str, _checked(checks.check_iban, cleans_breaks=True)]
 Bic = Annotated[str, _checked(checks.check_bic)]
@@ -161,10 +162,10 @@ class _Name(Model):
     salutation: Salutation | None = field(
         "Salutation", default=None, column="salutation", widget="choice", choices=SALUTATIONS
     )
-    forename: Text = field(
+    forename: Name = field(
         "First name", column="forename", identifying=True, aliases=("first_name", "given_name", "firstname")
     )
-    surname: Text = field(
+    surname: Name = field(
         "Last name", column="surname", identifying=True, aliases=("last_name", "family_name", "lastname")
     )
     birth_date: BirthDate = field(
@@ -175,7 +176,7 @@ class _Name(Model):
         aliases=("date_of_birth", "birthdate", "dob"),
         masked_as="whole",  # a year or a day is half of it
     )
-    birth_place: Text | None = field(
+    birth_place: Name | None = field(
         "Birth place", default=None, column="birth_place", identifying=True, aliases=("place_of_birth",)
     )
     citizenship: Country = field("Citizenship", column="citizenship", widget="country")
@@ -219,7 +220,7 @@ class NaturalPerson(BenefitingPerson):
 
 
 class _Company(Model):
-    company_name: Text = field("Company name", column="company_name", identifying=True, aliases=("legal_name",))
+    company_name: Name = field("Company name", column="company_name", identifying=True, aliases=("legal_name",))
     legal_form: Text = field("Legal form", column="legal_form", placeholder="GmbH")
     registration_number: Text = field("Registration number", column="registration_number", placeholder="HRB 123456")
     registration_court: Text | None = field("Registration court", default=None, column="registration_court")
@@ -233,7 +234,7 @@ class LegalPerson(_Address, _Company):  # (the company's name first, then its ad
 
 
 class BankAccount(Model):
-    account_holder: Text = field(
+    account_holder: Name = field(
         "Account holder", column="account_holder", identifying=True, aliases=("account_owner", "holder_name", "holder")
     )
     iban: Iban = field(
@@ -348,7 +349,7 @@ class Identification(Model):
         personal=True,
         aliases=("document_number", "id_document_number", "id_number", "passport_number"),
     )
-    document_issuer: Text = field("Issued by", column="id_issuer", placeholder="Bürgeramt Frankfurt")
+    document_issuer: Name = field("Issued by", column="id_issuer", placeholder="Bürgeramt Frankfurt")
     document_valid_from: Day = field("Valid from", column="id_valid_from", widget="date")
     document_valid_to: Day = field("Valid to", column="id_valid_to", widget="date")
     identity_provider: IdentityProvider = field(

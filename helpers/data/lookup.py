@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.core import api, models
+from helpers.core import api, checks, models
 from helpers.core.client import Client
 from helpers.core.resources import remaining_units
 
@@ -28,7 +28,7 @@ def searchable(investor: dict[str, Any] | Any) -> list[str]:
 def matches(investor: dict[str, Any] | Any, text: str) -> bool:
     """Whether every word of a search is in what names the investor, in any order and case (review 88: "Lovelace,
     Ada" and "ada  lovelace" found no one)."""
-    words = text.casefold().replace(",", " ").split()
+    words = checks.visible(text).casefold().replace(",", " ").split()  # (as it reads: review 90)
     named = " ".join(searchable(investor)).casefold()
     return all(word in named for word in words)
 

@@ -261,7 +261,7 @@ class LookupPanel(widgets.VBox):
     def refresh(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Search now (the box's text, else the search shown); the tidy frames (for programs) are returned, people
         see formatted tables."""
-        text = self.search.value.strip() or self.query
+        text = checks.visible(self.search.value).strip() or self.query  # (a pasted id with a direction mark)
         status = None if self.status.value == self.ANY else self.status.value
         with warnings.catch_warnings(record=True) as caught:  # said in the panel, not as a red box above it
             warnings.simplefilter("always", FilterIgnoredWarning)
