@@ -191,6 +191,8 @@ def test_messages_are_whole_once_and_without_jargon() -> None:
     assert forms.error_sentence(ValueError("Save it again as .xlsx or as CSV .")) == "Save it again as .xlsx or as CSV."
     # an ellipsis in what the registry said stays one ('...' was read as a doubled full stop and became '.')
     assert forms.error_sentence(ValueError("It said: 'wait...'. Try later..")) == "It said: 'wait...'. Try later."
+    said = "The ledger books..2026.csv has 4 problems. There is no file at ../samples/x.csv.."  # review 90
+    assert forms.error_sentence(ValueError(said)) == said[:-1]  # (a file's name and a path kept as they are)
     long_iban = "DE89" + "3" * 200
     from helpers.core import checks
 

@@ -745,7 +745,7 @@ def error_sentence(exc: BaseException) -> str:
     message = without_sandbox_notes(message)
     message = message.replace("Running the cell again is safe", "Trying again (the same button) is safe")
     message = message.replace("run the cell again", "try again (the same button)")
-    message = re.sub(r"(?<!\.)\.\.(?!\.)", ".", message)  # a doubled full stop; an ellipsis ('...') stays
+    message = re.sub(r"(?<!\.)\.\.(?=\s|$)", ".", message)  # a doubled full stop; '...', '../' and 'a..b.csv' stay
     return re.sub(r" +\.(?=\s|$)", ".", message)  # a space left before a full stop (never before '.xlsx')
 
 
