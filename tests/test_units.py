@@ -106,6 +106,7 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_tax_id, "abc", "leave it blank if the investor has none."),
         (checks.check_text, "Ze\x00d", "control character"),
         (checks.check_name, "Grace \U0001f600", "A name has no emoji or pictographs"),  # review 90
+        (lambda v: checks.check_past_date(v, today=date(2026, 11, 28)), "2026-11-30", "has not come yet"),  # books
         (checks.check_name, "<b>Hopper</b>", "A name has no < or >"),
         (checks.check_email, "ada@example..com", "nor follow another dot"),  # review 88
         (checks.check_email, "ada.@example.com", "a dot cannot begin or end"),

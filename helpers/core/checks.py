@@ -326,6 +326,14 @@ def check_date(value: Any) -> str:
     return day.isoformat()
 
 
+def check_past_date(value: Any, today: date | None = None) -> str:
+    """A day that has come (today somewhere on earth at the latest): the date of books, which are closed on it."""
+    day = check_date(value)
+    if date.fromisoformat(day) > (today or (datetime.now(UTC) + LATEST_ZONE).date()):
+        raise CheckError("This day has not come yet; books are dated the day they were closed: check the date.")
+    return day
+
+
 def _not_a_date(value: Any, what: str, example: str = "2000-08-10") -> str:
     """Why ``value`` is no date, without repeating it (it may be a birth date)."""
     text = _text(value)

@@ -46,7 +46,7 @@ LEDGER_COLUMNS = [
     ),
     Column("investor_ref", required=False, allow_blank=True, description="your own reference"),
     Column("investor_name", required=False, allow_blank=True, description="shown in the report"),
-    Column("as_of", checks.check_date, required=False, allow_blank=True, description="date of the books"),
+    Column("as_of", checks.check_past_date, required=False, allow_blank=True, description="date of the books"),
 ]
 
 CATEGORIES = {
