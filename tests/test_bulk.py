@@ -1145,3 +1145,25 @@ def test_the_template_can_be_downloaded_in_the_app_too(client: helpers.Client, t
             r"<a download='investors_template.csv' href='data:text/csv;base64,([^']+)'>", panel.template_note.value
         )
         assert link and base64.b64decode(link[1]) == bulk.TEMPLATE.read_bytes()
+
+
+def test_an_incomplete_rows_refusal_names_the_sheets_column_and_one_thing_to_do(
+    client: helpers.Client, tmp_path: Path
+) -> None:
+    """Review 90: a wallet address registered to another investor read as a form's message ('Ethereum address',
+    'try again' and 'import again' at once)."""
+    from tests.test_helpers_client import onboard
+    from tests.test_sandbox_api import random_address
+
+    taken = random_address()
+    holder_id, _wallet = onboard(client, "Holder")
+    client.investors.create_generic_wallet(holder_id, taken)
+    plan = bulk.read_investors(
+        spreadsheet(tmp_path / "a.csv", 1, wallet="own", wallet_address=taken), placeholder_protocols=True
+    )
+    row = bulk.import_investors(client, plan, progress=False).loc[0]
+    assert row["status"] == "incomplete", row["error"]
+    said = row["error"]
+    assert said.startswith("The investor was created now, with its identification; its wallet was not made. The ")
+    assert "wallet_address: " in said and "Ethereum address" not in said and "try again" not in said, said
+    assert said.endswith("Correct wallet_address in row 2, then import again: the investor is not made twice."), said

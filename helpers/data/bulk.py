@@ -524,16 +524,22 @@ def _import_row(client: Client, row: dict[str, Any], on_duplicate: OnDuplicate, 
             if exc.status and not unknown
             else str(exc)
         )
-        _said_incomplete(result, investor, step, unknown)
+        _said_incomplete(result, investor, step, exc, unknown)
     except CashlinkError as exc:
         result["error"] = str(exc)
-        _said_incomplete(result, investor, step, isinstance(exc, AmbiguousWrite))
+        _said_incomplete(result, investor, step, exc, isinstance(exc, AmbiguousWrite))
     return result
 
 
-def _said_incomplete(result: dict[str, Any], investor: Record | None, step: str, unknown: bool) -> None:
+STEP_MODELS: dict[str, type[models.Model]] = {"identification": models.Identification, "wallet": models.GenericWallet}
+
+
+def _said_incomplete(
+    result: dict[str, Any], investor: Record | None, step: str, exc: CashlinkError, unknown: bool
+) -> None:
     """A row whose investor was made (or was there) and whose identification or wallet was refused, or whose answer
-    never came (``unknown``), is 'incomplete', not 'failed': its error first says what the registry has for it."""
+    never came (``unknown``), is 'incomplete', not 'failed': its error first says what the registry has for it, then
+    the refusal by the sheet's columns, and one thing to do (review 90: a form's 'try again' and its labels)."""
     if investor is None:
         return
     made = result["identification_id"] is not None
@@ -545,13 +551,34 @@ def _said_incomplete(result: dict[str, Any], investor: Record | None, step: str,
         else "The investor was there already"
     ) + (", with its identification" if made else "")
     result["status"] = "incomplete"
+    if unknown:
+        result["error"] = (
+            f"{has}; whether its {step} was made is unknown. {result['error']} Import again: the row looks for what "
+            "the registry has, and nothing is made twice."
+        )
+        return
+    refusal, cells = _in_columns(exc, step) if not isinstance(exc, ConflictError) else (result["error"], [])
+    todo = f"Correct {' and '.join(cells)} in row {result['row']}" if cells else "Do what this says"
     result["error"] = (
-        f"{has}; whether its {step} was made is unknown: {result['error']} Import again: the row looks for what the "
-        "registry has, and nothing is made twice."
-        if unknown
-        else f"{has}; its {step} was not made: {result['error']} Do what this says, then import again: the "
-        "investor is not made twice."
+        f"{has}; its {step} was not made. {refusal} {todo}, then import again: the investor is not made twice."
     )
+
+
+def _in_columns(exc: CashlinkError, step: str) -> tuple[str, list[str]]:
+    """The registry's refusal of a row's step with its fields named as the sheet's columns, and those columns."""
+    if not exc.field_errors:
+        return str(exc), []
+    model = STEP_MODELS.get(step)
+    columns = {spec.path: spec.meta.column for spec in models.fields_of(model) if spec.meta.column} if model else {}
+    named = [
+        (columns.get(path) or models.label(path), " ".join(messages)) for path, messages in exc.field_errors.items()
+    ]
+    said = exc.message.replace(" Correct the fields listed and try again.", "")
+    details = " ".join(
+        f"{column}: {message}" + ("" if message.rstrip().endswith((".", "?", "!")) else ".")
+        for column, message in named
+    )
+    return f"{said} {details}", [column for column, _ in named if column in columns.values()]
 
 
 def _successful_identification(client: Client, investor_id: str) -> str | None:
