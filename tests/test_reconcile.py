@@ -1077,3 +1077,20 @@ def test_a_workbook_given_as_bytes_without_a_name_is_read_as_a_workbook() -> Non
     workbook = io.BytesIO()
     pd.read_csv(io.BytesIO(raw), dtype=str).to_excel(workbook, index=False)
     assert reconcile.read_ledger(workbook.getvalue()).equals(reconcile.read_ledger(raw))
+
+
+def test_books_of_a_date_that_miss_a_redemption_made_before_it_are_told_so() -> None:
+    """Review 90: books of 30 November still show 10 units of which 3 were redeemed on the 25th; the cause blamed a
+    missing credit."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 10, "as_of": "2026-11-30"}])
+    report = reconcile.compare(
+        ledger,
+        delivered(10, 7, "2026-11-20"),
+        redeemed((3, "2026-11-25T10:00:00Z")),
+        timedelta(days=3),
+        datetime(2026, 11, 30, 16, tzinfo=UTC),
+    )
+    assert report.differences["cause"].tolist() == [
+        "The registry has redemptions of 3 units of this position made before the books' date (2026-11-30), which "
+        "the books may not have booked: that may be the difference."
+    ]

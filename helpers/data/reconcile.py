@@ -455,7 +455,7 @@ def compare(
     merged = books.merge(registry, on=keys, how="outer", indicator="side")
     dates = _ledger_dates(ledger)
     redeemed_since, delivered_since = _redeemed_since(redemptions, dates), _delivered_since(investments, dates)
-    rows = _position_rows(merged, redeemed_since, delivered_since)
+    rows = _position_rows(merged, redeemed_since, delivered_since, _redeemed_until(redemptions, dates))
     _date_the_positions_the_books_miss(rows, investments, redemptions, dates)
     _name_ended_investments(rows, investments, redeemed_since, delivered_since)
     _name_moves_of_the_books_day(
@@ -493,6 +493,23 @@ def _redeemed_since(
             continue
         moved[pair] = (moved.get(pair, (0, as_of))[0] + int(redemption.units), as_of)
     return moved
+
+
+def _redeemed_until(
+    redemptions: pd.DataFrame, dates: dict[tuple[str, str], str]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """(investor id, product id) -> units redeemed successfully before the books' date of that position, and the
+    date: what books of that date should show (review 90: a shortfall they explain was said as a missing credit)."""
+    until: dict[tuple[str, str], tuple[int, str]] = {}
+    if redemptions.empty or "created_at" not in redemptions.columns or not dates:
+        return until
+    for redemption in _rows(redemptions[redemptions["status"] == "success"]):
+        pair = (str(redemption.investor_id), str(redemption.product_id))
+        as_of = dates.get(pair)
+        if as_of is None or pd.isna(redemption.created_at) or _utc_day(redemption.created_at) >= as_of:
+            continue  # (on the books' day itself: said as such, see _name_moves_of_the_books_day)
+        until[pair] = (until.get(pair, (0, as_of))[0] + int(redemption.units), as_of)
+    return until
 
 
 def _utc_day(moment: Any) -> str:
@@ -552,6 +569,7 @@ def _position_rows(
     merged: pd.DataFrame,
     redeemed_since: dict[tuple[str, str], tuple[int, str | None]],
     delivered_since: dict[tuple[str, str], tuple[int, str]] | None = None,
+    redeemed_until: dict[tuple[str, str], tuple[int, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """A row for each pair (investor, product) whose units the books and the registry give otherwise
     (``redeemed_since``: units redeemed after the books' date, which explain a shortfall)."""
@@ -607,7 +625,9 @@ def _position_rows(
                     "difference": difference,
                     "message": f"The registry holds {abs(difference):,} units {more_or_fewer} than the ledger "
                     f"({registry_units:,} against {ledger_units:,}).",
-                    "cause": _difference_cause(difference, pair, redeemed_since, delivered_since or {}),
+                    "cause": _difference_cause(
+                        difference, pair, redeemed_since, delivered_since or {}, redeemed_until or {}
+                    ),
                     "action": "Check the investor's investments and redemptions against the books; correct the books "
                     "or finish the missing step.",
                 }
@@ -791,9 +811,10 @@ def _difference_cause(
     pair: Any,
     redeemed_since: dict[tuple[str, str], tuple[int, str | None]],
     delivered_since: dict[tuple[str, str], tuple[int, str]],
+    redeemed_until: dict[tuple[str, str], tuple[int, str]] | None = None,
 ) -> str:
     """The likely cause of a position's difference: what was delivered and redeemed after the books' date where they
-    give one, else the usual suspects."""
+    give one, redemptions up to it that the books may have missed, else the usual suspects."""
     key = (str(pair.investor_id), str(pair.product_id))
     redeemed, delivered = redeemed_since.get(key), delivered_since.get(key)
     dated_redeemed = redeemed if redeemed is not None and redeemed[1] is not None else None
@@ -807,6 +828,9 @@ def _difference_cause(
             as_of,
             int(books) if books is not None and not pd.isna(books) else None,
         )
+    if difference < 0 and key in (redeemed_until or {}):  # books of a date that miss a redemption made before it
+        units, as_of = (redeemed_until or {})[key]
+        return _shortfall_cause(-difference, (units, as_of), as_of)
     if difference < 0:
         return _shortfall_cause(-difference, redeemed)
     return (
@@ -814,14 +838,19 @@ def _difference_cause(
     )
 
 
-def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str:
-    """Why the registry may hold ``fewer`` units than books that give no date: redemptions they may not have
-    booked, else a missing delivery (books with a date: :func:`_since_cause`)."""
+def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None, as_of: str | None = None) -> str:
+    """Why the registry may hold ``fewer`` units than the books: redemptions they may not have booked (books that
+    give no date, or, with ``as_of``, redemptions made before the books' date: review 90), else a missing delivery
+    (what happened after the books' date: :func:`_since_cause`)."""
     if redeemed is None:
         return "The books booked units the registry has not delivered (a credit or an investment missing?)."
     units = redeemed[0]
+    when = f"made before the books' date ({as_of})" if as_of else "(they give no date to tell)"
     said = (
-        f"The registry has redemptions of {units:,} units of this position, which the books may not have booked "
+        f"The registry has redemptions of {units:,} units of this position made before the books' date ({as_of}), "
+        "which the books may not have booked"
+        if as_of
+        else f"The registry has redemptions of {units:,} units of this position, which the books may not have booked "
         "(they give no date to tell)"
     )
     if units == fewer:
@@ -830,8 +859,7 @@ def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None) -> str
         return f"{said}; the other {fewer - units:,} units: a credit or an investment missing?"
     return (  # more redeemed than the difference: the books may have booked some of them
         "The books booked units the registry has not delivered (a credit or an investment missing?), or the books "
-        f"missed some of the redemptions of {units:,} units the registry has of this position (they give no date "
-        "to tell)."
+        f"missed some of the redemptions of {units:,} units the registry has of this position {when}."
     )
 
 
