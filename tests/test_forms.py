@@ -887,3 +887,20 @@ def test_a_campaigns_listing_is_read_with_its_numbers_as_text_or_missing() -> No
     assert label({"name": "C", "active": "false", "available_units": 5}) == "C · closed"
     assert label({"name": "D", "available_units": "1000"}) == "D · 1,000 units left"
     assert label({"name": "E"}) == "E"  # (not '? units left')
+
+
+def test_a_new_investment_made_with_a_file_uploaded_before_says_so(client: helpers.Client) -> None:
+    """Review 90: the ID protocol chosen as the signed subscription made the investment with the protocol's document,
+    and nothing said so."""
+    investor, _wallet = onboarded(client)
+    earlier = client.documents.upload(b"%PDF-1.4 the protocol", "subscription.pdf")
+    defaults = {"investor_id": investor.id, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 the protocol", "units": 5}
+    form = forms.InvestmentForm(client, defaults)
+    record = form.submit()
+    assert record is not None and record["signed_documents"][0]["document_id"] == earlier.id
+    said = html.unescape(form.status.value)
+    assert f"this file was uploaded before (document {earlier.id[:8]}), so that document is used" in said, said
+    assert "If it is not the signed subscription, choose the right file and make this again." in said
+    again = forms.InvestmentForm(client, defaults)
+    again.submit()  # the same step run again: nothing new was made with it, nothing to note
+    assert "uploaded before" not in html.unescape(again.status.value) and "Already existed" in again.status.value

@@ -1044,11 +1044,22 @@ def id_check(widget: widgets.ValueWidget) -> Callable[[Any], Any] | None:
     return checks.check_uuid if isinstance(widget, widgets.Text) else None
 
 
-def _upload(client: Client, value: Any) -> str:
-    """Upload a FileUpload value (or pass through a document id) and return the document id."""
+def _upload(client: Client, value: Any) -> Record | str:
+    """Upload a FileUpload value and return the document; or pass a document id through, checked."""
     if isinstance(value, Mapping):
-        return client.documents.upload(bytes(value["content"]), value["name"], value.get("type") or None).id
+        return client.documents.upload(bytes(value["content"]), value["name"], value.get("type") or None)
     return checks.check_uuid(value)
+
+
+def _reused(document: Record | str, made: Record, what: str) -> list[str]:
+    """A note where a new object was made with a file uploaded before (the same name and content: the registry's
+    document is used again): perhaps the wrong file was chosen (review 90: the ID protocol as the subscription)."""
+    if not isinstance(document, Record) or document.outcome not in ("existed", "replayed") or made.outcome != "created":
+        return []
+    return [
+        f"Note: this file was uploaded before (document {document.id[:8]}), so that document is used as the {what}. "
+        f"If it is not the {what}, choose the right file and make this again."
+    ]
 
 
 def _check_upload(value: Any) -> Any:
@@ -1164,8 +1175,11 @@ class IdentificationForm(Form):
             raise input_error(
                 "the identification", {"legitimation_protocol_id": ["Upload the identification provider's protocol."]}
             )
-        body["legitimation_protocol_id"] = _upload(self.client, protocol)
-        return self.client.investors.identify(self.investor_id, body, reference=reference, on_duplicate=on_duplicate)
+        document = _upload(self.client, protocol)
+        body["legitimation_protocol_id"] = document if isinstance(document, str) else document.id
+        made = self.client.investors.identify(self.investor_id, body, reference=reference, on_duplicate=on_duplicate)
+        self._notes += _reused(document, made, "provider's protocol")
+        return made
 
 
 NO_TAX_ID_YET = (
@@ -1485,8 +1499,9 @@ class InvestmentForm(Form):
             document = {"name": "subscription.pdf", "content": self.default_document, "type": "application/pdf"}
         if document is None:
             raise input_error("the investment", {"signed_document": ["Upload the signed subscription (PDF)."]})
-        document_id = _upload(self.client, document)
-        return self.client.investments.create(
+        uploaded = _upload(self.client, document)
+        document_id = uploaded if isinstance(uploaded, str) else uploaded.id
+        made = self.client.investments.create(
             body["investor_id"],
             body["units"],
             body["signed_at"],
@@ -1498,6 +1513,8 @@ class InvestmentForm(Form):
             reference=reference,
             on_duplicate=on_duplicate,
         )
+        self._notes += _reused(uploaded, made, "signed subscription")
+        return made
 
 
 class RedemptionForm(Form):
