@@ -1167,3 +1167,32 @@ def test_an_incomplete_rows_refusal_names_the_sheets_column_and_one_thing_to_do(
     assert said.startswith("The investor was created now, with its identification; its wallet was not made. The ")
     assert "wallet_address: " in said and "Ethereum address" not in said and "try again" not in said, said
     assert said.endswith("Correct wallet_address in row 2, then import again: the investor is not made twice."), said
+
+
+def test_an_incomplete_rows_refusal_names_every_column_and_no_forms_advice() -> None:
+    """Review 91: the protocol's field named by its form label and left out of what to correct; 'Check the request
+    and try again.' beside 'import again'."""
+    from helpers.core.errors import ValidationError
+    from helpers.core.records import Record
+
+    investor = Record({"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"})
+    investor.outcome = "created"
+    for exc, ends in (
+        (
+            ValidationError(
+                "The registry refused to add the identification. Correct the fields listed and try again.",
+                field_errors={"legitimation_protocol_id": ["Unknown document."], "document_id": ["Too long."]},
+            ),
+            "protocol_file: Unknown document. id_document_number: Too long. Correct protocol_file and "
+            "id_document_number in row 2, then import again: the investor is not made twice.",
+        ),
+        (
+            ValidationError("The registry refused to add the identification. Check the request and try again."),
+            "The registry refused to add the identification. Do what this says, then import again: the investor is "
+            "not made twice.",
+        ),
+    ):
+        result: dict[str, Any] = {"row": 2, "identification_id": None, "error": str(exc)}
+        bulk._said_incomplete(result, investor, "identification", exc, unknown=False)
+        assert result["status"] == "incomplete" and result["error"].endswith(ends), result["error"]
+        assert "try again" not in result["error"]

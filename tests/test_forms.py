@@ -887,20 +887,24 @@ def test_a_campaigns_listing_is_read_with_its_numbers_as_text_or_missing() -> No
     assert label({"name": "C", "active": "false", "available_units": 5}) == "C · closed"
     assert label({"name": "D", "available_units": "1000"}) == "D · 1,000 units left"
     assert label({"name": "E"}) == "E"  # (not '? units left')
+    assert label({"name": "F", "available_units": -5}) == "F · sold out"  # review 91
+    assert (
+        label({"name": "G", "active": 0, "available_units": 5}) == label({"name": "G", "active": "no"}) == "G · closed"
+    )
 
 
 def test_a_new_investment_made_with_a_file_uploaded_before_says_so(client: helpers.Client) -> None:
     """Review 90: the ID protocol chosen as the signed subscription made the investment with the protocol's document,
-    and nothing said so."""
+    and nothing said so; review 91: not for an unattended run's default document, and advice that can be followed."""
     investor, _wallet = onboarded(client)
-    earlier = client.documents.upload(b"%PDF-1.4 the protocol", "subscription.pdf")
-    defaults = {"investor_id": investor.id, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 the protocol", "units": 5}
+    earlier = client.documents.upload(b"%PDF-1.4 the protocol", "protocol.pdf")
+    defaults = {"investor_id": investor.id, "signed_at": SIGNED_AT, "units": 5}
     form = forms.InvestmentForm(client, defaults)
+    form.fields["signed_document"].widget.value = uploaded("protocol.pdf", b"%PDF-1.4 the protocol", "application/pdf")
     record = form.submit()
     assert record is not None and record["signed_documents"][0]["document_id"] == earlier.id
     said = html.unescape(form.status.value)
-    assert f"this file was uploaded before (document {earlier.id[:8]}), so that document is used" in said, said
-    assert "If it is not the signed subscription, choose the right file and make this again." in said
-    again = forms.InvestmentForm(client, defaults)
-    again.submit()  # the same step run again: nothing new was made with it, nothing to note
-    assert "uploaded before" not in html.unescape(again.status.value) and "Already existed" in again.status.value
+    assert f"this file was uploaded before (document {earlier.id[:8]}), so that document is the signed" in said, said
+    assert f"of investment {record.id[:8]}. If that is the wrong file" in said and "ask Cashlink's support" in said
+    unattended = forms.InvestmentForm(client, {**defaults, "units": 6, "document": b"%PDF-1.4 the protocol"})
+    assert unattended.submit() is not None and "uploaded before" not in unattended.status.value  # (a default file)

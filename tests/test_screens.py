@@ -154,6 +154,7 @@ def test_names_are_cut_between_whole_characters_and_html_cells_kept() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
     emoji = tables.short_name("F" * (cut - 2) + family + "y" * 40)
     assert tables.short_name(family * tables.LONG_NAME) == family * tables.LONG_NAME  # 80 as people count them
+    assert isinstance(tables.short_name("a" + "\u0301" * 200), tables.Html)  # review 91: one character, a line long
     assert emoji.split("'>", 1)[1].split("…")[0].endswith("F</span>")
     for text, kept in (
         ("A" + "\U0001f1e9\U0001f1ea" * 90, "\U0001f1e9\U0001f1ea"),  # flags whole (two regional indicators)

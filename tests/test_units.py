@@ -105,7 +105,10 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_tax_id, "n/a", r"A tax id has digits \(a German one has 11\); this has none."),  # a placeholder
         (checks.check_tax_id, "abc", "leave it blank if the investor has none."),
         (checks.check_text, "Ze\x00d", "control character"),
-        (checks.check_name, "Grace \U0001f600", "A name has no emoji or pictographs"),  # review 90
+        (checks.check_name, "Grace \U0001f600", "A name has no emoji"),  # review 90
+        (checks.check_name, "Grace \U0001f1e9\U0001f1ea", "A name has no emoji"),  # review 91: a flag, a keycap
+        (checks.check_name, "1\ufe0f\u20e3 GmbH", "A name has no emoji"),
+        (checks.check_name, "\u0301\u0301\u0301", "A name has letters"),
         (lambda v: checks.check_past_date(v, today=date(2026, 11, 28)), "2026-11-30", "has not come yet"),  # books
         (checks.check_name, "<b>Hopper</b>", "A name has no < or >"),
         (checks.check_email, "ada@example..com", "nor follow another dot"),  # review 88
@@ -120,6 +123,7 @@ def test_checks_normalise(check, raw, expected) -> None:
         (lambda v: checks.check_birth_date(v, today=date(2026, 1, 1)), "1800-01-01", "226 years old"),
         (checks.check_past_datetime, "2099-01-01", "This lies in the future"),
         (checks.check_past_datetime, "1900-01-01", "before 2000, before any security was registered"),  # review 88
+        (checks.check_past_datetime, "1999-12-31T23:30:00-01:00", "before 2000"),  # the year as written: review 91
         (checks.check_eth_address, "0x" + "0" * 40, "zero address"),
         (checks.check_units, None, "not NoneType"),
         (lambda v: checks.check_units(v, step_size=10), 15, "multiple of the step size 10"),

@@ -107,16 +107,24 @@ def check_text(value: Any, max_length: int = 255) -> str:
     return text
 
 
+# What shows as an emoji: a character drawn as one by default (regional indicators of flags and skin tones among
+# them), any made one by U+FE0F, a keycap (U+20E3), a tag of a subdivision flag; not a sign as ©, ® or ™ (review 91)
+EMOJI = r"\p{Emoji_Presentation}|\ufe0f|\u20e3|[\U000e0020-\U000e007f]"
+
+
 def check_name(value: Any) -> str:
-    """A name as an ID document or a register writes it (a person's, a company's, a place's, an authority's): text,
-    without emoji or the angle brackets of markup (review 90: 'Grace 😀' and '<b>Hopper</b>' were sent as names)."""
+    """A name as an ID document or a register writes it (a person's, a company's, a place's, an authority's): text
+    with a letter, without emoji or the angle brackets of markup (review 90: 'Grace 😀' and '<b>Hopper</b>' were sent
+    as names)."""
     import regex
 
     text = check_text(value)
-    if regex.search(r"\p{Extended_Pictographic}", text):
-        raise CheckError("A name has no emoji or pictographs: write it as the ID document or the register does.")
+    if regex.search(EMOJI, text):
+        raise CheckError("A name has no emoji: write it as the ID document or the register does.")
     if "<" in text or ">" in text:
         raise CheckError("A name has no < or >: write it as the ID document or the register does.")
+    if not any(character.isalpha() for character in text):
+        raise CheckError("A name has letters: write it as the ID document or the register does.")
     return text
 
 
@@ -424,7 +432,8 @@ def check_past_datetime(value: Any, now: datetime | None = None) -> str:
     """A point in time that has happened (an identification, a signature, a payment): not in the future. A day
     given without a time that is today (somewhere on earth) means now, if noon UTC of it is still to come."""
     moment = check_datetime(value)
-    if moment[:4] < EARLIEST_YEAR:  # (review 88: a subscription signed in 1900 was sent)
+    written = _text(value)[:4] if re.match(r"\d{4}-", _text(value)) else moment[:4]  # (the year as written: review 91)
+    if written < EARLIEST_YEAR:  # (review 88: a subscription signed in 1900 was sent)
         raise CheckError(
             f"This lies before {EARLIEST_YEAR}, before any security was registered on a blockchain: check the year."
         )

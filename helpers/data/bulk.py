@@ -558,10 +558,16 @@ def _said_incomplete(
         )
         return
     refusal, cells = _in_columns(exc, step) if not isinstance(exc, ConflictError) else (result["error"], [])
+    for hint in FORM_HINTS:  # (review 91: one thing to do, said below)
+        refusal = refusal.replace(hint, "")
     todo = f"Correct {' and '.join(cells)} in row {result['row']}" if cells else "Do what this says"
     result["error"] = (
         f"{has}; its {step} was not made. {refusal} {todo}, then import again: the investor is not made twice."
     )
+
+
+FORM_HINTS = (" Correct the fields listed and try again.", " Check the request and try again.", " Check the id.")
+EXTRA_COLUMNS = {"legitimation_protocol_id": "protocol_file"}  # fields the sheet gives otherwise than by value
 
 
 def _in_columns(exc: CashlinkError, step: str) -> tuple[str, list[str]]:
@@ -570,10 +576,11 @@ def _in_columns(exc: CashlinkError, step: str) -> tuple[str, list[str]]:
         return str(exc), []
     model = STEP_MODELS.get(step)
     columns = {spec.path: spec.meta.column for spec in models.fields_of(model) if spec.meta.column} if model else {}
+    columns.update(EXTRA_COLUMNS if step == "identification" else {})
     named = [
         (columns.get(path) or models.label(path), " ".join(messages)) for path, messages in exc.field_errors.items()
     ]
-    said = exc.message.replace(" Correct the fields listed and try again.", "")
+    said = exc.message
     details = " ".join(
         f"{column}: {message}" + ("" if message.rstrip().endswith((".", "?", "!")) else ".")
         for column, message in named

@@ -623,7 +623,8 @@ def _position_rows(
                     "ledger_units": ledger_units,
                     "registry_units": registry_units,
                     "difference": difference,
-                    "message": f"The registry holds {abs(difference):,} units {more_or_fewer} than the ledger "
+                    "message": f"The registry holds {abs(difference):,} unit{'' if abs(difference) == 1 else 's'} "
+                    f"{more_or_fewer} than the ledger "
                     f"({registry_units:,} against {ledger_units:,}).",
                     "cause": _difference_cause(
                         difference, pair, redeemed_since, delivered_since or {}, redeemed_until or {}

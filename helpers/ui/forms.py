@@ -996,10 +996,11 @@ def _fewest_units(campaign: Mapping[str, Any]) -> tuple[int, int, int]:
 def _campaign_closed(campaign: Mapping[str, Any]) -> str | None:
     """Why a campaign takes no investment now, as its listing says (closed, sold out, fewer units left than the
     fewest it takes: review 89); else None."""
-    if campaign.get("active") is False or str(campaign.get("active")).lower() == "false":
+    if campaign.get("active") is False or str(campaign.get("active")).strip().lower() in ("false", "0", "no"):
         return "closed for new investments"
     left, first = _whole(campaign.get("available_units"), 0), _fewest_units(campaign)[2]
-    if left == 0:
+    below = api.whole_number(campaign.get("available_units"))
+    if left == 0 or (below is not None and below < 0):  # (none left, or fewer than none: review 91)
         return "sold out"
     if left is not None and left < first:
         return f"left with {left:,} units, fewer than the {first:,} it takes at least"
@@ -1051,14 +1052,21 @@ def _upload(client: Client, value: Any) -> Record | str:
     return checks.check_uuid(value)
 
 
-def _reused(document: Record | str, made: Record, what: str) -> list[str]:
-    """A note where a new object was made with a file uploaded before (the same name and content: the registry's
-    document is used again): perhaps the wrong file was chosen (review 90: the ID protocol as the subscription)."""
-    if not isinstance(document, Record) or document.outcome not in ("existed", "replayed") or made.outcome != "created":
+def _reused(document: Record | str, made: Record, what: str, chosen: bool) -> list[str]:
+    """A note where a person chose a file uploaded before (the same name and content: the registry's document is
+    used again) for a new object: perhaps the wrong file (review 90: the ID protocol as the subscription). Not for a
+    default document of an unattended run (review 91)."""
+    if (
+        not chosen
+        or not isinstance(document, Record)
+        or document.outcome not in ("existed", "replayed")
+        or made.outcome != "created"
+    ):
         return []
     return [
-        f"Note: this file was uploaded before (document {document.id[:8]}), so that document is used as the {what}. "
-        f"If it is not the {what}, choose the right file and make this again."
+        f"Note: this file was uploaded before (document {document.id[:8]}), so that document is the {what} of "
+        f"{made.what} {made.id[:8]}. If that is the wrong file, the registry holds the wrong document for it: ask "
+        f"Cashlink's support to correct it, naming the {made.what}'s id."
     ]
 
 
@@ -1169,6 +1177,7 @@ class IdentificationForm(Form):
         self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, **_options: Any
     ) -> Record:
         protocol = body.get("legitimation_protocol_id")
+        chosen = protocol is not None  # (by a person: not the default of an unattended run)
         if protocol is None and self.default_protocol is not None:
             protocol = {"name": "protocol.pdf", "content": self.default_protocol, "type": "application/pdf"}
         if protocol is None:
@@ -1178,7 +1187,7 @@ class IdentificationForm(Form):
         document = _upload(self.client, protocol)
         body["legitimation_protocol_id"] = document if isinstance(document, str) else document.id
         made = self.client.investors.identify(self.investor_id, body, reference=reference, on_duplicate=on_duplicate)
-        self._notes += _reused(document, made, "provider's protocol")
+        self._notes += _reused(document, made, "provider's protocol", chosen)
         return made
 
 
@@ -1495,6 +1504,7 @@ class InvestmentForm(Form):
         self, body: dict[str, Any], *, reference: str | None, on_duplicate: OnDuplicate, **_options: Any
     ) -> Record:
         document = self.fields["signed_document"].value
+        chosen = document is not None  # (by a person: not the default of an unattended run)
         if document is None and self.default_document is not None:
             document = {"name": "subscription.pdf", "content": self.default_document, "type": "application/pdf"}
         if document is None:
@@ -1513,7 +1523,7 @@ class InvestmentForm(Form):
             reference=reference,
             on_duplicate=on_duplicate,
         )
-        self._notes += _reused(uploaded, made, "signed subscription")
+        self._notes += _reused(uploaded, made, "signed subscription", chosen)
         return made
 
 

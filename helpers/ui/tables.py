@@ -126,6 +126,7 @@ def whole_on_hover(shown: str, full: str, css_class: str = "") -> Html:
 
 
 LONG_NAME = 80  # characters: a longer name (255 are allowed) is shortened in a table, whole on hover
+LONGEST_CHARACTER = 16  # code points: an emoji family with skin tones has 11; more are marks stacked on a letter
 NAME_COLUMNS = frozenset({"name", "existing_name", "investor_name"})  # a frame's columns that hold people's names
 
 
@@ -137,18 +138,25 @@ def short_name(value: Any) -> Any:
     if is_blank(value) or isinstance(value, Html) or len(str(value)) <= LONG_NAME:
         return value
     name = str(value)
-    if _characters(name) <= LONG_NAME:  # (80 as people count them: an emoji family is one, not five)
+    count, longest = _characters(name)
+    if count <= LONG_NAME and longest <= LONGEST_CHARACTER:  # (80 as people count them: an emoji family is one)
         return value
     cut = _whole_characters(name, LONG_NAME - 20)
     return whole_on_hover(LONG_WORD.sub(wrap_anywhere, html.escape(name[:cut], quote=False)) + "…", html.escape(name))
 
 
-def _characters(text: str) -> int:
-    """How many characters people see in ``text`` (grapheme clusters), counted up to a little over
-    :data:`LONG_NAME`."""
+def _characters(text: str) -> tuple[int, int]:
+    """How many characters people see in ``text`` (grapheme clusters, counted up to a little over
+    :data:`LONG_NAME`), and the code points of the longest (a letter under hundreds of marks is one character, as
+    long as a line: review 91)."""
     import regex
 
-    return sum(1 for _ in zip(range(LONG_NAME + 1), regex.finditer(r"\X", text), strict=False))
+    count = longest = 0
+    for cluster in regex.finditer(r"\X", text):
+        count, longest = count + 1, max(longest, cluster.end() - cluster.start())
+        if count > LONG_NAME:
+            break
+    return count, longest
 
 
 def _whole_characters(text: str, cut: int) -> int:
