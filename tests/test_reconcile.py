@@ -702,7 +702,8 @@ def test_a_shortfall_redeemed_after_the_books_date_says_so() -> None:
     said = more.differences["cause"].iloc[0]  # redeemed since, and still short: the rest said as such
     assert said.endswith(
         "so books of that date should show 100 units, but show 120: 20 units more than the registry held then "
-        "(units booked before the registry delivered them, or a credit or an investment missing?)."
+        "(the 5 units redeemed before that date, if the books did not book them; or units booked before the "
+        "registry delivered them, or a credit or an investment missing?)."  # (review 91: those before it too)
     )
     undated = reconcile.compare(ledger.drop(columns="as_of"), investments, redemptions, timedelta(days=3), now)
     assert undated.differences["cause"].tolist() == [  # review 45: it said a credit or an investment was missing
@@ -1094,3 +1095,20 @@ def test_books_of_a_date_that_miss_a_redemption_made_before_it_are_told_so() -> 
         "The registry has redemptions of 3 units of this position made before the books' date (2026-11-30), which "
         "the books may not have booked: that may be the difference."
     ]
+
+
+def test_books_that_miss_a_redemption_before_their_date_and_show_none_after_are_told_both() -> None:
+    """Review 91: 3 units redeemed before the books' date and 2 after: the cause named the 2 and blamed a missing
+    credit for the other 3."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 10, "as_of": "2026-11-30"}])
+    report = reconcile.compare(
+        ledger,
+        delivered(10, 5, "2026-11-01"),
+        redeemed((3, "2026-11-25T10:00:00Z"), (2, "2026-12-05T10:00:00Z")),
+        timedelta(days=3),
+        datetime(2026, 12, 10, 16, tzinfo=UTC),
+    )
+    (cause,) = report.differences["cause"].tolist()
+    assert cause.endswith(
+        "(the 3 units redeemed before that date, if the books did not book them: that would be it)."
+    ), cause

@@ -542,7 +542,9 @@ def _delivered_since(
     return delivered
 
 
-def _since_cause(difference: int, delivered: int, redeemed: int, as_of: str, books: int | None = None) -> str:
+def _since_cause(
+    difference: int, delivered: int, redeemed: int, as_of: str, books: int | None = None, before: int = 0
+) -> str:
     """Why the registry holds ``difference`` units more (less, if negative) than books of ``as_of``: what was
     delivered and redeemed since, which they cannot show, and what remains, with its size and direction."""
     moves = [
@@ -562,6 +564,9 @@ def _since_cause(difference: int, delivered: int, redeemed: int, as_of: str, boo
         if rest < 0
         else "a booking missing, or a redemption booked but not made?"
     )
+    if rest < 0 and before:  # redemptions before the books' date they may have missed (review 91)
+        missed = f"the {before:,} units redeemed before that date, if the books did not book them"
+        reason = f"{missed}: that would be it" if before == -rest else f"{missed}; or {reason}"
     return f"{said}; so {shown} ({reason})."
 
 
@@ -828,6 +833,7 @@ def _difference_cause(
             dated_redeemed[0] if dated_redeemed else 0,
             as_of,
             int(books) if books is not None and not pd.isna(books) else None,
+            (redeemed_until or {}).get(key, (0, ""))[0],
         )
     if difference < 0 and key in (redeemed_until or {}):  # books of a date that miss a redemption made before it
         units, as_of = (redeemed_until or {})[key]
