@@ -124,6 +124,7 @@ def test_checks_normalise(check, raw, expected) -> None:
         (checks.check_past_datetime, "2099-01-01", "This lies in the future"),
         (checks.check_past_datetime, "1900-01-01", "before 2000, before any security was registered"),  # review 88
         (checks.check_past_datetime, "1999-12-31T23:30:00-01:00", "before 2000"),  # the year as written: review 91
+        (checks.check_datetime, "0001-01-01T00:00:00+01:00", "check the year"),  # review 91: an OverflowError
         (checks.check_eth_address, "0x" + "0" * 40, "zero address"),
         (checks.check_units, None, "not NoneType"),
         (lambda v: checks.check_units(v, step_size=10), 15, "multiple of the step size 10"),

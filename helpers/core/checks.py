@@ -416,7 +416,10 @@ def check_datetime(value: Any) -> str:
             ) from None
     if moment.tzinfo is None:
         raise CheckError("This time has no time zone; add one, e.g. +00:00 for UTC, or give the day alone.")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    except OverflowError:  # (the year 1 or 9999 moved past the calendar's end by its offset: review 91)
+        raise CheckError("This time lies at the calendar's very end: check the year.") from None
 
 
 CLOCK_SKEW = timedelta(minutes=5)  # this computer's clock may be a little ahead of the registry's
