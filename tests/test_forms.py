@@ -378,7 +378,7 @@ def test_the_investment_form_refuses_more_units_than_the_campaign_has_left_befor
     investor, _wallet = onboarded(client)
     defaults = {"investor_id": investor.id, "signed_at": SIGNED_AT, "document": b"%PDF-1.4 subscription"}
     form = forms.InvestmentForm(client, {"accepted": True, "paid": True, **defaults, "units": 40})
-    left = form.units_left[form.fields["campaign_id"].value]
+    left = form.campaigns[form.fields["campaign_id"].value]["available_units"]
     form.fields["units"].widget.value = str(left + 1)
     sent = client.transport.requests_sent
     assert form.submit(raise_errors=False) is None and client.transport.requests_sent == sent

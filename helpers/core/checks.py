@@ -63,17 +63,14 @@ CONTROL_CHARACTER_SAID = (
 )
 # Unicode's category Cf (format characters: a zero-width space, a soft hyphen, a byte order mark, a direction mark):
 # unseen on a screen, so that 'Ada' with one would not be 'Ada' to the registry. Removed from what is typed or read
-# (see visible), but the zero-width (non-)joiner U+200C and U+200D (Persian and Indic names, emoji), the Mongolian
-# vowel separator U+180E, and the tags U+E0020-U+E007F (the flags of England, Scotland and Wales), which are part of
-# what a name reads as. Unicode 15's list (tests/test_units.py checks it is whole).
+# (see visible: every model field, text check and spreadsheet cell), but the zero-width (non-)joiner U+200C and U+200D
+# (Persian and Indic names, emoji), the Mongolian vowel separator U+180E, and the tags U+E0020-U+E007F (the flags of
+# England, Scotland and Wales), which are part of what a name reads as. Unicode 15's list (tests/test_units.py checks
+# it is whole).
 FORMAT_CHARACTER = re.compile(
     "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u200b\u200e\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001]"
-)
-FORMAT_CHARACTER_SAID = (
-    "This has an invisible character (a zero-width space, a soft hyphen or a direction mark, perhaps from a copy): "
-    "type the text again instead of pasting it."
 )
 
 
@@ -84,19 +81,15 @@ def visible(text: str) -> str:
 
 
 def unseen_character(text: str) -> str | None:
-    """What is wrong with text that holds a character a screen does not show (a line break, a control or a format
-    character), or None."""
-    if CONTROL_CHARACTER.search(text):
-        return CONTROL_CHARACTER_SAID
-    if FORMAT_CHARACTER.search(text):
-        return FORMAT_CHARACTER_SAID
-    return None
+    """What is wrong with text that holds a line break or another control character a screen does not show, or
+    None (format characters are removed, not refused: see visible)."""
+    return CONTROL_CHARACTER_SAID if CONTROL_CHARACTER.search(text) else None
 
 
 def check_text(value: Any, max_length: int = 255) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise CheckError(f"Enter text here, not {type(value).__name__}.")
-    text = _text(value)
+    text = visible(_text(value)).strip()
     if not text:
         raise CheckError("This field may not be blank.")
     unseen = unseen_character(text)
@@ -622,7 +615,7 @@ def check_personal_text(max_length: int) -> Callable[[Any], str]:
     """Free text that is personal data (tax id, ID document number): checked without repeating it."""
 
     def check(value: Any) -> str:
-        text = _text(value)
+        text = visible(_text(value)).strip()
         if not text:
             raise CheckError("This field may not be blank.")
         unseen = unseen_character(text)

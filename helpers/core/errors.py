@@ -374,7 +374,8 @@ class CashlinkError(Exception):
         request_id: str | None = None,
     ) -> None:
         self.at = datetime.now(UTC)
-        if SUPPORT_ASKS in message:  # said where it is asked for: the form or panel shows only the sentence (review 88)
+        self.ticket_said = SUPPORT_ASKS in message  # said where it is asked for: a form or panel shows only the
+        if self.ticket_said:  # sentence (review 88)
             message = message.replace(SUPPORT_ASKS, self._ticket(request_id))
         super().__init__(message)
         self.message = message
@@ -422,7 +423,7 @@ class CashlinkError(Exception):
             lines += [
                 f"  {field_label(path):<{width}}  {' '.join(messages)}" for path, messages in self.field_errors.items()
             ]
-        if self.status is not None and f"{self.at:%Y-%m-%d %H:%M:%S} UTC" not in self.message:  # (said once)
+        if self.status is not None and not self.ticket_said:  # (said once)
             lines.append(f"  ({self.support()})")
         return lines
 

@@ -998,9 +998,8 @@ def _campaign_closed(campaign: Mapping[str, Any]) -> str | None:
     fewest it takes: review 89); else None."""
     if campaign.get("active") is False or str(campaign.get("active")).strip().lower() in ("false", "0", "no"):
         return "closed for new investments"
-    left, first = _whole(campaign.get("available_units"), 0), _fewest_units(campaign)[2]
-    below = api.whole_number(campaign.get("available_units"))
-    if left == 0 or (below is not None and below < 0):  # (none left, or fewer than none: review 91)
+    left, first = api.whole_number(campaign.get("available_units")), _fewest_units(campaign)[2]
+    if left is not None and left <= 0:  # (none left, or fewer than none: review 91)
         return "sold out"
     if left is not None and left < first:
         return f"left with {left:,} units, fewer than the {first:,} it takes at least"
@@ -1338,7 +1337,6 @@ class InvestmentForm(Form):
             listed = None
         campaigns = [(_campaign_label(c), str(c["id"])) for c in listed or []]
         self.campaigns = {str(c["id"]): c for c in listed or []}  # their rules, checked before sending
-        self.units_left = {str(c["id"]): c.get("available_units") for c in listed or []}  # the registry decides
         open_ids = [str(c["id"]) for c in listed or [] if _campaign_closed(c) is None]
         self.campaign_names = {str(c["id"]): str(c["name"]) for c in listed or [] if c.get("name")}  # for the card
         self.investor = investor_picker(client, d.get("investor_id"))
@@ -1440,7 +1438,7 @@ class InvestmentForm(Form):
                 ", ".join(f"{first + step * n:,}" for n in range(3)) + " …" if step > 1 else f"{first:,} or more."
             )
             return {"units": [f"This campaign takes at least {minimum:,} units{steps}: enter {examples}"]}
-        left = _whole(self.units_left.get(str(body.get("campaign_id"))), 0)
+        left = _whole(campaign.get("available_units"), 0)
         if left is not None and units > left:
             return {"units": [f"The campaign has {left:,} units left; enter at most {left:,}."]}
         return {}
