@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -1112,3 +1113,25 @@ def test_books_that_miss_a_redemption_before_their_date_and_show_none_after_are_
     assert cause.endswith(
         "(the 3 units redeemed before that date, if the books did not book them: that would be it)."
     ), cause
+
+
+@pytest.mark.parametrize(
+    ("entries", "said"),
+    [
+        ({"word/document.xml": "<w/>"}, "upload.docx is a Word document (.docx), not a spreadsheet."),
+        ({"ppt/presentation.xml": "<p/>"}, "upload.pptx is a PowerPoint presentation (.pptx), not a spreadsheet."),
+        ({"notes.txt": "hello"}, "upload.zip is a ZIP archive of other files, not a spreadsheet."),
+    ],
+)
+def test_an_archive_given_as_bytes_without_a_name_is_said_as_what_it_holds(entries: dict[str, str], said: str) -> None:
+    """Review 91: an unnamed .docx or ZIP was called a damaged 'upload.xlsx'."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as files:
+        for entry, text in entries.items():
+            files.writestr(entry, text)
+    with pytest.raises(SpreadsheetError) as refused:
+        reconcile.read_ledger(archive.getvalue())
+    assert str(refused.value).startswith(said)
+    with pytest.raises(SpreadsheetError) as named:  # (named as a workbook, it is said as what it is too)
+        reconcile.read_ledger(archive.getvalue(), name="books.xlsx")
+    assert str(named.value).startswith(said.replace(said.split()[0], "books.xlsx"))

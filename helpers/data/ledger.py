@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,7 +197,30 @@ def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[byt
         return path.read_bytes(), name or path.name
     raw = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.read()
     # without a name (bytes, or a stream that has none), what the content is: a workbook is a ZIP archive
-    return raw, name or str(getattr(source, "name", "") or ("upload.xlsx" if raw.startswith(ZIP) else "upload.csv"))
+    return raw, name or str(
+        getattr(source, "name", "") or f"upload{_zip_kind(raw)[1] if raw.startswith(ZIP) else '.csv'}"
+    )
+
+
+# What a ZIP archive holds, by its entries' folders, when it is not a workbook: (what it is, its file's suffix)
+OFFICE_ZIPS = {"word/": ("a Word document (.docx)", ".docx"), "ppt/": ("a PowerPoint presentation (.pptx)", ".pptx")}
+
+
+def _zip_kind(raw: bytes) -> tuple[str | None, str]:
+    """What a ZIP archive is: (None, '.xlsx') for a workbook or an archive unreadable as one (said by the workbook's
+    reader), else what it is and its suffix."""
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(raw)).namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return None, ".xlsx"
+    if any(entry.startswith("xl/") for entry in entries):
+        return None, ".xlsx"
+    if ODS_MIMETYPE in raw[:200]:
+        return "a spreadsheet in the OpenDocument (.ods) format", ".ods"
+    return next(
+        (kind for folder, kind in OFFICE_ZIPS.items() if any(e.startswith(folder) for e in entries)),
+        ("a ZIP archive of other files", ".zip"),
+    )
 
 
 # What a file begins with when it is not a spreadsheet read here (review 81: a PDF was read as a one-column CSV, a
@@ -208,6 +232,7 @@ OTHER_KINDS = {
     re.compile(rb"GIF8[79]a"): "a GIF image",
 }
 OLD_OFFICE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office 97-2003's container: an .xls, and an encrypted .xlsx
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"  # (an .ods file's first entry)
 ZIP = b"PK\x03\x04"  # an .xlsx workbook is a ZIP archive, as other spreadsheets' files are
 UPLOADS = ".csv,.tsv,.txt,.xlsx,.xlsm"  # what an upload widget offers to choose: what is read here
 OTHER_SPREADSHEETS = {".ods": "OpenDocument (.ods)", ".xlsb": "Excel binary (.xlsb)", ".numbers": "Numbers"}
@@ -217,7 +242,7 @@ SAVE_AS = "Save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8) or as .xls
 def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
     """Refuse a file that is plainly not a CSV or .xlsx spreadsheet, saying what it is and what to upload."""
     suffix = Path(name).suffix.lower()
-    if raw.startswith(ZIP) and b"application/vnd.oasis.opendocument.spreadsheet" in raw[:200]:  # (its first entry)
+    if raw.startswith(ZIP) and ODS_MIMETYPE in raw[:200]:  # (its first entry)
         suffix = ".ods"  # (an .ods renamed .xlsx)
     if suffix in OTHER_SPREADSHEETS:
         raise SpreadsheetError(
@@ -239,6 +264,12 @@ def _refuse_other_kinds(raw: bytes, name: str, excel: bool) -> None:
                 name, "is in the Excel 97-2003 format (.xls), which is not read here", "Excel 97-2003 format"
             )
         raise _refused(name, "is an Office 97-2003 file, not a spreadsheet read here", "Office 97-2003 file")
+    if raw.startswith(ZIP) and (other := _zip_kind(raw)[0]) is not None:
+        raise SpreadsheetError(
+            f"{name} is {other}, not a spreadsheet. Upload the spreadsheet itself, saved as 'CSV UTF-8' (Excel: "
+            "File > Save As > CSV UTF-8) or as .xlsx.",
+            [(None, None, f"Not a spreadsheet: {other}.")],
+        )
     if raw.startswith(ZIP) and not excel:
         raise SpreadsheetError(
             f"{name} is a ZIP archive, as an Excel workbook (.xlsx) is, but its name does not end in .xlsx. If it is "
