@@ -792,6 +792,16 @@ def test_whole_numbers_from_the_registry_are_read_only_when_exactly_whole() -> N
     assert [whole_number(v) for v in ("5", " 5 ", "5.0", "-3", 5.0)] == [5, 5, 5, -3, 5]
     assert [whole_number(v) for v in ("5.5", "1e3", "1_000", "\u0665", "1e1000000", "1" * 50, 5.5)] == [None] * 7
     assert read_object({"units": "1e1000000"}) == {"units": "1e1000000"}
+    # review 91: a float beyond 2**53 is no exact count (1e300 was shown as 301 digits of float noise)
+    assert [whole_number(v) for v in (2.0**53, 2.0**53 + 2, 1e21, 1e300, -1e300)] == [2**53, None, None, None, None]
+
+
+def test_a_campaign_whose_units_are_inexact_floats_shows_no_float_noise() -> None:
+    """Review 91: a campaign's units left given as 1e300 read '1,000,000,000,000,000,052,504,760,…'."""
+    from helpers.ui import forms
+
+    assert forms._campaign_label({"name": "Solar", "available_units": 1e300}) == "Solar"
+    assert forms._campaign_label({"name": "Solar", "available_units": 1500.0}) == "Solar · 1,500 units left"
 
 
 def test_units_on_screens_are_grouped_by_thousands() -> None:

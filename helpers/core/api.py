@@ -308,15 +308,17 @@ def read_status(value: str) -> str:
 
 
 def whole_number(value: Any) -> int | None:
-    """``value`` as an int where it is exactly a whole number (5, "5", " 5 ", 5.0, "5.0"); None otherwise."""
+    """``value`` as an int where it is exactly a whole number (5, "5", " 5 ", 5.0, "5.0"); None otherwise (a float
+    beyond 2**53 is not exact: 1e300 is no count of units)."""
     if type(value) is int:
         return value
     if isinstance(value, float):
-        return int(value) if value.is_integer() else None
+        return int(value) if value.is_integer() and abs(value) <= EXACT_FLOAT else None
     if isinstance(value, str):  # digits, perhaps '.0': no exponent ('1e1000000' would take minutes), no '_'
         match = WHOLE_TEXT.fullmatch(value.strip())
         return int(match.group(1)) if match else None
     return None
 
 
+EXACT_FLOAT = 2**53  # every whole number up to it is a float exactly; beyond, floats skip whole numbers
 WHOLE_TEXT = re.compile(r"([+-]?[0-9]{1,40})(?:\.0*)?", re.ASCII)
