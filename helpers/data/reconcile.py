@@ -455,11 +455,12 @@ def compare(
     merged = books.merge(registry, on=keys, how="outer", indicator="side")
     dates = _ledger_dates(ledger)
     redeemed_since, delivered_since = _redeemed_since(redemptions, dates), _delivered_since(investments, dates)
-    rows = _position_rows(merged, redeemed_since, delivered_since, _redeemed_until(redemptions, dates))
+    redeemed_until = _redeemed_until(redemptions, dates)
+    rows = _position_rows(merged, redeemed_since, delivered_since, redeemed_until)
     _date_the_positions_the_books_miss(rows, investments, redemptions, dates)
     _name_ended_investments(rows, investments, redeemed_since, delivered_since)
     _name_moves_of_the_books_day(
-        rows, _moves_on(investments, redemptions, dates), dates, redeemed_since, delivered_since
+        rows, _moves_on(investments, redemptions, dates), dates, redeemed_since, delivered_since, redeemed_until
     )
     names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
     rows += _stuck_rows(investments, names, stuck_after, now)
@@ -727,10 +728,12 @@ def _name_moves_of_the_books_day(
     dates: dict[tuple[str, str], str],
     redeemed_since: dict[tuple[str, str], tuple[int, str | None]],
     delivered_since: dict[tuple[str, str], tuple[int, str]],
+    redeemed_until: dict[tuple[str, str], tuple[int, str]],
 ) -> None:
     """A difference left unexplained names the moves of the books' date itself, which books of that date may or
     may not show (review 62: a redemption made later that day was taken as booked, and the shortfall it made was
-    blamed on a missing credit)."""
+    blamed on a missing credit). Where they and the redemptions made before that date explain it together, one
+    cause says both (review 91: two causes, one after the other, neither saying so)."""
     for row in rows:
         pair = (str(row["investor_id"]), str(row["product_id"]))
         if row["category"] != "units_differ" or pair not in moves:
@@ -746,6 +749,18 @@ def _name_moves_of_the_books_day(
         )
         effects = [units if verb == "delivered" else -units for units, verb in day]  # on the difference, if unbooked
         one = next((index for index, effect in enumerate(effects) if effect == rest), None)
+        before = redeemed_until.get(pair, (0, ""))[0]
+        cause = str(row["cause"])
+        merge = cause.startswith("The registry has redemptions of") and sum(effects) != rest and one is None
+        if merge and before and sum(effects) - before == rest:
+            ended = cause.partition(" The registry has ")[2]  # (investments that ended, said after it: kept)
+            row["cause"] = (
+                f"The registry has redemptions of {before:,} units of this position made before the books' date "
+                f"({dates[pair]}), and on that date itself {said}, which books of that date may or may not show: if "
+                "the books booked none of them, that would be the difference."
+                + (f" The registry has {ended}" if ended else "")
+            )
+            continue
         if sum(effects) == rest:
             explains = ": that would be the difference" if len(day) == 1 else ": all of them would be the difference"
         elif one is not None:
@@ -754,8 +769,7 @@ def _name_moves_of_the_books_day(
             explains = ""
         day_said = f"On the books' date itself ({dates[pair]}), {said}, which books of that date may or may not show"
         day_said += f"{explains}."
-        cause = str(row["cause"])  # the likely one where they do (first where a move of that day would explain it)
-        if explains:  # (a cause that is already two alternatives, an ended investment's first: the last is a third)
+        if explains:  # the likely cause, first (a cause already two alternatives, an ended investment's first: a third)
             cause = cause.replace(" Otherwise, ", " If neither, ", 1)
             row["cause"] = f"{day_said} Otherwise, {cause[:1].lower()}{cause[1:]}"
         else:
