@@ -1134,7 +1134,7 @@ def test_an_archive_given_as_bytes_without_a_name_is_said_as_what_it_holds(entri
     assert str(refused.value).startswith(said)
     with pytest.raises(SpreadsheetError) as named:  # (named as a workbook, it is said as what it is too)
         reconcile.read_ledger(archive.getvalue(), name="books.xlsx")
-    assert str(named.value).startswith(said.replace(said.split()[0], "books.xlsx"))
+    assert str(named.value).startswith(said.replace(said.split(maxsplit=1)[0], "books.xlsx"))
 
 
 def test_books_that_miss_redemptions_before_their_date_and_on_it_are_told_in_one_cause() -> None:
