@@ -1810,3 +1810,42 @@ def test_names_of_every_script_and_form_are_names() -> None:
     specs = {spec.path: spec for spec in models.fields_of(models.Investor)}
     with pytest.raises(checks.CheckError, match="emoji"):  # (the model's name fields are names: review 90)
         models.check_field(specs["natural_person.forename"], "Grace \U0001f600")
+
+
+def test_a_frames_days_are_dates_and_its_flags_booleans() -> None:
+    """Review 92: a birth date was a UTC moment (moved to the day before by any zone west of UTC), an ID's validity
+    text, and yes-or-no fields objects holding None."""
+    from helpers.data.frames import to_frame
+
+    people = [
+        {
+            "id": "a",
+            "natural_person": {"birth_date": "1985-12-10", "is_pep": False},
+            "tax_information": {"is_subject_to_german_tax": None},
+        },
+        {"id": "b", "natural_person": {"birth_date": "1990-01-31T00:00:00+02:00", "is_pep": True}},
+    ]
+    shown = to_frame(people, show_personal_data=True)
+    assert (
+        str(shown["natural_person.birth_date"].dtype).startswith("datetime64")
+        and shown["natural_person.birth_date"].dt.tz is None
+    )
+    assert [f"{day:%Y-%m-%d}" for day in shown["natural_person.birth_date"]] == ["1985-12-10", "1990-01-31"]
+    assert pd.api.types.is_bool_dtype(shown["natural_person.is_pep"])
+    assert shown["natural_person.is_pep"].tolist() == [False, True]
+    assert shown["tax_information.is_subject_to_german_tax"].dtype == "boolean"
+    assert shown["tax_information.is_subject_to_german_tax"].isna().all()
+    masked = to_frame(people)  # (masked by default: the mask, as text)
+    assert masked["natural_person.birth_date"][0] == "••••-••-••"
+    identification = to_frame([{"id": "i", "document_valid_to": "2031-05-01", "verified_at": "2026-11-02T10:00:00Z"}])
+    assert identification["document_valid_to"].tolist() == [pd.Timestamp("2031-05-01")]
+    assert str(identification["verified_at"].dt.tz) == "UTC"
+    with pytest.warns(UserWarning, match="1 value of 'Valid to' is no day the toolkit can read"):
+        to_frame([{"id": "i", "document_valid_to": "soon"}])
+
+
+def test_a_day_on_a_screen_shows_no_time() -> None:
+    from helpers.ui.tables import text
+
+    assert text(pd.Timestamp("1985-12-10")) == "1985-12-10"
+    assert text(pd.Timestamp("2026-11-02T10:00:00Z")) == "2026-11-02 10:00 UTC"

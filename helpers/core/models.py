@@ -93,15 +93,23 @@ Iban = Annotated[str, _checked(checks.check_iban, cleans_breaks=True)]
 Bic = Annotated[str, _checked(checks.check_bic)]
 Country = Annotated[str, _checked(checks.check_country)]
 Currency = Annotated[str, _checked(checks.check_currency)]
-Day = Annotated[str, _checked(checks.check_date)]
-BirthDate = Annotated[str, _checked(checks.check_birth_date)]
+
+
+class _Kind:
+    """Marks what a field holds where its Python type does not say it: a frame types its column so."""
+
+
+DAY = _Kind()  # a calendar day (no time, no zone): a date
+FLAG = _Kind()  # yes or no: a boolean, missing where not given
+Day = Annotated[str, _checked(checks.check_date), DAY]
+BirthDate = Annotated[str, _checked(checks.check_birth_date), DAY]
 Moment = Annotated[str, _checked(checks.check_datetime)]
 PastMoment = Annotated[str, _checked(checks.check_past_datetime)]  # has happened: not in the future
 EthAddress = Annotated[str, _checked(checks.check_eth_address)]
 Units = Annotated[int, _checked(checks.check_units)]
 Email = Annotated[str, _checked(checks.check_email)]
 Id = Annotated[str, _checked(checks.check_uuid)]
-Flag = Annotated[bool, _checked(checks.check_bool)]
+Flag = Annotated[bool, _checked(checks.check_bool), FLAG]
 Phone = Annotated[str, _checked(checks.check_phone)]
 TaxId = Annotated[str, _checked(checks.check_tax_id)]
 DocumentNumber = Annotated[str, _checked(checks.check_personal_text(64))]
@@ -123,7 +131,7 @@ CHOICE_LABELS = {  # how a form names a choice (the registry's code is what is s
 Salutation = Annotated[str, _checked(checks.check_known(*SALUTATIONS, what="salutation"))]
 DocumentType = Annotated[str, _checked(checks.check_known(*DOCUMENT_TYPES, what="document type"))]
 IdentityProvider = Annotated[str, _checked(checks.check_known(*IDENTITY_PROVIDERS, what="identity provider"))]
-NotUSTaxable = Annotated[bool, _checked(checks.not_us_taxable)]
+NotUSTaxable = Annotated[bool, _checked(checks.not_us_taxable), FLAG]
 
 
 class Model(BaseModel):
@@ -613,6 +621,38 @@ def is_personal(path: str) -> bool:
     if named in PERSONAL_PATHS or any(named.endswith("." + known) for known in PERSONAL_PATHS if "." in known):
         return True
     return leaf in PERSONAL_FIELDS and leaf not in _NOT_ALWAYS_PERSONAL
+
+
+def _marked(info: FieldInfo, kind: _Kind) -> bool:
+    """Whether a field's type carries ``kind`` (also inside ``X | None``)."""
+    annotations, seen = [info.annotation], list(info.metadata)
+    while annotations:
+        for argument in get_args(annotations.pop()):
+            seen.append(argument)
+            annotations.append(argument)
+    return any(item is kind for item in seen)
+
+
+def _names_of(kind: _Kind) -> frozenset[str]:
+    """The fields whose type carries ``kind``, by path and by name."""
+    return frozenset(
+        name for spec in _all_specs() if _marked(spec.info, kind) for name in (spec.path, spec.name, *spec.meta.aliases)
+    )
+
+
+DAY_FIELDS, FLAG_FIELDS = _names_of(DAY), _names_of(FLAG)
+
+
+def is_day(path: str) -> bool:
+    """Whether the field at ``path`` holds a calendar day (a birth date, an ID's validity), not a moment."""
+    named = ".".join(part for part in path.split(".") if not part.isdigit())
+    return named in DAY_FIELDS or named.rsplit(".", 1)[-1] in DAY_FIELDS
+
+
+def is_flag(path: str) -> bool:
+    """Whether the field at ``path`` holds yes or no (``natural_person.is_pep``)."""
+    named = ".".join(part for part in path.split(".") if not part.isdigit())
+    return named in FLAG_FIELDS or named.rsplit(".", 1)[-1] in FLAG_FIELDS
 
 
 def is_known(path: str) -> bool:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from helpers.core import api
 from helpers.core.client import ListResult
-from helpers.core.models import INVESTOR_NAMING_FIELDS, is_known, is_personal, label
+from helpers.core.models import INVESTOR_NAMING_FIELDS, is_day, is_flag, is_known, is_personal, label
 from helpers.core.records import EXACT, WHOLE_AMOUNT, free_text_masked, is_free_text, mask, money_value
 from helpers.core.resources import units_share
 
@@ -315,8 +315,14 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
             }
             if changed:
                 frame[column] = frame[column].map(lambda v, changed=changed: changed.get(v, v), na_action="ignore")
+        elif is_day(column):
+            frame[column] = days(frame[column], column)
         elif leaf.endswith("_at") or leaf.endswith("_date"):
             frame[column] = moments(frame[column], column)
+        elif (frame[column].dtype == object or frame[column].isna().all()) and (
+            is_flag(column) or _all_flags(frame[column])
+        ):
+            frame[column] = _flags(frame[column])
         elif leaf in WHOLE_NUMBER_FIELDS and _all_ints(frame[column]):
             try:
                 frame[column] = frame[column].astype("Int64")
@@ -371,6 +377,41 @@ def moments(series: pd.Series, column: str, called: str | None = None) -> pd.Ser
             stacklevel=4,
         )
     return parsed
+
+
+DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def days(series: pd.Series, column: str) -> pd.Series:
+    """A column of calendar days (a birth date, an ID's validity) as dates: midnight without a zone, pandas' way
+    of a date, so that no conversion to another zone moves a birthday (review 92: read as UTC moments). A day
+    written with a time keeps its day as written; one that is no day is left empty, and said once."""
+    missing = series.isna()
+    written = series.where(missing, series.astype(str).str.strip().str.slice(0, 10))
+    parsed = pd.to_datetime(
+        written.where(written.str.fullmatch(DAY_TEXT, na=False)), format="%Y-%m-%d", errors="coerce"
+    )
+    unread = int(parsed.isna().sum() - missing.sum())
+    if unread:
+        warnings.warn(
+            f"{unread} value{'s' if unread > 1 else ''} of {label(column)!r} {'are' if unread > 1 else 'is'} no "
+            "day the toolkit can read: left empty. Run client.check_api() and report the table to the team.",
+            TimeWarning,
+            stacklevel=4,
+        )
+    return parsed
+
+
+def _all_flags(series: pd.Series) -> bool:
+    """Whether every value of a column of objects is True, False or missing, and one at least is not missing."""
+    kinds = set(map(type, series.to_numpy()))
+    return bool in kinds and kinds <= {bool, type(None), float} and all(type(v) is bool or pd.isna(v) for v in series)
+
+
+def _flags(series: pd.Series) -> pd.Series:
+    """A yes-or-no column as pandas' nullable booleans (missing where not given); as sent where a value is no
+    boolean (a registry's "yes" is not guessed at)."""
+    return series.astype("boolean") if all(type(v) is bool or pd.isna(v) for v in series) else series
 
 
 def _all_ints(series: pd.Series) -> bool:

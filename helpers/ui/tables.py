@@ -15,7 +15,7 @@ import math
 import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -65,7 +65,7 @@ def when(value: Any, with_time: bool = True) -> str:
             except ValueError:
                 return value
     if isinstance(value, datetime):
-        if not with_time:
+        if not with_time or (value.tzinfo is None and value.time() == time(0)):  # (a frame's day: midnight, no zone)
             return f"{value:%Y-%m-%d}"
         zone = " UTC" if value.utcoffset() is not None and not value.utcoffset() else ""
         return f"{value:%Y-%m-%d %H:%M}{zone}"
