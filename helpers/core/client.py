@@ -214,7 +214,8 @@ class ListResult:
 
     def __repr__(self) -> str:
         """The list and the names of its filters, never their values (an e-mail searched for ends up in a log)."""
-        filters = ", ".join(sorted(key for key, value in self.filters.items() if value not in (None, "")))
+        named = {key for key, value in self.filters.items() if value not in (None, "")} | set(self.local_filters)
+        filters = ", ".join(sorted(named))
         known = f", count={self.count}" if self.count is not None else ""
         return f"ListResult({self.path!r}{', filtered by ' + filters if filters else ''}{known})"
 
@@ -389,9 +390,13 @@ class ListResult:
             if self.shape is not None:
                 items = [self.shape(item) if isinstance(item, dict) else item for item in items]
             if checks_:
-                kept = [item for item in items if all(check(item) for check in checks_.values())]
-                if len(kept) < len(items):
-                    self._warn_ignored(items, checks_)
+                kept = []
+                for item in items:
+                    failed = next((name for name, check in checks_.items() if not check(item)), None)
+                    if failed is None:
+                        kept.append(item)
+                    elif self.filters.get(failed) not in (None, ""):  # sent, and the registry sent it back anyway
+                        self.client.note_ignored_filter(self.path, failed)
                 items = kept
             yield items
 
@@ -405,13 +410,6 @@ class ListResult:
             if value not in (None, "") and name not in result:
                 result[name] = _matches(name, value, self.action)
         return result
-
-    def _warn_ignored(
-        self, items: list[Mapping[str, Any]], checks_: dict[str, Callable[[Mapping[str, Any]], bool]]
-    ) -> None:
-        for name, check in checks_.items():
-            if any(not check(item) for item in items):
-                self.client.note_ignored_filter(self.path, name)
 
     def __iter__(self) -> Iterator[Record]:
         for page in self.pages():

@@ -574,6 +574,12 @@ def _changes(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> dict[str, An
     }
 
 
+def _email_of(investor: Mapping[str, Any]) -> str:
+    """An investor's e-mail address (``communication.email``), or "" where it has none."""
+    communication = investor.get("communication")
+    return str(communication.get("email") or "") if isinstance(communication, Mapping) else ""
+
+
 class Investors(Resource):
     def create(
         self,
@@ -724,13 +730,31 @@ class Investors(Resource):
             updated = self._client.write(change(repeat=True))
         return updated
 
-    def list(self, **filters: Any) -> ListResult:
-        return self._client.list(api.INVESTORS, "list the investors", filters)
+    def list(self, *, kyc_status: str | None = None, email: str | None = None) -> ListResult:
+        """Every investor, every page. ``kyc_status`` (SUCCESS, PENDING, FAILED or NONE) is asked of the registry
+        and checked here, where a registry that sends none is read from each investor's identifications (a request
+        each: section 6, F); ``email`` is matched here (case aside), never sent."""
+        local: dict[str, Callable[[Record], bool]] = {}
+        wanted = str(kyc_status).strip().upper() if kyc_status else None
+        if wanted:
+            local["kyc_status"] = lambda investor: self.kyc_status(investor) == wanted
+        if email:
+            address = str(email).strip().casefold()
+            local["email"] = lambda investor: _email_of(investor).casefold() == address
+        return self._client.list(api.INVESTORS, "list the investors", {"kyc_status": wanted}, local)
 
-    def frame(self, **options: Any) -> DataFrame:
-        """Every investor as a DataFrame (personal data masked unless ``show_personal_data=True``)."""
-        filters = {k: v for k, v in options.items() if k != "show_personal_data"}
-        return self.list(**filters).frame(show_personal_data=options.get("show_personal_data", False))
+    def frame(
+        self,
+        *,
+        kyc_status: str | None = None,
+        email: str | None = None,
+        show_personal_data: bool = False,
+        progress: bool = True,
+    ) -> DataFrame:
+        """Every investor as a DataFrame, filtered as :meth:`list` is (personal data masked unless
+        ``show_personal_data=True``; ``progress=False`` hides the bar a long list shows)."""
+        listed = self.list(kyc_status=kyc_status, email=email)
+        return listed.frame(show_personal_data=show_personal_data, progress=progress)
 
     def kyc_status(self, investor: str | Mapping[str, Any]) -> str:
         """SUCCESS, PENDING, FAILED or NONE: the investor's ``kyc_status`` where the registry sends it, else from
@@ -1047,8 +1071,9 @@ class Products(Resource):
     def get(self, product_id: str) -> Record:
         return self._get(path(api.PRODUCT, "the product", product_id=product_id), "read the product")
 
-    def frame(self) -> DataFrame:
-        return self.list().frame()
+    def frame(self, *, show_personal_data: bool = False, progress: bool = True) -> DataFrame:
+        """Every product as a DataFrame (``progress=False`` hides the bar a long list shows)."""
+        return self.list().frame(show_personal_data=show_personal_data, progress=progress)
 
 
 class Campaigns(Resource):
@@ -1060,8 +1085,11 @@ class Campaigns(Resource):
     def get(self, campaign_id: str) -> Record:
         return self._get(path(api.CAMPAIGN, "the campaign", campaign_id=campaign_id), "read the campaign")
 
-    def frame(self, product_id: str | None = None) -> DataFrame:
-        return self.list(product_id).frame()
+    def frame(
+        self, product_id: str | None = None, *, show_personal_data: bool = False, progress: bool = True
+    ) -> DataFrame:
+        """Every campaign (of one product, with ``product_id``) as a DataFrame."""
+        return self.list(product_id).frame(show_personal_data=show_personal_data, progress=progress)
 
 
 # --- investments ----------------------------------------------------------------------------------------------------
@@ -1219,6 +1247,7 @@ class Investments(Resource):
         investor_id: str | None = None,
         status: str | None = None,
     ) -> ListResult:
+        """Every investment, every page, filtered by the registry where it can and here always (section 6, B)."""
         ids = {
             name: checked_id(value, name, "the investment filter")
             for name, value in (("product_id", product_id), ("campaign_id", campaign_id), ("investor_id", investor_id))
@@ -1226,8 +1255,20 @@ class Investments(Resource):
         }
         return self._client.list(api.INVESTMENTS, "list the investments", {**ids, "status": _status_filter(status)})
 
-    def frame(self, **filters: Any) -> DataFrame:
-        return self.list(**filters).frame()
+    def frame(
+        self,
+        *,
+        product_id: str | None = None,
+        campaign_id: str | None = None,
+        investor_id: str | None = None,
+        status: str | None = None,
+        show_personal_data: bool = False,
+        progress: bool = True,
+    ) -> DataFrame:
+        """Every investment as a DataFrame, filtered as :meth:`list` is (``remaining_units`` in every row where it
+        can be told; ``progress=False`` hides the bar a long list shows)."""
+        listed = self.list(product_id=product_id, campaign_id=campaign_id, investor_id=investor_id, status=status)
+        return listed.frame(show_personal_data=show_personal_data, progress=progress)
 
     def credit(
         self,
@@ -1748,6 +1789,7 @@ class Redemptions(Resource):
     def list(
         self, *, investor_id: str | None = None, product_id: str | None = None, status: str | None = None
     ) -> ListResult:
+        """Every redemption, every page, filtered by the registry where it can and here always (section 6, B)."""
         ids = {
             name: checked_id(value, name, "the redemption filter")
             for name, value in (("investor_id", investor_id), ("product_id", product_id))
@@ -1755,8 +1797,19 @@ class Redemptions(Resource):
         }
         return self._client.list(api.REDEMPTIONS, "list the redemptions", {**ids, "status": status}, shape=with_units)
 
-    def frame(self, **filters: Any) -> DataFrame:
-        return self.list(**filters).frame()
+    def frame(
+        self,
+        *,
+        investor_id: str | None = None,
+        product_id: str | None = None,
+        status: str | None = None,
+        show_personal_data: bool = False,
+        progress: bool = True,
+    ) -> DataFrame:
+        """Every redemption as a DataFrame, filtered as :meth:`list` is (``progress=False`` hides the bar a long
+        list shows)."""
+        listed = self.list(investor_id=investor_id, product_id=product_id, status=status)
+        return listed.frame(show_personal_data=show_personal_data, progress=progress)
 
 
 class Transfers(Resource):
