@@ -1171,3 +1171,17 @@ def test_the_reports_files_hold_text_that_looks_like_a_formula_as_text(tmp_path:
     assert not [value for value, kind in cells.items() if kind == "f"]
     written = pd.read_csv(report.to_csv(tmp_path / "r.csv"), dtype=str)
     assert written.loc[0, "investor_name"] == "'" + formula and written.loc[0, "investor_ref"] == "'=1+1"
+
+
+def test_a_reports_repr_names_nobody_and_its_html_counts_what_was_found() -> None:
+    """Review 92: showing the report in a notebook gave the dataclass's repr: the rows, with names, NaN and
+    datetime.datetime(...)."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 9, "investor_name": "Ada Lovelace"}])
+    report = reconcile.compare(
+        ledger, delivered(10, 10, "2026-11-01"), pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 28, tzinfo=UTC)
+    )
+    with pd.option_context("display.max_columns", None, "display.width", 10000):
+        shown = [repr(report), str(report), report._repr_html_()]
+    assert repr(report).startswith("<Reconciliation: 1 difference across 1 investor/product position (1 investment, 0 ")
+    assert not [text for text in shown if "Lovelace" in text or "NaN" in text or "datetime." in text]
+    assert "<td>units differ</td>" in report._repr_html_() and "<td>1</td>" in report._repr_html_()

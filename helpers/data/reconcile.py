@@ -20,6 +20,7 @@ investments (what the wallets hold). All arithmetic is on integers.
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -154,6 +155,30 @@ class Reconciliation:
     def is_clean(self) -> bool:
         return self.differences.empty
 
+    def __repr__(self) -> str:
+        """The headline and the books' date, never the rows (they name investors: ``.differences`` holds them)."""
+        return f"<Reconciliation: {self.headline()} {self.dated()}>"
+
+    def _repr_html_(self) -> str:
+        """For a notebook: the headline, the books' date and the count of each kind of difference found (no names;
+        the rows, with names, are ``helpers.ui.panels.show_report(report)``'s screen and ``.differences``)."""
+        found = self.summary()
+        found = found[found["count"] > 0][["label", "count", "what_to_do"]]
+        table = (
+            found.rename(columns={"label": "Difference", "count": "Count", "what_to_do": "What to do"}).to_html(
+                index=False, escape=True, border=0
+            )
+            if len(found)
+            else ""
+        )
+        hint = (
+            "<p>The rows: <code>helpers.ui.panels.show_report(report)</code> (a screen, names first) or "
+            "<code>report.differences</code> (a DataFrame for code).</p>"
+            if len(found)
+            else ""
+        )
+        return f"<p><b>{html.escape(self.headline())}</b><br>{html.escape(self.dated())}</p>{table}{hint}"
+
     def summary(self) -> pd.DataFrame:
         """Number of differences per category (every category, zeros included), what it means and what to do."""
         counts = self.differences["category"].value_counts()
@@ -174,13 +199,19 @@ class Reconciliation:
                 "per investor and product the books hold, and read it again."
             )
         if self.is_clean:
+            positions = (
+                f"all {_count(self.checked_pairs, 'investor/product position')}"
+                if self.checked_pairs > 1
+                else "the one investor/product position"
+            )
             return (
-                f"Clean: the registry matches the ledger for all {self.checked_pairs} investor/product positions "
-                f"({self.investments} investments, {self.redemptions} redemptions checked)."
+                f"Clean: the registry matches the ledger for {positions} ({_count(self.investments, 'investment')}, "
+                f"{_count(self.redemptions, 'redemption')} checked)."
             )
         return (
-            f"{len(self.differences)} differences across {self.checked_pairs} investor/product positions "
-            f"({self.investments} investments, {self.redemptions} redemptions checked)."
+            f"{_count(len(self.differences), 'difference')} across "
+            f"{_count(self.checked_pairs, 'investor/product position')} ({_count(self.investments, 'investment')}, "
+            f"{_count(self.redemptions, 'redemption')} checked)."
         )
 
     def dated(self) -> str:
@@ -237,6 +268,11 @@ def _inert(frame: pd.DataFrame) -> pd.DataFrame:
         for column in texts
     }
     return frame.assign(**changed) if changed else frame
+
+
+def _count(number: int, thing: str) -> str:
+    """'1 difference', '2 differences', '1,204 investments'."""
+    return f"{number:,} {thing}{'' if number == 1 else 's'}"
 
 
 def _private_file(path: str | Path) -> Path:
