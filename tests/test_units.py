@@ -1849,3 +1849,33 @@ def test_a_day_on_a_screen_shows_no_time() -> None:
 
     assert text(pd.Timestamp("1985-12-10")) == "1985-12-10"
     assert text(pd.Timestamp("2026-11-02T10:00:00Z")) == "2026-11-02 10:00 UTC"
+
+
+def test_a_holding_whose_amounts_are_rounded_to_their_decimals_is_read_as_whole_units() -> None:
+    """Review 93: under drf, 1 unit of 3 bought for EUR 100.000 left as EUR 33.333 stopped the whole report ('holds
+    1.0000 units by its remaining amount, which is not a whole number')."""
+    from helpers.core.resources import remaining_units
+
+    def investment(left: str, paid: str = "100000", units: int = 3) -> dict[str, Any]:
+        money = {"decimals": 3, "currency": "EUR"}
+        return {
+            "id": "x",
+            "units": units,
+            "remaining_amount": {"amount": left, **money},
+            "investment_amount": {"amount": paid, **money},
+        }
+
+    assert [remaining_units(investment(left)) for left in ("33333", "33334", "66667", "66666", "0", "100000")] == [
+        1,
+        1,
+        2,
+        2,
+        0,
+        3,
+    ]
+    with pytest.raises(InputError) as caught:  # half a unit is no rounding
+        remaining_units(investment("50000"))
+    assert str(caught.value) == (
+        "The registry's investment x has 50.000 EUR left of 100.000 EUR for 3 units: 1.5 units, no whole number even "
+        "allowing for its rounding. Report this investment to Cashlink."
+    )

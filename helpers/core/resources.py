@@ -75,11 +75,25 @@ def path(template: str, subject: str, **ids: Any) -> str:
 
 
 def units_share(remaining: Decimal, total: Decimal, units: int) -> Fraction | None:
-    """The units ``remaining`` of ``total`` stands for, of an investment of ``units`` (exact; a whole number unless
-    the registry's amounts disagree); None when the total is 0 and the remaining amount is not."""
+    """The units ``remaining`` of ``total`` stands for, of an investment of ``units``: a whole number where the
+    registry's amounts are rounded to their decimals (1 unit of 3 for EUR 100.000 left as EUR 33.333: review 93),
+    else exact (a fraction where the amounts disagree); None when the total is 0 and the remaining amount is not."""
     if total == 0:
         return Fraction(0) if remaining == 0 else None
-    return Fraction(remaining) / Fraction(total) * units
+    share = Fraction(remaining) / Fraction(total) * units
+    if share.denominator == 1 or not units:
+        return share
+    nearest = round(share)
+    coarsest = max(_exponent(remaining), _exponent(total), -28)  # the last decimal either amount was rounded to
+    rounding = Fraction(Decimal(1).scaleb(min(coarsest, 0)))  # (half of it each, at most)
+    if 0 <= nearest <= units and abs(Fraction(remaining) - Fraction(total) * nearest / units) <= rounding:
+        return Fraction(nearest)
+    return share
+
+
+def _exponent(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
 
 
 def remaining_units(investment: Mapping[str, Any]) -> int | None:
@@ -104,9 +118,11 @@ def remaining_units(investment: Mapping[str, Any]) -> int | None:
     if share is None:
         return None
     if share.denominator != 1:
+        said = format(Decimal(share.numerator) / Decimal(share.denominator), ".6g")
         raise InputError(
-            f"The registry's investment {investment.get('id')} holds {float(share):.4f} units by its "
-            "remaining amount, which is not a whole number. Report this investment to Cashlink."
+            f"The registry's investment {investment.get('id')} has {money_value(remaining)} "
+            f"{remaining.get('currency')} left of {money_value(total)} {total.get('currency')} for {units:,} units: {said} "
+            "units, no whole number even allowing for its rounding. Report this investment to Cashlink."
         )
     return int(share)
 

@@ -1696,7 +1696,8 @@ class RedemptionForm(Form):
                 "<p>The registry's investments cannot be read here, so the wallet's balance is not shown; the "
                 "registry checks it when the redemption is sent.</p>"
             )
-        return f"<p>The wallet holds <b>{self.held(self.wallet.value):,}</b> units of the product.</p>"
+        held = self.held(self.wallet.value)
+        return f"<p>The wallet holds <b>{held:,}</b> unit{'' if held == 1 else 's'} of the product.</p>"
 
     def _show_balance(self) -> None:
         self.balance.value = self._balance_html()
