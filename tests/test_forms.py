@@ -12,6 +12,7 @@ import helpers
 from helpers.core.client import CannotFollowWarning
 from helpers.ui import forms
 from tests.conftest import SIGNED_AT, Sandbox, investor_body, unique_iban, uploaded
+from tests.test_field_names import holder_of
 from tests.test_sandbox_api import random_address
 
 PERSON = {
@@ -277,6 +278,19 @@ def test_a_redemption_for_an_investor_without_a_wallet_says_so(client: helpers.C
     assert "holds only" not in redeem.fields["units"].error.value
     assert "has no wallet yet" in redeem.fields["wallet_id"].error.value  # not 'This field is required.'
     assert "required" not in redeem.fields["wallet_id"].error.value
+
+
+def test_zero_units_given_to_a_form_are_refused_as_zero_not_as_missing(client: helpers.Client) -> None:
+    """Review 93: notebook 04 run with UNITS=0 said 'Units: This field is required.'"""
+    investor_id, _wallet_id = holder_of(client, 10)
+    for form in (
+        forms.RedemptionForm(client, {"investor_id": investor_id, "units": 0}),
+        forms.InvestmentForm(client, {"investor_id": investor_id, "units": 0}),
+    ):
+        assert form.fields["units"].widget.value == "0"
+        assert form.submit(raise_errors=False) is None
+        said = form.fields["units"].error.value
+        assert "required" not in said and "at least 1" in said, said
 
 
 def test_result_or_stop_explains_itself(client: helpers.Client) -> None:

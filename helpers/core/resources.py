@@ -121,8 +121,8 @@ def remaining_units(investment: Mapping[str, Any]) -> int | None:
         said = format(Decimal(share.numerator) / Decimal(share.denominator), ".6g")
         raise InputError(
             f"The registry's investment {investment.get('id')} has {money_value(remaining)} "
-            f"{remaining.get('currency')} left of {money_value(total)} {total.get('currency')} for {units:,} units: {said} "
-            "units, no whole number even allowing for its rounding. Report this investment to Cashlink."
+            f"{remaining.get('currency')} left of {money_value(total)} {total.get('currency')} for {units:,} units: "
+            f"{said} units, no whole number even allowing for its rounding. Report this investment to Cashlink."
         )
     return int(share)
 

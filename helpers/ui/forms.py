@@ -1370,7 +1370,7 @@ class InvestmentForm(Form):
             FormField(
                 "units",
                 spec["units"].label,
-                widgets.Text(value=str(d.get("units") or ""), placeholder="300"),
+                widgets.Text(value="" if d.get("units") is None else str(d["units"]), placeholder="300"),
                 checks.check_units,
             ),
             FormField.of(spec["signed_at"], d.get("signed_at")),
@@ -1540,7 +1540,7 @@ class RedemptionForm(Form):
         self.balance = widgets.HTML("")
         self.earlier = widgets.VBox()  # the investor's redemptions that failed: each can be tried again
         self.earlier.add_class("cl-failed-earlier")
-        self.units = widgets.Text(value=str(d.get("units") or ""), placeholder="100")
+        self.units = widgets.Text(value="" if d.get("units") is None else str(d["units"]), placeholder="100")
         spec = {s.path: s for s in models.fields_of(models.Redemption)}
         fields = [
             FormField("investor_id", spec["investor_id"].label, self.investor, id_check(self.investor)),
