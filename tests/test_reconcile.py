@@ -1185,3 +1185,53 @@ def test_a_reports_repr_names_nobody_and_its_html_counts_what_was_found() -> Non
     assert repr(report).startswith("<Reconciliation: 1 difference across 1 investor/product position (1 investment, 0 ")
     assert not [text for text in shown if "Lovelace" in text or "NaN" in text or "datetime." in text]
     assert "<td>units differ</td>" in report._repr_html_() and "<td>1</td>" in report._repr_html_()
+
+
+def test_books_that_name_an_investor_otherwise_than_the_registry_say_so_first() -> None:
+    """Review 93: two ledger rows with their investor ids swapped read as two differences of the books' names, and
+    the advice corrected the wrong investors; names written otherwise (case, accents, order, initials) are one."""
+    ledger = pd.DataFrame(
+        [
+            {"investor_id": "a", "product_id": "p", "units": 9, "investor_name": "Peter Hase"},
+            {"investor_id": "b", "product_id": "p", "units": 10, "investor_name": "Peter Gans"},
+        ]
+    )
+    registry = pd.concat([delivered(10, 10, "2026-11-01"), delivered(9, 9, "2026-11-01").assign(investor_id="b")])
+    report = reconcile.compare(ledger, registry, pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 28, tzinfo=UTC))
+    named = reconcile.with_names(report.differences, {"a": "Peter Gans", "b": "Peter Hase"})
+    assert named["cause"].str.startswith("The books name this investor Peter Hase, the registry Peter Gans: if").any()
+    assert named["action"].str.startswith("First check the investor id in the books.").all()
+    assert named["investor_name"].tolist() == ["Peter Hase", "Peter Gans"]  # (the books' names, as they wrote them)
+    for books, registry in [
+        ("LOVELACE, Ada", "Ada Lovelace"),
+        ("A. Lovelace", "Ada Lovelace"),
+        ("Jörg Müller", "Joerg Mueller"),
+    ]:
+        assert reconcile.same_name(books, registry), books
+    assert not reconcile.same_name("Peter Hase", "Peter Gans")
+
+
+def test_a_mistyped_investor_id_and_an_unknown_product_are_said_as_such() -> None:
+    """Review 93: a mistyped id read as two unrelated differences; an unknown product as an unknown investor, with
+    the advice to import an investment into it."""
+    ledger = pd.DataFrame(
+        [
+            {"investor_id": "a-typo", "product_id": "p", "units": 10, "investor_name": "Peter Eule"},
+            {"investor_id": "c", "product_id": "nowhere", "units": 5, "investor_name": "Carl Dachs"},
+            {"investor_id": "gone", "product_id": "p", "units": 5, "investor_name": "Nobody"},
+        ]
+    )
+    report = reconcile.compare(
+        ledger, delivered(10, 10, "2026-11-01"), pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 28, tzinfo=UTC)
+    )
+    names = {"a": "Peter Eule", "c": "Carl Dachs"}
+    checked = reconcile.with_ids_checked(reconcile.with_names(report.differences, names), set(names), {"p"})
+    causes = dict(zip(checked["investor_id"], checked["cause"], strict=True))
+    assert causes["a-typo"] == (
+        "The registry's investor a, of the same name, holds these 10 units of this product (the row of a): the "
+        "investor id in the books (a-typo) may be mistyped."
+    )
+    assert causes["a"].startswith("The books list these 10 units of this product under the investor id a-typo")
+    assert causes["c"] == "The registry has no product with this id: a wrong product id in the books?"
+    assert causes["gone"] == "The registry has no investor with this id: a wrong investor id in the books?"
+    assert "import" not in " ".join(checked["action"])

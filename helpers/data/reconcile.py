@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import html
 import os
+import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,7 +35,7 @@ import pandas as pd
 
 from helpers.core import api, checks
 from helpers.core.client import Client
-from helpers.core.errors import input_error, scrubbed, without_sandbox_notes
+from helpers.core.errors import CashlinkError, input_error, scrubbed, without_sandbox_notes
 from helpers.core.records import Record
 from helpers.core.resources import held_units, investor_name, status_since, times_known
 from helpers.data.frames import moments
@@ -342,7 +344,8 @@ def reconcile(
             if api.task_stage(latest.get("status")) == "successful"  # (review 84: one processing moved none yet)
         }
         differences = group_related(with_retries(report.differences, client, states), link_stuck=False, settled=settled)
-        report.differences = with_names(differences, registry_names(client))
+        names = registry_names(client)
+        report.differences = with_ids_checked(with_names(differences, names), set(names), _product_ids(client))
     report.as_of = ledger_date(ledger)
     report.undated = len(ledger) - len(_ledger_dates(ledger)) if report.as_of else 0
     report.differences = with_as_of(report.differences, ledger)
@@ -475,11 +478,96 @@ def registry_names(client: Client) -> dict[str, str]:
 
 
 def with_names(differences: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """The ledger's name where it gives one, else the registry's."""
+    """The ledger's name where it gives one, else the registry's; where the books name an investor otherwise than
+    the registry does, the row says so first (review 93: ids swapped in the books read as two differences of the
+    books' names, and the advice corrected the wrong investors)."""
     frame = differences.copy()
     frame["investor_name"] = frame["investor_name"].astype(object)
     missing = frame["investor_name"].isna() | (frame["investor_name"].astype(str).str.strip() == "")
+    for index in frame.index[~missing]:
+        books, registry = str(frame.at[index, "investor_name"]), names.get(str(frame.at[index, "investor_id"]))
+        if registry and not same_name(books, registry):
+            frame.at[index, "cause"] = (
+                f"The books name this investor {books.strip()}, the registry {registry}: if they are not one person, "
+                f"the investor id in the books is wrong. Otherwise, {_lowered(str(frame.at[index, 'cause']))}"
+            )
+            frame.at[index, "action"] = f"First check the investor id in the books. {frame.at[index, 'action']!s}"
     frame.loc[missing, "investor_name"] = frame.loc[missing, "investor_id"].map(lambda i: names.get(str(i)))
+    return frame
+
+
+def same_name(one: str, other: str) -> bool:
+    """Whether two names may be one person's as books and a registry write them: case, accents (Müller, Mueller),
+    word order ('Lovelace, Ada') and initials ('A. Lovelace') aside."""
+    words = [_name_words(name) for name in (one, other)]
+    fewer, more = sorted(words, key=len)
+    if not fewer:
+        return True
+    return all(any(word == it or (len(word) == 1 and it.startswith(word)) for it in more) for word in fewer)
+
+
+def _name_words(name: str) -> list[str]:
+    spelt = name.casefold()
+    for letter, written in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        spelt = spelt.replace(letter, written)
+    plain = "".join(c for c in unicodedata.normalize("NFKD", spelt) if not unicodedata.combining(c))
+    return [word for word in re.split(r"[\W_]+", plain) if word]
+
+
+def _product_ids(client: Client) -> set[str] | None:
+    """The products the registry has for these credentials, or None where they cannot be listed."""
+    try:
+        return {str(product["id"]) for product in client.products.list()}
+    except CashlinkError:
+        return None
+
+
+def with_ids_checked(differences: pd.DataFrame, investors: set[str], products: set[str] | None) -> pd.DataFrame:
+    """Rows of the books the registry has no investment for say which of their ids the registry does not know
+    (review 93: an unknown product read as an unknown investor, and the advice was to import into it); a ledger-only
+    row and a registry-only row of one product, units and name are said to be one position under a mistyped id."""
+    frame = differences.copy()
+    ledger_only = frame.index[frame["category"] == "in_ledger_only"]
+    for index in ledger_only:
+        investor_known = str(frame.at[index, "investor_id"]) in investors
+        product_known = None if products is None else str(frame.at[index, "product_id"]) in products
+        if not investor_known and product_known is False:
+            frame.at[index, "cause"] = "The registry knows neither this investor id nor this product id."
+            frame.at[index, "action"] = "Check both ids in the books."
+        elif not investor_known:
+            frame.at[index, "cause"] = "The registry has no investor with this id: a wrong investor id in the books?"
+            frame.at[index, "action"] = "Check the investor id in the books (notebook 03 finds an investor by name)."
+        elif product_known is False:
+            frame.at[index, "cause"] = "The registry has no product with this id: a wrong product id in the books?"
+            frame.at[index, "action"] = "Check the product id in the books."
+        else:
+            frame.at[index, "cause"] = (
+                "The registry knows this investor and this product, but has no investment of the one in the other: "
+                "an investment never imported, or a wrong id in the books."
+            )
+    registry_only = frame[frame["category"] == "in_registry_only"]
+    for index in ledger_only:
+        row = frame.loc[index]
+        twins = registry_only[
+            (registry_only["product_id"] == row["product_id"])
+            & (registry_only["registry_units"] == row["ledger_units"])
+            & registry_only["investor_name"].map(
+                lambda name, row=row: isinstance(name, str) and same_name(str(row["investor_name"] or ""), name)
+            )
+        ]
+        if len(twins) == 1 and isinstance(row["investor_name"], str) and row["investor_name"].strip():
+            twin, units = twins.index[0], f"{int(row['ledger_units']):,}"
+            books_id, registry_id = str(row["investor_id"])[:8], str(frame.at[twin, "investor_id"])[:8]
+            frame.at[index, "cause"] = (
+                f"The registry's investor {registry_id}, of the same name, holds these {units} units of this product "
+                f"(the row of {registry_id}): the investor id in the books ({books_id}) may be mistyped."
+            )
+            frame.at[twin, "cause"] = (
+                f"The books list these {units} units of this product under the investor id {books_id}, of the same "
+                f"name (the row of {books_id}): the investor id in the books may be mistyped."
+            )
+            for one in (index, twin):
+                frame.at[one, "action"] = "Correct the investor id in the books, and read the ledger again."
     return frame
 
 
