@@ -1235,3 +1235,25 @@ def test_a_mistyped_investor_id_and_an_unknown_product_are_said_as_such() -> Non
     assert causes["c"] == "The registry has no product with this id: a wrong product id in the books?"
     assert causes["gone"] == "The registry has no investor with this id: a wrong investor id in the books?"
     assert "import" not in " ".join(checked["action"])
+
+
+def test_books_kept_in_another_time_zone_date_the_registrys_moves_by_their_day() -> None:
+    """Review 93: books of 27 November in New York rightly showed a redemption made at 19:15 there (00:15 UTC on the
+    28th); read as a UTC day, the cause said it came after them and blamed 95 units on a missing booking."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 455, "as_of": "2026-11-27"}])
+    registry = delivered(550, 450, "2026-11-10")
+    redemption = redeemed((100, "2026-11-28T00:15:00Z"))
+    now = datetime(2026, 11, 28, 16, tzinfo=UTC)
+    in_utc = reconcile.compare(ledger, registry, redemption, timedelta(days=3), now)
+    assert in_utc.differences["cause"][0].startswith("After the books' date (2026-11-27), 100 units were redeemed")
+    in_new_york = reconcile.compare(ledger, registry, redemption, timedelta(days=3), now, books_zone="America/New_York")
+    cause = in_new_york.differences["cause"][0]
+    assert "After the books' date" not in cause and "redeemed" in cause, cause
+    assert in_new_york.differences["difference"].tolist() == [-5]
+    in_new_york.as_of = "2026-11-27"
+    assert in_new_york.dated().endswith("the books' day ends at midnight America/New_York.")
+
+
+def test_a_time_zone_that_does_not_exist_is_refused_by_name() -> None:
+    with pytest.raises(Exception, match="CASHLINK_BOOKS_TIME_ZONE must name a time zone, such as Europe/Berlin"):
+        helpers.Config(books_time_zone="Mars/Olympus")

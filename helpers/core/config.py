@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,7 @@ class Config(BaseSettings):
     journal_days: int = Field(30, ge=1)  # journal entries expire after this many days; the audit trail stays
     page_size: int = Field(500, ge=1, le=10_000)  # asked for; the registry may serve fewer
     concurrency: int = Field(8, ge=1, le=64)  # parallel page fetches and bulk writes
+    books_time_zone: str = "UTC"  # the zone of the books' days (a ledger's as_of): their day ends at midnight there
     source: str = "built-in sandbox defaults"
 
     @field_validator("base_url")
@@ -98,6 +100,18 @@ class Config(BaseSettings):
                 f"CASHLINK_BASE_URL must be an http(s) address such as "
                 f"https://demo.cashlink.de/api/external, not {value[:60]!r}."
             )
+        return value.strip()
+
+    @field_validator("books_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"CASHLINK_BOOKS_TIME_ZONE must name a time zone, such as Europe/Berlin, America/New_York or UTC, "
+                f"not {value[:60]!r}."
+            ) from None
         return value.strip()
 
     @model_validator(mode="after")

@@ -152,6 +152,7 @@ class Reconciliation:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     as_of: str | None = None  # the date of the books (the ledger's as_of), or "first to last" when they differ
     undated: int = 0  # rows of the ledger that give no as_of, where others give one
+    books_zone: str = "UTC"  # where the books' days end (CASHLINK_BOOKS_TIME_ZONE)
 
     @property
     def is_clean(self) -> bool:
@@ -224,7 +225,11 @@ class Reconciliation:
         undated = (
             f"; {self.undated} of its rows {'gives' if self.undated == 1 else 'give'} no date" if self.undated else ""
         )
-        return f"The books as of {self.as_of} (the ledger's as_of{undated}) against {registry}."
+        other = " (CASHLINK_BOOKS_TIME_ZONE sets the zone of books kept elsewhere)" if self.books_zone == "UTC" else ""
+        return (
+            f"The books as of {self.as_of} (the ledger's as_of{undated}) against {registry}; the books' day ends at "
+            f"midnight {self.books_zone}{other}."
+        )
 
     def styled(self) -> Any:
         """The detail table with the difference column highlighted (red: registry holds fewer; blue: more)."""
@@ -335,7 +340,10 @@ def reconcile(
     products = sorted(set(product_ids or []) | set(ledger["product_id"]))
     investments, redemptions = registry_frames(client, products)
     redemptions = with_masked_reasons(redemptions, client)
-    report = compare(ledger, investments, redemptions, stuck_after, now or datetime.now(UTC), link_failed=False)
+    zone = client.config.books_time_zone
+    report = compare(
+        ledger, investments, redemptions, stuck_after, now or datetime.now(UTC), link_failed=False, books_zone=zone
+    )
     if not report.is_clean:
         states = retry_states(report.differences, client)
         settled = {  # failed redemptions a retry from this journal settled: they explain no surplus (one perhaps
@@ -578,9 +586,11 @@ def compare(
     stuck_after: timedelta,
     now: datetime,
     link_failed: bool = True,
+    books_zone: str = "UTC",
 ) -> Reconciliation:
     """The pure comparison (no I/O), so it can be checked and timed on its own. ``link_failed=False``: a failed
-    redemption is not yet taken to explain a surplus (:func:`reconcile` does it once it knows its retries)."""
+    redemption is not yet taken to explain a surplus (:func:`reconcile` does it once it knows its retries).
+    ``books_zone``: where the books' days end (their as_of dates), UTC unless said."""
     keys = ["investor_id", "product_id"]
     if investments.empty:
         investments = pd.DataFrame(columns=INVESTMENT_COLUMNS)
@@ -599,13 +609,19 @@ def compare(
     ]
     merged = books.merge(registry, on=keys, how="outer", indicator="side")
     dates = _ledger_dates(ledger)
-    redeemed_since, delivered_since = _redeemed_since(redemptions, dates), _delivered_since(investments, dates)
-    redeemed_until = _redeemed_until(redemptions, dates)
+    redeemed_since = _redeemed_since(redemptions, dates, books_zone)
+    delivered_since = _delivered_since(investments, dates, books_zone)
+    redeemed_until = _redeemed_until(redemptions, dates, books_zone)
     rows = _position_rows(merged, redeemed_since, delivered_since, redeemed_until)
-    _date_the_positions_the_books_miss(rows, investments, redemptions, dates)
+    _date_the_positions_the_books_miss(rows, investments, redemptions, dates, books_zone)
     _name_ended_investments(rows, investments, redeemed_since, delivered_since)
     _name_moves_of_the_books_day(
-        rows, _moves_on(investments, redemptions, dates), dates, redeemed_since, delivered_since, redeemed_until
+        rows,
+        _moves_on(investments, redemptions, dates, books_zone),
+        dates,
+        redeemed_since,
+        delivered_since,
+        redeemed_until,
     )
     names = books.set_index(keys)[[c for c in ("investor_ref", "investor_name") if c in books.columns]]
     rows += _stuck_rows(investments, names, stuck_after, now)
@@ -620,11 +636,17 @@ def compare(
         ["category", "investor_id"], key=lambda s: s.map(order) if s.name == "category" else s, kind="stable"
     ).reset_index(drop=True)
     detail = group_related(detail, link_failed=link_failed)
-    return Reconciliation(detail, checked_pairs=len(merged), investments=len(investments), redemptions=len(redemptions))
+    return Reconciliation(
+        detail,
+        checked_pairs=len(merged),
+        investments=len(investments),
+        redemptions=len(redemptions),
+        books_zone=books_zone,
+    )
 
 
 def _redeemed_since(
-    redemptions: pd.DataFrame, dates: dict[tuple[str, str], str]
+    redemptions: pd.DataFrame, dates: dict[tuple[str, str], str], zone: str = "UTC"
 ) -> dict[tuple[str, str], tuple[int, str | None]]:
     """(investor id, product id) -> units redeemed successfully after the books' date of that position, and the
     date: what books of that date cannot show yet. A position the books give no date for: every redemption of it,
@@ -635,14 +657,14 @@ def _redeemed_since(
     for redemption in _rows(redemptions[redemptions["status"] == "success"]):
         pair = (str(redemption.investor_id), str(redemption.product_id))
         as_of = dates.get(pair)
-        if as_of is not None and (pd.isna(redemption.created_at) or _utc_day(redemption.created_at) <= as_of):
+        if as_of is not None and (pd.isna(redemption.created_at) or _day(redemption.created_at, zone) <= as_of):
             continue
         moved[pair] = (moved.get(pair, (0, as_of))[0] + int(redemption.units), as_of)
     return moved
 
 
 def _redeemed_until(
-    redemptions: pd.DataFrame, dates: dict[tuple[str, str], str]
+    redemptions: pd.DataFrame, dates: dict[tuple[str, str], str], zone: str = "UTC"
 ) -> dict[tuple[str, str], tuple[int, str]]:
     """(investor id, product id) -> units redeemed successfully before the books' date of that position, and the
     date: what books of that date should show (review 90: a shortfall they explain was said as a missing credit)."""
@@ -652,26 +674,27 @@ def _redeemed_until(
     for redemption in _rows(redemptions[redemptions["status"] == "success"]):
         pair = (str(redemption.investor_id), str(redemption.product_id))
         as_of = dates.get(pair)
-        if as_of is None or pd.isna(redemption.created_at) or _utc_day(redemption.created_at) >= as_of:
+        if as_of is None or pd.isna(redemption.created_at) or _day(redemption.created_at, zone) >= as_of:
             continue  # (on the books' day itself: said as such, see _name_moves_of_the_books_day)
         until[pair] = (until.get(pair, (0, as_of))[0] + int(redemption.units), as_of)
     return until
 
 
-def _utc_day(moment: Any) -> str:
-    """The day (YYYY-MM-DD) of a registry's time in UTC, one rule for deliveries and redemptions alike (a time
-    without a zone is UTC); "" when it is no time."""
+def _day(moment: Any, zone: str = "UTC") -> str:
+    """The day (YYYY-MM-DD) of a registry's time in the books' time zone (``CASHLINK_BOOKS_TIME_ZONE``, UTC unless
+    set: review 93, books of New York's day), one rule for deliveries and redemptions alike (a time without a zone
+    is UTC); "" when it is no time."""
     try:
         stamp = pd.Timestamp(moment)
     except (TypeError, ValueError):
         return ""
     if pd.isna(stamp):
         return ""
-    return f"{(stamp.tz_localize('UTC') if stamp.tzinfo is None else stamp.tz_convert('UTC')):%Y-%m-%d}"
+    return f"{(stamp.tz_localize('UTC') if stamp.tzinfo is None else stamp).tz_convert(zone):%Y-%m-%d}"
 
 
 def _delivered_since(
-    investments: pd.DataFrame, dates: dict[tuple[str, str], str]
+    investments: pd.DataFrame, dates: dict[tuple[str, str], str], zone: str = "UTC"
 ) -> dict[tuple[str, str], tuple[int, str]]:
     """(investor id, product id) -> units of investments delivered after the books' date of that position, and the
     date: what books of that date cannot show yet."""
@@ -682,7 +705,7 @@ def _delivered_since(
         pair = (str(investment.investor_id), str(investment.product_id))
         as_of = dates.get(pair)
         since = investment.since
-        if as_of is None or pd.isna(since) or pd.isna(investment.units) or _utc_day(since) <= as_of:
+        if as_of is None or pd.isna(since) or pd.isna(investment.units) or _day(since, zone) <= as_of:
             continue
         delivered[pair] = (delivered.get(pair, (0, as_of))[0] + int(investment.units), as_of)
     return delivered
@@ -788,7 +811,7 @@ def _position_rows(
 
 
 def _moves_on(
-    investments: pd.DataFrame, redemptions: pd.DataFrame, dates: dict[tuple[str, str], str]
+    investments: pd.DataFrame, redemptions: pd.DataFrame, dates: dict[tuple[str, str], str], zone: str = "UTC"
 ) -> dict[tuple[str, str], list[tuple[int, str]]]:
     """(investor id, product id) -> the deliveries and successful redemptions made on the books' date itself of that
     position, as (units, "delivered" or "redeemed"): books of that date may or may not show them."""
@@ -803,13 +826,17 @@ def _moves_on(
     for frame, column, verb in done:
         for move in _rows(frame):
             pair = (str(move.investor_id), str(move.product_id))
-            if dates.get(pair) and not pd.isna(move.units) and _utc_day(getattr(move, column)) == dates[pair]:
+            if dates.get(pair) and not pd.isna(move.units) and _day(getattr(move, column), zone) == dates[pair]:
                 moves.setdefault(pair, []).append((int(move.units), verb))
     return moves
 
 
 def _date_the_positions_the_books_miss(
-    rows: list[dict[str, Any]], investments: pd.DataFrame, redemptions: pd.DataFrame, dates: dict[tuple[str, str], str]
+    rows: list[dict[str, Any]],
+    investments: pd.DataFrame,
+    redemptions: pd.DataFrame,
+    dates: dict[tuple[str, str], str],
+    zone: str = "UTC",
 ) -> None:
     """A position the ledger does not list, with units delivered after the books' date (where the ledger gives one
     date): what books of that date should show, from what was delivered and redeemed since (review 71: it read 'the
@@ -821,7 +848,7 @@ def _date_the_positions_the_books_miss(
     missing = {(str(row["investor_id"]), str(row["product_id"])): row for row in rows}
     missing = {pair: row for pair, row in missing.items() if row["category"] == "in_registry_only"}
     on = dict.fromkeys(missing, books_date)
-    delivered, redeemed = _delivered_since(investments, on), _redeemed_since(redemptions, on)
+    delivered, redeemed = _delivered_since(investments, on, zone), _redeemed_since(redemptions, on, zone)
     undated = {
         (str(move.investor_id), str(move.product_id))
         for frame, column, done in ((investments, "since", "DELIVERED"), (redemptions, "created_at", "success"))
@@ -829,7 +856,7 @@ def _date_the_positions_the_books_miss(
         for move in _rows(frame[frame["status"] == done])
         if column not in frame.columns or pd.isna(getattr(move, column))
     }
-    day = _moves_on(investments, redemptions, on)
+    day = _moves_on(investments, redemptions, on, zone)
     for pair in sorted((set(delivered) | set(redeemed) | set(day)) & set(missing)):
         if pair in undated:
             continue
