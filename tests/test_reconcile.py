@@ -1257,3 +1257,17 @@ def test_books_kept_in_another_time_zone_date_the_registrys_moves_by_their_day()
 def test_a_time_zone_that_does_not_exist_is_refused_by_name() -> None:
     with pytest.raises(Exception, match="CASHLINK_BOOKS_TIME_ZONE must name a time zone, such as Europe/Berlin"):
         helpers.Config(books_time_zone="Mars/Olympus")
+
+
+def test_a_comma_in_a_file_separated_by_semicolons_is_no_guess() -> None:
+    """Review 93: German Excel's '380,000' (380 with a decimal comma) was read as 380,000 units; '380.000' was
+    already refused as ambiguous."""
+    content = f"investor_id;product_id;units\n{UNKNOWN};{UNKNOWN};380,000\n".encode()
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(content, "books.csv")
+    assert caught.value.to_frame().loc[0, "problem"] == (
+        "'380,000' can be read two ways in a file separated by semicolons, as German Excel saves it: 380,000 (a comma "
+        "grouping thousands) or 380 (a decimal comma). Enter it without the comma: 380000 or 380."
+    )
+    grouped = f'investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},"380,000"\n'.encode()  # (commas: thousands)
+    assert reconcile.read_ledger(grouped, "books.csv")["units"].tolist() == [380000]

@@ -11,6 +11,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -99,6 +100,7 @@ def parse_table(
             ) from None
     else:
         frame = _read_csv(raw, name)
+    decimal_comma = frame.attrs.get("delimiter") == ";"  # (a file where a comma may be the decimal mark)
     frame.columns = [checks.visible(str(c)).strip() for c in frame.columns]  # (a zero-width space pasted in one)
     unreadable = [(position, c) for position, c in enumerate(frame.columns, start=1) if checks.unseen_character(c)]
     if unreadable:  # (a NUL would vanish on a screen: 'un\x00its' would read as 'units', said missing)
@@ -148,6 +150,19 @@ def parse_table(
             unseen = checks.unseen_character(text)  # every column, checked or not (review 83: an unchecked one kept
             if unseen:  # a NUL)
                 problems.append((row, column.name, unseen))
+                values.append(None)
+                continue
+            if column.check is not None and decimal_comma and ONE_COMMA_GROUP.fullmatch(text):
+                grouped, decimal = int(text.replace(",", "")), Decimal(text.replace(",", ".")).normalize()
+                problems.append(  # (review 93: German Excel's '380,000' was read as 380000)
+                    (
+                        row,
+                        column.name,
+                        f"'{text}' can be read two ways in a file separated by semicolons, as German Excel saves it: "
+                        f"{grouped:,} (a comma grouping thousands) or {decimal:f} (a decimal comma). Enter it without "
+                        f"the comma: {grouped} or {decimal:f}.",
+                    )
+                )
                 values.append(None)
                 continue
             try:
@@ -232,6 +247,7 @@ OTHER_KINDS = {
     re.compile(rb"GIF8[79]a"): "a GIF image",
 }
 OLD_OFFICE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office 97-2003's container: an .xls, and an encrypted .xlsx
+ONE_COMMA_GROUP = re.compile(r"[+-]?[0-9]{1,3},[0-9]{3}")  # 380,000: thousands, or 380 with a decimal comma
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"  # (an .ods file's first entry)
 ZIP = b"PK\x03\x04"  # an .xlsx workbook is a ZIP archive, as other spreadsheets' files are
 UPLOADS = ".csv,.tsv,.txt,.xlsx,.xlsm"  # what an upload widget offers to choose: what is read here
@@ -336,7 +352,7 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
         )
     try:  # index_col=False: rows that end in a delimiter (as some programs export) keep their first column;
         # skip_blank_lines=False: an empty line is a row of the sheet (dropped later), so later rows keep their number
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
             dtype=str,
@@ -345,6 +361,8 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
             index_col=False,
             skip_blank_lines=False,
         )
+        frame.attrs["delimiter"] = delimiter
+        return frame
     except pd.errors.ParserError as exc:
         detail = " ".join(str(exc).split()).rstrip(".")
         found = re.search(r"line (\d+)", detail)
