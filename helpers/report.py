@@ -127,6 +127,8 @@ def produce(ledger: Path, output: Path, stuck_after_days: int = 3, cell_timeout:
                 os.environ[NAMES_UNATTENDED] = before
         from nbconvert import HTMLExporter
 
+        # the files are said where they end up, not in this scratch folder (review 93: the HTML named paths gone)
+        executed.write_text(executed.read_text(encoding="utf-8").replace(str(work), str(output)), encoding="utf-8")
         html, _resources = HTMLExporter(exclude_input=True).from_filename(str(executed))
         executed.with_suffix(".html").write_text(html, encoding="utf-8")
         files = {"notebook": f"{name}.ipynb", "html": f"{name}.html", "csv": f"{name}.csv", "excel": f"{name}.xlsx"}

@@ -28,6 +28,7 @@ from helpers.core.resources import units_share
 
 WHOLE_NUMBER_FIELDS = frozenset(  # typed as integers in a frame: the units (api.UNIT_FIELDS) and other counts
     {*api.UNIT_FIELDS, "amount", "allocation", "min_units", "step_size", "max_issuable_amount", "count"}
+    | {"benefiting_persons"}  # (a company's number of beneficial owners)
 )
 
 # Columns of an empty list's DataFrame (so code that filters on them works for a distributor without data).
