@@ -495,6 +495,23 @@ def test_a_surplus_is_never_pinned_on_a_failed_redemption_a_retry_settled(
     assert "is success" in mine["action"][1]
 
 
+def test_a_failed_redemption_a_retry_settled_is_no_difference_where_the_books_agree(
+    client: helpers.Client, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Review 93: the books showed what the successful retry left (40), as the registry did, and the report was
+    never clean again: the failed redemption stayed a difference."""
+    investor_id, wallet_id = onboard(client, "Settled Since")
+    client.investments.credit(invest(client, investor_id, wallet_id, 50).id)
+    failed = failed_redemption(client, sandbox, investor_id, wallet_id, 10)
+    client.redemptions.retry(str(failed.task["id"]))
+    path = ledger_file(tmp_path, [{"investor_id": investor_id, "product_id": client.config.product_id, "units": 40}])
+    report = reconcile.reconcile(client, reconcile.read_ledger(path))
+    assert investor_id not in set(report.differences["investor_id"])
+    assert report.headline().endswith(
+        "1 failed redemption tried again with success since, as the books show: not a difference."
+    )
+
+
 def test_a_surplus_is_still_explained_by_a_failed_redemption_whose_retry_has_not_ended(
     client: helpers.Client, sandbox: Sandbox, tmp_path: Path
 ) -> None:

@@ -153,6 +153,7 @@ class Reconciliation:
     as_of: str | None = None  # the date of the books (the ledger's as_of), or "first to last" when they differ
     undated: int = 0  # rows of the ledger that give no as_of, where others give one
     books_zone: str = "UTC"  # where the books' days end (CASHLINK_BOOKS_TIME_ZONE)
+    settled: int = 0  # failed redemptions a retry settled since, where the books agree: no difference
 
     @property
     def is_clean(self) -> bool:
@@ -196,6 +197,15 @@ class Reconciliation:
         )
 
     def headline(self) -> str:
+        settled = (
+            f" {_count(self.settled, 'failed redemption')} tried again with success since, as the books show: "
+            f"{'none is a difference' if self.settled > 1 else 'not a difference'}."
+            if self.settled
+            else ""
+        )
+        return self._counted() + settled
+
+    def _counted(self) -> str:
         if self.is_clean and not self.checked_pairs:  # (review 83: 'Clean … for all 0 positions')
             return (
                 "Nothing was compared: the ledger has no rows, and the products compared are the ledger's. Add one row "
@@ -352,12 +362,33 @@ def reconcile(
             if api.task_stage(latest.get("status")) == "successful"  # (review 84: one processing moved none yet)
         }
         differences = group_related(with_retries(report.differences, client, states), link_stuck=False, settled=settled)
+        differences, report.settled = _without_settled_failures(differences, settled)
         names = registry_names(client)
         report.differences = with_ids_checked(with_names(differences, names), set(names), _product_ids(client))
     report.as_of = ledger_date(ledger)
     report.undated = len(ledger) - len(_ledger_dates(ledger)) if report.as_of else 0
     report.differences = with_as_of(report.differences, ledger)
     return report
+
+
+def _without_settled_failures(differences: pd.DataFrame, settled: Collection[str]) -> tuple[pd.DataFrame, int]:
+    """The differences without the failed redemptions a retry from this journal settled where the books and the
+    registry agree on their position (review 93: the books showed what the retry left, and the report was never
+    clean again); where the position differs, the row stays, with the retry named."""
+    positions = {
+        (row.investor_id, row.product_id)
+        for row in _rows(
+            differences[differences["category"].isin(["units_differ", "in_ledger_only", "in_registry_only"])]
+        )
+    }
+    done = [
+        index
+        for index, row in differences.iterrows()
+        if row["category"] == "redemption_failed"
+        and str(row["redemption_id"]) in settled
+        and (row["investor_id"], row["product_id"]) not in positions
+    ]
+    return differences.drop(index=done).reset_index(drop=True), len(done)
 
 
 def with_masked_reasons(redemptions: pd.DataFrame, client: Client) -> pd.DataFrame:
