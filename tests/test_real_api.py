@@ -76,7 +76,7 @@ def delivered(client: helpers.Client, investor_id: str, wallet_id: str, units: i
 
 def test_check_api_reports_what_holds_and_the_client_adapts(registry: SandboxProcess, api: helpers.Client) -> None:
     registry.admin("bulk", {"client_id": api.config.client_id, "investors": 3, "investments": 45})
-    rows = {row["check"]: row for row in api.check_api()}
+    rows = {row["check"]: row for row in api.check_api().to_dict("records")}
     assert set(rows) >= {
         "token scopes",
         "API prefix",

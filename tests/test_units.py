@@ -1879,3 +1879,21 @@ def test_a_holding_whose_amounts_are_rounded_to_their_decimals_is_read_as_whole_
         "The registry's investment x has 50.000 EUR left of 100.000 EUR for 3 units: 1.5 units, no whole number even "
         "allowing for its rounding. Report this investment to Cashlink."
     )
+
+
+def test_an_empty_list_gives_the_columns_and_types_of_a_full_one() -> None:
+    """Review 92: a new distributor's investors frame had 6 of 38 columns; ids, statuses and amounts of an empty
+    investments frame were float64, its times of another unit than a full frame's."""
+    from helpers.core import api
+    from helpers.data.frames import EMPTY_COLUMNS, to_frame
+
+    investors = to_frame([], columns=EMPTY_COLUMNS[api.INVESTORS])
+    assert {"bank_account.iban", "natural_person.birth_date", "legal_person.company_name"} <= set(investors.columns)
+    assert investors["natural_person.is_pep"].dtype == "boolean" and investors["benefiting_persons"].dtype == "Int64"
+    investments = to_frame([], columns=EMPTY_COLUMNS[api.INVESTMENTS])
+    assert not [c for c, dtype in investments.dtypes.items() if dtype.kind == "f"]
+    assert str(investments["units"].dtype) == "Int64" and str(investments["remaining_units"].dtype) == "Int64"
+    full = to_frame(
+        [{"id": "i", "created_at": "2026-11-28T10:00:00Z", "units": 3}], columns=EMPTY_COLUMNS[api.INVESTMENTS]
+    )
+    assert investments["created_at"].dtype == full["created_at"].dtype == "datetime64[us, UTC]"

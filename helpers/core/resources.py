@@ -441,6 +441,7 @@ class InvestorIndex:
         return _email(investor), _iban(investor), _person_key(investor)
 
     def add(self, investor: Mapping[str, Any]) -> None:
+        """Count ``investor`` in (an investor made since the index was built)."""
         if (investor.get("natural_person") or investor.get("legal_person")) and (name := investor_name(investor)):
             self._names[name.casefold()] = self._names.get(name.casefold(), 0) + 1
         values = self._key_values(investor)
@@ -685,6 +686,7 @@ class Investors(Resource):
         return similar_investor(self.list().to_list(), investor)
 
     def get(self, investor_id: str) -> Record:
+        """One investor, by id (a :class:`NotFoundError` where the registry has none)."""
         return self._get(path(api.INVESTOR, "the investor", investor_id=investor_id), "read the investor")
 
     def update(
@@ -877,6 +879,7 @@ class Investors(Resource):
             self._client.written_lists.add(listing)
 
     def identifications(self, investor_id: str) -> builtins.list[Record]:
+        """The investor's identifications (every page; ``client.tabulate(...)`` makes a DataFrame of them)."""
         return self._client.items(
             path(api.IDENTIFICATIONS, "the investor", investor_id=investor_id), "read the identifications"
         )
@@ -916,6 +919,7 @@ class Investors(Resource):
         return self._client.write(operation)
 
     def wallets(self, investor_id: str) -> builtins.list[Record]:
+        """The investor's wallets (every page; ``client.tabulate(...)`` makes a DataFrame of them)."""
         return self._client.items(
             path(api.WALLETS_OF_INVESTOR, "the investor", investor_id=investor_id), "read the wallets"
         )
@@ -1082,9 +1086,11 @@ def _created_after(record: Mapping[str, Any], since: datetime) -> bool:
 
 class Products(Resource):
     def list(self) -> ListResult:
+        """Every product these credentials see, every page."""
         return self._client.list(api.PRODUCTS, "list the products")
 
     def get(self, product_id: str) -> Record:
+        """One product, by id."""
         return self._get(path(api.PRODUCT, "the product", product_id=product_id), "read the product")
 
     def frame(self, *, show_personal_data: bool = False, progress: bool = True) -> DataFrame:
@@ -1094,11 +1100,13 @@ class Products(Resource):
 
 class Campaigns(Resource):
     def list(self, product_id: str | None = None) -> ListResult:
+        """Every campaign (of one product, with ``product_id``), every page."""
         if product_id:
             product_id = checked_id(product_id, "product_id", "the campaign filter")
         return self._client.list(api.CAMPAIGNS, "list the campaigns", {"product_id": product_id})
 
     def get(self, campaign_id: str) -> Record:
+        """One campaign, by id."""
         return self._get(path(api.CAMPAIGN, "the campaign", campaign_id=campaign_id), "read the campaign")
 
     def frame(
@@ -1199,6 +1207,7 @@ class Investments(Resource):
         )
 
     def get(self, investment_id: str) -> Record:
+        """One investment, by id."""
         return self._get(path(api.INVESTMENT, "the investment", investment_id=investment_id), "read the investment")
 
     def update(
@@ -1461,6 +1470,7 @@ class Investments(Resource):
         )
 
     def registry_statements(self, investment_id: str) -> builtins.list[Record]:
+        """The investment's registry statements (every page; ``client.tabulate(...)`` makes a DataFrame of them)."""
         return self._client.items(
             path(api.REGISTRY_STATEMENTS, "the investment", investment_id=investment_id), "read the registry statements"
         )
@@ -1793,10 +1803,13 @@ class Redemptions(Resource):
         return failed
 
     def get(self, redemption_id: str) -> Record:
+        """One redemption, by id (its units as ``units`` whatever the registry names them)."""
         found = self._get(path(api.REDEMPTION, "the redemption", redemption_id=redemption_id), "read the redemption")
         return Record(with_units(dict(found)))
 
     def wait(self, redemption_id: str, *, timeout: float = 60) -> Record:
+        """The redemption once its task has ended (successful, failed or unknown; up to ``timeout`` seconds): a
+        :class:`TaskError` says a failure, with the call that tries it again."""
         hint = f"retry it with client.redemptions.retry('{redemption_id}') (or the form's Retry button)"
         return self._client.wait_for_task(
             lambda: self.get(redemption_id), "redemption", timeout=timeout, retry_hint=hint
@@ -1911,6 +1924,7 @@ class Transfers(Resource):
         return final.told_as(task)
 
     def get(self, transfer_id: str) -> Record:
+        """One transfer, by id."""
         return self._get(path(api.TRANSFER, "the transfer", transfer_id=transfer_id), "read the transfer")
 
     def list(

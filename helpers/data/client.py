@@ -37,6 +37,11 @@ class Client(core.Client):
             frame = to_frame(records, show_personal_data=show_personal_data, columns=columns)
         return with_remaining_units(frame) if path == api.INVESTMENTS else frame
 
+    def check_api(self) -> pd.DataFrame:  # type: ignore[override]  # (the core's rows, as the table they are)
+        """Probe the registry read-only and say what holds there, one row per check (``check``, ``finding``, …);
+        the client adapts to what it finds. The table to report where a message asks for it."""
+        return pd.DataFrame(super().check_api())
+
     def holdings(self, *, investor_id: str | None = None, product_id: str | None = None) -> pd.DataFrame:
         """Units held per investor, wallet and product (delivered investments' remaining holdings)."""
         frame = pd.DataFrame(

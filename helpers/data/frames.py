@@ -22,7 +22,16 @@ import pandas as pd
 
 from helpers.core import api
 from helpers.core.client import ListResult
-from helpers.core.models import INVESTOR_NAMING_FIELDS, is_day, is_flag, is_known, is_personal, label
+from helpers.core.models import (
+    INVESTOR_NAMING_FIELDS,
+    Investor,
+    fields_of,
+    is_day,
+    is_flag,
+    is_known,
+    is_personal,
+    label,
+)
 from helpers.core.records import EXACT, WHOLE_AMOUNT, free_text_masked, is_free_text, mask, money_value
 from helpers.core.resources import units_share
 
@@ -33,7 +42,17 @@ WHOLE_NUMBER_FIELDS = frozenset(  # typed as integers in a frame: the units (api
 
 # Columns of an empty list's DataFrame (so code that filters on them works for a distributor without data).
 EMPTY_COLUMNS = {
-    api.INVESTORS: ("id", *INVESTOR_NAMING_FIELDS, "created_at"),
+    api.INVESTORS: tuple(  # an investor's fields as the model defines them (but what only a request says)
+        dict.fromkeys(
+            [
+                "id",
+                *INVESTOR_NAMING_FIELDS,
+                *(spec.path for spec in fields_of(Investor) if spec.path != "is_beneficiary"),
+                "benefiting_persons",
+                "created_at",
+            ]
+        )
+    ),
     api.INVESTMENTS: (
         "id",
         "investor_id",
@@ -303,12 +322,20 @@ def _typed(frame: pd.DataFrame, show_personal_data: bool, columns: Iterable[str]
     if columns is not None:
         wanted = list(dict.fromkeys([*frame.columns, *columns])) if len(frame) else list(columns)
         if wanted != list(frame.columns):  # (a reindex copies every column)
+            added = [column for column in wanted if column not in frame.columns]
             frame = frame.reindex(columns=wanted)
+            for column in added:  # nothing given: missing values, typed below as the column's field (not floats)
+                frame[column] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     for column in frame.columns:
         leaf = column.rsplit(".", 1)[-1]
         if not show_personal_data and is_personal(column):
             frame[column] = frame[column].map(lambda v, leaf=leaf: mask(v, leaf), na_action="ignore")
-        elif not show_personal_data and _free_text_column(column) and pd.api.types.is_string_dtype(frame[column]):
+        elif (
+            not show_personal_data
+            and _free_text_column(column)
+            and pd.api.types.is_string_dtype(frame[column])
+            and frame[column].notna().any()  # (an empty column is typed as its field below)
+        ):
             changed = {  # a payment reference, a note: someone's data in it masked (each value once: a status
                 value: masked  # column of 100,000 rows holds a handful of values)
                 for value in frame[column].dropna().unique()
@@ -377,7 +404,7 @@ def moments(series: pd.Series, column: str, called: str | None = None) -> pd.Ser
             TimeWarning,
             stacklevel=4,
         )
-    return parsed
+    return parsed.astype("datetime64[us, UTC]")  # (one unit, whatever the texts' precision or none: review 92)
 
 
 DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -400,7 +427,7 @@ def days(series: pd.Series, column: str) -> pd.Series:
             TimeWarning,
             stacklevel=4,
         )
-    return parsed
+    return parsed.astype("datetime64[us]")
 
 
 def _all_flags(series: pd.Series) -> bool:

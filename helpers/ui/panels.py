@@ -63,7 +63,7 @@ class Overview(widgets.VBox):
 
     def __init__(self, client: Client, probe: bool = True) -> None:
         self.client = client
-        self.findings = client.check_api() if probe else []
+        self.findings = pd.DataFrame(client.check_api()).to_dict("records") if probe else []  # (either client)
         products = client.products.list().to_list()
         campaigns = client.campaigns.list().to_list()
         investments = client.investments.frame()
