@@ -1897,3 +1897,18 @@ def test_an_empty_list_gives_the_columns_and_types_of_a_full_one() -> None:
         [{"id": "i", "created_at": "2026-11-28T10:00:00Z", "units": 3}], columns=EMPTY_COLUMNS[api.INVESTMENTS]
     )
     assert investments["created_at"].dtype == full["created_at"].dtype == "datetime64[us, UTC]"
+
+
+def test_a_list_of_records_shows_as_cards_and_a_card_begins_with_the_name() -> None:
+    """Review 92: a list of records showed as a Python list (brackets, commas), and an investor's card began with
+    its id and street."""
+    from helpers.core.records import Record, Records
+
+    investor = Record(
+        {"id": "7b6d79ea", "natural_person": {"street": "Hauptstr. 1", "forename": "Ada", "surname": "L"}}
+    )
+    assert [name for name, _value in investor.rows()][:3] == ["First name", "Last name", "Id"]
+    data, metadata = Records([investor, investor])._repr_mimebundle_()
+    assert data["text/html"].count("<table class='cl-record'>") == 2 and "[" not in data["text/plain"]
+    assert metadata  # (marked as naming people: a saved notebook keeps no copy)
+    assert Records([])._repr_mimebundle_()[0] == {"text/plain": "None."}

@@ -59,7 +59,7 @@ from helpers.core.errors import (
     without_names,
 )
 from helpers.core.journal import OWNER_LEASE, AuditLine, Entry, Journal, TwinInFlight, content_hash, derive_key
-from helpers.core.records import Outcome, Record
+from helpers.core.records import Outcome, Record, Records
 from helpers.core.transport import AmbiguousWrite, Answer, Transport, abandoned_when, decode_body, in_place
 
 if TYPE_CHECKING:
@@ -415,8 +415,9 @@ class ListResult:
         for page in self.pages():
             yield from page
 
-    def to_list(self) -> list[Record]:
-        return list(self)
+    def to_list(self) -> Records:
+        """Every object, every page, as a list (shown in a notebook as their cards)."""
+        return Records(self)
 
     def first(self) -> Record | None:
         return next(iter(self), None)

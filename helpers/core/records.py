@@ -28,7 +28,15 @@ from helpers.core.errors import (
     scrubbed,
     without_name_runs,
 )
-from helpers.core.models import CHOICE_LABELS, MASKED_AS, is_identifying, is_known, is_personal, label
+from helpers.core.models import (
+    CHOICE_LABELS,
+    INVESTOR_NAMING_FIELDS,
+    MASKED_AS,
+    is_identifying,
+    is_known,
+    is_personal,
+    label,
+)
 from helpers.saving import PERSONAL
 
 MASK = "•"
@@ -323,7 +331,8 @@ class Record(dict[str, Any]):
 
         values = frozenset(personal_values(dict(self), identifying=mask_identifying))
         walk(dict(self), "")
-        return result
+        named = [label(path) for path in INVESTOR_NAMING_FIELDS]  # name first (review 92: a card began with its id)
+        return sorted(result, key=lambda row: named.index(row[0]) if row[0] in named else len(named))
 
     def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:  # (in a list or a dict too, whose output is not
         printer.text(self._text(self.rows(mask_identifying=True)))  # marked as naming people: names masked; review 87)
@@ -346,6 +355,18 @@ class Record(dict[str, Any]):
     def _text(rows: list[tuple[str, str]]) -> str:
         width = max((len(name) for name, _value in rows), default=0)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+class Records(list[Record]):
+    """Objects of a list, as a list for code; shown in a notebook as their cards, one after another (review 92: a
+    Python list's brackets and commas)."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, str], dict[str, Any]]:
+        if not self:
+            return {"text/plain": "None."}, {}
+        cards = [record._repr_mimebundle_()[0] for record in self]
+        texts, pages = [card["text/plain"] for card in cards], [card["text/html"] for card in cards]
+        return {"text/plain": "\n\n".join(texts), "text/html": "".join(pages)}, {PERSONAL: True}
 
 
 BADGE_COLOURS = {"sandbox": "#2e7d32", "demo": "#b26a00", "production": "#b00020"}
