@@ -270,7 +270,9 @@ def test_a_kyc_status_filter_the_objects_cannot_answer_is_read_from_identificati
     client, _renames, _proxy = drf_front
     unidentified = client.investors.create(investor_body("Unfiltered"))
     assert client.investors.list(kyc_status="FAILED").to_list() == []
-    assert [i.id for i in client.investors.list(kyc_status="NONE")] == [unidentified.id]
+    assert [i.id for i in client.investors.list(kyc_status="PENDING")] == [unidentified.id]  # (as strict says it)
+    with pytest.raises(helpers.InputError, match="kyc_status is SUCCESS, PENDING or FAILED, not 'VERIFIED'"):
+        client.investors.list(kyc_status="VERIFIED")
 
 
 def test_the_redemption_form_works_where_investments_cannot_be_listed(front: Front) -> None:

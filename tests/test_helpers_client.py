@@ -613,6 +613,7 @@ def test_investors_are_filtered_by_email_and_kyc_status_on_every_registry(
     assert client.investors.frame(email="nobody@example.com").empty
     succeeded = client.investors.frame(kyc_status="success", progress=False)
     assert len(client.investors.frame(progress=False)) == 2 and succeeded["id"].tolist() == [identified]
+    assert len(client.investors.frame(kyc_status="PENDING")) == 1  # (one answer on every registry: review 94)
     with pytest.raises(TypeError):
         client.investors.frame(surname="Lovelace")  # type: ignore[call-arg]  # (not a filter: never sent)
     for frame in (

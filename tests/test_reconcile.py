@@ -1292,3 +1292,28 @@ def test_a_comma_in_a_file_separated_by_semicolons_is_no_guess() -> None:
     )
     grouped = f'investor_id,product_id,units\n{UNKNOWN},{UNKNOWN},"380,000"\n'.encode()  # (commas: thousands)
     assert reconcile.read_ledger(grouped, "books.csv")["units"].tolist() == [380000]
+
+
+def test_a_failed_redemption_is_settled_only_for_books_that_can_show_its_retry() -> None:
+    """Review 94: books of 10 November showed 40 of 50 units, booking a redemption that failed on the 5th and was
+    retried only on the 20th; the failure was taken for settled, and the headline said the books showed the retry."""
+    failed = pd.DataFrame(
+        [
+            {
+                "id": "rF",
+                "investor_id": "a",
+                "product_id": "p",
+                "units": 10,
+                "status": "failed",
+                "created_at": "2026-11-05",
+            }
+        ]
+    )
+    retry = {"id": "rS", "status": "success", "created_at": "2026-11-20T10:00:00Z"}
+    for as_of, shows in (("2026-11-10", False), ("2026-11-20", True), (None, True)):
+        ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 40, "as_of": as_of}])
+        report = reconcile.compare(
+            ledger, delivered(50, 40, "2026-11-01"), failed, timedelta(days=3), datetime(2026, 11, 28, tzinfo=UTC)
+        )
+        dates = reconcile._ledger_dates(ledger)
+        assert reconcile._books_may_show(report.differences, "rF", retry, dates, "UTC") is shows, as_of

@@ -591,6 +591,10 @@ def _changes(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> dict[str, An
     }
 
 
+KYC_FILTERS = ("SUCCESS", "PENDING", "FAILED")  # what a kyc_status filter takes
+KYC_FILTERED = {"SUCCESS": "SUCCESS", "PENDING": "PENDING", "FAILED": "FAILED", "NONE": "PENDING"}
+
+
 def _email_of(investor: Mapping[str, Any]) -> str:
     """An investor's e-mail address (``communication.email``), or "" where it has none."""
     communication = investor.get("communication")
@@ -749,16 +753,22 @@ class Investors(Resource):
         return updated
 
     def list(self, *, kyc_status: str | None = None, email: str | None = None) -> ListResult:
-        """Every investor, every page. ``kyc_status`` (SUCCESS, PENDING, FAILED or NONE) is asked of the registry
-        and checked here, where a registry that sends none is read from each investor's identifications (a request
-        each: section 6, F); ``email`` is matched here (case aside), never sent."""
+        """Every investor, every page. ``email`` is matched here (case aside), never sent. ``kyc_status`` (SUCCESS,
+        PENDING or FAILED; PENDING takes in an investor not identified yet) is asked of the registry and checked
+        here; where the registry sends none, it is read from the identifications of each investor with that e-mail,
+        or of every investor (a request each: section 6, F)."""
         local: dict[str, Callable[[Record], bool]] = {}
-        wanted = str(kyc_status).strip().upper() if kyc_status else None
-        if wanted:
-            local["kyc_status"] = lambda investor: self.kyc_status(investor) == wanted
-        if email:
+        if email:  # (first: the cheap check, before any identification is read)
             address = str(email).strip().casefold()
             local["email"] = lambda investor: _email_of(investor).casefold() == address
+        wanted = str(kyc_status).strip().upper() if kyc_status else None
+        if wanted and wanted not in KYC_FILTERS:
+            raise InputError(
+                f"kyc_status is {', '.join(KYC_FILTERS[:-1])} or {KYC_FILTERS[-1]}, not {kyc_status!r}; nothing was "
+                "listed."
+            )
+        if wanted:  # (a registry's 'no identification yet' is PENDING: review 94)
+            local["kyc_status"] = lambda investor: KYC_FILTERED.get(self.kyc_status(investor), "") == wanted
         return self._client.list(api.INVESTORS, "list the investors", {"kyc_status": wanted}, local)
 
     def frame(

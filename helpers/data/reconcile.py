@@ -24,7 +24,7 @@ import html
 import os
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -357,12 +357,17 @@ def reconcile(
     if not report.is_clean:
         states = retry_states(report.differences, client)
         settled = {  # failed redemptions a retry from this journal settled: they explain no surplus (one perhaps
-            str(report.differences.at[index, "redemption_id"])  # redone by hand still may: its row says 'if')
+            str(report.differences.at[index, "redemption_id"]): latest  # redone by hand still may: its row says 'if')
             for index, (latest, _retried, _since) in states.items()
             if api.task_stage(latest.get("status")) == "successful"  # (review 84: one processing moved none yet)
         }
         differences = group_related(with_retries(report.differences, client, states), link_stuck=False, settled=settled)
-        differences, report.settled = _without_settled_failures(differences, settled)
+        shown = {  # those whose retry the books can show: books of its day or later, or books without a date
+            failed
+            for failed, retry in settled.items()
+            if _books_may_show(differences, failed, retry, _ledger_dates(ledger), zone)
+        }
+        differences, report.settled = _without_settled_failures(differences, shown)
         names = registry_names(client)
         report.differences = with_ids_checked(with_names(differences, names), set(names), _product_ids(client))
     report.as_of = ledger_date(ledger)
@@ -371,10 +376,24 @@ def reconcile(
     return report
 
 
+def _books_may_show(
+    differences: pd.DataFrame, failed: str, retry: Mapping[str, Any], dates: dict[tuple[str, str], str], zone: str
+) -> bool:
+    """Whether books of the failed redemption's position can show what its successful retry did: they give no date,
+    or a date on or after the retry's day (review 94: books of a date before the retry showed its units as moved,
+    and the failure was taken for settled)."""
+    row = differences[differences["redemption_id"].astype(str) == failed]
+    if row.empty:
+        return False
+    as_of = dates.get((str(row["investor_id"].iloc[0]), str(row["product_id"].iloc[0])))
+    day = _day(retry.get("created_at"), zone)
+    return as_of is None or (bool(day) and day <= as_of)
+
+
 def _without_settled_failures(differences: pd.DataFrame, settled: Collection[str]) -> tuple[pd.DataFrame, int]:
     """The differences without the failed redemptions a retry from this journal settled where the books and the
-    registry agree on their position (review 93: the books showed what the retry left, and the report was never
-    clean again); where the position differs, the row stays, with the retry named."""
+    registry agree on their position and may show the retry (review 93: the books showed what the retry left, and
+    the report was never clean again); where the position differs, the row stays, with the retry named."""
     positions = {
         (row.investor_id, row.product_id)
         for row in _rows(
