@@ -542,7 +542,7 @@ def with_names(differences: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
     frame = differences.copy()
     frame["investor_name"] = frame["investor_name"].astype(object)
     missing = frame["investor_name"].isna() | (frame["investor_name"].astype(str).str.strip() == "")
-    for index in frame.index[~missing]:
+    for index in frame.index[~missing & (frame["category"] == "units_differ")]:  # (once, at the position's row)
         books, registry = str(frame.at[index, "investor_name"]), names.get(str(frame.at[index, "investor_id"]))
         if registry and not same_name(books, registry):
             frame.at[index, "cause"] = (
@@ -555,20 +555,54 @@ def with_names(differences: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
 
 
 def same_name(one: str, other: str) -> bool:
-    """Whether two names may be one person's as books and a registry write them: case, accents (Müller, Mueller),
-    word order ('Lovelace, Ada') and initials ('A. Lovelace') aside."""
-    words = [_name_words(name) for name in (one, other)]
-    fewer, more = sorted(words, key=len)
+    """Whether two names may be one person's (or one company's) as books and a registry write them: case, accents
+    (Müller, Mueller, Muller; Søren, Soren), word order ('Lovelace, Ada'), initials ('A. M. Lovelace'), words run
+    together ('Hanspeter') and a title ('Dr.') aside. A person and a company ('Peter Müller Holding GmbH'), or a
+    father and a son ('jun.'), are two (review 94)."""
+    return any(_same_words(*(_name_words(name, spelling) for name in (one, other))) for spelling in (True, False))
+
+
+def _one_party(one: str, other: str) -> bool:
+    """Two names that name one party for sure enough to link two rows: :func:`same_name`, and more than a surname
+    ('Schmidt' names any Schmidt)."""
+    return same_name(one, other) and min(len(_name_words(one, True)), len(_name_words(other, True))) > 1
+
+
+def _same_words(one: list[str], other: list[str]) -> bool:
+    if "".join(one) == "".join(other):
+        return True
+    fewer, more = sorted((one, other), key=len)
     if not fewer:
         return True
-    return all(any(word == it or (len(word) == 1 and it.startswith(word)) for it in more) for word in fewer)
+    for kind in (COMPANY_WORDS, GENERATION_WORDS):  # present in one name only: another party
+        if bool(kind & set(fewer)) != bool(kind & set(more)):
+            return False
+    more_named = [word for word in more if word not in TITLE_WORDS]
+    return all(any(_same_word(word, it) for it in more_named) for word in fewer if word not in TITLE_WORDS)
 
 
-def _name_words(name: str) -> list[str]:
-    spelt = name.casefold()
-    for letter, written in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
-        spelt = spelt.replace(letter, written)
-    plain = "".join(c for c in unicodedata.normalize("NFKD", spelt) if not unicodedata.combining(c))
+def _same_word(one: str, other: str) -> bool:
+    """One word of a name, or its initial."""
+    return one == other or (len(one) == 1 and other.startswith(one)) or (len(other) == 1 and one.startswith(other))
+
+
+COMPANY_WORDS = frozenset(  # legal forms and the like: a company's name, not a person's
+    {"gmbh", "ag", "kg", "kgaa", "ug", "se", "ohg", "gbr", "ev", "eg", "mbh", "co", "ltd", "llc", "llp", "plc"}
+    | {"inc", "corp", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "ab", "as", "aps", "holding", "holdings"}
+    | {"stiftung", "foundation", "trust", "fund", "fonds", "verein"}
+)
+GENERATION_WORDS = frozenset({"jun", "junior", "jr", "sen", "senior", "sr", "ii", "iii", "iv"})
+TITLE_WORDS = frozenset({"dr", "prof", "mr", "mrs", "ms", "herr", "frau", "dipl", "ing", "mag"})
+SPELT_OUT = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}  # German's way of writing them without the dots
+FOLDED = {"ø": "o", "ł": "l", "đ": "d", "æ": "ae", "œ": "oe", "þ": "th", "ı": "i", "ß": "ss"}  # no accent to drop
+
+
+def _name_words(name: str, spelt_out: bool) -> list[str]:
+    """A name's words, lower case and without accents (umlauts spelt out, 'ue', or not)."""
+    text = name.casefold()
+    for letter, written in [*(SPELT_OUT.items() if spelt_out else []), *FOLDED.items()]:
+        text = text.replace(letter, written)
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return [word for word in re.split(r"[\W_]+", plain) if word]
 
 
@@ -610,7 +644,7 @@ def with_ids_checked(differences: pd.DataFrame, investors: set[str], products: s
             (registry_only["product_id"] == row["product_id"])
             & (registry_only["registry_units"] == row["ledger_units"])
             & registry_only["investor_name"].map(
-                lambda name, row=row: isinstance(name, str) and same_name(str(row["investor_name"] or ""), name)
+                lambda name, row=row: isinstance(name, str) and _one_party(str(row["investor_name"] or ""), name)
             )
         ]
         if len(twins) == 1 and isinstance(row["investor_name"], str) and row["investor_name"].strip():
