@@ -14,6 +14,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -1872,6 +1873,13 @@ def test_a_holding_whose_amounts_are_rounded_to_their_decimals_is_read_as_whole_
         2,
         0,
         3,
+    ]
+    from helpers.core.resources import units_share
+
+    # review 94: a real fraction is no rounding (each amount judged by its own decimals, the paid one exact)
+    assert [units_share(Decimal(left), Decimal(paid), 3) for left, paid in (("1001", "3000"), ("34", "100"))] == [
+        Fraction(1001, 1000),
+        Fraction(51, 50),
     ]
     with pytest.raises(InputError) as caught:  # half a unit is no rounding
         remaining_units(investment("50000"))

@@ -84,16 +84,17 @@ def units_share(remaining: Decimal, total: Decimal, units: int) -> Fraction | No
     if share.denominator == 1 or not units:
         return share
     nearest = round(share)
-    coarsest = max(_exponent(remaining), _exponent(total), -28)  # the last decimal either amount was rounded to
-    rounding = Fraction(Decimal(1).scaleb(min(coarsest, 0)))  # (half of it each, at most)
-    if 0 <= nearest <= units and abs(Fraction(remaining) - Fraction(total) * nearest / units) <= rounding:
+    # the remaining amount, a share of what was paid, rounded to its own last decimal: at most half of it off
+    # (review 94: a whole step of the coarser amount took 1,001 of 3,000 for 3 units as 1 unit)
+    if 0 <= nearest <= units and abs(Fraction(remaining) - Fraction(total) * nearest / units) <= _half_step(remaining):
         return Fraction(nearest)
     return share
 
 
-def _exponent(amount: Decimal) -> int:
+def _half_step(amount: Decimal) -> Fraction:
+    """Half of the last decimal place ``amount`` is written to (0.0005 for 33.333; 0.5 for 3000)."""
     exponent = amount.as_tuple().exponent
-    return exponent if isinstance(exponent, int) else 0
+    return Fraction(10) ** max(exponent if isinstance(exponent, int) else 0, -28) / 2
 
 
 def remaining_units(investment: Mapping[str, Any]) -> int | None:
