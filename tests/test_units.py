@@ -1876,11 +1876,9 @@ def test_a_holding_whose_amounts_are_rounded_to_their_decimals_is_read_as_whole_
     ]
     from helpers.core.resources import units_share
 
-    # review 94: a real fraction is no rounding (each amount judged by its own decimals, the paid one exact)
-    assert [units_share(Decimal(left), Decimal(paid), 3) for left, paid in (("1001", "3000"), ("34", "100"))] == [
-        Fraction(1001, 1000),
-        Fraction(51, 50),
-    ]
+    # review 94: judged by the remaining amount's own decimals, not the coarser amount's: 1,000.5 is no rounding
+    assert units_share(Decimal("1000.5"), Decimal("3000"), 3) == Fraction(2001, 2000)
+    assert units_share(Decimal("1000.1"), Decimal("3000"), 3) == 1
     with pytest.raises(InputError) as caught:  # half a unit is no rounding
         remaining_units(investment("50000"))
     assert str(caught.value) == (

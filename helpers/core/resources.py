@@ -84,17 +84,17 @@ def units_share(remaining: Decimal, total: Decimal, units: int) -> Fraction | No
     if share.denominator == 1 or not units:
         return share
     nearest = round(share)
-    # the remaining amount, a share of what was paid, rounded to its own last decimal: at most half of it off
-    # (review 94: a whole step of the coarser amount took 1,001 of 3,000 for 3 units as 1 unit)
-    if 0 <= nearest <= units and abs(Fraction(remaining) - Fraction(total) * nearest / units) <= _half_step(remaining):
+    # the remaining amount, a share of what was paid, rounded (up, down, or by what was taken from it) to its own
+    # last decimal: at most one step of it off (review 94: a step of the coarser amount took 1,000.5 of 3,000 as 1)
+    if 0 <= nearest <= units and abs(Fraction(remaining) - Fraction(total) * nearest / units) <= _step(remaining):
         return Fraction(nearest)
     return share
 
 
-def _half_step(amount: Decimal) -> Fraction:
-    """Half of the last decimal place ``amount`` is written to (0.0005 for 33.333; 0.5 for 3000)."""
+def _step(amount: Decimal) -> Fraction:
+    """The last decimal place ``amount`` is written to (0.001 for 33.333; 1 for 3000)."""
     exponent = amount.as_tuple().exponent
-    return Fraction(10) ** max(exponent if isinstance(exponent, int) else 0, -28) / 2
+    return Fraction(10) ** max(exponent if isinstance(exponent, int) else 0, -28)
 
 
 def remaining_units(investment: Mapping[str, Any]) -> int | None:
