@@ -1330,3 +1330,25 @@ def test_a_failed_redemption_is_settled_only_for_books_that_can_show_its_retry()
         )
         dates = reconcile._ledger_dates(ledger)
         assert reconcile._books_may_show(report.differences, "rF", retry, dates, "UTC") is shows, as_of
+
+
+def test_review_94s_smaller_points_of_the_reports_files_and_words() -> None:
+    """A signed number as text is kept as written in the CSV (no apostrophe); a tab-separated file's '380,000' is no
+    guess either; one unit is 'unit'; the books' time zone is read in any case, blank as UTC."""
+    frame = pd.DataFrame({"investor_ref": ["-42", "+49 Holding GmbH", "=1+1"], "units": [1, 2, 3]})
+    assert reconcile._inert(frame)["investor_ref"].tolist() == ["-42", "'+49 Holding GmbH", "'=1+1"]
+    tabbed = f"investor_id\tproduct_id\tunits\n{UNKNOWN}\t{UNKNOWN}\t380,000\n".encode()
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(tabbed, "books.txt")
+    assert (
+        caught.value.to_frame()
+        .loc[0, "problem"]
+        .startswith("'380,000' can be read two ways in a file separated by tabs")
+    )
+    assert reconcile._were(1, "redeemed") == "1 unit was redeemed" and reconcile._were([2, 3], "delivered") == (
+        "2 and 3 units were delivered"
+    )
+    zones = [helpers.Config(books_time_zone=zone).books_time_zone for zone in ("", "utc", "europe/berlin")]
+    assert zones == ["UTC", "UTC", "Europe/Berlin"]
+    with pytest.raises(Exception, match="must name a time zone"):
+        helpers.Config(books_time_zone="localtime")

@@ -1895,7 +1895,7 @@ def test_an_empty_list_gives_the_columns_and_types_of_a_full_one() -> None:
 
     investors = to_frame([], columns=EMPTY_COLUMNS[api.INVESTORS])
     assert {"bank_account.iban", "natural_person.birth_date", "legal_person.company_name"} <= set(investors.columns)
-    assert investors["natural_person.is_pep"].dtype == "boolean" and investors["benefiting_persons"].dtype == "Int64"
+    assert investors["natural_person.is_pep"].dtype == "boolean" and "benefiting_persons" not in investors.columns
     investments = to_frame([], columns=EMPTY_COLUMNS[api.INVESTMENTS])
     assert not [c for c, dtype in investments.dtypes.items() if dtype.kind == "f"]
     assert str(investments["units"].dtype) == "Int64" and str(investments["remaining_units"].dtype) == "Int64"
@@ -1917,4 +1917,4 @@ def test_a_list_of_records_shows_as_cards_and_a_card_begins_with_the_name() -> N
     data, metadata = Records([investor, investor])._repr_mimebundle_()
     assert data["text/html"].count("<table class='cl-record'>") == 2 and "[" not in data["text/plain"]
     assert metadata  # (marked as naming people: a saved notebook keeps no copy)
-    assert Records([])._repr_mimebundle_()[0] == {"text/plain": "None."}
+    assert Records([])._repr_mimebundle_()[0] == {"text/plain": "No objects."}

@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +63,12 @@ def split_base_url(url: str) -> tuple[str, str | None]:
     return f"{scheme}://{netloc}{path}", prefix
 
 
+@functools.cache
+def _time_zones() -> dict[str, str]:
+    """IANA's time zones by their name in lower case (read once: reading them takes a while)."""
+    return {zone.casefold(): zone for zone in zoneinfo.available_timezones() if "/" in zone or zone == "UTC"}
+
+
 class Config(BaseSettings):
     """Connection settings (``CASHLINK_*`` in the environment or `.env`). The secret is a ``SecretStr``."""
 
@@ -105,14 +111,16 @@ class Config(BaseSettings):
     @field_validator("books_time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value.strip())
-        except (ZoneInfoNotFoundError, ValueError):
+        """A time zone's name (IANA's, any case: utc, europe/berlin); blank is UTC (review 94)."""
+        if not value.strip() or value.strip().casefold() == "utc":
+            return "UTC"
+        zone = _time_zones().get(value.strip().casefold())
+        if zone is None:
             raise ValueError(
                 f"CASHLINK_BOOKS_TIME_ZONE must name a time zone, such as Europe/Berlin, America/New_York or UTC, "
                 f"not {value[:60]!r}."
-            ) from None
-        return value.strip()
+            )
+        return zone
 
     @model_validator(mode="after")
     def _prefix_from_url(self) -> Config:

@@ -363,7 +363,7 @@ class Records(list[Record]):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, str], dict[str, Any]]:
         if not self:
-            return {"text/plain": "None."}, {}
+            return {"text/plain": "No objects."}, {}
         cards = [record._repr_mimebundle_()[0] for record in self]
         texts, pages = [card["text/plain"] for card in cards], [card["text/html"] for card in cards]
         return {"text/plain": "\n\n".join(texts), "text/html": "".join(pages)}, {PERSONAL: True}

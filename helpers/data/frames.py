@@ -48,7 +48,6 @@ EMPTY_COLUMNS = {
                 "id",
                 *INVESTOR_NAMING_FIELDS,
                 *(spec.path for spec in fields_of(Investor) if spec.path != "is_beneficiary"),
-                "benefiting_persons",
                 "created_at",
             ]
         )

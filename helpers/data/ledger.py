@@ -100,7 +100,7 @@ def parse_table(
             ) from None
     else:
         frame = _read_csv(raw, name)
-    decimal_comma = frame.attrs.get("delimiter") == ";"  # (a file where a comma may be the decimal mark)
+    decimal_comma = frame.attrs.get("delimiter") in (";", "\t")  # (a file where a comma may be the decimal mark)
     frame.columns = [checks.visible(str(c)).strip() for c in frame.columns]  # (a zero-width space pasted in one)
     unreadable = [(position, c) for position, c in enumerate(frame.columns, start=1) if checks.unseen_character(c)]
     if unreadable:  # (a NUL would vanish on a screen: 'un\x00its' would read as 'units', said missing)
@@ -158,7 +158,8 @@ def parse_table(
                     (
                         row,
                         column.name,
-                        f"'{text}' can be read two ways in a file separated by semicolons, as German Excel saves it: "
+                        f"'{text}' can be read two ways in a file separated by {SEPARATED[frame.attrs['delimiter']]}, "
+                        "as German Excel saves it: "
                         f"{grouped:,} (a comma grouping thousands) or {decimal:f} (a decimal comma). Enter it without "
                         f"the comma: {grouped} or {decimal:f}.",
                     )
@@ -247,6 +248,7 @@ OTHER_KINDS = {
     re.compile(rb"GIF8[79]a"): "a GIF image",
 }
 OLD_OFFICE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office 97-2003's container: an .xls, and an encrypted .xlsx
+SEPARATED = {";": "semicolons", "\t": "tabs"}
 ONE_COMMA_GROUP = re.compile(r"[+-]?[0-9]{1,3},[0-9]{3}")  # 380,000: thousands, or 380 with a decimal comma
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"  # (an .ods file's first entry)
 ZIP = b"PK\x03\x04"  # an .xlsx workbook is a ZIP archive, as other spreadsheets' files are

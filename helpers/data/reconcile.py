@@ -274,17 +274,32 @@ class Reconciliation:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # (and full-width ones)
 
 
+SIGNED_NUMBER = re.compile(r"[+-][0-9]+(?:[.,][0-9]+)?")  # '-42': a number, no formula (kept as written: review 94)
+
+
 def _inert(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with each text cell that a spreadsheet program would run as a formula ('=HYPERLINK(...)' in a name
-    from the books or the registry: review 93) led by an apostrophe, which shows it as text."""
+    from the books or the registry: review 93) led by an apostrophe, which the program shows as text and a program
+    reading the CSV gets as written there."""
     texts = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
     changed = {
         column: frame[column].map(
-            lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v, na_action="ignore"
+            lambda v: (
+                f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) and not SIGNED_NUMBER.fullmatch(v) else v
+            ),
+            na_action="ignore",
         )
         for column in texts
     }
     return frame.assign(**changed) if changed else frame
+
+
+def _were(units: int | list[int], verb: str) -> str:
+    """'1 unit was redeemed', '3 units were redeemed', '2 and 3 units were redeemed'."""
+    amounts = units if isinstance(units, list) else [units]
+    if amounts == [1]:
+        return f"1 unit was {verb}"
+    return f"{' and '.join(f'{amount:,}' for amount in amounts)} units were {verb}"
 
 
 def _count(number: int, thing: str) -> str:
@@ -800,9 +815,7 @@ def _since_cause(
 ) -> str:
     """Why the registry holds ``difference`` units more (less, if negative) than books of ``as_of``: what was
     delivered and redeemed since, which they cannot show, and what remains, with its size and direction."""
-    moves = [
-        f"{units:,} units were {verb}" for units, verb in ((delivered, "delivered"), (redeemed, "redeemed")) if units
-    ]
+    moves = [_were(units, verb) for units, verb in ((delivered, "delivered"), (redeemed, "redeemed")) if units]
     said = f"After the books' date ({as_of}), {' and '.join(moves)}, which books of that date cannot show"
     rest = difference - (delivered - redeemed)
     if rest == 0:
@@ -945,9 +958,7 @@ def _date_the_positions_the_books_miss(
         if pair in undated:
             continue
         row, units, out = missing[pair], delivered.get(pair, (0, ""))[0], redeemed.get(pair, (0, None))[0]
-        moves = " and ".join(
-            f"{count:,} units were {verb}" for count, verb in ((units, "delivered"), (out, "redeemed")) if count
-        )
+        moves = " and ".join(_were(count, verb) for count, verb in ((units, "delivered"), (out, "redeemed")) if count)
         same_day = " and ".join(f"{count:,} units {verb}" for count, verb in day.get(pair, []))
         then = max(int(row["registry_units"]) - units + out, 0)  # what the position was at the end of that date
         if same_day:  # books of that date may or may not show them: both figures (reviews 74, 75)
@@ -999,7 +1010,7 @@ def _name_moves_of_the_books_day(
             continue
         day = moves[pair]
         said = " and ".join(
-            f"{' and '.join(f'{units:,}' for units, done in day if done == verb)} units were {verb}"
+            _were([units for units, done in day if done == verb], verb)
             for verb in ("delivered", "redeemed")
             if any(done == verb for _units, done in day)
         )
@@ -1011,9 +1022,9 @@ def _name_moves_of_the_books_day(
         if merge and before and sum(effects) - before == rest:
             ended = cause.partition(" The registry has ")[2]  # (investments that ended, said after it: kept)
             row["cause"] = (
-                f"The registry has redemptions of {before:,} units of this position made before the books' date "
-                f"({dates[pair]}), and on that date itself {said}, which books of that date may or may not show: if "
-                "the books booked none of them, that would be the difference."
+                f"The registry has redemptions of {_count(before, 'unit')} of this position made before the books' "
+                f"date ({dates[pair]}), and on that date itself {said}, which books of that date may or may not "
+                "show: if the books booked none of them, that would be the difference."
                 + (f" The registry has {ended}" if ended else "")
             )
             continue
