@@ -300,16 +300,22 @@ class Record(dict[str, Any]):
         """(label, value) pairs for people: nested objects flattened, money formatted, personal data masked, empty
         values left out. ``mask_identifying``: names, e-mail and address too (a card kept in a widget's state)."""
         result: list[tuple[str, str]] = []
+        paths: list[str] = []  # each row's field, for the order: the name first (review 92: a card began with its id)
+        first = [path for path in INVESTOR_NAMING_FIELDS if not path.startswith("communication.")]
+
+        def add(path: str, shown: str) -> None:
+            result.append((label(path), shown))
+            paths.append(path)
 
         def walk(value: Any, path: str) -> None:
             if is_money(value):
-                result.append((label(path), format_money(value)))
+                add(path, format_money(value))
             elif isinstance(value, Mapping):
                 for key, item in value.items():
                     walk(item, f"{path}.{key}" if path else str(key))
             elif isinstance(value, list):
                 if value:
-                    result.append((label(path), f"{len(value)} item{'s' if len(value) != 1 else ''}"))
+                    add(path, f"{len(value)} item{'s' if len(value) != 1 else ''}")
             elif value not in (None, ""):
                 leaf = path.rsplit(".", 1)[-1]
                 shown = mask(value, leaf) if is_personal(path) else value
@@ -327,12 +333,12 @@ class Record(dict[str, Any]):
                     shown = in_words(leaf, shown)  # Waiting for acceptance, not WAITING_FOR_ACCEPTANCE
                     if is_free_text(path, shown):  # its free text ('Peter Parker 2000-08-10')
                         shown = free_text_masked(shown, values, identifying=mask_identifying, field=path)
-                result.append((label(path), str(shown)))
+                add(path, str(shown))
 
         values = frozenset(personal_values(dict(self), identifying=mask_identifying))
         walk(dict(self), "")
-        named = [label(path) for path in INVESTOR_NAMING_FIELDS]  # name first (review 92: a card began with its id)
-        return sorted(result, key=lambda row: named.index(row[0]) if row[0] in named else len(named))
+        names = [first.index(path) if path in first else len(first) for path in paths]  # (by path, not by label)
+        return [row for _place, row in sorted(zip(names, result, strict=True), key=lambda pair: pair[0])]
 
     def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:  # (in a list or a dict too, whose output is not
         printer.text(self._text(self.rows(mask_identifying=True)))  # marked as naming people: names masked; review 87)
