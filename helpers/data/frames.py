@@ -385,14 +385,7 @@ def moments(series: pd.Series, column: str, called: str | None = None) -> pd.Ser
     if parsed.isna().sum() > missing.sum():  # some are no time as pandas reads them: a comma, or nonsense
         fixed = series.where(missing, series.astype(str).str.replace(COMMA_FRACTION, r"\1.\2", regex=True))
         parsed = pd.to_datetime(fixed, utc=True, format="ISO8601", errors="coerce")
-        unread = int(parsed.isna().sum() - missing.sum())
-        if unread:
-            warnings.warn(
-                f"{unread} value{'s' if unread > 1 else ''} of {named} {'are' if unread > 1 else 'is'} no "
-                "time the toolkit can read: left empty. Run client.check_api() and report the table to the team.",
-                TimeWarning,
-                stacklevel=4,
-            )
+        _said_unread(int(parsed.isna().sum() - missing.sum()), named, "time")
     present = np.flatnonzero(~missing)
     ends = {present[0], present[-1]} if len(present) else set()  # (a column's times share one form)
     samples = [value.strip() for value in (series.iloc[position] for position in ends) if isinstance(value, str)]
@@ -418,15 +411,19 @@ def days(series: pd.Series, column: str) -> pd.Series:
     parsed = pd.to_datetime(
         written.where(written.str.fullmatch(DAY_TEXT, na=False)), format="%Y-%m-%d", errors="coerce"
     )
-    unread = int(parsed.isna().sum() - missing.sum())
+    _said_unread(int(parsed.isna().sum() - missing.sum()), repr(label(column)), "day")
+    return parsed.astype("datetime64[us]")
+
+
+def _said_unread(unread: int, named: str, what: str) -> None:
+    """'2 values of 'Valid to' are no day the toolkit can read …', once per column (nothing when none)."""
     if unread:
         warnings.warn(
-            f"{unread} value{'s' if unread > 1 else ''} of {label(column)!r} {'are' if unread > 1 else 'is'} no "
-            "day the toolkit can read: left empty. Run client.check_api() and report the table to the team.",
+            f"{unread} value{'s' if unread > 1 else ''} of {named} {'are' if unread > 1 else 'is'} no {what} the "
+            "toolkit can read: left empty. Run client.check_api() and report the table to the team.",
             TimeWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-    return parsed.astype("datetime64[us]")
 
 
 def _all_flags(series: pd.Series) -> bool:
