@@ -623,3 +623,16 @@ def test_investors_are_filtered_by_email_and_kyc_status_on_every_registry(
         client.products.frame(progress=False),
     ):
         assert "id" in frame.columns
+
+
+def test_an_investor_whose_latest_identification_failed_is_failed_on_every_registry(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    """Review 95: an imported identification that succeeded, then a video identification that failed: the registry
+    that sends kyc_status said FAILED (its latest outcome), the toolkit reading identifications said SUCCESS."""
+    investor_id, _wallet = onboard(client, "Failed Later")
+    video = client.investors.identify(investor_id)
+    sandbox.admin(f"identifications/{video['id']}/complete", {"result": "failed"})
+    assert client.investors.kyc_status(investor_id) == "FAILED"
+    assert client.investors.frame(kyc_status="FAILED")["id"].tolist() == [investor_id]
+    assert client.investors.frame(kyc_status="SUCCESS").empty

@@ -1876,9 +1876,18 @@ def test_a_holding_whose_amounts_are_rounded_to_their_decimals_is_read_as_whole_
     ]
     from helpers.core.resources import units_share
 
-    # review 94: judged by the remaining amount's own decimals, not the coarser amount's: 1,000.5 is no rounding
-    assert units_share(Decimal("1000.5"), Decimal("3000"), 3) == Fraction(2001, 2000)
-    assert units_share(Decimal("1000.1"), Decimal("3000"), 3) == 1
+    # reviews 94-95: less than one step of the remaining amount's own last decimal off, and less than half a unit
+    share = {
+        (left, paid, units): units_share(Decimal(left), Decimal(paid), units)
+        for left, paid, units in [
+            ("1000.5", "3000", 3),
+            ("1001", "3000", 3),
+            ("5", "20", 10),
+            ("1", "2", 1),
+            ("33.334", "100.000", 3),
+        ]
+    }
+    assert list(share.values()) == [Fraction(2001, 2000), Fraction(1001, 1000), Fraction(5, 2), Fraction(1, 2), 1]
     with pytest.raises(InputError) as caught:  # half a unit is no rounding
         remaining_units(investment("50000"))
     assert str(caught.value) == (

@@ -85,8 +85,10 @@ def units_share(remaining: Decimal, total: Decimal, units: int) -> Fraction | No
         return share
     nearest = round(share)
     # the remaining amount, a share of what was paid, rounded (up, down, or by what was taken from it) to its own
-    # last decimal: at most one step of it off (review 94: a step of the coarser amount took 1,000.5 of 3,000 as 1)
-    if 0 <= nearest <= units and abs(Fraction(remaining) - Fraction(total) * nearest / units) <= _step(remaining):
+    # last decimal: less than one step of it off, and less than half a unit's price (review 94: a step of the
+    # coarser amount took 1,000.5 of 3,000 as 1; review 95: a whole step took 1,001 of 3,000 as 1)
+    off = abs(Fraction(remaining) - Fraction(total) * nearest / units)
+    if 0 <= nearest <= units and off < _step(remaining) and off < Fraction(total) / units / 2:
         return Fraction(nearest)
     return share
 
@@ -787,15 +789,20 @@ class Investors(Resource):
 
     def kyc_status(self, investor: str | Mapping[str, Any]) -> str:
         """SUCCESS, PENDING, FAILED or NONE: the investor's ``kyc_status`` where the registry sends it, else from
-        its identifications (section 6, F)."""
+        its identifications (section 6, F): the outcome of the latest that ended, PENDING while only open ones
+        exist, NONE without any."""
         record = self.get(investor) if isinstance(investor, str) else investor
         if isinstance(record.get("kyc_status"), str):
             return str(record["kyc_status"]).strip().upper()
-        statuses = {identification_status(i) for i in self.identifications(str(record["id"]))}
-        for status in ("SUCCESS", "PENDING", "FAILED"):
-            if status in statuses:
-                return status
-        return "NONE"
+        identifications = self.identifications(str(record["id"]))
+        ended = [  # the latest outcome counts, as a registry's own kyc_status says it (review 95: any SUCCESS won)
+            (str(i.get("verified_at") or i.get("created_at") or ""), order, identification_status(i))
+            for order, i in enumerate(identifications)
+            if identification_status(i) in ("SUCCESS", "FAILED")
+        ]
+        if ended:
+            return max(ended)[2]
+        return "PENDING" if identifications else "NONE"
 
     def identify(
         self,
