@@ -1352,3 +1352,13 @@ def test_review_94s_smaller_points_of_the_reports_files_and_words() -> None:
     assert zones == ["UTC", "UTC", "Europe/Berlin"]
     with pytest.raises(Exception, match="must name a time zone"):
         helpers.Config(books_time_zone="localtime")
+
+
+def test_one_unit_is_said_in_the_singular_in_every_row() -> None:
+    """Review 95: 'The ledger says 1 units', 'The registry holds 1 units that the ledger does not list'."""
+    ledger = pd.DataFrame([{"investor_id": "x", "product_id": "p", "units": 1}])
+    report = reconcile.compare(
+        ledger, delivered(1, 1, "2026-11-01"), pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 28, tzinfo=UTC)
+    )
+    said = " ".join(report.differences[["message", "cause", "action"]].astype(str).to_numpy().ravel())
+    assert "The ledger says 1 unit;" in said and "The registry holds 1 unit that" in said and "1 units" not in said

@@ -302,6 +302,11 @@ def _were(units: int | list[int], verb: str) -> str:
     return f"{' and '.join(f'{amount:,}' for amount in amounts)} units were {verb}"
 
 
+def _units(number: int) -> str:
+    """'1 unit', '1,500 units'."""
+    return _count(number, "unit")
+
+
 def _count(number: int, thing: str) -> str:
     """'1 difference', '2 differences', '1,204 investments'."""
     return f"{number:,} {thing}{'' if number == 1 else 's'}"
@@ -820,18 +825,18 @@ def _since_cause(
     rest = difference - (delivered - redeemed)
     if rest == 0:
         return f"{said}: that is the difference."
-    gap = f"{abs(rest):,} units {'more' if rest < 0 else 'fewer'} than the registry held then"
+    gap = f"{_units(abs(rest))} {'more' if rest < 0 else 'fewer'} than the registry held then"
     if books is None:
         shown = f"the books show {gap}"
     else:  # what books of that date should show: the registry now, less what was delivered since, plus redeemed
-        shown = f"books of that date should show {books + rest:,} units, but show {books:,}: {gap}"
+        shown = f"books of that date should show {_units(books + rest)}, but show {books:,}: {gap}"
     reason = (
         "units booked before the registry delivered them, or a credit or an investment missing?"
         if rest < 0
         else "a booking missing, or a redemption booked but not made?"
     )
     if rest < 0 and before:  # redemptions before the books' date they may have missed (review 91)
-        missed = f"the {before:,} units redeemed before that date, if the books did not book them"
+        missed = f"the {_units(before)} redeemed before that date, if the books did not book them"
         reason = f"{missed}: that would be it" if before == -rest else f"{missed}; or {reason}"
     return f"{said}; so {shown} ({reason})."
 
@@ -863,7 +868,7 @@ def _position_rows(
                         "ledger_units": ledger_units,
                         "registry_units": 0,
                         "difference": -ledger_units,
-                        "message": f"The ledger says {ledger_units:,} units; the registry has no investment of "
+                        "message": f"The ledger says {_units(ledger_units)}; the registry has no investment of "
                         "this investor in this product.",
                         "cause": "The registry does not know this investor and product: a wrong id in the books, "
                         "or an investment never imported.",
@@ -879,7 +884,7 @@ def _position_rows(
                         "ledger_units": None,
                         "registry_units": registry_units,
                         "difference": registry_units,
-                        "message": f"The registry holds {registry_units:,} units that the ledger does not list.",
+                        "message": f"The registry holds {_units(registry_units)} that the ledger does not list.",
                         "cause": "The books miss this position (a booking not made yet?).",
                         "action": ACTIONS["in_registry_only"],
                     }
@@ -959,14 +964,14 @@ def _date_the_positions_the_books_miss(
             continue
         row, units, out = missing[pair], delivered.get(pair, (0, ""))[0], redeemed.get(pair, (0, None))[0]
         moves = " and ".join(_were(count, verb) for count, verb in ((units, "delivered"), (out, "redeemed")) if count)
-        same_day = " and ".join(f"{count:,} units {verb}" for count, verb in day.get(pair, []))
+        same_day = " and ".join(f"{_units(count)} {verb}" for count, verb in day.get(pair, []))
         then = max(int(row["registry_units"]) - units + out, 0)  # what the position was at the end of that date
         if same_day:  # books of that date may or may not show them: both figures (reviews 74, 75)
             before = max(then - sum(c if verb == "delivered" else -c for c, verb in day[pair]), 0)
             after = f"; after it, {moves}" if moves else ""
             row["cause"] = (
                 f"On the books' date itself ({books_date}), {same_day}, which books of that date may or may not "
-                f"show{after}. Books of that date should show {then:,} units if they show that day's moves, "
+                f"show{after}. Books of that date should show {_units(then)} if they show that day's moves, "
                 f"{before:,} if not."
             )
             if not then or not before:
@@ -985,7 +990,7 @@ def _date_the_positions_the_books_miss(
         else:
             row["cause"] = (
                 f"{moves} after the books' date ({books_date}), which books of that date cannot show; they should "
-                f"show {then:,} units (a booking not made yet?)."
+                f"show {_units(then)} (a booking not made yet?)."
             )
 
 
@@ -1031,7 +1036,7 @@ def _name_moves_of_the_books_day(
         if sum(effects) == rest:
             explains = ": that would be the difference" if len(day) == 1 else ": all of them would be the difference"
         elif one is not None:
-            explains = f": the {day[one][0]:,} units {day[one][1]} alone would be the difference"
+            explains = f": the {_units(day[one][0])} {day[one][1]} alone would be the difference"
         else:
             explains = ""
         day_said = f"On the books' date itself ({dates[pair]}), {said}, which books of that date may or may not show"
@@ -1075,7 +1080,7 @@ def _name_ended_investments(
         ids = ", ".join(str(i.id)[:8] for i in found)
         it = "them" if several else "it"
         said = (
-            f"The registry has {len(found)} investment{'s' if several else ''} of {units:,} units of this position "
+            f"The registry has {len(found)} investment{'s' if several else ''} of {_units(units)} of this position "
             f"that ended without delivering ({statuses}: {ids})"
         )
         cause = str(row["cause"])
@@ -1135,19 +1140,19 @@ def _shortfall_cause(fewer: int, redeemed: tuple[int, str | None] | None, as_of:
     units = redeemed[0]
     when = f"made before the books' date ({as_of})" if as_of else "(they give no date to tell)"
     said = (
-        f"The registry has redemptions of {units:,} units of this position made before the books' date ({as_of}), "
+        f"The registry has redemptions of {_units(units)} of this position made before the books' date ({as_of}), "
         "which the books may not have booked"
         if as_of
-        else f"The registry has redemptions of {units:,} units of this position, which the books may not have booked "
+        else f"The registry has redemptions of {_units(units)} of this position, which the books may not have booked "
         "(they give no date to tell)"
     )
     if units == fewer:
         return f"{said}: that may be the difference."
     if units < fewer:
-        return f"{said}; the other {fewer - units:,} units: a credit or an investment missing?"
+        return f"{said}; the other {_units(fewer - units)}: a credit or an investment missing?"
     return (  # more redeemed than the difference: the books may have booked some of them
         "The books booked units the registry has not delivered (a credit or an investment missing?), or the books "
-        f"missed some of the redemptions of {units:,} units the registry has of this position {when}."
+        f"missed some of the redemptions of {_units(units)} the registry has of this position {when}."
     )
 
 
@@ -1167,12 +1172,12 @@ def _stuck_rows(
         units, phrase = int(investment.units), api.status_phrase(investment.status)
         if unread:
             message = (
-                f"Investment of {units:,} units is {phrase}; since when cannot be told: the registry gives its time "
+                f"Investment of {_units(units)} is {phrase}; since when cannot be told: the registry gives its time "
                 f"as '{str(given).strip()[:40]}', which the toolkit cannot read."
             )
         else:
             days = (now - since.to_pydatetime()).days
-            message = f"Investment of {units:,} units has been {phrase} for {days} days (since {since:%Y-%m-%d})."
+            message = f"Investment of {_units(units)} has been {phrase} for {days} days (since {since:%Y-%m-%d})."
         rows.append(
             {
                 **_names(names, investment.investor_id, investment.product_id),
@@ -1206,7 +1211,7 @@ def _unknown_status_rows(investments: pd.DataFrame, names: pd.DataFrame) -> list
                 "status": investment.status,
                 "since": investment.since,
                 "registry_units": units,
-                "message": (f"Investment of {units:,} units" if units is not None else "An investment")
+                "message": (f"Investment of {_units(units)}" if units is not None else "An investment")
                 + (
                     " has no status"
                     if pd.isna(investment.status)
@@ -1243,7 +1248,7 @@ def _redemption_rows(redemptions: pd.DataFrame, names: pd.DataFrame) -> list[dic
                 "status": redemption.status,
                 "since": redemption.created_at,
                 "registry_units": int(redemption.units),
-                "message": f"The redemption of {int(redemption.units):,} units "
+                "message": f"The redemption of {_units(int(redemption.units))} "
                 f"{'failed' if redemption.status == 'failed' else 'has an unknown outcome'}{error}.{advice}",
                 "cause": "The blockchain ledger refused the redemption"
                 + (f" ({reason[0].lower() + reason[1:]})" if reason else "")
@@ -1311,7 +1316,7 @@ def group_related(
             known = "not delivered" if (stuck["category"] == "stuck").all() else "not known to be delivered"
             detail.loc[index, "cause"] = " ".join(
                 [
-                    f"Of the {short:,} units fewer, {held:,} are {investments} {known} ({statuses}: {ids}; see the "
+                    f"Of the {_units(short)} fewer, {held:,} are {investments} {known} ({statuses}: {ids}; see the "
                     f"rows below), which the books booked; {rest}.",
                     *([str(row["cause"])] if isinstance(row["cause"], str) and row["cause"] else []),
                 ]
@@ -1338,7 +1343,7 @@ def group_related(
             )
             detail.loc[index, "action"] = f"See the rows below: {stuck['action'].iloc[0]}"
         detail.loc[[index, *found], "related"] = f"{row['investor_id']}/{row['product_id']}"
-        explains = f"the {short:,} units fewer" if held == short else f"{held:,} of the {short:,} units fewer"
+        explains = f"the {_units(short)} fewer" if held == short else f"{held:,} of the {_units(short)} fewer"
         explains = (
             f"With the others marked alike, it explains {explains}" if len(found) > 1 else f"It explains {explains}"
         )
@@ -1365,8 +1370,9 @@ def group_related(
         ids = ", ".join(str(i)[:8] for i in chosen["redemption_id"])
         plural = len(chosen) > 1
         detail.loc[index, "cause"] = (
-            f"Explained by {'failed redemptions' if plural else 'a failed redemption'} of {int(row['difference']):,} "
-            f"units ({ids}): the books booked {'them' if plural else 'it'}, but no units moved in the registry."
+            f"Explained by {'failed redemptions' if plural else 'a failed redemption'} of "
+            f"{_units(int(row['difference']))} ({ids}): the books booked {'them' if plural else 'it'}, but no units "
+            "moved in the registry."
         )
         detail.loc[index, "action"] = (
             "Reverse the redemption in the books, or try it again in notebook 04 (see the row below); the difference "
@@ -1374,7 +1380,7 @@ def group_related(
         )
         detail.loc[[index, *explaining], "related"] = f"{row['investor_id']}/{row['product_id']}"
         detail.loc[explaining, "cause"] = [
-            f"{cause} It explains the difference of {int(row['difference']):,} units above."
+            f"{cause} It explains the difference of {_units(int(row['difference']))} above."
             for cause in chosen["cause"]
         ]
         position[explaining] = [index + step / (len(explaining) + 1) for step in range(1, len(explaining) + 1)]
