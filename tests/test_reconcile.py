@@ -1362,3 +1362,20 @@ def test_one_unit_is_said_in_the_singular_in_every_row() -> None:
     )
     said = " ".join(report.differences[["message", "cause", "action"]].astype(str).to_numpy().ravel())
     assert "The ledger says 1 unit;" in said and "The registry holds 1 unit that" in said and "1 units" not in said
+
+
+def test_review_95s_points_on_names_zones_and_decimal_commas() -> None:
+    """A title and a surname link no rows, and names compare the same either way round; Danish ø written 'oe' is
+    one name; the zone database's CET is a zone; '1,5' in a file separated by semicolons is a decimal comma (the
+    check's advice that '1,500 is read as fifteen hundred' is untrue there)."""
+    assert not reconcile._one_party("Frau Müller", "Peter Müller")
+    for one, other in [("Frau Smith", "John Smith"), ("Dr. Ada Lovelace", "Ada B. Lovelace")]:
+        assert reconcile.same_name(one, other) == reconcile.same_name(other, one)
+    assert reconcile.same_name("Søren Sørensen", "Soeren Soerensen")
+    assert helpers.Config(books_time_zone="cet").books_time_zone == "CET"
+    content = f"investor_id;product_id;units\n{UNKNOWN};{UNKNOWN};1,5\n".encode()
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(content, "books.csv")
+    assert caught.value.to_frame().loc[0, "problem"] == (
+        "'1,5' has a decimal comma; enter a whole number such as 300, without a comma."
+    )

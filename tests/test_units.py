@@ -1927,3 +1927,11 @@ def test_a_list_of_records_shows_as_cards_and_a_card_begins_with_the_name() -> N
     assert data["text/html"].count("<table class='cl-record'>") == 2 and "[" not in data["text/plain"]
     assert metadata  # (marked as naming people: a saved notebook keeps no copy)
     assert Records([])._repr_mimebundle_()[0] == {"text/plain": "No objects."}
+
+
+def test_a_benefiting_persons_card_begins_with_the_name() -> None:
+    """Review 95: a benefiting person's card began with its id and address."""
+    from helpers.core.records import Record
+
+    person = Record({"id": "b", "street": "Hauptstr. 1", "forename": "Ada", "surname": "Lovelace"})
+    assert [name for name, _value in person.rows()][:2] == ["First name", "Last name"]

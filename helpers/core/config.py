@@ -66,7 +66,8 @@ def split_base_url(url: str) -> tuple[str, str | None]:
 @functools.cache
 def _time_zones() -> dict[str, str]:
     """IANA's time zones by their name in lower case (read once: reading them takes a while)."""
-    return {zone.casefold(): zone for zone in zoneinfo.available_timezones() if "/" in zone or zone == "UTC"}
+    unlike = {"Factory", "localtime", "posixrules"}  # (files of the zone database, no zone of a place)
+    return {zone.casefold(): zone for zone in zoneinfo.available_timezones() - unlike}
 
 
 class Config(BaseSettings):

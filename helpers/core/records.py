@@ -302,6 +302,7 @@ class Record(dict[str, Any]):
         result: list[tuple[str, str]] = []
         paths: list[str] = []  # each row's field, for the order: the name first (review 92: a card began with its id)
         first = [path for path in INVESTOR_NAMING_FIELDS if not path.startswith("communication.")]
+        first += [path.rsplit(".", 1)[-1] for path in first]  # (a benefiting person's own forename: review 95)
 
         def add(path: str, shown: str) -> None:
             result.append((label(path), shown))

@@ -584,21 +584,20 @@ def same_name(one: str, other: str) -> bool:
 
 def _one_party(one: str, other: str) -> bool:
     """Two names that name one party for sure enough to link two rows: :func:`same_name`, and more than a surname
-    ('Schmidt' names any Schmidt)."""
-    return same_name(one, other) and min(len(_name_words(one, True)), len(_name_words(other, True))) > 1
+    ('Schmidt' or 'Frau Schmidt' names any Schmidt: review 95)."""
+    named = [[word for word in _name_words(name, True) if word not in TITLE_WORDS] for name in (one, other)]
+    return same_name(one, other) and min(map(len, named)) > 1
 
 
 def _same_words(one: list[str], other: list[str]) -> bool:
     if "".join(one) == "".join(other):
         return True
-    fewer, more = sorted((one, other), key=len)
-    if not fewer:
-        return True
     for kind in (COMPANY_WORDS, GENERATION_WORDS):  # present in one name only: another party
-        if bool(kind & set(fewer)) != bool(kind & set(more)):
+        if bool(kind & set(one)) != bool(kind & set(other)):
             return False
-    more_named = [word for word in more if word not in TITLE_WORDS]
-    return all(any(_same_word(word, it) for it in more_named) for word in fewer if word not in TITLE_WORDS)
+    named = [[word for word in words if word not in TITLE_WORDS] for words in (one, other)]  # (both: review 95)
+    fewer, more = sorted(named, key=len)
+    return all(any(_same_word(word, it) for it in more) for word in fewer)
 
 
 def _same_word(one: str, other: str) -> bool:
@@ -613,7 +612,7 @@ COMPANY_WORDS = frozenset(  # legal forms and the like: a company's name, not a 
 )
 GENERATION_WORDS = frozenset({"jun", "junior", "jr", "sen", "senior", "sr", "ii", "iii", "iv"})
 TITLE_WORDS = frozenset({"dr", "prof", "mr", "mrs", "ms", "herr", "frau", "dipl", "ing", "mag"})
-SPELT_OUT = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}  # German's way of writing them without the dots
+SPELT_OUT = {"ä": "ae", "ö": "oe", "ü": "ue", "ø": "oe", "å": "aa", "ß": "ss"}  # written without the marks
 FOLDED = {"ø": "o", "ł": "l", "đ": "d", "æ": "ae", "œ": "oe", "þ": "th", "ı": "i", "ß": "ss"}  # no accent to drop
 
 
