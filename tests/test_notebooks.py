@@ -134,7 +134,7 @@ def test_report_command_writes_html_csv_and_excel(
     }
     assert stat.S_IMODE((tmp_path / "reports").stat().st_mode) == 0o700
     page = Path(printed["html"]).read_text()
-    assert "differences across" in page and "reconcile.reconcile(" not in page  # results, not code
+    assert "differences found comparing" in page and "reconcile.reconcile(" not in page  # results, not code
     assert printed["csv"] in page and "/.reconciliation-" not in page  # review 93: it named the scratch folder
     differences = __import__("pandas").read_csv(printed["csv"])
     assert {"in_ledger_only", "units_differ", "stuck", "redemption_failed"} <= set(differences["category"])

@@ -93,7 +93,7 @@ def test_known_discrepancies_are_found_exactly(
     assert "has been paid for" in messages["stuck"]
     assert "Do not retry" in messages["redemption_unknown"]
     assert report.differences.loc[report.differences["category"] == "units_differ", "investor_ref"].item() == "R-B"
-    assert report.summary()["count"].tolist() == [1, 1, 1, 1, 0, 1, 1]  # (no status the documentation does not name)
+    assert report.summary()["count"].tolist() == [1, 1, 1, 0, 1, 0, 1, 1]  # (no status the documentation does not name)
 
 
 def test_a_clean_ledger_gives_a_clean_report(client: helpers.Client, tmp_path: Path) -> None:
@@ -138,6 +138,7 @@ def test_sample_ledger_has_every_category_against_the_demo_seed(tmp_path: Path) 
         "in_ledger_only": 1,
         "in_registry_only": 1,
         "units_differ": 2,
+        "name_differs": 0,
         "stuck": 2,
         "status_unknown": 0,
         "redemption_failed": 1,
@@ -1203,7 +1204,9 @@ def test_a_reports_repr_names_nobody_and_its_html_counts_what_was_found() -> Non
     )
     with pd.option_context("display.max_columns", None, "display.width", 10000):
         shown = [repr(report), str(report), report._repr_html_()]
-    assert repr(report).startswith("<Reconciliation: 1 difference across 1 investor/product position (1 investment, 0 ")
+    assert repr(report).startswith(
+        "<Reconciliation: 1 difference found comparing 1 investor/product position (1 investment, 0 "
+    )
     assert not [text for text in shown if "Lovelace" in text or "NaN" in text or "datetime." in text]
     assert "<td>units differ</td>" in report._repr_html_() and "<td>1</td>" in report._repr_html_()
 
@@ -1262,11 +1265,14 @@ def test_a_mistyped_investor_id_and_an_unknown_product_are_said_as_such() -> Non
     checked = reconcile.with_ids_checked(reconcile.with_names(report.differences, names), set(names), {"p"})
     causes = dict(zip(checked["investor_id"], checked["cause"], strict=True))
     assert causes["a-typo"] == (
-        "The registry's investor a, of the same name, holds these 10 units of this product (the row of a): the "
-        "investor id in the books (a-typo) may be mistyped."
+        "The registry's investor a, of the same name, holds these 10 units of this product: the investor id in the "
+        "books, a-typo, may be mistyped."
     )
-    assert causes["a"].startswith("The books list these 10 units of this product under the investor id a-typo")
-    assert causes["c"] == "The registry has no product with this id: a wrong product id in the books?"
+    assert causes["a"] == (
+        "The books list these 10 units of this product under the investor id a-typo, of the same name: it may be "
+        "this investor's id (a) mistyped."
+    )
+    assert causes["c"] == "The registry has no product with the id nowhere: a wrong product id in the books?"
     assert causes["gone"] == "The registry has no investor with this id: a wrong investor id in the books?"
     assert "import" not in " ".join(checked["action"])
 
@@ -1379,3 +1385,17 @@ def test_review_95s_points_on_names_zones_and_decimal_commas() -> None:
     assert caught.value.to_frame().loc[0, "problem"] == (
         "'1,5' has a decimal comma; enter a whole number such as 300, without a comma."
     )
+
+
+def test_an_investor_the_books_name_otherwise_is_a_row_of_its_own_whatever_its_units() -> None:
+    """Review 96: books naming Ada's id 'Charles Babbage' with her very units said nothing of it, and her redemption
+    rows stood under the books' name."""
+    ledger = pd.DataFrame([{"investor_id": "a", "product_id": "p", "units": 10, "investor_name": "Charles Babbage"}])
+    report = reconcile.compare(
+        ledger, delivered(10, 10, "2026-11-01"), pd.DataFrame(), timedelta(days=3), datetime(2026, 11, 28, tzinfo=UTC)
+    )
+    assert report.is_clean
+    named = reconcile.with_name_rows(report.differences, ledger, {"a": "Ada Lovelace"})
+    assert named["category"].tolist() == ["name_differs"]
+    assert named["message"][0] == "The books name this investor Charles Babbage; the registry names them Ada Lovelace."
+    assert reconcile.with_name_rows(report.differences, ledger, {"a": "Charles BABBAGE"}).empty

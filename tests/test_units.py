@@ -1405,6 +1405,13 @@ def test_a_malformed_setting_is_one_sentence_not_a_traceback(tmp_path: Path, mon
     assert said.endswith("Correct each where it is set and run again.")
     monkeypatch.delenv("CASHLINK_BASE_URL")
     monkeypatch.delenv("CASHLINK_TIMEOUT")
+    monkeypatch.setenv("CASHLINK_BOOKS_TIME_ZONE", "Berlin")  # review 96: 'CASHLINK_BOOKS_TIME_ZONE (…): cASHLINK_…'
+    with pytest.raises(ConfigurationError) as zone:
+        load_config(tmp_path / "none.env")
+    assert "CASHLINK_BOOKS_TIME_ZONE (in the environment): must name a time zone, such as Europe/Berlin" in str(
+        zone.value
+    )
+    monkeypatch.delenv("CASHLINK_BOOKS_TIME_ZONE")
     monkeypatch.setenv("CASHLINK_TIMOUT", "30")  # review 56: a misspelt setting was ignored without a word
     with pytest.warns(
         UserWarning, match="CASHLINK_TIMOUT is no setting of this toolkit, so it is ignored: did you mean CASHLINK_T"

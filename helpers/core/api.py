@@ -320,5 +320,14 @@ def whole_number(value: Any) -> int | None:
     return None
 
 
+def units_said(value: Any) -> str:
+    """A number of units in words: '1 unit', '1,500 units' ('2.5 units', '? units' as sent where it is no whole
+    number: review 96's '1 units' on every screen)."""
+    number = None if isinstance(value, bool) else whole_number(value)
+    if number is not None:
+        return f"{number:,} unit{'' if number == 1 else 's'}"
+    return f"{'?' if value is None or value == '' else value} units"
+
+
 EXACT_FLOAT = 2**53  # every whole number up to it is a float exactly; beyond, floats skip whole numbers
 WHOLE_TEXT = re.compile(r"([+-]?[0-9]{1,40})(?:\.0*)?", re.ASCII)

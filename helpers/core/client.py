@@ -1766,9 +1766,9 @@ class Client:
                 )
             if task.get("status") in api.TASK_UNKNOWN:
                 raise TaskError(
-                    f"The {what} {task.get('id')} ended as 'unknown': the ledger has not said whether it "
+                    f"The {what} {task.get('id')} ended as 'unknown': the blockchain has not said whether it "
                     "happened, so it may still move the units. Do not retry it; ask Cashlink to check it "
-                    "on the ledger.",
+                    "on the blockchain.",
                     task,
                 ) from None
             if task.get("status") in api.TASK_FAILED:

@@ -264,7 +264,8 @@ def _setting_problem(error: Any, given: dict[str, Any], from_env: list[str], fil
         said = f"{str(error.get('input'))[:40]!r} is no number"
     elif error.get("type") in ("int_parsing", "int_from_float"):
         said = f"{str(error.get('input'))[:40]!r} is no whole number"
-    said = said.removeprefix("CASHLINK_BASE_URL ")  # (our own sentence names its variable: said once, as given)
+    for own in ("CASHLINK_BASE_URL ", "CASHLINK_BOOKS_TIME_ZONE "):  # (our own sentences name their variable: said
+        said = said.removeprefix(own)  # once, as given; review 96: 'CASHLINK_BOOKS_TIME_ZONE (in .env): cASHLINK_…')
     return f"{who}: {said[0].lower()}{said[1:]}."
 
 

@@ -124,8 +124,9 @@ def remaining_units(investment: Mapping[str, Any]) -> int | None:
         said = format(Decimal(share.numerator) / Decimal(share.denominator), ".6g")
         raise InputError(
             f"The registry's investment {investment.get('id')} has {money_value(remaining)} "
-            f"{remaining.get('currency')} left of {money_value(total)} {total.get('currency')} for {units:,} units: "
-            f"{said} units, no whole number even allowing for its rounding. Report this investment to Cashlink."
+            f"{remaining.get('currency')} left of {money_value(total)} {total.get('currency')} for "
+            f"{api.units_said(units)}: {said} units, no whole number even allowing for its rounding. Report this "
+            "investment to Cashlink."
         )
     return int(share)
 
@@ -1217,7 +1218,7 @@ class Investments(Resource):
                 similar=similar,
                 sent=lambda since: _made_since(self.list(investor_id=body["investor_id"]), same, since),
                 verify=self.get,
-                describe=lambda: f"an investment of {body['units']} units",
+                describe=lambda: f"an investment of {api.units_said(body['units'])}",
                 correct="its acceptance, payment and wallet can be set with client.investments.update(id, "
                 "accepted_at=…, paid_at=…, wallet=…); its units, product and signing cannot be changed: cancel it in "
                 "Cashlink Studio, then make the corrected one under a new reference",
@@ -1408,7 +1409,9 @@ class Investments(Resource):
                 verify=task,
                 holds=lambda found: found.get("status") not in api.TASK_FAILED,  # a failed credit is sent again
                 made_nothing=lambda answer: answer.get("status") in api.TASK_FAILED,  # so a re-run sends it again
-                describe=lambda: f"a credit of {investment['units']} units" if "units" in investment else "a credit",
+                describe=lambda: (
+                    f"a credit of {api.units_said(investment['units'])}" if "units" in investment else "a credit"
+                ),
                 send_again=f"credit it with repeat=True (client.investments.credit('{investment_id}', repeat=True))",
                 if_unknown="If the investment shows delivered, it was credited: running this step again says so. If "
                 "a credit of it is still running there, wait for it to end. If there is none, or it failed, credit it "
@@ -1611,7 +1614,7 @@ class Redemptions(Resource):
 
         def similar() -> Match | None:
             found = next((r for r in self.list(investor_id=body["investor_id"]) if same(r) and is_recent(r)), None)
-            return Match(found, True, f"{body['units']} units from the same wallet") if found else None
+            return Match(found, True, f"{api.units_said(body['units'])} from the same wallet") if found else None
 
         def enough() -> None:
             held = self._client.balance(body["investor_id"], body["wallet_id"], body["product_id"])
@@ -1653,7 +1656,7 @@ class Redemptions(Resource):
                 before_send=enough,
                 sent=lambda since: _made_since(self.list(investor_id=body["investor_id"]), same, since),
                 verify=self.get,
-                describe=lambda: f"a redemption of {body['units']} units",
+                describe=lambda: f"a redemption of {api.units_said(body['units'])}",
             )
         )
         return self._settled(task, wait, timeout)
@@ -1690,7 +1693,7 @@ class Redemptions(Resource):
         if status in api.TASK_UNKNOWN:
             raise TaskError(
                 f"The redemption {redemption_id} ended as 'unknown': it may still move the units, so it "
-                "is not retried. Ask Cashlink to check it on the ledger; if they confirm it failed, make "
+                "is not retried. Ask Cashlink to check it on the blockchain; if they confirm it failed, make "
                 "a new redemption with a reference of its own (reference='…', on_duplicate='create').",
                 failed,
             )
@@ -1718,7 +1721,7 @@ class Redemptions(Resource):
                 else "is in the registry, which gives no times to tell whether it was made after the failed one ("
             )
             raise PossibleDuplicate(
-                f"A redemption of {failed.get('units')} units from the same wallet {made}id "
+                f"A redemption of {api.units_said(failed.get('units'))} from the same wallet {made}id "
                 f"{str(since.get('id'))[:8]}, {api.task_word(since.get('status'))}): it may be this one done again. "
                 "Nothing was sent. If it is another one, retry all the same (on_duplicate='create'; in the form, "
                 "'Retry all the same').",
@@ -1898,7 +1901,7 @@ class Transfers(Resource):
 
         def similar() -> Match | None:
             found = next((t for t in self.list() if same(t) and is_recent(t)), None)
-            return Match(found, True, f"{body['amount']} units to the same address") if found else None
+            return Match(found, True, f"{api.units_said(body['amount'])} to the same address") if found else None
 
         def enough() -> None:
             if investor_id is None:
@@ -1909,8 +1912,8 @@ class Transfers(Resource):
                     "the transfer",
                     {
                         "amount": [
-                            f"The wallet holds {held} units; a transfer must be lower than that (the documented "
-                            f"rule), so at most {held - 1}."
+                            f"The wallet holds {api.units_said(held)}; a transfer must be lower than that (the "
+                            f"documented rule), so at most {held - 1}."
                         ]
                     },
                 )
@@ -1933,7 +1936,7 @@ class Transfers(Resource):
                 before_send=enough,
                 sent=lambda since: _made_since(self.list(), same, since),
                 verify=self.get,
-                describe=lambda: f"a transfer of {body['amount']} units",
+                describe=lambda: f"a transfer of {api.units_said(body['amount'])}",
             )
         )
         if not wait:

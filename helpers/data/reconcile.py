@@ -56,6 +56,7 @@ CATEGORIES = {
     "in_ledger_only": "in the ledger but not in the registry",
     "in_registry_only": "in the registry but not in the ledger",
     "units_differ": "units differ",
+    "name_differs": "the books name the investor otherwise",
     "stuck": "investment stuck in a status",
     "status_unknown": "investment in a status the documentation does not name",
     "redemption_failed": "redemption failed",
@@ -66,23 +67,28 @@ MEANINGS = {
     "in_ledger_only": "The books list units for an investor and product of which the registry has no investment.",
     "in_registry_only": "The registry holds units for an investor and product that the books do not list.",
     "units_differ": "Both list the position, with different units: a booking, a credit or a redemption is missing.",
+    "name_differs": "The books give the investor's id a name that is not the registry's: a wrong id, or a name "
+    "misspelt or out of date in one of them.",
     "stuck": "An investment has waited in one status longer than the threshold; its units are not delivered yet.",
     "status_unknown": "The registry gives an investment a status its documentation does not name: its units are "
     "not counted as held, as whether they are delivered is unknown.",
-    "redemption_failed": "A redemption failed on the ledger: no units moved, but the books may have booked it.",
-    "redemption_unknown": "The ledger never said whether a redemption happened: the units may or may not have moved.",
+    "redemption_failed": "A redemption failed on the blockchain: no units moved, but the books may have booked it.",
+    "redemption_unknown": "The blockchain never said whether a redemption happened: the units may or may not have "
+    "moved.",
 }
 ACTIONS = {
     "in_ledger_only": "Check the investor id in the books; if it is right, import the signed investment (notebook 2).",
     "in_registry_only": "Add the position to the books, or find why the registry delivered units the books miss.",
     "units_differ": "Look at the likely cause in the row; correct the books or finish the missing step.",
+    "name_differs": "Check the investor id in the books; if it is right, correct the name where it is wrong (the "
+    "registry's with an update, notebook 01).",
     "stuck": "Finish the step it waits for (see the row), or ask Cashlink why it does not move.",
     "status_unknown": "Look at the investment in Cashlink Studio, and ask Cashlink what the status means.",
     "redemption_failed": (
         "Fix the cause, then try it again: in notebook 04, choosing the investor offers it. Reverse it in the books "
         "if booked."
     ),
-    "redemption_unknown": "Do not retry it. Ask Cashlink to check it on the ledger before booking anything.",
+    "redemption_unknown": "Do not retry it. Ask Cashlink to check it on the blockchain before booking anything.",
 }
 WAITING_FOR = api.WAITING_FOR
 DETAIL_COLUMNS = [
@@ -221,8 +227,8 @@ class Reconciliation:
                 f"Clean: the registry matches the ledger for {positions} ({_count(self.investments, 'investment')}, "
                 f"{_count(self.redemptions, 'redemption')} checked)."
             )
-        return (
-            f"{_count(len(self.differences), 'difference')} across "
+        return (  # (the positions compared, not those that differ: review 96)
+            f"{_count(len(self.differences), 'difference')} found comparing "
             f"{_count(self.checked_pairs, 'investor/product position')} ({_count(self.investments, 'investment')}, "
             f"{_count(self.redemptions, 'redemption')} checked)."
         )
@@ -374,6 +380,7 @@ def reconcile(
     report = compare(
         ledger, investments, redemptions, stuck_after, now or datetime.now(UTC), link_failed=False, books_zone=zone
     )
+    names: dict[str, str] | None = None  # the registry's names, read where needed
     if not report.is_clean:
         states = retry_states(report.differences, client)
         settled = {  # failed redemptions a retry from this journal settled: they explain no surplus (one perhaps
@@ -390,6 +397,8 @@ def reconcile(
         differences, report.settled = _without_settled_failures(differences, shown)
         names = registry_names(client)
         report.differences = with_ids_checked(with_names(differences, names), set(names), _product_ids(client))
+    if "investor_name" in ledger.columns and ledger["investor_name"].notna().any():  # (review 96: a name that
+        report.differences = with_name_rows(report.differences, ledger, names, client)
     report.as_of = ledger_date(ledger)
     report.undated = len(ledger) - len(_ledger_dates(ledger)) if report.as_of else 0
     report.differences = with_as_of(report.differences, ledger)
@@ -537,7 +546,7 @@ def ledger_date(ledger: pd.DataFrame) -> str | None:
 
 def with_as_of(differences: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     """An ``as_of`` column after ``ledger_units``: the date of the ledger's row for the position (none where its
-    row gives none), else (a position the ledger does not list) the ledger's date when it gives only one."""
+    row gives none), else (a position the blockchain does not list) the ledger's date when it gives only one."""
     dates = _ledger_dates(ledger)
     only = next(iter(set(dates.values()))) if len(set(dates.values())) == 1 else None
     listed = {(str(investor), str(product)) for investor, product in zip(ledger["investor_id"], ledger["product_id"])}
@@ -625,6 +634,42 @@ def _name_words(name: str, spelt_out: bool) -> list[str]:
     return [word for word in re.split(r"[\W_]+", plain) if word]
 
 
+def with_name_rows(
+    differences: pd.DataFrame, ledger: pd.DataFrame, names: dict[str, str] | None, client: Client | None = None
+) -> pd.DataFrame:
+    """A row for each investor the books name otherwise than the registry does, whatever its units (review 96: a
+    position that matched said nothing of it, and the books' name stood on the investor's other rows unsaid).
+    ``names``: the registry's names by investor id (read from ``client`` where None)."""
+    names = names if names is not None else registry_names(client) if client is not None else {}
+    books = ledger.dropna(subset=["investor_name"]).drop_duplicates("investor_id")
+    rows = []
+    for row in _rows(books):
+        said, registry = str(row.investor_name).strip(), names.get(str(row.investor_id))
+        if not said or not registry or same_name(said, registry):
+            continue
+        rows.append(
+            {
+                "category": "name_differs",
+                "investor_id": row.investor_id,
+                "investor_ref": getattr(row, "investor_ref", None),
+                "investor_name": said,
+                "product_id": row.product_id,
+                "message": f"The books name this investor {said}; the registry names them {registry}.",
+                "cause": "If they are not one person, the investor id in the books is wrong; if they are, a name is "
+                "misspelt or out of date in the books or in the registry.",
+                "action": ACTIONS["name_differs"],
+            }
+        )
+    if not rows:
+        return differences
+    added = pd.DataFrame(rows, columns=differences.columns)
+    later = [c for c in CATEGORIES if list(CATEGORIES).index(c) > list(CATEGORIES).index("name_differs")]
+    after = differences["category"].isin(later) & differences["related"].isna()  # (never inside a group of rows)
+    at = int(after.to_numpy().argmax()) if after.any() else len(differences)
+    parts = [differences.iloc[:at], added, differences.iloc[at:]]
+    return pd.concat([part for part in parts if len(part)], ignore_index=True).astype(differences.dtypes.to_dict())
+
+
 def _product_ids(client: Client) -> set[str] | None:
     """The products the registry has for these credentials, or None where they cannot be listed."""
     try:
@@ -642,14 +687,17 @@ def with_ids_checked(differences: pd.DataFrame, investors: set[str], products: s
     for index in ledger_only:
         investor_known = str(frame.at[index, "investor_id"]) in investors
         product_known = None if products is None else str(frame.at[index, "product_id"]) in products
+        product = str(frame.at[index, "product_id"])  # (said whole: the screen's ids name the investor only)
         if not investor_known and product_known is False:
-            frame.at[index, "cause"] = "The registry knows neither this investor id nor this product id."
+            frame.at[index, "cause"] = f"The registry knows neither this investor id nor the product id {product}."
             frame.at[index, "action"] = "Check both ids in the books."
         elif not investor_known:
             frame.at[index, "cause"] = "The registry has no investor with this id: a wrong investor id in the books?"
             frame.at[index, "action"] = "Check the investor id in the books (notebook 03 finds an investor by name)."
         elif product_known is False:
-            frame.at[index, "cause"] = "The registry has no product with this id: a wrong product id in the books?"
+            frame.at[index, "cause"] = (
+                f"The registry has no product with the id {product}: a wrong product id in the books?"
+            )
             frame.at[index, "action"] = "Check the product id in the books."
         else:
             frame.at[index, "cause"] = (
@@ -667,15 +715,15 @@ def with_ids_checked(differences: pd.DataFrame, investors: set[str], products: s
             )
         ]
         if len(twins) == 1 and isinstance(row["investor_name"], str) and row["investor_name"].strip():
-            twin, units = twins.index[0], f"{int(row['ledger_units']):,}"
-            books_id, registry_id = str(row["investor_id"])[:8], str(frame.at[twin, "investor_id"])[:8]
-            frame.at[index, "cause"] = (
-                f"The registry's investor {registry_id}, of the same name, holds these {units} units of this product "
-                f"(the row of {registry_id}): the investor id in the books ({books_id}) may be mistyped."
+            twin, units = twins.index[0], _units(int(row["ledger_units"]))
+            books_id, registry_id = str(row["investor_id"]), str(frame.at[twin, "investor_id"])  # (whole: a typo may
+            frame.at[index, "cause"] = (  # lie past the first 8 characters: review 96)
+                f"The registry's investor {registry_id}, of the same name, holds these {units} of this product: the "
+                f"investor id in the books, {books_id}, may be mistyped."
             )
             frame.at[twin, "cause"] = (
-                f"The books list these {units} units of this product under the investor id {books_id}, of the same "
-                f"name (the row of {books_id}): the investor id in the books may be mistyped."
+                f"The books list these {units} of this product under the investor id {books_id}, of the same name: "
+                f"it may be this investor's id ({registry_id}) mistyped."
             )
             for one in (index, twin):
                 frame.at[one, "action"] = "Correct the investor id in the books, and read the ledger again."
@@ -939,7 +987,7 @@ def _date_the_positions_the_books_miss(
     dates: dict[tuple[str, str], str],
     zone: str = "UTC",
 ) -> None:
-    """A position the ledger does not list, with units delivered after the books' date (where the ledger gives one
+    """A position the blockchain does not list, with units delivered after the books' date (where the ledger gives one
     date): what books of that date should show, from what was delivered and redeemed since (review 71: it read 'the
     books miss this position' beside a header giving that date; review 72: redemptions since count too). Where a
     move of the position has no date, nothing is said beyond the books missing it."""
@@ -1249,11 +1297,11 @@ def _redemption_rows(redemptions: pd.DataFrame, names: pd.DataFrame) -> list[dic
                 "registry_units": int(redemption.units),
                 "message": f"The redemption of {_units(int(redemption.units))} "
                 f"{'failed' if redemption.status == 'failed' else 'has an unknown outcome'}{error}.{advice}",
-                "cause": "The blockchain ledger refused the redemption"
+                "cause": "The blockchain refused the redemption"
                 + (f" ({reason[0].lower() + reason[1:]})" if reason else "")
                 + "."
                 if redemption.status == "failed"
-                else "The ledger has not answered whether the units moved.",
+                else "The blockchain has not answered whether the units moved.",
                 "action": ACTIONS[category],
             }
         )

@@ -672,7 +672,7 @@ class Form(widgets.VBox):
 
     def describe_existing(self, existing: Mapping[str, Any]) -> str:
         units = existing.get("units")
-        return f"{self.what_label()} of {count_text(units)} units" if units is not None else ""
+        return f"{self.what_label()} of {api.units_said(units)}" if units is not None else ""
 
     def duplicate_choices(self, exc: PossibleDuplicate, reference: str | None) -> list[widgets.Button]:
         """Buttons that answer the duplicate question: use the existing object, or make another one."""
@@ -1002,7 +1002,7 @@ def _campaign_closed(campaign: Mapping[str, Any]) -> str | None:
     if left is not None and left <= 0:  # (none left, or fewer than none: review 91)
         return "sold out"
     if left is not None and left < first:
-        return f"left with {left:,} units, fewer than the {first:,} it takes at least"
+        return f"left with {api.units_said(left)}, fewer than the {first:,} it takes at least"
     return None
 
 
@@ -1010,7 +1010,7 @@ def _campaign_label(campaign: Mapping[str, Any]) -> str:
     """How a campaign's choice reads: its name, and its units left or why it takes no investment (only its name where
     the registry gives neither)."""
     closed, left = _campaign_closed(campaign), _whole(campaign.get("available_units"), 0)
-    said = f"{left:,} units left" if left is not None else ""
+    said = f"{api.units_said(left)} left" if left is not None else ""
     if closed is not None:
         said = "closed" if closed.startswith("closed") else "sold out" if closed == "sold out" else f"{said}, too few"
     return f"{campaign.get('name') or campaign.get('id')}{' · ' + said if said else ''}"
@@ -1437,10 +1437,10 @@ class InvestmentForm(Form):
             examples = (
                 ", ".join(f"{first + step * n:,}" for n in range(3)) + " …" if step > 1 else f"{first:,} or more."
             )
-            return {"units": [f"This campaign takes at least {minimum:,} units{steps}: enter {examples}"]}
+            return {"units": [f"This campaign takes at least {api.units_said(minimum)}{steps}: enter {examples}"]}
         left = _whole(campaign.get("available_units"), 0)
         if left is not None and units > left:
-            return {"units": [f"The campaign has {left:,} units left; enter at most {left:,}."]}
+            return {"units": [f"The campaign has {api.units_said(left)} left; enter at most {left:,}."]}
         return {}
 
     def body(self) -> dict[str, Any]:
@@ -1584,7 +1584,7 @@ class RedemptionForm(Form):
         self.wallet.options = [
             (
                 f"{api.in_words('type', w.get('type'))} · {str(w.get('address', ''))[:10]}…"
-                + (f" · {count_text(self.held(str(w['id'])))} units" if self.holdings is not None else ""),
+                + (f" · {api.units_said(self.held(str(w['id'])))}" if self.holdings is not None else ""),
                 str(w["id"]),
             )
             for w in wallets
@@ -1615,13 +1615,13 @@ class RedemptionForm(Form):
             if attempt.get("status") not in api.TASK_FAILED:
                 continue  # retried from here, and the retry did not fail
             said = without_sandbox_notes(self.client.task_reason(attempt)).rstrip(".")  # (nothing personal)
-            units = html.escape(count_text(attempt.get("units")))
+            units = html.escape(api.units_said(attempt.get("units")))
             since = self.client.redemptions.done_again(attempt, among=redemptions, paired=False)  # (as a retry asks)
             sentence = widgets.HTML(
-                f"<p>A redemption of {units} units made {html.escape(made_when(attempt))} failed ({html.escape(said)}):"
-                " no units moved. "
+                f"<p>A redemption of {units} made {html.escape(made_when(attempt))} failed ({html.escape(said)}): no "
+                "units moved. "
                 + (
-                    f"One of the same {units} units from the same wallet "
+                    f"One of the same {units} from the same wallet "
                     + (
                         f"was made since ({html.escape(made_when(since))}, "
                         if times_known(attempt, since)
@@ -1635,9 +1635,9 @@ class RedemptionForm(Form):
                 )
             )
             again = widgets.Button(
-                description=f"Retry the redemption of {count_text(attempt.get('units'))} units all the same"
+                description=f"Retry the redemption of {api.units_said(attempt.get('units'))} all the same"
                 if since is not None
-                else f"Try the redemption of {count_text(attempt.get('units'))} units again",
+                else f"Try the redemption of {api.units_said(attempt.get('units'))} again",
                 button_style="warning",
                 layout=widgets.Layout(width="auto"),
             )
@@ -1651,22 +1651,22 @@ class RedemptionForm(Form):
         """A redemption whose outcome is unknown: its units may have moved (review 71). A later one of the same units
         from the same wallet is said, never taken to settle it unless it succeeded after it (reviews 73-75: one
         redemption may answer for another one, be unknown or under way itself, or be made in the same minute)."""
-        units = html.escape(count_text(redemption.get("units")))
+        units = html.escape(api.units_said(redemption.get("units")))
         said = (
-            f"A redemption of {units} units made {html.escape(made_when(redemption))} (id "
+            f"A redemption of {units} made {html.escape(made_when(redemption))} (id "
             f"{tables.short_id(redemption.get('id'))}) from wallet {tables.short_id(redemption.get('wallet_id'))} "
-            f"ended as 'unknown': the ledger has not said whether they moved, so that wallet may hold {units} units "
-            "fewer than the registry shows. Do not redeem them again; ask Cashlink to check it on the ledger."
+            f"ended as 'unknown': the blockchain has not said whether they moved, so that wallet may hold {units} "
+            "fewer than the registry shows. Do not redeem them again; ask Cashlink to check it on the blockchain."
         )
         since = self.client.redemptions.done_again(redemption, among=redemptions, paired=False)
         if since is not None and since.get("status") in api.TASK_SUCCESS and made_after(since, redemption):
             said += (
-                f" One of the same {units} units from that wallet succeeded since ({html.escape(made_when(since))}): "
+                f" One of the same {units} from that wallet succeeded since ({html.escape(made_when(since))}): "
                 "if that was this one done again once Cashlink said it failed, nothing is left to do."
             )
         elif since is not None:
             said += (
-                f" Another redemption of the same {units} units from that wallet is in the registry "
+                f" Another redemption of the same {units} from that wallet is in the registry "
                 f"({html.escape(api.task_word(since.get('status')))}): whether it is this one done again cannot be "
                 "told here; ask Cashlink about both."
             )
@@ -1767,8 +1767,8 @@ class RedemptionForm(Form):
         if task.get("status") in api.TASK_UNKNOWN:
             self.status.value = (
                 f"<span style='{ERROR_STYLE}'>The redemption {html.escape(str(task.get('id')))} ended as "
-                "'unknown': the ledger has not said whether the units moved. Do not redeem again; ask Cashlink "
-                "to check it on the ledger.</span>"
+                "'unknown': the blockchain has not said whether the units moved. Do not redeem again; ask Cashlink "
+                "to check it on the blockchain.</span>"
             )
         if task.get("status") in api.TASK_FAILED and task.get("id"):
             reason = error_sentence(TaskError(self.client.task_reason(task))).rstrip(".")
@@ -1811,5 +1811,5 @@ class RedemptionForm(Form):
                 )
             )
         if self.holdings is not None:  # (unknown where the registry's investments cannot be read)
-            rows.append(("Wallet now holds", f"{count_text(self.held(str(record.get('wallet_id'))))} units"))
+            rows.append(("Wallet now holds", f"{api.units_said(self.held(str(record.get('wallet_id'))))}"))
         return [*rows, ("Redemption id", OwnId(record.get("id", "")))]

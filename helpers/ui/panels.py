@@ -726,7 +726,7 @@ def reconciliation_table(report: reconcile.Reconciliation) -> pd.DataFrame:
     redemption = detail["category"].str.startswith("redemption_")  # its units are no holding: said in its message
     detail["registry_units"] = detail["registry_units"].astype(object).where(~redemption, None)
     detail["label"] = [
-        f"{label} ({units:,} units)" if is_redemption and not tables.is_blank(units) else label
+        f"{label} ({api.units_said(units)})" if is_redemption and not tables.is_blank(units) else label
         for label, units, is_redemption in zip(
             detail["label"], report.differences["registry_units"], redemption, strict=True
         )

@@ -302,7 +302,7 @@ def _remaining(statement: Mapping[str, Any]) -> str:
         units = remaining_units(statement)
     except CashlinkError:  # amounts that tell no whole number of units: the money, as the registry gives it
         units = None
-    return f"{units:,} units" if units is not None else text(statement.get("remaining_amount"))
+    return f"{api.units_said(units)}" if units is not None else text(statement.get("remaining_amount"))
 
 
 def of_investment(statements: Iterable[Mapping[str, Any]], investment: Mapping[str, Any]) -> list[dict[str, Any]]:

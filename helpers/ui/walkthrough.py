@@ -590,14 +590,14 @@ class CreditScreen(widgets.VBox):
         if unknown is not None:
             self.button.layout.display = "none"
             return (
-                f" A credit of it ({named(unknown)}) ended as 'unknown': the ledger has not said whether the units "
+                f" A credit of it ({named(unknown)}) ended as 'unknown': the blockchain has not said whether the units "
                 "moved."
                 + (
                     f" A later one failed ({named(failed)})."
                     if failed is not None and made_after(failed, unknown)
                     else ""
                 )
-                + " Do not credit it again until Cashlink has checked it on the ledger."
+                + " Do not credit it again until Cashlink has checked it on the blockchain."
             )
         if failed is None or any(task.get("status") in api.TASK_PROCESSING for task in tasks):
             return ""  # (none failed, or one under way: the status line follows it)
@@ -617,7 +617,7 @@ class CreditScreen(widgets.VBox):
             self.button.layout.display = "none"
         elif status == "PAID":
             intro = (
-                f"The investment of <b>{forms.count_text(self.investment.get('units'))}</b> units is <b>paid</b>. "
+                f"The investment of <b>{api.units_said(self.investment.get('units'))}</b> is <b>paid</b>. "
                 "Crediting moves the digital securities to the investor's wallet; this page shows the registry's "
                 "status until it is delivered." + self._earlier_credit()
             )
@@ -738,13 +738,11 @@ class CreditScreen(widgets.VBox):
         self.result = record
         self.button.layout.display = "none"
         if record.get("status") == "DELIVERED":  # no longer 'is PAID'
-            self.intro.value = (
-                f"<p>The investment of <b>{forms.count_text(record.get('units'))}</b> units is credited.</p>"
-            )
+            self.intro.value = f"<p>The investment of <b>{api.units_said(record.get('units'))}</b> is credited.</p>"
         if "units" in record:
             self.status.value = (
                 f"<b>✔ The investment is {html.escape(api.status_phrase(record.get('status')))}</b>: "
-                f"{forms.count_text(record.get('units'))} units "
+                f"{api.units_said(record.get('units'))} "
                 f"in wallet {tables.short_id(record.get('wallet')) or '(none)'} "  # (short, as its id: review 71)
                 f"(investment {tables.short_id(record.get('id'))})."
             )
@@ -787,7 +785,7 @@ class Investing(Walkthrough):
             return forms.InvestmentForm(self.client)
         values = dict(values)
         values["document"] = self.client.documents.file_or_placeholder(
-            values.get("signed_pdf"), f"Subscription {values.get('units')} units (sandbox placeholder)"
+            values.get("signed_pdf"), f"Subscription {api.units_said(values.get('units'))} (sandbox placeholder)"
         )
         values["investor_id"] = self._acted_on(values, lambda: lookup.latest_identified_investor(self.client))
         return forms.InvestmentForm(self.client, values, on_duplicate=self.if_exists)
@@ -829,16 +827,16 @@ class Investing(Walkthrough):
         frame = tables.people_frame(tables.of_investment(statements, investment), tables.STATEMENT_COLUMNS)
         status = investment.get("status")
         waits = api.WAITING_FOR.get(str(status), ("", ""))[0]
-        units = forms.count_text(investment.get("units"))
+        units = html.escape(api.units_said(investment.get("units")))
         if status == "DELIVERED":
-            said = f"<b>✔ Investment of {units} units: {html.escape(api.status_phrase(status))}.</b>"
+            said = f"<b>✔ Investment of {units}: {html.escape(api.status_phrase(status))}.</b>"
         elif waits:
             said = (
-                f"<b>Investment of {units} units: not credited yet, {html.escape(waits)}.</b> "
+                f"<b>Investment of {units}: not credited yet, {html.escape(waits)}.</b> "
                 f"{html.escape(api.WAITING_FOR[str(status)][1])}"
             )
         else:  # ended (or a status the toolkit does not know): never credited, and said without a tick
-            said = f"<b>Investment of {units} units: {html.escape(api.status_phrase(status))}, not credited.</b>"
+            said = f"<b>Investment of {units}: {html.escape(api.status_phrase(status))}, not credited.</b>"
         head = message_html(f"<p>{said} Registry statements (one per change of the holding):</p>")
         return widgets.VBox(
             [head, tables.interactive(frame) if len(frame) else message_html(tables.empty_note("statements yet"))]
@@ -888,7 +886,7 @@ class Redeeming(Walkthrough):
         except (NotListed, PermissionDeniedError):  # the redemption is made; only this table cannot be shown
             investments = None
         headline = (
-            f"<b>Redemption of {forms.count_text(redemption.get('units'))} units: "
+            f"<b>Redemption of {api.units_said(redemption.get('units'))}: "
             f"{html.escape(api.in_words('status', redemption.get('status')))}.</b>"
         )
         parts: list[widgets.Widget] = (
