@@ -625,3 +625,22 @@ def test_a_new_investment_clears_the_credit_steps_mark_of_the_last_one(client: h
     assert wizard.steps[1].waiting
     wizard._step_done(wizard.steps[0], client.investments.create(investor.id, 11, "2024-03-12", signed))
     assert not wizard.steps[1].waiting and "2 Credit" in wizard.where.value
+
+
+def test_the_sandbox_demo_redeems_from_a_holder_of_enough_units_and_no_more_than_held(client: helpers.Client) -> None:
+    """Review 96: the demo's redemption of 100 units chose the latest holder, of 1 unit, and refused itself."""
+    from tests.test_helpers_client import invest, onboard
+
+    rich, rich_wallet = onboard(client, "Rich Holder")
+    client.investments.credit(invest(client, rich, rich_wallet, 300).id)
+    poor, poor_wallet = onboard(client, "Poor Holder")
+    client.investments.credit(invest(client, poor, poor_wallet, 1).id)  # (the latest holder)
+    demo = walkthrough.Redeeming(client, "unattended", {})
+    demo.run_unattended()
+    made = demo.result("Redemption")
+    assert made is not None and made["investor_id"] == rich and made["units"] == 100
+    client.redemptions.create(rich, rich_wallet, 200)  # only the holder of 1 unit is left
+    alone = walkthrough.Redeeming(client, "unattended", {})
+    alone.run_unattended()
+    made = alone.result("Redemption")
+    assert made is not None and made["investor_id"] == poor and made["units"] == 1

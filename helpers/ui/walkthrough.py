@@ -869,9 +869,14 @@ class Redeeming(Walkthrough):
         if not values:
             return forms.RedemptionForm(self.client)
         values = dict(values)
+        wanted = api.whole_number(values.get("units")) or 1
+        picked = not (values.get("investor_id") or self.given.get("investor_email"))  # (the sandbox's demo picks)
         values["investor_id"] = self._acted_on(
-            values, lambda: lookup.latest_holder(self.client, self.client.config.product_id)
+            values, lambda: lookup.latest_holder(self.client, self.client.config.product_id, at_least=wanted)
         )
+        if picked and values["investor_id"]:  # the demo redeems no more than its holder holds (review 96)
+            rows = self.client.holding_rows(investor_id=values["investor_id"], product_id=self.client.config.product_id)
+            values["units"] = min(wanted, sum(int(row["units"]) for row in rows) or wanted)
         return forms.RedemptionForm(self.client, values, on_duplicate=self.if_exists)
 
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
