@@ -1399,3 +1399,18 @@ def test_an_investor_the_books_name_otherwise_is_a_row_of_its_own_whatever_its_u
     assert named["category"].tolist() == ["name_differs"]
     assert named["message"][0] == "The books name this investor Charles Babbage; the registry names them Ada Lovelace."
     assert reconcile.with_name_rows(report.differences, ledger, {"a": "Charles BABBAGE"}).empty
+
+
+def test_a_workbooks_formula_without_its_result_is_said_as_such(tmp_path: Path) -> None:
+    """Review 96: a units cell holding '=100+50', saved by a program that does not calculate, was called empty."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["investor_id", "product_id", "units"])
+    sheet.append([UNKNOWN, UNKNOWN, "=100+50"])
+    book.save(tmp_path / "books.xlsx")
+    with pytest.raises(SpreadsheetError) as caught:
+        reconcile.read_ledger(tmp_path / "books.xlsx")
+    assert caught.value.to_frame().loc[0, "problem"] == (
+        "This cell holds a formula (=100+50) whose result was not saved with the file: open it in Excel and save it "
+        "again, or type the number."
+    )

@@ -133,6 +133,7 @@ def parse_table(
         )
     checked: dict[str, list[Any]] = {"row": [int(index) + 2 for index in frame.index]}
     problems: list[Problem] = []
+    formulas: dict[tuple[int, str], str] | None = None if excel else {}  # (read once, where a cell seems empty)
     for column in columns:
         values: list[Any] = []
         for row, value in zip(
@@ -142,7 +143,19 @@ def parse_table(
             text = checks.visible(text).strip()  # as the cell reads: a soft hyphen or zero-width space is no part
             if not text:
                 if column.required and not column.allow_blank:
-                    problems.append((row, column.name, "This cell is empty: fill it in, or delete the row."))
+                    if formulas is None:
+                        formulas = _formulas(raw, sheet)
+                    formula = formulas.get((row, column.name))
+                    problems.append(
+                        (
+                            row,
+                            column.name,
+                            f"This cell holds a formula ({formula}) whose result was not saved with the file: open it "
+                            "in Excel and save it again, or type the number."
+                            if formula
+                            else "This cell is empty: fill it in, or delete the row.",
+                        )
+                    )
                 values.append(None)
                 continue
             if column.check is None:  # a column only shown (a ledger's name): a line break or tab is a space
@@ -189,6 +202,27 @@ def parse_table(
         checked[column.name] = values
     # object columns: a blank cell stays None (pandas would read a column of text and blanks as strings with NaN)
     return pd.DataFrame(checked, dtype=object), problems, name
+
+
+def _formulas(raw: bytes, sheet: str | int) -> dict[tuple[int, str], str]:
+    """(row, column name) -> formula, of the cells of a workbook's sheet that hold one (the header in row 1): a cell
+    that reads as empty because the file does not hold its result (written by a program, or saved without
+    calculating: review 96 called '=100+50' empty)."""
+    import openpyxl  # (loaded only for such a cell)
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=False)
+        page = book.worksheets[sheet] if isinstance(sheet, int) else book[sheet]
+        rows = page.iter_rows(values_only=True)
+        header = [str(cell).strip() if cell is not None else "" for cell in next(rows, ())]
+        return {
+            (number, header[place]): str(cell)
+            for number, cells in enumerate(rows, start=2)
+            for place, cell in enumerate(cells)
+            if place < len(header) and isinstance(cell, str) and cell.startswith("=")
+        }
+    except Exception:  # (openpyxl raises many kinds for a file it reads otherwise than pandas did)
+        return {}
 
 
 def duplicates(frame: pd.DataFrame, keys: list[str], what: str, name: str) -> None:
