@@ -68,6 +68,11 @@ UNDOCUMENTED: dict[str, tuple[str, ...]] = {
 }
 
 
+def _units(count: Any) -> str:
+    """'1 unit', '5 units'."""
+    return f"{count} unit{'' if count == 1 else 's'}"
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -344,8 +349,11 @@ class Registry:
             raise invalid("units", f"Units must be at least {campaign['min_units']}; got {units}.")
         if units % campaign["step_size"]:
             raise invalid("units", f"Units must be a multiple of the step size {campaign['step_size']}.")
-        if units > campaign["available_units"]:
-            raise invalid("units", f"Only {campaign['available_units']} units are left in this campaign.")
+        if units > (left := campaign["available_units"]):
+            raise invalid(
+                "units",
+                f"Only {_units(left)} {'is' if left == 1 else 'are'} left in this campaign.",
+            )
         for position, item in enumerate(body.signed_documents):
             self._document(tenant, item.document_id, f"signed_documents.{position}.document_id")
         if body.wallet:
@@ -524,7 +532,7 @@ class Registry:
         available = self._balance(wallet["id"], body.product_id)
         if body.units > available:
             raise invalid(
-                "units", f"The wallet holds only {available} units of this product; cannot redeem {body.units}."
+                "units", f"The wallet holds only {_units(available)} of this product; cannot redeem {body.units}."
             )
         data = {**body.model_dump(), "allocations": []}
         return self._task(
@@ -555,7 +563,7 @@ class Registry:
             rule = "at most" if self.profile.transfer_allows_equal else "lower than"
             raise invalid(
                 "amount",
-                f"The wallet holds only {available} units of this product; the amount must be "
+                f"The wallet holds only {_units(available)} of this product; the amount must be "
                 f"{rule} that, so {body.amount} cannot be transferred.",
             )
         data = {**body.model_dump(), "units": body.amount, "receiver_investment_id": None}
@@ -584,7 +592,7 @@ class Registry:
         else:
             task["status"] = outcome
             task["error"] = (
-                "The ledger rejected the transaction (sandbox task_outcome)." if outcome == "failed" else None
+                "The blockchain rejected the transaction (sandbox task_outcome)." if outcome == "failed" else None
             )
         task["settled_at"] = now_iso()
         self.store.update(task["id"], task, status=task["status"])

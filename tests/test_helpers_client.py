@@ -636,3 +636,21 @@ def test_an_investor_whose_latest_identification_failed_is_failed_on_every_regis
     assert client.investors.kyc_status(investor_id) == "FAILED"
     assert client.investors.frame(kyc_status="FAILED")["id"].tolist() == [investor_id]
     assert client.investors.frame(kyc_status="SUCCESS").empty
+
+
+def test_an_identification_imported_after_a_failed_one_makes_the_investor_identified_on_every_registry(
+    client: helpers.Client, sandbox: Sandbox
+) -> None:
+    """Review 97: a video identification that failed, then one done yesterday imported after it: the registry's
+    kyc_status said SUCCESS (its latest event), the toolkit reading identifications FAILED (yesterday's verified_at
+    came before the failure's)."""
+    from datetime import UTC, datetime, timedelta
+
+    investor = client.investors.create(investor_body("Imported Later"))
+    video = client.investors.identify(investor.id)
+    sandbox.admin(f"identifications/{video['id']}/complete", {"result": "failed"})
+    protocol = client.documents.upload(b"%PDF-1.4 protocol", "protocol.pdf")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    valid = {"document_valid_to": "2030-01-01", "verified_at": yesterday}
+    client.investors.identify(investor.id, {**identification_body(protocol.id), **valid})
+    assert client.investors.kyc_status(investor.id) == "SUCCESS"

@@ -1411,6 +1411,22 @@ def test_a_workbooks_formula_without_its_result_is_said_as_such(tmp_path: Path) 
     with pytest.raises(SpreadsheetError) as caught:
         reconcile.read_ledger(tmp_path / "books.xlsx")
     assert caught.value.to_frame().loc[0, "problem"] == (
-        "This cell holds a formula (=100+50) whose result was not saved with the file: open it in Excel and save it "
-        "again, or type the number."
+        "This cell holds a formula (=100+50) that gives no value here: if Excel shows a number in it, open the file "
+        "in Excel and save it again (its result was not saved); otherwise type the number."
     )
+
+
+def test_a_name_the_books_give_otherwise_on_a_later_row_is_said_and_a_title_alone_names_nobody() -> None:
+    """Review 97: only an investor's first row was compared ('Peter Schmidt' right, then 'Paul Meier' for the same id
+    read clean), and 'Frau' alone matched anyone."""
+    ledger = pd.DataFrame(
+        [
+            {"investor_id": "a", "product_id": "p", "units": 10, "investor_name": "Peter Schmidt"},
+            {"investor_id": "a", "product_id": "q", "units": 3, "investor_name": "Paul Meier"},
+            {"investor_id": "b", "product_id": "p", "units": 1, "investor_name": "Frau"},
+        ]
+    )
+    empty = pd.DataFrame(columns=reconcile.DETAIL_COLUMNS)
+    named = reconcile.with_name_rows(empty, ledger, {"a": "Peter Schmidt", "b": "Grace Hopper"})
+    assert named["investor_name"].tolist() == ["Paul Meier", "Frau"]
+    assert not reconcile.same_name("Frau", "Peter Schmidt")

@@ -355,6 +355,14 @@ def _check_postcodes(changes: Mapping[str, Any], investor: Mapping[str, Any]) ->
         raise input_error("the investor update", errors)
 
 
+def _ended_at(identification: Mapping[str, Any]) -> datetime:
+    """When an identification's outcome reached the registry: the later of its ``created_at`` (an identification
+    done elsewhere is imported with its outcome, perhaps long after its ``verified_at``) and its ``verified_at`` (a
+    video identification ends after it was made); the earliest time where it gives neither."""
+    moments = [checks.registry_moment(identification.get(name)) for name in ("created_at", "verified_at")]
+    return max((moment for moment in moments if moment is not None), default=datetime.min.replace(tzinfo=UTC))
+
+
 def identification_status(identification: Mapping[str, Any]) -> str:
     """SUCCESS, PENDING or FAILED (upper case): the identification's ``status``, or, where the registry sends none,
     SUCCESS once it has ``verified_at``."""
@@ -796,8 +804,8 @@ class Investors(Resource):
         if isinstance(record.get("kyc_status"), str):
             return str(record["kyc_status"]).strip().upper()
         identifications = self.identifications(str(record["id"]))
-        ended = [  # the latest outcome counts, as a registry's own kyc_status says it (review 95: any SUCCESS won)
-            (str(i.get("verified_at") or i.get("created_at") or ""), order, identification_status(i))
+        ended = [  # the latest outcome counts, as a registry's own kyc_status says it (review 95: any SUCCESS won),
+            (_ended_at(i), order, identification_status(i))  # by when it ended in the registry (review 97)
             for order, i in enumerate(identifications)
             if identification_status(i) in ("SUCCESS", "FAILED")
         ]

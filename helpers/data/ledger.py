@@ -150,8 +150,9 @@ def parse_table(
                         (
                             row,
                             column.name,
-                            f"This cell holds a formula ({formula}) whose result was not saved with the file: open it "
-                            "in Excel and save it again, or type the number."
+                            f"This cell holds a formula ({formula}) that gives no value here: if Excel shows a number "
+                            "in it, open the file in Excel and save it again (its result was not saved); otherwise "
+                            "type the number."
                             if formula
                             else "This cell is empty: fill it in, or delete the row.",
                         )

@@ -67,16 +67,16 @@ def latest_identified_investor(client: Client) -> str | None:
 
 
 def latest_holder(client: Client, product_id: str | None = None, at_least: int = 1) -> str | None:
-    """The investor of the most recent delivered investment that still holds units of the product: of those who hold
-    ``at_least`` units in all, else the one who holds the most (review 96: the demo redemption of 100 units chose
-    a holder of 1)."""
-    held: dict[str, int] = {}
+    """The investor of the most recent delivered investment that still holds units of the product: of those with a
+    wallet of ``at_least`` units, else the one whose wallet holds the most (review 96: the demo redemption of 100
+    units chose a holder of 1; review 97: of 60 and 50 in two wallets, as a redemption takes from one)."""
+    held: dict[tuple[str, str], int] = {}
     for investment in client.investments.list(status="DELIVERED", product_id=product_id or client.config.product_id):
         if units := remaining_units(investment):
-            investor = str(investment["investor_id"])
-            held[investor] = held.pop(investor, 0) + units  # (the most recent last)
-    enough = [investor for investor, units in held.items() if units >= at_least]
-    return enough[-1] if enough else max(held, key=held.__getitem__, default=None)
+            wallet = (str(investment["investor_id"]), str(investment.get("wallet")))
+            held[wallet] = held.pop(wallet, 0) + units  # (the most recent last)
+    enough = [investor for (investor, _wallet), units in held.items() if units >= at_least]
+    return enough[-1] if enough else max(held, key=held.__getitem__, default=(None, ""))[0]
 
 
 def investor_by_email(client: Client, email: str | None) -> str | None:

@@ -546,7 +546,7 @@ def ledger_date(ledger: pd.DataFrame) -> str | None:
 
 def with_as_of(differences: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     """An ``as_of`` column after ``ledger_units``: the date of the ledger's row for the position (none where its
-    row gives none), else (a position the blockchain does not list) the ledger's date when it gives only one."""
+    row gives none), else (a position the ledger does not list) the ledger's date when it gives only one."""
     dates = _ledger_dates(ledger)
     only = next(iter(set(dates.values()))) if len(set(dates.values())) == 1 else None
     listed = {(str(investor), str(product)) for investor, product in zip(ledger["investor_id"], ledger["product_id"])}
@@ -606,6 +606,8 @@ def _same_words(one: list[str], other: list[str]) -> bool:
             return False
     named = [[word for word in words if word not in TITLE_WORDS] for words in (one, other)]  # (both: review 95)
     fewer, more = sorted(named, key=len)
+    if not fewer:  # a title alone ('Frau') names nobody in particular (review 97)
+        return not more
     return all(any(_same_word(word, it) for it in more) for word in fewer)
 
 
@@ -641,12 +643,13 @@ def with_name_rows(
     position that matched said nothing of it, and the books' name stood on the investor's other rows unsaid).
     ``names``: the registry's names by investor id (read from ``client`` where None)."""
     names = names if names is not None else registry_names(client) if client is not None else {}
-    books = ledger.dropna(subset=["investor_name"]).drop_duplicates("investor_id")
-    rows = []
+    books = ledger.dropna(subset=["investor_name"])  # (every row: a later one may name the investor otherwise)
+    rows, said_of = [], set()
     for row in _rows(books):
         said, registry = str(row.investor_name).strip(), names.get(str(row.investor_id))
-        if not said or not registry or same_name(said, registry):
+        if not said or not registry or same_name(said, registry) or (row.investor_id, said) in said_of:
             continue
+        said_of.add((row.investor_id, said))
         rows.append(
             {
                 "category": "name_differs",
@@ -715,14 +718,15 @@ def with_ids_checked(differences: pd.DataFrame, investors: set[str], products: s
             )
         ]
         if len(twins) == 1 and isinstance(row["investor_name"], str) and row["investor_name"].strip():
-            twin, units = twins.index[0], _units(int(row["ledger_units"]))
+            count = int(row["ledger_units"])
+            twin, units = twins.index[0], f"{'this' if count == 1 else 'these'} {_units(count)}"
             books_id, registry_id = str(row["investor_id"]), str(frame.at[twin, "investor_id"])  # (whole: a typo may
             frame.at[index, "cause"] = (  # lie past the first 8 characters: review 96)
-                f"The registry's investor {registry_id}, of the same name, holds these {units} of this product: the "
+                f"The registry's investor {registry_id}, of the same name, holds {units} of this product: the "
                 f"investor id in the books, {books_id}, may be mistyped."
             )
             frame.at[twin, "cause"] = (
-                f"The books list these {units} of this product under the investor id {books_id}, of the same name: "
+                f"The books list {units} of this product under the investor id {books_id}, of the same name: "
                 f"it may be this investor's id ({registry_id}) mistyped."
             )
             for one in (index, twin):
@@ -987,7 +991,7 @@ def _date_the_positions_the_books_miss(
     dates: dict[tuple[str, str], str],
     zone: str = "UTC",
 ) -> None:
-    """A position the blockchain does not list, with units delivered after the books' date (where the ledger gives one
+    """A position the ledger does not list, with units delivered after the books' date (where the ledger gives one
     date): what books of that date should show, from what was delivered and redeemed since (review 71: it read 'the
     books miss this position' beside a header giving that date; review 72: redemptions since count too). Where a
     move of the position has no date, nothing is said beyond the books missing it."""

@@ -874,9 +874,11 @@ class Redeeming(Walkthrough):
         values["investor_id"] = self._acted_on(
             values, lambda: lookup.latest_holder(self.client, self.client.config.product_id, at_least=wanted)
         )
-        if picked and values["investor_id"]:  # the demo redeems no more than its holder holds (review 96)
+        if picked and values["investor_id"]:  # the demo redeems from its holder's fullest wallet, no more than it
             rows = self.client.holding_rows(investor_id=values["investor_id"], product_id=self.client.config.product_id)
-            values["units"] = min(wanted, sum(int(row["units"]) for row in rows) or wanted)
+            fullest = max(rows, key=lambda row: int(row["units"]), default=None)  # holds (reviews 96-97)
+            if fullest is not None and fullest["wallet_id"]:
+                values["wallet_id"], values["units"] = str(fullest["wallet_id"]), min(wanted, int(fullest["units"]))
         return forms.RedemptionForm(self.client, values, on_duplicate=self.if_exists)
 
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
