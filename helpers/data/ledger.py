@@ -100,7 +100,7 @@ def parse_table(
             ) from None
     else:
         frame = _read_csv(raw, name)
-    decimal_comma = frame.attrs.get("delimiter") in (";", "\t")  # (a file where a comma may be the decimal mark)
+    separated = SEPARATED.get(frame.attrs.get("delimiter", ""))  # (a file where a comma may be the decimal mark)
     frame.columns = [checks.visible(str(c)).strip() for c in frame.columns]  # (a zero-width space pasted in one)
     unreadable = [(position, c) for position, c in enumerate(frame.columns, start=1) if checks.unseen_character(c)]
     if unreadable:  # (a NUL would vanish on a screen: 'un\x00its' would read as 'units', said missing)
@@ -166,33 +166,9 @@ def parse_table(
                 problems.append((row, column.name, unseen))
                 values.append(None)
                 continue
-            if (
-                column.check is not None
-                and decimal_comma
-                and DECIMAL_COMMA.fullmatch(text)
-                and not ONE_COMMA_GROUP.fullmatch(text)
-            ):
-                problems.append(  # (review 95: the check's advice, '1,500 is read as fifteen hundred', is untrue here)
-                    (
-                        row,
-                        column.name,
-                        f"'{text}' has a decimal comma; enter a whole number such as 300, without a comma.",
-                    )
-                )
-                values.append(None)
-                continue
-            if column.check is not None and decimal_comma and ONE_COMMA_GROUP.fullmatch(text):
-                grouped, decimal = int(text.replace(",", "")), Decimal(text.replace(",", ".")).normalize()
-                problems.append(  # (review 93: German Excel's '380,000' was read as 380000)
-                    (
-                        row,
-                        column.name,
-                        f"'{text}' can be read two ways in a file separated by {SEPARATED[frame.attrs['delimiter']]}, "
-                        "as German Excel saves it: "
-                        f"{grouped:,} (a comma grouping thousands) or {decimal:f} (a decimal comma). Enter it without "
-                        f"the comma: {grouped} or {decimal:f}.",
-                    )
-                )
+            comma = _decimal_comma(text, separated) if column.check is not None and separated else None
+            if comma:  # (reviews 93, 95: German Excel's '380,000' was read as 380000, and the check's advice that
+                problems.append((row, column.name, comma))  # '1,500 is read as fifteen hundred' is untrue here)
                 values.append(None)
                 continue
             try:
@@ -203,6 +179,21 @@ def parse_table(
         checked[column.name] = values
     # object columns: a blank cell stays None (pandas would read a column of text and blanks as strings with NaN)
     return pd.DataFrame(checked, dtype=object), problems, name
+
+
+def _decimal_comma(text: str, separated: str) -> str | None:
+    """Why a number with a comma cannot be read in a file separated by ``separated`` (semicolons, tabs: as German
+    Excel saves one, where the comma is the decimal mark); None for any other cell."""
+    if ONE_COMMA_GROUP.fullmatch(text):
+        grouped, decimal = int(text.replace(",", "")), Decimal(text.replace(",", ".")).normalize()
+        return (
+            f"'{text}' can be read two ways in a file separated by {separated}, as German Excel saves it: "
+            f"{grouped:,} (a comma grouping thousands) or {decimal:f} (a decimal comma). Enter it without the comma: "
+            f"{grouped} or {decimal:f}."
+        )
+    if DECIMAL_COMMA.fullmatch(text):
+        return f"'{text}' has a decimal comma; enter a whole number such as 300, without a comma."
+    return None
 
 
 def _formulas(raw: bytes, sheet: str | int) -> dict[tuple[int, str], str]:

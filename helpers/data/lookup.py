@@ -66,17 +66,19 @@ def latest_identified_investor(client: Client) -> str | None:
     return None
 
 
-def latest_holder(client: Client, product_id: str | None = None, at_least: int = 1) -> str | None:
-    """The investor of the most recent delivered investment that still holds units of the product: of those with a
-    wallet of ``at_least`` units, else the one whose wallet holds the most (review 96: the demo redemption of 100
-    units chose a holder of 1; review 97: of 60 and 50 in two wallets, as a redemption takes from one)."""
+def latest_holding(client: Client, product_id: str | None = None, at_least: int = 1) -> tuple[str, str, int] | None:
+    """(investor id, wallet id, units) of a wallet that holds units of the product, its investor's the most recent
+    delivered investment: of the wallets that hold ``at_least`` units, else the one that holds the most (review 96:
+    the demo redemption of 100 units chose a holder of 1; review 97: of 60 and 50 in two wallets, as a redemption
+    takes from one). None where no wallet holds any."""
     held: dict[tuple[str, str], int] = {}
     for investment in client.investments.list(status="DELIVERED", product_id=product_id or client.config.product_id):
-        if units := remaining_units(investment):
-            wallet = (str(investment["investor_id"]), str(investment.get("wallet")))
+        if (units := remaining_units(investment)) and investment.get("wallet"):
+            wallet = (str(investment["investor_id"]), str(investment["wallet"]))
             held[wallet] = held.pop(wallet, 0) + units  # (the most recent last)
-    enough = [investor for (investor, _wallet), units in held.items() if units >= at_least]
-    return enough[-1] if enough else max(held, key=held.__getitem__, default=(None, ""))[0]
+    enough = [wallet for wallet, units in held.items() if units >= at_least]
+    chosen = enough[-1] if enough else max(held, key=held.__getitem__, default=None)
+    return (*chosen, held[chosen]) if chosen else None
 
 
 def investor_by_email(client: Client, email: str | None) -> str | None:

@@ -308,9 +308,7 @@ def _were(units: int | list[int], verb: str) -> str:
     return f"{' and '.join(f'{amount:,}' for amount in amounts)} units were {verb}"
 
 
-def _units(number: int) -> str:
-    """'1 unit', '1,500 units'."""
-    return _count(number, "unit")
+_units = api.units_said  # '1 unit', '1,500 units'
 
 
 def _count(number: int, thing: str) -> str:
@@ -950,7 +948,7 @@ def _position_rows(
                     "ledger_units": ledger_units,
                     "registry_units": registry_units,
                     "difference": difference,
-                    "message": f"The registry holds {abs(difference):,} unit{'' if abs(difference) == 1 else 's'} "
+                    "message": f"The registry holds {_units(abs(difference))} "
                     f"{more_or_fewer} than the ledger "
                     f"({registry_units:,} against {ledger_units:,}).",
                     "cause": _difference_cause(
@@ -1078,7 +1076,7 @@ def _name_moves_of_the_books_day(
         if merge and before and sum(effects) - before == rest:
             ended = cause.partition(" The registry has ")[2]  # (investments that ended, said after it: kept)
             row["cause"] = (
-                f"The registry has redemptions of {_count(before, 'unit')} of this position made before the books' "
+                f"The registry has redemptions of {_units(before)} of this position made before the books' "
                 f"date ({dates[pair]}), and on that date itself {said}, which books of that date may or may not "
                 "show: if the books booked none of them, that would be the difference."
                 + (f" The registry has {ended}" if ended else "")

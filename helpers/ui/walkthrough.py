@@ -870,15 +870,16 @@ class Redeeming(Walkthrough):
             return forms.RedemptionForm(self.client)
         values = dict(values)
         wanted = api.whole_number(values.get("units")) or 1
-        picked = not (values.get("investor_id") or self.given.get("investor_email"))  # (the sandbox's demo picks)
-        values["investor_id"] = self._acted_on(
-            values, lambda: lookup.latest_holder(self.client, self.client.config.product_id, at_least=wanted)
-        )
-        if picked and values["investor_id"]:  # the demo redeems from its holder's fullest wallet, no more than it
-            rows = self.client.holding_rows(investor_id=values["investor_id"], product_id=self.client.config.product_id)
-            fullest = max(rows, key=lambda row: int(row["units"]), default=None)  # holds (reviews 96-97)
-            if fullest is not None and fullest["wallet_id"]:
-                values["wallet_id"], values["units"] = str(fullest["wallet_id"]), min(wanted, int(fullest["units"]))
+        picked: list[tuple[str, str, int]] = []  # the sandbox's demo: a wallet that holds units, where none is given
+
+        def demo_holder() -> str | None:
+            holding = lookup.latest_holding(self.client, self.client.config.product_id, at_least=wanted)
+            picked.extend([holding] if holding else [])
+            return holding[0] if holding else None
+
+        values["investor_id"] = self._acted_on(values, demo_holder)
+        for _investor, wallet_id, units in picked:  # (from that wallet, no more than it holds: reviews 96-97)
+            values["wallet_id"], values["units"] = wallet_id, min(wanted, units)
         return forms.RedemptionForm(self.client, values, on_duplicate=self.if_exists)
 
     def _done(self, _values: dict[str, Any]) -> widgets.Widget:
